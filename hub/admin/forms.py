@@ -1,0 +1,52 @@
+"""Administration forms."""
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput, GovPasswordInput, GovSelect, GovSubmitInput, GovTextInput,
+)
+from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, Optional
+
+from hub.auth.roles import ORG_KIND_LABELS, ROLE_LABELS
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField("Name", widget=GovTextInput(), validators=[InputRequired("Enter the organisation's name"),
+                                                                  Length(max=200)])
+    code = StringField("Short code", widget=GovTextInput(), description="Used in web addresses, like HILLSIDE-PRI",
+                       validators=[InputRequired("Enter a short code"), Length(max=20)])
+    kind = SelectField("Kind of organisation", widget=GovSelect(),
+                       choices=[(k.value, label) for k, label in ORG_KIND_LABELS.items()])
+    identifier = StringField(
+        "Identifier", widget=GovTextInput(),
+        description="School URN (6 digits), NHS ODS code, police force code (2 digits) or LA code (3 digits)",
+        validators=[InputRequired("Enter the organisation's identifier"), Length(max=20)])
+    local_authority_id = SelectField("Local authority area", widget=GovSelect(), coerce=int, validators=[Optional()])
+    school_day_start = StringField("School day starts at (schools)", widget=GovTextInput(),
+                                   description="24-hour time, like 08:30", validators=[Optional(), Length(max=5)])
+    submit = SubmitField("Save organisation", widget=GovSubmitInput())
+
+
+class UserForm(FlaskForm):
+    name = StringField("Full name", widget=GovTextInput(), validators=[InputRequired("Enter the person's name"),
+                                                                       Length(max=200)])
+    email = StringField("E-mail address", widget=GovTextInput(),
+                        validators=[InputRequired("Enter the person's e-mail address"), Length(max=254)])
+    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=int,
+                                  validators=[InputRequired("Choose the person's organisation")])
+    roles = SelectMultipleField("Roles", widget=GovCheckboxesInput(),
+                                choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
+    password = PasswordField("Temporary password", widget=GovPasswordInput(), validators=[Optional(), Length(max=200)],
+                             description="At least 12 characters. Leave empty for single sign-on only accounts, "
+                                         "or to keep the current password.")
+    submit = SubmitField("Save user", widget=GovSubmitInput())
+
+
+class SsoForm(FlaskForm):
+    issuer = StringField("Issuer URL", widget=GovTextInput(), description="For example https://login.example.org",
+                         validators=[InputRequired("Enter the provider's issuer URL"), Length(max=500)])
+    client_id = StringField("Client ID", widget=GovTextInput(),
+                            validators=[InputRequired("Enter the client ID"), Length(max=200)])
+    client_secret = PasswordField("Client secret", widget=GovPasswordInput(), validators=[Optional(), Length(max=500)],
+                                  description="Leave empty to keep the stored secret")
+    submit = SubmitField("Save single sign-on settings", widget=GovSubmitInput())

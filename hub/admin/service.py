@@ -1,0 +1,265 @@
+"""Administration: organisations, users, roles and single sign-on settings.
+
+Only hub administrators change these. Deactivating a user or changing their roles ends all of
+their sessions at once, so a copied cookie does not outlive the decision.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from hub import db
+from hub.audit import service as audit
+from hub.auth import service as auth_service
+from hub.auth.models import Organisation, SsoProvider, User, UserRole
+from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
+from hub.db import unit_of_work
+from hub.errors import Forbidden, Invalid, NotFound
+from hub.permissions import may_administer
+from hub.validators import organisation_identifier
+
+
+def _require_admin(actor: User | None, object_type: str, object_id=None) -> None:
+    """Administrators only; the command line (actor None) is trusted as the operator."""
+    if actor is not None and not may_administer(actor):
+        with unit_of_work():
+            audit.record("update", actor=actor, outcome=audit.REFUSED, object_type=object_type, object_id=object_id)
+        raise Forbidden("Only a hub administrator can do this")
+
+
+# --- organisations ------------------------------------------------------------------------------
+
+@dataclass
+class OrganisationDetails:
+    code: str
+    name: str
+    kind: OrgKind
+    identifier: str
+    local_authority_id: int | None = None
+    school_day_start: str | None = None
+
+
+def _clean_org(details: OrganisationDetails, existing_id: int | None) -> dict:
+    errors: dict[str, str] = {}
+    code = (details.code or "").strip().upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9\-]{1,19}", code):
+        errors["code"] = "Enter a code of 2 to 20 capital letters, digits or -"
+    if not (details.name or "").strip():
+        errors["name"] = "Enter the organisation's name"
+    try:
+        identifier = organisation_identifier(details.kind, details.identifier)
+    except ValueError as exc:
+        errors["identifier"] = str(exc)
+        identifier = ""
+    start = (details.school_day_start or "").strip() or None
+    if start and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", start):
+        errors["school_day_start"] = "Enter the school day start as HH:MM, like 08:30"
+    s = db.session()
+    if code and s.scalar(select(Organisation.id).where(Organisation.code == code, Organisation.id != (existing_id or 0))):
+        errors["code"] = "Another organisation already has this code"
+    if identifier and s.scalar(select(Organisation.id).where(
+            Organisation.kind == details.kind, Organisation.identifier == identifier,
+            Organisation.id != (existing_id or 0))):
+        errors["identifier"] = "Another organisation of this kind already has this identifier"
+    if errors:
+        raise Invalid(errors)
+    return dict(code=code, name=details.name.strip(), kind=details.kind, identifier=identifier,
+                local_authority_id=details.local_authority_id, school_day_start=start)
+
+
+def create_organisation(actor: User | None, details: OrganisationDetails) -> Organisation:
+    _require_admin(actor, "organisation")
+    with unit_of_work() as s:
+        org = Organisation(**_clean_org(details, None))
+        s.add(org)
+        s.flush()
+        audit.record("create", actor=actor, object_type="organisation", object_id=org.id, detail={"kind": org.kind.value})
+    return org
+
+
+def update_organisation(actor: User, org_id: int, details: OrganisationDetails) -> Organisation:
+    _require_admin(actor, "organisation", org_id)
+    with unit_of_work() as s:
+        org = s.get(Organisation, org_id)
+        if org is None:
+            raise NotFound("organisation not found")
+        for key, value in _clean_org(details, org_id).items():
+            setattr(org, key, value)
+        audit.record("update", actor=actor, object_type="organisation", object_id=org.id)
+    return org
+
+
+def organisations(kind: OrgKind | None = None) -> list[Organisation]:
+    query = select(Organisation).order_by(Organisation.name)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    return list(db.session().scalars(query))
+
+
+def get_organisation(org_id: int) -> Organisation:
+    org = db.session().get(Organisation, org_id)
+    if org is None:
+        raise NotFound("organisation not found")
+    return org
+
+
+def organisation_by_code(code: str) -> Organisation | None:
+    return db.session().scalar(select(Organisation).where(Organisation.code == code.strip().upper()))
+
+
+# --- users --------------------------------------------------------------------------------------
+
+@dataclass
+class UserDetails:
+    email: str
+    name: str
+    organisation_id: int
+    roles: set[Role] = field(default_factory=set)
+    password: str | None = None
+
+
+def _clean_user(details: UserDetails, existing_id: int | None) -> dict:
+    errors: dict[str, str] = {}
+    try:
+        email = validate_email(details.email or "", check_deliverability=False, test_environment=True).normalized.lower()
+    except EmailNotValidError:
+        errors["email"] = "Enter an e-mail address in the correct format, like name@example.org"
+        email = ""
+    if not (details.name or "").strip():
+        errors["name"] = "Enter the person's name"
+    org = db.session().get(Organisation, details.organisation_id) if details.organisation_id else None
+    if org is None:
+        errors["organisation_id"] = "Choose the person's organisation"
+    elif not details.roles:
+        errors["roles"] = "Choose at least one role"
+    else:
+        wrong = {r for r in details.roles if r not in ROLES_FOR_KIND[org.kind]}
+        if wrong:
+            errors["roles"] = (f"{', '.join(sorted(r.label for r in wrong))} cannot be given to someone in "
+                               f"a {org.kind.label.lower()} organisation")
+    if details.password is not None and len(details.password) < 12:
+        errors["password"] = "Passwords must be at least 12 characters"
+    if email and db.session().scalar(select(User.id).where(User.email == email, User.id != (existing_id or 0))):
+        errors["email"] = "Another account already uses this e-mail address"
+    if errors:
+        raise Invalid(errors)
+    return dict(email=email, name=details.name.strip(), organisation_id=details.organisation_id)
+
+
+def create_user(actor: User | None, details: UserDetails) -> User:
+    _require_admin(actor, "user")
+    with unit_of_work() as s:
+        user = User(**_clean_user(details, None))
+        if details.password:
+            user.password_hash = auth_service.hash_password(details.password)
+        user.role_rows = [UserRole(role=r) for r in sorted(details.roles)]
+        s.add(user)
+        s.flush()
+        audit.record("create", actor=actor, object_type="user", object_id=user.id,
+                     detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id})
+    return user
+
+
+def update_user(actor: User, user_id: int, details: UserDetails) -> User:
+    """Edit a user; a change of organisation or roles signs them out everywhere."""
+    _require_admin(actor, "user", user_id)
+    with unit_of_work() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("user not found")
+        clean = _clean_user(details, user_id)
+        before = (user.organisation_id, user.roles)
+        for key, value in clean.items():
+            setattr(user, key, value)
+        if user.roles != details.roles:
+            user.role_rows = [UserRole(role=r) for r in sorted(details.roles)]
+        audit.record("update", actor=actor, object_type="user", object_id=user.id,
+                     detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id})
+        if (user.organisation_id, set(details.roles)) != before:
+            s.flush()
+            auth_service.end_all_sessions(user, "roles-changed", actor=actor)
+    return user
+
+
+def set_user_active(actor: User, user_id: int, active: bool) -> User:
+    _require_admin(actor, "user", user_id)
+    with unit_of_work() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("user not found")
+        if actor is not None and user.id == actor.id and not active:
+            raise Invalid("You cannot deactivate your own account")
+        user.active = active
+        audit.record("update", actor=actor, object_type="user", object_id=user.id,
+                     detail={"change": "activated" if active else "deactivated"})
+        if not active:
+            auth_service.end_all_sessions(user, "deactivated", actor=actor)
+    return user
+
+
+def reset_second_factor(actor: User, user_id: int) -> None:
+    """For a lost authenticator: the user enrols again at their next sign-in."""
+    _require_admin(actor, "user", user_id)
+    with unit_of_work() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("user not found")
+        user.totp_secret = None
+        user.totp_confirmed_at = None
+        audit.record("update", actor=actor, object_type="user", object_id=user.id, detail={"change": "totp-reset"})
+        auth_service.end_all_sessions(user, "totp-reset", actor=actor)
+
+
+def users(organisation_id: int | None = None) -> list[User]:
+    query = select(User).order_by(User.name)
+    if organisation_id:
+        query = query.where(User.organisation_id == organisation_id)
+    return list(db.session().scalars(query))
+
+
+def get_user(user_id: int) -> User:
+    user = db.session().get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+# --- single sign-on settings --------------------------------------------------------------------
+
+def set_sso(actor: User | None, org_id: int, issuer: str, client_id: str, client_secret: str | None,
+            enabled: bool = True) -> SsoProvider:
+    """Set an organisation's OpenID Connect provider. An empty secret keeps the stored one."""
+    _require_admin(actor, "sso-provider", org_id)
+    errors: dict[str, str] = {}
+    issuer = (issuer or "").strip().rstrip("/")
+    if not re.fullmatch(r"https://[^\s/$.?#].[^\s]*|http://(localhost|127\.0\.0\.1)(:\d+)?(/[^\s]*)?", issuer):
+        errors["issuer"] = "Enter the provider's issuer URL, starting https://"
+    if not (client_id or "").strip():
+        errors["client_id"] = "Enter the client ID the provider gave the hub"
+    with unit_of_work() as s:
+        row = s.scalar(select(SsoProvider).where(SsoProvider.organisation_id == org_id))
+        if row is None and not client_secret:
+            errors["client_secret"] = "Enter the client secret the provider gave the hub"
+        if s.get(Organisation, org_id) is None:
+            raise NotFound("organisation not found")
+        if errors:
+            raise Invalid(errors)
+        if row is None:
+            row = SsoProvider(organisation_id=org_id)
+            s.add(row)
+        row.issuer, row.client_id, row.enabled = issuer, client_id.strip(), enabled
+        if client_secret:
+            row.client_secret = client_secret
+        s.flush()
+        # The secret itself never reaches the log.
+        audit.record("update", actor=actor, object_type="sso-provider", object_id=row.id,
+                     detail={"organisation": org_id, "issuer": issuer, "enabled": enabled})
+    return row
+
+
+def sso_provider_for(org_id: int) -> SsoProvider | None:
+    return db.session().scalar(select(SsoProvider).where(SsoProvider.organisation_id == org_id))

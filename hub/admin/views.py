@@ -1,0 +1,215 @@
+"""Administration pages: organisations, users, roles, single sign-on, children and enrolments."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from hub.admin import service
+from hub.admin.forms import OrganisationForm, SsoForm, UserForm
+from hub.auth.forms import ConfirmForm
+from hub.auth.roles import OrgKind, Role
+from hub.errors import Invalid
+from hub.people import service as people_service
+from hub.people.forms import ChildForm, EnrolmentForm
+from hub.people.models import Gender, IdentifierKind
+from hub.web import actor, apply_errors, roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@roles_required(Role.hub_admin)
+def _admins_only():
+    return None
+
+
+@bp.route("")
+def index():
+    return render_template("admin/index.html")
+
+
+# --- organisations ------------------------------------------------------------------------------
+
+def _org_form(form: OrganisationForm) -> OrganisationForm:
+    las = service.organisations(OrgKind.childrens_social_care) + service.organisations(OrgKind.la_education)
+    form.local_authority_id.choices = [(0, "None")] + [(o.id, o.name) for o in las]
+    return form
+
+
+def _org_details(form: OrganisationForm) -> service.OrganisationDetails:
+    return service.OrganisationDetails(
+        code=form.code.data, name=form.name.data, kind=OrgKind(form.kind.data), identifier=form.identifier.data,
+        local_authority_id=form.local_authority_id.data or None, school_day_start=form.school_day_start.data,
+    )
+
+
+@bp.route("/organisations")
+def organisations():
+    return render_template("admin/organisations.html", organisations=service.organisations())
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+def new_organisation():
+    form = _org_form(OrganisationForm())
+    if form.validate_on_submit():
+        try:
+            org = service.create_organisation(actor(), _org_details(form))
+            flash(f"{org.name} added.", "success")
+            return redirect(url_for("admin.organisations"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("admin/organisation_form.html", form=form, org=None)
+
+
+@bp.route("/organisations/<int:org_id>", methods=["GET", "POST"])
+def edit_organisation(org_id: int):
+    org = service.get_organisation(org_id)
+    form = _org_form(OrganisationForm(obj=org if request.method == "GET" else None))
+    if request.method == "GET":
+        form.kind.data = org.kind.value
+        form.local_authority_id.data = org.local_authority_id or 0
+    if form.validate_on_submit():
+        try:
+            service.update_organisation(actor(), org_id, _org_details(form))
+            flash(f"{org.name} saved.", "success")
+            return redirect(url_for("admin.organisations"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("admin/organisation_form.html", form=form, org=org)
+
+
+@bp.route("/organisations/<int:org_id>/sso", methods=["GET", "POST"])
+def sso_settings(org_id: int):
+    org = service.get_organisation(org_id)
+    provider = service.sso_provider_for(org_id)
+    form = SsoForm(obj=provider if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            service.set_sso(actor(), org_id, form.issuer.data, form.client_id.data, form.client_secret.data)
+            flash(f"Single sign-on saved for {org.name}.", "success")
+            return redirect(url_for("admin.organisations"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    callback = url_for("sso.callback", org_code=org.code, _external=True)
+    return render_template("admin/sso_form.html", form=form, org=org, provider=provider, callback=callback)
+
+
+# --- users --------------------------------------------------------------------------------------
+
+def _user_form(form: UserForm) -> UserForm:
+    form.organisation_id.choices = [(o.id, o.name) for o in service.organisations()]
+    return form
+
+
+def _user_details(form: UserForm) -> service.UserDetails:
+    return service.UserDetails(
+        email=form.email.data, name=form.name.data, organisation_id=form.organisation_id.data,
+        roles={Role(r) for r in form.roles.data or []}, password=form.password.data or None,
+    )
+
+
+@bp.route("/users")
+def users():
+    org_id = request.args.get("organisation", type=int)
+    return render_template("admin/users.html", users=service.users(org_id), organisations=service.organisations(),
+                           org_id=org_id, form=ConfirmForm())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    form = _user_form(UserForm())
+    if form.validate_on_submit():
+        try:
+            user = service.create_user(actor(), _user_details(form))
+            flash(f"Account created for {user.name}. They set up two-factor sign-in the first time they sign in.",
+                  "success")
+            return redirect(url_for("admin.users"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("admin/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def edit_user(user_id: int):
+    user = service.get_user(user_id)
+    form = _user_form(UserForm(obj=user if request.method == "GET" else None))
+    if request.method == "GET":
+        form.roles.data = sorted(r.value for r in user.roles)
+    if form.validate_on_submit():
+        try:
+            service.update_user(actor(), user_id, _user_details(form))
+            flash(f"{user.name}'s account saved.", "success")
+            return redirect(url_for("admin.users"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("admin/user_form.html", form=form, user=user, confirm=ConfirmForm())
+
+
+@bp.route("/users/<int:user_id>/<any(deactivate, activate, 'reset-two-factor'):change>", methods=["POST"])
+def change_user(user_id: int, change: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            if change == "reset-two-factor":
+                service.reset_second_factor(actor(), user_id)
+                flash("Two-factor sign-in reset: they set it up again next time they sign in.", "success")
+            else:
+                user = service.set_user_active(actor(), user_id, change == "activate")
+                flash(f"{user.name}'s account {'activated' if user.active else 'deactivated'}.", "success")
+        except Invalid as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("admin.edit_user", user_id=user_id))
+
+
+# --- children and enrolments --------------------------------------------------------------------
+
+@bp.route("/children/new", methods=["GET", "POST"])
+def new_child():
+    form = ChildForm()
+    authorities = [(0, "None")] + [(o.id, o.name) for o in service.organisations(OrgKind.childrens_social_care)]
+    form.responsible_authority_id.choices = authorities
+    form.placing_authority_id.choices = authorities
+    if form.validate_on_submit():
+        details = people_service.ChildDetails(
+            given_name=form.given_name.data, family_name=form.family_name.data,
+            date_of_birth=form.date_of_birth.data, gender=Gender(form.gender.data),
+            looked_after=form.looked_after.data,
+            responsible_authority_id=form.responsible_authority_id.data or None,
+            placing_authority_id=form.placing_authority_id.data or None,
+            identifiers={kind: getattr(form, kind.value).data for kind in IdentifierKind},
+        )
+        try:
+            child = people_service.create_child(actor(), details)
+            flash("Child added. Now add their school.", "success")
+            return redirect(url_for("admin.enrolments", child_id=child.id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("admin/child_form.html", form=form)
+
+
+@bp.route("/children/<int:child_id>/enrolments", methods=["GET", "POST"])
+def enrolments(child_id: int):
+    child = people_service.get_child(actor(), child_id, purpose="manage enrolments")
+    form = EnrolmentForm()
+    form.school_id.choices = [(o.id, o.name) for o in service.organisations(OrgKind.school)]
+    if form.validate_on_submit():
+        try:
+            people_service.add_enrolment(actor(), child_id, form.school_id.data, form.start_date.data)
+            flash("Enrolment added.", "success")
+            return redirect(url_for("admin.enrolments", child_id=child_id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("admin/enrolments.html", child=child, form=form, confirm=ConfirmForm())
+
+
+@bp.route("/children/<int:child_id>/enrolments/<int:enrolment_id>/end", methods=["POST"])
+def end_enrolment(child_id: int, enrolment_id: int):
+    from datetime import date
+
+    if ConfirmForm().validate_on_submit():
+        try:
+            people_service.end_enrolment(actor(), enrolment_id, date.today())
+            flash("Enrolment ended today.", "success")
+        except Invalid as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("admin.enrolments", child_id=child_id))

@@ -1,0 +1,90 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+from hub import crypto, db
+from hub.auth import service as auth_service
+from hub.config import load_settings
+from hub.extensions import csrf, login_manager
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    settings = load_settings(Path(app.instance_path), test_config)
+    app.config.update(
+        HUB=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        # Cookies: HttpOnly, SameSite=Lax, Secure and the __Host- prefix outside local development.
+        SESSION_COOKIE_NAME="__Host-hub-session" if settings.production else "hub-session",
+        SESSION_COOKIE_SECURE=settings.production,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.absolute_timeout_hours),
+        REMEMBER_COOKIE_DURATION=timedelta(seconds=0),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session; sessions end server-side
+        TESTING=settings.env == "testing",
+    )
+    if test_config:
+        app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+
+    crypto.configure(settings.field_keys, settings.blind_index_key)
+    auth_service.policy.idle = timedelta(minutes=settings.idle_timeout_minutes)
+    auth_service.policy.absolute = timedelta(hours=settings.absolute_timeout_hours)
+    engine = db.make_engine(settings.database_url)
+    app.extensions["hub_engine"] = engine
+    db.bind(engine)
+
+    _templates(app)
+    from hub import web
+
+    login_manager.init_app(app)
+    web.init_app(app)  # sign-in check first: an anonymous POST is sent to sign in, not told about CSRF
+    csrf.init_app(app)
+    _blueprints(app)
+    _commands(app)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        db.session.remove()
+
+    return app
+
+
+def _templates(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader([
+        PackageLoader("hub", "templates"),
+        PrefixLoader({
+            "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+            "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+        }),
+    ])
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    from govuk_frontend_wtf.main import WTFormsHelpers
+
+    WTFormsHelpers(app)
+
+
+def _blueprints(app: Flask) -> None:
+    from hub.admin.views import bp as admin_bp
+    from hub.audit.views import bp as audit_bp
+    from hub.auth.sso import bp as sso_bp
+    from hub.auth.views import bp as auth_bp
+    from hub.people.views import bp as people_bp
+    from hub.web import bp as core_bp
+
+    for bp in (core_bp, auth_bp, sso_bp, people_bp, admin_bp, audit_bp):
+        app.register_blueprint(bp)
+
+
+def _commands(app: Flask) -> None:
+    from hub.cli import register
+
+    register(app)

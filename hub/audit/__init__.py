@@ -1,0 +1,1 @@
+"""The append-only, tamper-evident audit log (RFC 6962 Merkle tree, signed tree heads)."""

@@ -1,0 +1,90 @@
+"""The append-only audit log, its Merkle tree nodes and its signed tree heads.
+
+Triggers created by the migrations refuse UPDATE and DELETE on all three tables; `audit_head`
+(one row: the tree size) is the only audit table that changes, and only by the append path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, utcnow
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_child_seq", "child_id", "seq"),
+        Index("ix_audit_event_user_seq", "actor_user_id", "seq"),
+        Index("ix_audit_event_org_seq", "actor_org_id", "seq"),
+        Index("ix_audit_event_time", "occurred_at"),
+    )
+
+    #: Position in the log and leaf index in the Merkle tree: 0, 1, 2, ... with no gaps.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: done or refused.
+    outcome: Mapped[str] = mapped_column(String(10))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor_org_id: Mapped[int | None] = mapped_column(Integer)
+    #: The roles the actor held, comma-separated, as they were at the time.
+    actor_roles: Mapped[str | None] = mapped_column(String(200))
+    #: How the actor signed in: password+totp, recovery-code, sso, api, cli, anonymous.
+    auth_method: Mapped[str | None] = mapped_column(String(30))
+    #: create, read, update, share, export, import, sign-in, sign-out, ...
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    #: The child the event concerns, by internal id only (no foreign key: erasure keeps the log).
+    child_id: Mapped[int | None] = mapped_column(Integer)
+    #: Why access was allowed: the legitimate relationship (e.g. enrolment), role, or break-glass.
+    access_basis: Mapped[str | None] = mapped_column(String(100))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    #: Small structured detail (JSON): identifiers and codes, never personal content.
+    detail: Mapped[str | None] = mapped_column(Text)
+    #: RFC 8785 canonical JSON of every field above: the Merkle leaf.
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    #: SHA-256(0x00 || leaf).
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditNode(Base):
+    """Hash of a perfect, aligned subtree of the log: level L, index i covers leaves
+    [i * 2**L, (i + 1) * 2**L). Level 0 is `AuditEvent.leaf_hash`, so it is not repeated here.
+    Storing these makes any inclusion or consistency proof O(log n) reads."""
+
+    __tablename__ = "audit_node"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditHead(Base):
+    """One row holding the current tree size. Appending updates it first, which takes a row
+    lock held until commit: concurrent writers queue there and sequence numbers stay dense."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SignedTreeHead(Base):
+    __tablename__ = "audit_tree_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: RFC 3339 UTC, exactly as signed.
+    timestamp: Mapped[str] = mapped_column(String(40))
+    #: Ed25519 over the RFC 8785 JSON of {root_hash, timestamp, tree_size}.
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,144 @@
+"""Writing to the audit log: the one way every feature records an event.
+
+`record()` is called by services inside their unit of work, after the change it records, so the
+event and the change commit together. It takes the tree-size row lock, gives the event the next
+sequence number, stores its canonical leaf and extends the Merkle tree's stored perfect subtrees.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import rfc8785
+from sqlalchemy import select, tuple_, update
+
+from hub import db
+from hub.audit.context import current_origin
+from hub.audit.merkle import leaf_hash, node_hash
+from hub.audit.models import AuditEvent, AuditHead, AuditNode
+
+DONE = "done"
+REFUSED = "refused"
+
+LEAF_FIELDS = (
+    "seq", "occurred_at", "outcome", "actor_user_id", "actor_org_id", "actor_roles", "auth_method",
+    "action", "object_type", "object_id", "child_id", "access_basis", "purpose", "legal_basis",
+    "request_id", "client_address", "user_agent", "detail",
+)
+
+
+def rfc3339(ts: datetime) -> str:
+    if ts.tzinfo is None:  # SQLite hands back naive datetimes; the hub stores UTC only
+        ts = ts.replace(tzinfo=timezone.utc)
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def leaf_bytes(event: AuditEvent) -> bytes:
+    """RFC 8785 canonical JSON of the event's fields: the bytes the Merkle tree commits to."""
+    fields: dict[str, Any] = {name: getattr(event, name) for name in LEAF_FIELDS}
+    fields["occurred_at"] = rfc3339(event.occurred_at)
+    fields["detail"] = json.loads(event.detail) if event.detail else None
+    return rfc8785.dumps(fields)
+
+
+def record(
+    action: str,
+    *,
+    actor=None,
+    outcome: str = DONE,
+    object_type: str | None = None,
+    object_id: object | None = None,
+    child_id: int | None = None,
+    basis: str | None = None,
+    purpose: str | None = None,
+    legal_basis: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the current transaction. Call it last in a unit of work: the
+    tree-size lock it takes is held until commit, so holding it briefly keeps writers flowing."""
+    origin = current_origin()
+    session = db.session()
+    seq = _next_seq(session)
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=datetime.now(timezone.utc),
+        outcome=outcome,
+        actor_user_id=getattr(actor, "id", None),
+        actor_org_id=getattr(actor, "organisation_id", None),
+        actor_roles=",".join(sorted(r.value for r in actor.roles)) if actor is not None else None,
+        auth_method=_auth_method(actor, origin.channel),
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        child_id=child_id,
+        access_basis=basis,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        request_id=origin.request_id,
+        client_address=origin.client_address,
+        user_agent=(origin.user_agent or "")[:300] or None,
+        detail=json.dumps(detail, sort_keys=True, separators=(",", ":")) if detail else None,
+    )
+    event.leaf = leaf_bytes(event)
+    event.leaf_hash = leaf_hash(event.leaf)
+    session.add(event)
+    _extend_tree(session, seq, event.leaf_hash)
+    return event
+
+
+def _auth_method(actor, channel: str) -> str:
+    if actor is not None and getattr(actor, "current_session", None) is not None:
+        return actor.current_session.method
+    return channel if actor is not None or channel != "web" else "anonymous"
+
+
+def _next_seq(session) -> int:
+    # UPDATE ... RETURNING takes the row lock (PostgreSQL) or the write lock (SQLite) for the rest
+    # of the transaction: "read head, append" cannot interleave, so no gaps and no duplicates.
+    size = session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(tree_size=AuditHead.tree_size + 1)
+        .returning(AuditHead.tree_size)
+    ).scalar_one()
+    return size - 1
+
+
+def _extend_tree(session, seq: int, leaf: bytes) -> None:
+    """Store every perfect subtree the new leaf completes. Leaf `seq` completes a subtree at
+    level L when seq + 1 is a multiple of 2**L; on average that is one new node per leaf."""
+    size = seq + 1
+    levels = (size & -size).bit_length() - 1  # trailing zero bits of size
+    if levels == 0:
+        return
+    # The left sibling at each level: node(L-1, (size >> (L-1)) - 2), for L = 1..levels.
+    wanted = [(lvl - 1, (size >> (lvl - 1)) - 2) for lvl in range(1, levels + 1)]
+    known = _nodes(session, wanted)
+    right = leaf
+    for lvl in range(1, levels + 1):
+        left = known[(lvl - 1, (size >> (lvl - 1)) - 2)]
+        right = node_hash(left, right)
+        session.add(AuditNode(level=lvl, idx=(size >> lvl) - 1, hash=right))
+
+
+def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Fetch stored node hashes, level 0 from the events themselves; one query per kind."""
+    session.flush()
+    found: dict[tuple[int, int], bytes] = {}
+    leaves = [idx for lvl, idx in keys if lvl == 0]
+    inner = [(lvl, idx) for lvl, idx in keys if lvl > 0]
+    if leaves:
+        rows = session.execute(select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_(leaves)))
+        found.update({(0, seq): h for seq, h in rows})
+    if inner:
+        rows = session.execute(
+            select(AuditNode.level, AuditNode.idx, AuditNode.hash)
+            .where(tuple_(AuditNode.level, AuditNode.idx).in_(inner))
+        )
+        found.update({(lvl, idx): h for lvl, idx, h in rows})
+    return found
+
+
+def get_node(level: int, index: int) -> bytes:
+    """Hash of the stored perfect subtree (level, index), for proofs."""
+    return _nodes(db.session(), [(level, index)])[(level, index)]

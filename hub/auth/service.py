@@ -1,0 +1,351 @@
+"""Signing in and out, second factors, sessions and user administration.
+
+Every change goes through a unit of work with its audit event. Sessions live in the database:
+the cookie only carries a random token, so sign-out, sign-out everywhere, deactivation and a
+change of roles end a session for good, even for someone holding a copy of the cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select, update
+
+from hub import db
+from hub.audit import service as audit
+from hub.auth.models import RecoveryCode, SignInAttempt, User, UserSession
+from hub.db import unit_of_work, utcnow
+
+MAX_ACCOUNT_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+MAX_ADDRESS_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=15)
+# last_seen_at is written at most this often, so a busy page is not a write per request.
+LAST_SEEN_GRANULARITY = timedelta(seconds=30)
+RECOVERY_CODES = 10
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass
+class SessionPolicy:
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=10)
+
+
+policy = SessionPolicy()
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is not None and ts.tzinfo is None:
+        return ts.replace(tzinfo=timezone.utc)
+    return ts
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- first factor -------------------------------------------------------------------------------
+
+@dataclass
+class PasswordResult:
+    status: str  # ok, wrong, locked, throttled
+    user: User | None = None
+
+
+def check_password(email: str, password: str, client_address: str | None) -> PasswordResult:
+    """First factor. Unknown e-mails cost the same hash as known ones, so timing tells nothing."""
+    email = (email or "").strip().lower()
+    s = db.session()
+    with unit_of_work():
+        if _address_throttled(client_address):
+            audit.record("sign-in", outcome=audit.REFUSED, detail={"reason": "throttled"})
+            return PasswordResult("throttled")
+        user = s.scalar(select(User).where(User.email == email))
+        if user is None or not user.active or not user.password_hash:
+            _verify_dummy(password)
+            _note_address_failure(client_address)
+            audit.record("sign-in", outcome=audit.REFUSED, actor=user, detail={"reason": "unknown-or-inactive"})
+            return PasswordResult("wrong")
+        if _locked(user):
+            audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                         detail={"reason": "locked"})
+            return PasswordResult("locked", user)
+        if not _verify(user, password):
+            locked = _note_failure(user, client_address)
+            audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                         detail={"reason": "wrong-password", "locked": locked})
+            return PasswordResult("locked" if locked else "wrong", user)
+        return PasswordResult("ok", user)
+
+
+def _verify(user: User, password: str) -> bool:
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return True
+
+
+def _verify_dummy(password: str) -> None:
+    try:
+        _hasher.verify(_DUMMY_HASH, password or "x")
+    except VerificationError:
+        pass
+
+
+def _locked(user: User) -> bool:
+    until = _aware(user.locked_until)
+    return until is not None and until > utcnow()
+
+
+def _note_failure(user: User, client_address: str | None) -> bool:
+    """Count a failure; lock the account for a while after too many. Returns True if now locked."""
+    user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+    _note_address_failure(client_address)
+    if user.failed_sign_ins >= MAX_ACCOUNT_FAILURES:
+        user.locked_until = utcnow() + LOCKOUT
+        user.failed_sign_ins = 0
+        return True
+    return False
+
+
+def _note_address_failure(client_address: str | None) -> None:
+    db.session().add(SignInAttempt(client_address=client_address or "unknown"))
+
+
+def _address_throttled(client_address: str | None) -> bool:
+    since = utcnow() - ADDRESS_WINDOW
+    s = db.session()
+    s.execute(delete(SignInAttempt).where(SignInAttempt.at < since))
+    count = s.scalar(
+        select(func.count()).select_from(SignInAttempt)
+        .where(SignInAttempt.client_address == (client_address or "unknown"), SignInAttempt.at >= since)
+    )
+    return count >= MAX_ADDRESS_FAILURES
+
+
+# --- second factor ------------------------------------------------------------------------------
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Safeguarding hub")
+
+
+def _matching_step(secret: str, code: str, at: datetime | None = None) -> int | None:
+    """The time step (of now-1, now, now+1) whose code matches, allowing for clock drift."""
+    code = (code or "").replace(" ", "")
+    if not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = (at or utcnow()).timestamp()
+    step = int(now // totp.interval)
+    for candidate in (step - 1, step, step + 1):
+        if secrets.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
+def check_second_factor(user_id: int, code: str, client_address: str | None) -> str:
+    """Returns ok, wrong, replayed or locked. A TOTP code is accepted once only: its time step
+    must be newer than the last accepted one. A recovery code is accepted once only."""
+    s = db.session()
+    with unit_of_work():
+        user = s.get(User, user_id, with_for_update=True)
+        if user is None or not user.active:
+            return "wrong"
+        if _locked(user):
+            audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                         detail={"reason": "locked", "factor": "second"})
+            return "locked"
+        step = _matching_step(user.totp_secret, code) if user.totp_secret else None
+        if step is not None and step <= (user.totp_last_step or 0):
+            audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                         detail={"reason": "totp-replayed"})
+            return "replayed"
+        if step is not None:
+            user.totp_last_step = step
+            user.failed_sign_ins = 0
+            return "ok"
+        if _use_recovery_code(user, code):
+            user.failed_sign_ins = 0
+            return "ok-recovery"
+        locked = _note_failure(user, client_address)
+        audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                     detail={"reason": "wrong-second-factor", "locked": locked})
+        return "locked" if locked else "wrong"
+
+
+def _recovery_hash(code: str) -> str:
+    # Recovery codes are 50 random bits each, so a fast hash is enough (unlike passwords).
+    return hashlib.sha256(code.replace("-", "").replace(" ", "").lower().encode()).hexdigest()
+
+
+def _use_recovery_code(user: User, code: str) -> bool:
+    s = db.session()
+    row = s.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _recovery_hash(code or ""),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if row is None:
+        return False
+    row.used_at = utcnow()
+    return True
+
+
+def enrol_totp(user_id: int, secret: str, code: str) -> list[str] | None:
+    """Confirm a new authenticator with a code from it; returns fresh recovery codes to show once."""
+    s = db.session()
+    with unit_of_work():
+        user = s.get(User, user_id, with_for_update=True)
+        step = _matching_step(secret, code)
+        if user is None or step is None:
+            return None
+        user.totp_secret = secret
+        user.totp_confirmed_at = utcnow()
+        user.totp_last_step = step
+        codes = _replace_recovery_codes(user)
+        audit.record("update", actor=user, object_type="user", object_id=user.id, detail={"change": "totp-enrolled"})
+        return codes
+
+
+def _replace_recovery_codes(user: User) -> list[str]:
+    s = db.session()
+    s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+    s.add_all(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(c)) for c in codes)
+    return codes
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+def start_session(user_id: int, method: str) -> tuple[User, UserSession]:
+    """A completed sign-in: a new server-side session with a fresh random token."""
+    s = db.session()
+    with unit_of_work():
+        user = s.get(User, user_id)
+        token = secrets.token_urlsafe(32)
+        row = UserSession(token_hash=_token_hash(token), user_id=user.id, method=method)
+        s.add(row)
+        s.flush()
+        row.token = token
+        user.current_session = row
+        audit.record("sign-in", actor=user, object_type="session", object_id=row.id, detail={"method": method})
+    return user, row
+
+
+def load_session(token: str) -> User | None:
+    """The user for a session token, if that session is alive; ends it if it has timed out."""
+    s = db.session()
+    row = s.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    if row is None or row.ended_at is not None:
+        return None
+    now = utcnow()
+    reason = None
+    if not row.user.active:
+        reason = "deactivated"
+    elif _aware(row.created_at) + policy.absolute < now:
+        reason = "expired"
+    elif _aware(row.last_seen_at) + policy.idle < now:
+        reason = "idle"
+    if reason:
+        with unit_of_work():
+            _end(row, reason)
+        return None
+    if now - _aware(row.last_seen_at) > LAST_SEEN_GRANULARITY:
+        with unit_of_work():
+            row.last_seen_at = now
+    row.token = token
+    row.user.current_session = row
+    return row.user
+
+
+def _end(row: UserSession, reason: str) -> None:
+    row.ended_at = utcnow()
+    row.end_reason = reason
+    audit.record("sign-out", actor=row.user, object_type="session", object_id=row.id, detail={"reason": reason})
+
+
+def sign_out(user: User) -> None:
+    if user.current_session is None:
+        return
+    with unit_of_work():
+        row = db.session().get(UserSession, user.current_session.id)
+        if row.ended_at is None:
+            _end(row, "sign-out")
+
+
+def end_all_sessions(user: User, reason: str, actor: User | None = None) -> int:
+    """Sign a user out everywhere. Joins the caller's unit of work when there is one."""
+    with unit_of_work():
+        result = db.session().execute(
+            update(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .values(ended_at=utcnow(), end_reason=reason)
+        )
+        audit.record("sign-out", actor=actor or user, object_type="user", object_id=user.id,
+                     detail={"reason": reason, "sessions": result.rowcount})
+        return result.rowcount
+
+
+# --- single sign-on -----------------------------------------------------------------------------
+
+def sso_user(provider, claims: dict) -> User | None:
+    """The provisioned user for a validated ID token, or None (refused, and audited).
+
+    Once a user is linked, only (issuer, subject) finds them. The first sign-in links by e-mail,
+    and only when the provider says the address is verified and the account is in the
+    provider's own organisation: one organisation's provider cannot sign in another's staff."""
+    from hub.auth.models import SsoIdentity
+
+    s = db.session()
+    issuer, subject = provider.issuer, str(claims.get("sub") or "")
+    with unit_of_work():
+        identity = s.scalar(select(SsoIdentity).where(SsoIdentity.issuer == issuer, SsoIdentity.subject == subject))
+        if identity is not None:
+            user = s.get(User, identity.user_id)
+            if user.active and user.organisation_id == provider.organisation_id:
+                return user
+            audit.record("sign-in", outcome=audit.REFUSED, actor=user, detail={"reason": "sso-user-inactive"})
+            return None
+        email = str(claims.get("email") or "").strip().lower()
+        user = None
+        if email and claims.get("email_verified") is True:
+            user = s.scalar(select(User).where(User.email == email, User.organisation_id == provider.organisation_id,
+                                               User.active.is_(True)))
+        already_linked = user is not None and s.scalar(
+            select(SsoIdentity.id).where(SsoIdentity.user_id == user.id, SsoIdentity.issuer == issuer))
+        if user is None or already_linked:
+            audit.record("sign-in", outcome=audit.REFUSED, detail={
+                "reason": "sso-not-provisioned", "organisation": provider.organisation_id})
+            return None
+        s.add(SsoIdentity(user_id=user.id, issuer=issuer, subject=subject))
+        audit.record("update", actor=user, object_type="user", object_id=user.id,
+                     detail={"change": "sso-linked", "organisation": provider.organisation_id})
+        return user
+
+
+def record_sso_failure(org_code: str, reason: str) -> None:
+    with unit_of_work():
+        audit.record("sign-in", outcome=audit.REFUSED, detail={"reason": "sso-failed", "error": reason,
+                                                               "organisation_code": org_code})

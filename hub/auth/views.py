@@ -1,0 +1,154 @@
+"""Sign-in pages: password, then a second factor (or enrolment of one), then a fresh session."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import segno
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from hub import db
+from hub.admin import service as admin_service
+from hub.auth import service
+from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
+from hub.auth.models import User
+from hub.web import public
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+PENDING_SECONDS = 300  # between a correct password and the second factor
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: an attacker's link cannot bounce a user off-site after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("core.home")
+
+
+def complete_sign_in(user_id: int, method: str, next_url: str | None = None):
+    """Clear everything from before sign-in (no session fixation), then start a new session."""
+    session.clear()
+    user, _row = service.start_session(user_id, method)
+    login_user(user, remember=False)
+    return redirect(safe_next(next_url))
+
+
+def _pending_user() -> User | None:
+    user_id, since = session.get("pending_user"), session.get("pending_at", 0)
+    if not user_id or time.time() - since > PENDING_SECONDS:
+        return None
+    return db.session().get(User, user_id)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = SignInForm()
+    error = None
+    if form.validate_on_submit():
+        result = service.check_password(form.email.data, form.password.data, request.remote_addr)
+        if result.status == "ok":
+            session.clear()
+            session["pending_user"] = result.user.id
+            session["pending_at"] = time.time()
+            session["next"] = safe_next(request.args.get("next"))
+            if result.user.totp_confirmed_at:
+                return redirect(url_for("auth.second_factor"))
+            return redirect(url_for("auth.enrol"))
+        error = {
+            "wrong": "The e-mail address or password is not right",
+            "locked": "Too many wrong attempts: this account is locked for 15 minutes",
+            "throttled": "Too many wrong attempts from this network: wait 15 minutes and try again",
+        }[result.status]
+        form.password.errors = [error]
+    sso_orgs = [p.organisation for p in _enabled_sso()]
+    return render_template("auth/sign_in.html", form=form, error=error, sso_orgs=sso_orgs)
+
+
+def _enabled_sso():
+    from sqlalchemy import select
+
+    from hub.auth.models import SsoProvider
+
+    return list(db.session().scalars(select(SsoProvider).where(SsoProvider.enabled.is_(True))))
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@public
+def second_factor():
+    user = _pending_user()
+    if user is None:
+        flash("Your sign-in took too long. Sign in again.", "info")
+        return redirect(url_for("auth.sign_in"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        outcome = service.check_second_factor(user.id, form.code.data, request.remote_addr)
+        if outcome in ("ok", "ok-recovery"):
+            method = "password+totp" if outcome == "ok" else "password+recovery-code"
+            return complete_sign_in(user.id, method, session.get("next"))
+        if outcome == "locked":
+            session.clear()
+            flash("Too many wrong attempts: this account is locked for 15 minutes", "error")
+            return redirect(url_for("auth.sign_in"))
+        form.code.errors = [{
+            "replayed": "That code has already been used: wait for the next code",
+            "wrong": "The security code is not right",
+        }[outcome]]
+    return render_template("auth/second_factor.html", form=form)
+
+
+@bp.route("/two-factor/set-up", methods=["GET", "POST"])
+@public
+def enrol():
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.sign_in"))
+    if user.totp_confirmed_at:
+        return redirect(url_for("auth.second_factor"))
+    secret = session.get("enrol_secret") or service.new_totp_secret()
+    session["enrol_secret"] = secret
+    form = EnrolForm()
+    if form.validate_on_submit():
+        codes = service.enrol_totp(user.id, secret, form.code.data)
+        if codes is not None:
+            next_url = session.get("next")
+            complete_sign_in(user.id, "password+totp", next_url)
+            return render_template("auth/recovery_codes.html", codes=codes, next_url=safe_next(next_url))
+        form.code.errors = ["The security code is not right: check your app shows the hub and try again"]
+    uri = service.totp_uri(user, secret)
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+    return render_template("auth/enrol.html", form=form, secret=secret, qr=qr)
+
+
+@bp.route("/sign-out", methods=["GET", "POST"])
+@public
+def sign_out():
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        if current_user.is_authenticated:
+            service.sign_out(current_user)
+        logout_user()
+        session.clear()
+        flash("You have signed out.", "success")
+        return redirect(url_for("auth.sign_in"))
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.sign_in"))
+    return render_template("auth/sign_out.html", form=form)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        count = service.end_all_sessions(current_user, "sign-out-everywhere")
+        logout_user()
+        session.clear()
+        flash(f"You have signed out everywhere ({count} session{'s' if count != 1 else ''} ended).", "success")
+        return redirect(url_for("auth.sign_in"))
+    sso = admin_service.sso_provider_for(current_user.organisation_id)
+    return render_template("auth/account.html", form=form, sso=sso)

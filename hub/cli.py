@@ -1,0 +1,97 @@
+"""Command-line commands: `flask --app hub <group> <command>`. Each package's commands live with
+the package's service; this module only wires them to click."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from hub.audit.context import Origin, new_request_id, set_origin
+
+
+def _cli_origin() -> None:
+    set_origin(Origin(request_id=f"cli-{new_request_id()[:12]}", channel="cli"))
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("demo-data")
+    def demo_data():
+        """Load the fictional Northbridge locality and print every demo sign-in."""
+        from hub import demo
+
+        _cli_origin()
+        logins = demo.run()
+        click.echo("Demo data loaded: the Northbridge locality is FICTIONAL; no real person is in it.\n")
+        click.echo("Sign in at /auth/sign-in with an e-mail and the password below, then a TOTP code from the")
+        click.echo("secret (add the otpauth URI to an authenticator app, or compute it with pyotp).\n")
+        for login in logins:
+            click.echo(f"{login.email}\n    role: {login.roles}\n    organisation: {login.organisation}\n"
+                       f"    password: {login.password}\n    totp secret: {login.totp_secret}\n"
+                       f"    otpauth: {login.otpauth_uri}")
+
+    db_group = AppGroup("db", help="Database schema (Alembic migrations).")
+
+    @db_group.command("upgrade")
+    @click.option("--revision", default="head")
+    def db_upgrade(revision: str):
+        """Create or upgrade the schema to the latest migration."""
+        from hub.migrate import upgrade
+
+        upgrade(app, revision)
+        click.echo(f"Database upgraded to {revision}.")
+
+    app.cli.add_command(db_group)
+
+    sso_group = AppGroup("sso", help="Single sign-on settings.")
+
+    @sso_group.command("set")
+    @click.argument("org_code")
+    @click.option("--issuer", required=True)
+    @click.option("--client-id", required=True)
+    @click.option("--client-secret", required=True)
+    @click.option("--disable", is_flag=True, help="Store the settings but turn sign-in off.")
+    def sso_set(org_code, issuer, client_id, client_secret, disable):
+        """Set ORG_CODE's OpenID Connect provider."""
+        from hub.admin import service as admin
+        from hub.errors import Invalid
+
+        _cli_origin()
+        org = admin.organisation_by_code(org_code)
+        if org is None:
+            raise click.ClickException(f"No organisation has the code {org_code!r}")
+        try:
+            admin.set_sso(None, org.id, issuer, client_id, client_secret, enabled=not disable)
+        except Invalid as exc:
+            raise click.ClickException("; ".join(exc.errors.values())) from exc
+        click.echo(f"Single sign-on set for {org.name}. Redirect URI: /auth/sso/{org.code}/callback")
+
+    app.cli.add_command(sso_group)
+
+    keys_group = AppGroup("keys", help="Encryption keys.")
+
+    @keys_group.command("rotate")
+    def keys_rotate():
+        """Re-encrypt every encrypted field with the first key in HUB_FIELD_KEYS."""
+        from hub.people.service import rotate_keys
+
+        _cli_origin()
+        click.echo(f"Re-encrypted {rotate_keys()} fields with the current key.")
+
+    @keys_group.command("generate")
+    def keys_generate():
+        """Print new keys for a production configuration."""
+        import base64
+        import secrets
+
+        from cryptography.fernet import Fernet
+
+        from hub.config import _new_signing_key_pem
+
+        click.echo(f"HUB_SECRET_KEY={secrets.token_urlsafe(48)}")
+        click.echo(f"HUB_FIELD_KEYS={Fernet.generate_key().decode()}")
+        click.echo(f"HUB_BLIND_INDEX_KEY={base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}")
+        click.echo("HUB_AUDIT_SIGNING_KEY: save this PEM to a file and set the variable to its path:")
+        click.echo(_new_signing_key_pem())
+
+    app.cli.add_command(keys_group)

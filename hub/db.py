@@ -1,0 +1,82 @@
+"""Database engine, session and the one way to run a unit of work.
+
+Services are the only code that changes data; each public service function runs inside
+`unit_of_work()`, which commits once on success and rolls back on any error, so a change and
+its audit event are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+# Named constraints keep Alembic migrations stable across SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; pass the function itself as a column default, never its result."""
+    return datetime.now(timezone.utc)
+
+
+session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
+
+
+def make_engine(url: str) -> Engine:
+    # hide_parameters: a failing statement must never write a child's data into a log.
+    kwargs: dict = {"hide_parameters": True, "future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys unless told, on every new connection.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def bind(engine: Engine) -> None:
+    session.remove()
+    session.configure(bind=engine)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """Commit once on success, roll back on error. Nested calls join the outer unit."""
+    s = session()
+    if s.info.get("in_unit_of_work"):
+        yield s
+        return
+    s.info["in_unit_of_work"] = True
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.info["in_unit_of_work"] = False

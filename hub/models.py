@@ -1,0 +1,8 @@
+"""Imports every package's models so that Base.metadata knows every table (for Alembic)."""
+
+from hub.audit.models import AuditEvent, AuditHead, AuditNode, SignedTreeHead  # noqa: F401
+from hub.auth.models import (  # noqa: F401
+    Organisation, RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserRole, UserSession,
+)
+from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership  # noqa: F401
+from hub.people.models import AgencyInvolvement, Child, ChildIdentifier, ChildNameToken, Enrolment  # noqa: F401

@@ -1,0 +1,54 @@
+"""Forms for finding children and managing their records."""
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxInput, GovDateInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput,
+)
+from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, Optional
+
+from hub.people.models import Gender
+
+
+class ChildSearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    name = StringField("Name", widget=GovTextInput(), validators=[Optional(), Length(max=100)],
+                       description="First name, last name or both")
+    date_of_birth = DateField("Date of birth", widget=GovDateInput(), validators=[Optional()],
+                              description="For example, 27 3 2012")
+    identifier = StringField("NHS number, pupil number, LA id or police id", widget=GovTextInput(),
+                             validators=[Optional(), Length(max=30)])
+    submit = SubmitField("Search", widget=GovSubmitInput())
+
+
+class ChildForm(FlaskForm):
+    given_name = StringField("First name", widget=GovTextInput(),
+                             validators=[InputRequired("Enter the child's first name"), Length(max=100)])
+    family_name = StringField("Last name", widget=GovTextInput(),
+                              validators=[InputRequired("Enter the child's last name"), Length(max=100)])
+    date_of_birth = DateField("Date of birth", widget=GovDateInput(), description="For example, 27 3 2012",
+                              validators=[InputRequired("Enter the child's date of birth as day, month and year")])
+    gender = RadioField("Gender", widget=GovRadioInput(), choices=[
+        (Gender.female.value, "Female"), (Gender.male.value, "Male"),
+        (Gender.other.value, "Other"), (Gender.not_known.value, "Not known")],
+        validators=[InputRequired("Choose the child's gender, or not known")])
+    nhs_number = StringField("NHS number (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=20)])
+    upn = StringField("Unique pupil number (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=20)])
+    la_id = StringField("Local authority id (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=30)])
+    police_id = StringField("Police id (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=30)])
+    looked_after = BooleanField("The child is looked after", widget=GovCheckboxInput())
+    responsible_authority_id = SelectField("Home (responsible) authority", widget=GovSelect(), coerce=int,
+                                           validators=[Optional()])
+    placing_authority_id = SelectField("Placing authority, if placed from another area", widget=GovSelect(),
+                                       coerce=int, validators=[Optional()])
+    submit = SubmitField("Save child", widget=GovSubmitInput())
+
+
+class EnrolmentForm(FlaskForm):
+    school_id = SelectField("School", widget=GovSelect(), coerce=int,
+                            validators=[InputRequired("Choose a school")])
+    start_date = DateField("Date the child joined the roll", widget=GovDateInput(),
+                           validators=[InputRequired("Enter the start date as day, month and year")])
+    submit = SubmitField("Add enrolment", widget=GovSubmitInput())

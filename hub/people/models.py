@@ -1,0 +1,143 @@
+"""Children, their identifiers, school enrolments and the agencies involved with them.
+
+Names, dates of birth and identifiers are encrypted at rest (EncryptedText). Lookups go through
+keyed hashes: `ChildIdentifier.lookup_hash` for exact identifier matches and `ChildNameToken`
+for finding a child by name tokens and date of birth, so no name is ever stored in clear.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.auth.models import Organisation
+from hub.crypto import EncryptedText
+from hub.db import Base, utcnow
+
+
+class Gender(str, enum.Enum):
+    female = "female"
+    male = "male"
+    other = "other"
+    not_known = "not_known"
+
+
+class IdentifierKind(str, enum.Enum):
+    nhs_number = "nhs_number"
+    upn = "upn"
+    la_id = "la_id"
+    police_id = "police_id"
+
+    @property
+    def label(self) -> str:
+        return {
+            "nhs_number": "NHS number",
+            "upn": "Unique pupil number",
+            "la_id": "Local authority id",
+            "police_id": "Police id",
+        }[self.value]
+
+
+class Child(Base):
+    __tablename__ = "child"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    given_name: Mapped[str] = mapped_column(EncryptedText)
+    family_name: Mapped[str] = mapped_column(EncryptedText)
+    #: ISO date, encrypted; `dob_hash` finds it.
+    date_of_birth_enc: Mapped[str] = mapped_column("date_of_birth", EncryptedText)
+    dob_hash: Mapped[str] = mapped_column(String(64), index=True)
+    gender: Mapped[Gender] = mapped_column(Enum(Gender, native_enum=False, length=20))
+    looked_after: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The home authority: responsible for the child (children's social care organisation).
+    responsible_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    #: The authority that placed the child, when a looked-after child lives in another area.
+    placing_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: When the record is next due for a retention review.
+    review_on: Mapped[date | None] = mapped_column(Date)
+
+    responsible_authority: Mapped[Organisation | None] = relationship(foreign_keys=[responsible_authority_id])
+    placing_authority: Mapped[Organisation | None] = relationship(foreign_keys=[placing_authority_id])
+    identifiers: Mapped[list[ChildIdentifier]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", back_populates="child"
+    )
+    enrolments: Mapped[list[Enrolment]] = relationship(
+        cascade="all, delete-orphan", back_populates="child", order_by="Enrolment.start_date.desc()"
+    )
+
+    @property
+    def date_of_birth(self) -> date:
+        return date.fromisoformat(self.date_of_birth_enc)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def identifier(self, kind: IdentifierKind) -> str | None:
+        return next((i.value for i in self.identifiers if i.kind == kind), None)
+
+
+class ChildIdentifier(Base):
+    __tablename__ = "child_identifier"
+    __table_args__ = (UniqueConstraint("kind", "lookup_hash"), UniqueConstraint("child_id", "kind"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[IdentifierKind] = mapped_column(Enum(IdentifierKind, native_enum=False, length=20))
+    value: Mapped[str] = mapped_column(EncryptedText)
+    lookup_hash: Mapped[str] = mapped_column(String(64))
+
+    child: Mapped[Child] = relationship(back_populates="identifiers")
+
+
+class ChildNameToken(Base):
+    """Keyed hash of one normalised name token of a child."""
+
+    __tablename__ = "child_name_token"
+    __table_args__ = (Index("ix_child_name_token_hash", "token_hash", "child_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Enrolment(Base):
+    __tablename__ = "enrolment"
+    __table_args__ = (Index("ix_enrolment_school_current", "school_id", "end_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    start_date: Mapped[date] = mapped_column(Date)
+    #: NULL while the child is on the school's roll.
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+    child: Mapped[Child] = relationship(back_populates="enrolments")
+    school: Mapped[Organisation] = relationship(lazy="joined")
+
+    @property
+    def current(self) -> bool:
+        return self.end_date is None
+
+
+class AgencyInvolvement(Base):
+    """An agency holds an open record about the child: a case open to social care, a
+    missing-person record with the police, a referral with CAMHS. A legitimate relationship."""
+
+    __tablename__ = "agency_involvement"
+    __table_args__ = (Index("ix_agency_involvement_org_child", "organisation_id", "child_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    #: Plain words: "open case", "missing-person record", "CAMHS referral".
+    reason: Mapped[str] = mapped_column(String(100))
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")

@@ -1,0 +1,256 @@
+"""Children and enrolments: every read of a child's record is permission-checked and audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from hub import db
+from hub.audit import service as audit
+from hub.auth.models import Organisation, User
+from hub.auth.roles import OrgKind
+from hub.crypto import blind_index, dob_index, name_tokens, normalise_identifier
+from hub.db import unit_of_work
+from hub.errors import Invalid, NotFound
+from hub.people.models import Child, ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind
+from hub.permissions import child_access, may_administer, visible_child_ids
+from hub import validators
+
+IDENTIFIER_VALIDATORS = {
+    IdentifierKind.nhs_number: validators.nhs_number,
+    IdentifierKind.upn: validators.unique_pupil_number,
+    IdentifierKind.la_id: lambda v: validators.short_reference(v, "local authority id"),
+    IdentifierKind.police_id: lambda v: validators.short_reference(v, "police id"),
+}
+PAGE_SIZE = 25
+
+
+@dataclass
+class ChildDetails:
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: Gender
+    looked_after: bool = False
+    responsible_authority_id: int | None = None
+    placing_authority_id: int | None = None
+    identifiers: dict[IdentifierKind, str] | None = None
+    is_demo: bool = False
+
+
+def refuse(actor: User | None, object_type: str, object_id, child_id: int | None = None, action: str = "read"):
+    """Record a refused access in its own committed unit of work, then raise 404."""
+    with unit_of_work():
+        audit.record(action, actor=actor, outcome=audit.REFUSED, object_type=object_type,
+                     object_id=object_id, child_id=child_id)
+    raise NotFound(f"{object_type} not found")
+
+
+def get_child(actor: User, child_id: int, purpose: str | None = None) -> Child:
+    """A child's record, if the actor has a legitimate relationship; the read is audited."""
+    access = child_access(actor, child_id)
+    if not access:
+        refuse(actor, "child", child_id, child_id)
+    with unit_of_work() as s:
+        child = s.get(Child, child_id)
+        audit.record("read", actor=actor, object_type="child", object_id=child_id, child_id=child_id,
+                     basis=access.basis, purpose=purpose)
+    return child
+
+
+def _validated(details: ChildDetails) -> dict[IdentifierKind, str]:
+    errors: dict[str, str] = {}
+    if not details.given_name.strip():
+        errors["given_name"] = "Enter the child's first name"
+    if not details.family_name.strip():
+        errors["family_name"] = "Enter the child's last name"
+    if details.date_of_birth > date.today():
+        errors["date_of_birth"] = "Date of birth must be today or in the past"
+    elif details.date_of_birth < date(date.today().year - 26, 1, 1):
+        errors["date_of_birth"] = "Date of birth is too long ago for a child or care leaver"
+    clean: dict[IdentifierKind, str] = {}
+    for kind, value in (details.identifiers or {}).items():
+        if not value:
+            continue
+        try:
+            clean[kind] = IDENTIFIER_VALIDATORS[kind](value)
+        except ValueError as exc:
+            errors[kind.value] = str(exc)
+    if errors:
+        raise Invalid(errors)
+    return clean
+
+
+def create_child(actor: User | None, details: ChildDetails) -> Child:
+    """Create a child record (administrators, and the demo-data and import commands)."""
+    if actor is not None and not may_administer(actor):
+        refuse(actor, "child", None, action="create")
+    identifiers = _validated(details)
+    with unit_of_work() as s:
+        for kind, value in identifiers.items():
+            if _find_by_identifier(kind, value) is not None:
+                raise Invalid({kind.value: f"A child with this {kind.label} is already recorded"})
+        child = Child(
+            given_name=details.given_name.strip(),
+            family_name=details.family_name.strip(),
+            date_of_birth_enc=details.date_of_birth.isoformat(),
+            dob_hash=dob_index(details.date_of_birth),
+            gender=details.gender,
+            looked_after=details.looked_after,
+            responsible_authority_id=details.responsible_authority_id,
+            placing_authority_id=details.placing_authority_id,
+            is_demo=details.is_demo,
+        )
+        s.add(child)
+        s.flush()
+        for kind, value in identifiers.items():
+            s.add(ChildIdentifier(child_id=child.id, kind=kind, value=value,
+                                  lookup_hash=blind_index(kind.value, normalise_identifier(value))))
+        for token in name_tokens(child.given_name, child.family_name):
+            s.add(ChildNameToken(child_id=child.id, token_hash=blind_index("name", token)))
+        audit.record("create", actor=actor, object_type="child", object_id=child.id, child_id=child.id,
+                     basis="role:hub-admin" if actor else "system")
+    return child
+
+
+def _find_by_identifier(kind: IdentifierKind, value: str) -> int | None:
+    return db.session().scalar(
+        select(ChildIdentifier.child_id).where(
+            ChildIdentifier.kind == kind,
+            ChildIdentifier.lookup_hash == blind_index(kind.value, normalise_identifier(value)),
+        )
+    )
+
+
+def child_ids_by_identifier(kind: IdentifierKind, value: str) -> list[int]:
+    """Exact lookup for matching (imports): no permission scope, no personal data returned."""
+    found = _find_by_identifier(kind, value)
+    return [found] if found else []
+
+
+def child_ids_by_name(given: str, family: str, dob: date | None) -> list[int]:
+    tokens = name_tokens(given, family)
+    if not tokens:
+        return []
+    hashes = [blind_index("name", t) for t in tokens]
+    query = (
+        select(ChildNameToken.child_id)
+        .where(ChildNameToken.token_hash.in_(hashes))
+        .group_by(ChildNameToken.child_id)
+        .having(func.count(func.distinct(ChildNameToken.token_hash)) == len(hashes))
+    )
+    if dob is not None:
+        query = select(Child.id).where(Child.id.in_(query), Child.dob_hash == dob_index(dob))
+    return list(db.session().scalars(query))
+
+
+@dataclass
+class ChildSearch:
+    name: str = ""
+    date_of_birth: date | None = None
+    identifier: str = ""
+    page: int = 1
+
+
+@dataclass
+class ChildPage:
+    children: list[Child]
+    total: int
+    page: int
+    pages: int
+
+
+def find_children(actor: User, search: ChildSearch) -> ChildPage:
+    """Children the actor may see, narrowed by name tokens, date of birth or any identifier.
+    The listing is one audited read; the page shows names, so the event lists the ids shown."""
+    query = select(Child).where(Child.id.in_(visible_child_ids(actor)))
+    if search.name.strip():
+        tokens = name_tokens(search.name)
+        hashes = [blind_index("name", t) for t in tokens]
+        matching = (
+            select(ChildNameToken.child_id).where(ChildNameToken.token_hash.in_(hashes))
+            .group_by(ChildNameToken.child_id)
+            .having(func.count(func.distinct(ChildNameToken.token_hash)) == len(hashes))
+        )
+        query = query.where(Child.id.in_(matching))
+    if search.date_of_birth:
+        query = query.where(Child.dob_hash == dob_index(search.date_of_birth))
+    if search.identifier.strip():
+        value = normalise_identifier(search.identifier)
+        hashes = [blind_index(kind.value, value) for kind in IdentifierKind]
+        query = query.where(Child.id.in_(select(ChildIdentifier.child_id).where(ChildIdentifier.lookup_hash.in_(hashes))))
+    s = db.session()
+    total = s.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, search.page), pages)
+    # Names are encrypted, so the database cannot sort by them; id order is stable and cheap.
+    children = list(s.scalars(query.order_by(Child.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    with unit_of_work():
+        audit.record("read", actor=actor, object_type="child-list", basis="scoped-listing",
+                     detail={"children": [c.id for c in children], "searched": bool(
+                         search.name or search.date_of_birth or search.identifier)})
+    return ChildPage(children, total, page, pages)
+
+
+def add_enrolment(actor: User, child_id: int, school_id: int, start: date) -> Enrolment:
+    if not may_administer(actor):
+        refuse(actor, "enrolment", None, child_id, action="create")
+    with unit_of_work() as s:
+        child = s.get(Child, child_id)
+        school = s.get(Organisation, school_id)
+        if child is None:
+            raise NotFound("child not found")
+        if school is None or school.kind != OrgKind.school:
+            raise Invalid({"school_id": "Choose a school"})
+        if start > date.today():
+            raise Invalid({"start_date": "Start date must be today or in the past"})
+        for current in child.enrolments:
+            if current.end_date is None:
+                if current.school_id == school_id:
+                    raise Invalid({"school_id": "The child is already on this school's roll"})
+                current.end_date = start  # a child is on one school's roll at a time
+        enrolment = Enrolment(child_id=child_id, school_id=school_id, start_date=start)
+        s.add(enrolment)
+        s.flush()
+        audit.record("create", actor=actor, object_type="enrolment", object_id=enrolment.id, child_id=child_id,
+                     basis="role:hub-admin", detail={"school": school_id})
+    return enrolment
+
+
+def end_enrolment(actor: User, enrolment_id: int, end: date) -> None:
+    if not may_administer(actor):
+        refuse(actor, "enrolment", enrolment_id, action="update")
+    with unit_of_work() as s:
+        enrolment = s.get(Enrolment, enrolment_id)
+        if enrolment is None:
+            raise NotFound("enrolment not found")
+        if end < enrolment.start_date or end > date.today():
+            raise Invalid({"end_date": "End date must be between the start date and today"})
+        enrolment.end_date = end
+        audit.record("update", actor=actor, object_type="enrolment", object_id=enrolment_id,
+                     child_id=enrolment.child_id, basis="role:hub-admin", detail={"ended": end.isoformat()})
+
+
+def rotate_keys() -> int:
+    """Re-encrypt every encrypted field under the current key (after HUB_FIELD_KEYS rotation)."""
+    from hub.crypto import rotate
+    from sqlalchemy import text
+
+    columns = {
+        "child": ["given_name", "family_name", "date_of_birth"],
+        "child_identifier": ["value"],
+        "user_account": ["totp_secret"],
+        "sso_provider": ["client_secret"],
+    }
+    count = 0
+    with unit_of_work() as s:
+        for table, cols in columns.items():
+            for col in cols:
+                rows = s.execute(text(f"SELECT id, {col} FROM {table} WHERE {col} IS NOT NULL")).all()
+                for row_id, token in rows:
+                    s.execute(text(f"UPDATE {table} SET {col} = :v WHERE id = :id"), {"v": rotate(token), "id": row_id})
+                    count += 1
+        audit.record("update", object_type="encryption-keys", detail={"rotated_fields": count})
+    return count

@@ -1,0 +1,133 @@
+"""May this user do this to this object? The one module every service asks.
+
+A user reaches a child only through a legitimate relationship, and the answer names it, because
+the audit log records the basis of every access:
+
+| basis                   | who                                  | relationship                                  |
+|-------------------------|--------------------------------------|-----------------------------------------------|
+| enrolment               | DSL or deputy of a school            | the child is on the school's roll now         |
+| la-education            | DSL of local authority education     | the child is on the roll of a school in the LA |
+| responsible-authority   | social worker                        | their authority is the child's home authority |
+| placing-authority       | social worker                        | their authority placed the child              |
+| agency-involvement      | any practitioner                     | their organisation holds an open record       |
+| mace-agenda             | MACE chair or member                 | a group their organisation sits on holds the child |
+| role:dpo, role:hub-admin| data protection officer, administrator | role grant (subject access, enrolments), always audited |
+
+Later features add their own relationships here (shares sent or received, missing episodes),
+so that a reader finds every route to a child in this one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, exists, literal, or_, select, union_all
+
+from hub import db
+from hub.auth.models import Organisation, User
+from hub.auth.roles import Role
+from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
+from hub.people.models import AgencyInvolvement, Child, Enrolment
+
+SCHOOL_ROLES = {Role.dsl, Role.deputy_dsl}
+PRACTITIONER_ROLES = {Role.dsl, Role.deputy_dsl, Role.social_worker, Role.police_officer, Role.health_practitioner}
+MACE_ROLES = {Role.mace_chair, Role.mace_member}
+
+
+@dataclass(frozen=True)
+class Access:
+    allowed: bool
+    basis: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+DENIED = Access(False)
+
+
+def _relationship_queries(user: User) -> list[Select]:
+    """One SELECT per relationship the user's roles give, each yielding (child_id, basis)."""
+    roles = user.roles
+    org = user.organisation_id
+    queries: list[Select] = []
+    if roles & SCHOOL_ROLES:
+        queries.append(
+            select(Enrolment.child_id, literal("enrolment").label("basis"))
+            .where(Enrolment.school_id == org, Enrolment.end_date.is_(None))
+        )
+        la_schools = select(Organisation.id).where(Organisation.local_authority_id == org)
+        queries.append(
+            select(Enrolment.child_id, literal("la-education").label("basis"))
+            .where(Enrolment.school_id.in_(la_schools), Enrolment.end_date.is_(None))
+        )
+    if Role.social_worker in roles:
+        queries.append(
+            select(Child.id, literal("responsible-authority").label("basis"))
+            .where(Child.responsible_authority_id == org)
+        )
+        queries.append(
+            select(Child.id, literal("placing-authority").label("basis")).where(Child.placing_authority_id == org)
+        )
+    if roles & PRACTITIONER_ROLES:
+        today = date.today()
+        queries.append(
+            select(AgencyInvolvement.child_id, literal("agency-involvement").label("basis"))
+            .where(
+                AgencyInvolvement.organisation_id == org,
+                or_(AgencyInvolvement.ended_on.is_(None), AgencyInvolvement.ended_on >= today),
+            )
+        )
+    if roles & MACE_ROLES:
+        groups = select(MaceMembership.group_id).where(MaceMembership.organisation_id == org).union(
+            select(MaceGroup.id).where(MaceGroup.host_organisation_id == org)
+        )
+        queries.append(
+            select(MaceAgendaChild.child_id, literal("mace-agenda").label("basis"))
+            .where(MaceAgendaChild.group_id.in_(groups), MaceAgendaChild.removed_at.is_(None))
+        )
+    return queries
+
+
+def _role_grant(user: User) -> str | None:
+    if Role.dpo in user.roles:
+        return "role:dpo"
+    if Role.hub_admin in user.roles:
+        return "role:hub-admin"
+    return None
+
+
+def child_access(user: User, child_id: int) -> Access:
+    """The first legitimate relationship between the user and the child, or DENIED."""
+    if user is None or not user.is_active:
+        return DENIED
+    exists_child = db.session().scalar(select(exists().where(Child.id == child_id)))
+    if not exists_child:
+        return DENIED
+    for query in _relationship_queries(user):
+        child_column, basis_column = query.selected_columns
+        basis = db.session().scalar(query.where(child_column == child_id).with_only_columns(basis_column).limit(1))
+        if basis:
+            return Access(True, basis)
+    grant = _role_grant(user)
+    return Access(True, grant) if grant else DENIED
+
+
+def visible_child_ids(user: User) -> Select:
+    """A SELECT of the ids of every child the user may see: the tenant scope of every listing."""
+    if _role_grant(user):
+        return select(Child.id)
+    queries = _relationship_queries(user)
+    if not queries:
+        return select(Child.id).where(literal(False))
+    parts = [q.with_only_columns(q.selected_columns[0].label("child_id")) for q in queries]
+    return select(union_all(*parts).subquery().c.child_id)
+
+
+def may_administer(user: User) -> bool:
+    return user is not None and user.is_active and Role.hub_admin in user.roles
+
+
+def may_read_audit(user: User) -> bool:
+    return user is not None and user.is_active and Role.dpo in user.roles

@@ -1,0 +1,192 @@
+"""What every page shares: secure-by-default routing, security headers, errors, the home page.
+
+Every route needs a signed-in user unless its view is marked `@public`; a test walks the URL map
+to prove it. Every response gets strict security headers and `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import wraps
+
+from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from hub.audit.context import Origin, new_request_id, set_origin
+from hub.auth.roles import Role
+from hub.errors import HubError
+
+bp = Blueprint("core", __name__)
+
+
+def public(view):
+    """Mark a view as reachable without signing in (sign-in pages, health, public key)."""
+    view.hub_public = True
+    return view
+
+
+def roles_required(*roles: Role):
+    """Page-level guard; services still check the object itself."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start_request)
+    app.before_request(_require_sign_in)
+    app.after_request(_security_headers)
+    app.register_error_handler(HubError, _hub_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.context_processor(_template_globals)
+
+
+def _start_request() -> None:
+    g.csp_nonce = secrets.token_urlsafe(16)
+    g.request_id = request.headers.get("X-Request-Id", "")[:64] or new_request_id()
+    set_origin(Origin(
+        request_id=g.request_id,
+        client_address=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+        channel="web",
+    ))
+
+
+def _is_public(endpoint: str | None, app: Flask) -> bool:
+    if endpoint is None or endpoint == "static":
+        return True
+    view = app.view_functions.get(endpoint)
+    return bool(getattr(view, "hub_public", False))
+
+
+def _require_sign_in():
+    from flask import current_app
+
+    if _is_public(request.endpoint, current_app):
+        return None
+    if current_user.is_authenticated:
+        return None
+    if request.path.startswith("/api/"):
+        return jsonify(title="Sign-in required", status=401), 401
+    return redirect(url_for("auth.sign_in", next=request.full_path if request.query_string else request.path))
+
+
+def _security_headers(response):
+    nonce = g.get("csp_nonce", "")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if request.endpoint != "static":
+        # Pages may show a child's details: no browser or proxy may keep a copy.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    if g.get("request_id"):
+        response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
+def _template_globals() -> dict:
+    from flask import current_app
+
+    return {
+        "csp_nonce": g.get("csp_nonce", ""),
+        "demo_mode": current_app.config["HUB"].demo,
+        "Role": Role,
+    }
+
+
+def _render_error(status: int, title: str, message: str):
+    if request.path.startswith("/api/"):
+        body = {"type": "about:blank", "title": title, "status": status, "detail": message}
+        return jsonify(body), status, {"Content-Type": "application/problem+json"}
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _hub_error(exc: HubError):
+    titles = {404: "Page not found", 403: "You cannot do this", 400: "There is a problem"}
+    messages = {
+        404: "The page or record was not found, or you do not have a reason to see it. "
+             "If you think you should, ask your organisation's hub administrator.",
+    }
+    return _render_error(exc.status, titles.get(exc.status, "There is a problem"), messages.get(exc.status, str(exc)))
+
+
+def _csrf_error(exc: CSRFError):
+    return _render_error(
+        400, "Your form could not be sent",
+        "The page was open too long or was sent from somewhere else. Go back, reload the page and try again.",
+    )
+
+
+def _http_error(exc: HTTPException):
+    messages = {
+        404: "If you typed the web address, check it is correct.",
+        403: "Your role does not let you see this page.",
+        413: "The file or form you sent is too large.",
+        405: "That action is not available here.",
+    }
+    return _render_error(exc.code or 500, exc.name, messages.get(exc.code, exc.description or ""))
+
+
+def _unexpected_error(exc: Exception):
+    from flask import current_app
+
+    # Logged with the request id only; hide_parameters keeps SQL values out of the message.
+    current_app.logger.exception("unexpected error in request %s", g.get("request_id"))
+    return _render_error(
+        500, "Sorry, there is a problem with the service",
+        f"Nothing you sent has been saved. Try again later. Reference: {g.get('request_id', '')}",
+    )
+
+
+@bp.route("/health")
+@public
+def health():
+    from sqlalchemy import text
+
+    from hub import db
+
+    db.session().execute(text("SELECT 1"))
+    return jsonify(status="ok")
+
+
+@bp.route("/")
+def home():
+    return render_template("home.html")
+
+
+def apply_errors(form, exc) -> None:
+    """Show a service's Invalid errors against the form's fields (or the whole form)."""
+    for name, message in exc.errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors or []) + [message]
+        else:
+            form.form_errors.append(message)
+
+
+def actor():
+    """The signed-in user as a plain object, to hand to services."""
+    return current_user._get_current_object()

@@ -1,0 +1,120 @@
+"""Plain factory functions with sensible defaults; they go through the services, like the hub."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from datetime import date
+
+import pyotp
+
+from hub import db
+from hub.admin import service as admin
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.db import unit_of_work, utcnow
+from hub.people import service as people
+from hub.people.models import AgencyInvolvement, Child, Gender, IdentifierKind
+
+PASSWORD = "correct horse battery staple"
+_n = itertools.count(1)
+
+IDENTIFIERS = {
+    OrgKind.school: lambda n: f"{900000 + n}",
+    OrgKind.police: lambda n: f"{n % 90 + 10}",
+    OrgKind.childrens_social_care: lambda n: f"{n % 900 + 100}",
+    OrgKind.la_education: lambda n: f"{n % 900 + 100}",
+    OrgKind.health: lambda n: f"R{n % 90 + 10}",
+    OrgKind.mace_host: lambda n: f"HOST{n}",
+    OrgKind.voluntary: lambda n: f"{1000000 + n}",
+}
+
+
+def make_org(kind: OrgKind = OrgKind.school, code: str | None = None, **extra):
+    n = next(_n)
+    return admin.create_organisation(None, admin.OrganisationDetails(
+        code=code or f"{kind.value[:6].upper()}{n}", name=f"Test {kind.label} {n}", kind=kind,
+        identifier=IDENTIFIERS[kind](n), **extra))
+
+
+def make_user(org, *roles: Role, email: str | None = None, password: str | None = PASSWORD,
+              totp: bool = True) -> tuple[User, str | None]:
+    n = next(_n)
+    user = admin.create_user(None, admin.UserDetails(
+        email=email or f"user{n}@example.test", name=f"Test User {n}", organisation_id=org.id,
+        roles=set(roles) or {Role.dsl}, password=password))
+    secret = None
+    if totp:
+        secret = pyotp.random_base32()
+        with unit_of_work():
+            user.totp_secret = secret
+            user.totp_confirmed_at = utcnow()
+    return user, secret
+
+
+def valid_nhs_number(seed: int) -> str:
+    n = seed
+    while True:
+        digits = f"999{n % 1000000:06d}"
+        total = sum(int(d) * w for d, w in zip(digits, range(10, 1, -1)))
+        check = 11 - total % 11
+        check = 0 if check == 11 else check
+        if check != 10:
+            return digits + str(check)
+        n += 1
+
+
+def make_child(given="Test", family="Child", dob=date(2012, 3, 27), **extra) -> Child:
+    n = next(_n)
+    identifiers = extra.pop("identifiers", {IdentifierKind.nhs_number: valid_nhs_number(n * 7919)})
+    return people.create_child(None, people.ChildDetails(
+        given_name=given, family_name=family, date_of_birth=dob, gender=Gender.female,
+        identifiers=identifiers, **extra))
+
+
+def enrol(child, school, start=date(2024, 9, 1)):
+    from hub.people.models import Enrolment
+
+    with unit_of_work() as s:
+        s.add(Enrolment(child_id=child.id, school_id=school.id, start_date=start))
+
+
+def involve(child, org, reason="open case"):
+    with unit_of_work() as s:
+        s.add(AgencyInvolvement(child_id=child.id, organisation_id=org.id, reason=reason, started_on=date(2025, 1, 1)))
+
+
+# --- driving the pages --------------------------------------------------------------------------
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def next_code(user_id: int, secret: str) -> str:
+    """A TOTP code the hub will accept now: newer than the last step it accepted."""
+    user = db.session().get(User, user_id)
+    db.session().refresh(user)
+    totp = pyotp.TOTP(secret)
+    step = max(int(time.time() // 30), (user.totp_last_step or 0) + 1)
+    return totp.generate_otp(step)
+
+
+def sign_in(client, user: User, secret: str | None, password: str = PASSWORD):
+    page = client.get("/auth/sign-in")
+    response = client.post("/auth/sign-in", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "email": user.email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    page = client.get("/auth/two-factor")
+    response = client.post("/auth/two-factor", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "code": next_code(user.id, secret)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return response
+
+
+def post_form(client, url: str, data: dict, form_page: str | None = None):
+    page = client.get(form_page or url)
+    return client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **data})

@@ -1,0 +1,244 @@
+"""Signing in: passwords, second factors, lockout, sessions and their timeouts, CSRF."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth import service as auth_service
+from hub.auth.models import User, UserSession
+from hub.auth.roles import OrgKind, Role
+from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, post_form, sign_in
+
+
+@pytest.fixture
+def dsl(app):
+    school = make_org(OrgKind.school)
+    return make_user(school, Role.dsl)
+
+
+def _password_step(client, user, password=PASSWORD):
+    return post_form(client, "/auth/sign-in", {"email": user.email, "password": password})
+
+
+def test_a_user_signs_in_with_password_and_totp_and_reaches_the_home_page(client, dsl):
+    user, secret = dsl
+    sign_in(client, user, secret)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert user.name in page.get_data(as_text=True)
+    events = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "sign-in", AuditEvent.outcome == "done"))
+    assert [e.actor_user_id for e in events] == [user.id]
+
+
+def test_a_wrong_password_is_refused_with_a_clear_message_and_audited(client, dsl):
+    user, _ = dsl
+    response = _password_step(client, user, "wrong password!!")
+    assert response.status_code == 200
+    assert "The e-mail address or password is not right" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+    refused = db.session().scalars(select(AuditEvent).where(AuditEvent.outcome == "refused")).all()
+    assert any(e.actor_user_id == user.id and "wrong-password" in e.detail for e in refused)
+
+
+def test_an_unknown_email_gets_the_same_message_as_a_wrong_password(client, app):
+    response = post_form(client, "/auth/sign-in", {"email": "nobody@example.test", "password": "whatever123"})
+    assert "The e-mail address or password is not right" in response.get_data(as_text=True)
+
+
+def test_five_wrong_passwords_lock_the_account_even_for_the_right_password(client, dsl):
+    user, secret = dsl
+    for _ in range(5):
+        _password_step(client, user, "wrong password!!")
+    response = _password_step(client, user)
+    assert "locked for 15 minutes" in response.get_data(as_text=True)
+    assert client.get("/auth/two-factor").status_code == 302  # no pending sign-in
+
+
+def test_a_lock_expires(client, dsl):
+    user, secret = dsl
+    for _ in range(5):
+        _password_step(client, user, "wrong password!!")
+    with db.unit_of_work():
+        db.session().get(User, user.id).locked_until = db.utcnow() - timedelta(seconds=1)
+    sign_in(client, user, secret)
+    assert client.get("/").status_code == 200
+
+
+def test_many_failures_from_one_address_are_throttled_across_accounts(client, app):
+    school = make_org(OrgKind.school)
+    users = [make_user(school, Role.dsl)[0] for _ in range(5)]
+    for i in range(auth_service.MAX_ADDRESS_FAILURES):
+        _password_step(client, users[i % 5], "wrong password!!")
+    response = _password_step(client, users[0])
+    assert "Too many wrong attempts from this network" in response.get_data(as_text=True)
+
+
+def test_a_wrong_totp_code_is_refused(client, dsl):
+    user, secret = dsl
+    _password_step(client, user)
+    page = client.get("/auth/two-factor")
+    response = client.post("/auth/two-factor", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                                     "code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"})
+    assert "The security code is not right" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_a_totp_code_cannot_be_replayed(client, app, dsl):
+    user, secret = dsl
+    sign_in(client, user, secret)
+    used_step = db.session().get(User, user.id).totp_last_step
+    other = app.test_client()
+    _password_step(other, user)
+    page = other.get("/auth/two-factor")
+    response = other.post("/auth/two-factor", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                                    "code": pyotp.TOTP(secret).generate_otp(used_step)})
+    assert "already been used" in response.get_data(as_text=True)
+    assert other.get("/").status_code == 302
+
+
+def test_a_recovery_code_works_once(client, app, dsl):
+    user, secret = dsl
+    from hub.auth.service import enrol_totp
+
+    codes = enrol_totp(user.id, secret, next_code(user.id, secret))
+    for attempt, expected in ((client, 302), (app.test_client(), 200)):
+        _password_step(attempt, user)
+        page = attempt.get("/auth/two-factor")
+        response = attempt.post("/auth/two-factor", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                                          "code": codes[0]})
+        assert response.status_code == expected
+
+
+def test_a_new_user_enrols_an_authenticator_and_gets_recovery_codes(client, app):
+    school = make_org(OrgKind.school)
+    user, _ = make_user(school, Role.dsl, totp=False)
+    response = _password_step(client, user)
+    assert response.headers["Location"].endswith("/auth/two-factor/set-up")
+    page = client.get("/auth/two-factor/set-up").get_data(as_text=True)
+    assert "data:image/svg+xml" in page
+    import re
+
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
+    response = client.post("/auth/two-factor/set-up", data={"csrf_token": csrf_token(page),
+                                                            "code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).count("<li>") >= 10
+    assert client.get("/").status_code == 200
+
+
+def test_sign_in_rotates_the_session_so_a_planted_cookie_is_useless(client, app, dsl):
+    user, secret = dsl
+    client.get("/auth/sign-in")
+    planted = client.get_cookie("hub-session").value
+    sign_in(client, user, secret)
+    after = client.get_cookie("hub-session").value
+    assert planted != after
+    attacker = app.test_client()
+    attacker.set_cookie("hub-session", planted)
+    assert attacker.get("/").status_code == 302
+
+
+def test_a_copied_cookie_stops_working_after_sign_out(client, app, dsl):
+    user, secret = dsl
+    sign_in(client, user, secret)
+    copied = client.get_cookie("hub-session").value
+    post_form(client, "/auth/sign-out", {})
+    thief = app.test_client()
+    thief.set_cookie("hub-session", copied)
+    assert thief.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("change", ["deactivate", "roles"])
+def test_a_copied_cookie_stops_working_after_deactivation_or_a_role_change(client, app, dsl, change):
+    from hub.admin import service as admin
+
+    user, secret = dsl
+    sign_in(client, user, secret)
+    assert client.get("/").status_code == 200
+    if change == "deactivate":
+        admin.set_user_active(None, user.id, False)
+    else:
+        admin.update_user(None, user.id, admin.UserDetails(email=user.email, name=user.name,
+                                                           organisation_id=user.organisation_id,
+                                                           roles={Role.deputy_dsl}))
+    assert client.get("/").status_code == 302
+
+
+def test_sign_out_everywhere_ends_every_session(app, dsl):
+    user, secret = dsl
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop, user, secret)
+    sign_in(phone, user, secret)
+    post_form(phone, "/auth/account", {})
+    assert laptop.get("/").status_code == 302
+    assert phone.get("/").status_code == 302
+
+
+def test_an_idle_session_ends(client, dsl):
+    user, secret = dsl
+    sign_in(client, user, secret)
+    with db.unit_of_work():
+        for row in db.session().scalars(select(UserSession).where(UserSession.user_id == user.id)):
+            row.last_seen_at = db.utcnow() - auth_service.policy.idle - timedelta(seconds=1)
+    assert client.get("/").status_code == 302
+    row = db.session().scalar(select(UserSession).where(UserSession.user_id == user.id))
+    db.session().refresh(row)
+    assert row.end_reason == "idle"
+
+
+def test_a_session_ends_at_its_absolute_timeout_even_when_busy(client, dsl):
+    user, secret = dsl
+    sign_in(client, user, secret)
+    with db.unit_of_work():
+        for row in db.session().scalars(select(UserSession).where(UserSession.user_id == user.id)):
+            row.created_at = db.utcnow() - auth_service.policy.absolute - timedelta(seconds=1)
+    assert client.get("/").status_code == 302
+
+
+def test_a_form_without_its_csrf_token_is_rejected_and_changes_nothing(client, dsl):
+    user, _ = dsl
+    response = client.post("/auth/sign-in", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "Your form could not be sent" in response.get_data(as_text=True)
+    assert client.get("/auth/two-factor").status_code == 302
+
+
+def test_a_signed_in_form_post_with_a_forged_csrf_token_is_rejected(client, dsl):
+    user, secret = dsl
+    sign_in(client, user, secret)
+    response = client.post("/auth/account", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 200  # still signed in: nothing happened
+
+
+def test_cookies_are_httponly_and_samesite(client, dsl):
+    user, secret = dsl
+    response = sign_in(client, user, secret)
+    header = response.headers["Set-Cookie"]
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+
+
+def test_production_cookies_are_secure_with_the_host_prefix(database_url, monkeypatch):
+    from hub import create_app
+
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("HUB_BASE_URL", "https://hub.example.test")
+    app = create_app({"env": "production"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
+    app.extensions["hub_engine"].dispose()
+
+
+def test_production_refuses_to_start_without_its_secrets(monkeypatch):
+    from hub import create_app
+    from hub.config import ConfigurationError
+
+    monkeypatch.delenv("HUB_FIELD_KEYS")
+    with pytest.raises(ConfigurationError, match="HUB_FIELD_KEYS"):
+        create_app({"env": "production"})

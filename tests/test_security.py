@@ -1,0 +1,121 @@
+"""Secure by default, proven: every route needs sign-in unless it is on the short public list;
+every page carries strict security headers; bad input never shows a stack trace."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hub.auth.roles import OrgKind, Role
+from tests.factories import make_org, make_user, sign_in
+
+PUBLIC_ENDPOINTS = {
+    "static", "core.health", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out",
+    "sso.start", "sso.callback", "audit.public_key",
+}
+
+
+def _sample_url(app, rule) -> str:
+    """A concrete URL for a rule: 1 for numbers, the first choice of an any(), else 'x'."""
+    from werkzeug.routing import AnyConverter, IntegerConverter
+
+    values = {}
+    for arg in rule.arguments:
+        converter = rule._converters[arg]
+        if isinstance(converter, IntegerConverter):
+            values[arg] = 1
+        elif isinstance(converter, AnyConverter):
+            values[arg] = sorted(converter.items)[0]
+        else:
+            values[arg] = "x"
+    return app.url_map.bind("localhost").build(rule.endpoint, values, method=sorted(rule.methods)[0])
+
+
+def test_only_the_known_public_endpoints_are_marked_public(app):
+    public = {name for name, view in app.view_functions.items() if getattr(view, "hub_public", False)}
+    assert public | {"static"} == PUBLIC_ENDPOINTS
+
+
+def test_every_other_route_answers_only_after_sign_in(app, client):
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = _sample_url(app, rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(url, method=method)
+            assert response.status_code in (302, 401), f"{method} {url} answered {response.status_code} unsigned"
+            if response.status_code == 302:
+                assert "/auth/sign-in" in response.headers["Location"]
+            checked += 1
+    assert checked >= 10
+
+
+def test_health_answers_without_sign_in(client):
+    assert client.get("/health").json == {"status": "ok"}
+
+
+def test_every_page_has_strict_security_headers(client):
+    response = client.get("/auth/sign-in")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers  # plain http in tests
+
+
+def test_hsts_is_sent_over_tls(client):
+    response = client.get("/auth/sign-in", base_url="https://localhost")
+    assert "max-age=" in response.headers["Strict-Transport-Security"]
+
+
+def test_pages_have_no_inline_script(client):
+    html = client.get("/auth/sign-in").get_data(as_text=True)
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag, f"inline script: {tag}"
+
+
+def test_an_oversized_request_is_refused(client, app):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = client.post("/auth/sign-in", data={"email": "x" * 5000})
+    assert response.status_code == 413
+
+
+def test_an_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_an_unexpected_error_shows_a_reference_not_a_stack_trace(app):
+    @app.route("/boom-for-test")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    client = app.test_client()
+    school = make_org(OrgKind.school)
+    user, secret = make_user(school, Role.dsl)
+    sign_in(client, user, secret)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.get("/boom-for-test")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "secret internals" not in body and "Traceback" not in body
+    assert "Reference" in body
+
+
+@pytest.mark.parametrize("package", ["flask", "werkzeug", "authlib", "cryptography"])
+def test_installed_security_sensitive_packages_have_the_known_fixes(package):
+    from importlib.metadata import version
+
+    minimum = {
+        "flask": (3, 1, 1),        # 3.1.1: signing key rotation fallback used the wrong key
+        "werkzeug": (3, 1, 4),     # 3.1.4/3.1.5: safe_join on Windows device names, multipart limits
+        "authlib": (1, 6, 11),     # 1.6.4-1.6.11: JWS crit-header forgery, oversized JOSE tokens, state bound to session (GHSA-jj8c-mmj3-mmgv)
+        "cryptography": (44, 0, 1),  # bundled OpenSSL fixes
+    }[package]
+    installed = tuple(int(p) for p in re.findall(r"\d+", version(package))[:3])
+    assert installed >= minimum, f"{package} {installed} is older than {minimum}"
