@@ -35,6 +35,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update({k: v for k, v in test_config.items() if k.isupper()})
 
     crypto.configure(settings.field_keys, settings.blind_index_key)
+    if settings.env == "testing":
+        auth_service.use_fast_hashing()
     auth_service.policy.idle = timedelta(minutes=settings.idle_timeout_minutes)
     auth_service.policy.absolute = timedelta(hours=settings.absolute_timeout_hours)
     engine = db.make_engine(settings.database_url)

@@ -34,7 +34,7 @@ IDENTIFIERS = {
 def make_org(kind: OrgKind = OrgKind.school, code: str | None = None, **extra):
     n = next(_n)
     return admin.create_organisation(None, admin.OrganisationDetails(
-        code=code or f"{kind.value[:6].upper()}{n}", name=f"Test {kind.label} {n}", kind=kind,
+        code=code or f"{kind.value.replace('_', '')[:6].upper()}{n}", name=f"Test {kind.label} {n}", kind=kind,
         identifier=IDENTIFIERS[kind](n), **extra))
 
 

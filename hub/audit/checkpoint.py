@@ -65,7 +65,7 @@ def checkpoint_body(origin: str, size: int, root: bytes) -> str:
     _check_origin(origin)
     if type(size) is not int or size < 0:
         raise ValueError("tree size must be a non-negative integer")
-    if len(root) != 32:
+    if not isinstance(root, bytes) or len(root) != 32:
         raise ValueError("root hash must be 32 bytes")
     return f"{origin}\n{size}\n{b64encode(root)}\n"
 
@@ -230,7 +230,7 @@ def tree_head_message(tree_size: int, root_hash: bytes, timestamp: datetime | st
     {"root_hash": base64, "timestamp": RFC 3339 UTC, "tree_size": int}."""
     if type(tree_size) is not int or not 0 <= tree_size <= MAX_JSON_INT:
         raise ValueError("tree size must be an integer in 0..2**53-1")
-    if len(root_hash) != 32:
+    if not isinstance(root_hash, bytes) or len(root_hash) != 32:
         raise ValueError("root hash must be 32 bytes")
     return rfc8785.dumps(
         {

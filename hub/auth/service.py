@@ -34,6 +34,13 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
+def use_fast_hashing() -> None:
+    """Tests only (HUB_ENV=testing): cheap argon2 parameters so a suite of sign-ins runs quickly."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
 @dataclass
 class SessionPolicy:
     idle: timedelta = timedelta(minutes=30)

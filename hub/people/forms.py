@@ -2,9 +2,10 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxInput, GovDateInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput,
+    GovCheckboxInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput,
 )
-from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, SubmitField
+from hub.forms import DateInputField
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional
 
 from hub.people.models import Gender
@@ -16,7 +17,7 @@ class ChildSearchForm(FlaskForm):
 
     name = StringField("Name", widget=GovTextInput(), validators=[Optional(), Length(max=100)],
                        description="First name, last name or both")
-    date_of_birth = DateField("Date of birth", widget=GovDateInput(), validators=[Optional()],
+    date_of_birth = DateInputField("Date of birth", validators=[Optional()],
                               description="For example, 27 3 2012")
     identifier = StringField("NHS number, pupil number, LA id or police id", widget=GovTextInput(),
                              validators=[Optional(), Length(max=30)])
@@ -28,7 +29,7 @@ class ChildForm(FlaskForm):
                              validators=[InputRequired("Enter the child's first name"), Length(max=100)])
     family_name = StringField("Last name", widget=GovTextInput(),
                               validators=[InputRequired("Enter the child's last name"), Length(max=100)])
-    date_of_birth = DateField("Date of birth", widget=GovDateInput(), description="For example, 27 3 2012",
+    date_of_birth = DateInputField("Date of birth", description="For example, 27 3 2012",
                               validators=[InputRequired("Enter the child's date of birth as day, month and year")])
     gender = RadioField("Gender", widget=GovRadioInput(), choices=[
         (Gender.female.value, "Female"), (Gender.male.value, "Male"),
@@ -49,6 +50,6 @@ class ChildForm(FlaskForm):
 class EnrolmentForm(FlaskForm):
     school_id = SelectField("School", widget=GovSelect(), coerce=int,
                             validators=[InputRequired("Choose a school")])
-    start_date = DateField("Date the child joined the roll", widget=GovDateInput(),
+    start_date = DateInputField("Date the child joined the roll",
                            validators=[InputRequired("Enter the start date as day, month and year")])
     submit = SubmitField("Add enrolment", widget=GovSubmitInput())

@@ -1,0 +1,68 @@
+"""The demo locality loads once and only once; the schema comes only from the migrations."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, inspect, select, text
+
+from hub import db
+from hub.auth.models import Organisation, User
+from hub.db import Base
+from hub.mace.models import MaceGroup
+from hub.people.models import Child
+
+
+def _counts():
+    s = db.session()
+    return tuple(s.scalar(select(func.count()).select_from(m)) for m in (Organisation, User, Child, MaceGroup))
+
+
+def test_demo_data_builds_the_fictional_locality_and_prints_every_sign_in(runner, app):
+    result = runner.invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    assert "FICTIONAL" in result.output
+    orgs, users, children, groups = _counts()
+    assert children == 80 and groups == 2
+    schools = db.session().scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == "school"))
+    assert schools == 8
+    emails = re.findall(r"^(\S+@northbridge\.example)$", result.output, re.M)
+    assert len(emails) == users
+    assert result.output.count("otpauth://totp/") == users
+    assert "dsl.hillside@northbridge.example" in emails and "deputy.hillside@northbridge.example" in emails
+    looked_after = db.session().scalar(select(func.count()).select_from(Child).where(Child.looked_after.is_(True)))
+    westmere = db.session().scalar(select(Organisation.id).where(Organisation.code == "WMCSC"))
+    placed_from_elsewhere = db.session().scalar(select(func.count()).select_from(Child).where(
+        Child.placing_authority_id == westmere))
+    assert looked_after > 0 and placed_from_elsewhere > 0
+
+
+def test_demo_data_twice_duplicates_nothing_and_prints_the_same_secrets(runner, app):
+    first = runner.invoke(args=["demo-data"])
+    counts = _counts()
+    second = runner.invoke(args=["demo-data"])
+    assert second.exit_code == 0
+    assert _counts() == counts
+    assert re.findall(r"totp secret: (\w+)", first.output) == re.findall(r"totp secret: (\w+)", second.output)
+
+
+def test_the_migrations_create_exactly_the_models_tables(app):
+    tables = set(inspect(db.session().get_bind()).get_table_names()) - {"alembic_version"}
+    assert tables == set(Base.metadata.tables)
+
+
+def test_there_is_a_single_migration_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from hub.migrate import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+
+
+def test_sqlite_connections_enforce_foreign_keys(app):
+    if db.session().get_bind().dialect.name != "sqlite":
+        return
+    assert db.session().execute(text("PRAGMA foreign_keys")).scalar() == 1

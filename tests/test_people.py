@@ -1,0 +1,215 @@
+"""Children: identifiers validated, personal fields encrypted at rest, found by keyed hashes,
+and reachable only through a legitimate relationship (the permission matrix)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select, text
+
+from hub import db, validators
+from hub.audit.models import AuditEvent
+from hub.auth.roles import OrgKind, Role
+from hub.errors import Invalid, NotFound
+from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
+from hub.people import service as people
+from hub.people.models import IdentifierKind
+from hub.permissions import child_access
+from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
+
+
+@pytest.mark.parametrize("number", ["9434765919", "943 476 5919", "943-476-5919"])
+def test_a_valid_nhs_number_is_accepted_and_normalised(number):
+    assert validators.nhs_number(number) == "9434765919"
+
+
+@pytest.mark.parametrize("number", ["9434765918", "943476591", "94347659199", "abcdefghij", "", "1000000010"])
+def test_an_invalid_nhs_number_is_refused(number):
+    with pytest.raises(ValueError):
+        validators.nhs_number(number)
+
+
+def test_a_child_with_a_bad_nhs_number_is_refused_and_nothing_is_stored(app):
+    before = db.session().scalar(text("SELECT count(*) FROM child"))
+    with pytest.raises(Invalid) as info:
+        make_child(identifiers={IdentifierKind.nhs_number: "9434765918"})
+    assert "not valid" in info.value.errors["nhs_number"]
+    assert db.session().scalar(text("SELECT count(*) FROM child")) == before
+
+
+def test_a_date_of_birth_in_the_future_is_refused(app):
+    with pytest.raises(Invalid) as info:
+        make_child(dob=date(2999, 1, 1))
+    assert "date_of_birth" in info.value.errors
+
+
+def test_the_raw_database_never_holds_a_name_dob_or_identifier_in_clear(app):
+    make_child("Zephyrine", "Quillfeather", dob=date(2013, 7, 14),
+               identifiers={IdentifierKind.nhs_number: "9434765919", IdentifierKind.police_id: "XP-77123"})
+    dump = []
+    for table in ("child", "child_identifier", "child_name_token", "audit_event"):
+        rows = db.session().execute(text(f"SELECT * FROM {table}")).all()
+        dump.extend(str(value) for row in rows for value in row)
+    blob = " ".join(dump).lower()
+    for secret in ("zephyrine", "quillfeather", "2013-07-14", "9434765919", "xp-77123"):
+        assert secret not in blob, f"{secret} found in clear"
+
+
+def test_a_child_is_found_by_identifier_and_by_name_and_date_of_birth(app):
+    child = make_child("Zoë", "O'Brien-Smith", dob=date(2011, 2, 3),
+                       identifiers={IdentifierKind.nhs_number: "9434765919"})
+    make_child("Zoe", "Other", dob=date(2011, 2, 3))
+    assert people.child_ids_by_identifier(IdentifierKind.nhs_number, "943 476 5919") == [child.id]
+    assert people.child_ids_by_name("zoe", "obrien smith", date(2011, 2, 3)) == [child.id]
+    assert people.child_ids_by_name("Zoe", "O'Brien-Smith", date(2011, 2, 4)) == []
+
+
+def test_a_duplicate_identifier_is_refused(app):
+    make_child(identifiers={IdentifierKind.nhs_number: "9434765919"})
+    with pytest.raises(Invalid):
+        make_child(identifiers={IdentifierKind.nhs_number: "9434765919"})
+
+
+def test_keys_rotate_and_old_data_stays_readable(app, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    from hub import crypto
+    from hub.people.models import Child
+
+    child = make_child("Rotate", "Me")
+    old_key = app.config["HUB"].field_keys[0]
+    new_key = Fernet.generate_key().decode()
+    crypto.configure([new_key, old_key], app.config["HUB"].blind_index_key)
+    assert people.rotate_keys() >= 3
+    crypto.configure([new_key], app.config["HUB"].blind_index_key)  # the old key is gone now
+    db.session().expire_all()
+    assert db.session().get(Child, child.id).given_name == "Rotate"
+    crypto.configure([old_key], app.config["HUB"].blind_index_key)
+
+
+# --- the permission matrix ----------------------------------------------------------------------
+
+@pytest.fixture
+def locality(app):
+    """Two of everything, so each role has a related child and an unrelated one."""
+    la = make_org(OrgKind.childrens_social_care)
+    other_la = make_org(OrgKind.childrens_social_care)
+    edu = make_org(OrgKind.la_education)
+    school = make_org(OrgKind.school, local_authority_id=edu.id)
+    other_school = make_org(OrgKind.school)
+    police = make_org(OrgKind.police)
+    health = make_org(OrgKind.health)
+    host = make_org(OrgKind.mace_host)
+    related = make_child("Related", "Child", responsible_authority_id=la.id)
+    unrelated = make_child("Unrelated", "Child", responsible_authority_id=other_la.id)
+    enrol(related, school)
+    enrol(unrelated, other_school)
+    involve(related, police, "missing-person record")
+    involve(related, health, "CAMHS referral")
+    with db.unit_of_work() as s:
+        group = MaceGroup(code="MACE-T", name="Test MACE", host_organisation_id=host.id)
+        s.add(group)
+        s.flush()
+        s.add(MaceMembership(group_id=group.id, organisation_id=police.id))
+        s.add(MaceAgendaChild(group_id=group.id, child_id=related.id))
+    users = {
+        Role.dsl: make_user(school, Role.dsl),
+        Role.deputy_dsl: make_user(school, Role.deputy_dsl),
+        "la_education_dsl": make_user(edu, Role.dsl),
+        Role.social_worker: make_user(la, Role.social_worker),
+        Role.police_officer: make_user(police, Role.police_officer),
+        Role.health_practitioner: make_user(health, Role.health_practitioner),
+        Role.mace_chair: make_user(host, Role.mace_chair),
+        Role.mace_member: make_user(police, Role.mace_member),
+        Role.dpo: make_user(host, Role.dpo),
+        Role.hub_admin: make_user(host, Role.hub_admin),
+    }
+    return {"related": related, "unrelated": unrelated, "users": users}
+
+
+EXPECTED_BASIS = {
+    Role.dsl: "enrolment", Role.deputy_dsl: "enrolment", "la_education_dsl": "la-education",
+    Role.social_worker: "responsible-authority", Role.police_officer: "agency-involvement",
+    Role.health_practitioner: "agency-involvement", Role.mace_chair: "mace-agenda",
+    Role.mace_member: "mace-agenda", Role.dpo: "role:dpo", Role.hub_admin: "role:hub-admin",
+}
+ROLE_GRANTS = {Role.dpo, Role.hub_admin}
+
+
+@pytest.mark.parametrize("who", list(EXPECTED_BASIS), ids=lambda r: getattr(r, "value", r))
+def test_permission_matrix_each_role_reaches_its_related_child_and_not_another(locality, who):
+    user, _ = locality["users"][who]
+    related, unrelated = locality["related"], locality["unrelated"]
+    assert child_access(user, related.id).basis == EXPECTED_BASIS[who]
+    unrelated_access = child_access(user, unrelated.id)
+    if who in ROLE_GRANTS:
+        assert unrelated_access.basis == EXPECTED_BASIS[who]  # a role grant, and audited as such
+    else:
+        assert not unrelated_access
+        with pytest.raises(NotFound):
+            people.get_child(user, unrelated.id)
+        refused = db.session().scalars(select(AuditEvent).where(
+            AuditEvent.outcome == "refused", AuditEvent.child_id == unrelated.id)).all()
+        assert [e.actor_user_id for e in refused] == [user.id]
+
+
+def test_a_pupil_who_left_is_out_of_the_old_schools_reach(locality):
+    user, _ = locality["users"][Role.dsl]
+    related = locality["related"]
+    enrolment = related.enrolments[0] if related.enrolments else None
+    from hub.people.models import Enrolment
+
+    row = db.session().scalar(select(Enrolment).where(Enrolment.child_id == related.id))
+    with db.unit_of_work():
+        row.end_date = date.today()
+    assert not child_access(user, related.id)
+
+
+def test_a_deactivated_user_reaches_nothing(locality):
+    from hub.admin import service as admin
+
+    user, _ = locality["users"][Role.dsl]
+    admin.set_user_active(None, user.id, False)
+    db.session().refresh(user)
+    assert not child_access(user, locality["related"].id)
+
+
+def test_reading_a_child_writes_an_audit_event_with_its_basis(locality):
+    user, _ = locality["users"][Role.dsl]
+    people.get_child(user, locality["related"].id, purpose="view record")
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.child_id ==
+                                                          locality["related"].id)).one()
+    assert (event.actor_user_id, event.access_basis, event.outcome) == (user.id, "enrolment", "done")
+    assert "Related" not in event.leaf.decode()  # no personal content in the log
+
+
+def test_another_schools_dsl_gets_a_404_page_for_the_child(app, locality):
+    client = app.test_client()
+    other_school = make_org(OrgKind.school)
+    user, secret = make_user(other_school, Role.dsl)
+    sign_in(client, user, secret)
+    response = client.get(f"/children/{locality['related'].id}")
+    assert response.status_code == 404
+    assert "Related" not in response.get_data(as_text=True)
+
+
+def test_the_schools_dsl_sees_the_child_page_and_only_their_pupils_in_the_list(app, locality):
+    client = app.test_client()
+    user, secret = locality["users"][Role.dsl]
+    sign_in(client, user, secret)
+    page = client.get(f"/children/{locality['related'].id}").get_data(as_text=True)
+    assert "Related Child" in page
+    listing = client.get("/children").get_data(as_text=True)
+    assert "Related Child" in listing and "Unrelated Child" not in listing
+    search = client.get("/children?name=unrelated").get_data(as_text=True)
+    assert "Unrelated Child" not in search
+
+
+def test_a_search_with_an_impossible_date_shows_an_error_not_a_crash(app, locality):
+    client = app.test_client()
+    user, secret = locality["users"][Role.dsl]
+    sign_in(client, user, secret)
+    response = client.get("/children?date_of_birth=31&date_of_birth=2&date_of_birth=2012")
+    assert response.status_code == 200
+    assert "Enter a real date" in response.get_data(as_text=True)
