@@ -175,7 +175,7 @@ def check_second_factor(user_id: int, code: str, client_address: str | None) -> 
     must be newer than the last accepted one. A recovery code is accepted once only."""
     s = db.session()
     with unit_of_work():
-        user = s.get(User, user_id, with_for_update=True)
+        user = s.get(User, user_id, with_for_update={"of": User})
         if user is None or not user.active:
             return "wrong"
         if _locked(user):
@@ -224,7 +224,7 @@ def enrol_totp(user_id: int, secret: str, code: str) -> list[str] | None:
     """Confirm a new authenticator with a code from it; returns fresh recovery codes to show once."""
     s = db.session()
     with unit_of_work():
-        user = s.get(User, user_id, with_for_update=True)
+        user = s.get(User, user_id, with_for_update={"of": User})
         step = _matching_step(secret, code)
         if user is None or step is None:
             return None
