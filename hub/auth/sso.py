@@ -8,10 +8,10 @@ by authlib's Flask client; the provider's discovery document supplies the endpoi
 
 from __future__ import annotations
 
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client.apps import FlaskOAuth2App
 from authlib.integrations.flask_client.integration import FlaskIntegration
-from authlib.jose.errors import JoseError
 from flask import Blueprint, current_app, render_template, request, session, url_for
 from requests import RequestException
 
@@ -102,7 +102,7 @@ def callback(org_code: str):
         user = service.sso_user(provider, dict(claims))
     except SsoRefused as exc:
         return _refused(str(exc))
-    except (OAuthError, JoseError, RequestException, ValueError, KeyError) as exc:
+    except (AuthlibBaseError, RequestException, ValueError, KeyError) as exc:  # bad token, state, nonce, aud, exp
         current_app.logger.info("sso sign-in failed for org %s: %s", org_code, type(exc).__name__)
         service.record_sso_failure(org_code, type(exc).__name__)
         return _refused("Sign-in could not be completed. Start again from the sign-in page.")

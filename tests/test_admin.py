@@ -1,0 +1,128 @@
+"""Administration: only administrators, clear errors on bad input, nothing half-saved."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from hub import db
+from hub.admin import service as admin
+from hub.auth.models import Organisation, User
+from hub.auth.roles import OrgKind, Role
+from hub.errors import Forbidden, Invalid
+from tests.factories import make_child, make_org, make_user, post_form, sign_in
+
+
+@pytest.fixture
+def admin_client(app):
+    host = make_org(OrgKind.mace_host)
+    user, secret = make_user(host, Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, user, secret)
+    return client, user
+
+
+@pytest.mark.parametrize("role", [Role.dsl, Role.dpo, Role.social_worker])
+def test_a_non_administrator_cannot_reach_the_admin_pages(app, role):
+    org = make_org(OrgKind.childrens_social_care if role == Role.social_worker else OrgKind.school)
+    user, secret = make_user(org, role)
+    client = app.test_client()
+    sign_in(client, user, secret)
+    assert client.get("/admin").status_code == 403
+    assert client.get("/admin/users").status_code == 403
+
+
+def test_a_non_administrator_is_refused_by_the_service_too_and_it_is_audited(app):
+    school = make_org(OrgKind.school)
+    user, _ = make_user(school, Role.dsl)
+    with pytest.raises(Forbidden):
+        admin.create_organisation(user, admin.OrganisationDetails("X1", "X", OrgKind.school, "123456"))
+
+
+def test_an_administrator_creates_a_user_and_the_audit_records_it(admin_client):
+    client, actor = admin_client
+    school = make_org(OrgKind.school)
+    response = post_form(client, "/admin/users/new", {
+        "name": "New Person", "email": "New.Person@School.example.test", "organisation_id": school.id,
+        "roles": ["dsl"], "password": "a long temporary password"})
+    assert response.status_code == 302
+    user = db.session().scalar(select(User).where(User.email == "new.person@school.example.test"))
+    assert user.roles == {Role.dsl}
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"email": "not-an-email"}, "Enter an e-mail address in the correct format"),
+    ({"roles": ["police_officer"]}, "cannot be given to someone in a school organisation"),
+    ({"password": "short"}, "Passwords must be at least 12 characters"),
+    ({"roles": []}, "Choose at least one role"),
+])
+def test_bad_user_details_show_a_clear_error_and_store_nothing(admin_client, data, message):
+    client, _ = admin_client
+    school = make_org(OrgKind.school)
+    before = db.session().scalar(select(func.count()).select_from(User))
+    form = {"name": "Someone", "email": "someone@example.test", "organisation_id": school.id, "roles": ["dsl"],
+            "password": "a long temporary password", **data}
+    response = post_form(client, "/admin/users/new", form)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "There is a problem" in body and message in body
+    assert db.session().scalar(select(func.count()).select_from(User)) == before
+
+
+@pytest.mark.parametrize("kind, identifier, message", [
+    ("school", "12345", "school URN of 6 digits"),
+    ("police", "ABC", "police force code of 2 digits"),
+    ("health", "R1", "NHS ODS code"),
+])
+def test_an_organisation_identifier_is_validated_for_its_kind(admin_client, kind, identifier, message):
+    client, _ = admin_client
+    before = db.session().scalar(select(func.count()).select_from(Organisation))
+    response = post_form(client, "/admin/organisations/new", {
+        "name": "Somewhere", "code": "SOMEWHERE", "kind": kind, "identifier": identifier, "local_authority_id": 0})
+    assert message in response.get_data(as_text=True)
+    assert db.session().scalar(select(func.count()).select_from(Organisation)) == before
+
+
+def test_an_administrator_sets_sso_and_the_secret_never_reaches_the_log(admin_client):
+    from hub.audit.models import AuditEvent
+
+    client, _ = admin_client
+    org = make_org(OrgKind.police)
+    response = post_form(client, f"/admin/organisations/{org.id}/sso", {
+        "issuer": "https://login.police.example.test", "client_id": "hub", "client_secret": "s3cret-value"})
+    assert response.status_code == 302
+    assert admin.sso_provider_for(org.id).client_secret == "s3cret-value"
+    leaves = b" ".join(e.leaf for e in db.session().scalars(select(AuditEvent)))
+    assert b"s3cret-value" not in leaves
+
+
+def test_the_sso_command_sets_an_organisations_provider(runner, app):
+    org = make_org(OrgKind.police, code="POLX")
+    result = runner.invoke(args=["sso", "set", "POLX", "--issuer", "https://idp.example.test",
+                                 "--client-id", "hub", "--client-secret", "x"])
+    assert result.exit_code == 0, result.output
+    assert admin.sso_provider_for(org.id).issuer == "https://idp.example.test"
+    bad = runner.invoke(args=["sso", "set", "NOPE", "--issuer", "https://x", "--client-id", "a", "--client-secret", "b"])
+    assert bad.exit_code != 0 and "No organisation" in bad.output
+
+
+def test_an_administrator_manages_a_childs_enrolment(admin_client):
+    client, _ = admin_client
+    child = make_child()
+    first, second = make_org(OrgKind.school), make_org(OrgKind.school)
+    url = f"/admin/children/{child.id}/enrolments"
+    post_form(client, url, {"school_id": first.id, "start_date": ["1", "9", "2024"]})
+    post_form(client, url, {"school_id": second.id, "start_date": ["1", "1", "2025"]})
+    from hub.people.models import Enrolment
+
+    rows = db.session().scalars(select(Enrolment).where(Enrolment.child_id == child.id).order_by(Enrolment.id)).all()
+    assert [(r.school_id, r.end_date is None) for r in rows] == [(first.id, False), (second.id, True)]
+    response = post_form(client, url, {"school_id": second.id, "start_date": ["1", "1", "2999"]})
+    assert "Start date must be today or in the past" in response.get_data(as_text=True)
+
+
+def test_an_administrator_cannot_deactivate_themselves(app):
+    host = make_org(OrgKind.mace_host)
+    user, _ = make_user(host, Role.hub_admin)
+    with pytest.raises(Invalid):
+        admin.set_user_active(user, user.id, False)
