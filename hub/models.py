@@ -1,6 +1,8 @@
 """Imports every package's models so that Base.metadata knows every table (for Alembic)."""
 
-from hub.audit.models import AuditEvent, AuditHead, AuditNode, SignedTreeHead  # noqa: F401
+from hub.audit.models import (  # noqa: F401
+    AuditEvent, AuditFlag, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
+)
 from hub.auth.models import (  # noqa: F401
     Organisation, RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserRole, UserSession,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, utcnow
@@ -88,3 +88,43 @@ class SignedTreeHead(Base):
     #: Ed25519 over the RFC 8785 JSON of {root_hash, timestamp, tree_size}.
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditVerification(Base):
+    """The result of each run of `audit verify` (command or the DPO's button)."""
+
+    __tablename__ = "audit_verification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Who pressed "verify now"; NULL for the command line or a schedule.
+    by_user_id: Mapped[int | None] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column()
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    heads_checked: Mapped[int] = mapped_column(Integer)
+    first_bad_entry: Mapped[int | None] = mapped_column(BigInteger)
+    #: The first problems found, for the integrity panel.
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditFlag(Base):
+    """Something in the log a DPO should look at: break-glass access, unusual volumes, access
+    out of hours, repeated failed sign-ins, bulk exports, a look-up of a same-surname child."""
+
+    __tablename__ = "audit_flag"
+    __table_args__ = (Index("ix_audit_flag_status_kind", "status", "kind"), UniqueConstraint("kind", "event_seq"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: The event that raised it (unique per kind, so re-running the detectors adds nothing).
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_org_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    child_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(300))
+    #: open or closed.
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    closed_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)

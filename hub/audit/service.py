@@ -17,7 +17,7 @@ from sqlalchemy import select, tuple_, update
 from hub import db
 from hub.audit.context import current_origin
 from hub.audit.merkle import leaf_hash, node_hash
-from hub.audit.models import AuditEvent, AuditHead, AuditNode
+from hub.audit.models import AuditEvent, AuditHead, AuditNode, SignedTreeHead
 
 DONE = "done"
 REFUSED = "refused"
@@ -142,3 +142,79 @@ def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]
 def get_node(level: int, index: int) -> bytes:
     """Hash of the stored perfect subtree (level, index), for proofs."""
     return _nodes(db.session(), [(level, index)])[(level, index)]
+
+
+# --- tree heads and proofs ----------------------------------------------------------------------
+
+def tree_size() -> int:
+    return db.session().scalar(select(AuditHead.tree_size).where(AuditHead.id == 1)) or 0
+
+
+def prefetch(keys) -> "callable":
+    """A get_node for merkle's proof functions that reads all the nodes it needs in one or two
+    queries (events for level 0, stored nodes above), instead of one query per node."""
+    found = _nodes(db.session(), list({k for group in keys for k in group}))
+
+    def get(level: int, index: int) -> bytes:
+        return found[(level, index)]
+
+    return get
+
+
+def root_at(size: int) -> bytes:
+    from hub.audit import merkle
+
+    nodes = merkle.root_nodes(size)
+    return merkle.fold(nodes, prefetch([nodes]))
+
+
+def inclusion_proof(seq: int, size: int) -> list[bytes]:
+    from hub.audit import merkle
+
+    plan = merkle.inclusion_nodes(seq, size)
+    get = prefetch(plan)
+    return [merkle.fold(group, get) for group in plan]
+
+
+def consistency_proof(size1: int, size2: int) -> list[bytes]:
+    from hub.audit import merkle
+
+    plan = merkle.consistency_nodes(size1, size2)
+    get = prefetch(plan)
+    return [merkle.fold(group, get) for group in plan]
+
+
+def signing_key():
+    from cryptography.hazmat.primitives import serialization
+    from flask import current_app
+
+    return serialization.load_pem_private_key(current_app.config["HUB"].audit_signing_key_pem.encode(), None)
+
+
+def sign_tree_head() -> SignedTreeHead:
+    """Sign the log as it stands now and keep the tree head (append-only table). Reading the
+    size under the append lock means the head covers exactly the events committed before it."""
+    from hub.audit.checkpoint import rfc3339_utc, sign_tree_head as sign
+
+    with db.unit_of_work() as s:
+        size = s.execute(
+            select(AuditHead.tree_size).where(AuditHead.id == 1).with_for_update()
+        ).scalar_one()
+        root = root_at(size)
+        timestamp = rfc3339_utc(datetime.now(timezone.utc))
+        head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=timestamp,
+                              signature=sign(size, root, timestamp, signing_key()))
+        s.add(head)
+    return head
+
+
+def latest_tree_head() -> SignedTreeHead | None:
+    return db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.id.desc()).limit(1))
+
+
+def checkpoint_note(origin: str) -> str:
+    """The latest tree head as a C2SP tlog-checkpoint signed note, signing a first one if none."""
+    from hub.audit.checkpoint import checkpoint_body, sign_note
+
+    head = latest_tree_head() or sign_tree_head()
+    return sign_note(checkpoint_body(origin, head.tree_size, head.root_hash), origin, signing_key())

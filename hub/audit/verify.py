@@ -251,7 +251,11 @@ def _parse_entries(raw_entries: list[Any], tree_size: int) -> tuple[list[Entry],
 
 
 def _check_complete(entries: list[Entry], head: TreeHead) -> list[str]:
-    """An export without proofs must be the whole log; then the root is simply recomputed."""
+    """An export without proofs must be the whole log; then the root is simply recomputed.
+
+    An empty export of a non-empty tree lands here too and fails: "0 entries checked, OK" would
+    read as a clean bill of health while proving nothing.
+    """
     if len(entries) != head.tree_size:
         missing = next((pos for pos, e in enumerate(entries) if e.index != pos), len(entries))
         return [
@@ -272,7 +276,9 @@ def _check_proofs(entries: list[Entry], head: TreeHead) -> list[str]:
     errors = []
     for e in entries:
         if e.proof is None:
-            errors.append(f"entry {e.index}: no inclusion proof (a partial export needs one on every entry)")
+            errors.append(
+                f"entry {e.index}: no inclusion proof (a partial export needs one on every entry)"
+            )
         elif not verify_inclusion(leaf_hash(e.leaf), e.index, head.tree_size, e.proof, head.root_hash):
             errors.append(
                 f"entry {e.index}: inclusion proof does not verify against the signed tree head "

@@ -1,0 +1,57 @@
+"""The signed JSON export (format hub-audit-export/1) that `python -m hub.audit.verify` checks.
+
+A full export carries every entry's leaf and no proofs (the verifier rebuilds the tree); a
+filtered export (one child, a date range) carries an inclusion proof for each entry against the
+tree head it was signed with, so the DPO can hand it over without the rest of the log.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime, time, timezone
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+
+from hub import db
+from hub.audit import service
+from hub.audit.models import AuditEvent
+
+FORMAT = "hub-audit-export/1"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def public_key_pem() -> str:
+    return service.signing_key().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def tree_head_json(head) -> dict:
+    return {"tree_size": head.tree_size, "root_hash": _b64(head.root_hash), "timestamp": head.timestamp,
+            "signature": _b64(head.signature)}
+
+
+def build_export(child_id: int | None = None, date_from: date | None = None, date_to: date | None = None,
+                 seqs: list[int] | None = None) -> dict:
+    """A fresh signed tree head, then the chosen entries (with proofs unless it is the whole log)."""
+    head = service.sign_tree_head()
+    query = select(AuditEvent.seq, AuditEvent.leaf).where(AuditEvent.seq < head.tree_size).order_by(AuditEvent.seq)
+    partial = any(v is not None for v in (child_id, date_from, date_to, seqs))
+    if child_id is not None:
+        query = query.where(AuditEvent.child_id == child_id)
+    if date_from is not None:
+        query = query.where(AuditEvent.occurred_at >= datetime.combine(date_from, time.min, timezone.utc))
+    if date_to is not None:
+        query = query.where(AuditEvent.occurred_at < datetime.combine(date_to, time.max, timezone.utc))
+    if seqs is not None:
+        query = query.where(AuditEvent.seq.in_(seqs))
+    entries = []
+    for seq, leaf in db.session().execute(query):
+        entry = {"index": seq, "leaf": _b64(leaf)}
+        if partial:
+            entry["inclusion_proof"] = [_b64(h) for h in service.inclusion_proof(seq, head.tree_size)]
+        entries.append(entry)
+    return {"format": FORMAT, "public_key": public_key_pem(), "tree_head": tree_head_json(head), "entries": entries}
