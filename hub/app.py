@@ -9,6 +9,7 @@ from flask import Flask
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from hub import crypto, db
+from hub.audit import service as audit_service
 from hub.auth import service as auth_service
 from hub.config import load_settings
 from hub.extensions import csrf, login_manager
@@ -35,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update({k: v for k, v in test_config.items() if k.isupper()})
 
     crypto.configure(settings.field_keys, settings.blind_index_key)
+    audit_service.configure_signing(settings.audit_signing_key_pem)
     if settings.env == "testing":
         auth_service.use_fast_hashing()
     auth_service.policy.idle = timedelta(minutes=settings.idle_timeout_minutes)

@@ -184,11 +184,22 @@ def consistency_proof(size1: int, size2: int) -> list[bytes]:
     return [merkle.fold(group, get) for group in plan]
 
 
-def signing_key():
-    from cryptography.hazmat.primitives import serialization
-    from flask import current_app
+_signing: dict = {}
 
-    return serialization.load_pem_private_key(current_app.config["HUB"].audit_signing_key_pem.encode(), None)
+
+def configure_signing(private_key_pem: str) -> None:
+    """Called by create_app with HUB_AUDIT_SIGNING_KEY; a key that is not Ed25519 stops start-up."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = serialization.load_pem_private_key(private_key_pem.encode(), None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("HUB_AUDIT_SIGNING_KEY must be an Ed25519 private key")
+    _signing["key"] = key
+
+
+def signing_key():
+    return _signing["key"]
 
 
 def sign_tree_head() -> SignedTreeHead:

@@ -92,7 +92,8 @@ def _events(fast: bool):
         for row in session.execute(query.execution_options(yield_per=BATCH)):
             yield row
         return
-    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=BATCH)
+    # populate_existing: check what the database holds now, never a copy cached in this session.
+    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=BATCH, populate_existing=True)
     for event in session.scalars(query):
         yield event.seq, event.leaf, event.leaf_hash, event
         session.expunge(event)
