@@ -27,6 +27,14 @@ def public(view):
     return view
 
 
+def personal_data(view):
+    """Mark a page that shows personal data. Its service calls must write an audit event for the
+    read; tests/test_audit_coverage.py requests every marked page and fails if none is written,
+    and fails on any GET page that is neither marked nor listed as showing no personal data."""
+    view.hub_personal_data = True
+    return view
+
+
 def roles_required(*roles: Role):
     """Page-level guard; services still check the object itself."""
 

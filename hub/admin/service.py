@@ -214,17 +214,26 @@ def reset_second_factor(actor: User, user_id: int) -> None:
         auth_service.end_all_sessions(user, "totp-reset", actor=actor)
 
 
-def users(organisation_id: int | None = None) -> list[User]:
+def users(actor: User, organisation_id: int | None = None) -> list[User]:
+    """Staff accounts (names and e-mails are personal data too: the read is audited)."""
+    _require_admin(actor, "user-list")
     query = select(User).order_by(User.name)
     if organisation_id:
         query = query.where(User.organisation_id == organisation_id)
-    return list(db.session().scalars(query))
+    found = list(db.session().scalars(query))
+    with unit_of_work():
+        audit.record("read", actor=actor, object_type="user-list", basis="role:hub-admin",
+                     detail={"organisation": organisation_id, "shown": len(found)})
+    return found
 
 
-def get_user(user_id: int) -> User:
+def get_user(actor: User, user_id: int) -> User:
+    _require_admin(actor, "user", user_id)
     user = db.session().get(User, user_id)
     if user is None:
         raise NotFound("user not found")
+    with unit_of_work():
+        audit.record("read", actor=actor, object_type="user", object_id=user_id, basis="role:hub-admin")
     return user
 
 

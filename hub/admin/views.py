@@ -12,7 +12,7 @@ from hub.errors import Invalid
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
 from hub.people.models import Gender, IdentifierKind
-from hub.web import actor, apply_errors, roles_required
+from hub.web import actor, apply_errors, personal_data, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -109,9 +109,10 @@ def _user_details(form: UserForm) -> service.UserDetails:
 
 
 @bp.route("/users")
+@personal_data
 def users():
     org_id = request.args.get("organisation", type=int)
-    return render_template("admin/users.html", users=service.users(org_id), organisations=service.organisations(),
+    return render_template("admin/users.html", users=service.users(actor(), org_id), organisations=service.organisations(),
                            org_id=org_id, form=ConfirmForm())
 
 
@@ -130,8 +131,9 @@ def new_user():
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@personal_data
 def edit_user(user_id: int):
-    user = service.get_user(user_id)
+    user = service.get_user(actor(), user_id)
     form = _user_form(UserForm(obj=user if request.method == "GET" else None))
     if request.method == "GET":
         form.roles.data = sorted(r.value for r in user.roles)
@@ -188,6 +190,7 @@ def new_child():
 
 
 @bp.route("/children/<int:child_id>/enrolments", methods=["GET", "POST"])
+@personal_data
 def enrolments(child_id: int):
     child = people_service.get_child(actor(), child_id, purpose="manage enrolments")
     form = EnrolmentForm()

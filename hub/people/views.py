@@ -6,12 +6,13 @@ from flask import Blueprint, render_template, request
 
 from hub.people import service
 from hub.people.forms import ChildSearchForm
-from hub.web import actor
+from hub.web import actor, personal_data
 
 bp = Blueprint("people", __name__, url_prefix="/children")
 
 
 @bp.route("")
+@personal_data
 def index():
     form = ChildSearchForm(request.args)
     search = service.ChildSearch(page=request.args.get("page", 1, type=int))
@@ -24,6 +25,7 @@ def index():
 
 
 @bp.route("/<int:child_id>")
+@personal_data
 def show(child_id: int):
     child = service.get_child(actor(), child_id, purpose="view record")
     return render_template("people/show.html", child=child)
