@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import insert, select, tuple_, update
 
 from hub import db
 from hub.audit.context import current_origin
@@ -83,7 +83,9 @@ def record(
     )
     event.leaf = leaf_bytes(event)
     event.leaf_hash = leaf_hash(event.leaf)
-    session.add(event)
+    # A Core insert, not session.add(): the event is never changed after this, so the ORM's unit
+    # of work would only add cost to the one write every request makes.
+    session.execute(insert(AuditEvent), [{c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns}])
     _extend_tree(session, seq, event.leaf_hash)
     return event
 
@@ -115,10 +117,12 @@ def _extend_tree(session, seq: int, leaf: bytes) -> None:
     wanted = [(lvl - 1, (size >> (lvl - 1)) - 2) for lvl in range(1, levels + 1)]
     known = _nodes(session, wanted)
     right = leaf
+    rows = []
     for lvl in range(1, levels + 1):
         left = known[(lvl - 1, (size >> (lvl - 1)) - 2)]
         right = node_hash(left, right)
-        session.add(AuditNode(level=lvl, idx=(size >> lvl) - 1, hash=right))
+        rows.append({"level": lvl, "idx": (size >> lvl) - 1, "hash": right})
+    session.execute(insert(AuditNode), rows)
 
 
 def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
