@@ -42,6 +42,9 @@ def roles_required(*roles: Role):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.has_role(*roles):
+                from hub.audit.service import record_refusal
+
+                record_refusal(actor(), "page", request.endpoint)
                 abort(403)
             return view(*args, **kwargs)
 

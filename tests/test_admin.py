@@ -30,6 +30,11 @@ def test_a_non_administrator_cannot_reach_the_admin_pages(app, role):
     sign_in(client, user, secret)
     assert client.get("/admin").status_code == 403
     assert client.get("/admin/users").status_code == 403
+    from hub.audit.models import AuditEvent
+
+    refused = db.session().scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
+                                                            AuditEvent.actor_user_id == user.id)).all()
+    assert {e.object_id for e in refused} == {"admin.index", "admin.users"}
 
 
 def test_a_non_administrator_is_refused_by_the_service_too_and_it_is_audited(app):

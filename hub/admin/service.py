@@ -26,8 +26,7 @@ from hub.validators import organisation_identifier
 def _require_admin(actor: User | None, object_type: str, object_id=None) -> None:
     """Administrators only; the command line (actor None) is trusted as the operator."""
     if actor is not None and not may_administer(actor):
-        with unit_of_work():
-            audit.record("update", actor=actor, outcome=audit.REFUSED, object_type=object_type, object_id=object_id)
+        audit.record_refusal(actor, object_type, object_id, action="update")
         raise Forbidden("Only a hub administrator can do this")
 
 

@@ -233,3 +233,11 @@ def checkpoint_note(origin: str) -> str:
 
     head = latest_tree_head() or sign_tree_head()
     return sign_note(checkpoint_body(origin, head.tree_size, head.root_hash), origin, signing_key())
+
+
+def record_refusal(actor, object_type: str, object_id=None, child_id: int | None = None,
+                   action: str = "read") -> None:
+    """A refused access, in its own committed unit of work: the caller raises 403/404 next, and
+    the refusal must be on record even though the request fails."""
+    with db.unit_of_work():
+        record(action, actor=actor, outcome=REFUSED, object_type=object_type, object_id=object_id, child_id=child_id)

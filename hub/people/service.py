@@ -41,10 +41,8 @@ class ChildDetails:
 
 
 def refuse(actor: User | None, object_type: str, object_id, child_id: int | None = None, action: str = "read"):
-    """Record a refused access in its own committed unit of work, then raise 404."""
-    with unit_of_work():
-        audit.record(action, actor=actor, outcome=audit.REFUSED, object_type=object_type,
-                     object_id=object_id, child_id=child_id)
+    """Record the refused access, then answer 404: the same as for a record that does not exist."""
+    audit.record_refusal(actor, object_type, object_id, child_id, action)
     raise NotFound(f"{object_type} not found")
 
 
