@@ -90,8 +90,7 @@ def _events(fast: bool):
     if fast:
         # Core rows streamed from a server-side cursor: no ORM objects for a million rows.
         query = select(AuditEvent.seq, AuditEvent.leaf, AuditEvent.leaf_hash).order_by(AuditEvent.seq)
-        connection = session.connection().execution_options(stream_results=True, yield_per=BATCH)
-        yield from connection.execute(query)
+        yield from session.connection().execute(query.execution_options(stream_results=True, yield_per=BATCH))
         return
     # populate_existing: check what the database holds now, never a copy cached in this session.
     query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=BATCH, populate_existing=True)
