@@ -12,6 +12,7 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client.apps import FlaskOAuth2App
 from authlib.integrations.flask_client.integration import FlaskIntegration
+from joserfc.errors import JoseError
 from flask import Blueprint, current_app, render_template, request, session, url_for
 from requests import RequestException
 
@@ -99,10 +100,11 @@ def callback(org_code: str):
         claims = token.get("userinfo")
         if not claims:
             raise SsoRefused("The sign-in provider did not send an ID token.")
-        user = service.sso_user(provider, dict(claims))
+        claims = _with_email(client, token, dict(claims))
+        user = service.sso_user(provider, claims)
     except SsoRefused as exc:
         return _refused(str(exc))
-    except (AuthlibBaseError, RequestException, ValueError, KeyError) as exc:  # bad token, state, nonce, aud, exp
+    except (AuthlibBaseError, JoseError, RequestException, ValueError, KeyError) as exc:  # state, nonce, aud, exp...
         current_app.logger.info("sso sign-in failed for org %s: %s", org_code, type(exc).__name__)
         service.record_sso_failure(org_code, type(exc).__name__)
         return _refused("Sign-in could not be completed. Start again from the sign-in page.")
@@ -111,6 +113,17 @@ def callback(org_code: str):
             "Your account has not been set up in the hub. Ask your organisation's hub administrator to add you."
         )
     return complete_sign_in(user.id, "sso", next_url)
+
+
+def _with_email(client: FlaskOAuth2App, token: dict, claims: dict) -> dict:
+    """Providers may keep e-mail out of the ID token (OIDC Core 5.4); then ask the UserInfo
+    endpoint, and accept its answer only for the same subject (OIDC Core 5.3.2)."""
+    if "email" in claims:
+        return claims
+    info = client.userinfo(token=token)
+    if str(info.get("sub")) != str(claims.get("sub")):
+        raise SsoRefused("The sign-in provider's answers did not match.")
+    return {**claims, "email": info.get("email"), "email_verified": info.get("email_verified")}
 
 
 def _refused(message: str):

@@ -1,0 +1,145 @@
+"""Single sign-on against a real OpenID Connect provider (oidc-provider) on loopback: the happy
+path, and each way it must fail (bad state, bad nonce, wrong audience, expired token, a user
+nobody provisioned, a user of another organisation)."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from hub import db
+from hub.admin import service as admin
+from hub.audit.models import AuditEvent
+from hub.auth.models import SsoIdentity
+from hub.auth.roles import OrgKind, Role
+from tests.factories import make_org, make_user
+from tests.sso.harness import start_provider
+
+SECRET = secrets.token_urlsafe(24)
+CALLBACK = "http://localhost/auth/sso/POL01/callback"
+ACCOUNTS = [
+    {"sub": "alice-sub", "email": "alice@police.example.test", "email_verified": True, "name": "Alice"},
+    {"sub": "bob-sub", "email": "bob@unprovisioned.example.test", "email_verified": True, "name": "Bob"},
+    {"sub": "carol-sub", "email": "carol@school.example.test", "email_verified": True, "name": "Carol"},
+    {"sub": "dave-sub", "email": "dave@police.example.test", "email_verified": False, "name": "Dave"},
+]
+
+
+@pytest.fixture(scope="module")
+def provider():
+    started = start_provider([{"client_id": "hub-test", "client_secret": SECRET, "redirect_uris": [CALLBACK]}],
+                             ACCOUNTS)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def police(app, provider):
+    provider.set_faults({})
+    org = make_org(OrgKind.police, code="POL01")
+    admin.set_sso(None, org.id, provider.issuer, "hub-test", SECRET)
+    user, _ = make_user(org, Role.police_officer, email="alice@police.example.test", password=None, totp=False)
+    return org, user
+
+
+def _start(client, login_hint: str):
+    response = client.get(f"/auth/sso/POL01/start?login_hint={login_hint}")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response.headers["Location"]
+
+
+def _finish(client, provider, login_hint: str, tamper=None):
+    authorization_url = _start(client, login_hint)
+    callback_url = provider.login(authorization_url, CALLBACK)
+    if tamper:
+        callback_url = tamper(callback_url)
+    parts = urlsplit(callback_url)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def test_the_authorization_request_uses_pkce_state_and_nonce(client, police, provider):
+    query = parse_qs(urlsplit(_start(client, "alice-sub")).query)
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) >= 43
+    assert query["state"][0] and query["nonce"][0]
+    assert query["redirect_uri"] == [CALLBACK]
+
+
+def test_a_provisioned_user_signs_in_with_sso_and_is_linked_by_issuer_and_subject(client, police, provider):
+    org, user = police
+    response = _finish(client, provider, "alice-sub")
+    assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
+    assert response.headers["Location"] == "/"
+    page = client.get("/")
+    assert page.status_code == 200 and user.name in page.get_data(as_text=True)
+    identity = db.session().scalar(select(SsoIdentity).where(SsoIdentity.user_id == user.id))
+    assert (identity.issuer, identity.subject) == (provider.issuer, "alice-sub")
+    method = db.session().scalars(select(AuditEvent.detail).where(AuditEvent.action == "sign-in",
+                                                                  AuditEvent.outcome == "done")).all()
+    assert any('"sso"' in d for d in method)
+
+
+def _refused(response, message="Sign-in could not be completed"):
+    assert response.status_code == 403
+    assert message in response.get_data(as_text=True)
+
+
+def test_a_tampered_state_is_refused(client, police, provider):
+    def tamper(url):
+        return url.replace("state=", "state=x")
+
+    _refused(_finish(client, provider, "alice-sub", tamper))
+    assert client.get("/").status_code == 302
+
+
+def test_a_callback_without_a_session_started_flow_is_refused(app, police, provider):
+    attacker, victim = app.test_client(), app.test_client()
+    callback_url = provider.login(_start(attacker, "alice-sub"), CALLBACK)
+    parts = urlsplit(callback_url)
+    _refused(victim.get(f"{parts.path}?{parts.query}"))  # state is bound to the attacker's session
+
+
+@pytest.mark.parametrize("fault", [
+    {"nonce": "not-the-nonce-we-sent"},
+    {"aud": "someone-else"},
+    {"exp_offset": -3600},
+    {"iss": "http://evil.example.test"},
+], ids=["bad-nonce", "wrong-audience", "expired", "wrong-issuer"])
+def test_an_id_token_that_fails_validation_is_refused(client, police, provider, fault):
+    provider.set_faults({"id_token": fault})
+    _refused(_finish(client, provider, "alice-sub"))
+    assert client.get("/").status_code == 302
+    refused = db.session().scalars(select(AuditEvent.detail).where(AuditEvent.outcome == "refused")).all()
+    assert any("sso-failed" in (d or "") for d in refused)
+
+
+def test_an_unprovisioned_user_is_refused_with_a_clear_message(client, police, provider):
+    _refused(_finish(client, provider, "bob-sub"), "Your account has not been set up in the hub")
+
+
+def test_a_user_of_another_organisation_cannot_sign_in_through_this_provider(client, police, provider):
+    school = make_org(OrgKind.school)
+    make_user(school, Role.dsl, email="carol@school.example.test")
+    _refused(_finish(client, provider, "carol-sub"), "Your account has not been set up in the hub")
+
+
+def test_an_unverified_email_does_not_link_an_account(client, police, provider):
+    org, _ = police
+    make_user(org, Role.police_officer, email="dave@police.example.test")
+    _refused(_finish(client, provider, "dave-sub"), "Your account has not been set up in the hub")
+
+
+def test_a_deactivated_user_cannot_sign_in_with_sso(client, police, provider):
+    org, user = police
+    _finish(client, provider, "alice-sub")
+    admin.set_user_active(None, user.id, False)
+    other = client.application.test_client()
+    _refused(_finish(other, provider, "alice-sub"), "Your account has not been set up in the hub")
+
+
+def test_an_organisation_without_sso_is_refused(client, app):
+    response = client.get("/auth/sso/NOPE/start")
+    assert response.status_code == 403
+    assert "Single sign-on is not set up" in response.get_data(as_text=True)
