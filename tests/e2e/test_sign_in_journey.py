@@ -1,0 +1,34 @@
+"""A designated safeguarding lead signs in with password and TOTP in a real browser."""
+
+from __future__ import annotations
+
+from hub.auth.roles import OrgKind, Role
+from tests.e2e.conftest import sign_in
+from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
+
+
+def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(page, live_server, tmp_path):
+    school = make_org(OrgKind.school)
+    user, secret = make_user(school, Role.dsl)
+    child = make_child("Juniper", "Ashcombe")
+    enrol(child, school)
+    sign_in(page, live_server, user.email, PASSWORD, secret)
+    page.get_by_role("heading", name="Safeguarding hub", level=1).wait_for()
+    banner = page.get_by_test_id("signed-in-as").inner_text()
+    assert user.name in banner and school.name in banner
+    page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+    page.get_by_role("link", name="Children").first.click()
+    assert "Juniper Ashcombe" in page.get_by_test_id("children").inner_text()
+    assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
+
+
+def test_a_wrong_password_shows_the_error_summary(page, live_server):
+    school = make_org(OrgKind.school)
+    user, _ = make_user(school, Role.dsl)
+    page.goto(f"{live_server}/auth/sign-in")
+    page.get_by_label("E-mail address").fill(user.email)
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Continue").click()
+    summary = page.locator(".govuk-error-summary")
+    assert "There is a problem" in summary.inner_text()
+    assert "The e-mail address or password is not right" in summary.inner_text()
