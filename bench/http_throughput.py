@@ -1,0 +1,149 @@
+"""Requests per second and median / p95 latency of an authenticated page on 2 gunicorn workers,
+as a ratio to a bare Flask "hello" app on 2 gunicorn workers measured in the same run.
+Goal: at least 0.3 of bare Flask.
+
+Run: `make bench` or `.venv/bin/python -m bench.http_throughput [--seconds 10] [--clients 8]`.
+Traffic goes to 127.0.0.1 only, for a bounded time, and both servers are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(app_spec: str, env: dict) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen([GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(f"{base}/health", timeout=1)
+            return process, base
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{app_spec} did not start: {process.stderr.read().decode()[:2000]}")
+
+
+def _load(session_factory, url: str, seconds: float, clients: int) -> dict:
+    """Each client thread requests `url` in a loop until the time is up."""
+    deadline = time.perf_counter() + seconds
+
+    def worker() -> list[float]:
+        session = session_factory()
+        latencies = []
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            response = session.get(url, allow_redirects=False, timeout=10)
+            latencies.append(time.perf_counter() - start)
+            assert response.status_code == 200, response.status_code
+        return latencies
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = [f.result() for f in [pool.submit(worker) for _ in range(clients)]]
+    elapsed = time.perf_counter() - start
+    latencies = sorted(x for r in results for x in r)
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed,
+            "median_ms": statistics.median(latencies) * 1000,
+            "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000}
+
+
+def _signed_in_session(base: str, email: str, password: str, secret: str):
+    import pyotp
+
+    token = lambda html: re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)  # noqa: E731
+    session = requests.Session()
+    page = session.get(f"{base}/auth/sign-in")
+    page = session.post(f"{base}/auth/sign-in", data={"csrf_token": token(page.text), "email": email,
+                                                      "password": password})
+    code = pyotp.TOTP(secret).now()
+    session.post(f"{base}/auth/two-factor", data={"csrf_token": token(page.text), "code": code})
+    assert session.get(f"{base}/", allow_redirects=False).status_code == 200, "sign-in failed"
+    return session
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        from bench.audit_log import _app, _environment
+
+        _environment(Path(folder))
+        os.environ["HUB_ENV"] = "development"  # real argon2 parameters, as in production
+        os.environ["HUB_IDLE_TIMEOUT_MINUTES"] = "60"
+        _app()
+        from hub.admin import service as admin
+        from hub.auth import service as auth_service
+        from hub.auth.roles import OrgKind, Role
+
+        school = admin.create_organisation(None, admin.OrganisationDetails("BENCH-SCH", "Bench school", OrgKind.school,
+                                                                           "999999"))
+        admin.create_user(None, admin.UserDetails("dsl@bench.example.test", "Bench DSL", school.id, {Role.dsl},
+                                                  password="bench password 123"))
+        from hub import db
+        from hub.auth.models import User
+        from sqlalchemy import select
+
+        secret = auth_service.new_totp_secret()
+        with db.unit_of_work():
+            user = db.session().scalar(select(User))
+            user.totp_secret, user.totp_confirmed_at = secret, db.utcnow()
+        db.session.remove()
+
+        env = dict(os.environ)
+        hub, hub_url = _serve("hub:create_app()", env)
+        try:
+            cookies = _signed_in_session(hub_url, "dsl@bench.example.test", "bench password 123", secret).cookies
+
+            def signed_in():
+                s = requests.Session()
+                s.cookies.update(cookies)
+                return s
+
+            _load(signed_in, f"{hub_url}/", 2, args.clients)  # warm-up
+            hub_figures = _load(signed_in, f"{hub_url}/", args.seconds, args.clients)
+        finally:
+            hub.terminate()
+            hub.wait()
+        bare, bare_url = _serve("bench.bare_app:app", env)
+        try:
+            _load(requests.Session, f"{bare_url}/", 2, args.clients)
+            bare_figures = _load(requests.Session, f"{bare_url}/", args.seconds, args.clients)
+        finally:
+            bare.terminate()
+            bare.wait()
+    ratio = hub_figures["rps"] / bare_figures["rps"]
+    for name, f in (("authenticated page", hub_figures), ("bare Flask hello", bare_figures)):
+        print(f"{name}: {f['rps']:.0f} requests/s, median {f['median_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms "
+              f"({f['requests']} requests)")
+    print(f"ratio authenticated/bare: {ratio:.2f} (goal >= 0.3)")
+    return {"hub": hub_figures, "bare": bare_figures, "ratio": ratio}
+
+
+if __name__ == "__main__":
+    main()
