@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_template_globals)
+    app.add_template_filter(lambda data: __import__("base64").b64encode(data).decode(), "b64")
 
 
 def _start_request() -> None:

@@ -12,7 +12,7 @@ from tests.factories import make_org, make_user, sign_in
 
 PUBLIC_ENDPOINTS = {
     "static", "core.health", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out",
-    "sso.start", "sso.callback", "audit.public_key",
+    "sso.start", "sso.callback", "audit.public_key", "audit.checkpoint",
 }
 
 

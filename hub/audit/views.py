@@ -1,16 +1,21 @@
-"""The audit log's public face: its public key (and, with the audit issue, the DPO's pages)."""
+"""The audit log's pages: the DPO's search, "who has seen this child", "what has this user
+done", exports, flags and the integrity panel; and, for anyone, the public key and checkpoint.
+Thin: every read and change goes through hub.audit.dpo, which checks the role and audits it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from datetime import date
 
-from hub.audit import export
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
-from hub.web import public
+from hub.admin import service as admin_service
+from hub.audit import dpo, export, service
+from hub.audit.forms import AuditSearchForm, CloseFlagForm, VerifyForm
+from hub.auth.roles import Role
+from hub.errors import Invalid
+from hub.web import actor, apply_errors, personal_data, public, roles_required
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
-
-
 
 
 @bp.route("/public-key")
@@ -18,3 +23,134 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 def public_key():
     """The Ed25519 key that signs tree heads: anyone may fetch it to check an export."""
     return Response(export.public_key_pem(), mimetype="application/x-pem-file")
+
+
+@bp.route("/checkpoint")
+@public
+def checkpoint():
+    """The latest signed tree head as a C2SP tlog-checkpoint signed note, for witnesses."""
+    return Response(service.checkpoint_note(current_app.config["HUB"].audit_log_origin), mimetype="text/plain")
+
+
+def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter]:
+    form = AuditSearchForm(request.args)
+    form.organisation_id.choices = [(0, "Any")] + [(o.id, o.name) for o in admin_service.organisations()]
+    filters = dpo.EventFilter()
+    if request.args and form.validate():
+        filters = dpo.EventFilter(
+            child_id=form.child_id.data, user_id=form.user_id.data, organisation_id=form.organisation_id.data or None,
+            action=form.action.data or None, outcome=form.outcome.data or None,
+            date_from=form.date_from.data, date_to=form.date_to.data)
+    return form, filters
+
+
+def _results(form, filters: dpo.EventFilter, title: str, purpose: str):
+    page = None
+    try:
+        page = dpo.search(actor(), filters, before=request.args.get("before", type=int), purpose=purpose)
+    except Invalid as exc:
+        apply_errors(form, exc)
+    args = request.args.to_dict(flat=False)
+    args.pop("before", None)
+    older_url = None
+    if page and page.next_before:
+        older_url = url_for(request.endpoint, **request.view_args, **args, before=page.next_before)
+    return render_template("audit/search.html", form=form, page=page, title=title, args=args, detail=dpo.detail,
+                           older_url=older_url)
+
+
+@bp.route("")
+@roles_required(Role.dpo)
+@personal_data
+def search():
+    form, filters = _search_form()
+    return _results(form, filters, "Audit log", "audit review")
+
+
+@bp.route("/children/<int:child_id>")
+@roles_required(Role.dpo)
+@personal_data
+def child(child_id: int):
+    form, _ = _search_form()
+    return _results(form, dpo.EventFilter(child_id=child_id), f"Who has seen child {child_id}'s record",
+                    "who has seen this record")
+
+
+@bp.route("/users/<int:user_id>")
+@roles_required(Role.dpo)
+@personal_data
+def user(user_id: int):
+    form, _ = _search_form()
+    return _results(form, dpo.EventFilter(user_id=user_id), f"What user {user_id} has done", "user activity")
+
+
+def _filename(ext: str) -> str:
+    return f"audit-log-{date.today().isoformat()}.{ext}"
+
+
+@bp.route("/export.xlsx")
+@roles_required(Role.dpo)
+@personal_data
+def export_xlsx():
+    form, filters = _search_form()
+    if form.errors:
+        return _results(form, filters, "Audit log", "audit review")
+    content = dpo.export_xlsx(actor(), filters)
+    return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{_filename("xlsx")}"'})
+
+
+@bp.route("/export.json")
+@roles_required(Role.dpo)
+@personal_data
+def export_json():
+    import json
+
+    form, filters = _search_form()
+    if form.errors:
+        return _results(form, filters, "Audit log", "audit review")
+    data = dpo.export_json(actor(), **filters.__dict__)
+    return Response(json.dumps(data, indent=1), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{_filename("json")}"'})
+
+
+@bp.route("/integrity")
+@roles_required(Role.dpo, Role.hub_admin)
+def integrity():
+    return render_template("audit/integrity.html", status=dpo.integrity(actor()), form=VerifyForm())
+
+
+@bp.route("/integrity/verify", methods=["POST"])
+@roles_required(Role.dpo, Role.hub_admin)
+def verify():
+    if VerifyForm().validate_on_submit():
+        result = dpo.verify_now(actor())
+        if result.ok:
+            flash(f"The audit log verified: {result.tree_size} entries, {result.heads_checked} signed tree heads.",
+                  "success")
+        else:
+            flash(f"The audit log did NOT verify. First bad entry: {result.first_bad_entry}.", "error")
+    return redirect(url_for("audit.integrity"))
+
+
+@bp.route("/flags")
+@roles_required(Role.dpo)
+@personal_data
+def flags():
+    status = "closed" if request.args.get("status") == "closed" else "open"
+    return render_template("audit/flags.html", flags=dpo.flags(actor(), status), status=status, form=None,
+                           close_form=CloseFlagForm())
+
+
+@bp.route("/flags/<int:flag_id>/close", methods=["POST"])
+@roles_required(Role.dpo)
+def close_flag(flag_id: int):
+    form = CloseFlagForm()
+    try:
+        if not form.validate_on_submit():
+            raise Invalid({"note": (form.note.errors or ["Write what you found"])[0]})
+        dpo.close_flag(actor(), flag_id, form.note.data)
+        flash("Flag closed.", "success")
+    except Invalid as exc:
+        flash(next(iter(exc.errors.values())), "error")
+    return redirect(url_for("audit.flags"))

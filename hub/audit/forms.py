@@ -1,0 +1,38 @@
+"""Forms for the data protection officer's pages."""
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextArea, GovTextInput
+from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from hub.forms import DateInputField
+
+ACTIONS = ["", "read", "create", "update", "share", "export", "import", "sign-in", "sign-out", "verify"]
+
+
+class AuditSearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    child_id = IntegerField("Child id", widget=GovTextInput(), validators=[Optional(), NumberRange(min=1)])
+    user_id = IntegerField("User id", widget=GovTextInput(), validators=[Optional(), NumberRange(min=1)])
+    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=int, validators=[Optional()])
+    # validate_choice off: an absent value means "any"; the service only ever compares it.
+    action = SelectField("Action", widget=GovSelect(), choices=[(a, a or "Any") for a in ACTIONS],
+                         validate_choice=False, default="")
+    outcome = SelectField("Outcome", widget=GovSelect(), validate_choice=False, default="",
+                          choices=[("", "Any"), ("done", "Done"), ("refused", "Refused")])
+    date_from = DateInputField("From", validators=[Optional()])
+    date_to = DateInputField("To", validators=[Optional()])
+    submit = SubmitField("Filter", widget=GovSubmitInput())
+
+
+class CloseFlagForm(FlaskForm):
+    note = TextAreaField("What you found", widget=GovTextArea(),
+                         validators=[InputRequired("Write what you found and why the flag can be closed"),
+                                     Length(max=2000)])
+    submit = SubmitField("Close flag", widget=GovSubmitInput())
+
+
+class VerifyForm(FlaskForm):
+    submit = SubmitField("Verify now", widget=GovSubmitInput())
