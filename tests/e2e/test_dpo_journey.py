@@ -1,0 +1,39 @@
+"""A data protection officer reviews a child's accesses, verifies the log and downloads xlsx."""
+
+from __future__ import annotations
+
+from openpyxl import load_workbook
+
+from hub.auth.roles import OrgKind, Role
+from hub.people import service as people
+from tests.e2e.conftest import sign_in
+from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
+
+
+def test_a_dpo_filters_to_a_child_verifies_integrity_and_downloads_the_xlsx(page, live_server, tmp_path):
+    host, school = make_org(OrgKind.mace_host), make_org(OrgKind.school)
+    dsl, _ = make_user(school, Role.dsl)
+    dpo, secret = make_user(host, Role.dpo)
+    child = make_child("Rowan", "Featherstone")
+    enrol(child, school)
+    people.get_child(dsl, child.id, purpose="view record")
+
+    sign_in(page, live_server, dpo.email, PASSWORD, secret)
+    page.get_by_role("link", name="Audit", exact=True).click()
+    page.get_by_label("Child id").fill(str(child.id))
+    page.get_by_role("button", name="Filter").click()
+    events = page.get_by_test_id("audit-events").inner_text()
+    assert dsl.name in events and "enrolment" in events and "view record" in events
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as spreadsheet (xlsx)").click()
+    path = tmp_path / "audit.xlsx"
+    download.value.save_as(path)
+    rows = list(load_workbook(path).active.iter_rows(values_only=True))
+    assert rows[0][0] == "Sequence" and any(r[5] == dsl.name and r[11] == child.id for r in rows[1:])
+
+    page.get_by_role("link", name="Integrity").click()
+    page.get_by_role("button", name="Verify now").click()
+    assert "The audit log verified" in page.locator(".govuk-notification-banner").inner_text()
+    assert "Verified" in page.locator(".govuk-summary-list").inner_text()
+    assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
