@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import rfc8785
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from hub import db
 from hub.audit.context import current_origin
@@ -135,9 +135,11 @@ def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]
         rows = session.execute(select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_(leaves)))
         found.update({(0, seq): h for seq, h in rows})
     if inner:
+        # (level = ? AND idx = ?) OR ...: each term is a primary-key lookup. A row-value IN
+        # (level, idx) IN (...) is not, on SQLite: it scanned every node of the tree.
         rows = session.execute(
             select(AuditNode.level, AuditNode.idx, AuditNode.hash)
-            .where(tuple_(AuditNode.level, AuditNode.idx).in_(inner))
+            .where(or_(*[and_(AuditNode.level == lvl, AuditNode.idx == idx) for lvl, idx in inner]))
         )
         found.update({(lvl, idx): h for lvl, idx, h in rows})
     return found
