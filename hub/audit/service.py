@@ -85,7 +85,8 @@ def record(
     event.leaf_hash = leaf_hash(event.leaf)
     # A Core insert, not session.add(): the event is never changed after this, so the ORM's unit
     # of work would only add cost to the one write every request makes.
-    session.execute(insert(AuditEvent), [{c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns}])
+    session.connection().execute(insert(AuditEvent.__table__),
+                                 [{c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns}])
     _extend_tree(session, seq, event.leaf_hash)
     return event
 
@@ -99,9 +100,12 @@ def _auth_method(actor, channel: str) -> str:
 def _next_seq(session) -> int:
     # UPDATE ... RETURNING takes the row lock (PostgreSQL) or the write lock (SQLite) for the rest
     # of the transaction: "read head, append" cannot interleave, so no gaps and no duplicates.
-    size = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(tree_size=AuditHead.tree_size + 1)
-        .returning(AuditHead.tree_size)
+    # On the Core connection: an ORM-enabled UPDATE would add session synchronisation work to
+    # every request's audit write.
+    size = session.connection().execute(
+        update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
+        .values(tree_size=AuditHead.__table__.c.tree_size + 1)
+        .returning(AuditHead.__table__.c.tree_size)
     ).scalar_one()
     return size - 1
 
@@ -122,22 +126,23 @@ def _extend_tree(session, seq: int, leaf: bytes) -> None:
         left = known[(lvl - 1, (size >> (lvl - 1)) - 2)]
         right = node_hash(left, right)
         rows.append({"level": lvl, "idx": (size >> lvl) - 1, "hash": right})
-    session.execute(insert(AuditNode), rows)
+    session.connection().execute(insert(AuditNode.__table__), rows)
 
 
 def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """Fetch stored node hashes, level 0 from the events themselves; one query per kind."""
-    session.flush()
+    """Fetch stored node hashes, level 0 from the events themselves; one query per kind.
+    Audit rows are only ever written through the Core connection, so no flush is needed."""
+    connection = session.connection()
     found: dict[tuple[int, int], bytes] = {}
     leaves = [idx for lvl, idx in keys if lvl == 0]
     inner = [(lvl, idx) for lvl, idx in keys if lvl > 0]
     if leaves:
-        rows = session.execute(select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_(leaves)))
+        rows = connection.execute(select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_(leaves)))
         found.update({(0, seq): h for seq, h in rows})
     if inner:
         # (level = ? AND idx = ?) OR ...: each term is a primary-key lookup. A row-value IN
         # (level, idx) IN (...) is not, on SQLite: it scanned every node of the tree.
-        rows = session.execute(
+        rows = connection.execute(
             select(AuditNode.level, AuditNode.idx, AuditNode.hash)
             .where(or_(*[and_(AuditNode.level == lvl, AuditNode.idx == idx) for lvl, idx in inner]))
         )
