@@ -127,7 +127,3 @@ def visible_child_ids(user: User) -> Select:
 
 def may_administer(user: User) -> bool:
     return user is not None and user.is_active and Role.hub_admin in user.roles
-
-
-def may_read_audit(user: User) -> bool:
-    return user is not None and user.is_active and Role.dpo in user.roles

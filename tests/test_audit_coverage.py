@@ -37,7 +37,7 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
         s.add(AuditFlag(kind="test", event_seq=0, reason="test flag"))
     flag_id = db.session().scalar(select(AuditFlag.id))
     samples = {"child_id": child.id, "user_id": user.id, "org_id": school.id, "flag_id": flag_id,
-               "enrolment_id": 1}
+               "enrolment_id": 1, "kind": "xlsx"}
     client = app.test_client()
     sign_in(client, user, secret)
     adapter = app.url_map.bind("localhost")
