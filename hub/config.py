@@ -85,6 +85,7 @@ def _new_signing_key_pem() -> str:
 
 
 def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSettings:
+    """Settings from the environment; `overrides` (tests, tools) may set `env` and `database_url`."""
     overrides = overrides or {}
     env = overrides.get("env") or _env("ENV", "development")
     if env not in ENVIRONMENTS:
@@ -107,7 +108,8 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
             )
         dev: dict[str, str] = {}
     else:
-        dev = _dev_secrets(instance_path) if not all(required.values()) else {}
+        secrets_given = all(required[k] for k in ("SECRET_KEY", "FIELD_KEYS", "BLIND_INDEX_KEY", "AUDIT_SIGNING_KEY"))
+        dev = {} if secrets_given else _dev_secrets(instance_path)
 
     field_keys = (required["FIELD_KEYS"] or dev.get("field_key", "")).split(",")
     field_keys = [k.strip() for k in field_keys if k.strip()]
@@ -141,9 +143,6 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
         },
         audit_log_origin=_env("AUDIT_LOG_ORIGIN", "hub.example.test/audit"),
     )
-    for key, value in overrides.items():
-        if key not in ("env", "database_url"):
-            object.__setattr__(settings, key, value)
     return settings
 
 
