@@ -127,3 +127,20 @@ def visible_child_ids(user: User) -> Select:
 
 def may_administer(user: User) -> bool:
     return user is not None and user.is_active and Role.hub_admin in user.roles
+
+
+def child_bases(user: User, child_ids: list[int]) -> dict[int, str]:
+    """The basis of access for many children at once (a listing page), in one query."""
+    if not child_ids:
+        return {}
+    grant = _role_grant(user)
+    found: dict[int, str] = {}
+    queries = _relationship_queries(user)
+    if queries:
+        parts = [q.where(q.selected_columns[0].in_(child_ids)) for q in queries]
+        for child_id, basis in db.session().execute(union_all(*parts)):
+            found.setdefault(child_id, basis)
+    if grant:
+        for child_id in child_ids:
+            found.setdefault(child_id, grant)
+    return found

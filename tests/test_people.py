@@ -204,6 +204,8 @@ def test_the_schools_dsl_sees_the_child_page_and_only_their_pupils_in_the_list(a
     assert "Related Child" in listing and "Unrelated Child" not in listing
     search = client.get("/children?name=unrelated").get_data(as_text=True)
     assert "Unrelated Child" not in search
+    listed = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "child-list")).all()
+    assert {(e.child_id, e.access_basis) for e in listed} == {(locality["related"].id, "enrolment")}
 
 
 def test_a_search_with_an_impossible_date_shows_an_error_not_a_crash(app, locality):

@@ -15,7 +15,7 @@ from hub.crypto import blind_index, dob_index, name_tokens, normalise_identifier
 from hub.db import unit_of_work
 from hub.errors import Invalid, NotFound
 from hub.people.models import Child, ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind
-from hub.permissions import child_access, may_administer, visible_child_ids
+from hub.permissions import child_access, child_bases, may_administer, visible_child_ids
 from hub import validators
 
 IDENTIFIER_VALIDATORS = {
@@ -185,10 +185,14 @@ def find_children(actor: User, search: ChildSearch) -> ChildPage:
     page = min(max(1, search.page), pages)
     # Names are encrypted, so the database cannot sort by them; id order is stable and cheap.
     children = list(s.scalars(query.order_by(Child.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    # One event per child shown: a name in a list is a sight of the record, and the DPO's
+    # "who has seen this child" must find it. One unit of work, so one lock for the page.
+    searched = bool(search.name or search.date_of_birth or search.identifier)
+    bases = child_bases(actor, [c.id for c in children])
     with unit_of_work():
-        audit.record("read", actor=actor, object_type="child-list", basis="scoped-listing",
-                     detail={"children": [c.id for c in children], "searched": bool(
-                         search.name or search.date_of_birth or search.identifier)})
+        for child in children:
+            audit.record("read", actor=actor, object_type="child-list", child_id=child.id,
+                         basis=bases.get(child.id), detail={"searched": searched})
     return ChildPage(children, total, page, pages)
 
 
