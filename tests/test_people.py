@@ -14,7 +14,7 @@ from hub.auth.roles import OrgKind, Role
 from hub.errors import Invalid, NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
 from hub.people import service as people
-from hub.people.models import IdentifierKind
+from hub.people.models import Enrolment, IdentifierKind
 from hub.permissions import child_access
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 
@@ -215,3 +215,33 @@ def test_a_search_with_an_impossible_date_shows_an_error_not_a_crash(app, locali
     response = client.get("/children?date_of_birth=31&date_of_birth=2&date_of_birth=2012")
     assert response.status_code == 200
     assert "Enter a real date" in response.get_data(as_text=True)
+
+
+def test_the_children_page_loads_schools_in_one_query_however_many_children(app, locality):
+    from sqlalchemy import event
+
+    user, secret = locality["users"][Role.dsl]
+    client = app.test_client()
+    sign_in(client, user, secret)
+    engine = db.session().get_bind()
+
+    def enrolment_queries() -> int:
+        statements = []
+
+        def keep(_conn, _cursor, statement, *_rest):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            assert client.get("/children").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+        return sum("FROM enrolment" in s and s.lstrip().startswith("SELECT") for s in statements)
+
+    school_id = db.session().scalar(select(Enrolment.school_id).where(Enrolment.child_id == locality["related"].id))
+    few = enrolment_queries()
+    for i in range(10):
+        extra = make_child(f"Extra{i}", "Pupil")
+        with db.unit_of_work() as s:
+            s.add(Enrolment(child_id=extra.id, school_id=school_id, start_date=date(2024, 9, 1)))
+    assert enrolment_queries() == few  # no query per child shown (N+1)

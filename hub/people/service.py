@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from hub import db
 from hub.audit import service as audit
@@ -184,7 +185,8 @@ def find_children(actor: User, search: ChildSearch) -> ChildPage:
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, search.page), pages)
     # Names are encrypted, so the database cannot sort by them; id order is stable and cheap.
-    children = list(s.scalars(query.order_by(Child.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    children = list(s.scalars(query.order_by(Child.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+                              .options(selectinload(Child.enrolments))))  # the page shows each school: no N+1
     # One event per child shown: a name in a list is a sight of the record, and the DPO's
     # "who has seen this child" must find it. One unit of work, so one lock for the page.
     searched = bool(search.name or search.date_of_birth or search.identifier)
