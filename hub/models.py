@@ -7,4 +7,6 @@ from hub.auth.models import (  # noqa: F401
     Organisation, RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserRole, UserSession,
 )
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership  # noqa: F401
-from hub.people.models import AgencyInvolvement, Child, ChildIdentifier, ChildNameToken, Enrolment  # noqa: F401
+from hub.people.models import (  # noqa: F401
+    AgencyInvolvement, BreakGlassGrant, Child, ChildIdentifier, ChildNameToken, Enrolment,
+)

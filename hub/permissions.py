@@ -12,6 +12,7 @@ the audit log records the basis of every access:
 | agency-involvement      | any practitioner                     | their organisation holds an open record       |
 | mace-agenda             | MACE chair or member                 | a group their organisation sits on holds the child |
 | role:dpo, role:hub-admin| data protection officer, administrator | role grant (subject access, enrolments), always audited |
+| break-glass             | any practitioner                     | an emergency grant with a typed reason, one hour, flagged to the DPO |
 
 Later features add their own relationships here (shares sent or received, missing episodes),
 so that a reader finds every route to a child in this one file.
@@ -28,7 +29,8 @@ from hub import db
 from hub.auth.models import Organisation, User
 from hub.auth.roles import Role
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
-from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.db import utcnow
+from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
 
 SCHOOL_ROLES = {Role.dsl, Role.deputy_dsl}
 PRACTITIONER_ROLES = {Role.dsl, Role.deputy_dsl, Role.social_worker, Role.police_officer, Role.health_practitioner}
@@ -86,6 +88,12 @@ def _relationship_queries(user: User) -> list[Select]:
         queries.append(
             select(MaceAgendaChild.child_id, literal("mace-agenda").label("basis"))
             .where(MaceAgendaChild.group_id.in_(groups), MaceAgendaChild.removed_at.is_(None))
+        )
+    if roles & (PRACTITIONER_ROLES | MACE_ROLES):
+        # Last, so a legitimate relationship is always the basis recorded when there is one.
+        queries.append(
+            select(BreakGlassGrant.child_id, literal("break-glass").label("basis"))
+            .where(BreakGlassGrant.user_id == user.id, BreakGlassGrant.expires_at > utcnow())
         )
     return queries
 

@@ -16,7 +16,7 @@ from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
 from hub.people import service as people
 from hub.people.models import Enrolment, IdentifierKind
 from hub.permissions import child_access
-from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
+from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
 
 
 @pytest.mark.parametrize("number", ["9434765919", "943 476 5919", "943-476-5919"])
@@ -245,3 +245,43 @@ def test_the_children_page_loads_schools_in_one_query_however_many_children(app,
         with db.unit_of_work() as s:
             s.add(Enrolment(child_id=extra.id, school_id=school_id, start_date=date(2024, 9, 1)))
     assert enrolment_queries() == few  # no query per child shown (N+1)
+
+
+def test_break_glass_gives_an_hour_of_audited_flagged_access_with_a_typed_reason(app, locality):
+    from hub.audit import dpo
+    from hub.audit.models import AuditFlag
+    from hub.people.models import BreakGlassGrant
+
+    client = app.test_client()
+    stranger_school = make_org(OrgKind.school)
+    user, secret = make_user(stranger_school, Role.dsl)
+    sign_in(client, user, secret)
+    child_id = locality["related"].id
+    refused = client.get(f"/children/{child_id}")
+    assert refused.status_code == 404 and "ask for emergency access" in refused.get_data(as_text=True)
+    short = post_form(client, f"/children/{child_id}/break-glass", {"reason": "need it"})
+    assert "at least 10 characters" in short.get_data(as_text=True)
+    reason = "Found injured at the station; need health needs now"
+    response = post_form(client, f"/children/{child_id}/break-glass", {"reason": reason})
+    assert response.status_code == 302
+    assert "Related Child" in client.get(f"/children/{child_id}").get_data(as_text=True)
+    events = db.session().scalars(select(AuditEvent).where(AuditEvent.actor_user_id == user.id,
+                                                           AuditEvent.child_id == child_id)).all()
+    assert {(e.action, e.access_basis) for e in events if e.outcome == "done"} == {
+        ("break-glass", "break-glass"), ("read", "break-glass")}
+    assert any(e.purpose == reason for e in events)
+    dpo.raise_flags()
+    assert db.session().scalar(select(AuditFlag).where(AuditFlag.kind == "break-glass",
+                                                       AuditFlag.actor_user_id == user.id)) is not None
+    with db.unit_of_work() as s:  # an hour later
+        for grant in s.scalars(select(BreakGlassGrant)):
+            grant.expires_at = db.utcnow()
+    assert client.get(f"/children/{child_id}").status_code == 404
+
+
+def test_break_glass_for_a_child_that_does_not_exist_is_a_404_and_recorded(app, locality):
+    user, _ = locality["users"][Role.dsl]
+    with pytest.raises(NotFound):
+        people.break_glass(user, 999999, "A reason long enough to pass")
+    refused = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "break-glass"))
+    assert refused.outcome == "refused"

@@ -2,10 +2,10 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput,
+    GovCheckboxInput, GovRadioInput, GovTextArea, GovSelect, GovSubmitInput, GovTextInput,
 )
 from hub.forms import DateInputField
-from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from hub.people.models import Gender
@@ -53,3 +53,12 @@ class EnrolmentForm(FlaskForm):
     start_date = DateInputField("Date the child joined the roll",
                            validators=[InputRequired("Enter the start date as day, month and year")])
     submit = SubmitField("Add enrolment", widget=GovSubmitInput())
+
+
+class BreakGlassForm(FlaskForm):
+    reason = TextAreaField(
+        "Why do you need this record now?", widget=GovTextArea(),
+        description="For example: the child has been found injured and you need their health needs. "
+                    "Your reason, your name and every page you see are shown to the data protection officer.",
+        validators=[InputRequired("Say why you need this record now"), Length(max=1000)])
+    submit = SubmitField("See the record in an emergency", widget=GovSubmitInput())

@@ -141,3 +141,19 @@ class AgencyInvolvement(Base):
     ended_on: Mapped[date | None] = mapped_column(Date)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class BreakGlassGrant(Base):
+    """Emergency access to a child with no legitimate relationship: a typed reason, a short
+    time limit, every read under it audited as break-glass and flagged to the DPO."""
+
+    __tablename__ = "break_glass_grant"
+    __table_args__ = (Index("ix_break_glass_grant_user_child", "user_id", "child_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"))
+    #: Why the user needed the record; may name people, so it is encrypted at rest.
+    reason: Mapped[str] = mapped_column(EncryptedText)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -13,9 +13,11 @@ from hub.audit import service as audit
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind
 from hub.crypto import blind_index, dob_index, name_tokens, normalise_identifier
-from hub.db import unit_of_work
+from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
-from hub.people.models import Child, ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind
+from hub.people.models import (
+    BreakGlassGrant, Child, ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind,
+)
 from hub.permissions import child_access, child_bases, may_administer, visible_child_ids
 from hub import validators
 
@@ -57,6 +59,37 @@ def get_child(actor: User, child_id: int, purpose: str | None = None) -> Child:
         audit.record("read", actor=actor, object_type="child", object_id=child_id, child_id=child_id,
                      basis=access.basis, purpose=purpose)
     return child
+
+
+BREAK_GLASS_FOR = timedelta(hours=1)
+
+
+def break_glass(actor: User, child_id: int, reason: str) -> None:
+    """Emergency access with no legitimate relationship: a practitioner types why, gets one
+    hour, and the grant and every read under it are audited as break-glass (and flagged)."""
+    from hub.permissions import MACE_ROLES, PRACTITIONER_ROLES
+
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise Invalid({"reason": "Say why you need this record now, in at least 10 characters"})
+    if not actor.roles & (PRACTITIONER_ROLES | MACE_ROLES):
+        refuse(actor, "child", child_id, child_id, action="break-glass")
+    with unit_of_work() as s:
+        if s.get(Child, child_id) is None:
+            audit.record("break-glass", actor=actor, outcome=audit.REFUSED, object_type="child",
+                         object_id=child_id, child_id=child_id)
+            missing = True
+        else:
+            grant = BreakGlassGrant(user_id=actor.id, child_id=child_id, reason=reason,
+                                    expires_at=utcnow() + BREAK_GLASS_FOR)
+            s.add(grant)
+            s.flush()
+            # The reason is the basis of this access, so it belongs in the log (ISO 27789).
+            audit.record("break-glass", actor=actor, object_type="child", object_id=child_id, child_id=child_id,
+                         basis="break-glass", purpose=reason[:200], detail={"grant": grant.id})
+            missing = False
+    if missing:
+        raise NotFound("child not found")
 
 
 def _validated(details: ChildDetails) -> dict[IdentifierKind, str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from hub.errors import Invalid, NotFound
 
 from hub.people import service
-from hub.people.forms import ChildSearchForm
-from hub.web import actor, personal_data
+from hub.people.forms import BreakGlassForm, ChildSearchForm
+from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("people", __name__, url_prefix="/children")
 
@@ -27,5 +29,22 @@ def index():
 @bp.route("/<int:child_id>")
 @personal_data
 def show(child_id: int):
-    child = service.get_child(actor(), child_id, purpose="view record")
+    try:
+        child = service.get_child(actor(), child_id, purpose="view record")
+    except NotFound:
+        # The same page whether the child exists or not; it offers emergency access.
+        return render_template("people/not_found.html", child_id=child_id), 404
     return render_template("people/show.html", child=child)
+
+
+@bp.route("/<int:child_id>/break-glass", methods=["GET", "POST"])
+def break_glass(child_id: int):
+    form = BreakGlassForm()
+    if form.validate_on_submit():
+        try:
+            service.break_glass(actor(), child_id, form.reason.data)
+            flash("Emergency access for one hour. The data protection officer will review it.", "success")
+            return redirect(url_for("people.show", child_id=child_id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("people/break_glass.html", form=form, child_id=child_id)
