@@ -11,7 +11,8 @@ the audit log records the basis of every access:
 | placing-authority       | social worker                        | their authority placed the child              |
 | agency-involvement      | any practitioner                     | their organisation holds an open record       |
 | mace-agenda             | MACE chair or member                 | a group their organisation sits on holds the child |
-| role:dpo, role:hub-admin| data protection officer, administrator | role grant (subject access, enrolments), always audited |
+| role:dpo                | the hub's DPO: every child; an organisation's DPO: the children their organisation holds | subject access, always audited |
+| role:hub-admin          | administrator                        | role grant (enrolments), always audited        |
 | break-glass             | any practitioner                     | an emergency grant with a typed reason, one hour, flagged to the DPO |
 
 Later features add their own relationships here (shares sent or received, missing episodes),
@@ -27,7 +28,7 @@ from sqlalchemy import Select, exists, literal, or_, select, union_all
 
 from hub import db
 from hub.auth.models import Organisation, User
-from hub.auth.roles import Role
+from hub.auth.roles import OrgKind, Role
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
 from hub.db import utcnow
 from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
@@ -49,46 +50,53 @@ class Access:
 DENIED = Access(False)
 
 
+def _organisation_relationships(org: int) -> list[tuple[str, Select]]:
+    """Every way an organisation holds a child, as (name, SELECT child_id)."""
+    today = date.today()
+    la_schools = select(Organisation.id).where(Organisation.local_authority_id == org)
+    groups = select(MaceMembership.group_id).where(MaceMembership.organisation_id == org).union(
+        select(MaceGroup.id).where(MaceGroup.host_organisation_id == org))
+    return [
+        ("enrolment", select(Enrolment.child_id).where(Enrolment.school_id == org, Enrolment.end_date.is_(None))),
+        ("la-education", select(Enrolment.child_id).where(Enrolment.school_id.in_(la_schools),
+                                                          Enrolment.end_date.is_(None))),
+        ("responsible-authority", select(Child.id).where(Child.responsible_authority_id == org)),
+        ("placing-authority", select(Child.id).where(Child.placing_authority_id == org)),
+        ("agency-involvement", select(AgencyInvolvement.child_id).where(
+            AgencyInvolvement.organisation_id == org,
+            or_(AgencyInvolvement.ended_on.is_(None), AgencyInvolvement.ended_on >= today))),
+        ("mace-agenda", select(MaceAgendaChild.child_id).where(MaceAgendaChild.group_id.in_(groups),
+                                                               MaceAgendaChild.removed_at.is_(None))),
+    ]
+
+
+# Which roles may use which of their organisation's relationships.
+RELATIONSHIP_ROLES = {
+    "enrolment": SCHOOL_ROLES,
+    "la-education": SCHOOL_ROLES,
+    "responsible-authority": {Role.social_worker},
+    "placing-authority": {Role.social_worker},
+    "agency-involvement": PRACTITIONER_ROLES,
+    "mace-agenda": MACE_ROLES,
+}
+
+
+def is_hub_dpo(user: User) -> bool:
+    """The DPO of the hub's host organisation; other DPOs answer for their own organisation."""
+    return Role.dpo in user.roles and user.organisation.kind == OrgKind.mace_host
+
+
 def _relationship_queries(user: User) -> list[Select]:
-    """One SELECT per relationship the user's roles give, each yielding (child_id, basis)."""
+    """One SELECT per relationship the user's roles give, each yielding (child_id, basis). An
+    organisation's DPO reaches the children their organisation holds, for subject access."""
     roles = user.roles
-    org = user.organisation_id
+    org_dpo = Role.dpo in roles and not is_hub_dpo(user)
     queries: list[Select] = []
-    if roles & SCHOOL_ROLES:
-        queries.append(
-            select(Enrolment.child_id, literal("enrolment").label("basis"))
-            .where(Enrolment.school_id == org, Enrolment.end_date.is_(None))
-        )
-        la_schools = select(Organisation.id).where(Organisation.local_authority_id == org)
-        queries.append(
-            select(Enrolment.child_id, literal("la-education").label("basis"))
-            .where(Enrolment.school_id.in_(la_schools), Enrolment.end_date.is_(None))
-        )
-    if Role.social_worker in roles:
-        queries.append(
-            select(Child.id, literal("responsible-authority").label("basis"))
-            .where(Child.responsible_authority_id == org)
-        )
-        queries.append(
-            select(Child.id, literal("placing-authority").label("basis")).where(Child.placing_authority_id == org)
-        )
-    if roles & PRACTITIONER_ROLES:
-        today = date.today()
-        queries.append(
-            select(AgencyInvolvement.child_id, literal("agency-involvement").label("basis"))
-            .where(
-                AgencyInvolvement.organisation_id == org,
-                or_(AgencyInvolvement.ended_on.is_(None), AgencyInvolvement.ended_on >= today),
-            )
-        )
-    if roles & MACE_ROLES:
-        groups = select(MaceMembership.group_id).where(MaceMembership.organisation_id == org).union(
-            select(MaceGroup.id).where(MaceGroup.host_organisation_id == org)
-        )
-        queries.append(
-            select(MaceAgendaChild.child_id, literal("mace-agenda").label("basis"))
-            .where(MaceAgendaChild.group_id.in_(groups), MaceAgendaChild.removed_at.is_(None))
-        )
+    for name, query in _organisation_relationships(user.organisation_id):
+        if roles & RELATIONSHIP_ROLES[name]:
+            queries.append(query.add_columns(literal(name).label("basis")))
+        elif org_dpo:
+            queries.append(query.add_columns(literal("role:dpo").label("basis")))
     if roles & (PRACTITIONER_ROLES | MACE_ROLES):
         # Last, so a legitimate relationship is always the basis recorded when there is one.
         queries.append(
@@ -98,8 +106,13 @@ def _relationship_queries(user: User) -> list[Select]:
     return queries
 
 
+def organisation_child_ids(org: int) -> Select:
+    """The children an organisation holds by any relationship (a DPO's scope)."""
+    return select(union_all(*[q for _, q in _organisation_relationships(org)]).subquery().c[0])
+
+
 def _role_grant(user: User) -> str | None:
-    if Role.dpo in user.roles:
+    if is_hub_dpo(user):
         return "role:dpo"
     if Role.hub_admin in user.roles:
         return "role:hub-admin"

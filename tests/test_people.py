@@ -285,3 +285,12 @@ def test_break_glass_for_a_child_that_does_not_exist_is_a_404_and_recorded(app, 
         people.break_glass(user, 999999, "A reason long enough to pass")
     refused = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "break-glass"))
     assert refused.outcome == "refused"
+
+
+def test_an_organisations_dpo_reaches_only_the_children_their_organisation_holds(locality):
+    school = db.session().scalar(select(Enrolment.school_id).where(Enrolment.child_id == locality["related"].id))
+    from hub.auth.models import Organisation
+
+    school_dpo, _ = make_user(db.session().get(Organisation, school), Role.dpo)
+    assert child_access(school_dpo, locality["related"].id).basis == "role:dpo"
+    assert not child_access(school_dpo, locality["unrelated"].id)

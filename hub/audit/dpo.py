@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from hub import db
 from hub.audit import service as audit
 from hub.audit.models import AuditEvent, AuditFlag, AuditVerification
 from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
+from hub.auth.roles import Role
 from hub.crypto import blind_index, name_tokens
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
+from hub.permissions import is_hub_dpo, organisation_child_ids
 
 PAGE_SIZE = 50
 LONDON = ZoneInfo("Europe/London")
@@ -35,10 +36,6 @@ FLAG_SCAN_WINDOW = timedelta(days=7)
 
 # --- who may see what ---------------------------------------------------------------------------
 
-def is_hub_dpo(user: User) -> bool:
-    return Role.dpo in user.roles and user.organisation.kind == OrgKind.mace_host
-
-
 def _require(actor: User, *roles: Role, what: str = "audit-log") -> None:
     if actor is None or not actor.is_active or not actor.roles & set(roles):
         with unit_of_work():
@@ -47,10 +44,13 @@ def _require(actor: User, *roles: Role, what: str = "audit-log") -> None:
 
 
 def _scoped(actor: User, query: Select) -> Select:
-    """The DPO's tenant scope, part of every query they run."""
+    """The DPO's tenant scope, part of every query they run: the hub's DPO sees everything; an
+    organisation's DPO sees what their organisation's users did, and what was done to the
+    records of the children their organisation holds."""
     if is_hub_dpo(actor):
         return query
-    return query.where(AuditEvent.actor_org_id == actor.organisation_id)
+    return query.where(or_(AuditEvent.actor_org_id == actor.organisation_id,
+                           AuditEvent.child_id.in_(organisation_child_ids(actor.organisation_id))))
 
 
 # --- search -------------------------------------------------------------------------------------

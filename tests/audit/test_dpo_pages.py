@@ -161,3 +161,17 @@ def test_a_look_up_of_a_same_surname_child_is_flagged(app, setting):
 
     kinds = set(db.session().scalars(select(AuditFlag.kind)))
     assert "same-surname" in kinds
+
+
+def test_an_organisations_dpo_also_sees_other_agencies_reads_of_their_pupils(app, setting):
+    social_care = make_org(OrgKind.childrens_social_care)
+    worker, _ = make_user(social_care, Role.social_worker)
+    from tests.factories import involve
+
+    involve(setting["child"], social_care)
+    people.get_child(worker, setting["child"].id)
+    client = _client(app, setting["school_dpo"])
+    html = client.get(f"/audit/children/{setting['child'].id}").get_data(as_text=True)
+    assert worker.name in html
+    other = client.get(f"/audit/children/{setting['other_child'].id}").get_data(as_text=True)
+    assert setting["other_dsl"].name not in other
