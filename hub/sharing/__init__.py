@@ -1,0 +1,1 @@
+"""The information-sharing register (issue 4, in progress): legal bases so far."""

@@ -1,0 +1,137 @@
+"""The maintained lists of legal bases for sharing, and the rules that tie them together.
+
+A share records, each from its own list: the UK GDPR Article 6 basis; for special-category or
+criminal-offence information, the Article 9 or Article 10 condition with its DPA 2018 Schedule 1
+paragraph; for police law-enforcement processing, DPA 2018 Part 3 section 35 with its Schedule 8
+condition (instead of Articles 6, 9 and 10); and the statutory gateway. Administrators add local
+entries to the gateway list; the UK GDPR and DPA lists are fixed in law, so they live here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.auth.roles import OrgKind
+
+
+@dataclass(frozen=True)
+class LegalBasis:
+    code: str
+    label: str
+    #: A short plain-English explanation for the practitioner choosing it.
+    explanation: str
+
+
+ARTICLE_6 = [
+    LegalBasis("6(1)(e)", "Public task",
+               "Sharing is needed to carry out your organisation's official functions set out in law. The usual "
+               "basis for councils, schools, the NHS and the police."),
+    LegalBasis("6(1)(c)", "Legal obligation", "The law requires you to share this, for example a statutory duty."),
+    LegalBasis("6(1)(d)", "Vital interests", "Sharing is needed to protect someone's life, such as in an emergency."),
+    LegalBasis("6(1)(ea)", "Recognised legitimate interest: safeguarding",
+               "Sharing is needed to safeguard a child or an adult at risk (a recognised legitimate interest, so no "
+               "balancing test is needed)."),
+    LegalBasis("6(1)(f)", "Legitimate interests",
+               "Only for organisations that are not public bodies, such as voluntary groups: your interest in sharing "
+               "must outweigh the person's interests, and you must record that balance."),
+    LegalBasis("6(1)(a)", "Consent",
+               "Rarely right for safeguarding: consent must be freely given and can be withdrawn at any time, which "
+               "would stop the sharing."),
+]
+
+ARTICLE_9 = [
+    LegalBasis("9(2)(g)+S1P18", "Substantial public interest: safeguarding of children and individuals at risk "
+               "(DPA 2018 Schedule 1 paragraph 18)",
+               "Health or other special-category information shared to protect a child or an adult at risk."),
+    LegalBasis("9(2)(g)+S1P6", "Substantial public interest: statutory purposes (Schedule 1 paragraph 6)",
+               "Needed to carry out a function given by law."),
+    LegalBasis("9(2)(g)+S1P10", "Substantial public interest: preventing or detecting unlawful acts "
+               "(Schedule 1 paragraph 10)", "Needed to prevent or detect a crime."),
+    LegalBasis("9(2)(h)+S1P2", "Health or social care (Schedule 1 paragraph 2)",
+               "Needed for health or social care, by or under the responsibility of a professional with a duty of "
+               "confidentiality."),
+    LegalBasis("9(2)(b)+S1P1", "Employment, social security and social protection (Schedule 1 paragraph 1)",
+               "Needed for your organisation's social protection duties."),
+    LegalBasis("9(2)(c)", "Vital interests of someone who cannot consent",
+               "Needed to protect the life of a person who cannot give consent."),
+]
+
+ARTICLE_10 = [
+    LegalBasis("10+S1P18", "Criminal offence data: safeguarding of children and individuals at risk "
+               "(DPA 2018 section 10(5), Schedule 1 paragraphs 18 and 36)",
+               "Information about offences or alleged offences, shared to protect a child or an adult at risk."),
+    LegalBasis("10+S1P10", "Criminal offence data: preventing or detecting unlawful acts "
+               "(Schedule 1 paragraphs 10 and 36)", "Needed to prevent or detect a crime."),
+    LegalBasis("10+S1P6", "Criminal offence data: statutory purposes (Schedule 1 paragraphs 6 and 36)",
+               "Needed to carry out a function given by law."),
+]
+
+PART_3 = [
+    LegalBasis("S35+S8P4", "DPA 2018 Part 3, section 35(5): safeguarding of children and individuals at risk "
+               "(Schedule 8 paragraph 4)", "Police processing for a law-enforcement purpose, to protect a child."),
+    LegalBasis("S35+S8P1", "Section 35(5): statutory purposes (Schedule 8 paragraph 1)",
+               "Police processing needed for a function given by law."),
+    LegalBasis("S35+S8P3", "Section 35(5): protecting an individual's vital interests (Schedule 8 paragraph 3)",
+               "Police processing needed to protect someone's life."),
+    LegalBasis("S35+S8P2", "Section 35(5): administration of justice (Schedule 8 paragraph 2)",
+               "Police processing needed for the administration of justice."),
+]
+
+GATEWAYS = [
+    LegalBasis("CA1989-s17", "Children Act 1989 section 17", "Services for children in need."),
+    LegalBasis("CA1989-s47", "Children Act 1989 section 47",
+               "Enquiries where a child is suffering, or likely to suffer, significant harm."),
+    LegalBasis("CA2004-s10", "Children Act 2004 section 10", "Co-operation to improve children's well-being."),
+    LegalBasis("CA2004-s11", "Children Act 2004 section 11", "Arrangements to safeguard and promote welfare."),
+    LegalBasis("CA2004-s16E-H", "Children Act 2004 sections 16E to 16H",
+               "Local safeguarding arrangements; safeguarding partners may require information (s16H)."),
+    LegalBasis("CDA1998-s115", "Crime and Disorder Act 1998 section 115",
+               "Disclosure to a relevant authority for the purposes of the Act (crime reduction)."),
+    LegalBasis("DAA2021-s49A", "Domestic Abuse Act 2021 section 49A", "Domestic abuse information sharing."),
+    LegalBasis("EA2002-s175", "Education Act 2002 section 175",
+               "Schools' and local authorities' duty to safeguard and promote pupils' welfare."),
+]
+
+LISTS = {"article_6": ARTICLE_6, "article_9": ARTICLE_9, "article_10": ARTICLE_10, "part_3": PART_3,
+         "gateway": GATEWAYS}
+BY_CODE = {name: {b.code: b for b in entries} for name, entries in LISTS.items()}
+PUBLIC_BODIES = {OrgKind.police, OrgKind.childrens_social_care, OrgKind.school, OrgKind.health,
+                 OrgKind.la_education, OrgKind.mace_host}
+
+
+@dataclass
+class BasisChoice:
+    article_6: str | None = None
+    article_9: str | None = None
+    article_10: str | None = None
+    part_3: str | None = None
+    gateway: str | None = None
+
+
+def check(choice: BasisChoice, *, sender_kind: OrgKind, special_category: bool, criminal_offence: bool,
+          law_enforcement: bool, local_gateways: set[str] = frozenset()) -> dict[str, str]:
+    """Field errors for a choice of legal bases (empty when it is lawful to record)."""
+    errors: dict[str, str] = {}
+    for name in ("article_6", "article_9", "article_10", "part_3"):
+        code = getattr(choice, name)
+        if code and code not in BY_CODE[name]:
+            errors[name] = "Choose an entry from the list"
+    if choice.gateway and choice.gateway not in BY_CODE["gateway"] and choice.gateway not in local_gateways:
+        errors["gateway"] = "Choose a statutory gateway from the list"
+    if law_enforcement:
+        if sender_kind != OrgKind.police:
+            errors["part_3"] = "Only the police share under Part 3 (law enforcement)"
+        elif not choice.part_3:
+            errors["part_3"] = "Choose the section 35 condition with its Schedule 8 paragraph"
+    else:
+        if not choice.article_6:
+            errors.setdefault("article_6", "Choose the Article 6 basis for sharing")
+        elif choice.article_6 == "6(1)(f)" and sender_kind in PUBLIC_BODIES:
+            errors["article_6"] = "Public bodies cannot use legitimate interests (6(1)(f)) for their public tasks"
+        if special_category and not choice.article_9:
+            errors["article_9"] = "Special-category information (such as health) needs an Article 9 condition"
+        if criminal_offence and not choice.article_10:
+            errors["article_10"] = "Criminal-offence information needs an Article 10 condition"
+    if not choice.gateway:
+        errors.setdefault("gateway", "Choose the statutory gateway that allows this sharing")
+    return errors
