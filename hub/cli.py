@@ -121,7 +121,7 @@ def register_audit(app: Flask) -> None:
             click.echo(f"OK: {result.tree_size} entries, {result.heads_checked} signed tree heads verified.")
         else:
             first = result.first_bad_entry
-            click.echo(f"The audit log does NOT verify" + (f": first bad entry {first}" if first is not None else ""),
+            click.echo("The audit log does NOT verify" + (f": first bad entry {first}" if first is not None else ""),
                        err=True)
             raise SystemExit(1)
 

@@ -157,7 +157,6 @@ def test_permission_matrix_each_role_reaches_its_related_child_and_not_another(l
 def test_a_pupil_who_left_is_out_of_the_old_schools_reach(locality):
     user, _ = locality["users"][Role.dsl]
     related = locality["related"]
-    enrolment = related.enrolments[0] if related.enrolments else None
     from hub.people.models import Enrolment
 
     row = db.session().scalar(select(Enrolment).where(Enrolment.child_id == related.id))

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 
 from hub import db
 from hub.audit import merkle, service as audit
-from hub.audit.models import AuditEvent, SignedTreeHead
+from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_child, make_org, make_user
 
@@ -152,7 +152,7 @@ def test_a_whole_log_rewritten_with_the_signing_key_is_caught_against_a_saved_he
     # Rebuild the nodes so the rewritten log is self-consistent.
     tree = merkle.CompactRange()
     with db.unit_of_work() as s:
-        for seq, h in s.execute(select(AuditEvent.seq, AuditEvent.leaf_hash).order_by(AuditEvent.seq)).all():
+        for _seq, h in s.execute(select(AuditEvent.seq, AuditEvent.leaf_hash).order_by(AuditEvent.seq)).all():
             for level, index, node in tree.append(h):
                 s.execute(text("INSERT INTO audit_node (level, idx, hash) VALUES (:l, :i, :h)"),
                           {"l": level, "i": index, "h": node})

@@ -94,7 +94,6 @@ def test_a_bad_filter_shows_an_error(app, setting):
 
 
 def test_the_xlsx_export_holds_the_filtered_events_with_formulas_made_inert(app, setting):
-    host = setting["host"]
     from hub.admin import service as admin
 
     evil, _ = make_user(setting["school"], Role.dsl)
