@@ -95,7 +95,8 @@ def callback(org_code: str):
         token = client.authorize_access_token(
             leeway=ID_TOKEN_LEEWAY,
             claims_options={"iss": {"essential": True, "values": [provider.issuer]},
-                            "sub": {"essential": True}, "aud": {"essential": True}},
+                            "aud": {"essential": True, "values": [provider.client_id]},
+                            "sub": {"essential": True}},
         )
         claims = token.get("userinfo")
         if not claims:

@@ -6,7 +6,7 @@
 // authorization request's login_hint and grants the requested scopes, so a test can drive the
 // whole flow with plain HTTP. POST /__control sets faults, which come out of the real token
 // endpoint re-signed with the provider's own key: {"id_token": {"aud": "x", "exp_offset": -3600,
-// "nonce": "x", "iss": "x"}}; {} resets.
+// "nonce": "x", "iss": "x", "bad_signature": true, "alg_none": true}}; {} resets.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from 'jose';
@@ -15,6 +15,8 @@ const config = JSON.parse(process.env.OIDC_TEST_CONFIG || '{}');
 const port = Number(process.argv[process.argv.indexOf('--port') + 1] || 0);
 
 const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+// A second key the JWKS never publishes, for forged signatures under the real key's kid.
+const { privateKey: forgeryKey } = await generateKeyPair('RS256', { extractable: true });
 const jwk = { ...(await exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
 let faults = {};
 
@@ -60,9 +62,14 @@ provider.use(async (ctx, next) => {
     claims.exp = now + wanted.exp_offset;
     claims.iat = Math.min(claims.iat, claims.exp - 60);
   }
+  if (wanted.alg_none) {
+    const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    ctx.body.id_token = `${part({ alg: 'none', kid: jwk.kid })}.${part(claims)}.`;
+    return;
+  }
   ctx.body.id_token = await new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: jwk.kid })
-    .sign(privateKey);
+    .sign(wanted.bad_signature ? forgeryKey : privateKey);
 });
 
 async function interaction(req, res) {

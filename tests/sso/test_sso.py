@@ -106,7 +106,9 @@ def test_a_callback_without_a_session_started_flow_is_refused(app, police, provi
     {"aud": "someone-else"},
     {"exp_offset": -3600},
     {"iss": "http://evil.example.test"},
-], ids=["bad-nonce", "wrong-audience", "expired", "wrong-issuer"])
+    {"bad_signature": True},
+    {"alg_none": True},
+], ids=["bad-nonce", "wrong-audience", "expired", "wrong-issuer", "forged-signature", "alg-none"])
 def test_an_id_token_that_fails_validation_is_refused(client, police, provider, fault):
     provider.set_faults({"id_token": fault})
     _refused(_finish(client, provider, "alice-sub"))
