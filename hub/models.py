@@ -10,3 +10,5 @@ from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership  # noqa: 
 from hub.people.models import (  # noqa: F401
     AgencyInvolvement, BreakGlassGrant, Child, ChildIdentifier, ChildNameToken, Enrolment,
 )
+from hub.consent.models import ConsentRecipient, ConsentRecord  # noqa: F401,E402
+from hub.sharing.models import ShareRecipient, ShareRecord  # noqa: F401,E402

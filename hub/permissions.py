@@ -11,6 +11,7 @@ the audit log records the basis of every access:
 | placing-authority       | social worker                        | their authority placed the child              |
 | agency-involvement      | any practitioner                     | their organisation holds an open record       |
 | mace-agenda             | MACE chair or member                 | a group their organisation sits on holds the child |
+| share-sent / -received  | any practitioner or MACE member      | their organisation shared, or received (and still holds), information about the child |
 | role:dpo                | the hub's DPO: every child; an organisation's DPO: the children their organisation holds | subject access, always audited |
 | role:hub-admin          | administrator                        | role grant (enrolments), always audited        |
 | break-glass             | any practitioner                     | an emergency grant with a typed reason, one hour, flagged to the DPO |
@@ -32,6 +33,7 @@ from hub.auth.roles import OrgKind, Role
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
 from hub.db import utcnow
 from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
+from hub.sharing.models import RecipientStatus, ShareRecipient, ShareRecord
 
 SCHOOL_ROLES = {Role.dsl, Role.deputy_dsl}
 PRACTITIONER_ROLES = {Role.dsl, Role.deputy_dsl, Role.social_worker, Role.police_officer, Role.health_practitioner}
@@ -67,6 +69,10 @@ def _organisation_relationships(org: int) -> list[tuple[str, Select]]:
             or_(AgencyInvolvement.ended_on.is_(None), AgencyInvolvement.ended_on >= today))),
         ("mace-agenda", select(MaceAgendaChild.child_id).where(MaceAgendaChild.group_id.in_(groups),
                                                                MaceAgendaChild.removed_at.is_(None))),
+        ("share-sent", select(ShareRecord.child_id).where(ShareRecord.sender_org_id == org)),
+        ("share-received", select(ShareRecord.child_id).join(ShareRecipient).where(
+            ShareRecipient.organisation_id == org, ShareRecipient.status != RecipientStatus.revoked,
+            ShareRecord.shared.is_(True))),
     ]
 
 
@@ -78,6 +84,8 @@ RELATIONSHIP_ROLES = {
     "placing-authority": {Role.social_worker},
     "agency-involvement": PRACTITIONER_ROLES,
     "mace-agenda": MACE_ROLES,
+    "share-sent": PRACTITIONER_ROLES | MACE_ROLES,
+    "share-received": PRACTITIONER_ROLES | MACE_ROLES,
 }
 
 

@@ -1,0 +1,152 @@
+"""Share records: one piece of information passed from one organisation to others about a child,
+with its legal basis, consent position and source. Never edited or deleted: a correction is a new
+record that supersedes the old one; onward sharing is a new record that points to its origin."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.crypto import EncryptedText
+from hub.db import Base, utcnow
+
+
+class Category(str, enum.Enum):
+    missing_episode = "missing_episode"
+    return_interview = "return_interview"
+    risk_assessment = "risk_assessment"
+    school_concern = "school_concern"
+    health_information = "health_information"
+    police_intelligence = "police_intelligence"
+    exploitation_concern = "exploitation_concern"
+    other = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+# Information that is special-category or criminal-offence data by its nature; the practitioner
+# can mark any other share as such too.
+SPECIAL_BY_CATEGORY = {Category.health_information}
+CRIMINAL_BY_CATEGORY = {Category.police_intelligence}
+
+
+class SourceKind(str, enum.Enum):
+    organisation = "organisation"
+    role = "role"
+    third_party = "third_party"
+
+
+class ObtainedHow(str, enum.Enum):
+    police_report = "police_report"
+    return_interview = "return_interview"
+    observation = "observation"
+    mace_meeting = "mace_meeting"
+    health_contact = "health_contact"
+    the_child = "the_child"
+    parent_or_carer = "parent_or_carer"
+    other = "other"
+
+
+class ConsentPosition(str, enum.Enum):
+    #: Relies on a consent record that covers this share.
+    consent = "consent"
+    #: Consent not needed because another basis applies.
+    not_needed = "not_needed"
+    #: Consent sought and refused, but sharing is justified.
+    refused_but_justified = "refused_but_justified"
+
+
+class NoConsentReason(str, enum.Enum):
+    significant_harm = "significant_harm"
+    would_place_at_risk = "would_place_at_risk"
+    crime = "crime"
+    legal_duty = "legal_duty"
+    other = "other"
+
+
+class RecipientStatus(str, enum.Enum):
+    sent = "sent"
+    accepted = "accepted"
+    declined = "declined"
+    revoked = "revoked"
+
+
+class ShareRecord(Base):
+    __tablename__ = "share_record"
+    __table_args__ = (
+        Index("ix_share_record_child_created", "child_id", "created_at"),
+        Index("ix_share_record_sender_created", "sender_org_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id"))
+    sender_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    sender_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    #: False for a recorded decision NOT to share (with its reasons in `rationale`).
+    shared: Mapped[bool] = mapped_column(Boolean, default=True)
+    category: Mapped[Category] = mapped_column(Enum(Category, native_enum=False, length=30))
+    summary: Mapped[str] = mapped_column(EncryptedText)
+    content: Mapped[str | None] = mapped_column(EncryptedText)
+    purpose: Mapped[str] = mapped_column(String(300))
+    special_category: Mapped[bool] = mapped_column(Boolean, default=False)
+    criminal_offence: Mapped[bool] = mapped_column(Boolean, default=False)
+    law_enforcement: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Codes from hub.sharing.legal_bases.
+    article_6: Mapped[str | None] = mapped_column(String(20))
+    article_9: Mapped[str | None] = mapped_column(String(20))
+    article_10: Mapped[str | None] = mapped_column(String(20))
+    part_3: Mapped[str | None] = mapped_column(String(20))
+    gateway: Mapped[str | None] = mapped_column(String(40))
+    #: Source: who supplied it, how and when, and the evidence it rests on.
+    source_kind: Mapped[SourceKind] = mapped_column(Enum(SourceKind, native_enum=False, length=20))
+    #: The organisation or role, or a third party described by relationship ("the child's aunt").
+    source_description: Mapped[str] = mapped_column(EncryptedText)
+    obtained_how: Mapped[ObtainedHow] = mapped_column(Enum(ObtainedHow, native_enum=False, length=20))
+    obtained_on: Mapped[date] = mapped_column(Date)
+    evidence_reference: Mapped[str | None] = mapped_column(String(100))
+    #: Police 3x5x2 grading: source evaluation 1-3, intelligence assessment A-E, handling code P or C.
+    source_evaluation: Mapped[str | None] = mapped_column(String(1))
+    intelligence_assessment: Mapped[str | None] = mapped_column(String(1))
+    handling_code: Mapped[str | None] = mapped_column(String(1))
+    consent_position: Mapped[ConsentPosition | None] = mapped_column(
+        Enum(ConsentPosition, native_enum=False, length=30))
+    consent_record_id: Mapped[int | None] = mapped_column(ForeignKey("consent_record.id"))
+    no_consent_reason: Mapped[NoConsentReason | None] = mapped_column(
+        Enum(NoConsentReason, native_enum=False, length=30))
+    rationale: Mapped[str | None] = mapped_column(EncryptedText)
+    authorised_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: Whether the child or family were told, when, or why not.
+    family_told: Mapped[bool | None] = mapped_column(Boolean)
+    family_told_on: Mapped[date | None] = mapped_column(Date)
+    family_not_told_reason: Mapped[str | None] = mapped_column(EncryptedText)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("share_record.id"))
+    supersede_reason: Mapped[str | None] = mapped_column(EncryptedText)
+    origin_share_id: Mapped[int | None] = mapped_column(ForeignKey("share_record.id"))
+    #: Set when the consent this share relied on is withdrawn: someone must review it.
+    review_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    recipients: Mapped[list[ShareRecipient]] = relationship(lazy="selectin", back_populates="share")
+
+
+class ShareRecipient(Base):
+    __tablename__ = "share_recipient"
+    __table_args__ = (Index("ix_share_recipient_org_share", "organisation_id", "share_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    share_id: Mapped[int] = mapped_column(ForeignKey("share_record.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    #: A named person in that organisation, when the share is for them.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[RecipientStatus] = mapped_column(Enum(RecipientStatus, native_enum=False, length=10),
+                                                    default=RecipientStatus.sent)
+    first_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(EncryptedText)
+
+    share: Mapped[ShareRecord] = relationship(back_populates="recipients")

@@ -1,0 +1,305 @@
+"""Recording and reading share records: the only code that writes them.
+
+Each function checks the actor's relationship to the child or the share, applies the rules of
+the register (legal basis, consent position, source, grading, handling code), writes the audit
+event, and commits once. Reads by a recipient organisation record its first opening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import or_, select
+
+from hub import db
+from hub.audit import service as audit
+from hub.auth.models import Organisation, User
+from hub.auth.roles import Role
+from hub.consent.models import ConsentRecord
+from hub.db import unit_of_work, utcnow
+from hub.errors import Invalid, NotFound
+from hub.permissions import MACE_ROLES, PRACTITIONER_ROLES, child_access
+from hub.sharing import legal_bases
+from hub.sharing.models import (
+    CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
+    RecipientStatus, ShareRecipient, ShareRecord, SourceKind,
+)
+
+SHARING_ROLES = PRACTITIONER_ROLES | MACE_ROLES
+#: Who may authorise sharing without consent: practitioners who hold safeguarding decisions.
+AUTHORISER_ROLES = {Role.dsl, Role.social_worker, Role.police_officer, Role.mace_chair, Role.health_practitioner}
+
+
+@dataclass
+class ShareDraft:
+    child_id: int
+    category: Category
+    summary: str
+    content: str
+    purpose: str
+    recipient_org_ids: list[int]
+    source_kind: SourceKind
+    source_description: str
+    obtained_how: ObtainedHow
+    obtained_on: date
+    bases: legal_bases.BasisChoice
+    consent_position: ConsentPosition
+    recipient_user_ids: list[int] = field(default_factory=list)
+    special_category: bool = False
+    criminal_offence: bool = False
+    law_enforcement: bool = False
+    evidence_reference: str | None = None
+    source_evaluation: str | None = None
+    intelligence_assessment: str | None = None
+    handling_code: str | None = None
+    consent_record_id: int | None = None
+    no_consent_reason: NoConsentReason | None = None
+    rationale: str | None = None
+    authorised_by_user_id: int | None = None
+    family_told: bool | None = None
+    family_told_on: date | None = None
+    family_not_told_reason: str | None = None
+
+
+def create_share(actor: User, draft: ShareDraft, *, origin: ShareRecord | None = None,
+                 supersedes: ShareRecord | None = None, supersede_reason: str | None = None) -> ShareRecord:
+    """Record a share to its recipients; refused (and nothing stored) when any rule fails."""
+    access = child_access(actor, draft.child_id)
+    if not access or not actor.roles & SHARING_ROLES:
+        audit.record_refusal(actor, "child", draft.child_id, draft.child_id, action="share")
+        raise NotFound("child not found")
+    special = draft.special_category or draft.category in SPECIAL_BY_CATEGORY
+    criminal = draft.criminal_offence or draft.category in CRIMINAL_BY_CATEGORY
+    errors = _check(actor, draft, special, criminal)
+    if errors:
+        raise Invalid(errors)
+    with unit_of_work() as s:
+        share = ShareRecord(
+            child_id=draft.child_id, sender_org_id=actor.organisation_id, sender_user_id=actor.id,
+            category=draft.category, summary=draft.summary.strip(), content=draft.content.strip(),
+            purpose=draft.purpose.strip(), special_category=special, criminal_offence=criminal,
+            law_enforcement=draft.law_enforcement, article_6=draft.bases.article_6, article_9=draft.bases.article_9,
+            article_10=draft.bases.article_10, part_3=draft.bases.part_3, gateway=draft.bases.gateway,
+            source_kind=draft.source_kind, source_description=draft.source_description.strip(),
+            obtained_how=draft.obtained_how, obtained_on=draft.obtained_on,
+            evidence_reference=(draft.evidence_reference or "").strip() or None,
+            source_evaluation=draft.source_evaluation, intelligence_assessment=draft.intelligence_assessment,
+            handling_code=draft.handling_code, consent_position=draft.consent_position,
+            consent_record_id=draft.consent_record_id, no_consent_reason=draft.no_consent_reason,
+            rationale=(draft.rationale or "").strip() or None, authorised_by_user_id=draft.authorised_by_user_id,
+            family_told=draft.family_told, family_told_on=draft.family_told_on,
+            family_not_told_reason=draft.family_not_told_reason,
+            origin_share_id=origin.id if origin else None,
+            supersedes_id=supersedes.id if supersedes else None, supersede_reason=supersede_reason,
+        )
+        named = dict(_named_recipients(draft))
+        share.recipients = [ShareRecipient(organisation_id=org_id, user_id=named.get(org_id))
+                            for org_id in dict.fromkeys(draft.recipient_org_ids)]
+        s.add(share)
+        s.flush()
+        audit.record("share", actor=actor, object_type="share", object_id=share.id, child_id=draft.child_id,
+                     basis=access.basis, purpose=share.purpose[:200], legal_basis=_legal_basis_text(share),
+                     detail={"recipients": sorted(draft.recipient_org_ids), "category": draft.category.value,
+                             "consent": draft.consent_position.value, "origin": share.origin_share_id,
+                             "supersedes": share.supersedes_id})
+    return share
+
+
+def _legal_basis_text(share: ShareRecord) -> str:
+    codes = [share.article_6, share.article_9, share.article_10, share.part_3, share.gateway]
+    return "; ".join(c for c in codes if c)[:200]
+
+
+def _named_recipients(draft: ShareDraft) -> list[tuple[int, int]]:
+    users = db.session().scalars(select(User).where(User.id.in_(draft.recipient_user_ids))) \
+        if draft.recipient_user_ids else []
+    return [(u.organisation_id, u.id) for u in users]
+
+
+def _check(actor: User, draft: ShareDraft, special: bool, criminal: bool) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not (draft.summary or "").strip():
+        errors["summary"] = "Write a short summary of what you are sharing"
+    if not (draft.content or "").strip():
+        errors["content"] = "Write the information you are sharing"
+    if not (draft.purpose or "").strip():
+        errors["purpose"] = "Say why you are sharing it"
+    errors.update(_check_recipients(actor, draft))
+    errors.update(_check_source(draft))
+    errors.update(legal_bases.check(
+        draft.bases, sender_kind=actor.organisation.kind, special_category=special, criminal_offence=criminal,
+        law_enforcement=draft.law_enforcement))
+    errors.update(_check_consent(actor, draft))
+    if draft.family_told is None:
+        errors["family_told"] = "Say whether the child or family were told about this sharing"
+    elif draft.family_told and not draft.family_told_on:
+        errors["family_told_on"] = "Enter when they were told"
+    elif draft.family_told and draft.family_told_on > date.today():
+        errors["family_told_on"] = "The date they were told must be today or in the past"
+    elif not draft.family_told and not (draft.family_not_told_reason or "").strip():
+        errors["family_not_told_reason"] = "Say why the child or family were not told"
+    return errors
+
+
+def _check_recipients(actor: User, draft: ShareDraft) -> dict[str, str]:
+    if not draft.recipient_org_ids:
+        return {"recipient_org_ids": "Choose who you are sharing with"}
+    found = set(db.session().scalars(select(Organisation.id).where(
+        Organisation.id.in_(draft.recipient_org_ids), Organisation.active.is_(True))))
+    if found != set(draft.recipient_org_ids):
+        return {"recipient_org_ids": "One of the recipients is not an organisation in the hub"}
+    if actor.organisation_id in found:
+        return {"recipient_org_ids": "You cannot share with your own organisation"}
+    named = _named_recipients(draft)
+    if len(named) != len(set(draft.recipient_user_ids)) or any(org not in found for org, _ in named):
+        return {"recipient_user_ids": "A named person must belong to one of the recipient organisations"}
+    return {}
+
+
+def _check_source(draft: ShareDraft) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not (draft.source_description or "").strip():
+        errors["source_description"] = ("Describe the third party by their relationship to the child"
+                                         if draft.source_kind == SourceKind.third_party
+                                         else "Say which organisation or role supplied it")
+    if draft.obtained_on is None:
+        errors["obtained_on"] = "Enter when the information was obtained"
+    elif draft.obtained_on > date.today():
+        errors["obtained_on"] = "The date it was obtained must be today or in the past"
+    grading = (draft.source_evaluation, draft.intelligence_assessment, draft.handling_code)
+    if draft.category == Category.police_intelligence or any(grading):
+        if draft.source_evaluation not in ("1", "2", "3"):
+            errors["source_evaluation"] = "Grade the source 1 (reliable), 2 (untested) or 3 (not reliable)"
+        if draft.intelligence_assessment not in ("A", "B", "C", "D", "E"):
+            errors["intelligence_assessment"] = "Assess the intelligence A to E"
+        if draft.handling_code not in ("P", "C"):
+            errors["handling_code"] = "Choose the handling code P (may be shared) or C (conditions apply)"
+    return errors
+
+
+def _check_consent(actor: User, draft: ShareDraft) -> dict[str, str]:
+    position = draft.consent_position
+    if position == ConsentPosition.consent:
+        consent = db.session().get(ConsentRecord, draft.consent_record_id) if draft.consent_record_id else None
+        if consent is None or consent.child_id != draft.child_id:
+            return {"consent_record_id": "Choose the consent record this share relies on"}
+        if consent.withdrawn_at is not None:
+            return {"consent_record_id": "That consent has been withdrawn: you cannot rely on it"}
+        if not consent.covers(draft.category.value, set(draft.recipient_org_ids), date.today()):
+            return {"consent_record_id": "That consent does not cover this purpose, these recipients or today"}
+        return {}
+    if draft.bases.article_6 == "6(1)(a)":
+        return {"article_6": "Consent as the Article 6 basis needs the share to rely on a consent record"}
+    errors: dict[str, str] = {}
+    if position == ConsentPosition.not_needed and draft.no_consent_reason is None:
+        errors["no_consent_reason"] = "Choose why consent is not needed"
+    if not (draft.rationale or "").strip():
+        errors["rationale"] = "Explain why sharing without consent is necessary and proportionate"
+    authoriser = db.session().get(User, draft.authorised_by_user_id) if draft.authorised_by_user_id else None
+    if authoriser is None:
+        errors["authorised_by_user_id"] = "Choose who authorised sharing without consent"
+    elif (not authoriser.active or authoriser.organisation_id != actor.organisation_id
+          or not authoriser.roles & AUTHORISER_ROLES):
+        errors["authorised_by_user_id"] = ("The authoriser must be an active safeguarding lead, social worker, "
+                                           "police officer, health practitioner or MACE chair in your organisation")
+    elif position == ConsentPosition.refused_but_justified and authoriser.id == actor.id:
+        errors["authorised_by_user_id"] = "When consent was refused, someone else must authorise the sharing"
+    return errors
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _visible(actor: User):
+    """Shares the actor's organisation sent, or received and was not revoked from."""
+    received = select(ShareRecipient.share_id).where(
+        ShareRecipient.organisation_id == actor.organisation_id, ShareRecipient.status != RecipientStatus.revoked)
+    return or_(ShareRecord.sender_org_id == actor.organisation_id, ShareRecord.id.in_(received))
+
+
+def get_share(actor: User, share_id: int) -> ShareRecord:
+    """One share, for its sender and its recipients only; a recipient's first opening is kept."""
+    s = db.session()
+    share = s.scalar(select(ShareRecord).where(ShareRecord.id == share_id, _visible(actor)))
+    if share is None:
+        audit.record_refusal(actor, "share", share_id)
+        raise NotFound("share not found")
+    with unit_of_work():
+        mine = [r for r in share.recipients if r.organisation_id == actor.organisation_id]
+        for recipient in mine:
+            if recipient.first_opened_at is None:
+                recipient.first_opened_at = utcnow()
+        audit.record("read", actor=actor, object_type="share", object_id=share.id, child_id=share.child_id,
+                     basis="share-recipient" if mine else "share-sender", legal_basis=_legal_basis_text(share))
+    return share
+
+
+def chronology(actor: User, child_id: int) -> list[ShareRecord]:
+    """Every share about the child the actor may see, newest first (corrections and originals both)."""
+    if not child_access(actor, child_id):
+        audit.record_refusal(actor, "child", child_id, child_id)
+        raise NotFound("child not found")
+    shares = list(db.session().scalars(select(ShareRecord).where(ShareRecord.child_id == child_id, _visible(actor))
+                                       .order_by(ShareRecord.created_at.desc(), ShareRecord.id.desc())))
+    with unit_of_work():
+        audit.record("read", actor=actor, object_type="share-chronology", child_id=child_id,
+                     basis=child_access(actor, child_id).basis, detail={"shares": [x.id for x in shares]})
+    return shares
+
+
+# --- afterwards ---------------------------------------------------------------------------------
+
+def correct(actor: User, share_id: int, draft: ShareDraft, reason: str) -> ShareRecord:
+    """A correction is a new share superseding the old one; both stay visible."""
+    original = _sent_by(actor, share_id)
+    if not (reason or "").strip():
+        raise Invalid({"supersede_reason": "Say what was wrong with the original"})
+    return create_share(actor, draft, supersedes=original, supersede_reason=reason.strip())
+
+
+def share_onward(actor: User, share_id: int, draft: ShareDraft) -> ShareRecord:
+    """A recipient passes the information on: a new share pointing to its origin. Handling
+    code C (conditions apply) forbids onward sharing through the hub."""
+    origin = get_share(actor, share_id)
+    if origin.sender_org_id == actor.organisation_id:
+        raise Invalid({"": "You sent this share: record a new share instead of sharing it onward"})
+    if origin.handling_code == "C":
+        audit.record_refusal(actor, "share", share_id, origin.child_id, action="share")
+        raise Invalid({"": "The handling code of this intelligence (C) does not allow onward sharing"})
+    draft.child_id = origin.child_id
+    return create_share(actor, draft, origin=origin)
+
+
+def revoke(actor: User, share_id: int, recipient_org_id: int, reason: str) -> None:
+    share = _sent_by(actor, share_id)
+    if not (reason or "").strip():
+        raise Invalid({"reason": "Say why you are revoking access"})
+    with unit_of_work():
+        recipient = next((r for r in share.recipients if r.organisation_id == recipient_org_id), None)
+        if recipient is None or recipient.status == RecipientStatus.revoked:
+            raise Invalid({"reason": "That organisation does not hold this share"})
+        recipient.status, recipient.revoked_reason, recipient.responded_at = RecipientStatus.revoked, reason, utcnow()
+        audit.record("update", actor=actor, object_type="share", object_id=share.id, child_id=share.child_id,
+                     detail={"change": "revoked", "recipient": recipient_org_id})
+
+
+def respond(actor: User, share_id: int, accept: bool) -> None:
+    share = get_share(actor, share_id)
+    with unit_of_work():
+        mine = [r for r in share.recipients if r.organisation_id == actor.organisation_id]
+        if not mine:
+            raise Invalid({"": "Only a recipient can accept or decline a share"})
+        for recipient in mine:
+            recipient.status = RecipientStatus.accepted if accept else RecipientStatus.declined
+            recipient.responded_at = utcnow()
+        audit.record("update", actor=actor, object_type="share", object_id=share.id, child_id=share.child_id,
+                     detail={"change": "accepted" if accept else "declined"})
+
+
+def _sent_by(actor: User, share_id: int) -> ShareRecord:
+    share = db.session().get(ShareRecord, share_id)
+    if share is None or share.sender_org_id != actor.organisation_id:
+        audit.record_refusal(actor, "share", share_id, action="update")
+        raise NotFound("share not found")
+    return share
+

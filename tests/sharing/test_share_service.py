@@ -1,0 +1,224 @@
+"""The register's rules, through the service layer: who sees a share, consent, the Article 9
+rule, corrections, withdrawal, handling codes, receipts, audit, and bad input storing nothing."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth.roles import OrgKind, Role
+from hub.consent import service as consent_service
+from hub.consent.models import GivenBy
+from hub.errors import Invalid, NotFound
+from hub.sharing import service
+from hub.sharing.legal_bases import BasisChoice
+from hub.sharing.models import (
+    Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind,
+)
+from tests.factories import enrol, involve, make_child, make_org, make_user
+
+
+@pytest.fixture
+def world(app):
+    la = make_org(OrgKind.childrens_social_care)
+    school, other_school = make_org(OrgKind.school), make_org(OrgKind.school)
+    health, police = make_org(OrgKind.health), make_org(OrgKind.police)
+    host = make_org(OrgKind.mace_host)
+    child = make_child("Shared", "About", responsible_authority_id=la.id)
+    enrol(child, school)
+    worker, _ = make_user(la, Role.social_worker)
+    manager, _ = make_user(la, Role.social_worker)
+    return dict(la=la, school=school, other_school=other_school, health=health, police=police, child=child,
+                worker=worker, manager=manager,
+                dsl=make_user(school, Role.dsl)[0], other_dsl=make_user(other_school, Role.dsl)[0],
+                nurse=make_user(health, Role.health_practitioner)[0], officer=make_user(police, Role.police_officer)[0],
+                hub_dpo=make_user(host, Role.dpo)[0])
+
+
+def draft(w, **changes) -> service.ShareDraft:
+    values = dict(
+        child_id=w["child"].id, category=Category.risk_assessment, summary="Risk raised after third episode",
+        content="Seen with older males near the station twice this week.", purpose="Plan a strategy discussion",
+        recipient_org_ids=[w["school"].id, w["health"].id], source_kind=SourceKind.organisation,
+        source_description="Missing team", obtained_how=ObtainedHow.return_interview,
+        obtained_on=date.today() - timedelta(days=1),
+        bases=BasisChoice(article_6="6(1)(e)", gateway="CA1989-s47"),
+        consent_position=ConsentPosition.not_needed, no_consent_reason=NoConsentReason.significant_harm,
+        rationale="Asking would alert the adults exploiting her.", authorised_by_user_id=w["manager"].id,
+        family_told=False, family_not_told_reason="Telling the family now could place the child at risk.")
+    values.update(changes)
+    return service.ShareDraft(**values)
+
+
+def _count() -> int:
+    return db.session().scalar(select(func.count()).select_from(ShareRecord))
+
+
+def test_sender_and_each_recipient_see_a_share_and_nobody_else_does(world):
+    share = service.create_share(world["worker"], draft(world))
+    for who in ("worker", "dsl", "nurse"):
+        assert service.get_share(world[who], share.id).id == share.id
+    for who in ("other_dsl", "officer", "hub_dpo"):
+        with pytest.raises(NotFound):
+            service.get_share(world[who], share.id)
+
+
+def test_a_recipient_reaches_the_child_through_the_share(world):
+    service.create_share(world["worker"], draft(world))
+    from hub.permissions import child_access
+
+    assert child_access(world["nurse"], world["child"].id).basis == "share-received"
+    assert not child_access(world["officer"], world["child"].id)
+
+
+def test_the_first_opening_by_a_recipient_is_kept_and_each_view_is_audited(world):
+    share = service.create_share(world["worker"], draft(world))
+    service.get_share(world["worker"], share.id)
+    assert all(r.first_opened_at is None for r in share.recipients)  # the sender's own reads do not count
+    first = service.get_share(world["dsl"], share.id)
+    opened = next(r for r in first.recipients if r.organisation_id == world["school"].id).first_opened_at
+    service.get_share(world["dsl"], share.id)
+    again = next(r for r in service.get_share(world["dsl"], share.id).recipients
+                 if r.organisation_id == world["school"].id).first_opened_at
+    assert opened is not None and again == opened
+    events = db.session().scalars(select(AuditEvent.action).where(AuditEvent.object_type == "share")).all()
+    assert events.count("share") == 1 and events.count("read") == 4
+
+
+def test_the_share_event_carries_purpose_and_legal_basis(world):
+    share = service.create_share(world["worker"], draft(world))
+    event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "share"))
+    assert (event.object_id, event.child_id) == (str(share.id), world["child"].id)
+    assert event.legal_basis == "6(1)(e); CA1989-s47" and event.purpose == "Plan a strategy discussion"
+    assert b"older males" not in event.leaf
+
+
+def test_health_information_cannot_be_saved_without_an_article_9_condition(world):
+    with pytest.raises(Invalid) as info:
+        service.create_share(world["worker"], draft(world, category=Category.health_information))
+    assert "article_9" in info.value.errors and _count() == 0
+    share = service.create_share(world["worker"], draft(
+        world, category=Category.health_information,
+        bases=BasisChoice(article_6="6(1)(e)", article_9="9(2)(g)+S1P18", gateway="CA1989-s47")))
+    assert share.special_category
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"bases": BasisChoice(gateway="CA1989-s47")}, "article_6"),
+    ({"authorised_by_user_id": None}, "authorised_by_user_id"),
+    ({"recipient_org_ids": [999999]}, "recipient_org_ids"),
+    ({"obtained_on": date.today() + timedelta(days=3)}, "obtained_on"),
+    ({"rationale": ""}, "rationale"),
+    ({"family_not_told_reason": ""}, "family_not_told_reason"),
+    ({"summary": " "}, "summary"),
+], ids=["no-legal-basis", "no-authoriser", "unknown-recipient", "future-date", "no-rationale", "family", "summary"])
+def test_bad_input_is_refused_with_a_clear_error_and_nothing_is_stored(world, changes, field):
+    with pytest.raises(Invalid) as info:
+        service.create_share(world["worker"], draft(world, **changes))
+    assert field in info.value.errors and info.value.errors[field]
+    assert _count() == 0
+
+
+def test_an_authoriser_without_the_right_role_or_from_elsewhere_is_refused(world):
+    for authoriser in (world["dsl"], make_user(world["la"], Role.mace_member)[0]):
+        with pytest.raises(Invalid) as info:
+            service.create_share(world["worker"], draft(world, authorised_by_user_id=authoriser.id))
+        assert "authorised_by_user_id" in info.value.errors
+
+
+def test_refused_consent_needs_someone_else_to_authorise(world):
+    refused = dict(consent_position=ConsentPosition.refused_but_justified, no_consent_reason=None)
+    with pytest.raises(Invalid):
+        service.create_share(world["worker"], draft(world, authorised_by_user_id=world["worker"].id, **refused))
+    assert service.create_share(world["worker"], draft(world, **refused)).id
+
+
+def _consent(world, **changes):
+    values = dict(child_id=world["child"].id, given_by=GivenBy.child, giver_description="the child", given=True,
+                  purposes=[Category.risk_assessment], recipient_org_ids=[world["school"].id, world["health"].id],
+                  obtained_on=date.today() - timedelta(days=2), child_competent=True)
+    values.update(changes)
+    return consent_service.record_consent(world["worker"], consent_service.ConsentDetails(**values))
+
+
+def test_a_share_can_rely_on_consent_that_covers_it(world):
+    consent = _consent(world)
+    relies = dict(consent_position=ConsentPosition.consent, consent_record_id=consent.id, rationale=None,
+                  no_consent_reason=None, authorised_by_user_id=None)
+    assert service.create_share(world["worker"], draft(world, **relies)).consent_record_id == consent.id
+    with pytest.raises(Invalid) as info:  # not for the police
+        service.create_share(world["worker"], draft(world, recipient_org_ids=[world["police"].id], **relies))
+    assert "does not cover" in info.value.errors["consent_record_id"]
+
+
+def test_a_child_giving_consent_needs_a_competence_judgement(world):
+    with pytest.raises(Invalid) as info:
+        _consent(world, child_competent=None)
+    assert "child_competent" in info.value.errors
+
+
+def test_withdrawing_consent_blocks_new_shares_and_flags_earlier_ones(world):
+    consent = _consent(world)
+    relies = dict(consent_position=ConsentPosition.consent, consent_record_id=consent.id, rationale=None,
+                  no_consent_reason=None, authorised_by_user_id=None)
+    earlier = service.create_share(world["worker"], draft(world, **relies))
+    assert consent_service.withdraw(world["worker"], consent.id, "Told her social worker she has changed her mind") == 1
+    db.session().refresh(earlier)
+    assert earlier.review_flagged_at is not None
+    with pytest.raises(Invalid) as info:
+        service.create_share(world["worker"], draft(world, **relies))
+    assert "withdrawn" in info.value.errors["consent_record_id"]
+
+
+def test_a_correction_supersedes_and_keeps_the_original(world):
+    original = service.create_share(world["worker"], draft(world))
+    corrected = service.correct(world["worker"], original.id, draft(world, summary="Corrected summary"),
+                                "The date of the sighting was wrong")
+    chronology = service.chronology(world["dsl"], world["child"].id)
+    assert [s.id for s in chronology] == [corrected.id, original.id]
+    assert corrected.supersedes_id == original.id and corrected.supersede_reason.startswith("The date")
+    with pytest.raises(NotFound):
+        service.correct(world["dsl"], original.id, draft(world), "not mine to correct")
+
+
+def test_handling_code_c_forbids_onward_sharing_and_p_allows_it_with_its_origin(world):
+    involve(world["child"], world["police"], "missing-person record")
+    intel = dict(category=Category.police_intelligence, law_enforcement=True, recipient_org_ids=[world["la"].id],
+                 bases=BasisChoice(part_3="S35+S8P4", gateway="CDA1998-s115"), source_evaluation="2",
+                 intelligence_assessment="B", authorised_by_user_id=world["officer"].id)
+    guarded = service.create_share(world["officer"], draft(world, handling_code="C", **intel))
+    onward = draft(world, recipient_org_ids=[world["school"].id])
+    with pytest.raises(Invalid):
+        service.share_onward(world["worker"], guarded.id, onward)
+    open_intel = service.create_share(world["officer"], draft(world, handling_code="P", **intel))
+    passed_on = service.share_onward(world["worker"], open_intel.id, onward)
+    assert passed_on.origin_share_id == open_intel.id
+
+
+def test_police_intelligence_needs_its_grading(world):
+    involve(world["child"], world["police"], "missing-person record")
+    with pytest.raises(Invalid) as info:
+        service.create_share(world["officer"], draft(
+            world, category=Category.police_intelligence, law_enforcement=True, recipient_org_ids=[world["la"].id],
+            bases=BasisChoice(part_3="S35+S8P4", gateway="CDA1998-s115"), authorised_by_user_id=world["officer"].id))
+    assert {"source_evaluation", "intelligence_assessment", "handling_code"} <= set(info.value.errors)
+
+
+def test_a_revoked_recipient_loses_the_share_and_a_recipient_can_decline(world):
+    share = service.create_share(world["worker"], draft(world))
+    service.respond(world["nurse"], share.id, accept=False)
+    service.revoke(world["worker"], share.id, world["school"].id, "Sent to the wrong school")
+    with pytest.raises(NotFound):
+        service.get_share(world["dsl"], share.id)
+    statuses = {r.organisation_id: r.status.value for r in service.get_share(world["worker"], share.id).recipients}
+    assert statuses == {world["school"].id: "revoked", world["health"].id: "declined"}
+
+
+def test_an_unrelated_practitioner_cannot_share_about_the_child(world):
+    with pytest.raises(NotFound):
+        service.create_share(world["other_dsl"], draft(world))
+    assert _count() == 0
