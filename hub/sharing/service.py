@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from hub import db
 from hub.audit import service as audit
@@ -208,13 +208,45 @@ def _check_consent(actor: User, draft: ShareDraft) -> dict[str, str]:
     return errors
 
 
+def record_decision_not_to_share(actor: User, draft: ShareDraft) -> ShareRecord:
+    """A decision NOT to share, with its reasons: the guidance asks for decisions either way to be
+    written down. The would-be recipients are kept, but they never see it."""
+    access = child_access(actor, draft.child_id)
+    if not access or not actor.roles & SHARING_ROLES:
+        audit.record_refusal(actor, "child", draft.child_id, draft.child_id, action="create")
+        raise NotFound("child not found")
+    errors = {}
+    if not (draft.summary or "").strip():
+        errors["summary"] = "Say what information you decided not to share"
+    if not (draft.rationale or "").strip():
+        errors["rationale"] = "Record why you decided not to share"
+    errors.update(_check_recipients(actor, draft))
+    if errors:
+        raise Invalid(errors)
+    with unit_of_work() as s:
+        decision = ShareRecord(
+            child_id=draft.child_id, sender_org_id=actor.organisation_id, sender_user_id=actor.id, shared=False,
+            category=draft.category, summary=draft.summary.strip(), purpose=(draft.purpose or "").strip(),
+            source_kind=draft.source_kind, source_description=(draft.source_description or "").strip(),
+            obtained_how=draft.obtained_how, obtained_on=draft.obtained_on or date.today(),
+            rationale=draft.rationale.strip(),
+            recipients=[ShareRecipient(organisation_id=o) for o in dict.fromkeys(draft.recipient_org_ids)])
+        s.add(decision)
+        s.flush()
+        audit.record("create", actor=actor, object_type="decision-not-to-share", object_id=decision.id,
+                     child_id=draft.child_id, basis=access.basis, detail={"would_have_gone_to": sorted(
+                         draft.recipient_org_ids)})
+    return decision
+
+
 # --- reading ------------------------------------------------------------------------------------
 
 def _visible(actor: User):
     """Shares the actor's organisation sent, or received and was not revoked from."""
     received = select(ShareRecipient.share_id).where(
         ShareRecipient.organisation_id == actor.organisation_id, ShareRecipient.status != RecipientStatus.revoked)
-    return or_(ShareRecord.sender_org_id == actor.organisation_id, ShareRecord.id.in_(received))
+    return or_(ShareRecord.sender_org_id == actor.organisation_id,
+               and_(ShareRecord.shared.is_(True), ShareRecord.id.in_(received)))
 
 
 def get_share(actor: User, share_id: int) -> ShareRecord:
@@ -303,3 +335,25 @@ def _sent_by(actor: User, share_id: int) -> ShareRecord:
         raise NotFound("share not found")
     return share
 
+
+
+@dataclass
+class ShareLists:
+    received: list[ShareRecord]
+    sent: list[ShareRecord]
+
+
+def lists(actor: User, limit: int = 100) -> ShareLists:
+    """"Shared with us" and "shared by us", newest first."""
+    s = db.session()
+    received = select(ShareRecipient.share_id).where(
+        ShareRecipient.organisation_id == actor.organisation_id, ShareRecipient.status != RecipientStatus.revoked)
+    with_us = list(s.scalars(select(ShareRecord).where(ShareRecord.shared.is_(True), ShareRecord.id.in_(received))
+                             .order_by(ShareRecord.id.desc()).limit(limit)))
+    by_us = list(s.scalars(select(ShareRecord).where(ShareRecord.sender_org_id == actor.organisation_id)
+                           .order_by(ShareRecord.id.desc()).limit(limit)))
+    with unit_of_work():
+        for share in with_us + by_us:
+            audit.record("read", actor=actor, object_type="share-list", object_id=share.id, child_id=share.child_id,
+                         basis="share-recipient" if share in with_us else "share-sender")
+    return ShareLists(with_us, by_us)

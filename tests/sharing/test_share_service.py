@@ -222,3 +222,22 @@ def test_an_unrelated_practitioner_cannot_share_about_the_child(world):
     with pytest.raises(NotFound):
         service.create_share(world["other_dsl"], draft(world))
     assert _count() == 0
+
+
+def test_a_decision_not_to_share_is_recorded_and_never_reaches_the_would_be_recipients(world):
+    decision = service.record_decision_not_to_share(world["worker"], draft(
+        world, rationale="The school already knows; sharing more is not proportionate."))
+    assert decision.shared is False
+    with pytest.raises(NotFound):
+        service.get_share(world["dsl"], decision.id)
+    assert service.get_share(world["worker"], decision.id).id == decision.id
+    with pytest.raises(Invalid):
+        service.record_decision_not_to_share(world["worker"], draft(world, rationale=""))
+
+
+def test_each_side_lists_what_it_shared_and_received(world):
+    share = service.create_share(world["worker"], draft(world))
+    assert [s.id for s in service.lists(world["dsl"]).received] == [share.id]
+    assert service.lists(world["dsl"]).sent == []
+    assert [s.id for s in service.lists(world["worker"]).sent] == [share.id]
+    assert service.lists(world["other_dsl"]).received == []
