@@ -82,9 +82,10 @@ def _blueprints(app: Flask) -> None:
     from hub.auth.sso import bp as sso_bp
     from hub.auth.views import bp as auth_bp
     from hub.people.views import bp as people_bp
+    from hub.sharing.views import bp as sharing_bp
     from hub.web import bp as core_bp
 
-    for bp in (core_bp, auth_bp, sso_bp, people_bp, admin_bp, audit_bp):
+    for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, admin_bp, audit_bp):
         app.register_blueprint(bp)
 
 

@@ -26,6 +26,28 @@ def _count() -> int:
     return db.session().scalar(select(func.count()).select_from(AuditEvent))
 
 
+def _share_to(recipient_org, child) -> int:
+    """A share the page-walking user's organisation received, so the share pages open."""
+    from datetime import date
+
+    from hub.sharing import service
+    from hub.sharing.legal_bases import BasisChoice
+    from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+    from tests.factories import involve
+
+    la = make_org(OrgKind.childrens_social_care)
+    involve(child, la)
+    worker, _ = make_user(la, Role.social_worker)
+    manager, _ = make_user(la, Role.social_worker)
+    return service.create_share(worker, service.ShareDraft(
+        child_id=child.id, category=Category.other, summary="s", content="c", purpose="p",
+        recipient_org_ids=[recipient_org.id], source_kind=SourceKind.organisation, source_description="team",
+        obtained_how=ObtainedHow.observation, obtained_on=date.today(),
+        bases=BasisChoice(article_6="6(1)(e)", gateway="CA1989-s47"), consent_position=ConsentPosition.not_needed,
+        no_consent_reason=NoConsentReason.legal_duty, rationale="r", authorised_by_user_id=manager.id,
+        family_told=False, family_not_told_reason="risk")).id
+
+
 def test_every_page_showing_personal_data_writes_an_audit_event(app):
     host = make_org(OrgKind.mace_host)
     school = make_org(OrgKind.school)
@@ -36,8 +58,9 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     with db.unit_of_work() as s:
         s.add(AuditFlag(kind="test", event_seq=0, reason="test flag"))
     flag_id = db.session().scalar(select(AuditFlag.id))
+    share_id = _share_to(host, child)
     samples = {"child_id": child.id, "user_id": user.id, "org_id": school.id, "flag_id": flag_id,
-               "enrolment_id": 1, "kind": "xlsx"}
+               "enrolment_id": 1, "kind": "xlsx", "share_id": share_id}
     client = app.test_client()
     sign_in(client, user, secret)
     adapter = app.url_map.bind("localhost")

@@ -86,3 +86,14 @@ def withdraw(actor: User, consent_id: int, reason: str) -> int:
         audit.record("update", actor=actor, object_type="consent", object_id=consent_id, child_id=consent.child_id,
                      detail={"change": "withdrawn", "shares_flagged": flagged})
     return flagged
+
+
+def consents_for(actor: User, child_id: int) -> list[ConsentRecord]:
+    """The child's consent records, for a practitioner who may see the child (the caller has
+    already read the child, which is audited)."""
+    from sqlalchemy import select
+
+    if not child_access(actor, child_id):
+        return []
+    return list(db.session().scalars(select(ConsentRecord).where(ConsentRecord.child_id == child_id)
+                                     .order_by(ConsentRecord.id.desc())))

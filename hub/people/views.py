@@ -34,7 +34,9 @@ def show(child_id: int):
     except NotFound:
         # The same page whether the child exists or not; it offers emergency access.
         return render_template("people/not_found.html", child_id=child_id), 404
-    return render_template("people/show.html", child=child)
+    from hub.sharing import service as sharing
+
+    return render_template("people/show.html", child=child, shares=sharing.chronology(actor(), child_id))
 
 
 @bp.route("/<int:child_id>/break-glass", methods=["GET", "POST"])

@@ -353,7 +353,23 @@ def lists(actor: User, limit: int = 100) -> ShareLists:
     by_us = list(s.scalars(select(ShareRecord).where(ShareRecord.sender_org_id == actor.organisation_id)
                            .order_by(ShareRecord.id.desc()).limit(limit)))
     with unit_of_work():
-        for share in with_us + by_us:
+        for share in with_us + by_us:  # one event per share shown, so each child's record of sight is whole
             audit.record("read", actor=actor, object_type="share-list", object_id=share.id, child_id=share.child_id,
                          basis="share-recipient" if share in with_us else "share-sender")
+        if not with_us and not by_us:
+            audit.record("read", actor=actor, object_type="share-list", detail={"shown": 0})
     return ShareLists(with_us, by_us)
+
+
+def authorisers(actor: User) -> list[User]:
+    """Colleagues in the actor's organisation who may authorise sharing without consent."""
+    from hub.auth.models import UserRole
+
+    return list(db.session().scalars(
+        select(User).join(UserRole).where(User.organisation_id == actor.organisation_id, User.active.is_(True),
+                                          UserRole.role.in_(AUTHORISER_ROLES)).distinct().order_by(User.name)))
+
+
+def recipients_for(actor: User) -> list[Organisation]:
+    return list(db.session().scalars(select(Organisation).where(
+        Organisation.active.is_(True), Organisation.id != actor.organisation_id).order_by(Organisation.name)))

@@ -1,0 +1,92 @@
+"""The share form: it walks the practitioner through what, why, source and consent."""
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput, GovCheckboxInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput,
+)
+from wtforms import (
+    BooleanField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+from hub.forms import DateInputField
+from hub.sharing import legal_bases
+from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+
+NONE = [("", "Not needed")]
+
+
+def _codes(entries):
+    return [(b.code, f"{b.code}: {b.label}") for b in entries]
+
+
+class ShareForm(FlaskForm):
+    category = SelectField("What kind of information is it?", widget=GovSelect(),
+                           choices=[(c.value, c.label) for c in Category])
+    summary = StringField("Summary", widget=GovTextInput(), description="One line the recipients see first",
+                          validators=[InputRequired("Write a short summary of what you are sharing"), Length(max=200)])
+    content = TextAreaField("The information", widget=GovTextArea(),
+                            description="Only what the recipients need: relevant, adequate and accurate",
+                            validators=[Optional(), Length(max=20000)])
+    purpose = StringField("Why are you sharing it?", widget=GovTextInput(),
+                          validators=[InputRequired("Say why you are sharing it"), Length(max=300)])
+    recipient_org_ids = SelectMultipleField("Who are you sharing it with?", widget=GovCheckboxesInput(), coerce=int)
+    special_category = BooleanField("It includes health or other special-category information",
+                                    widget=GovCheckboxInput())
+    criminal_offence = BooleanField("It includes information about offences or alleged offences",
+                                    widget=GovCheckboxInput())
+    law_enforcement = BooleanField("Police: this is processing for a law-enforcement purpose (DPA 2018 Part 3)",
+                                   widget=GovCheckboxInput())
+    article_6 = RadioField("Article 6 basis", widget=GovRadioInput(), validate_choice=False,
+                           choices=[(b.code, f"{b.label} ({b.code})") for b in legal_bases.ARTICLE_6])
+    article_9 = SelectField("Article 9 condition (special-category information)", widget=GovSelect(),
+                            choices=NONE + _codes(legal_bases.ARTICLE_9), validate_choice=False)
+    article_10 = SelectField("Article 10 condition (criminal-offence information)", widget=GovSelect(),
+                             choices=NONE + _codes(legal_bases.ARTICLE_10), validate_choice=False)
+    part_3 = SelectField("Part 3 condition (police law enforcement)", widget=GovSelect(),
+                         choices=NONE + _codes(legal_bases.PART_3), validate_choice=False)
+    gateway = SelectField("Statutory gateway", widget=GovSelect(), validate_choice=False,
+                          choices=[("", "Choose")] + [(b.code, b.label) for b in legal_bases.GATEWAYS])
+    source_kind = RadioField("Who supplied the information?", widget=GovRadioInput(), default="organisation",
+                             choices=[(SourceKind.organisation.value, "An organisation"),
+                                      (SourceKind.role.value, "A practitioner, by role"),
+                                      (SourceKind.third_party.value, "Someone else (a third party)")])
+    source_description = StringField("Which organisation or role, or the third party's relationship to the child",
+                                     widget=GovTextInput(), validators=[Length(max=200)])
+    obtained_how = SelectField("How was it obtained?", widget=GovSelect(),
+                               choices=[(o.value, o.value.replace("_", " ").capitalize()) for o in ObtainedHow])
+    obtained_on = DateInputField("When was it obtained?", validators=[Optional()])
+    evidence_reference = StringField("Evidence reference (optional)", widget=GovTextInput(),
+                                     validators=[Optional(), Length(max=100)])
+    source_evaluation = SelectField("Source evaluation (intelligence)", widget=GovSelect(), validate_choice=False,
+                                    choices=[("", "Not intelligence"), ("1", "1 Reliable"), ("2", "2 Untested"),
+                                             ("3", "3 Not reliable")])
+    intelligence_assessment = SelectField("Intelligence assessment", widget=GovSelect(), validate_choice=False,
+                                          choices=[("", "Not intelligence")] + [(c, c) for c in "ABCDE"])
+    handling_code = SelectField("Handling code", widget=GovSelect(), validate_choice=False,
+                                choices=[("", "Not intelligence"), ("P", "P: may be shared"),
+                                         ("C", "C: conditions apply (no onward sharing)")])
+    consent_position = RadioField("Consent", widget=GovRadioInput(), default="not_needed", choices=[
+        (ConsentPosition.consent.value, "We rely on consent that covers this sharing"),
+        (ConsentPosition.not_needed.value, "Consent is not needed: another basis applies"),
+        (ConsentPosition.refused_but_justified.value, "Consent was refused, but sharing is justified")])
+    consent_record_id = SelectField("Which consent?", widget=GovSelect(), coerce=int, validate_choice=False)
+    no_consent_reason = SelectField("Why is consent not needed?", widget=GovSelect(), validate_choice=False,
+                                    choices=[("", "Choose")] + [(r.value, r.value.replace("_", " ").capitalize())
+                                                                for r in NoConsentReason])
+    rationale = TextAreaField("Why sharing without consent is necessary and proportionate", widget=GovTextArea(),
+                              validators=[Optional(), Length(max=5000)])
+    authorised_by_user_id = SelectField("Who authorised sharing without consent?", widget=GovSelect(), coerce=int,
+                                        validate_choice=False)
+    family_told = RadioField("Were the child or family told about this sharing?", widget=GovRadioInput(),
+                             choices=[("yes", "Yes"), ("no", "No")], validate_choice=False)
+    family_told_on = DateInputField("When were they told?", validators=[Optional()])
+    family_not_told_reason = TextAreaField("Why not?", widget=GovTextArea(), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Share", widget=GovSubmitInput())
+
+
+class RevokeForm(FlaskForm):
+    recipient = SelectField("Organisation", widget=GovSelect(), coerce=int, validate_choice=False)
+    reason = StringField("Why are you revoking access?", widget=GovTextInput(),
+                         validators=[InputRequired("Say why you are revoking access"), Length(max=500)])
+    submit = SubmitField("Revoke access", widget=GovSubmitInput())

@@ -1,0 +1,110 @@
+"""The register's pages: share about a child, one share, and what was shared with and by us."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from hub.consent import service as consent_service
+from hub.errors import Invalid
+from hub.people import service as people
+from hub.sharing import legal_bases, service
+from hub.sharing.forms import RevokeForm, ShareForm
+from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.web import actor, apply_errors, personal_data
+
+bp = Blueprint("sharing", __name__, url_prefix="/sharing")
+
+
+@bp.route("")
+@personal_data
+def index():
+    return render_template("sharing/index.html", lists=service.lists(actor()))
+
+
+def _share_form(child_id: int) -> ShareForm:
+    form = ShareForm()
+    form.recipient_org_ids.choices = [(o.id, o.name) for o in service.recipients_for(actor())]
+    form.consent_record_id.choices = [(0, "None")] + [
+        (c.id, f"Consent {c.id}: {'given' if c.given else 'refused'} {c.obtained_on:%-d %b %Y}, for "
+               f"{c.purposes.replace(',', ', ').replace('_', ' ')}{' (withdrawn)' if c.withdrawn_at else ''}")
+        for c in consent_service.consents_for(actor(), child_id)]
+    form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in service.authorisers(actor())]
+    return form
+
+
+def _draft(form: ShareForm, child_id: int) -> service.ShareDraft:
+    told = {"yes": True, "no": False}.get(form.family_told.data)
+    return service.ShareDraft(
+        child_id=child_id, category=Category(form.category.data), summary=form.summary.data or "",
+        content=form.content.data or "", purpose=form.purpose.data or "",
+        recipient_org_ids=list(form.recipient_org_ids.data or []), source_kind=SourceKind(form.source_kind.data),
+        source_description=form.source_description.data or "", obtained_how=ObtainedHow(form.obtained_how.data),
+        obtained_on=form.obtained_on.data,
+        bases=legal_bases.BasisChoice(
+            article_6=form.article_6.data or None, article_9=form.article_9.data or None,
+            article_10=form.article_10.data or None, part_3=form.part_3.data or None,
+            gateway=form.gateway.data or None),
+        consent_position=ConsentPosition(form.consent_position.data),
+        special_category=form.special_category.data, criminal_offence=form.criminal_offence.data,
+        law_enforcement=form.law_enforcement.data, evidence_reference=form.evidence_reference.data,
+        source_evaluation=form.source_evaluation.data or None,
+        intelligence_assessment=form.intelligence_assessment.data or None,
+        handling_code=form.handling_code.data or None, consent_record_id=form.consent_record_id.data or None,
+        no_consent_reason=NoConsentReason(form.no_consent_reason.data) if form.no_consent_reason.data else None,
+        rationale=form.rationale.data, authorised_by_user_id=form.authorised_by_user_id.data or None,
+        family_told=told, family_told_on=form.family_told_on.data,
+        family_not_told_reason=form.family_not_told_reason.data)
+
+
+@bp.route("/new/<int:child_id>", methods=["GET", "POST"])
+@personal_data
+def new(child_id: int):
+    child = people.get_child(actor(), child_id, purpose="share information")
+    form = _share_form(child_id)
+    if form.validate_on_submit():
+        try:
+            share = service.create_share(actor(), _draft(form, child_id))
+            flash("Shared. The recipients see it in their 'shared with us' list.", "success")
+            return redirect(url_for("sharing.show", share_id=share.id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("sharing/new.html", form=form, child=child, bases=legal_bases)
+
+
+@bp.route("/<int:share_id>")
+@personal_data
+def show(share_id: int):
+    share = service.get_share(actor(), share_id)
+    revoke = RevokeForm()
+    revoke.recipient.choices = [(r.organisation_id, str(r.organisation_id)) for r in share.recipients]
+    return render_template("sharing/show.html", share=share, revoke=revoke, bases=legal_bases,
+                           organisations={o.id: o for o in service.recipients_for(actor())},
+                           mine=share.sender_org_id == actor().organisation_id)
+
+
+@bp.route("/<int:share_id>/<any(accept, decline):answer>", methods=["POST"])
+def respond(share_id: int, answer: str):
+    from hub.auth.forms import ConfirmForm
+
+    if ConfirmForm().validate_on_submit():
+        try:
+            service.respond(actor(), share_id, accept=answer == "accept")
+            flash(f"You have {answer}d this share.", "success")
+        except Invalid as exc:
+            flash(next(iter(exc.errors.values())), "error")
+    return redirect(url_for("sharing.show", share_id=share_id))
+
+
+@bp.route("/<int:share_id>/revoke", methods=["POST"])
+def revoke(share_id: int):
+    form = RevokeForm()
+    form.recipient.choices = []
+    if form.validate_on_submit():
+        try:
+            service.revoke(actor(), share_id, form.recipient.data, form.reason.data)
+            flash("Access revoked.", "success")
+        except Invalid as exc:
+            flash(next(iter(exc.errors.values())), "error")
+    else:
+        flash("Say why you are revoking access", "error")
+    return redirect(url_for("sharing.show", share_id=share_id))
