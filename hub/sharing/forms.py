@@ -90,3 +90,22 @@ class RevokeForm(FlaskForm):
     reason = StringField("Why are you revoking access?", widget=GovTextInput(),
                          validators=[InputRequired("Say why you are revoking access"), Length(max=500)])
     submit = SubmitField("Revoke access", widget=GovSubmitInput())
+
+
+class RegisterFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    sender_org_id = SelectField("Shared by", widget=GovSelect(), coerce=int, validate_choice=False)
+    recipient_org_id = SelectField("Shared with", widget=GovSelect(), coerce=int, validate_choice=False)
+    legal_basis = SelectField("Legal basis", widget=GovSelect(), validate_choice=False, choices=[("", "Any")] + [
+        (b.code, f"{b.code}: {b.label}") for entries in legal_bases.LISTS.values() for b in entries])
+    consent_position = SelectField("Consent", widget=GovSelect(), validate_choice=False, choices=[("", "Any")] + [
+        (c.value, c.value.replace("_", " ").capitalize()) for c in ConsentPosition])
+    category = SelectField("Category", widget=GovSelect(), validate_choice=False,
+                           choices=[("", "Any")] + [(c.value, c.label) for c in Category])
+    date_from = DateInputField("From", validators=[Optional()])
+    date_to = DateInputField("To", validators=[Optional()])
+    sort = SelectField("Order", widget=GovSelect(), validate_choice=False,
+                       choices=[("newest", "Newest first"), ("oldest", "Oldest first"), ("category", "Category")])
+    submit = SubmitField("Filter", widget=GovSubmitInput())

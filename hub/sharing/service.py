@@ -373,3 +373,98 @@ def authorisers(actor: User) -> list[User]:
 def recipients_for(actor: User) -> list[Organisation]:
     return list(db.session().scalars(select(Organisation).where(
         Organisation.active.is_(True), Organisation.id != actor.organisation_id).order_by(Organisation.name)))
+
+
+# --- the register -------------------------------------------------------------------------------
+
+# User-chosen sort keys map through this allow-list; anything else falls back to newest first.
+SORTS = {
+    "newest": (ShareRecord.created_at.desc(), ShareRecord.id.desc()),
+    "oldest": (ShareRecord.created_at.asc(), ShareRecord.id.asc()),
+    "category": (ShareRecord.category.asc(), ShareRecord.id.desc()),
+}
+REGISTER_PAGE = 50
+
+
+@dataclass
+class RegisterFilter:
+    sender_org_id: int | None = None
+    recipient_org_id: int | None = None
+    legal_basis: str | None = None
+    consent_position: ConsentPosition | None = None
+    category: Category | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "newest"
+
+    def as_detail(self) -> dict:
+        return {k: getattr(v, "value", v if not isinstance(v, date) else v.isoformat())
+                for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+def _register_query(actor: User, f: RegisterFilter):
+    from datetime import datetime, time, timedelta, timezone
+
+    query = select(ShareRecord).where(_visible(actor))
+    if f.sender_org_id:
+        query = query.where(ShareRecord.sender_org_id == f.sender_org_id)
+    if f.recipient_org_id:
+        query = query.where(ShareRecord.id.in_(select(ShareRecipient.share_id).where(
+            ShareRecipient.organisation_id == f.recipient_org_id)))
+    if f.legal_basis:
+        code = f.legal_basis
+        query = query.where(or_(ShareRecord.article_6 == code, ShareRecord.article_9 == code,
+                                ShareRecord.article_10 == code, ShareRecord.part_3 == code,
+                                ShareRecord.gateway == code))
+    if f.consent_position:
+        query = query.where(ShareRecord.consent_position == f.consent_position)
+    if f.category:
+        query = query.where(ShareRecord.category == f.category)
+    if f.date_from:
+        query = query.where(ShareRecord.created_at >= datetime.combine(f.date_from, time.min, timezone.utc))
+    if f.date_to:
+        query = query.where(ShareRecord.created_at < datetime.combine(f.date_to + timedelta(days=1), time.min,
+                                                                      timezone.utc))
+    return query.order_by(*SORTS.get(f.sort, SORTS["newest"]))
+
+
+def register(actor: User, f: RegisterFilter, page: int = 1) -> tuple[list[ShareRecord], bool]:
+    """One page of the register the actor's organisation may see, and whether there is more."""
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise Invalid({"date_to": "The end date must be the same as or after the start date"})
+    page = max(1, page)
+    rows = list(db.session().scalars(_register_query(actor, f).limit(REGISTER_PAGE + 1)
+                                     .offset((page - 1) * REGISTER_PAGE)))
+    shown = rows[:REGISTER_PAGE]
+    with unit_of_work():
+        for share in shown:
+            audit.record("read", actor=actor, object_type="share-register", object_id=share.id,
+                         child_id=share.child_id, detail={"filters": f.as_detail()})
+        if not shown:
+            audit.record("read", actor=actor, object_type="share-register", detail={"filters": f.as_detail()})
+    return shown, len(rows) > REGISTER_PAGE
+
+
+REGISTER_HEADERS = ["Share", "Recorded (UTC)", "Shared", "Child id", "Sender organisation id", "Category",
+                    "Summary", "Purpose", "Article 6", "Article 9", "Article 10", "Part 3", "Gateway",
+                    "Consent position", "Authorised by (user id)", "Source", "Obtained how", "Obtained on",
+                    "Evidence reference", "Grading", "Recipients", "Supersedes", "Origin"]
+
+
+def register_xlsx(actor: User, f: RegisterFilter) -> bytes:
+    """The filtered register as a spreadsheet, for the records of processing and for audits."""
+    from hub.exports import write_xlsx
+
+    shares = list(db.session().scalars(_register_query(actor, f)))
+    rows = ([s.id, s.created_at, "yes" if s.shared else "decided not to share", s.child_id, s.sender_org_id,
+             s.category.value, s.summary, s.purpose, s.article_6, s.article_9, s.article_10, s.part_3, s.gateway,
+             s.consent_position.value if s.consent_position else None, s.authorised_by_user_id,
+             s.source_description, s.obtained_how.value, s.obtained_on, s.evidence_reference,
+             "".join(x for x in (s.source_evaluation, s.intelligence_assessment, s.handling_code) if x) or None,
+             ", ".join(f"{r.organisation_id}:{r.status.value}" for r in s.recipients), s.supersedes_id,
+             s.origin_share_id] for s in shares)
+    content = write_xlsx("Sharing register", REGISTER_HEADERS, rows)
+    with unit_of_work():
+        audit.record("export", actor=actor, object_type="share-register",
+                     detail={"format": "xlsx", "rows": len(shares), "filters": f.as_detail()})
+    return content

@@ -8,7 +8,7 @@ from hub.consent import service as consent_service
 from hub.errors import Invalid
 from hub.people import service as people
 from hub.sharing import legal_bases, service
-from hub.sharing.forms import RevokeForm, ShareForm
+from hub.sharing.forms import RegisterFilterForm, RevokeForm, ShareForm
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.web import actor, apply_errors, personal_data
 
@@ -54,6 +54,51 @@ def _draft(form: ShareForm, child_id: int) -> service.ShareDraft:
         rationale=form.rationale.data, authorised_by_user_id=form.authorised_by_user_id.data or None,
         family_told=told, family_told_on=form.family_told_on.data,
         family_not_told_reason=form.family_not_told_reason.data)
+
+
+def _register_filter(form) -> service.RegisterFilter:
+    organisations = [(0, "Any")] + [(o.id, o.name) for o in service.recipients_for(actor())] + [
+        (actor().organisation_id, actor().organisation.name)]
+    form.sender_org_id.choices = organisations
+    form.recipient_org_id.choices = organisations
+    if not request.args or not form.validate():
+        return service.RegisterFilter()
+    return service.RegisterFilter(
+        sender_org_id=form.sender_org_id.data or None, recipient_org_id=form.recipient_org_id.data or None,
+        legal_basis=form.legal_basis.data or None,
+        consent_position=ConsentPosition(form.consent_position.data) if form.consent_position.data else None,
+        category=Category(form.category.data) if form.category.data else None,
+        date_from=form.date_from.data, date_to=form.date_to.data, sort=form.sort.data or "newest")
+
+
+@bp.route("/register")
+@personal_data
+def register():
+    form = RegisterFilterForm(request.args)
+    filters = _register_filter(form)
+    page = request.args.get("page", 1, type=int)
+    shares, more = [], False
+    try:
+        shares, more = service.register(actor(), filters, page)
+    except Invalid as exc:
+        apply_errors(form, exc)
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)
+    next_url = url_for("sharing.register", **args, page=page + 1) if more else None
+    return render_template("sharing/register.html", form=form, shares=shares, next_url=next_url, args=args)
+
+
+@bp.route("/register.xlsx")
+@personal_data
+def register_xlsx():
+    from datetime import date
+
+    from flask import Response
+
+    form = RegisterFilterForm(request.args)
+    content = service.register_xlsx(actor(), _register_filter(form))
+    return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="sharing-register-{date.today()}.xlsx"'})
 
 
 @bp.route("/new/<int:child_id>", methods=["GET", "POST"])

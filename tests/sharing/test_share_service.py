@@ -241,3 +241,26 @@ def test_each_side_lists_what_it_shared_and_received(world):
     assert service.lists(world["dsl"]).sent == []
     assert [s.id for s in service.lists(world["worker"]).sent] == [share.id]
     assert service.lists(world["other_dsl"]).received == []
+
+
+def test_the_register_filters_by_legal_basis_consent_and_category_and_exports_xlsx(world):
+    import io
+
+    from openpyxl import load_workbook
+
+    first = service.create_share(world["worker"], draft(world))
+    second = service.create_share(world["worker"], draft(
+        world, category=Category.health_information,
+        bases=BasisChoice(article_6="6(1)(e)", article_9="9(2)(g)+S1P18", gateway="CA2004-s11")))
+    f = service.RegisterFilter
+    assert [s.id for s in service.register(world["worker"], f())[0]] == [second.id, first.id]
+    assert [s.id for s in service.register(world["worker"], f(legal_basis="9(2)(g)+S1P18"))[0]] == [second.id]
+    assert [s.id for s in service.register(world["worker"], f(category=Category.risk_assessment))[0]] == [first.id]
+    assert [s.id for s in service.register(world["worker"], f(sort="oldest"))[0]] == [first.id, second.id]
+    assert [s.id for s in service.register(world["worker"], f(sort="drop table"))[0]] == [second.id, first.id]
+    assert service.register(world["other_dsl"], f())[0] == []
+    with pytest.raises(Invalid):
+        service.register(world["worker"], f(date_from=date.today(), date_to=date.today() - timedelta(days=1)))
+    sheet = load_workbook(io.BytesIO(service.register_xlsx(world["dsl"], f()))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Share" and {r[0] for r in rows[1:]} == {first.id, second.id}
