@@ -264,3 +264,18 @@ def test_the_register_filters_by_legal_basis_consent_and_category_and_exports_xl
     sheet = load_workbook(io.BytesIO(service.register_xlsx(world["dsl"], f()))).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "Share" and {r[0] for r in rows[1:]} == {first.id, second.id}
+
+
+def test_the_sender_revokes_a_recipient_from_the_share_page(app, world):
+    from tests.factories import csrf_token, sign_in
+
+    worker, secret = make_user(world["la"], Role.social_worker)
+    share = service.create_share(worker, draft(world))
+    client = app.test_client()
+    sign_in(client, worker, secret)
+    page = client.get(f"/sharing/{share.id}").get_data(as_text=True)
+    assert "Revoke a recipient" in page
+    client.post(f"/sharing/{share.id}/revoke", data={"csrf_token": csrf_token(page), "recipient": world["school"].id,
+                                                     "reason": "Wrong school"})
+    with pytest.raises(NotFound):
+        service.get_share(world["dsl"], share.id)
