@@ -79,13 +79,14 @@ def _templates(app: Flask) -> None:
 def _blueprints(app: Flask) -> None:
     from hub.admin.views import bp as admin_bp
     from hub.audit.views import bp as audit_bp
+    from hub.consent.views import bp as consent_bp
     from hub.auth.sso import bp as sso_bp
     from hub.auth.views import bp as auth_bp
     from hub.people.views import bp as people_bp
     from hub.sharing.views import bp as sharing_bp
     from hub.web import bp as core_bp
 
-    for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, admin_bp, audit_bp):
+    for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp):
         app.register_blueprint(bp)
 
 

@@ -97,3 +97,8 @@ def consents_for(actor: User, child_id: int) -> list[ConsentRecord]:
         return []
     return list(db.session().scalars(select(ConsentRecord).where(ConsentRecord.child_id == child_id)
                                      .order_by(ConsentRecord.id.desc())))
+
+
+def child_of(consent_id: int) -> int | None:
+    consent = db.session().get(ConsentRecord, consent_id)
+    return consent.child_id if consent else None

@@ -34,9 +34,12 @@ def show(child_id: int):
     except NotFound:
         # The same page whether the child exists or not; it offers emergency access.
         return render_template("people/not_found.html", child_id=child_id), 404
+    from hub.consent import service as consent
+    from hub.consent.forms import WithdrawForm
     from hub.sharing import service as sharing
 
-    return render_template("people/show.html", child=child, shares=sharing.chronology(actor(), child_id))
+    return render_template("people/show.html", child=child, shares=sharing.chronology(actor(), child_id),
+                           consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm())
 
 
 @bp.route("/<int:child_id>/break-glass", methods=["GET", "POST"])

@@ -279,3 +279,24 @@ def test_the_sender_revokes_a_recipient_from_the_share_page(app, world):
                                                      "reason": "Wrong school"})
     with pytest.raises(NotFound):
         service.get_share(world["dsl"], share.id)
+
+
+def test_a_practitioner_records_and_withdraws_consent_on_the_pages(app, world):
+    from tests.factories import csrf_token, post_form, sign_in
+
+    worker, secret = make_user(world["la"], Role.social_worker)
+    client = app.test_client()
+    sign_in(client, worker, secret)
+    today = date.today()
+    response = post_form(client, f"/consent/new/{world['child'].id}", {
+        "given_by": "child", "giver_description": "the child", "child_competent": "yes", "given": "yes",
+        "purposes": ["risk_assessment"], "recipient_org_ids": [world["school"].id],
+        "obtained_on": [str(today.day), str(today.month), str(today.year)]})
+    assert response.status_code == 302
+    page = client.get(f"/children/{world['child'].id}").get_data(as_text=True)
+    assert "given by the child" in page
+    consent_id = int(__import__("re").search(r"/consent/(\d+)/withdraw", page).group(1))
+    client.post(f"/consent/{consent_id}/withdraw", data={"csrf_token": csrf_token(page), "reason": "Changed her mind"})
+    assert "Withdrawn" in client.get(f"/children/{world['child'].id}").get_data(as_text=True)
+    missing = post_form(client, f"/consent/new/{world['child'].id}", {"given_by": "child", "given": "yes"})
+    assert "There is a problem" in missing.get_data(as_text=True)
