@@ -37,13 +37,17 @@ def _serve(app_spec: str, env: dict) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen([GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    # gunicorn listens before its workers have built the app (about a second each on a busy
+    # machine), so a first request may time out rather than be refused: keep asking until a deadline.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            requests.get(f"{base}/health", timeout=1)
-            return process, base
-        except requests.ConnectionError:
-            time.sleep(0.1)
+            if requests.get(f"{base}/health", timeout=2).ok:
+                return process, base
+        except requests.RequestException:
+            time.sleep(0.2)
     process.kill()
+    process.wait()
     raise RuntimeError(f"{app_spec} did not start: {process.stderr.read().decode()[:2000]}")
 
 
