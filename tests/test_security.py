@@ -119,3 +119,20 @@ def test_installed_security_sensitive_packages_have_the_known_fixes(package):
     }[package]
     installed = tuple(int(p) for p in re.findall(r"\d+", version(package))[:3])
     assert installed >= minimum, f"{package} {installed} is older than {minimum}"
+
+
+def test_every_page_title_is_plain_text(app):
+    """A title is text only: markup there means a template edit went into the wrong block."""
+    from tests.factories import enrol, make_child
+
+    host, school = make_org(OrgKind.mace_host), make_org(OrgKind.school)
+    user, secret = make_user(host, Role.dpo, Role.hub_admin)
+    child = make_child("Title", "Check")
+    enrol(child, school)
+    client = app.test_client()
+    sign_in(client, user, secret)
+    for url in ("/", "/children", f"/children/{child.id}", "/admin", "/admin/users", "/audit", "/audit/integrity",
+                "/audit/flags", "/sharing", "/sharing/register", "/auth/account"):
+        html = client.get(url).get_data(as_text=True)
+        title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+        assert "<" not in title and title.strip().endswith("Safeguarding hub"), (url, title[:200])
