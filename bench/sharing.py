@@ -1,0 +1,140 @@
+"""Sharing register figures (issue 4): a child's page with a chronology of 500 shares, and the
+register filtered over 200,000 shares: p95 latency of the whole page (goal under 150 ms) and the
+number of SQL statements per page (a fixed number, whatever the size: no N+1).
+
+Run: `make bench` or `.venv/bin/python -m bench.sharing [--shares 200000]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+
+def _setup(total: int):
+    from bench.audit_log import _app, _environment
+
+    folder = tempfile.mkdtemp()
+    _environment(Path(folder))
+    app = _app()
+    from hub.admin import service as admin
+    from hub.auth.roles import OrgKind, Role
+    from hub.people import service as people
+    from hub.people.models import Gender
+
+    la = admin.create_organisation(None, admin.OrganisationDetails("B-LA", "Bench LA", OrgKind.childrens_social_care,
+                                                                   "901"))
+    school = admin.create_organisation(None, admin.OrganisationDetails("B-SCH", "Bench school", OrgKind.school,
+                                                                       "990999"))
+    worker = admin.create_user(None, admin.UserDetails("sw@bench.example.test", "Bench SW", la.id,
+                                                       {Role.social_worker}, password="bench password 123"))
+    children = [people.create_child(None, people.ChildDetails(
+        given_name=f"Child{i}", family_name="Bench", date_of_birth=date(2012, 1, 1), gender=Gender.female,
+        responsible_authority_id=la.id)).id for i in range(200)]
+    _bulk_shares(la.id, school.id, worker.id, children, total)
+    return app, worker, children
+
+
+def _bulk_shares(sender: int, recipient: int, user_id: int, children: list[int], total: int) -> None:
+    """Bulk-load shares (encrypted columns and all) through SQLAlchemy Core: the first child gets
+    500, the rest are spread over the others."""
+    from sqlalchemy import insert, select
+
+    from hub import db
+    from hub.sharing.models import Category, ConsentPosition, ObtainedHow, ShareRecipient, ShareRecord, SourceKind
+
+    rng = random.Random(11)
+    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    categories = list(Category)
+    rows = []
+    for i in range(total):
+        child = children[0] if i < 500 else rng.choice(children[1:])
+        rows.append(dict(
+            child_id=child, sender_org_id=sender, sender_user_id=user_id, shared=True,
+            category=rng.choice(categories), summary=f"Summary {i}", content=f"Content of share {i}",
+            purpose="Safeguarding", special_category=False, criminal_offence=False, law_enforcement=False,
+            article_6=rng.choice(["6(1)(e)", "6(1)(c)"]), gateway=rng.choice(["CA1989-s47", "CA2004-s11"]),
+            source_kind=SourceKind.organisation, source_description="Missing team",
+            obtained_how=ObtainedHow.observation, obtained_on=date(2025, 1, 1),
+            consent_position=rng.choice(list(ConsentPosition)), created_at=base + timedelta(minutes=i)))
+        if len(rows) == 10_000 or i == total - 1:
+            with db.unit_of_work() as s:
+                s.execute(insert(ShareRecord), rows)
+            rows = []
+    with db.unit_of_work() as s:
+        ids = list(s.scalars(select(ShareRecord.id)))
+        for start in range(0, len(ids), 10_000):
+            s.execute(insert(ShareRecipient), [{"share_id": sid, "organisation_id": recipient, "status": "sent"}
+                                               for sid in ids[start:start + 10_000]])
+
+
+def _signed_in_client(app, worker):
+    import pyotp
+
+    from hub import db
+    from hub.auth.models import User
+    from tests.factories import sign_in
+
+    secret = pyotp.random_base32()
+    with db.unit_of_work():
+        user = db.session().get(User, worker.id)
+        user.totp_secret, user.totp_confirmed_at = secret, db.utcnow()
+    client = app.test_client()
+    sign_in(client, user, secret, password="bench password 123")
+    return client
+
+
+def _measure(client, engine, url: str, runs: int = 40) -> dict:
+    from sqlalchemy import event
+
+    counts, timings = [], []
+    for i in range(runs + 5):
+        n = {"q": 0}
+
+        def bump(*_a, **_k):
+            n["q"] += 1
+
+        event.listen(engine, "before_cursor_execute", bump)
+        start = time.perf_counter()
+        response = client.get(url)
+        elapsed = (time.perf_counter() - start) * 1000
+        event.remove(engine, "before_cursor_execute", bump)
+        assert response.status_code == 200, response.status_code
+        if i >= 5:  # warm-up
+            timings.append(elapsed)
+            counts.append(n["q"])
+    timings.sort()
+    return {"median_ms": statistics.median(timings), "p95_ms": timings[int(len(timings) * 0.95) - 1],
+            "statements": max(counts)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shares", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    app, worker, children = _setup(args.shares)
+    print(f"(loaded {args.shares:,} shares in {time.perf_counter() - start:.0f} s)")
+    from hub import db
+
+    client = _signed_in_client(app, worker)
+    engine = app.extensions["hub_engine"]
+    results = {
+        "chronology_500": _measure(client, engine, f"/children/{children[0]}"),
+        "register_filtered": _measure(client, engine, "/sharing/register?legal_basis=CA1989-s47&category=other"),
+        "register_all": _measure(client, engine, "/sharing/register"),
+    }
+    del db
+    for name, r in results.items():
+        print(f"{name}: median {r['median_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, {r['statements']} SQL statements "
+              "per page (goal p95 < 150 ms)")
+    return results
+
+
+if __name__ == "__main__":
+    main()
