@@ -8,6 +8,7 @@ sequence number, stores its canonical leaf and extends the Merkle tree's stored 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -43,51 +44,72 @@ def leaf_bytes(event: AuditEvent) -> bytes:
     return rfc8785.dumps(fields)
 
 
-def record(
-    action: str,
-    *,
-    actor=None,
-    outcome: str = DONE,
-    object_type: str | None = None,
-    object_id: object | None = None,
-    child_id: int | None = None,
-    basis: str | None = None,
-    purpose: str | None = None,
-    legal_basis: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+@dataclass
+class Entry:
+    """What one event says; the actor, time and origin are added when it is recorded."""
+
+    action: str
+    outcome: str = DONE
+    object_type: str | None = None
+    object_id: object | None = None
+    child_id: int | None = None
+    basis: str | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+def record(action: str, *, actor=None, **fields) -> AuditEvent:
     """Append one event in the current transaction. Call it last in a unit of work: the
     tree-size lock it takes is held until commit, so holding it briefly keeps writers flowing."""
+    return record_many(actor, [Entry(action, **fields)])[0]
+
+
+def record_many(actor, entries: list[Entry]) -> list[AuditEvent]:
+    """Append several events under one lock with a fixed number of statements (a listing page
+    records one event per child it shows)."""
+    if not entries:
+        return []
     origin = current_origin()
     session = db.session()
-    seq = _next_seq(session)
+    first = _reserve(session, len(entries))
+    now = datetime.now(timezone.utc)
+    events = [_event(first + i, now, actor, origin, entry) for i, entry in enumerate(entries)]
+    # A Core insert, not session.add(): events never change after this, so the ORM's unit of
+    # work would only add cost to the one write every request makes.
+    columns = AuditEvent.__table__.columns
+    session.connection().execute(insert(AuditEvent.__table__),
+                                 [{c.key: getattr(e, c.key) for c in columns} for e in events])
+    if len(events) == 1:
+        _extend_tree(session, first, events[0].leaf_hash)
+    else:
+        _extend_tree_many(session, first, [e.leaf_hash for e in events])
+    return events
+
+
+def _event(seq: int, now: datetime, actor, origin, entry: Entry) -> AuditEvent:
     event = AuditEvent(
         seq=seq,
-        occurred_at=datetime.now(timezone.utc),
-        outcome=outcome,
+        occurred_at=now,
+        outcome=entry.outcome,
         actor_user_id=getattr(actor, "id", None),
         actor_org_id=getattr(actor, "organisation_id", None),
         actor_roles=",".join(sorted(r.value for r in actor.roles)) if actor is not None else None,
         auth_method=_auth_method(actor, origin.channel),
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        child_id=child_id,
-        access_basis=basis,
-        purpose=purpose,
-        legal_basis=legal_basis,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=None if entry.object_id is None else str(entry.object_id),
+        child_id=entry.child_id,
+        access_basis=entry.basis,
+        purpose=entry.purpose,
+        legal_basis=entry.legal_basis,
         request_id=origin.request_id,
         client_address=origin.client_address,
         user_agent=(origin.user_agent or "")[:300] or None,
-        detail=json.dumps(detail, sort_keys=True, separators=(",", ":")) if detail else None,
+        detail=json.dumps(entry.detail, sort_keys=True, separators=(",", ":")) if entry.detail else None,
     )
     event.leaf = leaf_bytes(event)
     event.leaf_hash = leaf_hash(event.leaf)
-    # A Core insert, not session.add(): the event is never changed after this, so the ORM's unit
-    # of work would only add cost to the one write every request makes.
-    session.connection().execute(insert(AuditEvent.__table__),
-                                 [{c.key: getattr(event, c.key) for c in AuditEvent.__table__.columns}])
-    _extend_tree(session, seq, event.leaf_hash)
     return event
 
 
@@ -97,17 +119,18 @@ def _auth_method(actor, channel: str) -> str:
     return channel if actor is not None or channel != "web" else "anonymous"
 
 
-def _next_seq(session) -> int:
-    # UPDATE ... RETURNING takes the row lock (PostgreSQL) or the write lock (SQLite) for the rest
-    # of the transaction: "read head, append" cannot interleave, so no gaps and no duplicates.
+def _reserve(session, count: int) -> int:
+    """The first of `count` new sequence numbers.
+    UPDATE ... RETURNING takes the row lock (PostgreSQL) or the write lock (SQLite) for the rest
+    of the transaction: "read head, append" cannot interleave, so no gaps and no duplicates."""
     # On the Core connection: an ORM-enabled UPDATE would add session synchronisation work to
     # every request's audit write.
     size = session.connection().execute(
         update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
-        .values(tree_size=AuditHead.__table__.c.tree_size + 1)
+        .values(tree_size=AuditHead.__table__.c.tree_size + count)
         .returning(AuditHead.__table__.c.tree_size)
     ).scalar_one()
-    return size - 1
+    return size - count
 
 
 def _extend_tree(session, seq: int, leaf: bytes) -> None:
@@ -127,6 +150,19 @@ def _extend_tree(session, seq: int, leaf: bytes) -> None:
         right = node_hash(left, right)
         rows.append({"level": lvl, "idx": (size >> lvl) - 1, "hash": right})
     session.connection().execute(insert(AuditNode.__table__), rows)
+
+
+def _extend_tree_many(session, first: int, hashes: list[bytes]) -> None:
+    """Resume the tree's right edge at `first` (popcount(first) stored nodes, one or two
+    queries), append every leaf, and insert all the perfect subtrees they complete at once."""
+    from hub.audit import merkle
+
+    edge = merkle.root_nodes(first)
+    known = _nodes(session, list(edge))
+    tree = merkle.CompactRange.from_store(first, lambda level, index: known[(level, index)])
+    rows = [{"level": lvl, "idx": idx, "hash": h} for leaf in hashes for lvl, idx, h in tree.append(leaf)]
+    if rows:
+        session.connection().execute(insert(AuditNode.__table__), rows)
 
 
 def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:

@@ -225,9 +225,9 @@ def find_children(actor: User, search: ChildSearch) -> ChildPage:
     searched = bool(search.name or search.date_of_birth or search.identifier)
     bases = child_bases(actor, [c.id for c in children])
     with unit_of_work():
-        for child in children:
-            audit.record("read", actor=actor, object_type="child-list", child_id=child.id,
-                         basis=bases.get(child.id), detail={"searched": searched})
+        audit.record_many(actor, [audit.Entry("read", object_type="child-list", child_id=child.id,
+                                              basis=bases.get(child.id), detail={"searched": searched})
+                                  for child in children])
     return ChildPage(children, total, page, pages)
 
 

@@ -352,12 +352,11 @@ def lists(actor: User, limit: int = 100) -> ShareLists:
                              .order_by(ShareRecord.id.desc()).limit(limit)))
     by_us = list(s.scalars(select(ShareRecord).where(ShareRecord.sender_org_id == actor.organisation_id)
                            .order_by(ShareRecord.id.desc()).limit(limit)))
-    with unit_of_work():
-        for share in with_us + by_us:  # one event per share shown, so each child's record of sight is whole
-            audit.record("read", actor=actor, object_type="share-list", object_id=share.id, child_id=share.child_id,
-                         basis="share-recipient" if share in with_us else "share-sender")
-        if not with_us and not by_us:
-            audit.record("read", actor=actor, object_type="share-list", detail={"shown": 0})
+    with unit_of_work():  # one event per share shown, so each child's record of sight is whole
+        audit.record_many(actor, [
+            audit.Entry("read", object_type="share-list", object_id=share.id, child_id=share.child_id,
+                        basis="share-recipient" if share in with_us else "share-sender")
+            for share in with_us + by_us] or [audit.Entry("read", object_type="share-list", detail={"shown": 0})])
     return ShareLists(with_us, by_us)
 
 
@@ -437,11 +436,10 @@ def register(actor: User, f: RegisterFilter, page: int = 1) -> tuple[list[ShareR
                                      .offset((page - 1) * REGISTER_PAGE)))
     shown = rows[:REGISTER_PAGE]
     with unit_of_work():
-        for share in shown:
-            audit.record("read", actor=actor, object_type="share-register", object_id=share.id,
-                         child_id=share.child_id, detail={"filters": f.as_detail()})
-        if not shown:
-            audit.record("read", actor=actor, object_type="share-register", detail={"filters": f.as_detail()})
+        audit.record_many(actor, [
+            audit.Entry("read", object_type="share-register", object_id=share.id, child_id=share.child_id,
+                        detail={"filters": f.as_detail()}) for share in shown
+        ] or [audit.Entry("read", object_type="share-register", detail={"filters": f.as_detail()})])
     return shown, len(rows) > REGISTER_PAGE
 
 

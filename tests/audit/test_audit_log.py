@@ -264,3 +264,19 @@ def test_concurrent_writers_get_gap_free_unique_sequence_numbers(app, database_u
 
     with app.app_context():
         assert verify_log(audit.signing_key().public_key()).ok
+
+
+@pytest.mark.parametrize("before, batch", [(0, 5), (13, 37), (16, 16), (1, 1)])
+def test_a_batch_of_events_extends_the_tree_exactly_as_single_appends_would(app, runner, before, batch):
+    _events(before)
+    with db.unit_of_work():
+        audit.record_many(None, [audit.Entry("read", object_type="child", child_id=i) for i in range(batch)])
+    seqs = list(db.session().scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
+    assert seqs == list(range(before + batch))
+    head = audit.sign_tree_head()
+    hashes = list(db.session().scalars(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)))
+    assert head.root_hash == merkle.root_from_leaf_hashes(hashes)
+    for seq in (0, before + batch - 1):
+        proof = audit.inclusion_proof(seq, head.tree_size)
+        assert merkle.verify_inclusion(hashes[seq], seq, head.tree_size, proof, head.root_hash)
+    assert _verify(runner).exit_code == 0
