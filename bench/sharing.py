@@ -96,7 +96,7 @@ def _measure(client, engine, url: str, runs: int = 40) -> dict:
     for i in range(runs + 5):
         n = {"q": 0}
 
-        def bump(*_a, **_k):
+        def bump(*_a, n=n, **_k):
             n["q"] += 1
 
         event.listen(engine, "before_cursor_execute", bump)
