@@ -1,7 +1,7 @@
 """The append-only audit log, its Merkle tree nodes and its signed tree heads.
 
 Triggers created by the migrations refuse UPDATE and DELETE on all three tables; `audit_head`
-(one row: the tree size) is the only audit table that changes, and only by the append path.
+(one row: the tree size) is the only audit table that changes: it may only grow.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from hub.admin import service as admin_service
 from hub.audit import dpo, export, service
@@ -16,6 +17,23 @@ from hub.errors import Invalid
 from hub.web import actor, apply_errors, personal_data, public, roles_required
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+#: The only audit pages a hub administrator who is not a DPO reaches.
+ADMIN_ENDPOINTS = {"audit.integrity", "audit.verify"}
+
+
+@bp.before_request
+def _dpo_pages_only():
+    """Blueprint-wide guard, so a new audit page is closed by default: only DPOs (and, for the
+    integrity panel, hub administrators) get past it. The services check the role again."""
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "hub_public", False) or not current_user.is_authenticated:
+        return None  # public pages; anonymous users were already sent to sign in
+    allowed = (Role.dpo, Role.hub_admin) if request.endpoint in ADMIN_ENDPOINTS else (Role.dpo,)
+    if not current_user.has_role(*allowed):
+        service.record_refusal(actor(), "page", request.endpoint)
+        abort(403)
+    return None
 
 
 @bp.route("/public-key")
@@ -46,16 +64,19 @@ def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter]:
 
 def _results(form, filters: dpo.EventFilter, title: str, purpose: str):
     page = None
-    try:
-        page = dpo.search(actor(), filters, before=request.args.get("before", type=int), purpose=purpose)
-    except Invalid as exc:
-        apply_errors(form, exc)
-    args = request.args.to_dict(flat=False)
-    args.pop("before", None)
+    if not form.errors:  # bad input: show what is wrong, not the whole unfiltered log
+        try:
+            page = dpo.search(actor(), filters, before=request.args.get("before", type=int), purpose=purpose)
+        except Invalid as exc:
+            apply_errors(form, exc)
+    # The filters of this page (the query, and the child or user in the path) for the paging and
+    # download links.
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "before" and k not in request.view_args}
+    query = {**args, **request.view_args}
     older_url = None
     if page and page.next_before:
         older_url = url_for(request.endpoint, **request.view_args, **args, before=page.next_before)
-    return render_template("audit/search.html", form=form, page=page, title=title, args=args, detail=dpo.detail,
+    return render_template("audit/search.html", form=form, page=page, title=title, query=query, detail=dpo.detail,
                            older_url=older_url)
 
 
@@ -72,6 +93,7 @@ def search():
 @personal_data
 def child(child_id: int):
     form, _ = _search_form()
+    form.child_id.data = child_id  # the filter form narrows this child's events further
     return _results(form, dpo.EventFilter(child_id=child_id), f"Who has seen child {child_id}'s record",
                     "who has seen this record")
 
@@ -81,6 +103,7 @@ def child(child_id: int):
 @personal_data
 def user(user_id: int):
     form, _ = _search_form()
+    form.user_id.data = user_id
     return _results(form, dpo.EventFilter(user_id=user_id), f"What user {user_id} has done", "user activity")
 
 
@@ -98,8 +121,12 @@ DOWNLOADS = {
 def download(kind: str):
     """The filtered log as a spreadsheet or as signed JSON; each download is audited as an export."""
     form, filters = _search_form()
-    if form.errors:
-        return _results(form, filters, "Audit log", "audit review")
+    try:
+        if form.errors:
+            raise Invalid({})
+        filters.validate()
+    except Invalid:
+        return _results(form, filters, "Audit log", "audit review")  # shows what is wrong
     mimetype, make = DOWNLOADS[kind]
     filename = f"audit-log-{date.today().isoformat()}.{kind}"
     return Response(make(filters), mimetype=mimetype,
