@@ -17,7 +17,8 @@ def _sheet_xml(content: bytes) -> str:
         return z.read("xl/worksheets/sheet1.xml").decode()
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+44 20", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "=HYPERLINK(\"http://x\")"])
+@pytest.mark.parametrize("value", ["=1+1", "+44 20", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "\x00NUL",
+                                   "=HYPERLINK(\"http://x\")"])
 def test_a_value_that_could_run_as_a_formula_is_written_as_inert_text(value):
     content = write_xlsx("Test", ["Value"], [[value]])
     cell = load_workbook(io.BytesIO(content))["Test"]["A2"]

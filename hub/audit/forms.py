@@ -22,8 +22,10 @@ class AuditSearchForm(FlaskForm):
                          validate_choice=False, default="")
     outcome = SelectField("Outcome", widget=GovSelect(), validate_choice=False, default="",
                           choices=[("", "Any"), ("done", "Done"), ("refused", "Refused")])
-    date_from = DateInputField("From", validators=[Optional()])
-    date_to = DateInputField("To", validators=[Optional()])
+    # No Optional(): the field itself leaves an empty date as None, and Optional() would also
+    # clear the "Enter the date as a day, month and year" error of a part-filled date.
+    date_from = DateInputField("From")
+    date_to = DateInputField("To")
     submit = SubmitField("Filter", widget=GovSubmitInput())
 
 

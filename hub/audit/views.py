@@ -26,14 +26,14 @@ ADMIN_ENDPOINTS = {"audit.integrity", "audit.verify"}
 def _dpo_pages_only():
     """Blueprint-wide guard, so a new audit page is closed by default: only DPOs (and, for the
     integrity panel, hub administrators) get past it. The services check the role again."""
-    view = current_app.view_functions.get(request.endpoint)
-    if getattr(view, "hub_public", False) or not current_user.is_authenticated:
-        return None  # public pages; anonymous users were already sent to sign in
+    if getattr(current_app.view_functions.get(request.endpoint), "hub_public", False):
+        return
+    if not current_user.is_authenticated:
+        abort(403)  # not reached: the app's sign-in check runs first and sends them to sign in
     allowed = (Role.dpo, Role.hub_admin) if request.endpoint in ADMIN_ENDPOINTS else (Role.dpo,)
     if not current_user.has_role(*allowed):
         service.record_refusal(actor(), "page", request.endpoint)
         abort(403)
-    return None
 
 
 @bp.route("/public-key")
@@ -62,22 +62,21 @@ def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter]:
     return form, filters
 
 
-def _results(form, filters: dpo.EventFilter, title: str, purpose: str):
+def _results(form, filters: dpo.EventFilter, title: str, purpose: str, endpoint: str = "audit.search", **path):
+    """The events page; `endpoint` and `path` (child_id or user_id) say which page it is, for the
+    "Older events" link. The download links carry the same filters as the page shows."""
     page = None
     if not form.errors:  # bad input: show what is wrong, not the whole unfiltered log
         try:
             page = dpo.search(actor(), filters, before=request.args.get("before", type=int), purpose=purpose)
         except Invalid as exc:
             apply_errors(form, exc)
-    # The filters of this page (the query, and the child or user in the path) for the paging and
-    # download links.
-    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "before" and k not in request.view_args}
-    query = {**args, **request.view_args}
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "before" and k not in path}
     older_url = None
     if page and page.next_before:
-        older_url = url_for(request.endpoint, **request.view_args, **args, before=page.next_before)
-    return render_template("audit/search.html", form=form, page=page, title=title, query=query, detail=dpo.detail,
-                           older_url=older_url)
+        older_url = url_for(endpoint, **path, **args, before=page.next_before)
+    return render_template("audit/search.html", form=form, page=page, title=title, query=path or args,
+                           detail=dpo.detail, older_url=older_url)
 
 
 @bp.route("")
@@ -95,7 +94,7 @@ def child(child_id: int):
     form, _ = _search_form()
     form.child_id.data = child_id  # the filter form narrows this child's events further
     return _results(form, dpo.EventFilter(child_id=child_id), f"Who has seen child {child_id}'s record",
-                    "who has seen this record")
+                    "who has seen this record", "audit.child", child_id=child_id)
 
 
 @bp.route("/users/<int:user_id>")
@@ -104,7 +103,8 @@ def child(child_id: int):
 def user(user_id: int):
     form, _ = _search_form()
     form.user_id.data = user_id
-    return _results(form, dpo.EventFilter(user_id=user_id), f"What user {user_id} has done", "user activity")
+    return _results(form, dpo.EventFilter(user_id=user_id), f"What user {user_id} has done", "user activity",
+                    "audit.user", user_id=user_id)
 
 
 DOWNLOADS = {
@@ -122,11 +122,12 @@ def download(kind: str):
     """The filtered log as a spreadsheet or as signed JSON; each download is audited as an export."""
     form, filters = _search_form()
     try:
-        if form.errors:
-            raise Invalid({})
         filters.validate()
+        bad = bool(form.errors)
     except Invalid:
-        return _results(form, filters, "Audit log", "audit review")  # shows what is wrong
+        bad = True
+    if bad:
+        return _results(form, filters, "Audit log", "audit review")  # the page, showing what is wrong
     mimetype, make = DOWNLOADS[kind]
     filename = f"audit-log-{date.today().isoformat()}.{kind}"
     return Response(make(filters), mimetype=mimetype,

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
+from hub.audit.models import AuditEvent, AuditFlag
 from hub.audit.verify import verify_export
 from hub.auth.roles import OrgKind, Role
 from hub.people import service as people
@@ -61,16 +62,63 @@ def test_an_organisations_dpo_sees_only_their_own_users_events(app, setting):
     assert setting["other_dsl"].name not in html
 
 
-@pytest.mark.parametrize("who", ["dsl", "admin"])
+def test_the_hub_dpo_filters_the_log_by_child(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    child = setting["child"]
+    html = client.get(f"/audit?child_id={child.id}&action=read").get_data(as_text=True)
+    rows = _rows(html)
+    assert rows and all(f'href="/audit/children/{child.id}"' in row and ">read<" in row for row in rows)
+    assert setting["dsl"].name in html and setting["other_dsl"].name not in html
+    # The download links carry the same filters.
+    assert f"/audit/export.xlsx?child_id={child.id}&amp;action=read" in html
+    assert f"/audit/export.json?child_id={child.id}&amp;action=read" in html
+
+
+def test_the_child_and_user_pages_link_to_each_other_and_download_what_they_show(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    child, dsl = setting["child"], setting["dsl"]
+    html = client.get(f"/audit/children/{child.id}").get_data(as_text=True)
+    assert f'href="/audit/users/{dsl.id}"' in html
+    assert f"/audit/export.xlsx?child_id={child.id}" in html
+    user_page = client.get(f"/audit/users/{dsl.id}").get_data(as_text=True)
+    assert "What user" in user_page and f'href="/audit/children/{child.id}"' in user_page
+    assert setting["other_dsl"].name not in "".join(_rows(user_page))
+
+
+@pytest.mark.parametrize("who", ["dsl", "social_worker", "admin"])
 def test_people_who_are_not_dpos_cannot_search_the_log(app, setting, who):
     if who == "dsl":
         pair = make_user(setting["school"], Role.dsl)
+    elif who == "social_worker":
+        pair = make_user(make_org(OrgKind.childrens_social_care), Role.social_worker)
     else:
         pair = make_user(setting["host"], Role.hub_admin)
     client = _client(app, pair)
-    assert client.get("/audit").status_code == 403
-    assert client.get("/audit/export.xlsx").status_code == 403
+    for url in ("/audit", "/audit/export.xlsx", "/audit/export.json", f"/audit/children/{setting['child'].id}",
+                f"/audit/users/{setting['dsl'].id}", "/audit/flags"):
+        assert client.get(url).status_code == 403, url
     assert client.get("/audit/integrity").status_code == (200 if who == "admin" else 403)
+    refused = db.session().scalars(select(AuditEvent).where(
+        AuditEvent.actor_user_id == pair[0].id, AuditEvent.outcome == "refused")).all()
+    assert any(e.object_id == "audit.search" for e in refused)
+
+
+def test_a_hub_admin_can_verify_the_log(app, setting):
+    client = _client(app, make_user(setting["host"], Role.hub_admin))
+    page = client.get("/audit/integrity").get_data(as_text=True)
+    assert "Audit integrity" in page and 'href="/audit/public-key"' in page and 'href="/audit/checkpoint"' in page
+    response = client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
+    assert "The audit log verified" in response.get_data(as_text=True)
+
+
+def test_the_checkpoint_is_public_plain_text(app, setting):
+    from hub.audit import service
+
+    service.sign_tree_head()
+    db.session().commit()
+    response = app.test_client().get("/audit/checkpoint")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    assert response.get_data(as_text=True).splitlines()[0] == app.config["HUB"].audit_log_origin
 
 
 def test_keyset_paging_shows_every_event_once(app, setting):
@@ -80,7 +128,7 @@ def test_keyset_paging_shows_every_event_once(app, setting):
     total = len(db.session().scalars(select(AuditEvent.seq).where(
         AuditEvent.actor_user_id == setting["dsl"].id)).all())
     first = client.get(f"/audit?user_id={setting['dsl'].id}").get_data(as_text=True)
-    assert len(_rows(first)) == 50
+    assert len(_rows(first)) == 50 and "Older events" in first
     older = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
     second = client.get(older).get_data(as_text=True)
     seqs = lambda html: re.findall(r'<td class="govuk-table__cell">(\d+)</td>', html)  # noqa: E731
@@ -90,7 +138,40 @@ def test_keyset_paging_shows_every_event_once(app, setting):
 def test_a_bad_filter_shows_an_error(app, setting):
     client = _client(app, setting["hub_dpo"])
     response = client.get("/audit?date_from=2&date_from=3&date_from=2026&date_to=1&date_to=3&date_to=2026")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "There is a problem" in html
+    assert "The end date must be the same as or after the start date" in html
+
+
+@pytest.mark.parametrize("query", ["child_id=abc", "user_id=1x", "organisation_id=abc", "date_from=31&date_from=2",
+                                   "date_from=31&date_from=2&date_from=2026"])
+def test_input_that_is_not_a_filter_shows_an_error_not_the_whole_log(app, setting, query):
+    client = _client(app, setting["hub_dpo"])
+    response = client.get(f"/audit?{query}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "There is a problem" in html
+    assert 'data-testid="audit-events"' not in html
+    download = client.get(f"/audit/export.xlsx?{query}")
+    assert download.status_code == 200 and "There is a problem" in download.get_data(as_text=True)
+
+
+def test_a_download_with_dates_the_wrong_way_round_shows_the_error(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    response = client.get("/audit/export.json?date_from=2&date_from=3&date_from=2026&date_to=1&date_to=3&date_to=2026")
+    assert response.mimetype == "text/html"
     assert "The end date must be the same as or after the start date" in response.get_data(as_text=True)
+
+
+def test_the_filter_form_sent_empty_shows_every_event(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    page = client.get("/audit").get_data(as_text=True)
+    form = page.split('<form method="get"', 1)[1].split("</form>", 1)[0]
+    names = re.findall(r'name="([^"]+)"', form)
+    assert names.count("date_from") == 3 and "child_id" in names
+    query = "&".join(f"{name}=" for name in names if name != "submit") + "&organisation_id=0"
+    html = client.get(f"/audit?{query}").get_data(as_text=True)
+    assert "There is a problem" not in html
+    assert setting["dsl"].name in html and setting["other_dsl"].name in html
 
 
 def test_the_xlsx_export_holds_the_filtered_events_with_formulas_made_inert(app, setting):
@@ -109,11 +190,19 @@ def test_the_xlsx_export_holds_the_filtered_events_with_formulas_made_inert(app,
     names = [r[5] for r in rows[1:]]
     assert "'=HYPERLINK(\"http://x\")" in names
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    evil_cell = next(row[5] for row in sheet.iter_rows(min_row=2) if row[5].value and "HYPERLINK" in row[5].value)
+    assert evil_cell.data_type == "s"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "HYPERLINK" in xml and "<f>" not in xml and "<f " not in xml
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def test_the_json_export_verifies_offline(app, setting):
     client = _client(app, setting["hub_dpo"])
-    data = json.loads(client.get(f"/audit/export.json?child_id={setting['child'].id}").data)
+    response = client.get(f"/audit/export.json?child_id={setting['child'].id}")
+    assert response.mimetype == "application/json" and "attachment" in response.headers["Content-Disposition"]
+    data = json.loads(response.data)
     assert data["entries"] and verify_export(data) == []
 
 
@@ -133,9 +222,13 @@ def test_failed_sign_ins_raise_a_flag_that_is_closed_with_a_note(app, setting):
     client = _client(app, setting["hub_dpo"])
     page = client.get("/audit/flags").get_data(as_text=True)
     assert "failed-sign-ins" in page
+    # The flag links to its event: the user's events, starting from it.
+    seq = db.session().scalar(select(AuditFlag.event_seq).where(AuditFlag.kind == "failed-sign-ins"))
+    assert f'href="/audit?user_id={target.id}&amp;before={seq + 1}"' in page
     flag_id = re.search(r'/audit/flags/(\d+)/close', page).group(1)
     response = client.post(f"/audit/flags/{flag_id}/close", data={"csrf_token": csrf_token(page), "note": ""},
                            follow_redirects=True)
+    assert "There is a problem" in response.get_data(as_text=True)
     assert "Write what you found" in response.get_data(as_text=True)
     client.post(f"/audit/flags/{flag_id}/close", data={"csrf_token": csrf_token(page),
                                                        "note": "User forgot their password; reset."})
@@ -156,7 +249,6 @@ def test_a_look_up_of_a_same_surname_child_is_flagged(app, setting):
                                                       organisation_id=dsl.organisation_id, roles={Role.dsl}))
     people.get_child(db.session().get(type(dsl), dsl.id), relative.id)
     assert dpo.raise_flags() >= 1
-    from hub.audit.models import AuditFlag
 
     kinds = set(db.session().scalars(select(AuditFlag.kind)))
     assert "same-surname" in kinds
