@@ -15,6 +15,12 @@ def _cli_origin() -> None:
 
 
 def register(app: Flask) -> None:
+    from hub.missing import cli as missing_cli
+    from hub.notifications import cli as notifications_cli
+
+    missing_cli.register(app)
+    notifications_cli.register(app)
+
     @app.cli.command("demo-data")
     def demo_data():
         """Load the fictional Northbridge locality and print every demo sign-in."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from openpyxl import Workbook
@@ -39,18 +40,45 @@ def _cell(sheet, value):
     return cell
 
 
+@dataclass
+class Sheet:
+    """One sheet of a workbook; rows may be a generator."""
+
+    title: str
+    headers: Sequence[str]
+    rows: Iterable[Sequence]
+
+
 def write_xlsx(title: str, headers: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     """A one-sheet workbook; rows may be a generator, so large exports stream."""
+    return write_workbook([Sheet(title, headers, rows)])
+
+
+def write_workbook(sheets: Sequence[Sheet]) -> bytes:
+    """A workbook of one or more sheets, in order, every cell written as `_cell` writes it.
+    Titles are cleaned of the characters Excel refuses and made unique."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Export")
-    header_cells = []
-    for name in headers:
-        cell = _cell(sheet, name)
-        cell.font = Font(bold=True)
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    for row in rows:
-        sheet.append([_cell(sheet, value) for value in row])
+    used: set[str] = set()
+    for spec in sheets:
+        sheet = workbook.create_sheet(title=_sheet_title(spec.title, used))
+        header_cells = []
+        for name in spec.headers:
+            cell = _cell(sheet, name)
+            cell.font = Font(bold=True)
+            header_cells.append(cell)
+        sheet.append(header_cells)
+        for row in spec.rows:
+            sheet.append([_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _sheet_title(title: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Export"
+    name, n = base, 1
+    while name.lower() in used:  # Excel compares sheet names without case
+        n += 1
+        name = f"{base[:31 - len(str(n)) - 1]} {n}"
+    used.add(name.lower())
+    return name

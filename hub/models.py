@@ -12,3 +12,9 @@ from hub.people.models import (  # noqa: F401
 )
 from hub.consent.models import ConsentRecipient, ConsentRecord  # noqa: F401,E402
 from hub.sharing.models import ShareRecipient, ShareRecord  # noqa: F401,E402
+from hub.sharing.models import LocalGateway, ShareAccess  # noqa: F401,E402
+from hub.missing.models import (  # noqa: F401,E402
+    ColumnMapping, ImportBatch, ImportReviewItem, MissingEpisode, PhilomenaProfile, ProfileRelease, RiskGradeChange,
+)
+from hub.notifications.models import DeliveryAttempt, Notification, OutboxMessage, SchoolClosure  # noqa: F401,E402
+from hub.api.models import ApiClient, ApiToken, IdempotencyRecord  # noqa: F401,E402

@@ -16,7 +16,7 @@ from tests.factories import enrol, make_child, make_org, make_user, sign_in
 NO_PERSONAL_DATA = {
     "core.home", "core.health", "auth.account", "admin.index", "admin.organisations", "admin.new_organisation",
     "admin.edit_organisation", "admin.sso_settings", "admin.new_user", "admin.new_child",
-    "audit.integrity", "audit.public_key", "audit.checkpoint", "people.break_glass",
+    "audit.integrity", "audit.public_key", "audit.checkpoint", "people.break_glass", "admin.gateways",
 }
 # Sign-in pages and downloads are covered elsewhere (downloads are audited as exports).
 SKIP = {"static", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out", "sso.start", "sso.callback"}
@@ -26,8 +26,9 @@ def _count() -> int:
     return db.session().scalar(select(func.count()).select_from(AuditEvent))
 
 
-def _share_to(recipient_org, child) -> int:
-    """A share the page-walking user's organisation received, so the share pages open."""
+def _share(child, recipient_org, sender_org=None) -> int:
+    """A share between two organisations (the sender a new local authority unless given), so the
+    share pages have something to open."""
     from datetime import date
 
     from hub.sharing import service
@@ -35,10 +36,11 @@ def _share_to(recipient_org, child) -> int:
     from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
     from tests.factories import involve
 
-    la = make_org(OrgKind.childrens_social_care)
+    la = sender_org or make_org(OrgKind.childrens_social_care)
     involve(child, la)
-    worker, _ = make_user(la, Role.social_worker)
-    manager, _ = make_user(la, Role.social_worker)
+    role = Role.social_worker if sender_org is None else Role.mace_chair
+    worker, _ = make_user(la, role)
+    manager, _ = make_user(la, role)
     return service.create_share(worker, service.ShareDraft(
         child_id=child.id, category=Category.other, summary="s", content="c", purpose="p",
         recipient_org_ids=[recipient_org.id], source_kind=SourceKind.organisation, source_description="team",
@@ -58,7 +60,10 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     with db.unit_of_work() as s:
         s.add(AuditFlag(kind="test", event_seq=0, reason="test flag"))
     flag_id = db.session().scalar(select(AuditFlag.id))
-    share_id = _share_to(host, child)
+    share_id = _share(child, host)
+    # Pages for the sender (correcting a share) need one the walking user's organisation sent.
+    sent_id = _share(child, school, sender_org=host)
+    per_page = {"sharing.correct": {"share_id": sent_id}}
     samples = {"child_id": child.id, "user_id": user.id, "org_id": school.id, "flag_id": flag_id,
                "enrolment_id": 1, "kind": "xlsx", "share_id": share_id}
     client = app.test_client()
@@ -76,7 +81,8 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
             continue
         missing = set(rule.arguments) - set(samples)
         assert not missing, f"add a sample value for {missing} ({rule.endpoint})"
-        url = adapter.build(rule.endpoint, {k: samples[k] for k in rule.arguments})
+        args = {k: samples[k] for k in rule.arguments} | per_page.get(rule.endpoint, {})
+        url = adapter.build(rule.endpoint, args)
         before = _count()
         response = client.get(url)
         assert response.status_code == 200, f"{url} answered {response.status_code}"

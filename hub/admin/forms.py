@@ -50,3 +50,13 @@ class SsoForm(FlaskForm):
     client_secret = PasswordField("Client secret", widget=GovPasswordInput(), validators=[Optional(), Length(max=500)],
                                   description="Leave empty to keep the stored secret")
     submit = SubmitField("Save single sign-on settings", widget=GovSubmitInput())
+
+
+class LocalGatewayForm(FlaskForm):
+    code = StringField("Code", widget=GovTextInput(), description="Starts LOCAL-, like LOCAL-MISSING-PROTOCOL",
+                       validators=[InputRequired("Enter a code starting LOCAL-"), Length(max=40)])
+    label = StringField("Name", widget=GovTextInput(), description="As practitioners will see it in the share form",
+                        validators=[InputRequired("Enter the gateway's name"), Length(max=200)])
+    explanation = StringField("When it allows sharing, in plain English", widget=GovTextInput(),
+                              validators=[InputRequired("Explain when it allows sharing"), Length(max=500)])
+    submit = SubmitField("Add gateway", widget=GovSubmitInput())

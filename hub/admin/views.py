@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.admin import service
-from hub.admin.forms import OrganisationForm, SsoForm, UserForm
+from hub.admin.forms import LocalGatewayForm, OrganisationForm, SsoForm, UserForm
 from hub.auth.forms import ConfirmForm
 from hub.auth.roles import OrgKind, Role
 from hub.errors import Invalid
+from hub.sharing import legal_bases
+from hub.sharing import service as sharing_service
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
 from hub.people.models import Gender, IdentifierKind
@@ -112,8 +114,8 @@ def _user_details(form: UserForm) -> service.UserDetails:
 @personal_data
 def users():
     org_id = request.args.get("organisation", type=int)
-    return render_template("admin/users.html", users=service.users(actor(), org_id), organisations=service.organisations(),
-                           org_id=org_id, form=ConfirmForm())
+    return render_template("admin/users.html", users=service.users(actor(), org_id),
+                           organisations=service.organisations(), org_id=org_id, form=ConfirmForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -216,3 +218,27 @@ def end_enrolment(child_id: int, enrolment_id: int):
         except Invalid as exc:
             flash(str(exc), "error")
     return redirect(url_for("admin.enrolments", child_id=child_id))
+
+
+# --- local statutory gateways -------------------------------------------------------------------
+
+@bp.route("/gateways", methods=["GET", "POST"])
+def gateways():
+    form = LocalGatewayForm()
+    if form.validate_on_submit():
+        try:
+            gateway = sharing_service.add_local_gateway(actor(), form.code.data, form.label.data, form.explanation.data)
+            flash(f"Added {gateway.code}: practitioners can now choose it in the share form.", "success")
+            return redirect(url_for("admin.gateways"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("admin/gateways.html", form=form, national=legal_bases.GATEWAYS,
+                           local=sharing_service.local_gateways(include_retired=True), confirm=ConfirmForm())
+
+
+@bp.route("/gateways/<int:gateway_id>/<any(retire, restore):change>", methods=["POST"])
+def change_gateway(gateway_id: int, change: str):
+    if ConfirmForm().validate_on_submit():
+        gateway = sharing_service.set_local_gateway_active(actor(), gateway_id, change == "restore")
+        flash(f"{gateway.code} {'brought back' if gateway.active else 'retired: earlier shares keep it'}.", "success")
+    return redirect(url_for("admin.gateways"))

@@ -85,6 +85,33 @@ class ShareForm(FlaskForm):
     submit = SubmitField("Share", widget=GovSubmitInput())
 
 
+class CorrectionForm(ShareForm):
+    """The share form, filled in from the original, with what was wrong with it."""
+
+    supersede_reason = TextAreaField("What was wrong with the original?", widget=GovTextArea(),
+                                     description="The recipients see this with the correction",
+                                     validators=[InputRequired("Say what was wrong with the original"),
+                                                 Length(max=2000)])
+    submit = SubmitField("Record the correction", widget=GovSubmitInput())
+
+
+class OnwardForm(ShareForm):
+    submit = SubmitField("Share onward", widget=GovSubmitInput())
+
+
+class DecisionForm(FlaskForm):
+    """A decision not to share: what, with whom, and why not. Nothing is sent."""
+
+    category = ShareForm.category
+    summary = StringField("What information did you decide not to share?", widget=GovTextInput(),
+                          validators=[InputRequired("Say what information you decided not to share"),
+                                      Length(max=200)])
+    recipient_org_ids = SelectMultipleField("Who would it have gone to?", widget=GovCheckboxesInput(), coerce=int)
+    rationale = TextAreaField("Why did you decide not to share it?", widget=GovTextArea(),
+                              validators=[InputRequired("Record why you decided not to share"), Length(max=5000)])
+    submit = SubmitField("Record the decision", widget=GovSubmitInput())
+
+
 class RevokeForm(FlaskForm):
     recipient = SelectField("Organisation", widget=GovSelect(), coerce=int, validate_choice=False)
     reason = StringField("Why are you revoking access?", widget=GovTextInput(),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, String
+from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.crypto import EncryptedText
@@ -91,7 +91,7 @@ class ShareRecord(Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=True)
     category: Mapped[Category] = mapped_column(Enum(Category, native_enum=False, length=30))
     summary: Mapped[str] = mapped_column(EncryptedText)
-    content: Mapped[str | None] = mapped_column(EncryptedText)
+    content: Mapped[str | None] = mapped_column(EncryptedText, deferred=True, deferred_group="detail")
     purpose: Mapped[str] = mapped_column(String(300))
     special_category: Mapped[bool] = mapped_column(Boolean, default=False)
     criminal_offence: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -118,20 +118,21 @@ class ShareRecord(Base):
     consent_record_id: Mapped[int | None] = mapped_column(ForeignKey("consent_record.id"))
     no_consent_reason: Mapped[NoConsentReason | None] = mapped_column(
         Enum(NoConsentReason, native_enum=False, length=30))
-    rationale: Mapped[str | None] = mapped_column(EncryptedText)
+    rationale: Mapped[str | None] = mapped_column(EncryptedText, deferred=True, deferred_group="detail")
     authorised_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     #: Whether the child or family were told, when, or why not.
     family_told: Mapped[bool | None] = mapped_column(Boolean)
     family_told_on: Mapped[date | None] = mapped_column(Date)
-    family_not_told_reason: Mapped[str | None] = mapped_column(EncryptedText)
+    family_not_told_reason: Mapped[str | None] = mapped_column(EncryptedText, deferred=True, deferred_group="detail")
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("share_record.id"))
-    supersede_reason: Mapped[str | None] = mapped_column(EncryptedText)
+    supersede_reason: Mapped[str | None] = mapped_column(EncryptedText, deferred=True, deferred_group="detail")
     origin_share_id: Mapped[int | None] = mapped_column(ForeignKey("share_record.id"))
     #: Set when the consent this share relied on is withdrawn: someone must review it.
     review_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    recipients: Mapped[list[ShareRecipient]] = relationship(lazy="selectin", back_populates="share")
+    #: Loaded when asked for: lists of shares do not show recipients; pages that do use selectinload.
+    recipients: Mapped[list[ShareRecipient]] = relationship(back_populates="share")
 
 
 class ShareRecipient(Base):
@@ -147,6 +148,36 @@ class ShareRecipient(Base):
                                                     default=RecipientStatus.sent)
     first_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_reason: Mapped[str | None] = mapped_column(EncryptedText)
+    revoked_reason: Mapped[str | None] = mapped_column(EncryptedText, deferred=True)
 
     share: Mapped[ShareRecord] = relationship(back_populates="recipients")
+
+
+class ShareAccess(Base):
+    """Which organisations may see which share, with the share's time: the sender always, each
+    recipient until revoked. Derived from share_record and share_recipient (written by the same
+    service calls, in the same transaction) so that "everything we may see, newest first" is one
+    index range scan instead of an OR over two tables."""
+
+    __tablename__ = "share_access"
+    __table_args__ = (Index("ix_share_access_org_created", "organisation_id", "created_at", "share_id"),)
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    share_id: Mapped[int] = mapped_column(ForeignKey("share_record.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LocalGateway(Base):
+    """A statutory gateway an administrator adds for the locality (a local protocol or a power the
+    national list lacks). Never deleted, so old shares keep their meaning: retired instead."""
+
+    __tablename__ = "local_gateway"
+    __table_args__ = (UniqueConstraint("code", name="uq_local_gateway_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(200))
+    explanation: Mapped[str] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,10 +7,12 @@ event, and commits once. Reads by a recipient organisation record its first open
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import selectinload
 
 from hub import db
 from hub.audit import service as audit
@@ -18,12 +20,12 @@ from hub.auth.models import Organisation, User
 from hub.auth.roles import Role
 from hub.consent.models import ConsentRecord
 from hub.db import unit_of_work, utcnow
-from hub.errors import Invalid, NotFound
+from hub.errors import Forbidden, Invalid, NotFound
 from hub.permissions import MACE_ROLES, PRACTITIONER_ROLES, child_access
 from hub.sharing import legal_bases
 from hub.sharing.models import (
     CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
-    RecipientStatus, ShareRecipient, ShareRecord, SourceKind,
+    LocalGateway, RecipientStatus, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
 )
 
 SHARING_ROLES = PRACTITIONER_ROLES | MACE_ROLES
@@ -98,12 +100,22 @@ def create_share(actor: User, draft: ShareDraft, *, origin: ShareRecord | None =
                             for org_id in dict.fromkeys(draft.recipient_org_ids)]
         s.add(share)
         s.flush()
+        _grant_access(share, [actor.organisation_id, *share_recipient_orgs(share)])
         audit.record("share", actor=actor, object_type="share", object_id=share.id, child_id=draft.child_id,
                      basis=access.basis, purpose=share.purpose[:200], legal_basis=_legal_basis_text(share),
                      detail={"recipients": sorted(draft.recipient_org_ids), "category": draft.category.value,
                              "consent": draft.consent_position.value, "origin": share.origin_share_id,
                              "supersedes": share.supersedes_id})
     return share
+
+
+def share_recipient_orgs(share: ShareRecord) -> list[int]:
+    return list(dict.fromkeys(r.organisation_id for r in share.recipients))
+
+
+def _grant_access(share: ShareRecord, organisation_ids: list[int]) -> None:
+    db.session().add_all(ShareAccess(organisation_id=org, share_id=share.id, created_at=share.created_at)
+                         for org in dict.fromkeys(organisation_ids))
 
 
 def _legal_basis_text(share: ShareRecord) -> str:
@@ -129,7 +141,7 @@ def _check(actor: User, draft: ShareDraft, special: bool, criminal: bool) -> dic
     errors.update(_check_source(draft))
     errors.update(legal_bases.check(
         draft.bases, sender_kind=actor.organisation.kind, special_category=special, criminal_offence=criminal,
-        law_enforcement=draft.law_enforcement))
+        law_enforcement=draft.law_enforcement, local_gateways={g.code for g in local_gateways()}))
     errors.update(_check_consent(actor, draft))
     if draft.family_told is None:
         errors["family_told"] = "Say whether the child or family were told about this sharing"
@@ -233,6 +245,7 @@ def record_decision_not_to_share(actor: User, draft: ShareDraft) -> ShareRecord:
             recipients=[ShareRecipient(organisation_id=o) for o in dict.fromkeys(draft.recipient_org_ids)])
         s.add(decision)
         s.flush()
+        _grant_access(decision, [actor.organisation_id])  # the would-be recipients never see it
         audit.record("create", actor=actor, object_type="decision-not-to-share", object_id=decision.id,
                      child_id=draft.child_id, basis=access.basis, detail={"would_have_gone_to": sorted(
                          draft.recipient_org_ids)})
@@ -241,18 +254,19 @@ def record_decision_not_to_share(actor: User, draft: ShareDraft) -> ShareRecord:
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _visible(actor: User):
-    """Shares the actor's organisation sent, or received and was not revoked from."""
-    received = select(ShareRecipient.share_id).where(
-        ShareRecipient.organisation_id == actor.organisation_id, ShareRecipient.status != RecipientStatus.revoked)
-    return or_(ShareRecord.sender_org_id == actor.organisation_id,
-               and_(ShareRecord.shared.is_(True), ShareRecord.id.in_(received)))
+def visible_to(actor: User):
+    """Shares the actor's organisation sent, or received and was not revoked from (decisions not
+    to share only to their sender): the share_access rows kept by create_share and revoke."""
+    # Correlated, so each candidate share is one primary-key probe (not a scan of every share the
+    # organisation may see, which an IN over a subquery becomes).
+    return select(ShareAccess.share_id).where(ShareAccess.share_id == ShareRecord.id,
+                                              ShareAccess.organisation_id == actor.organisation_id).exists()
 
 
 def get_share(actor: User, share_id: int) -> ShareRecord:
     """One share, for its sender and its recipients only; a recipient's first opening is kept."""
     s = db.session()
-    share = s.scalar(select(ShareRecord).where(ShareRecord.id == share_id, _visible(actor)))
+    share = s.scalar(select(ShareRecord).where(ShareRecord.id == share_id, visible_to(actor)))
     if share is None:
         audit.record_refusal(actor, "share", share_id)
         raise NotFound("share not found")
@@ -271,7 +285,7 @@ def chronology(actor: User, child_id: int) -> list[ShareRecord]:
     if not child_access(actor, child_id):
         audit.record_refusal(actor, "child", child_id, child_id)
         raise NotFound("child not found")
-    shares = list(db.session().scalars(select(ShareRecord).where(ShareRecord.child_id == child_id, _visible(actor))
+    shares = list(db.session().scalars(select(ShareRecord).where(ShareRecord.child_id == child_id, visible_to(actor))
                                        .order_by(ShareRecord.created_at.desc(), ShareRecord.id.desc())))
     with unit_of_work():
         audit.record("read", actor=actor, object_type="share-chronology", child_id=child_id,
@@ -283,23 +297,60 @@ def chronology(actor: User, child_id: int) -> list[ShareRecord]:
 
 def correct(actor: User, share_id: int, draft: ShareDraft, reason: str) -> ShareRecord:
     """A correction is a new share superseding the old one; both stay visible."""
-    original = _sent_by(actor, share_id)
+    original = _correctable(actor, share_id)
     if not (reason or "").strip():
         raise Invalid({"supersede_reason": "Say what was wrong with the original"})
+    draft.child_id = original.child_id  # a correction is about the same child
     return create_share(actor, draft, supersedes=original, supersede_reason=reason.strip())
+
+
+def for_correction(actor: User, share_id: int) -> ShareRecord:
+    """The share the actor's organisation sent, read to fill in its correction (and refused when
+    `correct` would refuse it)."""
+    original = _correctable(actor, share_id)
+    with unit_of_work():
+        audit.record("read", actor=actor, object_type="share", object_id=original.id, child_id=original.child_id,
+                     basis="share-sender", purpose="correct", legal_basis=_legal_basis_text(original))
+    return original
+
+
+def _correctable(actor: User, share_id: int) -> ShareRecord:
+    """Only the sender corrects, only a share, and only the latest version: correcting a share
+    that was already corrected would fork its history into two "latest" versions."""
+    original = _sent_by(actor, share_id)
+    if not original.shared:
+        raise Invalid({"": "A decision not to share cannot be corrected: record a new decision or share instead"})
+    later = corrections(actor, original)
+    if later:
+        raise Invalid({"": f"Share {original.id} was already corrected by share {later[-1].id}: correct that one"})
+    return original
+
+
+def corrections(actor: User, share: ShareRecord) -> list[ShareRecord]:
+    """The shares the actor may see that correct this one, oldest first."""
+    # Narrowed by child, so the (child, created) index does the work: supersedes_id has none.
+    return list(db.session().scalars(select(ShareRecord).where(
+        ShareRecord.child_id == share.child_id, ShareRecord.supersedes_id == share.id, visible_to(actor))
+        .order_by(ShareRecord.id)))
 
 
 def share_onward(actor: User, share_id: int, draft: ShareDraft) -> ShareRecord:
     """A recipient passes the information on: a new share pointing to its origin. Handling
     code C (conditions apply) forbids onward sharing through the hub."""
+    origin = for_onward(actor, share_id)
+    draft.child_id = origin.child_id
+    return create_share(actor, draft, origin=origin)
+
+
+def for_onward(actor: User, share_id: int) -> ShareRecord:
+    """A share the actor's organisation received and may pass on (read, and audited as read)."""
     origin = get_share(actor, share_id)
     if origin.sender_org_id == actor.organisation_id:
         raise Invalid({"": "You sent this share: record a new share instead of sharing it onward"})
     if origin.handling_code == "C":
         audit.record_refusal(actor, "share", share_id, origin.child_id, action="share")
         raise Invalid({"": "The handling code of this intelligence (C) does not allow onward sharing"})
-    draft.child_id = origin.child_id
-    return create_share(actor, draft, origin=origin)
+    return origin
 
 
 def revoke(actor: User, share_id: int, recipient_org_id: int, reason: str) -> None:
@@ -311,6 +362,8 @@ def revoke(actor: User, share_id: int, recipient_org_id: int, reason: str) -> No
         if recipient is None or recipient.status == RecipientStatus.revoked:
             raise Invalid({"reason": "That organisation does not hold this share"})
         recipient.status, recipient.revoked_reason, recipient.responded_at = RecipientStatus.revoked, reason, utcnow()
+        db.session().execute(delete(ShareAccess).where(ShareAccess.share_id == share.id,
+                                                       ShareAccess.organisation_id == recipient_org_id))
         audit.record("update", actor=actor, object_type="share", object_id=share.id, child_id=share.child_id,
                      detail={"change": "revoked", "recipient": recipient_org_id})
 
@@ -377,9 +430,10 @@ def recipients_for(actor: User) -> list[Organisation]:
 # --- the register -------------------------------------------------------------------------------
 
 # User-chosen sort keys map through this allow-list; anything else falls back to newest first.
+# Time orders go by share_access, whose (organisation, time) index the scan walks and stops early.
 SORTS = {
-    "newest": (ShareRecord.created_at.desc(), ShareRecord.id.desc()),
-    "oldest": (ShareRecord.created_at.asc(), ShareRecord.id.asc()),
+    "newest": (ShareAccess.created_at.desc(), ShareAccess.share_id.desc()),
+    "oldest": (ShareAccess.created_at.asc(), ShareAccess.share_id.asc()),
     "category": (ShareRecord.category.asc(), ShareRecord.id.desc()),
 }
 REGISTER_PAGE = 50
@@ -404,7 +458,8 @@ class RegisterFilter:
 def _register_query(actor: User, f: RegisterFilter):
     from datetime import datetime, time, timedelta, timezone
 
-    query = select(ShareRecord).where(_visible(actor))
+    query = select(ShareRecord).join(ShareAccess, (ShareAccess.share_id == ShareRecord.id)
+                                     & (ShareAccess.organisation_id == actor.organisation_id))
     if f.sender_org_id:
         query = query.where(ShareRecord.sender_org_id == f.sender_org_id)
     if f.recipient_org_id:
@@ -420,9 +475,9 @@ def _register_query(actor: User, f: RegisterFilter):
     if f.category:
         query = query.where(ShareRecord.category == f.category)
     if f.date_from:
-        query = query.where(ShareRecord.created_at >= datetime.combine(f.date_from, time.min, timezone.utc))
+        query = query.where(ShareAccess.created_at >= datetime.combine(f.date_from, time.min, timezone.utc))
     if f.date_to:
-        query = query.where(ShareRecord.created_at < datetime.combine(f.date_to + timedelta(days=1), time.min,
+        query = query.where(ShareAccess.created_at < datetime.combine(f.date_to + timedelta(days=1), time.min,
                                                                       timezone.utc))
     return query.order_by(*SORTS.get(f.sort, SORTS["newest"]))
 
@@ -453,7 +508,7 @@ def register_xlsx(actor: User, f: RegisterFilter) -> bytes:
     """The filtered register as a spreadsheet, for the records of processing and for audits."""
     from hub.exports import write_xlsx
 
-    shares = list(db.session().scalars(_register_query(actor, f)))
+    shares = list(db.session().scalars(_register_query(actor, f).options(selectinload(ShareRecord.recipients))))
     rows = ([s.id, s.created_at, "yes" if s.shared else "decided not to share", s.child_id, s.sender_org_id,
              s.category.value, s.summary, s.purpose, s.article_6, s.article_9, s.article_10, s.part_3, s.gateway,
              s.consent_position.value if s.consent_position else None, s.authorised_by_user_id,
@@ -466,3 +521,65 @@ def register_xlsx(actor: User, f: RegisterFilter) -> bytes:
         audit.record("export", actor=actor, object_type="share-register",
                      detail={"format": "xlsx", "rows": len(shares), "filters": f.as_detail()})
     return content
+
+
+# --- local gateways -----------------------------------------------------------------------------
+
+def local_gateways(include_retired: bool = False) -> list[LocalGateway]:
+    query = select(LocalGateway).order_by(LocalGateway.label)
+    if not include_retired:
+        query = query.where(LocalGateway.active.is_(True))
+    return list(db.session().scalars(query))
+
+
+def gateways() -> list[legal_bases.LegalBasis]:
+    """The statutory gateways a share may name: the national list, then the locality's own."""
+    return legal_bases.GATEWAYS + [legal_bases.LegalBasis(g.code, g.label, g.explanation)
+                                   for g in local_gateways()]
+
+
+def _require_hub_admin(actor: User, object_id: int | None = None) -> None:
+    from hub.permissions import may_administer
+
+    if not may_administer(actor):
+        audit.record_refusal(actor, "local-gateway", object_id, action="update")
+        raise Forbidden("Only a hub administrator can change the list of gateways")
+
+
+def add_local_gateway(actor: User, code: str, label: str, explanation: str) -> LocalGateway:
+    """An administrator adds a local gateway (a local protocol or a power the national list lacks)."""
+    _require_hub_admin(actor)
+    code, label, explanation = (code or "").strip().upper(), (label or "").strip(), (explanation or "").strip()
+    errors: dict[str, str] = {}
+    if not re.fullmatch(r"LOCAL-[A-Z0-9][A-Z0-9\-]{1,33}", code):
+        errors["code"] = ("Enter a code starting LOCAL- followed by capital letters, digits or -, "
+                          "like LOCAL-MACE-PROTOCOL")
+    elif code in legal_bases.BY_CODE["gateway"] or db.session().scalar(
+            select(LocalGateway.id).where(LocalGateway.code == code)):
+        errors["code"] = "There is already a gateway with that code"
+    if not label:
+        errors["label"] = "Enter the gateway's name, as practitioners will see it"
+    if not explanation:
+        errors["explanation"] = "Explain in plain English when it allows sharing"
+    if errors:
+        raise Invalid(errors)
+    with unit_of_work() as s:
+        gateway = LocalGateway(code=code, label=label[:200], explanation=explanation[:500], added_by_user_id=actor.id)
+        s.add(gateway)
+        s.flush()
+        audit.record("create", actor=actor, object_type="local-gateway", object_id=gateway.id,
+                     detail={"code": code})
+    return gateway
+
+
+def set_local_gateway_active(actor: User, gateway_id: int, active: bool) -> LocalGateway:
+    """Retire (or bring back) a local gateway. Never deleted: earlier shares keep naming it."""
+    _require_hub_admin(actor, gateway_id)
+    with unit_of_work() as s:
+        gateway = s.get(LocalGateway, gateway_id)
+        if gateway is None:
+            raise NotFound("gateway not found")
+        gateway.active = active
+        audit.record("update", actor=actor, object_type="local-gateway", object_id=gateway.id,
+                     detail={"code": gateway.code, "active": active})
+    return gateway

@@ -8,8 +8,10 @@ from hub.consent import service as consent_service
 from hub.errors import Invalid
 from hub.people import service as people
 from hub.sharing import legal_bases, service
-from hub.sharing.forms import RegisterFilterForm, RevokeForm, ShareForm
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.sharing.forms import CorrectionForm, DecisionForm, OnwardForm, RegisterFilterForm, RevokeForm, ShareForm
+from hub.sharing.models import (
+    Category, ConsentPosition, NoConsentReason, ObtainedHow, RecipientStatus, ShareRecord, SourceKind,
+)
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("sharing", __name__, url_prefix="/sharing")
@@ -21,15 +23,36 @@ def index():
     return render_template("sharing/index.html", lists=service.lists(actor()))
 
 
-def _share_form(child_id: int) -> ShareForm:
-    form = ShareForm()
+def _share_form(child_id: int, form_class: type[ShareForm] = ShareForm) -> ShareForm:
+    form = form_class()
     form.recipient_org_ids.choices = [(o.id, o.name) for o in service.recipients_for(actor())]
     form.consent_record_id.choices = [(0, "None")] + [
         (c.id, f"Consent {c.id}: {'given' if c.given else 'refused'} {c.obtained_on:%-d %b %Y}, for "
                f"{c.purposes.replace(',', ', ').replace('_', ' ')}{' (withdrawn)' if c.withdrawn_at else ''}")
         for c in consent_service.consents_for(actor(), child_id)]
     form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in service.authorisers(actor())]
+    form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in service.gateways()]
     return form
+
+
+def _fill(form: ShareForm, share: ShareRecord, only: set[str] | None = None) -> None:
+    """Fill the share form from an existing share (on first showing only: a sent form keeps its
+    own values)."""
+    if form.is_submitted():
+        return
+    special = {"recipient_org_ids": [r.organisation_id for r in share.recipients
+                                     if r.status != RecipientStatus.revoked],
+               "family_told": {True: "yes", False: "no"}.get(share.family_told),
+               "consent_record_id": share.consent_record_id or 0,
+               "authorised_by_user_id": share.authorised_by_user_id or 0}
+    for field in form:
+        if only is not None and field.name not in only:
+            continue
+        if field.name in special:
+            field.data = special[field.name]
+        elif field.name in ShareRecord.__mapper__.attrs and field.name != "supersede_reason":  # the new one's own
+            value = getattr(share, field.name)
+            field.data = getattr(value, "value", value)  # enums as their form values
 
 
 def _draft(form: ShareForm, child_id: int) -> service.ShareDraft:
@@ -61,6 +84,8 @@ def _register_filter(form) -> service.RegisterFilter:
         (actor().organisation_id, actor().organisation.name)]
     form.sender_org_id.choices = organisations
     form.recipient_org_id.choices = organisations
+    form.legal_basis.choices = form.legal_basis.choices + [  # a new list: the class's stays as it is
+        (g.code, f"{g.code}: {g.label}") for g in service.local_gateways()]
     if not request.args or not form.validate():
         return service.RegisterFilter()
     return service.RegisterFilter(
@@ -116,6 +141,61 @@ def new(child_id: int):
     return render_template("sharing/new.html", form=form, child=child, bases=legal_bases)
 
 
+@bp.route("/<int:share_id>/correct", methods=["GET", "POST"])
+@personal_data
+def correct(share_id: int):
+    original = service.for_correction(actor(), share_id)
+    child = people.get_child(actor(), original.child_id, purpose="correct a share")
+    form = _share_form(original.child_id, CorrectionForm)
+    _fill(form, original)
+    if form.validate_on_submit():
+        try:
+            share = service.correct(actor(), share_id, _draft(form, original.child_id), form.supersede_reason.data)
+            flash(f"Corrected. Share {original.id} stays on the record, marked as superseded.", "success")
+            return redirect(url_for("sharing.show", share_id=share.id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("sharing/correct.html", form=form, child=child, bases=legal_bases, original=original)
+
+
+@bp.route("/<int:share_id>/onward", methods=["GET", "POST"])
+@personal_data
+def onward(share_id: int):
+    origin = service.for_onward(actor(), share_id)
+    child = people.get_child(actor(), origin.child_id, purpose="share information onward")
+    form = _share_form(origin.child_id, OnwardForm)
+    _fill(form, origin, only={"category", "summary", "content"})
+    if form.validate_on_submit():
+        try:
+            share = service.share_onward(actor(), share_id, _draft(form, origin.child_id))
+            flash("Shared onward. The recipients see it in their 'shared with us' list.", "success")
+            return redirect(url_for("sharing.show", share_id=share.id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("sharing/onward.html", form=form, child=child, bases=legal_bases, origin=origin)
+
+
+@bp.route("/decision/<int:child_id>", methods=["GET", "POST"])
+@personal_data
+def decision(child_id: int):
+    child = people.get_child(actor(), child_id, purpose="record a decision not to share")
+    form = DecisionForm()
+    form.recipient_org_ids.choices = [(o.id, o.name) for o in service.recipients_for(actor())]
+    if form.validate_on_submit():
+        try:
+            record = service.record_decision_not_to_share(actor(), service.ShareDraft(
+                child_id=child_id, category=Category(form.category.data), summary=form.summary.data or "",
+                content="", purpose="", recipient_org_ids=list(form.recipient_org_ids.data or []),
+                source_kind=SourceKind.organisation, source_description="", obtained_how=ObtainedHow.other,
+                obtained_on=None, bases=legal_bases.BasisChoice(), consent_position=ConsentPosition.not_needed,
+                rationale=form.rationale.data))
+            flash("Decision recorded. Only your organisation sees it; nothing was sent.", "success")
+            return redirect(url_for("sharing.show", share_id=record.id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("sharing/decision.html", form=form, child=child)
+
+
 @bp.route("/<int:share_id>")
 @personal_data
 def show(share_id: int):
@@ -124,7 +204,8 @@ def show(share_id: int):
     revoke.recipient.choices = [(r.organisation_id, str(r.organisation_id)) for r in share.recipients]
     return render_template("sharing/show.html", share=share, revoke=revoke, bases=legal_bases,
                            organisations={o.id: o for o in service.recipients_for(actor())},
-                           mine=share.sender_org_id == actor().organisation_id)
+                           mine=share.sender_org_id == actor().organisation_id,
+                           corrected_by=service.corrections(actor(), share))
 
 
 @bp.route("/<int:share_id>/<any(accept, decline):answer>", methods=["POST"])

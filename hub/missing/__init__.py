@@ -1,0 +1,2 @@
+"""Missing episodes: risk, prevention checks, return home interviews, trigger plans, Philomena
+profiles and the police daily download."""

@@ -1,0 +1,221 @@
+"""Missing episodes and what hangs off them. The due dates and criteria (prevention check within
+4 hours of return, return home interview within 72 hours, management meeting triggers, trigger
+plan within a week of a strategy discussion) are computed by `hub.missing.rules`, never stored."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.crypto import EncryptedText
+from hub.db import Base, utcnow
+
+
+class Classification(str, enum.Enum):
+    missing = "missing"
+    absent = "absent"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class RiskGrade(str, enum.Enum):
+    """In rising order: `rank` compares them ("the risk grade rises")."""
+    no_apparent_risk = "no_apparent_risk"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+    @property
+    def rank(self) -> int:
+        return list(RiskGrade).index(self)
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class MissingFrom(str, enum.Enum):
+    home = "home"
+    care_placement = "care_placement"
+    school = "school"
+    other = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class EpisodeSource(str, enum.Enum):
+    manual = "manual"
+    police_download = "police_download"
+    api = "api"
+
+
+class MissingEpisode(Base):
+    __tablename__ = "missing_episode"
+    __table_args__ = (
+        UniqueConstraint("police_org_id", "police_reference", name="uq_missing_episode_police_reference"),
+        Index("ix_missing_episode_child_start", "child_id", "reported_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id"))
+    #: The force that holds the report; with the reference, the key the daily download matches on.
+    police_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    police_reference: Mapped[str] = mapped_column(String(40))
+    #: From the police download when there is one: the authoritative start.
+    reported_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    classification: Mapped[Classification] = mapped_column(Enum(Classification, native_enum=False, length=10))
+    risk_grade: Mapped[RiskGrade] = mapped_column(Enum(RiskGrade, native_enum=False, length=20))
+    missing_from: Mapped[MissingFrom] = mapped_column(Enum(MissingFrom, native_enum=False, length=20))
+    missing_from_detail: Mapped[str | None] = mapped_column(EncryptedText)
+    found_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    found_where: Mapped[str | None] = mapped_column(EncryptedText)
+    prevention_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    prevention_check_by: Mapped[str | None] = mapped_column(String(200))
+    return_interview_offered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_interview_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_interview_by: Mapped[str | None] = mapped_column(String(200))
+    return_interview_declined: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The interview's findings are recorded as a share (with its legal basis), not as free text here.
+    return_interview_share_id: Mapped[int | None] = mapped_column(ForeignKey("share_record.id"))
+    iro_informed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Cross-border: the receiving authority (where found) leads, with the home authority.
+    home_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    receiving_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    strategy_discussion_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    trigger_plan_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    police_requested_meeting: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Codes from hub.missing.rules.RISK_FACTORS / PUSH_FACTORS / PULL_FACTORS, comma-separated.
+    risk_factors: Mapped[str] = mapped_column(String(1000), default="")
+    push_factors: Mapped[str] = mapped_column(String(1000), default="")
+    pull_factors: Mapped[str] = mapped_column(String(1000), default="")
+    source: Mapped[EpisodeSource] = mapped_column(Enum(EpisodeSource, native_enum=False, length=20))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    risk_history: Mapped[list[RiskGradeChange]] = relationship(
+        back_populates="episode", order_by="RiskGradeChange.id", cascade="all")
+
+    def codes(self, name: str) -> set[str]:
+        return {c for c in (getattr(self, name) or "").split(",") if c}
+
+
+class RiskGradeChange(Base):
+    __tablename__ = "risk_grade_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("missing_episode.id"), index=True)
+    grade: Mapped[RiskGrade] = mapped_column(Enum(RiskGrade, native_enum=False, length=20))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    source: Mapped[EpisodeSource] = mapped_column(Enum(EpisodeSource, native_enum=False, length=20))
+
+    episode: Mapped[MissingEpisode] = relationship(back_populates="risk_history")
+
+
+class PhilomenaProfile(Base):
+    """Kept ready by carers and the placing authority before any episode; held by the authority,
+    not the police; released to the police as a share record when an episode starts."""
+
+    __tablename__ = "philomena_profile"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id"), unique=True)
+    held_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    photo_description: Mapped[str | None] = mapped_column(EncryptedText)
+    physical_description: Mapped[str | None] = mapped_column(EncryptedText)
+    friends_and_associates: Mapped[str | None] = mapped_column(EncryptedText)
+    addresses_and_places: Mapped[str | None] = mapped_column(EncryptedText)
+    medical_needs: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_and_social_media: Mapped[str | None] = mapped_column(EncryptedText)
+    money_and_transport: Mapped[str | None] = mapped_column(EncryptedText)
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ProfileRelease(Base):
+    __tablename__ = "philomena_release"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("philomena_profile.id"), index=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("missing_episode.id"), index=True)
+    share_id: Mapped[int] = mapped_column(ForeignKey("share_record.id"))
+    released_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- the police daily download ------------------------------------------------------------------
+
+class ImportStatus(str, enum.Enum):
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    police_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ImportStatus] = mapped_column(Enum(ImportStatus, native_enum=False, length=10),
+                                                 default=ImportStatus.running)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    #: Counts: created, updated, unchanged, review, errors (no personal data).
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    #: [{"row": n, "reason": "..."}]: reasons name the column and the problem, never the value.
+    row_errors: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewStatus(str, enum.Enum):
+    waiting = "waiting"
+    matched = "matched"
+    created = "created"
+    dismissed = "dismissed"
+
+
+class ImportReviewItem(Base):
+    """A downloaded row that matched no child: a person matches it or creates the child."""
+
+    __tablename__ = "import_review_item"
+    __table_args__ = (UniqueConstraint("police_org_id", "police_reference", name="uq_import_review_reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    police_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    police_reference: Mapped[str] = mapped_column(String(40))
+    #: The row's values as JSON, encrypted: names and dates of birth.
+    row_data: Mapped[str] = mapped_column(EncryptedText)
+    status: Mapped[ReviewStatus] = mapped_column(Enum(ReviewStatus, native_enum=False, length=10),
+                                                 default=ReviewStatus.waiting)
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("child.id"))
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("missing_episode.id"))
+    resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ColumnMapping(Base):
+    """A force's own column headings for the download (JSON: field -> heading); none means the
+    hub's template headings."""
+
+    __tablename__ = "import_column_mapping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    police_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), unique=True)
+    mapping: Mapped[str] = mapped_column(Text)
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,342 @@
+"""The subject access pack: everything held and shared about one child, for the data protection
+officer answering a subject access request, with what a reviewer must consider redacting marked.
+
+The only code that reads for the pack: it checks the DPO's scope, gathers, and writes one audit
+event in the same transaction as the reads. A hub DPO gets every share about the child; an
+organisation's DPO gets the shares their organisation sent or received, by the register's own
+rule (`hub.sharing.service.visible_to`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload, undefer_group
+
+from hub import db
+from hub.audit import service as audit
+from hub.audit.models import AuditEvent
+from hub.auth.models import Organisation, User
+from hub.auth.roles import Role
+from hub.consent.models import ConsentRecord, GivenBy
+from hub.db import unit_of_work, utcnow
+from hub.errors import NotFound
+from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.permissions import child_access, is_hub_dpo
+from hub.sharing.legal_bases import BY_CODE
+from hub.sharing.models import ObtainedHow, ShareRecord, SourceKind
+from hub.sharing.service import visible_to
+
+OBJECT_TYPE = "subject-access-pack"
+SHARES_TITLE = "Information shared"
+PURPOSE = "subject access request"
+#: Ways to a child that do not mean the DPO's organisation holds them: emergency access and the
+#: administrator's grant give no subject-access scope.
+NOT_DPO_SCOPE = {"break-glass", "role:hub-admin"}
+
+THIRD_PARTY_SOURCE = "Third-party source"
+FROM_PARENT = "Obtained from a parent or carer"
+HANDLING_C = "Police intelligence with handling code C"
+STAFF_NAMES = "Names staff of another agency"
+GIVEN_BY_PARENT = "Given by a parent or carer"
+
+
+@dataclass
+class Row:
+    values: list
+    #: Why a reviewer must consider redacting it before disclosure; empty when nothing is marked.
+    review: list[str] = field(default_factory=list)
+    #: A heading for the row, in sections shown one record at a time.
+    title: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    headers: list[str]
+    rows: list[Row]
+    #: Whether the section carries a "Redaction review" column.
+    reviewed: bool = False
+    #: Shown one record at a time on the page: too wide for a printed table.
+    records: bool = False
+    empty: str = "None recorded."
+
+
+@dataclass
+class Pack:
+    child: Child
+    prepared_by: User
+    prepared_at: datetime
+    hub_wide: bool
+    sections: list[Section]
+
+    @property
+    def marked(self) -> int:
+        return sum(1 for section in self.sections for row in section.rows if row.review)
+
+
+def pack(actor: User, child_id: int) -> Pack:
+    """The pack as a page: the read is audited."""
+    basis = _require(actor, child_id, "read")
+    with unit_of_work():
+        result = _gather(actor, child_id)
+        _record("read", actor, result, basis, "html")
+    return result
+
+
+def pack_xlsx(actor: User, child_id: int) -> bytes:
+    """The pack as one workbook, one sheet per section: the export is audited."""
+    from hub.exports import Sheet, write_workbook
+
+    basis = _require(actor, child_id, "export")
+    with unit_of_work():
+        result = _gather(actor, child_id)
+        content = write_workbook([
+            Sheet(s.title, s.headers + (["Redaction review"] if s.reviewed else []),
+                  [r.values + (["; ".join(r.review)] if s.reviewed else []) for r in s.rows])
+            for s in result.sections])
+        _record("export", actor, result, basis, "xlsx")
+    return content
+
+
+def _require(actor: User, child_id: int, action: str) -> str:
+    """Only a DPO, and for an organisation's DPO only a child their organisation holds; anyone
+    else is refused on the record and told the child is not found."""
+    if actor is not None and actor.is_active and Role.dpo in actor.roles:
+        access = child_access(actor, child_id)
+        if access and (is_hub_dpo(actor) or access.basis not in NOT_DPO_SCOPE):
+            return "role:dpo"
+    audit.record_refusal(actor, OBJECT_TYPE, child_id, child_id, action=action)
+    raise NotFound("child not found")
+
+
+def _record(action: str, actor: User, result: Pack, basis: str, kind: str) -> None:
+    shares = next(s for s in result.sections if s.title == SHARES_TITLE)
+    audit.record(action, actor=actor, object_type=OBJECT_TYPE, object_id=result.child.id, child_id=result.child.id,
+                 basis=basis, purpose=PURPOSE, detail={
+                     "format": kind, "scope": "hub" if result.hub_wide else "organisation",
+                     "shares": [row.values[0] for row in shares.rows], "marked": result.marked})
+
+
+# --- gathering ----------------------------------------------------------------------------------
+
+
+class _Names:
+    """Organisation and user names, loaded once; staff of any organisation but the DPO's own are
+    third parties to the child's request."""
+
+    def __init__(self, actor: User, org_ids: set[int], user_ids: set[int]):
+        s = db.session()
+        self.own_org = actor.organisation_id
+        self.orgs = {o.id: o for o in s.scalars(select(Organisation).where(Organisation.id.in_(org_ids)))}
+        self.users = {u.id: u for u in s.scalars(select(User).where(User.id.in_(user_ids)))}
+
+    def org(self, org_id: int | None) -> str:
+        return self.orgs[org_id].name if org_id in self.orgs else ("" if org_id is None else f"Organisation {org_id}")
+
+    def user(self, user_id: int | None, review: list[str]) -> str:
+        """A member of staff's name, marking it for review when they work for another agency."""
+        user = self.users.get(user_id)
+        if user is None:
+            return ""
+        if user.organisation_id != self.own_org and STAFF_NAMES not in review:
+            review.append(STAFF_NAMES)
+        return user.name
+
+
+def _gather(actor: User, child_id: int) -> Pack:
+    s = db.session()
+    child = s.get(Child, child_id)
+    hub_wide = is_hub_dpo(actor)
+    shares_query = (select(ShareRecord).where(ShareRecord.child_id == child_id)
+                    .options(undefer_group("detail"), selectinload(ShareRecord.recipients))
+                    .order_by(ShareRecord.created_at, ShareRecord.id))
+    if not hub_wide:
+        shares_query = shares_query.where(visible_to(actor))
+    shares = list(s.scalars(shares_query))
+    consents = list(s.scalars(select(ConsentRecord).where(ConsentRecord.child_id == child_id)
+                              .order_by(ConsentRecord.obtained_on, ConsentRecord.id)))
+    involvements = list(s.scalars(select(AgencyInvolvement).where(AgencyInvolvement.child_id == child_id)
+                                  .order_by(AgencyInvolvement.started_on, AgencyInvolvement.id)))
+    enrolments = list(s.scalars(select(Enrolment).where(Enrolment.child_id == child_id)
+                                .order_by(Enrolment.start_date, Enrolment.id)))
+    access = _access_summary(child_id)
+    org_ids = {actor.organisation_id, *(a[0] for a in access if a[0] is not None)}
+    user_ids = {a[1] for a in access if a[1] is not None}
+    for x in shares:
+        org_ids |= {x.sender_org_id, *(r.organisation_id for r in x.recipients)}
+        user_ids |= {x.sender_user_id, x.authorised_by_user_id, *(r.user_id for r in x.recipients)}
+    for c in consents:
+        org_ids |= {c.recorded_by_org_id, *(r.organisation_id for r in c.recipients)}
+        user_ids.add(c.recorded_by_user_id)
+    names = _Names(actor, org_ids, user_ids - {None})
+    prepared_at = utcnow()
+    sections = [
+        _child_section(child),
+        Section("Schools", ["School", "Started", "Left"],
+                [Row([e.school.name, e.start_date, e.end_date or "On roll"]) for e in enrolments]),
+        Section("Agencies involved", ["Organisation", "Reason", "Started", "Ended"],
+                [Row([i.organisation.name, i.reason, i.started_on, i.ended_on]) for i in involvements]),
+        _shares_section(shares, names),
+        _consent_section(consents, names),
+        _access_section(access, names),
+    ]
+    about = _about_section(actor, child, hub_wide, prepared_at, sum(1 for x in sections for r in x.rows if r.review))
+    return Pack(child=child, prepared_by=actor, prepared_at=prepared_at, hub_wide=hub_wide,
+                sections=[about, *sections])
+
+
+def _about_section(actor: User, child: Child, hub_wide: bool, prepared_at: datetime, marked: int) -> Section:
+    scope = ("Everything the hub holds about the child" if hub_wide else
+             f"The child's record, consent and access history, and the information {actor.organisation.name} "
+             "sent or received")
+    return Section("About this pack", ["Item", "Value"], [
+        Row(["Purpose", "Subject access request"]),
+        Row(["Child (hub reference)", child.id]),
+        Row(["Prepared by", f"{actor.name}, {actor.organisation.name}"]),
+        Row(["Prepared at (UTC)", prepared_at]),
+        Row(["Scope", scope]),
+        Row(["Items marked for redaction review", marked]),
+        Row(["Redaction review", "Third-party sources, information from a parent or carer, police intelligence "
+                                 "with handling code C and the names of other agencies' staff are marked: review "
+                                 "them before anything is disclosed."]),
+    ])
+
+
+def _child_section(child: Child) -> Section:
+    rows = [
+        Row(["Name", child.full_name]),
+        Row(["Date of birth", child.date_of_birth]),
+        Row(["Gender", child.gender.value.replace("_", " ").capitalize()]),
+        Row(["Looked after", "Yes" if child.looked_after else "No"]),
+        Row(["Home authority", child.responsible_authority.name if child.responsible_authority else "Not recorded"]),
+        Row(["Placing authority", child.placing_authority.name if child.placing_authority else "Not placed"]),
+        *(Row([i.kind.label, i.value]) for i in sorted(child.identifiers, key=lambda i: i.kind.value)),
+        Row(["Record created (UTC)", child.created_at]),
+        Row(["Next retention review", child.review_on]),
+    ]
+    return Section("The child", ["Detail", "Value"], rows)
+
+
+SHARE_HEADERS = [
+    "Share", "Type", "Recorded (UTC)", "Category", "Summary", "Information", "Purpose", "Legal basis",
+    "Special category", "Criminal offence", "Law enforcement", "Consent position", "Consent record",
+    "Why consent was not needed", "Rationale", "Authorised by", "Child or family told", "Source",
+    "Source description", "Obtained how", "Obtained on", "Evidence reference", "Grading", "Sent by organisation",
+    "Sent by", "Recipients", "Corrects share", "Why corrected", "Corrected by", "Passed on from share",
+    "Flagged for review (consent withdrawn)",
+]
+
+
+def _shares_section(shares: list[ShareRecord], names: _Names) -> Section:
+    corrected_by: dict[int, list[int]] = defaultdict(list)
+    for share in shares:
+        if share.supersedes_id:
+            corrected_by[share.supersedes_id].append(share.id)
+    rows = []
+    for x in shares:
+        review = _share_review(x)
+        kind = ("Decision not to share" if not x.shared else "Correction" if x.supersedes_id
+                else "Onward share" if x.origin_share_id else "Share")
+        values = [
+            x.id, kind, x.created_at, x.category.label, x.summary, x.content, x.purpose, _legal_basis(x),
+            _yes_no(x.special_category), _yes_no(x.criminal_offence), _yes_no(x.law_enforcement),
+            _words(x.consent_position), x.consent_record_id, _words(x.no_consent_reason), x.rationale,
+            names.user(x.authorised_by_user_id, review), _family_told(x), _words(x.source_kind),
+            x.source_description, _words(x.obtained_how), x.obtained_on, x.evidence_reference,
+            "".join(g for g in (x.source_evaluation, x.intelligence_assessment, x.handling_code) if g) or None,
+            names.org(x.sender_org_id), names.user(x.sender_user_id, review),
+            "; ".join(_recipient(r, names, review) for r in x.recipients), x.supersedes_id, x.supersede_reason,
+            ", ".join(str(i) for i in corrected_by.get(x.id, [])) or None, x.origin_share_id, x.review_flagged_at,
+        ]
+        rows.append(Row(values, review, title=f"{kind} {x.id}: {x.summary}"))
+    return Section(SHARES_TITLE, SHARE_HEADERS, rows, reviewed=True, records=True, empty="Nothing shared or decided.")
+
+
+def _share_review(share: ShareRecord) -> list[str]:
+    review = []
+    if share.source_kind == SourceKind.third_party:
+        review.append(THIRD_PARTY_SOURCE)
+    if share.obtained_how == ObtainedHow.parent_or_carer:
+        review.append(FROM_PARENT)
+    if share.handling_code == "C":
+        review.append(HANDLING_C)
+    return review
+
+
+def _recipient(recipient, names: _Names, review: list[str]) -> str:
+    person = names.user(recipient.user_id, review)
+    opened = f", first opened {recipient.first_opened_at:%Y-%m-%d %H:%M}" if recipient.first_opened_at else ""
+    return f"{names.org(recipient.organisation_id)}{f' ({person})' if person else ''}: {recipient.status.value}{opened}"
+
+
+def _legal_basis(share: ShareRecord) -> str:
+    parts = []
+    for name, code in (("article_6", share.article_6), ("article_9", share.article_9),
+                       ("article_10", share.article_10), ("part_3", share.part_3), ("gateway", share.gateway)):
+        if code:
+            known = BY_CODE.get(name, {}).get(code)
+            parts.append(f"{code} {known.label}" if known else code)
+    return "; ".join(parts)
+
+
+def _family_told(share: ShareRecord) -> str | None:
+    if share.family_told is None:
+        return None
+    if share.family_told:
+        return f"Yes, on {share.family_told_on:%Y-%m-%d}" if share.family_told_on else "Yes"
+    return f"No: {share.family_not_told_reason}" if share.family_not_told_reason else "No"
+
+
+CONSENT_HEADERS = ["Consent", "Given or refused", "Given by", "Who", "Child competent", "Competence note",
+                   "Purposes", "Covers organisations", "Obtained on", "Valid until", "Recorded by organisation",
+                   "Recorded by", "Withdrawn (UTC)", "Why withdrawn"]
+
+
+def _consent_section(consents: list[ConsentRecord], names: _Names) -> Section:
+    rows = []
+    for c in consents:
+        review = [GIVEN_BY_PARENT] if c.given_by == GivenBy.parental_responsibility else []
+        values = [
+            c.id, "Given" if c.given else "Refused", _words(c.given_by), c.giver_description,
+            _yes_no(c.child_competent), c.competence_note, c.purposes.replace(",", ", ").replace("_", " "),
+            "; ".join(names.org(r.organisation_id) for r in c.recipients), c.obtained_on, c.valid_until,
+            names.org(c.recorded_by_org_id), names.user(c.recorded_by_user_id, review), c.withdrawn_at,
+            c.withdrawn_reason,
+        ]
+        title = f"Consent {c.id}: {'given' if c.given else 'refused'}{', withdrawn' if c.withdrawn_at else ''}"
+        rows.append(Row(values, review, title=title))
+    return Section("Consent", CONSENT_HEADERS, rows, reviewed=True, records=True)
+
+
+def _access_summary(child_id: int) -> list[tuple]:
+    """Who did what to the child's record, and when: one row per organisation, user, action and
+    outcome, from the audit log (events name the child by id)."""
+    return list(db.session().execute(
+        select(AuditEvent.actor_org_id, AuditEvent.actor_user_id, AuditEvent.action, AuditEvent.outcome,
+               func.count(), func.min(AuditEvent.occurred_at), func.max(AuditEvent.occurred_at))
+        .where(AuditEvent.child_id == child_id)
+        .group_by(AuditEvent.actor_org_id, AuditEvent.actor_user_id, AuditEvent.action, AuditEvent.outcome)
+        .order_by(func.min(AuditEvent.occurred_at))))
+
+
+def _access_section(access: list[tuple], names: _Names) -> Section:
+    rows = []
+    for org_id, user_id, action, outcome, times, first, last in access:
+        review: list[str] = []
+        user = names.user(user_id, review) or ("The hub (system)" if user_id is None else f"User {user_id}")
+        rows.append(Row([names.org(org_id) or "The hub", user, action,
+                         "Refused" if outcome == audit.REFUSED else "Done", times, first, last], review))
+    return Section("Access to the record", ["Organisation", "User", "Action", "Outcome", "Times", "First (UTC)",
+                                            "Last (UTC)"], rows, reviewed=True)
+
+
+def _words(value) -> str | None:
+    return value.value.replace("_", " ").capitalize() if value is not None else None
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("Yes" if value else "No")
