@@ -37,6 +37,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     crypto.configure(settings.field_keys, settings.blind_index_key)
     audit_service.configure_signing(settings.audit_signing_key_pem)
+    from hub.notifications import service as notifications_service
+
+    notifications_service.configure(settings.base_url)
     if settings.env == "testing":
         auth_service.use_fast_hashing()
     auth_service.policy.idle = timedelta(minutes=settings.idle_timeout_minutes)

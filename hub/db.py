@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 # Named constraints keep Alembic migrations stable across SQLite and PostgreSQL.
@@ -32,6 +33,24 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Timezone-aware now; pass the function itself as a column default, never its result."""
     return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC when read back. SQLite keeps no zone, and
+    comparing a naive value with `utcnow()` raises: deadlines and due times compare a lot."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: the hub stores aware UTC timestamps only")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc) if value is not None else None
 
 
 session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))

@@ -12,12 +12,15 @@ the audit log records the basis of every access:
 | agency-involvement      | any practitioner                     | their organisation holds an open record       |
 | mace-agenda             | MACE chair or member                 | a group their organisation sits on holds the child |
 | share-sent / -received  | any practitioner or MACE member      | their organisation shared, or received (and still holds), information about the child |
+| missing-episode         | any practitioner                     | their force holds a missing report on the child |
+| episode-authority       | social worker                        | their authority is named on an episode as the home or receiving (where found) authority |
 | role:dpo                | the hub's DPO: every child; an organisation's DPO: the children their organisation holds | subject access, always audited |
 | role:hub-admin          | administrator                        | role grant (enrolments), always audited        |
 | break-glass             | any practitioner                     | an emergency grant with a typed reason, one hour, flagged to the DPO |
 
-Later features add their own relationships here (shares sent or received, missing episodes),
-so that a reader finds every route to a child in this one file.
+Later features add their own relationships here, so that a reader finds every route to a child
+in this one file. A school's notification of a missing episode is not a route to the child: the
+key adult sees the notification (hub.notifications), which already names the child on its roll.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hub import db
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
+from hub.missing.models import MissingEpisode
 from hub.db import utcnow
 from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
 from hub.sharing.models import RecipientStatus, ShareRecipient, ShareRecord
@@ -73,6 +77,9 @@ def _organisation_relationships(org: int) -> list[tuple[str, Select]]:
         ("share-received", select(ShareRecord.child_id).join(ShareRecipient).where(
             ShareRecipient.organisation_id == org, ShareRecipient.status != RecipientStatus.revoked,
             ShareRecord.shared.is_(True))),
+        ("missing-episode", select(MissingEpisode.child_id).where(MissingEpisode.police_org_id == org)),
+        ("episode-authority", select(MissingEpisode.child_id).where(
+            or_(MissingEpisode.home_authority_id == org, MissingEpisode.receiving_authority_id == org))),
     ]
 
 
@@ -86,6 +93,8 @@ RELATIONSHIP_ROLES = {
     "mace-agenda": MACE_ROLES,
     "share-sent": PRACTITIONER_ROLES | MACE_ROLES,
     "share-received": PRACTITIONER_ROLES | MACE_ROLES,
+    "missing-episode": PRACTITIONER_ROLES,
+    "episode-authority": {Role.social_worker},
 }
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.crypto import EncryptedText
-from hub.db import Base, utcnow
+from hub.db import Base, UTCDateTime, utcnow
 
 
 class Classification(str, enum.Enum):
@@ -69,27 +69,27 @@ class MissingEpisode(Base):
     police_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     police_reference: Mapped[str] = mapped_column(String(40))
     #: From the police download when there is one: the authoritative start.
-    reported_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reported_start: Mapped[datetime] = mapped_column(UTCDateTime)
     classification: Mapped[Classification] = mapped_column(Enum(Classification, native_enum=False, length=10))
     risk_grade: Mapped[RiskGrade] = mapped_column(Enum(RiskGrade, native_enum=False, length=20))
     missing_from: Mapped[MissingFrom] = mapped_column(Enum(MissingFrom, native_enum=False, length=20))
     missing_from_detail: Mapped[str | None] = mapped_column(EncryptedText)
-    found_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     found_where: Mapped[str | None] = mapped_column(EncryptedText)
-    prevention_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    prevention_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     prevention_check_by: Mapped[str | None] = mapped_column(String(200))
-    return_interview_offered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    return_interview_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_interview_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_interview_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     return_interview_by: Mapped[str | None] = mapped_column(String(200))
     return_interview_declined: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The interview's findings are recorded as a share (with its legal basis), not as free text here.
     return_interview_share_id: Mapped[int | None] = mapped_column(ForeignKey("share_record.id"))
-    iro_informed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    iro_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Cross-border: the receiving authority (where found) leads, with the home authority.
     home_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     receiving_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
-    strategy_discussion_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    trigger_plan_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    strategy_discussion_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trigger_plan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     police_requested_meeting: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Codes from hub.missing.rules.RISK_FACTORS / PUSH_FACTORS / PULL_FACTORS, comma-separated.
     risk_factors: Mapped[str] = mapped_column(String(1000), default="")
@@ -97,8 +97,8 @@ class MissingEpisode(Base):
     pull_factors: Mapped[str] = mapped_column(String(1000), default="")
     source: Mapped[EpisodeSource] = mapped_column(Enum(EpisodeSource, native_enum=False, length=20))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     risk_history: Mapped[list[RiskGradeChange]] = relationship(
         back_populates="episode", order_by="RiskGradeChange.id", cascade="all")
@@ -113,7 +113,7 @@ class RiskGradeChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("missing_episode.id"), index=True)
     grade: Mapped[RiskGrade] = mapped_column(Enum(RiskGrade, native_enum=False, length=20))
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     source: Mapped[EpisodeSource] = mapped_column(Enum(EpisodeSource, native_enum=False, length=20))
 
@@ -137,7 +137,7 @@ class PhilomenaProfile(Base):
     phone_and_social_media: Mapped[str | None] = mapped_column(EncryptedText)
     money_and_transport: Mapped[str | None] = mapped_column(EncryptedText)
     updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class ProfileRelease(Base):
@@ -148,7 +148,7 @@ class ProfileRelease(Base):
     episode_id: Mapped[int] = mapped_column(ForeignKey("missing_episode.id"), index=True)
     share_id: Mapped[int] = mapped_column(ForeignKey("share_record.id"))
     released_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --- the police daily download ------------------------------------------------------------------
@@ -175,8 +175,8 @@ class ImportBatch(Base):
     summary: Mapped[str] = mapped_column(Text, default="{}")
     #: [{"row": n, "reason": "..."}]: reasons name the column and the problem, never the value.
     row_errors: Mapped[str] = mapped_column(Text, default="[]")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReviewStatus(str, enum.Enum):
@@ -204,8 +204,8 @@ class ImportReviewItem(Base):
     child_id: Mapped[int | None] = mapped_column(ForeignKey("child.id"))
     episode_id: Mapped[int | None] = mapped_column(ForeignKey("missing_episode.id"))
     resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ColumnMapping(Base):
@@ -218,4 +218,4 @@ class ColumnMapping(Base):
     police_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), unique=True)
     mapping: Mapped[str] = mapped_column(Text)
     updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.crypto import EncryptedText
-from hub.db import Base, utcnow
+from hub.db import Base, UTCDateTime, utcnow
 
 
 class NotificationKind(str, enum.Enum):
@@ -52,13 +52,13 @@ class Notification(Base):
     reason: Mapped[RecipientReason] = mapped_column(Enum(RecipientReason, native_enum=False, length=20))
     #: "<episode>:<kind>:<organisation>:<sequence>": the copies that one acknowledgement answers.
     group_key: Mapped[str] = mapped_column(String(80))
-    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     school_action: Mapped[str | None] = mapped_column(EncryptedText)
-    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ClosureKind(str, enum.Enum):
@@ -100,13 +100,13 @@ class OutboxMessage(Base):
     status: Mapped[MessageStatus] = mapped_column(Enum(MessageStatus, native_enum=False, length=10),
                                                   default=MessageStatus.pending)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: A worker's claim: others skip the row until it lapses (SQLite has no SKIP LOCKED).
     claimed_by: Mapped[str | None] = mapped_column(String(100))
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attempts_log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.id")
 
@@ -116,7 +116,7 @@ class DeliveryAttempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"), index=True)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(20))     # sent | retry | failed
     detail: Mapped[str] = mapped_column(String(500), default="")
     worker: Mapped[str] = mapped_column(String(100), default="")

@@ -1,0 +1,354 @@
+"""Missing episodes: the only code that records or changes them.
+
+Three ways in, one set of rules: a practitioner's form (`record_episode`, `update_episode`), the
+police daily download and the API (`apply_police_record`, called once per row inside the caller's
+unit of work, so a whole file or request commits or rolls back together). Each change writes its
+audit event and, when the school must hear of it, its notifications and outbox e-mails in the
+same transaction (`hub.notifications.service.notify_episode`): nothing is told that was not
+stored, and nothing stored goes untold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from hub import db
+from hub.audit import service as audit
+from hub.auth.models import Organisation, User
+from hub.auth.roles import OrgKind, Role
+from hub.db import unit_of_work, utcnow
+from hub.errors import Invalid, NotFound
+from hub.missing import rules
+from hub.missing.models import (
+    Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
+)
+from hub.people.models import Child, IdentifierKind
+from hub.permissions import child_access, is_hub_dpo
+
+#: Who records and reads episodes: the police and children's social care (the missing team).
+#: Schools see only their notifications (data minimisation), never the episode itself.
+EPISODE_ROLES = {Role.police_officer, Role.social_worker}
+#: An episode's start may be at most this far in the future (clock skew of agency systems).
+CLOCK_SKEW = timedelta(minutes=5)
+FREE_TEXT_MAX = 2000
+
+
+@dataclass
+class EpisodeDetails:
+    """What a new episode says. Times are aware datetimes."""
+
+    police_reference: str
+    reported_start: datetime
+    classification: Classification
+    risk_grade: RiskGrade
+    missing_from: MissingFrom
+    police_org_id: int | None = None          # the actor's force when the actor is police
+    missing_from_detail: str | None = None
+    found_at: datetime | None = None
+    found_where: str | None = None
+
+
+@dataclass
+class EpisodeChanges:
+    """A change to an episode: only the fields given (not None) change. `risk_factors` etc. are
+    sets of codes from `hub.missing.rules`."""
+
+    reported_start: datetime | None = None
+    classification: Classification | None = None
+    risk_grade: RiskGrade | None = None
+    missing_from: MissingFrom | None = None
+    missing_from_detail: str | None = None
+    found_at: datetime | None = None
+    found_where: str | None = None
+    prevention_check_at: datetime | None = None
+    prevention_check_by: str | None = None
+    return_interview_offered_at: datetime | None = None
+    return_interview_at: datetime | None = None
+    return_interview_by: str | None = None
+    return_interview_declined: bool | None = None
+    return_interview_share_id: int | None = None
+    iro_informed_at: datetime | None = None
+    home_authority_id: int | None = None
+    receiving_authority_id: int | None = None
+    strategy_discussion_at: datetime | None = None
+    trigger_plan_at: datetime | None = None
+    police_requested_meeting: bool | None = None
+    risk_factors: set[str] | None = None
+    push_factors: set[str] | None = None
+    pull_factors: set[str] | None = None
+
+    def given(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass
+class RowOutcome:
+    """What `apply_police_record` did with one row."""
+
+    outcome: str                       # created | updated | unchanged
+    episode: MissingEpisode
+    changed: list[str] = field(default_factory=list)
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+def _may_record(actor: User, child_id: int):
+    access = child_access(actor, child_id)
+    if not access or not actor.roles & EPISODE_ROLES:
+        audit.record_refusal(actor, "child", child_id, child_id, action="create")
+        raise NotFound("child not found")
+    return access
+
+
+def _police_org(actor: User, police_org_id: int | None) -> int:
+    if actor.organisation.kind == OrgKind.police:
+        return actor.organisation_id
+    force = db.session().get(Organisation, police_org_id) if police_org_id else None
+    if force is None or force.kind != OrgKind.police:
+        raise Invalid({"police_org_id": "Choose the police force that holds the missing report"})
+    return force.id
+
+
+def _check_times(errors: dict[str, str], now: datetime, **times: datetime | None) -> None:
+    for name, value in times.items():
+        if value is not None and value > now + CLOCK_SKEW:
+            errors[name] = "This time is in the future: enter when it happened"
+
+
+def _check_details(details: EpisodeDetails, now: datetime) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    reference = (details.police_reference or "").strip()
+    if not reference:
+        errors["police_reference"] = "Enter the police reference of the missing report"
+    elif len(reference) > 40:
+        errors["police_reference"] = "The police reference must be 40 characters or fewer"
+    if details.reported_start is None:
+        errors["reported_start"] = "Enter when the child was reported missing"
+    _check_times(errors, now, reported_start=details.reported_start, found_at=details.found_at)
+    if details.found_at and details.reported_start and details.found_at < details.reported_start:
+        errors["found_at"] = "The child cannot be found before they were reported missing"
+    for name in ("missing_from_detail", "found_where"):
+        if len(getattr(details, name) or "") > FREE_TEXT_MAX:
+            errors[name] = f"Keep this under {FREE_TEXT_MAX} characters"
+    return errors
+
+
+def _check_changes(episode: MissingEpisode, changes: EpisodeChanges, now: datetime) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    given = changes.given()
+    _check_times(errors, now, **{k: v for k, v in given.items() if isinstance(v, datetime)})
+    start = changes.reported_start or episode.reported_start
+    found = changes.found_at or episode.found_at
+    if found is not None and found < start:
+        errors["found_at"] = "The child cannot be found before they were reported missing"
+    for name, codes in (("risk_factors", changes.risk_factors), ("push_factors", changes.push_factors),
+                        ("pull_factors", changes.pull_factors)):
+        unknown = (codes or set()) - rules.FACTOR_LISTS[name].keys()
+        if unknown:
+            errors[name] = "Choose factors from the list"
+    for name in ("home_authority_id", "receiving_authority_id"):
+        org_id = given.get(name)
+        if org_id is not None:
+            org = db.session().get(Organisation, org_id)
+            if org is None or org.kind != OrgKind.childrens_social_care:
+                errors[name] = "Choose a children's social care authority"
+    if changes.return_interview_share_id is not None:
+        from hub.sharing.models import ShareRecord
+
+        share = db.session().get(ShareRecord, changes.return_interview_share_id)
+        if share is None or share.child_id != episode.child_id:
+            errors["return_interview_share_id"] = "Choose a share about this child"
+    for name in ("missing_from_detail", "found_where", "prevention_check_by", "return_interview_by"):
+        if len(str(given.get(name) or "")) > FREE_TEXT_MAX:
+            errors[name] = f"Keep this under {FREE_TEXT_MAX} characters"
+    return errors
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def record_episode(actor: User, child_id: int, details: EpisodeDetails,
+                   source: EpisodeSource = EpisodeSource.manual) -> MissingEpisode:
+    """A practitioner records a new episode for a child they hold; the school is notified."""
+    access = _may_record(actor, child_id)
+    police_org_id = _police_org(actor, details.police_org_id)
+    errors = _check_details(details, utcnow())
+    if not errors and _by_reference(police_org_id, details.police_reference.strip()) is not None:
+        errors["police_reference"] = "An episode with this police reference is already recorded"
+    if errors:
+        raise Invalid(errors)
+    with unit_of_work():
+        episode = _create(actor, child_id, police_org_id, details, source)
+        audit.record("create", actor=actor, object_type="missing-episode", object_id=episode.id, child_id=child_id,
+                     basis=access.basis, detail={"source": source.value})
+    return episode
+
+
+def _create(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
+            source: EpisodeSource) -> MissingEpisode:
+    from hub.notifications import service as notifications
+
+    session = db.session()
+    episode = MissingEpisode(
+        child_id=child_id, police_org_id=police_org_id, police_reference=details.police_reference.strip(),
+        reported_start=details.reported_start, classification=details.classification,
+        risk_grade=details.risk_grade, missing_from=details.missing_from,
+        missing_from_detail=details.missing_from_detail or None, found_at=details.found_at,
+        found_where=details.found_where or None, source=source, created_by_user_id=getattr(actor, "id", None),
+    )
+    session.add(episode)
+    session.flush()
+    session.add(RiskGradeChange(episode_id=episode.id, grade=details.risk_grade,
+                                changed_by_user_id=getattr(actor, "id", None), source=source))
+    notifications.notify_episode(episode, "missing")
+    if details.found_at is not None:
+        notifications.notify_episode(episode, "found")
+    return episode
+
+
+def update_episode(actor: User, episode_id: int, changes: EpisodeChanges,
+                   source: EpisodeSource = EpisodeSource.manual) -> MissingEpisode:
+    """Change an episode; the school hears when the child is found or the risk grade rises."""
+    episode, access = _episode_for(actor, episode_id, action="update")
+    errors = _check_changes(episode, changes, utcnow())
+    if errors:
+        raise Invalid(errors)
+    with unit_of_work():
+        changed = _apply(actor, episode, changes, source)
+        if changed:
+            audit.record("update", actor=actor, object_type="missing-episode", object_id=episode.id,
+                         child_id=episode.child_id, basis=access.basis,
+                         detail={"changed": sorted(changed), "source": source.value})
+    return episode
+
+
+def _apply(actor, episode: MissingEpisode, changes: EpisodeChanges, source: EpisodeSource) -> list[str]:
+    """Apply the changes that differ; notify the school of a finding or a rise in risk."""
+    from hub.notifications import service as notifications
+
+    was_found = episode.found_at is not None
+    old_grade = episode.risk_grade
+    changed = []
+    for name, value in changes.given().items():
+        if name in rules.FACTOR_LISTS:
+            value = ",".join(sorted(value))
+        if getattr(episode, name) != value:
+            setattr(episode, name, value)
+            changed.append(name)
+    if not changed:
+        return []
+    if "risk_grade" in changed:
+        db.session().add(RiskGradeChange(episode_id=episode.id, grade=episode.risk_grade,
+                                         changed_by_user_id=getattr(actor, "id", None), source=source))
+    db.session().flush()
+    if not was_found and episode.found_at is not None:
+        notifications.notify_episode(episode, "found")
+    elif episode.found_at is None and episode.risk_grade.rank > old_grade.rank:
+        notifications.notify_episode(episode, "risk_raised")
+    return changed
+
+
+# --- the police download and the API -------------------------------------------------------------
+
+def match_child(police_id: str | None, nhs_number: str | None, given_name: str | None,
+                family_name: str | None, date_of_birth) -> int | None:
+    """The one child a row names: by police id, then NHS number, then name and date of birth.
+    None when nothing matches or the name and date of birth match more than one child."""
+    from hub.people import service as people
+
+    for kind, value in ((IdentifierKind.police_id, police_id), (IdentifierKind.nhs_number, nhs_number)):
+        if value and value.strip():
+            found = people.child_ids_by_identifier(kind, value.strip())
+            if found:
+                return found[0]
+    if given_name and family_name and date_of_birth:
+        found = people.child_ids_by_name(given_name, family_name, date_of_birth)
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def apply_police_record(actor, police_org_id: int, child_id: int, details: EpisodeDetails,
+                        source: EpisodeSource) -> RowOutcome:
+    """One row of the force's own record, inside the caller's unit of work: create the episode,
+    or bring it up to date. The download is authoritative for the start; applying the same row
+    again changes nothing. Raises Invalid for a bad row (the caller reports it by row number)."""
+    errors = _check_details(details, utcnow())
+    if errors:
+        raise Invalid(errors)
+    reference = details.police_reference.strip()
+    episode = _by_reference(police_org_id, reference)
+    if episode is None:
+        if db.session().get(Child, child_id) is None:
+            raise Invalid({"child": "No such child"})
+        episode = _create(actor, child_id, police_org_id, details, source)
+        audit.record("create", actor=actor, object_type="missing-episode", object_id=episode.id, child_id=child_id,
+                     basis="police-report", detail={"source": source.value})
+        return RowOutcome("created", episode)
+    if episode.child_id != child_id:
+        raise Invalid({"police_reference": "This police reference is recorded for a different child"})
+    changes = EpisodeChanges(reported_start=details.reported_start, classification=details.classification,
+                             risk_grade=details.risk_grade, found_at=details.found_at,
+                             found_where=details.found_where or None)
+    more = _check_changes(episode, changes, utcnow())
+    if more:
+        raise Invalid(more)
+    changed = _apply(actor, episode, changes, source)
+    if not changed:
+        return RowOutcome("unchanged", episode)
+    audit.record("update", actor=actor, object_type="missing-episode", object_id=episode.id,
+                 child_id=episode.child_id, basis="police-report",
+                 detail={"changed": sorted(changed), "source": source.value})
+    return RowOutcome("updated", episode, changed)
+
+
+def _by_reference(police_org_id: int, reference: str) -> MissingEpisode | None:
+    return db.session().scalar(select(MissingEpisode).where(MissingEpisode.police_org_id == police_org_id,
+                                                            MissingEpisode.police_reference == reference))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _episode_for(actor: User, episode_id: int, action: str = "read"):
+    """The episode and the actor's basis, or a 404 (audited) without saying whether it exists."""
+    episode = db.session().get(MissingEpisode, episode_id)
+    access = child_access(actor, episode.child_id) if episode is not None else None
+    allowed = bool(access) and (actor.roles & EPISODE_ROLES or (action == "read" and is_hub_dpo(actor)))
+    if not allowed:
+        audit.record_refusal(actor, "missing-episode", episode_id, episode.child_id if episode else None,
+                             action=action)
+        raise NotFound("episode not found")
+    return episode, access
+
+
+def get_episode(actor: User, episode_id: int) -> MissingEpisode:
+    episode, access = _episode_for(actor, episode_id)
+    with unit_of_work():
+        audit.record("read", actor=actor, object_type="missing-episode", object_id=episode.id,
+                     child_id=episode.child_id, basis=access.basis)
+    return episode
+
+
+def episodes_of(actor: User, child_id: int) -> list[MissingEpisode]:
+    """A child's episodes, newest first, for a reader who may see episodes (else empty). The
+    caller has already audited reading the child's page."""
+    if not (actor.roles & EPISODE_ROLES or is_hub_dpo(actor)) or not child_access(actor, child_id):
+        return []
+    return list(db.session().scalars(select(MissingEpisode).where(MissingEpisode.child_id == child_id)
+                                     .order_by(MissingEpisode.reported_start.desc())))
+
+
+def assess(episode: MissingEpisode, now: datetime | None = None) -> rules.Assessment:
+    """The computed picture of one episode: criteria met, meeting triggers, duties due."""
+    child = db.session().get(Child, episode.child_id)
+    starts = list(db.session().scalars(select(MissingEpisode.reported_start)
+                                       .where(MissingEpisode.child_id == episode.child_id)))
+    return rules.assess(episode, child.looked_after, starts, now or utcnow())
+
+
+def police_forces() -> list[Organisation]:
+    return list(db.session().scalars(select(Organisation).where(Organisation.kind == OrgKind.police,
+                                                                Organisation.active.is_(True))
+                                     .order_by(Organisation.name)))

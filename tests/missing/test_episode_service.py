@@ -1,0 +1,167 @@
+"""Recording and updating missing episodes: permissions, validation, risk history, and the
+notifications each change produces (in the same transaction)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth.roles import OrgKind, Role
+from hub.db import utcnow
+from hub.errors import Invalid, NotFound
+from hub.missing import service
+from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange
+from hub.notifications.models import Notification, OutboxMessage, RecipientReason
+from tests.factories import enrol, involve, make_child, make_org, make_user
+
+
+@pytest.fixture
+def world(app):
+    la_edu = make_org(OrgKind.la_education)
+    school = make_org(OrgKind.school, local_authority_id=la_edu.id)
+    other_school = make_org(OrgKind.school, local_authority_id=la_edu.id)
+    police = make_org(OrgKind.police)
+    csc = make_org(OrgKind.childrens_social_care)
+    child = make_child(responsible_authority_id=csc.id)
+    enrol(child, school)
+    involve(child, police)
+    w = type("World", (), {})()
+    w.school, w.other_school, w.police, w.csc, w.la_edu, w.child = school, other_school, police, csc, la_edu, child
+    w.officer, _ = make_user(police, Role.police_officer)
+    w.worker, _ = make_user(csc, Role.social_worker)
+    w.dsl, _ = make_user(school, Role.dsl)
+    w.deputy, _ = make_user(school, Role.deputy_dsl)
+    w.other_dsl, _ = make_user(other_school, Role.dsl)
+    w.la_contact, _ = make_user(la_edu, Role.dsl)
+    return w
+
+
+def details(**overrides) -> service.EpisodeDetails:
+    values = dict(police_reference="MP/26/0001", reported_start=utcnow() - timedelta(hours=3),
+                  classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)
+    values.update(overrides)
+    return service.EpisodeDetails(**values)
+
+
+def notifications(kind=None):
+    query = select(Notification).order_by(Notification.id)
+    if kind:
+        query = query.where(Notification.kind == kind)
+    return list(db.session().scalars(query))
+
+
+def test_a_new_episode_notifies_each_key_adult_of_the_school_once(world):
+    episode = service.record_episode(world.officer, world.child.id, details())
+    made = notifications()
+    assert sorted(n.user_id for n in made) == sorted([world.dsl.id, world.deputy.id])
+    assert {n.organisation_id for n in made} == {world.school.id}
+    assert {n.reason for n in made} == {RecipientReason.key_adult}
+    assert len({n.group_key for n in made}) == 1
+    assert all(n.deadline_at > utcnow() for n in made)
+    outbox = list(db.session().scalars(select(OutboxMessage)))
+    assert sorted(m.to_address for m in outbox) == sorted([world.dsl.email, world.deputy.email])
+    for message in outbox:
+        assert "Test" not in message.body and "Child" not in message.body and "MP/26" not in message.body
+        assert f"/notifications/{message.notification_id}" in message.body
+    assert episode.police_org_id == world.police.id
+    assert [c.grade for c in episode.risk_history] == [RiskGrade.medium]
+
+
+def test_found_and_a_rise_in_risk_notify_again_but_other_changes_do_not(world):
+    episode = service.record_episode(world.officer, world.child.id, details(risk_grade=RiskGrade.low))
+    service.update_episode(world.officer, episode.id, service.EpisodeChanges(risk_grade=RiskGrade.high))
+    assert len(notifications("risk_raised")) == 2
+    service.update_episode(world.officer, episode.id, service.EpisodeChanges(risk_grade=RiskGrade.medium))
+    service.update_episode(world.officer, episode.id, service.EpisodeChanges(missing_from_detail="park"))
+    assert len(notifications("risk_raised")) == 2
+    service.update_episode(world.officer, episode.id, service.EpisodeChanges(found_at=utcnow()))
+    assert len(notifications("found")) == 2
+    grades = db.session().scalars(select(RiskGradeChange.grade).where(RiskGradeChange.episode_id == episode.id)
+                                  .order_by(RiskGradeChange.id)).all()
+    assert grades == [RiskGrade.low, RiskGrade.high, RiskGrade.medium]
+
+
+def test_no_key_adult_routes_to_the_authority_education_contact(world):
+    with db.unit_of_work():
+        for user in (world.dsl, world.deputy):
+            db.session().merge(user).active = False
+    service.record_episode(world.officer, world.child.id, details())
+    made = notifications()
+    assert [n.user_id for n in made] == [world.la_contact.id]
+    assert made[0].reason == RecipientReason.la_contact
+
+
+def test_a_child_with_no_school_routes_by_the_responsible_authority(world, app):
+    edu = make_org(OrgKind.la_education)
+    csc = make_org(OrgKind.childrens_social_care)
+    with db.unit_of_work():
+        db.session().get(type(csc), csc.id).identifier = edu.identifier
+    contact, _ = make_user(edu, Role.dsl)
+    child = make_child(responsible_authority_id=csc.id)
+    involve(child, world.police)
+    service.record_episode(world.officer, child.id, details(police_reference="MP/2"))
+    assert [n.user_id for n in notifications()] == [contact.id]
+
+
+def test_refused_without_a_relationship_or_the_role_and_audited(world):
+    stranger = make_child()
+    with pytest.raises(NotFound):
+        service.record_episode(world.officer, stranger.id, details())
+    with pytest.raises(NotFound):
+        service.record_episode(world.dsl, world.child.id, details())
+    assert db.session().scalar(select(func.count()).select_from(MissingEpisode)) == 0
+    refused = db.session().scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "refused"))
+    assert refused == 2
+
+
+@pytest.mark.parametrize("bad, field", [
+    (dict(police_reference=" "), "police_reference"),
+    (dict(reported_start=utcnow() + timedelta(hours=2)), "reported_start"),
+    (dict(found_at=utcnow() - timedelta(hours=5)), "found_at"),
+])
+def test_bad_input_is_refused_and_nothing_is_stored(world, bad, field):
+    with pytest.raises(Invalid) as caught:
+        service.record_episode(world.officer, world.child.id, details(**bad))
+    assert field in caught.value.errors
+    assert db.session().scalar(select(func.count()).select_from(MissingEpisode)) == 0
+    assert notifications() == []
+
+
+def test_a_social_worker_must_name_the_force_and_a_duplicate_reference_is_refused(world):
+    with pytest.raises(Invalid) as caught:
+        service.record_episode(world.worker, world.child.id, details())
+    assert "police_org_id" in caught.value.errors
+    service.record_episode(world.worker, world.child.id, details(police_org_id=world.police.id))
+    with pytest.raises(Invalid) as caught:
+        service.record_episode(world.officer, world.child.id, details())
+    assert "police_reference" in caught.value.errors
+
+
+def test_the_police_record_is_applied_once_and_updated_by_a_later_row(world):
+    start = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+    row = details(reported_start=start)
+    with db.unit_of_work():
+        first = service.apply_police_record(world.officer, world.police.id, world.child.id, row,
+                                            EpisodeSource.police_download)
+    with db.unit_of_work():
+        again = service.apply_police_record(world.officer, world.police.id, world.child.id, row,
+                                            EpisodeSource.police_download)
+    assert (first.outcome, again.outcome) == ("created", "unchanged")
+    assert len(notifications()) == 2
+    later = details(reported_start=start, found_at=start + timedelta(hours=20), risk_grade=RiskGrade.high)
+    with db.unit_of_work():
+        update = service.apply_police_record(world.officer, world.police.id, world.child.id, later,
+                                             EpisodeSource.police_download)
+    assert update.outcome == "updated" and set(update.changed) == {"found_at", "risk_grade"}
+    assert len(notifications("found")) == 2 and notifications("risk_raised") == []
+
+
+def test_the_other_school_and_its_dsl_get_nothing(world):
+    service.record_episode(world.officer, world.child.id, details())
+    assert world.other_dsl.id not in {n.user_id for n in notifications()}
+    with pytest.raises(NotFound):
+        service.get_episode(world.other_dsl, 1)
