@@ -89,12 +89,13 @@ def _blueprints(app: Flask) -> None:
     from hub.sharing.views import bp as sharing_bp
     from hub.subject_access.views import bp as subject_access_bp
     from hub.web import bp as core_bp
+    from hub.missing.import_views import bp as missing_import_bp
     from hub.missing.views import bp as missing_bp
     from hub.notifications.views import bp as notifications_bp
     from hub.api.views import bp as api_bp
 
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,
-               notifications_bp, api_bp, subject_access_bp):
+               missing_import_bp, notifications_bp, api_bp, subject_access_bp):
         app.register_blueprint(bp)
 
 

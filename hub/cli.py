@@ -15,9 +15,11 @@ def _cli_origin() -> None:
 
 
 def register(app: Flask) -> None:
+    from hub.api import cli as api_cli
     from hub.missing import cli as missing_cli
     from hub.notifications import cli as notifications_cli
 
+    api_cli.register(app)
     missing_cli.register(app)
     notifications_cli.register(app)
 
