@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput
-from wtforms import DateField
+import re
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovTextInput
+from wtforms import DateField, StringField
+
+LONDON = ZoneInfo("Europe/London")
 
 
 class DateInputField(DateField):
@@ -34,3 +40,44 @@ class DateInputField(DateField):
 
     def pre_validate(self, form):
         pass
+
+
+class TimeInputField(StringField):
+    """A time of day typed as 24-hour HH:MM (Europe/London, as people read their clocks)."""
+
+    widget = GovTextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("description", "24-hour clock, for example 18:45")
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        text = (self.data or "").strip().replace(".", ":")
+        if not text:
+            self.data = None
+            return
+        match = re.fullmatch(r"([01]?\d|2[0-3]):?([0-5]\d)", text)
+        if not match:
+            self.data = None
+            raise ValueError("Enter a time as hours and minutes on the 24-hour clock, for example 18:45")
+        self.data = f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    def _value(self):
+        return self.data or ""
+
+
+def london_to_utc(day: date | None, hhmm: str | None) -> datetime | None:
+    """A date and HH:MM read as Europe/London wall-clock time, as aware UTC (None if no date)."""
+    if day is None:
+        return None
+    hours, minutes = (hhmm or "00:00").split(":")
+    return datetime.combine(day, time(int(hours), int(minutes)), tzinfo=LONDON).astimezone(timezone.utc)
+
+
+def utc_to_london(moment: datetime | None) -> tuple[date | None, str | None]:
+    """The inverse of london_to_utc, to fill a form from a stored time."""
+    if moment is None:
+        return None, None
+    local = moment.astimezone(LONDON)
+    return local.date(), f"{local:%H:%M}"

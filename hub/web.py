@@ -63,6 +63,19 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_template_globals)
     app.add_template_filter(lambda data: __import__("base64").b64encode(data).decode(), "b64")
+    app.add_template_filter(london, "london")
+
+
+def london(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
+    """A stored (UTC) time as people in England read it: Europe/London, BST or GMT as it was."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(ZoneInfo("Europe/London")).strftime(fmt)
 
 
 def _start_request() -> None:

@@ -50,6 +50,29 @@ def _share(child, recipient_org, sender_org=None) -> int:
         family_told=False, family_not_told_reason="risk")).id
 
 
+def _episode(child) -> int:
+    """A missing episode about the child (the walking user is the hub's DPO, who may read it)."""
+    from hub.db import utcnow
+    from hub.missing import service
+    from hub.missing.models import Classification, MissingFrom, RiskGrade
+    from tests.factories import involve
+
+    force = make_org(OrgKind.police)
+    involve(child, force)
+    officer, _ = make_user(force, Role.police_officer)
+    return service.record_episode(officer, child.id, service.EpisodeDetails(
+        police_reference="COVERAGE/1", reported_start=utcnow(), classification=Classification.missing,
+        risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)).id
+
+
+def _officer_of(episode_id: int):
+    from hub.auth.models import Organisation
+    from hub.missing.models import MissingEpisode
+
+    episode = db.session().get(MissingEpisode, episode_id)
+    return make_user(db.session().get(Organisation, episode.police_org_id), Role.police_officer)
+
+
 def test_every_page_showing_personal_data_writes_an_audit_event(app):
     host = make_org(OrgKind.mace_host)
     school = make_org(OrgKind.school)
@@ -64,10 +87,15 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     # Pages for the sender (correcting a share) need one the walking user's organisation sent.
     sent_id = _share(child, school, sender_org=host)
     per_page = {"sharing.correct": {"share_id": sent_id}}
-    samples = {"child_id": child.id, "user_id": user.id, "org_id": school.id, "flag_id": flag_id,
-               "enrolment_id": 1, "kind": "xlsx", "share_id": share_id}
+    episode_id = _episode(child)
+    samples = {"episode_id": episode_id, "child_id": child.id, "user_id": user.id, "org_id": school.id,
+               "flag_id": flag_id, "enrolment_id": 1, "kind": "xlsx", "share_id": share_id}
     client = app.test_client()
     sign_in(client, user, secret)
+    # Pages only a practitioner opens (the DPO may not record an episode): walked as a police officer.
+    officer_client = app.test_client()
+    sign_in(officer_client, *_officer_of(episode_id))
+    as_officer = {"missing.new"}
     adapter = app.url_map.bind("localhost")
     checked = []
     for rule in app.url_map.iter_rules():
@@ -84,7 +112,7 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
         args = {k: samples[k] for k in rule.arguments} | per_page.get(rule.endpoint, {})
         url = adapter.build(rule.endpoint, args)
         before = _count()
-        response = client.get(url)
+        response = (officer_client if rule.endpoint in as_officer else client).get(url)
         assert response.status_code == 200, f"{url} answered {response.status_code}"
         assert _count() > before, f"{url} shows personal data but wrote no audit event"
         checked.append(rule.endpoint)

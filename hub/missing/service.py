@@ -352,3 +352,188 @@ def police_forces() -> list[Organisation]:
     return list(db.session().scalars(select(Organisation).where(Organisation.kind == OrgKind.police,
                                                                 Organisation.active.is_(True))
                                      .order_by(Organisation.name)))
+
+
+# --- Philomena protocol profiles ---------------------------------------------------------------------
+
+PROFILE_FIELDS = {
+    "photo_description": "Photograph (description of a recent photo and where it is kept)",
+    "physical_description": "Physical description",
+    "friends_and_associates": "Friends and associates",
+    "addresses_and_places": "Addresses and places visited",
+    "medical_needs": "Medical needs and medication",
+    "phone_and_social_media": "Phone and social media",
+    "money_and_transport": "Money and transport",
+}
+PROFILE_TEXT_MAX = 4000
+
+
+def _profile_holder(actor: User, child: Child) -> bool:
+    """Carers and the placing authority keep the profile: in the hub, social workers of the
+    child's placing or home authority. The police see it only when it is released."""
+    return Role.social_worker in actor.roles and actor.organisation_id in {
+        child.placing_authority_id, child.responsible_authority_id} - {None}
+
+
+def _child_for_profile(actor: User, child_id: int, action: str) -> tuple[Child, object]:
+    child = db.session().get(Child, child_id)
+    access = child_access(actor, child_id) if child is not None else None
+    # The hub's DPO reads it for subject access; only the holding authority writes or releases it.
+    if not access or not (_profile_holder(actor, child) or (action == "read" and is_hub_dpo(actor))):
+        audit.record_refusal(actor, "philomena-profile", child_id, child_id if child else None, action=action)
+        raise NotFound("profile not found")
+    return child, access
+
+
+def get_profile(actor: User, child_id: int):
+    """The child's profile (None if not yet written), for the authority that holds it."""
+    from hub.missing.models import PhilomenaProfile
+
+    _child, access = _child_for_profile(actor, child_id, "read")
+    with unit_of_work() as s:
+        profile = s.scalar(select(PhilomenaProfile).where(PhilomenaProfile.child_id == child_id))
+        audit.record("read", actor=actor, object_type="philomena-profile", object_id=profile.id if profile else None,
+                     child_id=child_id, basis=access.basis)
+    return profile
+
+
+def save_profile(actor: User, child_id: int, values: dict[str, str | None]):
+    """Write the profile ahead of any episode (one per child, held by the actor's authority)."""
+    from hub.missing.models import PhilomenaProfile
+
+    _child, access = _child_for_profile(actor, child_id, "update")
+    cleaned = {name: (values.get(name) or "").strip() or None for name in PROFILE_FIELDS}
+    errors = {name: f"Keep this under {PROFILE_TEXT_MAX} characters"
+              for name, value in cleaned.items() if value and len(value) > PROFILE_TEXT_MAX}
+    if not any(cleaned.values()):
+        errors[""] = "Fill in at least one part of the profile"
+    if errors:
+        raise Invalid(errors)
+    with unit_of_work() as s:
+        profile = s.scalar(select(PhilomenaProfile).where(PhilomenaProfile.child_id == child_id))
+        created = profile is None
+        if created:
+            profile = PhilomenaProfile(child_id=child_id, held_by_org_id=actor.organisation_id)
+            s.add(profile)
+        for name, value in cleaned.items():
+            setattr(profile, name, value)
+        profile.updated_by_user_id = actor.id
+        s.flush()
+        audit.record("create" if created else "update", actor=actor, object_type="philomena-profile",
+                     object_id=profile.id, child_id=child_id, basis=access.basis)
+    return profile
+
+
+def release_profile(actor: User, episode_id: int):
+    """Release the profile to the force that holds the missing report, in one action: a share
+    record with its basis (the police need it to find the child: risk of significant harm)."""
+    from hub.missing.models import PhilomenaProfile, ProfileRelease
+    from hub.sharing import legal_bases
+    from hub.sharing import service as sharing
+    from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+
+    episode = db.session().get(MissingEpisode, episode_id)
+    if episode is None:
+        audit.record_refusal(actor, "missing-episode", episode_id, action="share")
+        raise NotFound("episode not found")
+    child_id = episode.child_id
+    _child_for_profile(actor, child_id, "share")
+    profile = db.session().scalar(select(PhilomenaProfile).where(PhilomenaProfile.child_id == child_id))
+    if profile is None:
+        raise Invalid({"": "There is no profile to release: write it first"})
+    if db.session().scalar(select(ProfileRelease.id).where(ProfileRelease.profile_id == profile.id,
+                                                           ProfileRelease.episode_id == episode.id)):
+        raise Invalid({"": "The profile was already released for this episode"})
+    content = "\n\n".join(f"{label}:\n{getattr(profile, name)}" for name, label in PROFILE_FIELDS.items()
+                          if getattr(profile, name))
+    with unit_of_work() as s:
+        share = sharing.create_share(actor, sharing.ShareDraft(
+            child_id=child_id, category=Category.missing_episode,
+            summary=f"Philomena protocol profile for missing report {episode.police_reference}",
+            content=content, purpose="To help the police find a missing child (Philomena protocol)",
+            recipient_org_ids=[episode.police_org_id], source_kind=SourceKind.organisation,
+            source_description="The child's carers and placing authority (Philomena protocol profile)",
+            obtained_how=ObtainedHow.other, obtained_on=(profile.updated_at or utcnow()).date(),
+            bases=legal_bases.BasisChoice(article_6="6(1)(e)", article_9="9(2)(g)+S1P18", gateway="CA2004-s11"),
+            special_category=bool(profile.medical_needs), consent_position=ConsentPosition.not_needed,
+            no_consent_reason=NoConsentReason.significant_harm,
+            rationale="The child is missing; the profile was prepared with the carers for exactly this purpose",
+            authorised_by_user_id=actor.id, family_told=False,
+            family_not_told_reason="The carers prepared the profile for release when the child goes missing; "
+                                   "the child is told on return"))
+        s.add(ProfileRelease(profile_id=profile.id, episode_id=episode.id, share_id=share.id,
+                             released_by_user_id=actor.id))
+        audit.record("share", actor=actor, object_type="philomena-profile", object_id=profile.id, child_id=child_id,
+                     detail={"episode": episode.id, "share": share.id, "to": episode.police_org_id})
+    return share
+
+
+def releases(episode_id: int) -> list:
+    """The profile releases made for an episode (the caller checked access)."""
+    from hub.missing.models import ProfileRelease
+
+    return list(db.session().scalars(select(ProfileRelease).where(ProfileRelease.episode_id == episode_id)
+                                     .order_by(ProfileRelease.id)))
+
+
+def may_keep_profile(actor: User, child: Child) -> bool:
+    return _profile_holder(actor, child)
+
+
+# --- the missing team's list -----------------------------------------------------------------------
+
+RECENTLY_FOUND = timedelta(days=14)
+
+
+@dataclass
+class DashboardRow:
+    episode: MissingEpisode
+    child: Child
+    assessment: rules.Assessment
+    schools_told: int            # notification groups sent
+    schools_acknowledged: int    # of which acknowledged
+    schools_overdue: int         # not acknowledged by the deadline
+
+
+def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> list[DashboardRow]:
+    """Open episodes, and those found in the last two weeks, of children the actor may see: with
+    what is overdue and whether the schools acknowledged. Audited as one read per child shown."""
+    from sqlalchemy import func
+
+    from hub.notifications.models import Notification
+    from hub.permissions import visible_child_ids
+
+    if not actor.roles & EPISODE_ROLES and not is_hub_dpo(actor):
+        return []
+    now = now or utcnow()
+    session = db.session()
+    rows = session.execute(
+        select(MissingEpisode, Child).join(Child, Child.id == MissingEpisode.child_id)
+        .where(MissingEpisode.child_id.in_(visible_child_ids(actor)),
+               (MissingEpisode.found_at.is_(None)) | (MissingEpisode.found_at >= now - RECENTLY_FOUND))
+        .order_by(MissingEpisode.found_at.is_not(None), MissingEpisode.reported_start.desc()).limit(limit)).all()
+    if not rows:
+        return []
+    child_ids = {c.id for _, c in rows}
+    starts: dict[int, list[datetime]] = {}
+    for child_id, start in session.execute(select(MissingEpisode.child_id, MissingEpisode.reported_start)
+                                           .where(MissingEpisode.child_id.in_(child_ids))):
+        starts.setdefault(child_id, []).append(start)
+    groups: dict[int, dict[str, tuple[bool, bool]]] = {}
+    for episode_id, group, acked, deadline in session.execute(
+            select(Notification.episode_id, Notification.group_key,
+                   func.max(Notification.acknowledged_at), func.min(Notification.deadline_at))
+            .where(Notification.episode_id.in_([e.id for e, _ in rows]))
+            .group_by(Notification.episode_id, Notification.group_key)):
+        deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=now.tzinfo)
+        groups.setdefault(episode_id, {})[group] = (acked is not None, acked is None and deadline <= now)
+    result = []
+    for episode, child in rows:
+        told = groups.get(episode.id, {})
+        result.append(DashboardRow(
+            episode, child, rules.assess(episode, child.looked_after, starts[child.id], now),
+            len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o)))
+    with unit_of_work():
+        audit.record_many(actor, [audit.Entry("read", object_type="child", object_id=c, child_id=c,
+                                              purpose="missing dashboard") for c in sorted(child_ids)])
+    return result

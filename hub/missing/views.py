@@ -1,7 +1,156 @@
-"""Pages of hub.missing (a thin blueprint: every rule is in service.py)."""
+"""Pages of hub.missing: the missing team's list, recording an episode, the episode with what is
+due, and the Philomena profile (a thin blueprint: every rule is in service.py and rules.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from hub.auth.roles import OrgKind
+from hub.errors import Invalid
+from hub.forms import london_to_utc, utc_to_london
+from hub.missing import rules, service
+from hub.missing.forms import TIMES, EpisodeForm, ProfileForm, ProgressForm, ReleaseForm
+from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.people import service as people
+from hub.web import actor, apply_errors, personal_data, roles_required
 
 bp = Blueprint("missing", __name__, url_prefix="/missing")
+
+
+@bp.route("")
+@personal_data
+def index():
+    return render_template("missing/index.html", rows=service.dashboard(actor()))
+
+
+@bp.route("/new/<int:child_id>", methods=["GET", "POST"])
+@personal_data
+@roles_required(*service.EPISODE_ROLES)
+def new(child_id: int):
+    child = people.get_child(actor(), child_id, purpose="record a missing episode")
+    form = EpisodeForm()
+    police = actor().organisation.kind == OrgKind.police
+    form.police_org_id.choices = [(0, "Choose")] + [(f.id, f.name) for f in service.police_forces()]
+    if form.validate_on_submit():
+        try:
+            episode = service.record_episode(actor(), child_id, service.EpisodeDetails(
+                police_reference=form.police_reference.data, police_org_id=form.police_org_id.data or None,
+                reported_start=london_to_utc(form.reported_on.data, form.reported_time.data),
+                classification=Classification(form.classification.data), risk_grade=RiskGrade(form.risk_grade.data),
+                missing_from=MissingFrom(form.missing_from.data), missing_from_detail=form.missing_from_detail.data))
+            flash("Episode recorded. The child's school has been notified.", "success")
+            return redirect(url_for("missing.show", episode_id=episode.id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("missing/new.html", form=form, child=child, police=police)
+
+
+def _progress_form(episode, child) -> ProgressForm:
+    from hub.sharing import service as sharing
+
+    form = ProgressForm()
+    authorities = [(0, "Not recorded")] + [(o.id, o.name) for o in people_authorities()]
+    form.receiving_authority_id.choices = authorities
+    form.home_authority_id.choices = authorities
+    form.return_interview_share_id.choices = [(0, "Not recorded")] + [
+        (s.id, f"Share {s.id}: {s.summary}") for s in sharing.chronology(actor(), child.id) if s.shared]
+    if not form.is_submitted():
+        for name, (day_field, time_field) in TIMES.items():
+            day, hhmm = utc_to_london(getattr(episode, name))
+            getattr(form, day_field).data, getattr(form, time_field).data = day, hhmm
+        form.risk_grade.data = episode.risk_grade.value
+        form.classification.data = episode.classification.value
+        form.found_where.data = episode.found_where
+        form.receiving_authority_id.data = episode.receiving_authority_id or 0
+        form.home_authority_id.data = episode.home_authority_id or 0
+        form.prevention_check_by.data = episode.prevention_check_by
+        form.return_interview_by.data = episode.return_interview_by
+        form.return_interview_declined.data = episode.return_interview_declined
+        form.return_interview_share_id.data = episode.return_interview_share_id or 0
+        form.police_requested_meeting.data = episode.police_requested_meeting
+        for name in rules.FACTOR_LISTS:
+            getattr(form, name).data = sorted(episode.codes(name))
+    return form
+
+
+def people_authorities():
+    from sqlalchemy import select
+
+    from hub import db
+    from hub.auth.models import Organisation
+
+    return db.session().scalars(select(Organisation).where(Organisation.kind == OrgKind.childrens_social_care)
+                                .order_by(Organisation.name))
+
+
+def _changes(form: ProgressForm) -> service.EpisodeChanges:
+    times = {name: london_to_utc(getattr(form, d).data, getattr(form, t).data) for name, (d, t) in TIMES.items()}
+    return service.EpisodeChanges(
+        risk_grade=RiskGrade(form.risk_grade.data) if form.risk_grade.data else None,
+        classification=Classification(form.classification.data) if form.classification.data else None,
+        found_where=form.found_where.data or None,
+        receiving_authority_id=form.receiving_authority_id.data or None,
+        home_authority_id=form.home_authority_id.data or None,
+        prevention_check_by=form.prevention_check_by.data or None,
+        return_interview_by=form.return_interview_by.data or None,
+        return_interview_declined=form.return_interview_declined.data,
+        return_interview_share_id=form.return_interview_share_id.data or None,
+        police_requested_meeting=form.police_requested_meeting.data,
+        risk_factors=set(form.risk_factors.data or []), push_factors=set(form.push_factors.data or []),
+        pull_factors=set(form.pull_factors.data or []), **times)
+
+
+@bp.route("/<int:episode_id>", methods=["GET", "POST"])
+@personal_data
+def show(episode_id: int):
+    episode = service.get_episode(actor(), episode_id)
+    child = people.get_child(actor(), episode.child_id, purpose="missing episode")
+    form = _progress_form(episode, child)
+    if form.validate_on_submit():
+        try:
+            service.update_episode(actor(), episode_id, _changes(form))
+            flash("Episode updated.", "success")
+            return redirect(url_for("missing.show", episode_id=episode_id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    from hub.notifications import service as notifications
+
+    statuses = notifications.status_for_episode(actor(), episode_id) \
+        if hasattr(notifications, "status_for_episode") else []
+    return render_template("missing/show.html", episode=episode, child=child, form=form,
+                           assessment=service.assess(episode), statuses=statuses, rules=rules,
+                           releases=service.releases(episode_id), release_form=ReleaseForm(),
+                           may_release=service.may_keep_profile(actor(), child))
+
+
+@bp.route("/profile/<int:child_id>", methods=["GET", "POST"])
+@personal_data
+def profile(child_id: int):
+    child = people.get_child(actor(), child_id, purpose="Philomena protocol profile")
+    current = service.get_profile(actor(), child_id)
+    form = ProfileForm()
+    if not form.is_submitted() and current is not None:
+        for name in service.PROFILE_FIELDS:
+            getattr(form, name).data = getattr(current, name)
+    if form.validate_on_submit():
+        try:
+            service.save_profile(actor(), child_id, {name: getattr(form, name).data for name in service.PROFILE_FIELDS})
+            flash("Profile saved. It stays with your authority until you release it to the police.", "success")
+            return redirect(url_for("missing.profile", child_id=child_id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return render_template("missing/profile.html", form=form, child=child, profile=current,
+                           fields=service.PROFILE_FIELDS)
+
+
+@bp.route("/<int:episode_id>/release-profile", methods=["POST"])
+def release_profile(episode_id: int):
+    form = ReleaseForm()
+    if form.validate_on_submit():
+        try:
+            share = service.release_profile(actor(), episode_id)
+            flash("Profile released to the police as a share record.", "success")
+            return redirect(url_for("sharing.show", share_id=share.id))
+        except Invalid as exc:
+            flash(" ".join(exc.errors.values()), "error")
+    return redirect(url_for("missing.show", episode_id=episode_id))

@@ -36,10 +36,14 @@ def show(child_id: int):
         return render_template("people/not_found.html", child_id=child_id), 404
     from hub.consent import service as consent
     from hub.consent.forms import WithdrawForm
+    from hub.missing import service as missing
     from hub.sharing import service as sharing
 
     return render_template("people/show.html", child=child, shares=sharing.chronology(actor(), child_id),
-                           consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm())
+                           consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm(),
+                           episodes=missing.episodes_of(actor(), child_id),
+                           records_episodes=bool(actor().roles & missing.EPISODE_ROLES),
+                           keeps_profile=missing.may_keep_profile(actor(), child))
 
 
 @bp.route("/<int:child_id>/break-glass", methods=["GET", "POST"])
