@@ -85,6 +85,7 @@ def run() -> list[DemoLogin]:
     logins = _staff(orgs)
     children = _children(orgs)
     _mace(orgs, children)
+    _episodes(orgs, children)
     return logins
 
 
@@ -204,3 +205,35 @@ def _mace(orgs: dict[str, Organisation], children: list[int]) -> None:
             for child_id in children[i * 6:(i * 6) + 6]:
                 s.add(MaceAgendaChild(group_id=group.id, child_id=child_id))
             audit.record("create", object_type="mace-group", object_id=group.id, basis="system", detail={"demo": True})
+
+
+def _episodes(orgs: dict[str, Organisation], children: list[int]) -> None:
+    """Three fictional missing episodes from the police download: one child still missing, one
+    found yesterday (return interview due), one found last week with everything done. The school
+    notifications they produce wait in the outbox until a delivery worker runs."""
+    from hub.auth.models import User
+    from hub.db import utcnow
+    from hub.missing import service as missing
+    from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+
+    officer = db.session().scalar(select(User).where(User.email == f"police.coordinator@{DOMAIN}"))
+    now = utcnow().replace(second=0, microsecond=0)
+    plans = [  # (child index: police-involved children are every 4th, start hours ago, found hours ago, grade)
+        (3, 5, None, RiskGrade.high),
+        (7, 40, 20, RiskGrade.medium),
+        (11, 200, 180, RiskGrade.low),
+    ]
+    for number, (index, started, found, grade) in enumerate(plans, start=1):
+        if db.session().scalar(select(MissingEpisode.id).where(
+                MissingEpisode.police_reference == f"DEMO-MP-{number:04d}")):
+            continue  # loaded before: the times stay as they were, so running twice changes nothing
+        details = missing.EpisodeDetails(
+            police_reference=f"DEMO-MP-{number:04d}", reported_start=now - timedelta(hours=started),
+            classification=Classification.missing, risk_grade=grade, missing_from=MissingFrom.home,
+            found_at=now - timedelta(hours=found) if found else None)
+        with unit_of_work():
+            outcome = missing.apply_police_record(officer, orgs["NBPOL"].id, children[index], details,
+                                                  EpisodeSource.police_download)
+        if outcome.outcome == "created" and found and found > 100:
+            missing.update_episode(officer, outcome.episode.id, missing.EpisodeChanges(
+                prevention_check_at=now - timedelta(hours=found - 2), prevention_check_by="PC 0000 (fictional)"))
