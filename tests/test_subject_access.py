@@ -26,7 +26,7 @@ from hub.subject_access import service
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 
 SHEETS = ["About this pack", "The child", "Schools", "Agencies involved", "Information shared", "Consent",
-          "Access to the record"]
+          "Missing episodes", "Philomena protocol profile", "Access to the record"]
 
 
 @pytest.fixture
@@ -242,3 +242,24 @@ def test_the_childs_page_links_to_the_pack_for_a_dpo_only(app, world):
     assert link in _client(app, world, "school_dpo").get(url).get_data(as_text=True)
     dsl_page = _client(app, world, "dsl").get(url)
     assert dsl_page.status_code == 200 and link not in dsl_page.get_data(as_text=True)
+
+
+def test_missing_episodes_and_the_profile_are_in_the_pack_with_free_text_marked(world):
+    from hub.db import utcnow
+    from hub.missing import service as missing
+    from hub.missing.models import Classification, MissingFrom, RiskGrade
+
+    missing.record_episode(world["officer"], world["child"].id, missing.EpisodeDetails(
+        police_reference="SAR/1", reported_start=utcnow(), classification=Classification.missing,
+        risk_grade=RiskGrade.high, missing_from=MissingFrom.home, missing_from_detail="the park"))
+    missing.save_profile(world["worker"], world["child"].id, {"friends_and_associates": "A friend called Sam",
+                                                              "medical_needs": "Inhaler"})
+    pack = service.pack(world["hub_dpo"], world["child"].id)
+    episodes = _section(pack, "Missing episodes")
+    assert [r.values[0] for r in episodes.rows] == ["SAR/1"] and episodes.rows[0].review
+    profile = {r.values[0]: r for r in _section(pack, "Philomena protocol profile").rows}
+    assert profile["Friends and associates"].review and not profile["Medical needs and medication"].review
+    # A school's DPO holds no episode of its own: the police's record stays with the police.
+    school_pack = service.pack(world["school_dpo"], world["child"].id)
+    assert _section(school_pack, "Missing episodes").rows == []
+    assert _section(school_pack, "Philomena protocol profile").rows == []  # the authority holds it

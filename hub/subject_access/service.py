@@ -24,6 +24,7 @@ from hub.auth.roles import Role
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
+from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.people.models import AgencyInvolvement, Child, Enrolment
 from hub.permissions import child_access, is_hub_dpo
 from hub.sharing.legal_bases import BY_CODE
@@ -169,6 +170,8 @@ def _gather(actor: User, child_id: int) -> Pack:
     for x in shares:
         org_ids |= {x.sender_org_id, *(r.organisation_id for r in x.recipients)}
         user_ids |= {x.sender_user_id, x.authorised_by_user_id, *(r.user_id for r in x.recipients)}
+    for e in _episodes(actor, child_id, hub_wide):
+        org_ids |= {e.police_org_id, e.home_authority_id, e.receiving_authority_id} - {None}
     for c in consents:
         org_ids |= {c.recorded_by_org_id, *(r.organisation_id for r in c.recipients)}
         user_ids.add(c.recorded_by_user_id)
@@ -182,6 +185,10 @@ def _gather(actor: User, child_id: int) -> Pack:
                 [Row([i.organisation.name, i.reason, i.started_on, i.ended_on]) for i in involvements]),
         _shares_section(shares, names),
         _consent_section(consents, names),
+        _episodes_section(_episodes(actor, child_id, hub_wide), names),
+        _profile_section(s.scalar(select(PhilomenaProfile).where(
+            PhilomenaProfile.child_id == child_id,
+            True if hub_wide else PhilomenaProfile.held_by_org_id == actor.organisation_id))),
         _access_section(access, names),
     ]
     about = _about_section(actor, child, hub_wide, prepared_at, sum(1 for x in sections for r in x.rows if r.review))
@@ -219,6 +226,55 @@ def _child_section(child: Child) -> Section:
         Row(["Next retention review", child.review_on]),
     ]
     return Section("The child", ["Detail", "Value"], rows)
+
+
+FREE_TEXT_PLACES = "Free text about places or people: may name third parties"
+
+
+def _episodes(actor: User, child_id: int, hub_wide: bool) -> list[MissingEpisode]:
+    """The child's missing episodes: all for the hub's DPO; for an organisation's DPO those of its
+    force, or naming it as home or receiving authority."""
+    query = select(MissingEpisode).where(MissingEpisode.child_id == child_id).order_by(MissingEpisode.reported_start)
+    if not hub_wide:
+        org = actor.organisation_id
+        query = query.where((MissingEpisode.police_org_id == org) | (MissingEpisode.home_authority_id == org)
+                            | (MissingEpisode.receiving_authority_id == org))
+    return list(db.session().scalars(query))
+
+
+def _episodes_section(episodes: list[MissingEpisode], names: _Names) -> Section:
+    rows = []
+    for e in episodes:
+        review = [FREE_TEXT_PLACES] if (e.missing_from_detail or e.found_where) else []
+        rows.append(Row([
+            e.police_reference, names.org(e.police_org_id), e.reported_start, e.classification.label,
+            e.risk_grade.label, e.missing_from.label, e.missing_from_detail, e.found_at, e.found_where,
+            e.prevention_check_at, e.return_interview_offered_at, e.return_interview_at,
+            _yes_no(e.return_interview_declined), e.iro_informed_at, names.org(e.home_authority_id),
+            names.org(e.receiving_authority_id), e.strategy_discussion_at, e.trigger_plan_at,
+            ", ".join(sorted(e.codes("risk_factors"))), ", ".join(sorted(e.codes("push_factors"))),
+            ", ".join(sorted(e.codes("pull_factors"))),
+        ], review, title=f"Missing episode {e.police_reference}"))
+    return Section("Missing episodes", [
+        "Police reference", "Police force", "Reported (UTC)", "Missing or absent", "Risk grade", "Missing from",
+        "Where exactly", "Found (UTC)", "Where found", "Prevention check (UTC)", "Return interview offered (UTC)",
+        "Return interview done (UTC)", "Interview declined", "IRO told (UTC)", "Home authority",
+        "Receiving authority", "Strategy discussion (UTC)", "Trigger plan on file (UTC)", "Risk factors",
+        "Push factors", "Pull factors"], rows, reviewed=True, records=True, empty="No missing episodes recorded.")
+
+
+def _profile_section(profile: PhilomenaProfile | None) -> Section:
+    from hub.missing.service import PROFILE_FIELDS
+
+    rows = []
+    if profile is not None:
+        for name, label in PROFILE_FIELDS.items():
+            value = getattr(profile, name)
+            if value:
+                review = [FREE_TEXT_PLACES] if name in {"friends_and_associates", "addresses_and_places"} else []
+                rows.append(Row([label, value], review))
+    return Section("Philomena protocol profile", ["Part", "Profile"], rows, reviewed=True,
+                   empty="No profile kept.")
 
 
 SHARE_HEADERS = [
