@@ -242,3 +242,27 @@ def change_gateway(gateway_id: int, change: str):
         gateway = sharing_service.set_local_gateway_active(actor(), gateway_id, change == "restore")
         flash(f"{gateway.code} {'brought back' if gateway.active else 'retired: earlier shares keep it'}.", "success")
     return redirect(url_for("admin.gateways"))
+
+
+# --- e-mail outbox: undelivered and failed messages -----------------------------------------------
+
+@bp.route("/outbox")
+@personal_data
+def outbox():
+    from hub.notifications import delivery
+
+    return render_template("admin/outbox.html", outbox=delivery.undelivered(actor()),
+                           max_attempts=delivery.MAX_ATTEMPTS, confirm=ConfirmForm())
+
+
+@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
+def retry_message(message_id: int):
+    from hub.notifications import delivery
+
+    if ConfirmForm().validate_on_submit():
+        try:
+            delivery.retry(actor(), message_id)
+            flash(f"Message {message_id} will be sent again by the next delivery run.", "success")
+        except Invalid as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("admin.outbox"))

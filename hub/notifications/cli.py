@@ -1,11 +1,94 @@
-"""`flask --app hub notifications ...` commands."""
+"""`flask --app hub notifications ...` commands: the delivery worker and escalation.
+
+    flask --app hub notifications deliver --once       # send what is due now, then stop (cron)
+    flask --app hub notifications deliver              # a long-running worker (one per host or more)
+    flask --app hub notifications escalate             # escalate overdue notifications now
+
+Several workers may run at once, on one host or many: they claim rows, they never share them.
+SMTP settings come from HUB_SMTP_* (see hub.notifications.delivery.SmtpSettings).
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+import signal
+import socket
+import threading
+
+import click
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from hub.audit.context import Origin, new_request_id, set_origin
+from hub.config import ConfigurationError
+
 group = AppGroup("notifications", help="School notifications: delivery and escalation.")
+
+
+def _origin(worker: str, channel: str = "cli") -> None:
+    """Audit events written by the worker (escalations) name it as their origin."""
+    set_origin(Origin(request_id=f"{channel}-{new_request_id()[:12]}", channel=channel, user_agent=worker))
+
+
+def _settings():
+    from hub.notifications.delivery import SmtpSettings
+
+    try:
+        return SmtpSettings.from_config(current_app.config["HUB"].smtp)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _summary(result, escalated: int | None = None) -> str:
+    text = f"Sent {result.sent}, to retry later {result.retried}, failed {result.failed}"
+    if result.released:
+        text += f", handed back {result.released}"
+    if result.unavailable:
+        text += " (the SMTP server could not be reached)"
+    if escalated:
+        text += f"; escalated {escalated} notification group(s)"
+    return text + "."
+
+
+@group.command("deliver")
+@click.option("--once", is_flag=True, help="Send what is due now, then stop (for cron or a one-off run).")
+@click.option("--worker-id", default=None, help="This worker's name in claims and attempt records "
+                                                 "(default: host name and process id). Must be unique.")
+@click.option("--batch", type=click.IntRange(1, 1000), default=50, show_default=True,
+              help="Messages claimed at a time.")
+@click.option("--poll", type=click.FloatRange(0.05, 3600), default=5.0, show_default=True,
+              help="Seconds to pause when nothing is due (worker only).")
+def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
+    """Send the outbox's e-mails, with retries, backoff and a record of every attempt."""
+    from hub.notifications import delivery, service
+
+    settings = _settings()
+    worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}")[:100]
+    _origin(worker, "cli" if once else "worker")
+    if once:
+        click.echo(_summary(delivery.deliver_all(settings, worker, batch)))
+        return
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # A service manager's SIGTERM: finish the message in hand, hand the rest back, stop.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"Delivery worker {worker} started (batch {batch}, pause {poll} s); Ctrl+C or SIGTERM stops it.")
+    try:
+        delivery.run_worker(settings, worker, batch, poll, stop, escalate=service.escalate_due,
+                            report=lambda result, escalated: click.echo(_summary(result, escalated)))
+    except KeyboardInterrupt:
+        stop.set()
+    click.echo(f"Delivery worker {worker} stopped.")
+
+
+@group.command("escalate")
+def escalate() -> None:
+    """Escalate every notification past its deadline and not acknowledged (the worker does this
+    each cycle; this runs it once, for a scheduler)."""
+    from hub.notifications import service
+
+    _origin("escalate")
+    click.echo(f"Escalated {service.escalate_due()} notification group(s).")
 
 
 def register(app: Flask) -> None:

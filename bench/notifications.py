@@ -1,0 +1,235 @@
+"""School notification figures (issue 5): from 1,000 missing episodes recorded to 2,000 e-mails
+accepted by a local SMTP server, through `flask --app hub notifications deliver --once`, against
+2,000 bare smtplib sends to the same server (the baseline, same run); and the time from an
+episode's commit to its notification being in the school's inbox (p95, goal under 1 s), with a
+delivery worker running beside it.
+
+Run: `make bench` or `.venv/bin/python -m bench.notifications [--episodes 1000] [--schools 50]`.
+The SMTP server is aiosmtpd's Sink (accepts and discards) in its own process on 127.0.0.1; the
+database is a throw-away SQLite file (HUB_BENCH_DATABASE_URL=postgresql+psycopg://... for an
+empty PostgreSQL database instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _smtp_server(port: int) -> subprocess.Popen:
+    """aiosmtpd in its own process, as a real mail server would be: the client's and the
+    server's Python do not share one interpreter lock."""
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+                               "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the SMTP server did not start")
+
+
+def _setup(port: int, episodes: int, schools: int, extra: int):
+    from bench.audit_log import _app, _environment
+
+    folder = tempfile.mkdtemp()
+    _environment(Path(folder))
+    os.environ.update({"HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(port), "HUB_SMTP_TIMEOUT": "10",
+                       "HUB_SMTP_FROM": "hub@bench.example.test"})
+    app = _app()
+    from hub.admin import service as admin
+    from hub.auth.roles import OrgKind, Role
+    from hub.people import service as people
+    from hub.people.models import Gender
+    from tests.factories import enrol, involve
+
+    la = admin.create_organisation(None, admin.OrganisationDetails("B-EDU", "Bench education", OrgKind.la_education,
+                                                                   "902"))
+    police = admin.create_organisation(None, admin.OrganisationDetails("B-POL", "Bench police", OrgKind.police, "42"))
+    officer = admin.create_user(None, admin.UserDetails("officer@bench.example.test", "Bench officer", police.id,
+                                                        {Role.police_officer}))
+    school_ids, dsl_of = [], {}
+    for i in range(schools):
+        school = admin.create_organisation(None, admin.OrganisationDetails(
+            f"B-S{i}", f"Bench school {i}", OrgKind.school, f"{980000 + i}", local_authority_id=la.id))
+        dsl_of[school.id] = admin.create_user(None, admin.UserDetails(
+            f"dsl{i}@bench.example.test", f"DSL {i}", school.id, {Role.dsl})).id
+        admin.create_user(None, admin.UserDetails(f"deputy{i}@bench.example.test", f"Deputy {i}", school.id,
+                                                  {Role.deputy_dsl}))
+        school_ids.append(school.id)
+    children = []
+    for i in range(episodes + extra):
+        child = people.create_child(None, people.ChildDetails(
+            given_name=f"Child{i}", family_name="Bench", date_of_birth=date(2012, 1, 1), gender=Gender.female))
+        school_id = school_ids[i % schools]
+        enrol(child, type("School", (), {"id": school_id})())
+        involve(child, police)
+        children.append((child.id, school_id))
+    return app, officer, children, dsl_of
+
+
+def _record(officer, child_id: int, n: int):
+    from hub.db import utcnow
+    from hub.missing import service as missing
+    from hub.missing.models import Classification, MissingFrom, RiskGrade
+
+    return missing.record_episode(officer, child_id, missing.EpisodeDetails(
+        police_reference=f"BENCH/{n}", reported_start=utcnow() - timedelta(hours=1),
+        classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
+
+
+def _sent() -> int:
+    from sqlalchemy import func, select
+
+    from hub import db
+    from hub.notifications.models import MessageStatus, OutboxMessage
+
+    return db.session().scalar(select(func.count()).select_from(OutboxMessage)
+                               .where(OutboxMessage.status == MessageStatus.sent))
+
+
+def bench_bare_smtplib(port: int, count: int) -> float:
+    """The baseline: the same number of messages of the same shape, one smtplib session."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "hub@bench.example.test", "dsl@bench.example.test", "x" * 50
+    message["Message-ID"] = "<bench@hub>"
+    message.set_content("A notification is waiting for you.\n" + "x" * 250)
+    start = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        for _ in range(count):
+            smtp.send_message(message)
+    return time.perf_counter() - start
+
+
+def bench_delivery(app, expected: int) -> float:
+    """`notifications deliver --once`, the command's own code path, until every message is sent."""
+    runner = app.test_cli_runner()
+    start = time.perf_counter()
+    result = runner.invoke(args=["notifications", "deliver", "--once", "--batch", "100", "--worker-id", "bench"])
+    elapsed = time.perf_counter() - start
+    assert result.exit_code == 0, result.output
+    sent = _sent()
+    assert sent == expected, f"{sent} sent, expected {expected}: {result.output}"
+    return elapsed
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(int(len(ordered) * p) - 1, 0)]
+
+
+def bench_inbox_latency(app, officer, children, dsl_of, first_n: int) -> dict:
+    """Each episode is recorded (and committed) by this thread; a reader thread, with its own
+    session, opens the school DSL's inbox until the new notification is there; a delivery worker
+    (batch 50, pause 0.2 s) runs in a third thread. Also: commit to e-mail accepted."""
+    from sqlalchemy import select
+
+    from hub import db
+    from hub.auth.models import User
+    from hub.db import utcnow
+    from hub.notifications import delivery, service
+    from hub.notifications.models import MessageStatus, Notification, OutboxMessage
+
+    settings = delivery.SmtpSettings.from_config(app.config["HUB"].smtp)
+    stop = threading.Event()
+    worker = threading.Thread(target=delivery.run_worker, args=(settings, "bench-worker", 50, 0.2, stop),
+                              kwargs={"escalate": service.escalate_due})
+    worker.start()
+    asks: queue.Queue = queue.Queue()
+    inbox_ms: list[float] = []
+
+    def reader() -> None:
+        while (ask := asks.get()) is not None:
+            episode_id, user_id, committed = ask
+            user = db.session().get(User, user_id)
+            while not any(item.episode.id == episode_id for item in service.inbox(user)):
+                time.sleep(0.001)
+            inbox_ms.append((time.perf_counter() - committed) * 1000)
+            db.session.remove()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    committed_at = {}
+    for n, (child_id, school_id) in enumerate(children):
+        episode = _record(officer, child_id, first_n + n)
+        asks.put((episode.id, dsl_of[school_id], time.perf_counter()))
+        committed_at[episode.id] = utcnow()
+        time.sleep(0.02)  # episodes arrive one by one, not as a bulk load
+    asks.put(None)
+    thread.join()
+    deadline = time.monotonic() + 120
+    ids = list(committed_at)
+    query = (select(Notification.episode_id, OutboxMessage.sent_at)
+             .join(OutboxMessage, OutboxMessage.notification_id == Notification.id)
+             .where(Notification.episode_id.in_(ids), OutboxMessage.status == MessageStatus.sent))
+    while len(rows := db.session().execute(query).all()) < 2 * len(ids) and time.monotonic() < deadline:
+        db.session.remove()
+        time.sleep(0.2)
+    stop.set()
+    worker.join()
+    email_ms = [(sent_at - committed_at[episode_id]).total_seconds() * 1000 for episode_id, sent_at in rows]
+    return {"inbox_median_ms": _percentile(inbox_ms, 0.5), "inbox_p95_ms": _percentile(inbox_ms, 0.95),
+            "email_median_ms": _percentile(email_ms, 0.5), "email_p95_ms": _percentile(email_ms, 0.95),
+            "samples": len(inbox_ms), "emails": len(email_ms)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--schools", type=int, default=50)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    args = parser.parse_args(argv)
+    port = _free_port()
+    server = _smtp_server(port)
+    try:
+        start = time.perf_counter()
+        app, officer, children, dsl_of = _setup(port, args.episodes, args.schools, args.latency_samples)
+        print(f"(set up {args.schools} schools, each with a DSL and a deputy, and "
+              f"{len(children):,} children in {time.perf_counter() - start:.0f} s)")
+        start = time.perf_counter()
+        for n, (child_id, _school) in enumerate(children[:args.episodes]):
+            _record(officer, child_id, n)
+        recording = time.perf_counter() - start
+        emails = 2 * args.episodes
+        print(f"recorded {args.episodes:,} episodes in {recording:.1f} s ({args.episodes / recording:.0f}/s), "
+              f"each writing 2 notifications and 2 outbox e-mails in its own transaction")
+        baseline = bench_bare_smtplib(port, emails)
+        print(f"baseline, {emails:,} bare smtplib sends over one session: {baseline:.2f} s "
+              f"({emails / baseline:.0f}/s)")
+        delivered = bench_delivery(app, emails)
+        print(f"notifications deliver --once, {emails:,} e-mails accepted: {delivered:.2f} s "
+              f"({emails / delivered:.0f}/s), {baseline / delivered:.2f} of the bare send rate")
+        latency = bench_inbox_latency(app, officer, children[args.episodes:], dsl_of, args.episodes)
+        print(f"episode commit to the school's inbox ({latency['samples']} episodes, worker running): "
+              f"median {latency['inbox_median_ms']:.1f} ms, p95 {latency['inbox_p95_ms']:.1f} ms (goal p95 < 1 s)")
+        print(f"episode commit to e-mail accepted ({latency['emails']} e-mails, worker pausing 0.2 s when idle): "
+              f"median {latency['email_median_ms']:.0f} ms, p95 {latency['email_p95_ms']:.0f} ms")
+        return {"recording_s": recording, "baseline_s": baseline, "delivery_s": delivered,
+                "ratio": baseline / delivered, **latency}
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,557 @@
+"""Delivery that does not lose anything: the outbox sent to a real SMTP server on loopback
+(aiosmtpd), down, slow, refusing, and with several workers at once."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import random
+import socket
+import threading
+import time
+from datetime import date, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth.roles import OrgKind, Role
+from hub.config import ConfigurationError
+from hub.db import utcnow
+from hub.errors import Forbidden, Invalid
+from hub.missing import service as missing
+from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.notifications import delivery
+from hub.notifications.models import DeliveryAttempt, MessageStatus, Notification, OutboxMessage
+from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
+
+NAME = ("Philippa", "Quenby")
+BORN = date(2012, 3, 27)
+REFERENCE = "MP/26/7731"
+PERSONAL = [*NAME, REFERENCE, "7731", "2012-03-27", "27/03/2012", "27 March 2012", "27 Mar 2012"]
+
+
+# --- a real SMTP server on loopback ----------------------------------------------------------------
+
+class Recorder:
+    """An aiosmtpd handler that keeps what it accepts and can refuse or stall on request."""
+
+    def __init__(self) -> None:
+        self.received: list[email.message.Message] = []
+        self.rcpt_reply: str | None = None     # e.g. "550 ..." to refuse every recipient
+        self.slow_rcpt = 0                     # how many RCPTs to stall before answering
+        self.slow_data = 0                     # how many DATAs to keep, then stall before answering
+        self.data_delay = 0.0                  # a small pause per message (two workers overlap)
+        self.stall = 2.0
+        self.stalling = 0
+
+    async def _stall(self) -> None:
+        self.stalling += 1
+        try:
+            await asyncio.sleep(self.stall)
+        finally:
+            self.stalling -= 1
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.slow_rcpt:
+            self.slow_rcpt -= 1
+            await self._stall()
+        if self.rcpt_reply:
+            return self.rcpt_reply.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        self.received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        if self.slow_data:
+            # Queued, but the reply comes too late: the client never hears it was accepted.
+            self.slow_data -= 1
+            await self._stall()
+        return "250 Message accepted for delivery"
+
+    def ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.received]
+
+    def to(self) -> list[str]:
+        return sorted(m["To"] for m in self.received)
+
+    def settle(self) -> None:
+        """Wait until no stalled command is still running on the server."""
+        deadline = time.monotonic() + 15
+        while self.stalling and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not self.stalling
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.handler = Recorder()
+        self.controller: Controller | None = None
+        self.settings = delivery.SmtpSettings(host="127.0.0.1", port=self.port, sender="hub@example.test",
+                                              timeout=5)
+
+    def start(self) -> None:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp():
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stopped_smtp():
+    """Settings for a port where nothing listens (yet)."""
+    server = Server()
+    yield server
+    server.stop()
+
+
+# --- a world: a school with two key adults, another school, a police force ---------------------------
+
+@pytest.fixture
+def world(app):
+    la_edu = make_org(OrgKind.la_education)
+    school = make_org(OrgKind.school, local_authority_id=la_edu.id)
+    other_school = make_org(OrgKind.school, local_authority_id=la_edu.id)
+    police = make_org(OrgKind.police)
+    child = make_child(*NAME, dob=BORN)
+    enrol(child, school)
+    involve(child, police)
+    w = type("World", (), {})()
+    w.school, w.other_school, w.police, w.child = school, other_school, police, child
+    w.officer, _ = make_user(police, Role.police_officer)
+    w.dsl, _ = make_user(school, Role.dsl)
+    w.deputy, _ = make_user(school, Role.deputy_dsl)
+    w.other_dsl, _ = make_user(other_school, Role.dsl)
+    return w
+
+
+def record(w, child=None, reference: str = REFERENCE):
+    return missing.record_episode(w.officer, (child or w.child).id, missing.EpisodeDetails(
+        police_reference=reference, reported_start=utcnow() - timedelta(hours=2),
+        classification=Classification.missing, risk_grade=RiskGrade.high, missing_from=MissingFrom.home))
+
+
+def more_children(w, count: int) -> None:
+    """More pupils of the same school reported missing: two more e-mails each."""
+    for i in range(count):
+        child = make_child(f"Pupil{i}", "Other")
+        enrol(child, w.school)
+        involve(child, w.police)
+        record(w, child, reference=f"MP/26/9{i:03d}")
+
+
+def messages() -> list[OutboxMessage]:
+    return list(db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)
+                                     .execution_options(populate_existing=True)))
+
+
+def attempts(message_id: int | None = None) -> list[DeliveryAttempt]:
+    query = select(DeliveryAttempt).order_by(DeliveryAttempt.id)
+    if message_id is not None:
+        query = query.where(DeliveryAttempt.message_id == message_id)
+    return list(db.session().scalars(query))
+
+
+def later(minutes: float = 120):
+    moment = utcnow() + timedelta(minutes=minutes)
+    return lambda: moment
+
+
+def assert_no_personal_data(message: email.message.Message) -> None:
+    raw = message.as_string()
+    for value in PERSONAL:
+        assert value not in raw, f"{value!r} is in the e-mail"
+
+
+# --- the acceptance tests ------------------------------------------------------------------------------
+
+def test_a_new_episode_sends_exactly_one_email_to_each_key_adult_with_no_personal_data(world, smtp):
+    record(world)
+    result = delivery.deliver_all(smtp.settings, "worker-1")
+    assert (result.sent, result.retried, result.failed) == (2, 0, 0)
+    assert smtp.handler.to() == sorted([world.dsl.email, world.deputy.email])
+    assert world.other_dsl.email not in smtp.handler.to()
+    notification_of = {n.user_id: n.id for n in db.session().scalars(select(Notification))}
+    for message in smtp.handler.received:
+        assert_no_personal_data(message)
+        user = world.dsl if message["To"] == world.dsl.email else world.deputy
+        assert f"/notifications/{notification_of[user.id]}" in message.get_content()
+    stored = messages()
+    assert {m.status for m in stored} == {MessageStatus.sent}
+    assert sorted(smtp.handler.ids()) == sorted(delivery.message_id(m.id) for m in stored)
+    assert [(a.outcome, a.worker) for a in attempts()] == [("sent", "worker-1")] * 2
+    assert delivery.deliver_all(smtp.settings, "worker-1").claimed == 0
+    assert len(smtp.handler.received) == 2
+
+
+def test_the_found_update_sends_one_more_email_to_each_key_adult(world, smtp):
+    episode = record(world)
+    delivery.deliver_all(smtp.settings, "worker-1")
+    missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
+    result = delivery.deliver_all(smtp.settings, "worker-1")
+    assert result.sent == 2
+    found = smtp.handler.received[2:]
+    assert sorted(m["To"] for m in found) == sorted([world.dsl.email, world.deputy.email])
+    for message in found:
+        assert_no_personal_data(message)
+    assert len(set(smtp.handler.ids())) == 4
+
+
+def test_a_server_that_is_down_then_up_gets_every_message_exactly_once(world, stopped_smtp):
+    record(world)
+    more_children(world, 2)
+    result = delivery.deliver_all(stopped_smtp.settings, "worker-1")
+    assert result.unavailable and (result.sent, result.retried) == (0, 6)
+    waiting = messages()
+    assert {(m.status, m.attempts) for m in waiting} == {(MessageStatus.pending, 1)}
+    assert all(m.next_attempt_at > utcnow() and m.claimed_by is None for m in waiting)
+    assert all(a.outcome == "retry" and "server unavailable" in a.detail for a in attempts())
+    # Not due yet: a second run straight away does not hammer the server.
+    assert delivery.deliver_all(stopped_smtp.settings, "worker-1").claimed == 0
+
+    stopped_smtp.start()
+    result = delivery.deliver_all(stopped_smtp.settings, "worker-1", clock=later())
+    assert (result.sent, result.retried, result.failed) == (6, 0, 0)
+    assert sorted(stopped_smtp.handler.ids()) == sorted(delivery.message_id(m.id) for m in waiting)
+    assert delivery.deliver_all(stopped_smtp.settings, "worker-1", clock=later(600)).claimed == 0
+    assert len(stopped_smtp.handler.received) == 6
+    assert {(m.status, m.attempts) for m in messages()} == {(MessageStatus.sent, 2)}
+
+
+def test_a_permanent_rejection_fails_at_once_and_an_administrator_retry_sends_it(world, smtp, app):
+    record(world)
+    smtp.handler.rcpt_reply = "550 5.1.1 <{address}>: Recipient address rejected"
+    result = delivery.deliver_all(smtp.settings, "worker-1")
+    assert (result.sent, result.failed) == (0, 2)
+    failed = messages()
+    assert {(m.status, m.attempts) for m in failed} == {(MessageStatus.failed, 1)}
+    for m in failed:
+        assert m.last_error.startswith("550 5.1.1") and "<address>" in m.last_error
+        assert m.to_address not in m.last_error  # the server echoed it; the log keeps it out
+    assert delivery.deliver_all(smtp.settings, "worker-1", clock=later(600)).claimed == 0
+
+    smtp.handler.rcpt_reply = None
+    admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, admin, secret)
+    page = client.get("/admin/outbox").get_data(as_text=True)
+    assert world.dsl.email in page and "550 5.1.1" in page and "Send again" in page
+    response = post_form(client, f"/admin/outbox/{failed[0].id}/retry", {}, form_page="/admin/outbox")
+    assert response.status_code == 302
+    again = db.session().get(OutboxMessage, failed[0].id, populate_existing=True)
+    assert (again.status, again.attempts) == (MessageStatus.pending, 0)
+    assert delivery.deliver_all(smtp.settings, "worker-1").sent == 1
+    assert smtp.handler.ids() == [delivery.message_id(failed[0].id)]
+    assert [a.outcome for a in attempts(failed[0].id)] == ["failed", "sent"]
+    assert messages()[1].status == MessageStatus.failed  # the other one waits for its own retry
+    retried = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "outbox-message"))
+    assert (retried.action, retried.actor_user_id, retried.object_id) == ("update", admin.id, str(failed[0].id))
+
+
+def test_an_administrator_cannot_retry_a_message_that_has_not_failed(world, smtp):
+    record(world)
+    delivery.deliver_all(smtp.settings, "worker-1")
+    admin, _ = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    with pytest.raises(Invalid):
+        delivery.retry(admin, messages()[0].id)
+    assert len(smtp.handler.received) == 2
+
+
+def test_a_temporary_refusal_backs_off_longer_each_time_then_fails(world, smtp):
+    record(world)
+    smtp.handler.rcpt_reply = "451 4.7.1 <{address}>: try again later"
+    waits = []
+    clock = utcnow()
+    for _ in range(delivery.MAX_ATTEMPTS):
+        before = clock
+        result = delivery.deliver_all(smtp.settings, "worker-1", clock=lambda: before)
+        assert result.claimed == 2 and result.sent == 0
+        first = messages()[0]
+        waits.append(first.next_attempt_at - before)
+        clock = max(m.next_attempt_at for m in messages()) + timedelta(seconds=1)
+    assert all(later_wait >= earlier / 2 for earlier, later_wait in zip(waits, waits[1:]))
+    assert waits[4] > waits[0] * 4  # exponential, whatever the jitter
+    assert {(m.status, m.attempts) for m in messages()} == {(MessageStatus.failed, delivery.MAX_ATTEMPTS)}
+    outcomes = [a.outcome for a in attempts(messages()[0].id)]
+    assert outcomes == ["retry"] * (delivery.MAX_ATTEMPTS - 1) + ["failed"]
+    assert "gave up after 8 attempts" in messages()[0].last_error
+    assert smtp.handler.received == []
+
+
+def test_a_slow_server_is_retried_without_sending_anything_twice(world, smtp):
+    record(world)
+    settings = delivery.SmtpSettings(host="127.0.0.1", port=smtp.port, timeout=0.5)
+    smtp.handler.slow_rcpt = 1  # the first message's RCPT answers after the client has given up
+    result = delivery.deliver_all(settings, "worker-1")
+    assert (result.sent, result.retried) == (1, 1)
+    slow = next(m for m in messages() if m.status == MessageStatus.pending)
+    assert "timed out" in slow.last_error
+    result = delivery.deliver_all(settings, "worker-1", clock=later())
+    assert result.sent == 1
+    smtp.handler.settle()
+    assert sorted(smtp.handler.ids()) == sorted(delivery.message_id(m.id) for m in messages())
+    assert [a.outcome for a in attempts(slow.id)] == ["retry", "sent"]
+
+
+def test_a_server_that_accepts_after_the_client_gave_up_gets_a_copy_with_the_same_message_id(world, smtp):
+    """The at-least-once edge, documented: the server took the message but the worker never
+    heard so. The second copy carries the same Message-ID, for the receiver to discard."""
+    record(world)
+    settings = delivery.SmtpSettings(host="127.0.0.1", port=smtp.port, timeout=0.5)
+    smtp.handler.slow_data = 1
+    assert delivery.deliver_all(settings, "worker-1").retried == 1
+    delivery.deliver_all(settings, "worker-1", clock=later())
+    smtp.handler.settle()
+    ids = smtp.handler.ids()
+    assert len(ids) == 3 and len(set(ids)) == 2
+    assert {m.status for m in messages()} == {MessageStatus.sent}
+
+
+def test_a_crashed_worker_s_claim_lapses_and_then_another_worker_sends_the_message(world, smtp):
+    record(world)
+    now = utcnow()
+    taken = delivery.claim("crashed", 10, smtp.settings.lease, now)  # ... and never comes back
+    assert len(taken) == 2
+    assert delivery.deliver_due(smtp.settings, "worker-2", clock=lambda: now + timedelta(minutes=1)).claimed == 0
+    assert smtp.handler.received == []
+    after_lease = now + smtp.settings.lease + timedelta(seconds=1)
+    assert delivery.deliver_due(smtp.settings, "worker-2", clock=lambda: after_lease).sent == 2
+    assert [a.worker for a in attempts()] == ["worker-2", "worker-2"]
+    assert len(smtp.handler.received) == 2
+
+
+def test_a_stopping_worker_hands_back_what_it_has_not_sent(world, smtp):
+    record(world)
+    stop = threading.Event()
+    stop.set()
+    result = delivery.deliver_due(smtp.settings, "worker-1", stop=stop)
+    assert (result.claimed, result.released, result.sent) == (2, 2, 0)
+    assert {(m.status, m.claimed_by, m.attempts) for m in messages()} == {(MessageStatus.pending, None, 0)}
+    assert delivery.deliver_all(smtp.settings, "worker-2").sent == 2
+
+
+# --- several workers at once -----------------------------------------------------------------------
+
+def _seed(count: int) -> list[int]:
+    with db.unit_of_work() as s:
+        rows = [OutboxMessage(to_address=f"dsl{i}@school.example.test", subject="A notification is waiting",
+                              body="Sign in to read it.") for i in range(count)]
+        s.add_all(rows)
+    return [r.id for r in rows]
+
+
+def _in_threads(target, names: list[str]) -> dict[str, object]:
+    """Run target(name) in one thread per name, started together; each thread has its own
+    database session (the scoped session is per thread)."""
+    barrier = threading.Barrier(len(names))
+    results: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            barrier.wait()
+            results[name] = target(name)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return results
+
+
+def _two_workers_send_each_message_once(smtp, count: int) -> None:
+    ids = _seed(count)
+    smtp.handler.data_delay = 0.01  # each send takes a moment, so the workers overlap
+    results = _in_threads(lambda name: delivery.deliver_all(smtp.settings, name, batch=5), ["worker-a", "worker-b"])
+    assert sorted(smtp.handler.ids()) == sorted(delivery.message_id(i) for i in ids)
+    assert sum(r.sent for r in results.values()) == count
+    assert all(r.sent > 0 for r in results.values()), "both workers should have sent some"
+    assert {(m.status, m.attempts) for m in messages()} == {(MessageStatus.sent, 1)}
+    per_message = db.session().execute(select(DeliveryAttempt.message_id, func.count())
+                                       .group_by(DeliveryAttempt.message_id)).all()
+    assert sorted(per_message) == [(i, 1) for i in ids]
+
+
+@pytest.mark.skipif(not os.environ.get("HUB_TEST_DATABASE_URL"),
+                    reason="SKIP LOCKED is proven on PostgreSQL (set HUB_TEST_DATABASE_URL); SQLite has its own test")
+def test_two_concurrent_workers_on_postgresql_send_nothing_twice(app, smtp):
+    assert db.session().get_bind().dialect.name == "postgresql"
+    _two_workers_send_each_message_once(smtp, 60)
+
+
+@pytest.mark.skipif(bool(os.environ.get("HUB_TEST_DATABASE_URL")),
+                    reason="the conditional-UPDATE claim is SQLite's; PostgreSQL uses SKIP LOCKED")
+def test_two_concurrent_workers_on_sqlite_send_nothing_twice(app, smtp):
+    _two_workers_send_each_message_once(smtp, 40)
+
+
+def test_workers_claiming_at_the_same_moment_never_share_a_message(app):
+    ids = _seed(30)
+    now = utcnow()
+    lease = timedelta(minutes=5)
+
+    def claim_all(name: str) -> list[int]:
+        mine = []
+        for _ in range(len(ids)):  # bounded: a broken claim must fail the test, not hang it
+            batch = delivery.claim(name, 3, lease, now)
+            if not batch:
+                break
+            mine += [c.id for c in batch]
+        return mine
+
+    results = _in_threads(claim_all, ["a", "b", "c"])
+    claimed = [i for got in results.values() for i in got]
+    assert sorted(claimed) == ids
+    owner = {m.id: m.claimed_by for m in messages()}
+    assert all(owner[i] == name for name, got in results.items() for i in got)
+
+
+# --- the worker loop, the commands and the administrator's page ---------------------------------------
+
+def test_the_worker_loop_escalates_and_delivers_until_stopped(world, smtp):
+    record(world)
+    stop = threading.Event()
+    escalations = []
+
+    def escalate() -> int:
+        escalations.append(1)
+        return 0
+
+    thread = threading.Thread(target=delivery.run_worker, args=(smtp.settings, "loop", 10, 0.05, stop),
+                              kwargs={"escalate": escalate})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while len(smtp.handler.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(15)
+    assert not thread.is_alive()
+    assert len(smtp.handler.received) == 2 and escalations
+    assert {m.status for m in messages()} == {MessageStatus.sent}
+
+
+def test_the_deliver_command_sends_what_is_due_and_reports_it(world, smtp, app):
+    record(world)
+    app.config["HUB"].smtp.update(host="127.0.0.1", port=str(smtp.port), timeout="5")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["notifications", "deliver", "--once", "--worker-id", "cron-1"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 2, to retry later 0, failed 0." in result.output
+    assert world.dsl.email not in result.output
+    assert {a.worker for a in attempts()} == {"cron-1"}
+    assert len(smtp.handler.received) == 2
+    result = runner.invoke(args=["notifications", "escalate"])
+    assert result.exit_code == 0 and "Escalated 0" in result.output
+
+
+def test_the_deliver_command_refuses_a_bad_smtp_configuration(app):
+    app.config["HUB"].smtp.update(host="mail.example.test", username="hub", password="secret")
+    result = app.test_cli_runner().invoke(args=["notifications", "deliver", "--once"])
+    assert result.exit_code != 0 and "HUB_SMTP_STARTTLS" in result.output
+
+
+@pytest.mark.parametrize("role", [Role.dsl, Role.dpo])
+def test_the_outbox_page_is_refused_to_anyone_but_an_administrator(app, role):
+    user, secret = make_user(make_org(OrgKind.school if role == Role.dsl else OrgKind.mace_host), role)
+    _seed(1)
+    client = app.test_client()
+    sign_in(client, user, secret)
+    assert client.get("/admin/outbox").status_code == 403
+    page = client.get("/admin").status_code
+    assert page == 403
+    with pytest.raises(Forbidden):
+        delivery.undelivered(user)
+    with pytest.raises(Forbidden):
+        delivery.retry(user, 1)
+    refused = db.session().scalars(select(AuditEvent.object_type).where(
+        AuditEvent.outcome == "refused", AuditEvent.actor_user_id == user.id)).all()
+    assert {"page", "outbox", "outbox-message"} <= set(refused)
+
+
+def test_the_outbox_page_shows_waiting_and_failed_messages_without_the_child(world, stopped_smtp, app):
+    record(world)
+    delivery.deliver_all(stopped_smtp.settings, "worker-1")
+    admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, admin, secret)
+    before = db.session().scalar(select(func.count()).select_from(AuditEvent))
+    page = client.get("/admin/outbox").get_data(as_text=True)
+    assert "E-mail outbox" in page and world.dsl.email in page and "server unavailable" in page
+    assert "Waiting" in page and "Send again" not in page
+    for value in PERSONAL:
+        assert value not in page
+    read = db.session().scalar(select(AuditEvent).where(AuditEvent.seq >= before, AuditEvent.object_type == "outbox"))
+    assert read.actor_user_id == admin.id
+    assert "E-mail outbox" in client.get("/admin").get_data(as_text=True)
+
+
+def test_retrying_a_message_that_does_not_exist_is_a_404(app):
+    admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, admin, secret)
+    assert post_form(client, "/admin/outbox/999/retry", {}, form_page="/admin/gateways").status_code == 404
+
+
+# --- settings and backoff ------------------------------------------------------------------------------
+
+def test_smtp_settings_come_from_the_hub_smtp_variables():
+    plain = delivery.SmtpSettings.from_config({})
+    assert (plain.host, plain.port, plain.starttls, plain.ssl, plain.timeout) == ("localhost", 25, False, False, 30)
+    tls = delivery.SmtpSettings.from_config({"host": "smtp.example.test", "starttls": "1", "username": "hub",
+                                             "password": "pw", "from": "hub@example.test", "timeout": "10"})
+    assert (tls.port, tls.starttls, tls.username, tls.sender, tls.timeout) == (587, True, "hub", "hub@example.test", 10)
+    assert delivery.SmtpSettings.from_config({"ssl": "true"}).port == 465
+    assert delivery.SmtpSettings.from_config({"username": "u", "password": "p"}).username == "u"  # loopback
+
+
+@pytest.mark.parametrize("values", [
+    {"ssl": "1", "starttls": "1"},
+    {"port": "smtp"},
+    {"port": "70000"},
+    {"timeout": "0"},
+    {"host": "smtp.example.test", "username": "hub", "password": "pw"},
+])
+def test_bad_smtp_settings_are_refused(values):
+    with pytest.raises(ConfigurationError):
+        delivery.SmtpSettings.from_config(values)
+
+
+def test_backoff_doubles_from_a_minute_is_capped_at_an_hour_and_is_jittered():
+    rng = random.Random(5)
+    for attempt in range(1, 12):
+        nominal = min(timedelta(minutes=2 ** (attempt - 1)), timedelta(hours=1))
+        wait = delivery.backoff(attempt, rng)
+        assert nominal / 2 <= wait <= nominal
+    assert len({delivery.backoff(3, rng) for _ in range(5)}) > 1
