@@ -10,6 +10,7 @@ from hub import db
 from hub.audit.models import AuditEvent, AuditFlag
 from hub.auth.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
+from tests.missing.test_import import review_item_id
 
 # Pages that show no personal data: forms to create things, settings, the home page, the
 # integrity panel (sizes and hashes only), the public key and checkpoint.
@@ -17,6 +18,7 @@ NO_PERSONAL_DATA = {
     "core.home", "core.health", "auth.account", "admin.index", "admin.organisations", "admin.new_organisation",
     "admin.edit_organisation", "admin.sso_settings", "admin.new_user", "admin.new_child",
     "audit.integrity", "audit.public_key", "audit.checkpoint", "people.break_glass", "admin.gateways",
+    "missing_import.index", "missing_import.template", "missing_import.batch", "missing_import.mapping",
 }
 # Sign-in pages and downloads are covered elsewhere (downloads are audited as exports).
 SKIP = {"static", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out", "sso.start", "sso.callback"}
@@ -89,7 +91,8 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     per_page = {"sharing.correct": {"share_id": sent_id}}
     episode_id = _episode(child)
     samples = {"episode_id": episode_id, "child_id": child.id, "user_id": user.id, "org_id": school.id,
-               "flag_id": flag_id, "enrolment_id": 1, "kind": "xlsx", "share_id": share_id}
+               "flag_id": flag_id, "enrolment_id": 1, "kind": "xlsx", "share_id": share_id,
+               "item_id": review_item_id()}
     client = app.test_client()
     sign_in(client, user, secret)
     # Pages only a practitioner opens (the DPO may not record an episode): walked as a police officer.

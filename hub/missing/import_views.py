@@ -3,6 +3,180 @@ column mapping (a thin blueprint: the rules are in hub/missing/imports.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from hub.auth.roles import Role
+from hub.errors import Invalid
+from hub.missing import imports
+from hub.missing.download import COLUMNS, Limits
+from hub.missing.import_forms import (
+    CandidateSearchForm, CreateChildForm, DismissForm, ForceChoiceForm, MappingForm, MatchForm, UploadForm,
+)
+from hub.missing.models import ImportStatus
+from hub.people.models import Gender
+from hub.web import actor, apply_errors, personal_data, roles_required
 
 bp = Blueprint("missing_import", __name__, url_prefix="/missing/import")
+
+#: Seconds between refreshes of a batch page while the import runs (a meta refresh: no script).
+REFRESH_SECONDS = 3
+
+
+@bp.route("", methods=["GET", "POST"])
+@roles_required(Role.police_officer, Role.hub_admin)
+def index():
+    """Upload (police officers, for their own force) and the recent imports."""
+    form = UploadForm()
+    may_upload = imports.may_import(actor())
+    if may_upload and form.validate_on_submit():
+        limits = Limits.from_env()
+        data = form.file.data.read(limits.max_bytes + 1)
+        # The file is read into memory, imported and dropped: only its SHA-256 is kept.
+        batch = imports.import_file(actor(), data, form.file.data.filename or "", limits)
+        return redirect(url_for("missing_import.batch", batch_id=batch.id))
+    return render_template("missing_import/index.html", form=form, may_upload=may_upload,
+                           batches=imports.recent_batches(actor()), limits=Limits.from_env())
+
+
+@bp.route("/template.xlsx")
+def template():
+    """The blank download with its Guidance sheet (no personal data)."""
+    return Response(imports.template(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="police-daily-download-template.xlsx"'})
+
+
+@bp.route("/<int:batch_id>")
+def batch(batch_id: int):
+    """A batch's progress and then its summary and row errors (numbers and reasons: no values)."""
+    found = imports.get_batch(actor(), batch_id)
+    running = found.status == ImportStatus.running
+    return render_template("missing_import/batch.html", batch=found, summary=imports.summary_of(found),
+                           errors=imports.errors_of(found), running=running,
+                           refresh=REFRESH_SECONDS if running else None)
+
+
+@bp.route("/review")
+@personal_data
+def review():
+    return render_template("missing_import/review.html", rows=imports.review_queue(actor()))
+
+
+def _search(form: CandidateSearchForm) -> imports.CandidateSearch | None:
+    if not request.args or not form.validate():
+        return None
+    return imports.CandidateSearch(given_name=form.given_name.data or "", family_name=form.family_name.data or "",
+                                   date_of_birth=form.date_of_birth.data, identifier=form.identifier.data or "")
+
+
+def _show_item(item_id: int, match_form=None, create_form=None, dismiss_form=None, status: int = 200):
+    row = imports.get_review_item(actor(), item_id)
+    search_form = CandidateSearchForm(request.args)
+    search = _search(search_form)
+    if search is not None and not search.given:
+        search_form.form_errors.append("Enter an identifier, or the given name, family name and date of birth")
+        search = None
+    found = imports.candidates(actor(), item_id, search)
+    match_form = match_form or MatchForm()
+    if search is not None:
+        match_form.identifier.data = search.identifier
+        match_form.given_name.data = search.given_name
+        match_form.family_name.data = search.family_name
+        match_form.date_of_birth.data = search.date_of_birth.isoformat() if search.date_of_birth else ""
+    # The layout's error summary shows the errors of `form`: the one that was sent.
+    sent = next((f for f in (match_form, create_form, dismiss_form) if f is not None and f.errors), None)
+    return render_template(
+        "missing_import/item.html", form=sent, row=row, search_form=search_form, searched=search is not None,
+        candidates=found, match_form=match_form, create_form=create_form or CreateChildForm(prefix="create"),
+        dismiss_form=dismiss_form or DismissForm(prefix="dismiss"), dismissed_because=imports.dismissal_reason(item_id)
+        if row.item.status.value == "dismissed" else None), status
+
+
+@bp.route("/review/<int:item_id>")
+@personal_data
+def item(item_id: int):
+    return _show_item(item_id)
+
+
+def _posted_search(form: MatchForm) -> imports.CandidateSearch:
+    from datetime import date
+
+    try:
+        born = date.fromisoformat(form.date_of_birth.data) if form.date_of_birth.data else None
+    except ValueError:
+        born = None
+    return imports.CandidateSearch(given_name=form.given_name.data or "", family_name=form.family_name.data or "",
+                                   date_of_birth=born, identifier=form.identifier.data or "")
+
+
+def _after_resolving(episode_id: int):
+    """To the episode for those who may read it (the force's officers), else back to the queue."""
+    from hub.missing.service import EPISODE_ROLES
+
+    if actor().roles & EPISODE_ROLES:
+        return redirect(url_for("missing.show", episode_id=episode_id))
+    return redirect(url_for("missing_import.review"))
+
+
+@bp.route("/review/<int:item_id>/match", methods=["POST"])
+def match(item_id: int):
+    form = MatchForm()
+    if form.validate_on_submit():
+        try:
+            episode = imports.match_item(actor(), item_id, form.child_id.data, _posted_search(form))
+            flash("The row is matched and applied: the episode is recorded and the child's school told.", "success")
+            return _after_resolving(episode.id)
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return _show_item(item_id, match_form=form, status=400)
+
+
+@bp.route("/review/<int:item_id>/create", methods=["POST"])
+def create(item_id: int):
+    form = CreateChildForm(prefix="create")  # prefixed: three forms share the page, ids must not repeat
+    if form.validate_on_submit():
+        try:
+            episode = imports.create_child_for_item(actor(), item_id, Gender(form.gender.data))
+            flash("The child is created and the row applied: the episode is recorded.", "success")
+            return _after_resolving(episode.id)
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return _show_item(item_id, create_form=form, status=400)
+
+
+@bp.route("/review/<int:item_id>/dismiss", methods=["POST"])
+def dismiss(item_id: int):
+    form = DismissForm(prefix="dismiss")
+    if form.validate_on_submit():
+        try:
+            imports.dismiss_item(actor(), item_id, form.reason.data)
+            flash("The row is dismissed.", "success")
+            return redirect(url_for("missing_import.review"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return _show_item(item_id, dismiss_form=form, status=400)
+
+
+@bp.route("/mapping", methods=["GET", "POST"])
+@roles_required(Role.hub_admin)
+def mapping():
+    """A force's own column headings (administrators)."""
+    from hub.missing import service
+
+    forces = service.police_forces()
+    choice = ForceChoiceForm(request.args)
+    choice.force.choices = [(0, "Choose a force")] + [(f.id, f.name) for f in forces]
+    force_id = choice.force.data if request.args.get("force") else None
+    force = next((f for f in forces if f.id == force_id), None)
+    form = MappingForm()
+    if force is not None:
+        if form.validate_on_submit():
+            try:
+                imports.save_mapping(actor(), force.id, {c.field: getattr(form, c.field).data for c in COLUMNS})
+                flash(f"The column headings of {force.name} are saved.", "success")
+                return redirect(url_for("missing_import.mapping", force=force.id))
+            except Invalid as exc:
+                apply_errors(form, exc)
+        elif not form.is_submitted():
+            for field, heading in imports.mapping_of(actor(), force.id).items():
+                getattr(form, field).data = heading
+    return render_template("missing_import/mapping.html", choice=choice, force=force, form=form, columns=COLUMNS)

@@ -1,0 +1,629 @@
+"""The police daily download: a good file, the same file twice, a later file, bad rows, an
+unreadable file, the review queue, a force's own headings, the upload page and the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select, text
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth.roles import OrgKind, Role
+from hub.db import utcnow
+from hub.errors import Forbidden, Invalid, NotFound
+from hub.missing import imports, service
+from hub.missing.download import COLUMNS
+from hub.missing.models import (
+    ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode, ReviewStatus, RiskGrade, RiskGradeChange,
+)
+from hub.notifications.models import Notification, OutboxMessage
+from hub.people.models import Child, Gender, IdentifierKind
+from tests.factories import enrol, make_child, make_org, make_user, post_form, sign_in, valid_nhs_number
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(moment: datetime) -> datetime:
+    """A UTC moment as the naive London wall-clock time a police export holds (whole seconds)."""
+    return moment.astimezone(LONDON).replace(tzinfo=None, microsecond=0)
+
+
+def xlsx(rows: list[dict], headings: dict[str, str] | None = None) -> bytes:
+    """A workbook like a force's export: row 1 the headings, then one row per dict (field -> value)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    columns = [c for c in COLUMNS if (headings or {}).get(c.field, c.heading)]
+    sheet.append([(headings or {}).get(c.field, c.heading) for c in columns])
+    for row in rows:
+        sheet.append([row.get(c.field) for c in columns])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+#: One start for every row of the module, so a file built twice is the same file.
+START = local(utcnow() - timedelta(hours=5))
+
+
+def row(reference: str, **values) -> dict:
+    base = {"police_reference": reference, "reported_start": START,
+            "classification": "Missing", "risk_grade": "Medium", "missing_from": "Home"}
+    base.update(values)
+    return base
+
+
+@pytest.fixture
+def world(app):
+    la_edu = make_org(OrgKind.la_education)
+    school = make_org(OrgKind.school, local_authority_id=la_edu.id)
+    police = make_org(OrgKind.police)
+    w = type("World", (), {})()
+    w.school, w.police, w.la_edu = school, police, la_edu
+    w.by_police_id = make_child("Ava", "Police", date(2011, 5, 1),
+                                identifiers={IdentifierKind.police_id: "NB-P-1001"})
+    w.nhs = valid_nhs_number(4242)
+    w.by_nhs = make_child("Ben", "Health", date(2012, 6, 2), identifiers={IdentifierKind.nhs_number: w.nhs})
+    w.by_name = make_child("Cara", "Named", date(2013, 7, 3), identifiers={})
+    for child in (w.by_police_id, w.by_nhs, w.by_name):
+        enrol(child, school)
+    w.officer, w.officer_secret = make_user(police, Role.police_officer)
+    w.dsl, w.dsl_secret = make_user(school, Role.dsl)
+    w.deputy, _ = make_user(school, Role.deputy_dsl)
+    w.admin, w.admin_secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    return w
+
+
+def three_rows(**overrides) -> list[dict]:
+    return [row("MP/1", police_id="nb-p-1001", **overrides),
+            row("MP/2", nhs_number=overrides.pop("nhs", None) or "", **overrides),
+            row("MP/3", given_name="Cara", family_name="Named", date_of_birth=datetime(2013, 7, 3), **overrides)]
+
+
+def good_file(world, **overrides) -> bytes:
+    rows = three_rows(**overrides)
+    rows[1]["nhs_number"] = world.nhs
+    return xlsx(rows)
+
+
+def episodes() -> dict[str, MissingEpisode]:
+    return {e.police_reference: e for e in db.session().scalars(select(MissingEpisode))}
+
+
+def count(model, *where) -> int:
+    return db.session().scalar(select(func.count()).select_from(model).where(*where))
+
+
+def audit_count(action: str, object_type: str = "missing-episode") -> int:
+    return count(AuditEvent, AuditEvent.action == action, AuditEvent.object_type == object_type)
+
+
+# --- a good file, twice, and a later one ----------------------------------------------------------------
+
+def test_a_good_file_matches_each_child_by_its_key_records_episodes_and_tells_the_school(world):
+    batch = imports.import_file(world.officer, good_file(world), "download.xlsx")
+    assert batch.status == ImportStatus.done
+    assert imports.summary_of(batch) == {"created": 3, "updated": 0, "unchanged": 0, "review": 0, "dismissed": 0,
+                                         "errors": 0}
+    assert imports.errors_of(batch) == []
+    assert batch.rows_total == batch.rows_done == 3
+    found = episodes()
+    # by police id (case and hyphens as the force types them), by NHS number, by name and date of birth
+    assert found["MP/1"].child_id == world.by_police_id.id
+    assert found["MP/2"].child_id == world.by_nhs.id
+    assert found["MP/3"].child_id == world.by_name.id
+    assert all(e.police_org_id == world.police.id and e.source.value == "police_download" for e in found.values())
+    assert all(e.risk_grade == RiskGrade.medium for e in found.values())
+    # Each episode tells the school's two key adults, with an e-mail each.
+    assert count(Notification) == 6 and count(OutboxMessage) == 6
+    events = list(db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "missing-episode",
+                                                                AuditEvent.action == "create")))
+    assert len(events) == 3 and {e.actor_user_id for e in events} == {world.officer.id}
+
+
+def test_importing_the_same_file_again_changes_nothing(world):
+    data = good_file(world)
+    imports.import_file(world.officer, data, "download.xlsx")
+    before = {name: count(model) for name, model in (("episodes", MissingEpisode), ("notes", Notification),
+                                                     ("mail", OutboxMessage), ("risk", RiskGradeChange))}
+    updates = audit_count("update")
+    stamps = {ref: e.updated_at for ref, e in episodes().items()}
+    again = imports.import_file(world.officer, data, "download.xlsx")
+    assert imports.summary_of(again)["unchanged"] == 3
+    assert imports.summary_of(again)["created"] == imports.summary_of(again)["updated"] == 0
+    after = {name: count(model) for name, model in (("episodes", MissingEpisode), ("notes", Notification),
+                                                    ("mail", OutboxMessage), ("risk", RiskGradeChange))}
+    assert after == before
+    assert audit_count("update") == updates
+    db.session().expire_all()
+    assert {ref: e.updated_at for ref, e in episodes().items()} == stamps
+
+
+def test_a_later_file_updates_found_times_and_risk_grades(world):
+    imports.import_file(world.officer, good_file(world), "monday.xlsx")
+    found_at = local(utcnow() - timedelta(hours=1))
+    rows = three_rows()
+    rows[1]["nhs_number"] = world.nhs
+    rows[0].update(found_at=found_at, found_where="Bus station")
+    rows[1].update(risk_grade="High")
+    batch = imports.import_file(world.officer, xlsx(rows), "tuesday.xlsx")
+    assert imports.summary_of(batch) == {"created": 0, "updated": 2, "unchanged": 1, "review": 0,
+                                             "dismissed": 0, "errors": 0}
+    found = episodes()
+    assert found["MP/1"].found_at == found_at.replace(tzinfo=LONDON).astimezone(timezone.utc)
+    assert found["MP/1"].found_where == "Bus station"
+    assert found["MP/2"].risk_grade == RiskGrade.high
+    assert [c.grade for c in found["MP/2"].risk_history] == [RiskGrade.medium, RiskGrade.high]
+    assert count(Notification, Notification.kind == "found") == 2
+    assert count(Notification, Notification.kind == "risk_raised") == 2
+
+
+def test_times_are_read_as_london_time_and_iso_text_may_carry_its_own_zone(world):
+    summer = datetime(2026, 7, 1, 9, 30)          # BST: 08:30 UTC
+    rows = [row("T/1", police_id="NB-P-1001", reported_start=summer),
+            row("T/2", nhs_number=world.nhs, reported_start="2026-01-10 09:30"),       # GMT
+            row("T/3", given_name="Cara", family_name="Named", date_of_birth="27/03/2013",
+                reported_start="2026-07-01T09:30:00Z")]
+    make_child("Cara", "Named", date(2013, 3, 27), identifiers={})
+    batch = imports.import_file(world.officer, xlsx(rows), "times.xlsx")
+    assert imports.summary_of(batch)["created"] == 3, imports.errors_of(batch)
+    found = episodes()
+    assert found["T/1"].reported_start == datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc)
+    assert found["T/2"].reported_start == datetime(2026, 1, 10, 9, 30, tzinfo=timezone.utc)
+    assert found["T/3"].reported_start == datetime(2026, 7, 1, 9, 30, tzinfo=timezone.utc)
+
+
+# --- bad rows ------------------------------------------------------------------------------------------
+
+def test_bad_rows_are_reported_by_row_number_and_reason_and_the_good_rows_still_import(world):
+    future = local(utcnow() + timedelta(days=2))
+    start = local(utcnow() - timedelta(hours=5))
+    rows = [row("", police_id="NB-P-1001"),                                              # row 2
+            row("BAD/DATE", police_id="NB-P-1001", reported_start="next Tuesday-ish"),   # row 3
+            row("BAD/RISK", police_id="NB-P-1001", risk_grade="Catastrophic"),           # row 4
+            row("BAD/FUTURE", police_id="NB-P-1001", reported_start=future),             # row 5
+            row("BAD/FOUND", police_id="NB-P-1001", reported_start=start,
+                found_at=start - timedelta(hours=2)),                                    # row 6
+            row("GOOD/1", police_id="NB-P-1001")]                                        # row 7
+    batch = imports.import_file(world.officer, xlsx(rows), "bad.xlsx")
+    assert batch.status == ImportStatus.done
+    summary = imports.summary_of(batch)
+    assert summary["created"] == 1 and summary["errors"] == 5
+    errors = imports.errors_of(batch)
+    assert [e["row"] for e in errors] == [2, 3, 4, 5, 6]
+    reasons = {e["row"]: e["reason"] for e in errors}
+    assert reasons[2] == "Police reference: this column is empty"
+    assert reasons[3].startswith("Reported start: not a date and time")
+    assert reasons[4] == "Risk grade: not one of No apparent risk, Low, Medium or High"
+    assert reasons[5] == "Reported start: the time is in the future"
+    assert reasons[6] == "Found at: the child cannot be found before the reported start"
+    stored = db.session().scalar(select(ImportBatch.row_errors).where(ImportBatch.id == batch.id))
+    for value in ("Tuesday", "Catastrophic", "NB-P-1001", "Ava"):
+        assert value not in stored  # reasons name the column and the problem, never the value
+    assert set(episodes()) == {"GOOD/1"}
+
+
+def test_a_row_without_anything_identifying_the_child_and_a_repeated_reference_are_errors(world):
+    rows = [row("R/1"), row("R/2", police_id="NB-P-1001"), row("R/2", police_id="NB-P-1001", risk_grade="High")]
+    batch = imports.import_file(world.officer, xlsx(rows), "x.xlsx")
+    reasons = {e["row"]: e["reason"] for e in imports.errors_of(batch)}
+    assert reasons[2].startswith("Child: give the child's police id")
+    assert reasons[4] == "Police reference: the same reference is already in row 3"
+    assert episodes()["R/2"].risk_grade == RiskGrade.medium
+
+
+def test_a_row_the_service_refuses_after_writing_is_rolled_back_alone(world, monkeypatch):
+    """Per-row savepoints: whatever a failing row wrote (episode, notifications, audit events)
+    goes; the rows before and after it in the same chunk stay."""
+    real = service.apply_police_record
+
+    def failing(actor, police_org_id, child_id, details, source):
+        outcome = real(actor, police_org_id, child_id, details, source)
+        if details.police_reference == "MP/2":
+            raise Invalid({"police_reference": "refused after writing"})
+        return outcome
+
+    monkeypatch.setattr(service, "apply_police_record", failing)
+    batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
+    assert imports.summary_of(batch)["created"] == 2 and imports.summary_of(batch)["errors"] == 1
+    assert imports.errors_of(batch) == [{"row": 3, "reason": "Police reference: refused after writing"}]
+    assert set(episodes()) == {"MP/1", "MP/3"}
+    assert count(Notification) == 4
+    assert audit_count("create") == 2
+
+
+def test_an_error_in_the_hub_stops_the_import_and_keeps_the_chunks_before_it(world, monkeypatch):
+    real = service.apply_police_record
+
+    def broken(actor, police_org_id, child_id, details, source):
+        if details.police_reference == "MP/3":
+            raise RuntimeError("the database went away")
+        return real(actor, police_org_id, child_id, details, source)
+
+    monkeypatch.setattr(service, "apply_police_record", broken)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
+    assert batch.status == ImportStatus.failed
+    summary = imports.summary_of(batch)
+    assert "stopped at row 4" in summary["failure"] and summary["created"] == 2
+    assert set(episodes()) == {"MP/1", "MP/2"}
+
+
+def test_a_reference_recorded_for_another_child_is_a_row_error(world):
+    imports.import_file(world.officer, xlsx([row("MP/9", police_id="NB-P-1001")]), "a.xlsx")
+    batch = imports.import_file(world.officer, xlsx([row("MP/9", nhs_number=world.nhs)]), "b.xlsx")
+    assert imports.errors_of(batch) == [
+        {"row": 2, "reason": "Police reference: This police reference is recorded for a different child"}]
+
+
+# --- a file that cannot be read ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, reason", [
+    (bytes(range(256)) * 40, "not an Excel workbook"),
+    (b"", "empty"),
+])
+def test_an_unreadable_file_changes_nothing_but_its_failed_batch(world, data, reason):
+    events = count(AuditEvent)
+    batch = imports.import_file(world.officer, data, "junk.xlsx")
+    assert batch.status == ImportStatus.failed
+    assert reason in imports.summary_of(batch)["failure"]
+    assert count(MissingEpisode) == count(ImportReviewItem) == count(Notification) == 0
+    # Only the batch's own start and failure are on record.
+    assert count(AuditEvent) == events + 2
+
+
+def test_a_file_without_a_required_column_is_refused_whole(world):
+    headings = {"risk_grade": ""}
+    batch = imports.import_file(world.officer, xlsx([row("MP/1", police_id="NB-P-1001")], headings), "x.xlsx")
+    assert batch.status == ImportStatus.failed
+    assert "no column 'Risk grade'" in imports.summary_of(batch)["failure"]
+    assert count(MissingEpisode) == 0
+
+
+def test_only_a_police_officer_imports_and_only_for_their_own_force(world):
+    with pytest.raises(Forbidden):
+        imports.import_file(world.dsl, good_file(world), "x.xlsx")
+    with pytest.raises(Forbidden):
+        imports.import_file(world.admin, good_file(world), "x.xlsx")
+    assert count(ImportBatch) == 0
+    assert count(AuditEvent, AuditEvent.outcome == "refused", AuditEvent.object_type == "import-batch") == 2
+
+
+# --- the review queue ----------------------------------------------------------------------------------
+
+def unmatched_file(**extra) -> bytes:
+    return xlsx([row("UN/1", given_name="Dana", family_name="Unknown", date_of_birth=datetime(2012, 1, 2),
+                     police_id="NB-P-9999", **extra), row("UN/2", police_id="NB-P-1001")])
+
+
+def test_unmatched_rows_wait_for_review_once_with_their_values_encrypted(world):
+    batch = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert imports.summary_of(batch)["review"] == 1 and imports.summary_of(batch)["created"] == 1
+    item = db.session().scalar(select(ImportReviewItem))
+    assert item.status == ReviewStatus.waiting and item.row_number == 2 and item.police_reference == "UN/1"
+    raw = db.session().execute(text("SELECT row_data FROM import_review_item")).scalar_one()
+    assert "Dana" not in raw and "NB-P-9999" not in raw
+    again = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert imports.summary_of(again)["review"] == 1 and imports.summary_of(again)["unchanged"] == 1
+    assert count(ImportReviewItem) == 1
+    # A later file with more to say updates the waiting row, still one.
+    imports.import_file(world.officer, unmatched_file(risk_grade="High"), "x.xlsx")
+    assert count(ImportReviewItem) == 1
+    db.session().expire_all()
+    assert json.loads(db.session().scalar(select(ImportReviewItem)).row_data)["risk_grade"] == "high"
+
+
+def test_matching_a_review_row_records_the_episode_and_tells_the_school(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    search = imports.CandidateSearch(given_name="Ava", family_name="Police", date_of_birth=date(2011, 5, 1))
+    found = imports.candidates(world.officer, item.id, search)
+    assert [c.child.id for c in found] == [world.by_police_id.id] and found[0].school.id == world.school.id
+    notes = count(Notification)
+    episode = imports.match_item(world.officer, item.id, world.by_police_id.id, search)
+    assert episode.child_id == world.by_police_id.id and episode.police_reference == "UN/1"
+    assert count(Notification) == notes + 2  # the school's DSL and deputy
+    db.session().expire_all()
+    item = db.session().get(ImportReviewItem, item.id)
+    assert item.status == ReviewStatus.matched and item.episode_id == episode.id
+    assert item.resolved_by_user_id == world.officer.id
+    # The same file again: the reference's episode says whose row it is.
+    again = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert imports.summary_of(again)["unchanged"] == 2 and imports.summary_of(again)["review"] == 0
+
+
+def test_a_reviewer_cannot_match_a_child_their_search_did_not_find(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    search = imports.CandidateSearch(given_name="Ava", family_name="Police", date_of_birth=date(2011, 5, 1))
+    with pytest.raises(Invalid):
+        imports.match_item(world.officer, item.id, world.by_nhs.id, search)
+    with pytest.raises(Invalid):
+        imports.match_item(world.officer, item.id, world.by_nhs.id, None)
+    assert count(MissingEpisode, MissingEpisode.police_reference == "UN/1") == 0
+
+
+def test_an_identifier_search_finds_a_child_by_any_of_their_identifiers(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    found = imports.candidates(world.officer, item.id, imports.CandidateSearch(identifier=world.nhs))
+    assert [c.child.id for c in found] == [world.by_nhs.id]
+
+
+def test_creating_the_child_from_a_review_row(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    episode = imports.create_child_for_item(world.officer, item.id, Gender.female)
+    child = db.session().get(Child, episode.child_id)
+    assert (child.given_name, child.family_name, child.date_of_birth) == ("Dana", "Unknown", date(2012, 1, 2))
+    assert service.match_child("NB-P-9999", None, None, None, None) == child.id
+    db.session().expire_all()
+    assert db.session().get(ImportReviewItem, item.id).status == ReviewStatus.created
+    # A child with no school: nobody at a school to tell (the missing team sees that).
+    assert count(Notification, Notification.episode_id == episode.id) == 0
+
+
+def test_dismissing_a_row_keeps_it_dismissed_on_the_next_import(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    with pytest.raises(Invalid):
+        imports.dismiss_item(world.officer, item.id, "because I said so")
+    imports.dismiss_item(world.officer, item.id, "test_record")
+    assert imports.dismissal_reason(item.id) == imports.DISMISS_REASONS["test_record"]
+    with pytest.raises(Invalid):
+        imports.dismiss_item(world.officer, item.id, "test_record")
+    again = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert imports.summary_of(again)["dismissed"] == 1 and count(ImportReviewItem) == 1
+
+
+def test_a_waiting_row_is_answered_when_a_later_import_matches_it(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    make_child("Dana", "Unknown", date(2012, 1, 2), identifiers={IdentifierKind.police_id: "NB-P-9999"})
+    batch = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert imports.summary_of(batch)["created"] == 1 and imports.summary_of(batch)["review"] == 0
+    db.session().expire_all()
+    assert db.session().scalar(select(ImportReviewItem)).status == ReviewStatus.matched
+
+
+def test_another_force_sees_none_of_the_queue_and_gets_a_404(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    other, _ = make_user(make_org(OrgKind.police), Role.police_officer)
+    assert imports.review_queue(other) == []
+    with pytest.raises(NotFound):
+        imports.get_review_item(other, item.id)
+    with pytest.raises(NotFound):
+        imports.dismiss_item(other, item.id, "test_record")
+    with pytest.raises(NotFound):
+        imports.review_queue(world.dsl)
+    assert [r.item.id for r in imports.review_queue(world.admin)] == [item.id]
+    assert [r.item.id for r in imports.review_queue(world.officer)] == [item.id]
+
+
+# --- a force's own headings ----------------------------------------------------------------------------
+
+def test_an_administrator_sets_a_force_s_headings_and_its_export_imports(world):
+    own = {"police_reference": "Occurrence No", "reported_start": "Reported Date/Time", "police_id": "Person URN",
+           "found_where": ""}
+    with pytest.raises(NotFound):
+        imports.save_mapping(world.officer, world.police.id, own)
+    with pytest.raises(Invalid) as refused:
+        imports.save_mapping(world.admin, world.police.id, {**own, "risk_grade": ""})
+    assert "risk_grade" in refused.value.errors
+    headings = {c.field: c.heading for c in COLUMNS} | own
+    imports.save_mapping(world.admin, world.police.id, headings)
+    data = xlsx([row("OCC/1", police_id="NB-P-1001")], headings={**own, "found_where": ""})
+    batch = imports.import_file(world.officer, data, "force-export.xlsx")
+    assert imports.summary_of(batch)["created"] == 1, imports.summary_of(batch)
+    # The hub's own headings no longer fit this force.
+    assert imports.import_file(world.officer, good_file(world), "x.xlsx").status == ImportStatus.failed
+
+
+def test_headings_must_be_distinct(world):
+    with pytest.raises(Invalid) as refused:
+        imports.save_mapping(world.admin, world.police.id, {c.field: c.heading for c in COLUMNS}
+                             | {"found_at": "Police reference"})
+    assert "found_at" in refused.value.errors
+
+
+# --- the pages -------------------------------------------------------------------------------------------
+
+def upload(client, data: bytes, filename: str = "download.xlsx"):
+    page = client.get("/missing/import")
+    from tests.factories import csrf_token
+
+    return client.post("/missing/import", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                                "file": (io.BytesIO(data), filename)},
+                       content_type="multipart/form-data")
+
+
+def test_a_police_officer_uploads_the_download_and_sees_the_summary(world, client):
+    sign_in(client, world.officer, world.officer_secret)
+    page = client.get("/missing/import").get_data(as_text=True)
+    assert 'accept=".xlsx"' in page and 'enctype="multipart/form-data"' in page
+    bad = xlsx([row("MP/1", police_id="NB-P-1001"), row("MP/2", police_id="NB-P-1001", risk_grade="Severe")])
+    response = upload(client, bad)
+    assert response.status_code == 302
+    summary = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-testid="count-created">1<' in summary and 'data-testid="count-errors">1<' in summary
+    assert "Risk grade: not one of" in summary and "Severe" not in summary
+    assert "http-equiv" not in summary  # finished: no more refreshing
+    assert count(MissingEpisode) == 1
+
+
+def test_the_upload_page_refuses_a_missing_or_wrong_file_with_a_clear_message(world, client):
+    sign_in(client, world.officer, world.officer_secret)
+    from tests.factories import csrf_token
+
+    page = client.get("/missing/import")
+    response = client.post("/missing/import", data={"csrf_token": csrf_token(page.get_data(as_text=True))},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200 and "Select the daily download file" in response.get_data(as_text=True)
+    response = upload(client, b"name,dob\n", "download.csv")
+    assert "must be an Excel workbook (.xlsx)" in response.get_data(as_text=True)
+    response = upload(client, b"not a zip at all", "download.xlsx")
+    assert response.status_code == 302
+    failed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The import failed" in failed and "not an Excel workbook" in failed
+    # Without the CSRF token nothing is imported.
+    response = client.post("/missing/import", data={"file": (io.BytesIO(good_file(world)), "x.xlsx")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and count(MissingEpisode) == 0
+
+
+def test_a_school_cannot_open_the_upload_page_and_another_force_cannot_see_a_batch(world, client, app):
+    batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
+    sign_in(client, world.dsl, world.dsl_secret)
+    assert client.get("/missing/import").status_code == 403
+    assert client.get(f"/missing/import/{batch.id}").status_code == 404
+    other, secret = make_user(make_org(OrgKind.police), Role.police_officer)
+    other_client = app.test_client()
+    sign_in(other_client, other, secret)
+    assert other_client.get(f"/missing/import/{batch.id}").status_code == 404
+    assert 'data-testid="import-batches"' not in other_client.get("/missing/import").get_data(as_text=True)
+
+
+def test_a_running_batch_page_refreshes_itself_without_script(world, client):
+    sign_in(client, world.officer, world.officer_secret)
+    from hub.db import unit_of_work
+
+    with unit_of_work() as s:
+        batch = ImportBatch(police_org_id=world.police.id, uploaded_by_user_id=world.officer.id, filename="x.xlsx",
+                            sha256="0" * 64, status=ImportStatus.running, rows_total=1000, rows_done=500)
+        s.add(batch)
+    page = client.get(f"/missing/import/{batch.id}").get_data(as_text=True)
+    assert '<meta http-equiv="refresh" content="3">' in page
+    assert "500 of 1000 rows done" in page
+
+
+def test_the_review_pages_match_a_row_to_a_child(world, client):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    sign_in(client, world.officer, world.officer_secret)
+    queue = client.get("/missing/import/review").get_data(as_text=True)
+    assert "UN/1" in queue and "Dana" in queue
+    url = f"/missing/import/review/{item.id}"
+    search = f"{url}?identifier=&given_name=Ava&family_name=Police&date_of_birth=1&date_of_birth=5&date_of_birth=2011"
+    page = client.get(search).get_data(as_text=True)
+    assert 'data-testid="candidates"' in page and "Ava Police" in page
+    response = post_form(client, f"{url}/match", {"child_id": str(world.by_police_id.id), "given_name": "Ava",
+                                                  "family_name": "Police", "date_of_birth": "2011-05-01",
+                                                  "identifier": ""}, form_page=search)
+    assert response.status_code == 302 and "/missing/" in response.headers["Location"]
+    assert episodes()["UN/1"].child_id == world.by_police_id.id
+    assert "No rows are waiting" in client.get("/missing/import/review").get_data(as_text=True)
+
+
+def test_the_review_page_refuses_a_half_search_and_a_child_not_found(world, client):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    sign_in(client, world.officer, world.officer_secret)
+    url = f"/missing/import/review/{item.id}"
+    page = client.get(f"{url}?given_name=Ava").get_data(as_text=True)
+    assert "Enter an identifier, or the given name, family name and date of birth" in page
+    response = post_form(client, f"{url}/match", {"child_id": str(world.by_nhs.id)}, form_page=url)
+    assert response.status_code == 400 and "Choose a child from the search results" in response.get_data(as_text=True)
+    refused = client.post(f"{url}/dismiss", data={"dismiss-reason": "test_record"})  # no CSRF token
+    assert refused.status_code == 400 and "could not be sent" in refused.get_data(as_text=True)
+    assert db.session().get(ImportReviewItem, item.id).status == ReviewStatus.waiting
+    response = post_form(client, f"{url}/dismiss", {"dismiss-reason": "test_record"}, form_page=url)
+    assert response.status_code == 302
+    assert db.session().get(ImportReviewItem, item.id).status == ReviewStatus.dismissed
+
+
+def test_an_administrator_edits_a_force_s_headings_on_the_mapping_page(world, client):
+    sign_in(client, world.admin, world.admin_secret)
+    page = client.get(f"/missing/import/mapping?force={world.police.id}").get_data(as_text=True)
+    assert 'value="Police reference"' in page
+    data = {c.field: c.heading for c in COLUMNS} | {"police_reference": "Occurrence No"}
+    url = f"/missing/import/mapping?force={world.police.id}"
+    response = post_form(client, url, data)
+    assert response.status_code == 302
+    assert imports.headings(world.police.id)["police_reference"] == "Occurrence No"
+    response = post_form(client, url, data | {"classification": ""})
+    assert "Enter the heading of the classification column" in response.get_data(as_text=True)
+    other = client.application.test_client()
+    sign_in(other, world.officer, world.officer_secret)
+    assert other.get("/missing/import/mapping").status_code == 403
+
+
+def test_the_template_is_a_blank_download_with_a_guidance_sheet(world, client):
+    sign_in(client, world.officer, world.officer_secret)
+    response = client.get("/missing/import/template.xlsx")
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.data), read_only=True)
+    assert workbook.sheetnames == ["Download", "Guidance"]
+    headings = next(workbook["Download"].iter_rows(values_only=True))
+    assert list(headings) == [c.heading for c in COLUMNS]
+    guidance = [r[0] for r in workbook["Guidance"].iter_rows(min_row=2, values_only=True)]
+    assert all(c.heading in guidance for c in COLUMNS)
+    # The template itself imports (as an empty file).
+    from hub.auth.models import User
+
+    officer = db.session().get(User, world.officer.id)  # the request detached the test's objects
+    assert imports.import_file(officer, response.data, "t.xlsx").status == ImportStatus.done
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+def test_the_cli_imports_with_progress_and_reports_row_errors(world, runner, tmp_path):
+    path = tmp_path / "download.xlsx"
+    rows = three_rows()
+    rows[1]["nhs_number"] = world.nhs
+    path.write_bytes(xlsx(rows + [row("BAD", police_id="NB-P-1001", classification="Vanished")]))
+    result = runner.invoke(args=["missing", "import", str(path), "--force", world.police.code,
+                                 "--as", world.officer.email])
+    assert result.exit_code == 0, result.output
+    assert "Importing rows" in result.output and "created 3" in result.output and "errors 1" in result.output
+    assert "row 5: Classification: not one of Missing or Absent" in result.output
+    assert count(MissingEpisode) == 3
+    assert count(AuditEvent, AuditEvent.action == "create", AuditEvent.object_type == "missing-episode",
+                 AuditEvent.actor_user_id == world.officer.id, AuditEvent.auth_method == "cli") == 3
+
+
+def test_the_cli_needs_an_officer_of_that_force_and_fails_on_an_unreadable_file(world, runner, tmp_path):
+    path = tmp_path / "download.xlsx"
+    path.write_bytes(good_file(world))
+    result = runner.invoke(args=["missing", "import", str(path), "--force", world.police.code,
+                                 "--as", world.dsl.email])
+    assert result.exit_code != 0 and "is not an active police officer" in result.output
+    result = runner.invoke(args=["missing", "import", str(path), "--force", world.school.code,
+                                 "--as", world.officer.email])
+    assert result.exit_code != 0 and "No police force" in result.output
+    path.write_bytes(b"garbage")
+    result = runner.invoke(args=["missing", "import", str(path), "--force", world.police.code,
+                                 "--as", world.officer.email])
+    assert result.exit_code == 1 and "not an Excel workbook" in result.output
+    assert count(MissingEpisode) == 0
+
+
+def test_the_cli_writes_the_template(runner, tmp_path, app):
+    out = tmp_path / "template.xlsx"
+    result = runner.invoke(args=["missing", "template", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_workbook(out, read_only=True).sheetnames == ["Download", "Guidance"]
+
+
+def review_item_id() -> int:
+    """A row waiting for review, from a new force (tests/test_audit_coverage.py walks its page)."""
+    force = make_org(OrgKind.police)
+    officer, _ = make_user(force, Role.police_officer)
+    imports.import_file(officer, xlsx([row("COVERAGE/REVIEW", police_id="NB-P-UNKNOWN")]), "x.xlsx")
+    return db.session().scalar(select(ImportReviewItem.id).where(ImportReviewItem.police_org_id == force.id))
+
+
+def test_the_cli_template_can_carry_a_force_s_own_headings(world, runner, tmp_path):
+    own = {"police_reference": "Occurrence No", "found_where": ""}
+    imports.save_mapping(world.admin, world.police.id, {c.field: c.heading for c in COLUMNS} | own)
+    out = tmp_path / "force.xlsx"
+    result = runner.invoke(args=["missing", "template", str(out), "--force", world.police.code])
+    assert result.exit_code == 0, result.output
+    headings = next(load_workbook(out, read_only=True)["Download"].iter_rows(values_only=True))
+    assert headings[0] == "Occurrence No" and "Found where" not in headings
+    result = runner.invoke(args=["missing", "template", str(out), "--force", world.school.code])
+    assert result.exit_code != 0 and "No police force" in result.output
