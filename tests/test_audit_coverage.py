@@ -89,6 +89,7 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     # Pages for the sender (correcting a share) need one the walking user's organisation sent.
     sent_id = _share(child, school, sender_org=host)
     per_page = {"sharing.correct": {"share_id": sent_id}}
+    dsl, dsl_secret = make_user(school, Role.dsl)  # a key adult, told of the episode below
     episode_id = _episode(child)
     samples = {"episode_id": episode_id, "child_id": child.id, "user_id": user.id, "org_id": school.id,
                "flag_id": flag_id, "enrolment_id": 1, "kind": "xlsx", "share_id": share_id,
@@ -99,6 +100,13 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     officer_client = app.test_client()
     sign_in(officer_client, *_officer_of(episode_id))
     as_officer = {"missing.new"}
+    # The school's inbox is walked as its key adult.
+    from hub.notifications.models import Notification
+
+    dsl_client = app.test_client()
+    sign_in(dsl_client, dsl, dsl_secret)
+    as_dsl = {"notifications.index", "notifications.show"}
+    samples["notification_id"] = db.session().scalar(select(Notification.id).where(Notification.user_id == dsl.id))
     adapter = app.url_map.bind("localhost")
     checked = []
     for rule in app.url_map.iter_rules():
@@ -115,7 +123,8 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
         args = {k: samples[k] for k in rule.arguments} | per_page.get(rule.endpoint, {})
         url = adapter.build(rule.endpoint, args)
         before = _count()
-        response = (officer_client if rule.endpoint in as_officer else client).get(url)
+        walker = officer_client if rule.endpoint in as_officer else dsl_client if rule.endpoint in as_dsl else client
+        response = walker.get(url)
         assert response.status_code == 200, f"{url} answered {response.status_code}"
         assert _count() > before, f"{url} shows personal data but wrote no audit event"
         checked.append(rule.endpoint)

@@ -115,8 +115,7 @@ def show(episode_id: int):
             apply_errors(form, exc)
     from hub.notifications import service as notifications
 
-    statuses = notifications.status_for_episode(actor(), episode_id) \
-        if hasattr(notifications, "status_for_episode") else []
+    statuses = notifications.status_for_episode(actor(), episode_id)
     return render_template("missing/show.html", episode=episode, child=child, form=form,
                            assessment=service.assess(episode), statuses=statuses, rules=rules,
                            releases=service.releases(episode_id), release_form=ReleaseForm(),

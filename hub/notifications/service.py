@@ -234,6 +234,59 @@ def inbox(actor: User, now: datetime | None = None, limit: int = 200) -> list[In
     return items
 
 
+def item(n: Notification, now: datetime | None = None) -> InboxItem:
+    """One notification with the little the school may see (the caller opened it)."""
+    episode = db.session().get(MissingEpisode, n.episode_id)
+    return InboxItem(n, db.session().get(Child, episode.child_id), episode,
+                     db.session().get(Organisation, episode.police_org_id),
+                     n.acknowledged_at is None and n.deadline_at <= (now or utcnow()))
+
+
+def acknowledged_by(n: Notification) -> User | None:
+    return db.session().get(User, n.acknowledged_by_user_id) if n.acknowledged_by_user_id else None
+
+
+@dataclass
+class GroupStatus:
+    """One message to one school (all its copies), as the missing team sees it."""
+
+    organisation: Organisation
+    kind: NotificationKind
+    sent_at: datetime
+    deadline_at: datetime
+    copies: int
+    opened: int
+    acknowledged_at: datetime | None
+    acknowledged_by: User | None
+    school_action: str | None
+    escalated_at: datetime | None
+    overdue: bool
+
+
+def status_for_episode(actor: User, episode_id: int, now: datetime | None = None) -> list[GroupStatus]:
+    """Who was told about an episode and what they did, for a reader of the episode."""
+    from hub.missing import service as missing
+
+    missing.get_episode(actor, episode_id)  # the permission check, audited as a read of the episode
+    now = now or utcnow()
+    groups: dict[str, list[Notification]] = {}
+    for n in for_episode(episode_id):
+        groups.setdefault(n.group_key, []).append(n)
+    result = []
+    for copies in groups.values():
+        acked = next((n for n in copies if n.acknowledged_at is not None), None)
+        with_action = next((n for n in copies if n.school_action), None)
+        first = copies[0]
+        result.append(GroupStatus(
+            organisation=db.session().get(Organisation, first.organisation_id), kind=first.kind,
+            sent_at=first.created_at, deadline_at=first.deadline_at, copies=len(copies),
+            opened=sum(1 for n in copies if n.opened_at), acknowledged_at=acked.acknowledged_at if acked else None,
+            acknowledged_by=acknowledged_by(acked) if acked else None,
+            school_action=with_action.school_action if with_action else None,
+            escalated_at=first.escalated_at, overdue=acked is None and first.deadline_at <= now))
+    return result
+
+
 def for_episode(episode_id: int) -> list[Notification]:
     """Every copy for an episode, for the missing team's view (the caller checked access)."""
     return list(db.session().scalars(select(Notification).where(Notification.episode_id == episode_id)

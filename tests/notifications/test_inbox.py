@@ -1,0 +1,71 @@
+"""The school's inbox: only the school's own key adults see a notification, it shows only what the
+school needs, opening is recorded, one acknowledgement answers for the school, and the missing
+team sees it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth.models import User
+from hub.errors import Invalid
+from hub.missing import service as missing
+from hub.notifications import service as notifications
+from hub.notifications.models import Notification
+from tests.factories import post_form, sign_in
+from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def episode(world):  # noqa: F811
+    return missing.record_episode(world.officer, world.child.id, details(missing_from_detail="the bus station"))
+
+
+def _client_for(app, user_id: int):
+    """A client signed in as a user the world fixture made (it keeps no TOTP secret)."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    with db.unit_of_work():
+        db.session().get(User, user_id).totp_secret = secret
+    client = app.test_client()
+    sign_in(client, db.session().get(User, user_id), secret)
+    return client
+
+
+def test_the_dsl_sees_opens_and_acknowledges_for_the_whole_school(app, world, episode):  # noqa: F811
+    mine = db.session().scalar(select(Notification).where(Notification.user_id == world.dsl.id))
+    client = _client_for(app, world.dsl.id)
+    inbox = client.get("/notifications").get_data(as_text=True)
+    assert "Test Child" in inbox and "Reported missing" in inbox and "New" in inbox
+    page = client.get(f"/notifications/{mine.id}").get_data(as_text=True)
+    assert "MP/26/0001" in page and "27 March 2012" in page and world.police.name in page
+    assert "the bus station" not in page  # only what the school needs
+    assert db.session().get(Notification, mine.id).opened_at is not None
+    response = post_form(client, f"/notifications/{mine.id}", {"school_action": "In school today"})
+    assert response.status_code == 302
+    copies = db.session().scalars(select(Notification).where(Notification.group_key == mine.group_key)).all()
+    assert len(copies) == 2 and all(c.acknowledged_at is not None for c in copies)
+    assert 'data-testid="acknowledged"' in client.get(f"/notifications/{mine.id}").get_data(as_text=True)
+    with pytest.raises(Invalid):
+        notifications.acknowledge(db.session().get(User, world.deputy.id), mine.id, "again")
+    statuses = notifications.status_for_episode(db.session().get(User, world.officer.id), episode.id)
+    assert statuses[0].acknowledged_at is not None and statuses[0].school_action == "In school today"
+
+
+def test_another_school_gets_404_and_the_refusal_is_audited(app, world, episode):  # noqa: F811
+    notification = db.session().scalar(select(Notification))
+    client = _client_for(app, world.other_dsl.id)
+    assert client.get(f"/notifications/{notification.id}").status_code == 404
+    assert "Test Child" not in client.get("/notifications").get_data(as_text=True)
+    refused = db.session().scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
+                                                            AuditEvent.object_type == "notification")).all()
+    assert len(refused) == 1
+
+
+def test_a_social_worker_cannot_open_a_schools_notification(app, world, episode):  # noqa: F811
+    notification = db.session().scalar(select(Notification))
+    client = _client_for(app, world.worker.id)
+    assert client.get(f"/notifications/{notification.id}").status_code == 404
