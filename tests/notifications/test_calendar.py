@@ -1,0 +1,101 @@
+"""A notification's deadline is the start of the next school day (Europe/London), and escalation
+fires at it and not before."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from hub import db
+from hub.auth.roles import OrgKind
+from hub.notifications import calendar, service
+from hub.notifications.models import ClosureKind, Notification, OutboxMessage, RecipientReason, SchoolClosure
+from tests.factories import make_org
+from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=LONDON)
+
+
+@pytest.fixture
+def school(app):
+    return make_org(OrgKind.school, school_day_start="08:30")
+
+
+def close(org, first: date, last: date, kind=ClosureKind.inset) -> None:
+    with db.unit_of_work() as s:
+        s.add(SchoolClosure(organisation_id=org.id, first_day=first, last_day=last, kind=kind))
+
+
+def test_friday_evening_is_due_monday_morning(school):
+    deadline = calendar.next_school_day_start(school, local(2026, 11, 20, 18, 45))
+    assert deadline == local(2026, 11, 23, 8, 30)
+
+
+def test_before_the_start_is_due_the_same_morning_and_exactly_at_it_the_next(school):
+    assert calendar.next_school_day_start(school, local(2026, 11, 24, 6, 0)) == local(2026, 11, 24, 8, 30)
+    assert calendar.next_school_day_start(school, local(2026, 11, 24, 8, 30)) == local(2026, 11, 25, 8, 30)
+
+
+def test_a_bank_holiday_weekend_is_skipped(school):
+    # Late summer bank holiday 2026 is Monday 31 August; Easter 2027 is Good Friday 26 March to Monday 29th.
+    assert calendar.next_school_day_start(school, local(2026, 8, 28, 17, 0)) == local(2026, 9, 1, 8, 30)
+    assert calendar.next_school_day_start(school, local(2027, 3, 25, 19, 0)) == local(2027, 3, 30, 8, 30)
+
+
+def test_an_inset_day_of_the_school_and_a_closure_of_its_authority_are_skipped(app):
+    authority = make_org(OrgKind.la_education)
+    school = make_org(OrgKind.school, local_authority_id=authority.id)
+    close(school, date(2026, 11, 23), date(2026, 11, 23))                       # Monday INSET
+    close(authority, date(2026, 11, 24), date(2026, 11, 24), ClosureKind.holiday)  # Tuesday, every school
+    assert calendar.next_school_day_start(school, local(2026, 11, 20, 18, 0)) == local(2026, 11, 25, 8, 30)
+    other = make_org(OrgKind.school)
+    assert calendar.next_school_day_start(other, local(2026, 11, 20, 18, 0)) == local(2026, 11, 23, 8, 30)
+
+
+@pytest.mark.parametrize("after, due_utc", [
+    # Clocks go back at 02:00 BST on Sunday 25 October 2026: 08:30 on Monday is GMT, 08:30 UTC.
+    (local(2026, 10, 23, 20, 0), datetime(2026, 10, 26, 8, 30, tzinfo=timezone.utc)),
+    # Clocks go forward at 01:00 GMT on Sunday 28 March 2027 (Easter weekend: Monday 29th is a bank
+    # holiday): 08:30 on Tuesday is BST, 07:30 UTC.
+    (local(2027, 3, 27, 20, 0), datetime(2027, 3, 30, 7, 30, tzinfo=timezone.utc)),
+])
+def test_both_clock_changes_keep_the_schools_morning(school, after, due_utc):
+    deadline = calendar.next_school_day_start(school, after)
+    assert deadline == due_utc
+    assert deadline.astimezone(LONDON).strftime("%H:%M") == "08:30"
+
+
+def test_the_schools_own_start_time(app):
+    school = make_org(OrgKind.school, school_day_start="08:45")
+    assert calendar.next_school_day_start(school, local(2026, 11, 24, 8, 40)) == local(2026, 11, 24, 8, 45)
+
+
+def test_escalation_fires_at_the_deadline_and_not_before(world):  # noqa: F811
+    from hub.missing import service as missing
+
+    missing.record_episode(world.officer, world.child.id, details())
+    first = db.session().scalar(select(Notification).order_by(Notification.id))
+    deadline = first.deadline_at
+    assert service.escalate_due(deadline - timedelta(minutes=1)) == 0
+    assert service.escalate_due(deadline) == 1
+    escalations = db.session().scalars(select(Notification).where(
+        Notification.reason == RecipientReason.escalation)).all()
+    assert sorted(n.user_id for n in escalations) == sorted([world.deputy.id, world.la_contact.id])
+    assert db.session().scalar(select(OutboxMessage).where(OutboxMessage.notification_id == escalations[0].id))
+    assert service.escalate_due(deadline + timedelta(days=2)) == 0  # once only
+
+
+def test_an_acknowledged_notification_is_never_escalated(world):  # noqa: F811
+    from hub.missing import service as missing
+
+    missing.record_episode(world.officer, world.child.id, details())
+    first = db.session().scalar(select(Notification).where(Notification.user_id == world.dsl.id))
+    service.acknowledge(world.dsl, first.id, "In school")
+    assert service.escalate_due(first.deadline_at + timedelta(hours=1)) == 0
