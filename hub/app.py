@@ -97,6 +97,11 @@ def _blueprints(app: Flask) -> None:
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,
                missing_import_bp, notifications_bp, api_bp, subject_access_bp):
         app.register_blueprint(bp)
+    # The API takes no cookies (bearer tokens only), so cross-site request forgery cannot reach it.
+    csrf.exempt(api_bp)
+    from hub.api import oauth
+
+    oauth.init_app(app)
 
 
 def _commands(app: Flask) -> None:

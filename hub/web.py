@@ -93,7 +93,9 @@ def _is_public(endpoint: str | None, app: Flask) -> bool:
     if endpoint is None or endpoint == "static":
         return True
     view = app.view_functions.get(endpoint)
-    return bool(getattr(view, "hub_public", False))
+    # An API view authenticates its own caller by bearer token (hub.api.oauth.api_auth), not
+    # by session: it is not public, and tests/test_security.py proves it refuses no token.
+    return bool(getattr(view, "hub_public", False) or getattr(view, "hub_api_auth", False))
 
 
 def _require_sign_in():
@@ -104,7 +106,8 @@ def _require_sign_in():
     if current_user.is_authenticated:
         return None
     if request.path.startswith("/api/"):
-        return jsonify(title="Sign-in required", status=401), 401
+        return _render_error(401, "Sign-in required", "Send an access token: Authorization: Bearer <token>",
+                             {"WWW-Authenticate": 'Bearer realm="hub-api"'})
     return redirect(url_for("auth.sign_in", next=request.full_path if request.query_string else request.path))
 
 
@@ -142,10 +145,12 @@ def _template_globals() -> dict:
     }
 
 
-def _render_error(status: int, title: str, message: str):
+def _render_error(status: int, title: str, message: str, headers: dict[str, str] | None = None):
     if request.path.startswith("/api/"):
-        body = {"type": "about:blank", "title": title, "status": status, "detail": message}
-        return jsonify(body), status, {"Content-Type": "application/problem+json"}
+        # RFC 9457 problem details: an agency system never gets an HTML page.
+        body = {"type": "about:blank", "title": title, "status": status, "detail": message,
+                "instance": request.path}
+        return jsonify(body), status, {**(headers or {}), "Content-Type": "application/problem+json"}
     return render_template("error.html", status=status, title=title, message=message), status
 
 
@@ -172,7 +177,9 @@ def _http_error(exc: HTTPException):
         413: "The file or form you sent is too large.",
         405: "That action is not available here.",
     }
-    return _render_error(exc.code or 500, exc.name, messages.get(exc.code, exc.description or ""))
+    # Keep what the protocol needs (Allow on a 405, WWW-Authenticate on a 401).
+    headers = {k: v for k, v in exc.get_headers() if k in ("Allow", "WWW-Authenticate")}
+    return _render_error(exc.code or 500, exc.name, messages.get(exc.code, exc.description or ""), headers)
 
 
 def _unexpected_error(exc: Exception):

@@ -13,6 +13,7 @@ from tests.factories import make_org, make_user, sign_in
 PUBLIC_ENDPOINTS = {
     "static", "core.health", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out",
     "sso.start", "sso.callback", "audit.public_key", "audit.checkpoint",
+    "api.token", "api.openapi",  # the OAuth2 token endpoint authenticates the client itself
 }
 
 
@@ -50,6 +51,27 @@ def test_every_other_route_answers_only_after_sign_in(app, client):
                 assert "/auth/sign-in" in response.headers["Location"]
             checked += 1
     assert checked >= 10
+
+
+def test_every_api_route_demands_a_bearer_token_instead_of_a_session(app, client):
+    """The API's own authentication (`@api_auth`) is the only other exception to sign-in, and
+    only under /api/v1: each such route refuses a request without a valid token."""
+    api_auth = {name for name, view in app.view_functions.items() if getattr(view, "hub_api_auth", False)}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        under_api = rule.rule.startswith("/api/")
+        assert (rule.endpoint in api_auth) == (under_api and rule.endpoint not in PUBLIC_ENDPOINTS), rule.rule
+        if rule.endpoint not in api_auth:
+            continue
+        url = _sample_url(app, rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            for headers in ({}, {"Authorization": "Bearer not-a-real-token"}):
+                response = client.open(url, method=method, json={}, headers=headers)
+                assert response.status_code == 401, f"{method} {url} answered {response.status_code} without a token"
+                assert response.mimetype == "application/problem+json"
+                assert response.headers["WWW-Authenticate"].startswith("Bearer")
+                checked += 1
+    assert checked >= 6
 
 
 def test_health_answers_without_sign_in(client):
