@@ -37,6 +37,10 @@ def register(app: Flask) -> None:
             click.echo(f"{login.email}\n    role: {login.roles}\n    organisation: {login.organisation}\n"
                        f"    password: {login.password}\n    totp secret: {login.totp_secret}\n"
                        f"    otpauth: {login.otpauth_uri}")
+        client_id, secret = demo.DEMO_API_CLIENT
+        click.echo(f"\nAPI client of Northbridge Police (see README, API for agency systems):\n"
+                   f"    client id: {client_id}\n    client secret: {secret}\n"
+                   f"    scopes: episodes:read episodes:write")
 
     db_group = AppGroup("db", help="Database schema (Alembic migrations).")
 

@@ -25,6 +25,8 @@ from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Enrolment, Gender, IdentifierKind
 
 DEMO_PASSWORD = "demo-password-not-secret"  # fictional accounts only; printed for people trying the hub
+#: The fictional force's case system, to try the API with (printed by demo-data, like the passwords).
+DEMO_API_CLIENT = ("demo-nbpol-case-system", "demo-api-secret-not-secret")
 DOMAIN = "northbridge.example"
 
 ORGANISATIONS = [
@@ -86,7 +88,17 @@ def run() -> list[DemoLogin]:
     children = _children(orgs)
     _mace(orgs, children)
     _episodes(orgs, children)
+    _api_client()
     return logins
+
+
+def _api_client() -> None:
+    from hub.api import service as api
+
+    client_id, secret = DEMO_API_CLIENT
+    if api.client_by_id(client_id) is None:
+        api.create_client("NBPOL", "Northbridge Police case system (fictional)", "episodes:read episodes:write",
+                          client_id=client_id, secret=secret)
 
 
 def _organisations() -> dict[str, Organisation]:

@@ -66,3 +66,23 @@ def test_sqlite_connections_enforce_foreign_keys(app):
     if db.session().get_bind().dialect.name != "sqlite":
         return
     assert db.session().execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_the_demo_api_client_gets_a_token_and_reads_its_force_s_episodes(runner, app, client):
+    from hub.api.models import ApiClient
+    from hub.missing.models import MissingEpisode
+
+    first = runner.invoke(args=["demo-data"])
+    client_id = re.search(r"client id: (\S+)", first.output).group(1)
+    secret = re.search(r"client secret: (\S+)", first.output).group(1)
+    runner.invoke(args=["demo-data"])
+    assert db.session().scalar(select(func.count()).select_from(ApiClient)) == 1  # not made twice
+    token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(client_id, secret))
+    assert token.status_code == 200, token.json
+    episode_id = db.session().scalar(select(MissingEpisode.id).limit(1))
+    answer = client.get(f"/api/v1/episodes/{episode_id}",
+                        headers={"Authorization": f"Bearer {token.json['access_token']}"})
+    assert answer.status_code == 200 and answer.json["id"] == episode_id
+    wrong = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, "nope"))
+    assert wrong.status_code == 401

@@ -120,8 +120,10 @@ class NewClient:
     secret: str
 
 
-def create_client(org_code: str, name: str, scopes: str) -> NewClient:
-    """A client for an organisation's system; the secret is returned once and kept only hashed."""
+def create_client(org_code: str, name: str, scopes: str, *, client_id: str | None = None,
+                  secret: str | None = None) -> NewClient:
+    """A client for an organisation's system; the secret is returned once and kept only hashed.
+    `client_id` and `secret` are given only by the demo data (fictional, printed on purpose)."""
     wanted = scopes.split()
     errors: dict[str, str] = {}
     org = db.session().scalar(select(Organisation).where(Organisation.code == org_code.strip().upper()))
@@ -135,9 +137,9 @@ def create_client(org_code: str, name: str, scopes: str) -> NewClient:
         errors["name"] = "Give the client a name of 200 characters or fewer"
     if errors:
         raise Invalid(errors)
-    secret = secrets.token_urlsafe(32)
+    secret = secret or secrets.token_urlsafe(32)
     with unit_of_work() as s:
-        client = ApiClient(client_id=f"hub-{secrets.token_hex(8)}", secret_hash=auth_service.hash_password(secret),
+        client = ApiClient(client_id=client_id or f"hub-{secrets.token_hex(8)}", secret_hash=auth_service.hash_password(secret),
                            organisation_id=org.id, name=name.strip(), scopes=" ".join(sorted(set(wanted))),
                            active=True)
         s.add(client)
@@ -145,6 +147,10 @@ def create_client(org_code: str, name: str, scopes: str) -> NewClient:
         audit.record("create", object_type="api-client", object_id=client.client_id,
                      detail={"organisation": org.code, "scopes": client.scopes})
     return NewClient(client, secret)
+
+
+def client_by_id(client_id: str) -> ApiClient | None:
+    return db.session().scalar(select(ApiClient).where(ApiClient.client_id == client_id))
 
 
 def list_clients() -> list[ApiClient]:
