@@ -17,4 +17,5 @@ from hub.missing.models import (  # noqa: F401,E402
     ColumnMapping, ImportBatch, ImportReviewItem, MissingEpisode, PhilomenaProfile, ProfileRelease, RiskGradeChange,
 )
 from hub.notifications.models import DeliveryAttempt, Notification, OutboxMessage, SchoolClosure  # noqa: F401,E402
+from hub.notifications.models import NotificationReply  # noqa: F401,E402
 from hub.api.models import ApiClient, ApiToken, IdempotencyRecord  # noqa: F401,E402

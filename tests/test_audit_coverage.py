@@ -19,6 +19,8 @@ NO_PERSONAL_DATA = {
     "admin.edit_organisation", "admin.sso_settings", "admin.new_user", "admin.new_child",
     "audit.integrity", "audit.public_key", "audit.checkpoint", "people.break_glass", "admin.gateways",
     "missing_import.index", "missing_import.template", "missing_import.batch", "missing_import.mapping",
+    # Closures: organisation names and dates only (not who added them).
+    "admin.closures", "notifications.closures",
 }
 # Sign-in pages and downloads are covered elsewhere (downloads are audited as exports).
 SKIP = {"static", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out", "sso.start", "sso.callback"}

@@ -10,10 +10,11 @@ stored, and nothing stored goes untold.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hub import db
 from hub.audit import service as audit
@@ -191,21 +192,37 @@ def _create(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
     from hub.notifications import service as notifications
 
     session = db.session()
-    episode = MissingEpisode(
+    episode = MissingEpisode(**_episode_values(actor, child_id, police_org_id, details, source))
+    session.add(episode)
+    session.flush()
+    session.add(RiskGradeChange(**_first_grade_values(actor, episode.id, details, source)))
+    notifications.notify_episode(episode, "missing")
+    if details.found_at is not None:
+        notifications.notify_episode(episode, "found")
+    return episode
+
+
+def _episode_values(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
+                    source: EpisodeSource) -> dict[str, object]:
+    """A new episode's columns: one rule for `_create` and the bulk path."""
+    return dict(
         child_id=child_id, police_org_id=police_org_id, police_reference=details.police_reference.strip(),
         reported_start=details.reported_start, classification=details.classification,
         risk_grade=details.risk_grade, missing_from=details.missing_from,
         missing_from_detail=details.missing_from_detail or None, found_at=details.found_at,
         found_where=details.found_where or None, source=source, created_by_user_id=getattr(actor, "id", None),
     )
-    session.add(episode)
-    session.flush()
-    session.add(RiskGradeChange(episode_id=episode.id, grade=details.risk_grade,
-                                changed_by_user_id=getattr(actor, "id", None), source=source))
-    notifications.notify_episode(episode, "missing")
-    if details.found_at is not None:
-        notifications.notify_episode(episode, "found")
-    return episode
+
+
+def _first_grade_values(actor, episode_id: int, details: EpisodeDetails, source: EpisodeSource) -> dict[str, object]:
+    """The first entry of a new episode's risk history."""
+    return dict(episode_id=episode_id, grade=details.risk_grade, changed_by_user_id=getattr(actor, "id", None),
+                source=source)
+
+
+def _police_created_entry(episode_id: int, child_id: int, source: EpisodeSource) -> audit.Entry:
+    return audit.Entry("create", object_type="missing-episode", object_id=episode_id, child_id=child_id,
+                       basis="police-report", detail={"source": source.value})
 
 
 def update_episode(actor: User, episode_id: int, changes: EpisodeChanges,
@@ -284,8 +301,7 @@ def apply_police_record(actor, police_org_id: int, child_id: int, details: Episo
         if db.session().get(Child, child_id) is None:
             raise Invalid({"child": "No such child"})
         episode = _create(actor, child_id, police_org_id, details, source)
-        audit.record("create", actor=actor, object_type="missing-episode", object_id=episode.id, child_id=child_id,
-                     basis="police-report", detail={"source": source.value})
+        audit.record_many(actor, [_police_created_entry(episode.id, child_id, source)])
         return RowOutcome("created", episode)
     if episode.child_id != child_id:
         raise Invalid({"police_reference": "This police reference is recorded for a different child"})
@@ -307,6 +323,84 @@ def apply_police_record(actor, police_org_id: int, child_id: int, details: Episo
 def _by_reference(police_org_id: int, reference: str) -> MissingEpisode | None:
     return db.session().scalar(select(MissingEpisode).where(MissingEpisode.police_org_id == police_org_id,
                                                             MissingEpisode.police_reference == reference))
+
+
+# --- the police download: many new episodes at once -------------------------------------------------
+# apply_police_record's "create" branch for a chunk of rows whose references the force has not
+# recorded: the same checks, columns, risk history, notifications and audit events, written with
+# a fixed number of statements per chunk instead of about 26 per row (bench/README.md).
+
+#: What create_police_episodes says of a row it did not create: already recorded (or repeated in
+#: the same call), so the caller applies it with apply_police_record, which updates it.
+NOT_NEW = None
+
+
+def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]],
+                           source: EpisodeSource) -> list[int | Invalid | None]:
+    """New episodes from (child id, details) rows, inside the caller's unit of work. Per row, in
+    order: the new episode's id, the Invalid that apply_police_record would raise for it, or
+    NOT_NEW. The caller should run it in a savepoint: a database error leaves the savepoint to be
+    rolled back, and the rows can then go one by one through apply_police_record."""
+    from hub.notifications import service as notifications
+
+    now = utcnow()
+    results: list[int | Invalid | None] = [NOT_NEW] * len(rows)
+    good = _new_rows(police_org_id, rows, now, results)
+    if not good:
+        return results
+    connection = db.session().connection()
+    table = MissingEpisode.__table__
+    # Core inserts against the Table: the column types still apply (EncryptedText encrypts, UTC
+    # timestamps are checked) and Python-side defaults still fill created_at and the rest.
+    connection.execute(insert(table), [_episode_values(actor, child_id, police_org_id, details, source)
+                                       for _, child_id, details in good])
+    # The ids are read back by the force's references, which are unique: not RETURNING, because a
+    # batched INSERT ... RETURNING cost PostgreSQL 2 to 5 times a plain executemany per row.
+    references = [details.police_reference.strip() for _, _, details in good]
+    by_reference = dict(connection.execute(select(table.c.police_reference, table.c.id).where(
+        table.c.police_org_id == police_org_id, table.c.police_reference.in_(references))).all())
+    ids = [by_reference[reference] for reference in references]
+    connection.execute(insert(RiskGradeChange.__table__), [
+        _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good)])
+    refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
+    # Routes and deadlines are worked out once for both kinds: same children, same `now`.
+    shared = dict(record=False, deadlines={}, routes={})
+    missing = notifications.notify_episodes(refs, "missing", now, **shared)
+    found = notifications.notify_episodes(
+        [ref for ref, (_, _, details) in zip(refs, good) if details.found_at is not None], "found", now, **shared)
+    # Each episode's events in apply_police_record's order: its notifications (the hub's own),
+    # then the officer's "create"; one append, so one take of the log's head lock.
+    entries: list[tuple[object, audit.Entry]] = []
+    for ref in refs:
+        entries += [(None, e) for e in missing.entries[ref.id] + found.entries.get(ref.id, [])]
+        entries.append((actor, _police_created_entry(ref.id, ref.child_id, source)))
+    audit.record_many_as(entries)
+    for episode_id, (index, _, _) in zip(ids, good):
+        results[index] = episode_id
+    return results
+
+
+def _new_rows(police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]], now: datetime,
+              results: list[int | Invalid | None]) -> list[tuple[int, int, EpisodeDetails]]:
+    """(index, child id, details) of the rows to create; the others' results are set."""
+    references = [(details.police_reference or "").strip() for _, details in rows]
+    recorded = set(db.session().scalars(select(MissingEpisode.police_reference).where(
+        MissingEpisode.police_org_id == police_org_id, MissingEpisode.police_reference.in_(set(references) - {""}))))
+    children = set(db.session().scalars(select(Child.id).where(Child.id.in_({c for c, _ in rows}))))
+    seen: set[str] = set()
+    good = []
+    for index, ((child_id, details), reference) in enumerate(zip(rows, references)):
+        errors = _check_details(details, now)
+        if errors:
+            results[index] = Invalid(errors)
+        elif reference in recorded or reference in seen:
+            results[index] = NOT_NEW
+        elif child_id not in children:
+            results[index] = Invalid({"child": "No such child"})
+        else:
+            seen.add(reference)
+            good.append((index, child_id, details))
+    return good
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -116,8 +116,9 @@ def show(episode_id: int):
     from hub.notifications import service as notifications
 
     statuses = notifications.status_for_episode(actor(), episode_id)
+    replies = notifications.replies_for_episode(actor(), episode_id)  # what schools told the police
     return render_template("missing/show.html", episode=episode, child=child, form=form,
-                           assessment=service.assess(episode), statuses=statuses, rules=rules,
+                           assessment=service.assess(episode), statuses=statuses, replies=replies, rules=rules,
                            releases=service.releases(episode_id), release_form=ReleaseForm(),
                            may_release=service.may_keep_profile(actor(), child))
 

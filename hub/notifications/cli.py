@@ -2,7 +2,8 @@
 
     flask --app hub notifications deliver --once       # send what is due now, then stop (cron)
     flask --app hub notifications deliver              # a long-running worker (one per host or more)
-    flask --app hub notifications escalate             # escalate overdue notifications now
+    flask --app hub notifications escalate             # escalate overdue notifications now, and
+                                                       # tell schools a pupil is still missing
 
 Several workers may run at once, on one host or many: they claim rows, they never share them.
 SMTP settings come from HUB_SMTP_* (see hub.notifications.delivery.SmtpSettings).
@@ -46,7 +47,7 @@ def _summary(result, escalated: int | None = None) -> str:
     if result.unavailable:
         text += " (the SMTP server could not be reached)"
     if escalated:
-        text += f"; escalated {escalated} notification group(s)"
+        text += f"; escalated or reminded {escalated} notification group(s)"
     return text + "."
 
 
@@ -74,21 +75,32 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"Delivery worker {worker} started (batch {batch}, pause {poll} s); Ctrl+C or SIGTERM stops it.")
     try:
-        delivery.run_worker(settings, worker, batch, poll, stop, escalate=service.escalate_due,
+        delivery.run_worker(settings, worker, batch, poll, stop, escalate=_due_each_cycle,
                             report=lambda result, escalated: click.echo(_summary(result, escalated)))
     except KeyboardInterrupt:
         stop.set()
     click.echo(f"Delivery worker {worker} stopped.")
 
 
+def _due_each_cycle() -> int:
+    """What the worker does each cycle besides sending: escalate what is overdue, then tell
+    schools whose pupil is still missing at the start of a school day."""
+    from hub.notifications import service
+
+    return service.escalate_due() + service.remind_still_missing()
+
+
 @group.command("escalate")
 def escalate() -> None:
-    """Escalate every notification past its deadline and not acknowledged (the worker does this
-    each cycle; this runs it once, for a scheduler)."""
+    """Escalate every notification past its deadline and not acknowledged, and send the day's
+    "still missing" notifications (the worker does both each cycle; this runs them once, for a
+    scheduler)."""
     from hub.notifications import service
 
     _origin("escalate")
-    click.echo(f"Escalated {service.escalate_due()} notification group(s).")
+    escalated = service.escalate_due()
+    reminded = service.remind_still_missing()
+    click.echo(f"Escalated {escalated} notification group(s); told {reminded} school(s) a pupil is still missing.")
 
 
 def register(app: Flask) -> None:

@@ -42,6 +42,9 @@ class Notification(Base):
         Index("ix_notification_user_created", "user_id", "created_at"),
         Index("ix_notification_deadline", "acknowledged_at", "escalated_at", "deadline_at"),
         Index("ix_notification_group", "group_key"),
+        # At most one "still missing" copy per episode, person and school day, even with two
+        # workers racing: only still-missing rows set `school_day` (NULLs never collide).
+        Index("uq_notification_still_missing_day", "episode_id", "user_id", "school_day", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,6 +61,37 @@ class Notification(Base):
     acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     school_action: Mapped[str | None] = mapped_column(EncryptedText)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: For a "still missing" notification only: the school day (Europe/London) it is about.
+    school_day: Mapped[date | None] = mapped_column(Date)
+
+
+class ReplyKind(str, enum.Enum):
+    seen_at_school = "seen_at_school"
+    information = "information"
+
+    @property
+    def label(self) -> str:
+        return {"seen_at_school": "The child is at school",
+                "information": "Information that may help find them"}[self.value]
+
+
+class NotificationReply(Base):
+    """A key adult's reply to the police from a notification. The content, legal basis, consent
+    position and source are in the share record (the register's one rule set); this row only ties
+    the share to the notification and the episode, so the episode page can show what schools said."""
+
+    __tablename__ = "notification_reply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id"), index=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("missing_episode.id"), index=True)
+    share_id: Mapped[int] = mapped_column(ForeignKey("share_record.id"))
+    kind: Mapped[ReplyKind] = mapped_column(Enum(ReplyKind, native_enum=False, length=20))
+    #: When the key adult saw the child (seen_at_school only).
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

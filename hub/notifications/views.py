@@ -1,13 +1,16 @@
 """The school's inbox: notifications of missing episodes, each opened and acknowledged by a key
-adult (a thin blueprint: the rules are in service.py)."""
+adult, who may also reply to the police from it; and a school DSL's own INSET days (a thin
+blueprint: the rules are in service.py and hub/admin/service.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
+from hub.db import utcnow
 from hub.errors import Invalid
+from hub.forms import london_to_utc, utc_to_london
 from hub.notifications import service
-from hub.notifications.forms import AcknowledgeForm
+from hub.notifications.forms import AcknowledgeForm, ClosureForm, PassOnInformationForm, SeenAtSchoolForm
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -19,10 +22,32 @@ def index():
     return render_template("notifications/index.html", items=service.inbox(actor()))
 
 
+def _reply_forms(seen: SeenAtSchoolForm | None = None, info: PassOnInformationForm | None = None):
+    """The two reply forms; a deputy chooses the DSL who authorised the reply."""
+    if seen is None:  # not the form being sent: blank, with the time seen defaulting to now
+        seen = SeenAtSchoolForm(prefix="seen", formdata=None)
+        seen.seen_on.data, seen.seen_time.data = utc_to_london(utcnow())
+    info = info or PassOnInformationForm(prefix="info", formdata=None)
+    self_authorised = service.may_authorise_reply(actor())
+    choices = [] if self_authorised else [(u.id, u.name) for u in service.reply_authorisers(actor())]
+    for form in (seen, info):
+        form.authorised_by_user_id.choices = choices
+    return seen, info, self_authorised
+
+
+def _show(notification, form=None, **forms):
+    """The notification page; `form` is the one with errors (the layout's error summary reads it)."""
+    ack = forms.get("ack") or AcknowledgeForm()
+    seen, info, self_authorised = _reply_forms(forms.get("seen"), forms.get("info"))
+    return render_template("notifications/show.html", item=service.item(notification), form=form or ack,
+                           ack_form=ack, seen_form=seen, info_form=info, self_authorised=self_authorised,
+                           replies=service.replies_from_school(actor(), notification))
+
+
 @bp.route("/<int:notification_id>", methods=["GET", "POST"])
 @personal_data
 def show(notification_id: int):
-    notification = service.open_notification(actor(), notification_id)
+    notification = service.open_notification(actor(), notification_id)  # the 404 before any form is read
     form = AcknowledgeForm()
     if form.validate_on_submit():
         try:
@@ -31,4 +56,69 @@ def show(notification_id: int):
             return redirect(url_for("notifications.show", notification_id=notification_id))
         except Invalid as exc:
             apply_errors(form, exc)
-    return render_template("notifications/show.html", item=service.item(notification), form=form)
+    return _show(notification, form, ack=form)
+
+
+@bp.route("/<int:notification_id>/seen-at-school", methods=["POST"])
+@personal_data
+def seen_at_school(notification_id: int):
+    notification = service.open_notification(actor(), notification_id)
+    form = SeenAtSchoolForm(prefix="seen")
+    _reply_forms(seen=form)
+    if form.validate_on_submit():
+        try:
+            service.reply_seen_at_school(actor(), notification_id,
+                                         london_to_utc(form.seen_on.data, form.seen_time.data), form.note.data,
+                                         form.authorised_by_user_id.data or None)
+            flash("The police have been told the child is at school, recorded as a share.", "success")
+            return redirect(url_for("notifications.show", notification_id=notification_id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return _show(notification, form, seen=form)
+
+
+@bp.route("/<int:notification_id>/information", methods=["POST"])
+@personal_data
+def pass_on_information(notification_id: int):
+    notification = service.open_notification(actor(), notification_id)
+    form = PassOnInformationForm(prefix="info")
+    _reply_forms(info=form)
+    if form.validate_on_submit():
+        try:
+            service.reply_information(actor(), notification_id, form.information.data,
+                                      form.authorised_by_user_id.data or None)
+            flash("Passed on to the police, recorded as a share.", "success")
+            return redirect(url_for("notifications.show", notification_id=notification_id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return _show(notification, form, info=form)
+
+
+# --- a school DSL's own INSET days ----------------------------------------------------------------
+
+@bp.route("/closures", methods=["GET", "POST"])
+def closures():
+    from hub.admin import service as admin
+    from hub.admin.views import closure_page
+
+    form = ClosureForm()
+    if form.validate_on_submit():
+        try:
+            admin.add_closure(actor(), actor().organisation_id, form.kind.data, form.first_day.data,
+                              form.last_day.data, form.description.data)
+            flash("INSET day added: deadlines worked out from now on skip it.", "success")
+            return redirect(url_for("notifications.closures"))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return closure_page(form, admin=False, org_id=None)
+
+
+@bp.route("/closures/<int:closure_id>/remove", methods=["POST"])
+def remove_closure(closure_id: int):
+    from hub.admin import service as admin
+    from hub.auth.forms import ConfirmForm
+
+    if ConfirmForm().validate_on_submit():
+        admin.remove_closure(actor(), closure_id)
+        flash("INSET day removed.", "success")
+    return redirect(url_for("notifications.closures"))

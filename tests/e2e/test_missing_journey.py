@@ -1,5 +1,6 @@
 """A police coordinator uploads the daily download; the DSL of the child's school sees the
-notification, opens it and acknowledges it; the missing team sees it acknowledged."""
+notification, opens it, acknowledges it and tells the police the child is at school; the missing
+team sees it acknowledged and the child seen at school."""
 
 from __future__ import annotations
 
@@ -67,6 +68,10 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     dsl_page.get_by_label("What did the school do? (optional)").fill("Not in school today; parents called")
     dsl_page.get_by_role("button", name="Acknowledge").click()
     assert "Acknowledged" in dsl_page.get_by_test_id("acknowledged").inner_text()
+    # Two-way: the child turns up, and the DSL tells the force (the time seen defaults to now).
+    dsl_page.get_by_label("Anything the police should know (optional)").fill("Arrived late with a carer")
+    dsl_page.get_by_role("button", name="Tell the police the child is at school").click()
+    assert "The child is at school" in dsl_page.get_by_test_id("replies").inner_text()
     dsl_page.context.close()
 
     other_page = browser.new_page()
@@ -82,4 +87,5 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     team_page.get_by_role("link", name="Robin Ashcombe").click()
     told = team_page.get_by_test_id("schools-told").inner_text()
     assert school.name in told and "Acknowledged" in told and "parents called" in told
+    assert school.name in team_page.get_by_test_id("seen-at-school-banner").inner_text()
     team_page.context.close()

@@ -229,6 +229,7 @@ def test_a_row_the_service_refuses_after_writing_is_rolled_back_alone(world, mon
         return outcome
 
     monkeypatch.setattr(service, "apply_police_record", failing)
+    monkeypatch.setattr(imports, "BULK_NEW_ROWS", False)  # the per-row path (the bulk one: test_import_bulk.py)
     batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
     assert imports.summary_of(batch)["created"] == 2 and imports.summary_of(batch)["errors"] == 1
     assert imports.errors_of(batch) == [{"row": 3, "reason": "Police reference: refused after writing"}]
@@ -246,6 +247,7 @@ def test_an_error_in_the_hub_stops_the_import_and_keeps_the_chunks_before_it(wor
         return real(actor, police_org_id, child_id, details, source)
 
     monkeypatch.setattr(service, "apply_police_record", broken)
+    monkeypatch.setattr(imports, "BULK_NEW_ROWS", False)  # the per-row path (the bulk one: test_import_bulk.py)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
     batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
     assert batch.status == ImportStatus.failed
