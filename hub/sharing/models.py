@@ -81,6 +81,9 @@ class ShareRecord(Base):
     __table_args__ = (
         Index("ix_share_record_child_created", "child_id", "created_at"),
         Index("ix_share_record_sender_created", "sender_org_id", "created_at"),
+        # A share is corrected at most once (its correction may be corrected in turn): two
+        # corrections sent at the same moment would fork its history into two "latest" versions.
+        Index("uq_share_record_supersedes_id", "supersedes_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

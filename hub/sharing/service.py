@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from hub import db
@@ -76,6 +77,19 @@ def create_share(actor: User, draft: ShareDraft, *, origin: ShareRecord | None =
     errors = _check(actor, draft, special, criminal)
     if errors:
         raise Invalid(errors)
+    try:
+        return _store_share(actor, draft, access, special, criminal, origin, supersedes, supersede_reason)
+    except IntegrityError:
+        if supersedes is None:
+            raise
+        # The unique index on supersedes_id: someone else's correction of the same share won.
+        raise Invalid({"": f"Share {supersedes.id} was corrected by someone else a moment ago: "
+                           "open the share again and correct the latest version"}) from None
+
+
+def _store_share(actor: User, draft: ShareDraft, access, special: bool, criminal: bool,
+                 origin: ShareRecord | None, supersedes: ShareRecord | None,
+                 supersede_reason: str | None) -> ShareRecord:
     with unit_of_work() as s:
         share = ShareRecord(
             child_id=draft.child_id, sender_org_id=actor.organisation_id, sender_user_id=actor.id,
@@ -328,7 +342,6 @@ def _correctable(actor: User, share_id: int) -> ShareRecord:
 
 def corrections(actor: User, share: ShareRecord) -> list[ShareRecord]:
     """The shares the actor may see that correct this one, oldest first."""
-    # Narrowed by child, so the (child, created) index does the work: supersedes_id has none.
     return list(db.session().scalars(select(ShareRecord).where(
         ShareRecord.child_id == share.child_id, ShareRecord.supersedes_id == share.id, visible_to(actor))
         .order_by(ShareRecord.id)))

@@ -300,3 +300,18 @@ def test_a_practitioner_records_and_withdraws_consent_on_the_pages(app, world):
     assert "Withdrawn" in client.get(f"/children/{world['child'].id}").get_data(as_text=True)
     missing = post_form(client, f"/consent/new/{world['child'].id}", {"given_by": "child", "given": "yes"})
     assert "There is a problem" in missing.get_data(as_text=True)
+
+
+def test_two_corrections_of_one_share_at_the_same_moment_cannot_both_be_stored(world):
+    """Both passed the "latest version" check before either was stored (the race): the unique
+    index on supersedes_id lets the first in and refuses the second, which stores nothing."""
+    original = service.create_share(world["worker"], draft(world))
+    first = service.create_share(world["worker"], draft(world, summary="First fix"), supersedes=original,
+                                 supersede_reason="wrong date")
+    before = _count()
+    with pytest.raises(Invalid) as info:
+        service.create_share(world["worker"], draft(world, summary="Second fix"), supersedes=original,
+                             supersede_reason="wrong place")
+    assert "corrected by someone else" in info.value.errors[""]
+    assert _count() == before
+    assert [s.id for s in service.corrections(world["worker"], original)] == [first.id]
