@@ -49,6 +49,18 @@ def _setup(rows: int):
     return app, officer
 
 
+def _other_force(n: int):
+    """Another force with its own officer: the same file imported for it is all new episodes
+    again (references are unique per force), so the new-episode import can be timed more than once."""
+    from hub.admin import service as admin
+    from hub.auth.roles import OrgKind, Role
+
+    force = admin.create_organisation(None, admin.OrganisationDetails(f"B-POL{n}", f"Bench police {n}",
+                                                                      OrgKind.police, f"{50 + n}"))
+    return admin.create_user(None, admin.UserDetails(f"officer{n}@bench.example.test", f"Bench officer {n}",
+                                                     force.id, {Role.police_officer}, password="bench password 123"))
+
+
 def _bulk_children(count: int, schools: list[int]) -> None:
     """Children with a police id each, on a school's roll, loaded through SQLAlchemy Core (the
     encrypted columns and blind indexes as create_child writes them)."""
@@ -140,6 +152,9 @@ class _Statements:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="times the all-new import runs (each for another force); the best is compared "
+                             "with the best of three openpyxl reads, like for like")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     _app, officer = _setup(args.rows)
@@ -162,6 +177,15 @@ def main(argv: list[str] | None = None) -> dict:
     first_sql = statements.take()
     summary = imports.summary_of(first)
     assert summary["created"] == args.rows, summary
+    new_runs = [first_s]
+    for n in range(2, args.repeats + 1):
+        other = _other_force(n)
+        t0 = time.perf_counter()
+        repeat = imports.import_file(db.session().get(User, other.id), data, "bench.xlsx")
+        new_runs.append(time.perf_counter() - t0)
+        assert imports.summary_of(repeat)["created"] == args.rows
+    statements.take()
+    first_s = min(new_runs)
     t0 = time.perf_counter()
     again = imports.import_file(actor, data, "bench.xlsx")
     again_s = time.perf_counter() - t0
@@ -187,7 +211,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"{rates['read_and_check_rows_per_s']:,.0f} rows/s ({reading:.2f} s), "
           f"ratio {rates['read_and_check_rows_per_s'] / rates['openpyxl_read_rows_per_s']:.2f}")
     print(f"hub: import, every row a new episode (2 school notifications and e-mails each, audited): "
-          f"{rates['import_new_rows_per_s']:,.0f} rows/s ({first_s:.1f} s), "
+          f"{rates['import_new_rows_per_s']:,.0f} rows/s (best of {len(new_runs)}: "
+          f"{', '.join(f'{t:.1f}' for t in new_runs)} s), "
           f"ratio {rates['import_new_rows_per_s'] / rates['openpyxl_read_rows_per_s']:.2f} (goal >= 0.3); "
           f"{first_sql:,} SQL statements")
     print(f"hub: the same file again, every row unchanged: {rates['import_again_rows_per_s']:,.0f} rows/s "

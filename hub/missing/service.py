@@ -196,10 +196,15 @@ def _create(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
     session.add(episode)
     session.flush()
     session.add(RiskGradeChange(**_first_grade_values(actor, episode.id, details, source)))
-    notifications.notify_episode(episode, "missing")
-    if details.found_at is not None:
-        notifications.notify_episode(episode, "found")
+    notifications.notify_episode(episode, _first_notice(details))
     return episode
+
+
+def _first_notice(details: EpisodeDetails) -> str:
+    """What the school is first told. An episode recorded after the child was found (a late
+    report, or a download's row of yesterday's episode) is told once, as "found" (its page shows
+    since when and when found): one notification to acknowledge, not "missing" and "found" at once."""
+    return "found" if details.found_at is not None else "missing"
 
 
 def _episode_values(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
@@ -365,14 +370,15 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
     refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})
-    missing = notifications.notify_episodes(refs, "missing", now, **shared)
-    found = notifications.notify_episodes(
-        [ref for ref, (_, _, details) in zip(refs, good) if details.found_at is not None], "found", now, **shared)
+    first = [_first_notice(details) for _, _, details in good]
+    missing = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "missing"], "missing", now,
+                                            **shared)
+    found = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "found"], "found", now, **shared)
     # Each episode's events in apply_police_record's order: its notifications (the hub's own),
     # then the officer's "create"; one append, so one take of the log's head lock.
     entries: list[tuple[object, audit.Entry]] = []
     for ref in refs:
-        entries += [(None, e) for e in missing.entries[ref.id] + found.entries.get(ref.id, [])]
+        entries += [(None, e) for e in missing.entries.get(ref.id, []) + found.entries.get(ref.id, [])]
         entries.append((actor, _police_created_entry(ref.id, ref.child_id, source)))
     audit.record_many_as(entries)
     for episode_id, (index, _, _) in zip(ids, good):

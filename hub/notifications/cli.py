@@ -61,7 +61,7 @@ def _summary(result, escalated: int | None = None) -> str:
               help="Seconds to pause when nothing is due (worker only).")
 def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     """Send the outbox's e-mails, with retries, backoff and a record of every attempt."""
-    from hub.notifications import delivery, service
+    from hub.notifications import delivery
 
     settings = _settings()
     worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}")[:100]

@@ -44,19 +44,26 @@ def _show(notification, form=None, **forms):
                            replies=service.replies_from_school(actor(), notification))
 
 
+def _submit(notification, form, name: str, act, done: str):
+    """One of the notification page's forms: on a valid post, the service call `act` and back to
+    the page with `done`; otherwise the page again, this form showing its errors."""
+    if form.validate_on_submit():
+        try:
+            act(form)
+            flash(done, "success")
+            return redirect(url_for("notifications.show", notification_id=notification.id))
+        except Invalid as exc:
+            apply_errors(form, exc)
+    return _show(notification, form, **{name: form})
+
+
 @bp.route("/<int:notification_id>", methods=["GET", "POST"])
 @personal_data
 def show(notification_id: int):
     notification = service.open_notification(actor(), notification_id)  # the 404 before any form is read
-    form = AcknowledgeForm()
-    if form.validate_on_submit():
-        try:
-            service.acknowledge(actor(), notification_id, form.school_action.data)
-            flash("Acknowledged. The missing team can see that the school has it.", "success")
-            return redirect(url_for("notifications.show", notification_id=notification_id))
-        except Invalid as exc:
-            apply_errors(form, exc)
-    return _show(notification, form, ack=form)
+    return _submit(notification, AcknowledgeForm(), "ack",
+                   lambda f: service.acknowledge(actor(), notification_id, f.school_action.data),
+                   "Acknowledged. The missing team can see that the school has it.")
 
 
 @bp.route("/<int:notification_id>/seen-at-school", methods=["POST"])
@@ -65,16 +72,10 @@ def seen_at_school(notification_id: int):
     notification = service.open_notification(actor(), notification_id)
     form = SeenAtSchoolForm(prefix="seen")
     _reply_forms(seen=form)
-    if form.validate_on_submit():
-        try:
-            service.reply_seen_at_school(actor(), notification_id,
-                                         london_to_utc(form.seen_on.data, form.seen_time.data), form.note.data,
-                                         form.authorised_by_user_id.data or None)
-            flash("The police have been told the child is at school, recorded as a share.", "success")
-            return redirect(url_for("notifications.show", notification_id=notification_id))
-        except Invalid as exc:
-            apply_errors(form, exc)
-    return _show(notification, form, seen=form)
+    return _submit(notification, form, "seen", lambda f: service.reply_seen_at_school(
+        actor(), notification_id, london_to_utc(f.seen_on.data, f.seen_time.data), f.note.data,
+        f.authorised_by_user_id.data or None),
+        "The police have been told the child is at school, recorded as a share.")
 
 
 @bp.route("/<int:notification_id>/information", methods=["POST"])
@@ -83,15 +84,9 @@ def pass_on_information(notification_id: int):
     notification = service.open_notification(actor(), notification_id)
     form = PassOnInformationForm(prefix="info")
     _reply_forms(info=form)
-    if form.validate_on_submit():
-        try:
-            service.reply_information(actor(), notification_id, form.information.data,
-                                      form.authorised_by_user_id.data or None)
-            flash("Passed on to the police, recorded as a share.", "success")
-            return redirect(url_for("notifications.show", notification_id=notification_id))
-        except Invalid as exc:
-            apply_errors(form, exc)
-    return _show(notification, form, info=form)
+    return _submit(notification, form, "info", lambda f: service.reply_information(
+        actor(), notification_id, f.information.data, f.authorised_by_user_id.data or None),
+        "Passed on to the police, recorded as a share.")
 
 
 # --- a school DSL's own INSET days ----------------------------------------------------------------

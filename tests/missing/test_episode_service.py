@@ -85,6 +85,15 @@ def test_found_and_a_rise_in_risk_notify_again_but_other_changes_do_not(world):
     assert grades == [RiskGrade.low, RiskGrade.high, RiskGrade.medium]
 
 
+def test_an_episode_recorded_after_the_child_was_found_tells_the_school_once_as_found(world):
+    service.record_episode(world.officer, world.child.id, details(found_at=utcnow() - timedelta(hours=1),
+                                                                  found_where="At a friend's house"))
+    made = notifications()
+    assert {n.kind.value for n in made} == {"found"}
+    assert sorted(n.user_id for n in made) == sorted([world.dsl.id, world.deputy.id])
+    assert len({n.group_key for n in made}) == 1  # one acknowledgement answers for the school
+
+
 def test_no_key_adult_routes_to_the_authority_education_contact(world):
     with db.unit_of_work():
         for user in (world.dsl, world.deputy):
