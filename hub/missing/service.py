@@ -593,6 +593,23 @@ class DashboardRow:
     schools_told: int            # notification groups sent
     schools_acknowledged: int    # of which acknowledged
     schools_overdue: int         # not acknowledged by the deadline
+    #: The latest time a school told the force the child is at school, while still missing.
+    seen_at_school: datetime | None = None
+
+
+def _seen_at_school(episode_ids: list[int]) -> dict[int, datetime]:
+    """Episode id -> the latest "the child is at school now" reply (one query for the page): the
+    missing team and the police see at a glance where a missing child has turned up."""
+    from sqlalchemy import func
+
+    from hub.notifications.models import NotificationReply, ReplyKind
+
+    if not episode_ids:
+        return {}
+    return dict(db.session().execute(
+        select(NotificationReply.episode_id, func.max(NotificationReply.seen_at))
+        .where(NotificationReply.episode_id.in_(episode_ids), NotificationReply.kind == ReplyKind.seen_at_school)
+        .group_by(NotificationReply.episode_id)).all())
 
 
 def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> list[DashboardRow]:
@@ -627,12 +644,14 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
             .group_by(Notification.episode_id, Notification.group_key)):
         deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=now.tzinfo)
         groups.setdefault(episode_id, {})[group] = (acked is not None, acked is None and deadline <= now)
+    seen = _seen_at_school([e.id for e, _ in rows if e.found_at is None])
     result = []
     for episode, child in rows:
         told = groups.get(episode.id, {})
         result.append(DashboardRow(
             episode, child, rules.assess(episode, child.looked_after, starts[child.id], now),
-            len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o)))
+            len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o),
+            seen.get(episode.id)))
     with unit_of_work():
         audit.record_many(actor, [audit.Entry("read", object_type="child", object_id=c, child_id=c,
                                               purpose="missing dashboard") for c in sorted(child_ids)])

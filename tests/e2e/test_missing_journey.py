@@ -84,6 +84,7 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     sign_in(team_page, live_server, team.email, PASSWORD, team_secret)
     team_page.get_by_role("link", name="Missing", exact=True).click()
     assert "Acknowledged" in team_page.get_by_test_id("school-status").inner_text()
+    assert "Seen at school" in team_page.get_by_test_id("seen-at-school").inner_text()
     team_page.get_by_role("link", name="Robin Ashcombe").click()
     told = team_page.get_by_test_id("schools-told").inner_text()
     assert school.name in told and "Acknowledged" in told and "parents called" in told

@@ -80,6 +80,16 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     assert for_worker.reply.id == reply.id and not for_worker.may_open_share
 
 
+def test_the_missing_dashboard_shows_where_the_child_was_seen_and_not_for_information(world, episode):  # noqa: F811
+    service.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
+    [row] = missing.dashboard(_user(world.worker))
+    assert row.seen_at_school is None
+    seen = utcnow() - timedelta(minutes=5)
+    service.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, seen)
+    [row] = missing.dashboard(_user(world.worker))
+    assert row.seen_at_school == seen
+
+
 def test_information_that_may_help_is_passed_on(world, episode):  # noqa: F811
     reply = service.reply_information(_user(world.dsl), _mine(world.dsl).id,
                                       "Friends with J at the skate park; often at the library")
