@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.orm import aliased, defer, lazyload
@@ -764,10 +764,14 @@ def remind_still_missing(now: datetime | None = None) -> int:
     reminded_today = exists().where(Notification.episode_id == MissingEpisode.id,
                                     Notification.kind == NotificationKind.still_missing,
                                     Notification.school_day == today)
+    # A notification sent today belongs to today or a later school day, never an earlier one: only
+    # episodes told before today's London midnight can be due (so the worker, which runs this
+    # every few seconds, does not re-check every episode that was first reported today).
+    midnight = datetime.combine(today, time(0), tzinfo=calendar.LONDON)
     open_episodes = db.session().scalars(
         select(MissingEpisode.id).where(MissingEpisode.found_at.is_(None), ~reminded_today, exists().where(
             Notification.episode_id == MissingEpisode.id, Notification.reason != RecipientReason.escalation,
-            Notification.created_at <= now)).order_by(MissingEpisode.id)).all()
+            Notification.created_at < midnight, Notification.created_at <= now)).order_by(MissingEpisode.id)).all()
     reminded = 0
     for episode_id in open_episodes:
         # Look first, reading only (the worker runs this every few seconds); write only when due.
