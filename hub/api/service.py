@@ -344,11 +344,6 @@ def change_episode(actor: ApiActor, episode_id: int, changes: EpisodeChanges) ->
     return ApiResult(200, episode_json(episode))
 
 
-def check_episode(actor: ApiActor, episode_id: int, action: str) -> None:
-    """The object-level check, committed on its own before any change starts."""
-    _own_episode(actor, episode_id, action)
-
-
 def read_episode(actor: ApiActor, episode_id: int) -> dict[str, Any]:
     _own_episode(actor, episode_id, "read")
     return episode_json(missing.get_episode(actor, episode_id))
@@ -367,6 +362,6 @@ def patch_episode(actor: ApiActor, episode_id: int, body: Any, key: str | None, 
     from hub.api.schemas import parse_changes
 
     _may_write(actor)
-    check_episode(actor, episode_id, "update")
+    _own_episode(actor, episode_id, "update")  # the object-level check (and its refusal) before any change
     changes = parse_changes(body)
     return idempotent(actor, key, fingerprint, lambda: change_episode(actor, episode_id, changes))

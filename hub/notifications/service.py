@@ -710,7 +710,13 @@ class ReplyView:
 
 
 def _reply_views(actor: User, replies: list[NotificationReply], police_org_id: int) -> list[ReplyView]:
-    return [ReplyView(r, db.session().get(Organisation, r.organisation_id), db.session().get(User, r.user_id),
+    # The senders and their organisations in one query each, not two per reply.
+    session = db.session()
+    orgs = {o.id: o for o in session.scalars(select(Organisation).where(
+        Organisation.id.in_({r.organisation_id for r in replies})))} if replies else {}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({r.user_id for r in replies}))
+                                              .options(defer(User.totp_secret)))} if replies else {}
+    return [ReplyView(r, orgs[r.organisation_id], users[r.user_id],
                       actor.organisation_id in (r.organisation_id, police_org_id)) for r in replies]
 
 
