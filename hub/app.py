@@ -93,9 +93,14 @@ def _blueprints(app: Flask) -> None:
     from hub.missing.views import bp as missing_bp
     from hub.notifications.views import bp as notifications_bp
     from hub.api.views import bp as api_bp
+    from hub.mace.action_views import bp as mace_actions_bp
+    from hub.mace.meeting_views import bp as mace_meetings_bp
+    from hub.mace.subject_views import bp as mace_subjects_bp
+    from hub.mace.views import bp as mace_bp
 
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,
-               missing_import_bp, notifications_bp, api_bp, subject_access_bp):
+               missing_import_bp, notifications_bp, api_bp, subject_access_bp, mace_bp, mace_meetings_bp,
+               mace_subjects_bp, mace_actions_bp):
         app.register_blueprint(bp)
     # The API takes no cookies (bearer tokens only), so cross-site request forgery cannot reach it.
     csrf.exempt(api_bp)

@@ -10,7 +10,8 @@ the audit log records the basis of every access:
 | responsible-authority   | social worker                        | their authority is the child's home authority |
 | placing-authority       | social worker                        | their authority placed the child              |
 | agency-involvement      | any practitioner                     | their organisation holds an open record       |
-| mace-agenda             | MACE chair or member                 | a group their organisation sits on holds the child |
+| mace-member             | anyone named on a MACE group         | a group they are a current named member of holds the child |
+| mace-agenda             | (an organisation's DPO only)         | a group their organisation sits on holds the child |
 | share-sent / -received  | any practitioner or MACE member      | their organisation shared, or received (and still holds), information about the child |
 | missing-episode         | any practitioner                     | their force holds a missing report on the child |
 | episode-authority       | social worker                        | their authority is named on an episode as the home or receiving (where found) authority |
@@ -19,7 +20,8 @@ the audit log records the basis of every access:
 | break-glass             | any practitioner                     | an emergency grant with a typed reason, one hour, flagged to the DPO |
 
 Later features add their own relationships here, so that a reader finds every route to a child
-in this one file. A school's notification of a missing episode is not a route to the child: the
+in this one file. MACE objects (groups, meetings, subjects, intelligence, actions, outcomes) are
+reached only through current, named membership of their group: see the MACE block below. A school's notification of a missing episode is not a route to the child: the
 key adult sees the notification (hub.notifications), which already names the child on its roll.
 """
 
@@ -33,11 +35,16 @@ from sqlalchemy import Select, exists, literal, or_, select, union_all
 from hub import db
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
+from hub.audit import service as audit
+from hub.errors import NotFound
+from hub.mace.models import (
+    MaceAction, MaceAgendaChild, MaceAgendaItem, MaceGroup, MaceLink, MaceLocation, MaceMeeting, MaceMember,
+    MaceMembership, MaceOutcome, MacePerson, MemberRole,
+)
 from hub.missing.models import MissingEpisode
 from hub.db import utcnow
 from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
-from hub.sharing.models import RecipientStatus, ShareRecipient, ShareRecord
+from hub.sharing.models import RecipientStatus, ShareAccess, ShareRecipient, ShareRecord
 
 SCHOOL_ROLES = {Role.dsl, Role.deputy_dsl}
 PRACTITIONER_ROLES = {Role.dsl, Role.deputy_dsl, Role.social_worker, Role.police_officer, Role.health_practitioner}
@@ -74,9 +81,10 @@ def _organisation_relationships(org: int) -> list[tuple[str, Select]]:
         ("mace-agenda", select(MaceAgendaChild.child_id).where(MaceAgendaChild.group_id.in_(groups),
                                                                MaceAgendaChild.removed_at.is_(None))),
         ("share-sent", select(ShareRecord.child_id).where(ShareRecord.sender_org_id == org)),
+        # MACE intelligence reaches a child's record only through current membership of the group.
         ("share-received", select(ShareRecord.child_id).join(ShareRecipient).where(
             ShareRecipient.organisation_id == org, ShareRecipient.status != RecipientStatus.revoked,
-            ShareRecord.shared.is_(True))),
+            ShareRecord.shared.is_(True), ShareRecord.mace_group_id.is_(None))),
         ("missing-episode", select(MissingEpisode.child_id).where(MissingEpisode.police_org_id == org)),
         ("episode-authority", select(MissingEpisode.child_id).where(
             or_(MissingEpisode.home_authority_id == org, MissingEpisode.receiving_authority_id == org))),
@@ -90,7 +98,9 @@ RELATIONSHIP_ROLES = {
     "responsible-authority": {Role.social_worker},
     "placing-authority": {Role.social_worker},
     "agency-involvement": PRACTITIONER_ROLES,
-    "mace-agenda": MACE_ROLES,
+    # An organisation's place on a group gives its people nothing by itself (named membership does:
+    # `mace-member` below); it stays in the list as part of an organisation DPO's scope.
+    "mace-agenda": set(),
     "share-sent": PRACTITIONER_ROLES | MACE_ROLES,
     "share-received": PRACTITIONER_ROLES | MACE_ROLES,
     "missing-episode": PRACTITIONER_ROLES,
@@ -114,6 +124,10 @@ def _relationship_queries(user: User) -> list[Select]:
             queries.append(query.add_columns(literal(name).label("basis")))
         elif org_dpo:
             queries.append(query.add_columns(literal("role:dpo").label("basis")))
+    queries.append(
+        select(MaceAgendaChild.child_id, literal("mace-member").label("basis"))
+        .where(MaceAgendaChild.group_id.in_(member_group_ids(user)), MaceAgendaChild.removed_at.is_(None))
+    )
     if roles & (PRACTITIONER_ROLES | MACE_ROLES):
         # Last, so a legitimate relationship is always the basis recorded when there is one.
         queries.append(
@@ -182,3 +196,83 @@ def child_bases(user: User, child_ids: list[int]) -> dict[int, str]:
         for child_id in child_ids:
             found.setdefault(child_id, grant)
     return found
+
+
+# --- MACE: every route to a group's objects is current, named membership ----------------------
+
+#: Who may change a group's membership: its current chair or co-chair (and hub administrators).
+MACE_CHAIR_ROLES = {MemberRole.chair, MemberRole.co_chair}
+
+
+def _current(day: date):
+    return (MaceMember.start_date <= day) & (MaceMember.end_date.is_(None) | (MaceMember.end_date > day))
+
+
+def member_group_ids(user: User, day: date | None = None) -> Select:
+    """The groups the user is a current named member of, as a SELECT of ids."""
+    return select(MaceMember.group_id).where(MaceMember.user_id == user.id, _current(day or date.today()))
+
+
+def mace_membership(user: User | None, group_id: int | None, day: date | None = None) -> MaceMember | None:
+    """The user's current membership of the group (the chair's included), or None."""
+    if user is None or group_id is None or not user.is_active:
+        return None
+    return db.session().scalar(select(MaceMember).where(
+        MaceMember.user_id == user.id, MaceMember.group_id == group_id, _current(day or date.today()))
+        .order_by(MaceMember.id).limit(1))
+
+
+def is_mace_chair(user: User | None, group_id: int) -> bool:
+    member = mace_membership(user, group_id)
+    return member is not None and member.role in MACE_CHAIR_ROLES
+
+
+def may_manage_mace_membership(user: User | None, group_id: int) -> bool:
+    return may_administer(user) or is_mace_chair(user, group_id)
+
+
+def _group_of(obj) -> int | None:
+    """The MACE group an object belongs to."""
+    if isinstance(obj, MaceGroup):
+        return obj.id
+    if isinstance(obj, ShareRecord):
+        return obj.mace_group_id
+    if isinstance(obj, (MaceAgendaItem, MaceOutcome)):
+        return db.session().scalar(select(MaceMeeting.group_id).where(MaceMeeting.id == obj.meeting_id))
+    return getattr(obj, "group_id", None)
+
+
+MACE_OBJECT_TYPES = {
+    MaceGroup: "mace-group", MaceMeeting: "mace-meeting", MaceLocation: "mace-location", MacePerson: "mace-person",
+    MaceAction: "mace-action", MaceAgendaItem: "mace-agenda-item", MaceOutcome: "mace-outcome",
+    MaceLink: "mace-link", ShareRecord: "mace-intelligence",
+}
+
+
+def load_mace_object(user: User, model, object_id, *, action: str = "read", chair: bool = False):
+    """The one load-or-refuse helper of MACE: the object and the user's current membership of its
+    group, or (not found, not a MACE object, not a current member, or not the chair when `chair`)
+    the refusal audited in its own transaction and a 404, the same for all of these."""
+    obj = db.session().get(model, object_id) if isinstance(object_id, int) else None
+    group_id = _group_of(obj) if obj is not None else None
+    member = mace_membership(user, group_id)
+    allowed = member is not None and (not chair or member.role in MACE_CHAIR_ROLES)
+    if chair and not allowed and group_id is not None and may_administer(user) and isinstance(obj, MaceGroup):
+        allowed = True  # administrators manage any group's membership, as members or not
+    if not allowed:
+        child_id = getattr(obj, "child_id", None) if obj is not None else None
+        audit.record_refusal(user, MACE_OBJECT_TYPES.get(model, "mace"), object_id, child_id, action=action)
+        raise NotFound("MACE record not found")
+    return obj, member
+
+
+def share_visible(user: User):
+    """The clause "the user may see this share record": their organisation sent it, or received it
+    and was not revoked from (the share_access rows); and MACE intelligence only to the sender's
+    organisation and the group's current named members."""
+    # Correlated, so each candidate share is one primary-key probe (not a scan of every share the
+    # organisation may see, which an IN over a subquery becomes).
+    org_access = select(ShareAccess.share_id).where(ShareAccess.share_id == ShareRecord.id,
+                                                    ShareAccess.organisation_id == user.organisation_id).exists()
+    return org_access & or_(ShareRecord.mace_group_id.is_(None), ShareRecord.sender_org_id == user.organisation_id,
+                            ShareRecord.mace_group_id.in_(member_group_ids(user)))

@@ -12,11 +12,14 @@ from functools import wraps
 from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exists, select
 from werkzeug.exceptions import HTTPException
 
+from hub import db
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.auth.roles import Role
 from hub.errors import HubError
+from hub.permissions import member_group_ids
 
 bp = Blueprint("core", __name__)
 
@@ -139,10 +142,19 @@ def _template_globals() -> dict:
     from flask import current_app
 
     return {
+        "is_mace_member": _is_mace_member,
         "csp_nonce": g.get("csp_nonce", ""),
         "demo_mode": current_app.config["HUB"].demo,
         "Role": Role,
     }
+
+
+def _is_mace_member() -> bool:
+    """Whether the signed-in user sits on any MACE group today (for the menu), once a request."""
+    if "is_mace_member" not in g:
+        g.is_mace_member = current_user.is_authenticated and bool(db.session().scalar(
+            select(exists(member_group_ids(current_user._get_current_object())))))
+    return g.is_mace_member
 
 
 def _render_error(status: int, title: str, message: str, headers: dict[str, str] | None = None):

@@ -12,7 +12,7 @@ from hub import db, validators
 from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
 from hub.errors import Invalid, NotFound
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
+from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
 from hub.people import service as people
 from hub.people.models import Enrolment, IdentifierKind
 from hub.permissions import child_access
@@ -125,14 +125,20 @@ def locality(app):
         Role.dpo: make_user(host, Role.dpo),
         Role.hub_admin: make_user(host, Role.hub_admin),
     }
+    # Named membership, not the MACE role, is what reaches the group's children.
+    with db.unit_of_work() as s:
+        for who, member_role in ((Role.mace_chair, MemberRole.chair), (Role.mace_member, MemberRole.member)):
+            user = users[who][0]
+            s.add(MaceMember(group_id=group.id, user_id=user.id, organisation_id=user.organisation_id,
+                             role=member_role, start_date=date(2024, 1, 1)))
     return {"related": related, "unrelated": unrelated, "users": users}
 
 
 EXPECTED_BASIS = {
     Role.dsl: "enrolment", Role.deputy_dsl: "enrolment", "la_education_dsl": "la-education",
     Role.social_worker: "responsible-authority", Role.police_officer: "agency-involvement",
-    Role.health_practitioner: "agency-involvement", Role.mace_chair: "mace-agenda",
-    Role.mace_member: "mace-agenda", Role.dpo: "role:dpo", Role.hub_admin: "role:hub-admin",
+    Role.health_practitioner: "agency-involvement", Role.mace_chair: "mace-member",
+    Role.mace_member: "mace-member", Role.dpo: "role:dpo", Role.hub_admin: "role:hub-admin",
 }
 ROLE_GRANTS = {Role.dpo, Role.hub_admin}
 

@@ -87,7 +87,11 @@ class ShareRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    child_id: Mapped[int] = mapped_column(ForeignKey("child.id"))
+    #: None only for MACE intelligence about a place or a person of concern rather than one child.
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("child.id"))
+    #: The MACE group an intelligence item was shared into: only the group's current named members
+    #: (and the sender's organisation) see it, whatever organisations received it.
+    mace_group_id: Mapped[int | None] = mapped_column(ForeignKey("mace_group.id"), index=True)
     sender_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     sender_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     #: False for a recorded decision NOT to share (with its reasons in `rationale`).

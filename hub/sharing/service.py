@@ -22,7 +22,7 @@ from hub.auth.roles import Role
 from hub.consent.models import ConsentRecord
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.permissions import MACE_ROLES, PRACTITIONER_ROLES, child_access
+from hub.permissions import MACE_ROLES, PRACTITIONER_ROLES, child_access, share_visible
 from hub.sharing import legal_bases
 from hub.sharing.models import (
     CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
@@ -269,12 +269,9 @@ def record_decision_not_to_share(actor: User, draft: ShareDraft) -> ShareRecord:
 # --- reading ------------------------------------------------------------------------------------
 
 def visible_to(actor: User):
-    """Shares the actor's organisation sent, or received and was not revoked from (decisions not
-    to share only to their sender): the share_access rows kept by create_share and revoke."""
-    # Correlated, so each candidate share is one primary-key probe (not a scan of every share the
-    # organisation may see, which an IN over a subquery becomes).
-    return select(ShareAccess.share_id).where(ShareAccess.share_id == ShareRecord.id,
-                                              ShareAccess.organisation_id == actor.organisation_id).exists()
+    """Shares the actor may see (decisions not to share only to their sender): the share_access
+    rows kept by create_share and revoke, and MACE intelligence only to the group's members."""
+    return share_visible(actor)
 
 
 def get_share(actor: User, share_id: int) -> ShareRecord:
