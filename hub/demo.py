@@ -20,7 +20,7 @@ from hub.auth.models import Organisation, User
 from hub.audit import service as audit
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
+from hub.mace import demo as mace_demo
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Enrolment, Gender, IdentifierKind
 
@@ -205,18 +205,8 @@ def _children(orgs: dict[str, Organisation]) -> list[int]:
 
 
 def _mace(orgs: dict[str, Organisation], children: list[int]) -> None:
-    groups = [("MACE-NORTH", "North locality MACE group (fictional)"), ("MACE-SOUTH", "South locality MACE group (fictional)")]
-    with unit_of_work() as s:
-        for i, (code, name) in enumerate(groups):
-            if s.scalar(select(MaceGroup.id).where(MaceGroup.code == code)):
-                continue
-            group = MaceGroup(code=code, name=name, host_organisation_id=orgs["NBSP"].id)
-            group.members = [MaceMembership(organisation_id=orgs[c].id) for c in ("NBPOL", "NBCSC", "NBNHS", "NBEDU")]
-            s.add(group)
-            s.flush()
-            for child_id in children[i * 6:(i * 6) + 6]:
-                s.add(MaceAgendaChild(group_id=group.id, child_id=child_id))
-            audit.record("create", object_type="mace-group", object_id=group.id, basis="system", detail={"demo": True})
+    """Northbridge Central MACE, with members, meetings, places, people, actions and outcomes."""
+    mace_demo.load(orgs, children, DOMAIN)
 
 
 def _episodes(orgs: dict[str, Organisation], children: list[int]) -> None:
