@@ -23,7 +23,7 @@ def test_demo_data_builds_the_fictional_locality_and_prints_every_sign_in(runner
     assert result.exit_code == 0, result.output
     assert "FICTIONAL" in result.output
     orgs, users, children, groups = _counts()
-    assert children == 80 and groups == 2
+    assert children == 80 and groups == 1
     schools = db.session().scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == "school"))
     assert schools == 8
     emails = re.findall(r"^(\S+@northbridge\.example)$", result.output, re.M)
@@ -35,6 +35,32 @@ def test_demo_data_builds_the_fictional_locality_and_prints_every_sign_in(runner
     placed_from_elsewhere = db.session().scalar(select(func.count()).select_from(Child).where(
         Child.placing_authority_id == westmere))
     assert looked_after > 0 and placed_from_elsewhere > 0
+
+
+def test_demo_data_builds_northbridge_central_mace_as_the_issue_lists_it(runner, app):
+    from datetime import date
+
+    from hub.mace.models import (
+        DisruptionKind, MaceAction, MaceLocation, MaceMeeting, MaceMember, MaceOutcome, MacePerson, PersonKind,
+    )
+
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
+    s = db.session()
+    group = s.scalar(select(MaceGroup).where(MaceGroup.code == "MACE-CENTRAL"))
+    members = {m.user.email.split("@")[0]: m for m in s.scalars(select(MaceMember).where(MaceMember.group_id == group.id))}
+    assert {"school.nurse", "dsl.northbridge", "police.coordinator", "social.worker", "mace.chair"} <= {
+        name for name, m in members.items() if m.current_on(date.today())}
+    assert not members["mace.member"].current_on(date.today())  # an ended membership
+    meetings = list(s.scalars(select(MaceMeeting).where(MaceMeeting.group_id == group.id)))
+    assert sum(1 for m in meetings if m.held_at) == 3
+    assert s.scalar(select(func.count()).select_from(MaceLocation)) >= 2
+    assert s.scalar(select(func.count()).select_from(MacePerson).where(MacePerson.kind == PersonKind.peer_group)) == 1
+    actions = list(s.scalars(select(MaceAction).where(MaceAction.group_id == group.id)))
+    assert any(a.overdue_on(date.today()) for a in actions)
+    assert any(a.disruption_kind == DisruptionKind.cawn for a in actions)
+    health = members["school.nurse"].organisation_id
+    waiting = s.scalars(select(MaceOutcome).where(MaceOutcome.confirmed_at.is_(None))).all()
+    assert waiting and {o.organisation_id for o in waiting} == {health}
 
 
 def test_demo_data_twice_duplicates_nothing_and_prints_the_same_secrets(runner, app):
