@@ -276,3 +276,49 @@ def share_visible(user: User):
                                                     ShareAccess.organisation_id == user.organisation_id).exists()
     return org_access & or_(ShareRecord.mace_group_id.is_(None), ShareRecord.sender_org_id == user.organisation_id,
                             ShareRecord.mace_group_id.in_(member_group_ids(user)))
+
+
+def may_record_mace_outcome(member: MaceMember | None, organisation_id: int) -> bool:
+    """Only a current named member representing the agency records (and confirms) its outcome."""
+    return member is not None and member.organisation_id == organisation_id
+
+
+def mace_agency_sees(member: MaceMember | None, organisation_id: int) -> bool:
+    """An agency's own updates and outcomes are seen by its own representatives (exports, outcome
+    text): other agencies see only whether an outcome was confirmed."""
+    return member is not None and member.organisation_id == organisation_id
+
+
+def mace_group_holds_child(group_id: int, child_id: int | None) -> bool:
+    """The group holds the child (brought onto an agenda and not removed)."""
+    return child_id is not None and bool(db.session().scalar(select(MaceAgendaChild.id).where(
+        MaceAgendaChild.group_id == group_id, MaceAgendaChild.child_id == child_id,
+        MaceAgendaChild.removed_at.is_(None)).limit(1)))
+
+
+def mace_child_access(user: User, group_id: int, child_id: int) -> Access:
+    """A current member may name a child in the group's subjects (links, intelligence, network)
+    when the group holds the child, or the member may see the child anyway."""
+    if mace_membership(user, group_id) is None:
+        return DENIED
+    return Access(True, "mace-member") if mace_group_holds_child(group_id, child_id) else child_access(user, child_id)
+
+
+def mace_intelligence_access(user: User, group_id: int, child_id: int | None) -> Access:
+    """Sharing intelligence into a MACE group: current named membership (not a role), and for an
+    item about one child, that child reachable through the group (mace_child_access)."""
+    if child_id is None:
+        return Access(True, "mace-member") if mace_membership(user, group_id) is not None else DENIED
+    return mace_child_access(user, group_id, child_id)
+
+
+def mace_intelligence_recipients_ok(group_id: int, organisation_ids: list[int]) -> bool:
+    """MACE intelligence goes only to the group's member organisations."""
+    members = set(db.session().scalars(select(MaceMembership.organisation_id).where(
+        MaceMembership.group_id == group_id)))
+    return set(organisation_ids) <= members
+
+
+def mace_agenda_child_access(user: User, group_id: int, child_id: int) -> Access:
+    """May the chair bring the child onto the group's agenda: as mace_child_access, for the chair."""
+    return mace_child_access(user, group_id, child_id) if is_mace_chair(user, group_id) else DENIED
