@@ -85,9 +85,10 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
 def _due_each_cycle() -> int:
     """What the worker does each cycle besides sending: escalate what is overdue, then tell
     schools whose pupil is still missing at the start of a school day."""
+    from hub.mace import outcomes
     from hub.notifications import service
 
-    return service.escalate_due() + service.remind_still_missing()
+    return service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()
 
 
 @group.command("escalate")

@@ -61,6 +61,10 @@ def configure(base_url: str) -> None:
     _settings["base_url"] = base_url.rstrip("/")
 
 
+def base_url() -> str:
+    return _settings["base_url"]
+
+
 @dataclass(frozen=True)
 class Route:
     """Where one episode's notifications go: the organisation and its people."""

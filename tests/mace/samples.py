@@ -24,4 +24,47 @@ def mace_samples(chair: User, child: Child) -> dict[str, int]:
         s.add(member)
         s.flush()
         samples = {"group_id": group.id, "member_id": member.id}
+        # Meetings (hub/mace/meetings.py): a meeting with the child on its agenda.
+        from hub.db import utcnow
+        from hub.mace.models import MaceAgendaChild, MaceAgendaItem, MaceMeeting
+
+        meeting = MaceMeeting(group_id=group.id, scheduled_for=utcnow(), created_by_user_id=chair.id)
+        s.add(meeting)
+        s.add(MaceAgendaChild(group_id=group.id, child_id=child.id))
+        s.flush()
+        agenda_item = MaceAgendaItem(meeting_id=meeting.id, position=1, child_id=child.id, reason="sample",
+                                     added_by_user_id=chair.id)
+        s.add(agenda_item)
+        s.flush()
+        samples |= {"meeting_id": meeting.id, "agenda_item_id": agenda_item.id}
+    # Actions (hub/mace/actions.py): an action of the sample meeting, owned by the chair.
+    from hub.mace.models import MaceAction
+
+    with db.unit_of_work() as s:
+        action = MaceAction(group_id=group.id, meeting_id=samples["meeting_id"], description="sample action",
+                            owner_organisation_id=chair.organisation_id, owner_user_id=chair.id,
+                            due_on=date.today(), created_by_user_id=chair.id)
+        s.add(action)
+        s.flush()
+        samples["action_id"] = action.id
+    # Subjects, intelligence and the network (hub/mace/subjects.py, intelligence.py, network.py).
+    from hub.mace.models import LocationKind, MaceLink, MaceLocation, MacePerson, PersonKind
+    from hub.sharing.models import Category, ObtainedHow, ShareAccess, ShareRecord, SourceKind
+
+    with db.unit_of_work() as s:
+        place = MaceLocation(group_id=group.id, name="Sample park", kind=LocationKind.park, created_by_user_id=chair.id)
+        person = MacePerson(group_id=group.id, kind=PersonKind.person, name="Sample", article_10="10+S1P18",
+                            justification="sample", review_on=date.today() + timedelta(days=30),
+                            created_by_user_id=chair.id)
+        intel = ShareRecord(mace_group_id=group.id, sender_org_id=chair.organisation_id, sender_user_id=chair.id,
+                            category=Category.other, summary="sample", purpose="sample",
+                            source_kind=SourceKind.organisation, source_description="sample",
+                            obtained_how=ObtainedHow.observation, obtained_on=date.today())
+        s.add_all([place, person, intel])
+        s.flush()
+        s.add(ShareAccess(organisation_id=chair.organisation_id, share_id=intel.id, created_at=intel.created_at))
+        s.add(MaceLink(group_id=group.id, child_id=child.id, location_id=place.id, source="sample",
+                       seen_on=date.today(), created_by_user_id=chair.id))
+        samples |= {"location_id": place.id, "person_id": person.id, "intelligence_id": intel.id,
+                    "subject_kind": "location", "subject_id": place.id}
     return samples
