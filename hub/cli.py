@@ -28,8 +28,14 @@ def register(app: Flask) -> None:
         """Load the fictional Northbridge locality and print every demo sign-in."""
         from hub import demo
 
+        from hub.audit.service import latest_tree_head, sign_tree_head, tree_size
+
         _cli_origin()
         logins = demo.run()
+        latest = latest_tree_head()
+        if latest is None or latest.tree_size < tree_size():
+            # A fresh hub is never without a signed head: removing its last entries would show.
+            latest = sign_tree_head()
         click.echo("Demo data loaded: the Northbridge locality is FICTIONAL; no real person is in it.\n")
         click.echo("Sign in at /auth/sign-in with an e-mail and the password below, then a TOTP code from the")
         click.echo("secret (add the otpauth URI to an authenticator app, or compute it with pyotp).\n")
@@ -41,6 +47,7 @@ def register(app: Flask) -> None:
         click.echo(f"\nAPI client of Northbridge Police (see README, API for agency systems):\n"
                    f"    client id: {client_id}\n    client secret: {secret}\n"
                    f"    scopes: episodes:read episodes:write")
+        click.echo(f"\nAudit log: signed tree head of size {latest.tree_size}.")
 
     db_group = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -126,15 +133,20 @@ def register_audit(app: Flask) -> None:
         _cli_origin()
         saved = _read_saved_head(against) if against else None
         result = verify_log(signing_key().public_key(), against=saved, fast=fast)
-        dpo.record_verification(result, by=None)
         for problem in result.problems:
             click.echo(f"FAIL: {problem}", err=True)
         if result.ok:
             click.echo(f"OK: {result.tree_size} entries, {result.heads_checked} signed tree heads verified.")
         else:
             first = result.first_bad_entry
-            click.echo("The audit log does NOT verify" + (f": first bad entry {first}" if first is not None else ""),
+            click.echo(f"The audit log does NOT verify: {result.problems[0]}"
+                       + (f" (first bad entry {first})" if first is not None else ""), err=True)
+        # Only now, with the answer given, does the check record itself (when the log can take it).
+        dpo.record_verification(result, by=None)
+        if not result.appendable:
+            click.echo("This check is not in the audit log: the log cannot be extended until it is restored.",
                        err=True)
+        if not result.ok:
             raise SystemExit(1)
 
     @audit_group.command("export")

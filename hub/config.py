@@ -9,6 +9,7 @@ would silently make yesterday's encrypted records unreadable.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -41,6 +42,8 @@ class HubSettings:
     max_content_length: int
     smtp: dict[str, str] = field(default_factory=dict)
     audit_log_origin: str = "hub.example.test/audit"
+    #: Addresses of the reverse proxies whose X-Request-Id and X-Forwarded-For the hub believes.
+    trusted_proxies: frozenset[str] = frozenset()
 
     @property
     def production(self) -> bool:
@@ -142,8 +145,21 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
             if k.startswith("HUB_SMTP_")
         },
         audit_log_origin=_env("AUDIT_LOG_ORIGIN", "hub.example.test/audit"),
+        trusted_proxies=_addresses("TRUSTED_PROXIES"),
     )
     return settings
+
+
+def _addresses(name: str) -> frozenset[str]:
+    """A comma-separated list of IP addresses, each in its canonical spelling."""
+    addresses = set()
+    for item in (_env(name, "") or "").split(","):
+        if item.strip():
+            try:
+                addresses.add(str(ipaddress.ip_address(item.strip())))
+            except ValueError as exc:
+                raise ConfigurationError(f"HUB_{name} holds {item.strip()!r}, which is not an IP address") from exc
+    return frozenset(addresses)
 
 
 def _read_pem(value: str) -> str:

@@ -6,22 +6,22 @@ to prove it. Every response gets strict security headers and `Cache-Control: no-
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 from functools import wraps
 
 from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import exists, select
 from werkzeug.exceptions import HTTPException
 
-from hub import db
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.auth.roles import Role
 from hub.errors import HubError
-from hub.permissions import member_group_ids
 
 bp = Blueprint("core", __name__)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def public(view):
@@ -83,13 +83,55 @@ def london(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
 
 def _start_request() -> None:
     g.csp_nonce = secrets.token_urlsafe(16)
-    g.request_id = request.headers.get("X-Request-Id", "")[:64] or new_request_id()
+    # Anyone can send an X-Request-Id: only a trusted proxy's is written to the audit log and echoed.
+    offered = request.headers.get("X-Request-Id", "")[:64] if _from_trusted_proxy() else ""
+    g.request_id = offered if _REQUEST_ID.fullmatch(offered) else new_request_id()
+    g.client_address = _client_address()
     set_origin(Origin(
         request_id=g.request_id,
-        client_address=request.remote_addr,
+        client_address=g.client_address,
         user_agent=request.headers.get("User-Agent"),
         channel="web",
     ))
+
+
+def _trusted_proxies() -> frozenset[str]:
+    from flask import current_app
+
+    return current_app.config["HUB"].trusted_proxies
+
+
+def _from_trusted_proxy() -> bool:
+    return _canonical(request.remote_addr) in _trusted_proxies()
+
+
+def _client_address() -> str | None:
+    """The address that sent the request: the peer itself, or, when the peer is a trusted proxy,
+    the nearest address in X-Forwarded-For that is not one of our proxies (those further left
+    are whatever the client chose to write)."""
+    address = request.remote_addr
+    if not _from_trusted_proxy():
+        return address
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = _canonical(hop.strip())
+        if hop is None:
+            break
+        address = hop
+        if hop not in _trusted_proxies():
+            break
+    return address
+
+
+def _canonical(address: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(address or ""))
+    except ValueError:
+        return None
+
+
+def client_address() -> str | None:
+    """The client's address for this request (throttling, audit)."""
+    return g.get("client_address", request.remote_addr)
 
 
 def _is_public(endpoint: str | None, app: Flask) -> bool:
@@ -142,19 +184,10 @@ def _template_globals() -> dict:
     from flask import current_app
 
     return {
-        "is_mace_member": _is_mace_member,
         "csp_nonce": g.get("csp_nonce", ""),
         "demo_mode": current_app.config["HUB"].demo,
         "Role": Role,
     }
-
-
-def _is_mace_member() -> bool:
-    """Whether the signed-in user sits on any MACE group today (for the menu), once a request."""
-    if "is_mace_member" not in g:
-        g.is_mace_member = current_user.is_authenticated and bool(db.session().scalar(
-            select(exists(member_group_ids(current_user._get_current_object())))))
-    return g.is_mace_member
 
 
 def _render_error(status: int, title: str, message: str, headers: dict[str, str] | None = None):
@@ -176,6 +209,10 @@ def _hub_error(exc: HubError):
 
 
 def _csrf_error(exc: CSRFError):
+    from hub.audit.service import record_refusal
+
+    # Like every refusal, on record: the form's endpoint only, never what the form carried.
+    record_refusal(actor() if current_user.is_authenticated else None, "csrf", request.endpoint, action="update")
     return _render_error(
         400, "Your form could not be sent",
         "The page was open too long or was sent from somewhere else. Go back, reload the page and try again.",

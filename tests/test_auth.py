@@ -56,18 +56,87 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_password(clien
     for _ in range(5):
         _password_step(client, user, "wrong password!!")
     response = _password_step(client, user)
-    assert "locked for 15 minutes" in response.get_data(as_text=True)
+    assert "Too many wrong attempts for this e-mail address" in response.get_data(as_text=True)
     assert client.get("/auth/two-factor").status_code == 302  # no pending sign-in
 
 
 def test_a_lock_expires(client, dsl):
+    from hub.auth.models import SignInAttempt
+
     user, secret = dsl
     for _ in range(5):
         _password_step(client, user, "wrong password!!")
-    with db.unit_of_work():
-        db.session().get(User, user.id).locked_until = db.utcnow() - timedelta(seconds=1)
+    with db.unit_of_work() as s:
+        for attempt in s.scalars(select(SignInAttempt)):
+            attempt.at = db.utcnow() - auth_service.ADDRESS_WINDOW - timedelta(seconds=1)
     sign_in(client, user, secret)
     assert client.get("/").status_code == 200
+
+
+def _client_at(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_a_stranger_cannot_lock_a_practitioner_out_from_another_address(app, dsl):
+    user, secret = dsl
+    stranger, practitioner = _client_at(app, "203.0.113.66"), _client_at(app, "198.51.100.20")
+    for _ in range(auth_service.MAX_ACCOUNT_FAILURES + 2):
+        response = _password_step(stranger, user, "guess guess")
+    assert "Too many wrong attempts for this e-mail address" in response.get_data(as_text=True)
+    # The stranger's address stays locked for this e-mail, even with the right password (no oracle)...
+    assert "Too many wrong attempts for this e-mail address" in _password_step(stranger, user).get_data(as_text=True)
+    # ...but the practitioner, at their own desk, signs in.
+    sign_in(practitioner, user, secret)
+    assert practitioner.get("/").status_code == 200
+
+
+def test_unknown_locked_and_wrong_password_give_the_same_answer_after_the_same_work(app, dsl, monkeypatch):
+    user, _ = dsl
+    verified = []
+
+    class CountingHasher:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def verify(self, password_hash, password):
+            verified.append(password_hash)
+            return self.real.verify(password_hash, password)
+
+    monkeypatch.setattr(auth_service, "_hasher", CountingHasher(auth_service._hasher))
+    answers = {}
+    for label, email in (("known", user.email), ("unknown", "nobody@example.test")):
+        client = app.test_client()
+        answers[label] = []
+        for _ in range(auth_service.MAX_ACCOUNT_FAILURES + 1):
+            verified.clear()
+            page = post_form(client, "/auth/sign-in", {"email": email, "password": "wrong password!!"})
+            answers[label].append(_error_message(page.get_data(as_text=True)))
+            assert len(verified) == 1  # one password hash checked on every answer, locked or not
+    assert answers["known"] == answers["unknown"]
+    assert answers["known"][0] == "The e-mail address or password is not right"
+    assert answers["known"][-1].startswith("Too many wrong attempts for this e-mail address")
+
+
+def test_an_inactive_account_gets_the_answer_of_an_unknown_one(app, dsl):
+    user, _ = dsl
+    with db.unit_of_work():
+        db.session().get(User, user.id).active = False
+    page = post_form(app.test_client(), "/auth/sign-in", {"email": user.email, "password": PASSWORD})
+    assert _error_message(page.get_data(as_text=True)) == "The e-mail address or password is not right"
+
+
+def _error_message(html: str) -> str:
+    import re
+
+    match = re.search(r'class="govuk-error-message">\s*<span class="govuk-visually-hidden">Error:</span>'
+                      r'\s*([^<]+)<', html)
+    assert match, html[:200]
+    return match.group(1).strip()
 
 
 def test_many_failures_from_one_address_are_throttled_across_accounts(client, app):

@@ -158,3 +158,100 @@ def test_every_page_title_is_plain_text(app):
         html = client.get(url).get_data(as_text=True)
         title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
         assert "<" not in title and title.strip().endswith("Safeguarding hub"), (url, title[:200])
+
+
+def _trust(app, *proxies):
+    import dataclasses
+
+    app.config["HUB"] = dataclasses.replace(app.config["HUB"], trusted_proxies=frozenset(proxies))
+
+
+def _last_event():
+    from sqlalchemy import select
+
+    from hub import db
+    from hub.audit.models import AuditEvent
+
+    return db.session().scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+
+
+def test_a_request_id_sent_by_a_client_is_neither_echoed_nor_written_to_the_audit_log(app, client):
+    response = post_sign_in_form(client, headers={"X-Request-Id": "forged-by-client"})
+    assert response.headers["X-Request-Id"] != "forged-by-client"
+    assert _last_event().request_id == response.headers["X-Request-Id"]
+
+
+def test_a_request_id_from_a_configured_trusted_proxy_is_kept(app, client):
+    _trust(app, "10.0.0.7")
+    response = post_sign_in_form(client, headers={"X-Request-Id": "lb-1234"}, remote="10.0.0.7")
+    assert response.headers["X-Request-Id"] == "lb-1234"
+    assert _last_event().request_id == "lb-1234"
+    other = post_sign_in_form(client, headers={"X-Request-Id": "lb-1234"}, remote="10.0.0.8")
+    assert other.headers["X-Request-Id"] != "lb-1234"
+
+
+def test_behind_a_trusted_proxy_the_clients_own_address_is_recorded(app, client):
+    _trust(app, "10.0.0.7")
+    post_sign_in_form(client, headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}, remote="10.0.0.7")
+    assert _last_event().client_address == "203.0.113.9"  # the left entry is the client's own say
+    post_sign_in_form(client, headers={"X-Forwarded-For": "203.0.113.9"}, remote="198.51.100.1")
+    assert _last_event().client_address == "198.51.100.1"  # no trusted proxy: the header is ignored
+
+
+def test_trusted_proxies_are_read_from_the_environment(monkeypatch, tmp_path):
+    from hub.config import ConfigurationError, load_settings
+
+    monkeypatch.setenv("HUB_TRUSTED_PROXIES", "10.0.0.7, ::1")
+    assert load_settings(tmp_path).trusted_proxies == {"10.0.0.7", "::1"}
+    monkeypatch.delenv("HUB_TRUSTED_PROXIES")
+    assert load_settings(tmp_path).trusted_proxies == frozenset()
+    monkeypatch.setenv("HUB_TRUSTED_PROXIES", "proxy.example")
+    with pytest.raises(ConfigurationError):
+        load_settings(tmp_path)
+
+
+def post_sign_in_form(client, headers=None, remote="127.0.0.1"):
+    """A wrong password: a request that writes an audit event with the request's origin."""
+    from tests.factories import csrf_token
+
+    environ = {"REMOTE_ADDR": remote}
+    token = csrf_token(client.get("/auth/sign-in").get_data(as_text=True))
+    return client.post("/auth/sign-in", data={"csrf_token": token, "email": "nobody@example.test",
+                                               "password": "not the password"},
+                       headers=headers or {}, environ_base=environ)
+
+
+def test_a_refused_csrf_token_is_audited_without_what_the_form_carried(app, client):
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl)
+    sign_in(client, user, secret)
+    response = client.post("/auth/account", data={"csrf_token": "forged", "note": "Child A said ..."})
+    assert response.status_code == 400
+    event = _last_event()
+    assert (event.outcome, event.object_type, event.object_id, event.actor_user_id) == (
+        "refused", "csrf", "auth.account", user.id)
+    assert "Child A" not in (event.detail or "")
+
+
+def test_a_refused_csrf_token_before_sign_in_is_audited_too(app, client):
+    response = client.post("/auth/sign-in", data={"email": "x@example.test", "password": "x"})
+    assert response.status_code == 400
+    event = _last_event()
+    assert (event.outcome, event.object_type, event.actor_user_id) == ("refused", "csrf", None)
+
+
+def test_wsgi_py_gives_any_wsgi_server_the_app(monkeypatch, database_url):
+    import importlib
+    import sys
+
+    from flask import Flask
+
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    sys.modules.pop("wsgi", None)
+    wsgi = importlib.import_module("wsgi")
+    try:
+        assert isinstance(wsgi.app, Flask)
+        assert wsgi.app.test_client().get("/health").json == {"status": "ok"}
+    finally:
+        wsgi.app.extensions["hub_engine"].dispose()
+        sys.modules.pop("wsgi", None)

@@ -263,3 +263,42 @@ def test_missing_episodes_and_the_profile_are_in_the_pack_with_free_text_marked(
     school_pack = service.pack(world["school_dpo"], world["child"].id)
     assert _section(school_pack, "Missing episodes").rows == []
     assert _section(school_pack, "Philomena protocol profile").rows == []  # the authority holds it
+
+
+def test_a_decision_not_to_share_is_never_called_sent(world, shares):
+    pack = service.pack(world["hub_dpo"], world["child"].id)
+    headers = _section(pack, "Information shared").headers
+    recipients = _rows_by_share(pack)[shares["decision"].id].values[headers.index("Recipients")]
+    assert recipients.endswith(": not shared (decision)") and "sent" not in recipients
+    assert _rows_by_share(pack)[shares["plain"].id].values[headers.index("Recipients")].count(": sent") == 2
+
+
+def test_the_pack_writes_every_day_and_time_one_way_in_london_time(app, world, shares):
+    import re
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from hub.sharing.models import ShareRecord
+
+    summer = datetime(2026, 7, 1, 11, 30)  # UTC; 12:30 in London (BST)
+    with db.unit_of_work() as s:
+        s.execute(update(ShareRecord).where(ShareRecord.id == shares["plain"].id).values(created_at=summer))
+    iso = re.compile(r"\d{4}-\d{2}-\d{2}")
+    pack = service.pack(world["hub_dpo"], world["child"].id)
+    headers = _section(pack, "Information shared").headers
+    plain = _rows_by_share(pack)[shares["plain"].id].values
+    assert plain[headers.index("Recorded")] == "1 July 2026 12:30"
+    assert plain[headers.index("Obtained on")] == (date.today() - timedelta(days=1)).strftime("%-d %B %Y")
+    for section in pack.sections:
+        assert not any("UTC" in h for h in section.headers)
+        for row in section.rows:
+            assert not any(isinstance(v, date) or iso.search(str(v)) for v in row.values), (section.title, row)
+
+    page = _client(app, world, "hub_dpo").get(f"/subject-access/{world['child'].id}").get_data(as_text=True)
+    assert "1 July 2026 12:30" in page and "(UTC)" not in page
+    book = _workbook(_client(app, world, "hub_dpo").get(f"/subject-access/{world['child'].id}.xlsx").data)
+    recorded = {row["Share"]: row["Recorded"] for row in _sheet_rows(book, "Information shared")}
+    assert recorded[shares["plain"].id] == "1 July 2026 12:30"
+    about = {row["Item"]: row["Value"] for row in _sheet_rows(book, "About this pack")}
+    assert "Europe/London" in about["Times"]

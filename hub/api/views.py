@@ -20,7 +20,7 @@ from hub.api.openapi import document
 from hub.api.problems import ApiProblem, problem
 from hub.audit.context import Origin, set_origin
 from hub.errors import HubError, Invalid
-from hub.web import public
+from hub.web import client_address, public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -33,7 +33,7 @@ JSON_TYPES = {"POST": {"application/json"}, "PATCH": {"application/merge-patch+j
 @bp.before_request
 def _api_origin() -> None:
     # The audit log records that this came through the API (the client is named by the actor).
-    set_origin(Origin(request_id=g.get("request_id", ""), client_address=request.remote_addr,
+    set_origin(Origin(request_id=g.get("request_id", ""), client_address=client_address(),
                       user_agent=request.headers.get("User-Agent"), channel="api"))
 
 

@@ -148,19 +148,27 @@ def verify_now(actor: User) -> AuditVerification:
     from hub.audit.verification import verify_log
 
     _require(actor, Role.dpo, Role.hub_admin, what="audit-integrity")
-    audit.sign_tree_head()
+    # Verify first: a head signed before the check would put the key's signature on whatever the
+    # log holds now, tampered or not.
     result = verify_log(audit.signing_key().public_key())
-    return record_verification(result, by=actor)
+    row = record_verification(result, by=actor)
+    if result.ok:
+        audit.sign_tree_head()
+    return row
 
 
 def record_verification(result, by: User | None) -> AuditVerification:
+    """Keep the outcome, and record the verification in the log itself when the log can take a
+    new entry: a log that ends before its head (entries removed from the end) cannot be
+    extended until it is restored, and the outcome row says so."""
     with unit_of_work() as s:
         row = AuditVerification(by_user_id=by.id if by else None, ok=result.ok, tree_size=result.tree_size,
                                 heads_checked=result.heads_checked, first_bad_entry=result.first_bad_entry,
                                 summary="\n".join(result.problems[:10]) or None)
         s.add(row)
-        audit.record("verify", actor=by, object_type="audit-log",
-                     detail={"ok": result.ok, "tree_size": result.tree_size, "first_bad_entry": result.first_bad_entry})
+        if result.appendable:
+            audit.record("verify", actor=by, object_type="audit-log", detail={
+                "ok": result.ok, "tree_size": result.tree_size, "first_bad_entry": result.first_bad_entry})
     return row
 
 

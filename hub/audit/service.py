@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import rfc8785
@@ -357,6 +357,23 @@ def sign_tree_head() -> SignedTreeHead:
                               signature=sign(size, root, timestamp, signing_key()))
         s.add(head)
     return head
+
+
+#: How often the hub signs a tree head by itself (the delivery worker's cycle asks).
+TREE_HEAD_EVERY = timedelta(hours=1)
+
+
+def sign_tree_head_if_due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> SignedTreeHead | None:
+    """Sign a tree head when there is none or the latest is `every` old, so a hub is never long
+    without one. Each worker asks every cycle; the latest head in the database decides, so
+    several workers between them sign about once per `every`."""
+    latest = latest_tree_head()
+    now = now or datetime.now(timezone.utc)
+    if latest is not None:
+        signed_at = datetime.strptime(latest.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if now - signed_at < every:
+            return None
+    return sign_tree_head()
 
 
 def latest_tree_head() -> SignedTreeHead | None:

@@ -5,7 +5,9 @@ fails: sequence numbers run 0, 1, 2, ... with no gap; each event's fields still 
 stored leaf bytes (unless `fast`); the leaf hash is SHA-256(0x00 || leaf); the stored perfect
 subtree hashes match the recomputed ones; every signed tree head's signature is valid and its
 root equals the root recomputed at its size (which also proves each head consistent with every
-later one); and, with `against`, a tree head the DPO saved earlier is consistent with the log.
+later one); the log ends where the append counter (`audit_head`) says it does, so entries removed
+from the end are caught even before a signed head covers them; and, with `against`, a tree head
+the DPO saved earlier is consistent with the log.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from hub import db
 from hub.audit import merkle
 from hub.audit.checkpoint import verify_tree_head
-from hub.audit.models import AuditEvent, AuditNode, SignedTreeHead
+from hub.audit.models import AuditEvent, AuditHead, AuditNode, SignedTreeHead
 from hub.audit.service import LEAF_FIELDS, rfc3339
 
 BATCH = 5000
@@ -31,6 +33,8 @@ class Verification:
     heads_checked: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_entry: int | None = None
+    #: The log runs without a gap to exactly where the append counter says: a new entry can follow.
+    appendable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -60,12 +64,15 @@ def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, f
     wanted_sizes = {h.tree_size for h in heads} | {h.tree_size for h in external}
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted_sizes else {}
     stored_nodes = _stored_nodes()
+    counter_before = _counter(session)
     tree = merkle.CompactRange()
     expected = 0
+    gap = False
     for event in _events(fast):
         seq, leaf, stored_hash = event[0], event[1], event[2]
         if seq != expected:
             result.fail(f"entry {expected} is missing (the next entry is {seq})", expected)
+            gap = True
             break
         if not fast and not _fields_match(event, leaf):
             result.fail(f"entry {seq}: its fields no longer match its signed leaf", seq)
@@ -79,6 +86,8 @@ def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, f
         if tree.size in wanted_sizes:
             roots[tree.size] = tree.root()
     result.tree_size = expected
+    if not gap:  # after a gap the scan stopped early: the log does not end there
+        result.appendable = _check_counter(result, counter_before, _counter(session))
     _check_heads(result, heads, roots, public_key)
     if against is not None:
         _check_saved_head(result, against, roots, public_key)
@@ -111,6 +120,23 @@ def _fields_match(row, leaf: bytes) -> bool:
 def _stored_nodes() -> dict[tuple[int, int], bytes]:
     query = select(AuditNode.level, AuditNode.idx, AuditNode.hash)
     return {(level, idx): h for level, idx, h in db.session().connection().execute(query)}
+
+
+def _counter(session) -> int:
+    return session.scalar(select(AuditHead.tree_size).where(AuditHead.id == 1)) or 0
+
+
+def _check_counter(result: Verification, before: int, after: int) -> bool:
+    """The append counter (audit_head) is evidence too: every append moves it forward in the same
+    transaction as the event, so a log that ends before it has lost its last entries, even when
+    no signed tree head covers them yet. Read before and after the scan, so events committed
+    meanwhile are allowed for: the log must end between the two."""
+    size = result.tree_size
+    if before <= size <= after:
+        return True
+    said = before if size < before else after
+    result.fail(f"the log ends at {size}, the head says {said}", min(size, said))
+    return False
 
 
 def _check_heads(result: Verification, heads, roots: dict[int, bytes], public_key) -> None:

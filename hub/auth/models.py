@@ -140,12 +140,15 @@ class RecoveryCode(Base):
 
 
 class SignInAttempt(Base):
-    """Failed sign-ins by client address, for throttling guessing across many accounts."""
+    """Failed sign-ins by client address, for throttling guessing across many accounts, and by
+    (account, address), for the per-account lock that a stranger elsewhere cannot trip."""
 
     __tablename__ = "sign_in_attempt"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_address: Mapped[str] = mapped_column(String(64), index=True)
+    #: Keyed hash of the e-mail address tried (known or not): never the address itself.
+    account_key: Mapped[str | None] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 
-from hub import db
+from hub import crypto, db
 from hub.audit import service as audit
 from hub.auth.models import RecoveryCode, SignInAttempt, User, UserSession
 from hub.db import unit_of_work, utcnow
@@ -73,46 +73,67 @@ class PasswordResult:
 
 
 def check_password(email: str, password: str, client_address: str | None) -> PasswordResult:
-    """First factor. Unknown e-mails cost the same hash as known ones, so timing tells nothing."""
+    """First factor. Every attempt costs one password hash (the account's, or a dummy for an
+    unknown or inactive e-mail), whatever the answer, and an unknown e-mail is counted and locked
+    exactly as a known one: neither the answer nor its timing tells which addresses have accounts.
+
+    Failures are counted per client address (MAX_ADDRESS_FAILURES in ADDRESS_WINDOW throttle the
+    address, whatever accounts it tries) and per (e-mail, client address): MAX_ACCOUNT_FAILURES
+    lock that e-mail from that address only, so a stranger guessing from elsewhere cannot lock a
+    practitioner out. While locked, even the right password gets the same answer (no oracle).
+    A lock from wrong second-factor codes (`User.locked_until`) needs the password to trip, so
+    it holds for every address, and is told only to someone who gives the right password."""
     email = (email or "").strip().lower()
+    address = client_address or "unknown"
+    account = crypto.blind_index("sign-in", email)
     s = db.session()
     with unit_of_work():
-        if _address_throttled(client_address):
+        user = s.scalar(select(User).where(User.email == email))
+        usable = user is not None and user.active and bool(user.password_hash)
+        right = _verify(user.password_hash, password) if usable else _verify_dummy(password)
+        if _address_throttled(address):
             audit.record("sign-in", outcome=audit.REFUSED, detail={"reason": "throttled"})
             return PasswordResult("throttled")
-        user = s.scalar(select(User).where(User.email == email))
-        if user is None or not user.active or not user.password_hash:
-            _verify_dummy(password)
-            _note_address_failure(client_address)
-            audit.record("sign-in", outcome=audit.REFUSED, actor=user, detail={"reason": "unknown-or-inactive"})
-            return PasswordResult("wrong")
+        if _account_failures(account, address) >= MAX_ACCOUNT_FAILURES:
+            _note_address_failure(address)
+            _refused(user if usable else None, "locked-from-address")
+            return PasswordResult("locked")
+        if not right:
+            locked = _note_password_failure(account, address)
+            _refused(user if usable else None, "wrong-password" if usable else "unknown-or-inactive", locked=locked)
+            return PasswordResult("locked" if locked else "wrong")
         if _locked(user):
-            audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
-                         detail={"reason": "locked"})
+            _refused(user, "locked")
             return PasswordResult("locked", user)
-        if not _verify(user, password):
-            locked = _note_failure(user, client_address)
-            audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
-                         detail={"reason": "wrong-password", "locked": locked})
-            return PasswordResult("locked" if locked else "wrong", user)
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        s.execute(delete(SignInAttempt).where(SignInAttempt.account_key == account,
+                                              SignInAttempt.client_address == address))
         return PasswordResult("ok", user)
 
 
-def _verify(user: User, password: str) -> bool:
+def _refused(user: User | None, reason: str, **detail) -> None:
+    if user is None:
+        audit.record("sign-in", outcome=audit.REFUSED, detail={"reason": reason, **detail})
+    else:
+        audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                     detail={"reason": reason, **detail})
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    return True
 
 
-def _verify_dummy(password: str) -> None:
+def _verify_dummy(password: str) -> bool:
+    """The same work as checking a real password, for an e-mail with no usable account."""
     try:
         _hasher.verify(_DUMMY_HASH, password or "x")
     except VerificationError:
         pass
+    return False
 
 
 def _locked(user: User) -> bool:
@@ -120,8 +141,9 @@ def _locked(user: User) -> bool:
     return until is not None and until > utcnow()
 
 
-def _note_failure(user: User, client_address: str | None) -> bool:
-    """Count a failure; lock the account for a while after too many. Returns True if now locked."""
+def _note_second_factor_failure(user: User, client_address: str | None) -> bool:
+    """Count a wrong second factor (the password was right); lock the account for a while after
+    too many. Returns True if now locked."""
     user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
     _note_address_failure(client_address)
     if user.failed_sign_ins >= MAX_ACCOUNT_FAILURES:
@@ -129,6 +151,20 @@ def _note_failure(user: User, client_address: str | None) -> bool:
         user.failed_sign_ins = 0
         return True
     return False
+
+
+def _note_password_failure(account: str, address: str) -> bool:
+    """Count a wrong password for (e-mail, address). Returns True if that pair is now locked."""
+    db.session().add(SignInAttempt(client_address=address, account_key=account))
+    return _account_failures(account, address) + 1 >= MAX_ACCOUNT_FAILURES
+
+
+def _account_failures(account: str, address: str) -> int:
+    return db.session().scalar(
+        select(func.count()).select_from(SignInAttempt).where(
+            SignInAttempt.account_key == account, SignInAttempt.client_address == address,
+            SignInAttempt.at >= utcnow() - ADDRESS_WINDOW)
+    )
 
 
 def _note_address_failure(client_address: str | None) -> None:
@@ -194,7 +230,7 @@ def check_second_factor(user_id: int, code: str, client_address: str | None) -> 
         if _use_recovery_code(user, code):
             user.failed_sign_ins = 0
             return "ok-recovery"
-        locked = _note_failure(user, client_address)
+        locked = _note_second_factor_failure(user, client_address)
         audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
                      detail={"reason": "wrong-second-factor", "locked": locked})
         return "locked" if locked else "wrong"
@@ -318,7 +354,8 @@ def end_all_sessions(user: User, reason: str, actor: User | None = None) -> int:
 # --- single sign-on -----------------------------------------------------------------------------
 
 def sso_user(provider, claims: dict) -> User | None:
-    """The provisioned user for a validated ID token, or None (refused, and audited).
+    """The provisioned user for a validated ID token, or None (refused, and audited with the
+    issuer, the subject offered and the true reason).
 
     Once a user is linked, only (issuer, subject) finds them. The first sign-in links by e-mail,
     and only when the provider says the address is verified and the account is in the
@@ -327,13 +364,18 @@ def sso_user(provider, claims: dict) -> User | None:
 
     s = db.session()
     issuer, subject = provider.issuer, str(claims.get("sub") or "")
+    offered = {"issuer": issuer, "subject": subject[:255], "organisation": provider.organisation_id}
     with unit_of_work():
         identity = s.scalar(select(SsoIdentity).where(SsoIdentity.issuer == issuer, SsoIdentity.subject == subject))
         if identity is not None:
             user = s.get(User, identity.user_id)
             if user.active and user.organisation_id == provider.organisation_id:
                 return user
-            audit.record("sign-in", outcome=audit.REFUSED, actor=user, detail={"reason": "sso-user-inactive"})
+            # A shared issuer can serve several organisations: say which refusal this was.
+            reason = "sso-user-inactive" if user.organisation_id == provider.organisation_id \
+                else "sso-identity-of-another-organisation"
+            audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                         detail={"reason": reason, **offered})
             return None
         email = str(claims.get("email") or "").strip().lower()
         user = None
@@ -343,8 +385,8 @@ def sso_user(provider, claims: dict) -> User | None:
         already_linked = user is not None and s.scalar(
             select(SsoIdentity.id).where(SsoIdentity.user_id == user.id, SsoIdentity.issuer == issuer))
         if user is None or already_linked:
-            audit.record("sign-in", outcome=audit.REFUSED, detail={
-                "reason": "sso-not-provisioned", "organisation": provider.organisation_id})
+            reason = "sso-another-subject-linked" if already_linked else "sso-not-provisioned"
+            audit.record("sign-in", outcome=audit.REFUSED, detail={"reason": reason, **offered})
             return None
         s.add(SsoIdentity(user_id=user.id, issuer=issuer, subject=subject))
         audit.record("update", actor=user, object_type="user", object_id=user.id,
@@ -352,7 +394,18 @@ def sso_user(provider, claims: dict) -> User | None:
         return user
 
 
-def record_sso_failure(org_code: str, reason: str) -> None:
+def record_sso_refusal(org_code: str, reason: str, issuer: str | None = None, subject: str | None = None,
+                       **detail: str) -> None:
+    """A single sign-on refused before any account was found: what was offered, and why."""
+    offered = {"issuer": issuer, "subject": subject, **detail}
     with unit_of_work():
-        audit.record("sign-in", outcome=audit.REFUSED, detail={"reason": "sso-failed", "error": reason,
-                                                               "organisation_code": org_code})
+        audit.record("sign-in", outcome=audit.REFUSED, detail={
+            "reason": reason, "organisation_code": org_code[:40],
+            **{k: v for k, v in offered.items() if v is not None}})
+
+
+def record_sso_failure(org_code: str, reason: str, issuer: str | None = None) -> None:
+    with unit_of_work():
+        audit.record("sign-in", outcome=audit.REFUSED, detail={
+            "reason": "sso-failed", "error": reason, "organisation_code": org_code[:40],
+            **({"issuer": issuer} if issuer else {})})

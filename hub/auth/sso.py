@@ -28,7 +28,13 @@ ID_TOKEN_LEEWAY = 60  # seconds of clock skew allowed on exp / iat
 
 
 class SsoRefused(Exception):
-    """Sign-in refused; the message is safe to show the person."""
+    """Sign-in refused; the message is safe to show the person. The reason (a short code) and
+    the issuer and subject offered, when known, are for the audit log."""
+
+    def __init__(self, message: str, reason: str, issuer: str | None = None, subject: str | None = None,
+                 **detail: str):
+        super().__init__(message)
+        self.reason, self.issuer, self.subject, self.detail = reason, issuer, subject, detail
 
 
 def _client(provider: SsoProvider) -> FlaskOAuth2App:
@@ -54,7 +60,7 @@ def _provider(org_code: str) -> SsoProvider:
     org = admin_service.organisation_by_code(org_code)
     provider = admin_service.sso_provider_for(org.id) if org else None
     if provider is None or not provider.enabled:
-        raise SsoRefused("Single sign-on is not set up for this organisation.")
+        raise SsoRefused("Single sign-on is not set up for this organisation.", "sso-not-set-up")
     return provider
 
 
@@ -62,7 +68,9 @@ def _checked_metadata(client: FlaskOAuth2App, provider: SsoProvider) -> dict:
     metadata = client.load_server_metadata()
     if metadata.get("issuer", "").rstrip("/") != provider.issuer:
         # A discovery document for another issuer: refuse rather than trust its endpoints.
-        raise SsoRefused("The sign-in provider's settings do not match this organisation's.")
+        raise SsoRefused("The sign-in provider's settings do not match this organisation's.",
+                         "sso-discovery-issuer-mismatch", provider.issuer,
+                         issuer_offered=str(metadata.get("issuer", ""))[:300])
     return metadata
 
 
@@ -86,12 +94,15 @@ def start(org_code: str):
 @public
 def callback(org_code: str):
     next_url = session.get("sso_next")
+    provider = None
     try:
         provider = _provider(org_code)
         client = _client(provider)
         _checked_metadata(client, provider)
         if request.args.get("iss") and request.args["iss"].rstrip("/") != provider.issuer:
-            raise SsoRefused("The sign-in response came from another provider.")  # RFC 9207
+            # RFC 9207: another provider's response sent to this organisation's callback.
+            raise SsoRefused("The sign-in response came from another provider.", "idp-mix-up", provider.issuer,
+                             issuer_offered=request.args["iss"][:300])
         token = client.authorize_access_token(
             leeway=ID_TOKEN_LEEWAY,
             claims_options={"iss": {"essential": True, "values": [provider.issuer]},
@@ -100,14 +111,15 @@ def callback(org_code: str):
         )
         claims = token.get("userinfo")
         if not claims:
-            raise SsoRefused("The sign-in provider did not send an ID token.")
+            raise SsoRefused("The sign-in provider did not send an ID token.", "sso-no-id-token", provider.issuer)
         claims = _with_email(client, token, dict(claims))
         user = service.sso_user(provider, claims)
     except SsoRefused as exc:
+        service.record_sso_refusal(org_code, exc.reason, exc.issuer, exc.subject, **exc.detail)
         return _refused(str(exc))
     except (AuthlibBaseError, JoseError, RequestException, ValueError, KeyError) as exc:  # state, nonce, aud, exp...
         current_app.logger.info("sso sign-in failed for org %s: %s", org_code, type(exc).__name__)
-        service.record_sso_failure(org_code, type(exc).__name__)
+        service.record_sso_failure(org_code, type(exc).__name__, provider.issuer if provider else None)
         return _refused("Sign-in could not be completed. Start again from the sign-in page.")
     if user is None:
         return _refused(
@@ -123,7 +135,8 @@ def _with_email(client: FlaskOAuth2App, token: dict, claims: dict) -> dict:
         return claims
     info = client.userinfo(token=token)
     if str(info.get("sub")) != str(claims.get("sub")):
-        raise SsoRefused("The sign-in provider's answers did not match.")
+        raise SsoRefused("The sign-in provider's answers did not match.", "sso-userinfo-subject-mismatch",
+                         client.server_metadata.get("issuer"), str(claims.get("sub") or "")[:255])
     return {**claims, "email": info.get("email"), "email_verified": info.get("email_verified")}
 
 

@@ -14,7 +14,7 @@ from hub.admin import service as admin_service
 from hub.auth import service
 from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
 from hub.auth.models import User
-from hub.web import public
+from hub.web import client_address, public
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -51,7 +51,7 @@ def sign_in():
     form = SignInForm()
     error = None
     if form.validate_on_submit():
-        result = service.check_password(form.email.data, form.password.data, request.remote_addr)
+        result = service.check_password(form.email.data, form.password.data, client_address())
         if result.status == "ok":
             session.clear()
             session["pending_user"] = result.user.id
@@ -62,7 +62,8 @@ def sign_in():
             return redirect(url_for("auth.enrol"))
         error = {
             "wrong": "The e-mail address or password is not right",
-            "locked": "Too many wrong attempts: this account is locked for 15 minutes",
+            # The same words whether or not the e-mail has an account (README, Signing in).
+            "locked": "Too many wrong attempts for this e-mail address: wait 15 minutes and try again",
             "throttled": "Too many wrong attempts from this network: wait 15 minutes and try again",
         }[result.status]
         form.password.errors = [error]
@@ -87,7 +88,7 @@ def second_factor():
         return redirect(url_for("auth.sign_in"))
     form = SecondFactorForm()
     if form.validate_on_submit():
-        outcome = service.check_second_factor(user.id, form.code.data, request.remote_addr)
+        outcome = service.check_second_factor(user.id, form.code.data, client_address())
         if outcome in ("ok", "ok-recovery"):
             method = "password+totp" if outcome == "ok" else "password+recovery-code"
             return complete_sign_in(user.id, method, session.get("next"))

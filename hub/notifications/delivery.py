@@ -428,13 +428,15 @@ def deliver_all(settings: SmtpSettings, worker: str, batch: int = 50, clock: Clo
 def run_worker(settings: SmtpSettings, worker: str, batch: int = 50, poll: float = 5.0,
                stop: threading.Event | None = None, escalate: Callable[[], int] | None = None,
                report: Callable[[RunResult, int], None] | None = None) -> None:
-    """The long-running worker: escalate what is overdue, deliver what is due, pause, repeat,
-    until `stop` is set. A database or server outage is logged and tried again next cycle."""
+    """The long-running worker: sign an audit tree head when the last is an hour old, escalate
+    what is overdue, deliver what is due, pause, repeat, until `stop` is set. A database or
+    server outage is logged and tried again next cycle."""
     stop = stop or threading.Event()
     while not stop.is_set():
         escalated = 0
         result = RunResult()
         try:
+            audit.sign_tree_head_if_due()
             if escalate is not None:
                 escalated = escalate()
             result = deliver_all(settings, worker, batch, stop=stop)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload, undefer_group
@@ -43,6 +44,14 @@ FROM_PARENT = "Obtained from a parent or carer"
 HANDLING_C = "Police intelligence with handling code C"
 STAFF_NAMES = "Names staff of another agency"
 GIVEN_BY_PARENT = "Given by a parent or carer"
+NOT_SHARED = "not shared (decision)"
+
+#: One way of writing a day, and a time, everywhere in the pack (page and workbook alike); times
+#: are as people in England read them: Europe/London, GMT or BST as it was.
+LONDON = ZoneInfo("Europe/London")
+DAY = "%-d %B %Y"
+WHEN = f"{DAY} %H:%M"
+TIMES_NOTE = "UK time (Europe/London)"
 
 
 @dataclass
@@ -192,6 +201,9 @@ def _gather(actor: User, child_id: int) -> Pack:
         _access_section(access, names),
     ]
     about = _about_section(actor, child, hub_wide, prepared_at, sum(1 for x in sections for r in x.rows if r.review))
+    for section in (about, *sections):
+        for row in section.rows:
+            row.values = [_written(value) for value in row.values]
     return Pack(child=child, prepared_by=actor, prepared_at=prepared_at, hub_wide=hub_wide,
                 sections=[about, *sections])
 
@@ -204,7 +216,8 @@ def _about_section(actor: User, child: Child, hub_wide: bool, prepared_at: datet
         Row(["Purpose", "Subject access request"]),
         Row(["Child (hub reference)", child.id]),
         Row(["Prepared by", f"{actor.name}, {actor.organisation.name}"]),
-        Row(["Prepared at (UTC)", prepared_at]),
+        Row(["Prepared at", prepared_at]),
+        Row(["Times", f"Every time in this pack is {TIMES_NOTE}"]),
         Row(["Scope", scope]),
         Row(["Items marked for redaction review", marked]),
         Row(["Redaction review", "Third-party sources, information from a parent or carer, police intelligence "
@@ -222,7 +235,7 @@ def _child_section(child: Child) -> Section:
         Row(["Home authority", child.responsible_authority.name if child.responsible_authority else "Not recorded"]),
         Row(["Placing authority", child.placing_authority.name if child.placing_authority else "Not placed"]),
         *(Row([i.kind.label, i.value]) for i in sorted(child.identifiers, key=lambda i: i.kind.value)),
-        Row(["Record created (UTC)", child.created_at]),
+        Row(["Record created", child.created_at]),
         Row(["Next retention review", child.review_on]),
     ]
     return Section("The child", ["Detail", "Value"], rows)
@@ -256,10 +269,10 @@ def _episodes_section(episodes: list[MissingEpisode], names: _Names) -> Section:
             ", ".join(sorted(e.codes("pull_factors"))),
         ], review, title=f"Missing episode {e.police_reference}"))
     return Section("Missing episodes", [
-        "Police reference", "Police force", "Reported (UTC)", "Missing or absent", "Risk grade", "Missing from",
-        "Where exactly", "Found (UTC)", "Where found", "Prevention check (UTC)", "Return interview offered (UTC)",
-        "Return interview done (UTC)", "Interview declined", "IRO told (UTC)", "Home authority",
-        "Receiving authority", "Strategy discussion (UTC)", "Trigger plan on file (UTC)", "Risk factors",
+        "Police reference", "Police force", "Reported", "Missing or absent", "Risk grade", "Missing from",
+        "Where exactly", "Found", "Where found", "Prevention check", "Return interview offered",
+        "Return interview done", "Interview declined", "IRO told", "Home authority",
+        "Receiving authority", "Strategy discussion", "Trigger plan on file", "Risk factors",
         "Push factors", "Pull factors"], rows, reviewed=True, records=True, empty="No missing episodes recorded.")
 
 
@@ -278,7 +291,7 @@ def _profile_section(profile: PhilomenaProfile | None) -> Section:
 
 
 SHARE_HEADERS = [
-    "Share", "Type", "Recorded (UTC)", "Category", "Summary", "Information", "Purpose", "Legal basis",
+    "Share", "Type", "Recorded", "Category", "Summary", "Information", "Purpose", "Legal basis",
     "Special category", "Criminal offence", "Law enforcement", "Consent position", "Consent record",
     "Why consent was not needed", "Rationale", "Authorised by", "Child or family told", "Source",
     "Source description", "Obtained how", "Obtained on", "Evidence reference", "Grading", "Sent by organisation",
@@ -305,7 +318,8 @@ def _shares_section(shares: list[ShareRecord], names: _Names) -> Section:
             x.source_description, _words(x.obtained_how), x.obtained_on, x.evidence_reference,
             "".join(g for g in (x.source_evaluation, x.intelligence_assessment, x.handling_code) if g) or None,
             names.org(x.sender_org_id), names.user(x.sender_user_id, review),
-            "; ".join(_recipient(r, names, review) for r in x.recipients), x.supersedes_id, x.supersede_reason,
+            "; ".join(_recipient(r, names, review, x.shared) for r in x.recipients), x.supersedes_id,
+            x.supersede_reason,
             ", ".join(str(i) for i in corrected_by.get(x.id, [])) or None, x.origin_share_id, x.review_flagged_at,
         ]
         rows.append(Row(values, review, title=f"{kind} {x.id}: {x.summary}"))
@@ -323,10 +337,12 @@ def _share_review(share: ShareRecord) -> list[str]:
     return review
 
 
-def _recipient(recipient, names: _Names, review: list[str]) -> str:
+def _recipient(recipient, names: _Names, review: list[str], shared: bool) -> str:
     person = names.user(recipient.user_id, review)
-    opened = f", first opened {recipient.first_opened_at:%Y-%m-%d %H:%M}" if recipient.first_opened_at else ""
-    return f"{names.org(recipient.organisation_id)}{f' ({person})' if person else ''}: {recipient.status.value}{opened}"
+    # A decision not to share names who it was not shared with: nothing was sent to them.
+    status = recipient.status.value if shared else NOT_SHARED
+    opened = f", first opened {_written(recipient.first_opened_at)}" if recipient.first_opened_at else ""
+    return f"{names.org(recipient.organisation_id)}{f' ({person})' if person else ''}: {status}{opened}"
 
 
 def _legal_basis(share: ShareRecord) -> str:
@@ -343,13 +359,13 @@ def _family_told(share: ShareRecord) -> str | None:
     if share.family_told is None:
         return None
     if share.family_told:
-        return f"Yes, on {share.family_told_on:%Y-%m-%d}" if share.family_told_on else "Yes"
+        return f"Yes, on {_written(share.family_told_on)}" if share.family_told_on else "Yes"
     return f"No: {share.family_not_told_reason}" if share.family_not_told_reason else "No"
 
 
 CONSENT_HEADERS = ["Consent", "Given or refused", "Given by", "Who", "Child competent", "Competence note",
                    "Purposes", "Covers organisations", "Obtained on", "Valid until", "Recorded by organisation",
-                   "Recorded by", "Withdrawn (UTC)", "Why withdrawn"]
+                   "Recorded by", "Withdrawn", "Why withdrawn"]
 
 
 def _consent_section(consents: list[ConsentRecord], names: _Names) -> Section:
@@ -386,8 +402,18 @@ def _access_section(access: list[tuple], names: _Names) -> Section:
         user = names.user(user_id, review) or ("The hub (system)" if user_id is None else f"User {user_id}")
         rows.append(Row([names.org(org_id) or "The hub", user, action,
                          "Refused" if outcome == audit.REFUSED else "Done", times, first, last], review))
-    return Section("Access to the record", ["Organisation", "User", "Action", "Outcome", "Times", "First (UTC)",
-                                            "Last (UTC)"], rows, reviewed=True)
+    return Section("Access to the record", ["Organisation", "User", "Action", "Outcome", "Times", "First",
+                                            "Last"], rows, reviewed=True)
+
+
+def _written(value):
+    """A day or a time as the pack writes it (one format, London time); anything else as it is."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # stored UTC
+        return aware.astimezone(LONDON).strftime(WHEN)
+    if isinstance(value, date):
+        return value.strftime(DAY)
+    return value
 
 
 def _words(value) -> str | None:

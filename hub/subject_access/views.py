@@ -3,7 +3,7 @@ gathers and audits."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import Blueprint, Response, render_template
 
@@ -30,11 +30,5 @@ def download(child_id: int):
 
 
 def _shown(value) -> str:
-    """A value as the page shows it (times are UTC, as stored)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%-d %b %Y %H:%M")
-    if isinstance(value, date):
-        return value.strftime("%-d %B %Y")
-    return str(value)
+    """A value as the page shows it: the service has already written days and times."""
+    return "" if value is None else str(value)

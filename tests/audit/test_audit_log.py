@@ -280,3 +280,88 @@ def test_a_batch_of_events_extends_the_tree_exactly_as_single_appends_would(app,
         proof = audit.inclusion_proof(seq, head.tree_size)
         assert merkle.verify_inclusion(hashes[seq], seq, head.tree_size, proof, head.root_hash)
     assert _verify(runner).exit_code == 0
+
+
+def _delete_from(seq: int) -> None:
+    """What a database administrator with the triggers dropped could do: cut the end off the log."""
+    _drop_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event WHERE seq >= :seq"), {"seq": seq})
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_entries_deleted_from_the_end_are_caught_by_the_append_counter(app, runner, signed):
+    from hub.audit.models import AuditVerification
+
+    _events(10)
+    if signed:
+        audit.sign_tree_head()
+    _delete_from(7)
+    result = _verify(runner)
+    assert result.exit_code == 1, result.output
+    assert not isinstance(result.exception, KeyError)
+    assert "does NOT verify: the log ends at 7, the head says 10" in result.output
+    # The outcome is kept, but the truncated log is not extended with the check's own event.
+    kept = db.session().scalars(select(AuditVerification)).one()
+    assert (kept.ok, kept.tree_size, kept.first_bad_entry) == (False, 7, 7)
+    assert db.session().scalar(text("SELECT max(seq) FROM audit_event")) == 6
+
+
+def test_the_check_records_its_own_event_after_the_entries_it_verified(app, runner):
+    _events(5)
+    result = _verify(runner)
+    assert result.exit_code == 0 and "OK: 5 entries" in result.output
+    event = db.session().scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert (event.seq, event.action, json.loads(event.detail)["tree_size"]) == (5, "verify", 5)
+
+
+def test_a_fresh_demo_hub_has_a_signed_head_so_a_cut_log_does_not_verify(app, runner):
+    assert runner.invoke(args=["demo-data"]).exit_code == 0
+    head = audit.latest_tree_head()
+    assert head is not None and head.tree_size == audit.tree_size()
+    _delete_from(head.tree_size - 3)
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert f"the log ends at {head.tree_size - 3}, the head says {head.tree_size}" in result.output
+
+
+def test_the_dpos_check_never_signs_a_head_over_a_tampered_log(app):
+    from hub.audit import dpo
+    from hub.audit.models import SignedTreeHead
+
+    admin = make_user(make_org(OrgKind.mace_host), Role.hub_admin)[0]
+    _events(6)
+    _drop_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_event SET actor_user_id = 999 WHERE seq = 3"))
+    row = dpo.verify_now(admin)
+    assert not row.ok and row.first_bad_entry == 3
+    assert db.session().scalar(select(SignedTreeHead.id).limit(1)) is None
+
+
+def test_the_delivery_worker_signs_a_tree_head_each_hour(app):
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    from hub.audit.models import SignedTreeHead
+    from hub.notifications import delivery
+
+    _events(3)
+    stop = threading.Event()
+
+    def one_cycle() -> int:
+        stop.set()
+        return 0
+
+    delivery.run_worker(delivery.SmtpSettings(), "w1", poll=0, stop=stop, escalate=one_cycle)
+
+    def heads():
+        return db.session().scalars(select(SignedTreeHead).execution_options(populate_existing=True)).all()
+
+    assert [h.tree_size for h in heads()] == [3]
+    stop.clear()
+    delivery.run_worker(delivery.SmtpSettings(), "w2", poll=0, stop=stop, escalate=one_cycle)
+    assert len(heads()) == 1  # the latest head is not an hour old: another worker signed it
+    now = datetime.now(timezone.utc)
+    assert audit.sign_tree_head_if_due(now=now + timedelta(minutes=59)) is None
+    assert audit.sign_tree_head_if_due(now=now + timedelta(minutes=61)) is not None

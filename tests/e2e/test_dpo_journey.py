@@ -6,7 +6,7 @@ from openpyxl import load_workbook
 
 from hub.auth.roles import OrgKind, Role
 from hub.people import service as people
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
 
 
@@ -24,6 +24,7 @@ def test_a_dpo_filters_to_a_child_verifies_integrity_and_downloads_the_xlsx(page
     page.get_by_role("button", name="Filter").click()
     events = page.get_by_test_id("audit-events").inner_text()
     assert dsl.name in events and "enrolment" in events and "view record" in events
+    assert_accessible(page)
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download as spreadsheet (xlsx)").click()
@@ -36,4 +37,8 @@ def test_a_dpo_filters_to_a_child_verifies_integrity_and_downloads_the_xlsx(page
     page.get_by_role("button", name="Verify now").click()
     assert "The audit log verified" in page.locator(".govuk-notification-banner").inner_text()
     assert "Verified" in page.locator(".govuk-summary-list").inner_text()
+    assert_accessible(page)
+    page.goto(f"{live_server}/subject-access/{child.id}")
+    page.get_by_role("heading", name="Rowan Featherstone", level=1).wait_for()
+    assert_accessible(page)
     assert not page.console_errors  # no CSP violation, no missing asset

@@ -13,7 +13,7 @@ from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing.download import COLUMNS
 from hub.people.models import IdentifierKind
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
 
 
@@ -57,12 +57,14 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     page.get_by_role("button", name="Import").click()
     page.get_by_test_id("summary").wait_for(timeout=30_000)
     assert page.get_by_test_id("count-created").inner_text() == "1", page.content()[-3000:]
+    assert_accessible(page)
     page.context.close()
 
     dsl_page = browser.new_page()
     sign_in(dsl_page, live_server, dsl.email, PASSWORD, dsl_secret)
     dsl_page.get_by_role("link", name="Notifications").click()
     assert "New" in dsl_page.get_by_test_id("inbox").inner_text()
+    assert_accessible(dsl_page)
     dsl_page.get_by_role("link", name="Robin Ashcombe").click()
     assert "MP/26/4242" in dsl_page.content() and police.name in dsl_page.content()
     dsl_page.get_by_label("What did the school do? (optional)").fill("Not in school today; parents called")
@@ -72,6 +74,7 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     dsl_page.get_by_label("Anything the police should know (optional)").fill("Arrived late with a carer")
     dsl_page.get_by_role("button", name="Tell the police the child is at school").click()
     assert "The child is at school" in dsl_page.get_by_test_id("replies").inner_text()
+    assert_accessible(dsl_page)
     dsl_page.context.close()
 
     other_page = browser.new_page()
@@ -85,8 +88,10 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     team_page.get_by_role("link", name="Missing", exact=True).click()
     assert "Acknowledged" in team_page.get_by_test_id("school-status").inner_text()
     assert "Seen at school" in team_page.get_by_test_id("seen-at-school").inner_text()
+    assert_accessible(team_page)
     team_page.get_by_role("link", name="Robin Ashcombe").click()
     told = team_page.get_by_test_id("schools-told").inner_text()
     assert school.name in told and "Acknowledged" in told and "parents called" in told
     assert school.name in team_page.get_by_test_id("seen-at-school-banner").inner_text()
+    assert_accessible(team_page)
     team_page.context.close()

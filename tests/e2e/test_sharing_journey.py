@@ -4,7 +4,7 @@ rationale; the school's DSL sees it; another school's DSL does not."""
 from __future__ import annotations
 
 from hub.auth.roles import OrgKind, Role
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
 
 
@@ -22,7 +22,9 @@ def test_a_social_worker_shares_and_only_the_recipients_see_it(browser, live_ser
     page.set_default_timeout(10_000)
     sign_in(page, live_server, worker.email, PASSWORD, worker_secret)
     page.goto(f"{live_server}/children/{child.id}")
+    assert_accessible(page)
     page.get_by_role("link", name="Share information about this child").click()
+    assert_accessible(page)
     page.get_by_label("Summary").fill("Seen with older males at the station")
     page.get_by_label("The information").fill("Twice this week after school, getting into a car.")
     page.get_by_label("Why are you sharing it?").fill("So the school can watch for pick-ups")
@@ -49,6 +51,7 @@ def test_a_social_worker_shares_and_only_the_recipients_see_it(browser, live_ser
         page.screenshot(path="/tmp/share_fail.png", full_page=True)
         raise AssertionError(page.locator(".govuk-error-summary").inner_text())
     share_url = page.url
+    assert_accessible(page)
     page.context.close()
 
     dsl_page = browser.new_page()
@@ -56,6 +59,7 @@ def test_a_social_worker_shares_and_only_the_recipients_see_it(browser, live_ser
     dsl_page.get_by_role("link", name="Sharing").click()
     dsl_page.get_by_role("link", name="Seen with older males at the station").click()
     assert "getting into a car" in dsl_page.get_by_test_id("share-content").inner_text()
+    assert_accessible(dsl_page)
     dsl_page.context.close()
 
     other = browser.new_page()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from hub.auth.roles import OrgKind, Role
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
 
 
-def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(page, live_server, tmp_path):
+def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(app, page, live_server, tmp_path):
+    import dataclasses
+
+    app.config["HUB"] = dataclasses.replace(app.config["HUB"], demo=True)  # the demo banner is checked too
     school = make_org(OrgKind.school)
     user, secret = make_user(school, Role.dsl)
     child = make_child("Juniper", "Ashcombe")
@@ -16,9 +19,12 @@ def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(page, live_se
     page.get_by_role("heading", name="Safeguarding hub", level=1).wait_for()
     banner = page.get_by_test_id("signed-in-as").inner_text()
     assert user.name in banner and school.name in banner
+    assert page.get_by_role("banner").get_by_text("fictional demonstration").is_visible()
+    assert_accessible(page)
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
     page.get_by_role("link", name="Children").first.click()
     assert "Juniper Ashcombe" in page.get_by_test_id("children").inner_text()
+    assert_accessible(page)
     assert not page.console_errors  # no CSP violation, no missing asset
 
 
@@ -32,3 +38,14 @@ def test_a_wrong_password_shows_the_error_summary(page, live_server):
     summary = page.locator(".govuk-error-summary")
     assert "There is a problem" in summary.inner_text()
     assert "The e-mail address or password is not right" in summary.inner_text()
+    assert_accessible(page)
+
+
+def test_the_accessibility_check_fails_on_content_outside_a_landmark(page, live_server):
+    import pytest
+
+    page.goto(f"{live_server}/auth/sign-in")
+    assert_accessible(page)
+    page.evaluate("() => document.body.insertAdjacentHTML('afterbegin', '<p>Outside every landmark</p>')")
+    with pytest.raises(AssertionError, match='"rule": "region"'):
+        assert_accessible(page)

@@ -145,3 +145,79 @@ def test_an_organisation_without_sso_is_refused(client, app):
     response = client.get("/auth/sso/NOPE/start")
     assert response.status_code == 403
     assert "Single sign-on is not set up" in response.get_data(as_text=True)
+
+
+# --- every refusal is audited with the issuer, the subject offered and the true reason ------------
+
+CALLBACK_B = "http://localhost/auth/sso/POL02/callback"
+
+
+@pytest.fixture(scope="module")
+def provider_b():
+    """A second certified provider, trusted by another organisation (or by an attacker)."""
+    started = start_provider([{"client_id": "hub-test", "client_secret": SECRET,
+                               "redirect_uris": [CALLBACK, CALLBACK_B]}], ACCOUNTS)
+    yield started
+    started.stop()
+
+
+def _refusal_details() -> list[dict]:
+    import json
+
+    details = db.session().scalars(select(AuditEvent.detail).where(
+        AuditEvent.action == "sign-in", AuditEvent.outcome == "refused").order_by(AuditEvent.seq)).all()
+    return [json.loads(d) for d in details if d]
+
+
+def test_a_response_from_another_provider_is_refused_and_audited_as_an_idp_mix_up(client, police, provider,
+                                                                                 provider_b):
+    provider_b.set_faults({})
+    authorization_url = _start(client, "alice-sub").replace(provider.issuer, provider_b.issuer, 1)
+    callback_url = provider_b.login(authorization_url, CALLBACK)  # B's answer, to A's organisation
+    assert f"iss={provider_b.issuer}".replace(":", "%3A").replace("/", "%2F") in callback_url
+    parts = urlsplit(callback_url)
+    _refused(client.get(f"{parts.path}?{parts.query}"), "The sign-in response came from another provider")
+    assert client.get("/").status_code == 302
+    detail = _refusal_details()[-1]
+    assert detail["reason"] == "idp-mix-up"
+    assert (detail["issuer"], detail["issuer_offered"]) == (provider.issuer, provider_b.issuer)
+
+
+def test_an_unprovisioned_refusal_records_the_issuer_and_subject_offered(client, police, provider):
+    _refused(_finish(client, provider, "bob-sub"), "Your account has not been set up in the hub")
+    detail = _refusal_details()[-1]
+    assert (detail["reason"], detail["issuer"], detail["subject"]) == (
+        "sso-not-provisioned", provider.issuer, "bob-sub")
+    assert "bob@unprovisioned.example.test" not in str(detail)  # the subject, not the e-mail
+
+
+def test_a_linked_identity_through_another_organisations_provider_is_recorded_as_such(app, provider_b):
+    provider_b.set_faults({})
+    first, second = make_org(OrgKind.police, code="POL01"), make_org(OrgKind.police, code="POL02")
+    for org in (first, second):  # one issuer serving two organisations (a shared tenant)
+        admin.set_sso(None, org.id, provider_b.issuer, "hub-test", SECRET)
+    make_user(first, Role.police_officer, email="alice@police.example.test", password=None, totp=False)
+    assert _finish(app.test_client(), provider_b, "alice-sub").status_code == 302  # linked in POL01
+    other = app.test_client()
+    authorization_url = other.get("/auth/sso/POL02/start?login_hint=alice-sub").headers["Location"]
+    parts = urlsplit(provider_b.login(authorization_url, CALLBACK_B))
+    _refused(other.get(f"{parts.path}?{parts.query}"), "Your account has not been set up in the hub")
+    detail = _refusal_details()[-1]
+    assert (detail["reason"], detail["issuer"], detail["subject"], detail["organisation"]) == (
+        "sso-identity-of-another-organisation", provider_b.issuer, "alice-sub", second.id)
+
+
+def test_a_deactivated_linked_user_is_recorded_as_inactive(client, police, provider):
+    org, user = police
+    _finish(client, provider, "alice-sub")
+    admin.set_user_active(None, user.id, False)
+    _refused(_finish(client.application.test_client(), provider, "alice-sub"), "not been set up")
+    detail = _refusal_details()[-1]
+    assert (detail["reason"], detail["issuer"], detail["subject"]) == ("sso-user-inactive", provider.issuer,
+                                                                        "alice-sub")
+
+
+def test_a_callback_for_an_organisation_without_sso_is_audited(client, app):
+    response = client.get("/auth/sso/NOPE/callback?code=x&state=y")
+    assert response.status_code == 403
+    assert _refusal_details()[-1] == {"reason": "sso-not-set-up", "organisation_code": "NOPE"}
