@@ -22,7 +22,10 @@ from hub.auth.roles import Role
 from hub.consent.models import ConsentRecord
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.permissions import MACE_ROLES, PRACTITIONER_ROLES, child_access, share_visible
+from hub.permissions import (
+    DENIED, MACE_ROLES, PRACTITIONER_ROLES, child_access, mace_intelligence_access,
+    mace_intelligence_recipients_ok, share_visible,
+)
 from hub.sharing import legal_bases
 from hub.sharing.models import (
     CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
@@ -36,7 +39,8 @@ AUTHORISER_ROLES = {Role.dsl, Role.social_worker, Role.police_officer, Role.mace
 
 @dataclass
 class ShareDraft:
-    child_id: int
+    #: None only for MACE intelligence about places or persons (or several children).
+    child_id: int | None
     category: Category
     summary: str
     content: str
@@ -63,14 +67,30 @@ class ShareDraft:
     family_told: bool | None = None
     family_told_on: date | None = None
     family_not_told_reason: str | None = None
+    #: MACE intelligence: the group it is shared into (recipients: the group's member
+    #: organisations; seen only by the group's current named members and the sender's organisation).
+    mace_group_id: int | None = None
+
+
+def _sharing_access(actor: User, draft: ShareDraft):
+    """The actor's route to what the draft is about: the child (a practitioner's relationship), or
+    for MACE intelligence, current membership of the group (hub.permissions)."""
+    if draft.mace_group_id is not None:
+        return mace_intelligence_access(actor, draft.mace_group_id, draft.child_id)
+    if draft.child_id is None or not actor.roles & SHARING_ROLES:
+        return DENIED
+    return child_access(actor, draft.child_id)
 
 
 def create_share(actor: User, draft: ShareDraft, *, origin: ShareRecord | None = None,
                  supersedes: ShareRecord | None = None, supersede_reason: str | None = None) -> ShareRecord:
     """Record a share to its recipients; refused (and nothing stored) when any rule fails."""
-    access = child_access(actor, draft.child_id)
-    if not access or not actor.roles & SHARING_ROLES:
-        audit.record_refusal(actor, "child", draft.child_id, draft.child_id, action="share")
+    access = _sharing_access(actor, draft)
+    if not access:
+        if draft.mace_group_id is not None:
+            audit.record_refusal(actor, "mace-group", draft.mace_group_id, draft.child_id, action="share")
+        else:
+            audit.record_refusal(actor, "child", draft.child_id, draft.child_id, action="share")
         raise NotFound("child not found")
     special = draft.special_category or draft.category in SPECIAL_BY_CATEGORY
     criminal = draft.criminal_offence or draft.category in CRIMINAL_BY_CATEGORY
@@ -92,8 +112,9 @@ def _store_share(actor: User, draft: ShareDraft, access, special: bool, criminal
                  supersede_reason: str | None) -> ShareRecord:
     with unit_of_work() as s:
         share = ShareRecord(
-            child_id=draft.child_id, sender_org_id=actor.organisation_id, sender_user_id=actor.id,
-            category=draft.category, summary=draft.summary.strip(), content=draft.content.strip(),
+            child_id=draft.child_id, mace_group_id=draft.mace_group_id, sender_org_id=actor.organisation_id,
+            sender_user_id=actor.id, category=draft.category, summary=draft.summary.strip(),
+            content=draft.content.strip(),
             purpose=draft.purpose.strip(), special_category=special, criminal_offence=criminal,
             law_enforcement=draft.law_enforcement, article_6=draft.bases.article_6, article_9=draft.bases.article_9,
             article_10=draft.bases.article_10, part_3=draft.bases.part_3, gateway=draft.bases.gateway,
@@ -119,7 +140,7 @@ def _store_share(actor: User, draft: ShareDraft, access, special: bool, criminal
                      basis=access.basis, purpose=share.purpose[:200], legal_basis=_legal_basis_text(share),
                      detail={"recipients": sorted(draft.recipient_org_ids), "category": draft.category.value,
                              "consent": draft.consent_position.value, "origin": share.origin_share_id,
-                             "supersedes": share.supersedes_id})
+                             "supersedes": share.supersedes_id, "mace_group": share.mace_group_id})
     return share
 
 
@@ -157,15 +178,21 @@ def _check(actor: User, draft: ShareDraft, special: bool, criminal: bool) -> dic
         draft.bases, sender_kind=actor.organisation.kind, special_category=special, criminal_offence=criminal,
         law_enforcement=draft.law_enforcement, local_gateways={g.code for g in local_gateways()}))
     errors.update(_check_consent(actor, draft))
-    if draft.family_told is None:
-        errors["family_told"] = "Say whether the child or family were told about this sharing"
-    elif draft.family_told and not draft.family_told_on:
-        errors["family_told_on"] = "Enter when they were told"
-    elif draft.family_told and draft.family_told_on > date.today():
-        errors["family_told_on"] = "The date they were told must be today or in the past"
-    elif not draft.family_told and not (draft.family_not_told_reason or "").strip():
-        errors["family_not_told_reason"] = "Say why the child or family were not told"
+    if draft.child_id is not None:  # MACE intelligence about places or persons: no one child's family to tell
+        errors.update(_check_family_told(draft))
     return errors
+
+
+def _check_family_told(draft: ShareDraft) -> dict[str, str]:
+    if draft.family_told is None:
+        return {"family_told": "Say whether the child or family were told about this sharing"}
+    if draft.family_told and not draft.family_told_on:
+        return {"family_told_on": "Enter when they were told"}
+    if draft.family_told and draft.family_told_on > date.today():
+        return {"family_told_on": "The date they were told must be today or in the past"}
+    if not draft.family_told and not (draft.family_not_told_reason or "").strip():
+        return {"family_not_told_reason": "Say why the child or family were not told"}
+    return {}
 
 
 def _check_recipients(actor: User, draft: ShareDraft) -> dict[str, str]:
@@ -177,6 +204,8 @@ def _check_recipients(actor: User, draft: ShareDraft) -> dict[str, str]:
         return {"recipient_org_ids": "One of the recipients is not an organisation in the hub"}
     if actor.organisation_id in found:
         return {"recipient_org_ids": "You cannot share with your own organisation"}
+    if draft.mace_group_id is not None and not mace_intelligence_recipients_ok(draft.mace_group_id, list(found)):
+        return {"recipient_org_ids": "MACE intelligence goes only to the group's member organisations"}
     named = _named_recipients(draft)
     if len(named) != len(set(draft.recipient_user_ids)) or any(org not in found for org, _ in named):
         return {"recipient_user_ids": "A named person must belong to one of the recipient organisations"}
@@ -206,6 +235,9 @@ def _check_source(draft: ShareDraft) -> dict[str, str]:
 
 def _check_consent(actor: User, draft: ShareDraft) -> dict[str, str]:
     position = draft.consent_position
+    if position == ConsentPosition.consent and draft.child_id is None:
+        return {"consent_position": "Consent is a child's: intelligence that is not about exactly one child "
+                                    "cannot rely on it"}
     if position == ConsentPosition.consent:
         consent = db.session().get(ConsentRecord, draft.consent_record_id) if draft.consent_record_id else None
         if consent is None or consent.child_id != draft.child_id:
@@ -274,8 +306,9 @@ def visible_to(actor: User):
     return share_visible(actor)
 
 
-def get_share(actor: User, share_id: int) -> ShareRecord:
-    """One share, for its sender and its recipients only; a recipient's first opening is kept."""
+def get_share(actor: User, share_id: int, *, object_type: str = "share", detail: dict | None = None) -> ShareRecord:
+    """One share, for its sender and its recipients only; a recipient's first opening is kept.
+    (A MACE intelligence page reads it as "mace-intelligence", naming its children in `detail`.)"""
     s = db.session()
     share = s.scalar(select(ShareRecord).where(ShareRecord.id == share_id, visible_to(actor)))
     if share is None:
@@ -286,8 +319,9 @@ def get_share(actor: User, share_id: int) -> ShareRecord:
         for recipient in mine:
             if recipient.first_opened_at is None:
                 recipient.first_opened_at = utcnow()
-        audit.record("read", actor=actor, object_type="share", object_id=share.id, child_id=share.child_id,
-                     basis="share-recipient" if mine else "share-sender", legal_basis=_legal_basis_text(share))
+        audit.record("read", actor=actor, object_type=object_type, object_id=share.id, child_id=share.child_id,
+                     basis="share-recipient" if mine else "share-sender", legal_basis=_legal_basis_text(share),
+                     detail=detail)
     return share
 
 
@@ -312,6 +346,7 @@ def correct(actor: User, share_id: int, draft: ShareDraft, reason: str) -> Share
     if not (reason or "").strip():
         raise Invalid({"supersede_reason": "Say what was wrong with the original"})
     draft.child_id = original.child_id  # a correction is about the same child
+    draft.mace_group_id = original.mace_group_id  # and MACE intelligence stays in its group
     return create_share(actor, draft, supersedes=original, supersede_reason=reason.strip())
 
 
@@ -360,6 +395,8 @@ def for_onward(actor: User, share_id: int) -> ShareRecord:
     if origin.handling_code == "C":
         audit.record_refusal(actor, "share", share_id, origin.child_id, action="share")
         raise Invalid({"": "The handling code of this intelligence (C) does not allow onward sharing"})
+    if origin.child_id is None:
+        raise Invalid({"": "Intelligence that is not about exactly one child stays within its MACE group"})
     return origin
 
 
