@@ -12,7 +12,7 @@ from hub.mace.subject_forms import (
 )
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.sharing.forms import share_draft
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("mace_subjects", __name__, url_prefix="/mace")
@@ -152,6 +152,11 @@ def new_link(group_id: int):
                 source=form.source.data, seen_on=form.seen_on.data, child_id=form.child_id.data or None,
                 location_id=form.location_id.data or None, person_id=form.person_id.data or None))
             flash("Link added.", "success")
+            # Back to the place or person the link was made from, where it now shows.
+            if form.location_id.data:
+                return redirect(url_for("mace_subjects.location", location_id=form.location_id.data))
+            if form.person_id.data:
+                return redirect(url_for("mace_subjects.person", person_id=form.person_id.data))
             return redirect(url_for("mace_subjects.locations", group_id=group_id))
         except Invalid as exc:
             apply_errors(form, exc)
@@ -164,29 +169,6 @@ def new_link(group_id: int):
 @personal_data
 def intelligence_list(group_id: int):
     return render_template("mace/intelligence_list.html", page=intelligence.group_intelligence(actor(), group_id))
-
-
-def _intelligence_draft(form: IntelligenceForm) -> sharing.ShareDraft:
-    told = {"yes": True, "no": False}.get(form.family_told.data)
-    return sharing.ShareDraft(
-        child_id=None, category=Category(form.category.data), summary=form.summary.data or "",
-        content=form.content.data or "", purpose=form.purpose.data or "", recipient_org_ids=[],
-        source_kind=SourceKind(form.source_kind.data), source_description=form.source_description.data or "",
-        obtained_how=ObtainedHow(form.obtained_how.data), obtained_on=form.obtained_on.data,
-        bases=legal_bases.BasisChoice(
-            article_6=form.article_6.data or None, article_9=form.article_9.data or None,
-            article_10=form.article_10.data or None, part_3=form.part_3.data or None,
-            gateway=form.gateway.data or None),
-        consent_position=ConsentPosition(form.consent_position.data),
-        special_category=form.special_category.data, criminal_offence=form.criminal_offence.data,
-        law_enforcement=form.law_enforcement.data, evidence_reference=form.evidence_reference.data,
-        source_evaluation=form.source_evaluation.data or None,
-        intelligence_assessment=form.intelligence_assessment.data or None,
-        handling_code=form.handling_code.data or None, consent_record_id=form.consent_record_id.data or None,
-        no_consent_reason=NoConsentReason(form.no_consent_reason.data) if form.no_consent_reason.data else None,
-        rationale=form.rationale.data, authorised_by_user_id=form.authorised_by_user_id.data or None,
-        family_told=told, family_told_on=form.family_told_on.data,
-        family_not_told_reason=form.family_not_told_reason.data)
 
 
 @bp.route("/groups/<int:group_id>/intelligence/new", methods=["GET", "POST"])
@@ -202,7 +184,7 @@ def new_intelligence(group_id: int):
     form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in sharing.gateways()]
     if form.validate_on_submit():
         try:
-            share = intelligence.share_intelligence(actor(), group_id, _intelligence_draft(form), intelligence.Subjects(
+            share = intelligence.share_intelligence(actor(), group_id, share_draft(form, None), intelligence.Subjects(
                 list(form.child_ids.data or []), list(form.location_ids.data or []), list(form.person_ids.data or [])))
             flash("Shared with the group's member agencies.", "success")
             return redirect(url_for("mace_subjects.intelligence_item", intelligence_id=share.id))

@@ -12,6 +12,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from hub.forms import DateInputField
 from hub.sharing import legal_bases
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.sharing.service import ShareDraft
 
 NONE = [("", "Not needed")]
 
@@ -126,9 +127,9 @@ class RegisterFilterForm(FlaskForm):
     sender_org_id = SelectField("Shared by", widget=GovSelect(), coerce=int, validate_choice=False)
     recipient_org_id = SelectField("Shared with", widget=GovSelect(), coerce=int, validate_choice=False)
     legal_basis = SelectField("Legal basis", widget=GovSelect(), validate_choice=False, choices=[("", "Any")] + [
-        (b.code, f"{b.code}: {b.label}") for entries in legal_bases.LISTS.values() for b in entries])
+        (b.code, legal_bases.describe(b.code)) for entries in legal_bases.LISTS.values() for b in entries])
     consent_position = SelectField("Consent", widget=GovSelect(), validate_choice=False, choices=[("", "Any")] + [
-        (c.value, c.value.replace("_", " ").capitalize()) for c in ConsentPosition])
+        (c.value, c.label) for c in ConsentPosition])
     category = SelectField("Category", widget=GovSelect(), validate_choice=False,
                            choices=[("", "Any")] + [(c.value, c.label) for c in Category])
     date_from = DateInputField("From", validators=[Optional()])
@@ -136,3 +137,28 @@ class RegisterFilterForm(FlaskForm):
     sort = SelectField("Order", widget=GovSelect(), validate_choice=False,
                        choices=[("newest", "Newest first"), ("oldest", "Oldest first"), ("category", "Category")])
     submit = SubmitField("Filter", widget=GovSubmitInput())
+
+
+def share_draft(form, child_id: int | None) -> ShareDraft:
+    """The share a share form (or a form with the same questions, like MACE intelligence) describes."""
+    told = {"yes": True, "no": False}.get(form.family_told.data)
+    return ShareDraft(
+        child_id=child_id, category=Category(form.category.data), summary=form.summary.data or "",
+        content=form.content.data or "", purpose=form.purpose.data or "",
+        recipient_org_ids=list(getattr(form, "recipient_org_ids", None) and form.recipient_org_ids.data or []), source_kind=SourceKind(form.source_kind.data),
+        source_description=form.source_description.data or "", obtained_how=ObtainedHow(form.obtained_how.data),
+        obtained_on=form.obtained_on.data,
+        bases=legal_bases.BasisChoice(
+            article_6=form.article_6.data or None, article_9=form.article_9.data or None,
+            article_10=form.article_10.data or None, part_3=form.part_3.data or None,
+            gateway=form.gateway.data or None),
+        consent_position=ConsentPosition(form.consent_position.data),
+        special_category=form.special_category.data, criminal_offence=form.criminal_offence.data,
+        law_enforcement=form.law_enforcement.data, evidence_reference=form.evidence_reference.data,
+        source_evaluation=form.source_evaluation.data or None,
+        intelligence_assessment=form.intelligence_assessment.data or None,
+        handling_code=form.handling_code.data or None, consent_record_id=form.consent_record_id.data or None,
+        no_consent_reason=NoConsentReason(form.no_consent_reason.data) if form.no_consent_reason.data else None,
+        rationale=form.rationale.data, authorised_by_user_id=form.authorised_by_user_id.data or None,
+        family_told=told, family_told_on=form.family_told_on.data,
+        family_not_told_reason=form.family_not_told_reason.data)

@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from hub.consent import service as consent_service
 from hub.errors import Invalid
 from hub.people import service as people
 from hub.sharing import legal_bases, service
-from hub.sharing.forms import CorrectionForm, DecisionForm, OnwardForm, RegisterFilterForm, RevokeForm, ShareForm
+from hub.sharing.forms import (
+    CorrectionForm, DecisionForm, OnwardForm, RegisterFilterForm, RevokeForm, ShareForm, share_draft,
+)
 from hub.sharing.models import (
-    Category, ConsentPosition, NoConsentReason, ObtainedHow, RecipientStatus, ShareRecord, SourceKind,
+    Category, ConsentPosition, ObtainedHow, RecipientStatus, ShareRecord, SourceKind,
 )
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("sharing", __name__, url_prefix="/sharing")
 
 
+def _local_gateways() -> list[legal_bases.LegalBasis]:
+    """The locality's gateways, read once per request however many codes a page shows."""
+    if "sharing_gateways" not in g:
+        g.sharing_gateways = service.gateways()
+    return g.sharing_gateways
+
+
+@bp.app_template_filter("legal_basis")
+def legal_basis_label(code: str | None) -> str:
+    """A legal basis code in plain English with the code beside it (legal_bases.describe)."""
+    national = any(code in entries for entries in legal_bases.BY_CODE.values())
+    return legal_bases.describe(code, () if national or not code else _local_gateways())
+
+
+@bp.app_template_filter("legal_bases")
+def share_legal_bases(share: ShareRecord) -> list[str]:
+    """Every legal basis a share names, each in plain English, in the order the law sets them."""
+    return [legal_basis_label(code) for code in (share.article_6, share.article_9, share.article_10,
+                                                 share.part_3, share.gateway) if code]
+
+
 @bp.route("")
 @personal_data
 def index():
-    return render_template("sharing/index.html", lists=service.lists(actor()))
+    lists = service.lists(actor())
+    return render_template("sharing/index.html", lists=lists,
+                           share_children=service.children_named(actor(), lists.received + lists.sent))
 
 
 def _share_form(child_id: int, form_class: type[ShareForm] = ShareForm) -> ShareForm:
@@ -55,37 +80,14 @@ def _fill(form: ShareForm, share: ShareRecord, only: set[str] | None = None) -> 
             field.data = getattr(value, "value", value)  # enums as their form values
 
 
-def _draft(form: ShareForm, child_id: int) -> service.ShareDraft:
-    told = {"yes": True, "no": False}.get(form.family_told.data)
-    return service.ShareDraft(
-        child_id=child_id, category=Category(form.category.data), summary=form.summary.data or "",
-        content=form.content.data or "", purpose=form.purpose.data or "",
-        recipient_org_ids=list(form.recipient_org_ids.data or []), source_kind=SourceKind(form.source_kind.data),
-        source_description=form.source_description.data or "", obtained_how=ObtainedHow(form.obtained_how.data),
-        obtained_on=form.obtained_on.data,
-        bases=legal_bases.BasisChoice(
-            article_6=form.article_6.data or None, article_9=form.article_9.data or None,
-            article_10=form.article_10.data or None, part_3=form.part_3.data or None,
-            gateway=form.gateway.data or None),
-        consent_position=ConsentPosition(form.consent_position.data),
-        special_category=form.special_category.data, criminal_offence=form.criminal_offence.data,
-        law_enforcement=form.law_enforcement.data, evidence_reference=form.evidence_reference.data,
-        source_evaluation=form.source_evaluation.data or None,
-        intelligence_assessment=form.intelligence_assessment.data or None,
-        handling_code=form.handling_code.data or None, consent_record_id=form.consent_record_id.data or None,
-        no_consent_reason=NoConsentReason(form.no_consent_reason.data) if form.no_consent_reason.data else None,
-        rationale=form.rationale.data, authorised_by_user_id=form.authorised_by_user_id.data or None,
-        family_told=told, family_told_on=form.family_told_on.data,
-        family_not_told_reason=form.family_not_told_reason.data)
-
-
 def _register_filter(form) -> service.RegisterFilter:
     organisations = [(0, "Any")] + [(o.id, o.name) for o in service.recipients_for(actor())] + [
         (actor().organisation_id, actor().organisation.name)]
     form.sender_org_id.choices = organisations
     form.recipient_org_id.choices = organisations
+    local = [b for b in _local_gateways() if b.code not in legal_bases.BY_CODE["gateway"]]
     form.legal_basis.choices = form.legal_basis.choices + [  # a new list: the class's stays as it is
-        (g.code, f"{g.code}: {g.label}") for g in service.local_gateways()]
+        (b.code, legal_bases.describe(b.code, local)) for b in local]
     if not request.args or not form.validate():
         return service.RegisterFilter()
     return service.RegisterFilter(
@@ -110,7 +112,8 @@ def register():
     args = request.args.to_dict(flat=False)
     args.pop("page", None)
     next_url = url_for("sharing.register", **args, page=page + 1) if more else None
-    return render_template("sharing/register.html", form=form, shares=shares, next_url=next_url, args=args)
+    return render_template("sharing/register.html", form=form, shares=shares, next_url=next_url, args=args,
+                           share_children=service.children_named(actor(), shares))
 
 
 @bp.route("/register.xlsx")
@@ -133,7 +136,7 @@ def new(child_id: int):
     form = _share_form(child_id)
     if form.validate_on_submit():
         try:
-            share = service.create_share(actor(), _draft(form, child_id))
+            share = service.create_share(actor(), share_draft(form, child_id))
             flash("Shared. The recipients see it in their 'shared with us' list.", "success")
             return redirect(url_for("sharing.show", share_id=share.id))
         except Invalid as exc:
@@ -150,7 +153,7 @@ def correct(share_id: int):
     _fill(form, original)
     if form.validate_on_submit():
         try:
-            share = service.correct(actor(), share_id, _draft(form, original.child_id), form.supersede_reason.data)
+            share = service.correct(actor(), share_id, share_draft(form, original.child_id), form.supersede_reason.data)
             flash(f"Corrected. Share {original.id} stays on the record, marked as superseded.", "success")
             return redirect(url_for("sharing.show", share_id=share.id))
         except Invalid as exc:
@@ -167,7 +170,7 @@ def onward(share_id: int):
     _fill(form, origin, only={"category", "summary", "content"})
     if form.validate_on_submit():
         try:
-            share = service.share_onward(actor(), share_id, _draft(form, origin.child_id))
+            share = service.share_onward(actor(), share_id, share_draft(form, origin.child_id))
             flash("Shared onward. The recipients see it in their 'shared with us' list.", "success")
             return redirect(url_for("sharing.show", share_id=share.id))
         except Invalid as exc:
@@ -205,6 +208,7 @@ def show(share_id: int):
     return render_template("sharing/show.html", share=share, revoke=revoke, bases=legal_bases,
                            organisations={o.id: o for o in service.recipients_for(actor())},
                            mine=share.sender_org_id == actor().organisation_id,
+                           about=service.children_named(actor(), [share]).get(share.child_id),
                            corrected_by=service.corrections(actor(), share))
 
 
