@@ -302,3 +302,17 @@ def test_the_pack_writes_every_day_and_time_one_way_in_london_time(app, world, s
     assert recorded[shares["plain"].id] == "1 July 2026 12:30"
     about = {row["Item"]: row["Value"] for row in _sheet_rows(book, "About this pack")}
     assert "Europe/London" in about["Times"]
+
+
+def test_the_pack_gives_legal_bases_and_consent_in_plain_english_with_the_code_beside(app, world, shares):
+    expected = {"Legal basis": "Public task (UK GDPR 6(1)(e)); Children Act 1989 section 47 (CA1989-s47)",
+                "Consent position": "Consent not needed"}
+    book = _workbook(_client(app, world, "hub_dpo").get(f"/subject-access/{world['child'].id}.xlsx").data)
+    plain = next(row for row in _sheet_rows(book, "Information shared") if row["Share"] == shares["plain"].id)
+    assert {name: plain[name] for name in expected} == expected
+    intel = next(row for row in _sheet_rows(book, "Information shared") if row["Share"] == shares["intel_c"].id)
+    assert intel["Legal basis"].startswith("DPA 2018 Part 3, section 35(5): safeguarding")
+    assert "(DPA 2018 S35+S8P4); Crime and Disorder Act 1998 section 115 (CDA1998-s115)" in intel["Legal basis"]
+    text = _client(app, world, "hub_dpo").get(f"/subject-access/{world['child'].id}").get_data(as_text=True)
+    for words in expected.values():
+        assert words in text

@@ -5,7 +5,7 @@ notifications, their outbox e-mails and the audit events commit with it or not a
 notification is a small state machine per school (the copies of one message to one school share
 a `group_key`):
 
-    waiting --open--> opened --acknowledge--> acknowledged
+    waiting --open--> opened --acknowledge (or reply to the police)--> acknowledged
        \\____________ deadline passed, not acknowledged ____________> escalated (still waiting)
 
 Escalation (`escalate_due`, run by the delivery worker's loop or `notifications escalate`) adds
@@ -384,19 +384,26 @@ def acknowledge(actor: User, notification_id: int, school_action: str | None = N
         raise Invalid({"school_action": f"Keep this under {ACTION_MAX} characters"})
     if n.acknowledged_at is not None:
         raise Invalid({"": "This notification was already acknowledged"})
-    now = utcnow()
-    with unit_of_work() as s:
-        s.execute(update(Notification).where(Notification.group_key == n.group_key,
-                                             Notification.acknowledged_at.is_(None))
-                  .values(acknowledged_at=now, acknowledged_by_user_id=actor.id),
-                  execution_options={"synchronize_session": "fetch"})
+    with unit_of_work():
+        _acknowledge_group(actor, n, utcnow())
         n.school_action = action
-        if n.opened_at is None:
-            n.opened_at = now
         audit.record("update", actor=actor, object_type="notification", object_id=n.id, child_id=_child_id(n),
                      basis="notification-recipient",
                      detail={"change": "acknowledged", "group": n.group_key, "action_recorded": bool(action)})
     return n
+
+
+def _acknowledge_group(actor: User, n: Notification, now: datetime) -> int:
+    """Within the caller's unit of work: every copy of n's message to the school not yet
+    acknowledged is acknowledged now by the actor (one answer for the school, which stops its
+    escalation). Returns how many copies it answered (none when already acknowledged)."""
+    answered = db.session().execute(
+        update(Notification).where(Notification.group_key == n.group_key, Notification.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by_user_id=actor.id),
+        execution_options={"synchronize_session": "fetch"}).rowcount
+    if n.opened_at is None:
+        n.opened_at = now
+    return answered
 
 
 def _child_id(n: Notification) -> int:
@@ -460,6 +467,24 @@ class GroupStatus:
     school_action: str | None
     escalated_at: datetime | None
     overdue: bool
+    #: When a key adult first opened a copy, and first replied to the police from one.
+    opened_at: datetime | None = None
+    replied_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        """The one furthest step the school took: New, Opened, Acknowledged or Replied (a reply
+        acknowledges too)."""
+        if self.replied_at:
+            return "Replied"
+        if self.acknowledged_at:
+            return "Acknowledged"
+        return "Opened" if self.opened_at else "New"
+
+    @property
+    def status_at(self) -> datetime:
+        """When the school took that step (for New: when the message was sent)."""
+        return self.replied_at or self.acknowledged_at or self.opened_at or self.sent_at
 
 
 def status_for_episode(actor: User, episode_id: int, now: datetime | None = None) -> list[GroupStatus]:
@@ -471,18 +496,26 @@ def status_for_episode(actor: User, episode_id: int, now: datetime | None = None
     groups: dict[str, list[Notification]] = {}
     for n in for_episode(episode_id):
         groups.setdefault(n.group_key, []).append(n)
+    replied: dict[int, datetime] = {}  # each notification's first reply, in one query for the episode
+    for notification_id, at in db.session().execute(
+            select(NotificationReply.notification_id, NotificationReply.created_at)
+            .where(NotificationReply.episode_id == episode_id).order_by(NotificationReply.created_at.desc())):
+        replied[notification_id] = at
     result = []
     for copies in groups.values():
         acked = next((n for n in copies if n.acknowledged_at is not None), None)
         with_action = next((n for n in copies if n.school_action), None)
         first = copies[0]
+        opened_at = min((n.opened_at for n in copies if n.opened_at), default=None)
+        replied_at = min((replied[n.id] for n in copies if n.id in replied), default=None)
         result.append(GroupStatus(
             organisation=db.session().get(Organisation, first.organisation_id), kind=first.kind,
             sent_at=first.created_at, deadline_at=first.deadline_at, copies=len(copies),
             opened=sum(1 for n in copies if n.opened_at), acknowledged_at=acked.acknowledged_at if acked else None,
             acknowledged_by=acknowledged_by(acked) if acked else None,
             school_action=with_action.school_action if with_action else None,
-            escalated_at=first.escalated_at, overdue=acked is None and first.deadline_at <= now))
+            escalated_at=first.escalated_at, overdue=acked is None and first.deadline_at <= now,
+            opened_at=opened_at, replied_at=replied_at))
     return result
 
 
@@ -667,14 +700,18 @@ def _reply(actor: User, n: Notification, episode: MissingEpisode, kind: ReplyKin
             rationale=REPLY_RATIONALE, authorised_by_user_id=authoriser, family_told=False,
             family_not_told_reason=REPLY_FAMILY_NOT_TOLD))
         reply = NotificationReply(notification_id=n.id, episode_id=episode.id, share_id=share.id, kind=kind,
-                                  seen_at=seen_at, organisation_id=actor.organisation_id, user_id=actor.id)
+                                  seen_at=seen_at, organisation_id=actor.organisation_id, user_id=actor.id,
+                                  created_at=utcnow())
         s.add(reply)
         s.flush()
+        # A reply answers the notification as an acknowledgement would: the school has acted, so
+        # its escalation stops and the police see "Replied", not "Waiting".
+        acknowledged = _acknowledge_group(actor, n, reply.created_at)
         alerted = _alert_force(episode)
         audit.record("share", actor=actor, object_type="notification", object_id=n.id, child_id=episode.child_id,
                      basis="notification-recipient",
                      detail={"reply": kind.value, "share": share.id, "to": episode.police_org_id,
-                             "alerted": alerted})
+                             "alerted": alerted, "acknowledged": acknowledged})
     return reply
 
 

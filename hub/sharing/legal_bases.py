@@ -9,6 +9,7 @@ entries to the gateway list; the UK GDPR and DPA lists are fixed in law, so they
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.auth.roles import OrgKind
@@ -95,8 +96,24 @@ GATEWAYS = [
 LISTS = {"article_6": ARTICLE_6, "article_9": ARTICLE_9, "article_10": ARTICLE_10, "part_3": PART_3,
          "gateway": GATEWAYS}
 BY_CODE = {name: {b.code: b for b in entries} for name, entries in LISTS.items()}
+#: What stands before a code when it is shown beside its label: the law each list comes from.
+CODE_PREFIX = {"article_6": "UK GDPR ", "article_9": "UK GDPR ", "article_10": "UK GDPR ", "part_3": "DPA 2018 ",
+               "gateway": ""}
 PUBLIC_BODIES = {OrgKind.police, OrgKind.childrens_social_care, OrgKind.school, OrgKind.health,
                  OrgKind.la_education, OrgKind.mace_host}
+
+
+def describe(code: str | None, local_gateways: Iterable[LegalBasis] = ()) -> str:
+    """A code in plain English, label first with the code beside it: "Public task (UK GDPR 6(1)(e))".
+    The one place every page, list and spreadsheet turns a code into words. `local_gateways`: the
+    locality's own gateways (hub.sharing.service.gateways()); a code in no list is shown as it is."""
+    if not code:
+        return ""
+    for name, entries in BY_CODE.items():
+        if code in entries:
+            return f"{entries[code].label} ({CODE_PREFIX[name]}{code})"
+    local = next((g for g in local_gateways if g.code == code), None)
+    return f"{local.label} ({code})" if local else code
 
 
 @dataclass

@@ -60,6 +60,11 @@ class ConsentPosition(str, enum.Enum):
     #: Consent sought and refused, but sharing is justified.
     refused_but_justified = "refused_but_justified"
 
+    @property
+    def label(self) -> str:
+        return {"consent": "Consent relied on", "not_needed": "Consent not needed",
+                "refused_but_justified": "Consent refused but sharing justified"}[self.value]
+
 
 class NoConsentReason(str, enum.Enum):
     significant_harm = "significant_harm"

@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from hub import db
 from hub.audit import service as audit
@@ -23,7 +23,7 @@ from hub.consent.models import ConsentRecord
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.permissions import (
-    DENIED, MACE_ROLES, PRACTITIONER_ROLES, child_access, mace_intelligence_access,
+    DENIED, MACE_ROLES, PRACTITIONER_ROLES, child_access, child_bases, mace_intelligence_access,
     mace_intelligence_recipients_ok, share_visible,
 )
 from hub.sharing import legal_bases
@@ -136,8 +136,10 @@ def _store_share(actor: User, draft: ShareDraft, access, special: bool, criminal
         s.add(share)
         s.flush()
         _grant_access(share, [actor.organisation_id, *share_recipient_orgs(share)])
+        # The purpose is free text, kept only in the share: the log names its category instead, so
+        # that erasing a share's content never has to touch the log.
         audit.record("share", actor=actor, object_type="share", object_id=share.id, child_id=draft.child_id,
-                     basis=access.basis, purpose=share.purpose[:200], legal_basis=_legal_basis_text(share),
+                     basis=access.basis, purpose=draft.category.value, legal_basis=_legal_basis_text(share),
                      detail={"recipients": sorted(draft.recipient_org_ids), "category": draft.category.value,
                              "consent": draft.consent_position.value, "origin": share.origin_share_id,
                              "supersedes": share.supersedes_id, "mace_group": share.mace_group_id})
@@ -323,6 +325,39 @@ def get_share(actor: User, share_id: int, *, object_type: str = "share", detail:
                      basis="share-recipient" if mine else "share-sender", legal_basis=_legal_basis_text(share),
                      detail=detail)
     return share
+
+
+#: What a list of shares says for MACE intelligence about places or persons rather than one child.
+NO_SINGLE_CHILD = "No single child (MACE intelligence)"
+
+
+@dataclass(frozen=True)
+class ShareChild:
+    """The child a share is about, as a list of shares names them."""
+
+    name: str
+    #: Whether the reader may open the child's page (a relationship or role of their own).
+    may_open: bool
+
+
+def children_named(actor: User, shares: list[ShareRecord]) -> dict[int, ShareChild]:
+    """The children a page of shares is about, by id: one query for the rows and one for the
+    reader's bases, however many shares the page shows. The reader holds each share, so may read
+    its child's name; only a relationship of their own opens the child's page."""
+    from hub.people.models import Child
+
+    ids = sorted({share.child_id for share in shares if share.child_id is not None})
+    if not ids:
+        return {}
+    rows = db.session().scalars(select(Child).where(Child.id.in_(ids)).options(lazyload(Child.identifiers)))
+    bases = child_bases(actor, ids)
+    return {child.id: ShareChild(child.full_name, child.id in bases) for child in rows}
+
+
+def _child_name(share: ShareRecord, named: dict[int, ShareChild]) -> str | None:
+    if share.child_id is None:
+        return NO_SINGLE_CHILD
+    return named[share.child_id].name if share.child_id in named else None
 
 
 def chronology(actor: User, child_id: int) -> list[ShareRecord]:
@@ -545,8 +580,8 @@ def register(actor: User, f: RegisterFilter, page: int = 1) -> tuple[list[ShareR
     return shown, len(rows) > REGISTER_PAGE
 
 
-REGISTER_HEADERS = ["Share", "Recorded (UTC)", "Shared", "Child id", "Sender organisation id", "Category",
-                    "Summary", "Purpose", "Article 6", "Article 9", "Article 10", "Part 3", "Gateway",
+REGISTER_HEADERS = ["Share", "Recorded (UTC)", "Shared", "Child id", "Child", "Sender organisation id",
+                    "Category", "Summary", "Purpose", "Article 6", "Article 9", "Article 10", "Part 3", "Gateway",
                     "Consent position", "Authorised by (user id)", "Source", "Obtained how", "Obtained on",
                     "Evidence reference", "Grading", "Recipients", "Supersedes", "Origin"]
 
@@ -556,9 +591,16 @@ def register_xlsx(actor: User, f: RegisterFilter) -> bytes:
     from hub.exports import write_xlsx
 
     shares = list(db.session().scalars(_register_query(actor, f).options(selectinload(ShareRecord.recipients))))
-    rows = ([s.id, s.created_at, "yes" if s.shared else "decided not to share", s.child_id, s.sender_org_id,
-             s.category.value, s.summary, s.purpose, s.article_6, s.article_9, s.article_10, s.part_3, s.gateway,
-             s.consent_position.value if s.consent_position else None, s.authorised_by_user_id,
+    named, local = children_named(actor, shares), gateways()
+
+    def basis(code: str | None) -> str | None:
+        return legal_bases.describe(code, local) or None
+
+    rows = ([s.id, s.created_at, "yes" if s.shared else "decided not to share", s.child_id,
+             _child_name(s, named), s.sender_org_id,
+             s.category.value, s.summary, s.purpose, basis(s.article_6), basis(s.article_9), basis(s.article_10),
+             basis(s.part_3), basis(s.gateway), s.consent_position.label if s.consent_position else None,
+             s.authorised_by_user_id,
              s.source_description, s.obtained_how.value, s.obtained_on, s.evidence_reference,
              "".join(x for x in (s.source_evaluation, s.intelligence_assessment, s.handling_code) if x) or None,
              ", ".join(f"{r.organisation_id}:{r.status.value}" for r in s.recipients), s.supersedes_id,

@@ -28,9 +28,9 @@ from hub.errors import NotFound
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.people.models import AgencyInvolvement, Child, Enrolment
 from hub.permissions import child_access, is_hub_dpo
-from hub.sharing.legal_bases import BY_CODE
+from hub.sharing import legal_bases
 from hub.sharing.models import ObtainedHow, ShareRecord, SourceKind
-from hub.sharing.service import visible_to
+from hub.sharing.service import gateways, visible_to
 
 OBJECT_TYPE = "subject-access-pack"
 SHARES_TITLE = "Information shared"
@@ -306,14 +306,16 @@ def _shares_section(shares: list[ShareRecord], names: _Names) -> Section:
         if share.supersedes_id:
             corrected_by[share.supersedes_id].append(share.id)
     rows = []
+    local = gateways()  # once for the pack: the locality's gateways name codes the national lists lack
     for x in shares:
         review = _share_review(x)
         kind = ("Decision not to share" if not x.shared else "Correction" if x.supersedes_id
                 else "Onward share" if x.origin_share_id else "Share")
         values = [
-            x.id, kind, x.created_at, x.category.label, x.summary, x.content, x.purpose, _legal_basis(x),
+            x.id, kind, x.created_at, x.category.label, x.summary, x.content, x.purpose, _legal_basis(x, local),
             _yes_no(x.special_category), _yes_no(x.criminal_offence), _yes_no(x.law_enforcement),
-            _words(x.consent_position), x.consent_record_id, _words(x.no_consent_reason), x.rationale,
+            x.consent_position.label if x.consent_position else None, x.consent_record_id,
+            _words(x.no_consent_reason), x.rationale,
             names.user(x.authorised_by_user_id, review), _family_told(x), _words(x.source_kind),
             x.source_description, _words(x.obtained_how), x.obtained_on, x.evidence_reference,
             "".join(g for g in (x.source_evaluation, x.intelligence_assessment, x.handling_code) if g) or None,
@@ -345,14 +347,9 @@ def _recipient(recipient, names: _Names, review: list[str], shared: bool) -> str
     return f"{names.org(recipient.organisation_id)}{f' ({person})' if person else ''}: {status}{opened}"
 
 
-def _legal_basis(share: ShareRecord) -> str:
-    parts = []
-    for name, code in (("article_6", share.article_6), ("article_9", share.article_9),
-                       ("article_10", share.article_10), ("part_3", share.part_3), ("gateway", share.gateway)):
-        if code:
-            known = BY_CODE.get(name, {}).get(code)
-            parts.append(f"{code} {known.label}" if known else code)
-    return "; ".join(parts)
+def _legal_basis(share: ShareRecord, local: list[legal_bases.LegalBasis]) -> str:
+    codes = (share.article_6, share.article_9, share.article_10, share.part_3, share.gateway)
+    return "; ".join(legal_bases.describe(code, local) for code in codes if code)
 
 
 def _family_told(share: ShareRecord) -> str | None:

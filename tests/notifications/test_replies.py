@@ -161,6 +161,54 @@ def _seen_form(day, hhmm: str, note: str = "") -> dict:
             "seen-note": note}
 
 
+@pytest.mark.parametrize("reply", ["seen_at_school", "information"])
+def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world, episode, reply):  # noqa: F811
+    n = _mine(world.dsl)
+    if reply == "seen_at_school":
+        service.reply_seen_at_school(_user(world.dsl), n.id, utcnow() - timedelta(minutes=10))
+    else:
+        service.reply_information(_user(world.dsl), n.id, "Often at the skate park")
+    copies = db.session().scalars(select(Notification).where(Notification.group_key == n.group_key)).all()
+    assert len(copies) == 2
+    assert all(c.acknowledged_at is not None and c.acknowledged_by_user_id == world.dsl.id for c in copies)
+    service.escalate_due(n.deadline_at + timedelta(hours=1))
+    assert db.session().scalar(select(func.count()).select_from(Notification).where(
+        Notification.group_key == n.group_key, Notification.reason == RecipientReason.escalation)) == 0
+    assert all(db.session().get(Notification, c.id).escalated_at is None for c in copies)
+    [row] = missing.dashboard(_user(world.worker))  # the missing team's list no longer says "Waiting"
+    assert row.schools_acknowledged == row.schools_told == 1 and row.schools_overdue == 0
+
+
+def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(app, world, episode):  # noqa: F811
+    from hub.web import london
+
+    [before] = service.status_for_episode(_user(world.officer), episode.id)
+    assert before.status == "New" and before.status_at == before.sent_at
+    service.open_notification(_user(world.dsl), _mine(world.dsl).id)
+    [opened] = service.status_for_episode(_user(world.officer), episode.id)
+    assert opened.status == "Opened" and opened.status_at == _mine(world.dsl).opened_at
+    reply = service.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow() - timedelta(minutes=10))
+    [status] = service.status_for_episode(_user(world.officer), episode.id)
+    assert status.status == "Replied" and status.status_at == reply.created_at and not status.overdue
+    for who in (world.officer, world.worker):
+        page = _client_for(app, who.id).get(f"/missing/{episode.id}").get_data(as_text=True)
+        cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
+        assert ">Replied</strong>" in cell and london(reply.created_at) in cell and "Overdue" not in cell
+        assert "acknowledged" not in cell  # the reply was the acknowledgement: one step, one time
+
+
+def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_times(app, world, episode):  # noqa: F811
+    from hub.web import london
+
+    acknowledged = service.acknowledge(_user(world.dsl), _mine(world.dsl).id, "Parents called").acknowledged_at
+    reply = service.reply_information(_user(world.deputy), _mine(world.deputy).id, "Goes to the canal", world.dsl.id)
+    [status] = service.status_for_episode(_user(world.officer), episode.id)
+    assert (status.status, status.status_at, status.acknowledged_at) == ("Replied", reply.created_at, acknowledged)
+    page = _client_for(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
+    cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
+    assert f"acknowledged {london(acknowledged)}" in cell and "Parents called" in cell
+
+
 def test_the_key_adult_replies_from_the_page_and_the_police_see_it(app, world, episode):  # noqa: F811
     from hub.forms import utc_to_london
 
