@@ -1,7 +1,7 @@
 """Imports every package's models so that Base.metadata knows every table (for Alembic)."""
 
 from hub.audit.models import (  # noqa: F401
-    AuditEvent, AuditFlag, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
+    AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
 )
 from hub.auth.models import (  # noqa: F401
     Organisation, RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserRole, UserSession,

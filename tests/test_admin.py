@@ -131,3 +131,14 @@ def test_an_administrator_cannot_deactivate_themselves(app):
     user, _ = make_user(host, Role.hub_admin)
     with pytest.raises(Invalid):
         admin.set_user_active(user, user.id, False)
+
+
+@pytest.mark.parametrize("start, end", [("18:00", "08:00"), ("8am", "18:00"), ("08:00", "24:30")])
+def test_working_hours_that_are_not_times_or_end_before_they_start_are_refused(admin_client, start, end):
+    client, _ = admin_client
+    org = make_org(OrgKind.police)
+    response = post_form(client, f"/admin/organisations/{org.id}", {
+        "name": org.name, "code": org.code, "kind": "police", "identifier": org.identifier, "local_authority_id": 0,
+        "working_hours_start": start, "working_hours_end": end})
+    assert "Enter working hours as HH:MM" in response.get_data(as_text=True)
+    assert db.session().get(Organisation, org.id).working_hours_start == "08:00"

@@ -24,6 +24,13 @@ class OrganisationForm(FlaskForm):
     local_authority_id = SelectField("Local authority area", widget=GovSelect(), coerce=int, validators=[Optional()])
     school_day_start = StringField("School day starts at (schools)", widget=GovTextInput(),
                                    description="24-hour time, like 08:30", validators=[Optional(), Length(max=5)])
+    working_hours_start = StringField("Working hours start", widget=GovTextInput(), default="08:00",
+                                      description="London time, Monday to Friday, like 08:00",
+                                      validators=[Optional(), Length(max=5)])
+    working_hours_end = StringField("Working hours end", widget=GovTextInput(), default="18:00",
+                                    description="Like 18:00; 24:00 for midnight. Reads of a child's record by the "
+                                                "organisation's staff outside these hours are flagged to the DPO.",
+                                    validators=[Optional(), Length(max=5)])
     submit = SubmitField("Save organisation", widget=GovSubmitInput())
 
 

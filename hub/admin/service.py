@@ -15,6 +15,7 @@ from sqlalchemy import select
 from hub import db
 from hub.audit import service as audit
 from hub.auth import service as auth_service
+from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
 from hub.auth.models import Organisation, SsoProvider, User, UserRole
 from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import unit_of_work
@@ -40,6 +41,9 @@ class OrganisationDetails:
     identifier: str
     local_authority_id: int | None = None
     school_day_start: str | None = None
+    #: London time, Monday to Friday; reads of a child's record outside them are flagged.
+    working_hours_start: str = DEFAULT_HOURS[0]
+    working_hours_end: str = DEFAULT_HOURS[1]
 
 
 def _clean_org(details: OrganisationDetails, existing_id: int | None) -> dict:
@@ -57,6 +61,10 @@ def _clean_org(details: OrganisationDetails, existing_id: int | None) -> dict:
     start = (details.school_day_start or "").strip() or None
     if start and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", start):
         errors["school_day_start"] = "Enter the school day start as HH:MM, like 08:30"
+    hours = ((details.working_hours_start or "").strip() or DEFAULT_HOURS[0],
+             (details.working_hours_end or "").strip() or DEFAULT_HOURS[1])
+    if not valid_hours(*hours):
+        errors["working_hours_start"] = "Enter working hours as HH:MM, like 08:00 and 18:00, the start before the end"
     s = db.session()
     if code and s.scalar(select(Organisation.id).where(Organisation.code == code, Organisation.id != (existing_id or 0))):
         errors["code"] = "Another organisation already has this code"
@@ -67,7 +75,8 @@ def _clean_org(details: OrganisationDetails, existing_id: int | None) -> dict:
     if errors:
         raise Invalid(errors)
     return dict(code=code, name=details.name.strip(), kind=details.kind, identifier=identifier,
-                local_authority_id=details.local_authority_id, school_day_start=start)
+                local_authority_id=details.local_authority_id, school_day_start=start,
+                working_hours_start=hours[0], working_hours_end=hours[1])
 
 
 def create_organisation(actor: User | None, details: OrganisationDetails) -> Organisation:

@@ -42,6 +42,7 @@ def _org_details(form: OrganisationForm) -> service.OrganisationDetails:
     return service.OrganisationDetails(
         code=form.code.data, name=form.name.data, kind=OrgKind(form.kind.data), identifier=form.identifier.data,
         local_authority_id=form.local_authority_id.data or None, school_day_start=form.school_day_start.data,
+        working_hours_start=form.working_hours_start.data, working_hours_end=form.working_hours_end.data,
     )
 
 

@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextArea, GovTextInput
-from wtforms import IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms import IntegerField, SelectField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from hub.forms import DateInputField
@@ -29,11 +29,14 @@ class AuditSearchForm(FlaskForm):
     submit = SubmitField("Filter", widget=GovSubmitInput())
 
 
-class CloseFlagForm(FlaskForm):
+class CloseFlagsForm(FlaskForm):
+    """Checkboxes beside each flag on the page, and one note for all of them."""
+
+    flag_id = SelectMultipleField("Flags", coerce=int, validate_choice=False)
     note = TextAreaField("What you found", widget=GovTextArea(),
-                         validators=[InputRequired("Write what you found and why the flag can be closed"),
+                         validators=[InputRequired("Write what you found and why the flags can be closed"),
                                      Length(max=2000)])
-    submit = SubmitField("Close flag", widget=GovSubmitInput())
+    submit = SubmitField("Close the selected flags", widget=GovSubmitInput())
 
 
 class VerifyForm(FlaskForm):

@@ -6,12 +6,17 @@ Triggers created by the migrations refuse UPDATE and DELETE on all three tables;
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, utcnow
+
+LONDON = ZoneInfo("Europe/London")
 
 
 class AuditEvent(Base):
@@ -109,22 +114,62 @@ class AuditVerification(Base):
 
 class AuditFlag(Base):
     """Something in the log a DPO should look at: break-glass access, unusual volumes, access
-    out of hours, repeated failed sign-ins, bulk exports, a look-up of a same-surname child."""
+    out of hours, repeated failed sign-ins, bulk exports, a look-up of a same-surname child.
+
+    One flag is a group: one per user, rule (kind) and London day while it is open, counting the
+    events behind it (`AuditFlagEvent`). Flags are derived from the log and never change it."""
 
     __tablename__ = "audit_flag"
-    __table_args__ = (Index("ix_audit_flag_status_kind", "status", "kind"), UniqueConstraint("kind", "event_seq"))
+    __table_args__ = (
+        Index("ix_audit_flag_status_kind", "status", "kind"),
+        UniqueConstraint("kind", "event_seq"),
+        # One open group per user, rule and day: a new event joins it rather than opening another.
+        Index("ix_audit_flag_open_group", "kind", "actor_user_id", "day", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    #: The event that raised it (unique per kind, so re-running the detectors adds nothing).
+    #: The first event of the group (unique per kind: an event raises a kind of flag once).
     event_seq: Mapped[int] = mapped_column(BigInteger)
     actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor_org_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    child_id: Mapped[int | None] = mapped_column(Integer)
+    #: The London day of the group's events.
+    day: Mapped[date] = mapped_column(Date, default=lambda: datetime.now(LONDON).date())
+    #: How many events the group holds.
+    event_count: Mapped[int] = mapped_column(Integer, default=1)
+    #: The group's latest event, and when the first and latest happened.
+    last_event_seq: Mapped[int | None] = mapped_column(BigInteger)
+    first_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(String(300))
     #: open or closed.
     status: Mapped[str] = mapped_column(String(10), default="open")
     closed_by_user_id: Mapped[int | None] = mapped_column(Integer)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditFlagEvent(Base):
+    """One event behind a flag. The key (kind, event) makes raising idempotent: an event joins
+    a kind of flag once, whatever group it lands in."""
+
+    __tablename__ = "audit_flag_event"
+    __table_args__ = (Index("ix_audit_flag_event_flag_child", "flag_id", "child_id"),)
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    event_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("audit_flag.id", ondelete="CASCADE"))
+    #: The child the event concerns, by id (as in the log).
+    child_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuditFlagScan(Base):
+    """One row: the last event the flag rules have looked at, so each look starts after it.
+    Updated first when raising flags, which serialises concurrent raisers."""
+
+    __tablename__ = "audit_flag_scan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    scanned_to_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from hub.admin import service as admin_service
 from hub.audit import dpo, export, service
-from hub.audit.forms import AuditSearchForm, CloseFlagForm, VerifyForm
+from hub.audit.forms import AuditSearchForm, CloseFlagsForm, VerifyForm
 from hub.auth.roles import Role
 from hub.errors import Invalid
 from hub.web import actor, apply_errors, personal_data, public, roles_required
@@ -158,19 +158,22 @@ def verify():
 @personal_data
 def flags():
     status = "closed" if request.args.get("status") == "closed" else "open"
-    return render_template("audit/flags.html", flags=dpo.flags(actor(), status), status=status, form=None,
-                           close_form=CloseFlagForm())
+    page = dpo.flag_queue(actor(), status, before=request.args.get("before", type=int))
+    older_url = url_for("audit.flags", status=status, before=page.next_before) if page.next_before else None
+    return render_template("audit/flags.html", page=page, status=status, older_url=older_url,
+                           close_form=CloseFlagsForm())
 
 
-@bp.route("/flags/<int:flag_id>/close", methods=["POST"])
+@bp.route("/flags/close", methods=["POST"])
 @roles_required(Role.dpo)
-def close_flag(flag_id: int):
-    form = CloseFlagForm()
+def close_flags():
+    """Close the flags ticked on the page, with one note."""
+    form = CloseFlagsForm()
     try:
         if not form.validate_on_submit():
             raise Invalid({"note": (form.note.errors or ["Write what you found"])[0]})
-        dpo.close_flag(actor(), flag_id, form.note.data)
-        flash("Flag closed.", "success")
+        closed = dpo.close_flags(actor(), form.flag_id.data, form.note.data)
+        flash(f"{len(closed)} flag{'s' if len(closed) != 1 else ''} closed.", "success")
     except Invalid as exc:
         flash(next(iter(exc.errors.values())), "error")
     return redirect(url_for("audit.flags"))

@@ -37,6 +37,10 @@ class Organisation(Base):
     local_authority_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     #: School day start, local time, HH:MM; used for notification deadlines.
     school_day_start: Mapped[str | None] = mapped_column(String(5))
+    #: Working hours, London time, HH:MM, Monday to Friday: a child's record read outside them
+    #: by one of the organisation's users is flagged to the DPO.
+    working_hours_start: Mapped[str] = mapped_column(String(5), default="08:00", server_default="08:00")
+    working_hours_end: Mapped[str] = mapped_column(String(5), default="18:00", server_default="18:00")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

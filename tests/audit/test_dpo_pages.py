@@ -222,16 +222,16 @@ def test_failed_sign_ins_raise_a_flag_that_is_closed_with_a_note(app, setting):
     client = _client(app, setting["hub_dpo"])
     page = client.get("/audit/flags").get_data(as_text=True)
     assert "failed-sign-ins" in page
-    # The flag links to its event: the user's events, starting from it.
-    seq = db.session().scalar(select(AuditFlag.event_seq).where(AuditFlag.kind == "failed-sign-ins"))
+    # The flag links to its events: the user's events, starting from the latest.
+    seq = db.session().scalar(select(AuditFlag.last_event_seq).where(AuditFlag.kind == "failed-sign-ins"))
     assert f'href="/audit?user_id={target.id}&amp;before={seq + 1}"' in page
-    flag_id = re.search(r'/audit/flags/(\d+)/close', page).group(1)
-    response = client.post(f"/audit/flags/{flag_id}/close", data={"csrf_token": csrf_token(page), "note": ""},
-                           follow_redirects=True)
+    flag_id = re.search(r'name="flag_id" type="checkbox" value="(\d+)"', page).group(1)
+    response = client.post("/audit/flags/close", data={"csrf_token": csrf_token(page), "flag_id": flag_id,
+                                                       "note": ""}, follow_redirects=True)
     assert "There is a problem" in response.get_data(as_text=True)
     assert "Write what you found" in response.get_data(as_text=True)
-    client.post(f"/audit/flags/{flag_id}/close", data={"csrf_token": csrf_token(page),
-                                                       "note": "User forgot their password; reset."})
+    client.post("/audit/flags/close", data={"csrf_token": csrf_token(page), "flag_id": flag_id,
+                                            "note": "User forgot their password; reset."})
     assert "User forgot their password" in client.get("/audit/flags?status=closed").get_data(as_text=True)
     closed = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "audit-flag"))
     assert closed.object_id == flag_id and "forgot" not in closed.leaf.decode()

@@ -1,0 +1,116 @@
+"""The rules that raise flags for the DPO, as a pure function of the log's events: nothing here
+reads or writes the database. `Detector` is fed events in log order and answers what each one
+raises; it counts across events (views in a day, failed sign-ins in an hour), so earlier events
+can be fed first with `raising=False` to bring the counts up to date.
+
+Working hours are London time, Monday to Friday, per organisation (`Organisation.working_hours_*`,
+HH:MM; an end of 24:00 means midnight)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+DEFAULT_HOURS = ("08:00", "18:00")
+VOLUME_THRESHOLD = 50  # child record views by one user in one day
+FAILED_SIGN_IN_THRESHOLD = 5  # refused sign-ins for one account in one hour
+FAILED_SIGN_IN_WINDOW = timedelta(hours=1)
+BULK_EXPORT_THRESHOLD = 100  # entries or rows in one export
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    start: str = DEFAULT_HOURS[0]
+    end: str = DEFAULT_HOURS[1]
+
+    def __str__(self) -> str:
+        return f"{self.start} to {self.end}, Monday to Friday"
+
+    def covers(self, moment: datetime) -> bool:
+        local = aware(moment).astimezone(LONDON)
+        return local.weekday() < 5 and self.start <= f"{local:%H:%M}" < self.end  # HH:MM strings sort as times
+
+
+def valid_hours(start: str, end: str) -> bool:
+    """HH:MM, start before end; the end may be 24:00 (midnight)."""
+    def ok(value: str, latest: str) -> bool:
+        try:
+            return len(value) == 5 and time.fromisoformat(value if value != "24:00" else "00:00") is not None \
+                and value <= latest
+        except ValueError:
+            return False
+    return ok(start, "23:59") and ok(end, "24:00") and start < end
+
+
+def aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def london_day(moment: datetime) -> date:
+    return aware(moment).astimezone(LONDON).date()
+
+
+@dataclass(frozen=True)
+class Found:
+    kind: str
+    event: object  # an AuditEvent: seq, occurred_at, action, outcome, actor_user_id, actor_org_id, child_id
+    reason: str
+
+
+def is_child_read(event) -> bool:
+    return event.action == "read" and bool(event.child_id) and event.outcome == "done"
+
+
+def is_failed_sign_in(event) -> bool:
+    return event.action == "sign-in" and event.outcome == "refused" and bool(event.actor_user_id)
+
+
+class Detector:
+    """`hours`: each organisation's working hours (others get the default); `same_surname`:
+    the (user, child) pairs where the child shares the user's surname."""
+
+    def __init__(self, hours: dict[int, WorkingHours], same_surname: set[tuple[int, int]]):
+        self.hours = hours
+        self.same_surname = same_surname
+        self.daily_views: dict[tuple[int | None, date], int] = defaultdict(int)
+        self.failures: dict[int, list[datetime]] = defaultdict(list)
+
+    def feed(self, event, raising: bool = True) -> list[Found]:
+        found = []
+        when = aware(event.occurred_at)
+        if event.access_basis and event.access_basis.startswith("break-glass"):
+            found.append(Found("break-glass", event, "Access with no legitimate relationship (break glass)"))
+        if is_child_read(event):
+            hours = self.hours.get(event.actor_org_id, WorkingHours())
+            if not hours.covers(when):
+                found.append(Found("out-of-hours", event, f"Child records viewed out of working hours ({hours})"))
+            key = (event.actor_user_id, london_day(when))
+            self.daily_views[key] += 1
+            if self.daily_views[key] == VOLUME_THRESHOLD + 1:
+                found.append(Found("volume", event, f"More than {VOLUME_THRESHOLD} child records viewed in one day"))
+            if (event.actor_user_id, event.child_id) in self.same_surname:
+                found.append(Found("same-surname", event, "Looked up a child who shares their surname"))
+        if is_failed_sign_in(event):
+            recent = [t for t in self.failures[event.actor_user_id] if when - t < FAILED_SIGN_IN_WINDOW] + [when]
+            self.failures[event.actor_user_id] = recent
+            if len(recent) == FAILED_SIGN_IN_THRESHOLD:
+                found.append(Found("failed-sign-ins", event,
+                                   f"{FAILED_SIGN_IN_THRESHOLD} failed sign-ins within an hour"))
+        if event.action == "export":
+            detail = json.loads(event.detail) if event.detail else {}
+            size = max(detail.get("entries", 0), detail.get("rows", 0))
+            if size > BULK_EXPORT_THRESHOLD:
+                found.append(Found("bulk-export", event, f"Export of more than {BULK_EXPORT_THRESHOLD} records"))
+        return found if raising else []
+
+
+def context_start(first_new: datetime) -> datetime:
+    """How far back the counting rules look before the first new event: its London day, and
+    the failed sign-in window."""
+    first_new = aware(first_new)
+    day_start = datetime.combine(london_day(first_new), time.min, LONDON).astimezone(timezone.utc)
+    return min(day_start, first_new - FAILED_SIGN_IN_WINDOW)
