@@ -30,7 +30,11 @@ def register(app: Flask) -> None:
 
         from hub.audit.service import latest_tree_head, sign_tree_head, tree_size
 
+        from hub.people import service as people
+
         _cli_origin()
+        if people.search_index_stale():  # a demo database made before search by prefix and sound
+            people.reindex_children()
         logins = demo.run()
         latest = latest_tree_head()
         if latest is None or latest.tree_size < tree_size():
@@ -96,6 +100,14 @@ def register(app: Flask) -> None:
 
         _cli_origin()
         click.echo(f"Re-encrypted {rotate_keys()} fields with the current key.")
+
+    @keys_group.command("reindex")
+    def keys_reindex():
+        """Rewrite the children's keyed search indexes (after an upgrade or a new HUB_BLIND_INDEX_KEY)."""
+        from hub.people.service import reindex_children
+
+        _cli_origin()
+        click.echo(f"Reindexed {reindex_children()} children for search.")
 
     @keys_group.command("generate")
     def keys_generate():

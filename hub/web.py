@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.auth.roles import Role
 from hub.errors import HubError
+from hub.home import Work, work_for
 
 bp = Blueprint("core", __name__)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -187,7 +188,15 @@ def _template_globals() -> dict:
         "csp_nonce": g.get("csp_nonce", ""),
         "demo_mode": current_app.config["HUB"].demo,
         "Role": Role,
+        "my_work": _my_work,
     }
+
+
+def _my_work() -> Work | None:
+    """The signed-in user's counts for the menu and the home page, worked out once a request."""
+    if "my_work" not in g:
+        g.my_work = work_for(actor()) if current_user.is_authenticated else None
+    return g.my_work
 
 
 def _render_error(status: int, title: str, message: str, headers: dict[str, str] | None = None):
@@ -255,7 +264,7 @@ def health():
 
 @bp.route("/")
 def home():
-    return render_template("home.html")
+    return render_template("home.html", work=_my_work())
 
 
 def apply_errors(form, exc) -> None:

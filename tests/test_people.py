@@ -3,10 +3,11 @@ and reachable only through a legitimate relationship (the permission matrix)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, func, select, text
 
 from hub import db, validators
 from hub.audit.models import AuditEvent
@@ -299,3 +300,82 @@ def test_an_organisations_dpo_reaches_only_the_children_their_organisation_holds
     school_dpo, _ = make_user(db.session().get(Organisation, school), Role.dpo)
     assert child_access(school_dpo, locality["related"].id).basis == "role:dpo"
     assert not child_access(school_dpo, locality["unrelated"].id)
+
+
+# --- search: part of a name, a sound-alike, a date of birth or an identifier in one box -------------
+
+@pytest.fixture
+def pupils(app):
+    """A school's DSL with two pupils, and a Violet at another school the DSL may not see."""
+    school, other_school = make_org(OrgKind.school), make_org(OrgKind.school)
+    violet = make_child("Violet", "Ashworth", dob=date(2013, 7, 14),
+                        identifiers={IdentifierKind.nhs_number: "9434765919", IdentifierKind.police_id: "XP-77123"})
+    zara = make_child("Zara", "Okafor", dob=date(2012, 1, 5))
+    hidden = make_child("Violet", "Hidden", dob=date(2013, 7, 14))
+    enrol(violet, school)
+    enrol(zara, school)
+    enrol(hidden, other_school)
+    dsl, secret = make_user(school, Role.dsl)
+    return {"violet": violet, "zara": zara, "hidden": hidden, "dsl": dsl, "secret": secret}
+
+
+def _found(pupils, text: str) -> set[int]:
+    return {c.id for c in people.find_children(pupils["dsl"], people.ChildSearch(name=text)).children}
+
+
+@pytest.mark.parametrize("text", ["Vio", "vi", "Ash", "viol ashw"])
+def test_the_start_of_a_first_or_last_name_finds_the_child(pupils, text):
+    assert _found(pupils, text) == {pupils["violet"].id}
+
+
+@pytest.mark.parametrize("text", ["Violett", "Vilet", "Fiolet", "Ashwerth", "Violette Ashwurth"])
+def test_a_misspelt_name_finds_the_child_by_how_it_sounds(pupils, text):
+    assert _found(pupils, text) == {pupils["violet"].id}
+
+
+@pytest.mark.parametrize("text", ["Vio", "Vilet", "Violet Hidden", "Hid", "14/7/2013"])
+def test_a_child_the_user_may_not_see_is_never_found(pupils, text):
+    assert pupils["hidden"].id not in _found(pupils, text)
+
+
+@pytest.mark.parametrize("text", ["14/7/2013", "2013-07-14", "943 476 5919", "9434765919", "xp-77123", "Vio 14/7/2013"])
+def test_the_search_box_finds_a_child_by_date_of_birth_nhs_number_or_police_id(pupils, text):
+    assert _found(pupils, text) == {pupils["violet"].id}
+
+
+def test_a_name_that_neither_starts_nor_sounds_like_the_childs_finds_nothing(pupils):
+    assert _found(pupils, "Zeb") == set() and _found(pupils, "Violet Okafor") == set()
+
+
+def test_the_children_page_finds_a_child_by_part_of_a_name_and_refuses_one_letter(app, pupils):
+    client = app.test_client()
+    sign_in(client, pupils["dsl"], pupils["secret"])
+    page = client.get("/children?name=Vio").get_data(as_text=True)
+    assert "Violet Ashworth" in page and "Zara Okafor" not in page and "Violet Hidden" not in page
+    assert "Enter at least 2 letters of a name" in client.get("/children?name=V").get_data(as_text=True)
+
+
+def test_a_childs_search_rows_are_keyed_hashes_padded_so_their_number_hides_the_names_length(app):
+    from hub.people.models import ChildNameToken
+
+    short, long = make_child("Al", "Li"), make_child("Maximiliana", "Featherstonehaugh")
+    counts = {child.id: db.session().scalar(select(func.count()).select_from(ChildNameToken)
+                                            .where(ChildNameToken.child_id == child.id)) for child in (short, long)}
+    assert all(n % 16 == 0 for n in counts.values())
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in db.session().scalars(select(ChildNameToken.token_hash)))
+
+
+def test_keys_reindex_makes_children_indexed_before_this_search_findable(app, pupils, runner):
+    from hub.crypto import blind_index, name_tokens
+    from hub.people.models import ChildNameToken
+
+    with db.unit_of_work() as s:  # as a child was indexed before: whole words only
+        s.execute(delete(ChildNameToken))
+        for child in (pupils["violet"], pupils["zara"], pupils["hidden"]):
+            for token in name_tokens(child.given_name, child.family_name):
+                s.add(ChildNameToken(child_id=child.id, token_hash=blind_index("name", token)))
+    assert _found(pupils, "Vio") == set() and people.search_index_stale()
+    result = runner.invoke(args=["keys", "reindex"])
+    assert result.exit_code == 0 and "Reindexed 3 children" in result.output
+    assert _found(pupils, "Vio") == {pupils["violet"].id} and not people.search_index_stale()
+    assert people.child_ids_by_name("violet", "ashworth", date(2013, 7, 14)) == [pupils["violet"].id]

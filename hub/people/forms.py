@@ -6,8 +6,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from hub.forms import DateInputField
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from hub.people import search
 from hub.people.models import Gender
 
 
@@ -15,13 +16,19 @@ class ChildSearchForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
-    name = StringField("Name", widget=GovTextInput(), validators=[Optional(), Length(max=100)],
-                       description="First name, last name or both")
+    name = StringField("Name, date of birth or identifier", widget=GovTextInput(),
+                       validators=[Optional(), Length(max=100)],
+                       description="The start of a first or last name (2 letters or more), a name as it sounds, "
+                                   "a date of birth such as 27/3/2012, or an NHS number or police id")
     date_of_birth = DateInputField("Date of birth", validators=[Optional()],
                               description="For example, 27 3 2012")
     identifier = StringField("NHS number, pupil number, LA id or police id", widget=GovTextInput(),
                              validators=[Optional(), Length(max=30)])
     submit = SubmitField("Search", widget=GovSubmitInput())
+
+    def validate_name(self, field):
+        if search.parse(field.data or "").too_short:
+            raise ValidationError("Enter at least 2 letters of a name")
 
 
 class ChildForm(FlaskForm):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from hub.auth.roles import OrgKind, Role
 from tests.e2e.conftest import assert_accessible, sign_in
-from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
+from hub.missing import service as missing
+from tests.factories import PASSWORD, enrol, involve, make_child, make_org, make_user
+from tests.missing.test_episode_service import details
 
 
 def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(app, page, live_server, tmp_path):
@@ -15,8 +17,16 @@ def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(app, page, li
     user, secret = make_user(school, Role.dsl)
     child = make_child("Juniper", "Ashcombe")
     enrol(child, school)
+    police = make_org(OrgKind.police)
+    involve(child, police, "missing-person record")
+    officer, _ = make_user(police, Role.police_officer)
+    for reference in ("MP/26/0101", "MP/26/0102"):  # two episodes: two new notifications for the DSL
+        missing.record_episode(officer, child.id, details(police_reference=reference))
     sign_in(page, live_server, user.email, PASSWORD, secret)
     page.get_by_role("heading", name="Safeguarding hub", level=1).wait_for()
+    # The home page is the DSL's work, and the menu carries the same count.
+    assert "2 notifications" in page.get_by_test_id("work-notifications").inner_text()
+    assert page.get_by_role("navigation", name="Menu").get_by_role("link", name="Notifications (2)").is_visible()
     banner = page.get_by_test_id("signed-in-as").inner_text()
     assert user.name in banner and school.name in banner
     assert page.get_by_role("banner").get_by_text("fictional demonstration").is_visible()
@@ -24,6 +34,11 @@ def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(app, page, li
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
     page.get_by_role("link", name="Children").first.click()
     assert "Juniper Ashcombe" in page.get_by_test_id("children").inner_text()
+    # Search by the start of a name, and by a misspelling that sounds the same.
+    for typed in ("Juni", "Junipur Ashcom"):
+        page.get_by_label("Name, date of birth or identifier").fill(typed)
+        page.get_by_role("button", name="Search").click()
+        assert "Juniper Ashcombe" in page.get_by_test_id("children").inner_text(), typed
     assert_accessible(page)
     assert not page.console_errors  # no CSP violation, no missing asset
 

@@ -1,0 +1,102 @@
+"""Each user's work, as counts for the home page and the menu: notifications waiting for a
+school's DSL, overdue duties and the police download's review queue for the missing team and
+the police, open audit flags for a DPO, open actions and outcomes for a MACE member.
+
+Counts only: no name, no child, so reading them is not audited. Each count is scoped by the same
+rules as the page it links to, and a role that has no such page gets None (nothing shown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import aliased
+
+from hub import db
+from hub.audit.models import AuditFlag
+from hub.auth.models import User
+from hub.auth.roles import Role
+from hub.db import utcnow
+from hub.mace.mine import home_counts as mace_home_counts
+from hub.missing import rules
+from hub.missing.imports import may_import
+from hub.missing.models import ImportReviewItem, MissingEpisode, ReviewStatus
+from hub.missing.service import EPISODE_ROLES, RECENTLY_FOUND
+from hub.notifications.models import Notification
+from hub.people.models import Child
+from hub.permissions import is_hub_dpo, member_group_ids, visible_child_ids
+
+NOTIFIED_ROLES = {Role.dsl, Role.deputy_dsl}
+
+
+@dataclass(frozen=True)
+class Work:
+    notifications: int | None = None
+    overdue_duties: int | None = None
+    review_queue: int | None = None
+    open_flags: int | None = None
+    mace_waiting: int | None = None
+
+    @property
+    def missing(self) -> int | None:
+        """The menu's "Missing (n)": overdue duties and download rows waiting, together."""
+        counts = [c for c in (self.overdue_duties, self.review_queue) if c is not None]
+        return sum(counts) if counts else None
+
+
+def work_for(user: User, now: datetime | None = None) -> Work:
+    now = now or utcnow()
+    return Work(
+        notifications=_notifications(user) if user.roles & NOTIFIED_ROLES else None,
+        overdue_duties=_overdue_duties(user, now) if user.roles & EPISODE_ROLES else None,
+        review_queue=_review_queue(user) if may_import(user) else None,
+        open_flags=_open_flags(user) if Role.dpo in user.roles else None,
+        mace_waiting=_mace_waiting(user),
+    )
+
+
+def _notifications(user: User) -> int:
+    """Addressed to the user and not yet acknowledged by their school (the inbox's new ones)."""
+    return db.session().scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.acknowledged_at.is_(None)))
+
+
+def _overdue_duties(user: User, now: datetime) -> int:
+    """Overdue duties of the episodes on the missing team's list (open, or found in the last two
+    weeks, of children the user may see). Due times come from hub.missing.rules, never from a
+    second copy of the rules in SQL: one query loads the episodes (no names), the rules count."""
+    every = aliased(MissingEpisode)
+    episodes_ever = select(func.count(every.id)).where(every.child_id == MissingEpisode.child_id).scalar_subquery()
+    rows = db.session().execute(
+        select(MissingEpisode, Child.looked_after, episodes_ever).join(Child, Child.id == MissingEpisode.child_id)
+        .where(MissingEpisode.child_id.in_(visible_child_ids(user)),
+               or_(MissingEpisode.found_at.is_(None), MissingEpisode.found_at >= now - RECENTLY_FOUND))).all()
+    total = 0
+    for episode, looked_after, ever in rows:
+        rhi = rules.return_interview_reasons(episode, looked_after, ever, now)
+        total += sum(1 for due in rules.duties(episode, bool(rhi), looked_after, now) if due.overdue)
+    return total
+
+
+def _review_queue(user: User) -> int:
+    """Rows of the user's force's download waiting for a person to match them to a child."""
+    return db.session().scalar(select(func.count()).select_from(ImportReviewItem).where(
+        ImportReviewItem.status == ReviewStatus.waiting, ImportReviewItem.police_org_id == user.organisation_id))
+
+
+def _open_flags(user: User) -> int:
+    """Open flags in the DPO's scope: every flag for the hub's DPO, their organisation's otherwise."""
+    query = select(func.count()).select_from(AuditFlag).where(AuditFlag.status == "open")
+    if not is_hub_dpo(user):
+        query = query.where(AuditFlag.actor_org_id == user.organisation_id)
+    return db.session().scalar(query)
+
+
+def _mace_waiting(user: User) -> int | None:
+    """Open actions and outcomes waiting, from the MACE home counts (None for a non-member)."""
+    if not db.session().scalar(select(exists(member_group_ids(user)))):
+        return None
+    counts = mace_home_counts(user)
+    return counts.open_actions + counts.outcomes_waiting

@@ -1,0 +1,89 @@
+"""The home page is each user's work: counts from hub/home.py, the same counts in the menu."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from hub import db
+from hub.audit.models import AuditEvent, AuditFlag
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.db import utcnow
+from hub.home import work_for
+from hub.missing import service as missing
+from hub.missing.models import ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
+from tests.factories import make_org, make_user, sign_in
+from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
+
+
+def _client_for(app, user: User):
+    import pyotp
+
+    secret = pyotp.random_base32()
+    with db.unit_of_work():
+        db.session().get(User, user.id).totp_secret = secret
+    client = app.test_client()
+    sign_in(client, db.session().get(User, user.id), secret)
+    return client
+
+
+def _home(client) -> str:
+    return re.sub(r"\s+", " ", client.get("/").get_data(as_text=True))
+
+
+def test_a_dsl_with_two_new_notifications_sees_two_on_the_home_page_and_in_the_menu(app, world):  # noqa: F811
+    missing.record_episode(world.officer, world.child.id, details())
+    missing.record_episode(world.officer, world.child.id, details(police_reference="MP/26/0002"))
+    assert work_for(world.dsl).notifications == 2
+    page = _home(_client_for(app, world.dsl))
+    assert 'data-testid="work-notifications"' in page and "<strong>2</strong> notifications" in page
+    assert "Notifications (2)" in page
+    assert "overdue" not in page.lower() and "open flag" not in page  # another role's work is not shown
+    assert "Test Child" not in page  # counts only, no names
+
+
+def test_the_home_page_count_reads_no_personal_data_so_it_writes_no_audit_event(app, world):  # noqa: F811
+    missing.record_episode(world.officer, world.child.id, details())
+    client = _client_for(app, world.dsl)
+    before = db.session().scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    client.get("/")
+    after = db.session().scalars(select(AuditEvent).where(AuditEvent.seq > before)).all()
+    assert [e.object_type for e in after if e.action == "read"] == []
+
+
+def test_police_see_their_forces_review_queue_and_overdue_duties(app, world):  # noqa: F811
+    other_force = make_org(OrgKind.police)
+    with db.unit_of_work() as s:
+        for force, waiting in ((world.police, 3), (other_force, 2)):
+            batch = ImportBatch(police_org_id=force.id, filename="d.xlsx", sha256="0" * 64, status=ImportStatus.done)
+            s.add(batch)
+            s.flush()
+            for n in range(waiting):
+                s.add(ImportReviewItem(batch_id=batch.id, row_number=n + 2, police_org_id=force.id,
+                                       police_reference=f"MP/{n}", row_data="{}", status=ReviewStatus.waiting))
+    # Found five hours ago with no safe and well check: one overdue duty (the 4-hour check).
+    missing.record_episode(world.officer, world.child.id, details(
+        reported_start=utcnow() - timedelta(hours=9), found_at=utcnow() - timedelta(hours=5)))
+    work = work_for(world.officer)
+    assert (work.review_queue, work.overdue_duties, work.notifications, work.open_flags) == (3, 1, None, None)
+    page = _home(_client_for(app, world.officer))
+    assert 'data-testid="work-review-queue"' in page and "<strong>3</strong> rows" in page
+    assert "<strong>1</strong> overdue duty" in page and "Missing (4)" in page
+    assert work_for(world.worker).overdue_duties == 1 and work_for(world.worker).review_queue is None
+
+
+def test_a_dpo_sees_the_open_flags_of_their_scope(app):
+    host, school = make_org(OrgKind.mace_host), make_org(OrgKind.school)
+    dpo, secret = make_user(school, Role.dpo)
+    with db.unit_of_work() as s:
+        s.add_all([AuditFlag(kind="volume", event_seq=n, reason="test", actor_org_id=school.id) for n in (1, 2)])
+        s.add(AuditFlag(kind="volume", event_seq=3, reason="test", actor_org_id=host.id))
+        s.add(AuditFlag(kind="volume", event_seq=4, reason="test", actor_org_id=school.id, status="closed"))
+    assert work_for(dpo).open_flags == 2
+    client = app.test_client()
+    sign_in(client, dpo, secret)
+    page = _home(client)
+    assert "<strong>2</strong> open flags" in page and "Audit (2)" in page
