@@ -1,13 +1,18 @@
-# Two commands: `make run` (set up, migrate, load demo data, serve on http://127.0.0.1:5000)
-# and `make test` (set up, run every test). Both are idempotent; the second run only re-does
-# what changed.
+# Two commands: `make run` (set up, migrate, load demo data, then serve on http://127.0.0.1:5000
+# with the delivery worker and a development mail catcher on http://127.0.0.1:1080) and
+# `make test` (set up, run every test). Both are idempotent; the second run only re-does what
+# changed. `make run PORT=5050` serves elsewhere, and the e-mails' links follow (HUB_BASE_URL).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ASSETS := hub/static/build
+PORT ?= 5000
+MAIL_SMTP_PORT ?= 1025
+MAIL_HTTP_PORT ?= 1080
+HUB_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test setup assets migrate demo bench clean
+.PHONY: run test setup dev assets migrate demo bench clean
 
 setup: $(VENV)/.installed $(ASSETS)/.built
 
@@ -16,6 +21,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
+
+# The `dev` extra (honcho, the mail catcher's aiosmtpd): for `make run` only.
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test,dev]"
+	touch $@
+
+dev: $(VENV)/.dev-installed
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -37,11 +49,15 @@ migrate: setup
 	$(BIN)/flask --app hub db upgrade
 
 demo: migrate
-	$(BIN)/flask --app hub demo-data
+	HUB_BASE_URL=$(HUB_BASE_URL) $(BIN)/flask --app hub demo-data
 
-run: demo
-	@echo "Serving the hub at http://127.0.0.1:5000 (Ctrl+C to stop). Demo sign-ins are listed above."
-	$(BIN)/flask --app hub run --host 127.0.0.1 --port 5000
+# The Procfile's web server, delivery worker and mail catcher, run by honcho; the worker sends
+# to the catcher, never to a real server.
+run: demo dev
+	@echo "Serving the hub at $(HUB_BASE_URL) and its e-mails at http://127.0.0.1:$(MAIL_HTTP_PORT)" \
+		"(Ctrl+C stops all three). Demo sign-ins are listed above."
+	PORT=$(PORT) HUB_BASE_URL=$(HUB_BASE_URL) MAIL_SMTP_PORT=$(MAIL_SMTP_PORT) MAIL_HTTP_PORT=$(MAIL_HTTP_PORT) \
+		$(BIN)/honcho start -f Procfile
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

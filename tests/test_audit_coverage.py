@@ -19,7 +19,8 @@ NO_PERSONAL_DATA = {
     "core.home", "core.health", "auth.account", "admin.index", "admin.organisations", "admin.new_organisation",
     "admin.edit_organisation", "admin.sso_settings", "admin.new_user", "admin.new_child",
     "audit.integrity", "audit.public_key", "audit.checkpoint", "people.break_glass", "admin.gateways",
-    "missing_import.index", "missing_import.template", "missing_import.batch", "missing_import.mapping",
+    "missing_import.index", "missing_import.template", "missing_import.batch", "missing_import.progress",
+    "missing_import.mapping",
     # Closures: organisation names and dates only (not who added them).
     "admin.closures", "notifications.closures",
 }

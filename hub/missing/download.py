@@ -75,9 +75,10 @@ class UnreadableFile(Exception):
 class Column:
     field: str
     heading: str
-    required: bool
+    required: bool          # every row must fill it (the heading must be in the file, too)
     guidance: str
     example: str
+    identifies_child: bool = False  # one of the ways a new report names its child (CHILD_KEYS)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -98,17 +99,32 @@ COLUMNS: tuple[Column, ...] = (
            "Northbridge bus station"),
     Column("police_id", "Child's police id", False,
            "The child's identifier on the force's system (2 to 30 letters, digits, / or -). Matched first.",
-           "NB/P/77812"),
+           "NB/P/77812", identifies_child=True),
     Column("nhs_number", "NHS number", False, "10 digits. Matched when the police id does not match.",
-           "943 476 5919"),
+           "943 476 5919", identifies_child=True),
     Column("given_name", "Given name", False, "The child's first name. With family name and date of birth, "
-           "matched when neither identifier matches.", "Alex"),
-    Column("family_name", "Family name", False, "The child's last name.", "Example"),
+           "matched when neither identifier matches.", "Alex", identifies_child=True),
+    Column("family_name", "Family name", False, "The child's last name.", "Example", identifies_child=True),
     Column("date_of_birth", "Date of birth", False, "An Excel date, or text such as 2012-03-27 or 27/03/2012.",
-           "2012-03-27"),
+           "2012-03-27", identifies_child=True),
 )
 COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
 REQUIRED_FIELDS = [c.field for c in COLUMNS if c.required]
+#: The import's rule for the columns that identify the child, as the Guidance sheet states it: a
+#: row of a report the hub already holds needs none of them (its episode says whose it is); a
+#: new report needs one of these sets (hub.missing.imports refuses it otherwise).
+CHILD_KEYS = (("police_id",), ("nhs_number",), ("given_name", "family_name", "date_of_birth"))
+REQUIRED_FOR_NEW_REPORT = ("For a new report: the child's police id, the NHS number, or the given name, "
+                           "family name and date of birth")
+NEW_REPORT_NEEDS_CHILD = ("Child: give the child's police id, NHS number, or given name, family name and date of "
+                          "birth (the hub holds no report with this police reference yet)")
+
+
+def required_text(column: Column) -> str:
+    """The Guidance sheet's "Required" for a column: exactly what the import requires."""
+    if column.required:
+        return "Yes"
+    return REQUIRED_FOR_NEW_REPORT if column.identifies_child else "No"
 DEFAULT_HEADINGS = {c.field: c.heading for c in COLUMNS}
 
 
@@ -159,6 +175,11 @@ class ParsedRow:
     @property
     def reference(self) -> str:
         return self.details.police_reference
+
+    @property
+    def identifies_child(self) -> bool:
+        """The row carries one of CHILD_KEYS in full (needed only for a new report)."""
+        return any(all(getattr(self, name) for name in key) for key in CHILD_KEYS)
 
     def to_json(self) -> dict[str, str | None]:
         """For the review queue (stored encrypted): every value as text."""
@@ -408,8 +429,8 @@ def parse_row(number: int, values: tuple, positions: dict[str, int],
         problems.append("Found at: the child cannot be found before the reported start")
     if born is not None and born > now.date():
         problems.append("Date of birth: the date is in the future")
-    if not police_id and not nhs and not (given and family and born):
-        problems.append("Child: give the child's police id, NHS number, or given name, family name and date of birth")
+    # Nothing identifying the child is a problem only for a new report: the import decides
+    # (hub.missing.imports), because only the database knows whether the reference is new.
     if problems:
         return None, problems
     details = EpisodeDetails(police_reference=reference, reported_start=start, classification=classification,
@@ -551,12 +572,14 @@ def template_bytes(headings: dict[str, str] | None = None) -> bytes:
 
     headings = headings or DEFAULT_HEADINGS
     used = [c for c in COLUMNS if headings.get(c.field)]
-    guidance = [(headings[c.field], "Yes" if c.required else "No", c.guidance, c.example) for c in used]
+    guidance = [(headings[c.field], required_text(c), c.guidance, c.example) for c in used]
     notes: Iterable[tuple] = [
         ("", "", "", ""),
         ("About the file", "", "One row per missing report, headings in row 1, on the first sheet. Up to 50,000 "
          "rows. Importing the same file again changes nothing; a later file updates found times and risk grades.",
          ""),
+        ("The child", "", "A row updating a report the hub already holds (the same police reference: a found "
+         "time, a new risk grade) needs none of the child's columns. " + REQUIRED_FOR_NEW_REPORT + ".", ""),
         ("Rows the hub cannot match", "", "A row whose child the hub cannot find by police id, NHS number, or name "
          "and date of birth waits in the review queue for a person to match it or create the child.", ""),
     ]

@@ -3,7 +3,7 @@ column mapping (a thin blueprint: the rules are in hub/missing/imports.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
 from hub.auth.roles import Role
 from hub.errors import Invalid
@@ -18,8 +18,6 @@ from hub.web import actor, apply_errors, personal_data, roles_required
 
 bp = Blueprint("missing_import", __name__, url_prefix="/missing/import")
 
-#: Seconds between refreshes of a batch page while the import runs (a meta refresh: no script).
-REFRESH_SECONDS = 3
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -31,8 +29,9 @@ def index():
     if may_upload and form.validate_on_submit():
         limits = Limits.from_env()
         data = form.file.data.read(limits.max_bytes + 1)
-        # The file is read into memory, imported and dropped: only its SHA-256 is kept.
-        batch = imports.import_file(actor(), data, form.file.data.filename or "", limits)
+        # Queued for the worker (stored encrypted until its import ends; then only its SHA-256
+        # is kept): the request returns at once and the batch page shows the progress.
+        batch = imports.queue_file(actor(), data, form.file.data.filename or "", limits)
         return redirect(url_for("missing_import.batch", batch_id=batch.id))
     return render_template("missing_import/index.html", form=form, may_upload=may_upload,
                            batches=imports.recent_batches(actor()), limits=Limits.from_env())
@@ -49,10 +48,19 @@ def template():
 def batch(batch_id: int):
     """A batch's progress and then its summary and row errors (numbers and reasons: no values)."""
     found = imports.get_batch(actor(), batch_id)
-    running = found.status == ImportStatus.running
+    running = found.status in (ImportStatus.queued, ImportStatus.running)
     return render_template("missing_import/batch.html", batch=found, summary=imports.summary_of(found),
                            errors=imports.errors_of(found), running=running,
-                           refresh=REFRESH_SECONDS if running else None)
+                           progress_text=imports.progress_text(found))
+
+
+@bp.route("/<int:batch_id>/progress")
+def progress(batch_id: int):
+    """The batch page's live progress (hub/static/import-progress.js polls it): numbers, no values."""
+    found = imports.get_batch(actor(), batch_id)
+    return jsonify(status=found.status.value, rows_done=found.rows_done, rows_total=found.rows_total,
+                   errors=imports.summary_of(found).get("errors", 0), text=imports.progress_text(found),
+                   finished=found.status not in (ImportStatus.queued, ImportStatus.running))
 
 
 @bp.route("/review")

@@ -1,5 +1,11 @@
 """The police daily download: importing a file, the review queue, and a force's column headings.
 
+A web upload never imports inside the request: `queue_file` checks the file's envelope, stores it
+encrypted (`ImportFile`) with its batch "queued", and a worker (`run_queued`, each cycle of the
+delivery worker) claims the batch with a lease, as the outbox is claimed, and imports it as below,
+renewing the lease with each chunk; a worker that finds its lease taken over stops. The stored
+file is deleted when the import ends. The CLI imports in the foreground (`import_file`).
+
 An import reads and checks the whole file first (hub/missing/download.py), so a file that cannot
 be read changes nothing but its own batch record (status failed, with the reason). Good rows are
 then applied in chunks of CHUNK_ROWS, one transaction each, so a 50,000-row file never holds one
@@ -22,6 +28,8 @@ writes nothing but its batch record and audit event).
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import gc
 import hashlib
 import json
@@ -30,9 +38,9 @@ import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import and_, delete, event, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db
@@ -43,10 +51,12 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
 from hub.missing.download import (
-    COLUMN_BY_FIELD, Limits, ParsedRow, RowError, UnreadableFile, check_mapping, headings_for, read_download,
+    COLUMN_BY_FIELD, NEW_REPORT_NEEDS_CHILD, Limits, ParsedRow, RowError, UnreadableFile, check_archive,
+    check_mapping, headings_for, read_download,
 )
 from hub.missing.models import (
-    ColumnMapping, EpisodeSource, ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode, ReviewStatus,
+    ColumnMapping, EpisodeSource, ImportBatch, ImportFile, ImportReviewItem, ImportStatus, MissingEpisode,
+    ReviewStatus,
 )
 from hub.people.models import Child, Gender, IdentifierKind
 from hub.permissions import may_administer
@@ -104,15 +114,135 @@ class _Run:
     actor: User
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     errors: list[RowError] = field(default_factory=list)
+    claim: _Claim | None = None  # a worker's lease on the batch, renewed with every chunk
 
 
 def import_file(actor: User, data: bytes, filename: str, limits: Limits | None = None,
                 progress: Callable[[int, int], None] | None = None) -> ImportBatch:
-    """Import a download for the actor's force. Always returns the batch: status done (with
-    counts and row errors) or failed (with the reason, and nothing else stored)."""
+    """Import a download for the actor's force now, in this process (the CLI). Always returns the
+    batch: status done (with counts and row errors) or failed (with the reason, and nothing else
+    stored). The web upload queues the file instead (queue_file) for a worker (run_queued)."""
     police_org_id = _force_of(actor)
+    batch = _new_batch(actor, police_org_id, data, filename, ImportStatus.running)
     with _long_lived_objects_frozen():
-        return _import(actor, police_org_id, data, filename, limits, progress)
+        _import(actor, batch, data, limits, progress)
+    return batch
+
+
+def _new_batch(actor: User, police_org_id: int, data: bytes, filename: str, status: ImportStatus) -> ImportBatch:
+    """The batch, and for a queued one the file itself (encrypted) in the same commit."""
+    digest = hashlib.sha256(data).hexdigest()
+    queued = status == ImportStatus.queued
+    with unit_of_work() as s:
+        batch = ImportBatch(police_org_id=police_org_id, uploaded_by_user_id=actor.id,
+                            filename=_clean_filename(filename), sha256=digest, status=status)
+        s.add(batch)
+        s.flush()
+        if queued:
+            s.add(ImportFile(batch_id=batch.id, data=base64.b64encode(data).decode("ascii")))
+        # No file name in the log: it is the uploader's free text.
+        audit.record("import", actor=actor, object_type="import-batch", object_id=batch.id,
+                     detail={"stage": "queued" if queued else "started", "force": police_org_id,
+                             "sha256": digest, "bytes": len(data)})
+    return batch
+
+
+# --- importing in the background -------------------------------------------------------------------
+
+#: How long a worker's claim keeps other workers off a batch. Renewed with every chunk, so only a
+#: worker that died (or stalled this long) loses its batch; another then imports it again from
+#: the start, which is safe: rows already applied count as unchanged.
+LEASE = timedelta(minutes=10)
+
+
+def queue_file(actor: User, data: bytes, filename: str, limits: Limits | None = None) -> ImportBatch:
+    """The web upload: check at once what needs no parsing (size, a zip holding a workbook, no
+    encryption, no bomb), store the file encrypted and leave its rows to a worker, so no request
+    waits for thousands of rows. Returns the batch: queued, or failed with the reason."""
+    police_org_id = _force_of(actor)
+    try:
+        check_archive(data, limits or Limits.from_env())
+    except UnreadableFile as exc:
+        batch = _new_batch(actor, police_org_id, data, filename, ImportStatus.running)
+        _fail(actor, batch, exc.reason)
+        return batch
+    return _new_batch(actor, police_org_id, data, filename, ImportStatus.queued)
+
+
+def _claimable(now: datetime):
+    """Queued, or running under a lease that has lapsed (its worker died). A batch the CLI
+    imports has no lease, so no worker ever takes it."""
+    b = ImportBatch
+    return or_(b.status == ImportStatus.queued,
+               and_(b.status == ImportStatus.running, b.claimed_until.is_not(None), b.claimed_until < now))
+
+
+def claim_batch(worker: str, lease: timedelta = LEASE, now: datetime | None = None) -> int | None:
+    """Claim the oldest claimable batch for `worker` and commit, as the outbox is claimed
+    (hub/notifications/delivery.py): SKIP LOCKED on PostgreSQL, and on SQLite a conditional
+    UPDATE that only one worker's rowcount can win."""
+    now = now or utcnow()
+    b = ImportBatch
+    with unit_of_work() as s:
+        candidates = select(b.id).where(_claimable(now)).order_by(b.id)
+        if s.get_bind().dialect.name == "postgresql":
+            ids = list(s.scalars(candidates.limit(1).with_for_update(skip_locked=True)))
+        else:
+            ids = list(s.scalars(candidates.limit(10)))
+        for batch_id in ids:
+            won = s.execute(update(b).where(b.id == batch_id, _claimable(now)).values(
+                status=ImportStatus.running, claimed_by=worker[:100], claimed_until=now + lease),
+                execution_options={"synchronize_session": False}).rowcount
+            if won:
+                return batch_id
+    return None
+
+
+def run_queued(worker: str, limits: Limits | None = None, between_chunks: Callable[[], object] | None = None,
+               lease: timedelta = LEASE) -> ImportBatch | None:
+    """Claim one queued batch and import it (the delivery worker calls this each cycle, sending
+    the e-mails of each chunk in `between_chunks`). None when nothing waits."""
+    batch_id = claim_batch(worker, lease)
+    if batch_id is None:
+        return None
+    s = db.session()
+    batch = s.get(ImportBatch, batch_id, populate_existing=True)
+    stored = s.get(ImportFile, batch_id)
+    uploader = s.get(User, batch.uploaded_by_user_id) if batch.uploaded_by_user_id else None
+    if stored is None or not (uploader is not None and uploader.is_active and may_import(uploader)
+                              and uploader.organisation_id == batch.police_org_id):
+        _fail(uploader, batch, "The import could not start: the file is gone, or the officer who uploaded it "
+                               "may no longer import for the force. Upload the file again.")
+        return batch
+    data = base64.b64decode(stored.data)
+    s.expunge(stored)  # not held in the session while the rows are applied
+    with unit_of_work():
+        audit.record("import", actor=uploader, object_type="import-batch", object_id=batch.id,
+                     detail={"stage": "started", "worker": worker[:100]})
+    progress = (lambda _done, _total: between_chunks()) if between_chunks else None
+    with _long_lived_objects_frozen():
+        _import(uploader, batch, data, limits, progress, _Claim(worker[:100], lease))
+    return batch
+
+
+@dataclass(frozen=True)
+class _Claim:
+    worker: str
+    lease: timedelta
+
+
+class _ClaimLost(Exception):
+    """Another worker took the batch over (this one's lease had lapsed): stop, it carries on."""
+
+
+def _renew(batch: ImportBatch, claim: _Claim) -> None:
+    """Extend the lease, or learn that it is lost, before a chunk writes anything."""
+    b = ImportBatch
+    won = db.session().execute(
+        update(b).where(b.id == batch.id, b.claimed_by == claim.worker, b.status == ImportStatus.running)
+        .values(claimed_until=utcnow() + claim.lease), execution_options={"synchronize_session": False}).rowcount
+    if not won:
+        raise _ClaimLost
 
 
 @contextmanager
@@ -130,27 +260,21 @@ def _long_lived_objects_frozen():
         gc.unfreeze()
 
 
-def _import(actor: User, police_org_id: int, data: bytes, filename: str, limits: Limits | None,
-            progress: Callable[[int, int], None] | None) -> ImportBatch:
-    digest = hashlib.sha256(data).hexdigest()
-    with unit_of_work() as s:
-        batch = ImportBatch(police_org_id=police_org_id, uploaded_by_user_id=actor.id,
-                            filename=_clean_filename(filename), sha256=digest, status=ImportStatus.running)
-        s.add(batch)
-        s.flush()
-        # No file name in the log: it is the uploader's free text.
-        audit.record("import", actor=actor, object_type="import-batch", object_id=batch.id,
-                     detail={"stage": "started", "force": police_org_id, "sha256": digest, "bytes": len(data)})
+def _import(actor: User, batch: ImportBatch, data: bytes, limits: Limits | None,
+            progress: Callable[[int, int], None] | None, claim: _Claim | None = None) -> None:
+    """Read the whole file, then apply its rows chunk by chunk, each chunk committing the
+    progress (rows done, counts and errors so far) the batch page shows."""
     try:
-        download = read_download(data, _stored_mapping(police_org_id), limits)
+        download = read_download(data, _stored_mapping(batch.police_org_id), limits)
     except UnreadableFile as exc:
         _fail(actor, batch, exc.reason)
-        return batch
-    run = _Run(batch, actor, errors=list(download.errors))
+        return
+    run = _Run(batch, actor, errors=list(download.errors), claim=claim)
     run.counts["errors"] = download.error_rows
     with unit_of_work():
         batch.rows_total = download.rows_total
         batch.rows_done = download.error_rows  # rows refused on reading are done with
+        batch.summary, batch.row_errors = _summary_json(run)
     if progress:
         progress(batch.rows_done, batch.rows_total)
     for start in range(0, len(download.rows), CHUNK_ROWS):
@@ -158,16 +282,18 @@ def _import(actor: User, police_org_id: int, data: bytes, filename: str, limits:
         counts, errors = dict(run.counts), len(run.errors)
         try:
             _apply_chunk(run, chunk)
+        except _ClaimLost:
+            log.warning("import batch %s: another worker took it over; this one stops", batch.id)
+            return
         except Exception:  # noqa: BLE001 - a bug or an outage: the chunk rolled back, the batch says so
             log.exception("import batch %s stopped in the chunk starting at row %s", batch.id, chunk[0].row_number)
             run.counts, run.errors = counts, run.errors[:errors]  # the chunk's rows were rolled back
             _fail(actor, batch, f"The import stopped at row {chunk[0].row_number} because of an error in the hub; "
                                 "the rows before it were imported. Import the file again to finish.", run)
-            return batch
+            return
         if progress:
             progress(batch.rows_done, batch.rows_total)
     _finish(run)
-    return batch
 
 
 def _clean_filename(filename: str | None) -> str:
@@ -182,6 +308,8 @@ def _apply_chunk(run: _Run, chunk: list[ParsedRow]) -> None:
         # A write before the first savepoint, on purpose: pysqlite opens its transaction only at
         # the first write, and a SAVEPOINT before that is the outermost one, whose RELEASE would
         # commit each row on its own. It is also the progress other pages read.
+        if run.claim is not None:
+            _renew(batch, run.claim)
         batch.rows_done += len(chunk)
         batch.summary = json.dumps(run.counts)
         s.flush()
@@ -222,6 +350,7 @@ def _apply_chunk(run: _Run, chunk: list[ParsedRow]) -> None:
             s.scalars(select(Child).where(Child.id.in_(wanted))).all()
         for row, child_id, item in one_by_one:
             run.counts[_apply_in_savepoint(run, row, child_id, item, episodes, reviews)] += 1
+        batch.summary, batch.row_errors = _summary_json(run)  # the counts and errors so far
 
 
 def _apply_new_in_bulk(run: _Run, new: list[tuple[ParsedRow, int]]) -> list[tuple[ParsedRow, int]]:
@@ -256,6 +385,15 @@ def _apply_new_in_bulk(run: _Run, new: list[tuple[ParsedRow, int]]) -> list[tupl
 def _apply_in_savepoint(run: _Run, row: ParsedRow, child_id: int | None, item: ImportReviewItem | None,
                         episodes: dict[str, MissingEpisode], reviews: dict[str, ImportReviewItem]) -> str:
     """One row in its own savepoint: a refused row is rolled back alone and reported by number."""
+    if child_id is None and not row.identifies_child:
+        # A row of a report the hub holds needs nothing but its reference: its episode, or its
+        # waiting review row, says whose it is. A new report must say who the child is
+        # (download.CHILD_KEYS, as the template's Guidance sheet says).
+        if item is None:
+            run.errors.append(RowError(row.row_number, NEW_REPORT_NEEDS_CHILD))
+            return "errors"
+        if item.status == ReviewStatus.waiting:
+            row = _with_identity_of(item, row)
     savepoint = db.session().begin_nested()
     try:
         if child_id is None:
@@ -273,6 +411,14 @@ def _apply_in_savepoint(run: _Run, row: ParsedRow, child_id: int | None, item: I
         run.errors.append(RowError(row.row_number, "Row: it could not be stored (a database error); "
                                                    "import the file again"))
     return "errors"
+
+
+def _with_identity_of(item: ImportReviewItem, row: ParsedRow) -> ParsedRow:
+    """A later row of a waiting report, carrying the child's details the first row gave."""
+    first = ParsedRow.from_json(item.row_number, json.loads(item.row_data))
+    return dataclasses.replace(row, police_id=first.police_id, nhs_number=first.nhs_number,
+                               given_name=first.given_name, family_name=first.family_name,
+                               date_of_birth=first.date_of_birth)
 
 
 @contextmanager
@@ -369,9 +515,16 @@ def _summary_json(run: _Run) -> tuple[str, str]:
     return json.dumps(run.counts), json.dumps([e.as_dict() for e in errors])
 
 
+def _finished(batch: ImportBatch) -> None:
+    """The file is deleted once its import ends (only its SHA-256 stays); the claim ends too."""
+    batch.claimed_until = None
+    db.session().execute(delete(ImportFile).where(ImportFile.batch_id == batch.id))
+
+
 def _finish(run: _Run) -> None:
     batch = run.batch
     with unit_of_work():
+        _finished(batch)
         batch.summary, batch.row_errors = _summary_json(run)
         batch.rows_done = batch.rows_total
         batch.status = ImportStatus.done
@@ -382,6 +535,7 @@ def _finish(run: _Run) -> None:
 
 def _fail(actor: User, batch: ImportBatch, reason: str, run: _Run | None = None) -> None:
     with unit_of_work():
+        _finished(batch)
         batch.status = ImportStatus.failed
         batch.finished_at = utcnow()
         if run is not None:
@@ -411,6 +565,21 @@ def recent_batches(actor: User, limit: int = 20) -> list[ImportBatch]:
             return []
         query = query.where(ImportBatch.police_org_id == actor.organisation_id)
     return list(db.session().scalars(query))
+
+
+def progress_text(batch: ImportBatch) -> str:
+    """What the batch page says of an import, while it waits, runs and once it has ended."""
+    errors = summary_of(batch).get("errors", 0)
+    with_errors = f", {errors:,} with errors" if errors else ""
+    if batch.status == ImportStatus.queued:
+        return "Queued: the file is stored and waits for the import worker to start."
+    if batch.status == ImportStatus.running:
+        if not batch.rows_total:
+            return "Reading the file."
+        return f"Importing: {batch.rows_done:,} of {batch.rows_total:,} rows done{with_errors} so far."
+    if batch.status == ImportStatus.failed:
+        return "The import failed."
+    return f"The import has finished: {batch.rows_total:,} rows{with_errors}."
 
 
 def summary_of(batch: ImportBatch) -> dict:

@@ -154,6 +154,8 @@ class ProfileRelease(Base):
 # --- the police daily download ------------------------------------------------------------------
 
 class ImportStatus(str, enum.Enum):
+    """queued (the file stored, waiting for a worker) -> running (claimed) -> done or failed."""
+    queued = "queued"
     running = "running"
     done = "done"
     failed = "failed"
@@ -168,7 +170,7 @@ class ImportBatch(Base):
     filename: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[ImportStatus] = mapped_column(Enum(ImportStatus, native_enum=False, length=10),
-                                                 default=ImportStatus.running)
+                                                 default=ImportStatus.running, index=True)
     rows_total: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     #: Counts: created, updated, unchanged, review, errors (no personal data).
@@ -177,6 +179,20 @@ class ImportBatch(Base):
     row_errors: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The worker importing a queued batch, and until when its claim keeps other workers off.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportFile(Base):
+    """An uploaded download waiting for (or being imported by) a worker: encrypted, and deleted
+    when its import finishes, so only the batch's SHA-256 outlives it."""
+
+    __tablename__ = "import_file"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), primary_key=True)
+    #: The file's bytes, base64, encrypted (names and dates of birth are in it).
+    data: Mapped[str] = mapped_column(EncryptedText)
 
 
 class ReviewStatus(str, enum.Enum):

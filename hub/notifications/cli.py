@@ -76,7 +76,8 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     click.echo(f"Delivery worker {worker} started (batch {batch}, pause {poll} s); Ctrl+C or SIGTERM stops it.")
     try:
         delivery.run_worker(settings, worker, batch, poll, stop, escalate=_due_each_cycle,
-                            report=lambda result, escalated: click.echo(_summary(result, escalated)))
+                            report=lambda result, escalated: click.echo(_summary(result, escalated)),
+                            background=lambda: _import_queued(settings, worker, batch, stop))
     except KeyboardInterrupt:
         stop.set()
     click.echo(f"Delivery worker {worker} stopped.")
@@ -89,6 +90,18 @@ def _due_each_cycle() -> int:
     from hub.notifications import service
 
     return service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()
+
+
+def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:
+    """One queued police download (uploaded on the web), imported by this worker; the e-mails
+    each chunk queues are sent before the next chunk, so schools hear at once."""
+    from hub.missing import imports
+    from hub.notifications import delivery
+
+    done = imports.run_queued(worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))
+    if done is not None:
+        click.echo(f"Import {done.id}: {done.status.value}, {done.rows_done} of {done.rows_total} rows.")
+    return int(done is not None)
 
 
 @group.command("escalate")

@@ -427,26 +427,30 @@ def deliver_all(settings: SmtpSettings, worker: str, batch: int = 50, clock: Clo
 
 def run_worker(settings: SmtpSettings, worker: str, batch: int = 50, poll: float = 5.0,
                stop: threading.Event | None = None, escalate: Callable[[], int] | None = None,
-               report: Callable[[RunResult, int], None] | None = None) -> None:
+               report: Callable[[RunResult, int], None] | None = None,
+               background: Callable[[], int] | None = None) -> None:
     """The long-running worker: sign an audit tree head when the last is an hour old, escalate
-    what is overdue, deliver what is due, pause, repeat, until `stop` is set. A database or
-    server outage is logged and tried again next cycle."""
+    what is overdue, deliver what is due, run one piece of `background` work (a queued police
+    download import), pause, repeat, until `stop` is set. A database or server outage is logged
+    and tried again next cycle."""
     stop = stop or threading.Event()
     while not stop.is_set():
-        escalated = 0
+        escalated = worked = 0
         result = RunResult()
         try:
             audit.sign_tree_head_if_due()
             if escalate is not None:
                 escalated = escalate()
             result = deliver_all(settings, worker, batch, stop=stop)
+            if background is not None and not stop.is_set():
+                worked = background()
         except Exception:  # noqa: BLE001 - a worker outlives a database restart
             log.exception("delivery cycle failed; trying again in %.1f s", poll)
         finally:
             db.session.remove()  # no connection or stale identity map kept across the pause
         if report is not None and (escalated or result.claimed):
             report(result, escalated)
-        if result.claimed == 0 or result.unavailable:
+        if (result.claimed == 0 or result.unavailable) and not worked:
             stop.wait(poll)
 
 

@@ -462,6 +462,22 @@ def test_the_worker_loop_escalates_and_delivers_until_stopped(world, smtp):
     assert {m.status for m in messages()} == {MessageStatus.sent}
 
 
+def test_the_worker_loop_runs_background_work_each_cycle_without_pausing_while_there_is_more(app, smtp):
+    """The hook the police download's queued imports run in (hub.missing.imports.run_queued)."""
+    stop = threading.Event()
+    calls = []
+
+    def background() -> int:
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            stop.set()
+        return 1 if len(calls) < 3 else 0  # work done: the next cycle starts at once
+
+    started = time.monotonic()
+    delivery.run_worker(smtp.settings, "loop", 10, poll=30, stop=stop, background=background)
+    assert len(calls) == 3 and time.monotonic() - started < 10  # never paused for 30 s
+
+
 def test_the_deliver_command_sends_what_is_due_and_reports_it(world, smtp, app):
     record(world)
     app.config["HUB"].smtp.update(host="127.0.0.1", port=str(smtp.port), timeout="5")
