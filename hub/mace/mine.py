@@ -14,7 +14,7 @@ from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.mace.actions import mine_clause
 from hub.mace.models import MaceAction, MaceMeeting
-from hub.mace.outcomes import waiting_for
+from hub.mace.outcomes import waiting_count
 from hub.permissions import member_group_ids
 
 #: "Recent" meetings on the member's list: held or scheduled in this many days before today.
@@ -60,4 +60,4 @@ def home_counts(actor: User, today: date | None = None) -> HomeCounts:
     s = db.session()
     open_count, overdue = s.execute(select(func.count(), func.count().filter(MaceAction.due_on < today))
                                     .select_from(MaceAction).where(mine_clause(actor))).one()
-    return HomeCounts(open_count, overdue, len(waiting_for(actor)), len(_meetings(actor).upcoming))
+    return HomeCounts(open_count, overdue, waiting_count(actor), len(_meetings(actor).upcoming))
