@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import load_only, raiseload
 
 from hub import db
 from hub.db import utcnow
+from hub.forms import utc_to_london
 from hub.mace.models import (
     ActionStatus, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceGroup, MaceLink, MaceLocation, MaceMeeting,
     MacePerson, MaceProposalDecision, MeetingStatus,
@@ -165,10 +166,17 @@ def still_open(proposals: list[Proposal], decided: set[str], on_agenda: set[tupl
 
 # --- the queries, batched ------------------------------------------------------------------------------
 
+#: The most proposals one page shows: a chair decides a screenful at a time, and the rest appear as
+#: these are accepted or dismissed (a group with years of history can have hundreds open at once).
+SHOWN = 100
+
+
 @dataclass
 class Proposals:
     proposals: list[Proposal]
     since: datetime
+    #: How many are open in all (`proposals` holds the first SHOWN of them).
+    total: int = 0
     children: dict[int, Child] = field(default_factory=dict)
     locations: dict[int, MaceLocation] = field(default_factory=dict)
     persons: dict[int, MacePerson] = field(default_factory=dict)
@@ -188,8 +196,6 @@ class Proposals:
 
 
 def meeting_day(meeting: MaceMeeting) -> date:
-    from hub.forms import utc_to_london
-
     return utc_to_london(meeting.scheduled_for)[0]
 
 
@@ -263,7 +269,8 @@ def compute(meeting: MaceMeeting, now: datetime | None = None) -> Proposals:
         MaceProposalDecision.group_id == group.id)))
     on_agenda = {(i.subject_kind.value, i.subject_id) for i in s.scalars(
         select(MaceAgendaItem).where(MaceAgendaItem.meeting_id == meeting.id))}
-    result = Proposals(still_open(found, decided, on_agenda), since)
+    open_ = still_open(found, decided, on_agenda)
+    result = Proposals(open_[:SHOWN], since, total=len(open_))
     names(result)
     return result
 
@@ -274,9 +281,10 @@ def names(result: Proposals) -> None:
     wanted: dict[str, set[int]] = defaultdict(set)
     for p in result.proposals:
         wanted[p.kind].add(p.subject_id)
-    result.children = {c.id: c for c in s.scalars(select(Child).where(Child.id.in_(wanted["child"]))
-                                                   .options(raiseload("*")))}
+    # Only the names: every encrypted column loaded is one more decryption per row.
+    result.children = {c.id: c for c in s.scalars(select(Child).where(Child.id.in_(wanted["child"])).options(
+        load_only(Child.given_name, Child.family_name), raiseload("*")))}
     result.locations = {x.id: x for x in s.scalars(select(MaceLocation).where(
-        MaceLocation.id.in_(wanted["location"])).options(raiseload("*")))}
+        MaceLocation.id.in_(wanted["location"])).options(load_only(MaceLocation.name), raiseload("*")))}
     result.persons = {x.id: x for x in s.scalars(select(MacePerson).where(
-        MacePerson.id.in_(wanted["person"])).options(raiseload("*")))}
+        MacePerson.id.in_(wanted["person"])).options(load_only(MacePerson.name), raiseload("*")))}
