@@ -41,10 +41,10 @@ from hub.mace.models import (
     MaceAction, MaceAgendaChild, MaceAgendaItem, MaceGroup, MaceLink, MaceLocation, MaceMeeting, MaceMember,
     MaceMembership, MaceOutcome, MacePerson, MemberRole,
 )
-from hub.missing.models import MissingEpisode
+from hub.missing.models import MissingEpisode, ProfileRelease
 from hub.db import utcnow
 from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
-from hub.sharing.models import RecipientStatus, ShareAccess, ShareRecipient, ShareRecord
+from hub.sharing.models import RecipientStatus, ShareAccess, ShareDraftRecord, ShareRecipient, ShareRecord
 
 SCHOOL_ROLES = {Role.dsl, Role.deputy_dsl}
 PRACTITIONER_ROLES = {Role.dsl, Role.deputy_dsl, Role.social_worker, Role.police_officer, Role.health_practitioner}
@@ -322,3 +322,34 @@ def mace_intelligence_recipients_ok(group_id: int, organisation_ids: list[int]) 
 def mace_agenda_child_access(user: User, group_id: int, child_id: int) -> Access:
     """May the chair bring the child onto the group's agenda: as mace_child_access, for the chair."""
     return mace_child_access(user, group_id, child_id) if is_mace_chair(user, group_id) else DENIED
+
+
+# --- Share drafts: a half-written share is its author's alone --------------------------------
+
+
+def load_share_draft(user: User, draft_id, child_id: int) -> ShareDraftRecord:
+    """The user's own draft share about the child, or (no such draft, another user's, or about
+    another child) the refusal audited in its own transaction and a 404, the same for all of these:
+    a draft holds what its author has not yet decided to share, so no one else opens it, not even
+    a DPO or an administrator."""
+    draft = db.session().get(ShareDraftRecord, draft_id) if isinstance(draft_id, str) and draft_id else None
+    if draft is None or user is None or not user.is_active or draft.user_id != user.id or draft.child_id != child_id:
+        audit.record_refusal(user, "share-draft", None, child_id)
+        raise NotFound("draft not found")
+    return draft
+
+
+# --- the Philomena protocol profile -------------------------------------------------------------
+
+def may_keep_philomena_profile(user: User, child: Child) -> bool:
+    """Carers and the authority keep the profile: in the hub, social workers of the child's placing
+    or home authority as they are now (the profile is keyed to the child, so it moves with them)."""
+    return user is not None and user.is_active and Role.social_worker in user.roles and (
+        user.organisation_id in {child.placing_authority_id, child.responsible_authority_id} - {None})
+
+
+def philomena_released_to(user: User, child_id: int) -> bool:
+    """The child's profile was released to the user's organisation (a share they still hold)."""
+    released = (select(ProfileRelease.id).join(ShareRecord, ShareRecord.id == ProfileRelease.share_id)
+                .where(ShareRecord.child_id == child_id, share_visible(user)).limit(1))
+    return bool(db.session().scalar(released))

@@ -10,7 +10,8 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 
 from hub.forms import DateInputField
-from hub.sharing import legal_bases
+from hub.consent import service as consent_service
+from hub.sharing import legal_bases, service
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing.service import ShareDraft
 
@@ -162,3 +163,19 @@ def share_draft(form, child_id: int | None) -> ShareDraft:
         rationale=form.rationale.data, authorised_by_user_id=form.authorised_by_user_id.data or None,
         family_told=told, family_told_on=form.family_told_on.data,
         family_not_told_reason=form.family_not_told_reason.data)
+
+
+def fill_choices(form, actor, child_id: int) -> None:
+    """The choices of the share form's lists that depend on who is sharing about whom (on the
+    whole form or on any question page that has them)."""
+    if hasattr(form, "recipient_org_ids"):
+        form.recipient_org_ids.choices = [(o.id, o.name) for o in service.recipients_for(actor)]
+    if hasattr(form, "consent_record_id"):
+        form.consent_record_id.choices = [(0, "None")] + [
+            (c.id, f"Consent {c.id}: {'given' if c.given else 'refused'} {c.obtained_on:%-d %b %Y}, for "
+                   f"{c.purposes.replace(',', ', ').replace('_', ' ')}{' (withdrawn)' if c.withdrawn_at else ''}")
+            for c in consent_service.consents_for(actor, child_id)]
+    if hasattr(form, "authorised_by_user_id"):
+        form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in service.authorisers(actor)]
+    if hasattr(form, "gateway"):
+        form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in service.gateways()]

@@ -193,3 +193,22 @@ class LocalGateway(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     added_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ShareDraftRecord(Base):
+    """A share being written one question page at a time: the answers so far, encrypted, opened only
+    by the user writing it (hub.permissions.load_share_draft). It is never a share: confirming it on
+    the check-your-answers page records the share and deletes the draft; abandoning deletes it."""
+
+    __tablename__ = "share_draft"
+
+    #: Random and unguessable: it is the draft's address (?draft=...), checked against its owner.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The only user who may open, change, confirm or abandon it.
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: The child the share will be about.
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id"))
+    #: The pages' answers as JSON (field name to the values sent), encrypted at rest.
+    answers: Mapped[str] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -92,8 +92,7 @@ def create_share(actor: User, draft: ShareDraft, *, origin: ShareRecord | None =
         else:
             audit.record_refusal(actor, "child", draft.child_id, draft.child_id, action="share")
         raise NotFound("child not found")
-    special = draft.special_category or draft.category in SPECIAL_BY_CATEGORY
-    criminal = draft.criminal_offence or draft.category in CRIMINAL_BY_CATEGORY
+    special, criminal = _special_and_criminal(draft)
     errors = _check(actor, draft, special, criminal)
     if errors:
         raise Invalid(errors)
@@ -105,6 +104,17 @@ def create_share(actor: User, draft: ShareDraft, *, origin: ShareRecord | None =
         # The unique index on supersedes_id: someone else's correction of the same share won.
         raise Invalid({"": f"Share {supersedes.id} was corrected by someone else a moment ago: "
                            "open the share again and correct the latest version"}) from None
+
+
+def _special_and_criminal(draft: ShareDraft) -> tuple[bool, bool]:
+    return (draft.special_category or draft.category in SPECIAL_BY_CATEGORY,
+            draft.criminal_offence or draft.category in CRIMINAL_BY_CATEGORY)
+
+
+def rule_errors(actor: User, draft: ShareDraft) -> dict[str, str]:
+    """The register's rules for a share, checked without recording anything: the question pages
+    show each page's part of them as the user goes (create_share checks them all again)."""
+    return _check(actor, draft, *_special_and_criminal(draft))
 
 
 def _store_share(actor: User, draft: ShareDraft, access, special: bool, criminal: bool,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from hub.consent import service as consent_service
 from hub.errors import Invalid
 from hub.people import service as people
-from hub.sharing import legal_bases, service
+from hub.sharing import journey, legal_bases, service
 from hub.sharing.forms import (
-    CorrectionForm, DecisionForm, OnwardForm, RegisterFilterForm, RevokeForm, ShareForm, share_draft,
+    CorrectionForm, DecisionForm, OnwardForm, RegisterFilterForm, RevokeForm, ShareForm, fill_choices, share_draft,
 )
 from hub.sharing.models import (
     Category, ConsentPosition, ObtainedHow, RecipientStatus, ShareRecord, SourceKind,
@@ -17,6 +16,7 @@ from hub.sharing.models import (
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("sharing", __name__, url_prefix="/sharing")
+journey.register(bp)  # /sharing/new/<child_id>: the question pages and "Check your answers"
 
 
 def _local_gateways() -> list[legal_bases.LegalBasis]:
@@ -50,13 +50,7 @@ def index():
 
 def _share_form(child_id: int, form_class: type[ShareForm] = ShareForm) -> ShareForm:
     form = form_class()
-    form.recipient_org_ids.choices = [(o.id, o.name) for o in service.recipients_for(actor())]
-    form.consent_record_id.choices = [(0, "None")] + [
-        (c.id, f"Consent {c.id}: {'given' if c.given else 'refused'} {c.obtained_on:%-d %b %Y}, for "
-               f"{c.purposes.replace(',', ', ').replace('_', ' ')}{' (withdrawn)' if c.withdrawn_at else ''}")
-        for c in consent_service.consents_for(actor(), child_id)]
-    form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in service.authorisers(actor())]
-    form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in service.gateways()]
+    fill_choices(form, actor(), child_id)
     return form
 
 
@@ -127,21 +121,6 @@ def register_xlsx():
     content = service.register_xlsx(actor(), _register_filter(form))
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="sharing-register-{date.today()}.xlsx"'})
-
-
-@bp.route("/new/<int:child_id>", methods=["GET", "POST"])
-@personal_data
-def new(child_id: int):
-    child = people.get_child(actor(), child_id, purpose="share information")
-    form = _share_form(child_id)
-    if form.validate_on_submit():
-        try:
-            share = service.create_share(actor(), share_draft(form, child_id))
-            flash("Shared. The recipients see it in their 'shared with us' list.", "success")
-            return redirect(url_for("sharing.show", share_id=share.id))
-        except Invalid as exc:
-            apply_errors(form, exc)
-    return render_template("sharing/new.html", form=form, child=child, bases=legal_bases)
 
 
 @bp.route("/<int:share_id>/correct", methods=["GET", "POST"])
