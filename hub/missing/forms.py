@@ -4,8 +4,10 @@ Dates are GOV.UK date inputs with a separate HH:MM time, read as Europe/London."
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxesInput, GovCheckboxInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput,
+    GovCheckboxesInput, GovCheckboxInput, GovFileInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextArea,
+    GovTextInput,
 )
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
@@ -13,7 +15,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from hub.forms import DateInputField, TimeInputField
 from hub.missing import rules
 from hub.missing.models import Classification, MissingFrom, RiskGrade
-from hub.missing.service import PROFILE_FIELDS, PROFILE_TEXT_MAX
+from hub.missing.service import PROFILE_FIELDS, PROFILE_HINTS, PROFILE_TEXT_MAX
 
 
 def _choices(enum_class):
@@ -95,11 +97,17 @@ TIMES = {
 
 
 class ProfileForm(FlaskForm):
+    """The protocol's form: part 1 (with the photo) kept ahead, part 2 when the child goes missing."""
+
+    photo = FileField("Photo", widget=GovFileInput(),
+                      description="A recent, clear photo of the child's face: JPEG or PNG, smaller than 5 MB. "
+                                  "It is stored without its location and camera details.")
+    remove_photo = BooleanField("Remove the photo kept now", widget=GovCheckboxInput())
     submit = SubmitField("Save the profile", widget=GovSubmitInput())
 
 
 for _name, _label in PROFILE_FIELDS.items():
-    setattr(ProfileForm, _name, TextAreaField(_label, widget=GovTextArea(),
+    setattr(ProfileForm, _name, TextAreaField(_label, widget=GovTextArea(), description=PROFILE_HINTS[_name],
                                               validators=[Optional(), Length(max=PROFILE_TEXT_MAX)]))
 
 

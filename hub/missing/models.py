@@ -4,14 +4,16 @@ plan within a week of a strategy discussion) are computed by `hub.missing.rules`
 
 from __future__ import annotations
 
+import base64
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from hub.crypto import EncryptedText
 from hub.db import Base, UTCDateTime, utcnow
+from hub.people.models import Child
 
 
 class Classification(str, enum.Enum):
@@ -120,24 +122,55 @@ class RiskGradeChange(Base):
     episode: Mapped[MissingEpisode] = relationship(back_populates="risk_history")
 
 
+class EncryptedBytes(EncryptedText):
+    """A binary value (the profile's photo) stored as a Fernet token over its bytes (base64 first,
+    as the keyring encrypts text): the database never holds the image."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else super().process_bind_param(base64.b64encode(value).decode("ascii"), dialect)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else base64.b64decode(super().process_result_value(value, dialect))
+
+
 class PhilomenaProfile(Base):
-    """Kept ready by carers and the placing authority before any episode; held by the authority,
-    not the police; released to the police as a share record when an episode starts."""
+    """The Philomena protocol's form: part 1 kept ready by carers and the placing authority before
+    any episode, part 2 filled when the child goes missing. Keyed to the child, not to an authority:
+    whoever is the child's placing (or home) authority now keeps it (`held_by_org_id` is computed),
+    so it moves with the child. Released to the police as a share record."""
 
     __tablename__ = "philomena_profile"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     child_id: Mapped[int] = mapped_column(ForeignKey("child.id"), unique=True)
-    held_by_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
-    photo_description: Mapped[str | None] = mapped_column(EncryptedText)
+    # Part 1, kept ahead.
+    #: Description: height, build, hair, marks, how they present.
     physical_description: Mapped[str | None] = mapped_column(EncryptedText)
+    #: A recent photo, re-encoded as JPEG without metadata (hub.missing.photos), encrypted.
+    photo: Mapped[bytes | None] = mapped_column(EncryptedBytes)
+    photo_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     friends_and_associates: Mapped[str | None] = mapped_column(EncryptedText)
+    #: Places frequented (addresses, areas, hangouts).
     addresses_and_places: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_numbers: Mapped[str | None] = mapped_column(EncryptedText)
     medical_needs: Mapped[str | None] = mapped_column(EncryptedText)
-    phone_and_social_media: Mapped[str | None] = mapped_column(EncryptedText)
-    money_and_transport: Mapped[str | None] = mapped_column(EncryptedText)
+    money: Mapped[str | None] = mapped_column(EncryptedText)
+    social_media: Mapped[str | None] = mapped_column(EncryptedText)
+    transport: Mapped[str | None] = mapped_column(EncryptedText)
+    # Part 2, when the child goes missing.
+    clothing: Mapped[str | None] = mapped_column(EncryptedText)
+    last_seen: Mapped[str | None] = mapped_column(EncryptedText)
     updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+#: The authority that keeps the profile: the child's placing authority now, else their home
+#: authority. Computed from the child, never stored, so a change of placing authority moves it.
+PhilomenaProfile.held_by_org_id = column_property(
+    select(func.coalesce(Child.placing_authority_id, Child.responsible_authority_id))
+    .where(Child.id == PhilomenaProfile.child_id).correlate_except(Child).scalar_subquery())
 
 
 class ProfileRelease(Base):

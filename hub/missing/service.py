@@ -27,7 +27,10 @@ from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
 )
 from hub.people.models import Child, IdentifierKind
-from hub.permissions import child_access, is_hub_dpo
+from hub.sharing.models import ShareRecord
+from hub.permissions import (
+    child_access, is_hub_dpo, may_keep_philomena_profile, philomena_released_to, share_visible,
+)
 
 #: Who records and reads episodes: the police and children's social care (the missing team).
 #: Schools see only their notifications (data minimisation), never the episode itself.
@@ -456,78 +459,178 @@ def police_forces() -> list[Organisation]:
 
 # --- Philomena protocol profiles ---------------------------------------------------------------------
 
-PROFILE_FIELDS = {
-    "photo_description": "Photograph (description of a recent photo and where it is kept)",
-    "physical_description": "Physical description",
+#: The protocol's form, in its order. Part 1 is kept ahead with the carers (the photo is kept
+#: beside it: `PhilomenaProfile.photo`); part 2 is filled when the child goes missing.
+PROFILE_PART_1 = {
+    "physical_description": "Description",
     "friends_and_associates": "Friends and associates",
-    "addresses_and_places": "Addresses and places visited",
+    "addresses_and_places": "Places frequented",
+    "phone_numbers": "Phone numbers",
     "medical_needs": "Medical needs and medication",
-    "phone_and_social_media": "Phone and social media",
-    "money_and_transport": "Money and transport",
+    "money": "Money",
+    "social_media": "Social media",
+    "transport": "Transport",
 }
+PROFILE_PART_2 = {
+    "clothing": "Clothing",
+    "last_seen": "Where last seen",
+}
+#: Every text part of the profile (the subject access pack lists these).
+PROFILE_FIELDS = {**PROFILE_PART_1, **PROFILE_PART_2}
+PROFILE_HINTS = {
+    "physical_description": "Height, build, hair, eyes, distinguishing marks, how they usually dress and present",
+    "friends_and_associates": "Friends, family and adults they may go to; anyone of concern",
+    "addresses_and_places": "Addresses, areas, shops, parks or towns they go to",
+    "phone_numbers": "The child's phone numbers and those of people they may contact",
+    "medical_needs": "Conditions, medication, dose and what happens without it",
+    "money": "Where they get money, bank cards, how much they may have",
+    "social_media": "Accounts and user names (not passwords)",
+    "transport": "How they travel: bus or train passes, bikes, who drives them",
+    "clothing": "What they were wearing when last seen",
+    "last_seen": "Where, when and with whom they were last seen",
+}
+PROFILE_PARTS = {"Part 1: kept ahead": PROFILE_PART_1, "Part 2: when the child goes missing": PROFILE_PART_2}
+PHOTO_LABEL = "Photo"
 PROFILE_TEXT_MAX = 4000
 
 
 def _profile_holder(actor: User, child: Child) -> bool:
-    """Carers and the placing authority keep the profile: in the hub, social workers of the
-    child's placing or home authority. The police see it only when it is released."""
-    return Role.social_worker in actor.roles and actor.organisation_id in {
-        child.placing_authority_id, child.responsible_authority_id} - {None}
+    """The police see the profile only when it is released (hub.permissions)."""
+    return may_keep_philomena_profile(actor, child)
 
 
-def _child_for_profile(actor: User, child_id: int, action: str) -> tuple[Child, object]:
+def _child_for_profile(actor: User, child_id: int, action: str, object_type: str = "philomena-profile"):
     child = db.session().get(Child, child_id)
     access = child_access(actor, child_id) if child is not None else None
-    # The hub's DPO reads it for subject access; only the holding authority writes or releases it.
+    # The hub's DPO reads it for subject access; only the keeping authority writes or releases it.
     if not access or not (_profile_holder(actor, child) or (action == "read" and is_hub_dpo(actor))):
-        audit.record_refusal(actor, "philomena-profile", child_id, child_id if child else None, action=action)
+        audit.record_refusal(actor, object_type, child_id, child_id if child else None, action=action)
         raise NotFound("profile not found")
     return child, access
 
 
-def get_profile(actor: User, child_id: int):
-    """The child's profile (None if not yet written), for the authority that holds it."""
+def _profile_of(child_id: int):
     from hub.missing.models import PhilomenaProfile
 
+    return db.session().scalar(select(PhilomenaProfile).where(PhilomenaProfile.child_id == child_id))
+
+
+def get_profile(actor: User, child_id: int):
+    """The child's profile (None if not yet written), for the authority that keeps it."""
     _child, access = _child_for_profile(actor, child_id, "read")
-    with unit_of_work() as s:
-        profile = s.scalar(select(PhilomenaProfile).where(PhilomenaProfile.child_id == child_id))
+    with unit_of_work():
+        profile = _profile_of(child_id)
         audit.record("read", actor=actor, object_type="philomena-profile", object_id=profile.id if profile else None,
                      child_id=child_id, basis=access.basis)
     return profile
 
 
-def save_profile(actor: User, child_id: int, values: dict[str, str | None]):
-    """Write the profile ahead of any episode (one per child, held by the actor's authority)."""
-    from hub.missing.models import PhilomenaProfile
+@dataclass
+class PhotoChange:
+    """What the form did to the photo: a new upload (bytes as sent), removal, or nothing."""
 
-    _child, access = _child_for_profile(actor, child_id, "update")
+    upload: bytes | None = None
+    remove: bool = False
+
+
+def _clean_values(values: dict[str, str | None], photo: PhotoChange) -> tuple[dict[str, str | None], bytes | None]:
+    from hub.missing import photos
+
     cleaned = {name: (values.get(name) or "").strip() or None for name in PROFILE_FIELDS}
     errors = {name: f"Keep this under {PROFILE_TEXT_MAX} characters"
               for name, value in cleaned.items() if value and len(value) > PROFILE_TEXT_MAX}
-    if not any(cleaned.values()):
-        errors[""] = "Fill in at least one part of the profile"
+    jpeg = None
+    if photo.upload is not None:
+        try:
+            jpeg = photos.clean_photo(photo.upload)
+        except photos.PhotoRefused as exc:
+            errors["photo"] = str(exc)
     if errors:
         raise Invalid(errors)
+    return cleaned, jpeg
+
+
+def save_profile(actor: User, child_id: int, values: dict[str, str | None], photo: PhotoChange | None = None):
+    """Write the profile: part 1 ahead of any episode, part 2 when the child goes missing (one per
+    child, kept by the child's authority). A photo is stored only re-encoded and encrypted."""
+    from hub.missing.models import PhilomenaProfile
+
+    photo = photo or PhotoChange()
+    _child, access = _child_for_profile(actor, child_id, "update")
+    cleaned, jpeg = _clean_values(values, photo)
+    current = _profile_of(child_id)
+    if not any(cleaned.values()) and jpeg is None and (current is None or current.photo is None or photo.remove):
+        raise Invalid({"": "Fill in at least one part of the profile"})
     with unit_of_work() as s:
-        profile = s.scalar(select(PhilomenaProfile).where(PhilomenaProfile.child_id == child_id))
+        profile = current
         created = profile is None
         if created:
-            profile = PhilomenaProfile(child_id=child_id, held_by_org_id=actor.organisation_id)
+            profile = PhilomenaProfile(child_id=child_id)
             s.add(profile)
         for name, value in cleaned.items():
             setattr(profile, name, value)
+        photo_changed = _set_photo(profile, jpeg, photo.remove)
         profile.updated_by_user_id = actor.id
         s.flush()
         audit.record("create" if created else "update", actor=actor, object_type="philomena-profile",
-                     object_id=profile.id, child_id=child_id, basis=access.basis)
+                     object_id=profile.id, child_id=child_id, basis=access.basis,
+                     detail={"photo": photo_changed} if photo_changed else None)
     return profile
+
+
+def _set_photo(profile, jpeg: bytes | None, remove: bool) -> str | None:
+    """The change made to the photo ("replaced", "removed"), for the audit event."""
+    if jpeg is not None:
+        profile.photo, profile.photo_updated_at = jpeg, utcnow()
+        return "replaced"
+    if remove and profile.photo is not None:
+        profile.photo, profile.photo_updated_at = None, None
+        return "removed"
+    return None
+
+
+def get_profile_photo(actor: User, child_id: int) -> bytes | None:
+    """The profile's photo (None when none is kept), for those who may see the profile: its keepers,
+    the hub's DPO, and a force it was released to while the release stands. Every read is audited;
+    anyone else gets the same 404 as for a child without a profile, audited."""
+    child = db.session().get(Child, child_id)
+    access = child_access(actor, child_id) if child is not None else None
+    released = bool(access) and philomena_released_to(actor, child_id)
+    if not access or not (_profile_holder(actor, child) or is_hub_dpo(actor) or released):
+        audit.record_refusal(actor, "philomena-photo", child_id, child_id if child else None)
+        raise NotFound("photo not found")
+    with unit_of_work():
+        profile = _profile_of(child_id)
+        audit.record("read", actor=actor, object_type="philomena-photo", object_id=profile.id if profile else None,
+                     child_id=child_id, basis=access.basis if not released else "profile-released")
+    return profile.photo if profile is not None else None
+
+
+def release_content(profile) -> str:
+    """The share's content: the protocol's parts and sections, each named even when empty."""
+    from hub.missing import profile_content as pc
+
+    parts = []
+    for title, labels in PROFILE_PARTS.items():
+        sections = [pc.Section(label, getattr(profile, name) or "") for name, label in labels.items()]
+        if labels is PROFILE_PART_1:
+            sections.insert(1, pc.Section(PHOTO_LABEL, pc.PHOTO_HELD if profile.photo else pc.NO_PHOTO))
+        parts.append(pc.Part(title, sections))
+    return pc.render(parts)
+
+
+def released_sections(content: str) -> list:
+    """The parts and sections of a released profile's text (hub.missing.profile_content.Part)."""
+    from hub.missing import profile_content as pc
+
+    known = {title: [*labels.values(), PHOTO_LABEL] for title, labels in PROFILE_PARTS.items()}
+    return pc.parse(content, known)
 
 
 def release_profile(actor: User, episode_id: int):
     """Release the profile to the force that holds the missing report, in one action: a share
     record with its basis (the police need it to find the child: risk of significant harm)."""
-    from hub.missing.models import PhilomenaProfile, ProfileRelease
+    from hub.missing.models import ProfileRelease
     from hub.sharing import legal_bases
     from hub.sharing import service as sharing
     from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
@@ -538,19 +641,17 @@ def release_profile(actor: User, episode_id: int):
         raise NotFound("episode not found")
     child_id = episode.child_id
     _child_for_profile(actor, child_id, "share")
-    profile = db.session().scalar(select(PhilomenaProfile).where(PhilomenaProfile.child_id == child_id))
+    profile = _profile_of(child_id)
     if profile is None:
         raise Invalid({"": "There is no profile to release: write it first"})
     if db.session().scalar(select(ProfileRelease.id).where(ProfileRelease.profile_id == profile.id,
                                                            ProfileRelease.episode_id == episode.id)):
         raise Invalid({"": "The profile was already released for this episode"})
-    content = "\n\n".join(f"{label}:\n{getattr(profile, name)}" for name, label in PROFILE_FIELDS.items()
-                          if getattr(profile, name))
     with unit_of_work() as s:
         share = sharing.create_share(actor, sharing.ShareDraft(
             child_id=child_id, category=Category.missing_episode,
             summary=f"Philomena protocol profile for missing report {episode.police_reference}",
-            content=content, purpose="To help the police find a missing child (Philomena protocol)",
+            content=release_content(profile), purpose="To help the police find a missing child (Philomena protocol)",
             recipient_org_ids=[episode.police_org_id], source_kind=SourceKind.organisation,
             source_description="The child's carers and placing authority (Philomena protocol profile)",
             obtained_how=ObtainedHow.other, obtained_on=(profile.updated_at or utcnow()).date(),
@@ -566,6 +667,21 @@ def release_profile(actor: User, episode_id: int):
         audit.record("share", actor=actor, object_type="philomena-profile", object_id=profile.id, child_id=child_id,
                      detail={"episode": episode.id, "share": share.id, "to": episode.police_org_id})
     return share
+
+
+def released_profile(actor: User, episode_id: int):
+    """The profile as released for an episode, for the force it went to (and its sender): the
+    share, read through the sharing service (its own check and audit), or None when nothing was
+    released for the episode that the actor may see."""
+    from hub.missing.models import ProfileRelease
+    from hub.sharing import service as sharing
+
+    get_episode(actor, episode_id)
+    share_ids = db.session().scalars(select(ProfileRelease.share_id).where(ProfileRelease.episode_id == episode_id)
+                                     .order_by(ProfileRelease.id.desc()))
+    visible = db.session().scalar(select(ShareRecord.id).where(ShareRecord.id.in_(list(share_ids)),
+                                                               share_visible(actor)).limit(1))
+    return sharing.get_share(actor, visible) if visible is not None else None
 
 
 def releases(episode_id: int) -> list:

@@ -3,7 +3,7 @@ due, and the Philomena profile (a thin blueprint: every rule is in service.py an
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, url_for
 
 from hub.auth.roles import OrgKind
 from hub.errors import Invalid
@@ -11,6 +11,7 @@ from hub.forms import london_to_utc, utc_to_london
 from hub.missing import rules, service
 from hub.missing.forms import TIMES, EpisodeForm, ProfileForm, ProgressForm, ReleaseForm
 from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.missing.profile_content import PHOTO_HELD
 from hub.people import service as people
 from hub.web import actor, apply_errors, personal_data, roles_required
 
@@ -134,13 +135,53 @@ def profile(child_id: int):
             getattr(form, name).data = getattr(current, name)
     if form.validate_on_submit():
         try:
-            service.save_profile(actor(), child_id, {name: getattr(form, name).data for name in service.PROFILE_FIELDS})
-            flash("Profile saved. It stays with your authority until you release it to the police.", "success")
+            service.save_profile(actor(), child_id, {name: getattr(form, name).data for name in service.PROFILE_FIELDS},
+                                 _photo_change(form))
+            flash("Profile saved. It stays with the child's authority until it is released to the police.", "success")
             return redirect(url_for("missing.profile", child_id=child_id))
         except Invalid as exc:
             apply_errors(form, exc)
     return render_template("missing/profile.html", form=form, child=child, profile=current,
-                           fields=service.PROFILE_FIELDS)
+                           parts=service.PROFILE_PARTS)
+
+
+def _photo_change(form: ProfileForm) -> service.PhotoChange:
+    """The upload as sent (read at most one byte past the limit: the service refuses it whole)."""
+    from hub.missing.photos import MAX_UPLOAD_BYTES
+
+    upload = form.photo.data
+    data = upload.stream.read(MAX_UPLOAD_BYTES + 1) if upload and upload.filename else None
+    return service.PhotoChange(upload=data, remove=bool(form.remove_photo.data))
+
+
+@bp.route("/profile/<int:child_id>/photo")
+@personal_data
+def profile_photo(child_id: int):
+    """The photo, to those who may see the profile; never cached. A profile without a photo
+    answers with a placeholder, so an image on a page never breaks."""
+    photo = service.get_profile_photo(actor(), child_id)
+    response = make_response(photo if photo is not None else NO_PHOTO_SVG)
+    response.mimetype = "image/jpeg" if photo is not None else "image/svg+xml"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+NO_PHOTO_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60"><text x="10" y="35" '
+                b'font-family="sans-serif" font-size="16">No photo kept</text></svg>')
+
+
+@bp.route("/<int:episode_id>/profile")
+@personal_data
+def released_profile(episode_id: int):
+    """The profile as released to the police for this episode, in the protocol's sections."""
+    episode = service.get_episode(actor(), episode_id)
+    share = service.released_profile(actor(), episode_id)
+    parts = service.released_sections(share.content or "") if share is not None else []
+    has_photo = any(s.label == service.PHOTO_LABEL and s.text == PHOTO_HELD for p in parts for s in p.sections)
+    return render_template("missing/profile_released.html", episode=episode, share=share, parts=parts,
+                           has_photo=has_photo)
 
 
 @bp.route("/<int:episode_id>/release-profile", methods=["POST"])
@@ -148,9 +189,9 @@ def release_profile(episode_id: int):
     form = ReleaseForm()
     if form.validate_on_submit():
         try:
-            share = service.release_profile(actor(), episode_id)
+            service.release_profile(actor(), episode_id)
             flash("Profile released to the police as a share record.", "success")
-            return redirect(url_for("sharing.show", share_id=share.id))
+            return redirect(url_for("missing.released_profile", episode_id=episode_id))
         except Invalid as exc:
             flash(" ".join(exc.errors.values()), "error")
     return redirect(url_for("missing.show", episode_id=episode_id))
