@@ -111,8 +111,11 @@ def test_a_social_worker_shares_and_only_the_recipients_see_it(browser, live_ser
     dsl_page = browser.new_page()
     sign_in(dsl_page, live_server, dsl.email, PASSWORD, dsl_secret)
     dsl_page.get_by_role("link", name="Sharing").click()
+    # A received share says which child it is about, linked for a school that has the child on roll.
+    assert dsl_page.get_by_role("link", name="Marlow Quinton").count() >= 1
     dsl_page.get_by_role("link", name="Seen with older males at the station").click()
     assert "getting into a car" in dsl_page.get_by_test_id("share-content").inner_text()
+    assert "Marlow Quinton" in dsl_page.get_by_role("main").inner_text()
     assert_accessible(dsl_page)
     dsl_page.context.close()
 
