@@ -122,12 +122,13 @@ def _links(s, group, by, subjects, places, people_, today) -> None:
 
 
 def _meetings(s, group, users, orgs, subjects, today) -> list[MaceMeeting]:
-    """Three held meetings (10, 6 and 1 weeks ago) and the next, in three weeks."""
+    """Three held meetings (10 weeks, 6 weeks and 9 days ago: past the 5 working days health has to
+    confirm, so the worker's reminder reaches the nurse) and the next, in three weeks."""
     chair = users["mace.chair"]
     meetings = []
-    for weeks in (10, 6, 1, -3):
-        when = datetime.combine(today - timedelta(weeks=weeks), time(9, 30), timezone.utc)
-        held = weeks > 0
+    for days in (70, 42, 9, -21):
+        when = datetime.combine(today - timedelta(days=days), time(9, 30), timezone.utc)
+        held = days > 0
         meeting = MaceMeeting(group_id=group.id, scheduled_for=when, venue="Northbridge Civic Centre, room 2 (fictional)",
                               status=MeetingStatus.held if held else MeetingStatus.scheduled,
                               held_at=when + timedelta(hours=2) if held else None,
@@ -136,7 +137,7 @@ def _meetings(s, group, users, orgs, subjects, today) -> list[MaceMeeting]:
         s.add(meeting)
         s.flush()
         meetings.append(meeting)
-        discussed = subjects[:3] if weeks != 10 else subjects[:2]
+        discussed = subjects[:3] if days != 70 else subjects[:2]
         if held:
             for local in ("mace.chair", "school.nurse", "dsl.northbridge", "police.coordinator", "social.worker"):
                 s.add(MaceAttendance(meeting_id=meeting.id, user_id=users[local].id,
@@ -155,7 +156,7 @@ def _meetings(s, group, users, orgs, subjects, today) -> list[MaceMeeting]:
                 s.add(MaceAgencyUpdate(item_id=item.id, organisation_id=orgs["NBPOL"].id,
                                        user_id=users["police.coordinator"].id,
                                        text="Fictional update: seen twice at the park after dark."))
-                _outcomes(s, meeting, orgs, users, child_id, confirm_health=weeks != 1)
+                _outcomes(s, meeting, orgs, users, child_id, confirm_health=days != 9)
     for child_id in subjects[:3]:
         s.add(MaceAgendaChild(group_id=group.id, child_id=child_id, risk_level="High",
                               risk_set_at=meetings[2].held_at, risk_review_due=today + timedelta(weeks=8)))
