@@ -103,14 +103,20 @@ def group_graph(group_id: int) -> nx.Graph:
     return graph
 
 
-def _names(actor: User, nodes: list[Node]) -> dict[Node, str]:
-    """Every node named, in four queries; a child the viewer may not see stays unnamed. Only the
-    names are loaded (every encrypted column loaded is one more decryption per row), and "may see"
-    is asked for these children only (child_bases), not as the set of every child the viewer reaches."""
+def _names(actor: User, group_id: int, nodes: list[Node]) -> dict[Node, str]:
+    """Every node named, in at most five queries; a child the viewer may not see stays unnamed. Only
+    the names are loaded (every encrypted column loaded is one more decryption per row). The viewer
+    is a current member, so the children the group holds are theirs to see ("mace-member"); only a
+    linked child the group does not hold is asked about (child_bases), never the set of every child
+    the viewer reaches."""
     s = db.session()
     ids = {k: [i for kind, i in nodes if kind == k] for k in COLOURS}
     names: dict[Node, str] = {("child", i): "A child you may not see" for i in ids["child"]}
-    seen = list(child_bases(actor, ids["child"]))
+    held = set(s.scalars(select(MaceAgendaChild.child_id).where(
+        MaceAgendaChild.group_id == group_id, MaceAgendaChild.removed_at.is_(None),
+        MaceAgendaChild.child_id.in_(ids["child"]))))
+    others = [i for i in ids["child"] if i not in held]
+    seen = list(held) + (list(child_bases(actor, others)) if others else [])
     names |= {("child", c.id): c.full_name for c in s.scalars(select(Child).where(Child.id.in_(seen)).options(
         load_only(Child.given_name, Child.family_name), raiseload("*")))}
     names |= {("location", loc.id): loc.name for loc in s.scalars(select(MaceLocation).where(
@@ -145,7 +151,7 @@ def network(actor: User, kind: str, subject_id: int, group_id: int | None = None
     graph.add_node(centre)
     ego = nx.ego_graph(graph, centre, radius=2)
     steps = nx.single_source_shortest_path_length(ego, centre)
-    names = _names(actor, list(ego.nodes))
+    names = _names(actor, group.id, list(ego.nodes))
     places = _positions(ego, centre, steps)
     built: dict[Node, NetworkNode] = {}
     for node in sorted(ego.nodes, key=lambda n: (steps[n], n[0], names[n].lower())):
