@@ -59,8 +59,13 @@ run: demo dev
 	PORT=$(PORT) HUB_BASE_URL=$(HUB_BASE_URL) MAIL_SMTP_PORT=$(MAIL_SMTP_PORT) MAIL_HTTP_PORT=$(MAIL_HTTP_PORT) \
 		$(BIN)/honcho start -f Procfile
 
+# `make test` runs the suite in parallel on every core with pytest-xdist (XDIST); each worker has
+# its own template and per-test databases, browser and loopback servers. For one file without
+# the workers' start-up, add -n0: `make test PYTEST_ARGS="tests/test_auth.py -n0"` (or XDIST=).
+XDIST ?= -n auto --dist worksteal
+
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench

@@ -16,12 +16,16 @@ def _cli_origin() -> None:
 
 def register(app: Flask) -> None:
     from hub.api import cli as api_cli
+    from hub.audit import cli as audit_cli
     from hub.missing import cli as missing_cli
     from hub.notifications import cli as notifications_cli
 
     api_cli.register(app)
     missing_cli.register(app)
     notifications_cli.register(app)
+    from hub.reports import cli as reports_cli
+
+    reports_cli.register(app)
 
     @app.cli.command("demo-data")
     def demo_data():
@@ -126,103 +130,4 @@ def register(app: Flask) -> None:
         click.echo(_new_signing_key_pem())
 
     app.cli.add_command(keys_group)
-    register_audit(app)
-
-
-def register_audit(app: Flask) -> None:
-    audit_group = AppGroup("audit", help="The audit log: verify, export, sign tree heads.")
-
-    @audit_group.command("verify")
-    @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
-                  help="A tree head saved earlier (tree-head JSON or an export file).")
-    @click.option("--fast", is_flag=True, help="Check hashes, tree and signatures only, not each event's fields.")
-    def audit_verify(against, fast):
-        """Recompute the tree from every event and check every signed tree head."""
-        from hub.audit.service import signing_key
-        from hub.audit.verification import verify_log
-        from hub.audit import dpo
-
-        _cli_origin()
-        saved = _read_saved_head(against) if against else None
-        result = verify_log(signing_key().public_key(), against=saved, fast=fast)
-        for problem in result.problems:
-            click.echo(f"FAIL: {problem}", err=True)
-        if result.ok:
-            click.echo(f"OK: {result.tree_size} entries, {result.heads_checked} signed tree heads verified.")
-        else:
-            first = result.first_bad_entry
-            click.echo(f"The audit log does NOT verify: {result.problems[0]}"
-                       + (f" (first bad entry {first})" if first is not None else ""), err=True)
-        # Only now, with the answer given, does the check record itself (when the log can take it).
-        dpo.record_verification(result, by=None)
-        if not result.appendable:
-            click.echo("This check is not in the audit log: the log cannot be extended until it is restored.",
-                       err=True)
-        if not result.ok:
-            raise SystemExit(1)
-
-    @audit_group.command("export")
-    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
-    @click.option("--child", "child_id", type=int)
-    @click.option("--from", "date_from", type=click.DateTime(formats=["%Y-%m-%d"]))
-    @click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]))
-    def audit_export(out, child_id, date_from, date_to):
-        """Write a signed JSON export that `python -m hub.audit.verify FILE` checks offline."""
-        import json
-
-        from hub.audit import dpo
-
-        _cli_origin()
-        data = dpo.export_json(None, child_id=child_id, date_from=date_from and date_from.date(),
-                               date_to=date_to and date_to.date())
-        with open(out, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-        click.echo(f"Wrote {len(data['entries'])} entries, tree size {data['tree_head']['tree_size']}, to {out}")
-
-    @audit_group.command("sign")
-    @click.option("--every", type=int, default=0, help="Keep signing every N seconds (a scheduler).")
-    def audit_sign(every):
-        """Sign a tree head now (and, with --every, on a schedule)."""
-        import time
-
-        from hub.audit.service import sign_tree_head
-        from hub import db
-
-        while True:
-            head = sign_tree_head()
-            click.echo(f"Signed tree head: size {head.tree_size} at {head.timestamp}")
-            db.session.remove()
-            if not every:
-                break
-            time.sleep(every)
-
-    @audit_group.command("tree-head")
-    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
-    def audit_tree_head(out):
-        """Save the latest signed tree head, for a later `audit verify --against`."""
-        import json
-
-        from hub.audit.export import tree_head_json
-        from hub.audit.service import latest_tree_head, sign_tree_head
-
-        head = latest_tree_head() or sign_tree_head()
-        with open(out, "w", encoding="utf-8") as handle:
-            json.dump(tree_head_json(head), handle, indent=1)
-        click.echo(f"Saved tree head of size {head.tree_size} to {out}")
-
-    app.cli.add_command(audit_group)
-
-
-def _read_saved_head(path: str):
-    import base64
-    import json
-
-    from hub.audit.verification import SavedHead
-
-    try:
-        data = json.loads(open(path, encoding="utf-8").read())
-        head = data.get("tree_head", data)
-        return SavedHead(tree_size=int(head["tree_size"]), root_hash=base64.b64decode(head["root_hash"]),
-                         timestamp=str(head["timestamp"]), signature=base64.b64decode(head["signature"]))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise click.ClickException(f"{path} is not a saved tree head: {exc}") from exc
+    audit_cli.register(app)

@@ -44,6 +44,8 @@ class HubSettings:
     audit_log_origin: str = "hub.example.test/audit"
     #: Addresses of the reverse proxies whose X-Request-Id and X-Forwarded-For the hub believes.
     trusted_proxies: frozenset[str] = frozenset()
+    #: Published figures show a count below this as "c" (small-number suppression, hub.reports.suppression).
+    report_suppression_threshold: int = 10
 
     @property
     def production(self) -> bool:
@@ -146,8 +148,21 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
         },
         audit_log_origin=_env("AUDIT_LOG_ORIGIN", "hub.example.test/audit"),
         trusted_proxies=_addresses("TRUSTED_PROXIES"),
+        report_suppression_threshold=_positive_int("REPORT_SUPPRESSION_THRESHOLD", 10),
     )
     return settings
+
+
+def _positive_int(name: str, default: int) -> int:
+    """A whole number of at least 1 (a threshold of 0 would publish every small count)."""
+    text = _env(name, str(default)) or str(default)
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"HUB_{name} must be a whole number, not {text!r}") from exc
+    if value < 1:
+        raise ConfigurationError(f"HUB_{name} must be at least 1")
+    return value
 
 
 def _addresses(name: str) -> frozenset[str]:

@@ -62,6 +62,7 @@ STAFF = [
     ("mace.member", "Max Member", "NBPOL", {Role.mace_member}),
     ("education.safeguarding", "Eve Education", "NBEDU", {Role.dsl}),
     ("westmere.sw", "Wes Westmere", "WMCSC", {Role.social_worker}),
+    ("analyst", "Ana Lyst", "NBSP", {Role.analyst}),
 ]
 GIVEN = ["Aiden", "Bella", "Caleb", "Daisy", "Ethan", "Freya", "Gabriel", "Hana", "Isaac", "Jade", "Kai", "Lena",
          "Milo", "Nadia", "Oscar", "Priya", "Quinn", "Ruby", "Sami", "Tilly", "Umar", "Violet", "Wren", "Yusuf", "Zara"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from hub import db
@@ -26,7 +26,7 @@ from hub.missing.models import ImportReviewItem, MissingEpisode, ReviewStatus
 from hub.missing.service import EPISODE_ROLES, RECENTLY_FOUND
 from hub.notifications.models import Notification
 from hub.people.models import Child
-from hub.permissions import child_bases, is_hub_dpo, member_group_ids
+from hub.permissions import child_bases, is_hub_dpo, sits_on_a_mace_group
 
 NOTIFIED_ROLES = {Role.dsl, Role.deputy_dsl}
 
@@ -100,7 +100,7 @@ def _open_flags(user: User) -> int:
 
 def _mace_waiting(user: User) -> int | None:
     """Open actions and outcomes waiting, from the MACE home counts (None for a non-member)."""
-    if not db.session().scalar(select(exists(member_group_ids(user)))):
+    if not sits_on_a_mace_group(user):
         return None
     counts = mace_home_counts(user)
     return counts.open_actions + counts.outcomes_waiting

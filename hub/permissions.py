@@ -29,11 +29,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 
-from sqlalchemy import Select, exists, literal, or_, select, union_all
+from flask import g, has_request_context, request
+from sqlalchemy import ColumnElement, Select, event, exists, func, literal, or_, select, true, union_all
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 from hub import db
-from hub.auth.models import Organisation, User
+from hub.auth.models import Organisation, User, UserRole
 from hub.auth.roles import OrgKind, Role
 from hub.audit import service as audit
 from hub.errors import NotFound
@@ -116,6 +121,8 @@ def is_hub_dpo(user: User) -> bool:
 def _relationship_queries(user: User) -> list[Select]:
     """One SELECT per relationship the user's roles give, each yielding (child_id, basis). An
     organisation's DPO reaches the children their organisation holds, for subject access."""
+    if aggregate_only(user):
+        return []  # an analyst reaches no child by any route, MACE membership included
     roles = user.roles
     org_dpo = Role.dpo in roles and not is_hub_dpo(user)
     queries: list[Select] = []
@@ -150,20 +157,106 @@ def _role_grant(user: User) -> str | None:
     return None
 
 
+# --- the per-request access cache ---------------------------------------------------------------
+# A page asks "may this user see this child" from several services (the record, its chronology,
+# consents, episodes, the menu's counts); each request answers it once per (user, child). Any
+# write to a table a relationship query reads (through a flush, an ORM bulk statement or Core),
+# any such change still pending in the session, and any rollback empty the cache, so no service
+# has to remember to. Outside a request (commands, the delivery worker, tests calling services)
+# nothing is cached: a long-running process must see what other processes change.
+
+#: Every table `_relationship_queries` and `_organisation_relationships` read, and the user's own
+#: rows (organisation, roles, active) that decide which of them apply.
+_RELATIONSHIP_MODELS = (
+    Enrolment, Organisation, Child, AgencyInvolvement, BreakGlassGrant, MaceMembership, MaceGroup, MaceAgendaChild,
+    MaceMember, ShareRecord, ShareRecipient, ShareAccess, MissingEpisode, User, UserRole,
+)
+_RELATIONSHIP_TABLES = frozenset(model.__table__ for model in _RELATIONSHIP_MODELS)
+
+
+def _request_cache() -> dict | None:
+    """This request's answers, or None outside a request. Kept on `g` with the request it belongs
+    to: an application context held across requests (a test's, a shell's) must not carry
+    answers from one request into the next."""
+    if not has_request_context():
+        return None
+    current = request._get_current_object()
+    store = g.get("hub_access_cache")
+    if store is None or store[0] is not current:
+        store = g.hub_access_cache = (current, {})
+    return store[1]
+
+
+def forget_access() -> None:
+    """Empty this request's cache: a relationship may have changed."""
+    if has_request_context() and "hub_access_cache" in g:
+        g.hub_access_cache[1].clear()
+
+
+def _cache_for_reading() -> dict | None:
+    """The cache, emptied first when the session holds an unflushed change to a relationship:
+    the next query would autoflush it, but a cached answer runs no query."""
+    cache = _request_cache()
+    if cache:
+        session = db.session()
+        if any(type(obj).__table__ in _RELATIONSHIP_TABLES
+               for obj in chain(session.new, session.dirty, session.deleted)):
+            cache.clear()
+    return cache
+
+
+@event.listens_for(Engine, "before_execute")
+def _forget_on_relationship_write(_conn, clauseelement, *_args) -> None:
+    # Flushes, ORM bulk statements and Core statements all pass through here.
+    if isinstance(clauseelement, UpdateBase) and clauseelement.table in _RELATIONSHIP_TABLES:
+        forget_access()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(_session, _previous_transaction) -> None:
+    # An answer worked out inside a transaction that rolled back may rest on rows that are gone.
+    forget_access()
+
+
 def child_access(user: User, child_id: int) -> Access:
-    """The first legitimate relationship between the user and the child, or DENIED."""
+    """The first legitimate relationship between the user and the child, or DENIED; once per
+    request for each (user, child)."""
     if user is None or not user.is_active:
         return DENIED
-    exists_child = db.session().scalar(select(exists().where(Child.id == child_id)))
-    if not exists_child:
-        return DENIED
-    for query in _relationship_queries(user):
-        child_column, basis_column = query.selected_columns
-        basis = db.session().scalar(query.where(child_column == child_id).with_only_columns(basis_column).limit(1))
+    cache = _cache_for_reading()
+    if cache is not None and (user.id, child_id) in cache:
+        return cache[(user.id, child_id)]
+    access = _child_access(user, child_id)
+    if cache is not None:
+        cache[(user.id, child_id)] = access
+    return access
+
+
+def _ranked(user: User, child_ids: list[int]):
+    """One statement for every relationship to these children, (child_id, basis, rank), rank being
+    the relationship's place in `_relationship_queries` (the first one is the basis), and the basis
+    of each rank; None when the user's roles give no relationship."""
+    queries = _relationship_queries(user)
+    if not queries:
+        return None
+    names = [q.selected_columns[1].element.value for q in queries]
+    return union_all(*[q.where(q.selected_columns[0].in_(child_ids)).add_columns(literal(rank).label("rank"))
+                       for rank, q in enumerate(queries)]), names
+
+
+def _child_access(user: User, child_id: int) -> Access:
+    """One statement: every relationship queried at once, the first in order wins. A child that
+    does not exist has no relationship; only a role grant needs the existence check."""
+    ranked = _ranked(user, [child_id])
+    if ranked is not None:
+        rows = ranked[0].subquery()
+        basis = db.session().scalar(select(rows.c.basis).order_by(rows.c.rank).limit(1))
         if basis:
             return Access(True, basis)
     grant = _role_grant(user)
-    return Access(True, grant) if grant else DENIED
+    if grant and db.session().scalar(select(exists().where(Child.id == child_id))):
+        return Access(True, grant)
+    return DENIED
 
 
 def visible_child_ids(user: User) -> Select:
@@ -182,19 +275,39 @@ def may_administer(user: User) -> bool:
 
 
 def child_bases(user: User, child_ids: list[int]) -> dict[int, str]:
-    """The basis of access for many children at once (a listing page), in one query."""
+    """The basis of access for many children at once (a listing page), in one query for those
+    this request has not asked about yet; the same basis `child_access` gives."""
     if not child_ids:
         return {}
-    grant = _role_grant(user)
+    cache = _cache_for_reading()
     found: dict[int, str] = {}
-    queries = _relationship_queries(user)
-    if queries:
-        parts = [q.where(q.selected_columns[0].in_(child_ids)) for q in queries]
-        for child_id, basis in db.session().execute(union_all(*parts)):
-            found.setdefault(child_id, basis)
-    if grant:
-        for child_id in child_ids:
-            found.setdefault(child_id, grant)
+    wanted: list[int] = []
+    for child_id in dict.fromkeys(child_ids):
+        known = cache.get((user.id, child_id)) if cache is not None else None
+        if known is None:
+            wanted.append(child_id)
+        elif known:
+            found[child_id] = known.basis
+    if not wanted:
+        return found
+    best: dict[int, str] = {}
+    ranked = _ranked(user, wanted)
+    if ranked is not None:
+        # One row per child, its first relationship: a child with 1,000 shares sent is one row,
+        # not 1,000 carried back to be thrown away.
+        rows, names = ranked[0].subquery(), ranked[1]
+        for child_id, rank in db.session().execute(select(rows.c[0], func.min(rows.c.rank)).group_by(rows.c[0])):
+            best[child_id] = names[rank]
+    grant = _role_grant(user)
+    for child_id in wanted:
+        if child_id in best:
+            found[child_id] = best[child_id]
+            if cache is not None:
+                cache[(user.id, child_id)] = Access(True, found[child_id])
+        elif grant:
+            found[child_id] = grant  # not cached: child_access also checks that the child exists
+        elif cache is not None:
+            cache[(user.id, child_id)] = DENIED
     return found
 
 
@@ -211,6 +324,20 @@ def _current(day: date):
 def member_group_ids(user: User, day: date | None = None) -> Select:
     """The groups the user is a current named member of, as a SELECT of ids."""
     return select(MaceMember.group_id).where(MaceMember.user_id == user.id, _current(day or date.today()))
+
+
+def sits_on_a_mace_group(user: User) -> bool:
+    """Whether the user is a current named member of any group today. The menu and the home
+    page's counts both ask on every page, so the answer is kept for the request (the access
+    cache, emptied like it when a membership changes)."""
+    cache = _cache_for_reading()
+    key = ("mace-member", user.id)
+    if cache is not None and key in cache:
+        return cache[key]
+    answer = bool(db.session().scalar(select(exists(member_group_ids(user)))))
+    if cache is not None:
+        cache[key] = answer
+    return answer
 
 
 def mace_membership(user: User | None, group_id: int | None, day: date | None = None) -> MaceMember | None:
@@ -266,16 +393,17 @@ def load_mace_object(user: User, model, object_id, *, action: str = "read", chai
     return obj, member
 
 
-def share_visible(user: User):
+def share_visible(user: User, share=ShareRecord):
     """The clause "the user may see this share record": their organisation sent it, or received it
     and was not revoked from (the share_access rows); and MACE intelligence only to the sender's
-    organisation and the group's current named members."""
+    organisation and the group's current named members. `share`: ShareRecord or an alias of it
+    (a page asking about a second share beside each row, e.g. its correction)."""
     # Correlated, so each candidate share is one primary-key probe (not a scan of every share the
     # organisation may see, which an IN over a subquery becomes).
-    org_access = select(ShareAccess.share_id).where(ShareAccess.share_id == ShareRecord.id,
+    org_access = select(ShareAccess.share_id).where(ShareAccess.share_id == share.id,
                                                     ShareAccess.organisation_id == user.organisation_id).exists()
-    return org_access & or_(ShareRecord.mace_group_id.is_(None), ShareRecord.sender_org_id == user.organisation_id,
-                            ShareRecord.mace_group_id.in_(member_group_ids(user)))
+    return org_access & or_(share.mace_group_id.is_(None), share.sender_org_id == user.organisation_id,
+                            share.mace_group_id.in_(member_group_ids(user)))
 
 
 def may_record_mace_outcome(member: MaceMember | None, organisation_id: int) -> bool:
@@ -324,6 +452,65 @@ def mace_agenda_child_access(user: User, group_id: int, child_id: int) -> Access
     return mace_child_access(user, group_id, child_id) if is_mace_chair(user, group_id) else DENIED
 
 
+# --- Returns: the statutory returns an authority makes about its own children ----------------
+# The SSD `ssd_missing` table and the SSDA903 missing file name each child by the authority's own
+# identifier, so only the authority's children's social care staff export them, and only for
+# the authority's own children. An analyst (aggregate figures, never a child), a school, the
+# police and DPOs are refused. The data-quality page's links (hub.reports.quality) are checked
+# here too: a link to a record is shown only to someone who may change it.
+
+#: The missing team works in the hub as social workers (Role.social_worker's label says so).
+RETURN_ROLES = {Role.social_worker}
+
+
+def may_export_returns(user: User | None) -> bool:
+    """Children's social care staff of a local authority; never an analyst, whatever else they hold."""
+    return (user is not None and user.is_active and bool(user.roles & RETURN_ROLES)
+            and user.organisation.kind == OrgKind.childrens_social_care
+            and Role.analyst not in user.roles)
+
+
+def return_child_ids(user: User) -> Select:
+    """The authority's own children (home or placing authority): the SSD's people."""
+    org = user.organisation_id
+    return select(Child.id).where(or_(Child.responsible_authority_id == org, Child.placing_authority_id == org))
+
+
+def looked_after_return_child_ids(user: User) -> Select:
+    """The children the authority looks after (placing authority, else home authority): the 903's."""
+    org = user.organisation_id
+    looks_after = (Child.placing_authority_id == org) | (
+        Child.placing_authority_id.is_(None) & (Child.responsible_authority_id == org))
+    return select(Child.id).where(Child.looked_after.is_(True), looks_after)
+
+
+#: Who changes an episode (hub.missing.service.EPISODE_ROLES, which imports this module).
+EPISODE_FIX_ROLES = {Role.police_officer, Role.social_worker}
+
+
+def episode_fixable_child_ids(user: User, child_ids: list[int]) -> set[int]:
+    """Of these children, those whose episodes the user may change (one query)."""
+    if user is None or not user.is_active or not user.roles & EPISODE_FIX_ROLES:
+        return set()
+    return set(child_bases(user, child_ids))
+
+
+def command_line_report_scope() -> ReportScope:
+    """`flask --app hub reports annual` (an operator on the server, audited with the cli
+    channel) builds the whole area's picture as the analyst sees it: counts, no drill-down."""
+    return ReportScope(episodes=true(), notification_orgs=None, mace_groups=select(MaceGroup.id),
+                       whole_area=True, drill_down=False)
+
+
+def may_resolve_download_row(user: User | None, police_org_id: int) -> bool:
+    """A waiting download row is resolved by an officer of its force, or an administrator (as
+    hub.missing.imports._may_see_force decides for the review pages)."""
+    if may_administer(user):
+        return True
+    return (user is not None and user.is_active and Role.police_officer in user.roles
+            and user.organisation_id == police_org_id)
+
+
 # --- Share drafts: a half-written share is its author's alone --------------------------------
 
 
@@ -353,3 +540,115 @@ def philomena_released_to(user: User, child_id: int) -> bool:
     released = (select(ProfileRelease.id).join(ShareRecord, ShareRecord.id == ProfileRelease.share_id)
                 .where(ShareRecord.child_id == child_id, share_visible(user)).limit(1))
     return bool(db.session().scalar(released))
+
+
+# --- Reports: whose figures a user's dashboard counts (hub.reports) ---------------------------
+# Figures are counts, never a child, but a count still tells about children the viewer may not
+# know of, so each viewer's figures count only their own part of the picture:
+#
+# | who                        | episode figures                                       | MACE figures          |
+# |----------------------------|-------------------------------------------------------|-----------------------|
+# | analyst                    | every episode in the area                             | every group           |
+# | social worker, missing team| their authority's children (home or placing), and     | -                     |
+# |                            | episodes naming it as the home or receiving authority |                       |
+# | police officer             | their force's episodes                                | -                     |
+# | DSL or deputy              | their pupils on the roll now (a school's own, or the  | -                     |
+# |                            | schools of their local authority education service)   |                       |
+# | MACE chair or co-chair     | -                                                     | the groups they chair |
+#
+# Anyone else (a DPO, an administrator, a health practitioner, a MACE member) has no reports:
+# the pages answer 404. Links from a figure to the records behind it are offered only where the
+# record's own check (child_access, MACE membership) lets the viewer in, and never to an analyst.
+
+AGGREGATE_ONLY_ROLES = {Role.analyst}
+
+
+def aggregate_only(user: User | None) -> bool:
+    """A user whose every role is aggregate-only (the analyst) reaches no child's record."""
+    return user is not None and bool(user.roles) and user.roles <= AGGREGATE_ONLY_ROLES
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """What a user's figures count. `episodes` is a clause over MissingEpisode joined to Child
+    (None: no episode figures); `notification_orgs` limits school notifications to the viewer's
+    schools (None: those of every counted episode); `mace_groups` a SELECT of group ids (None:
+    no MACE figures); `whole_area` for the analyst; `drill_down` whether links to records may be
+    offered at all (each link is still checked against the record)."""
+
+    episodes: ColumnElement[bool] | None
+    notification_orgs: Select | None
+    mace_groups: Select | None
+    whole_area: bool
+    drill_down: bool
+
+
+def _school_ids(user: User) -> Select:
+    """A DSL's schools: their own, or (local authority education) every school of the LA."""
+    org = user.organisation_id
+    return select(Organisation.id).where(or_(Organisation.id == org, Organisation.local_authority_id == org))
+
+
+def _report_episode_clauses(user: User) -> list[ColumnElement[bool]]:
+    org, roles = user.organisation_id, user.roles
+    clauses: list[ColumnElement[bool]] = []
+    if Role.social_worker in roles:
+        clauses.append(or_(Child.responsible_authority_id == org, Child.placing_authority_id == org,
+                           MissingEpisode.home_authority_id == org, MissingEpisode.receiving_authority_id == org))
+    if Role.police_officer in roles:
+        clauses.append(MissingEpisode.police_org_id == org)
+    if roles & SCHOOL_ROLES:
+        clauses.append(MissingEpisode.child_id.in_(select(Enrolment.child_id).where(
+            Enrolment.school_id.in_(_school_ids(user)), Enrolment.end_date.is_(None))))
+    return clauses
+
+
+def report_chaired_group_ids(user: User) -> Select:
+    """The groups the user chairs or co-chairs today."""
+    return member_group_ids(user).where(MaceMember.role.in_(MACE_CHAIR_ROLES))
+
+
+def report_scope(user: User | None) -> ReportScope | None:
+    """The user's reporting scope, or None when they have no reports (the pages answer 404)."""
+    if user is None or not user.is_active:
+        return None
+    if Role.analyst in user.roles:
+        return ReportScope(episodes=true(), notification_orgs=None, mace_groups=select(MaceGroup.id),
+                           whole_area=True, drill_down=not aggregate_only(user))
+    clauses = _report_episode_clauses(user)
+    chairs = bool(db.session().scalar(select(exists(report_chaired_group_ids(user)))))
+    if not clauses and not chairs:
+        return None
+    only_school = not user.roles & {Role.social_worker, Role.police_officer}
+    return ReportScope(
+        episodes=or_(*clauses) if clauses else None,
+        notification_orgs=_school_ids(user) if clauses and only_school else None,
+        mace_groups=report_chaired_group_ids(user) if chairs else None,
+        whole_area=False, drill_down=True)
+
+
+def may_view_reports(user: User | None) -> bool:
+    return report_scope(user) is not None
+
+
+def report_pattern_group_ids(user: User) -> Select:
+    """The MACE groups whose places and people of concern a patterns page counts: every group for
+    the analyst (counts only, no names), otherwise the groups the user is a current member of."""
+    if Role.analyst in user.roles:
+        return select(MaceGroup.id)
+    return member_group_ids(user)
+
+
+def report_linkable_children(user: User, child_ids: list[int]) -> set[int]:
+    """Of these children, those whose record a figure may link to for this user (one query;
+    none for an analyst)."""
+    if aggregate_only(user) or not child_ids:
+        return set()
+    return set(child_bases(user, child_ids))
+
+
+def report_linkable_groups(user: User, group_ids: list[int]) -> set[int]:
+    """Of these MACE groups, those whose places and people the user may open (current members)."""
+    if aggregate_only(user) or not group_ids:
+        return set()
+    return set(db.session().scalars(member_group_ids(user).where(MaceMember.group_id.in_(group_ids))))

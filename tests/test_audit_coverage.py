@@ -20,12 +20,15 @@ NO_PERSONAL_DATA = {
     "admin.edit_organisation", "admin.sso_settings", "admin.new_user", "admin.new_child",
     "audit.integrity", "audit.public_key", "audit.checkpoint", "people.break_glass", "admin.gateways",
     "missing_import.index", "missing_import.template", "missing_import.batch", "missing_import.progress",
-    "missing_import.mapping",
+    "missing_import.mapping", "audit.verification_progress",
+    # The returns' and annual report's forms (the downloads themselves are audited as exports).
+    "reports_returns.returns_page", "reports_returns.annual",
     # Closures: organisation names and dates only (not who added them).
     "admin.closures", "notifications.closures",
 }
 # Sign-in pages and downloads are covered elsewhere (downloads are audited as exports).
-SKIP = {"static", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out", "sso.start", "sso.callback"}
+SKIP = {"static", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out", "sso.start", "sso.callback",
+        "reports_returns.ssd_missing", "reports_returns.ssda903_missing"}
 
 
 def _count() -> int:

@@ -48,9 +48,9 @@ def test_a_dsl_with_two_new_notifications_sees_two_on_the_home_page_and_in_the_m
 def test_the_home_page_count_reads_no_personal_data_so_it_writes_no_audit_event(app, world):  # noqa: F811
     missing.record_episode(world.officer, world.child.id, details())
     client = _client_for(app, world.dsl)
-    before = db.session().scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    before = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
     client.get("/")
-    after = db.session().scalars(select(AuditEvent).where(AuditEvent.seq > before)).all()
+    after = db.session().scalars(select(AuditEvent).where(AuditEvent.id > before)).all()
     assert [e.object_type for e in after if e.action == "read"] == []
 
 

@@ -172,7 +172,7 @@ def _last_event():
     from hub import db
     from hub.audit.models import AuditEvent
 
-    return db.session().scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    return db.session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
 
 
 def test_a_request_id_sent_by_a_client_is_neither_echoed_nor_written_to_the_audit_log(app, client):

@@ -12,17 +12,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, func, insert, or_, select, union, update
 
 from hub import db
 from hub.audit import service as audit
 from hub.audit import flag_rules as rules
-from hub.audit.models import AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification
+from hub.audit.models import AuditEvent, AuditEventChild, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification
 from hub.auth.models import Organisation, User
 from hub.auth.roles import Role
 from hub.crypto import blind_index, name_tokens
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
+from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
 from hub.permissions import is_hub_dpo, organisation_child_ids
 
 PAGE_SIZE = 50
@@ -42,10 +43,43 @@ def _scoped(actor: User, query: Select) -> Select:
     """The DPO's tenant scope, part of every query they run: the hub's DPO sees everything; an
     organisation's DPO sees what their organisation's users did, and what was done to the
     records of the children their organisation holds."""
+    routes = _scope_routes(actor)
+    return query if routes is None else query.where(or_(*routes))
+
+
+def _scope_routes(actor: User) -> list | None:
+    """The three routes by which an event is in an organisation's DPO's scope (None: the hub's
+    DPO, everything): their users did it, it concerns a child their organisation holds, or it is
+    a listing that showed such a child."""
     if is_hub_dpo(actor):
-        return query
-    return query.where(or_(AuditEvent.actor_org_id == actor.organisation_id,
-                           AuditEvent.child_id.in_(organisation_child_ids(actor.organisation_id))))
+        return None
+    held = organisation_child_ids(actor.organisation_id)
+    return [AuditEvent.actor_org_id == actor.organisation_id, AuditEvent.child_id.in_(held),
+            AuditEvent.id.in_(select(AuditEventChild.event_id).where(AuditEventChild.child_id.in_(held)))]
+
+
+#: The order of the DPO's pages (newest first): insertion order, so entries still waiting to be
+#: sequenced show too. Each index a search walks ends with it: (actor_org_id, id), (child_id, id),
+#: and audit_event_child's (child_id, event_id).
+NEWEST = AuditEvent.id
+
+
+def _newest_page(actor: User, query: Select, before: int | None, limit: int) -> Select:
+    """The newest `limit` events of `query` within the DPO's scope, older than `before`. An OR of
+    an organisation's three routes would make the database gather and sort the whole scope (at
+    10M events, hundreds of thousands of rows for a page of 50); instead each route is read newest
+    first along its own index and stops at `limit`, and only those (at most 3 x limit ids) are
+    merged and sorted."""
+    if before is not None:
+        query = query.where(NEWEST < before)
+    routes = _scope_routes(actor)
+    if routes is None:
+        return query.order_by(NEWEST.desc()).limit(limit)
+    # Each route's part is a subquery: SQLite allows no LIMIT on the members of a UNION itself.
+    parts = [query.with_only_columns(NEWEST.label("id")).where(route).order_by(NEWEST.desc()).limit(limit)
+             .subquery() for route in routes]
+    ids = union(*[select(part.c.id) for part in parts])
+    return select(AuditEvent).where(AuditEvent.id.in_(ids)).order_by(NEWEST.desc()).limit(limit)
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -69,7 +103,7 @@ class EventFilter:
 
     def apply(self, query: Select) -> Select:
         if self.child_id is not None:
-            query = query.where(AuditEvent.child_id == self.child_id)
+            query = query.where(audit.about_child(self.child_id))
         if self.user_id is not None:
             query = query.where(AuditEvent.actor_user_id == self.user_id)
         if self.organisation_id is not None:
@@ -99,15 +133,12 @@ class EventPage:
 def search(actor: User, filters: EventFilter, before: int | None = None, purpose: str = "audit review") -> EventPage:
     _require(actor, Role.dpo)
     filters.validate()
-    query = _scoped(actor, filters.apply(select(AuditEvent)))
-    if before is not None:
-        query = query.where(AuditEvent.seq < before)
-    rows = list(db.session().scalars(query.order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE + 1)))
+    rows = list(db.session().scalars(_newest_page(actor, filters.apply(select(AuditEvent)), before, PAGE_SIZE + 1)))
     events, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     with unit_of_work():
         audit.record("read", actor=actor, object_type="audit-log", child_id=filters.child_id,
                      basis="role:dpo", purpose=purpose, detail={"filters": filters.as_detail(), "shown": len(events)})
-    return EventPage(events, events[-1].seq if more else None, *_names(events))
+    return EventPage(events, events[-1].id if more else None, *_names(events))
 
 
 def _names(events: list[AuditEvent]) -> tuple[dict[int, User], dict[int, Organisation]]:
@@ -130,40 +161,148 @@ def detail(event: AuditEvent) -> dict:
 class Integrity:
     tree_size: int
     latest_head: object | None
+    #: The latest finished check, and one queued or running now (shown with its progress).
     last_verification: AuditVerification | None
+    running: AuditVerification | None
+    #: Entries waiting to be sequenced; `late` when any has waited past the alarm limit.
+    pending: audit.Pending
+    late: bool
 
 
 def integrity(actor: User) -> Integrity:
     _require(actor, Role.dpo, Role.hub_admin, what="audit-integrity")
-    last = db.session().scalar(select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1))
-    return Integrity(audit.tree_size(), audit.latest_tree_head(), last)
+    s = db.session()
+    last = s.scalar(select(AuditVerification).where(AuditVerification.status == DONE)
+                    .order_by(AuditVerification.id.desc()).limit(1))
+    waiting = audit.pending()
+    return Integrity(audit.tree_size(), audit.latest_tree_head(), last, _unfinished(), waiting,
+                     waiting.late(audit.PENDING_ALARM))
 
 
-def verify_now(actor: User) -> AuditVerification:
-    from hub.audit.verification import verify_log
+QUEUED, RUNNING, DONE = "queued", "running", "done"
 
+
+def _unfinished() -> AuditVerification | None:
+    return db.session().scalar(select(AuditVerification).where(AuditVerification.status.in_([QUEUED, RUNNING]))
+                               .order_by(AuditVerification.id).limit(1))
+
+
+def progress_text(row: AuditVerification) -> str:
+    """What the integrity page says of a check while it runs (numbers only)."""
+    kind = "Full check" if row.kind == "full" else "Check of new entries"
+    if row.status == QUEUED:
+        return f"{kind}: waiting for the worker to start it."
+    if row.status == RUNNING:
+        return f"{kind}: {row.checked:,} of {row.total:,} entries checked." if row.total else f"{kind}: starting."
+    return f"{kind}: finished, {'verified' if row.ok else 'did NOT verify'}."
+
+
+def get_verification(actor: User, verification_id: int) -> AuditVerification:
     _require(actor, Role.dpo, Role.hub_admin, what="audit-integrity")
-    # Verify first: a head signed before the check would put the key's signature on whatever the
-    # log holds now, tampered or not.
-    result = verify_log(audit.signing_key().public_key())
-    row = record_verification(result, by=actor)
-    if result.ok:
-        audit.sign_tree_head()
+    row = db.session().get(AuditVerification, verification_id)
+    if row is None:
+        raise NotFound("No such verification")
     return row
 
 
-def record_verification(result, by: User | None) -> AuditVerification:
+def verify_now(actor: User, kind: str = "incremental") -> AuditVerification:
+    """Queue a check for the worker (never run inside the request: a full check of millions of
+    entries takes longer than a request may). One at a time: while one is queued or running,
+    pressing again returns it."""
+    _require(actor, Role.dpo, Role.hub_admin, what="audit-integrity")
+    if kind not in ("incremental", "full"):
+        raise Invalid({"kind": "Choose a full or an incremental check"})
+    with unit_of_work() as s:
+        row = _unfinished()
+        if row is None:
+            row = AuditVerification(by_user_id=actor.id, kind=kind, status=QUEUED)
+            s.add(row)
+            audit.record("verify-request", actor=actor, object_type="audit-log", detail={"kind": kind})
+    return row
+
+
+def run_queued_verifications() -> int:
+    """Run the checks the DPOs queued, each claimed by one worker; the number run."""
+    ran = 0
+    while (job := _claim_verification()) is not None:
+        run_verification(job.kind, by_user_id=job.by_user_id, job_id=job.id)
+        ran += 1
+    return ran
+
+
+def _claim_verification() -> AuditVerification | None:
+    with unit_of_work() as s:
+        first = s.scalar(select(AuditVerification.id).where(AuditVerification.status == QUEUED)
+                         .order_by(AuditVerification.id).limit(1))
+        if first is None:
+            return None
+        claimed = s.execute(update(AuditVerification).where(AuditVerification.id == first,
+                                                            AuditVerification.status == QUEUED)
+                            .values(status=RUNNING).returning(AuditVerification.id)).scalar()
+        # Another worker may have claimed it between the two statements: then there is none to run.
+        return s.get(AuditVerification, claimed) if claimed else None
+
+
+def run_verification(kind: str, by_user_id: int | None = None, job_id: int | None = None,
+                     against: SavedHead | None = None, fast: bool = False) -> Verification:
+    """One check, full or incremental (from the last verified tree; full when there is none),
+    keeping its outcome and, when the log verified, signing a new tree head over it."""
+    key = audit.signing_key().public_key()
+    progress = _progress_writer(job_id) if job_id is not None else None
+    # Entries that waited too long are reported (no integrator was running), then sequenced, so
+    # the check covers everything committed before it started.
+    waiting = audit.pending()
+    audit.integrate_all()
+    start = _last_verified() if kind == "incremental" and against is None else None
+    if start is not None and start.tree_size > 0:
+        result = verify_since(key, start.tree_size, start.root_hash, fast=fast, progress=progress, waiting=waiting)
+    else:
+        result = verify_log(key, against=against, fast=fast, progress=progress, waiting=waiting)
+    record_verification(result, by_user_id, job_id)
+    if result.ok:
+        audit.sign_tree_head()
+    return result
+
+
+def _last_verified() -> AuditVerification | None:
+    return db.session().scalar(select(AuditVerification).where(
+        AuditVerification.status == DONE, AuditVerification.ok.is_(True), AuditVerification.root_hash.is_not(None))
+        .order_by(AuditVerification.id.desc()).limit(1))
+
+
+def _progress_writer(job_id: int):
+    """Progress goes through its own short transactions on another connection: the check's own
+    connection is streaming the log and must not commit under its cursor."""
+    engine = db.session().get_bind()
+    table = AuditVerification.__table__
+
+    def write(checked: int, total: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(update(table).where(table.c.id == job_id).values(checked=checked, total=total))
+
+    return write
+
+
+def record_verification(result: Verification, by_user_id: int | None, job_id: int | None = None) -> AuditVerification:
     """Keep the outcome, and record the verification in the log itself when the log can take a
     new entry: a log that ends before its head (entries removed from the end) cannot be
     extended until it is restored, and the outcome row says so."""
+    values = dict(kind=result.kind, status=DONE, ok=result.ok, tree_size=result.tree_size,
+                  root_hash=result.root, heads_checked=result.heads_checked,
+                  first_bad_entry=result.first_bad_entry, summary="\n".join(result.problems[:10]) or None,
+                  checked=result.tree_size - result.start, total=result.tree_size - result.start,
+                  finished_at=utcnow())
     with unit_of_work() as s:
-        row = AuditVerification(by_user_id=by.id if by else None, ok=result.ok, tree_size=result.tree_size,
-                                heads_checked=result.heads_checked, first_bad_entry=result.first_bad_entry,
-                                summary="\n".join(result.problems[:10]) or None)
-        s.add(row)
+        row = s.get(AuditVerification, job_id) if job_id is not None else None
+        if row is None:
+            row = AuditVerification(by_user_id=by_user_id)
+            s.add(row)
+        for name, value in values.items():
+            setattr(row, name, value)
         if result.appendable:
-            audit.record("verify", actor=by, object_type="audit-log", detail={
-                "ok": result.ok, "tree_size": result.tree_size, "first_bad_entry": result.first_bad_entry})
+            audit.record("verify", actor=s.get(User, by_user_id) if by_user_id else None, object_type="audit-log",
+                         detail={"ok": result.ok, "kind": result.kind, "tree_size": result.tree_size,
+                                 "first_bad_entry": result.first_bad_entry})
     return row
 
 
@@ -174,6 +313,7 @@ def export_json(actor: User | None, **filters) -> dict:
     from hub.audit.export import build_export
 
     seqs = None
+    audit.integrate_all()  # the export holds sequenced entries only: sequence what is committed
     if actor is not None:
         _require(actor, Role.dpo)
         if not is_hub_dpo(actor) or filters.get("user_id") or filters.get("organisation_id") or \
@@ -200,7 +340,7 @@ def export_xlsx(actor: User, filters: EventFilter) -> bytes:
 
     _require(actor, Role.dpo)
     filters.validate()
-    query = _scoped(actor, filters.apply(select(AuditEvent))).order_by(AuditEvent.seq)
+    query = _scoped(actor, filters.apply(select(AuditEvent))).order_by(AuditEvent.id)
     events = list(db.session().scalars(query))
     users, orgs = _names(events)
     rows = ([e.seq, e.occurred_at, e.outcome, e.action, e.actor_user_id,
@@ -225,6 +365,7 @@ def raise_flags(now: datetime | None = None) -> int:
     """Look at the events since the last look (within the scan window) and add each one that a
     rule flags to its group. Returns how many events were added; re-running adds nothing twice."""
     now = now or utcnow()
+    audit.integrate_all()  # the rules look at sequenced entries
     with unit_of_work() as s:
         mark = s.execute(update(AuditFlagScan).where(AuditFlagScan.id == 1)  # taken first: one raiser at a time
                          .values(scanned_to_seq=AuditFlagScan.scanned_to_seq)
@@ -232,13 +373,14 @@ def raise_flags(now: datetime | None = None) -> int:
         if mark is None:
             s.add(AuditFlagScan(id=1, scanned_to_seq=0))
             mark = 0
+        # populate_existing: an event this session loaded while it was pending has its number now.
         events = list(s.scalars(select(AuditEvent).where(
-            AuditEvent.seq > mark, AuditEvent.occurred_at >= now - FLAG_SCAN_WINDOW).order_by(AuditEvent.seq)))
+            AuditEvent.seq > mark, AuditEvent.occurred_at >= now - FLAG_SCAN_WINDOW).order_by(AuditEvent.seq)
+            .execution_options(populate_existing=True)))
         if not events:
             return 0
         earlier = _counted_before(events, mark)
-        detector = rules.Detector(_working_hours({e.actor_org_id for e in events}),
-                                  _same_surname([e for e in events if rules.is_child_read(e)]))
+        detector = rules.Detector(_working_hours({e.actor_org_id for e in events}), _same_surname(events))
         for event in earlier:
             detector.feed(event, raising=False)
         found = [f for event in events for f in detector.feed(event)]
@@ -265,25 +407,25 @@ def _working_hours(org_ids: set[int | None]) -> dict[int, rules.WorkingHours]:
     return {org_id: rules.WorkingHours(start, end) for org_id, start, end in rows}
 
 
-def _same_surname(reads: list[AuditEvent]) -> set[tuple[int, int]]:
+def _same_surname(events: list[AuditEvent]) -> set[tuple[int, int]]:
     """The (user, child) pairs among these reads where the child shares the user's surname, in
     two queries (keyed hashes of name tokens, as search stores them)."""
     from hub.people.models import ChildNameToken
 
-    if not reads:
+    pairs = {(e.actor_user_id, child) for e in events for child in rules.children_read(e)}
+    if not pairs:
         return set()
     surnames = {}
-    for user in db.session().scalars(select(User).where(User.id.in_({e.actor_user_id for e in reads}))):
+    for user in db.session().scalars(select(User).where(User.id.in_({user for user, _ in pairs}))):
         tokens = sorted(name_tokens(user.name.split()[-1])) if user.name.split() else []
         if tokens:
             surnames[user.id] = blind_index("name", tokens[-1])
     if not surnames:
         return set()
     held = set(db.session().execute(select(ChildNameToken.child_id, ChildNameToken.token_hash).where(
-        ChildNameToken.child_id.in_({e.child_id for e in reads}),
+        ChildNameToken.child_id.in_({child for _, child in pairs}),
         ChildNameToken.token_hash.in_(set(surnames.values())))).all())
-    return {(e.actor_user_id, e.child_id) for e in reads
-            if e.actor_user_id in surnames and (e.child_id, surnames[e.actor_user_id]) in held}
+    return {(user, child) for user, child in pairs if user in surnames and (child, surnames[user]) in held}
 
 
 def _store_flags(found: list[rules.Found]) -> int:
@@ -312,7 +454,8 @@ def _store_flags(found: list[rules.Found]) -> int:
     s.flush()
     if behind:
         s.execute(insert(AuditFlagEvent), [dict(kind=f.kind, event_seq=f.event.seq, flag_id=group.id,
-                                                child_id=f.event.child_id) for group, f in behind])
+                                                child_id=(rules.children_read(f.event) or [f.event.child_id])[0])
+                                           for group, f in behind])
     return len(behind)
 
 

@@ -61,8 +61,19 @@ class Found:
     reason: str
 
 
+def children_read(event) -> list[int]:
+    """The children a successful read showed: its child, or every child a listing named."""
+    if event.action != "read" or event.outcome != "done":
+        return []
+    if event.child_id:
+        return [event.child_id]
+    if event.detail and '"children"' in event.detail:
+        return list(json.loads(event.detail).get("children") or [])
+    return []
+
+
 def is_child_read(event) -> bool:
-    return event.action == "read" and bool(event.child_id) and event.outcome == "done"
+    return bool(children_read(event))
 
 
 def is_failed_sign_in(event) -> bool:
@@ -84,15 +95,17 @@ class Detector:
         when = aware(event.occurred_at)
         if event.access_basis and event.access_basis.startswith("break-glass"):
             found.append(Found("break-glass", event, "Access with no legitimate relationship (break glass)"))
-        if is_child_read(event):
+        children = children_read(event)
+        if children:
             hours = self.hours.get(event.actor_org_id, WorkingHours())
             if not hours.covers(when):
                 found.append(Found("out-of-hours", event, f"Child records viewed out of working hours ({hours})"))
             key = (event.actor_user_id, london_day(when))
-            self.daily_views[key] += 1
-            if self.daily_views[key] == VOLUME_THRESHOLD + 1:
+            before = self.daily_views[key]
+            self.daily_views[key] += len(children)  # a listing is a sight of each child it names
+            if before <= VOLUME_THRESHOLD < self.daily_views[key]:
                 found.append(Found("volume", event, f"More than {VOLUME_THRESHOLD} child records viewed in one day"))
-            if (event.actor_user_id, event.child_id) in self.same_surname:
+            if any((event.actor_user_id, child) in self.same_surname for child in children):
                 found.append(Found("same-surname", event, "Looked up a child who shares their surname"))
         if is_failed_sign_in(event):
             recent = [t for t in self.failures[event.actor_user_id] if when - t < FAILED_SIGN_IN_WINDOW] + [when]

@@ -1,8 +1,8 @@
 """Forms for the data protection officer's pages."""
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextArea, GovTextInput
-from wtforms import IntegerField, SelectField, SelectMultipleField, SubmitField, TextAreaField
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from hub.forms import DateInputField
@@ -40,4 +40,6 @@ class CloseFlagsForm(FlaskForm):
 
 
 class VerifyForm(FlaskForm):
+    full = BooleanField("Check every entry from the start (slower), not only what is new since the last check",
+                        widget=GovCheckboxInput())
     submit = SubmitField("Verify now", widget=GovSubmitInput())

@@ -20,16 +20,29 @@ LONDON = ZoneInfo("Europe/London")
 
 
 class AuditEvent(Base):
+    """One entry of the log. A request inserts it in the same transaction as the change it
+    records, with no sequence number and no leaf (pending); the integrator (`integrate()`) later
+    gives committed entries their gap-free `seq`, leaf and leaf hash in batches, so no request
+    waits on a global lock. The triggers allow exactly that one update, once, and nothing else."""
+
     __tablename__ = "audit_event"
     __table_args__ = (
-        Index("ix_audit_event_child_seq", "child_id", "seq"),
-        Index("ix_audit_event_user_seq", "actor_user_id", "seq"),
-        Index("ix_audit_event_org_seq", "actor_org_id", "seq"),
+        Index("ix_audit_event_child_id", "child_id", "id"),
+        Index("ix_audit_event_user_id", "actor_user_id", "id"),
+        Index("ix_audit_event_org_id", "actor_org_id", "id"),
         Index("ix_audit_event_time", "occurred_at"),
+        # The integrator's queue: only pending entries are in this index, so it stays small.
+        Index("ix_audit_event_pending", "id", sqlite_where=text("seq IS NULL"),
+              postgresql_where=text("seq IS NULL")),
     )
 
-    #: Position in the log and leaf index in the Merkle tree: 0, 1, 2, ... with no gaps.
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: Order of insertion (not gap-free: a rolled-back entry leaves a hole). Pages sort by it,
+    #: so integrated and pending entries show alike.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    #: Position in the log and leaf index in the Merkle tree: 0, 1, 2, ... with no gaps, given
+    #: by the integrator; NULL while the entry is pending.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: done or refused.
     outcome: Mapped[str] = mapped_column(String(10))
@@ -44,6 +57,7 @@ class AuditEvent(Base):
     object_type: Mapped[str | None] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(64))
     #: The child the event concerns, by internal id only (no foreign key: erasure keeps the log).
+    #: A listing names its children in `detail["children"]` and `AuditEventChild` instead.
     child_id: Mapped[int | None] = mapped_column(Integer)
     #: Why access was allowed: the legitimate relationship (e.g. enrolment), role, or break-glass.
     access_basis: Mapped[str | None] = mapped_column(String(100))
@@ -54,10 +68,23 @@ class AuditEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
     #: Small structured detail (JSON): identifiers and codes, never personal content.
     detail: Mapped[str | None] = mapped_column(Text)
-    #: RFC 8785 canonical JSON of every field above: the Merkle leaf.
-    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    #: RFC 8785 canonical JSON of every field above, seq included: the Merkle leaf (NULL while pending).
+    leaf: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: SHA-256(0x00 || leaf).
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+
+
+class AuditEventChild(Base):
+    """Which children a listing event showed: "who has seen this child" finds a listing through
+    here. It is an index only: the children are in the event's own leaf (`detail["children"]`),
+    and `audit verify` rebuilds this table from the leaves, so a row removed to hide a sight (or
+    added to fake one) is caught. Append-only like the log."""
+
+    __tablename__ = "audit_event_child"
+    __table_args__ = (Index("ix_audit_event_child_child", "child_id", "event_id"),)
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    child_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class AuditNode(Base):
@@ -73,8 +100,9 @@ class AuditNode(Base):
 
 
 class AuditHead(Base):
-    """One row holding the current tree size. Appending updates it first, which takes a row
-    lock held until commit: concurrent writers queue there and sequence numbers stay dense."""
+    """One row holding the current tree size. Only the integrator updates it, first thing in its
+    transaction: that row lock (PostgreSQL) or write lock (SQLite) serialises integrators, so
+    sequence numbers stay dense however many run. Requests never touch it."""
 
     __tablename__ = "audit_head"
 
@@ -96,7 +124,9 @@ class SignedTreeHead(Base):
 
 
 class AuditVerification(Base):
-    """The result of each run of `audit verify` (command or the DPO's button)."""
+    """Each run of `audit verify` (command, worker or the DPO's button): queued, running, then
+    done with its result. The DPO's "verify now" queues one and the worker runs it, so a long
+    check never runs inside a request; the page shows its progress."""
 
     __tablename__ = "audit_verification"
 
@@ -104,9 +134,20 @@ class AuditVerification(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: Who pressed "verify now"; NULL for the command line or a schedule.
     by_user_id: Mapped[int | None] = mapped_column(Integer)
-    ok: Mapped[bool] = mapped_column()
-    tree_size: Mapped[int] = mapped_column(BigInteger)
-    heads_checked: Mapped[int] = mapped_column(Integer)
+    #: full (every entry from the start) or incremental (from the last verified tree).
+    kind: Mapped[str] = mapped_column(String(12), default="full")
+    #: queued, running or done.
+    status: Mapped[str] = mapped_column(String(10), default="done")
+    #: Entries checked so far and to check, for the progress bar.
+    checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool | None] = mapped_column()
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The root the log produced at `tree_size` when it verified: the next incremental run
+    #: starts from it with a consistency proof.
+    root_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    heads_checked: Mapped[int] = mapped_column(Integer, default=0)
     first_bad_entry: Mapped[int | None] = mapped_column(BigInteger)
     #: The first problems found, for the integrity panel.
     summary: Mapped[str | None] = mapped_column(Text)

@@ -1,24 +1,33 @@
 """Writing to the audit log: the one way every feature records an event.
 
-`record()` is called by services inside their unit of work, after the change it records, so the
-event and the change commit together. It takes the tree-size row lock, gives the event the next
-sequence number, stores its canonical leaf and extends the Merkle tree's stored perfect subtrees.
+`record()` is called by services inside their unit of work, so the event and the change commit
+together or not at all. It only inserts the event, pending: no lock, no sequence number. The
+integrator (`integrate()`, run by the delivery worker every cycle and on demand) gives committed
+entries their gap-free sequence numbers and canonical leaves, extends the Merkle tree's stored
+perfect subtrees and moves the head, in batches and off the request's critical path.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import rfc8785
-from sqlalchemy import and_, insert, or_, select, update
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from hub import db
 from hub.audit.context import current_origin
-from hub.audit.merkle import leaf_hash, node_hash
-from hub.audit.models import AuditEvent, AuditHead, AuditNode, SignedTreeHead
+from hub.audit import checkpoint, merkle
+from hub.audit.merkle import leaf_hash
+from hub.audit.models import AuditEvent, AuditEventChild, AuditHead, AuditNode, SignedTreeHead
+
+log = logging.getLogger(__name__)
 
 DONE = "done"
 REFUSED = "refused"
@@ -41,15 +50,12 @@ def leaf_bytes(event: AuditEvent) -> bytes:
     return _leaf_of({name: getattr(event, name) for name in LEAF_FIELDS})
 
 
-def _leaf_of(values: dict[str, Any], occurred_at: str | None = None, detail: Any = ...) -> bytes:
-    """leaf_bytes of an event's column values (a dict of exactly the LEAF_FIELDS, so appending
-    needs no ORM object).
-    An appender may pass the time already formatted, and the detail when it is known to read
-    back from its JSON unchanged (plain values: see _plain), to skip the round trip."""
-    fields: dict[str, Any] = dict(values)  # exactly the LEAF_FIELDS
-    fields["occurred_at"] = occurred_at or rfc3339(values["occurred_at"])
-    if detail is ...:
-        detail = json.loads(values["detail"]) if values["detail"] else None
+def _leaf_of(values: dict[str, Any]) -> bytes:
+    """leaf_bytes of an event's column values (a dict of exactly the LEAF_FIELDS, so the
+    integrator needs no ORM object)."""
+    fields: dict[str, Any] = dict(values)
+    fields["occurred_at"] = rfc3339(values["occurred_at"])
+    detail = json.loads(values["detail"]) if values["detail"] else None
     fields["detail"] = None
     plain = _plain_scalars(fields) and _plain(detail)
     fields["detail"] = detail
@@ -116,7 +122,10 @@ def canonical_json(value: Any, plain: bool | None = None) -> bytes:
 
 @dataclass
 class Entry:
-    """What one event says; the actor, time and origin are added when it is recorded."""
+    """What one event says; the actor, time and origin are added when it is recorded.
+    `children`: every child a listing showed, for a page that lists children (one event per
+    act, not per row): the leaf names them in `detail["children"]` and `AuditEventChild`
+    indexes them for "who has seen this child"."""
 
     action: str
     outcome: str = DONE
@@ -127,60 +136,80 @@ class Entry:
     purpose: str | None = None
     legal_basis: str | None = None
     detail: dict[str, Any] | None = None
+    children: list[int] | None = None
 
 
-def record(action: str, *, actor=None, **fields) -> AuditEvent:
-    """Append one event in the current transaction. Call it last in a unit of work: the
-    tree-size lock it takes is held until commit, so holding it briefly keeps writers flowing."""
-    return record_many(actor, [Entry(action, **fields)])[0]
+def about_child(child_id: int):
+    """The events that concern a child: its own, and every listing that showed it. The one
+    definition "who has seen this child" and the subject access pack both use."""
+    return or_(AuditEvent.child_id == child_id, AuditEvent.id.in_(
+        select(AuditEventChild.event_id).where(AuditEventChild.child_id == child_id)))
 
 
-def record_many(actor, entries: list[Entry]) -> list[AuditEvent]:
-    """Append several events under one lock with a fixed number of statements (a listing page
-    records one event per child it shows)."""
-    return [AuditEvent(**row) for row in _append([(actor, entry) for entry in entries])]
+def record(action: str, *, actor=None, **fields) -> None:
+    """Add one event to the current transaction, pending: it commits or rolls back with the
+    change it records, and takes no lock; the integrator gives it its place in the log."""
+    record_many(actor, [Entry(action, **fields)])
 
 
-def record_many_as(entries: list[tuple[Any, Entry]]) -> list[int]:
-    """record_many for events of several actors, in the order given, still under one lock: an
-    import chunk appends each episode's events (the hub's notifications, then the officer's
-    episode) exactly as the per-row path would, with one head update for the whole chunk.
-    Returns the events' sequence numbers (no ORM objects: a chunk appends thousands)."""
-    return [row["seq"] for row in _append(entries)]
+def record_many(actor, entries: list[Entry]) -> None:
+    """Add several events of one actor in one statement (their order is kept)."""
+    _append([(actor, entry) for entry in entries])
 
 
-def _append(entries: list[tuple[Any, Entry]]) -> list[dict[str, Any]]:
+def record_many_as(entries: list[tuple[Any, Entry]]) -> None:
+    """record_many for events of several actors, in the order given: an import chunk adds each
+    episode's events (the hub's notifications, then the officer's episode) exactly as the per-row
+    path would, in one statement for the whole chunk."""
+    _append(entries)
+
+
+def _append(entries: list[tuple[Any, Entry]]) -> None:
     if not entries:
-        return []
+        return
     origin = current_origin()
-    session = db.session()
-    first = _reserve(session, len(entries))
+    connection = db.session().connection()
     now = datetime.now(timezone.utc)
-    stamp = rfc3339(now)
     actors: dict[int, tuple] = {}  # each actor's columns worked out once per append
-    rows = [_event_row(first + i, now, actor, origin, entry, stamp, actors) for i, (actor, entry) in enumerate(entries)]
-    # A Core insert, not session.add(): events never change after this, so the ORM's unit of
-    # work would only add cost to the one write every request makes.
-    session.connection().execute(insert(AuditEvent.__table__), rows)
-    if len(rows) == 1:
-        _extend_tree(session, first, rows[0]["leaf_hash"])
-    else:
-        _extend_tree_many(session, first, [row["leaf_hash"] for row in rows])
-    return rows
+    details = [_detail(entry) for _, entry in entries]
+    rows = [_event_row(now, actor, origin, entry, detail, actors) for (actor, entry), detail in zip(entries, details)]
+    listings = [listed_children(detail) for detail in details]
+    # A Core insert, not session.add(): events never change after this but for integration, so
+    # the ORM's unit of work would only add cost to the one write every request makes.
+    if not any(listings):
+        connection.execute(insert(AuditEvent.__table__), rows)
+        return
+    table = AuditEvent.__table__
+    ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    connection.execute(insert(AuditEventChild.__table__), [
+        {"event_id": event_id, "child_id": child} for event_id, children in zip(ids, listings) for child in children])
 
 
-def _event_row(seq: int, now: datetime, actor, origin, entry: Entry, stamp: str | None = None,
-               actors: dict[int, tuple] | None = None) -> dict[str, Any]:
-    """Every column of the event, its leaf and leaf hash included."""
-    who = actors.get(id(actor)) if actors is not None else None
+def _detail(entry: Entry) -> dict[str, Any] | None:
+    if not entry.children:
+        return entry.detail
+    return {**(entry.detail or {}), "children": sorted(set(entry.children))}
+
+
+def listed_children(detail: Any) -> list[int]:
+    """The children an event's detail names as shown (`children`: a listing, or a MACE page that
+    names them): what `audit_event_child` indexes and the verifier rebuilds from the leaf."""
+    children = detail.get("children") if isinstance(detail, dict) else None
+    if not isinstance(children, list):
+        return []
+    return sorted({c for c in children if type(c) is int})
+
+
+def _event_row(now: datetime, actor, origin, entry: Entry, detail: dict[str, Any] | None,
+               actors: dict[int, tuple]) -> dict[str, Any]:
+    """Every column of a pending event (no seq, leaf or leaf hash: the integrator adds those)."""
+    who = actors.get(id(actor))
     if who is None:
-        who = (getattr(actor, "id", None), getattr(actor, "organisation_id", None),
-               ",".join(sorted(r.value for r in actor.roles)) if actor is not None else None,
-               _auth_method(actor, origin.channel))
-        if actors is not None:
-            actors[id(actor)] = who
-    row: dict[str, Any] = dict(
-        seq=seq,
+        who = actors[id(actor)] = (
+            getattr(actor, "id", None), getattr(actor, "organisation_id", None),
+            ",".join(sorted(r.value for r in actor.roles)) if actor is not None else None,
+            _auth_method(actor, origin.channel))
+    return dict(
         occurred_at=now,
         outcome=entry.outcome,
         actor_user_id=who[0],
@@ -197,13 +226,8 @@ def _event_row(seq: int, now: datetime, actor, origin, entry: Entry, stamp: str 
         request_id=origin.request_id,
         client_address=origin.client_address,
         user_agent=(origin.user_agent or "")[:300] or None,
-        detail=_detail_json(entry.detail) if entry.detail else None,
+        detail=_detail_json(detail) if detail else None,
     )
-    # A plain detail reads back from its JSON unchanged, so the leaf can take it as it is.
-    detail = entry.detail if entry.detail and _plain(entry.detail) else ...
-    row["leaf"] = _leaf_of(row, stamp, detail)
-    row["leaf_hash"] = leaf_hash(row["leaf"])
-    return row
 
 
 def _auth_method(actor, channel: str) -> str:
@@ -212,44 +236,114 @@ def _auth_method(actor, channel: str) -> str:
     return channel if actor is not None or channel != "web" else "anonymous"
 
 
-def _reserve(session, count: int) -> int:
-    """The first of `count` new sequence numbers.
-    UPDATE ... RETURNING takes the row lock (PostgreSQL) or the write lock (SQLite) for the rest
-    of the transaction: "read head, append" cannot interleave, so no gaps and no duplicates."""
-    # On the Core connection: an ORM-enabled UPDATE would add session synchronisation work to
-    # every request's audit write.
-    size = session.connection().execute(
-        update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
-        .values(tree_size=AuditHead.__table__.c.tree_size + count)
-        .returning(AuditHead.__table__.c.tree_size)
+# --- the integrator -----------------------------------------------------------------------------
+# As transparency logs do it (Trillian, Tessera): entries are written by many, sequenced by one
+# at a time. The integrator takes the head's lock, numbers the committed pending entries in
+# insertion order from the tree size on, stores their leaves, extends the tree and moves the head,
+# all in one transaction: two integrators queue on the lock, and the second sees the first's
+# work, so every entry gets exactly one number and the numbers have no gaps. An entry whose
+# transaction rolled back was never committed, so no integrator ever sees it.
+
+#: Entries numbered per integrator transaction: big enough to keep up with an import, small
+#: enough that the head's lock is held for well under a second.
+INTEGRATE_BATCH = 5000
+
+_PENDING_COLUMNS = ["id"] + [name for name in LEAF_FIELDS if name != "seq"]
+
+
+def integrate(limit: int = INTEGRATE_BATCH) -> int:
+    """Sequence up to `limit` pending entries; the number sequenced."""
+    table = AuditEvent.__table__
+    with db.unit_of_work() as session:
+        connection = session.connection()
+        size = _lock_head(connection)
+        pending = connection.execute(
+            select(*[table.c[name] for name in _PENDING_COLUMNS])
+            .where(table.c.seq.is_(None)).order_by(table.c.id).limit(limit)).mappings().all()
+        if not pending:
+            return 0
+        updates = [_integrated(size + offset, row) for offset, row in enumerate(pending)]
+        connection.execute(
+            update(table).where(table.c.id == bindparam("entry"))
+            .values(seq=bindparam("number"), leaf=bindparam("leaf_bytes"), leaf_hash=bindparam("hash")),
+            updates)
+        _extend_tree_many(session, size, [u["hash"] for u in updates])
+        connection.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
+                           .values(tree_size=size + len(updates)))
+    return len(updates)
+
+
+def integrate_all(limit: int = INTEGRATE_BATCH) -> int:
+    """Integrate until nothing committed is pending; the number sequenced."""
+    total = 0
+    while (done := integrate(limit)):
+        total += done
+    return total
+
+
+#: How often the worker's integrator thread looks for pending entries.
+INTEGRATE_EVERY = 1.0
+
+
+def run_integrator(stop: threading.Event, every: float = INTEGRATE_EVERY) -> None:
+    """The worker's integrator thread: sequence what is committed, pause, repeat until `stop`.
+    Its own thread, so a long import or a full verification in the worker's main loop never
+    leaves entries waiting. A database outage is logged and tried again."""
+    while not stop.is_set():
+        try:
+            integrate_all()
+        except Exception:  # noqa: BLE001 - the integrator outlives a database restart
+            log.exception("audit integration failed; trying again in %.1f s", every)
+        finally:
+            db.session.remove()
+        stop.wait(every)
+
+
+def _lock_head(connection) -> int:
+    """The tree size, with the head's row lock (PostgreSQL) or the database's write lock
+    (SQLite) held to the end of the transaction. A write, not a read: a SQLite transaction that
+    reads first may be refused the write lock later."""
+    head = AuditHead.__table__
+    return connection.execute(
+        update(head).where(head.c.id == 1).values(tree_size=head.c.tree_size).returning(head.c.tree_size)
     ).scalar_one()
-    return size - count
 
 
-def _extend_tree(session, seq: int, leaf: bytes) -> None:
-    """Store every perfect subtree the new leaf completes. Leaf `seq` completes a subtree at
-    level L when seq + 1 is a multiple of 2**L; on average that is one new node per leaf."""
-    size = seq + 1
-    levels = (size & -size).bit_length() - 1  # trailing zero bits of size
-    if levels == 0:
-        return
-    # The left sibling at each level: node(L-1, (size >> (L-1)) - 2), for L = 1..levels.
-    wanted = [(lvl - 1, (size >> (lvl - 1)) - 2) for lvl in range(1, levels + 1)]
-    known = _nodes(session, wanted)
-    right = leaf
-    rows = []
-    for lvl in range(1, levels + 1):
-        left = known[(lvl - 1, (size >> (lvl - 1)) - 2)]
-        right = node_hash(left, right)
-        rows.append({"level": lvl, "idx": (size >> lvl) - 1, "hash": right})
-    session.connection().execute(insert(AuditNode.__table__), rows)
+def _integrated(seq: int, row) -> dict[str, Any]:
+    values = {name: row[name] for name in LEAF_FIELDS if name != "seq"}
+    values["seq"] = seq
+    leaf = _leaf_of(values)
+    return {"entry": row["id"], "number": seq, "leaf_bytes": leaf, "hash": leaf_hash(leaf)}
+
+
+@dataclass(frozen=True)
+class Pending:
+    count: int
+    oldest_at: datetime | None
+
+    def late(self, limit: timedelta, now: datetime | None = None) -> bool:
+        """Something has waited longer than `limit` to be sequenced: the integrator is not running."""
+        if self.oldest_at is None:
+            return False
+        oldest = self.oldest_at if self.oldest_at.tzinfo else self.oldest_at.replace(tzinfo=timezone.utc)
+        return (now or datetime.now(timezone.utc)) - oldest > limit
+
+
+#: Pending entries older than this are an alarm (integrity panel, `audit verify`): the delivery
+#: worker integrates every few seconds, so an entry this old means no integrator is running.
+PENDING_ALARM = timedelta(seconds=30)
+
+
+def pending() -> Pending:
+    table = AuditEvent.__table__
+    count, oldest = db.session().connection().execute(
+        select(func.count(), func.min(table.c.occurred_at)).where(table.c.seq.is_(None))).one()
+    return Pending(count, oldest)
 
 
 def _extend_tree_many(session, first: int, hashes: list[bytes]) -> None:
     """Resume the tree's right edge at `first` (popcount(first) stored nodes, one or two
     queries), append every leaf, and insert all the perfect subtrees they complete at once."""
-    from hub.audit import merkle
-
     edge = merkle.root_nodes(first)
     known = _nodes(session, list(edge))
     tree = merkle.CompactRange.from_store(first, lambda level, index: known[(level, index)])
@@ -279,6 +373,11 @@ def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]
     return found
 
 
+def stored_nodes(keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of these perfect subtrees (absent ones are left out)."""
+    return _nodes(db.session(), keys)
+
+
 def get_node(level: int, index: int) -> bytes:
     """Hash of the stored perfect subtree (level, index), for proofs."""
     return _nodes(db.session(), [(level, index)])[(level, index)]
@@ -302,23 +401,17 @@ def prefetch(keys) -> "callable":
 
 
 def root_at(size: int) -> bytes:
-    from hub.audit import merkle
-
     nodes = merkle.root_nodes(size)
     return merkle.fold(nodes, prefetch([nodes]))
 
 
 def inclusion_proof(seq: int, size: int) -> list[bytes]:
-    from hub.audit import merkle
-
     plan = merkle.inclusion_nodes(seq, size)
     get = prefetch(plan)
     return [merkle.fold(group, get) for group in plan]
 
 
 def consistency_proof(size1: int, size2: int) -> list[bytes]:
-    from hub.audit import merkle
-
     plan = merkle.consistency_nodes(size1, size2)
     get = prefetch(plan)
     return [merkle.fold(group, get) for group in plan]
@@ -329,9 +422,6 @@ _signing: dict = {}
 
 def configure_signing(private_key_pem: str) -> None:
     """Called by create_app with HUB_AUDIT_SIGNING_KEY; a key that is not Ed25519 stops start-up."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     key = serialization.load_pem_private_key(private_key_pem.encode(), None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("HUB_AUDIT_SIGNING_KEY must be an Ed25519 private key")
@@ -343,18 +433,16 @@ def signing_key():
 
 
 def sign_tree_head() -> SignedTreeHead:
-    """Sign the log as it stands now and keep the tree head (append-only table). Reading the
-    size under the append lock means the head covers exactly the events committed before it."""
-    from hub.audit.checkpoint import rfc3339_utc, sign_tree_head as sign
-
+    """Integrate what is committed, then sign the log as it stands and keep the tree head
+    (append-only table). The size is read under the head's lock, so the head covers exactly
+    the entries integrated before it and no integrator moves the tree meanwhile."""
+    integrate_all()
     with db.unit_of_work() as s:
-        size = s.execute(
-            select(AuditHead.tree_size).where(AuditHead.id == 1).with_for_update()
-        ).scalar_one()
+        size = _lock_head(s.connection())
         root = root_at(size)
-        timestamp = rfc3339_utc(datetime.now(timezone.utc))
+        timestamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
         head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=timestamp,
-                              signature=sign(size, root, timestamp, signing_key()))
+                              signature=checkpoint.sign_tree_head(size, root, timestamp, signing_key()))
         s.add(head)
     return head
 
@@ -382,10 +470,8 @@ def latest_tree_head() -> SignedTreeHead | None:
 
 def checkpoint_note(origin: str) -> str:
     """The latest tree head as a C2SP tlog-checkpoint signed note, signing a first one if none."""
-    from hub.audit.checkpoint import checkpoint_body, sign_note
-
     head = latest_tree_head() or sign_tree_head()
-    return sign_note(checkpoint_body(origin, head.tree_size, head.root_hash), origin, signing_key())
+    return checkpoint.sign_note(checkpoint.checkpoint_body(origin, head.tree_size, head.root_hash), origin, signing_key())
 
 
 def record_refusal(actor, object_type: str, object_id=None, child_id: int | None = None,

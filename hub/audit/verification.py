@@ -1,40 +1,62 @@
-"""Checking the whole audit log against its signed tree heads.
+"""Checking the audit log against its signed tree heads, in full or from the last check.
 
-`verify_log()` streams every event in sequence order and checks, naming the first entry that
-fails: sequence numbers run 0, 1, 2, ... with no gap; each event's fields still produce its
-stored leaf bytes (unless `fast`); the leaf hash is SHA-256(0x00 || leaf); the stored perfect
-subtree hashes match the recomputed ones; every signed tree head's signature is valid and its
-root equals the root recomputed at its size (which also proves each head consistent with every
-later one); the log ends where the append counter (`audit_head`) says it does, so entries removed
-from the end are caught even before a signed head covers them; and, with `against`, a tree head
-the DPO saved earlier is consistent with the log.
+`verify_log()` (full) streams every integrated event in sequence order and checks, naming the
+first entry that fails: sequence numbers run 0, 1, 2, ... with no gap; each event's fields still
+produce its stored leaf bytes (unless `fast`); the leaf hash is SHA-256(0x00 || leaf); the stored
+perfect subtree hashes match the recomputed ones; the listing index (`audit_event_child`) holds
+exactly the children the leaves name; every signed tree head's signature is valid and its root
+equals the root recomputed at its size (which also proves each head consistent with every later
+one); the log ends where the head (`audit_head`) says it does, so entries removed from the end
+are caught even before a signed head covers them; and, with `against`, a tree head the DPO saved
+earlier is consistent with the log.
+
+`verify_since()` (incremental) starts from the root a previous check verified at its size and
+checks only what is new, so its cost grows with the new entries, not the log: a consistency proof
+from the stored tree shows the old tree is still the one verified (an old entry edited together
+with the tree nodes above it fails here), and the new leaves are checked one by one as in a full
+run (an edited new entry fails its leaf). The full check stays available and is the one to run
+when in doubt: an old entry whose columns alone were edited is caught only by it.
+
+Both also report entries that have waited too long to be sequenced: no integrator is running.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from hub import db
-from hub.audit import merkle
+from hub.audit import merkle, service
 from hub.audit.checkpoint import verify_tree_head
-from hub.audit.models import AuditEvent, AuditHead, AuditNode, SignedTreeHead
+from hub.audit.models import AuditEvent, AuditEventChild, AuditHead, AuditNode, SignedTreeHead
 from hub.audit.service import LEAF_FIELDS, rfc3339
 
 BATCH = 5000
 
+#: progress(checked, total): called every BATCH entries, for the integrity panel's progress bar.
+Progress = Callable[[int, int], None]
+
 
 @dataclass
 class Verification:
+    kind: str = "full"
+    #: Where the check started: 0 for a full run, the previous verified size for an incremental one.
+    start: int = 0
     tree_size: int = 0
+    #: The root the log produces at `tree_size` (when it verified), for the next incremental run.
+    root: bytes | None = None
     heads_checked: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_entry: int | None = None
-    #: The log runs without a gap to exactly where the append counter says: a new entry can follow.
+    #: The log runs without a gap to exactly where the head says: a new entry can follow.
     appendable: bool = False
+    #: Entries waiting longer than the limit to be sequenced (an alarm, not tampering).
+    late_pending: int = 0
 
     @property
     def ok(self) -> bool:
@@ -56,26 +78,84 @@ class SavedHead:
     signature: bytes
 
 
-def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, fast: bool = False) -> Verification:
+def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, fast: bool = False,
+               progress: Progress | None = None, waiting: service.Pending | None = None) -> Verification:
+    """`waiting`: the pending entries as they stood before the caller integrated (else now)."""
     result = Verification()
+    _check_pending(result, waiting)
     session = db.session()
     heads = list(session.scalars(select(SignedTreeHead).order_by(SignedTreeHead.tree_size, SignedTreeHead.id)))
     external = [against] if against else []
     wanted_sizes = {h.tree_size for h in heads} | {h.tree_size for h in external}
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted_sizes else {}
-    stored_nodes = _stored_nodes()
     counter_before = _counter(session)
     tree = merkle.CompactRange()
-    expected = 0
-    gap = False
-    for event in _events(fast):
-        seq, leaf, stored_hash = event[0], event[1], event[2]
+    scan = _scan(result, tree, 0, counter_before, fast, _stored_nodes(0), wanted_sizes, roots, progress)
+    _finish(result, tree, scan, counter_before, heads, roots, public_key)
+    if against is not None:
+        _check_saved_head(result, against, roots, public_key)
+    return result
+
+
+def verify_since(public_key: Ed25519PublicKey, size: int, root: bytes, fast: bool = False,
+                 progress: Progress | None = None, waiting: service.Pending | None = None) -> Verification:
+    """Check what was added after a verified tree (`size`, `root`), in time that grows with it."""
+    result = Verification(kind="incremental", start=size)
+    _check_pending(result, waiting)
+    session = db.session()
+    counter_before = _counter(session)
+    if counter_before < size:
+        result.fail(f"the log ends at {counter_before}, but {size} entries were verified before", counter_before)
+        result.tree_size = counter_before
+        return result
+    heads = list(session.scalars(select(SignedTreeHead).where(SignedTreeHead.tree_size > size)
+                                 .order_by(SignedTreeHead.tree_size, SignedTreeHead.id)))
+    wanted_sizes = {h.tree_size for h in heads}
+    roots: dict[int, bytes] = {}
+    edge = _stored(merkle.root_nodes(size))
+    if len(edge) < len(merkle.root_nodes(size)):
+        result.fail(f"the tree nodes covering the first {size} entries are missing", 0)
+        return result
+    tree = merkle.CompactRange.from_store(size, lambda level, index: edge[(level, index)])
+    if tree.root() != root:
+        result.fail(f"the first {size} entries no longer produce the root verified before: "
+                    "entries before it were changed or removed", 0)
+        return result
+    scan = _scan(result, tree, size, counter_before, fast, _stored_nodes(size), wanted_sizes, roots, progress)
+    if result.ok and scan.complete and 0 < size < tree.size:  # every tree extends the empty one
+        proof = service.consistency_proof(size, tree.size)
+        if not merkle.verify_consistency(size, tree.size, root, tree.root(), proof):
+            result.fail(f"the consistency proof from {size} to {tree.size} entries does not verify: "
+                        "entries before the last check were changed", 0)
+    _finish(result, tree, scan, counter_before, heads, roots, public_key)
+    return result
+
+
+@dataclass
+class _Scan:
+    complete: bool = True
+    #: Order-independent digest and count of the (event id, child) pairs the leaves name.
+    listing_digest: int = 0
+    listing_pairs: int = 0
+
+
+def _scan(result: Verification, tree: merkle.CompactRange, start: int, total: int, fast: bool,
+          stored_nodes: dict[tuple[int, int], bytes], wanted_sizes: set[int], roots: dict[int, bytes],
+          progress: Progress | None) -> _Scan:
+    """Check every integrated entry from `start` on, appending it to `tree`."""
+    scan = _Scan()
+    expected = start
+    for row in _events(start, fast):
+        event_id, seq, leaf, stored_hash = row[0], row[1], row[2], row[3]
         if seq != expected:
             result.fail(f"entry {expected} is missing (the next entry is {seq})", expected)
-            gap = True
+            scan.complete = False
             break
-        if not fast and not _fields_match(event, leaf):
+        if not fast and not _fields_match(row, leaf):
             result.fail(f"entry {seq}: its fields no longer match its signed leaf", seq)
+        for child in _listed_children(leaf):
+            scan.listing_digest = (scan.listing_digest + _pair_digest(event_id, child)) % 2**64
+            scan.listing_pairs += 1
         computed = merkle.leaf_hash(leaf)
         if computed != stored_hash:
             result.fail(f"entry {seq}: its leaf does not match its stored hash", seq)
@@ -85,30 +165,37 @@ def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, f
         expected += 1
         if tree.size in wanted_sizes:
             roots[tree.size] = tree.root()
-    result.tree_size = expected
-    if not gap:  # after a gap the scan stopped early: the log does not end there
-        result.appendable = _check_counter(result, counter_before, _counter(session))
+        if progress is not None and (expected - start) % BATCH == 0:
+            progress(expected - start, max(total - start, expected - start))
+    return scan
+
+
+def _finish(result: Verification, tree: merkle.CompactRange, scan: _Scan, counter_before: int, heads,
+            roots: dict[int, bytes], public_key) -> None:
+    result.tree_size = tree.size
+    if scan.complete:  # after a gap the scan stopped early: the log does not end there
+        result.appendable = _check_counter(result, counter_before, _counter(db.session()))
+        _check_listing_index(result, scan)
     _check_heads(result, heads, roots, public_key)
-    if against is not None:
-        _check_saved_head(result, against, roots, public_key)
-    return result
+    if result.ok:
+        result.root = tree.root()
 
 
-def _events(fast: bool):
-    """Stream the log in sequence order without loading it all (yield_per)."""
+def _events(start: int, fast: bool):
+    """Stream the integrated log from `start` in sequence order without loading it all."""
     # Core rows streamed from a server-side cursor: no ORM objects (nor a cached copy of an
     # event in this session) for a million rows.
-    columns = [AuditEvent.seq, AuditEvent.leaf, AuditEvent.leaf_hash]
+    columns = [AuditEvent.id, AuditEvent.seq, AuditEvent.leaf, AuditEvent.leaf_hash]
     if not fast:
         columns += [getattr(AuditEvent, name) for name in LEAF_FIELDS]
-    query = select(*columns).order_by(AuditEvent.seq)
+    query = select(*columns).where(AuditEvent.seq >= start).order_by(AuditEvent.seq)
     yield from db.session().connection().execute(query.execution_options(stream_results=True, yield_per=BATCH))
 
 
 def _fields_match(row, leaf: bytes) -> bool:
     """The event's columns say what its signed leaf says (parsing the leaf is much cheaper than
     re-canonicalising the columns, and a leaf that is not canonical fails the tree anyway)."""
-    fields = dict(zip(LEAF_FIELDS, row[3:]))
+    fields = dict(zip(LEAF_FIELDS, row[4:]))
     fields["occurred_at"] = rfc3339(fields["occurred_at"])
     fields["detail"] = json.loads(fields["detail"]) if fields["detail"] else None
     try:
@@ -117,9 +204,60 @@ def _fields_match(row, leaf: bytes) -> bool:
         return False
 
 
-def _stored_nodes() -> dict[tuple[int, int], bytes]:
+def _listed_children(leaf: bytes) -> list[int]:
+    """The children the signed leaf's detail names as shown (most events name none: skip the parse),
+    by the very rule the writer used to fill the index."""
+    if b'"children"' not in leaf:
+        return []
+    try:
+        return service.listed_children(json.loads(leaf).get("detail"))
+    except (ValueError, AttributeError):
+        return []
+
+
+def _pair_digest(event_id: int, child_id: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{event_id}:{child_id}".encode()).digest()[:8], "big")
+
+
+def _check_listing_index(result: Verification, scan: _Scan) -> None:
+    """The listing index holds exactly the pairs the scanned leaves name: a row removed would
+    hide a sight of a child from "who has seen this child", a row added would invent one. Summed
+    digests compare the two sets in one pass each, whatever order they come in."""
+    rows = db.session().connection().execute(
+        select(AuditEventChild.event_id, AuditEventChild.child_id)
+        .join(AuditEvent, AuditEvent.id == AuditEventChild.event_id)
+        .where(AuditEvent.seq >= result.start, AuditEvent.seq < result.tree_size)
+        .execution_options(stream_results=True, yield_per=BATCH))
+    digest = count = 0
+    for event_id, child_id in rows:
+        digest = (digest + _pair_digest(event_id, child_id)) % 2**64
+        count += 1
+    if (digest, count) != (scan.listing_digest, scan.listing_pairs):
+        result.fail(f"the index of children shown by listings holds {count} entries where the log's leaves name "
+                    f"{scan.listing_pairs}: it was changed")
+
+
+def _check_pending(result: Verification, waiting: service.Pending | None) -> None:
+    waiting = waiting or service.pending()
+    if waiting.late(service.PENDING_ALARM):
+        result.late_pending = waiting.count
+        result.fail(f"{waiting.count} entries are waiting to be sequenced, the oldest since "
+                    f"{rfc3339(waiting.oldest_at)}: is the delivery worker (the integrator) running?")
+
+
+def _stored_nodes(start: int) -> dict[tuple[int, int], bytes]:
+    """Every stored node a scan from `start` can compare against (those over later leaves)."""
     query = select(AuditNode.level, AuditNode.idx, AuditNode.hash)
+    if start:
+        # Node (level, idx) covers leaves [idx << level, (idx + 1) << level): only those ending
+        # after `start` are completed by the scan, i.e. idx >= start >> level.
+        query = query.where(or_(*[and_(AuditNode.level == level, AuditNode.idx >= start >> level)
+                                  for level in range(1, 64)]))
     return {(level, idx): h for level, idx, h in db.session().connection().execute(query)}
+
+
+def _stored(keys) -> dict[tuple[int, int], bytes]:
+    return service.stored_nodes(list(keys))
 
 
 def _counter(session) -> int:
@@ -127,9 +265,9 @@ def _counter(session) -> int:
 
 
 def _check_counter(result: Verification, before: int, after: int) -> bool:
-    """The append counter (audit_head) is evidence too: every append moves it forward in the same
-    transaction as the event, so a log that ends before it has lost its last entries, even when
-    no signed tree head covers them yet. Read before and after the scan, so events committed
+    """The head (audit_head) is evidence too: the integrator moves it in the same transaction as
+    the entries it numbers, so a log that ends before it has lost its last entries, even when no
+    signed tree head covers them yet. Read before and after the scan, so entries integrated
     meanwhile are allowed for: the log must end between the two."""
     size = result.tree_size
     if before <= size <= after:
@@ -152,14 +290,14 @@ def _check_heads(result: Verification, heads, roots: dict[int, bytes], public_ke
             continue
         if roots.get(head.tree_size) != head.root_hash:
             result.fail(f"tree head {head.id} (size {head.tree_size}): the log no longer produces its root",
-                        _first_entry_after(previous))
+                        _first_entry_after(previous, result.start))
         previous = head
 
 
-def _first_entry_after(previous) -> int:
+def _first_entry_after(previous, start: int) -> int:
     """The earliest entry that can be blamed when a head's root differs: the first one not
     covered by the previous good head."""
-    return previous.tree_size if previous is not None else 0
+    return previous.tree_size if previous is not None else start
 
 
 def _check_saved_head(result: Verification, saved: SavedHead, roots: dict[int, bytes], public_key) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from hub.admin import service as admin_service
@@ -137,20 +137,29 @@ def download(kind: str):
 @bp.route("/integrity")
 @roles_required(Role.dpo, Role.hub_admin)
 def integrity():
-    return render_template("audit/integrity.html", status=dpo.integrity(actor()), form=VerifyForm())
+    status = dpo.integrity(actor())
+    return render_template("audit/integrity.html", status=status, form=VerifyForm(),
+                           progress_text=dpo.progress_text(status.running) if status.running else "",
+                           alarm_seconds=int(service.PENDING_ALARM.total_seconds()))
 
 
 @bp.route("/integrity/verify", methods=["POST"])
 @roles_required(Role.dpo, Role.hub_admin)
 def verify():
-    if VerifyForm().validate_on_submit():
-        result = dpo.verify_now(actor())
-        if result.ok:
-            flash(f"The audit log verified: {result.tree_size} entries, {result.heads_checked} signed tree heads.",
-                  "success")
-        else:
-            flash(f"The audit log did NOT verify. First bad entry: {result.first_bad_entry}.", "error")
+    form = VerifyForm()
+    if form.validate_on_submit():
+        dpo.verify_now(actor(), "full" if form.full.data else "incremental")
+        flash("The check has started. This page shows its progress; you can leave it and come back.", "success")
     return redirect(url_for("audit.integrity"))
+
+
+@bp.route("/integrity/verifications/<int:verification_id>/progress")
+@roles_required(Role.dpo, Role.hub_admin)
+def verification_progress(verification_id: int):
+    """The integrity page's live progress (hub/static/import-progress.js polls it): numbers only."""
+    row = dpo.get_verification(actor(), verification_id)
+    return jsonify(status=row.status, checked=row.checked, total=row.total, text=dpo.progress_text(row),
+                   finished=row.status == dpo.DONE)
 
 
 @bp.route("/flags")

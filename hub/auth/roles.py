@@ -40,6 +40,8 @@ class Role(str, enum.Enum):
     mace_chair = "mace_chair"
     mace_member = "mace_member"
     dpo = "dpo"
+    #: The safeguarding partnership's performance officer: aggregate figures only, never a child.
+    analyst = "analyst"
 
     @property
     def label(self) -> str:
@@ -56,6 +58,7 @@ ROLE_LABELS = {
     Role.mace_chair: "MACE chair",
     Role.mace_member: "MACE member",
     Role.dpo: "Data protection officer",
+    Role.analyst: "Partnership performance analyst",
 }
 
 # Which roles make sense in which kind of organisation: an admin cannot give a school's DSL
@@ -63,10 +66,10 @@ ROLE_LABELS = {
 ROLES_FOR_KIND: dict[OrgKind, set[Role]] = {
     OrgKind.school: {Role.dsl, Role.deputy_dsl, Role.dpo, Role.mace_member},
     OrgKind.police: {Role.police_officer, Role.mace_chair, Role.mace_member, Role.dpo},
-    OrgKind.childrens_social_care: {Role.social_worker, Role.mace_chair, Role.mace_member, Role.dpo},
+    OrgKind.childrens_social_care: {Role.social_worker, Role.mace_chair, Role.mace_member, Role.dpo, Role.analyst},
     OrgKind.health: {Role.health_practitioner, Role.mace_member, Role.dpo},
     OrgKind.la_education: {Role.dsl, Role.mace_member, Role.dpo},
-    OrgKind.mace_host: {Role.mace_chair, Role.mace_member, Role.hub_admin, Role.dpo},
+    OrgKind.mace_host: {Role.mace_chair, Role.mace_member, Role.hub_admin, Role.dpo, Role.analyst},
     OrgKind.voluntary: {Role.mace_member, Role.social_worker, Role.dpo},
 }
 # The hub's own operators sit in the host organisation, but any organisation may have an admin.

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from hub import db
 from hub.audit import service as audit
@@ -91,12 +92,11 @@ def withdraw(actor: User, consent_id: int, reason: str) -> int:
 def consents_for(actor: User, child_id: int) -> list[ConsentRecord]:
     """The child's consent records, for a practitioner who may see the child (the caller has
     already read the child, which is audited)."""
-    from sqlalchemy import select
-
     if not child_access(actor, child_id):
         return []
+    # The lists that show consents name no recipients: load them only if something asks.
     return list(db.session().scalars(select(ConsentRecord).where(ConsentRecord.child_id == child_id)
-                                     .order_by(ConsentRecord.id.desc())))
+                                     .order_by(ConsentRecord.id.desc()).options(lazyload(ConsentRecord.recipients))))
 
 
 def child_of(consent_id: int) -> int | None:

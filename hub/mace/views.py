@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import exists, select
-
-from hub import db
 
 from hub.errors import Invalid
 from hub.mace import service
 from hub.mace.forms import AddMemberForm, EndMembershipForm
 from hub.mace.models import MemberRole
-from hub.permissions import may_manage_mace_membership, member_group_ids
+from hub.permissions import may_manage_mace_membership, sits_on_a_mace_group
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("mace", __name__, url_prefix="/mace")
@@ -27,8 +24,7 @@ def is_mace_member() -> bool:
     """Whether the signed-in user sits on any MACE group today (the menu and the home page ask),
     worked out once a request."""
     if "is_mace_member" not in g:
-        g.is_mace_member = current_user.is_authenticated and bool(db.session().scalar(
-            select(exists(member_group_ids(current_user._get_current_object())))))
+        g.is_mace_member = current_user.is_authenticated and sits_on_a_mace_group(current_user._get_current_object())
     return g.is_mace_member
 
 

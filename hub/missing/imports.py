@@ -687,9 +687,9 @@ def candidates(actor: User, item_id: int, search: CandidateSearch | None = None)
     ids = _candidate_ids(row, search)[:20]
     children = list(db.session().scalars(select(Child).where(Child.id.in_(ids)).order_by(Child.id))) if ids else []
     with unit_of_work():
-        audit.record_many(actor, [audit.Entry("read", object_type="child-list", child_id=c.id, basis="import-review",
-                                              purpose="match a police download row", detail={"item": item.id})
-                                  for c in children])
+        audit.record("read", actor=actor, object_type="child-list", basis="import-review",
+                     purpose="match a police download row", detail={"item": item.id},
+                     children=[c.id for c in children])
     return [Candidate(c, current_school(c.id)) for c in children]
 
 
@@ -772,7 +772,7 @@ def dismissal_reason(item_id: int) -> str | None:
 
     detail = db.session().scalar(select(AuditEvent.detail).where(
         AuditEvent.object_type == "import-review-item", AuditEvent.object_id == str(item_id),
-        AuditEvent.action == "update").order_by(AuditEvent.seq.desc()).limit(1))
+        AuditEvent.action == "update").order_by(AuditEvent.id.desc()).limit(1))
     code = json.loads(detail).get("reason") if detail else None
     return DISMISS_REASONS.get(code) if code else None
 

@@ -769,6 +769,7 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
             len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o),
             seen.get(episode.id)))
     with unit_of_work():
-        audit.record_many(actor, [audit.Entry("read", object_type="child", object_id=c, child_id=c,
-                                              purpose="missing dashboard") for c in sorted(child_ids)])
+        # One event for the page, naming every child it shows (who-has-seen finds each).
+        audit.record("read", actor=actor, object_type="missing-dashboard", purpose="missing dashboard",
+                     children=sorted(child_ids), detail={"shown": len(child_ids)})
     return result

@@ -54,7 +54,7 @@ def _progress_form(episode, child) -> ProgressForm:
     form.receiving_authority_id.choices = authorities
     form.home_authority_id.choices = authorities
     form.return_interview_share_id.choices = [(0, "Not recorded")] + [
-        (s.id, f"Share {s.id}: {s.summary}") for s in sharing.chronology(actor(), child.id) if s.shared]
+        (s.id, f"Share {s.id}: {s.summary}") for s in sharing.chronology(actor(), child.id, per_page=None) if s.shared]
     if not form.is_submitted():
         for name, (day_field, time_field) in TIMES.items():
             day, hhmm = utc_to_london(getattr(episode, name))

@@ -20,6 +20,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from hub.audit import dpo
+from hub.audit import service as audit_service
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
 
@@ -68,8 +70,12 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     _origin(worker, "cli" if once else "worker")
     if once:
         click.echo(_summary(delivery.deliver_all(settings, worker, batch)))
+        audit_service.integrate_all()
         return
     stop = threading.Event()
+    # The audit log's integrator runs beside the delivery loop, so entries are sequenced within
+    # a second or two even while an import or a full verification keeps the loop busy.
+    threading.Thread(target=audit_service.run_integrator, args=(stop,), name="audit-integrator", daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         # A service manager's SIGTERM: finish the message in hand, hand the rest back, stop.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -89,7 +95,11 @@ def _due_each_cycle() -> int:
     from hub.mace import outcomes
     from hub.notifications import service
 
-    return service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()
+    done = service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()
+    # The DPO's side of the log: flags from the newly sequenced entries, and queued checks.
+    dpo.raise_flags()
+    dpo.run_queued_verifications()
+    return done
 
 
 def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:

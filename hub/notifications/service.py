@@ -434,9 +434,8 @@ def inbox(actor: User, now: datetime | None = None, limit: int = 200) -> list[In
     items = [InboxItem(n, c, e, p, n.acknowledged_at is None and n.deadline_at <= now) for n, c, e, p in rows]
     if items:
         with unit_of_work():
-            audit.record_many(actor, [Entry("read", object_type="child", object_id=c, child_id=c,
-                                            basis="notification-recipient", purpose="inbox")
-                                      for c in sorted({i.child.id for i in items})])
+            audit.record("read", actor=actor, object_type="inbox", basis="notification-recipient", purpose="inbox",
+                         children=sorted({i.child.id for i in items}), detail={"shown": len(items)})
     return items
 
 

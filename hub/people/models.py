@@ -11,7 +11,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from hub.auth.models import Organisation
 from hub.crypto import EncryptedText
@@ -50,6 +50,9 @@ class Child(Base):
     #: ISO date, encrypted; `dob_hash` finds it.
     date_of_birth_enc: Mapped[str] = mapped_column("date_of_birth", EncryptedText)
     dob_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: The first day of the month of birth, in clear, so reports can band ages in SQL (the full date
+    #: stays encrypted); kept in step with the date of birth by `_keep_birth_month`.
+    birth_month: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[Gender] = mapped_column(Enum(Gender, native_enum=False, length=20))
     looked_after: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The home authority: responsible for the child (children's social care organisation).
@@ -69,6 +72,11 @@ class Child(Base):
     enrolments: Mapped[list[Enrolment]] = relationship(
         cascade="all, delete-orphan", back_populates="child", order_by="Enrolment.start_date.desc()"
     )
+
+    @validates("date_of_birth_enc")
+    def _keep_birth_month(self, _key: str, value: str | None) -> str | None:
+        self.birth_month = date.fromisoformat(value).replace(day=1) if value else None
+        return value
 
     @property
     def date_of_birth(self) -> date:

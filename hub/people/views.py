@@ -39,7 +39,8 @@ def show(child_id: int):
     from hub.missing import service as missing
     from hub.sharing import service as sharing
 
-    return render_template("people/show.html", child=child, shares=sharing.chronology(actor(), child_id),
+    shares = sharing.chronology(actor(), child_id, page=request.args.get("page", 1, type=int))
+    return render_template("people/show.html", child=child, shares=shares, superseded_ids=shares.superseded,
                            consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm(),
                            episodes=missing.episodes_of(actor(), child_id),
                            records_episodes=bool(actor().roles & missing.EPISODE_ROLES),

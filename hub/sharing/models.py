@@ -86,6 +86,10 @@ class ShareRecord(Base):
     __table_args__ = (
         Index("ix_share_record_child_created", "child_id", "created_at"),
         Index("ix_share_record_sender_created", "sender_org_id", "created_at"),
+        # "Did this organisation send anything about these children": the share-sent relationship
+        # asked for a page of children (hub.permissions.child_bases) probes each child here, where
+        # the (sender, time) index made it read every share the organisation ever sent.
+        Index("ix_share_record_child_sender", "child_id", "sender_org_id"),
         # A share is corrected at most once (its correction may be corrected in turn): two
         # corrections sent at the same moment would fork its history into two "latest" versions.
         Index("uq_share_record_supersedes_id", "supersedes_id", unique=True),

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import aliased, lazyload, selectinload
 
 from hub import db
 from hub.audit import service as audit
@@ -370,17 +370,63 @@ def _child_name(share: ShareRecord, named: dict[int, ShareChild]) -> str | None:
     return named[share.child_id].name if share.child_id in named else None
 
 
-def chronology(actor: User, child_id: int) -> list[ShareRecord]:
-    """Every share about the child the actor may see, newest first (corrections and originals both)."""
+#: Shares per page of a child's chronology: a page costs the same whatever the child's history.
+CHRONOLOGY_PAGE = 50
+
+
+@dataclass
+class Chronology:
+    """One page of a child's chronology, newest first. Iterating it gives the page's shares."""
+
+    shares: list[ShareRecord]
+    page: int
+    pages: int
+    #: Every share about the child the reader may see, on any page.
+    total: int
+    #: The shares of this page that a correction the reader may see supersedes (on any page).
+    superseded: set[int] = field(default_factory=set)
+
+    def __iter__(self):
+        return iter(self.shares)
+
+    def __len__(self) -> int:
+        return len(self.shares)
+
+
+def _chronology_rows(actor: User, child_id: int, page: int, per_page: int | None) -> list:
+    """(share, total, superseded) rows of one page, in one statement: the total is a window count
+    over every visible share, and "superseded" asks whether a visible correction exists."""
+    later = aliased(ShareRecord)
+    corrected = select(later.id).where(later.supersedes_id == ShareRecord.id, share_visible(actor, later)).exists()
+    query = (select(ShareRecord, func.count().over().label("total"), corrected.label("superseded"))
+             .where(ShareRecord.child_id == child_id, visible_to(actor))
+             .order_by(ShareRecord.created_at.desc(), ShareRecord.id.desc()))
+    if per_page:
+        query = query.limit(per_page).offset((page - 1) * per_page)
+    return list(db.session().execute(query))
+
+
+def chronology(actor: User, child_id: int, page: int = 1, per_page: int | None = CHRONOLOGY_PAGE) -> Chronology:
+    """A page of the shares about the child the actor may see, newest first (corrections and
+    originals both); `per_page=None` for all of them. The read of the page is audited."""
     if not child_access(actor, child_id):
         audit.record_refusal(actor, "child", child_id, child_id)
         raise NotFound("child not found")
-    shares = list(db.session().scalars(select(ShareRecord).where(ShareRecord.child_id == child_id, visible_to(actor))
-                                       .order_by(ShareRecord.created_at.desc(), ShareRecord.id.desc())))
+    page = max(1, page)
+    rows = _chronology_rows(actor, child_id, page, per_page)
+    if not rows and page > 1 and per_page:  # past the last page (a stale link): show the last one
+        total = db.session().scalar(select(func.count()).select_from(ShareRecord).where(
+            ShareRecord.child_id == child_id, visible_to(actor)))
+        page = max(1, -(-total // per_page))
+        rows = _chronology_rows(actor, child_id, page, per_page)
+    total = rows[0].total if rows else 0
+    shares = [row[0] for row in rows]
+    result = Chronology(shares, page, max(1, -(-total // per_page)) if per_page else 1, total,
+                        {row[0].id for row in rows if row.superseded})
     with unit_of_work():
         audit.record("read", actor=actor, object_type="share-chronology", child_id=child_id,
                      basis=child_access(actor, child_id).basis, detail={"shares": [x.id for x in shares]})
-    return shares
+    return result
 
 
 # --- afterwards ---------------------------------------------------------------------------------
@@ -489,19 +535,23 @@ class ShareLists:
 
 
 def lists(actor: User, limit: int = 100) -> ShareLists:
-    """"Shared with us" and "shared by us", newest first."""
+    """"Shared with us" and "shared by us", newest first. Each list is read in the order of the
+    index that finds it and stops at `limit`, so it costs the same at 200,000 shares as at 200:
+    "with us" walks share_recipient's (organisation, share) index backwards, "by us" share_record's
+    (sender, time) index (sorting by id instead made the database sort every share ever sent)."""
     s = db.session()
-    received = select(ShareRecipient.share_id).where(
-        ShareRecipient.organisation_id == actor.organisation_id, ShareRecipient.status != RecipientStatus.revoked)
-    with_us = list(s.scalars(select(ShareRecord).where(ShareRecord.shared.is_(True), ShareRecord.id.in_(received))
-                             .order_by(ShareRecord.id.desc()).limit(limit)))
+    with_us = list(s.scalars(
+        select(ShareRecord).join(ShareRecipient, ShareRecipient.share_id == ShareRecord.id)
+        .where(ShareRecipient.organisation_id == actor.organisation_id,
+               ShareRecipient.status != RecipientStatus.revoked, ShareRecord.shared.is_(True))
+        .order_by(ShareRecipient.share_id.desc()).limit(limit)))
     by_us = list(s.scalars(select(ShareRecord).where(ShareRecord.sender_org_id == actor.organisation_id)
-                           .order_by(ShareRecord.id.desc()).limit(limit)))
-    with unit_of_work():  # one event per share shown, so each child's record of sight is whole
-        audit.record_many(actor, [
-            audit.Entry("read", object_type="share-list", object_id=share.id, child_id=share.child_id,
-                        basis="share-recipient" if share in with_us else "share-sender")
-            for share in with_us + by_us] or [audit.Entry("read", object_type="share-list", detail={"shown": 0})])
+                           .order_by(ShareRecord.created_at.desc(), ShareRecord.id.desc()).limit(limit)))
+    shown = with_us + by_us
+    with unit_of_work():  # one event for the page, naming every child shown, so each child's record of sight is whole
+        audit.record("read", actor=actor, object_type="share-list", basis="share-recipient,share-sender",
+                     children=[share.child_id for share in shown if share.child_id is not None],
+                     detail={"shown": len(shown)})
     return ShareLists(with_us, by_us)
 
 
@@ -583,10 +633,9 @@ def register(actor: User, f: RegisterFilter, page: int = 1) -> tuple[list[ShareR
                                      .offset((page - 1) * REGISTER_PAGE)))
     shown = rows[:REGISTER_PAGE]
     with unit_of_work():
-        audit.record_many(actor, [
-            audit.Entry("read", object_type="share-register", object_id=share.id, child_id=share.child_id,
-                        detail={"filters": f.as_detail()}) for share in shown
-        ] or [audit.Entry("read", object_type="share-register", detail={"filters": f.as_detail()})])
+        audit.record("read", actor=actor, object_type="share-register",
+                     children=[share.child_id for share in shown if share.child_id is not None],
+                     detail={"filters": f.as_detail(), "shown": len(shown)})
     return shown, len(rows) > REGISTER_PAGE
 
 

@@ -1,6 +1,7 @@
-// The police download's batch page while its import runs: asks for the progress every few
-// seconds and updates the page's live region in place (no page reload, which WCAG 2.2.1 forbids
-// under the reader). Once the import has ended it stops and offers the summary as a link.
+// A page with long work running in the background (the police download's import, the audit
+// log's check): asks for the progress every few seconds and updates the page's live region in
+// place (no page reload, which WCAG 2.2.1 forbids under the reader). Once the work has ended it
+// stops and offers the result as a link (its text from data-done-text).
 const PAUSE_MS = 3000;
 const region = document.querySelector("[data-progress-url]");
 
@@ -19,7 +20,7 @@ async function poll() {
     link.className = "govuk-link";
     link.href = window.location.pathname;
     link.dataset.testid = "see-summary";
-    link.textContent = "See the summary and any row errors";
+    link.textContent = region.dataset.doneText || "See the summary and any row errors";
     region.replaceChildren(progress.text + " ", link);
     return;
   }

@@ -383,11 +383,11 @@ def _consent_section(consents: list[ConsentRecord], names: _Names) -> Section:
 
 def _access_summary(child_id: int) -> list[tuple]:
     """Who did what to the child's record, and when: one row per organisation, user, action and
-    outcome, from the audit log (events name the child by id)."""
+    outcome, from the audit log (events name the child by id; listings name every child shown)."""
     return list(db.session().execute(
         select(AuditEvent.actor_org_id, AuditEvent.actor_user_id, AuditEvent.action, AuditEvent.outcome,
                func.count(), func.min(AuditEvent.occurred_at), func.max(AuditEvent.occurred_at))
-        .where(AuditEvent.child_id == child_id)
+        .where(audit.about_child(child_id))
         .group_by(AuditEvent.actor_org_id, AuditEvent.actor_user_id, AuditEvent.action, AuditEvent.outcome)
         .order_by(func.min(AuditEvent.occurred_at))))
 

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub import db
 from hub.audit.models import AuditEvent, AuditFlag
@@ -108,7 +108,11 @@ def test_a_hub_admin_can_verify_the_log(app, setting):
     page = client.get("/audit/integrity").get_data(as_text=True)
     assert "Audit integrity" in page and 'href="/audit/public-key"' in page and 'href="/audit/checkpoint"' in page
     response = client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
-    assert "The audit log verified" in response.get_data(as_text=True)
+    assert "The check has started" in response.get_data(as_text=True)
+    from hub.audit import dpo
+
+    assert dpo.run_queued_verifications() == 1  # the worker runs it
+    assert "Verified" in client.get("/audit/integrity").get_data(as_text=True)
 
 
 def test_the_checkpoint_is_public_plain_text(app, setting):
@@ -206,12 +210,34 @@ def test_the_json_export_verifies_offline(app, setting):
     assert data["entries"] and verify_export(data) == []
 
 
-def test_verify_now_shows_a_verified_log(app, setting):
+def test_verify_now_runs_in_the_background_with_progress_then_shows_a_verified_log(app, setting):
+    from hub.audit import dpo
+    from hub.audit.models import AuditVerification
+
     client = _client(app, setting["hub_dpo"])
-    page = client.get("/audit/integrity").get_data(as_text=True)
-    response = client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
-    assert "The audit log verified" in response.get_data(as_text=True)
+    token = csrf_token(client.get("/audit/integrity").get_data(as_text=True))
+    response = client.post("/audit/integrity/verify", data={"csrf_token": token, "full": "y"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "The check has started" in page and "Full check: waiting for the worker" in page
+    assert "name=\"full\"" not in page  # no second check while one waits
+    job = db.session().scalars(select(AuditVerification)).one()
+    assert (job.status, job.kind, job.ok) == ("queued", "full", None)
+    # Pressing again while it waits queues nothing more.
+    client.post("/audit/integrity/verify", data={"csrf_token": token})
+    assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 1
+    progress = client.get(f"/audit/integrity/verifications/{job.id}/progress").get_json()
+    assert progress["finished"] is False and progress["status"] == "queued"
+    assert dpo.run_queued_verifications() == 1
+    progress = client.get(f"/audit/integrity/verifications/{job.id}/progress").get_json()
+    assert progress["finished"] is True and "verified" in progress["text"]
     assert "Verified" in client.get("/audit/integrity").get_data(as_text=True)
+    # The next press checks only what is new since, from the verified root.
+    page = client.get("/audit/integrity").get_data(as_text=True)
+    client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page)})
+    dpo.run_queued_verifications()
+    latest = db.session().scalars(select(AuditVerification).order_by(AuditVerification.id.desc())
+                                  .execution_options(populate_existing=True)).first()
+    assert (latest.kind, latest.ok) == ("incremental", True) and latest.checked < latest.tree_size
 
 
 def test_failed_sign_ins_raise_a_flag_that_is_closed_with_a_note(app, setting):

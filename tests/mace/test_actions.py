@@ -57,7 +57,7 @@ def _events(object_type: str, action: str | None = None) -> list[AuditEvent]:
     query = select(AuditEvent).where(AuditEvent.object_type == object_type)
     if action:
         query = query.where(AuditEvent.action == action)
-    return list(db.session().scalars(query.order_by(AuditEvent.seq)))
+    return list(db.session().scalars(query.order_by(AuditEvent.id)))
 
 
 def test_an_action_past_its_due_date_and_not_closed_is_overdue_for_the_owner_and_the_chair(mace, meeting):
@@ -174,11 +174,11 @@ def test_a_member_opens_every_page_and_each_read_is_audited(app, mace, meeting):
     client = app.test_client()
     sign_in(client, user, secret)
     for url in _urls(mace, meeting, action.id) + ["/mace/my/actions", "/mace/my/outcomes", "/mace/my/meetings", "/"]:
-        before = db.session().scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+        before = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
         response = client.get(url)
         assert response.status_code == 200, url
         if url != "/":
-            assert db.session().scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) > before, url
+            assert db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) > before, url
     home = client.get("/").get_data(as_text=True)
     assert "My open actions" in home
 

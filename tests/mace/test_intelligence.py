@@ -69,7 +69,7 @@ def test_intelligence_is_a_share_record_to_the_groups_member_organisations(mace)
     assert len(subjects_) == 1 and subjects_[0].location_id is not None
     actions = [(e.action, e.object_type) for e in db.session().scalars(select(AuditEvent).where(
         AuditEvent.object_id == str(share.id), AuditEvent.object_type.in_(["share", "mace-intelligence"]))
-        .order_by(AuditEvent.seq))]
+        .order_by(AuditEvent.id))]
     assert actions == [("share", "share"), ("create", "mace-intelligence")]
 
 

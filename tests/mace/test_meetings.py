@@ -22,7 +22,7 @@ from tests.factories import make_child, post_form, sign_in
 
 def _events(object_type: str) -> list[AuditEvent]:
     return list(db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == object_type)
-                                     .order_by(AuditEvent.seq)))
+                                     .order_by(AuditEvent.id)))
 
 
 def _meeting(mace, day: date | None = None) -> MaceMeeting:

@@ -22,7 +22,7 @@ def _events(object_type: str, actor=None) -> list[AuditEvent]:
     query = select(AuditEvent).where(AuditEvent.object_type == object_type)
     if actor is not None:
         query = query.where(AuditEvent.actor_user_id == actor.id)
-    return list(db.session().scalars(query.order_by(AuditEvent.seq)))
+    return list(db.session().scalars(query.order_by(AuditEvent.id)))
 
 
 def _count(model) -> int:

@@ -84,7 +84,7 @@ def new_rows(t) -> list[dict]:
 def import_as(force_index: int, t, data: bytes, bulk: bool, monkeypatch, **kwargs):
     force, officer = t.forces[force_index]
     monkeypatch.setattr(imports, "BULK_NEW_ROWS", bulk)
-    first = db.session().scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) or 0
+    first = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0
     batch = imports.import_file(officer, data, "download.xlsx", **kwargs)
     return batch, first + 1
 
@@ -123,7 +123,7 @@ def picture(force_id: int, officer_id: int, since_seq: int) -> dict:
                 who.get(e.actor_user_id, e.actor_user_id), e.actor_roles, e.auth_method, e.access_basis,
                 json.dumps(detail, sort_keys=True))
 
-    events = list(db.session().scalars(select(AuditEvent).where(AuditEvent.seq >= since_seq).order_by(AuditEvent.seq)))
+    events = list(db.session().scalars(select(AuditEvent).where(AuditEvent.id >= since_seq).order_by(AuditEvent.id)))
     return {
         "episodes": sorted((e.police_reference, e.child_id, e.reported_start, e.classification, e.risk_grade,
                             e.missing_from, e.missing_from_detail, e.found_at, e.found_where, e.source,
@@ -289,7 +289,7 @@ def test_a_database_error_in_the_bulk_insert_falls_back_to_one_row_at_a_time(tow
     force, officer = town.forces[1]
     assert sorted(e.police_reference for e in _episodes(force.id).values()) == ["NEW/1", "NEW/3", "NEW/4"]
     creates = db.session().scalars(select(AuditEvent.object_id).where(
-        AuditEvent.seq >= since, AuditEvent.action == "create", AuditEvent.object_type == "missing-episode")).all()
+        AuditEvent.id >= since, AuditEvent.action == "create", AuditEvent.object_type == "missing-episode")).all()
     assert len(creates) == 3  # the rolled-back bulk attempt left no event behind
     assert db.session().scalar(select(Notification.id).where(
         Notification.episode_id.not_in(list(_episodes(force.id))))) is None

@@ -89,28 +89,38 @@ class Recorder:
         assert not self.stalling
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def reserve_port() -> socket.socket:
+    """A loopback port bound but not listening: connecting to it is refused, and no other
+    process (another pytest-xdist worker, say) can take it until the socket is closed."""
+    reservation = socket.socket()
+    reservation.bind(("127.0.0.1", 0))
+    return reservation
 
 
 class Server:
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+    def __init__(self) -> None:
+        self.reservation: socket.socket | None = reserve_port()
+        self.port = self.reservation.getsockname()[1]
         self.handler = Recorder()
         self.controller: Controller | None = None
         self.settings = delivery.SmtpSettings(host="127.0.0.1", port=self.port, sender="hub@example.test",
                                               timeout=5)
 
     def start(self) -> None:
+        self.release()  # the port is free again only for the moment before the server binds it
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
         self.controller.start()
+
+    def release(self) -> None:
+        if self.reservation is not None:
+            self.reservation.close()
+            self.reservation = None
 
     def stop(self) -> None:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+        self.release()
 
 
 @pytest.fixture
@@ -528,7 +538,7 @@ def test_the_outbox_page_shows_waiting_and_failed_messages_without_the_child(wor
     assert "Waiting" in page and "Send again" not in page
     for value in PERSONAL:
         assert value not in page
-    read = db.session().scalar(select(AuditEvent).where(AuditEvent.seq >= before, AuditEvent.object_type == "outbox"))
+    read = db.session().scalar(select(AuditEvent).where(AuditEvent.id >= before, AuditEvent.object_type == "outbox"))
     assert read.actor_user_id == admin.id
     assert "E-mail outbox" in client.get("/admin").get_data(as_text=True)
 

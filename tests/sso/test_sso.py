@@ -165,7 +165,7 @@ def _refusal_details() -> list[dict]:
     import json
 
     details = db.session().scalars(select(AuditEvent.detail).where(
-        AuditEvent.action == "sign-in", AuditEvent.outcome == "refused").order_by(AuditEvent.seq)).all()
+        AuditEvent.action == "sign-in", AuditEvent.outcome == "refused").order_by(AuditEvent.id)).all()
     return [json.loads(d) for d in details if d]
 
 

@@ -1,0 +1,46 @@
+"""Throw-away databases for the benchmarks: a PostgreSQL database created for one run on the
+server a URL names, and dropped at the end of the run even when the run fails.
+(Not a benchmark: the leading underscore keeps `python -m bench` from running it.)"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
+    """Create `<prefix>_<pid>` on the server `server_url` points at (its own database name is
+    ignored) and yield that database's SQLAlchemy URL; drop it afterwards, closing any connection
+    still open to it (WITH (FORCE): PostgreSQL 13+)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{os.getpid()}"
+    url = make_url(server_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            try:
+                from hub import db
+
+                bind = db.session().get_bind()
+                db.session.remove()
+                bind.dispose()
+            except Exception:  # noqa: BLE001 - the drop below forces the connections closed anyway
+                pass
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            print(f"(dropped the bench database {name})", flush=True)
+    finally:
+        admin.dispose()
+
+
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and url.startswith("postgresql")

@@ -1,0 +1,104 @@
+"""`flask --app hub audit ...`: verify, integrate, export, sign tree heads, save a tree head."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from hub import db
+from hub.audit import dpo, service
+from hub.audit.context import Origin, new_request_id, set_origin
+from hub.audit.export import tree_head_json
+from hub.audit.verification import SavedHead
+
+
+def _cli_origin() -> None:
+    set_origin(Origin(request_id=f"cli-{new_request_id()[:12]}", channel="cli"))
+
+
+def register(app: Flask) -> None:
+    group = AppGroup("audit", help="The audit log: verify, integrate, export, sign tree heads.")
+
+    @group.command("verify")
+    @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
+                  help="A tree head saved earlier (tree-head JSON or an export file).")
+    @click.option("--fast", is_flag=True, help="Check hashes, tree and signatures only, not each event's fields.")
+    @click.option("--incremental", is_flag=True,
+                  help="Check only what was added since the last verified tree (a consistency proof and the "
+                       "new entries); a full check when there is none.")
+    def audit_verify(against, fast, incremental):
+        """Recompute the tree from every event (or from the last check) and check the signed tree heads."""
+        _cli_origin()
+        saved = _read_saved_head(against) if against else None
+        result = dpo.run_verification("incremental" if incremental else "full", against=saved, fast=fast)
+        for problem in result.problems:
+            click.echo(f"FAIL: {problem}", err=True)
+        if result.ok:
+            click.echo(f"OK: {result.tree_size} entries ({result.tree_size - result.start} checked, {result.kind}), "
+                       f"{result.heads_checked} signed tree heads verified.")
+        else:
+            first = result.first_bad_entry
+            click.echo(f"The audit log does NOT verify: {result.problems[0]}"
+                       + (f" (first bad entry {first})" if first is not None else ""), err=True)
+        if not result.appendable:
+            click.echo("This check is not in the audit log: the log cannot be extended until it is restored.",
+                       err=True)
+        if not result.ok:
+            raise SystemExit(1)
+
+    @group.command("integrate")
+    def audit_integrate():
+        """Sequence every committed entry now (the delivery worker does this every cycle)."""
+        click.echo(f"Sequenced {service.integrate_all()} entries; the log holds {service.tree_size()}.")
+
+    @group.command("export")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+    @click.option("--child", "child_id", type=int)
+    @click.option("--from", "date_from", type=click.DateTime(formats=["%Y-%m-%d"]))
+    @click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]))
+    def audit_export(out, child_id, date_from, date_to):
+        """Write a signed JSON export that `python -m hub.audit.verify FILE` checks offline."""
+        _cli_origin()
+        data = dpo.export_json(None, child_id=child_id, date_from=date_from and date_from.date(),
+                               date_to=date_to and date_to.date())
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+        click.echo(f"Wrote {len(data['entries'])} entries, tree size {data['tree_head']['tree_size']}, to {out}")
+
+    @group.command("sign")
+    @click.option("--every", type=int, default=0, help="Keep signing every N seconds (a scheduler).")
+    def audit_sign(every):
+        """Sequence what is committed and sign a tree head now (and, with --every, on a schedule)."""
+        while True:
+            head = service.sign_tree_head()
+            click.echo(f"Signed tree head: size {head.tree_size} at {head.timestamp}")
+            db.session.remove()
+            if not every:
+                break
+            time.sleep(every)
+
+    @group.command("tree-head")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+    def audit_tree_head(out):
+        """Save the latest signed tree head, for a later `audit verify --against`."""
+        head = service.latest_tree_head() or service.sign_tree_head()
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(tree_head_json(head), handle, indent=1)
+        click.echo(f"Saved tree head of size {head.tree_size} to {out}")
+
+    app.cli.add_command(group)
+
+
+def _read_saved_head(path: str) -> SavedHead:
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+        head = data.get("tree_head", data)
+        return SavedHead(tree_size=int(head["tree_size"]), root_hash=base64.b64decode(head["root_hash"]),
+                         timestamp=str(head["timestamp"]), signature=base64.b64decode(head["signature"]))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise click.ClickException(f"{path} is not a saved tree head: {exc}") from exc

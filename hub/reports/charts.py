@@ -1,0 +1,113 @@
+"""Charts drawn on the server as SVG (pygal), embedded in the page with no script and no style.
+
+The hub's Content-Security-Policy allows scripts only from the hub with the page's nonce and styles
+only from the hub (`style-src 'self'`: no <style> element, no style attribute). pygal writes a
+<script> (its config, even with `js=[]`, which only stops it loading its tooltip script from a CDN),
+a <style> element and a few style attributes, so each SVG is cleaned here: scripts, styles, style
+attributes and the (script-driven) tooltip are removed, and the chart's CSS, the same for every
+chart, is served once from the hub (`chart_css`, /reports/charts.css) under the class `hub-chart`.
+The figures are in a GOV.UK table under every chart as well; the chart is an image of them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from xml.etree import ElementTree
+
+import pygal
+from defusedxml.ElementTree import fromstring
+from markupsafe import Markup
+from pygal.style import Style
+
+from hub.reports.query import Figure
+
+SVG = "http://www.w3.org/2000/svg"
+XLINK = "http://www.w3.org/1999/xlink"
+ElementTree.register_namespace("", SVG)
+ElementTree.register_namespace("xlink", XLINK)
+
+#: GOV.UK Design System colours, in an order that keeps neighbours distinguishable.
+PALETTE = ("#1d70b8", "#f47738", "#00703c", "#d4351c", "#4c2c92", "#28a197", "#912b88", "#505a5f")
+STYLE = Style(
+    background="#ffffff", plot_background="#ffffff", foreground="#0b0c0c", foreground_strong="#0b0c0c",
+    foreground_subtle="#505a5f", opacity="1", opacity_hover="1", colors=PALETTE,
+    font_family="arial, sans-serif", label_font_size=14, major_label_font_size=14, legend_font_size=14,
+    value_font_size=14, title_font_size=16)
+_CHART_ID = re.compile(r"#chart-[0-9a-f-]{36}")
+#: What pygal puts in an SVG that the CSP would block, or that needs its script.
+_DROPPED_TAGS = {f"{{{SVG}}}script", f"{{{SVG}}}style"}
+
+KINDS = {"bar": pygal.Bar, "stacked": pygal.StackedBar, "hbar": pygal.HorizontalBar}
+
+
+def _config(**extra) -> dict:
+    config = dict(js=[], style=STYLE, disable_xml_declaration=True, show_legend=True, legend_at_bottom=True,
+                  print_values=False, width=800, height=400, explicit_size=False, margin=16,
+                  truncate_label=-1, truncate_legend=-1, tooltip_border_radius=0)
+    return config | extra
+
+
+def _number(value) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _chart(figure: Figure):
+    horizontal = figure.chart == "hbar"
+    chart = KINDS.get(figure.chart, pygal.Bar)(**_config(
+        show_legend=len(figure.plotted) > 1, x_label_rotation=0 if horizontal or len(figure.rows) < 8 else 30,
+        min_scale=1, max_scale=6))
+    chart.x_labels = [str(row[0]) for row in figure.rows]
+    for index in figure.plotted:
+        chart.add(figure.columns[index], [_number(row[index]) for row in figure.rows])
+    return chart
+
+
+def _clean(svg: str, label: str) -> str:
+    root = fromstring(svg)
+    _strip(root)
+    root.set("class", "hub-chart")
+    root.attrib.pop("id", None)
+    root.set("role", "img")
+    root.set("aria-label", label)
+    root.set("focusable", "false")
+    title = root.find(f"{{{SVG}}}title")
+    if title is not None:
+        title.text = label  # pygal's own says "Pygal"
+    return ElementTree.tostring(root, encoding="unicode")
+
+
+def _strip(element) -> None:
+    for child in list(element):
+        if child.tag in _DROPPED_TAGS or "tooltip" in (child.get("class") or "").split():
+            element.remove(child)
+        else:
+            _strip(child)
+    element.attrib.pop("style", None)
+
+
+def render(figure: Figure) -> Markup:
+    """The figure's chart as inline SVG, with no script, no style element and no style attribute."""
+    if figure.chart == "none" or not figure.rows:
+        return Markup("")
+    return Markup(_clean(_chart(figure).render(is_unicode=True), figure.title))  # noqa: S704 (our own SVG, escaped)
+
+
+@lru_cache(maxsize=1)
+def chart_css() -> str:
+    """pygal's CSS for the charts, scoped to `.hub-chart` instead of one chart's id (served from
+    the hub, so the CSP's style-src 'self' allows it). Drawn from a chart with enough series for
+    every colour of the palette."""
+    chart = pygal.Bar(**_config())
+    for n in range(len(PALETTE)):
+        chart.add(str(n), [1])
+    svg = chart.render(is_unicode=True)
+    css = "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", svg, flags=re.S))
+    css = _CHART_ID.sub(".hub-chart", css).replace("&gt;", ">")
+    return css + "\n.hub-chart{width:100%;height:auto;max-width:800px}\n.hub-table-scroll{overflow-x:auto}\n" + GRID_CSS
+
+
+#: Shades for the day-by-hour grid of the patterns page (classes, not style attributes).
+GRID_CSS = "\n".join(
+    f".hub-grid-{n}{{background:{colour};color:{'#ffffff' if n >= 3 else '#0b0c0c'}}}"
+    for n, colour in enumerate(("#ffffff", "#d2e2f1", "#8eb8dc", "#5694ca", "#1d70b8", "#003078")))

@@ -1,0 +1,85 @@
+"""Every figure of the reports dashboard, counted in SQL over what the viewer may see.
+
+`dashboard(scope, filters)` computes them all with a fixed number of statements (one per figure,
+two for looked-after children; the totals of five figures share one), whatever the size of the
+data. `figure(scope, filters, key)` computes one, for its CSV or xlsx download. Neither writes
+anything or audits: hub.reports.service does both. The definitions are in hub.reports.query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from hub.db import utcnow
+from hub.permissions import ReportScope
+from hub.reports import episode_figures as ep
+from hub.reports import mace_figures as mace
+from hub.reports.query import AGE_BANDS, Figure, ReportFilters, ReportQuery
+from hub.reports.sqltime import LONDON
+
+__all__ = ["AGE_BANDS", "EPISODE_FIGURES", "MACE_FIGURES", "Figure", "ReportFilters", "ReportQuery",
+           "dashboard", "figure", "london_today"]
+
+#: Figures built from the whole-period totals (one shared statement).
+_FROM_TOTALS: dict[str, Callable[[ReportQuery, dict[str, int]], Figure]] = {
+    "long-episodes": ep.long_episodes,
+    "prevention-checks": ep.prevention_checks,
+    "return-interviews": ep.return_interviews,
+    "iro-told": ep.iro_told,
+    "trigger-plans": ep.trigger_plans,
+}
+_OWN_STATEMENT: dict[str, Callable[[ReportQuery], Figure]] = {
+    "episodes-by-month": ep.episodes_by_month,
+    "repeat-missing": ep.repeat_missing,
+    "looked-after": ep.looked_after,
+    "cross-border": ep.cross_border,
+    "school-notifications": ep.school_notifications,
+}
+#: In the dashboard's order.
+EPISODE_FIGURES = ["episodes-by-month", "long-episodes", "repeat-missing", "looked-after", "cross-border",
+                   "prevention-checks", "return-interviews", "iro-told", "trigger-plans", "school-notifications"]
+MACE_FIGURES = ["mace-risk", "mace-actions", "mace-outcomes"]
+
+
+def london_today(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(LONDON).date()
+
+
+def _mace_figure(q: ReportQuery, key: str) -> Figure:
+    if key == "mace-risk":
+        return mace.children_by_risk(q)
+    if key == "mace-actions":
+        return mace.actions(q, london_today(q.now))
+    return mace.outcomes(q)
+
+
+def dashboard(scope: ReportScope, filters: ReportFilters, now: datetime | None = None) -> list[Figure]:
+    """Every figure the scope allows, in the dashboard's order."""
+    q = ReportQuery(scope, filters, now or utcnow())
+    figures: list[Figure] = []
+    if q.counts_episodes:
+        totals = ep.totals(q)
+        for key in EPISODE_FIGURES:
+            figures.append(_FROM_TOTALS[key](q, totals) if key in _FROM_TOTALS else _OWN_STATEMENT[key](q))
+    if q.counts_mace:
+        figures.extend(_mace_figure(q, key) for key in MACE_FIGURES)
+    return figures
+
+
+def available(scope: ReportScope) -> list[str]:
+    """The figure keys a scope has."""
+    return (EPISODE_FIGURES if scope.episodes is not None else []) + (
+        MACE_FIGURES if scope.mace_groups is not None else [])
+
+
+def figure(scope: ReportScope, filters: ReportFilters, key: str, now: datetime | None = None) -> Figure:
+    """One figure (its download). KeyError when the scope has no such figure."""
+    if key not in available(scope):
+        raise KeyError(key)
+    q = ReportQuery(scope, filters, now or utcnow())
+    if key in _FROM_TOTALS:
+        return _FROM_TOTALS[key](q, ep.totals(q))
+    if key in _OWN_STATEMENT:
+        return _OWN_STATEMENT[key](q)
+    return _mace_figure(q, key)

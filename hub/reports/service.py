@@ -1,0 +1,130 @@
+"""Reading the reports: the viewer's scope from hub.permissions, the figures, and one audit event
+per view or export (the filters, never a name). A viewer with no reports gets a 404, audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from hub import db
+from hub.audit import service as audit
+from hub.auth.models import Organisation, User
+from hub.auth.roles import OrgKind, Role
+from hub.db import unit_of_work, utcnow
+from hub.errors import NotFound
+from hub.permissions import ReportScope, report_scope
+from hub.reports import downloads, figures, patterns
+from hub.reports.query import AGE_BANDS, Figure, ReportFilters, ReportQuery
+
+FORMATS = {"csv", "xlsx"}
+
+
+@dataclass
+class Dashboard:
+    figures: list[Figure]
+    whole_area: bool
+
+
+@dataclass
+class Download:
+    content: bytes
+    filename: str
+    mimetype: str
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """The choices of the filter form: authorities and schools by id and name (no personal data)."""
+
+    authorities: list[tuple[int, str]]
+    schools: list[tuple[int, str]]
+
+
+def _scope(actor: User, what: str) -> ReportScope:
+    scope = report_scope(actor)
+    if scope is None:
+        audit.record_refusal(actor, "report", what)
+        raise NotFound("no reports for this user")
+    return scope
+
+
+def _detail(filters: ReportFilters, **extra) -> dict:
+    """The filters as the audit log keeps them: dates, organisation ids and codes, no person."""
+    return {"from": filters.date_from.isoformat(), "to": filters.date_to.isoformat(),
+            "authority": filters.authority_id, "age_band": filters.age_band,
+            "looked_after": filters.looked_after, "school": filters.school_id, **extra}
+
+
+def dashboard(actor: User, filters: ReportFilters, now: datetime | None = None) -> Dashboard:
+    scope = _scope(actor, "dashboard")
+    with unit_of_work():
+        found = figures.dashboard(scope, filters, now)
+        audit.record("report-view", actor=actor, object_type="report", object_id="dashboard",
+                     detail=_detail(filters, figures=len(found)))
+    return Dashboard(found, scope.whole_area)
+
+
+def patterns_page(actor: User, filters: ReportFilters, now: datetime | None = None) -> patterns.PatternsPage:
+    scope = _scope(actor, "patterns")
+    with unit_of_work():
+        found = patterns.page(ReportQuery(scope, filters, now or utcnow()), actor)
+        audit.record("report-view", actor=actor, object_type="report", object_id="patterns",
+                     detail=_detail(filters, linked_children=len(found.repeat_children)))
+    return found
+
+
+def export(actor: User, filters: ReportFilters, key: str, fmt: str, now: datetime | None = None) -> Download:
+    """One figure's data as CSV or xlsx; an unknown figure or format, or one outside the
+    viewer's scope, is a 404."""
+    scope = _scope(actor, key)
+    if fmt not in FORMATS:
+        raise NotFound("no such format")
+    with unit_of_work():
+        figure = _figure(scope, filters, key, actor, now or utcnow())
+        content = downloads.to_csv(figure) if fmt == "csv" else downloads.to_xlsx(figure, describe(filters))
+        audit.record("report-export", actor=actor, object_type="report", object_id=key,
+                     detail=_detail(filters, format=fmt))
+    mimetype = downloads.CSV_TYPE if fmt == "csv" else downloads.XLSX_TYPE
+    return Download(content, downloads.filename(figure, fmt), mimetype)
+
+
+def _figure(scope: ReportScope, filters: ReportFilters, key: str, actor: User, now: datetime) -> Figure:
+    try:
+        if key in patterns.PATTERN_FIGURES:
+            if scope.episodes is None:
+                raise KeyError(key)
+            return patterns.pattern_figure(ReportQuery(scope, filters, now), actor, key)
+        return figures.figure(scope, filters, key, now)
+    except KeyError as exc:
+        raise NotFound("no such figure") from exc
+
+
+def describe(filters: ReportFilters) -> list[tuple[str, str]]:
+    """The filters in words, for a download's notes and the page."""
+    names = dict(db.session().execute(select(Organisation.id, Organisation.name).where(
+        Organisation.id.in_([i for i in (filters.authority_id, filters.school_id) if i is not None])))) \
+        if filters.authority_id or filters.school_id else {}
+    return [
+        ("Period", f"{filters.date_from:%-d %B %Y} to {filters.date_to:%-d %B %Y} (London dates)"),
+        ("Authority", names.get(filters.authority_id, "All authorities")),
+        ("Age band", AGE_BANDS[filters.age_band][0] if filters.age_band else "All ages"),
+        ("Looked after", {True: "Looked-after children", False: "Children not looked after",
+                          None: "All children"}[filters.looked_after]),
+        ("School", names.get(filters.school_id, "All schools")),
+    ]
+
+
+def filter_options(actor: User) -> FilterOptions:
+    """Authorities: every children's social care authority. Schools: a DSL's own (or their LA's),
+    everyone else's every school."""
+    s = db.session()
+    authorities = list(s.execute(select(Organisation.id, Organisation.name).where(
+        Organisation.kind == OrgKind.childrens_social_care).order_by(Organisation.name)).tuples())
+    schools = select(Organisation.id, Organisation.name).where(Organisation.kind == OrgKind.school)
+    if actor.roles & {Role.dsl, Role.deputy_dsl} and not actor.roles & {Role.analyst, Role.social_worker,
+                                                                          Role.police_officer}:
+        schools = schools.where(or_(Organisation.id == actor.organisation_id,
+                                    Organisation.local_authority_id == actor.organisation_id))
+    return FilterOptions(authorities, list(s.execute(schools.order_by(Organisation.name)).tuples()))

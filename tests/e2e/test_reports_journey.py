@@ -1,0 +1,84 @@
+"""The picture of missing, clicked through (issue 14): the partnership's analyst opens the
+dashboard from the menu, sees charts and the same figures as tables, filters to 2026 and then to
+looked-after children and the figures change; a member of the missing team opens the patterns
+and follows a repeat-missing pattern to the child's record behind it.
+(The annual report's download is added to this journey with the annual report.)"""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+from tests.e2e.conftest import assert_accessible, sign_in
+from tests.factories import PASSWORD
+from tests.mace.conftest import name_member
+from tests.reports.picture import build
+
+
+def _signed_in(browser, live_server, who: tuple):
+    user, secret = who
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    # A Content-Security-Policy violation (an inline style or script in a chart) is a console error.
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    sign_in(page, live_server, user.email, PASSWORD, secret)
+    return page
+
+
+def _fill_date(page, legend: str, day: date) -> None:
+    group = page.get_by_role("group", name=legend)
+    group.get_by_label("Day").fill(str(day.day))
+    group.get_by_label("Month").fill(str(day.month))
+    group.get_by_label("Year").fill(str(day.year))
+
+
+def test_the_analyst_reads_the_picture_and_the_missing_team_follows_a_pattern(browser, live_server, app):
+    world = build()
+
+    # 1. The analyst opens the dashboard from the menu: charts, and the same figures as tables.
+    analyst = _signed_in(browser, live_server, world.users["analyst"])
+    analyst.get_by_role("navigation", name="Menu").get_by_role("link", name="Reports").click()
+    analyst.get_by_role("heading", name="The picture of missing").wait_for()
+    _fill_date(analyst, "From", date(2026, 1, 1))
+    _fill_date(analyst, "To", date(2026, 12, 31))
+    analyst.get_by_role("button", name="Apply filters").click()
+    headline = analyst.get_by_role("heading", name="13 episodes began in the period: 5 missing and 8 absent")
+    headline.wait_for()
+    assert analyst.locator("figure svg[role=img]").count() == 13
+    assert analyst.get_by_role("img", name="13 episodes began in the period: 5 missing and 8 absent").count() == 1
+    table = analyst.get_by_test_id("table-return-interviews")
+    assert table.get_by_role("row", name="Done within 72 hours of return 2 16.7%").count() == 1
+    assert analyst.locator("a[href^='/children/']").count() == 0
+    assert_accessible(analyst)
+
+    # 2. A filter changes the figures.
+    analyst.get_by_label("Looked after").select_option(label="Looked-after children")
+    analyst.get_by_role("button", name="Apply filters").click()
+    analyst.get_by_role("heading", name="5 episodes began in the period: 2 missing and 3 absent").wait_for()
+    assert analyst.get_by_test_id("described-filters").get_by_text("Looked-after children").count() == 1
+    assert_accessible(analyst)
+
+    # 3. The patterns page for the analyst: counts, no record behind them.
+    analyst.get_by_role("link", name="See patterns: places, times and repeat episodes").click()
+    analyst.get_by_role("heading", name="Patterns").wait_for()
+    assert analyst.get_by_test_id("repeat-children").count() == 0
+    assert_accessible(analyst)
+    assert analyst.console_errors == []
+
+    # 4. The missing team member follows a repeat-missing pattern to the child's record.
+    name_member(world.groups["G"], world.user("sw_a"))
+    worker = _signed_in(browser, live_server, world.users["sw_a"])
+    worker.get_by_role("navigation", name="Menu").get_by_role("link", name="Reports").click()
+    _fill_date(worker, "From", date(2026, 1, 1))
+    _fill_date(worker, "To", date(2026, 12, 31))
+    worker.get_by_role("button", name="Apply filters").click()
+    worker.get_by_role("link", name="See patterns: places, times and repeat episodes").click()
+    repeat_heading = "3 children went missing more than once from the same home or placement"
+    worker.get_by_role("heading", name=repeat_heading).wait_for()
+    assert_accessible(worker)
+    worker.get_by_test_id("repeat-children").get_by_role("link", name="5 episodes from home").click()
+    worker.wait_for_url(f"**/children/{world.children['c5'].id}")
+    worker.get_by_role("heading", name="c5 Report").wait_for()
+    assert_accessible(worker)
+    assert worker.console_errors == []
