@@ -1,4 +1,4 @@
-"""children's month of birth in clear, for the reports' age bands; shares by child and sender
+"""children's month of birth in clear, for the reports' age bands; indexes for the reports and shares
 
 The date of birth stays encrypted; reports band ages (10 and under, 11-14, 15-17) in SQL from
 the first day of the month of birth, which `Child` keeps in step with the date. Existing children
@@ -6,7 +6,9 @@ get it from their decrypted date of birth (needs the hub's field keys, as 0015 d
 
 `ix_share_record_child_sender` (child, sender organisation): a child's page asks for the shares
 its viewer's organisation sent about the child, which the (sender, time) index answered by reading
-every share the organisation ever sent.
+every share the organisation ever sent. The reports count a period's episodes by their start
+(`ix_missing_episode_reported_start`) and read school notifications' acknowledgement columns from
+an index that covers them (`ix_notification_episode_report`).
 
 Revision ID: 0017
 Revises: 0016
@@ -27,6 +29,10 @@ def upgrade() -> None:
     # keys of every table that points at it.
     op.add_column('child', sa.Column('birth_month', sa.Date(), nullable=True))
     op.create_index('ix_share_record_child_sender', 'share_record', ['child_id', 'sender_org_id'])
+    op.create_index('ix_missing_episode_reported_start', 'missing_episode', ['reported_start'])
+    op.create_index('ix_notification_episode_report', 'notification',
+                    ['episode_id', 'reason', 'group_key', 'acknowledged_at', 'deadline_at', 'escalated_at',
+                     'organisation_id'])
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, date_of_birth FROM child")).all()
     if not rows:
@@ -40,5 +46,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_notification_episode_report', table_name='notification')
+    op.drop_index('ix_missing_episode_reported_start', table_name='missing_episode')
     op.drop_index('ix_share_record_child_sender', table_name='share_record')
     op.execute("ALTER TABLE child DROP COLUMN birth_month")
