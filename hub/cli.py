@@ -7,11 +7,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from hub.audit.context import Origin, new_request_id, set_origin
-
-
-def _cli_origin() -> None:
-    set_origin(Origin(request_id=f"cli-{new_request_id()[:12]}", channel="cli"))
+from hub.audit.context import cli_origin
 
 
 def register(app: Flask) -> None:
@@ -36,7 +32,7 @@ def register(app: Flask) -> None:
 
         from hub.people import service as people
 
-        _cli_origin()
+        cli_origin()
         if people.search_index_stale():  # a demo database made before search by prefix and sound
             people.reindex_children()
         logins = demo.run()
@@ -83,7 +79,7 @@ def register(app: Flask) -> None:
         from hub.admin import service as admin
         from hub.errors import Invalid
 
-        _cli_origin()
+        cli_origin()
         org = admin.organisation_by_code(org_code)
         if org is None:
             raise click.ClickException(f"No organisation has the code {org_code!r}")
@@ -102,7 +98,7 @@ def register(app: Flask) -> None:
         """Re-encrypt every encrypted field with the first key in HUB_FIELD_KEYS."""
         from hub.people.service import rotate_keys
 
-        _cli_origin()
+        cli_origin()
         click.echo(f"Re-encrypted {rotate_keys()} fields with the current key.")
 
     @keys_group.command("reindex")
@@ -110,7 +106,7 @@ def register(app: Flask) -> None:
         """Rewrite the children's keyed search indexes (after an upgrade or a new HUB_BLIND_INDEX_KEY)."""
         from hub.people.service import reindex_children
 
-        _cli_origin()
+        cli_origin()
         click.echo(f"Reindexed {reindex_children()} children for search.")
 
     @keys_group.command("generate")

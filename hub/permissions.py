@@ -628,7 +628,13 @@ def report_scope(user: User | None) -> ReportScope | None:
 
 
 def may_view_reports(user: User | None) -> bool:
-    return report_scope(user) is not None
+    """Whether the menu offers Reports: report_scope's answer without its queries where the roles
+    already decide (this runs on every page), and the chair's query only for a group member."""
+    if user is None or not user.is_active:
+        return False
+    if Role.analyst in user.roles or _report_episode_clauses(user):
+        return True
+    return sits_on_a_mace_group(user) and bool(db.session().scalar(select(exists(report_chaired_group_ids(user)))))
 
 
 def report_pattern_group_ids(user: User) -> Select:

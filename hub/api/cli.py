@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from hub.audit.context import cli_origin
 from hub.errors import HubError, Invalid
 
 group = AppGroup("api", help="API clients for agency systems (OAuth2 client credentials).")
@@ -19,9 +20,7 @@ group = AppGroup("api", help="API clients for agency systems (OAuth2 client cred
 def create_client(org_code: str, name: str, scopes: str) -> None:
     """Create a client and print its id and secret (the secret is shown this once only)."""
     from hub.api import service
-    from hub.cli import _cli_origin
-
-    _cli_origin()
+    cli_origin()
     try:
         new = service.create_client(org_code, name, scopes)
     except Invalid as exc:
@@ -47,9 +46,7 @@ def list_clients() -> None:
 def revoke_client(client_id: str) -> None:
     """Deactivate a client and revoke all its tokens at once."""
     from hub.api import service
-    from hub.cli import _cli_origin
-
-    _cli_origin()
+    cli_origin()
     try:
         service.revoke_client(client_id)
     except HubError:

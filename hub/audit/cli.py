@@ -12,13 +12,9 @@ from flask.cli import AppGroup
 
 from hub import db
 from hub.audit import dpo, service
-from hub.audit.context import Origin, new_request_id, set_origin
+from hub.audit.context import cli_origin
 from hub.audit.export import tree_head_json
 from hub.audit.verification import SavedHead
-
-
-def _cli_origin() -> None:
-    set_origin(Origin(request_id=f"cli-{new_request_id()[:12]}", channel="cli"))
 
 
 def register(app: Flask) -> None:
@@ -33,7 +29,7 @@ def register(app: Flask) -> None:
                        "new entries); a full check when there is none.")
     def audit_verify(against, fast, incremental):
         """Recompute the tree from every event (or from the last check) and check the signed tree heads."""
-        _cli_origin()
+        cli_origin()
         saved = _read_saved_head(against) if against else None
         result = dpo.run_verification("incremental" if incremental else "full", against=saved, fast=fast)
         for problem in result.problems:
@@ -63,7 +59,7 @@ def register(app: Flask) -> None:
     @click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]))
     def audit_export(out, child_id, date_from, date_to):
         """Write a signed JSON export that `python -m hub.audit.verify FILE` checks offline."""
-        _cli_origin()
+        cli_origin()
         data = dpo.export_json(None, child_id=child_id, date_from=date_from and date_from.date(),
                                date_to=date_to and date_to.date())
         with open(out, "w", encoding="utf-8") as handle:

@@ -19,7 +19,7 @@ from typing import Any
 import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, any_, bindparam, func, insert, or_, select, union_all, update
 
 from hub import db
 from hub.audit.context import current_origin
@@ -141,9 +141,17 @@ class Entry:
 
 def about_child(child_id: int):
     """The events that concern a child: its own, and every listing that showed it. The one
-    definition "who has seen this child" and the subject access pack both use."""
-    return or_(AuditEvent.child_id == child_id, AuditEvent.id.in_(
-        select(AuditEventChild.event_id).where(AuditEventChild.child_id == child_id)))
+    definition "who has seen this child" and the subject access pack both use.
+
+    The ids come from the two indexes first (a child's own events, its listings), then the log is
+    read by primary key. `child_id = c OR id IN (...)` made PostgreSQL walk the whole log backwards
+    filtering every row (12 s at 10M events); `id = ANY(ARRAY(...))` is an index lookup of the
+    few hundred ids (2 to 4 ms). SQLite has no arrays and plans the IN list well."""
+    ids = union_all(select(AuditEvent.id).where(AuditEvent.child_id == child_id),
+                    select(AuditEventChild.event_id).where(AuditEventChild.child_id == child_id))
+    if db.session().get_bind().dialect.name == "postgresql":
+        return AuditEvent.id == any_(func.array(ids.scalar_subquery()))
+    return AuditEvent.id.in_(ids)
 
 
 def record(action: str, *, actor=None, **fields) -> None:

@@ -9,6 +9,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from hub.audit.context import cli_origin
+
 group = AppGroup("missing", help="Missing episodes and the police daily download.")
 
 
@@ -19,12 +21,11 @@ group = AppGroup("missing", help="Missing episodes and the police daily download
               help="A police officer of that force: the audit log names them as the importer.")
 def import_command(path: Path, force_code: str, email: str) -> None:
     """Import a police daily download (xlsx) for a force, showing progress."""
-    from hub.cli import _cli_origin
     from hub.errors import HubError
     from hub.missing import imports
     from hub.missing.download import Limits
 
-    _cli_origin()
+    cli_origin()
     actor = _officer(force_code, email)
     limits = Limits.from_env()
     # Refuse an oversized file before reading it into memory (the import checks again).

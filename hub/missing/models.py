@@ -63,6 +63,8 @@ class MissingEpisode(Base):
     __table_args__ = (
         UniqueConstraint("police_org_id", "police_reference", name="uq_missing_episode_police_reference"),
         Index("ix_missing_episode_child_start", "child_id", "reported_start"),
+        # The reports count a period's episodes: a range scan, not every episode ever recorded.
+        Index("ix_missing_episode_reported_start", "reported_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

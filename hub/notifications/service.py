@@ -486,11 +486,11 @@ class GroupStatus:
         return self.replied_at or self.acknowledged_at or self.opened_at or self.sent_at
 
 
-def status_for_episode(actor: User, episode_id: int, now: datetime | None = None) -> list[GroupStatus]:
-    """Who was told about an episode and what they did, for a reader of the episode."""
-    from hub.missing import service as missing
-
-    missing.get_episode(actor, episode_id)  # the permission check, audited as a read of the episode
+def status_for_episode(actor: User, episode: MissingEpisode, now: datetime | None = None) -> list[GroupStatus]:
+    """Who was told about an episode and what they did, for a reader of the episode: `episode` is
+    what `hub.missing.service.get_episode` gave them (it checked and audited their access; the
+    dependency runs from episodes to notifications, never back)."""
+    episode_id = episode.id
     now = now or utcnow()
     groups: dict[str, list[Notification]] = {}
     for n in for_episode(episode_id):
@@ -770,13 +770,11 @@ def replies_from_school(actor: User, n: Notification) -> list[ReplyView]:
     return _reply_views(actor, replies, episode.police_org_id)
 
 
-def replies_for_episode(actor: User, episode_id: int) -> list[ReplyView]:
+def replies_for_episode(actor: User, episode: MissingEpisode) -> list[ReplyView]:
     """What schools told the police about an episode, for a reader of the episode (the police and
-    the missing team); the content stays in the share, for its sender and the force."""
-    from hub.missing import service as missing
-
-    episode = missing.get_episode(actor, episode_id)  # the permission check, audited as a read
-    replies = list(db.session().scalars(select(NotificationReply).where(NotificationReply.episode_id == episode_id)
+    the missing team) given it by `hub.missing.service.get_episode`; the content stays in the
+    share, for its sender and the force."""
+    replies = list(db.session().scalars(select(NotificationReply).where(NotificationReply.episode_id == episode.id)
                                         .order_by(NotificationReply.id.desc())))
     return _reply_views(actor, replies, episode.police_org_id)
 

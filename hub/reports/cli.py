@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from hub.cli import _cli_origin
+from hub.audit.context import cli_origin
 from hub.errors import Invalid
 from hub.reports import annual
 
@@ -21,7 +21,7 @@ group = AppGroup("reports", help="Reports: the annual picture of missing.")
               help="The workbook to write (.xlsx).")
 def annual_command(year: int, out: Path) -> None:
     """Write the year's annual report for the whole area (small numbers suppressed)."""
-    _cli_origin()  # audited with the cli channel, as every command is
+    cli_origin()  # audited with the cli channel, as every command is
     try:
         report = annual.build_for_command_line(year, progress=_progress)
     except Invalid as exc:

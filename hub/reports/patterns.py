@@ -9,9 +9,10 @@ group), and never for an analyst, who sees counts and kinds only: no name, no li
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, case, func, literal, select, union_all
 
 from hub import db
 from hub.auth.models import User
@@ -157,24 +158,25 @@ def repeats(q: ReportQuery, user: User) -> tuple[Figure, list[RepeatChild]]:
 
 # --- push and pull factors, return interview findings ---------------------------------------------------
 
-def _has(column, code: str) -> ColumnElement[bool]:
-    """The comma-separated code list holds this code (LIKE with _ escaped: codes contain it)."""
-    return (literal(",") + func.coalesce(column, "") + literal(",")).like(
-        f"%,{code.replace('_', '/_')},%", escape="/")
+def _code_counts(q: ReportQuery) -> tuple[Counter, Counter, Counter]:
+    """How many episodes carry each push, pull and (with an interview done) risk factor code: the
+    database groups the episodes by their code lists (few distinct lists), Python splits them."""
+    e = q.episodes()
+    found = case((e.c.return_interview_at.is_not(None), e.c.risk_factors), else_="")
+    rows = db.session().execute(select(e.c.push_factors, e.c.pull_factors, found, func.count())
+                                .group_by(e.c.push_factors, e.c.pull_factors, found)).all()
+    push, pull, themes = Counter(), Counter(), Counter()
+    for push_codes, pull_codes, found_codes, n in rows:
+        for counter, codes in ((push, push_codes), (pull, pull_codes), (themes, found_codes)):
+            for code in set(filter(None, (codes or "").split(","))):
+                counter[code] += n
+    return push, pull, themes
 
 
 def factors(q: ReportQuery) -> tuple[Figure, Figure]:
-    e = q.episodes()
-    interviewed = e.c.return_interview_at.is_not(None)
-    columns = [func.coalesce(func.sum(case((_has(e.c.push_factors, c), 1), else_=0)), 0) for c in PUSH_FACTORS]
-    columns += [func.coalesce(func.sum(case((_has(e.c.pull_factors, c), 1), else_=0)), 0) for c in PULL_FACTORS]
-    columns += [func.coalesce(func.sum(case((and_(interviewed, _has(e.c.risk_factors, c)), 1), else_=0)), 0)
-                for c in RISK_FACTORS]
-    values = [int(v or 0) for v in db.session().execute(select(*columns).select_from(e)).one()]
-    n_push, n_risk = len(PUSH_FACTORS), len(RISK_FACTORS)
-    push, pull, found = values[:n_push], values[n_push:-n_risk], values[-n_risk:]
-    factor_rows = ([["Push: " + label, n] for label, n in zip(PUSH_FACTORS.values(), push)]
-                   + [["Pull: " + label, n] for label, n in zip(PULL_FACTORS.values(), pull)])
+    push, pull, found = _code_counts(q)
+    factor_rows = ([["Push: " + label, push[code]] for code, label in PUSH_FACTORS.items()]
+                   + [["Pull: " + label, pull[code]] for code, label in PULL_FACTORS.items()])
     top = max(factor_rows, key=lambda r: r[1]) if any(r[1] for r in factor_rows) else None
     factor_figure = Figure(
         key="push-pull-factors",
@@ -182,7 +184,7 @@ def factors(q: ReportQuery) -> tuple[Figure, Figure]:
                if top else "No push or pull factors were recorded in the period"),
         subtitle="Episodes in the period with each push or pull factor recorded (an episode may have several)",
         columns=["Factor", "Episodes"], rows=factor_rows, chart="hbar")
-    theme_rows = sorted(([label, n] for label, n in zip(RISK_FACTORS.values(), found) if n),
+    theme_rows = sorted(([label, found[code]] for code, label in RISK_FACTORS.items() if found[code]),
                         key=lambda r: (-r[1], r[0]))
     theme_figure = Figure(
         key="return-interview-themes",

@@ -104,7 +104,7 @@ def _figure(scope: ReportScope, filters: ReportFilters, key: str, actor: User, n
 def describe(filters: ReportFilters) -> list[tuple[str, str]]:
     """The filters in words, for a download's notes and the page."""
     names = dict(db.session().execute(select(Organisation.id, Organisation.name).where(
-        Organisation.id.in_([i for i in (filters.authority_id, filters.school_id) if i is not None])))) \
+        Organisation.id.in_([i for i in (filters.authority_id, filters.school_id) if i is not None]))).all()) \
         if filters.authority_id or filters.school_id else {}
     return [
         ("Period", f"{filters.date_from:%-d %B %Y} to {filters.date_to:%-d %B %Y} (London dates)"),

@@ -51,7 +51,8 @@ def test_the_dsl_sees_opens_and_acknowledges_for_the_whole_school(app, world, ep
     assert 'data-testid="acknowledged"' in client.get(f"/notifications/{mine.id}").get_data(as_text=True)
     with pytest.raises(Invalid):
         notifications.acknowledge(db.session().get(User, world.deputy.id), mine.id, "again")
-    statuses = notifications.status_for_episode(db.session().get(User, world.officer.id), episode.id)
+    officer = db.session().get(User, world.officer.id)
+    statuses = notifications.status_for_episode(officer, missing.get_episode(officer, episode.id))
     assert statuses[0].acknowledged_at is not None and statuses[0].school_action == "In school today"
 
 

@@ -74,9 +74,9 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     # The force sees it in "shared with us" and on the episode; the missing team sees who and when.
     officer = _user(world.officer)
     assert share.id in [s.id for s in sharing.lists(officer).received]
-    [view] = service.replies_for_episode(officer, episode.id)
+    [view] = service.replies_for_episode(officer, missing.get_episode(officer, episode.id))
     assert view.reply.id == reply.id and view.may_open_share and view.organisation.id == world.school.id
-    [for_worker] = service.replies_for_episode(_user(world.worker), episode.id)
+    [for_worker] = service.replies_for_episode(_user(world.worker), missing.get_episode(_user(world.worker), episode.id))
     assert for_worker.reply.id == reply.id and not for_worker.may_open_share
 
 
@@ -182,13 +182,13 @@ def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world
 def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(app, world, episode):  # noqa: F811
     from hub.web import london
 
-    [before] = service.status_for_episode(_user(world.officer), episode.id)
+    [before] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert before.status == "New" and before.status_at == before.sent_at
     service.open_notification(_user(world.dsl), _mine(world.dsl).id)
-    [opened] = service.status_for_episode(_user(world.officer), episode.id)
+    [opened] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert opened.status == "Opened" and opened.status_at == _mine(world.dsl).opened_at
     reply = service.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow() - timedelta(minutes=10))
-    [status] = service.status_for_episode(_user(world.officer), episode.id)
+    [status] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert status.status == "Replied" and status.status_at == reply.created_at and not status.overdue
     for who in (world.officer, world.worker):
         page = _client_for(app, who.id).get(f"/missing/{episode.id}").get_data(as_text=True)
@@ -202,7 +202,7 @@ def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_tim
 
     acknowledged = service.acknowledge(_user(world.dsl), _mine(world.dsl).id, "Parents called").acknowledged_at
     reply = service.reply_information(_user(world.deputy), _mine(world.deputy).id, "Goes to the canal", world.dsl.id)
-    [status] = service.status_for_episode(_user(world.officer), episode.id)
+    [status] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert (status.status, status.status_at, status.acknowledged_at) == ("Replied", reply.created_at, acknowledged)
     page = _client_for(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
     cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
