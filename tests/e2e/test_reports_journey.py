@@ -6,8 +6,10 @@ and follows a repeat-missing pattern to the child's record behind it.
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
+import openpyxl
 
 from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD
@@ -59,14 +61,29 @@ def test_the_analyst_reads_the_picture_and_the_missing_team_follows_a_pattern(br
     assert analyst.get_by_test_id("described-filters").get_by_text("Looked-after children").count() == 1
     assert_accessible(analyst)
 
-    # 3. The patterns page for the analyst: counts, no record behind them.
+    # 3. The annual report for the board: a workbook with a sheet per theme and native charts.
+    analyst.get_by_role("link", name="The annual report for the partnership board (small numbers suppressed)").click()
+    analyst.get_by_role("heading", name="Annual report on children missing").wait_for()
+    assert_accessible(analyst)
+    analyst.get_by_label("Year").fill("2026")
+    with analyst.expect_download() as download:
+        analyst.get_by_role("button", name="Download the annual report").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    with open(download.value.path(), "rb") as handle:
+        workbook = openpyxl.load_workbook(io.BytesIO(handle.read()))
+    assert "Notes" in workbook.sheetnames and len(workbook.sheetnames) >= 4
+    assert any(sheet._charts for sheet in workbook.worksheets)  # openpyxl charts, not pictures
+    analyst.go_back()
+    analyst.get_by_role("heading", name="The picture of missing").wait_for()
+
+    # 4. The patterns page for the analyst: counts, no record behind them.
     analyst.get_by_role("link", name="See patterns: places, times and repeat episodes").click()
     analyst.get_by_role("heading", name="Patterns").wait_for()
     assert analyst.get_by_test_id("repeat-children").count() == 0
     assert_accessible(analyst)
     assert analyst.console_errors == []
 
-    # 4. The missing team member follows a repeat-missing pattern to the child's record.
+    # 5. The missing team member follows a repeat-missing pattern to the child's record.
     name_member(world.groups["G"], world.user("sw_a"))
     worker = _signed_in(browser, live_server, world.users["sw_a"])
     worker.get_by_role("navigation", name="Menu").get_by_role("link", name="Reports").click()
