@@ -213,14 +213,17 @@ def looked_after(q: ReportQuery) -> Figure:
 
 def cross_border(q: ReportQuery) -> Figure:
     e = q.episodes()
-    crossing = and_(e.c.looked_after.is_(True), e.c.home_authority_id.is_not(None),
-                    e.c.receiving_authority_id.is_not(None), e.c.home_authority_id != e.c.receiving_authority_id)
-    placed_in = select(e.c.receiving_authority_id.label("org"), literal("in").label("way"),
-                       func.count(func.distinct(e.c.child_id)).label("n")).where(crossing)\
-        .group_by(e.c.receiving_authority_id)
-    placed_out = select(e.c.home_authority_id.label("org"), literal("out").label("way"),
-                        func.count(func.distinct(e.c.child_id)).label("n")).where(crossing)\
-        .group_by(e.c.home_authority_id)
+    # The crossing episodes once, as a common table expression read by both halves (SQLite and
+    # PostgreSQL materialise a CTE used twice), so the period's episodes are scanned once, not twice.
+    crossing = select(e.c.child_id, e.c.home_authority_id, e.c.receiving_authority_id).where(
+        e.c.looked_after.is_(True), e.c.home_authority_id.is_not(None), e.c.receiving_authority_id.is_not(None),
+        e.c.home_authority_id != e.c.receiving_authority_id).cte("crossing")
+    placed_in = select(crossing.c.receiving_authority_id.label("org"), literal("in").label("way"),
+                       func.count(func.distinct(crossing.c.child_id)).label("n"))\
+        .group_by(crossing.c.receiving_authority_id)
+    placed_out = select(crossing.c.home_authority_id.label("org"), literal("out").label("way"),
+                        func.count(func.distinct(crossing.c.child_id)).label("n"))\
+        .group_by(crossing.c.home_authority_id)
     both = union_all(placed_in, placed_out).subquery()
     query = select(Organisation.name, both.c.way, both.c.n).join(Organisation, Organisation.id == both.c.org)
     if q.filters.authority_id is not None:
@@ -246,16 +249,20 @@ def cross_border(q: ReportQuery) -> Figure:
 
 def school_notifications(q: ReportQuery) -> Figure:
     e, n = q.episodes(), Notification
-    message = n.group_key
-    query = (select(func.count(func.distinct(message)),
-                    func.count(func.distinct(case((n.acknowledged_at.is_not(None), message)))),
-                    func.count(func.distinct(case((n.acknowledged_at <= n.deadline_at, message)))),
-                    func.count(func.distinct(case((n.escalated_at.is_not(None), message)))))
-             # From the period's episodes to their notifications (by the index on episode_id), not
-             # from every notification ever sent to the episodes.
-             .select_from(e).join(n, n.episode_id == e.c.id).where(n.reason != RecipientReason.escalation))
+    # One row per message (its copies to one school's key adults share a group key), flagged when
+    # any copy was acknowledged, in time, or escalated; then summed. Equal to four
+    # count(DISTINCT group_key) with a CASE each, but one sort of the keys instead of four.
+    message = (select(func.max(case((n.acknowledged_at.is_not(None), 1), else_=0)).label("acknowledged"),
+                      func.max(case((n.acknowledged_at <= n.deadline_at, 1), else_=0)).label("in_time"),
+                      func.max(case((n.escalated_at.is_not(None), 1), else_=0)).label("escalated"))
+               # From the period's episodes to their notifications (by the index on episode_id), not
+               # from every notification ever sent to the episodes.
+               .select_from(e).join(n, n.episode_id == e.c.id).where(n.reason != RecipientReason.escalation))
     if q.scope.notification_orgs is not None:
-        query = query.where(n.organisation_id.in_(q.scope.notification_orgs))
+        message = message.where(n.organisation_id.in_(q.scope.notification_orgs))
+    messages = message.group_by(n.group_key).subquery("messages")
+    query = select(func.count(), func.sum(messages.c.acknowledged), func.sum(messages.c.in_time),
+                   func.sum(messages.c.escalated))
     sent, acknowledged, in_time, escalated = (int(v or 0) for v in db.session().execute(query).one())
     return Figure(
         key="school-notifications",

@@ -10,6 +10,7 @@ UTC+1 in summer time, UTC otherwise), computed here from the zone database.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, and_, case, cast, extract, func, literal, or_
@@ -34,8 +35,11 @@ def summer_intervals(first_year: int, last_year: int) -> list[tuple[datetime, da
     return intervals
 
 
+@lru_cache(maxsize=256)
 def _offset_change(year: int, first_month: int, last_month: int, *, to_summer: bool) -> datetime | None:
-    """The first UTC hour of the year's months at which London's offset becomes (or stops being) +1."""
+    """The first UTC hour of the year's months at which London's offset becomes (or stops being) +1.
+    Cached: an hour-by-hour walk of half a year is about 7 ms, and every SQLite report page asks
+    for three years' changes (a fixed answer for the life of the process and its zone data)."""
     moment = datetime(year, first_month, 1, tzinfo=timezone.utc)
     stop = datetime(year, last_month, 28, tzinfo=timezone.utc)
     while moment < stop:
