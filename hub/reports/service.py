@@ -70,7 +70,10 @@ def patterns_page(actor: User, filters: ReportFilters, now: datetime | None = No
     scope = _scope(actor, "patterns")
     with unit_of_work():
         found = patterns.page(ReportQuery(scope, filters, now or utcnow()), actor)
+        # The repeat list links to children's records: the event names them, so "who has seen
+        # this child" finds the sight (as for any listing).
         audit.record("report-view", actor=actor, object_type="report", object_id="patterns",
+                     children=[line.child_id for line in found.repeat_children],
                      detail=_detail(filters, linked_children=len(found.repeat_children)))
     return found
 
