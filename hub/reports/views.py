@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, render_template, request
 from flask_login import current_user
 
-from hub.permissions import may_view_reports
+from hub.permissions import aggregate_only, may_view_reports
 from hub.reports import charts, service
 from hub.reports.figures import london_today
 from hub.reports.forms import ReportFilterForm, default_period
@@ -18,7 +18,12 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 @bp.app_context_processor
 def _menu() -> dict:
-    return {"may_view_reports": shows_reports}
+    return {"may_view_reports": shows_reports, "reaches_records": reaches_records}
+
+
+def reaches_records() -> bool:
+    """Whether the menu offers Children and Sharing: not to an analyst, whose lists would be empty."""
+    return current_user.is_authenticated and not aggregate_only(actor())
 
 
 def shows_reports() -> bool:

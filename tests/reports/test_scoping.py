@@ -122,3 +122,10 @@ def test_the_analyst_cannot_break_the_glass(picture):
 def test_a_practitioner_may_still_open_the_child_the_analyst_may_not(picture, client):
     sign_in(client, *picture.users["sw_a"])
     assert client.get(f"/children/{picture.children['c1'].id}").status_code == 200
+
+
+def test_the_analysts_menu_offers_reports_but_no_childrens_records(picture, client):
+    sign_in(client, *picture.users["analyst"])
+    menu = client.get("/").get_data(as_text=True).split('aria-label="Menu"', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/reports"' in menu
+    assert 'href="/children"' not in menu and 'href="/sharing"' not in menu
