@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,33 +21,15 @@ from pathlib import Path
 
 import requests
 
+from bench._util import serve
+
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(app_spec: str, env: dict) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    process = subprocess.Popen([GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    # gunicorn listens before its workers have built the app (about a second each on a busy
-    # machine), so a first request may time out rather than be refused: keep asking until a deadline.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{base}/health", timeout=2).ok:
-                return process, base
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"{app_spec} did not start: {process.stderr.read().decode()[:2000]}")
+    """gunicorn with 2 workers on a free loopback port (bench._util.serve, the one copy)."""
+    return serve(app_spec, env)
 
 
 def _load(session_factory, url: str, seconds: float, clients: int) -> dict:
