@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 
 from bench._util import serve
+from bench._util import signed_in_session as _signed_in_session  # noqa: F401 - mace and dpo_flags take it from here
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -54,26 +55,6 @@ def _load(session_factory, url: str, seconds: float, clients: int) -> dict:
     return {"requests": len(latencies), "rps": len(latencies) / elapsed,
             "median_ms": statistics.median(latencies) * 1000,
             "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000}
-
-
-def _signed_in_session(base: str, email: str, password: str, secret: str):
-    import pyotp
-
-    token = lambda html: re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)  # noqa: E731
-    session = requests.Session()
-    page = session.get(f"{base}/auth/sign-in")
-    page = session.post(f"{base}/auth/sign-in", data={"csrf_token": token(page.text), "email": email,
-                                                      "password": password})
-    totp = pyotp.TOTP(secret)
-    for attempt in range(2):
-        # A code signs in once only: if this user's code of this 30-second step was already used
-        # (a benchmark also signs in in-process to count statements), wait for the next step.
-        answer = session.post(f"{base}/auth/two-factor", data={"csrf_token": token(page.text), "code": totp.now()})
-        if session.get(f"{base}/", allow_redirects=False).status_code == 200:
-            return session
-        time.sleep(totp.interval - time.time() % totp.interval + 1)
-        page = answer
-    raise AssertionError("sign-in failed")
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -17,13 +17,16 @@ from sqlalchemy import Select, and_, exists, func, insert, or_, select, update
 from hub import db
 from hub.audit import service as audit
 from hub.audit import flag_rules as rules
+from hub.audit.export import build_export
 from hub.audit.models import AuditEvent, AuditEventChild, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification
+from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
 from hub.auth.models import Organisation, User
 from hub.auth.roles import Role
 from hub.crypto import blind_index, name_tokens
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
+from hub.exports import write_xlsx
+from hub.people.models import Child, ChildNameToken
 from hub.permissions import is_hub_dpo, organisation_child_ids
 
 PAGE_SIZE = 50
@@ -307,8 +310,6 @@ def record_verification(result: Verification, by_user_id: int | None, job_id: in
 
 def export_json(actor: User | None, **filters) -> dict:
     """Signed JSON export; from the command line (actor None) or by a DPO (scoped to what they see)."""
-    from hub.audit.export import build_export
-
     seqs = None
     audit.integrate_all()  # the export holds sequenced entries only: sequence what is committed
     if actor is not None:
@@ -333,8 +334,6 @@ XLSX_HEADERS = ["Sequence", "Time (UTC)", "Outcome", "Action", "User id", "User"
 
 
 def export_xlsx(actor: User, filters: EventFilter) -> bytes:
-    from hub.exports import write_xlsx
-
     _require(actor, Role.dpo)
     filters.validate()
     query = _scoped(actor, filters.apply(select(AuditEvent))).order_by(AuditEvent.id)
@@ -407,8 +406,6 @@ def _working_hours(org_ids: set[int | None]) -> dict[int, rules.WorkingHours]:
 def _same_surname(events: list[AuditEvent]) -> set[tuple[int, int]]:
     """The (user, child) pairs among these reads where the child shares the user's surname, in
     two queries (keyed hashes of name tokens, as search stores them)."""
-    from hub.people.models import ChildNameToken
-
     pairs = {(e.actor_user_id, child) for e in events for child in rules.children_read(e)}
     if not pairs:
         return set()
@@ -556,8 +553,6 @@ def _children_behind(flag_ids: list[int]) -> tuple[dict[int, list[int]], dict[in
 def _child_names(actor: User, child_ids: set[int]) -> dict[int, str]:
     """Names of the children the DPO may see: every child for the hub's DPO, the children their
     organisation holds for an organisation's DPO."""
-    from hub.people.models import Child
-
     if not child_ids:
         return {}
     query = select(Child).where(Child.id.in_(child_ids))
