@@ -12,7 +12,7 @@ from hub.auth.models import Organisation
 from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
 from hub.notifications.models import Notification, RecipientReason
-from hub.reports.query import Figure, ReportQuery, counted, rate
+from hub.reports.query import Figure, ReportQuery, counted, rate, with_share
 
 HOURS = 3600.0
 
@@ -99,8 +99,8 @@ def long_episodes(q: ReportQuery, t: dict[str, int]) -> Figure:
     share = rate(t["over_24h"], t["episodes"])
     return Figure(
         key="long-episodes",
-        title=f"{t['over_24h']} of {counted(t['episodes'], 'episode', 'episodes')} lasted over 24 hours"
-              + (f" ({share}%)" if share is not None else ""),
+        title=with_share(f"{t['over_24h']} of {counted(t['episodes'], 'episode', 'episodes')} lasted over 24 hours",
+                         share),
         subtitle=f"Episodes that started {_period(q)}; still-open episodes count once they pass 24 hours",
         columns=["Episodes", "Number", "Per cent of episodes"],
         rows=[["24 hours or less (or still open, under 24 hours)", t["episodes"] - t["over_24h"],
@@ -113,8 +113,8 @@ def prevention_checks(q: ReportQuery, t: dict[str, int]) -> Figure:
     share = rate(t["checked_4h"], t["found"])
     return Figure(
         key="prevention-checks",
-        title=f"{t['checked_4h']} of {counted(t['found'], 'return', 'returns')} had a prevention check within 4 hours"
-              + (f" ({share}%)" if share is not None else ""),
+        title=with_share(f"{t['checked_4h']} of {counted(t['found'], 'return', 'returns')} had a prevention check "
+                         "within 4 hours", share),
         subtitle=f"Police prevention (safe and well) checks after episodes that started {_period(q)} and have ended",
         columns=["Prevention checks", "Episodes", "Per cent of episodes ended"],
         rows=[["Episodes ended (child found)", t["found"], rate(t["found"], t["found"])],
@@ -127,9 +127,8 @@ def return_interviews(q: ReportQuery, t: dict[str, int]) -> Figure:
     share = rate(t["rhi_72h"], t["found"])
     return Figure(
         key="return-interviews",
-        title=f"{t['rhi_72h']} of {counted(t['found'], 'return', 'returns')} had a return home interview "
-              "within 72 hours"
-              + (f" ({share}%)" if share is not None else ""),
+        title=with_share(f"{t['rhi_72h']} of {counted(t['found'], 'return', 'returns')} had a return home interview "
+                         "within 72 hours", share),
         subtitle=f"Return home interviews after episodes that started {_period(q)} and have ended",
         columns=["Return home interviews", "Episodes", "Per cent of episodes ended"],
         rows=[["Episodes ended (child found)", t["found"], rate(t["found"], t["found"])],

@@ -90,6 +90,11 @@ def rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+def with_share(headline: str, share: float | None) -> str:
+    """A headline with its percentage after it, when there is one: "3 of 12 returns ... (25.0%)"."""
+    return headline + (f" ({share}%)" if share is not None else "")
+
+
 class ReportQuery:
     """The episodes a viewer's figures count, for one set of filters, as a subquery; built once per
     page so that each figure is one statement over it."""

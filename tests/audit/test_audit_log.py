@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from hub import db
 from hub.audit import merkle, service as audit
@@ -225,50 +224,6 @@ def test_no_personal_content_reaches_the_log(app):
     audit.integrate_all()
     everything = b" ".join(db.session().scalars(select(AuditEvent.leaf)))
     assert b"Philippa" not in everything and b"Quenby" not in everything
-
-
-@pytest.mark.skipif("not __import__('os').environ.get('HUB_TEST_DATABASE_URL')",
-                    reason="concurrent writers are proven on PostgreSQL (CI); SQLite has one writer")
-def test_concurrent_writers_get_gap_free_unique_sequence_numbers(app, database_url):
-    from sqlalchemy.orm import Session
-
-    from hub.audit.context import Origin, set_origin
-
-    writers, each = 8, 25
-    errors: list[Exception] = []
-
-    def write(n: int) -> None:
-        engine = create_engine(database_url)
-        set_origin(Origin(request_id=f"writer-{n}", channel="test"))
-        try:
-            for i in range(each):
-                session = Session(engine)
-                db.session.registry.set(session)
-                try:
-                    with db.unit_of_work():
-                        audit.record("read", object_type="test", object_id=f"{n}-{i}")
-                finally:
-                    session.close()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            engine.dispose()
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    db.session.remove()
-    audit.integrate_all()
-    seqs = list(db.session().scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
-    assert seqs == list(range(writers * each))
-    audit.sign_tree_head()
-    from hub.audit.verification import verify_log
-
-    with app.app_context():
-        assert verify_log(audit.signing_key().public_key()).ok
 
 
 @pytest.mark.parametrize("before, batch", [(0, 5), (13, 37), (16, 16), (1, 1)])

@@ -90,7 +90,8 @@ def test_a_pending_entry_cannot_be_changed_on_its_way_into_the_log(app):
 
 
 def test_two_integrators_at_once_give_each_entry_one_number_with_no_gaps(app, database_url):
-    """Writers and two integrators, each on its own connection, all at once."""
+    """Writers and two integrators, each on its own connection, all at once (this replaces the
+    concurrent-writers test of the old, in-request sequencing)."""
     writers, each = 4, 30
     errors: list[Exception] = []
     done = threading.Event()

@@ -54,6 +54,18 @@ def page(browser):
     context.close()
 
 
+def signed_in_page(browser, base_url: str, who: tuple, password: str):
+    """A new page signed in as `who` (user, TOTP secret), collecting console errors: a
+    Content-Security-Policy violation (an inline style or script) is one."""
+    user, secret = who
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    sign_in(page, base_url, user.email, password, secret)
+    return page
+
+
 def sign_in(page, base_url: str, email: str, password: str, secret: str) -> None:
     import pyotp
 

@@ -16,7 +16,7 @@ from hub.db import utcnow
 from hub.mace import outcomes
 from hub.missing import service as missing
 from hub.missing.models import Classification, MissingFrom, RiskGrade
-from tests.e2e.conftest import assert_accessible, sign_in
+from tests.e2e.conftest import assert_accessible, signed_in_page
 from tests.factories import PASSWORD, involve, make_org, make_user
 from tests.mace.conftest import mace  # noqa: F401  (the MACE world: group, members, children)
 
@@ -43,13 +43,7 @@ def _fill_date(scope, legend: str, day: date) -> None:
 
 
 def _signed_in(browser, live_server, who: tuple):
-    user, secret = who
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
-    page.console_errors = []
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    sign_in(page, live_server, user.email, PASSWORD, secret)
-    return page
+    return signed_in_page(browser, live_server, who, PASSWORD)
 
 
 def _open_group(page, group_name: str) -> None:

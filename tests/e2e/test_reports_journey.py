@@ -11,21 +11,14 @@ from datetime import date
 
 import openpyxl
 
-from tests.e2e.conftest import assert_accessible, sign_in
+from tests.e2e.conftest import assert_accessible, signed_in_page
 from tests.factories import PASSWORD
 from tests.mace.conftest import name_member
 from tests.reports.picture import build
 
 
 def _signed_in(browser, live_server, who: tuple):
-    user, secret = who
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
-    # A Content-Security-Policy violation (an inline style or script in a chart) is a console error.
-    page.console_errors = []
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    sign_in(page, live_server, user.email, PASSWORD, secret)
-    return page
+    return signed_in_page(browser, live_server, who, PASSWORD)
 
 
 def _fill_date(page, legend: str, day: date) -> None:
