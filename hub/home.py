@@ -17,18 +17,17 @@ from sqlalchemy.orm import aliased
 from hub import db
 from hub.audit.models import AuditFlag
 from hub.auth.models import User
-from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.mace.mine import home_counts as mace_home_counts
 from hub.missing import rules
-from hub.missing.imports import may_import
 from hub.missing.models import ImportReviewItem, MissingEpisode, ReviewStatus
-from hub.missing.service import EPISODE_ROLES, RECENTLY_FOUND
+from hub.missing.service import RECENTLY_FOUND
 from hub.notifications.models import Notification
 from hub.people.models import Child
-from hub.permissions import is_hub_dpo, sits_on_a_mace_group, visible_child_ids
-
-NOTIFIED_ROLES = {Role.dsl, Role.deputy_dsl}
+from hub.permissions import (
+    addressed_to, audit_flag_scope, episode_visible, is_key_adult, may_import, may_record_episodes,
+    may_review_audit_log, sits_on_a_mace_group, visible_clause,
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,10 @@ class Work:
 def work_for(user: User, now: datetime | None = None) -> Work:
     now = now or utcnow()
     return Work(
-        notifications=_notifications(user) if user.roles & NOTIFIED_ROLES else None,
-        overdue_duties=_overdue_duties(user, now) if user.roles & EPISODE_ROLES else None,
+        notifications=_notifications(user) if is_key_adult(user) else None,
+        overdue_duties=_overdue_duties(user, now) if may_record_episodes(user) else None,
         review_queue=_review_queue(user) if may_import(user) else None,
-        open_flags=_open_flags(user) if Role.dpo in user.roles else None,
+        open_flags=_open_flags(user) if may_review_audit_log(user) else None,
         mace_waiting=_mace_waiting(user),
     )
 
@@ -60,7 +59,7 @@ def work_for(user: User, now: datetime | None = None) -> Work:
 def _notifications(user: User) -> int:
     """Addressed to the user and not yet acknowledged by their school (the inbox's new ones)."""
     return db.session().scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == user.id, Notification.acknowledged_at.is_(None)))
+        addressed_to(user), Notification.acknowledged_at.is_(None)))
 
 
 def _overdue_duties(user: User, now: datetime) -> int:
@@ -75,7 +74,7 @@ def _overdue_duties(user: User, now: datetime) -> int:
     rows = db.session().execute(
         select(MissingEpisode, Child.looked_after, episodes_ever).join(Child, Child.id == MissingEpisode.child_id)
         .where(or_(MissingEpisode.found_at.is_(None), MissingEpisode.found_at >= now - RECENTLY_FOUND),
-               MissingEpisode.child_id.in_(visible_child_ids(user)))).all()
+               episode_visible(user))).all()
     total = 0
     for episode, looked_after, ever in rows:
         rhi = rules.return_interview_reasons(episode, looked_after, ever, now)
@@ -86,15 +85,14 @@ def _overdue_duties(user: User, now: datetime) -> int:
 def _review_queue(user: User) -> int:
     """Rows of the user's force's download waiting for a person to match them to a child."""
     return db.session().scalar(select(func.count()).select_from(ImportReviewItem).where(
-        ImportReviewItem.status == ReviewStatus.waiting, ImportReviewItem.police_org_id == user.organisation_id))
+        ImportReviewItem.status == ReviewStatus.waiting, visible_clause(user, ImportReviewItem)))
 
 
 def _open_flags(user: User) -> int:
     """Open flags in the DPO's scope: every flag for the hub's DPO, their organisation's otherwise."""
     query = select(func.count()).select_from(AuditFlag).where(AuditFlag.status == "open")
-    if not is_hub_dpo(user):
-        query = query.where(AuditFlag.actor_org_id == user.organisation_id)
-    return db.session().scalar(query)
+    scope = audit_flag_scope(user)
+    return db.session().scalar(query if scope is None else query.where(scope))
 
 
 def _mace_waiting(user: User) -> int | None:

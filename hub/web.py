@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+from collections.abc import Callable
 from functools import wraps
 
 from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template, request, url_for
@@ -17,9 +18,11 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from hub.audit.context import Origin, new_request_id, set_origin
-from hub.auth.roles import Role
+from hub.audit.service import record_refusal
+from hub.auth.models import User
 from hub.errors import HubError
 from hub.home import Work, work_for
+from hub.permissions import Capabilities
 
 bp = Blueprint("core", __name__)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -39,15 +42,15 @@ def personal_data(view):
     return view
 
 
-def roles_required(*roles: Role):
-    """Page-level guard; services still check the object itself."""
+def requires(may: Callable[[User | None], bool]):
+    """Page-level guard: the user must have the capability (a `may_*` answer of hub.permissions,
+    never a role test written here), else a 403 and the refusal audited. Services still check
+    the object."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.has_role(*roles):
-                from hub.audit.service import record_refusal
-
+            if not may(actor()):
                 record_refusal(actor(), "page", request.endpoint)
                 abort(403)
             return view(*args, **kwargs)
@@ -187,9 +190,17 @@ def _template_globals() -> dict:
     return {
         "csp_nonce": g.get("csp_nonce", ""),
         "demo_mode": current_app.config["HUB"].demo,
-        "Role": Role,
+        "may": _capabilities,
         "my_work": _my_work,
     }
+
+
+def _capabilities() -> Capabilities:
+    """What the signed-in user's roles let them do (hub.permissions), once a request: the menu and
+    pages ask this, never a role."""
+    if "capabilities" not in g:
+        g.capabilities = Capabilities.of(actor() if current_user.is_authenticated else None)
+    return g.capabilities
 
 
 def _my_work() -> Work | None:
@@ -218,8 +229,6 @@ def _hub_error(exc: HubError):
 
 
 def _csrf_error(exc: CSRFError):
-    from hub.audit.service import record_refusal
-
     # Like every refusal, on record: the form's endpoint only, never what the form carried.
     record_refusal(actor() if current_user.is_authenticated else None, "csrf", request.endpoint, action="update")
     return _render_error(

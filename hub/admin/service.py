@@ -20,7 +20,7 @@ from hub.auth.models import Organisation, SsoProvider, User, UserRole
 from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import unit_of_work
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.permissions import may_administer
+from hub.permissions import may_administer, may_record_school_closure
 from hub.validators import organisation_identifier
 
 
@@ -293,16 +293,12 @@ CLOSURE_MAX_DAYS = 366
 SCHOOL_DAY_START = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
-def _is_own_school_dsl(actor: User) -> bool:
-    return Role.dsl in actor.roles and actor.organisation.kind == OrgKind.school
-
-
 def _closures_scope(actor: User, org_id: int | None, action: str) -> None:
     """An administrator: any school or authority. A school's DSL: their own school only (another
     school's is a 404, as if it did not exist). Anyone else: refused."""
     if may_administer(actor):
         return
-    if _is_own_school_dsl(actor):
+    if may_record_school_closure(actor):
         if org_id is None or org_id == actor.organisation_id:
             return
         audit.record_refusal(actor, "school-closure", org_id, action=action)
@@ -345,7 +341,7 @@ def may_change_closure(actor: User, closure) -> bool:
 
     if may_administer(actor):
         return True
-    return (_is_own_school_dsl(actor) and closure.organisation_id == actor.organisation_id
+    return (may_record_school_closure(actor) and closure.organisation_id == actor.organisation_id
             and closure.kind == ClosureKind.inset)
 
 

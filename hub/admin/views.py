@@ -8,19 +8,20 @@ from hub.admin import service
 from hub.admin.forms import LocalGatewayForm, OrganisationForm, SsoForm, UserForm
 from hub.auth.forms import ConfirmForm
 from hub.auth.roles import OrgKind, Role
+from hub.permissions import may_administer
 from hub.errors import Invalid
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing_service
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
 from hub.people.models import Gender, IdentifierKind
-from hub.web import actor, apply_errors, personal_data, roles_required
+from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.before_request
-@roles_required(Role.hub_admin)
+@requires(may_administer)
 def _admins_only():
     return None
 

@@ -30,12 +30,13 @@ from hub.api.schemas import NewEpisode, episode_json
 from hub.audit import service as audit
 from hub.auth import service as auth_service
 from hub.auth.models import Organisation
-from hub.auth.roles import OrgKind, Role
+from hub.auth.roles import Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import HubError, Invalid, NotFound
 from hub.missing import service as missing
 from hub.missing.models import EpisodeSource, MissingEpisode
 from hub.missing.service import EpisodeChanges
+from hub.permissions import API_ROLE_FOR_KIND, is_police_officer, load_force_episode
 
 SCOPES = {
     "episodes:read": "Read the missing episodes your organisation holds",
@@ -43,7 +44,7 @@ SCOPES = {
 }
 TOKEN_LIFETIME = timedelta(hours=1)
 #: The role an API client acts in, by the kind of organisation it belongs to.
-ROLE_FOR_KIND = {OrgKind.police: Role.police_officer}
+ROLE_FOR_KIND = API_ROLE_FOR_KIND
 IDEMPOTENCY_KEY_MAX = 200
 MAX_ID = 2**31 - 1
 
@@ -300,19 +301,12 @@ def idempotent(actor: ApiActor, key: str | None, fingerprint: str,
 # --- episodes -----------------------------------------------------------------------------------
 
 def _own_episode(actor: ApiActor, episode_id: int, action: str) -> MissingEpisode:
-    """An episode the client's organisation holds, or a 404 (audited) that does not say whether
-    it exists: another force's episode looks exactly like a missing one."""
-    # Ids outside the column's range would be a database error on PostgreSQL: no such episode.
-    episode = db.session().get(MissingEpisode, episode_id) if 1 <= episode_id <= MAX_ID else None
-    if episode is None or episode.police_org_id != actor.organisation_id:
-        audit.record_refusal(actor, "missing-episode", episode_id, episode.child_id if episode else None,
-                             action=action)
-        raise NotFound("episode not found")
-    return episode
+    """An episode the client's force holds, or an audited 404 (hub.permissions)."""
+    return load_force_episode(actor, episode_id, action, MAX_ID)
 
 
 def _may_write(actor: ApiActor) -> int:
-    if Role.police_officer not in actor.roles:
+    if not is_police_officer(actor):
         raise Invalid({"": "Only a police force's client records missing episodes"})
     return actor.organisation_id
 

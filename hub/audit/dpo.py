@@ -12,22 +12,24 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Select, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 
 from hub import db
 from hub.audit import service as audit
 from hub.audit import flag_rules as rules
 from hub.audit.export import build_export
-from hub.audit.models import AuditEvent, AuditEventChild, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification
+from hub.audit.models import AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification
 from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
 from hub.auth.models import Organisation, User
-from hub.auth.roles import Role
 from hub.crypto import blind_index, name_tokens
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.exports import write_xlsx
 from hub.people.models import Child, ChildNameToken
-from hub.permissions import is_hub_dpo, organisation_child_ids
+from hub.permissions import (
+    audit_event_scope, audit_flag_scope, is_hub_dpo, may_check_audit_integrity, may_review_audit_log,
+    visible_child_ids,
+)
 
 PAGE_SIZE = 50
 FLAG_SCAN_WINDOW = timedelta(days=7)
@@ -35,8 +37,9 @@ FLAG_SCAN_WINDOW = timedelta(days=7)
 
 # --- who may see what ---------------------------------------------------------------------------
 
-def _require(actor: User, *roles: Role, what: str = "audit-log") -> None:
-    if actor is None or not actor.is_active or not actor.roles & set(roles):
+def _require(actor: User, may=may_review_audit_log, what: str = "audit-log") -> None:
+    """Only DPOs search the log (`may`: hub.permissions' answer for this page)."""
+    if not may(actor):
         with unit_of_work():
             audit.record("read", actor=actor, outcome=audit.REFUSED, object_type=what)
         raise Forbidden("Only a data protection officer can see the audit log")
@@ -51,22 +54,8 @@ def _scoped(actor: User, query: Select) -> Select:
 
 
 def _scope(actor: User):
-    """The three routes into an organisation's DPO's scope, as one condition (None: the hub's
-    DPO, everything): their users did it, it concerns a child their organisation holds, or it is
-    a listing that showed such a child.
-
-    Shaped for a newest-first walk of the log's primary key that stops at a page: the first two
-    are hashed look-ups, and the listing index is probed only for listing events (no child of
-    their own, "children" in the detail), never gathered whole. Reading each route apart and
-    merging made PostgreSQL gather and sort every event about the held children (84,792 rows
-    for a school, 587,109 listing rows for an authority, at 10M events). The cost now follows how
-    thinly the scope is spread through the log, not its size."""
-    if is_hub_dpo(actor):
-        return None
-    held = organisation_child_ids(actor.organisation_id)
-    listed = exists().where(AuditEventChild.event_id == AuditEvent.id, AuditEventChild.child_id.in_(held))
-    return or_(AuditEvent.actor_org_id == actor.organisation_id, AuditEvent.child_id.in_(held),
-               and_(AuditEvent.child_id.is_(None), AuditEvent.detail.like('%"children"%'), listed))
+    """The organisation DPO's scope: hub.permissions.audit_event_scope."""
+    return audit_event_scope(actor)
 
 
 #: The order of the DPO's pages (newest first): insertion order, so entries still waiting to be
@@ -131,7 +120,7 @@ class EventPage:
 
 
 def search(actor: User, filters: EventFilter, before: int | None = None, purpose: str = "audit review") -> EventPage:
-    _require(actor, Role.dpo)
+    _require(actor)
     filters.validate()
     rows = list(db.session().scalars(_newest_page(actor, filters.apply(select(AuditEvent)), before, PAGE_SIZE + 1)))
     events, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
@@ -170,7 +159,7 @@ class Integrity:
 
 
 def integrity(actor: User) -> Integrity:
-    _require(actor, Role.dpo, Role.hub_admin, what="audit-integrity")
+    _require(actor, may_check_audit_integrity, what="audit-integrity")
     s = db.session()
     last = s.scalar(select(AuditVerification).where(AuditVerification.status == DONE)
                     .order_by(AuditVerification.id.desc()).limit(1))
@@ -198,7 +187,7 @@ def progress_text(row: AuditVerification) -> str:
 
 
 def get_verification(actor: User, verification_id: int) -> AuditVerification:
-    _require(actor, Role.dpo, Role.hub_admin, what="audit-integrity")
+    _require(actor, may_check_audit_integrity, what="audit-integrity")
     row = db.session().get(AuditVerification, verification_id)
     if row is None:
         raise NotFound("No such verification")
@@ -209,7 +198,7 @@ def verify_now(actor: User, kind: str = "incremental") -> AuditVerification:
     """Queue a check for the worker (never run inside the request: a full check of millions of
     entries takes longer than a request may). One at a time: while one is queued or running,
     pressing again returns it."""
-    _require(actor, Role.dpo, Role.hub_admin, what="audit-integrity")
+    _require(actor, may_check_audit_integrity, what="audit-integrity")
     if kind not in ("incremental", "full"):
         raise Invalid({"kind": "Choose a full or an incremental check"})
     with unit_of_work() as s:
@@ -313,7 +302,7 @@ def export_json(actor: User | None, **filters) -> dict:
     seqs = None
     audit.integrate_all()  # the export holds sequenced entries only: sequence what is committed
     if actor is not None:
-        _require(actor, Role.dpo)
+        _require(actor)
         if not is_hub_dpo(actor) or filters.get("user_id") or filters.get("organisation_id") or \
                 filters.get("action") or filters.get("outcome"):
             query = _scoped(actor, EventFilter(**filters).apply(select(AuditEvent.seq)))
@@ -334,7 +323,7 @@ XLSX_HEADERS = ["Sequence", "Time (UTC)", "Outcome", "Action", "User id", "User"
 
 
 def export_xlsx(actor: User, filters: EventFilter) -> bytes:
-    _require(actor, Role.dpo)
+    _require(actor)
     filters.validate()
     query = _scoped(actor, filters.apply(select(AuditEvent))).order_by(AuditEvent.id)
     events = list(db.session().scalars(query))
@@ -497,7 +486,8 @@ class FlagPage:
 
 def _flag_scope(actor: User, query: Select) -> Select:
     """An organisation's DPO reviews their own users' flags; the hub's DPO every flag."""
-    return query if is_hub_dpo(actor) else query.where(AuditFlag.actor_org_id == actor.organisation_id)
+    scope = audit_flag_scope(actor)
+    return query if scope is None else query.where(scope)
 
 
 def open_flag_count(actor: User) -> int:
@@ -509,7 +499,7 @@ def open_flag_count(actor: User) -> int:
 def flag_queue(actor: User, status: str = "open", before: int | None = None) -> FlagPage:
     """A page of flags, newest first, each with its user's and organisation's names and the
     children behind it, named where the DPO may see them. A fixed number of queries per page."""
-    _require(actor, Role.dpo)
+    _require(actor)
     raise_flags()
     s = db.session()
     total = s.scalar(_flag_scope(actor, select(func.count()).select_from(AuditFlag).where(AuditFlag.status == status)))
@@ -551,19 +541,17 @@ def _children_behind(flag_ids: list[int]) -> tuple[dict[int, list[int]], dict[in
 
 
 def _child_names(actor: User, child_ids: set[int]) -> dict[int, str]:
-    """Names of the children the DPO may see: every child for the hub's DPO, the children their
-    organisation holds for an organisation's DPO."""
+    """Names of the children the DPO may see (every child for the hub's DPO, the children their
+    organisation holds for an organisation's DPO): the list rule of children."""
     if not child_ids:
         return {}
-    query = select(Child).where(Child.id.in_(child_ids))
-    if not is_hub_dpo(actor):
-        query = query.where(Child.id.in_(organisation_child_ids(actor.organisation_id)))
+    query = select(Child).where(Child.id.in_(child_ids), Child.id.in_(visible_child_ids(actor)))
     return {c.id: c.full_name for c in db.session().scalars(query)}
 
 
 def close_flags(actor: User, flag_ids: list[int], note: str) -> list[AuditFlag]:
     """Close several flags with one note, as one audited change naming them."""
-    _require(actor, Role.dpo)
+    _require(actor)
     ids = sorted(set(flag_ids or []))
     errors = {}
     if not ids:

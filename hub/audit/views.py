@@ -12,9 +12,9 @@ from flask_login import current_user
 from hub.admin import service as admin_service
 from hub.audit import dpo, export, service
 from hub.audit.forms import AuditSearchForm, CloseFlagsForm, VerifyForm
-from hub.auth.roles import Role
 from hub.errors import Invalid
-from hub.web import actor, apply_errors, personal_data, public, roles_required
+from hub.permissions import may_check_audit_integrity, may_review_audit_log
+from hub.web import actor, apply_errors, personal_data, public, requires
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -30,8 +30,8 @@ def _dpo_pages_only():
         return
     if not current_user.is_authenticated:
         abort(403)  # not reached: the app's sign-in check runs first and sends them to sign in
-    allowed = (Role.dpo, Role.hub_admin) if request.endpoint in ADMIN_ENDPOINTS else (Role.dpo,)
-    if not current_user.has_role(*allowed):
+    may = may_check_audit_integrity if request.endpoint in ADMIN_ENDPOINTS else may_review_audit_log
+    if not may(actor()):
         service.record_refusal(actor(), "page", request.endpoint)
         abort(403)
 
@@ -80,7 +80,7 @@ def _results(form, filters: dpo.EventFilter, title: str, purpose: str, endpoint:
 
 
 @bp.route("")
-@roles_required(Role.dpo)
+@requires(may_review_audit_log)
 @personal_data
 def search():
     form, filters = _search_form()
@@ -88,7 +88,7 @@ def search():
 
 
 @bp.route("/children/<int:child_id>")
-@roles_required(Role.dpo)
+@requires(may_review_audit_log)
 @personal_data
 def child(child_id: int):
     form, _ = _search_form()
@@ -98,7 +98,7 @@ def child(child_id: int):
 
 
 @bp.route("/users/<int:user_id>")
-@roles_required(Role.dpo)
+@requires(may_review_audit_log)
 @personal_data
 def user(user_id: int):
     form, _ = _search_form()
@@ -116,7 +116,7 @@ DOWNLOADS = {
 
 
 @bp.route("/export.<any(xlsx, json):kind>")
-@roles_required(Role.dpo)
+@requires(may_review_audit_log)
 @personal_data
 def download(kind: str):
     """The filtered log as a spreadsheet or as signed JSON; each download is audited as an export."""
@@ -135,7 +135,7 @@ def download(kind: str):
 
 
 @bp.route("/integrity")
-@roles_required(Role.dpo, Role.hub_admin)
+@requires(may_check_audit_integrity)
 def integrity():
     status = dpo.integrity(actor())
     return render_template("audit/integrity.html", status=status, form=VerifyForm(),
@@ -144,7 +144,7 @@ def integrity():
 
 
 @bp.route("/integrity/verify", methods=["POST"])
-@roles_required(Role.dpo, Role.hub_admin)
+@requires(may_check_audit_integrity)
 def verify():
     form = VerifyForm()
     if form.validate_on_submit():
@@ -154,7 +154,7 @@ def verify():
 
 
 @bp.route("/integrity/verifications/<int:verification_id>/progress")
-@roles_required(Role.dpo, Role.hub_admin)
+@requires(may_check_audit_integrity)
 def verification_progress(verification_id: int):
     """The integrity page's live progress (hub/static/import-progress.js polls it): numbers only."""
     row = dpo.get_verification(actor(), verification_id)
@@ -163,7 +163,7 @@ def verification_progress(verification_id: int):
 
 
 @bp.route("/flags")
-@roles_required(Role.dpo)
+@requires(may_review_audit_log)
 @personal_data
 def flags():
     status = "closed" if request.args.get("status") == "closed" else "open"
@@ -174,7 +174,7 @@ def flags():
 
 
 @bp.route("/flags/close", methods=["POST"])
-@roles_required(Role.dpo)
+@requires(may_review_audit_log)
 def close_flags():
     """Close the flags ticked on the page, with one note."""
     form = CloseFlagsForm()

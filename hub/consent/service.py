@@ -14,8 +14,8 @@ from hub.audit import service as audit
 from hub.auth.models import User
 from hub.consent.models import ConsentRecipient, ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
-from hub.errors import Invalid, NotFound
-from hub.permissions import child_access
+from hub.errors import Invalid
+from hub.permissions import CHANGE, child_access, load_or_refuse, may_share, refuse, visible_clause
 from hub.sharing.models import Category, ShareRecord
 
 
@@ -36,9 +36,8 @@ class ConsentDetails:
 
 def record_consent(actor: User, details: ConsentDetails) -> ConsentRecord:
     access = child_access(actor, details.child_id)
-    if not access:
-        audit.record_refusal(actor, "child", details.child_id, details.child_id, action="create")
-        raise NotFound("child not found")
+    if not access or not may_share(actor):
+        refuse(actor, "child", details.child_id, details.child_id, action="create")
     errors: dict[str, str] = {}
     if not details.giver_description.strip():
         errors["giver_description"] = "Say who gave or refused consent, by their relationship to the child"
@@ -71,10 +70,7 @@ def record_consent(actor: User, details: ConsentDetails) -> ConsentRecord:
 def withdraw(actor: User, consent_id: int, reason: str) -> int:
     """Withdraw consent; returns how many earlier shares were flagged for review."""
     s = db.session()
-    consent = s.get(ConsentRecord, consent_id)
-    if consent is None or not child_access(actor, consent.child_id):
-        audit.record_refusal(actor, "consent", consent_id, action="update")
-        raise NotFound("consent not found")
+    consent = load_or_refuse(actor, ConsentRecord, consent_id, action=CHANGE)
     if consent.withdrawn_at is not None:
         raise Invalid({"reason": "This consent has already been withdrawn"})
     if not (reason or "").strip():
@@ -95,7 +91,8 @@ def consents_for(actor: User, child_id: int) -> list[ConsentRecord]:
     if not child_access(actor, child_id):
         return []
     # The lists that show consents name no recipients: load them only if something asks.
-    return list(db.session().scalars(select(ConsentRecord).where(ConsentRecord.child_id == child_id)
+    return list(db.session().scalars(select(ConsentRecord).where(ConsentRecord.child_id == child_id,
+                                                                 visible_clause(actor, ConsentRecord))
                                      .order_by(ConsentRecord.id.desc()).options(lazyload(ConsentRecord.recipients))))
 
 

@@ -30,7 +30,7 @@ from hub.mace.models import (
 )
 from hub.mace.service import SHORT_MAX, check_text, current_members
 from hub.people.models import Child
-from hub.permissions import MACE_CHAIR_ROLES, load_mace_object, mace_agenda_child_access
+from hub.permissions import is_chairing, load_mace_object, mace_agenda_child_access
 
 BY_CHAIR = "Added by the chair"
 #: How far ahead (and back, to record a meeting already held) a meeting may be scheduled.
@@ -118,7 +118,7 @@ class MeetingPage:
 
     @property
     def is_chair(self) -> bool:
-        return self.membership.role in MACE_CHAIR_ROLES
+        return is_chairing(self.membership)
 
     @property
     def child_ids(self) -> list[int]:
@@ -408,7 +408,7 @@ class ItemPage:
 
     @property
     def is_chair(self) -> bool:
-        return self.membership.role in MACE_CHAIR_ROLES
+        return is_chairing(self.membership)
 
 
 def item_page(actor: User, item_id: int) -> ItemPage:

@@ -37,7 +37,7 @@ from hub.notifications import calendar
 from hub.notifications.models import OutboxMessage
 from hub.notifications.service import base_url
 from hub.people.models import Child
-from hub.permissions import MACE_CHAIR_ROLES, load_mace_object, mace_agency_sees, may_record_mace_outcome
+from hub.permissions import is_chairing, load_mace_object, mace_agency_sees, may_record_mace_outcome
 
 #: Working days an agency has to confirm before it is reminded, and before the chair is told.
 REMIND_AFTER = 5
@@ -339,7 +339,7 @@ def _chase(meeting: MaceMeeting, org_id: int, children: list[int], now: datetime
         today = now.astimezone(calendar.LONDON).date()
         members = [m for m in s.scalars(select(MaceMember).where(MaceMember.group_id == meeting.group_id))
                    if m.current_on(today) and m.user.active
-                   and (m.role in MACE_CHAIR_ROLES if escalate else m.organisation_id == org_id)]
+                   and (is_chairing(m) if escalate else m.organisation_id == org_id)]
         link = f"{base_url()}/mace/meetings/{meeting.id}/outcomes"
         subject, body = (ESCALATION_SUBJECT, ESCALATION_BODY) if escalate else (REMINDER_SUBJECT, REMINDER_BODY)
         addresses = sorted({m.user.email for m in members})

@@ -68,9 +68,12 @@ def my_groups(actor: User) -> list[GroupSummary]:
     return [GroupSummary(g, memberships[g.id], upcoming.get(g.id)) for g in groups if g.id in memberships]
 
 
-def group_for(actor: User, group_id: int, *, chair: bool = False, action: str = "read") -> tuple[MaceGroup, MaceMember]:
-    """The group and the actor's current membership of it, or an audited 404."""
-    return load_mace_object(actor, MaceGroup, group_id, chair=chair, action=action)
+def group_for(actor: User, group_id: int, *, chair: bool = False, action: str = "read",
+              manage_membership: bool = False) -> tuple[MaceGroup, MaceMember | None]:
+    """The group and the actor's current membership of it, or an audited 404. `manage_membership`:
+    the membership pages, which an administrator who is not a member may use too (and nothing else)."""
+    return load_mace_object(actor, MaceGroup, group_id, chair=chair, action=action,
+                            manage_membership=manage_membership)
 
 
 @dataclass
@@ -119,7 +122,7 @@ class MemberDetails:
 def add_member(actor: User, group_id: int, details: MemberDetails) -> MaceMember:
     """The chair or an administrator names a person on the group; their agency joins the group's
     member organisations if it was not there yet."""
-    group, _ = group_for(actor, group_id, chair=True, action="update")
+    group, _ = group_for(actor, group_id, manage_membership=True, action="update")
     errors: dict[str, str] = {}
     user = db.session().get(User, details.user_id) if details.user_id else None
     if user is None or not user.active:
@@ -149,7 +152,7 @@ def end_membership(actor: User, member_id: int, end_date: date | None) -> MaceMe
     read before stays in the audit log)."""
     member = db.session().get(MaceMember, member_id)
     group_id = member.group_id if member is not None else -1
-    group_for(actor, group_id, chair=True, action="update")
+    group_for(actor, group_id, manage_membership=True, action="update")
     if end_date is None:
         raise Invalid({"end_date": "Enter the date the membership ends"})
     if member.end_date is not None:
@@ -166,7 +169,7 @@ def end_membership(actor: User, member_id: int, end_date: date | None) -> MaceMe
 def candidates(actor: User, group_id: int) -> list[User]:
     """People who could be named on the group: active users of any organisation (a chair adds the
     agency's representative; the agency joins with them)."""
-    group, _ = group_for(actor, group_id, chair=True)
+    group, _ = group_for(actor, group_id, manage_membership=True)
     users = list(db.session().scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
     with unit_of_work():
         audit.record("read", actor=actor, object_type="mace-member-candidates", object_id=group.id)

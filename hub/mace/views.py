@@ -48,7 +48,7 @@ def add_member(group_id: int):
     form = AddMemberForm()
     form.user_id.choices = [(0, "Choose a person")] + [
         (u.id, f"{u.name}, {u.organisation.name}") for u in service.candidates(actor(), group_id)]
-    group, _ = service.group_for(actor(), group_id, chair=True)
+    group, _ = service.group_for(actor(), group_id, manage_membership=True)
     if form.validate_on_submit():
         try:
             service.add_member(actor(), group_id, service.MemberDetails(

@@ -75,13 +75,14 @@ def _officer(force_code: str, email: str):
     from hub import db
     from hub.admin import service as admin
     from hub.auth.models import User
-    from hub.auth.roles import OrgKind, Role
+    from hub.auth.roles import OrgKind
+    from hub.permissions import is_officer_of
 
     force = admin.organisation_by_code(force_code)
     if force is None or force.kind != OrgKind.police:
         raise click.ClickException(f"No police force has the code {force_code!r}")
     user = db.session().scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if user is None or not user.is_active or user.organisation_id != force.id or Role.police_officer not in user.roles:
+    if not is_officer_of(user, force.id):
         raise click.ClickException(f"{email} is not an active police officer of {force.name}")
     return user
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
-from hub.auth.roles import Role
 from hub.errors import Invalid
 from hub.missing import imports
 from hub.missing.download import COLUMNS, Limits
@@ -14,18 +13,19 @@ from hub.missing.import_forms import (
 )
 from hub.missing.models import ImportStatus
 from hub.people.models import Gender
-from hub.web import actor, apply_errors, personal_data, roles_required
+from hub.permissions import may_administer, may_import, may_import_downloads, may_read_episodes
+from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("missing_import", __name__, url_prefix="/missing/import")
 
 
 
 @bp.route("", methods=["GET", "POST"])
-@roles_required(Role.police_officer, Role.hub_admin)
+@requires(may_import_downloads)
 def index():
     """Upload (police officers, for their own force) and the recent imports."""
     form = UploadForm()
-    may_upload = imports.may_import(actor())
+    may_upload = may_import(actor())
     if may_upload and form.validate_on_submit():
         limits = Limits.from_env()
         data = form.file.data.read(limits.max_bytes + 1)
@@ -118,9 +118,7 @@ def _posted_search(form: MatchForm) -> imports.CandidateSearch:
 
 def _after_resolving(episode_id: int):
     """To the episode for those who may read it (the force's officers), else back to the queue."""
-    from hub.missing.service import EPISODE_ROLES
-
-    if actor().roles & EPISODE_ROLES:
+    if may_read_episodes(actor()):
         return redirect(url_for("missing.show", episode_id=episode_id))
     return redirect(url_for("missing_import.review"))
 
@@ -165,7 +163,7 @@ def dismiss(item_id: int):
 
 
 @bp.route("/mapping", methods=["GET", "POST"])
-@roles_required(Role.hub_admin)
+@requires(may_administer)
 def mapping():
     """A force's own column headings (administrators)."""
     from hub.missing import service

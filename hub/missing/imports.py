@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub import db
 from hub.audit import service as audit
 from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
+from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
@@ -59,7 +59,9 @@ from hub.missing.models import (
     ReviewStatus,
 )
 from hub.people.models import Child, Gender, IdentifierKind
-from hub.permissions import may_administer
+from hub.permissions import (
+    load_or_refuse, may_administer, may_import, may_import_downloads, refuse, visible_clause,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +87,10 @@ DISMISS_REASONS = {
 
 def _force_of(actor: User) -> int:
     """The uploader's own force: only police officers of a police organisation import."""
-    if not (actor is not None and actor.is_active and Role.police_officer in actor.roles
-            and actor.organisation.kind == OrgKind.police):
+    if not may_import(actor):
         audit.record_refusal(actor, "import-batch", None, action="import")
         raise Forbidden("Only police officers of a force can import its download")
     return actor.organisation_id
-
-
-def _may_see_force(actor: User, police_org_id: int) -> bool:
-    if may_administer(actor):
-        return True
-    return (actor is not None and actor.is_active and Role.police_officer in actor.roles
-            and actor.organisation_id == police_org_id)
-
-
-def may_import(actor: User) -> bool:
-    return (actor is not None and Role.police_officer in actor.roles
-            and actor.organisation.kind == OrgKind.police)
 
 
 # --- importing ---------------------------------------------------------------------------------------
@@ -551,20 +540,12 @@ def _fail(actor: User, batch: ImportBatch, reason: str, run: _Run | None = None)
 
 def get_batch(actor: User, batch_id: int) -> ImportBatch:
     """A batch, for an officer of its force or an administrator (it holds no personal data)."""
-    batch = db.session().get(ImportBatch, batch_id)
-    if batch is None or not _may_see_force(actor, batch.police_org_id):
-        audit.record_refusal(actor, "import-batch", batch_id)
-        raise NotFound("import not found")
-    return batch
+    return load_or_refuse(actor, ImportBatch, batch_id)
 
 
 def recent_batches(actor: User, limit: int = 20) -> list[ImportBatch]:
-    query = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)
-    if not may_administer(actor):
-        if not may_import(actor):
-            return []
-        query = query.where(ImportBatch.police_org_id == actor.organisation_id)
-    return list(db.session().scalars(query))
+    return list(db.session().scalars(select(ImportBatch).where(visible_clause(actor, ImportBatch))
+                                     .order_by(ImportBatch.id.desc()).limit(limit)))
 
 
 def progress_text(batch: ImportBatch) -> str:
@@ -607,14 +588,12 @@ def _review_row(item: ImportReviewItem) -> ReviewRow:
 def review_queue(actor: User, limit: int = 200) -> list[ReviewRow]:
     """Waiting rows: of the officer's own force, or of every force for an administrator. The
     page shows the names the force sent, so it is an audited read."""
-    query = (select(ImportReviewItem).where(ImportReviewItem.status == ReviewStatus.waiting)
-             .order_by(ImportReviewItem.id).limit(limit))
-    if not may_administer(actor):
-        if not may_import(actor):
-            audit.record_refusal(actor, "import-review-item", None)
-            raise NotFound("review queue not found")
-        query = query.where(ImportReviewItem.police_org_id == actor.organisation_id)
-    items = list(db.session().scalars(query))
+    if not may_import_downloads(actor):
+        refuse(actor, "import-review-item", None)
+    items = list(db.session().scalars(
+        select(ImportReviewItem).where(ImportReviewItem.status == ReviewStatus.waiting,
+                                       visible_clause(actor, ImportReviewItem))
+        .order_by(ImportReviewItem.id).limit(limit)))
     with unit_of_work():
         audit.record("read", actor=actor, object_type="import-review-list",
                      detail={"items": [i.id for i in items]})
@@ -622,11 +601,7 @@ def review_queue(actor: User, limit: int = 200) -> list[ReviewRow]:
 
 
 def _item_for(actor: User, item_id: int, action: str) -> ImportReviewItem:
-    item = db.session().get(ImportReviewItem, item_id)
-    if item is None or not _may_see_force(actor, item.police_org_id):
-        audit.record_refusal(actor, "import-review-item", item_id, action=action)
-        raise NotFound("review item not found")
-    return item
+    return load_or_refuse(actor, ImportReviewItem, item_id, action=action)
 
 
 def get_review_item(actor: User, item_id: int) -> ReviewRow:

@@ -19,9 +19,9 @@ from sqlalchemy import insert, select
 from hub import db
 from hub.audit import service as audit
 from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
+from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
-from hub.errors import Invalid, NotFound
+from hub.errors import Invalid
 from hub.missing import rules
 from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
@@ -29,12 +29,9 @@ from hub.missing.models import (
 from hub.people.models import Child, IdentifierKind
 from hub.sharing.models import ShareRecord
 from hub.permissions import (
-    child_access, is_hub_dpo, may_keep_philomena_profile, philomena_released_to, share_visible,
+    READ, child_access, episode_visible, load_or_refuse, may_keep_philomena_profile, may_read_episodes,
+    may_read_philomena_profile, may_record_episodes, philomena_released_to, refuse, share_visible,
 )
-
-#: Who records and reads episodes: the police and children's social care (the missing team).
-#: Schools see only their notifications (data minimisation), never the episode itself.
-EPISODE_ROLES = {Role.police_officer, Role.social_worker}
 #: An episode's start may be at most this far in the future (clock skew of agency systems).
 CLOCK_SKEW = timedelta(minutes=5)
 FREE_TEXT_MAX = 2000
@@ -101,9 +98,8 @@ class RowOutcome:
 
 def _may_record(actor: User, child_id: int):
     access = child_access(actor, child_id)
-    if not access or not actor.roles & EPISODE_ROLES:
-        audit.record_refusal(actor, "child", child_id, child_id, action="create")
-        raise NotFound("child not found")
+    if not access or not may_record_episodes(actor):
+        refuse(actor, "child", child_id, child_id, action="create")
     return access
 
 
@@ -416,14 +412,8 @@ def _new_rows(police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]], no
 
 def _episode_for(actor: User, episode_id: int, action: str = "read"):
     """The episode and the actor's basis, or a 404 (audited) without saying whether it exists."""
-    episode = db.session().get(MissingEpisode, episode_id)
-    access = child_access(actor, episode.child_id) if episode is not None else None
-    allowed = bool(access) and (actor.roles & EPISODE_ROLES or (action == "read" and is_hub_dpo(actor)))
-    if not allowed:
-        audit.record_refusal(actor, "missing-episode", episode_id, episode.child_id if episode else None,
-                             action=action)
-        raise NotFound("episode not found")
-    return episode, access
+    episode = load_or_refuse(actor, MissingEpisode, episode_id, action=action)
+    return episode, child_access(actor, episode.child_id)
 
 
 def get_episode(actor: User, episode_id: int) -> MissingEpisode:
@@ -437,7 +427,7 @@ def get_episode(actor: User, episode_id: int) -> MissingEpisode:
 def episodes_of(actor: User, child_id: int) -> list[MissingEpisode]:
     """A child's episodes, newest first, for a reader who may see episodes (else empty). The
     caller has already audited reading the child's page."""
-    if not (actor.roles & EPISODE_ROLES or is_hub_dpo(actor)) or not child_access(actor, child_id):
+    if not may_read_episodes(actor) or not child_access(actor, child_id):
         return []
     return list(db.session().scalars(select(MissingEpisode).where(MissingEpisode.child_id == child_id)
                                      .order_by(MissingEpisode.reported_start.desc())))
@@ -494,18 +484,13 @@ PHOTO_LABEL = "Photo"
 PROFILE_TEXT_MAX = 4000
 
 
-def _profile_holder(actor: User, child: Child) -> bool:
-    """The police see the profile only when it is released (hub.permissions)."""
-    return may_keep_philomena_profile(actor, child)
-
-
 def _child_for_profile(actor: User, child_id: int, action: str, object_type: str = "philomena-profile"):
     child = db.session().get(Child, child_id)
     access = child_access(actor, child_id) if child is not None else None
     # The hub's DPO reads it for subject access; only the keeping authority writes or releases it.
-    if not access or not (_profile_holder(actor, child) or (action == "read" and is_hub_dpo(actor))):
-        audit.record_refusal(actor, object_type, child_id, child_id if child else None, action=action)
-        raise NotFound("profile not found")
+    may = may_read_philomena_profile if action == READ else may_keep_philomena_profile
+    if not access or not may(actor, child):
+        refuse(actor, object_type, child_id, child_id if child else None, action=action)
     return child, access
 
 
@@ -595,10 +580,10 @@ def get_profile_photo(actor: User, child_id: int) -> bytes | None:
     anyone else gets the same 404 as for a child without a profile, audited."""
     child = db.session().get(Child, child_id)
     access = child_access(actor, child_id) if child is not None else None
-    released = bool(access) and philomena_released_to(actor, child_id)
-    if not access or not (_profile_holder(actor, child) or is_hub_dpo(actor) or released):
-        audit.record_refusal(actor, "philomena-photo", child_id, child_id if child else None)
-        raise NotFound("photo not found")
+    holder = bool(access) and may_read_philomena_profile(actor, child)
+    released = bool(access) and not holder and philomena_released_to(actor, child_id)
+    if not (holder or released):
+        refuse(actor, "philomena-photo", child_id, child_id if child else None)
     with unit_of_work():
         profile = _profile_of(child_id)
         audit.record("read", actor=actor, object_type="philomena-photo", object_id=profile.id if profile else None,
@@ -637,8 +622,7 @@ def release_profile(actor: User, episode_id: int):
 
     episode = db.session().get(MissingEpisode, episode_id)
     if episode is None:
-        audit.record_refusal(actor, "missing-episode", episode_id, action="share")
-        raise NotFound("episode not found")
+        refuse(actor, "missing-episode", episode_id, action="share")
     child_id = episode.child_id
     _child_for_profile(actor, child_id, "share")
     profile = _profile_of(child_id)
@@ -693,7 +677,8 @@ def releases(episode_id: int) -> list:
 
 
 def may_keep_profile(actor: User, child: Child) -> bool:
-    return _profile_holder(actor, child)
+    """The police see the profile only when it is released (hub.permissions)."""
+    return may_keep_philomena_profile(actor, child)
 
 
 # --- the missing team's list -----------------------------------------------------------------------
@@ -734,15 +719,14 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
     from sqlalchemy import func
 
     from hub.notifications.models import Notification
-    from hub.permissions import visible_child_ids
 
-    if not actor.roles & EPISODE_ROLES and not is_hub_dpo(actor):
+    if not may_read_episodes(actor):
         return []
     now = now or utcnow()
     session = db.session()
     rows = session.execute(
         select(MissingEpisode, Child).join(Child, Child.id == MissingEpisode.child_id)
-        .where(MissingEpisode.child_id.in_(visible_child_ids(actor)),
+        .where(episode_visible(actor),
                (MissingEpisode.found_at.is_(None)) | (MissingEpisode.found_at >= now - RECENTLY_FOUND))
         .order_by(MissingEpisode.found_at.is_not(None), MissingEpisode.reported_start.desc()).limit(limit)).all()
     if not rows:

@@ -14,7 +14,8 @@ from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.profile_content import PHOTO_HELD
 from hub.notifications import service as notifications
 from hub.people import service as people
-from hub.web import actor, apply_errors, personal_data, roles_required
+from hub.permissions import may_record_episodes
+from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("missing", __name__, url_prefix="/missing")
 
@@ -27,7 +28,7 @@ def index():
 
 @bp.route("/new/<int:child_id>", methods=["GET", "POST"])
 @personal_data
-@roles_required(*service.EPISODE_ROLES)
+@requires(may_record_episodes)
 def new(child_id: int):
     child = people.get_child(actor(), child_id, purpose="record a missing episode")
     form = EpisodeForm()

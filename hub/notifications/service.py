@@ -32,14 +32,16 @@ from hub.audit.service import Entry
 from hub.auth.models import Organisation, User, UserRole
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
-from hub.errors import Invalid, NotFound
+from hub.errors import Invalid
 from hub.missing.models import MissingEpisode
 from hub.notifications import calendar
 from hub.notifications.models import Notification, NotificationKind, OutboxMessage, RecipientReason
 from hub.notifications.models import NotificationReply, ReplyKind
 from hub.people.models import Child, Enrolment
-
-KEY_ADULT_ROLES = {Role.dsl, Role.deputy_dsl}
+from hub.permissions import (
+    EDUCATION_CONTACT_ROLES, ESCALATION_ROLES, KEY_ADULT_ROLES, POLICE_ROLES, addressed_to, child_access,
+    is_designated_lead, load_or_refuse, may_authorise_sharing, may_read_reply_content,
+)
 ACTION_MAX = 2000
 
 EMAIL_SUBJECT = "Safeguarding hub: a notification is waiting for you"
@@ -151,7 +153,7 @@ def _route_from(child_id: int, school: Organisation | None, key_adults: dict[int
 def _contact_route(child: Child, school: Organisation | None) -> Route | None:
     contact_org = education_contact_org(child, school)
     if contact_org is not None:
-        contacts = _users_with(contact_org.id, {Role.dsl})
+        contacts = _users_with(contact_org.id, EDUCATION_CONTACT_ROLES)
         if contacts:
             return Route(contact_org, [(u, RecipientReason.la_contact) for u in contacts])
     return None
@@ -355,14 +357,9 @@ def _insert_notifications(planned: list, kind: NotificationKind, now: datetime, 
 
 def _own(actor: User, notification_id: int, action: str) -> Notification:
     """A notification addressed to the actor, or one of their organisation's copies when they are
-    a key adult there. Anyone else gets the same 404 as for a notification that does not exist."""
-    n = db.session().get(Notification, notification_id)
-    mine = n is not None and (n.user_id == actor.id or (
-        n.organisation_id == actor.organisation_id and actor.roles & (KEY_ADULT_ROLES | {Role.dsl})))
-    if not mine:
-        audit.record_refusal(actor, "notification", notification_id, action=action)
-        raise NotFound("notification not found")
-    return n
+    a key adult there (hub.permissions.notifications). Anyone else gets the same 404 as for a
+    notification that does not exist, audited."""
+    return load_or_refuse(actor, Notification, notification_id, action=action)
 
 
 def open_notification(actor: User, notification_id: int) -> Notification:
@@ -429,7 +426,7 @@ def inbox(actor: User, now: datetime | None = None, limit: int = 200) -> list[In
         .join(MissingEpisode, MissingEpisode.id == Notification.episode_id)
         .join(Child, Child.id == MissingEpisode.child_id)
         .join(police, police.id == MissingEpisode.police_org_id)
-        .where(Notification.user_id == actor.id)
+        .where(addressed_to(actor))
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).all()
     items = [InboxItem(n, c, e, p, n.acknowledged_at is None and n.deadline_at <= now) for n, c, e, p in rows]
     if items:
@@ -559,12 +556,12 @@ def _escalate(first: Notification, group_key: str, now: datetime) -> None:
     org = db.session().get(Organisation, first.organisation_id)
     recipients: list[tuple[User, RecipientReason]] = []
     if org.kind == OrgKind.school:
-        recipients += [(u, RecipientReason.escalation) for u in _users_with(org.id, {Role.deputy_dsl})]
+        recipients += [(u, RecipientReason.escalation) for u in _users_with(org.id, ESCALATION_ROLES)]
         contact_org = education_contact_org(child, org)
     else:
         contact_org = None
     if contact_org is not None:
-        recipients += [(u, RecipientReason.escalation) for u in _users_with(contact_org.id, {Role.dsl})]
+        recipients += [(u, RecipientReason.escalation) for u in _users_with(contact_org.id, EDUCATION_CONTACT_ROLES)]
     # The next deadline is the following school day: a second escalation is the missing team's call.
     deadline = calendar.next_school_day_start(org if org.kind == OrgKind.school else None, now)
     if recipients:
@@ -601,9 +598,7 @@ This e-mail holds no details on purpose. If you did not expect it, tell your hub
 def may_authorise_reply(actor: User) -> bool:
     """Whether the actor may authorise their own reply (sharing without consent needs an
     authoriser: a DSL can, a deputy names their DSL)."""
-    from hub.sharing.service import AUTHORISER_ROLES
-
-    return bool(actor.roles & AUTHORISER_ROLES)
+    return may_authorise_sharing(actor)
 
 
 def reply_authorisers(actor: User) -> list[User]:
@@ -666,7 +661,6 @@ def _repliable(actor: User, notification_id: int) -> tuple[Notification, Missing
 
 def _reply(actor: User, n: Notification, episode: MissingEpisode, kind: ReplyKind, *, seen_at: datetime | None,
            summary: str, content: str, authorised_by_user_id: int | None) -> NotificationReply:
-    from hub.permissions import child_access
     from hub.sharing import legal_bases
     from hub.sharing import service as sharing
     from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
@@ -718,7 +712,7 @@ def _alert_force(episode: MissingEpisode) -> list[int]:
     """Within the reply's unit of work: one e-mail through the outbox to each active officer of
     the force that holds the report, linking to the episode (delivered after commit, like every
     notification e-mail). Returns whom it told."""
-    officers = _users_with(episode.police_org_id, {Role.police_officer})
+    officers = _users_with(episode.police_org_id, POLICE_ROLES)
     link = f"{_settings['base_url']}/missing/{episode.id}"
     now = utcnow()
     db.session().add_all([OutboxMessage(to_address=u.email, subject=REPLY_EMAIL_SUBJECT,
@@ -730,7 +724,7 @@ def _alert_force(episode: MissingEpisode) -> list[int]:
 def _reply_role(actor: User) -> str:
     if actor.organisation.kind != OrgKind.school:
         return "education safeguarding contact"
-    return "designated safeguarding lead" if Role.dsl in actor.roles else "deputy designated safeguarding lead"
+    return "designated safeguarding lead" if is_designated_lead(actor) else "deputy designated safeguarding lead"
 
 
 def _london(moment: datetime) -> str:
@@ -757,7 +751,7 @@ def _reply_views(actor: User, replies: list[NotificationReply], police_org_id: i
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({r.user_id for r in replies}))
                                               .options(defer(User.totp_secret)))} if replies else {}
     return [ReplyView(r, orgs[r.organisation_id], users[r.user_id],
-                      actor.organisation_id in (r.organisation_id, police_org_id)) for r in replies]
+                      may_read_reply_content(actor, r.organisation_id, police_org_id)) for r in replies]
 
 
 def replies_from_school(actor: User, n: Notification) -> list[ReplyView]:

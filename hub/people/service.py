@@ -19,7 +19,9 @@ from hub.errors import Invalid, NotFound
 from hub.people.models import (
     BreakGlassGrant, Child, ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind,
 )
-from hub.permissions import child_access, child_bases, may_administer, visible_child_ids
+from hub.permissions import (
+    child_access, child_bases, child_visible, load_child_or_refuse, may_administer, may_break_glass, refuse,
+)
 from hub import validators
 
 IDENTIFIER_VALIDATORS = {
@@ -44,27 +46,18 @@ class ChildDetails:
     is_demo: bool = False
 
 
-def refuse(actor: User | None, object_type: str, object_id, child_id: int | None = None, action: str = "read"):
-    """Record the refused access, then answer 404: the same as for a record that does not exist."""
-    audit.record_refusal(actor, object_type, object_id, child_id, action)
-    raise NotFound(f"{object_type} not found")
-
-
 RECORD_LOADS = (joinedload(Child.identifiers), joinedload(Child.enrolments),
                 joinedload(Child.responsible_authority), joinedload(Child.placing_authority))
 
 
 def get_child(actor: User, child_id: int, purpose: str | None = None) -> Child:
     """A child's record, if the actor has a legitimate relationship; the read is audited."""
-    access = child_access(actor, child_id)
-    if not access:
-        refuse(actor, "child", child_id, child_id)
-    with unit_of_work() as s:
-        # Everything a child's page shows of the record, in one statement (the identifiers would
-        # otherwise be a second, the schools and authorities one more each as the page renders).
-        child = s.get(Child, child_id, options=RECORD_LOADS)
+    # Everything a child's page shows of the record, in one statement (the identifiers would
+    # otherwise be a second, the schools and authorities one more each as the page renders).
+    child = load_child_or_refuse(actor, child_id, options=RECORD_LOADS)
+    with unit_of_work():
         audit.record("read", actor=actor, object_type="child", object_id=child_id, child_id=child_id,
-                     basis=access.basis, purpose=purpose)
+                     basis=child_access(actor, child_id).basis, purpose=purpose)
     return child
 
 
@@ -74,12 +67,10 @@ BREAK_GLASS_FOR = timedelta(hours=1)
 def break_glass(actor: User, child_id: int, reason: str) -> None:
     """Emergency access with no legitimate relationship: a practitioner types why, gets one
     hour, and the grant and every read under it are audited as break-glass (and flagged)."""
-    from hub.permissions import MACE_ROLES, PRACTITIONER_ROLES
-
     reason = (reason or "").strip()
     if len(reason) < 10:
         raise Invalid({"reason": "Say why you need this record now, in at least 10 characters"})
-    if not actor.roles & (PRACTITIONER_ROLES | MACE_ROLES):
+    if not may_break_glass(actor):
         refuse(actor, "child", child_id, child_id, action="break-glass")
     with unit_of_work() as s:
         if s.get(Child, child_id) is None:
@@ -218,7 +209,7 @@ def _search_clauses(search: ChildSearch) -> list:
 def find_children(actor: User, search: ChildSearch) -> ChildPage:
     """Children the actor may see, narrowed by the search. The listing is one audited read; the
     page shows names, so the event lists the ids shown."""
-    query = select(Child).where(Child.id.in_(visible_child_ids(actor)), *_search_clauses(search))
+    query = select(Child).where(child_visible(actor, Child.id), *_search_clauses(search))
     s = db.session()
     total = s.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, -(-total // PAGE_SIZE))

@@ -8,6 +8,7 @@ from hub.errors import Invalid, NotFound
 
 from hub.people import service
 from hub.people.forms import BreakGlassForm, ChildSearchForm
+from hub.permissions import may_record_episodes
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("people", __name__, url_prefix="/children")
@@ -43,7 +44,7 @@ def show(child_id: int):
     return render_template("people/show.html", child=child, shares=shares, superseded_ids=shares.superseded,
                            consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm(),
                            episodes=missing.episodes_of(actor(), child_id),
-                           records_episodes=bool(actor().roles & missing.EPISODE_ROLES),
+                           records_episodes=may_record_episodes(actor()),
                            keeps_profile=missing.may_keep_profile(actor(), child))
 
 

@@ -36,7 +36,6 @@ from hub import db
 from hub.audit import service as audit
 from hub.audit.models import AuditEvent
 from hub.auth.models import Organisation, User
-from hub.auth.roles import Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
 from hub.mace.models import MaceMeeting, MaceOutcome
@@ -45,8 +44,8 @@ from hub.missing.models import EpisodeSource, ImportReviewItem, MissingEpisode, 
 from hub.notifications.models import NotificationReply
 from hub.people.models import Child
 from hub.permissions import (
-    episode_fixable_child_ids, mace_membership, may_administer, may_record_mace_outcome, may_resolve_download_row,
-    member_group_ids, report_scope,
+    episode_fixable_child_ids, mace_membership, may_record_mace_outcome,
+    member_group_ids, quality_may_link_download_row, quality_waiting_rows_scope, report_scope,
 )
 
 #: How long after the evidence of return an episode may stay open before it is listed.
@@ -225,17 +224,16 @@ def _interview_without_findings(actor: User, clause: ColumnElement[bool] | None)
 # --- the police download's review queue --------------------------------------------------------------
 
 def _waiting_rows(actor: User) -> Check | None:
-    query = select(ImportReviewItem).where(ImportReviewItem.status == ReviewStatus.waiting)
-    if not (may_administer(actor) or Role.analyst in actor.roles):
-        if Role.police_officer not in actor.roles:
-            return None
-        query = query.where(ImportReviewItem.police_org_id == actor.organisation_id)
-    rows = list(db.session().scalars(query.order_by(ImportReviewItem.id)))
+    scope = quality_waiting_rows_scope(actor)
+    if scope is None:
+        return None
+    rows = list(db.session().scalars(select(ImportReviewItem).where(ImportReviewItem.status == ReviewStatus.waiting,
+                                                                    scope).order_by(ImportReviewItem.id)))
     check = Check("waiting-download-rows", "Police download rows waiting for review",
                   "Rows of the daily download that matched no child: their episodes are in no figure until matched.",
                   count=len(rows))
     for row in rows:
-        if may_resolve_download_row(actor, row.police_org_id) and Role.analyst not in actor.roles:
+        if quality_may_link_download_row(actor, row.police_org_id):
             check.items.append(Item(f"Row {row.row_number} of download {row.batch_id}, police reference "
                                     f"{row.police_reference}", "missing_import.item", {"item_id": row.id}))
     return check

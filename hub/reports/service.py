@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
 from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
+from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
-from hub.permissions import ReportScope, report_scope
+from hub.permissions import ReportScope, report_school_choices, report_scope
 from hub.reports import downloads, figures, patterns
 from hub.reports.query import AGE_BANDS, Figure, ReportFilters, ReportQuery
 
@@ -126,8 +126,7 @@ def filter_options(actor: User) -> FilterOptions:
     authorities = list(s.execute(select(Organisation.id, Organisation.name).where(
         Organisation.kind == OrgKind.childrens_social_care).order_by(Organisation.name)).tuples())
     schools = select(Organisation.id, Organisation.name).where(Organisation.kind == OrgKind.school)
-    if actor.roles & {Role.dsl, Role.deputy_dsl} and not actor.roles & {Role.analyst, Role.social_worker,
-                                                                          Role.police_officer}:
-        schools = schools.where(or_(Organisation.id == actor.organisation_id,
-                                    Organisation.local_authority_id == actor.organisation_id))
+    own = report_school_choices(actor)
+    if own is not None:
+        schools = schools.where(Organisation.id.in_(own))
     return FilterOptions(authorities, list(s.execute(schools.order_by(Organisation.name)).tuples()))

@@ -19,7 +19,7 @@ from hub.audit import service as audit
 from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
-from hub.permissions import load_share_draft
+from hub.permissions import load_share_draft, may_share, refuse
 from hub.sharing import service
 from hub.sharing.models import ShareDraftRecord, ShareRecord
 
@@ -37,9 +37,8 @@ def answers(draft: ShareDraftRecord | None) -> dict[str, list[str]]:
 
 
 def _may_share(actor: User, child_id: int) -> None:
-    if not actor.roles & service.SHARING_ROLES:
-        audit.record_refusal(actor, "share-draft", None, child_id, action="share")
-        raise NotFound("child not found")
+    if not may_share(actor):
+        refuse(actor, "share-draft", None, child_id, action="share")
 
 
 def save(actor: User, child_id: int, draft: ShareDraftRecord | None, page: dict[str, list[str]]) -> str:

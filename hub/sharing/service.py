@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -17,24 +17,24 @@ from sqlalchemy.orm import aliased, lazyload, selectinload
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
-from hub.auth.roles import Role
+from hub.auth.models import Organisation, User, UserRole
 from hub.consent.models import ConsentRecord
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
+from hub.exports import write_xlsx
+from hub.mace.models import MaceGroup
+from hub.people.models import Child
 from hub.permissions import (
-    DENIED, MACE_ROLES, PRACTITIONER_ROLES, child_access, child_bases, mace_intelligence_access,
-    mace_intelligence_recipients_ok, share_visible,
+    AUTHORISER_ROLES, CHANGE, DENIED, child_access, child_bases, current_member_groups, load_child_or_refuse,
+    load_or_refuse,
+    mace_intelligence_access, mace_intelligence_recipients_ok, may_administer, may_authorise_sharing, may_share,
+    refuse, share_fact_only, share_register_row, share_visible,
 )
 from hub.sharing import legal_bases
 from hub.sharing.models import (
     CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
     LocalGateway, RecipientStatus, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
 )
-
-SHARING_ROLES = PRACTITIONER_ROLES | MACE_ROLES
-#: Who may authorise sharing without consent: practitioners who hold safeguarding decisions.
-AUTHORISER_ROLES = {Role.dsl, Role.social_worker, Role.police_officer, Role.mace_chair, Role.health_practitioner}
 
 
 @dataclass
@@ -77,7 +77,7 @@ def _sharing_access(actor: User, draft: ShareDraft):
     for MACE intelligence, current membership of the group (hub.permissions)."""
     if draft.mace_group_id is not None:
         return mace_intelligence_access(actor, draft.mace_group_id, draft.child_id)
-    if draft.child_id is None or not actor.roles & SHARING_ROLES:
+    if draft.child_id is None or not may_share(actor):
         return DENIED
     return child_access(actor, draft.child_id)
 
@@ -269,8 +269,7 @@ def _check_consent(actor: User, draft: ShareDraft) -> dict[str, str]:
     authoriser = db.session().get(User, draft.authorised_by_user_id) if draft.authorised_by_user_id else None
     if authoriser is None:
         errors["authorised_by_user_id"] = "Choose who authorised sharing without consent"
-    elif (not authoriser.active or authoriser.organisation_id != actor.organisation_id
-          or not authoriser.roles & AUTHORISER_ROLES):
+    elif authoriser.organisation_id != actor.organisation_id or not may_authorise_sharing(authoriser):
         errors["authorised_by_user_id"] = ("The authoriser must be an active safeguarding lead, social worker, "
                                            "police officer, health practitioner or MACE chair in your organisation")
     elif position == ConsentPosition.refused_but_justified and authoriser.id == actor.id:
@@ -282,9 +281,8 @@ def record_decision_not_to_share(actor: User, draft: ShareDraft) -> ShareRecord:
     """A decision NOT to share, with its reasons: the guidance asks for decisions either way to be
     written down. The would-be recipients are kept, but they never see it."""
     access = child_access(actor, draft.child_id)
-    if not access or not actor.roles & SHARING_ROLES:
-        audit.record_refusal(actor, "child", draft.child_id, draft.child_id, action="create")
-        raise NotFound("child not found")
+    if not access or not may_share(actor):
+        refuse(actor, "child", draft.child_id, draft.child_id, action="create")
     errors = {}
     if not (draft.summary or "").strip():
         errors["summary"] = "Say what information you decided not to share"
@@ -313,19 +311,14 @@ def record_decision_not_to_share(actor: User, draft: ShareDraft) -> ShareRecord:
 # --- reading ------------------------------------------------------------------------------------
 
 def visible_to(actor: User):
-    """Shares the actor may see (decisions not to share only to their sender): the share_access
-    rows kept by create_share and revoke, and MACE intelligence only to the group's members."""
+    """Shares the actor may see, content and all (hub.permissions.shares)."""
     return share_visible(actor)
 
 
 def get_share(actor: User, share_id: int, *, object_type: str = "share", detail: dict | None = None) -> ShareRecord:
     """One share, for its sender and its recipients only; a recipient's first opening is kept.
     (A MACE intelligence page reads it as "mace-intelligence", naming its children in `detail`.)"""
-    s = db.session()
-    share = s.scalar(select(ShareRecord).where(ShareRecord.id == share_id, visible_to(actor)))
-    if share is None:
-        audit.record_refusal(actor, "share", share_id)
-        raise NotFound("share not found")
+    share = load_or_refuse(actor, ShareRecord, share_id)
     with unit_of_work():
         mine = [r for r in share.recipients if r.organisation_id == actor.organisation_id]
         for recipient in mine:
@@ -354,8 +347,6 @@ def children_named(actor: User, shares: list[ShareRecord]) -> dict[int, ShareChi
     """The children a page of shares is about, by id: one query for the rows and one for the
     reader's bases, however many shares the page shows. The reader holds each share, so may read
     its child's name; only a relationship of their own opens the child's page."""
-    from hub.people.models import Child
-
     ids = sorted({share.child_id for share in shares if share.child_id is not None})
     if not ids:
         return {}
@@ -409,9 +400,7 @@ def _chronology_rows(actor: User, child_id: int, page: int, per_page: int | None
 def chronology(actor: User, child_id: int, page: int = 1, per_page: int | None = CHRONOLOGY_PAGE) -> Chronology:
     """A page of the shares about the child the actor may see, newest first (corrections and
     originals both); `per_page=None` for all of them. The read of the page is audited."""
-    if not child_access(actor, child_id):
-        audit.record_refusal(actor, "child", child_id, child_id)
-        raise NotFound("child not found")
+    load_child_or_refuse(actor, child_id)
     page = max(1, page)
     rows = _chronology_rows(actor, child_id, page, per_page)
     if not rows and page > 1 and per_page:  # past the last page (a stale link): show the last one
@@ -520,45 +509,91 @@ def respond(actor: User, share_id: int, accept: bool) -> None:
 
 
 def _sent_by(actor: User, share_id: int) -> ShareRecord:
-    share = db.session().get(ShareRecord, share_id)
-    if share is None or share.sender_org_id != actor.organisation_id:
-        audit.record_refusal(actor, "share", share_id, action="update")
-        raise NotFound("share not found")
-    return share
+    """A share the actor may act on for its sender (correct, revoke), or the refusal and a 404."""
+    return load_or_refuse(actor, ShareRecord, share_id, action=CHANGE)
 
+
+
+@dataclass(frozen=True)
+class ShareFact:
+    """The fact of a share, without its child or content: what the sender organisation's register
+    keeps of MACE intelligence it sent into a group the reader is not a current member of (the
+    date, the group, the category, the legal basis and who sent it). A list of shares holds these
+    in place of the share itself, so no page or spreadsheet can show what only the group sees."""
+
+    id: int
+    created_at: datetime
+    mace_group_id: int
+    group_name: str
+    category: Category
+    article_6: str | None
+    article_9: str | None
+    article_10: str | None
+    part_3: str | None
+    gateway: str | None
+    sender_org_id: int
+    sender_user_id: int
+    fact_only: bool = True
+    #: What a list of shares reads of every row, held empty here.
+    child_id: None = None
+    shared: bool = True
+    supersedes_id: None = None
+    review_flagged_at: None = None
+
+    @classmethod
+    def of(cls, share: ShareRecord, group_name: str) -> ShareFact:
+        return cls(share.id, share.created_at, share.mace_group_id, group_name, share.category, share.article_6,
+                   share.article_9, share.article_10, share.part_3, share.gateway, share.sender_org_id,
+                   share.sender_user_id)
+
+
+def _as_register_rows(actor: User, shares: list[ShareRecord]) -> list[ShareRecord | ShareFact]:
+    """Each share as the reader may see it: whole, or (intelligence of a group they are not a
+    current member of, which their organisation sent) only its fact."""
+    if not any(share.mace_group_id is not None for share in shares):
+        return list(shares)
+    member_of = current_member_groups(actor)
+    facts = [s for s in shares if share_fact_only(actor, s, member_of)]
+    names = dict(db.session().execute(select(MaceGroup.id, MaceGroup.name).where(
+        MaceGroup.id.in_({s.mace_group_id for s in facts}))).tuples().all()) if facts else {}
+    return [ShareFact.of(s, names[s.mace_group_id]) if share_fact_only(actor, s, member_of) else s for s in shares]
+
+
+def _shown_children(rows: list[ShareRecord | ShareFact]) -> list[int]:
+    return [row.child_id for row in rows if row.child_id is not None]
 
 
 @dataclass
 class ShareLists:
     received: list[ShareRecord]
-    sent: list[ShareRecord]
+    sent: list[ShareRecord | ShareFact]
 
 
 def lists(actor: User, limit: int = 100) -> ShareLists:
-    """"Shared with us" and "shared by us", newest first. Each list is read in the order of the
-    index that finds it and stops at `limit`, so it costs the same at 200,000 shares as at 200:
-    "with us" walks share_recipient's (organisation, share) index backwards, "by us" share_record's
-    (sender, time) index (sorting by id instead made the database sort every share ever sent)."""
+    """"Shared with us" and "shared by us", newest first: the register's rows (hub.permissions
+    `share_register_row`) that the organisation received, and that it sent. Each list is read in
+    the order of the index that finds it and stops at `limit`, so it costs the same at 200,000
+    shares as at 200: "with us" walks share_recipient's (organisation, share) index backwards,
+    "by us" share_record's (sender, time) index (sorting by id instead made the database sort
+    every share ever sent)."""
     s = db.session()
     with_us = list(s.scalars(
         select(ShareRecord).join(ShareRecipient, ShareRecipient.share_id == ShareRecord.id)
         .where(ShareRecipient.organisation_id == actor.organisation_id,
-               ShareRecipient.status != RecipientStatus.revoked, ShareRecord.shared.is_(True))
+               ShareRecipient.status != RecipientStatus.revoked, ShareRecord.shared.is_(True), share_visible(actor))
         .order_by(ShareRecipient.share_id.desc()).limit(limit)))
-    by_us = list(s.scalars(select(ShareRecord).where(ShareRecord.sender_org_id == actor.organisation_id)
-                           .order_by(ShareRecord.created_at.desc(), ShareRecord.id.desc()).limit(limit)))
+    by_us = _as_register_rows(actor, list(s.scalars(
+        select(ShareRecord).where(ShareRecord.sender_org_id == actor.organisation_id, share_register_row(actor))
+        .order_by(ShareRecord.created_at.desc(), ShareRecord.id.desc()).limit(limit))))
     shown = with_us + by_us
     with unit_of_work():  # one event for the page, naming every child shown, so each child's record of sight is whole
         audit.record("read", actor=actor, object_type="share-list", basis="share-recipient,share-sender",
-                     children=[share.child_id for share in shown if share.child_id is not None],
-                     detail={"shown": len(shown)})
+                     children=_shown_children(shown), detail={"shown": len(shown)})
     return ShareLists(with_us, by_us)
 
 
 def authorisers(actor: User) -> list[User]:
     """Colleagues in the actor's organisation who may authorise sharing without consent."""
-    from hub.auth.models import UserRole
-
     return list(db.session().scalars(
         select(User).join(UserRole).where(User.organisation_id == actor.organisation_id, User.active.is_(True),
                                           UserRole.role.in_(AUTHORISER_ROLES)).distinct().order_by(User.name)))
@@ -598,10 +633,14 @@ class RegisterFilter:
 
 
 def _register_query(actor: User, f: RegisterFilter):
-    from datetime import datetime, time, timedelta, timezone
-
-    query = select(ShareRecord).join(ShareAccess, (ShareAccess.share_id == ShareRecord.id)
-                                     & (ShareAccess.organisation_id == actor.organisation_id))
+    """The register's rows the actor may see (`share_register_row`), walked through the
+    organisation's share_access index. A filter on what the fact of a share does not show (its
+    recipients, its consent position) keeps only the shares the actor sees whole, so that
+    filtering cannot tell what the fact leaves out."""
+    whole_only = bool(f.recipient_org_id or f.consent_position)
+    query = (select(ShareRecord).join(ShareAccess, (ShareAccess.share_id == ShareRecord.id)
+                                      & (ShareAccess.organisation_id == actor.organisation_id))
+             .where(share_visible(actor) if whole_only else share_register_row(actor)))
     if f.sender_org_id:
         query = query.where(ShareRecord.sender_org_id == f.sender_org_id)
     if f.recipient_org_id:
@@ -624,17 +663,16 @@ def _register_query(actor: User, f: RegisterFilter):
     return query.order_by(*SORTS.get(f.sort, SORTS["newest"]))
 
 
-def register(actor: User, f: RegisterFilter, page: int = 1) -> tuple[list[ShareRecord], bool]:
-    """One page of the register the actor's organisation may see, and whether there is more."""
+def register(actor: User, f: RegisterFilter, page: int = 1) -> tuple[list[ShareRecord | ShareFact], bool]:
+    """One page of the register the actor may see, and whether there is more."""
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise Invalid({"date_to": "The end date must be the same as or after the start date"})
     page = max(1, page)
     rows = list(db.session().scalars(_register_query(actor, f).limit(REGISTER_PAGE + 1)
                                      .offset((page - 1) * REGISTER_PAGE)))
-    shown = rows[:REGISTER_PAGE]
+    shown = _as_register_rows(actor, rows[:REGISTER_PAGE])
     with unit_of_work():
-        audit.record("read", actor=actor, object_type="share-register",
-                     children=[share.child_id for share in shown if share.child_id is not None],
+        audit.record("read", actor=actor, object_type="share-register", children=_shown_children(shown),
                      detail={"filters": f.as_detail(), "shown": len(shown)})
     return shown, len(rows) > REGISTER_PAGE
 
@@ -642,32 +680,42 @@ def register(actor: User, f: RegisterFilter, page: int = 1) -> tuple[list[ShareR
 REGISTER_HEADERS = ["Share", "Recorded (UTC)", "Shared", "Child id", "Child", "Sender organisation id",
                     "Category", "Summary", "Purpose", "Article 6", "Article 9", "Article 10", "Part 3", "Gateway",
                     "Consent position", "Authorised by (user id)", "Source", "Obtained how", "Obtained on",
-                    "Evidence reference", "Grading", "Recipients", "Supersedes", "Origin"]
+                    "Evidence reference", "Grading", "Recipients", "Supersedes", "Origin", "MACE group"]
+#: What a fact of a share says in the cells its share would fill with the child and the content.
+FACT_ONLY = "MACE intelligence: seen only by the group's current members"
 
 
 def register_xlsx(actor: User, f: RegisterFilter) -> bytes:
-    """The filtered register as a spreadsheet, for the records of processing and for audits."""
-    from hub.exports import write_xlsx
-
-    shares = list(db.session().scalars(_register_query(actor, f).options(selectinload(ShareRecord.recipients))))
-    named, local = children_named(actor, shares), gateways()
+    """The filtered register as a spreadsheet, for the records of processing and for audits: the
+    same rows as the page, each as the reader may see it."""
+    rows = _as_register_rows(actor, list(db.session().scalars(
+        _register_query(actor, f).options(selectinload(ShareRecord.recipients)))))
+    named, local = children_named(actor, [r for r in rows if isinstance(r, ShareRecord)]), gateways()
 
     def basis(code: str | None) -> str | None:
         return legal_bases.describe(code, local) or None
 
-    rows = ([s.id, s.created_at, "yes" if s.shared else "decided not to share", s.child_id,
-             _child_name(s, named), s.sender_org_id,
-             s.category.value, s.summary, s.purpose, basis(s.article_6), basis(s.article_9), basis(s.article_10),
-             basis(s.part_3), basis(s.gateway), s.consent_position.label if s.consent_position else None,
-             s.authorised_by_user_id,
-             s.source_description, s.obtained_how.value, s.obtained_on, s.evidence_reference,
-             "".join(x for x in (s.source_evaluation, s.intelligence_assessment, s.handling_code) if x) or None,
-             ", ".join(f"{r.organisation_id}:{r.status.value}" for r in s.recipients), s.supersedes_id,
-             s.origin_share_id] for s in shares)
-    content = write_xlsx("Sharing register", REGISTER_HEADERS, rows)
+    def bases(r) -> list:
+        return [basis(r.article_6), basis(r.article_9), basis(r.article_10), basis(r.part_3), basis(r.gateway)]
+
+    def row(s: ShareRecord) -> list:
+        return [s.id, s.created_at, "yes" if s.shared else "decided not to share", s.child_id,
+                _child_name(s, named), s.sender_org_id, s.category.value, s.summary, s.purpose, *bases(s),
+                s.consent_position.label if s.consent_position else None, s.authorised_by_user_id,
+                s.source_description, s.obtained_how.value, s.obtained_on, s.evidence_reference,
+                "".join(x for x in (s.source_evaluation, s.intelligence_assessment, s.handling_code) if x) or None,
+                ", ".join(f"{r.organisation_id}:{r.status.value}" for r in s.recipients), s.supersedes_id,
+                s.origin_share_id, s.mace_group_id]
+
+    def fact(s: ShareFact) -> list:
+        return [s.id, s.created_at, "yes", None, FACT_ONLY, s.sender_org_id, s.category.value, FACT_ONLY, None,
+                *bases(s), None, None, None, None, None, None, None, None, None, None, s.group_name]
+
+    content = write_xlsx("Sharing register", REGISTER_HEADERS,
+                         (fact(r) if isinstance(r, ShareFact) else row(r) for r in rows))
     with unit_of_work():
-        audit.record("export", actor=actor, object_type="share-register",
-                     detail={"format": "xlsx", "rows": len(shares), "filters": f.as_detail()})
+        audit.record("export", actor=actor, object_type="share-register", children=_shown_children(rows),
+                     detail={"format": "xlsx", "rows": len(rows), "filters": f.as_detail()})
     return content
 
 
@@ -687,8 +735,6 @@ def gateways() -> list[legal_bases.LegalBasis]:
 
 
 def _require_hub_admin(actor: User, object_id: int | None = None) -> None:
-    from hub.permissions import may_administer
-
     if not may_administer(actor):
         audit.record_refusal(actor, "local-gateway", object_id, action="update")
         raise Forbidden("Only a hub administrator can change the list of gateways")

@@ -21,23 +21,21 @@ from hub import db
 from hub.audit import service as audit
 from hub.audit.models import AuditEvent
 from hub.auth.models import Organisation, User
-from hub.auth.roles import Role
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
-from hub.errors import NotFound
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.people.models import AgencyInvolvement, Child, Enrolment
-from hub.permissions import child_access, is_hub_dpo
+from hub.permissions import (
+    is_hub_dpo, may_prepare_subject_access, refuse, subject_access_episodes, subject_access_profile,
+    subject_access_shares,
+)
 from hub.sharing import legal_bases
 from hub.sharing.models import ObtainedHow, ShareRecord, SourceKind
-from hub.sharing.service import gateways, visible_to
+from hub.sharing.service import gateways
 
 OBJECT_TYPE = "subject-access-pack"
 SHARES_TITLE = "Information shared"
 PURPOSE = "subject access request"
-#: Ways to a child that do not mean the DPO's organisation holds them: emergency access and the
-#: administrator's grant give no subject-access scope.
-NOT_DPO_SCOPE = {"break-glass", "role:hub-admin"}
 
 THIRD_PARTY_SOURCE = "Third-party source"
 FROM_PARENT = "Obtained from a parent or carer"
@@ -115,12 +113,9 @@ def pack_xlsx(actor: User, child_id: int) -> bytes:
 def _require(actor: User, child_id: int, action: str) -> str:
     """Only a DPO, and for an organisation's DPO only a child their organisation holds; anyone
     else is refused on the record and told the child is not found."""
-    if actor is not None and actor.is_active and Role.dpo in actor.roles:
-        access = child_access(actor, child_id)
-        if access and (is_hub_dpo(actor) or access.basis not in NOT_DPO_SCOPE):
-            return "role:dpo"
-    audit.record_refusal(actor, OBJECT_TYPE, child_id, child_id, action=action)
-    raise NotFound("child not found")
+    if may_prepare_subject_access(actor, child_id):
+        return "role:dpo"
+    refuse(actor, OBJECT_TYPE, child_id, child_id, action=action)
 
 
 def _record(action: str, actor: User, result: Pack, basis: str, kind: str) -> None:
@@ -161,12 +156,9 @@ def _gather(actor: User, child_id: int) -> Pack:
     s = db.session()
     child = s.get(Child, child_id)
     hub_wide = is_hub_dpo(actor)
-    shares_query = (select(ShareRecord).where(ShareRecord.child_id == child_id)
-                    .options(undefer_group("detail"), selectinload(ShareRecord.recipients))
-                    .order_by(ShareRecord.created_at, ShareRecord.id))
-    if not hub_wide:
-        shares_query = shares_query.where(visible_to(actor))
-    shares = list(s.scalars(shares_query))
+    shares = list(s.scalars(select(ShareRecord).where(ShareRecord.child_id == child_id, subject_access_shares(actor))
+                            .options(undefer_group("detail"), selectinload(ShareRecord.recipients))
+                            .order_by(ShareRecord.created_at, ShareRecord.id)))
     consents = list(s.scalars(select(ConsentRecord).where(ConsentRecord.child_id == child_id)
                               .order_by(ConsentRecord.obtained_on, ConsentRecord.id)))
     involvements = list(s.scalars(select(AgencyInvolvement).where(AgencyInvolvement.child_id == child_id)
@@ -196,8 +188,7 @@ def _gather(actor: User, child_id: int) -> Pack:
         _consent_section(consents, names),
         _episodes_section(_episodes(actor, child_id, hub_wide), names),
         _profile_section(s.scalar(select(PhilomenaProfile).where(
-            PhilomenaProfile.child_id == child_id,
-            True if hub_wide else PhilomenaProfile.held_by_org_id == actor.organisation_id))),
+            PhilomenaProfile.child_id == child_id, subject_access_profile(actor)))),
         _access_section(access, names),
     ]
     about = _about_section(actor, child, hub_wide, prepared_at, sum(1 for x in sections for r in x.rows if r.review))
@@ -247,12 +238,8 @@ FREE_TEXT_PLACES = "Free text about places or people: may name third parties"
 def _episodes(actor: User, child_id: int, hub_wide: bool) -> list[MissingEpisode]:
     """The child's missing episodes: all for the hub's DPO; for an organisation's DPO those of its
     force, or naming it as home or receiving authority."""
-    query = select(MissingEpisode).where(MissingEpisode.child_id == child_id).order_by(MissingEpisode.reported_start)
-    if not hub_wide:
-        org = actor.organisation_id
-        query = query.where((MissingEpisode.police_org_id == org) | (MissingEpisode.home_authority_id == org)
-                            | (MissingEpisode.receiving_authority_id == org))
-    return list(db.session().scalars(query))
+    return list(db.session().scalars(select(MissingEpisode).where(
+        MissingEpisode.child_id == child_id, subject_access_episodes(actor)).order_by(MissingEpisode.reported_start)))
 
 
 def _episodes_section(episodes: list[MissingEpisode], names: _Names) -> Section:

@@ -1,0 +1,180 @@
+"""May this user see (or do) this to this object? The one package every service asks.
+
+Every rule of who may see what lives in this package, one module per kind of object, and nowhere
+else (tests/access/test_policy_in_one_place.py fails on a role test outside it). Each kind has one
+SQL clause, "what this user may see", that its detail page, lists, searches, exports, counts and
+reports all use: a detail page is the list's clause plus the id (`load_or_refuse`), so a list can
+never show what the detail page refuses. Every refusal is audited the same way and answers 404.
+
+A user reaches a child only through a legitimate relationship, and the answer names it, because
+the audit log records the basis of every access (hub.permissions.children):
+
+| basis                 | who                                   | relationship                                  |
+|-----------------------|---------------------------------------|-----------------------------------------------|
+| enrolment             | DSL or deputy of a school             | the child is on the school's roll now         |
+| la-education          | DSL of local authority education      | the child is on the roll of a school in the LA |
+| responsible-authority | social worker                         | their authority is the child's home authority |
+| placing-authority     | social worker                         | their authority placed the child              |
+| agency-involvement    | any practitioner                      | their organisation holds an open record       |
+| mace-member           | anyone named on a MACE group          | a group they are a current named member of holds the child |
+| mace-agenda           | (an organisation's DPO only)          | a group their organisation sits on holds the child |
+| share-sent            | any practitioner or MACE role         | their organisation shared information about the child (never MACE intelligence) |
+| share-received        | any practitioner or MACE role         | their organisation received information about the child and still holds it (not a decision not to share, never MACE intelligence) |
+| missing-episode       | any practitioner                      | their force holds a missing report on the child |
+| episode-authority     | social worker                         | their authority is named on an episode as the home or receiving (where found) authority |
+| role:dpo              | the hub's DPO: every child; an organisation's DPO: the children their organisation holds | subject access, always audited |
+| role:hub-admin        | administrator                         | role grant (enrolments), always audited        |
+| break-glass           | any practitioner or MACE role         | an emergency grant with a typed reason, one hour, flagged to the DPO |
+
+The analyst (aggregate figures only) reaches no child by any route.
+
+| kind of object                         | who sees it                                                  | module        |
+|----------------------------------------|--------------------------------------------------------------|---------------|
+| child's record                         | the relationships above                                      | children      |
+| share record                           | practitioners and DPOs of its sender and (until revoked) recipient organisations; a decision not to share only its sender's | shares |
+| MACE intelligence                      | current named members of its group whose organisation holds it; the sender organisation's register keeps only the fact of it | shares |
+| share draft                            | its author                                                   | shares        |
+| missing episode                        | police officers and social workers who may see the child; the hub DPO reads | episodes |
+| Philomena profile                      | its keepers (social workers of the child's authority); the hub DPO reads | episodes |
+| Philomena photo                        | as the profile, and the force it was released to             | episodes      |
+| police download, review rows           | officers of its force; administrators                        | episodes, loading |
+| school notification                    | the person addressed, and the key adults of the school it went to | notifications |
+| MACE group, meeting, item, action, outcome, place, person | current named members of the group (administrators manage membership only); an agency's outcome text its own representatives | mace |
+| audit event, flag                      | the hub DPO all; an organisation's DPO its staff's acts and events about children it holds | dpo |
+| subject access pack                    | the hub DPO any child; an organisation's DPO a child it holds | dpo           |
+| report figure                          | scoped per role: the analyst the area, an authority its children, a force its episodes, a school its own notifications and replies | reports |
+
+A school's notification of a missing episode is not a route to the child: the key adult sees the
+notification, which already names the child on its roll.
+"""
+
+# The package's public names, re-exported so that callers import from `hub.permissions`: each
+# import below is used by the modules that import it from here, not here.
+# ruff: noqa: F401
+from hub.permissions.cache import forget_access
+from hub.permissions.children import (
+    DENIED,
+    RELATIONSHIP_ROLES,
+    Access,
+    child_access,
+    child_bases,
+    child_visible,
+    organisation_child_ids,
+    visible_child_ids,
+)
+from hub.permissions.dpo import (
+    NOT_DPO_SCOPE,
+    audit_event_scope,
+    audit_flag_scope,
+    may_prepare_subject_access,
+    subject_access_episodes,
+    subject_access_profile,
+    subject_access_shares,
+)
+from hub.permissions.episodes import (
+    episode_fixable_child_ids,
+    load_force_episode,
+    may_import,
+    may_keep_philomena_profile,
+    may_read_philomena_profile,
+    may_resolve_download_row,
+    may_see_download_of,
+    philomena_released_to,
+)
+from hub.permissions.loading import (
+    RULES,
+    Rule,
+    episode_visible,
+    load_child_or_refuse,
+    load_or_refuse,
+    refuse,
+    visible_clause,
+)
+from hub.permissions.mace import (
+    MACE_OBJECT_TYPES,
+    is_chairing,
+    load_mace_object,
+    mace_agency_sees,
+    mace_agenda_child_access,
+    mace_child_access,
+    mace_group_holds_child,
+    mace_intelligence_access,
+    mace_intelligence_recipients_ok,
+    mace_object_visible,
+    may_manage_mace_membership,
+    may_record_mace_outcome,
+)
+from hub.permissions.membership import (
+    chaired_group_ids,
+    is_mace_chair,
+    mace_membership,
+    member_group_ids,
+    sits_on_a_mace_group,
+)
+from hub.permissions.notifications import addressed_to, may_read_reply_content, notification_visible
+from hub.permissions.reports import (
+    ReportScope,
+    command_line_report_scope,
+    looked_after_return_child_ids,
+    may_view_reports,
+    quality_may_link_download_row,
+    quality_waiting_rows_scope,
+    report_chaired_group_ids,
+    report_linkable_children,
+    report_linkable_groups,
+    report_pattern_group_ids,
+    report_school_choices,
+    report_scope,
+    return_child_ids,
+)
+from hub.permissions.roles import (
+    AGGREGATE_ONLY_ROLES,
+    API_ROLE_FOR_KIND,
+    AUTHORISER_ROLES,
+    CHANGE,
+    EDUCATION_CONTACT_ROLES,
+    EPISODE_ROLES,
+    ESCALATION_ROLES,
+    KEY_ADULT_ROLES,
+    MACE_CHAIR_ROLES,
+    MACE_ROLES,
+    POLICE_ROLES,
+    PRACTITIONER_ROLES,
+    READ,
+    SCHOOL_ROLES,
+    SHARING_ROLES,
+    Capabilities,
+    aggregate_only,
+    is_analyst,
+    is_chair_role,
+    is_designated_lead,
+    is_dpo,
+    is_hub_dpo,
+    is_key_adult,
+    is_officer_of,
+    is_organisation_dpo,
+    is_police_officer,
+    may_administer,
+    may_authorise_sharing,
+    may_break_glass,
+    may_check_audit_integrity,
+    may_export_returns,
+    may_import_downloads,
+    may_read_episodes,
+    may_record_episodes,
+    may_record_school_closure,
+    may_review_audit_log,
+    may_search_children,
+    may_share,
+)
+from hub.permissions.shares import (
+    SHARE_READER_ROLES,
+    current_member_groups,
+    load_share_draft,
+    share_fact_only,
+    share_register_row,
+    share_sent_by,
+    share_visible,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

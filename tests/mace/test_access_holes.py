@@ -1,0 +1,157 @@
+"""The four MACE holes the outside check found (issue 18), each with the near-insider it let in:
+a colleague of the sender who was never named on the group, a member whose membership ended, a
+chair of the keepers' authority who is not a keeper, and the hub administrator. Each test failed
+on the code before hub/permissions became a package: the register's query lacked the MACE clause,
+"share-sent" counted intelligence, a profile release was visible to its sender's organisation,
+and the chair-only pages let any administrator in."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+from sqlalchemy import func, select
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth.roles import Role
+from hub.mace import intelligence
+from hub.mace.models import MaceAgendaChild, MemberRole
+from hub.missing import service as missing
+from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.permissions import child_access
+from hub.sharing import service as sharing
+from hub.sharing.legal_bases import BasisChoice
+from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.db import utcnow
+from tests.factories import make_org, make_user, sign_in
+from tests.mace.conftest import name_member
+
+SUMMARY = "Zephyrine Quaillard seen at the rec ground"
+CONTENT = "Vantablack hatchback, plate withheld, collects children after school"
+
+
+def _intelligence(mace, child) -> int:
+    """The police member shares intelligence about one child into the group."""
+    with db.unit_of_work() as s:
+        s.add(MaceAgendaChild(group_id=mace.group.id, child_id=child.id))
+    draft = sharing.ShareDraft(
+        child_id=None, category=Category.police_intelligence, summary=SUMMARY, content=CONTENT,
+        purpose="Plan disruption", recipient_org_ids=[], source_kind=SourceKind.organisation,
+        source_description="Neighbourhood team", obtained_how=ObtainedHow.observation,
+        obtained_on=date.today() - timedelta(days=1),
+        bases=BasisChoice(article_6="6(1)(e)", article_10="10+S1P10", gateway="CDA1998-s115"),
+        consent_position=ConsentPosition.not_needed, no_consent_reason=NoConsentReason.crime,
+        rationale="Seeking consent would alert the adults.", authorised_by_user_id=mace.user("outsider_police").id,
+        source_evaluation="2", intelligence_assessment="B", handling_code="P", family_told=False,
+        family_not_told_reason="Would place the child at risk.")
+    share = intelligence.share_intelligence(mace.user("police"), mace.group.id, draft,
+                                            intelligence.Subjects(child_ids=[child.id]))
+    return share.id
+
+
+def _client(app, mace, who):
+    client = app.test_client()
+    sign_in(client, *mace.users[who])
+    return client
+
+
+def _refusals(user_id: int) -> int:
+    return db.session().scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.actor_user_id == user_id, AuditEvent.outcome == "refused"))
+
+
+def _xlsx_text(data: bytes) -> str:
+    sheet = load_workbook(io.BytesIO(data), read_only=True).active
+    return " ".join(str(v) for row in sheet.iter_rows(values_only=True) for v in row if v is not None)
+
+
+@pytest.mark.parametrize("who", ["outsider_police", "former"])
+def test_the_register_keeps_only_the_fact_of_intelligence_for_the_senders_colleagues(app, mace, who):
+    child = mace.children[0]
+    share_id = _intelligence(mace, child)
+    client = _client(app, mace, who)
+    for url in ("/sharing", "/sharing/register"):
+        page = client.get(url).get_data(as_text=True)
+        assert SUMMARY not in page and CONTENT not in page and child.given_name not in page, url
+        assert "MACE intelligence shared into Central MACE" in page, url  # the fact stays in the register
+        assert f"/sharing/{share_id}" not in page
+    book = _xlsx_text(client.get("/sharing/register.xlsx").data)
+    assert SUMMARY not in book and child.given_name not in book and "Plan disruption" not in book
+    assert "Central MACE" in book and "seen only by the group's current members" in book
+
+
+def test_a_current_member_of_the_senders_organisation_sees_the_intelligence_whole(app, mace):
+    child = mace.children[0]
+    _intelligence(mace, child)
+    page = _client(app, mace, "police").get("/sharing/register").get_data(as_text=True)
+    assert SUMMARY in page
+
+
+@pytest.mark.parametrize("who", ["outsider_police", "former"])
+def test_sending_intelligence_opens_nothing_of_the_share_or_the_child_to_the_senders_colleagues(app, mace, who):
+    child = mace.children[0]
+    share_id = _intelligence(mace, child)
+    user = mace.user(who)
+    assert not child_access(user, child.id)
+    client = _client(app, mace, who)
+    for url in (f"/sharing/{share_id}", f"/mace/intelligence/{share_id}", f"/sharing/{share_id}/correct",
+                f"/children/{child.id}", f"/consent/new/{child.id}", f"/sharing/decision/{child.id}",
+                f"/sharing/new/{child.id}", f"/missing/new/{child.id}"):
+        before = _refusals(user.id)
+        response = client.get(url)
+        assert response.status_code in (403, 404), f"{who} got {response.status_code} on {url}"
+        body = response.get_data(as_text=True)
+        assert SUMMARY not in body and child.given_name not in body
+        assert _refusals(user.id) > before, f"{url} refused {who} without an audit event"
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 200)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def test_a_profile_release_shows_its_photo_to_the_force_it_went_to_and_not_to_the_authoritys_chair(app, mace):
+    child = mace.children[0]
+    keeper, keeper_secret = make_user(mace.authority, Role.social_worker)
+    chair, chair_secret = make_user(mace.authority, Role.mace_chair)  # of the keepers' authority, not a keeper
+    name_member(mace.group, chair, MemberRole.co_chair)
+    with db.unit_of_work() as s:
+        s.add(MaceAgendaChild(group_id=mace.group.id, child_id=child.id))
+    assert child_access(chair, child.id)  # the group holds the child: the chair may open the record
+    missing.save_profile(keeper, child.id, {"physical_description": "Tall"}, missing.PhotoChange(upload=_jpeg()))
+    episode = missing.record_episode(mace.user("police"), child.id, missing.EpisodeDetails(
+        police_reference="MP/26/7001", reported_start=utcnow() - timedelta(hours=2),
+        classification=Classification.missing, risk_grade=RiskGrade.high, missing_from=MissingFrom.home))
+    missing.release_profile(keeper, episode.id)
+    url = f"/missing/profile/{child.id}/photo"
+
+    police = _client(app, mace, "police")
+    assert police.get(url).mimetype == "image/jpeg"
+    client = app.test_client()
+    sign_in(client, chair, chair_secret)
+    before = _refusals(chair.id)
+    response = client.get(url)
+    assert response.status_code == 404 and response.mimetype != "image/jpeg"
+    assert _refusals(chair.id) == before + 1
+    keeper_client = app.test_client()
+    sign_in(keeper_client, keeper, keeper_secret)
+    assert keeper_client.get(url).mimetype == "image/jpeg"
+
+
+def test_the_hub_administrator_manages_membership_but_reads_nothing_the_group_holds(app, mace):
+    host = make_org()
+    admin, admin_secret = make_user(host, Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, admin, admin_secret)
+    group = mace.group.id
+    for url in (f"/mace/groups/{group}/actions", f"/mace/groups/{group}/meetings/new", f"/mace/groups/{group}",
+                f"/mace/groups/{group}/intelligence"):
+        before = _refusals(admin.id)
+        assert client.get(url).status_code == 404, url
+        assert _refusals(admin.id) > before
+    assert client.get(f"/mace/groups/{group}/members/new").status_code == 200
