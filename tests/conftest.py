@@ -170,3 +170,34 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture(scope="module")
+def module_database_url(database_template, tmp_path_factory):
+    """A database of the module's own, copied from the migrated template once, for tests that
+    build one world and ask it many questions (the access rules). On PostgreSQL it is a database
+    of its own (the per-test one is put back after every test), dropped when the module ends."""
+    kind, template, admin = database_template
+    if kind == "sqlite":
+        path = tmp_path_factory.mktemp("module") / "hub.sqlite3"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"hub_m_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def module_app(module_database_url):
+    """The app on the module's own database (see module_database_url)."""
+    from hub import create_app, db
+
+    app = create_app({"env": "testing", "database_url": module_database_url})
+    yield app
+    db.session.remove()
+    app.extensions["hub_engine"].dispose()

@@ -7,45 +7,23 @@ reports all use: a detail page is the list's clause plus the id (`load_or_refuse
 never show what the detail page refuses. Every refusal is audited the same way and answers 404.
 
 A user reaches a child only through a legitimate relationship, and the answer names it, because
-the audit log records the basis of every access (hub.permissions.children):
+the audit log records the basis of every access. The relationships, the roles that may use each,
+and for every kind of object who sees it and the module that decides, are tables generated from
+these rules (hub/permissions/table.py, shown in the README's "Permissions" section):
 
-| basis                 | who                                   | relationship                                  |
-|-----------------------|---------------------------------------|-----------------------------------------------|
-| enrolment             | DSL or deputy of a school             | the child is on the school's roll now         |
-| la-education          | DSL of local authority education      | the child is on the roll of a school in the LA |
-| responsible-authority | social worker                         | their authority is the child's home authority |
-| placing-authority     | social worker                         | their authority placed the child              |
-| agency-involvement    | any practitioner                      | their organisation holds an open record       |
-| mace-member           | anyone named on a MACE group          | a group they are a current named member of holds the child |
-| mace-agenda           | (an organisation's DPO only)          | a group their organisation sits on holds the child |
-| share-sent            | any practitioner or MACE role         | their organisation shared information about the child (never MACE intelligence) |
-| share-received        | any practitioner or MACE role         | their organisation received information about the child and still holds it (not a decision not to share, never MACE intelligence) |
-| missing-episode       | any practitioner                      | their force holds a missing report on the child |
-| episode-authority     | social worker                         | their authority is named on an episode as the home or receiving (where found) authority |
-| role:dpo              | the hub's DPO: every child; an organisation's DPO: the children their organisation holds | subject access, always audited |
-| role:hub-admin        | administrator                         | role grant (enrolments), always audited        |
-| break-glass           | any practitioner or MACE role         | an emergency grant with a typed reason, one hour, flagged to the DPO |
-
-The analyst (aggregate figures only) reaches no child by any route.
-
-| kind of object                         | who sees it                                                  | module        |
-|----------------------------------------|--------------------------------------------------------------|---------------|
-| child's record                         | the relationships above                                      | children      |
-| share record                           | practitioners and DPOs of its sender and (until revoked) recipient organisations; a decision not to share only its sender's | shares |
-| MACE intelligence                      | current named members of its group whose organisation holds it; the sender organisation's register keeps only the fact of it | shares |
-| share draft                            | its author                                                   | shares        |
-| missing episode                        | police officers and social workers who may see the child; the hub DPO reads | episodes |
-| Philomena profile                      | its keepers (social workers of the child's authority); the hub DPO reads | episodes |
-| Philomena photo                        | as the profile, and the force it was released to             | episodes      |
-| police download, review rows           | officers of its force; administrators                        | episodes, loading |
-| school notification                    | the person addressed, and the key adults of the school it went to | notifications |
-| MACE group, meeting, item, action, outcome, place, person | current named members of the group (administrators manage membership only); an agency's outcome text its own representatives | mace |
-| audit event, flag                      | the hub DPO all; an organisation's DPO its staff's acts and events about children it holds | dpo |
-| subject access pack                    | the hub DPO any child; an organisation's DPO a child it holds | dpo           |
-| report figure                          | scoped per role: the analyst the area, an authority its children, a force its episodes, a school its own notifications and replies | reports |
-
-A school's notification of a missing episode is not a route to the child: the key adult sees the
-notification, which already names the child on its roll.
+| module          | what it decides                                                          |
+|-----------------|--------------------------------------------------------------------------|
+| `roles`         | every role set; what a user may do by role alone (`Capabilities`)        |
+| `children`      | the relationships to a child; `child_access`, `visible_child_ids`        |
+| `membership`    | MACE membership: named, dated, current                                   |
+| `mace`          | MACE content: current named members only; `load_mace_object`             |
+| `shares`        | share records, MACE intelligence and its fact, drafts                    |
+| `episodes`      | Philomena profiles and photos, police downloads, a force's API           |
+| `notifications` | school notifications and replies                                         |
+| `loading`       | one rule per kind: `visible_clause` for lists, `load_or_refuse` for one  |
+| `dpo`           | the DPO's scope in the audit log; subject access                         |
+| `reports`       | whose figures a report counts; the returns                               |
+| `cache`         | the per-request answers, forgotten when a relationship changes           |
 """
 
 # The package's public names, re-exported so that callers import from `hub.permissions`: each

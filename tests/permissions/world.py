@@ -1,0 +1,236 @@
+"""A compact world for the access rules: every relationship of hub.permissions once, and beside each
+the near-insider it must not let in (a colleague, a former member, a revoked recipient, an ended
+enrolment, another force, the administrator, the analyst, an organisation's DPO).
+
+Built through the services where the hub has one (episodes, shares, decisions, revocation,
+intelligence, break glass, profiles, releases); relationship rows the hub records from other
+systems (enrolments, agency involvements, a group's agenda) are written as those systems would.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from PIL import Image
+
+from hub import db
+from hub.auth.models import Organisation, User
+from hub.auth.roles import OrgKind, Role
+from hub.db import unit_of_work, utcnow
+from hub.mace import intelligence
+from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
+from hub.missing import service as missing
+from hub.missing.models import (
+    Classification,
+    EpisodeSource,
+    ImportBatch,
+    ImportReviewItem,
+    ImportStatus,
+    MissingEpisode,
+    MissingFrom,
+    RiskGrade,
+)
+from hub.notifications.models import Notification
+from hub.people import service as people
+from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.sharing import service as sharing
+from hub.sharing.legal_bases import BasisChoice
+from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
+from tests.factories import make_child, make_org, make_user
+
+TODAY = date.today()
+
+
+@dataclass
+class AccessWorld:
+    orgs: dict[str, Organisation] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    shares: dict[str, ShareRecord] = field(default_factory=dict)
+    episodes: dict[str, MissingEpisode] = field(default_factory=dict)
+    notifications: dict[str, Notification] = field(default_factory=dict)
+    group: MaceGroup | None = None
+    batch: ImportBatch | None = None
+    review_item: ImportReviewItem | None = None
+
+    def user(self, name: str) -> User:
+        """The user, fresh from the database (roles and organisation loaded)."""
+        return db.session().get(User, self.users[name].id)
+
+    def child_name(self, child_id: int) -> str:
+        return next(name for name, c in self.children.items() if c.id == child_id)
+
+
+def _org(world: AccessWorld, name: str, kind: OrgKind, **extra) -> Organisation:
+    world.orgs[name] = make_org(kind, **extra)
+    return world.orgs[name]
+
+
+def _user(world: AccessWorld, name: str, org: str, *roles: Role) -> User:
+    world.users[name] = make_user(world.orgs[org], *roles, totp=False)[0]
+    return world.users[name]
+
+
+def _member(world: AccessWorld, user: str, role: MemberRole = MemberRole.member, ended: bool = False) -> None:
+    person = world.users[user]
+    with unit_of_work() as s:
+        s.add(MaceMember(group_id=world.group.id, user_id=person.id, organisation_id=person.organisation_id,
+                         role=role, start_date=TODAY - timedelta(days=200),
+                         end_date=TODAY - timedelta(days=1) if ended else None))
+
+
+def _draft(world: AccessWorld, child: Child | None, recipients: list[str], authoriser: str, summary: str,
+           **extra) -> sharing.ShareDraft:
+    values = dict(
+        child_id=child.id if child else None, category=Category.police_intelligence, summary=summary,
+        content=f"{summary}: the detail", purpose="Safeguarding",
+        recipient_org_ids=[world.orgs[r].id for r in recipients], source_kind=SourceKind.organisation,
+        source_description="A team of the sender", obtained_how=ObtainedHow.observation,
+        obtained_on=TODAY - timedelta(days=2),
+        bases=BasisChoice(article_6="6(1)(e)", article_10="10+S1P10", gateway="CDA1998-s115"),
+        consent_position=ConsentPosition.not_needed, no_consent_reason=NoConsentReason.crime,
+        rationale="Seeking consent would place the child at risk", authorised_by_user_id=world.users[authoriser].id,
+        source_evaluation="2", intelligence_assessment="B", handling_code="P", family_told=False,
+        family_not_told_reason="Would place the child at risk")
+    values.update(extra)
+    return sharing.ShareDraft(**values)
+
+
+def _episode(world: AccessWorld, name: str, officer: str, child: str, reference: str, **changes) -> None:
+    """A force's report, as its daily download brings it (the force need not know the child yet)."""
+    actor = world.user(officer)
+    with unit_of_work():
+        outcome = missing.apply_police_record(actor, actor.organisation_id, world.children[child].id,
+                                              missing.EpisodeDetails(
+                                                  police_reference=reference,
+                                                  reported_start=utcnow() - timedelta(hours=3),
+                                                  classification=Classification.missing, risk_grade=RiskGrade.medium,
+                                                  missing_from=MissingFrom.home),
+                                              EpisodeSource.police_download)
+    if changes:
+        missing.update_episode(world.user(officer), outcome.episode.id, missing.EpisodeChanges(**changes))
+    world.episodes[name] = db.session().get(MissingEpisode, outcome.episode.id)
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (40, 90, 160)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def build_access_world() -> AccessWorld:
+    w = AccessWorld()
+    _org(w, "host", OrgKind.mace_host)
+    _org(w, "la_h", OrgKind.childrens_social_care)
+    _org(w, "la_p", OrgKind.childrens_social_care)
+    edu = _org(w, "edu", OrgKind.la_education)
+    _org(w, "school_a", OrgKind.school, local_authority_id=edu.id)
+    _org(w, "school_b", OrgKind.school, local_authority_id=edu.id)
+    _org(w, "school_c", OrgKind.school)
+    _org(w, "f1", OrgKind.police)
+    _org(w, "f2", OrgKind.police)
+    _org(w, "nhs", OrgKind.health)
+
+    for name, org, roles in [
+        ("dsl_a", "school_a", [Role.dsl]), ("deputy_a", "school_a", [Role.deputy_dsl]),
+        ("dsl_b", "school_b", [Role.dsl]), ("dsl_c", "school_c", [Role.dsl]), ("edu", "edu", [Role.dsl]),
+        ("sw_h", "la_h", [Role.social_worker]), ("sw_p", "la_p", [Role.social_worker]),
+        ("off1", "f1", [Role.police_officer]), ("off2", "f2", [Role.police_officer]),
+        ("nurse", "nhs", [Role.health_practitioner]), ("nurse2", "nhs", [Role.health_practitioner]),
+        ("dpo_a", "school_a", [Role.dpo]), ("dpo_f1", "f1", [Role.dpo]), ("dpo_h", "la_h", [Role.dpo]),
+        ("hub_dpo", "host", [Role.dpo]), ("admin", "host", [Role.hub_admin]), ("analyst", "host", [Role.analyst]),
+        ("chair", "la_h", [Role.mace_chair]), ("member", "f1", [Role.police_officer]),
+        ("former", "f1", [Role.police_officer]), ("glass", "nhs", [Role.health_practitioner]),
+        ("mace_only", "f1", [Role.mace_member]),
+    ]:
+        _user(w, name, org, *roles)
+
+    la_h, la_p = w.orgs["la_h"].id, w.orgs["la_p"].id
+    w.children = {
+        "roll_a": make_child("Rolla", "Quorne", responsible_authority_id=la_h, placing_authority_id=la_p,
+                             looked_after=True),
+        "left_a": make_child("Leftly", "Quorne", responsible_authority_id=la_p),
+        "roll_c": make_child("Rollc", "Quorne"),
+        "involved": make_child("Involva", "Quorne"),
+        "episode": make_child("Episodia", "Quorne"),
+        "sent": make_child("Sentina", "Quorne"),
+        "decided": make_child("Decida", "Quorne"),
+        "mace": make_child("Macey", "Quorne"),
+        "intel": make_child("Intella", "Quorne"),
+        "glass": make_child("Glassa", "Quorne"),
+    }
+    c = w.children
+    with unit_of_work() as s:
+        s.add_all([
+            Enrolment(child_id=c["roll_a"].id, school_id=w.orgs["school_a"].id, start_date=date(2024, 9, 1)),
+            Enrolment(child_id=c["left_a"].id, school_id=w.orgs["school_a"].id, start_date=date(2023, 9, 1),
+                      end_date=date(2025, 7, 20)),
+            Enrolment(child_id=c["roll_c"].id, school_id=w.orgs["school_c"].id, start_date=date(2024, 9, 1)),
+            AgencyInvolvement(child_id=c["involved"].id, organisation_id=w.orgs["nhs"].id, reason="CAMHS",
+                              started_on=date(2025, 1, 1)),
+            AgencyInvolvement(child_id=c["involved"].id, organisation_id=w.orgs["f2"].id, reason="closed case",
+                              started_on=date(2024, 1, 1), ended_on=TODAY - timedelta(days=30)),
+            *[AgencyInvolvement(child_id=c[name].id, organisation_id=w.orgs["nhs"].id, reason="school nurse",
+                                started_on=date(2025, 1, 1)) for name in ("sent", "decided")],
+        ])
+        w.group = MaceGroup(code="ACCESS-G", name="Access Group", host_organisation_id=w.orgs["host"].id,
+                            area_authority_id=la_h)
+        s.add(w.group)
+        s.flush()
+        s.add_all([MaceMembership(group_id=w.group.id, organisation_id=w.orgs[o].id) for o in ("f1", "la_h")])
+        s.add_all(MaceAgendaChild(group_id=w.group.id, child_id=c[name].id) for name in ("mace", "roll_a"))
+    _member(w, "chair", MemberRole.chair)
+    _member(w, "member")
+    _member(w, "former", ended=True)
+    _member(w, "mace_only")
+
+    # Episodes: a force's report about a child of no one else, naming two authorities; a report
+    # by force 1 about the child the intelligence is about; and one about the child on roll at
+    # school A (its key adults are told).
+    _episode(w, "episode", "off2", "episode", "F2/EP/1", home_authority_id=la_h, receiving_authority_id=la_p)
+    _episode(w, "intel", "off1", "intel", "F1/EP/1")
+    _episode(w, "roll_a", "off1", "roll_a", "F1/EP/2")
+
+    # Shares: health to force 1 (and force 2, revoked); a decision not to share (would have gone
+    # to force 2); MACE intelligence about one child from the member (force 1) into the group.
+    w.shares["sent"] = sharing.create_share(w.user("nurse"), _draft(
+        w, c["sent"], ["f1", "f2"], "nurse", "Sentina seen with adults", category=Category.health_information,
+        bases=BasisChoice(article_6="6(1)(e)", article_9="9(2)(g)+S1P18", gateway="CA2004-s11"),
+        source_evaluation=None, intelligence_assessment=None, handling_code=None))
+    sharing.revoke(w.user("nurse"), w.shares["sent"].id, w.orgs["f2"].id, "sent in error")
+    w.shares["decided"] = sharing.record_decision_not_to_share(w.user("nurse"), _draft(
+        w, c["decided"], ["f2"], "nurse", "Decida not shared", category=Category.health_information))
+    # The health team's involvement that let it share has ended: what it sent is its only tie now.
+    with unit_of_work() as s:
+        for involvement in s.query(AgencyInvolvement).filter(
+                AgencyInvolvement.child_id.in_([c["sent"].id, c["decided"].id])):
+            involvement.ended_on = TODAY - timedelta(days=1)
+    w.shares["intel"] = intelligence.share_intelligence(
+        w.user("member"), w.group.id, _draft(w, None, [], "off1", "Intella seen at the garages"),
+        intelligence.Subjects(child_ids=[c["intel"].id]))
+
+    # Break glass: one practitioner's one-hour grant.
+    people.break_glass(w.user("glass"), c["glass"].id, "Child in A&E, no record reachable: need the plan")
+
+    # The Philomena profile of the child on roll at school A, kept by its authorities, released
+    # to force 1 for its episode.
+    missing.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
+                         missing.PhotoChange(upload=_jpeg()))
+    missing.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
+
+    # Notifications of school A's key adults about the episode of the child on its roll.
+    for n in db.session().query(Notification).filter_by(episode_id=w.episodes["roll_a"].id):
+        w.notifications["dsl_a" if n.user_id == w.users["dsl_a"].id else "deputy_a"] = n
+
+    # A police download of force 1 and a row waiting for review.
+    with unit_of_work() as s:
+        w.batch = ImportBatch(police_org_id=w.orgs["f1"].id, uploaded_by_user_id=w.users["off1"].id,
+                              filename="download.xlsx", sha256="0" * 64, status=ImportStatus.done)
+        s.add(w.batch)
+        s.flush()
+        w.review_item = ImportReviewItem(batch_id=w.batch.id, police_org_id=w.orgs["f1"].id, row_number=2,
+                                         police_reference="F1/WAIT/1", row_data="{}")
+        s.add(w.review_item)
+    return w
