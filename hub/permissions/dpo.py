@@ -14,11 +14,12 @@ episodes of their force or naming their authority, and the profile their organis
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, or_, true
+from sqlalchemy import and_, exists, or_, select, true
 
 from hub.audit.models import AuditEvent, AuditEventChild, AuditFlag
 from hub.auth.models import User
 from hub.missing.models import MissingEpisode, PhilomenaProfile
+from hub.people.models import Child
 from hub.permissions.children import child_access, organisation_child_ids
 from hub.permissions.roles import is_dpo, is_hub_dpo
 from hub.permissions.shares import share_visible
@@ -72,8 +73,13 @@ def subject_access_episodes(user: User):
 
 
 def subject_access_profile(user: User):
-    """The Philomena profile a pack holds: any for the hub's DPO, their organisation's otherwise."""
-    return true() if is_hub_dpo(user) else PhilomenaProfile.held_by_org_id == user.organisation_id
+    """The Philomena profile a pack holds: any for the hub's DPO; otherwise one their organisation
+    keeps (the child's placing or home authority: the keepers of hub.permissions.episodes)."""
+    if is_hub_dpo(user):
+        return true()
+    org = user.organisation_id
+    return PhilomenaProfile.child_id.in_(select(Child.id).where(
+        (Child.placing_authority_id == org) | (Child.responsible_authority_id == org)))
 
 
 def subject_access_shares(user: User):

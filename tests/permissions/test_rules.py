@@ -37,7 +37,6 @@ from hub.permissions import (
     visible_clause,
 )
 from hub.sharing.models import ShareRecord
-from tests.permissions.world import AccessWorld, build_access_world
 
 EVERYONE = ["dsl_a", "deputy_a", "dsl_b", "dsl_c", "edu", "sw_h", "sw_p", "off1", "off2", "nurse", "nurse2", "glass",
             "dpo_a", "dpo_f1", "dpo_h", "hub_dpo", "admin", "analyst", "chair", "member", "former", "mace_only"]
@@ -91,22 +90,6 @@ NOTIFICATIONS = {"dsl_a": {"dsl_a", "deputy_a"}, "deputy_a": {"dsl_a", "deputy_a
 DOWNLOADS = {"off1", "member", "former", "admin"}
 GROUP = {"chair", "member", "mace_only"}
 PHOTO = {"sw_h", "sw_p", "hub_dpo", "off1", "member", "former", "mace_only"}
-
-
-@pytest.fixture(scope="module")
-def world(module_app) -> AccessWorld:
-    with module_app.app_context():
-        built = build_access_world()
-    return built
-
-
-@pytest.fixture(autouse=True)
-def _context(module_app, world):
-    """Each test in the world's app and database (another module's app may have come between)."""
-    db.bind(module_app.extensions["hub_engine"])
-    with module_app.test_request_context():
-        yield
-    db.session.remove()
 
 
 def _refusals() -> int:

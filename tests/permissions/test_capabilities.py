@@ -1,0 +1,231 @@
+"""What roles alone decide (menus, page guards, who is told), the MACE, Philomena, download, API,
+notification and DPO rules, each against a table written out by hand for the compact world."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+from sqlalchemy import select
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.errors import NotFound
+from hub.missing.models import MissingEpisode, PhilomenaProfile
+from hub.notifications.models import Notification
+from hub.permissions import (
+    Capabilities,
+    addressed_to,
+    audit_event_scope,
+    child_access,
+    episode_fixable_child_ids,
+    is_chairing,
+    is_mace_chair,
+    load_force_episode,
+    mace_agency_sees,
+    mace_agenda_child_access,
+    mace_child_access,
+    mace_intelligence_access,
+    mace_intelligence_recipients_ok,
+    mace_membership,
+    may_export_returns,
+    may_import,
+    may_keep_philomena_profile,
+    may_manage_mace_membership,
+    may_prepare_subject_access,
+    may_read_philomena_profile,
+    may_read_reply_content,
+    may_record_mace_outcome,
+    may_resolve_download_row,
+    philomena_released_to,
+    sits_on_a_mace_group,
+    subject_access_episodes,
+    subject_access_profile,
+    subject_access_shares,
+)
+from hub.sharing.models import ShareRecord
+from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EVERYONE
+
+POLICE = {"off1", "off2", "member", "former"}
+SCHOOLS = {"dsl_a", "deputy_a", "dsl_b", "dsl_c", "edu"}
+SOCIAL = {"sw_h", "sw_p"}
+NURSES = {"nurse", "nurse2", "glass"}
+DPOS = {"dpo_a", "dpo_f1", "dpo_h", "hub_dpo"}
+SHARERS = SCHOOLS | SOCIAL | POLICE | NURSES | {"chair", "mace_only"}
+
+#: capability -> who has it.
+CAPABILITIES = {
+    "administer": {"admin"},
+    "review_audit_log": DPOS,
+    "check_audit_integrity": DPOS | {"admin"},
+    "read_notifications": SCHOOLS,
+    "record_episodes": SOCIAL | POLICE,
+    "import_downloads": POLICE | {"admin"},
+    "police_officer": POLICE,
+    "search_children": SHARERS | DPOS | {"admin"},
+    "share": SHARERS,
+    "record_school_closure": {"dsl_a", "dsl_b", "dsl_c"},
+    "hub_dpo": {"hub_dpo"},
+}
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_what_each_user_may_do_by_role_alone(world, who):
+    granted = {name for name, value in asdict(Capabilities.of(world.user(who))).items() if value}
+    assert granted == {name for name, holders in CAPABILITIES.items() if who in holders}, who
+    assert may_export_returns(world.user(who)) == (who in SOCIAL), who
+    assert may_import(world.user(who)) == (who in POLICE), who
+
+
+def test_nobody_signed_out_or_deactivated_may_do_anything(world):
+    assert not any(asdict(Capabilities.of(None)).values())
+    user = world.user("admin")
+    user.active = False
+    try:
+        assert not any(asdict(Capabilities.of(user)).values())
+        assert not child_access(user, world.children["roll_a"].id)
+    finally:
+        db.session().rollback()
+
+
+# --- MACE ---------------------------------------------------------------------------------------------
+
+MEMBERS = {"chair", "member", "mace_only"}
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_only_current_members_sit_on_the_group_and_only_the_chair_and_admin_manage_it(world, who):
+    user, group = world.user(who), world.group.id
+    assert sits_on_a_mace_group(user) == (who in MEMBERS), who
+    assert (mace_membership(user, group) is not None) == (who in MEMBERS), who
+    assert is_mace_chair(user, group) == (who == "chair"), who
+    assert is_chairing(mace_membership(user, group)) == (who == "chair"), who
+    assert may_manage_mace_membership(user, group) == (who in {"chair", "admin"}), who
+    assert bool(mace_intelligence_access(user, group, None)) == (who in MEMBERS), who
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_member_names_a_child_the_group_holds_or_one_they_may_see_and_only_the_chair_brings_one(world, who):
+    user, group = world.user(who), world.group.id
+    for name in CHILDREN:
+        child = world.children[name].id
+        held = name in {"mace", "roll_a"}
+        expected = ("mace-member" if held else CHILD_ACCESS[who].get(name)) if who in MEMBERS else None
+        access = mace_child_access(user, group, child)
+        assert (access.basis if access else None) == expected, f"{who} -> {name}"
+        agenda = mace_agenda_child_access(user, group, child)
+        assert (agenda.basis if agenda else None) == (expected if who == "chair" else None), f"{who} -> {name}"
+
+
+def test_intelligence_goes_only_to_the_groups_member_organisations(world):
+    group, orgs = world.group.id, world.orgs
+    assert mace_intelligence_recipients_ok(group, [orgs["f1"].id, orgs["la_h"].id])
+    assert mace_intelligence_recipients_ok(group, [orgs["la_h"].id])
+    assert not mace_intelligence_recipients_ok(group, [orgs["la_h"].id, orgs["nhs"].id])
+
+
+def test_an_agencys_outcome_is_recorded_and_read_by_its_own_current_representative(world):
+    member = mace_membership(world.user("member"), world.group.id)
+    f1, la_h = world.orgs["f1"].id, world.orgs["la_h"].id
+    assert may_record_mace_outcome(member, f1) and not may_record_mace_outcome(member, la_h)
+    assert mace_agency_sees(member, f1) and not mace_agency_sees(member, la_h)
+    assert not may_record_mace_outcome(None, f1) and not mace_agency_sees(None, f1)
+
+
+# --- episodes, profiles, downloads, a force's system ---------------------------------------------------
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_episodes_are_changed_only_for_children_the_recorders_may_see(world, who):
+    ids = {c.id: name for name, c in world.children.items()}
+    fixable = {ids[i] for i in episode_fixable_child_ids(world.user(who), list(ids))}
+    assert fixable == (set(CHILD_ACCESS[who]) if who in SOCIAL | POLICE else set()), who
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_the_profile_is_kept_by_the_childs_authorities_and_released_only_to_the_force(world, who):
+    user, child = world.user(who), world.children["roll_a"]
+    assert may_keep_philomena_profile(user, child) == (who in SOCIAL), who
+    assert may_read_philomena_profile(user, child) == (who in SOCIAL | {"hub_dpo"}), who
+    assert philomena_released_to(user, child.id) == (who in {"off1", "member", "former", "mace_only"}), who
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_forces_download_row_is_resolved_by_its_officers_and_administrators(world, who):
+    user = world.user(who)
+    assert may_resolve_download_row(user, world.orgs["f1"].id) == (who in {"off1", "member", "former", "admin"})
+    assert may_resolve_download_row(user, world.orgs["f2"].id) == (who in {"off2", "admin"})
+
+
+def test_a_forces_system_reads_only_its_own_forces_reports(world):
+    off1, off2 = world.user("off1"), world.user("off2")
+    assert load_force_episode(off1, world.episodes["intel"].id, "read", 2**31 - 1).id == world.episodes["intel"].id
+    for actor, episode_id in ((off2, world.episodes["intel"].id), (off1, world.episodes["episode"].id),
+                              (off1, 0), (off1, 2**31)):
+        with pytest.raises(NotFound):
+            load_force_episode(actor, episode_id, "read", 2**31 - 1)
+
+
+# --- notifications --------------------------------------------------------------------------------------
+
+def test_the_inbox_holds_the_copies_addressed_to_the_key_adult_alone(world):
+    for who, n in world.notifications.items():
+        inbox = set(db.session().scalars(select(Notification.id).where(addressed_to(world.user(who)))))
+        assert n.id in inbox and {m.id for m in world.notifications.values()} & inbox == {n.id}
+    assert not set(db.session().scalars(select(Notification.id).where(addressed_to(world.user("dsl_b")))))
+
+
+def test_a_replys_text_is_the_schools_and_the_forces(world):
+    school, force, other = world.orgs["school_a"].id, world.orgs["f1"].id, world.orgs["f2"].id
+    assert may_read_reply_content(world.user("dsl_a"), school, force)
+    assert may_read_reply_content(world.user("off1"), school, force)
+    assert not may_read_reply_content(world.user("off2"), school, force)
+    assert not may_read_reply_content(world.user("dsl_b"), school, other)
+
+
+# --- the DPO: the audit log's scope, subject access -------------------------------------------------------
+
+#: An organisation's DPO may prepare a pack for exactly the children their organisation holds.
+SUBJECT_ACCESS = {"dpo_a": {"roll_a"}, "dpo_f1": {"roll_a", "intel", "sent", "mace"},
+                  "dpo_h": {"roll_a", "episode", "mace"}, "hub_dpo": set(CHILDREN)}
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_subject_access_is_the_hub_dpos_for_any_child_and_an_organisations_for_its_own(world, who):
+    user = world.user(who)
+    allowed = {name for name in CHILDREN if may_prepare_subject_access(user, world.children[name].id)}
+    assert allowed == SUBJECT_ACCESS.get(who, set()), who
+
+
+def test_a_pack_holds_the_episodes_profile_and_shares_of_the_dpos_scope(world):
+    def episodes(who):
+        ids = {e.id: n for n, e in world.episodes.items()}
+        return {ids[i] for i in db.session().scalars(select(MissingEpisode.id).where(
+            subject_access_episodes(world.user(who))))}
+
+    def shares(who):
+        ids = {s.id: n for n, s in world.shares.items()}
+        return {ids[i] for i in db.session().scalars(select(ShareRecord.id).where(
+            subject_access_shares(world.user(who)))) if i in ids}
+
+    def profile(who):
+        return db.session().scalar(select(PhilomenaProfile.id).where(subject_access_profile(world.user(who))))
+
+    assert episodes("hub_dpo") == set(world.episodes)
+    assert episodes("dpo_f1") == {"intel", "roll_a"} and episodes("dpo_h") == {"episode"}
+    assert episodes("dpo_a") == set()
+    assert shares("hub_dpo") == set(world.shares)
+    assert shares("dpo_f1") == {"sent"} and shares("dpo_h") == set()
+    assert profile("hub_dpo") and profile("dpo_h") and not profile("dpo_f1") and not profile("dpo_a")
+
+
+def test_an_organisations_dpo_sees_its_staffs_acts_and_the_events_about_the_children_it_holds(world):
+    assert audit_event_scope(world.user("hub_dpo")) is None
+    user = world.user("dpo_a")
+    seen = list(db.session().scalars(select(AuditEvent).where(audit_event_scope(user))))
+    roll_a = world.children["roll_a"].id
+    staff = {world.users[n].id for n in ("dsl_a", "deputy_a", "dpo_a")}
+    assert seen and all(e.actor_user_id in staff or e.child_id == roll_a or e.child_id is None for e in seen)
+    about_roll_a = list(db.session().scalars(select(AuditEvent.id).where(AuditEvent.child_id == roll_a)))
+    assert {e.id for e in seen} >= set(about_roll_a)
+    other = world.children["episode"].id
+    assert not any(e.child_id == other for e in seen)
