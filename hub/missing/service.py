@@ -29,8 +29,8 @@ from hub.missing.models import (
 from hub.people.models import Child, IdentifierKind
 from hub.sharing.models import ShareRecord
 from hub.permissions import (
-    READ, child_access, episode_visible, load_or_refuse, may_keep_philomena_profile, may_read_episodes,
-    may_read_philomena_profile, may_record_episodes, philomena_released_to, refuse, share_visible,
+    child_access, episode_visible, load_or_refuse, load_profile_child, may_keep_philomena_profile,
+    may_read_episodes, may_record_episodes, profile_photo_basis, refuse, share_visible,
 )
 #: An episode's start may be at most this far in the future (clock skew of agency systems).
 CLOCK_SKEW = timedelta(minutes=5)
@@ -485,13 +485,8 @@ PROFILE_TEXT_MAX = 4000
 
 
 def _child_for_profile(actor: User, child_id: int, action: str, object_type: str = "philomena-profile"):
-    child = db.session().get(Child, child_id)
-    access = child_access(actor, child_id) if child is not None else None
-    # The hub's DPO reads it for subject access; only the keeping authority writes or releases it.
-    may = may_read_philomena_profile if action == READ else may_keep_philomena_profile
-    if not access or not may(actor, child):
-        refuse(actor, object_type, child_id, child_id if child else None, action=action)
-    return child, access
+    """The hub's DPO reads the profile for subject access; only its keepers write or release it."""
+    return load_profile_child(actor, child_id, action, object_type)
 
 
 def _profile_of(child_id: int):
@@ -578,16 +573,11 @@ def get_profile_photo(actor: User, child_id: int) -> bytes | None:
     """The profile's photo (None when none is kept), for those who may see the profile: its keepers,
     the hub's DPO, and a force it was released to while the release stands. Every read is audited;
     anyone else gets the same 404 as for a child without a profile, audited."""
-    child = db.session().get(Child, child_id)
-    access = child_access(actor, child_id) if child is not None else None
-    holder = bool(access) and may_read_philomena_profile(actor, child)
-    released = bool(access) and not holder and philomena_released_to(actor, child_id)
-    if not (holder or released):
-        refuse(actor, "philomena-photo", child_id, child_id if child else None)
+    basis = profile_photo_basis(actor, child_id)
     with unit_of_work():
         profile = _profile_of(child_id)
         audit.record("read", actor=actor, object_type="philomena-photo", object_id=profile.id if profile else None,
-                     child_id=child_id, basis=access.basis if not released else "profile-released")
+                     child_id=child_id, basis=basis)
     return profile.photo if profile is not None else None
 
 

@@ -51,6 +51,8 @@ from hub.permissions.dpo import (
 )
 from hub.permissions.episodes import (
     episode_fixable_child_ids,
+    load_profile_child,
+    profile_photo_basis,
     load_force_episode,
     may_import,
     may_keep_philomena_profile,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from sqlalchemy import ColumnElement, select, true
 
@@ -114,7 +115,7 @@ def episode_visible(user: User | None, action: str = READ) -> ColumnElement[bool
 
 
 def refuse(user: User | None, object_type: str, object_id, child_id: int | None = None,
-           action: str = READ) -> None:
+           action: str = READ) -> NoReturn:
     """Record the refused access, then answer 404: the same as for a record that does not exist."""
     audit.record_refusal(user, object_type, object_id, child_id, action=action)
     raise NotFound(f"{object_type} not found")

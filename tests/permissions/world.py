@@ -234,3 +234,27 @@ def build_access_world() -> AccessWorld:
                                          police_reference="F1/WAIT/1", row_data="{}")
         s.add(w.review_item)
     return w
+
+
+def world_ids(world: AccessWorld) -> dict:
+    """The world as ids, to keep beside a copy of its database (tests/permissions/conftest.py)."""
+    return {"orgs": {k: v.id for k, v in world.orgs.items()}, "users": {k: v.id for k, v in world.users.items()},
+            "children": {k: v.id for k, v in world.children.items()},
+            "shares": {k: v.id for k, v in world.shares.items()},
+            "episodes": {k: v.id for k, v in world.episodes.items()},
+            "notifications": {k: v.id for k, v in world.notifications.items()},
+            "group": world.group.id, "batch": world.batch.id, "review_item": world.review_item.id}
+
+
+def load_access_world(ids: dict) -> AccessWorld:
+    """The world again from its ids, in a copy of the database it was built in."""
+    s = db.session()
+
+    def each(model, names: dict) -> dict:
+        return {name: s.get(model, i) for name, i in names.items()}
+
+    return AccessWorld(orgs=each(Organisation, ids["orgs"]), users=each(User, ids["users"]),
+                       children=each(Child, ids["children"]), shares=each(ShareRecord, ids["shares"]),
+                       episodes=each(MissingEpisode, ids["episodes"]),
+                       notifications=each(Notification, ids["notifications"]), group=s.get(MaceGroup, ids["group"]),
+                       batch=s.get(ImportBatch, ids["batch"]), review_item=s.get(ImportReviewItem, ids["review_item"]))
