@@ -59,7 +59,7 @@ def may_prepare_subject_access(user: User | None, child_id: int) -> bool:
     if not is_dpo(user):
         return False
     access = child_access(user, child_id)
-    return bool(access) and (is_hub_dpo(user) or access.basis not in NOT_DPO_SCOPE)
+    return bool(access) and access.basis not in NOT_DPO_SCOPE
 
 
 def subject_access_episodes(user: User):

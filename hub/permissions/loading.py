@@ -65,12 +65,6 @@ class Rule:
     clause: Callable[[User | None, type, str], ColumnElement[bool]] | None = None
     allowed: Callable[[User | None, str], bool] | None = None
     child_column: str | None = None
-    #: Where the object's child is, for a refusal's record: a SELECT of the child's id.
-    child_of: Callable[[int], object] | None = None
-
-
-def _child_of(model):
-    return lambda object_id: select(model.child_id).where(model.id == object_id)
 
 
 def _episode_roles(user: User | None, action: str) -> bool:
@@ -83,19 +77,32 @@ def _consent_roles(user: User | None, action: str) -> bool:
     return active(user) if action == READ else may_share(user)
 
 
+def _share_clause(user: User | None, _model, action: str):
+    return share_visible(user) if action == READ else share_sent_by(user)
+
+
+def _notification_clause(user: User | None, _model, _action: str):
+    return notification_visible(user)
+
+
 RULES: dict[type, Rule] = {
-    ShareRecord: Rule("share", clause=lambda user, _m, action: share_visible(user) if action == READ
-                      else share_sent_by(user), child_of=_child_of(ShareRecord)),
-    Notification: Rule("notification", clause=lambda user, _m, _a: notification_visible(user),
-                       child_of=lambda object_id: select(MissingEpisode.child_id).join(
-                           Notification, Notification.episode_id == MissingEpisode.id)
-                       .where(Notification.id == object_id)),
+    ShareRecord: Rule("share", clause=_share_clause),
+    Notification: Rule("notification", clause=_notification_clause),
     ImportBatch: Rule("import-batch", clause=_download_visible),
     ImportReviewItem: Rule("import-review-item", clause=_download_visible),
-    MissingEpisode: Rule("missing-episode", allowed=_episode_roles, child_column="child_id",
-                         child_of=_child_of(MissingEpisode)),
-    ConsentRecord: Rule("consent", allowed=_consent_roles, child_column="child_id", child_of=_child_of(ConsentRecord)),
+    MissingEpisode: Rule("missing-episode", allowed=_episode_roles, child_column="child_id"),
+    ConsentRecord: Rule("consent", allowed=_consent_roles, child_column="child_id"),
 }
+
+
+def _child_of(model, object_id: int) -> int | None:
+    """The child of an object refused, so the refusal names it (who tried to reach this child)."""
+    if model is Notification:
+        return db.session().scalar(select(MissingEpisode.child_id).join(
+            Notification, Notification.episode_id == MissingEpisode.id).where(Notification.id == object_id))
+    if hasattr(model, "child_id"):
+        return db.session().scalar(select(model.child_id).where(model.id == object_id))
+    return None
 
 
 def visible_clause(user: User | None, model, action: str = READ) -> ColumnElement[bool]:
@@ -144,10 +151,9 @@ def load_or_refuse(user: User | None, model, object_id, *, action: str = READ, o
     rule = RULES[model]
     obj = _load(user, model, object_id, rule, action, options)
     if obj is None:
-        child_id = None
-        if rule.child_of is not None and isinstance(object_id, int) and not isinstance(object_id, bool):
-            child_id = db.session().scalar(rule.child_of(object_id))
-        refuse(user, object_type or rule.object_type, object_id, child_id, action)
+        valid = isinstance(object_id, int) and not isinstance(object_id, bool)
+        refuse(user, object_type or rule.object_type, object_id, _child_of(model, object_id) if valid else None,
+               action)
     return obj
 
 

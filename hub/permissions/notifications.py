@@ -19,20 +19,20 @@ from hub.notifications.models import Notification
 from hub.permissions.roles import active, is_key_adult
 
 
-def notification_visible(user: User | None, notification=Notification):
+def notification_visible(user: User | None):
     """The clause "the user may open this notification": addressed to them, or to their school
     while they are one of its key adults."""
     if not active(user):
         return ~true()
-    own = notification.user_id == user.id
+    own = Notification.user_id == user.id
     if is_key_adult(user):
-        return own | (notification.organisation_id == user.organisation_id)
+        return own | (Notification.organisation_id == user.organisation_id)
     return own
 
 
-def addressed_to(user: User, notification=Notification):
+def addressed_to(user: User):
     """The inbox's filter on top of `notification_visible`: the copies addressed to the user."""
-    return notification_visible(user, notification) & (notification.user_id == user.id)
+    return notification_visible(user) & (Notification.user_id == user.id)
 
 
 def may_read_reply_content(user: User, reply_organisation_id: int, police_org_id: int) -> bool:

@@ -9,25 +9,30 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
+from hub.audit.models import AuditEvent, AuditEventChild
 from hub.errors import NotFound
+from hub.mace.models import MaceGroup
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.notifications.models import Notification
 from hub.permissions import (
     Capabilities,
     addressed_to,
     audit_event_scope,
+    audit_flag_scope,
     child_access,
     episode_fixable_child_ids,
     is_chairing,
     is_mace_chair,
     load_force_episode,
+    load_mace_object,
     mace_agency_sees,
     mace_agenda_child_access,
     mace_child_access,
     mace_intelligence_access,
     mace_intelligence_recipients_ok,
     mace_membership,
+    mace_object_visible,
+    may_break_glass,
     may_export_returns,
     may_import,
     may_keep_philomena_profile,
@@ -37,6 +42,7 @@ from hub.permissions import (
     may_read_reply_content,
     may_record_mace_outcome,
     may_resolve_download_row,
+    notification_visible,
     philomena_released_to,
     sits_on_a_mace_group,
     subject_access_episodes,
@@ -218,14 +224,104 @@ def test_a_pack_holds_the_episodes_profile_and_shares_of_the_dpos_scope(world):
     assert profile("hub_dpo") and profile("dpo_h") and not profile("dpo_f1") and not profile("dpo_a")
 
 
-def test_an_organisations_dpo_sees_its_staffs_acts_and_the_events_about_the_children_it_holds(world):
-    assert audit_event_scope(world.user("hub_dpo")) is None
-    user = world.user("dpo_a")
-    seen = list(db.session().scalars(select(AuditEvent).where(audit_event_scope(user))))
-    roll_a = world.children["roll_a"].id
-    staff = {world.users[n].id for n in ("dsl_a", "deputy_a", "dpo_a")}
-    assert seen and all(e.actor_user_id in staff or e.child_id == roll_a or e.child_id is None for e in seen)
-    about_roll_a = list(db.session().scalars(select(AuditEvent.id).where(AuditEvent.child_id == roll_a)))
-    assert {e.id for e in seen} >= set(about_roll_a)
-    other = world.children["episode"].id
-    assert not any(e.child_id == other for e in seen)
+#: An organisation DPO's organisation and the children it holds (the table's role:dpo rows).
+DPO_OF = {"dpo_a": "school_a", "dpo_f1": "f1", "dpo_h": "la_h"}
+
+
+@pytest.mark.parametrize("who", sorted(DPO_OF))
+def test_an_organisations_dpo_sees_its_staffs_acts_and_the_events_about_the_children_it_holds(world, who):
+    org = world.orgs[DPO_OF[who]].id
+    held = {world.children[name].id for name in CHILD_ACCESS[who]}
+    listed: dict[int, set[int]] = {}
+    for event_id, child_id in db.session().execute(select(AuditEventChild.event_id, AuditEventChild.child_id)):
+        listed.setdefault(event_id, set()).add(child_id)
+    events = list(db.session().scalars(select(AuditEvent)))
+    expected = {e.id for e in events
+                if e.actor_org_id == org or e.child_id in held or (e.child_id is None and listed.get(e.id, set()) & held)}
+    seen = set(db.session().scalars(select(AuditEvent.id).where(audit_event_scope(world.user(who)))))
+    assert seen == expected
+    # Each route is in the world: events about a held child by others, and a listing by another
+    # organisation that showed one.
+    assert any(e.actor_org_id != org and e.child_id is None and e.id in seen for e in events)
+    assert any(e.actor_org_id != org and e.child_id in held for e in events)
+    assert any(e.actor_org_id == org for e in events if e.id in seen)
+
+
+def test_the_hub_dpo_sees_every_event_and_an_organisations_dpo_the_flags_of_its_staff(world):
+    assert audit_event_scope(world.user("hub_dpo")) is None and audit_flag_scope(world.user("hub_dpo")) is None
+    flags = audit_flag_scope(world.user("dpo_a"))
+    assert str(flags.compile(compile_kwargs={"literal_binds": True})) == (
+        f"audit_flag.actor_org_id = {world.orgs['school_a'].id}")
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_every_mace_object_and_list_is_the_groups_current_members_alone(world, who):
+    user = world.user(who)
+    objects = {**world.mace, "group": world.group, "intelligence": world.shares["intel"]}
+    for name, obj in objects.items():
+        model = type(obj)
+        listed = db.session().scalar(select(model.id).where(model.id == obj.id, mace_object_visible(user, model)))
+        assert (listed is not None) == (who in MEMBERS), f"{who} -> {name} in a list"
+        try:
+            load_mace_object(user, model, obj.id)
+            opened = True
+        except NotFound:
+            opened = False
+        assert opened == (who in MEMBERS), f"{who} -> {name}"
+        # The chair's pages: the chair alone; managing membership is of a group only.
+        try:
+            load_mace_object(user, model, obj.id, chair=True)
+            chairs = True
+        except NotFound:
+            chairs = False
+        assert chairs == (who == "chair"), f"{who} -> {name} as chair"
+
+
+def test_the_administrator_manages_a_groups_membership_and_no_other_mace_object(world):
+    admin = world.user("admin")
+    assert load_mace_object(admin, MaceGroup, world.group.id, manage_membership=True)[0].id == world.group.id
+    for obj in (*world.mace.values(), world.shares["intel"]):
+        with pytest.raises(NotFound):
+            load_mace_object(admin, type(obj), obj.id, manage_membership=True)
+
+
+def test_a_share_that_is_not_intelligence_is_no_mace_object_even_for_a_member(world):
+    with pytest.raises(NotFound):
+        load_mace_object(world.user("member"), ShareRecord, world.shares["sent"].id)
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_break_glass_is_for_practitioners_and_mace_people(world, who):
+    assert may_break_glass(world.user(who)) == (who in SHARERS), who
+
+
+def test_a_deactivated_key_adult_opens_no_notification_not_even_their_own(world):
+    user = world.user("dsl_a")
+    user.active = False
+    try:
+        assert not list(db.session().scalars(select(Notification.id).where(notification_visible(user))))
+        assert not list(db.session().scalars(select(Notification.id).where(addressed_to(user))))
+    finally:
+        db.session().rollback()
+
+
+def test_a_forces_system_refusal_is_audited_naming_the_episode_and_its_child(world):
+    off2, episode = world.user("off2"), world.episodes["intel"]
+    first = min(e.id for e in world.episodes.values())
+    owner = next(e for e in world.episodes.values() if e.id == first)
+    actor = world.user("off1" if owner.police_org_id == world.orgs["f1"].id else "off2")
+    assert load_force_episode(actor, first, "read", first).id == first  # the first id and the last allowed
+    with pytest.raises(NotFound):
+        load_force_episode(off2, episode.id, "update", 2**31 - 1)
+    event = db.session().scalar(select(AuditEvent).where(AuditEvent.actor_user_id == off2.id)
+                                .order_by(AuditEvent.id.desc()).limit(1))
+    assert (event.outcome, event.object_type, event.object_id, event.child_id, event.action) == (
+        "refused", "missing-episode", str(episode.id), episode.child_id, "update")
+    with pytest.raises(NotFound):
+        load_force_episode(actor, first, "read", first - 1)  # past the column's range: no such episode
+    actor.active = False
+    try:
+        with pytest.raises(NotFound):
+            load_force_episode(actor, first, "read", 2**31 - 1)
+    finally:
+        db.session().rollback()

@@ -19,8 +19,19 @@ from hub import db
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
-from hub.mace import intelligence
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
+from hub.mace import actions, intelligence, meetings, subjects
+from hub.mace.models import (
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceGroup,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MaceMembership,
+    MemberRole,
+    SubjectKind,
+)
 from hub.missing import service as missing
 from hub.missing.models import (
     Classification,
@@ -41,6 +52,7 @@ from hub.sharing.models import Category, ConsentPosition, NoConsentReason, Obtai
 from tests.factories import make_child, make_org, make_user
 
 TODAY = date.today()
+MACE_MODELS = {model.__name__: model for model in (MaceMeeting, MaceAgendaItem, MaceLocation, MaceAction)}
 
 
 @dataclass
@@ -52,6 +64,8 @@ class AccessWorld:
     episodes: dict[str, MissingEpisode] = field(default_factory=dict)
     notifications: dict[str, Notification] = field(default_factory=dict)
     group: MaceGroup | None = None
+    #: The group's meeting, its agenda item about the held child, a place and an action.
+    mace: dict[str, object] = field(default_factory=dict)
     batch: ImportBatch | None = None
     review_item: ImportReviewItem | None = None
 
@@ -211,6 +225,16 @@ def build_access_world() -> AccessWorld:
         w.user("member"), w.group.id, _draft(w, None, [], "off1", "Intella seen at the garages"),
         intelligence.Subjects(child_ids=[c["intel"].id]))
 
+    # The group's meeting, with the held child on its agenda, a place of concern and an action.
+    meeting = meetings.schedule(w.user("chair"), w.group.id, meetings.MeetingDetails(
+        TODAY + timedelta(days=7), "09:30", "Town hall"))
+    item = meetings.add_item(w.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.child, c["mace"].id))
+    place = subjects.add_location(w.user("member"), w.group.id, subjects.LocationDetails("The garages", "other"))
+    action = actions.create_action(w.user("chair"), meeting.id, actions.ActionDraft(
+        description="Visit the garages", owner_organisation_id=w.orgs["f1"].id, due_on=TODAY + timedelta(days=14),
+        item_id=item.id))
+    w.mace = {"meeting": meeting, "item": item, "location": place, "action": action}
+
     # Break glass: one practitioner's one-hour grant.
     people.break_glass(w.user("glass"), c["glass"].id, "Child in A&E, no record reachable: need the plan")
 
@@ -223,6 +247,13 @@ def build_access_world() -> AccessWorld:
     # Notifications of school A's key adults about the episode of the child on its roll.
     for n in db.session().query(Notification).filter_by(episode_id=w.episodes["roll_a"].id):
         w.notifications["dsl_a" if n.user_id == w.users["dsl_a"].id else "deputy_a"] = n
+
+    # Listings: each social worker's list names children of both authorities (one on roll at
+    # school A); a school C DSL's list names only their own pupil. An organisation DPO's scope
+    # takes in a listing that showed one of its children, whoever listed it.
+    for lister in ("sw_h", "sw_p", "dsl_c"):
+        people.find_children(w.user(lister), people.ChildSearch())
+    people.get_child(w.user("dsl_a"), c["roll_a"].id)  # school A's own staff at work
 
     # A police download of force 1 and a row waiting for review.
     with unit_of_work() as s:
@@ -243,7 +274,8 @@ def world_ids(world: AccessWorld) -> dict:
             "shares": {k: v.id for k, v in world.shares.items()},
             "episodes": {k: v.id for k, v in world.episodes.items()},
             "notifications": {k: v.id for k, v in world.notifications.items()},
-            "group": world.group.id, "batch": world.batch.id, "review_item": world.review_item.id}
+            "group": world.group.id, "batch": world.batch.id, "review_item": world.review_item.id,
+            "mace": {k: [type(v).__name__, v.id] for k, v in world.mace.items()}}
 
 
 def load_access_world(ids: dict) -> AccessWorld:
@@ -257,4 +289,5 @@ def load_access_world(ids: dict) -> AccessWorld:
                        children=each(Child, ids["children"]), shares=each(ShareRecord, ids["shares"]),
                        episodes=each(MissingEpisode, ids["episodes"]),
                        notifications=each(Notification, ids["notifications"]), group=s.get(MaceGroup, ids["group"]),
-                       batch=s.get(ImportBatch, ids["batch"]), review_item=s.get(ImportReviewItem, ids["review_item"]))
+                       batch=s.get(ImportBatch, ids["batch"]), review_item=s.get(ImportReviewItem, ids["review_item"]),
+                       mace={k: s.get(MACE_MODELS[kind], i) for k, (kind, i) in ids["mace"].items()})
