@@ -58,7 +58,6 @@ from hub.permissions.episodes import (
     may_keep_philomena_profile,
     may_read_philomena_profile,
     may_resolve_download_row,
-    may_see_download_of,
     philomena_released_to,
 )
 from hub.permissions.loading import (
@@ -126,13 +125,11 @@ from hub.permissions.roles import (
     Capabilities,
     aggregate_only,
     is_analyst,
-    is_chair_role,
     is_designated_lead,
     is_dpo,
     is_hub_dpo,
     is_key_adult,
     is_officer_of,
-    is_organisation_dpo,
     is_police_officer,
     may_administer,
     may_authorise_sharing,

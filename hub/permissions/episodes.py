@@ -93,11 +93,6 @@ def may_resolve_download_row(user: User | None, police_org_id: int) -> bool:
     return may_administer(user) or is_officer_of(user, police_org_id)
 
 
-def may_see_download_of(user: User | None, police_org_id: int | None) -> bool:
-    """A force's uploads, their progress and review rows: its officers and administrators."""
-    return may_administer(user) or is_officer_of(user, police_org_id)
-
-
 def may_import(user: User | None) -> bool:
     """Imports a download: a police officer of a police force (the download is their force's)."""
     return is_police_officer(user) and user.organisation.kind == OrgKind.police

@@ -75,10 +75,6 @@ def is_dpo(user: User | None) -> bool:
     return holds(user, DPO_ROLES)
 
 
-def is_organisation_dpo(user: User | None) -> bool:
-    return is_dpo(user) and not is_hub_dpo(user)
-
-
 def may_administer(user: User | None) -> bool:
     return holds(user, ADMIN_ROLES)
 
@@ -168,11 +164,6 @@ def may_search_children(user: User | None) -> bool:
     (a practitioner, a MACE person, a DPO, an administrator); never the analyst."""
     return active(user) and not aggregate_only(user) and bool(
         user.roles & (SHARING_ROLES | DPO_ROLES | ADMIN_ROLES))
-
-
-def is_chair_role(member_role: MemberRole | None) -> bool:
-    """A chair or co-chair of a MACE group (their membership's role, not a user role)."""
-    return member_role in MACE_CHAIR_ROLES
 
 
 @dataclass(frozen=True)

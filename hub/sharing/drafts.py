@@ -19,7 +19,7 @@ from hub.audit import service as audit
 from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
-from hub.permissions import load_share_draft, may_share, refuse
+from hub.permissions import child_access, load_share_draft, may_share, refuse
 from hub.sharing import service
 from hub.sharing.models import ShareDraftRecord, ShareRecord
 
@@ -37,7 +37,8 @@ def answers(draft: ShareDraftRecord | None) -> dict[str, list[str]]:
 
 
 def _may_share(actor: User, child_id: int) -> None:
-    if not may_share(actor):
+    """A draft is of a share its author may make: a sharing role, and a way to the child."""
+    if not may_share(actor) or not child_access(actor, child_id):
         refuse(actor, "share-draft", None, child_id, action="share")
 
 

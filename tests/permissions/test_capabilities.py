@@ -3,6 +3,7 @@ notification and DPO rules, each against a table written out by hand for the com
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict
 
 import pytest
@@ -10,11 +11,14 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit.models import AuditEvent, AuditEventChild
+from hub.consent.models import ConsentRecord
 from hub.errors import NotFound
 from hub.mace.models import MaceGroup
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.notifications.models import Notification
 from hub.permissions import (
+    CHANGE,
+    READ,
     Capabilities,
     addressed_to,
     audit_event_scope,
@@ -22,9 +26,14 @@ from hub.permissions import (
     child_access,
     episode_fixable_child_ids,
     is_chairing,
+    is_designated_lead,
     is_mace_chair,
+    is_officer_of,
     load_force_episode,
     load_mace_object,
+    load_or_refuse,
+    load_profile_child,
+    load_share_draft,
     mace_agency_sees,
     mace_agenda_child_access,
     mace_child_access,
@@ -32,6 +41,7 @@ from hub.permissions import (
     mace_intelligence_recipients_ok,
     mace_membership,
     mace_object_visible,
+    may_authorise_sharing,
     may_break_glass,
     may_export_returns,
     may_import,
@@ -44,10 +54,12 @@ from hub.permissions import (
     may_resolve_download_row,
     notification_visible,
     philomena_released_to,
+    profile_photo_basis,
     sits_on_a_mace_group,
     subject_access_episodes,
     subject_access_profile,
     subject_access_shares,
+    visible_clause,
 )
 from hub.sharing.models import ShareRecord
 from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EVERYONE
@@ -85,13 +97,9 @@ def test_what_each_user_may_do_by_role_alone(world, who):
 
 def test_nobody_signed_out_or_deactivated_may_do_anything(world):
     assert not any(asdict(Capabilities.of(None)).values())
-    user = world.user("admin")
-    user.active = False
-    try:
+    with deactivated(world, "admin") as user:
         assert not any(asdict(Capabilities.of(user)).values())
         assert not child_access(user, world.children["roll_a"].id)
-    finally:
-        db.session().rollback()
 
 
 # --- MACE ---------------------------------------------------------------------------------------------
@@ -296,13 +304,9 @@ def test_break_glass_is_for_practitioners_and_mace_people(world, who):
 
 
 def test_a_deactivated_key_adult_opens_no_notification_not_even_their_own(world):
-    user = world.user("dsl_a")
-    user.active = False
-    try:
+    with deactivated(world, "dsl_a") as user:
         assert not list(db.session().scalars(select(Notification.id).where(notification_visible(user))))
         assert not list(db.session().scalars(select(Notification.id).where(addressed_to(user))))
-    finally:
-        db.session().rollback()
 
 
 def test_a_forces_system_refusal_is_audited_naming_the_episode_and_its_child(world):
@@ -319,9 +323,110 @@ def test_a_forces_system_refusal_is_audited_naming_the_episode_and_its_child(wor
         "refused", "missing-episode", str(episode.id), episode.child_id, "update")
     with pytest.raises(NotFound):
         load_force_episode(actor, first, "read", first - 1)  # past the column's range: no such episode
-    actor.active = False
-    try:
+    with deactivated(world, next(n for n, u in world.users.items() if u.id == actor.id)) as inactive:
         with pytest.raises(NotFound):
-            load_force_episode(actor, first, "read", 2**31 - 1)
+            load_force_episode(inactive, first, "read", 2**31 - 1)
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_the_profile_is_read_by_its_keepers_and_the_hub_dpo_and_kept_by_its_keepers_alone(world, who):
+    user, child = world.user(who), world.children["roll_a"]
+    for action, allowed in ((READ, SOCIAL | {"hub_dpo"}), ("update", SOCIAL), ("share", SOCIAL)):
+        before = _refusals(user.id)
+        try:
+            found, access = load_profile_child(user, child.id, action)
+            assert found.id == child.id and access.basis == CHILD_ACCESS[who]["roll_a"]
+            opened = True
+        except NotFound:
+            opened = False
+            event = _last_event(user.id)
+            assert (event.outcome, event.object_type, event.object_id, event.child_id, event.action) == (
+                "refused", "philomena-profile", str(child.id), child.id, action)
+            assert _refusals(user.id) == before + 1
+        assert opened == (who in allowed), f"{who} {action}"
+
+
+def test_a_profile_of_no_child_is_refused_without_naming_one(world):
+    user = world.user("sw_h")
+    with pytest.raises(NotFound):
+        load_profile_child(user, 10**6)
+    event = _last_event(user.id)
+    assert (event.object_type, event.object_id, event.child_id) == ("philomena-profile", str(10**6), None)
+
+
+def test_the_photo_basis_says_whether_the_profile_was_released(world):
+    child = world.children["roll_a"].id
+    assert profile_photo_basis(world.user("off1"), child) == "profile-released"
+    assert profile_photo_basis(world.user("sw_h"), child) == "responsible-authority"
+    assert profile_photo_basis(world.user("hub_dpo"), child) == "role:dpo"
+    for who in ("off2", "chair", "dsl_a"):  # a revoked release; the releasing authority's chair; a school
+        with pytest.raises(NotFound):
+            profile_photo_basis(world.user(who), child)
+        assert _last_event(world.users[who].id).object_type == "philomena-photo"
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_draft_share_is_its_authors_alone(world, who):
+    user, sent, other = world.user(who), world.children["sent"].id, world.children["roll_a"].id
+    try:
+        draft = load_share_draft(user, world.draft_id, sent)
+        assert draft.id == world.draft_id
+        opened = True
+    except NotFound:
+        opened = False
+        event = _last_event(user.id)
+        assert (event.outcome, event.object_type, event.child_id) == ("refused", "share-draft", sent)
+    assert opened == (who == "nurse"), who
+    for wrong in ((world.draft_id, other), ("no-such-draft", sent), (None, sent), (12, sent)):
+        with pytest.raises(NotFound):
+            load_share_draft(user, *wrong)
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_consent_is_read_by_those_who_see_the_child_and_changed_by_those_who_may_share(world, who):
+    user, record = world.user(who), world.consent
+    sees = "roll_a" in CHILD_ACCESS[who]
+    for action, allowed in ((READ, sees), (CHANGE, sees and who in SHARERS)):
+        listed = db.session().scalar(select(ConsentRecord.id).where(
+            ConsentRecord.id == record.id, visible_clause(user, ConsentRecord, action)))
+        assert (listed is not None) == allowed, f"{who} {action}"
+        try:
+            load_or_refuse(user, ConsentRecord, record.id, action=action)
+            opened = True
+        except NotFound:
+            opened = False
+            assert _last_event(user.id).child_id == record.child_id
+        assert opened == allowed, f"{who} {action}"
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_sharing_without_consent_is_authorised_by_those_who_hold_safeguarding_decisions(world, who):
+    authorisers = {"dsl_a", "dsl_b", "dsl_c", "edu", "sw_h", "sw_p", "chair"} | POLICE | NURSES
+    assert may_authorise_sharing(world.user(who)) == (who in authorisers), who
+    assert is_designated_lead(world.user(who)) == (who in {"dsl_a", "dsl_b", "dsl_c", "edu"}), who
+    assert is_officer_of(world.user(who), world.orgs["f1"].id) == (who in {"off1", "member", "former"}), who
+
+
+@contextmanager
+def deactivated(world, who: str):
+    """The user deactivated for the block, and active again after it (a refusal inside the block
+    commits its own audit event, and with it anything else the session holds)."""
+    user = world.user(who)
+    user.active = False
+    try:
+        yield user
     finally:
         db.session().rollback()
+        user = world.user(who)
+        user.active = True
+        db.session().commit()
+
+
+def _refusals(user_id: int) -> int:
+    return len(list(db.session().scalars(select(AuditEvent.id).where(
+        AuditEvent.actor_user_id == user_id, AuditEvent.outcome == "refused"))))
+
+
+def _last_event(user_id: int) -> AuditEvent:
+    return db.session().scalar(select(AuditEvent).where(AuditEvent.actor_user_id == user_id)
+                               .order_by(AuditEvent.id.desc()).limit(1))

@@ -56,7 +56,7 @@ CHILD_ACCESS: dict[str, dict[str, str]] = {
     "sw_h": {"roll_a": "responsible-authority", "episode": "episode-authority"},
     "sw_p": {"roll_a": "placing-authority", "left_a": "responsible-authority", "episode": "episode-authority"},
     "off1": F1,
-    "off2": {"episode": "missing-episode"},
+    "off2": {"episode": "missing-episode", "roll_a": "missing-episode"},
     "nurse": NHS,
     "nurse2": NHS,
     "glass": {**NHS, "glass": "break-glass"},
@@ -83,7 +83,8 @@ REGISTER_FACTS = {"intel": {"off1", "former", "dpo_f1"}}
 EPISODES = {
     "episode": {"off2", "sw_h", "sw_p", "hub_dpo"},
     "intel": {"off1", "member", "former", "hub_dpo"},
-    "roll_a": {"off1", "member", "former", "sw_h", "sw_p", "hub_dpo"},
+    "roll_a": {"off1", "member", "former", "sw_h", "sw_p", "hub_dpo", "off2"},
+    "roll_a_f2": {"off1", "member", "former", "sw_h", "sw_p", "hub_dpo", "off2"},
 }
 #: notification (whose copy) -> who opens it.
 NOTIFICATIONS = {"dsl_a": {"dsl_a", "deputy_a"}, "deputy_a": {"dsl_a", "deputy_a"}}

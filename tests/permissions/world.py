@@ -18,6 +18,8 @@ from PIL import Image
 from hub import db
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
+from hub.consent import service as consent
+from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
 from hub.mace import actions, intelligence, meetings, subjects
 from hub.mace.models import (
@@ -46,6 +48,7 @@ from hub.missing.models import (
 from hub.notifications.models import Notification
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.sharing import drafts
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
@@ -64,6 +67,8 @@ class AccessWorld:
     episodes: dict[str, MissingEpisode] = field(default_factory=dict)
     notifications: dict[str, Notification] = field(default_factory=dict)
     group: MaceGroup | None = None
+    consent: ConsentRecord | None = None
+    draft_id: str | None = None
     #: The group's meeting, its agenda item about the held child, a place and an action.
     mace: dict[str, object] = field(default_factory=dict)
     batch: ImportBatch | None = None
@@ -243,6 +248,16 @@ def build_access_world() -> AccessWorld:
     missing.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
                          missing.PhotoChange(upload=_jpeg()))
     missing.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
+    # Force 2 reported the same child too, had the profile, and the release was revoked.
+    _episode(w, "roll_a_f2", "off2", "roll_a", "F2/EP/2")
+    released = missing.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
+    sharing.revoke(w.user("sw_h"), released.id, w.orgs["f2"].id, "released to the wrong force")
+    # A consent the child's social worker recorded, and a share the nurse began and did not send.
+    w.consent = consent.record_consent(w.user("sw_h"), consent.ConsentDetails(
+        child_id=c["roll_a"].id, given_by=GivenBy.child, giver_description="Rolla herself", given=True,
+        purposes=[Category.missing_episode], recipient_org_ids=[w.orgs["f1"].id], obtained_on=TODAY,
+        child_competent=True))
+    w.draft_id = drafts.save(w.user("nurse"), c["sent"].id, None, {"summary": ["Begun and not sent"]})
 
     # Notifications of school A's key adults about the episode of the child on its roll.
     for n in db.session().query(Notification).filter_by(episode_id=w.episodes["roll_a"].id):
@@ -275,7 +290,8 @@ def world_ids(world: AccessWorld) -> dict:
             "episodes": {k: v.id for k, v in world.episodes.items()},
             "notifications": {k: v.id for k, v in world.notifications.items()},
             "group": world.group.id, "batch": world.batch.id, "review_item": world.review_item.id,
-            "mace": {k: [type(v).__name__, v.id] for k, v in world.mace.items()}}
+            "mace": {k: [type(v).__name__, v.id] for k, v in world.mace.items()},
+            "consent": world.consent.id, "draft": world.draft_id}
 
 
 def load_access_world(ids: dict) -> AccessWorld:
@@ -290,4 +306,5 @@ def load_access_world(ids: dict) -> AccessWorld:
                        episodes=each(MissingEpisode, ids["episodes"]),
                        notifications=each(Notification, ids["notifications"]), group=s.get(MaceGroup, ids["group"]),
                        batch=s.get(ImportBatch, ids["batch"]), review_item=s.get(ImportReviewItem, ids["review_item"]),
-                       mace={k: s.get(MACE_MODELS[kind], i) for k, (kind, i) in ids["mace"].items()})
+                       mace={k: s.get(MACE_MODELS[kind], i) for k, (kind, i) in ids["mace"].items()},
+                       consent=s.get(ConsentRecord, ids["consent"]), draft_id=ids["draft"])
