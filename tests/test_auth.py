@@ -60,6 +60,38 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_password(clien
     assert client.get("/auth/two-factor").status_code == 302  # no pending sign-in
 
 
+def test_the_lock_falls_on_exactly_the_nth_wrong_password_and_not_before(app, dsl):
+    """MAX_ACCOUNT_FAILURES wrong passwords are allowed their answer; the Nth locks."""
+    user, _ = dsl
+    client = app.test_client()
+    answers = [_error_message(_password_step(client, user, "wrong password!!").get_data(as_text=True))
+               for _ in range(auth_service.MAX_ACCOUNT_FAILURES + 1)]
+    wrong, locked = "The e-mail address or password is not right", "Too many wrong attempts for this e-mail address"
+    assert answers[:auth_service.MAX_ACCOUNT_FAILURES - 1] == [wrong] * (auth_service.MAX_ACCOUNT_FAILURES - 1)
+    assert all(a.startswith(locked) for a in answers[auth_service.MAX_ACCOUNT_FAILURES - 1:])
+    refused = [e.detail for e in db.session().scalars(select(AuditEvent).where(
+        AuditEvent.action == "sign-in", AuditEvent.outcome == "refused").order_by(AuditEvent.id))]
+    assert ['"locked":true' in d for d in refused[:auth_service.MAX_ACCOUNT_FAILURES]] == \
+        [False] * (auth_service.MAX_ACCOUNT_FAILURES - 1) + [True]
+
+
+def test_one_wrong_password_short_of_the_lock_still_lets_the_right_one_in(app, dsl):
+    user, secret = dsl
+    client = app.test_client()
+    for _ in range(auth_service.MAX_ACCOUNT_FAILURES - 1):
+        _password_step(client, user, "wrong password!!")
+    sign_in(client, user, secret)
+    assert client.get("/").status_code == 200
+
+
+def test_the_second_factor_lock_also_falls_on_exactly_the_nth_wrong_code(app, dsl):
+    user, secret = dsl
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    answers = [auth_service.check_second_factor(user.id, wrong, "192.0.2.1")
+               for _ in range(auth_service.MAX_ACCOUNT_FAILURES + 1)]
+    assert answers == ["wrong"] * (auth_service.MAX_ACCOUNT_FAILURES - 1) + ["locked", "locked"]
+
+
 def test_a_lock_expires(client, dsl):
     from hub.auth.models import SignInAttempt
 

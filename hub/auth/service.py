@@ -154,9 +154,13 @@ def _note_second_factor_failure(user: User, client_address: str | None) -> bool:
 
 
 def _note_password_failure(account: str, address: str) -> bool:
-    """Count a wrong password for (e-mail, address). Returns True if that pair is now locked."""
-    db.session().add(SignInAttempt(client_address=address, account_key=account))
-    return _account_failures(account, address) + 1 >= MAX_ACCOUNT_FAILURES
+    """Count a wrong password for (e-mail, address). Returns True if that pair is now locked:
+    this was the MAX_ACCOUNT_FAILURES-th failure in the window. The new row is flushed and
+    counted with the others (never counted and then added to again)."""
+    s = db.session()
+    s.add(SignInAttempt(client_address=address, account_key=account))
+    s.flush()
+    return _account_failures(account, address) >= MAX_ACCOUNT_FAILURES
 
 
 def _account_failures(account: str, address: str) -> int:
