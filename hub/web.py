@@ -10,6 +10,7 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 
 from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template, request, url_for
@@ -17,7 +18,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from hub.audit.context import Origin, new_request_id, set_origin
+from hub import request_text
+from hub.audit.context import Origin, current_origin, new_request_id, set_origin
 from hub.audit.service import record_refusal
 from hub.auth.models import User
 from hub.errors import HubError
@@ -62,6 +64,7 @@ def requires(may: Callable[[User | None], bool]):
 
 def init_app(app: Flask) -> None:
     app.before_request(_start_request)
+    app.before_request(_refuse_control_characters)
     app.before_request(_require_sign_in)
     app.after_request(_security_headers)
     app.register_error_handler(HubError, _hub_error)
@@ -97,6 +100,36 @@ def _start_request() -> None:
         user_agent=request.headers.get("User-Agent"),
         channel="web",
     ))
+
+
+def _refuse_control_characters():
+    """One place, before any view: a request holding NUL or another control character anywhere
+    the hub reads text (path, query, form fields, file names, headers) is refused with a 400 and
+    the refusal audited with the endpoint and never the value (hub.request_text says what is
+    refused where). JSON bodies are checked where the API parses them (hub.api.views)."""
+    place = request_text.refused_place(request)
+    if place is None:
+        return None
+    if place == "header":  # the refusal's own audit event must not carry the header either
+        set_origin(replace(current_origin(), user_agent=None))
+    refuse_request_text()
+    return _render_error(
+        400, "Your request could not be read",
+        f"{_TEXT_PLACES[place]} holds a control character (one can come along when text is pasted), which the "
+        "hub cannot take. Go back, type that text again and send it again.")
+
+
+_TEXT_PLACES = {"path": "The web address", "query": "The web address", "header": "A header of the request",
+                "form": "Something you typed in the form", "file name": "The name of a file you sent"}
+
+
+def refuse_request_text(who=None) -> None:
+    """Audit a request refused for its characters: the endpoint, and nothing it held. `who`: the
+    API's client when it is known; else the signed-in user, if any."""
+    if who is None and current_user.is_authenticated and not request.path.startswith("/api/"):
+        who = actor()  # the API never takes the session cookie, so it names no user
+    record_refusal(who, "control-characters", request.endpoint,
+                   action="read" if request.method in ("GET", "HEAD") else "update")
 
 
 def _trusted_proxies() -> frozenset[str]:

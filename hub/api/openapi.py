@@ -171,13 +171,17 @@ def _episode_response(description: str, status_headers: dict[str, Any] | None = 
     return response
 
 
+#: hub.web refuses these before any view, on every route (hub.request_text).
+CONTROL_CHARACTERS = "a path, query parameter, header or form field holding NUL or another control character"
 COMMON_ERRORS = {
+    "400": _problem(CONTROL_CHARACTERS[0].upper() + CONTROL_CHARACTERS[1:]),
     "401": {"$ref": "#/components/responses/Unauthorized"},
     "403": {"$ref": "#/components/responses/Forbidden"},
 }
 WRITE_ERRORS = {
-    "400": _problem("Malformed JSON, or a malformed Idempotency-Key"),
     **COMMON_ERRORS,
+    "400": _problem("Malformed JSON, a malformed Idempotency-Key, a JSON key or string holding a control "
+                    f"character (tab, CR and LF are accepted in strings), or {CONTROL_CHARACTERS}"),
     "415": _problem("The body is not JSON (application/json; PATCH also takes application/merge-patch+json)"),
     "422": _problem("The body is not valid (errors maps each field to its message), or the Idempotency-Key "
                     "was used before for a different request", "ValidationProblem"),
@@ -207,14 +211,16 @@ def document() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "A bearer token",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Token"}}}},
-                    "400": _problem("Unsupported grant type, a scope the client does not hold, or a bad request"),
+                    "400": _problem("Unsupported grant type, a scope the client does not hold, a bad request, "
+                                    f"or {CONTROL_CHARACTERS}"),
                     "401": _problem("Client authentication failed"),
                 },
             }},
             "/api/v1/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],
                 "responses": {"200": {"description": "The OpenAPI document",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "400": _problem(CONTROL_CHARACTERS[0].upper() + CONTROL_CHARACTERS[1:])},
             }},
             "/api/v1/episodes": {"post": {
                 "operationId": "createEpisode", "summary": "Report a missing episode",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+from hub import request_text
 from hub.errors import Invalid
 from hub.missing import rules
 from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
@@ -71,8 +72,9 @@ def _text(errors: dict[str, str], name: str, value: Any, limit: int, multiline: 
     except UnicodeEncodeError:
         errors[name] = "Must be valid Unicode text"
         return None
-    allowed = {"\n", "\r", "\t"} if multiline else set()
-    if any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in allowed for c in value):
+    # The rule hub.api.views has already applied to the whole body, kept here for callers of the
+    # parser that come another way; a single-line field refuses tab, CR and LF as well.
+    if (request_text.MULTI_LINE_REFUSED if multiline else request_text.SINGLE_LINE_REFUSED).search(value):
         errors[name] = "Must not contain control characters"
         return None
     if len(value) > limit:

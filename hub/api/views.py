@@ -14,13 +14,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from hub import request_text
 from hub.api import service
 from hub.api.oauth import api_auth, current_actor, token_response
 from hub.api.openapi import document
 from hub.api.problems import ApiProblem, problem
 from hub.audit.context import Origin, set_origin
 from hub.errors import HubError, Invalid
-from hub.web import client_address, public
+from hub.web import client_address, public, refuse_request_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -84,9 +85,17 @@ def _json_body() -> Any:
         raise ApiProblem(415, "Unsupported media type",
                          "Send the body as " + " or ".join(sorted(JSON_TYPES[request.method])))
     try:
-        return json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+        body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ApiProblem(400, "Malformed JSON", "The request body is not well-formed JSON") from None
+    pointer = request_text.json_refused(body)
+    if pointer is not None:
+        # As hub.web refuses them in forms, queries and headers: audited, the value never kept.
+        refuse_request_text(current_actor())
+        raise ApiProblem(400, "Control characters are not accepted",
+                         "A key or string in the body holds NUL or another control character (tab, CR and LF "
+                         "are accepted in string values), or a lone surrogate", pointer=pointer)
+    return body
 
 
 def _idempotency_key() -> str | None:
