@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 
 from hub import crypto, db
 from hub.audit import service as audit
-from hub.auth.models import RecoveryCode, SignInAttempt, User, UserSession
+from hub.auth.models import RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserSession
 from hub.db import unit_of_work, utcnow
 
 MAX_ACCOUNT_FAILURES = 5
@@ -85,7 +85,7 @@ def check_password(email: str, password: str, client_address: str | None) -> Pas
     it holds for every address, and is told only to someone who gives the right password."""
     email = (email or "").strip().lower()
     address = client_address or "unknown"
-    account = crypto.blind_index("sign-in", email)
+    account = email_key(email)
     s = db.session()
     with unit_of_work():
         user = s.scalar(select(User).where(User.email == email))
@@ -357,45 +357,78 @@ def end_all_sessions(user: User, reason: str, actor: User | None = None) -> int:
 
 # --- single sign-on -----------------------------------------------------------------------------
 
-def sso_user(provider, claims: dict) -> User | None:
-    """The provisioned user for a validated ID token, or None (refused, and audited with the
+SSO_NOT_SET_UP = "not-set-up"
+SSO_DEACTIVATED = "deactivated"
+
+
+@dataclass
+class SsoOutcome:
+    """A validated ID token's answer: the user to sign in, or why not. `refusal` is
+    SSO_DEACTIVATED only when the provider has vouched for the person as the holder of a hub
+    account of its own organisation (a linked subject, or a verified e-mail): only they learn it."""
+
+    user: User | None
+    refusal: str | None = None
+
+
+def email_key(email: str) -> str:
+    """Keyed hash of an e-mail address as offered (trimmed, lower-cased): the same for a password
+    sign-in's attempt counter and a single sign-on refusal, so a reviewer holding the hub's key
+    can match either to an account without the log ever holding the address."""
+    return crypto.blind_index("sign-in", (email or "").strip().lower())
+
+
+def sso_user(provider: SsoProvider, claims: dict) -> SsoOutcome:
+    """The provisioned user for a validated ID token, or why not (refused, and audited with the
     issuer, the subject offered and the true reason).
 
     Once a user is linked, only (issuer, subject) finds them. The first sign-in links by e-mail,
     and only when the provider says the address is verified and the account is in the
     provider's own organisation: one organisation's provider cannot sign in another's staff."""
-    from hub.auth.models import SsoIdentity
-
     s = db.session()
-    issuer, subject = provider.issuer, str(claims.get("sub") or "")
-    offered = {"issuer": issuer, "subject": subject[:255], "organisation": provider.organisation_id}
+    issuer, subject = provider.issuer, str(claims["sub"])
+    offered = {"issuer": issuer, "subject": subject, "organisation": provider.organisation_id}
     with unit_of_work():
         identity = s.scalar(select(SsoIdentity).where(SsoIdentity.issuer == issuer, SsoIdentity.subject == subject))
         if identity is not None:
             user = s.get(User, identity.user_id)
             if user.active and user.organisation_id == provider.organisation_id:
-                return user
+                return SsoOutcome(user)
             # A shared issuer can serve several organisations: say which refusal this was.
-            reason = "sso-user-inactive" if user.organisation_id == provider.organisation_id \
-                else "sso-identity-of-another-organisation"
+            own = user.organisation_id == provider.organisation_id
             audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
-                         detail={"reason": reason, **offered})
-            return None
+                         detail={"reason": "sso-user-inactive" if own else "sso-identity-of-another-organisation",
+                                 **offered})
+            return SsoOutcome(None, SSO_DEACTIVATED if own else SSO_NOT_SET_UP)
         email = str(claims.get("email") or "").strip().lower()
-        user = None
-        if email and claims.get("email_verified") is True:
-            user = s.scalar(select(User).where(User.email == email, User.organisation_id == provider.organisation_id,
-                                               User.active.is_(True)))
-        already_linked = user is not None and s.scalar(
-            select(SsoIdentity.id).where(SsoIdentity.user_id == user.id, SsoIdentity.issuer == issuer))
-        if user is None or already_linked:
-            reason = "sso-another-subject-linked" if already_linked else "sso-not-provisioned"
-            audit.record("sign-in", outcome=audit.REFUSED, detail={"reason": reason, **offered})
-            return None
-        s.add(SsoIdentity(user_id=user.id, issuer=issuer, subject=subject))
-        audit.record("update", actor=user, object_type="user", object_id=user.id,
-                     detail={"change": "sso-linked", "organisation": provider.organisation_id})
-        return user
+        verified = bool(email) and claims.get("email_verified") is True
+        user = s.scalar(select(User).where(User.email == email)) if verified else None
+        if user is not None and user.organisation_id == provider.organisation_id:
+            if not user.active:
+                audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                             detail={"reason": "sso-user-inactive", **offered})
+                return SsoOutcome(None, SSO_DEACTIVATED)
+            if s.scalar(select(SsoIdentity.id).where(SsoIdentity.user_id == user.id, SsoIdentity.issuer == issuer)):
+                audit.record("sign-in", outcome=audit.REFUSED, actor=user, object_type="user", object_id=user.id,
+                             detail={"reason": "sso-another-subject-linked", **offered})
+                return SsoOutcome(None, SSO_NOT_SET_UP)
+            s.add(SsoIdentity(user_id=user.id, issuer=issuer, subject=subject))
+            audit.record("update", actor=user, object_type="user", object_id=user.id,
+                         detail={"change": "sso-linked", **offered})
+            return SsoOutcome(user)
+        audit.record("sign-in", outcome=audit.REFUSED, detail={
+            "reason": "sso-not-provisioned", **offered, "email": _email_standing(email, verified, user),
+            **({"email_key": email_key(email)} if email else {})})
+        return SsoOutcome(None, SSO_NOT_SET_UP)
+
+
+def _email_standing(email: str, verified: bool, user: User | None) -> str:
+    """What the offered e-mail is to the hub, as a category for the log (never the address)."""
+    if not email:
+        return "none"
+    if not verified:
+        return "unverified"
+    return "account-in-another-organisation" if user is not None else "no-account"
 
 
 def record_sso_refusal(org_code: str, reason: str, issuer: str | None = None, subject: str | None = None,
@@ -406,10 +439,3 @@ def record_sso_refusal(org_code: str, reason: str, issuer: str | None = None, su
         audit.record("sign-in", outcome=audit.REFUSED, detail={
             "reason": reason, "organisation_code": org_code[:40],
             **{k: v for k, v in offered.items() if v is not None}})
-
-
-def record_sso_failure(org_code: str, reason: str, issuer: str | None = None) -> None:
-    with unit_of_work():
-        audit.record("sign-in", outcome=audit.REFUSED, detail={
-            "reason": "sso-failed", "error": reason, "organisation_code": org_code[:40],
-            **({"issuer": issuer} if issuer else {})})

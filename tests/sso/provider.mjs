@@ -4,9 +4,20 @@
 //
 // Logging in is non-interactive: the interaction page logs in the account named by the
 // authorization request's login_hint and grants the requested scopes, so a test can drive the
-// whole flow with plain HTTP. POST /__control sets faults, which come out of the real token
-// endpoint re-signed with the provider's own key: {"id_token": {"aud": "x", "exp_offset": -3600,
-// "nonce": "x", "iss": "x", "bad_signature": true, "alg_none": true}}; {} resets.
+// whole flow with plain HTTP. POST /__control sets faults; {} resets. They make this certified
+// provider a crafted one, each fault on top of the real protocol:
+//   {"id_token": {...}}: the ID token the real token endpoint issued, rewritten and re-signed with
+//     the provider's own key: "aud", "iss", "nonce", "sub" (any string: over-long, NUL...),
+//     "exp_offset" (seconds from now), "bad_signature": true (a key the JWKS never publishes),
+//     "alg_none": true (unsigned), "hs256_client_secret": true (HMAC keyed by the client secret).
+//   {"discovery": {...}}: members laid over the real discovery document, e.g. "issuer", or
+//     "id_token_signing_alg_values_supported": ["none", "HS256", "RS256"].
+//   {"jwks_client_secret": true}: the JWKS also publishes the client secret as an `oct` key
+//     (kid "client-secret"), so an HS256 token keyed by it verifies against the JWKS.
+//   {"authorization_error": "access_denied"}: the login ends with that OAuth error code, sent to
+//     the client's redirect URI as a real provider does (RFC 6749 4.1.2.1).
+//   {"login_as": "<sub>"}: log in that account whatever the login_hint (for subjects longer than
+//     a login_hint may be).
 import http from 'node:http';
 import Provider from 'oidc-provider';
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from 'jose';
@@ -48,6 +59,21 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 
+const clientSecret = (config.clients || [])[0]?.client_secret || '';
+const secretKid = 'client-secret';
+
+// Faults on the discovery document and the JWKS: members laid over the real answers.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path === '/.well-known/openid-configuration' && faults.discovery && ctx.body) {
+    ctx.body = { ...ctx.body, ...faults.discovery };
+  }
+  if (ctx.path === '/jwks' && faults.jwks_client_secret && ctx.body) {
+    const k = Buffer.from(clientSecret).toString('base64url');
+    ctx.body = { keys: [...ctx.body.keys, { kty: 'oct', kid: secretKid, alg: 'HS256', use: 'sig', k }] };
+  }
+});
+
 // Faults: rewrite the ID token the real token endpoint issued, signed with the same key.
 provider.use(async (ctx, next) => {
   await next();
@@ -57,6 +83,7 @@ provider.use(async (ctx, next) => {
   if (wanted.aud !== undefined) claims.aud = wanted.aud;
   if (wanted.iss !== undefined) claims.iss = wanted.iss;
   if (wanted.nonce !== undefined) claims.nonce = wanted.nonce;
+  if (wanted.sub !== undefined) claims.sub = wanted.sub;
   if (wanted.exp_offset !== undefined) {
     const now = Math.floor(Date.now() / 1000);
     claims.exp = now + wanted.exp_offset;
@@ -67,6 +94,12 @@ provider.use(async (ctx, next) => {
     ctx.body.id_token = `${part({ alg: 'none', kid: jwk.kid })}.${part(claims)}.`;
     return;
   }
+  if (wanted.hs256_client_secret) {
+    ctx.body.id_token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', kid: secretKid })
+      .sign(new TextEncoder().encode(clientSecret));
+    return;
+  }
   ctx.body.id_token = await new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: jwk.kid })
     .sign(wanted.bad_signature ? forgeryKey : privateKey);
@@ -74,8 +107,12 @@ provider.use(async (ctx, next) => {
 
 async function interaction(req, res) {
   const details = await provider.interactionDetails(req, res);
+  if (faults.authorization_error) {
+    const result = { error: faults.authorization_error, error_description: 'The crafted provider refused' };
+    return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+  }
   if (details.prompt.name === 'login') {
-    const sub = details.params.login_hint || config.default_login;
+    const sub = faults.login_as || details.params.login_hint || config.default_login;
     return provider.interactionFinished(req, res, { login: { accountId: sub } }, { mergeWithLastSubmission: false });
   }
   const grant = details.grantId

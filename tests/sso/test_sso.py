@@ -133,12 +133,14 @@ def test_an_unverified_email_does_not_link_an_account(client, police, provider):
     _refused(_finish(client, provider, "dave-sub"), "Your account has not been set up in the hub")
 
 
-def test_a_deactivated_user_cannot_sign_in_with_sso(client, police, provider):
+def test_a_deactivated_user_cannot_sign_in_with_sso_and_is_told_their_account_is_deactivated(client, police,
+                                                                                              provider):
     org, user = police
     _finish(client, provider, "alice-sub")
     admin.set_user_active(None, user.id, False)
     other = client.application.test_client()
-    _refused(_finish(other, provider, "alice-sub"), "Your account has not been set up in the hub")
+    _refused(_finish(other, provider, "alice-sub"), "Your hub account has been deactivated")
+    assert other.get("/").status_code == 302
 
 
 def test_an_organisation_without_sso_is_refused(client, app):
@@ -211,13 +213,15 @@ def test_a_deactivated_linked_user_is_recorded_as_inactive(client, police, provi
     org, user = police
     _finish(client, provider, "alice-sub")
     admin.set_user_active(None, user.id, False)
-    _refused(_finish(client.application.test_client(), provider, "alice-sub"), "not been set up")
+    _refused(_finish(client.application.test_client(), provider, "alice-sub"), "has been deactivated")
     detail = _refusal_details()[-1]
     assert (detail["reason"], detail["issuer"], detail["subject"]) == ("sso-user-inactive", provider.issuer,
                                                                         "alice-sub")
 
 
 def test_a_callback_for_an_organisation_without_sso_is_audited(client, app):
-    response = client.get("/auth/sso/NOPE/callback?code=x&state=y")
-    assert response.status_code == 403
-    assert _refusal_details()[-1] == {"reason": "sso-not-set-up", "organisation_code": "NOPE"}
+    make_org(OrgKind.police, code="NOSSO")
+    for code, reason in (("NOPE", "sso-unknown-organisation"), ("NOSSO", "sso-not-set-up")):
+        response = client.get(f"/auth/sso/{code}/callback?code=x&state=y")
+        assert response.status_code == 403
+        assert _refusal_details()[-1] == {"reason": reason, "organisation_code": code}
