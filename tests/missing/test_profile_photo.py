@@ -129,3 +129,50 @@ def test_the_police_see_the_photo_once_the_profile_is_released_to_them(team, cli
     assert f'src="/missing/profile/{team.child.id}/photo"' in page
     assert client.get(f"/missing/profile/{team.child.id}/photo").status_code == 200
     assert [e.actor_user_id for e in _events("philomena-photo", "done")] == [team.officer.id]
+
+
+# --- issue 19 item 22: no upload holds a web worker for long ------------------------------------
+
+def _flat_png(size: tuple[int, int]) -> bytes:
+    """A tiny file of many pixels: one colour compresses to almost nothing in PNG's zlib."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_a_6000_by_6000_png_of_about_100_kb_is_refused_from_its_header_with_a_clear_message(team, client):  # noqa: F811
+    upload = _flat_png((6000, 6000))
+    assert len(upload) < 150_000  # the file the issue found: small on the wire, 36 megapixels to decode
+    sign_in(client, team.worker, team.worker_secret)
+    _refused(client, team.child.id, upload, "plain.png", "use a JPEG of up to 24 megapixels, or a PNG of up to "
+                                                         "3840 by 2160 pixels")
+
+
+def test_a_png_the_size_of_a_4k_screenshot_is_kept(team):  # noqa: F811
+    kept = Image.open(io.BytesIO(photos.clean_photo(_flat_png((3840, 2160)))))
+    assert kept.size == (1200, 675)
+    try:
+        photos.clean_photo(_flat_png((3841, 2160)))
+    except photos.PhotoRefused as refused:
+        assert str(refused) == photos.TOO_MANY_PIXELS
+    else:
+        raise AssertionError("a PNG over the cap was kept")
+
+
+def test_a_24_megapixel_phone_jpeg_is_decoded_scaled_down_by_libjpeg_not_in_full(team):  # noqa: F811
+    upload = _image("JPEG", size=(5712, 4284))
+    # What libjpeg itself decoded, before any resampling: a quarter of each side, not 24 megapixels.
+    assert photos.decoded(photos.opened(upload)).size == (1428, 1071)
+    assert Image.open(io.BytesIO(photos.clean_photo(upload))).size == (1200, 900)
+
+
+def test_a_jpeg_of_more_scans_than_any_camera_writes_is_refused(team):  # noqa: F811
+    upload = _image("JPEG", size=(64, 48))
+    end = upload.rindex(b"\xff\xd9")
+    crafted = upload[:end] + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" * (photos.MAX_JPEG_SCANS + 1) + upload[end:]
+    try:
+        photos.clean_photo(crafted)
+    except photos.PhotoRefused as refused:
+        assert str(refused) == photos.TOO_MANY_SCANS
+    else:
+        raise AssertionError("a JPEG of endless scans was decoded")
