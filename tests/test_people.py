@@ -17,7 +17,7 @@ from hub.auth.roles import OrgKind, Role
 from hub.errors import Invalid, NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
 from hub.people import service as people
-from hub.people.models import Enrolment, IdentifierKind
+from hub.people.models import BreakGlassCategory, BreakGlassGrant, Enrolment, IdentifierKind
 from hub.permissions import child_access
 from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
 
@@ -270,17 +270,18 @@ def test_break_glass_gives_an_hour_of_audited_flagged_access_with_a_typed_reason
     child_id = locality["related"].id
     refused = client.get(f"/children/{child_id}")
     assert refused.status_code == 404 and "ask for emergency access" in refused.get_data(as_text=True)
-    short = post_form(client, f"/children/{child_id}/break-glass", {"reason": "need it"})
-    assert "at least 10 characters" in short.get_data(as_text=True)
+    short = post_form(client, f"/children/{child_id}/break-glass", {"reason": "need it"}).get_data(as_text=True)
+    assert "at least 10 characters" in short and "Choose what kind of emergency this is" in short
     reason = "Found injured at the station; need health needs now"
-    response = post_form(client, f"/children/{child_id}/break-glass", {"reason": reason})
+    response = post_form(client, f"/children/{child_id}/break-glass",
+                         {"category": "injured_or_unwell", "reason": reason})
     assert response.status_code == 302
     assert "Related Child" in client.get(f"/children/{child_id}").get_data(as_text=True)
     events = db.session().scalars(select(AuditEvent).where(AuditEvent.actor_user_id == user.id,
                                                            AuditEvent.child_id == child_id)).all()
     assert {(e.action, e.access_basis) for e in events if e.outcome == "done"} == {
         ("break-glass", "break-glass"), ("read", "break-glass")}
-    assert any(e.purpose == reason for e in events)
+    assert [e.purpose for e in events if e.action == "break-glass"] == ["injured_or_unwell"]
     dpo.raise_flags()
     assert db.session().scalar(select(AuditFlag).where(AuditFlag.kind == "break-glass",
                                                        AuditFlag.actor_user_id == user.id)) is not None
@@ -290,10 +291,31 @@ def test_break_glass_gives_an_hour_of_audited_flagged_access_with_a_typed_reason
     assert client.get(f"/children/{child_id}").status_code == 404
 
 
+def test_the_audit_log_keeps_the_break_glass_category_and_no_trace_of_the_typed_reason(app, locality):
+    """The reason is about people (issue 19 item 21): the grant keeps it, encrypted; the log's
+    leaves, the bytes its Merkle tree commits to for good, hold only the category and the grant."""
+
+    user, _ = make_user(make_org(OrgKind.school), Role.dsl)
+    reason = "Mr Kowalski at 14 Mill Lane says she left with Jayden Price, aged 19"
+    people.break_glass(user, locality["related"].id, BreakGlassCategory.missing_at_risk, reason)
+    audit.integrate_all()
+    event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "break-glass"))
+    assert (event.purpose, event.access_basis) == ("missing_at_risk", "break-glass")
+    grant = db.session().scalar(select(BreakGlassGrant))
+    assert (grant.category, grant.reason) == (BreakGlassCategory.missing_at_risk, reason)
+    assert json.loads(event.detail) == {"grant": grant.id}
+    leaves = b"".join(e.leaf for e in db.session().scalars(select(AuditEvent)))
+    columns = " ".join(str(v) for e in db.session().scalars(select(AuditEvent)) for v in vars(e).values())
+    for word in ("Kowalski", "Mill Lane", "Jayden", "Price", "aged 19", reason[:20]):
+        assert word.encode() not in leaves and word not in columns, word
+    stored = db.session().execute(text("SELECT reason, category FROM break_glass_grant")).one()
+    assert stored[0].startswith("gAAAA") and "Kowalski" not in stored[0] and stored[1] == "missing_at_risk"
+
+
 def test_break_glass_for_a_child_that_does_not_exist_is_a_404_and_recorded(app, locality):
     user, _ = locality["users"][Role.dsl]
     with pytest.raises(NotFound):
-        people.break_glass(user, 999999, "A reason long enough to pass")
+        people.break_glass(user, 999999, BreakGlassCategory.other, "A reason long enough to pass")
     refused = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "break-glass"))
     assert refused.outcome == "refused"
 

@@ -9,7 +9,7 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitFi
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from hub.people import search
-from hub.people.models import Gender
+from hub.people.models import BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, Gender
 
 
 class ChildSearchForm(FlaskForm):
@@ -63,9 +63,15 @@ class EnrolmentForm(FlaskForm):
 
 
 class BreakGlassForm(FlaskForm):
+    category = RadioField(
+        "What kind of emergency is it?", widget=GovRadioInput(),
+        choices=[(c.value, c.label) for c in BreakGlassCategory],
+        validators=[InputRequired("Choose what kind of emergency this is")])
     reason = TextAreaField(
         "Why do you need this record now?", widget=GovTextArea(),
         description="For example: the child has been found injured and you need their health needs. "
                     "Your reason, your name and every page you see are shown to the data protection officer.",
-        validators=[InputRequired("Say why you need this record now"), Length(max=1000)])
+        validators=[InputRequired("Say why you need this record now"),
+                    Length(min=BREAK_GLASS_REASON_MIN, message=BREAK_GLASS_REASON_TOO_SHORT),
+                    Length(max=1000)])
     submit = SubmitField("See the record in an emergency", widget=GovSubmitInput())

@@ -151,9 +151,39 @@ class AgencyInvolvement(Base):
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
 
+class BreakGlassCategory(str, enum.Enum):
+    """Why emergency access was needed, as a short choice: what the audit log records (the
+    typed reason is about people, so it stays encrypted on the grant)."""
+
+    missing_at_risk = "missing_at_risk"
+    injured_or_unwell = "injured_or_unwell"
+    immediate_danger = "immediate_danger"
+    found_needs_safety = "found_needs_safety"
+    other = "other"
+
+    @property
+    def label(self) -> str:
+        return BREAK_GLASS_LABELS[self]
+
+
+BREAK_GLASS_LABELS = {
+    BreakGlassCategory.missing_at_risk: "The child is missing now and may be at risk",
+    BreakGlassCategory.injured_or_unwell: "The child is injured or unwell and needs care now",
+    BreakGlassCategory.immediate_danger: "The child, or someone with them, is in immediate danger",
+    BreakGlassCategory.found_needs_safety: "The child has been found and must be kept safe now",
+    BreakGlassCategory.other: "Another emergency",
+}
+
+
+#: The shortest typed reason that says anything.
+BREAK_GLASS_REASON_MIN = 10
+BREAK_GLASS_REASON_TOO_SHORT = f"Say why you need this record now, in at least {BREAK_GLASS_REASON_MIN} characters"
+
+
 class BreakGlassGrant(Base):
-    """Emergency access to a child with no legitimate relationship: a typed reason, a short
-    time limit, every read under it audited as break-glass and flagged to the DPO."""
+    """Emergency access to a child with no legitimate relationship: a chosen category and a
+    typed reason, a short time limit, every read under it audited as break-glass and flagged to
+    the DPO."""
 
     __tablename__ = "break_glass_grant"
     __table_args__ = (Index("ix_break_glass_grant_user_child", "user_id", "child_id"),)
@@ -161,7 +191,10 @@ class BreakGlassGrant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"))
-    #: Why the user needed the record; may name people, so it is encrypted at rest.
+    #: What kind of emergency, from a short list: the audit event's purpose.
+    category: Mapped[BreakGlassCategory] = mapped_column(Enum(BreakGlassCategory, native_enum=False, length=30))
+    #: Why the user needed the record in their words; may name people, so it is encrypted at rest
+    #: and never copied into the audit log.
     reason: Mapped[str] = mapped_column(EncryptedText)
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

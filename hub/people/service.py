@@ -5,19 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, bindparam, func, select, update
+from sqlalchemy import column as sa_column, table as sa_table
+from sqlalchemy.sql.expression import ColumnClause, TableClause
 from sqlalchemy.orm import joinedload, selectinload
 
+import hub.models  # noqa: F401  (every model registered, for encrypted_columns)
 from hub import db
 from hub.audit import service as audit
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind
-from hub.crypto import blind_index, dob_index, name_tokens, normalise_identifier
+from hub.crypto import EncryptedText, blind_index, dob_index, name_tokens, normalise_identifier, rotate
 from hub.people import search as name_search
-from hub.db import unit_of_work, utcnow
+from hub.db import Base, unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
 from hub.people.models import (
-    BreakGlassGrant, Child, ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind,
+    BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, BreakGlassGrant, Child,
+    ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind,
 )
 from hub.permissions import (
     child_access, child_bases, child_visible, load_child_or_refuse, may_administer, may_break_glass, refuse,
@@ -64,12 +68,19 @@ def get_child(actor: User, child_id: int, purpose: str | None = None) -> Child:
 BREAK_GLASS_FOR = timedelta(hours=1)
 
 
-def break_glass(actor: User, child_id: int, reason: str) -> None:
-    """Emergency access with no legitimate relationship: a practitioner types why, gets one
-    hour, and the grant and every read under it are audited as break-glass (and flagged)."""
+def break_glass(actor: User, child_id: int, category: BreakGlassCategory | None, reason: str) -> None:
+    """Emergency access with no legitimate relationship: a practitioner chooses what kind of
+    emergency and types why, gets one hour, and the grant and every read under it are audited as
+    break-glass (and flagged). The log records the category; the typed reason is about people
+    (the child, those around them), so it is kept only on the grant, encrypted."""
     reason = (reason or "").strip()
-    if len(reason) < 10:
-        raise Invalid({"reason": "Say why you need this record now, in at least 10 characters"})
+    errors = {}
+    if category is None:
+        errors["category"] = "Choose what kind of emergency this is"
+    if len(reason) < BREAK_GLASS_REASON_MIN:
+        errors["reason"] = BREAK_GLASS_REASON_TOO_SHORT
+    if errors:
+        raise Invalid(errors)
     if not may_break_glass(actor):
         refuse(actor, "child", child_id, child_id, action="break-glass")
     with unit_of_work() as s:
@@ -78,13 +89,14 @@ def break_glass(actor: User, child_id: int, reason: str) -> None:
                          object_id=child_id, child_id=child_id)
             missing = True
         else:
-            grant = BreakGlassGrant(user_id=actor.id, child_id=child_id, reason=reason,
+            grant = BreakGlassGrant(user_id=actor.id, child_id=child_id, category=category, reason=reason,
                                     expires_at=utcnow() + BREAK_GLASS_FOR)
             s.add(grant)
             s.flush()
-            # The reason is the basis of this access, so it belongs in the log (ISO 27789).
+            # The basis of this access is on record (ISO 27789) as its category and the grant,
+            # whose reason the DPO reads there: never the typed words in the log itself.
             audit.record("break-glass", actor=actor, object_type="child", object_id=child_id, child_id=child_id,
-                         basis="break-glass", purpose=reason[:200], detail={"grant": grant.id})
+                         basis="break-glass", purpose=category.value, detail={"grant": grant.id})
             missing = False
     if missing:
         raise NotFound("child not found")
@@ -267,27 +279,43 @@ def end_enrolment(actor: User, enrolment_id: int, end: date) -> None:
                      child_id=enrolment.child_id, basis="role:hub-admin", detail={"ended": end.isoformat()})
 
 
-def rotate_keys() -> int:
-    """Re-encrypt every encrypted field under the current key (after HUB_FIELD_KEYS rotation)."""
-    from hub.crypto import rotate
-    from sqlalchemy import text
+ROTATE_PAGE = 500
 
-    columns = {
-        "child": ["given_name", "family_name", "date_of_birth"],
-        "child_identifier": ["value"],
-        "user_account": ["totp_secret"],
-        "sso_provider": ["client_secret"],
-    }
-    count = 0
+
+def rotate_keys() -> int:
+    """Re-encrypt every encrypted field under the current key (after HUB_FIELD_KEYS rotation):
+    every EncryptedText column of every table, found from the models, so a column encrypted later
+    (a share's purpose, say) is never left under a key about to be retired."""
     with unit_of_work() as s:
-        for table, cols in columns.items():
-            for col in cols:
-                rows = s.execute(text(f"SELECT id, {col} FROM {table} WHERE {col} IS NOT NULL")).all()
-                for row_id, token in rows:
-                    s.execute(text(f"UPDATE {table} SET {col} = :v WHERE id = :id"), {"v": rotate(token), "id": row_id})
-                    count += 1
+        count = sum(_rotate_column(s, *found) for found in encrypted_columns())
         audit.record("update", object_type="encryption-keys", detail={"rotated_fields": count})
     return count
+
+
+def _rotate_column(s, table: TableClause, key: ColumnClause, column: ColumnClause) -> int:
+    """Rotate one column's tokens as they are (never decrypted here), a page of rows at a time in
+    the order of the row's key, so a large table (import files) is never held in memory at once."""
+    change = update(table).where(key == bindparam("row_key")).values({column.name: bindparam("token")})
+    page = select(key, column).where(column.is_not(None)).order_by(key).limit(ROTATE_PAGE)
+    count, rows = 0, s.execute(page).all()
+    while rows:
+        s.execute(change, [{"row_key": row_key, "token": rotate(token)} for row_key, token in rows])
+        count += len(rows)
+        rows = s.execute(page.where(key > rows[-1][0])).all()
+    return count
+
+
+def encrypted_columns() -> list[tuple[TableClause, ColumnClause, ColumnClause]]:
+    """Every table the hub encrypts a column of at rest, with its key and that column (hub.models
+    registers every model), as plain text: the tokens themselves, not the values they hold."""
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, EncryptedText):
+                [key] = table.primary_key.columns  # every such table has a single-column key
+                raw = sa_table(table.name, sa_column(key.name), sa_column(column.name, Text()))
+                found.append((raw, raw.c[key.name], raw.c[column.name]))
+    return found
 
 
 def reindex_children(batch: int = 500) -> int:

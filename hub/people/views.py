@@ -8,6 +8,7 @@ from hub.errors import Invalid, NotFound
 
 from hub.people import service
 from hub.people.forms import BreakGlassForm, ChildSearchForm
+from hub.people.models import BreakGlassCategory
 from hub.permissions import may_record_episodes
 from hub.web import actor, apply_errors, personal_data
 
@@ -53,7 +54,7 @@ def break_glass(child_id: int):
     form = BreakGlassForm()
     if form.validate_on_submit():
         try:
-            service.break_glass(actor(), child_id, form.reason.data)
+            service.break_glass(actor(), child_id, BreakGlassCategory(form.category.data), form.reason.data)
             flash("Emergency access for one hour. The data protection officer will review it.", "success")
             return redirect(url_for("people.show", child_id=child_id))
         except Invalid as exc:

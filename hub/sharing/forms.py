@@ -12,7 +12,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from hub.forms import DateInputField
 from hub.consent import service as consent_service
 from hub.sharing import legal_bases, service
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.sharing.models import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing.service import ShareDraft
 
 NONE = [("", "Not needed")]
@@ -31,7 +31,7 @@ class ShareForm(FlaskForm):
                             description="Only what the recipients need: relevant, adequate and accurate",
                             validators=[Optional(), Length(max=20000)])
     purpose = StringField("Why are you sharing it?", widget=GovTextInput(),
-                          validators=[InputRequired("Say why you are sharing it"), Length(max=300)])
+                          validators=[InputRequired("Say why you are sharing it"), Length(max=PURPOSE_MAX)])
     recipient_org_ids = SelectMultipleField("Who are you sharing it with?", widget=GovCheckboxesInput(), coerce=int)
     special_category = BooleanField("It includes health or other special-category information",
                                     widget=GovCheckboxInput())

@@ -81,6 +81,10 @@ class RecipientStatus(str, enum.Enum):
     revoked = "revoked"
 
 
+#: The longest purpose the pages take (it was the column's length before it was encrypted).
+PURPOSE_MAX = 300
+
+
 class ShareRecord(Base):
     __tablename__ = "share_record"
     __table_args__ = (
@@ -108,7 +112,9 @@ class ShareRecord(Base):
     category: Mapped[Category] = mapped_column(Enum(Category, native_enum=False, length=30))
     summary: Mapped[str] = mapped_column(EncryptedText)
     content: Mapped[str | None] = mapped_column(EncryptedText, deferred=True, deferred_group="detail")
-    purpose: Mapped[str] = mapped_column(String(300))
+    #: Why it was shared, in the sender's words: may name people, so encrypted at rest like the
+    #: summary (the audit log names the category instead).
+    purpose: Mapped[str] = mapped_column(EncryptedText)
     special_category: Mapped[bool] = mapped_column(Boolean, default=False)
     criminal_offence: Mapped[bool] = mapped_column(Boolean, default=False)
     law_enforcement: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -33,7 +33,7 @@ from hub.permissions import (
 from hub.sharing import legal_bases
 from hub.sharing.models import (
     CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
-    LocalGateway, RecipientStatus, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
+    LocalGateway, PURPOSE_MAX, RecipientStatus, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
 )
 
 
@@ -184,6 +184,8 @@ def _check(actor: User, draft: ShareDraft, special: bool, criminal: bool) -> dic
         errors["content"] = "Write the information you are sharing"
     if not (draft.purpose or "").strip():
         errors["purpose"] = "Say why you are sharing it"
+    elif len(draft.purpose.strip()) > PURPOSE_MAX:  # encrypted now: the column no longer bounds it
+        errors["purpose"] = f"Say why you are sharing it in {PURPOSE_MAX} characters or fewer"
     errors.update(_check_recipients(actor, draft))
     errors.update(_check_source(draft))
     errors.update(legal_bases.check(

@@ -11,6 +11,7 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.errors import Forbidden, NotFound
 from hub.people import service as people
+from hub.people.models import BreakGlassCategory
 from hub.permissions import aggregate_only, child_access, report_scope, visible_child_ids
 from hub.reports import figures, service
 from tests.factories import sign_in
@@ -116,7 +117,8 @@ def test_the_analyst_cannot_open_a_childs_pages(picture, client, path):
 
 def test_the_analyst_cannot_break_the_glass(picture):
     with pytest.raises((NotFound, Forbidden)):
-        people.break_glass(picture.user("analyst"), picture.children["c1"].id, "I need to see this record now")
+        people.break_glass(picture.user("analyst"), picture.children["c1"].id, BreakGlassCategory.other,
+                           "I need to see this record now")
 
 
 def test_a_practitioner_may_still_open_the_child_the_analyst_may_not(picture, client):
