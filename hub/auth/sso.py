@@ -45,6 +45,8 @@ ID_TOKEN_LEEWAY = 60  # seconds of clock skew allowed on exp / iat
 ID_TOKEN_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 SUBJECT_MAX = SsoIdentity.subject.type.length  # the column's: OIDC Core 2 allows 255 ASCII characters
 EMAIL_MAX = 254  # RFC 5321's path limit, as User.email
+#: What the flow needs from the discovery document (OIDC Discovery 3).
+DISCOVERY_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 
 FAILED = "Sign-in could not be completed. Start again from the sign-in page."
 UNREACHABLE = "The sign-in provider could not be reached. Try again, or sign in with a password."
@@ -185,6 +187,9 @@ def _checked_metadata(client: ProviderClient, provider: SsoProvider) -> dict:
     except (OAuthError, RequestException, ValueError) as exc:
         raise SsoRefused(UNREACHABLE, "sso-provider-unreachable", provider.issuer,
                          error=_error_code(getattr(exc, "error", None) or type(exc).__name__)) from exc
+    if not all(isinstance(metadata.get(name), str) for name in DISCOVERY_ENDPOINTS):
+        raise SsoRefused("The sign-in provider's settings do not match this organisation's.",
+                         "sso-discovery-incomplete", provider.issuer)
     if str(metadata.get("issuer", "")).rstrip("/") != provider.issuer:
         # A discovery document for another issuer: refuse rather than trust its endpoints.
         raise SsoRefused("The sign-in provider's settings do not match this organisation's.",

@@ -8,12 +8,13 @@ from urllib.parse import urlsplit
 import segno
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
 
 from hub import db
 from hub.admin import service as admin_service
 from hub.auth import service
 from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
-from hub.auth.models import User
+from hub.auth.models import SsoProvider, User
 from hub.web import client_address, public
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -72,10 +73,6 @@ def sign_in():
 
 
 def _enabled_sso():
-    from sqlalchemy import select
-
-    from hub.auth.models import SsoProvider
-
     return list(db.session().scalars(select(SsoProvider).where(SsoProvider.enabled.is_(True))))
 
 

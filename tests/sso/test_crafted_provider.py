@@ -157,6 +157,9 @@ def test_refusals_at_start_are_audited_with_their_reason(app, client, police, pr
         assert (detail["reason"], detail["organisation_code"], detail["step"]) == (reason, code, "start")
     assert _refusal_details()[-1]["issuer_offered"] == "http://evil.example.test"
     assert _refusal_details()[-2]["issuer"] == "http://127.0.0.1:9"
+    provider.set_faults({"discovery": {"token_endpoint": None}})
+    _refused(client.get("/auth/sso/POL01/start?login_hint=alice-sub"), "do not match this organisation")
+    assert _refusal_details()[-1]["reason"] == "sso-discovery-incomplete"
 
 
 def test_a_not_provisioned_refusal_carries_a_keyed_hash_of_the_e_mail_offered_never_the_address(
