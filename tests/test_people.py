@@ -312,6 +312,35 @@ def test_the_audit_log_keeps_the_break_glass_category_and_no_trace_of_the_typed_
     assert stored[0].startswith("gAAAA") and "Kowalski" not in stored[0] and stored[1] == "missing_at_risk"
 
 
+def test_the_dpos_reviewing_break_glass_read_the_typed_reason_on_the_grant_and_nobody_else_does(app, locality):
+    school = make_org(OrgKind.school)
+    user, user_secret = make_user(school, Role.dsl)
+    reason = "Mr Kowalski says she left with Jayden Price"
+    people.break_glass(user, locality["related"].id, BreakGlassCategory.missing_at_risk, reason)
+    hub_dpo = make_user(make_org(OrgKind.mace_host), Role.dpo)
+    school_dpo = make_user(school, Role.dpo)
+    url = f"/children/emergency-access/{user.id}"
+    for reader in (hub_dpo, school_dpo):
+        client = app.test_client()
+        sign_in(client, *reader)
+        if reader is hub_dpo:
+            assert url in client.get("/audit/flags").get_data(as_text=True)
+        page = client.get(url).get_data(as_text=True)
+        assert reason in page and "The child is missing now and may be at risk" in page
+    read = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "break-glass-grants",
+                                                         AuditEvent.outcome == "done")).all()
+    assert [json.loads(e.detail)["children"] for e in read] == [[locality["related"].id]] * 2
+    assert not any("Kowalski" in (e.detail or "") for e in read)
+    for outsider in (make_user(make_org(OrgKind.school), Role.dpo), (user, user_secret)):
+        client = app.test_client()
+        sign_in(client, *outsider)
+        response = client.get(url)
+        assert response.status_code == 404 and "Kowalski" not in response.get_data(as_text=True)
+    refused = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "break-glass-grants",
+                                                            AuditEvent.outcome == "refused")).all()
+    assert len(refused) == 2
+
+
 def test_break_glass_for_a_child_that_does_not_exist_is_a_404_and_recorded(app, locality):
     user, _ = locality["users"][Role.dsl]
     with pytest.raises(NotFound):

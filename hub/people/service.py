@@ -24,7 +24,8 @@ from hub.people.models import (
     ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind,
 )
 from hub.permissions import (
-    child_access, child_bases, child_visible, load_child_or_refuse, may_administer, may_break_glass, refuse,
+    child_access, child_bases, child_visible, load_child_or_refuse, may_administer, may_break_glass,
+    may_read_emergency_reasons, refuse,
 )
 from hub import validators
 
@@ -100,6 +101,26 @@ def break_glass(actor: User, child_id: int, category: BreakGlassCategory | None,
             missing = False
     if missing:
         raise NotFound("child not found")
+
+
+#: Grants shown to the DPO at once: an hour each, so far more than anyone asks for in a review.
+EMERGENCY_GRANTS_SHOWN = 100
+
+
+def emergency_access_of(actor: User, user_id: int) -> tuple[User, list[BreakGlassGrant]]:
+    """Someone's emergency access grants, newest first, with their typed reasons: for the DPO
+    reviewing a break-glass flag (the log holds only each grant's category). The read is audited
+    with the children the grants were for; refused (and audited) as a 404 for anyone else."""
+    s = db.session()
+    of_user = s.get(User, user_id)
+    if of_user is None or not may_read_emergency_reasons(actor, of_user):
+        refuse(actor, "break-glass-grants", user_id)
+    with unit_of_work():
+        grants = list(s.scalars(select(BreakGlassGrant).where(BreakGlassGrant.user_id == user_id)
+                                .order_by(BreakGlassGrant.granted_at.desc()).limit(EMERGENCY_GRANTS_SHOWN)))
+        audit.record("read", actor=actor, object_type="break-glass-grants", object_id=user_id, basis="role:dpo",
+                     detail={"shown": len(grants), "children": sorted({g.child_id for g in grants})})
+    return of_user, grants
 
 
 def _validated(details: ChildDetails) -> dict[IdentifierKind, str]:

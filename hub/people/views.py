@@ -60,3 +60,11 @@ def break_glass(child_id: int):
         except Invalid as exc:
             apply_errors(form, exc)
     return render_template("people/break_glass.html", form=form, child_id=child_id)
+
+
+@bp.route("/emergency-access/<int:user_id>")
+@personal_data
+def emergency_access(user_id: int):
+    """A user's emergency access and their reasons, for the DPO reviewing a break-glass flag."""
+    person, grants = service.emergency_access_of(actor(), user_id)
+    return render_template("people/emergency_access.html", person=person, grants=grants)

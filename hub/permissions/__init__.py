@@ -45,6 +45,7 @@ from hub.permissions.dpo import (
     audit_event_scope,
     audit_flag_scope,
     may_prepare_subject_access,
+    may_read_emergency_reasons,
     subject_access_episodes,
     subject_access_profile,
     subject_access_shares,

@@ -49,6 +49,13 @@ def audit_flag_scope(user: User):
     return None if is_hub_dpo(user) else AuditFlag.actor_org_id == user.organisation_id
 
 
+def may_read_emergency_reasons(user: User | None, of_user: User) -> bool:
+    """The typed reasons of someone's emergency (break-glass) access, kept on the grants and off
+    the log: the DPOs whose flags name them (audit_flag_scope), the hub's for anyone, an
+    organisation's for its own staff."""
+    return is_hub_dpo(user) or (is_dpo(user) and user.organisation_id == of_user.organisation_id)
+
+
 #: Ways to a child that do not mean the DPO's organisation holds them: emergency access and the
 #: administrator's grant give no subject-access scope.
 NOT_DPO_SCOPE = frozenset({"break-glass", "role:hub-admin"})

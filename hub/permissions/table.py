@@ -30,7 +30,7 @@ RELATIONSHIPS = {
 PERSONAL_ROUTES = [
     ("mace-member", "a current named member of a MACE group", "the group holds the child on its agenda"),
     ("break-glass", "anyone with a practitioner or MACE role",
-     "their own emergency grant, with a typed reason, for one hour, flagged to the DPO"),
+     "their own emergency grant, with the kind of emergency and a typed reason, for one hour, flagged to the DPO"),
     ("role:dpo", "the hub's DPO; an organisation's DPO",
      "every child; the children their organisation holds by any relationship above"),
     ("role:hub-admin", "an administrator", "every child (enrolments), always audited"),
@@ -60,6 +60,8 @@ KINDS = [
     ("an audit event or flag", "the hub's DPO all; an organisation's DPO its staff's acts and the events about "
                                "children it holds", "dpo"),
     ("a subject access pack", "the hub's DPO any child; an organisation's DPO a child it holds", "dpo"),
+    ("the typed reasons of someone's emergency access (kept on the grants, off the log)",
+     "the DPOs whose flags name them: the hub's DPO anyone's, an organisation's DPO its staff's", "dpo"),
     ("a report figure", "scoped per role: the analyst the area, an authority its children, a force its episodes, "
                         "a school its own notifications and replies", "reports"),
 ]
