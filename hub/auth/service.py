@@ -417,7 +417,7 @@ def sso_user(provider: SsoProvider, claims: dict) -> SsoOutcome:
                          detail={"change": "sso-linked", **offered})
             return SsoOutcome(user)
         audit.record("sign-in", outcome=audit.REFUSED, detail={
-            "reason": "sso-not-provisioned", **offered, "email": _email_standing(email, verified, user),
+            "reason": "sso-not-provisioned", **offered, "email_standing": _email_standing(email, verified, user),
             **({"email_key": email_key(email)} if email else {})})
         return SsoOutcome(None, SSO_NOT_SET_UP)
 

@@ -34,8 +34,8 @@ def _replace_purpose(column_type: sa.types.TypeEngine, convert) -> None:
     rows = bind.execute(sa.text("SELECT id, purpose FROM share_record")).all()
     if rows:
         share = sa.table('share_record', sa.column('id', sa.Integer), sa.column('purpose_new', column_type))
-        bind.execute(share.update().where(share.c.id == sa.bindparam('share')).values(purpose_new=sa.bindparam('value')),
-                     [{"share": share_id, "value": convert(value or "")} for share_id, value in rows])
+        change = share.update().where(share.c.id == sa.bindparam('share')).values(purpose_new=sa.bindparam('value'))
+        bind.execute(change, [{"share": share_id, "value": convert(value or "")} for share_id, value in rows])
     op.execute("ALTER TABLE share_record DROP COLUMN purpose")
     op.execute("ALTER TABLE share_record RENAME COLUMN purpose_new TO purpose")
     if bind.dialect.name == "postgresql":  # SQLite cannot drop a default in place; no row relies on it

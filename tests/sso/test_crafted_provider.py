@@ -170,7 +170,7 @@ def test_a_not_provisioned_refusal_carries_a_keyed_hash_of_the_e_mail_offered_ne
                                    ("carol-sub", "carol@school.example.test", "account-in-another-organisation")):
         _refused(_finish(client.application.test_client(), provider, login), "Your account has not been set up")
         detail = _refusal_details()[-1]
-        assert (detail["reason"], detail["email"]) == ("sso-not-provisioned", standing)
+        assert (detail["reason"], detail["email_standing"]) == ("sso-not-provisioned", standing)
         assert detail["email_key"] == auth_service.email_key(email)
         everything = json.dumps([e.detail for e in db.session().scalars(select(AuditEvent))])
         assert email not in everything and email.split("@")[0] + "@" not in everything
@@ -180,7 +180,7 @@ def test_an_unverified_e_mail_is_recorded_as_such(client, police, provider):
     org, _ = police
     make_user(org, Role.police_officer, email="dave@police.example.test")
     _refused(_finish(client, provider, "dave-sub"), "Your account has not been set up")
-    assert _refusal_details()[-1]["email"] == "unverified"
+    assert _refusal_details()[-1]["email_standing"] == "unverified"
 
 
 def test_the_link_names_the_issuer_and_subject(client, police, provider):
