@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from hub import db
 from hub.auth.roles import OrgKind, Role
 from hub.people import service as people
-from hub.people.models import BreakGlassGrant, Enrolment
+from hub.people.models import BreakGlassCategory, BreakGlassGrant, Enrolment
 from hub.permissions import child_access, child_bases
 from hub.sharing import service as sharing
 from tests.factories import enrol, make_child, make_org, make_user
@@ -101,7 +101,7 @@ def test_a_grant_that_rolls_back_is_not_remembered(app, world):
         assert not child_access(world["other_dsl"], world["child"].id)
         with pytest.raises(RuntimeError), db.unit_of_work() as s:
             s.add(BreakGlassGrant(user_id=world["other_dsl"].id, child_id=world["child"].id, reason="testing",
-                                  expires_at=db.utcnow().replace(year=2999)))
+                                  category=BreakGlassCategory.other, expires_at=db.utcnow().replace(year=2999)))
             s.flush()
             assert child_access(world["other_dsl"], world["child"].id).basis == "break-glass"
             raise RuntimeError("the rest of the change failed")
