@@ -47,7 +47,7 @@ from hub.missing.models import (
 )
 from hub.notifications.models import Notification
 from hub.people import service as people
-from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.people.models import AgencyInvolvement, BreakGlassCategory, Child, Enrolment
 from hub.sharing import drafts
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
@@ -241,7 +241,8 @@ def build_access_world() -> AccessWorld:
     w.mace = {"meeting": meeting, "item": item, "location": place, "action": action}
 
     # Break glass: one practitioner's one-hour grant.
-    people.break_glass(w.user("glass"), c["glass"].id, "Child in A&E, no record reachable: need the plan")
+    people.break_glass(w.user("glass"), c["glass"].id, BreakGlassCategory.injured_or_unwell,
+                       "Child in A&E, no record reachable: need the plan")
 
     # The Philomena profile of the child on roll at school A, kept by its authorities, released
     # to force 1 for its episode.
