@@ -42,7 +42,7 @@ def _copy_checkout(scratch: Path) -> None:
 def _config(target: dict) -> str:
     lines = ["[mutmut]", "source_paths=hub/", "only_mutate=" + "\n    ".join(target["mutate"]),
              "do_not_mutate=" + "\n    ".join(target.get("skip", [])),
-             "also_copy=migrations/\n    alembic.ini",
+             "also_copy=migrations/\n    alembic.ini\n    README.md",
              "pytest_add_cli_args=-p no:xdist -q",
              "pytest_add_cli_args_test_selection=" + "\n    ".join(target["tests"])]
     return "\n".join(lines) + "\n"
