@@ -6,9 +6,15 @@
 2. The hub's own JSON tree head: the RFC 8785 canonical JSON of
    {"root_hash", "timestamp", "tree_size"} signed with Ed25519, which the offline verifier
    (`hub.audit.verify`) checks in audit exports.
+3. C2SP tlog-cosignature (https://c2sp.org/tlog-cosignature): a witness's timestamped Ed25519
+   signature over "cosignature/v1\ntime T\n" and the checkpoint body, carried as one more
+   signature line of the checkpoint note (key ID algorithm byte 0x04).
 
-Both are parsed strictly: anything that is not exactly what we would have produced raises
+All are parsed strictly: anything that is not exactly what we would have produced raises
 ValueError rather than being "repaired", because a verifier that guesses can be steered.
+
+Standard library and `cryptography` only, like `merkle`: the offline verifier and the witness
+(`hub.witness`) import this module without the hub's other dependencies.
 """
 
 from __future__ import annotations
@@ -16,15 +22,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ED25519_ALGORITHM = b"\x01"  # signed-note signature type byte for Ed25519
+COSIGNATURE_ALGORITHM = b"\x04"  # signed-note type byte for timestamped Ed25519 witness cosignatures
+COSIGNATURE_HEADER = "cosignature/v1\n"
+MAX_TIMESTAMP = 2**63 - 1  # the cosignature's u64 timestamp, kept within a signed 64-bit integer
 SIGNATURE_PREFIX = "\u2014 "  # em dash + space, never an ASCII hyphen
 MAX_SIGNATURES = 100  # the spec asks verifiers for a limit of at least 16; Go uses 100
 MAX_JSON_INT = 2**53 - 1  # RFC 8785 numbers are IEEE doubles: larger integers are not exact
@@ -110,21 +120,23 @@ def _check_text(text: str) -> None:
         raise ValueError("note text must not contain control characters other than newline")
 
 
-def key_hash(key_name: str, public_key: Ed25519PublicKey) -> bytes:
-    """4-byte key ID: SHA-256(name || 0x0A || 0x01 || 32-byte public key)[:4]."""
-    material = key_name.encode("utf-8") + b"\n" + ED25519_ALGORITHM + _raw_public_key(public_key)
+def key_hash(key_name: str, public_key: Ed25519PublicKey, algorithm: bytes = ED25519_ALGORITHM) -> bytes:
+    """4-byte key ID: SHA-256(name || 0x0A || type byte || 32-byte public key)[:4], with type
+    0x01 for the log's note signatures and 0x04 for a witness's cosignatures."""
+    material = key_name.encode("utf-8") + b"\n" + algorithm + _raw_public_key(public_key)
     return hashlib.sha256(material).digest()[:4]
 
 
-def verifier_key(key_name: str, public_key: Ed25519PublicKey) -> str:
-    """`<name>+<hex key hash>+<base64(0x01 || public key)>`, the shareable verifier key."""
+def verifier_key(key_name: str, public_key: Ed25519PublicKey, algorithm: bytes = ED25519_ALGORITHM) -> str:
+    """`<name>+<hex key hash>+<base64(type byte || public key)>`, the shareable verifier key
+    (a "vkey"): type 0x01 for a log, 0x04 for a witness."""
     _check_key_name(key_name)
-    encoded = b64encode(ED25519_ALGORITHM + _raw_public_key(public_key))
-    return f"{key_name}+{key_hash(key_name, public_key).hex()}+{encoded}"
+    encoded = b64encode(algorithm + _raw_public_key(public_key))
+    return f"{key_name}+{key_hash(key_name, public_key, algorithm).hex()}+{encoded}"
 
 
-def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
-    """(key name, public key) from a verifier key string, checking its key hash."""
+def parse_verifier_key(text: str, algorithm: bytes = ED25519_ALGORITHM) -> tuple[str, Ed25519PublicKey]:
+    """(key name, public key) from a verifier key string of the given type, checking its key hash."""
     parts = text.split("+", 2)  # the base64 part may itself contain '+'
     if len(parts) != 3:
         raise ValueError("verifier key must be name+hash+key")
@@ -133,10 +145,11 @@ def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
     if not _KEY_HASH.fullmatch(hash_hex):
         raise ValueError("verifier key hash must be 8 lowercase hex digits")
     key = b64decode_strict(key_b64)
-    if len(key) != 33 or key[:1] != ED25519_ALGORITHM:
-        raise ValueError("verifier key is not an Ed25519 key")
+    if len(key) != 33 or key[:1] != algorithm:
+        kind = "a witness's cosignature" if algorithm == COSIGNATURE_ALGORITHM else "an Ed25519"
+        raise ValueError(f"verifier key is not {kind} key")
     public_key = Ed25519PublicKey.from_public_bytes(key[1:])
-    if key_hash(name, public_key) != bytes.fromhex(hash_hex):
+    if key_hash(name, public_key, algorithm) != bytes.fromhex(hash_hex):
         raise ValueError("verifier key hash does not match its key")
     return name, public_key
 
@@ -159,10 +172,10 @@ def open_note(note: str, verifier_key_str: str) -> str:
     (name, key hash) matches ours decides, so a bad signature by our key rejects the note.
     """
     name, public_key = parse_verifier_key(verifier_key_str)
-    text, signature_lines = _split_note(note)
+    text, signature_lines = split_note(note)
     wanted_hash = key_hash(name, public_key)
     for line in signature_lines:
-        line_name, blob = _parse_signature_line(line)
+        line_name, blob = parse_signature_line(line)
         if line_name != name or blob[:4] != wanted_hash:
             continue
         try:
@@ -173,7 +186,7 @@ def open_note(note: str, verifier_key_str: str) -> str:
     raise ValueError(f"note has no signature from key {name}")
 
 
-def _split_note(note: str) -> tuple[str, list[str]]:
+def split_note(note: str) -> tuple[str, list[str]]:
     """(text, signature lines); the text ends at the last blank line, as the spec says."""
     _check_text(note)
     split = note.rfind("\n\n")
@@ -186,7 +199,7 @@ def _split_note(note: str) -> tuple[str, list[str]]:
     return text, lines
 
 
-def _parse_signature_line(line: str) -> tuple[str, bytes]:
+def parse_signature_line(line: str) -> tuple[str, bytes]:
     if not line.startswith(SIGNATURE_PREFIX):
         raise ValueError("malformed signature line")
     parts = line[len(SIGNATURE_PREFIX) :].split(" ")
@@ -203,6 +216,72 @@ def _parse_signature_line(line: str) -> tuple[str, bytes]:
 def verify_note(note: str, verifier_key_str: str) -> tuple[str, int, bytes]:
     """(origin, size, root) of a signed checkpoint note; ValueError on any problem."""
     return parse_checkpoint_body(open_note(note, verifier_key_str))
+
+
+# --- C2SP tlog-cosignature -------------------------------------------------------------------
+
+
+def cosigned_message(body: str, timestamp: int) -> bytes:
+    """The exact bytes a cosignature/v1 signs: the header line, `time <seconds>` and the whole
+    checkpoint body (extension lines included, signature lines not)."""
+    parse_checkpoint_body(body)  # a witness cosigns checkpoints and nothing else
+    if type(timestamp) is not int or not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise ValueError("cosignature timestamp must be seconds since the epoch")
+    return f"{COSIGNATURE_HEADER}time {timestamp}\n{body}".encode("utf-8")
+
+
+def cosign(body: str, witness_name: str, private_key: Ed25519PrivateKey, timestamp: int) -> str:
+    """One signature line: `— <witness name> base64(key ID || u64 timestamp || signature)`."""
+    _check_key_name(witness_name)
+    signature = private_key.sign(cosigned_message(body, timestamp))
+    blob = key_hash(witness_name, private_key.public_key(), COSIGNATURE_ALGORITHM) + timestamp.to_bytes(8, "big")
+    return f"{SIGNATURE_PREFIX}{witness_name} {b64encode(blob + signature)}\n"
+
+
+def cosignature_timestamp(body: str, line: str, witness_vkey: str) -> int | None:
+    """The time a signature line cosigned `body`, when the line is the given witness's (same
+    name and key ID) and its signature verifies; None when the line is another key's (to be
+    ignored, as the spec says); ValueError when it is this witness's and does not verify."""
+    name, public_key = parse_verifier_key(witness_vkey, COSIGNATURE_ALGORITHM)
+    line_name, blob = parse_signature_line(line.removesuffix("\n"))
+    if line_name != name or blob[:4] != key_hash(name, public_key, COSIGNATURE_ALGORITHM):
+        return None
+    if len(blob) != 4 + 8 + 64:
+        raise ValueError(f"the cosignature of {name} is not 72 bytes")
+    timestamp = int.from_bytes(blob[4:12], "big")
+    try:
+        public_key.verify(blob[12:], cosigned_message(body, timestamp))
+    except InvalidSignature as exc:
+        raise ValueError(f"the cosignature of {name} does not verify") from exc
+    return timestamp
+
+
+@dataclass(frozen=True)
+class Cosigners:
+    """Who cosigned a checkpoint note: valid cosignatures by witness name (their timestamps),
+    and the trusted witnesses whose line was there but did not verify."""
+
+    valid: dict[str, int]
+    invalid: list[str]
+
+
+def cosigners(note: str, witness_vkeys: list[str]) -> Cosigners:
+    """The trusted witnesses' cosignatures on a checkpoint note (lines of other keys ignored)."""
+    text, lines = split_note(note)
+    valid: dict[str, int] = {}
+    invalid: list[str] = []
+    for vkey in witness_vkeys:
+        name = parse_verifier_key(vkey, COSIGNATURE_ALGORITHM)[0]
+        for line in lines:
+            try:
+                timestamp = cosignature_timestamp(text, line, vkey)
+            except ValueError:
+                invalid.append(name)
+                break
+            if timestamp is not None:
+                valid[name] = timestamp
+                break
+    return Cosigners(valid, invalid)
 
 
 # --- The hub's JSON signed tree head ---------------------------------------------------------
@@ -232,13 +311,11 @@ def tree_head_message(tree_size: int, root_hash: bytes, timestamp: datetime | st
         raise ValueError("tree size must be an integer in 0..2**53-1")
     if not isinstance(root_hash, bytes) or len(root_hash) != 32:
         raise ValueError("root hash must be 32 bytes")
-    return rfc8785.dumps(
-        {
-            "root_hash": b64encode(root_hash),
-            "timestamp": _timestamp_text(timestamp),
-            "tree_size": tree_size,
-        }
-    )
+    # RFC 8785 for this one dict is plain sorted, compact JSON: ASCII keys, a base64 string, a
+    # validated timestamp (nothing to escape) and an integer within 2**53 (tests check the bytes
+    # against the rfc8785 package); written out so this module needs no JSON canonicaliser.
+    fields = {"root_hash": b64encode(root_hash), "timestamp": _timestamp_text(timestamp), "tree_size": tree_size}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def sign_tree_head(

@@ -214,3 +214,63 @@ class AuditFlagScan(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     scanned_to_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Cosignature(Base):
+    """A witness's cosignature/v1 line on a signed tree head's checkpoint, as the witness sent it
+    (append-only). It cannot be forged without the witness's key, so it stays evidence even in a
+    database someone else can write: the export carries it, the offline verifier checks it."""
+
+    __tablename__ = "audit_cosignature"
+    __table_args__ = (UniqueConstraint("tree_head_id", "witness"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_head_id: Mapped[int] = mapped_column(ForeignKey("audit_tree_head.id"), index=True)
+    #: The witness's key name, e.g. police.example.test/witness.
+    witness: Mapped[str] = mapped_column(String(200))
+    #: The whole signature line, "— <name> <base64>" and its newline.
+    line: Mapped[str] = mapped_column(Text)
+    #: The time inside the cosignature (the witness's clock).
+    cosigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WitnessState(Base):
+    """What the hub last heard from each configured witness: the size it cosigned, and its latest
+    refusal. Shown on the integrity panel. Only a cache for the next submission's old size: a
+    witness that disagrees answers 409 with its own size, so a forged row costs a retry."""
+
+    __tablename__ = "audit_witness"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cosigned_size: Mapped[int | None] = mapped_column(BigInteger)
+    cosigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: cosigned, refused or unreachable.
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    refused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The witness's answer to the refused submission (status and reason, no personal data).
+    refusal: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditAlarm(Base):
+    """Something wrong with the audit log or the worker that a person must see: the log does not
+    verify, the hub refused to sign, a witness refused or cannot be reached, a worker duty fails.
+    One open row per kind and subject, counting how often it recurred; the condition that raised
+    it raises it again every time it recurs, so a row deleted or "cleared" by hand comes back."""
+
+    __tablename__ = "audit_alarm"
+    __table_args__ = (
+        Index("ix_audit_alarm_open", "kind", "subject", unique=True,
+              sqlite_where=text("cleared_at IS NULL"), postgresql_where=text("cleared_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    #: What it is about: a witness's name, a worker duty's name, or empty.
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    #: What happened, in numbers and names of parts (never personal data).
+    message: Mapped[str] = mapped_column(Text)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
