@@ -10,6 +10,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from hub import crypto, db
 from hub.audit import service as audit_service
+from hub.audit import witnessing
 from hub.auth import service as auth_service
 from hub.config import load_settings
 from hub.extensions import csrf, login_manager
@@ -37,6 +38,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     crypto.configure(settings.field_keys, settings.blind_index_key)
     audit_service.configure_signing(settings.audit_signing_key_pem)
+    witnessing.configure(witnessing.parse(settings.audit_witnesses, settings.audit_witness_quorum,
+                                          settings.audit_witness_timeout, settings.audit_log_origin))
     from hub.notifications import service as notifications_service
 
     notifications_service.configure(settings.base_url)

@@ -42,6 +42,11 @@ class HubSettings:
     max_content_length: int
     smtp: dict[str, str] = field(default_factory=dict)
     audit_log_origin: str = "hub.example.test/audit"
+    #: The audit log's witnesses, "<URL> <verifier key>" comma-separated, their quorum and timeout
+    #: (parsed by hub.audit.witnessing, which says what each means).
+    audit_witnesses: str = ""
+    audit_witness_quorum: str = ""
+    audit_witness_timeout: str = ""
     #: Addresses of the reverse proxies whose X-Request-Id and X-Forwarded-For the hub believes.
     trusted_proxies: frozenset[str] = frozenset()
     #: Published figures show a count below this as "c" (small-number suppression, hub.reports.suppression).
@@ -147,6 +152,9 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
             if k.startswith("HUB_SMTP_")
         },
         audit_log_origin=_env("AUDIT_LOG_ORIGIN", "hub.example.test/audit"),
+        audit_witnesses=_env("AUDIT_WITNESSES", "") or "",
+        audit_witness_quorum=_env("AUDIT_WITNESS_QUORUM", "") or "",
+        audit_witness_timeout=_env("AUDIT_WITNESS_TIMEOUT", "") or "",
         trusted_proxies=_addresses("TRUSTED_PROXIES"),
         report_suppression_threshold=_positive_int("REPORT_SUPPRESSION_THRESHOLD", 10),
     )

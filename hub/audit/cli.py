@@ -11,10 +11,11 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from hub import db
-from hub.audit import dpo, service
+from hub.audit import dpo, service, signing
 from hub.audit.context import cli_origin
 from hub.audit.export import tree_head_json
 from hub.audit.verification import SavedHead
+from hub.errors import Invalid
 
 
 def register(app: Flask) -> None:
@@ -34,9 +35,12 @@ def register(app: Flask) -> None:
         result = dpo.run_verification("incremental" if incremental else "full", against=saved, fast=fast)
         for problem in result.problems:
             click.echo(f"FAIL: {problem}", err=True)
+        for alarm in result.alarms:
+            click.echo(f"ALARM: {alarm}", err=True)
         if result.ok:
             click.echo(f"OK: {result.tree_size} entries ({result.tree_size - result.start} checked, {result.kind}), "
-                       f"{result.heads_checked} signed tree heads verified.")
+                       f"{result.heads_checked} signed tree heads verified, consistent with "
+                       f"{result.anchors_checked} earlier trees (signed, verified or cosigned).")
         else:
             first = result.first_bad_entry
             click.echo(f"The audit log does NOT verify: {result.problems[0]}"
@@ -44,7 +48,7 @@ def register(app: Flask) -> None:
         if not result.appendable:
             click.echo("This check is not in the audit log: the log cannot be extended until it is restored.",
                        err=True)
-        if not result.ok:
+        if not result.ok or result.alarms:
             raise SystemExit(1)
 
     @group.command("integrate")
@@ -57,11 +61,16 @@ def register(app: Flask) -> None:
     @click.option("--child", "child_id", type=int)
     @click.option("--from", "date_from", type=click.DateTime(formats=["%Y-%m-%d"]))
     @click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]))
-    def audit_export(out, child_id, date_from, date_to):
+    @click.option("--prove-from", type=click.IntRange(min=1),
+                  help="Add a consistency proof from this size (a checkpoint saved earlier), for `verify --against`.")
+    def audit_export(out, child_id, date_from, date_to, prove_from):
         """Write a signed JSON export that `python -m hub.audit.verify FILE` checks offline."""
         cli_origin()
-        data = dpo.export_json(None, child_id=child_id, date_from=date_from and date_from.date(),
-                               date_to=date_to and date_to.date())
+        try:
+            data = dpo.export_json(None, prove_from=prove_from, child_id=child_id,
+                                   date_from=date_from and date_from.date(), date_to=date_to and date_to.date())
+        except Invalid as exc:
+            raise click.ClickException(next(iter(exc.errors.values()))) from exc
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1)
         click.echo(f"Wrote {len(data['entries'])} entries, tree size {data['tree_head']['tree_size']}, to {out}")
@@ -71,8 +80,12 @@ def register(app: Flask) -> None:
     def audit_sign(every):
         """Sequence what is committed and sign a tree head now (and, with --every, on a schedule)."""
         while True:
-            head = service.sign_tree_head()
-            click.echo(f"Signed tree head: size {head.tree_size} at {head.timestamp}")
+            try:
+                head = signing.sign_and_publish()
+            except service.SigningRefused as refused:
+                raise click.ClickException("the hub will not sign: " + "; ".join(refused.problems)) from refused
+            published = "published" if signing.is_published(head) else "not cosigned by the quorum of witnesses"
+            click.echo(f"Signed tree head: size {head.tree_size} at {head.timestamp} ({published})")
             db.session.remove()
             if not every:
                 break
@@ -82,10 +95,24 @@ def register(app: Flask) -> None:
     @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
     def audit_tree_head(out):
         """Save the latest signed tree head, for a later `audit verify --against`."""
-        head = service.latest_tree_head() or service.sign_tree_head()
+        head = service.latest_tree_head() or signing.sign_and_publish()
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(tree_head_json(head), handle, indent=1)
         click.echo(f"Saved tree head of size {head.tree_size} to {out}")
+
+    @group.command("checkpoint")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+    def audit_checkpoint(out):
+        """Save the latest checkpoint with its cosignatures, for `python -m hub.audit.verify --against`."""
+        head = service.latest_tree_head() or signing.sign_and_publish()
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(service.checkpoint_note(signing.origin(), head))
+        click.echo(f"Saved the checkpoint of {head.tree_size} entries to {out}")
+
+    @group.command("verifier-key")
+    def audit_verifier_key():
+        """Print the log's signed-note verifier key, for a witness to trust (`python -m hub.witness trust`)."""
+        click.echo(service.log_verifier_key(signing.origin()))
 
     app.cli.add_command(group)
 

@@ -15,10 +15,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import Select, func, insert, or_, select, update
 
 from hub import db
+from hub.audit import alarms, signing, witnessing
 from hub.audit import service as audit
 from hub.audit import flag_rules as rules
 from hub.audit.export import build_export
-from hub.audit.models import AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification
+from hub.audit.models import (
+    AuditAlarm, AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification, Cosignature, WitnessState,
+)
 from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
 from hub.auth.models import Organisation, User
 from hub.crypto import blind_index, name_tokens
@@ -144,28 +147,62 @@ def detail(event: AuditEvent) -> dict:
     return json.loads(event.detail) if event.detail else {}
 
 
-# --- integrity ----------------------------------------------------------------------------------
+# --- integrity ---------------------------------------------------------------------------------
+
+@dataclass
+class WitnessRow:
+    name: str
+    url: str
+    state: WitnessState | None
+    #: Whether it cosigned the latest signed tree head.
+    cosigned_latest: bool
+
 
 @dataclass
 class Integrity:
     tree_size: int
     latest_head: object | None
-    #: The latest finished check, and one queued or running now (shown with its progress).
-    last_verification: AuditVerification | None
+    #: The latest finished full check and the latest finished incremental one, each on its own.
+    last_full: AuditVerification | None
+    last_incremental: AuditVerification | None
     running: AuditVerification | None
     #: Entries waiting to be sequenced; `late` when any has waited past the alarm limit.
     pending: audit.Pending
     late: bool
+    alarms: list[AuditAlarm] = field(default_factory=list)
+    witnesses: list[WitnessRow] = field(default_factory=list)
+    quorum: int = 0
+    #: The latest head is cosigned by the quorum.
+    published: bool = False
+
+    @property
+    def last_verification(self) -> AuditVerification | None:
+        """The latest finished check of either kind."""
+        done = [v for v in (self.last_full, self.last_incremental) if v is not None]
+        return max(done, key=lambda v: (v.finished_at or v.at, v.id), default=None)
 
 
 def integrity(actor: User) -> Integrity:
     _require(actor, may_check_audit_integrity, what="audit-integrity")
-    s = db.session()
-    last = s.scalar(select(AuditVerification).where(AuditVerification.status == DONE)
-                    .order_by(AuditVerification.id.desc()).limit(1))
     waiting = audit.pending()
-    return Integrity(audit.tree_size(), audit.latest_tree_head(), last, _unfinished(), waiting,
-                     waiting.late(audit.PENDING_ALARM))
+    head = audit.latest_tree_head()
+    config = witnessing.settings()
+    cosigned = set(db.session().scalars(select(Cosignature.witness).where(Cosignature.tree_head_id == head.id))) \
+        if head is not None else set()
+    states = {w.name: w for w in db.session().scalars(select(WitnessState).execution_options(populate_existing=True))}
+    rows = [WitnessRow(w.name, w.url, states.get(w.name), w.name in cosigned) for w in config.witnesses]
+    return Integrity(audit.tree_size(), head, _last_finished("full"), _last_finished("incremental"), _unfinished(),
+                     waiting, waiting.late(audit.PENDING_ALARM), alarms.open_alarms(), rows, config.quorum,
+                     bool(config.witnesses) and len(cosigned) >= config.quorum)
+
+
+def _last_finished(kind: str) -> AuditVerification | None:
+    """The check of this kind that finished last (not the one with the highest id: a long full
+    check queued first can finish after a quick incremental one)."""
+    return db.session().scalar(
+        select(AuditVerification).where(AuditVerification.status == DONE, AuditVerification.kind == kind)
+        .order_by(AuditVerification.finished_at.desc().nulls_last(), AuditVerification.id.desc()).limit(1)
+        .execution_options(populate_existing=True))
 
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
@@ -173,7 +210,7 @@ QUEUED, RUNNING, DONE = "queued", "running", "done"
 
 def _unfinished() -> AuditVerification | None:
     return db.session().scalar(select(AuditVerification).where(AuditVerification.status.in_([QUEUED, RUNNING]))
-                               .order_by(AuditVerification.id).limit(1))
+                               .order_by(AuditVerification.id).limit(1).execution_options(populate_existing=True))
 
 
 def progress_text(row: AuditVerification) -> str:
@@ -194,7 +231,7 @@ def get_verification(actor: User, verification_id: int) -> AuditVerification:
     return row
 
 
-def verify_now(actor: User, kind: str = "incremental") -> AuditVerification:
+def verify_now(actor: User, kind: str = "full") -> AuditVerification:
     """Queue a check for the worker (never run inside the request: a full check of millions of
     entries takes longer than a request may). One at a time: while one is queued or running,
     pressing again returns it."""
@@ -208,6 +245,36 @@ def verify_now(actor: User, kind: str = "incremental") -> AuditVerification:
             s.add(row)
             audit.record("verify-request", actor=actor, object_type="audit-log", detail={"kind": kind})
     return row
+
+
+#: The nightly full check runs on the first worker cycle after this London time each day.
+NIGHTLY_AT = time(2, 0)
+
+
+def nightly_check_due(now: datetime | None = None) -> bool:
+    """No full check has finished (or is waiting) since the latest 02:00 London time."""
+    now = now or utcnow()
+    local = now.astimezone(rules.LONDON)
+    last_night = datetime.combine(local.date(), NIGHTLY_AT, rules.LONDON)
+    if local < last_night:
+        last_night -= timedelta(days=1)
+    since = last_night.astimezone(timezone.utc)
+    recent = db.session().scalar(select(func.count()).select_from(AuditVerification).where(
+        AuditVerification.kind == "full",
+        or_(AuditVerification.status.in_([QUEUED, RUNNING]), AuditVerification.finished_at >= since)))
+    return not recent
+
+
+def queue_nightly_check(now: datetime | None = None) -> int:
+    """The worker's "nightly check" duty: queue a full check once a night (the queued-checks duty
+    runs it, with its progress on the panel). The number queued (0 or 1)."""
+    if not nightly_check_due(now):
+        return 0
+    with unit_of_work() as s:
+        if _unfinished() is not None:
+            return 0
+        s.add(AuditVerification(kind="full", status=QUEUED))
+    return 1
 
 
 def run_queued_verifications() -> int:
@@ -235,28 +302,62 @@ def _claim_verification() -> AuditVerification | None:
 def run_verification(kind: str, by_user_id: int | None = None, job_id: int | None = None,
                      against: SavedHead | None = None, fast: bool = False) -> Verification:
     """One check, full or incremental (from the last verified tree; full when there is none),
-    keeping its outcome and, when the log verified, signing a new tree head over it."""
+    against every signed head, every verified root and what each witness cosigned; keeping its
+    outcome, raising or clearing its alarms and, when the log verified, signing a new tree head."""
     key = audit.signing_key().public_key()
     progress = _progress_writer(job_id) if job_id is not None else None
     # Entries that waited too long are reported (no integrator was running), then sequenced, so
     # the check covers everything committed before it started.
     waiting = audit.pending()
-    audit.integrate_all()
+    integration_failed = _integrate_for_check()
+    cosigned, unreachable = witnessing.latest_cosigned(signing.origin(), audit.log_verifier_key(signing.origin()))
+    anchors = witnessing.anchors(cosigned)
     start = _last_verified() if kind == "incremental" and against is None else None
     if start is not None and start.tree_size > 0:
-        result = verify_since(key, start.tree_size, start.root_hash, fast=fast, progress=progress, waiting=waiting)
+        result = verify_since(key, start.tree_size, start.root_hash, fast=fast, progress=progress, waiting=waiting,
+                              anchors=anchors)
     else:
-        result = verify_log(key, against=against, fast=fast, progress=progress, waiting=waiting)
+        result = verify_log(key, against=against, fast=fast, progress=progress, waiting=waiting, anchors=anchors)
+    if integration_failed:
+        result.alarms.append(integration_failed)
+    result.alarms += unreachable
     record_verification(result, by_user_id, job_id)
+    _sound_alarms(result)
     if result.ok:
-        audit.sign_tree_head()
+        try:
+            signing.sign_and_publish()
+        except audit.SigningRefused as refused:  # alarmed by signing; the check's verdict stands
+            result.alarms.append("the hub refused to sign a tree head: " + "; ".join(refused.problems))
     return result
+
+
+def _integrate_for_check() -> str | None:
+    """Sequence what is committed before checking; a damaged tail can make the integrator fail,
+    which the check itself then explains (the failure is an alarm, not a traceback)."""
+    try:
+        audit.integrate_all()
+    except Exception as exc:  # noqa: BLE001 - the check below says what is wrong with the log
+        db.session.remove()
+        return f"the integrator cannot sequence new entries ({type(exc).__name__})"
+    return None
+
+
+def _sound_alarms(result: Verification) -> None:
+    if not result.ok:
+        alarms.raise_alarm("log-damaged", f"a {result.kind} check failed: {result.problems[0]}"
+                           + (f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""))
+    elif result.kind == "full":
+        alarms.clear("log-damaged")  # only a full check re-reads everything an alarm may be about
+    if result.late_pending:
+        alarms.raise_alarm("integrator-late", result.alarms[0])
+    else:
+        alarms.clear("integrator-late")
 
 
 def _last_verified() -> AuditVerification | None:
     return db.session().scalar(select(AuditVerification).where(
         AuditVerification.status == DONE, AuditVerification.ok.is_(True), AuditVerification.root_hash.is_not(None))
-        .order_by(AuditVerification.id.desc()).limit(1))
+        .order_by(AuditVerification.tree_size.desc(), AuditVerification.id.desc()).limit(1))
 
 
 def _progress_writer(job_id: int):
@@ -297,18 +398,24 @@ def record_verification(result: Verification, by_user_id: int | None, job_id: in
 
 # --- exports ------------------------------------------------------------------------------------
 
-def export_json(actor: User | None, **filters) -> dict:
-    """Signed JSON export; from the command line (actor None) or by a DPO (scoped to what they see)."""
+def export_json(actor: User | None, prove_from: int | None = None, **filters) -> dict:
+    """Signed JSON export; from the command line (actor None) or by a DPO (scoped to what they see).
+    Invalid, naming what is wrong, when the log does not verify well enough to be signed."""
     seqs = None
-    audit.integrate_all()  # the export holds sequenced entries only: sequence what is committed
+    if (failed := _integrate_for_check()) is not None:  # the export holds sequenced entries only
+        raise Invalid({"": f"The audit log cannot be exported now: {failed}"})
     if actor is not None:
         _require(actor)
         if not is_hub_dpo(actor) or filters.get("user_id") or filters.get("organisation_id") or \
                 filters.get("action") or filters.get("outcome"):
             query = _scoped(actor, EventFilter(**filters).apply(select(AuditEvent.seq)))
             seqs = list(db.session().scalars(query))
-    data = build_export(child_id=filters.get("child_id"), date_from=filters.get("date_from"),
-                        date_to=filters.get("date_to"), seqs=seqs)
+    try:
+        data = build_export(child_id=filters.get("child_id"), date_from=filters.get("date_from"),
+                            date_to=filters.get("date_to"), seqs=seqs, prove_from=prove_from)
+    except audit.SigningRefused as refused:
+        raise Invalid({"": "The audit log cannot be exported: the hub will not sign it, because "
+                           + "; ".join(refused.problems)}) from refused
     with unit_of_work():
         audit.record("export", actor=actor, object_type="audit-log", child_id=filters.get("child_id"),
                      basis="role:dpo" if actor else "operator", detail={
@@ -350,7 +457,7 @@ def raise_flags(now: datetime | None = None) -> int:
     """Look at the events since the last look (within the scan window) and add each one that a
     rule flags to its group. Returns how many events were added; re-running adds nothing twice."""
     now = now or utcnow()
-    audit.integrate_all()  # the rules look at sequenced entries
+    _integrate_for_check()  # the rules look at sequenced entries; a failing integrator is alarmed elsewhere
     with unit_of_work() as s:
         mark = s.execute(update(AuditFlagScan).where(AuditFlagScan.id == 1)  # taken first: one raiser at a time
                          .values(scanned_to_seq=AuditFlagScan.scanned_to_seq)

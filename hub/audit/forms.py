@@ -1,8 +1,8 @@
 """Forms for the data protection officer's pages."""
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
-from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, SubmitField, TextAreaField
+from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
+from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from hub.forms import DateInputField
@@ -40,6 +40,9 @@ class CloseFlagsForm(FlaskForm):
 
 
 class VerifyForm(FlaskForm):
-    full = BooleanField("Check every entry from the start (slower), not only what is new since the last check",
-                        widget=GovCheckboxInput())
+    kind = RadioField("What to check", widget=GovRadioInput(), default="full",
+                      choices=[("full", "Every entry from the start (the full check)"),
+                               ("incremental", "Only what is new since the last check (quicker, misses edits "
+                                               "to old entries' columns)")],
+                      validators=[InputRequired("Choose what to check")])
     submit = SubmitField("Verify now", widget=GovSubmitInput())

@@ -25,7 +25,9 @@ from hub import db
 from hub.audit.context import current_origin
 from hub.audit import checkpoint, merkle
 from hub.audit.merkle import leaf_hash
-from hub.audit.models import AuditEvent, AuditEventChild, AuditHead, AuditNode, SignedTreeHead
+from hub.audit.models import (
+    AuditEvent, AuditEventChild, AuditHead, AuditNode, AuditVerification, Cosignature, SignedTreeHead,
+)
 
 log = logging.getLogger(__name__)
 
@@ -440,14 +442,80 @@ def signing_key():
     return _signing["key"]
 
 
-def sign_tree_head() -> SignedTreeHead:
+@dataclass(frozen=True)
+class Anchor:
+    """A tree the log must still extend: a signed head, a root a check verified, a witness's
+    cosigned checkpoint or a tree head saved outside the hub. `source` names it in verdicts."""
+
+    size: int
+    root: bytes
+    source: str
+
+
+class SigningRefused(Exception):
+    """The hub will not sign: the log is not an append-only extension of what it signed, verified
+    or had cosigned before (or cannot be shown to be)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def extension_problem(anchor: Anchor, size: int, root: bytes) -> str | None:
+    """Why the tree (size, root), built from the stored nodes, is not an append-only extension of
+    `anchor`, proven with an RFC 9162 consistency proof from the stored nodes; None when it is."""
+    if anchor.size > size:
+        return f"the log has {size} entries, fewer than the {anchor.size} of {anchor.source}"
+    if anchor.size == 0:
+        return None if anchor.root == merkle.EMPTY_ROOT else f"{anchor.source} has a wrong root for an empty log"
+    if anchor.size == size:
+        return None if anchor.root == root else f"the first {size} entries no longer produce the root of {anchor.source}"
+    try:
+        proof = consistency_proof(anchor.size, size)
+    except KeyError:
+        return f"tree nodes needed to prove consistency with {anchor.source} are missing"
+    if not merkle.verify_consistency(anchor.size, size, anchor.root, root, proof):
+        return (f"the consistency proof from {anchor.source} ({anchor.size} entries) to {size} entries does "
+                "not verify: entries before it were changed or removed")
+    return None
+
+
+def stored_anchors() -> tuple[list[Anchor], list[str]]:
+    """What the database itself says the log must extend: the largest signed tree head (its
+    signature checked) and the largest root a check verified. A database administrator can delete
+    both, which is why the witnesses' checkpoints are anchors too (hub.audit.signing)."""
+    anchors, problems = [], []
+    head = db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.tree_size.desc(),
+                                                               SignedTreeHead.id.desc()).limit(1))
+    if head is not None:
+        if checkpoint.verify_tree_head(head.tree_size, head.root_hash, head.timestamp, head.signature,
+                                       signing_key().public_key()):
+            anchors.append(Anchor(head.tree_size, head.root_hash, f"signed tree head {head.id}"))
+        else:
+            problems.append(f"signed tree head {head.id} (size {head.tree_size}): the signature is not valid")
+    verified = db.session().execute(
+        select(AuditVerification.id, AuditVerification.tree_size, AuditVerification.root_hash)
+        .where(AuditVerification.ok.is_(True), AuditVerification.root_hash.is_not(None))
+        .order_by(AuditVerification.tree_size.desc(), AuditVerification.id.desc()).limit(1)).first()
+    if verified is not None:
+        anchors.append(Anchor(verified.tree_size, verified.root_hash, f"the root verified by check {verified.id}"))
+    return anchors, problems
+
+
+def sign_tree_head(anchors: list[Anchor] | None = None) -> SignedTreeHead:
     """Integrate what is committed, then sign the log as it stands and keep the tree head
-    (append-only table). The size is read under the head's lock, so the head covers exactly
-    the entries integrated before it and no integrator moves the tree meanwhile."""
+    (append-only table) -- but only once an RFC 9162 consistency proof shows the log extends the
+    previous signed head, the latest verified root and every `anchors` (the witnesses'); else
+    SigningRefused and nothing is signed. The size is read under the head's lock, so the head
+    covers exactly the entries integrated before it and no integrator moves the tree meanwhile."""
     integrate_all()
     with db.unit_of_work() as s:
         size = _lock_head(s.connection())
         root = root_at(size)
+        stored, problems = stored_anchors()
+        problems += [p for anchor in stored + list(anchors or []) if (p := extension_problem(anchor, size, root))]
+        if problems:
+            raise SigningRefused(problems)
         timestamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
         head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=timestamp,
                               signature=checkpoint.sign_tree_head(size, root, timestamp, signing_key()))
@@ -455,31 +523,29 @@ def sign_tree_head() -> SignedTreeHead:
     return head
 
 
-#: How often the hub signs a tree head by itself (the delivery worker's cycle asks).
-TREE_HEAD_EVERY = timedelta(hours=1)
-
-
-def sign_tree_head_if_due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> SignedTreeHead | None:
-    """Sign a tree head when there is none or the latest is `every` old, so a hub is never long
-    without one. Each worker asks every cycle; the latest head in the database decides, so
-    several workers between them sign about once per `every`."""
-    latest = latest_tree_head()
-    now = now or datetime.now(timezone.utc)
-    if latest is not None:
-        signed_at = datetime.strptime(latest.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        if now - signed_at < every:
-            return None
-    return sign_tree_head()
-
-
 def latest_tree_head() -> SignedTreeHead | None:
-    return db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.id.desc()).limit(1))
+    return db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.id.desc()).limit(1)
+                               .execution_options(populate_existing=True))
 
 
-def checkpoint_note(origin: str) -> str:
-    """The latest tree head as a C2SP tlog-checkpoint signed note, signing a first one if none."""
-    head = latest_tree_head() or sign_tree_head()
-    return checkpoint.sign_note(checkpoint.checkpoint_body(origin, head.tree_size, head.root_hash), origin, signing_key())
+def signed_checkpoint(origin: str, head: SignedTreeHead) -> str:
+    """A tree head as a C2SP tlog-checkpoint note signed by the hub (Ed25519 is deterministic, so
+    the note of a head is always the same bytes)."""
+    return checkpoint.sign_note(checkpoint.checkpoint_body(origin, head.tree_size, head.root_hash), origin,
+                                signing_key())
+
+
+def checkpoint_note(origin: str, head: SignedTreeHead) -> str:
+    """The signed checkpoint followed by the witnesses' cosignature lines."""
+    note = signed_checkpoint(origin, head)
+    lines = db.session().scalars(select(Cosignature.line).where(Cosignature.tree_head_id == head.id)
+                                 .order_by(Cosignature.witness))
+    return note + "".join(lines)
+
+
+def log_verifier_key(origin: str) -> str:
+    """The hub's signed-note verifier key: what a witness is told to trust for this log."""
+    return checkpoint.verifier_key(origin, signing_key().public_key())
 
 
 def record_refusal(actor, object_type: str, object_id=None, child_id: int | None = None,

@@ -1,23 +1,29 @@
 """Checking the audit log against its signed tree heads, in full or from the last check.
 
 `verify_log()` (full) streams every integrated event in sequence order and checks, naming the
-first entry that fails: sequence numbers run 0, 1, 2, ... with no gap; each event's fields still
-produce its stored leaf bytes (unless `fast`); the leaf hash is SHA-256(0x00 || leaf); the stored
-perfect subtree hashes match the recomputed ones; the listing index (`audit_event_child`) holds
-exactly the children the leaves name; every signed tree head's signature is valid and its root
-equals the root recomputed at its size (which also proves each head consistent with every later
-one); the log ends where the head (`audit_head`) says it does, so entries removed from the end
-are caught even before a signed head covers them; and, with `against`, a tree head the DPO saved
-earlier is consistent with the log.
+first entry that fails: sequence numbers run 0, 1, 2, ... with no gap (and none below 0); each
+event's fields still produce its stored leaf bytes (unless `fast`); the leaf hash is
+SHA-256(0x00 || leaf); the stored perfect subtree hashes match the recomputed ones; the listing
+index (`audit_event_child`) holds exactly the children the leaves name; every signed tree head's
+signature is valid and its root equals the root recomputed at its size; the log ends where the
+head (`audit_head`) says it does, so entries removed from the end are caught even before a signed
+head covers them; and the log extends every *anchor*: each signed tree head, each root a check
+verified before (`audit_verification`), each checkpoint a witness cosigned and, with `against`,
+a tree head the DPO saved earlier. A log shorter than any of them fails. The database alone can
+be rewritten whole (heads and recorded roots too); the witnesses' checkpoints, passed in by the
+caller (hub.audit.dpo asks the witnesses), cannot.
 
 `verify_since()` (incremental) starts from the root a previous check verified at its size and
 checks only what is new, so its cost grows with the new entries, not the log: a consistency proof
 from the stored tree shows the old tree is still the one verified (an old entry edited together
 with the tree nodes above it fails here), and the new leaves are checked one by one as in a full
-run (an edited new entry fails its leaf). The full check stays available and is the one to run
-when in doubt: an old entry whose columns alone were edited is caught only by it.
+run (an edited new entry fails its leaf); and an RFC 9162 consistency proof from every older
+anchor (signed heads, verified roots, witnesses' checkpoints) to the new tree. The full check
+stays the one to run when in doubt (the worker runs one every night): an old entry whose columns
+alone were edited is caught only by it.
 
-Both also report entries that have waited too long to be sequenced: no integrator is running.
+Both also report entries that have waited too long to be sequenced (no integrator is running) as
+an alarm, not as a failure of the log.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from hub import db
 from hub.audit import merkle, service
 from hub.audit.checkpoint import verify_tree_head
-from hub.audit.models import AuditEvent, AuditEventChild, AuditHead, AuditNode, SignedTreeHead
-from hub.audit.service import LEAF_FIELDS, rfc3339
+from hub.audit.models import (
+    AuditEvent, AuditEventChild, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
+)
+from hub.audit.service import LEAF_FIELDS, Anchor, rfc3339
 
 BATCH = 5000
 
@@ -51,12 +59,15 @@ class Verification:
     #: The root the log produces at `tree_size` (when it verified), for the next incremental run.
     root: bytes | None = None
     heads_checked: int = 0
+    #: Anchors (signed heads, verified roots, witnesses' checkpoints, a saved head) proven extended.
+    anchors_checked: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_entry: int | None = None
     #: The log runs without a gap to exactly where the head says: a new entry can follow.
     appendable: bool = False
     #: Entries waiting longer than the limit to be sequenced (an alarm, not tampering).
     late_pending: int = 0
+    alarms: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -79,39 +90,43 @@ class SavedHead:
 
 
 def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, fast: bool = False,
-               progress: Progress | None = None, waiting: service.Pending | None = None) -> Verification:
-    """`waiting`: the pending entries as they stood before the caller integrated (else now)."""
+               progress: Progress | None = None, waiting: service.Pending | None = None,
+               anchors: list[Anchor] | None = None) -> Verification:
+    """Every entry from the first. `waiting`: the pending entries as they stood before the caller
+    integrated (else now); `anchors`: trees from outside the database (the witnesses')."""
     result = Verification()
     _check_pending(result, waiting)
     session = db.session()
-    heads = list(session.scalars(select(SignedTreeHead).order_by(SignedTreeHead.tree_size, SignedTreeHead.id)))
-    external = [against] if against else []
-    wanted_sizes = {h.tree_size for h in heads} | {h.tree_size for h in external}
-    roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in wanted_sizes else {}
-    counter_before = _counter(session)
-    tree = merkle.CompactRange()
-    scan = _scan(result, tree, 0, counter_before, fast, _stored_nodes(0), wanted_sizes, roots, progress)
-    _finish(result, tree, scan, counter_before, heads, roots, public_key)
+    heads = _heads(session, 0)
+    outside = list(anchors or [])
     if against is not None:
-        _check_saved_head(result, against, roots, public_key)
+        outside += _saved_anchor(result, against, public_key)
+    wanted = _anchor_list(result, heads, public_key) + _verified_roots(session) + outside
+    roots: dict[int, bytes] = {}
+    counter_before = _counter(session)
+    _check_numbering(result, session, 0)
+    tree = merkle.CompactRange()
+    scan = _scan(result, tree, 0, counter_before, fast, _stored_nodes(0), {a.size for a in wanted}, roots, progress)
+    _finish(result, tree, scan, counter_before)
+    _check_anchors(result, wanted, roots, {})
+    _seal(result, tree)
     return result
 
 
 def verify_since(public_key: Ed25519PublicKey, size: int, root: bytes, fast: bool = False,
-                 progress: Progress | None = None, waiting: service.Pending | None = None) -> Verification:
-    """Check what was added after a verified tree (`size`, `root`), in time that grows with it."""
+                 progress: Progress | None = None, waiting: service.Pending | None = None,
+                 anchors: list[Anchor] | None = None) -> Verification:
+    """Check what was added after a verified tree (`size`, `root`), in time that grows with it,
+    and prove the log still extends every anchor with consistency proofs."""
     result = Verification(kind="incremental", start=size)
     _check_pending(result, waiting)
     session = db.session()
     counter_before = _counter(session)
-    if counter_before < size:
-        result.fail(f"the log ends at {counter_before}, but {size} entries were verified before", counter_before)
-        result.tree_size = counter_before
+    end = _check_numbering(result, session, size)
+    if end < size:
+        result.fail(f"the log ends at {end}, but {size} entries were verified before", end)
+        result.tree_size = end
         return result
-    heads = list(session.scalars(select(SignedTreeHead).where(SignedTreeHead.tree_size > size)
-                                 .order_by(SignedTreeHead.tree_size, SignedTreeHead.id)))
-    wanted_sizes = {h.tree_size for h in heads}
-    roots: dict[int, bytes] = {}
     edge = _stored(merkle.root_nodes(size))
     if len(edge) < len(merkle.root_nodes(size)):
         result.fail(f"the tree nodes covering the first {size} entries are missing", 0)
@@ -121,13 +136,16 @@ def verify_since(public_key: Ed25519PublicKey, size: int, root: bytes, fast: boo
         result.fail(f"the first {size} entries no longer produce the root verified before: "
                     "entries before it were changed or removed", 0)
         return result
-    scan = _scan(result, tree, size, counter_before, fast, _stored_nodes(size), wanted_sizes, roots, progress)
-    if result.ok and scan.complete and 0 < size < tree.size:  # every tree extends the empty one
-        proof = service.consistency_proof(size, tree.size)
-        if not merkle.verify_consistency(size, tree.size, root, tree.root(), proof):
-            result.fail(f"the consistency proof from {size} to {tree.size} entries does not verify: "
-                        "entries before the last check were changed", 0)
-    _finish(result, tree, scan, counter_before, heads, roots, public_key)
+    wanted = (_anchor_list(result, _heads(session, 0), public_key) + _verified_roots(session)
+              + list(anchors or []))
+    roots: dict[int, bytes] = {}
+    scan = _scan(result, tree, size, counter_before, fast, _stored_nodes(size), {a.size for a in wanted}, roots,
+                 progress)
+    _finish(result, tree, scan, counter_before)
+    if scan.complete:
+        roots[size] = root
+        _check_anchors(result, wanted, roots, _proof_checker(result, tree, size))
+    _seal(result, tree)
     return result
 
 
@@ -163,20 +181,21 @@ def _scan(result: Verification, tree: merkle.CompactRange, start: int, total: in
             if stored_nodes.get((level, index), node) != node:
                 result.fail(f"entry {seq}: stored tree node ({level}, {index}) does not match", seq)
         expected += 1
-        if tree.size in wanted_sizes:
-            roots[tree.size] = tree.root()
+        if expected in wanted_sizes:
+            roots[expected] = tree.root()
         if progress is not None and (expected - start) % BATCH == 0:
             progress(expected - start, max(total - start, expected - start))
     return scan
 
 
-def _finish(result: Verification, tree: merkle.CompactRange, scan: _Scan, counter_before: int, heads,
-            roots: dict[int, bytes], public_key) -> None:
+def _finish(result: Verification, tree: merkle.CompactRange, scan: _Scan, counter_before: int) -> None:
     result.tree_size = tree.size
     if scan.complete:  # after a gap the scan stopped early: the log does not end there
         result.appendable = _check_counter(result, counter_before, _counter(db.session()))
         _check_listing_index(result, scan)
-    _check_heads(result, heads, roots, public_key)
+
+
+def _seal(result: Verification, tree: merkle.CompactRange) -> None:
     if result.ok:
         result.root = tree.root()
 
@@ -190,6 +209,15 @@ def _events(start: int, fast: bool):
         columns += [getattr(AuditEvent, name) for name in LEAF_FIELDS]
     query = select(*columns).where(AuditEvent.seq >= start).order_by(AuditEvent.seq)
     yield from db.session().connection().execute(query.execution_options(stream_results=True, yield_per=BATCH))
+
+
+def _check_numbering(result: Verification, session, start: int) -> int:
+    """No entry numbered below 0 (an entry "integrated" as -1 would sit outside every scan), and
+    where the log really ends (one past its highest number): two index look-ups."""
+    lowest, highest = session.execute(select(func.min(AuditEvent.seq), func.max(AuditEvent.seq))).one()
+    if lowest is not None and lowest < 0:
+        result.fail(f"an entry is numbered {lowest}, outside the log (numbers start at 0)")
+    return 0 if highest is None else highest + 1
 
 
 def _fields_match(row, leaf: bytes) -> bool:
@@ -241,8 +269,8 @@ def _check_pending(result: Verification, waiting: service.Pending | None) -> Non
     waiting = waiting or service.pending()
     if waiting.late(service.PENDING_ALARM):
         result.late_pending = waiting.count
-        result.fail(f"{waiting.count} entries are waiting to be sequenced, the oldest since "
-                    f"{rfc3339(waiting.oldest_at)}: is the delivery worker (the integrator) running?")
+        result.alarms.append(f"{waiting.count} entries are waiting to be sequenced, the oldest since "
+                             f"{rfc3339(waiting.oldest_at)}: is the delivery worker (the integrator) running?")
 
 
 def _stored_nodes(start: int) -> dict[tuple[int, int], bytes]:
@@ -277,35 +305,81 @@ def _check_counter(result: Verification, before: int, after: int) -> bool:
     return False
 
 
-def _check_heads(result: Verification, heads, roots: dict[int, bytes], public_key) -> None:
-    previous = None
+# --- anchors ------------------------------------------------------------------------------------
+
+def _heads(session, above: int) -> list[SignedTreeHead]:
+    return list(session.scalars(select(SignedTreeHead).where(SignedTreeHead.tree_size >= above)
+                                .order_by(SignedTreeHead.tree_size, SignedTreeHead.id)))
+
+
+def _anchor_list(result: Verification, heads: list[SignedTreeHead], public_key) -> list[Anchor]:
+    """The signed tree heads whose signature verifies, as anchors (a bad signature is a problem)."""
+    anchors = []
     for head in heads:
         result.heads_checked += 1
-        if not verify_tree_head(head.tree_size, head.root_hash, head.timestamp, head.signature, public_key):
+        if verify_tree_head(head.tree_size, head.root_hash, head.timestamp, head.signature, public_key):
+            anchors.append(Anchor(head.tree_size, head.root_hash, f"tree head {head.id}"))
+        else:
             result.fail(f"tree head {head.id} (size {head.tree_size}): the signature is not valid")
-            continue
-        if head.tree_size > result.tree_size:
-            result.fail(f"tree head {head.id} covers {head.tree_size} entries but the log has {result.tree_size}",
-                        result.tree_size)
-            continue
-        if roots.get(head.tree_size) != head.root_hash:
-            result.fail(f"tree head {head.id} (size {head.tree_size}): the log no longer produces its root",
-                        _first_entry_after(previous, result.start))
-        previous = head
+    return anchors
 
 
-def _first_entry_after(previous, start: int) -> int:
-    """The earliest entry that can be blamed when a head's root differs: the first one not
-    covered by the previous good head."""
-    return previous.tree_size if previous is not None else start
+def _verified_roots(session) -> list[Anchor]:
+    """Every root an earlier check verified (one anchor per distinct size and root)."""
+    rows = session.execute(select(AuditVerification.tree_size, AuditVerification.root_hash,
+                                  func.min(AuditVerification.id))
+                           .where(AuditVerification.ok.is_(True), AuditVerification.root_hash.is_not(None))
+                           .group_by(AuditVerification.tree_size, AuditVerification.root_hash))
+    return [Anchor(size, root, f"the root verified by check {check}") for size, root, check in rows]
 
 
-def _check_saved_head(result: Verification, saved: SavedHead, roots: dict[int, bytes], public_key) -> None:
+def _saved_anchor(result: Verification, saved: SavedHead, public_key) -> list[Anchor]:
     if not verify_tree_head(saved.tree_size, saved.root_hash, saved.timestamp, saved.signature, public_key):
         result.fail("the saved tree head's signature is not valid")
-    elif saved.tree_size > result.tree_size:
-        result.fail(f"the saved tree head covers {saved.tree_size} entries but the log has only {result.tree_size}",
-                    result.tree_size)
-    elif roots.get(saved.tree_size) != saved.root_hash:
-        result.fail(f"the log is not consistent with the saved tree head of size {saved.tree_size}: "
-                    "entries before it were changed or removed", 0)
+        return []
+    return [Anchor(saved.tree_size, saved.root_hash, "the saved tree head")]
+
+
+def _proof_checker(result: Verification, tree: merkle.CompactRange, start: int):
+    """For an incremental check: anchors at or below where it started are proven with an RFC
+    9162 consistency proof from the stored tree to the tree now (the scan did not pass them)."""
+    size, root = tree.size, tree.root()
+
+    def check(anchor: Anchor) -> str | None:
+        try:
+            proof = service.consistency_proof(anchor.size, size)
+        except KeyError:
+            return f"the tree nodes needed to prove consistency with {anchor.source} are missing"
+        if not merkle.verify_consistency(anchor.size, size, anchor.root, root, proof):
+            return (f"the consistency proof from {anchor.source} ({anchor.size} entries) to {size} entries does "
+                    "not verify: entries before it were changed or removed")
+        return None
+
+    return {"below": start, "check": check}
+
+
+def _check_anchors(result: Verification, anchors: list[Anchor], roots: dict[int, bytes], proofs: dict) -> None:
+    """The log extends every anchor: it is not shorter, and its root at the anchor's size (from
+    the scan) is the anchor's, or (incremental, below the start) a consistency proof verifies."""
+    for anchor in sorted(set(anchors), key=lambda a: (a.size, a.source)):
+        result.anchors_checked += 1
+        if anchor.size > result.tree_size:
+            result.fail(f"{anchor.source} covers {anchor.size} entries but the log has {result.tree_size}",
+                        result.tree_size)
+        elif anchor.size == 0:
+            if anchor.root != merkle.EMPTY_ROOT:
+                result.fail(f"{anchor.source} has a wrong root for an empty log")
+        elif proofs and anchor.size < proofs["below"]:
+            problem = proofs["check"](anchor)
+            if problem is not None:
+                result.fail(problem, 0)
+        elif roots.get(anchor.size) != anchor.root:
+            result.fail(f"the log is not consistent with {anchor.source} (size {anchor.size}): it no longer "
+                        "produces its root, so entries before it were changed or removed",
+                        _first_entry_after(anchors, anchor, result.start))
+
+
+def _first_entry_after(anchors: list[Anchor], bad: Anchor, start: int) -> int:
+    """The earliest entry that can be blamed when an anchor's root differs: the end of the
+    largest smaller anchor (the log verified up to there), else where the check started."""
+    return max([a.size for a in anchors if a.size < bad.size and a.size >= start], default=start)

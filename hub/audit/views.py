@@ -4,13 +4,14 @@ Thin: every read and change goes through hub.audit.dpo, which checks the role an
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from hub.admin import service as admin_service
-from hub.audit import dpo, export, service
+from hub.audit import alarms, dpo, export, service, signing
 from hub.audit.forms import AuditSearchForm, CloseFlagsForm, VerifyForm
 from hub.errors import Invalid
 from hub.permissions import may_check_audit_integrity, may_review_audit_log
@@ -46,8 +47,16 @@ def public_key():
 @bp.route("/checkpoint")
 @public
 def checkpoint():
-    """The latest signed tree head as a C2SP tlog-checkpoint signed note, for witnesses."""
-    return Response(service.checkpoint_note(current_app.config["HUB"].audit_log_origin), mimetype="text/plain")
+    """The latest signed tree head as a C2SP tlog-checkpoint signed note with the witnesses'
+    cosignatures: what a DPO saves for a later `verify --against`."""
+    head = service.latest_tree_head()
+    if head is None:
+        try:
+            head = signing.sign_and_publish()
+        except service.SigningRefused:
+            return Response("The audit log does not verify: no checkpoint can be signed.\n", status=503,
+                            mimetype="text/plain")
+    return Response(service.checkpoint_note(signing.origin(), head), mimetype="text/plain")
 
 
 def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter]:
@@ -110,8 +119,7 @@ def user(user_id: int):
 DOWNLOADS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
              lambda filters: dpo.export_xlsx(actor(), filters)),
-    "json": ("application/json",
-             lambda filters: __import__("json").dumps(dpo.export_json(actor(), **filters.__dict__), indent=1)),
+    "json": ("application/json", lambda filters: json.dumps(dpo.export_json(actor(), **filters.__dict__), indent=1)),
 }
 
 
@@ -130,7 +138,13 @@ def download(kind: str):
         return _results(form, filters, "Audit log", "audit review")  # the page, showing what is wrong
     mimetype, make = DOWNLOADS[kind]
     filename = f"audit-log-{date.today().isoformat()}.{kind}"
-    return Response(make(filters), mimetype=mimetype,
+    try:
+        content = make(filters)
+    except Invalid as exc:  # the log cannot be signed: say why on the page, never a half export
+        apply_errors(form, exc)
+        flash(next(iter(exc.errors.values())), "error")
+        return redirect(url_for("audit.integrity"))
+    return Response(content, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -140,7 +154,7 @@ def integrity():
     status = dpo.integrity(actor())
     return render_template("audit/integrity.html", status=status, form=VerifyForm(),
                            progress_text=dpo.progress_text(status.running) if status.running else "",
-                           alarm_seconds=int(service.PENDING_ALARM.total_seconds()))
+                           alarm_seconds=int(service.PENDING_ALARM.total_seconds()), alarm_kinds=alarms.KINDS)
 
 
 @bp.route("/integrity/verify", methods=["POST"])
@@ -148,7 +162,7 @@ def integrity():
 def verify():
     form = VerifyForm()
     if form.validate_on_submit():
-        dpo.verify_now(actor(), "full" if form.full.data else "incremental")
+        dpo.verify_now(actor(), form.kind.data)
         flash("The check has started. This page shows its progress; you can leave it and come back.", "success")
     return redirect(url_for("audit.integrity"))
 
