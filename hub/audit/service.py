@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -291,22 +290,8 @@ def integrate_all(limit: int = INTEGRATE_BATCH) -> int:
     return total
 
 
-#: How often the worker's integrator thread looks for pending entries.
+#: How often the worker's integrator thread looks for pending entries (hub.notifications.cli).
 INTEGRATE_EVERY = 1.0
-
-
-def run_integrator(stop: threading.Event, every: float = INTEGRATE_EVERY) -> None:
-    """The worker's integrator thread: sequence what is committed, pause, repeat until `stop`.
-    Its own thread, so a long import or a full verification in the worker's main loop never
-    leaves entries waiting. A database outage is logged and tried again."""
-    while not stop.is_set():
-        try:
-            integrate_all()
-        except Exception:  # noqa: BLE001 - the integrator outlives a database restart
-            log.exception("audit integration failed; trying again in %.1f s", every)
-        finally:
-            db.session.remove()
-        stop.wait(every)
 
 
 def _lock_head(connection) -> int:

@@ -1,10 +1,14 @@
-"""Offline verifier for hub audit exports: ``python -m hub.audit.verify FILE [--public-key PEM]``.
+"""Offline verifier for hub audit exports:
+
+    python -m hub.audit.verify FILE [--public-key PEM] [--witness VKEY ...] [--quorum K] [--against SAVED]
 
 Written for a Data Protection Officer or auditor holding an export file and, ideally, the hub's
 public key obtained separately (pin it with --public-key: a key inside the file proves only that
-*someone* signed it). It needs nothing beyond the Python standard library and `cryptography`:
-it imports only `hub.audit.merkle` (standard library only) from the hub, and `hub/__init__.py`
-loads Flask lazily, so no app, database or other dependency is touched.
+*someone* signed it), the witnesses' verifier keys (--witness, from the partners who run them)
+and a checkpoint saved earlier (--against: the text of /audit/checkpoint, `flask audit checkpoint`,
+a saved tree head or an earlier export). It needs nothing beyond the Python standard library and
+`cryptography`: it imports only `hub.audit.merkle` and `hub.audit.checkpoint` from the hub, and
+`hub/__init__.py` loads Flask lazily, so no app, database or other dependency is touched.
 
 Export format "hub-audit-export/1" (JSON):
     {"format": "hub-audit-export/1",
@@ -13,10 +17,18 @@ Export format "hub-audit-export/1" (JSON):
                    "signature": base64 Ed25519 signature over the canonical tree head},
      "entries": [{"index": int, "leaf": base64 leaf bytes, "inclusion_proof": [base64...] | null}]}
 
-Checks: the tree head signature verifies (with the pinned key if given); entries are in strictly
-ascending index order within the tree; then either the export is complete (every index
-0..tree_size-1, no proofs) and the recomputed root equals the signed one, or every entry carries
-an RFC 9162 inclusion proof that verifies against the signed root.
+Since the witnesses, an export also holds "checkpoint" (the C2SP checkpoint of its tree head with
+the hub's signature and the witnesses' cosignature lines) and may hold "consistency"
+({"old_size": int, "proof": [base64...]}, made with `flask audit export --prove-from N`).
+
+Checks: the tree head signature verifies (with the pinned key if given); with --witness, the
+checkpoint is the tree head's, signed by the hub and cosigned by at least --quorum of the given
+witnesses (default: all of them); with --against, the saved checkpoint is the hub's and the
+export's log extends it (not shorter; its root at the saved size recomputed from a complete
+export, or an RFC 9162 consistency proof from the saved size); entries are in strictly ascending
+index order within the tree; then either the export is complete (every index 0..tree_size-1, no
+proofs) and the recomputed root equals the signed one, or every entry carries an RFC 9162
+inclusion proof that verifies against the signed root.
 
 Exit status: 0 verified, 1 verification failed (one line naming the first bad entry), 2 the file
 is unreadable, not JSON, or not an export of this format.
@@ -43,7 +55,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from hub.audit.merkle import leaf_hash, root_from_leaf_hashes, verify_inclusion
+from hub.audit import checkpoint
+from hub.audit.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
 
 FORMAT = "hub-audit-export/1"
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
@@ -188,31 +201,8 @@ def _parse_entry(raw: object, position: int) -> Entry:
 # --- Verification ----------------------------------------------------------------------------
 
 
-def canonical_tree_head(tree_size: int, root_hash: bytes, timestamp: str) -> bytes:
-    """RFC 8785 canonical JSON of the tree head, byte-identical to `rfc8785.dumps` for it.
-
-    Re-implemented because this file must not need `rfc8785`. For this one dict the rules
-    reduce to: keys in code-unit order (all ASCII, so plain sorting), no whitespace, the
-    integer in decimal (range-checked by the parser) and strings in JSON's minimal escaping;
-    the strings here are base64 and a validated timestamp, plain ASCII with nothing to escape.
-    """
-    fields = {
-        "root_hash": base64.b64encode(root_hash).decode("ascii"),
-        "timestamp": timestamp,
-        "tree_size": tree_size,
-    }
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
-
-
 def _signature_ok(head: TreeHead, public_key: Ed25519PublicKey) -> bool:
-    message = canonical_tree_head(head.tree_size, head.root_hash, head.timestamp)
-    try:
-        public_key.verify(head.signature, message)
-    except InvalidSignature:
-        return False
-    return True
+    return checkpoint.verify_tree_head(head.tree_size, head.root_hash, head.timestamp, head.signature, public_key)
 
 
 def _same_key(a: Ed25519PublicKey, b: Ed25519PublicKey) -> bool:
@@ -287,12 +277,99 @@ def _check_proofs(entries: list[Entry], head: TreeHead) -> list[str]:
     return errors
 
 
-def verify_export(data: dict[str, Any], pinned_public_key_pem: str | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Saved:
+    """A tree the DPO kept from earlier: its size and root, signed by the hub."""
+
+    tree_size: int
+    root_hash: bytes
+
+
+def parse_saved(raw: str, public_key: Ed25519PublicKey) -> Saved:
+    """A saved checkpoint note (its hub signature checked with `public_key`), a saved tree head
+    JSON or an earlier export (its signed tree head); ValueError when it is none of these or its
+    signature does not verify."""
+    if raw.lstrip().startswith("{"):
+        try:
+            data = json.loads(raw, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        except (json.JSONDecodeError, FormatError, RecursionError) as exc:
+            raise ValueError(f"the saved tree head is not valid JSON: {exc}") from exc
+        head = parse_tree_head(data.get("tree_head", data) if isinstance(data, dict) else {})
+        if not _signature_ok(head, public_key):
+            raise ValueError("the saved tree head's signature does not verify with the hub's key")
+        return Saved(head.tree_size, head.root_hash)
+    origin = raw.split("\n", 1)[0]
+    _, size, root = checkpoint.verify_note(raw, checkpoint.verifier_key(origin, public_key))
+    return Saved(size, root)
+
+
+def _check_checkpoint(data: dict[str, Any], head: TreeHead, public_key: Ed25519PublicKey,
+                      witnesses: list[str], quorum: int) -> list[str]:
+    """The export's checkpoint is its tree head, signed by the hub and cosigned by the quorum."""
+    note = data.get("checkpoint")
+    if not isinstance(note, str):
+        return ["the export carries no checkpoint, so no witness cosignature can be checked"]
+    origin = note.split("\n", 1)[0]
+    try:
+        _, size, root = checkpoint.verify_note(note, checkpoint.verifier_key(origin, public_key))
+        cosigned = checkpoint.cosigners(note, witnesses)
+    except ValueError as exc:
+        return [f"the export's checkpoint does not verify: {exc}"]
+    if (size, root) != (head.tree_size, head.root_hash):
+        return ["the export's checkpoint is not its signed tree head (different size or root)"]
+    problems = [f"witness {name}'s cosignature on the checkpoint does not verify" for name in cosigned.invalid]
+    if len(cosigned.valid) < quorum:
+        missing = [checkpoint.parse_verifier_key(v, checkpoint.COSIGNATURE_ALGORITHM)[0] for v in witnesses]
+        missing = [name for name in missing if name not in cosigned.valid]
+        problems.append(f"the checkpoint is cosigned by {len(cosigned.valid)} of the trusted witnesses, the quorum "
+                        f"is {quorum} (not cosigned by {', '.join(missing)})")
+    return problems
+
+
+def _check_against(data: dict[str, Any], entries: list[Entry], head: TreeHead, saved: Saved) -> list[str]:
+    """The export's log extends the saved tree: not shorter, and the same root at the saved size."""
+    if saved.tree_size > head.tree_size:
+        return [f"the export's log has {head.tree_size} entries, fewer than the {saved.tree_size} of the saved "
+                "checkpoint: entries were removed or the log was rewritten"]
+    if saved.tree_size == head.tree_size:
+        same = saved.root_hash == head.root_hash
+        return [] if same else ["the export's root differs from the saved checkpoint's at the same size: "
+                                "the log was rewritten"]
+    if saved.tree_size == 0:
+        return []
+    if len(entries) == head.tree_size and all(e.proof is None for e in entries):
+        root = root_from_leaf_hashes([leaf_hash(e.leaf) for e in entries[:saved.tree_size]])
+        consistent = root == saved.root_hash
+    else:
+        proof = _consistency(data, saved.tree_size)
+        if proof is None:
+            return [f"the export carries no consistency proof from the saved checkpoint's {saved.tree_size} entries "
+                    f"(export again with --prove-from {saved.tree_size})"]
+        consistent = verify_consistency(saved.tree_size, head.tree_size, saved.root_hash, head.root_hash, proof)
+    if not consistent:
+        return [f"the export's log is not consistent with the saved checkpoint of {saved.tree_size} entries: "
+                "entries before it were changed or removed"]
+    return []
+
+
+def _consistency(data: dict[str, Any], old_size: int) -> list[bytes] | None:
+    raw = data.get("consistency")
+    if not isinstance(raw, dict) or raw.get("old_size") != old_size or not isinstance(raw.get("proof"), list):
+        return None
+    try:
+        return [_b64(item, "consistency proof item") for item in raw["proof"]]
+    except ValueError:
+        return None
+
+
+def verify_export(data: dict[str, Any], pinned_public_key_pem: str | None = None, witnesses: list[str] | None = None,
+                  quorum: int | None = None, against: str | None = None) -> list[str]:
     """Every problem found, in entry order (empty means the export verifies).
 
     Stops early where later checks would be meaningless: nothing is judged against a tree head
     whose signature fails, and entry contents are not judged while the entry list is malformed.
     """
+    witnesses = witnesses or []
     try:
         check_format(data)
         public_key = load_public_key(data["public_key"], "public_key")
@@ -301,13 +378,19 @@ def verify_export(data: dict[str, Any], pinned_public_key_pem: str | None = None
             pinned = load_public_key(pinned_public_key_pem, "the pinned public key")
             if not _same_key(public_key, pinned):
                 return ["the export's public key is not the pinned public key"]
+        saved = parse_saved(against, public_key) if against is not None else None
     except ValueError as exc:
         return [str(exc)]
     if not _signature_ok(head, public_key):
         return ["tree head signature does not verify with the public key"]
+    if witnesses:
+        if problems := _check_checkpoint(data, head, public_key, witnesses, len(witnesses) if quorum is None else quorum):
+            return problems
     entries, errors = _parse_entries(data["entries"], head.tree_size)
     if errors:
         return errors
+    if saved is not None and (problems := _check_against(data, entries, head, saved)):
+        return problems
     if all(e.proof is None for e in entries):
         return _check_complete(entries, head)
     return _check_proofs(entries, head)
@@ -347,6 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--public-key", metavar="PEM_FILE", help="the hub's Ed25519 public key, obtained separately"
     )
+    parser.add_argument("--witness", metavar="VKEY", action="append", default=[],
+                        help="a witness's verifier key (name+hash+key), from the partner who runs it; repeat")
+    parser.add_argument("--quorum", type=int, metavar="K",
+                        help="how many of the witnesses must have cosigned (default: all given)")
+    parser.add_argument("--against", metavar="SAVED_FILE",
+                        help="a checkpoint (or tree head, or export) saved earlier that the log must extend")
     args = parser.parse_args(argv)
     try:
         data = load_export(_read(args.file, "export"))
@@ -354,15 +443,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.public_key is not None:
             pinned = _read(args.public_key, "public key file").decode("utf-8", "replace")
             load_public_key(pinned, "--public-key file")
+        for vkey in args.witness:
+            checkpoint.parse_verifier_key(vkey, checkpoint.COSIGNATURE_ALGORITHM)
+        if args.quorum is not None and not 1 <= args.quorum <= len(args.witness):
+            raise ValueError("--quorum must be between 1 and the number of --witness keys")
+        against = _read(args.against, "saved checkpoint").decode("utf-8", "replace") if args.against else None
     except (FormatError, ValueError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    errors = verify_export(data, pinned)
+    errors = verify_export(data, pinned, args.witness, args.quorum, against)
     if errors:
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         print(f"FAILED: {errors[0]}{more}", file=sys.stderr)
         return EXIT_FAILED
-    print(_summary(data))
+    extra = ""
+    if args.witness:
+        extra += f"; cosigned by at least {args.quorum or len(args.witness)} of the {len(args.witness)} witnesses given"
+    if against is not None:
+        extra += "; the log extends the saved checkpoint"
+    print(_summary(data) + extra)
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from hub.audit import dpo
+from hub.audit import dpo, signing
 from hub.audit import service as audit_service
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
@@ -73,15 +73,20 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
         audit_service.integrate_all()
         return
     stop = threading.Event()
-    # The audit log's integrator runs beside the delivery loop, so entries are sequenced within
-    # a second or two even while an import or a full verification keeps the loop busy.
-    threading.Thread(target=audit_service.run_integrator, args=(stop,), name="audit-integrator", daemon=True).start()
+    # The audit log's integrator and its other duties run beside the delivery loop, each in a
+    # thread of its own: entries are sequenced within a second or two even while an import or a
+    # full check keeps another loop busy, and school notifications never wait for the audit log.
+    threading.Thread(target=delivery.run_duties, name="audit-integrator", daemon=True,
+                     args=([delivery.Duty("integrate", audit_service.integrate_all)], stop,
+                           audit_service.INTEGRATE_EVERY)).start()
+    threading.Thread(target=delivery.run_duties, args=(audit_duties(), stop, poll), name="audit-duties",
+                     daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         # A service manager's SIGTERM: finish the message in hand, hand the rest back, stop.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"Delivery worker {worker} started (batch {batch}, pause {poll} s); Ctrl+C or SIGTERM stops it.")
     try:
-        delivery.run_worker(settings, worker, batch, poll, stop, escalate=_due_each_cycle,
+        delivery.run_worker(settings, worker, batch, poll, stop, escalate=escalate_due,
                             report=lambda result, escalated: click.echo(_summary(result, escalated)),
                             background=lambda: _import_queued(settings, worker, batch, stop))
     except KeyboardInterrupt:
@@ -89,17 +94,25 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     click.echo(f"Delivery worker {worker} stopped.")
 
 
-def _due_each_cycle() -> int:
-    """What the worker does each cycle besides sending: escalate what is overdue, then tell
-    schools whose pupil is still missing at the start of a school day."""
+def escalate_due() -> int:
+    """The worker's "escalate" duty: escalate what is overdue, tell schools whose pupil is still
+    missing at the start of a school day, remind MACE members of outcomes due."""
     from hub.mace import outcomes
     from hub.notifications import service
 
-    done = service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()
-    # The DPO's side of the log: flags from the newly sequenced entries, and queued checks.
-    dpo.raise_flags()
-    dpo.run_queued_verifications()
-    return done
+    return service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()
+
+
+def audit_duties() -> list:
+    """The audit log's duties, in their own thread: sign and witness (hourly, and put the latest
+    head to witnesses that have not cosigned it), the DPO's flags, the nightly full check and
+    the checks the DPOs queued. Each fails on its own (alarmed), like every worker duty."""
+    from hub.notifications import delivery
+
+    return [delivery.Duty("sign and witness", signing.sign_and_publish_if_due),
+            delivery.Duty("flags", dpo.raise_flags),
+            delivery.Duty("nightly check", dpo.queue_nightly_check),
+            delivery.Duty("queued checks", dpo.run_queued_verifications)]
 
 
 def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:

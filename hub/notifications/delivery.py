@@ -48,6 +48,7 @@ from email.mime.text import MIMEText
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
 
 from hub import db
+from hub.audit import alarms
 from hub.audit import service as audit
 from hub.auth.models import User
 from hub.config import ConfigurationError
@@ -425,29 +426,75 @@ def deliver_all(settings: SmtpSettings, worker: str, batch: int = 50, clock: Clo
     return total
 
 
+@dataclass(frozen=True)
+class Duty:
+    """One thing the worker does every cycle, by name (the name is what an alarm says)."""
+
+    name: str
+    run: Callable[[], int]
+
+
+_failing: set[str] = set()
+_failing_lock = threading.Lock()
+
+
+def run_duty(duty: Duty) -> int:
+    """Run one duty; its failure is logged and alarmed (the integrity panel, the hub DPO's
+    e-mail) and never passed on, so one broken duty -- a damaged audit log, say -- stops none of
+    the others. What it did (a count), or 0 when it failed."""
+    try:
+        done = duty.run()
+    except Exception as exc:  # noqa: BLE001 - each duty fails on its own
+        log.exception("worker duty %r failed; the other duties go on", duty.name)
+        db.session.remove()
+        with _failing_lock:
+            _failing.add(duty.name)
+        alarms.raise_alarm("duty-failed", f"the worker's duty '{duty.name}' failed ({type(exc).__name__}); "
+                                          "the other duties go on", subject=duty.name)
+        return 0
+    finally:
+        db.session.remove()  # no connection or stale identity map kept across duties
+    with _failing_lock:
+        recovered = duty.name in _failing
+        _failing.discard(duty.name)
+    if recovered:
+        alarms.clear("duty-failed", duty.name)
+    return done
+
+
+def run_duties(duties: list[Duty], stop: threading.Event, pause: float) -> None:
+    """A loop of its own for duties that may take long (the audit log's: signing and witnessing,
+    flags, the nightly full check): run each, pause, repeat until `stop`. Started in its own
+    thread by the deliver command, so delivery never waits for the audit log."""
+    while not stop.is_set():
+        worked = sum(run_duty(duty) for duty in duties if not stop.is_set())
+        if not worked:
+            stop.wait(pause)
+
+
 def run_worker(settings: SmtpSettings, worker: str, batch: int = 50, poll: float = 5.0,
                stop: threading.Event | None = None, escalate: Callable[[], int] | None = None,
                report: Callable[[RunResult, int], None] | None = None,
-               background: Callable[[], int] | None = None) -> None:
-    """The long-running worker: sign an audit tree head when the last is an hour old, escalate
-    what is overdue, deliver what is due, run one piece of `background` work (a queued police
-    download import), pause, repeat, until `stop` is set. A database or server outage is logged
-    and tried again next cycle."""
+               background: Callable[[], int] | None = None, duties: list[Duty] | None = None) -> None:
+    """The long-running worker: escalate what is overdue, deliver what is due, run one piece of
+    `background` work (a queued police download import) and any other `duties`, pause, repeat,
+    until `stop` is set. Each is a duty that fails on its own (`run_duty`): a database outage or
+    a broken audit log is alarmed and tried again next cycle while the rest go on."""
     stop = stop or threading.Event()
     while not stop.is_set():
-        escalated = worked = 0
-        result = RunResult()
-        try:
-            audit.sign_tree_head_if_due()
-            if escalate is not None:
-                escalated = escalate()
-            result = deliver_all(settings, worker, batch, stop=stop)
-            if background is not None and not stop.is_set():
-                worked = background()
-        except Exception:  # noqa: BLE001 - a worker outlives a database restart
-            log.exception("delivery cycle failed; trying again in %.1f s", poll)
-        finally:
-            db.session.remove()  # no connection or stale identity map kept across the pause
+        outcome = {"result": RunResult()}
+
+        def deliver() -> int:
+            outcome["result"] = deliver_all(settings, worker, batch, stop=stop)
+            return outcome["result"].claimed
+
+        escalated = run_duty(Duty("escalate", escalate)) if escalate is not None else 0
+        run_duty(Duty("deliver", deliver))
+        result = outcome["result"]
+        worked = run_duty(Duty("import", background)) if background is not None and not stop.is_set() else 0
+        for duty in duties or []:
+            if not stop.is_set():
+                worked += run_duty(duty)
         if report is not None and (escalated or result.claimed):
             report(result, escalated)
         if (result.claimed == 0 or result.unavailable) and not worked:

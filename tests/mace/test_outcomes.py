@@ -181,7 +181,7 @@ def test_the_worker_cycle_includes_the_outcome_reminders(mace, held, monkeypatch
     from hub.notifications import cli
 
     monkeypatch.setattr(outcomes, "utcnow", lambda: at(6))
-    assert cli._due_each_cycle() >= 3
+    assert cli.escalate_due() >= 3
 
 
 def test_the_nurse_confirms_on_the_outcomes_page_and_the_chair_sees_it_confirmed(app, mace, held):
