@@ -43,6 +43,5 @@ class VerifyForm(FlaskForm):
     kind = RadioField("What to check", widget=GovRadioInput(), default="full",
                       choices=[("full", "Every entry from the start (the full check)"),
                                ("incremental", "Only what is new since the last check (quicker, misses edits "
-                                               "to old entries' columns)")],
-                      validators=[InputRequired("Choose what to check")])
+                                               "to old entries' columns)")])
     submit = SubmitField("Verify now", widget=GovSubmitInput())

@@ -206,7 +206,7 @@ def test_the_checkpoint_is_a_signed_note_for_the_latest_tree_head(app, client):
     audit.sign_tree_head()
     origin = app.config["HUB"].audit_log_origin
     with app.app_context():
-        note = audit.checkpoint_note(origin)
+        note = audit.checkpoint_note(origin, audit.latest_tree_head())
         key = verifier_key(origin, audit.signing_key().public_key())
     assert verify_note(note, key) == (origin, 5, audit.latest_tree_head().root_hash)
 
@@ -307,25 +307,27 @@ def test_the_delivery_worker_signs_a_tree_head_each_hour(app):
     import threading
     from datetime import datetime, timedelta, timezone
 
+    from hub.audit import signing
     from hub.audit.models import SignedTreeHead
-    from hub.notifications import delivery
+    from hub.notifications import cli, delivery
 
     _events(3)
+    duties = [d for d in cli.audit_duties() if d.name == "sign and witness"]
     stop = threading.Event()
 
     def one_cycle() -> int:
         stop.set()
         return 0
 
-    delivery.run_worker(delivery.SmtpSettings(), "w1", poll=0, stop=stop, escalate=one_cycle)
+    delivery.run_duties(duties + [delivery.Duty("stop", one_cycle)], stop, 0)
 
     def heads():
         return db.session().scalars(select(SignedTreeHead).execution_options(populate_existing=True)).all()
 
     assert [h.tree_size for h in heads()] == [3]
     stop.clear()
-    delivery.run_worker(delivery.SmtpSettings(), "w2", poll=0, stop=stop, escalate=one_cycle)
+    delivery.run_duties(duties + [delivery.Duty("stop", one_cycle)], stop, 0)
     assert len(heads()) == 1  # the latest head is not an hour old: another worker signed it
     now = datetime.now(timezone.utc)
-    assert audit.sign_tree_head_if_due(now=now + timedelta(minutes=59)) is None
-    assert audit.sign_tree_head_if_due(now=now + timedelta(minutes=61)) is not None
+    assert not signing.due(now=now + timedelta(minutes=59))
+    assert signing.sign_and_publish_if_due(now=now + timedelta(minutes=61)) == 1

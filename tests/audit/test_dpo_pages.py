@@ -216,10 +216,10 @@ def test_verify_now_runs_in_the_background_with_progress_then_shows_a_verified_l
 
     client = _client(app, setting["hub_dpo"])
     token = csrf_token(client.get("/audit/integrity").get_data(as_text=True))
-    response = client.post("/audit/integrity/verify", data={"csrf_token": token, "full": "y"}, follow_redirects=True)
+    response = client.post("/audit/integrity/verify", data={"csrf_token": token, "kind": "full"}, follow_redirects=True)
     page = response.get_data(as_text=True)
     assert "The check has started" in page and "Full check: waiting for the worker" in page
-    assert "name=\"full\"" not in page  # no second check while one waits
+    assert "name=\"kind\"" not in page  # no second check while one waits
     job = db.session().scalars(select(AuditVerification)).one()
     assert (job.status, job.kind, job.ok) == ("queued", "full", None)
     # Pressing again while it waits queues nothing more.
@@ -233,7 +233,7 @@ def test_verify_now_runs_in_the_background_with_progress_then_shows_a_verified_l
     assert "Verified" in client.get("/audit/integrity").get_data(as_text=True)
     # The next press checks only what is new since, from the verified root.
     page = client.get("/audit/integrity").get_data(as_text=True)
-    client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page)})
+    client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page), "kind": "incremental"})
     dpo.run_queued_verifications()
     latest = db.session().scalars(select(AuditVerification).order_by(AuditVerification.id.desc())
                                   .execution_options(populate_existing=True)).first()
