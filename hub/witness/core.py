@@ -115,12 +115,17 @@ class Witness:
             try:
                 self._check(request, size, root, self.store.latest(connection, request.origin))
             except Refused as refused:
-                if refused.status in (409, 422):  # may be a log rewriting its history: keep it
+                if refused.status in (409, 422):  # may be a log rewriting its history: kept (committed)
                     self.store.refuse(connection, Refusal(int(self.clock()), request.origin, refused.status,
                                                           refused.reason, request.old_size, size), raw.decode())
-                raise
-            line = checkpoint.cosign(request.text, self.name, self.private_key, int(self.clock()))
-            self.store.record(connection, Cosigned(request.origin, size, root, request.note, line, int(self.clock())))
+                failure = refused
+            else:
+                failure = None
+                line = checkpoint.cosign(request.text, self.name, self.private_key, int(self.clock()))
+                self.store.record(connection, Cosigned(request.origin, size, root, request.note, line,
+                                                       int(self.clock())))
+        if failure is not None:
+            raise failure
         return line
 
     @staticmethod
