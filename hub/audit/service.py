@@ -467,7 +467,8 @@ def extension_problem(anchor: Anchor, size: int, root: bytes) -> str | None:
 
 def stored_anchors() -> tuple[list[Anchor], list[str]]:
     """What the database itself says the log must extend: the largest signed tree head (its
-    signature checked) and the largest root a check verified. A database administrator can delete
+    signature checked) and the largest root a check verified; and a problem while the latest
+    check failed (nothing is signed over a log known to be damaged). A database administrator can delete
     both, which is why the witnesses' checkpoints are anchors too (hub.audit.signing)."""
     anchors, problems = [], []
     head = db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.tree_size.desc(),
@@ -484,6 +485,12 @@ def stored_anchors() -> tuple[list[Anchor], list[str]]:
         .order_by(AuditVerification.tree_size.desc(), AuditVerification.id.desc()).limit(1)).first()
     if verified is not None:
         anchors.append(Anchor(verified.tree_size, verified.root_hash, f"the root verified by check {verified.id}"))
+    last = db.session().execute(
+        select(AuditVerification.id, AuditVerification.ok).where(AuditVerification.status == "done")
+        .order_by(AuditVerification.finished_at.desc().nulls_last(), AuditVerification.id.desc()).limit(1)).first()
+    if last is not None and last.ok is False:
+        problems.append(f"the latest check of the log (check {last.id}) failed: a tree head is signed again only "
+                        "once a check passes")
     return anchors, problems
 
 

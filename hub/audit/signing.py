@@ -102,6 +102,10 @@ def _try_now(name: str) -> bool:
         return True
 
 
+def _signed_size(size: int) -> bool:
+    return db.session().scalar(select(SignedTreeHead.id).where(SignedTreeHead.tree_size == size).limit(1)) is not None
+
+
 def _cosigned_by(head_id: int) -> set[str]:
     return set(db.session().scalars(select(Cosignature.witness).where(Cosignature.tree_head_id == head_id)))
 
@@ -127,8 +131,12 @@ def publish(head: SignedTreeHead, only_due: bool = False) -> Publication:
     retry = {}
     for reply, old in _submit(todo, head, note, result):
         size = witnessing.conflict_size(reply)
-        if size is not None and size > head.tree_size:
-            result.superseded.append(reply.witness.name)
+        if size is not None and size > head.tree_size and _signed_size(size):
+            result.superseded.append(reply.witness.name)  # another worker's later head got there first
+        elif size is not None and size > head.tree_size:
+            result.refused[reply.witness.name] = (f"409: it has cosigned {size} entries, more than this head's "
+                                                  f"{head.tree_size}, and the hub holds no head of that size: "
+                                                  "the log was cut short or rewritten")
         elif size is not None and size != old:
             retry[reply.witness] = size  # the hub's record was wrong: the witness said its size
         else:
@@ -164,7 +172,11 @@ def _judge(reply: witnessing.Reply, body: str, result: Publication, lines: dict[
         return
     if reply.status != 200:
         size = witnessing.conflict_size(reply)
-        said = f"its cosigned size is {size}" if size is not None else reply.text.strip()[:300]
+        if size is not None:
+            said = (f"it cosigned another root for the same {size} entries: the log was rewritten"
+                    if size == witnessing.checkpoint_size(body) else f"its cosigned size is {size}")
+        else:
+            said = reply.text.strip()[:300]
         result.refused[name] = f"{reply.status}: {said}"
         return
     for line in reply.text.splitlines(keepends=True):

@@ -216,7 +216,7 @@ def _check_numbering(result: Verification, session, start: int) -> int:
     where the log really ends (one past its highest number): two index look-ups."""
     lowest, highest = session.execute(select(func.min(AuditEvent.seq), func.max(AuditEvent.seq))).one()
     if lowest is not None and lowest < 0:
-        result.fail(f"an entry is numbered {lowest}, outside the log (numbers start at 0)")
+        result.fail(f"an entry is numbered {lowest}, outside the log (numbers start at 0)", lowest)
     return 0 if highest is None else highest + 1
 
 

@@ -178,3 +178,7 @@ def conflict_size(reply: Reply) -> int | None:
     if not text.endswith("\n") or not text[:-1].isdigit() or (len(text) > 2 and text[0] == "0"):
         return None
     return int(text[:-1])
+
+
+def checkpoint_size(body: str) -> int:
+    return checkpoint.parse_checkpoint_body(body)[1]

@@ -1,0 +1,207 @@
+"""Whoever can write the database can no longer rewrite the log and have it signed: each tamper
+of issue 20, done as a database administrator with the triggers disabled, is caught by the full
+check, never signed by the hub, and (where the log's history changed) refused by the witnesses,
+which keep their own record; the alarm shows on the panel. On SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, insert, select, text
+
+from hub import db
+from hub.audit import alarms, checkpoint, dpo, merkle, signing
+from hub.audit import service as audit
+from hub.audit.models import AuditAlarm, AuditEvent, AuditVerification, SignedTreeHead
+from hub.auth.roles import OrgKind, Role
+from tests.factories import make_org, make_user, sign_in
+
+AUDIT_TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_tree_head", "audit_head", "audit_cosignature")
+
+
+def _events(n: int) -> None:
+    for i in range(n):
+        with db.unit_of_work():
+            audit.record("read", object_type="child", object_id=i, child_id=i % 3, detail={"i": i})
+    audit.integrate_all()
+
+
+def disable_triggers() -> None:
+    """What a database administrator does first."""
+    with db.unit_of_work() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            for table in AUDIT_TABLES:
+                s.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        else:
+            for (name,) in s.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                          "AND tbl_name LIKE 'audit%'")).all():
+                s.execute(text(f'DROP TRIGGER "{name}"'))
+
+
+def rebuild_tree(s) -> None:
+    """Recompute every stored node from the (rewritten) leaves, so the tree is self-consistent."""
+    s.execute(text("DELETE FROM audit_node"))
+    tree = merkle.CompactRange()
+    for (h,) in s.execute(select(AuditEvent.leaf_hash).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq)):
+        for level, index, node in tree.append(h):
+            s.execute(text("INSERT INTO audit_node (level, idx, hash) VALUES (:l, :i, :h)"),
+                      {"l": level, "i": index, "h": node})
+
+
+def rewrite_entry(seq: int) -> None:
+    with db.unit_of_work() as s:
+        leaf = s.scalar(select(AuditEvent.leaf).where(AuditEvent.seq == seq))
+        forged = leaf.replace(b'"read"', b'"reac"')
+        s.execute(text("UPDATE audit_event SET leaf = :l, leaf_hash = :h, action = 'reac' WHERE seq = :seq"),
+                  {"l": forged, "h": merkle.leaf_hash(forged), "seq": seq})
+        rebuild_tree(s)
+
+
+@pytest.fixture
+def history(app, witnesses):
+    """20 entries signed and cosigned, a full check, 10 more signed and cosigned."""
+    _events(20)
+    signing.sign_and_publish()
+    assert dpo.run_verification("full").ok
+    _events(10)
+    head = signing.sign_and_publish()
+    assert [w.cosigned_size() for w in witnesses] == [head.tree_size] * 2
+    return head
+
+
+def heads() -> int:
+    return db.session().scalar(select(func.count()).select_from(SignedTreeHead))
+
+
+def forced_head() -> SignedTreeHead:
+    """What an operator holding the signing key (or a hub without the proof) would sign: the
+    tree as the database now holds it."""
+    size = audit.tree_size()
+    root = audit.root_at(size)
+    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    with db.unit_of_work() as s:
+        head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=stamp,
+                              signature=checkpoint.sign_tree_head(size, root, stamp, audit.signing_key()))
+        s.add(head)
+    return head
+
+
+def assert_caught(witnesses, cosigned_before: int, check_says: str) -> None:
+    result = dpo.run_verification("full")
+    assert not result.ok and check_says in " ".join(result.problems), result.problems
+    before = heads()
+    with pytest.raises(audit.SigningRefused):
+        signing.sign_and_publish()
+    assert heads() == before  # the hub never signed the rewritten tree
+    assert alarms.is_open("log-damaged") and alarms.is_open("signing-refused")
+    forced = signing.publish(forced_head())
+    assert sorted(forced.refused) == sorted(w.name for w in witnesses) and not forced.cosigned, forced
+    assert [w.cosigned_size() for w in witnesses] == [cosigned_before] * 2  # the witnesses never moved
+    assert all(alarms.is_open("witness-refused", w.name) for w in witnesses)
+    assert all(w.witness.store.refusals() for w in witnesses)  # and each kept the evidence
+
+
+def test_a_truncated_and_reset_log_is_caught_unsigned_and_refused(history, witnesses):
+    disable_triggers()
+    with db.unit_of_work() as s:
+        for table in ("audit_event_child", "audit_event", "audit_node", "audit_cosignature", "audit_tree_head"):
+            s.execute(text(f"DELETE FROM {table}"))
+        s.execute(text("UPDATE audit_head SET tree_size = 0"))
+    assert_caught(witnesses, history.tree_size, "but the log has 0")
+
+
+def test_a_rewrite_with_a_recomputed_tree_and_deleted_heads_is_caught_unsigned_and_refused(history, witnesses):
+    disable_triggers()
+    rewrite_entry(3)
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_cosignature"))
+        s.execute(text("DELETE FROM audit_tree_head"))
+    assert_caught(witnesses, history.tree_size, "not consistent with")
+
+
+def test_a_rewrite_of_the_recorded_roots_too_is_caught_by_the_witnesses_alone(history, witnesses):
+    """Nothing in the database remembers the old log: no head, no verified root, no record of
+    what the witnesses cosigned. Only the witnesses do, and that is enough."""
+    disable_triggers()
+    rewrite_entry(3)
+    with db.unit_of_work() as s:
+        for table in ("audit_cosignature", "audit_tree_head", "audit_verification", "audit_witness", "audit_alarm"):
+            s.execute(text(f"DELETE FROM {table}"))
+    assert_caught(witnesses, history.tree_size, "the checkpoint witness police.example.test/witness cosigned")
+
+
+def test_a_forged_integrated_row_is_caught_and_the_log_is_not_signed_again(history, witnesses):
+    disable_triggers()
+    size = audit.tree_size()
+    forged = b'{"action":"read"}'
+    with db.unit_of_work() as s:
+        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
+                                                      action="read", leaf=forged, leaf_hash=merkle.leaf_hash(forged)))
+    result = dpo.run_verification("full")
+    assert not result.ok and f"the log ends at {size + 1}, the head says {size}" in result.problems
+    incremental = dpo.run_verification("incremental")  # a verdict, not KeyError: (1, 346)
+    assert not incremental.ok
+    with pytest.raises(Exception):
+        signing.sign_and_publish()  # the integrator cannot number past the forged row
+    assert heads() == 3 and [w.cosigned_size() for w in witnesses] == [size] * 2
+
+
+def test_an_entry_integrated_as_minus_one_is_refused_by_the_trigger_and_caught_by_every_check(history):
+    with db.unit_of_work():
+        audit.record("read", object_type="child", object_id="x")
+    junk = b"junk"
+    with pytest.raises(Exception, match="append-only|next number"):
+        with db.unit_of_work() as s:
+            s.execute(text("UPDATE audit_event SET seq = -1, leaf = :l, leaf_hash = :h WHERE seq IS NULL"),
+                      {"l": junk, "h": merkle.leaf_hash(junk)})
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_event SET seq = -1, leaf = :l, leaf_hash = :h WHERE seq IS NULL"),
+                  {"l": junk, "h": merkle.leaf_hash(junk)})
+    for kind in ("full", "incremental"):
+        result = dpo.run_verification(kind)
+        assert not result.ok and "an entry is numbered -1, outside the log" in " ".join(result.problems)
+        assert result.first_bad_entry == -1
+
+
+def test_the_panel_shows_the_witnesses_refusal_and_the_alarms_of_a_rewritten_log(app, history, witnesses):
+    disable_triggers()
+    rewrite_entry(5)
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_cosignature"))
+        s.execute(text("DELETE FROM audit_tree_head"))
+    _events(2)  # the rewritten log goes on growing
+    dpo.run_verification("full")
+    signing.publish(forced_head())
+    admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, admin, secret)
+    page = client.get("/audit/integrity").get_data(as_text=True)
+    assert 'data-testid="alarm-log-damaged"' in page and 'data-testid="alarm-witness-refused"' in page
+    assert "Failed (full check)" in page and "police.example.test/witness" in page
+    assert "422: the consistency proof" in page  # the witness's own words, kept and shown
+    # The administrator clearing the alarm rows by hand does not silence them: the next cycle
+    # of the worker raises them again.
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_alarm"))
+    with pytest.raises(audit.SigningRefused):
+        signing.sign_and_publish_if_due(every=__import__("datetime").timedelta(0))
+    assert db.session().scalar(select(func.count()).select_from(AuditAlarm)) >= 1
+    assert 'data-testid="alarm-signing-refused"' in client.get("/audit/integrity").get_data(as_text=True)
+
+
+def test_the_hub_never_signs_without_a_proof_from_the_previous_signed_head(app):
+    """No witnesses here: the database's own previous head and verified root are the anchors."""
+    _events(12)
+    audit.sign_tree_head()
+    disable_triggers()
+    rewrite_entry(4)
+    with pytest.raises(audit.SigningRefused, match="signed tree head"):
+        audit.sign_tree_head()
+    assert heads() == 1
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_tree_head"))
+    assert audit.sign_tree_head()  # with every head and root deleted, only witnesses could tell
+    assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 0
+
