@@ -15,7 +15,6 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import select, update
 
 from hub import db
@@ -24,6 +23,7 @@ from hub.auth.models import User, UserRole
 from hub.auth.roles import Role
 from hub.db import unit_of_work, utcnow
 from hub.notifications.models import OutboxMessage
+from hub.notifications.service import base_url
 from hub.permissions import is_hub_dpo
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _email_hub_dpos(kind: str, subject: str) -> None:
     candidates = s.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
                            .where(UserRole.role == Role.dpo, User.active.is_(True)))
     recipients = sorted({u.email for u in candidates if is_hub_dpo(u)})
-    base = current_app.config["HUB"].base_url if has_app_context() else ""
+    base = base_url()
     what = KINDS[kind] + (f" ({subject})" if subject else "")
     body = (f"The safeguarding hub raised an alarm about its audit log: {what}.\n\n"
             f"See the audit log integrity page: {base}/audit/integrity\n\n"

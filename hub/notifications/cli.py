@@ -73,25 +73,41 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
         audit_service.integrate_all()
         return
     stop = threading.Event()
-    # The audit log's integrator and its other duties run beside the delivery loop, each in a
-    # thread of its own: entries are sequenced within a second or two even while an import or a
-    # full check keeps another loop busy, and school notifications never wait for the audit log.
-    threading.Thread(target=delivery.run_duties, name="audit-integrator", daemon=True,
-                     args=([delivery.Duty("integrate", audit_service.integrate_all)], stop,
-                           audit_service.INTEGRATE_EVERY)).start()
-    threading.Thread(target=delivery.run_duties, args=(audit_duties(), stop, poll), name="audit-duties",
-                     daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         # A service manager's SIGTERM: finish the message in hand, hand the rest back, stop.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"Delivery worker {worker} started (batch {batch}, pause {poll} s); Ctrl+C or SIGTERM stops it.")
     try:
-        delivery.run_worker(settings, worker, batch, poll, stop, escalate=escalate_due,
-                            report=lambda result, escalated: click.echo(_summary(result, escalated)),
-                            background=lambda: _import_queued(settings, worker, batch, stop))
+        run_all(settings, worker, batch, poll, stop,
+                report=lambda result, escalated: click.echo(_summary(result, escalated)))
     except KeyboardInterrupt:
         stop.set()
     click.echo(f"Delivery worker {worker} stopped.")
+
+
+def run_all(settings, worker: str, batch: int, poll: float, stop: threading.Event, report=None) -> None:
+    """The whole worker until `stop`: the audit log's integrator and its other duties each in a
+    thread of its own, so entries are sequenced within a second or two even while an import or a
+    full check keeps another loop busy and school notifications never wait for the audit log;
+    and the delivery loop (escalate, deliver, import) here."""
+    from hub.notifications import delivery
+
+    threads = [
+        threading.Thread(target=delivery.run_duties, name="audit-integrator", daemon=True,
+                         args=([delivery.Duty("integrate", audit_service.integrate_all)], stop,
+                               audit_service.INTEGRATE_EVERY)),
+        threading.Thread(target=delivery.run_duties, args=(audit_duties(), stop, poll), name="audit-duties",
+                         daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        delivery.run_worker(settings, worker, batch, poll, stop, escalate=escalate_due, report=report,
+                            background=lambda: _import_queued(settings, worker, batch, stop))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
 
 
 def escalate_due() -> int:

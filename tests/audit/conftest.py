@@ -57,3 +57,16 @@ def witnesses(app, tmp_path):
     witnessing.configure(before)
     for r in running:
         r.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker_memory():
+    """What a worker process remembers (the alarms it e-mailed today, when it last asked each
+    witness, the duties failing) starts empty for each test, as for a new worker."""
+    from hub.audit import alarms
+    from hub.notifications import delivery
+
+    alarms._emailed.clear()
+    signing._last_try.clear()
+    delivery._failing.clear()
+    yield

@@ -1,0 +1,113 @@
+"""Delivery never waits for the audit log: each duty of the worker fails on its own, alarms, and
+lets the others run. With the log damaged, every due school notification still reaches a real
+SMTP server on loopback, the integrity panel shows the alarm and the hub's DPO is e-mailed it
+(through the outbox, with no personal data). The nightly full check is queued by the worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, insert, select, text
+
+from hub import db
+from hub.audit import alarms, dpo, merkle
+from hub.audit import service as audit
+from hub.audit.models import AuditEvent, AuditVerification
+from hub.auth.roles import OrgKind, Role
+from hub.notifications import cli, delivery
+from tests.audit.test_tampering import disable_triggers
+from tests.factories import make_org, make_user, sign_in
+from tests.notifications.test_delivery import (  # noqa: F401 - the fixtures, reused
+    NAME, PERSONAL, more_children, record, smtp, world,
+)
+
+
+def forge_integrated_row() -> int:
+    """The issue's damaged tail: a row inserted already integrated at the next number, so the
+    integrator fails on every new entry (UniqueViolation, or now the trigger)."""
+    audit.integrate_all()
+    disable_triggers()
+    size = audit.tree_size()
+    forged = b'{"forged":true}'
+    with db.unit_of_work() as s:
+        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
+                                                      action="read", leaf=forged, leaf_hash=merkle.leaf_hash(forged)))
+    return size
+
+
+def run_worker_until(settings, done, seconds: float = 40.0) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=cli.run_all, args=(settings, "damaged-log-worker", 50, 0.1, stop))
+    thread.start()
+    try:
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+
+
+def test_with_the_log_damaged_the_worker_delivers_every_due_notification_and_alarms(app, world, smtp):
+    hub_dpo, secret = make_user(make_org(OrgKind.mace_host), Role.dpo)
+    forge_integrated_row()
+    record(world)
+    more_children(world, 2)  # 3 episodes, 2 key adults each: 6 school e-mails due
+    school = sorted([world.dsl.email, world.deputy.email] * 3)
+
+    def delivered() -> bool:
+        received = smtp.handler.to()
+        return [a for a in received if a != hub_dpo.email] == school and hub_dpo.email in received
+
+    run_worker_until(smtp.settings, delivered)
+    received = smtp.handler.received
+    assert sorted(m["To"] for m in received if m["To"] != hub_dpo.email) == school  # every one, once
+    alarm_mails = [m for m in received if m["To"] == hub_dpo.email]
+    assert alarm_mails and all(m["Subject"] == alarms.EMAIL_SUBJECT for m in alarm_mails)
+    for message in alarm_mails:
+        raw = message.as_string()
+        assert "/audit/integrity" in raw
+        assert not any(value in raw for value in PERSONAL), raw  # no child, no reference
+    assert alarms.is_open("duty-failed", "integrate")
+    client = app.test_client()
+    sign_in(client, hub_dpo, secret)
+    page = client.get("/audit/integrity").get_data(as_text=True)
+    assert 'data-testid="alarm-duty-failed"' in page and "integrate" in page
+
+
+def test_a_duty_that_fails_alarms_once_and_clears_when_it_works_again(app):
+    calls = []
+
+    def flaky() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database restarting")
+        return 0
+
+    duty = delivery.Duty("flags", flaky)
+    assert delivery.run_duty(duty) == 0 and alarms.is_open("duty-failed", "flags")
+    assert delivery.run_duty(delivery.Duty("deliver", lambda: 3)) == 3  # the others run meanwhile
+    assert delivery.run_duty(duty) == 0 and not alarms.is_open("duty-failed", "flags")
+
+
+def test_the_worker_queues_a_full_check_every_night_and_runs_it(app):
+    audit.integrate_all()
+    night = datetime(2026, 12, 8, 3, 0, tzinfo=timezone.utc)  # 03:00 London, after the 02:00 mark
+    assert dpo.nightly_check_due(night)
+    assert dpo.queue_nightly_check(night) == 1
+    assert dpo.queue_nightly_check(night) == 0  # one waits already
+    assert dpo.run_queued_verifications() == 1
+    check = db.session().scalars(select(AuditVerification)).one()
+    assert (check.kind, check.ok, check.by_user_id) == ("full", True, None)
+    later = check.finished_at + timedelta(hours=2)
+    assert not dpo.nightly_check_due(later)  # done tonight
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_verification SET finished_at = :t"), {"t": night - timedelta(hours=2)})
+    assert dpo.nightly_check_due(night)  # last night's does not count for tonight
+    assert not dpo.nightly_check_due(night - timedelta(hours=1, minutes=30))  # 01:30: not yet time
+    duties = {d.name for d in cli.audit_duties()}
+    assert duties == {"sign and witness", "flags", "nightly check", "queued checks"}
+    assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 1
