@@ -503,7 +503,14 @@ def sign_tree_head(anchors: list[Anchor] | None = None) -> SignedTreeHead:
     integrate_all()
     with db.unit_of_work() as s:
         size = _lock_head(s.connection())
-        root = root_at(size)
+        end = s.scalar(select(func.max(AuditEvent.seq)))
+        end = 0 if end is None else end + 1
+        if end != size:
+            raise SigningRefused([f"the log ends at {end}, the head says {size}: entries were removed or forged"])
+        try:
+            root = root_at(size)
+        except KeyError as exc:
+            raise SigningRefused([f"the tree nodes for a root of {size} entries are missing"]) from exc
         stored, problems = stored_anchors()
         problems += [p for anchor in stored + list(anchors or []) if (p := extension_problem(anchor, size, root))]
         if problems:

@@ -1,0 +1,230 @@
+"""Every tamper-detecting branch of hub.audit.verification runs here (several never ran before
+issue 20), and the smaller faults it listed: the child export through about_child, the right end
+named, verdicts instead of tracebacks, the latest finished check shown, the pending alarm shown
+as an alarm."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from hub import db
+from hub.audit import checkpoint, dpo, merkle
+from hub.audit import service as audit
+from hub.audit.export import build_export
+from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
+from hub.audit.verification import SavedHead, verify_log, verify_since
+from hub.auth.roles import OrgKind, Role
+from tests.audit.test_tampering import _events, disable_triggers, rebuild_tree, rewrite_entry
+from tests.factories import make_org, make_user, sign_in
+
+
+def key():
+    return audit.signing_key().public_key()
+
+
+def verified(kind: str = "full"):
+    result = dpo.run_verification(kind)
+    assert result.ok, result.problems
+    return result
+
+
+def sign_head(size: int, root: bytes, valid: bool = True) -> SignedTreeHead:
+    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    signature = checkpoint.sign_tree_head(size, root, stamp, audit.signing_key()) if valid else bytes(64)
+    with db.unit_of_work() as s:
+        head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=stamp, signature=signature)
+        s.add(head)
+    return head
+
+
+def test_an_incremental_check_on_a_log_shorter_than_last_verified_names_where_it_really_ends(app):
+    _events(10)
+    first = verified()
+    disable_triggers()
+    with db.unit_of_work() as s:  # the tail cut, the head left as it was
+        s.execute(text("DELETE FROM audit_event WHERE seq >= 7"))
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.problems == [f"the log ends at 7, but {first.tree_size} entries were verified before"]
+    assert (result.first_bad_entry, result.tree_size) == (7, 7)
+
+
+def test_an_incremental_check_with_the_tree_nodes_gone_says_so(app):
+    _events(16)
+    first = verified()
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_node"))
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.problems == [f"the tree nodes covering the first {first.tree_size} entries are missing"]
+
+
+def test_an_incremental_check_proves_consistency_with_every_older_anchor(app):
+    """A node under an older signed head rewritten, with the newer tree left intact: only the
+    consistency proof from that older head finds it; a node deleted is named as missing."""
+    _events(5)
+    audit.sign_tree_head()  # an anchor at 5
+    _events(11)
+    first = verified()  # verified at 16 (and signed)
+    _events(3)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_node SET hash = :h WHERE level = 1 AND idx = 3"), {"h": bytes(32)})
+    result = verify_since(key(), first.tree_size, first.root)
+    assert any("consistency proof from tree head 1 (5 entries)" in p and "does not verify" in p
+               for p in result.problems), result.problems
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_node WHERE level = 1 AND idx = 3"))
+    result = verify_since(key(), first.tree_size, first.root)
+    assert any("tree nodes needed to prove consistency with tree head 1 are missing" in p for p in result.problems)
+
+
+def test_a_rewritten_tree_before_the_verified_root_fails_the_incremental_check_at_once(app):
+    _events(12)
+    first = verified()
+    disable_triggers()
+    rewrite_entry(2)
+    result = verify_since(key(), first.tree_size, first.root)
+    assert "no longer produce the root verified before" in result.problems[0] and result.first_bad_entry == 0
+
+
+def test_a_signed_head_with_a_bad_signature_fails_both_checks(app):
+    _events(6)
+    bad = sign_head(6, audit.root_at(6), valid=False)
+    for result in (verify_log(key()), verify_since(key(), 3, audit.root_at(3))):
+        assert f"tree head {bad.id} (size 6): the signature is not valid" in result.problems
+
+
+def test_a_signed_head_of_an_empty_log_with_a_wrong_root_fails(app):
+    _events(2)
+    sign_head(0, bytes(32))
+    assert "tree head 1 has a wrong root for an empty log" in verify_log(key()).problems
+
+
+def test_a_saved_head_with_a_bad_signature_or_larger_than_the_log_fails(app):
+    _events(8)
+    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    root = audit.root_at(8)
+    forged = SavedHead(8, root, stamp, bytes(64))
+    assert verify_log(key(), against=forged).problems == ["the saved tree head's signature is not valid"]
+    bigger = SavedHead(20, root, stamp, checkpoint.sign_tree_head(20, root, stamp, audit.signing_key()))
+    result = verify_log(key(), against=bigger)
+    assert result.problems == ["the saved tree head covers 20 entries but the log has 8"]
+    assert result.first_bad_entry == 8
+    good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit.signing_key()))
+    assert verify_log(key(), against=good).ok
+
+
+def test_a_log_shorter_than_a_verified_root_fails_the_full_check(app):
+    _events(9)
+    verified()
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event"))
+        s.execute(text("DELETE FROM audit_node"))
+        s.execute(text("DELETE FROM audit_tree_head"))
+        s.execute(text("UPDATE audit_head SET tree_size = 0"))
+    result = verify_log(key())
+    assert "the root verified by check 1 covers 9 entries but the log has 0" in result.problems
+
+
+def test_a_stored_node_and_a_leaf_hash_edited_are_each_named(app):
+    _events(8)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_node SET hash = :h WHERE level = 2 AND idx = 1"), {"h": bytes(32)})
+        s.execute(text("UPDATE audit_event SET leaf_hash = :h WHERE seq = 1"), {"h": bytes(32)})
+        s.execute(text("UPDATE audit_event SET leaf = :l WHERE seq = 2"), {"l": b"not json"})
+    problems = verify_log(key()).problems
+    assert "entry 1: its leaf does not match its stored hash" in problems
+    assert "entry 7: stored tree node (2, 1) does not match" in problems
+    assert "entry 2: its fields no longer match its signed leaf" in problems
+
+
+def test_the_full_check_reports_its_progress(app):
+    from hub.audit import verification
+
+    _events(12)
+    seen = []
+    original, verification.BATCH = verification.BATCH, 5
+    try:
+        verify_log(key(), progress=lambda checked, total: seen.append((checked, total)))
+    finally:
+        verification.BATCH = original
+    assert seen == [(5, 12), (10, 12)]
+
+
+# --- the smaller faults -------------------------------------------------------------------------
+
+def test_a_child_s_signed_export_holds_the_listings_that_showed_the_child(app):
+    with db.unit_of_work():
+        audit.record("read", object_type="child", child_id=7)
+        audit.record("read", object_type="child-list", children=[3, 7, 9])
+        audit.record("read", object_type="child-list", children=[3])
+    data = build_export(child_id=7)
+    shown = [json.loads(__import__("base64").b64decode(e["leaf"])) for e in data["entries"]]
+    assert [(e["object_type"], e["child_id"]) for e in shown] == [("child", 7), ("child-list", None)]
+
+
+def test_the_incremental_command_after_a_forged_row_gives_a_verdict_not_a_traceback(app, runner):
+    _events(6)
+    verified()
+    size = audit.tree_size()
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
+                                                      action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
+        s.execute(text("INSERT INTO audit_node (level, idx, hash) VALUES (1, 3, :h)"), {"h": bytes(32)})
+    result = runner.invoke(args=["audit", "verify", "--incremental"])
+    assert result.exit_code == 1 and not isinstance(result.exception, KeyError), result.output
+    assert "does NOT verify" in result.output
+
+
+@pytest.mark.parametrize("size", [10, 11])
+def test_an_export_after_the_tail_was_cut_is_refused_with_a_verdict(app, runner, tmp_path, size):
+    _events(size)
+    audit.sign_tree_head()
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event WHERE seq >= 7"))
+    result = runner.invoke(args=["audit", "export", "--out", str(tmp_path / "x.json")])
+    assert result.exit_code == 1 and not isinstance(result.exception, KeyError), result.output
+    assert "cannot be exported" in result.output and f"the log ends at 7, the head says {size}" in result.output
+
+
+def test_the_panel_shows_the_check_that_finished_last_and_each_kind_apart(app):
+    _events(3)
+    now = datetime.now(timezone.utc)
+    with db.unit_of_work() as s:  # a long full check queued first and finishing last, failed
+        s.add(AuditVerification(kind="full", status="done", ok=False, tree_size=3, summary="entry 1 is missing",
+                                at=now - timedelta(hours=2), finished_at=now - timedelta(minutes=1)))
+        s.add(AuditVerification(kind="full", status="done", ok=True, tree_size=3, at=now - timedelta(hours=1),
+                                finished_at=now - timedelta(minutes=30)))
+        s.add(AuditVerification(kind="incremental", status="done", ok=True, tree_size=3,
+                                at=now - timedelta(minutes=20), finished_at=now - timedelta(minutes=20)))
+    admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, admin, secret)
+    page = client.get("/audit/integrity").get_data(as_text=True)
+    assert "Failed (full check)" in page and "Verified (new entries only)" in page
+    assert "Verified (full check)" not in page and 'data-testid="failed-full"' in page
+
+
+def test_entries_waiting_too_long_are_an_alarm_and_the_log_still_verifies(app):
+    _events(2)
+    with db.unit_of_work() as s:
+        s.connection().execute(insert(AuditEvent.__table__), {
+            "occurred_at": datetime.now(timezone.utc) - timedelta(minutes=1), "outcome": "done", "action": "read"})
+    result = dpo.run_verification("full")
+    assert result.ok and result.late_pending == 1 and "waiting to be sequenced" in result.alarms[0]
+    row = db.session().scalars(select(AuditVerification)).one()
+    assert row.ok is True and row.summary is None  # not "The log did not verify"
+    admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
+    client = app.test_client()
+    sign_in(client, admin, secret)
+    page = client.get("/audit/integrity").get_data(as_text=True)
+    assert 'data-testid="alarm-integrator-late"' in page and "Verified (full check)" in page
+    assert "did not verify" not in page
