@@ -1,5 +1,6 @@
 # Two commands: `make run` (set up, migrate, load demo data, then serve on http://127.0.0.1:5000
-# with the delivery worker and a development mail catcher on http://127.0.0.1:1080) and
+# with the delivery worker, two audit log witnesses (the police's and the council's, on 5101 and
+# 5102) and a development mail catcher on http://127.0.0.1:1080) and
 # `make test` (set up, run every test). Both are idempotent; the second run only re-does what
 # changed. `make run PORT=5050` serves elsewhere, and the e-mails' links follow (HUB_BASE_URL).
 
@@ -11,8 +12,11 @@ PORT ?= 5000
 MAIL_SMTP_PORT ?= 1025
 MAIL_HTTP_PORT ?= 1080
 HUB_BASE_URL ?= http://127.0.0.1:$(PORT)
+WITNESS_POLICE_PORT ?= 5101
+WITNESS_COUNCIL_PORT ?= 5102
+WITNESS_DIRS := instance/witness-police instance/witness-council
 
-.PHONY: run test setup dev assets migrate demo bench clean
+.PHONY: run test setup dev assets migrate demo witnesses bench proof-audit clean
 
 setup: $(VENV)/.installed $(ASSETS)/.built
 
@@ -51,12 +55,24 @@ migrate: setup
 demo: migrate
 	HUB_BASE_URL=$(HUB_BASE_URL) $(BIN)/flask --app hub demo-data
 
-# The Procfile's web server, delivery worker and mail catcher, run by honcho; the worker sends
-# to the catcher, never to a real server.
-run: demo dev
+# Two partners' witnesses of the audit log for the demo, each with its own Ed25519 key and SQLite
+# storage under instance/ (made once, never committed). Delete them with instance/hub.sqlite3:
+# a witness rightly refuses a log that starts again from nothing.
+witnesses: setup
+	$(BIN)/python -m hub.witness init --dir instance/witness-police --name police.example.test/witness >/dev/null
+	$(BIN)/python -m hub.witness init --dir instance/witness-council --name council.example.test/witness >/dev/null
+
+# The Procfile's web server, delivery worker, the two witnesses and the mail catcher, run by
+# honcho; the worker sends to the catcher, never to a real server. The hub submits each
+# checkpoint to both witnesses and counts it published when both cosigned (quorum 2).
+run: demo dev witnesses
 	@echo "Serving the hub at $(HUB_BASE_URL) and its e-mails at http://127.0.0.1:$(MAIL_HTTP_PORT)" \
-		"(Ctrl+C stops all three). Demo sign-ins are listed above."
+		"(Ctrl+C stops them all). Demo sign-ins are listed above."
 	PORT=$(PORT) HUB_BASE_URL=$(HUB_BASE_URL) MAIL_SMTP_PORT=$(MAIL_SMTP_PORT) MAIL_HTTP_PORT=$(MAIL_HTTP_PORT) \
+		WITNESS_POLICE_PORT=$(WITNESS_POLICE_PORT) WITNESS_COUNCIL_PORT=$(WITNESS_COUNCIL_PORT) \
+		AUDIT_LOG_VKEY="$$($(BIN)/flask --app hub audit verifier-key)" \
+		HUB_AUDIT_WITNESSES="http://127.0.0.1:$(WITNESS_POLICE_PORT) $$($(BIN)/python -m hub.witness vkey --dir instance/witness-police),http://127.0.0.1:$(WITNESS_COUNCIL_PORT) $$($(BIN)/python -m hub.witness vkey --dir instance/witness-council)" \
+		HUB_AUDIT_WITNESS_QUORUM=2 \
 		$(BIN)/honcho start -f Procfile
 
 # `make test` runs the suite in parallel on every core with pytest-xdist (XDIST); each worker has
@@ -69,6 +85,12 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# Mutation testing of the audit log's proofs and checks (mutmut, the `proof` extra): every
+# surviving mutant must be an equivalent one, listed with its reason in bench/README.md.
+proof-audit: setup
+	$(BIN)/pip install --quiet -e ".[test,proof]"
+	$(BIN)/python -m bench.mutation
 
 clean:
 	rm -rf $(VENV) node_modules $(ASSETS)
