@@ -128,7 +128,7 @@ def test_a_rewrite_of_the_recorded_roots_too_is_caught_by_the_witnesses_alone(hi
     with db.unit_of_work() as s:
         for table in ("audit_cosignature", "audit_tree_head", "audit_verification", "audit_witness", "audit_alarm"):
             s.execute(text(f"DELETE FROM {table}"))
-    assert_caught(witnesses, history.tree_size, "the checkpoint witness police.example.test/witness cosigned")
+    assert_caught(witnesses, history.tree_size, "the checkpoint witness council.example.test/witness cosigned")
 
 
 def test_a_forged_integrated_row_is_caught_and_the_log_is_not_signed_again(history, witnesses):

@@ -228,3 +228,33 @@ def test_entries_waiting_too_long_are_an_alarm_and_the_log_still_verifies(app):
     page = client.get("/audit/integrity").get_data(as_text=True)
     assert 'data-testid="alarm-integrator-late"' in page and "Verified (full check)" in page
     assert "did not verify" not in page
+
+
+def test_a_clean_incremental_check_proves_every_older_anchor_and_reads_only_what_is_new(app):
+    _events(5)
+    audit.sign_tree_head()  # an anchor below where the check will start
+    _events(11)
+    first = verified()
+    _events(3)
+    size = audit.tree_size()
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.ok, result.problems
+    assert (result.kind, result.start, result.tree_size) == ("incremental", first.tree_size, size)
+    assert result.root == audit.root_at(size) and result.appendable and result.first_bad_entry is None
+    heads = db.session().scalars(select(SignedTreeHead)).all()
+    trees = {(h.tree_size, h.root_hash) for h in heads} | {(first.tree_size, first.root)}
+    assert result.heads_checked == len(heads) and result.anchors_checked == len(trees)  # each tree once
+
+
+def test_an_incremental_check_reads_new_entries_columns_unless_asked_to_be_fast(app):
+    _events(8)
+    first = verified()
+    _events(4)
+    victim = audit.tree_size() - 2
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_event SET actor_user_id = 999 WHERE seq = :seq"), {"seq": victim})
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.problems == [f"entry {victim}: its fields no longer match its signed leaf"]
+    assert result.first_bad_entry == victim and result.root is None
+    assert verify_since(key(), first.tree_size, first.root, fast=True).ok

@@ -1,0 +1,69 @@
+"""Mutation testing of the audit log's proofs and checks: `make proof-audit`, or
+`.venv/bin/python -m bench._mutation [--max-children 2] [--no-run]`.
+
+mutmut (the `proof` extra, pinned in pyproject.toml; its settings under [tool.mutmut]) mutates
+hub/audit/merkle.py and hub/audit/verification.py and runs, for each mutant, the tests of
+tests/audit that reach the mutated function (test_merkle_vectors, test_verifier_branches,
+test_tampering, test_audit_log). A mutant is *killed* when a test fails (or it runs past its time
+limit). The score is killed / (all mutants - equivalent ones); each mutant that survives must be
+listed in EQUIVALENT below with why no test can tell it from the original (bench/README.md gives
+the same list). Exit status 1 when the score is under 95% or a surviving mutant is not listed.
+About 45 minutes on 2 cores; the run leaves its work in mutants/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GOAL = 95.0
+
+#: Surviving mutants that behave exactly as the original, and why (kept in step with bench/README.md).
+EQUIVALENT: dict[str, str] = {}
+
+
+def results() -> dict[str, str]:
+    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
+    found = {}
+    for line in out.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            found[name] = status
+    return found
+
+
+def score(found: dict[str, str]) -> tuple[float, list[str]]:
+    counts = Counter(found.values())
+    equivalent = [n for n in found if n in EQUIVALENT]
+    killed = sum(1 for n, s in found.items() if s in ("killed", "timeout") and n not in EQUIVALENT)
+    considered = len(found) - len(equivalent)
+    unexplained = sorted(n for n, s in found.items() if s not in ("killed", "timeout") and n not in EQUIVALENT)
+    value = 100.0 * killed / considered if considered else 0.0
+    print(f"mutants: {len(found)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
+          f"equivalent: {len(equivalent)}")
+    print(f"score: {killed} of {considered} non-equivalent mutants killed = {value:.1f}% (goal {GOAL:.0f}%)")
+    for name in sorted(set(equivalent)):
+        print(f"  equivalent {name}: {EQUIVALENT[name]}")
+    for name in unexplained:
+        print(f"  NOT KILLED {name} ({found[name]})")
+    return value, unexplained
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--no-run", action="store_true", help="only report the results of the last run")
+    args = parser.parse_args(argv)
+    if not args.no_run:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)], cwd=REPO)
+    value, unexplained = score(results())
+    return 0 if value >= GOAL and not unexplained else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
