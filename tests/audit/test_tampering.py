@@ -181,6 +181,11 @@ def test_the_panel_shows_the_witnesses_refusal_and_the_alarms_of_a_rewritten_log
     assert 'data-testid="alarm-log-damaged"' in page and 'data-testid="alarm-witness-refused"' in page
     assert "Failed (full check)" in page and "police.example.test/witness" in page
     assert "422: the consistency proof" in page  # the witness's own words, kept and shown
+    hub_dpo, dpo_secret = make_user(make_org(OrgKind.mace_host), Role.dpo)
+    dpo_client = app.test_client()
+    sign_in(dpo_client, hub_dpo, dpo_secret)
+    refused = dpo_client.get("/audit/export.json", follow_redirects=True)
+    assert refused.mimetype == "text/html" and "The audit log cannot be exported" in refused.get_data(as_text=True)
     # The administrator clearing the alarm rows by hand does not silence them: the next cycle
     # of the worker raises them again.
     with db.unit_of_work() as s:

@@ -258,3 +258,67 @@ def test_an_incremental_check_reads_new_entries_columns_unless_asked_to_be_fast(
     assert result.problems == [f"entry {victim}: its fields no longer match its signed leaf"]
     assert result.first_bad_entry == victim and result.root is None
     assert verify_since(key(), first.tree_size, first.root, fast=True).ok
+
+
+def test_the_listing_index_must_hold_exactly_what_the_leaves_name(app):
+    with db.unit_of_work():
+        audit.record("read", object_type="child-list", children=[3, 7, 9])
+        audit.record("read", object_type="mace-outcomes", detail={"children": [4]})
+    _events(2)
+    assert verify_log(key()).ok
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event_child WHERE child_id = 7"))
+    assert verify_log(key()).problems == ["the index of children shown by listings holds 3 entries where the log's "
+                                          "leaves name 4: it was changed"]
+    with db.unit_of_work() as s:  # the count put right with a different pair: the digest still differs
+        event = s.scalar(select(AuditEvent.id).where(AuditEvent.object_type == "child-list"))
+        s.execute(text("INSERT INTO audit_event_child (event_id, child_id) VALUES (:e, 8)"), {"e": event})
+    assert verify_log(key()).problems == ["the index of children shown by listings holds 4 entries where the log's "
+                                          "leaves name 4: it was changed"]
+
+
+def test_a_leaf_that_is_not_an_event_s_json_fails_without_breaking_the_check(app):
+    _events(3)
+    disable_triggers()
+    for forged in (b'["children"]', b'{"children" oops'):
+        with db.unit_of_work() as s:
+            s.execute(text("UPDATE audit_event SET leaf = :l, leaf_hash = :h WHERE seq = 1"),
+                      {"l": forged, "h": merkle.leaf_hash(forged)})
+            rebuild_tree(s)
+        assert verify_log(key()).problems == ["entry 1: its fields no longer match its signed leaf"]
+
+
+def test_a_gap_stops_the_scan_and_the_log_cannot_be_extended(app):
+    _events(8)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event WHERE seq = 4"))
+    result = verify_log(key())
+    assert result.problems == ["entry 4 is missing (the next entry is 5)"]
+    assert (result.first_bad_entry, result.tree_size, result.appendable, result.root) == (4, 4, False, None)
+
+
+def test_the_log_must_end_where_its_head_says(app):
+    _events(10)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(insert(AuditEvent.__table__).values(seq=10, occurred_at=datetime.now(timezone.utc), outcome="done",
+                                                      action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
+    longer = verify_log(key(), fast=True)
+    assert longer.problems == ["the log ends at 11, the head says 10"]
+    assert (longer.first_bad_entry, longer.appendable) == (10, False)
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event WHERE seq >= 7"))
+    shorter = verify_log(key())
+    assert shorter.problems == ["the log ends at 7, the head says 10"] and shorter.first_bad_entry == 7
+
+
+def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
+    _events(4)
+    late = audit.Pending(2, datetime.now(timezone.utc) - timedelta(minutes=5))
+    fresh = audit.Pending(2, datetime.now(timezone.utc))
+    for result in (verify_log(key(), waiting=late), verify_since(key(), 2, audit.root_at(2), waiting=late)):
+        assert result.ok and result.late_pending == 2
+        assert result.alarms[0].startswith("2 entries are waiting to be sequenced, the oldest since ")
+    assert verify_log(key(), waiting=fresh).alarms == []
