@@ -19,12 +19,10 @@ from sqlalchemy import select, update
 
 from hub import db
 from hub.audit.models import AuditAlarm
-from hub.auth.models import User, UserRole
-from hub.auth.roles import Role
 from hub.db import unit_of_work, utcnow
 from hub.notifications.models import OutboxMessage
 from hub.notifications.service import base_url
-from hub.permissions import is_hub_dpo
+from hub.permissions import hub_dpos
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +102,7 @@ def _due_for_email(kind: str, subject: str, now: datetime) -> bool:
 def _email_hub_dpos(kind: str, subject: str) -> None:
     """One e-mail to each active hub DPO, in the alarm's own transaction (the outbox path)."""
     s = db.session()
-    candidates = s.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
-                           .where(UserRole.role == Role.dpo, User.active.is_(True)))
-    recipients = sorted({u.email for u in candidates if is_hub_dpo(u)})
+    recipients = sorted({u.email for u in hub_dpos()})
     base = base_url()
     what = KINDS[kind] + (f" ({subject})" if subject else "")
     body = (f"The safeguarding hub raised an alarm about its audit log: {what}.\n\n"

@@ -44,6 +44,7 @@ from hub.permissions.dpo import (
     NOT_DPO_SCOPE,
     audit_event_scope,
     audit_flag_scope,
+    hub_dpos,
     may_prepare_subject_access,
     may_read_emergency_reasons,
     subject_access_episodes,

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from sqlalchemy import and_, exists, or_, select, true
 
+from hub import db
 from hub.audit.models import AuditEvent, AuditEventChild, AuditFlag
-from hub.auth.models import User
+from hub.auth.models import User, UserRole
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.people.models import Child
 from hub.permissions.children import child_access, organisation_child_ids
-from hub.permissions.roles import is_dpo, is_hub_dpo
+from hub.permissions.roles import DPO_ROLES, is_dpo, is_hub_dpo
 from hub.permissions.shares import share_visible
 
 
@@ -93,3 +94,10 @@ def subject_access_shares(user: User):
     """The shares a pack holds: every share about the child for the hub's DPO (MACE intelligence
     included, for audit); those the DPO's organisation holds otherwise (hub.permissions.shares)."""
     return true() if is_hub_dpo(user) else share_visible(user)
+
+
+def hub_dpos() -> list[User]:
+    """The hub's DPOs, active: who is told (by e-mail, no personal data) of the audit log's alarms."""
+    candidates = db.session().scalars(select(User).join(UserRole, UserRole.user_id == User.id)
+                                      .where(UserRole.role.in_(DPO_ROLES)).distinct())
+    return [user for user in candidates if is_hub_dpo(user)]
