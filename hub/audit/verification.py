@@ -97,14 +97,14 @@ def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, f
     result = Verification()
     _check_pending(result, waiting)
     session = db.session()
-    heads = _heads(session, 0)
+    heads = _heads(session)
     outside = list(anchors or [])
     if against is not None:
         outside += _saved_anchor(result, against, public_key)
     wanted = _anchor_list(result, heads, public_key) + _verified_roots(session) + outside
     roots: dict[int, bytes] = {}
     counter_before = _counter(session)
-    _check_numbering(result, session, 0)
+    _check_numbering(result, session)
     tree = merkle.CompactRange()
     scan = _scan(result, tree, 0, counter_before, fast, _stored_nodes(0), {a.size for a in wanted}, roots, progress)
     _finish(result, tree, scan, counter_before)
@@ -122,7 +122,7 @@ def verify_since(public_key: Ed25519PublicKey, size: int, root: bytes, fast: boo
     _check_pending(result, waiting)
     session = db.session()
     counter_before = _counter(session)
-    end = _check_numbering(result, session, size)
+    end = _check_numbering(result, session)
     if end < size:
         result.fail(f"the log ends at {end}, but {size} entries were verified before", end)
         result.tree_size = end
@@ -136,7 +136,7 @@ def verify_since(public_key: Ed25519PublicKey, size: int, root: bytes, fast: boo
         result.fail(f"the first {size} entries no longer produce the root verified before: "
                     "entries before it were changed or removed", 0)
         return result
-    wanted = (_anchor_list(result, _heads(session, 0), public_key) + _verified_roots(session)
+    wanted = (_anchor_list(result, _heads(session), public_key) + _verified_roots(session)
               + list(anchors or []))
     roots: dict[int, bytes] = {}
     scan = _scan(result, tree, size, counter_before, fast, _stored_nodes(size), {a.size for a in wanted}, roots,
@@ -144,7 +144,7 @@ def verify_since(public_key: Ed25519PublicKey, size: int, root: bytes, fast: boo
     _finish(result, tree, scan, counter_before)
     if scan.complete:
         roots[size] = root
-        _check_anchors(result, wanted, roots, _proof_checker(result, tree, size))
+        _check_anchors(result, wanted, roots, _proof_checker(tree, size))
     _seal(result, tree)
     return result
 
@@ -211,7 +211,7 @@ def _events(start: int, fast: bool):
     yield from db.session().connection().execute(query.execution_options(stream_results=True, yield_per=BATCH))
 
 
-def _check_numbering(result: Verification, session, start: int) -> int:
+def _check_numbering(result: Verification, session) -> int:
     """No entry numbered below 0 (an entry "integrated" as -1 would sit outside every scan), and
     where the log really ends (one past its highest number): two index look-ups."""
     lowest, highest = session.execute(select(func.min(AuditEvent.seq), func.max(AuditEvent.seq))).one()
@@ -307,9 +307,8 @@ def _check_counter(result: Verification, before: int, after: int) -> bool:
 
 # --- anchors ------------------------------------------------------------------------------------
 
-def _heads(session, above: int) -> list[SignedTreeHead]:
-    return list(session.scalars(select(SignedTreeHead).where(SignedTreeHead.tree_size >= above)
-                                .order_by(SignedTreeHead.tree_size, SignedTreeHead.id)))
+def _heads(session) -> list[SignedTreeHead]:
+    return list(session.scalars(select(SignedTreeHead).order_by(SignedTreeHead.tree_size, SignedTreeHead.id)))
 
 
 def _anchor_list(result: Verification, heads: list[SignedTreeHead], public_key) -> list[Anchor]:
@@ -340,7 +339,7 @@ def _saved_anchor(result: Verification, saved: SavedHead, public_key) -> list[An
     return [Anchor(saved.tree_size, saved.root_hash, "the saved tree head")]
 
 
-def _proof_checker(result: Verification, tree: merkle.CompactRange, start: int) -> dict:
+def _proof_checker(tree: merkle.CompactRange, start: int) -> dict:
     """For an incremental check: anchors below where it started are proven with RFC 9162
     consistency proofs from the stored tree to the tree now (the scan did not pass them)."""
     return {"below": start, "size": tree.size, "root": tree.root()}

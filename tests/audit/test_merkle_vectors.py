@@ -337,3 +337,20 @@ def test_read_bounds_hold_exhaustively_for_small_trees() -> None:
             calls = []
             consistency_proof(size1, size, uniform_getter(size, calls)[0])
             assert len(calls) <= read_bound(size) + 1
+
+
+def test_an_inclusion_proof_for_an_index_outside_the_tree_or_with_extra_hashes_fails():
+    """Two edges a verifier must refuse: index == size (a one-leaf tree's "second" leaf), and a
+    valid proof with one more hash appended."""
+    h = merkle.leaf_hash(b"only")
+    assert merkle.verify_inclusion(h, 0, 1, [], h)
+    assert not merkle.verify_inclusion(h, 1, 1, [], h)
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(7)]
+    root = merkle.root_from_leaf_hashes(leaves)
+    tree = {(0, i): leaves[i] for i in range(7)}
+    for level in range(1, 3):
+        for index in range(7 >> level):
+            tree[(level, index)] = merkle.node_hash(tree[(level - 1, 2 * index)], tree[(level - 1, 2 * index + 1)])
+    proof = merkle.inclusion_proof(2, 7, lambda level, index: tree[(level, index)])
+    assert merkle.verify_inclusion(leaves[2], 2, 7, proof, root)
+    assert not merkle.verify_inclusion(leaves[2], 2, 7, proof + [leaves[0]], root)

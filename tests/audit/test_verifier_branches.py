@@ -60,6 +60,7 @@ def test_an_incremental_check_with_the_tree_nodes_gone_says_so(app):
         s.execute(text("DELETE FROM audit_node"))
     result = verify_since(key(), first.tree_size, first.root)
     assert result.problems == [f"the tree nodes covering the first {first.tree_size} entries are missing"]
+    assert result.first_bad_entry == 0
 
 
 def test_an_incremental_check_proves_consistency_with_every_older_anchor(app):
@@ -88,7 +89,9 @@ def test_a_rewritten_tree_before_the_verified_root_fails_the_incremental_check_a
     disable_triggers()
     rewrite_entry(2)
     result = verify_since(key(), first.tree_size, first.root)
-    assert "no longer produce the root verified before" in result.problems[0] and result.first_bad_entry == 0
+    assert result.problems == [f"the first {first.tree_size} entries no longer produce the root verified before: "
+                               "entries before it were changed or removed"]
+    assert result.first_bad_entry == 0
 
 
 def test_a_signed_head_with_a_bad_signature_fails_both_checks(app):
@@ -138,7 +141,9 @@ def test_a_stored_node_and_a_leaf_hash_edited_are_each_named(app):
         s.execute(text("UPDATE audit_node SET hash = :h WHERE level = 2 AND idx = 1"), {"h": bytes(32)})
         s.execute(text("UPDATE audit_event SET leaf_hash = :h WHERE seq = 1"), {"h": bytes(32)})
         s.execute(text("UPDATE audit_event SET leaf = :l WHERE seq = 2"), {"l": b"not json"})
-    problems = verify_log(key()).problems
+    result = verify_log(key())
+    problems = result.problems
+    assert result.first_bad_entry == 1  # the first failure names it, later ones do not move it
     assert "entry 1: its leaf does not match its stored hash" in problems
     assert "entry 7: stored tree node (2, 1) does not match" in problems
     assert "entry 2: its fields no longer match its signed leaf" in problems
@@ -322,3 +327,71 @@ def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
         assert result.ok and result.late_pending == 2
         assert result.alarms[0].startswith("2 entries are waiting to be sequenced, the oldest since ")
     assert verify_log(key(), waiting=fresh).alarms == []
+
+
+def test_a_saved_head_and_the_witnesses_anchors_are_both_checked(app):
+    _events(8)
+    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    root = audit.root_at(8)
+    good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit.signing_key()))
+    bad = audit.Anchor(6, bytes(32), "the checkpoint witness w cosigned")
+    result = verify_log(key(), against=good, anchors=[bad])
+    assert result.problems == ["the log is not consistent with the checkpoint witness w cosigned (size 6): it no "
+                               "longer produces its root, so entries before it were changed or removed"]
+    assert verify_log(key(), against=good, anchors=[audit.Anchor(6, audit.root_at(6), "w")]).ok
+
+
+def test_an_entry_numbered_below_zero_fails_both_checks_directly(app):
+    _events(4)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(insert(AuditEvent.__table__).values(seq=-1, occurred_at=datetime.now(timezone.utc), outcome="done",
+                                                      action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
+    for result in (verify_log(key()), verify_since(key(), 2, audit.root_at(2))):
+        assert result.problems == ["an entry is numbered -1, outside the log (numbers start at 0)"]
+
+
+def test_an_incremental_check_with_nothing_new_verifies(app):
+    _events(6)
+    size = audit.tree_size()
+    result = verify_since(key(), size, audit.root_at(size))
+    assert result.ok and result.tree_size == size and result.root == audit.root_at(size)
+
+
+def test_the_incremental_check_reports_its_progress(app):
+    from hub.audit import verification
+
+    _events(4)
+    first = verified()
+    _events(11)
+    seen = []
+    original, verification.BATCH = verification.BATCH, 5
+    try:
+        verify_since(key(), first.tree_size, first.root, progress=lambda checked, total: seen.append((checked, total)))
+    finally:
+        verification.BATCH = original
+    assert seen == [(5, 12), (10, 12)]  # the 11 entries and the first check's own event
+
+
+def test_many_anchors_are_proven_with_their_nodes_fetched_in_chunks(app, monkeypatch):
+    from hub.audit import verification
+
+    for _ in range(6):
+        _events(3)
+        audit.sign_tree_head()
+    first = verified()
+    _events(5)
+    monkeypatch.setattr(verification, "NODE_CHUNK", 2)
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.ok, result.problems
+
+
+def test_a_mismatched_anchor_blames_the_first_entry_after_the_last_good_one(app):
+    _events(4)
+    audit.sign_tree_head()
+    _events(4)
+    second = audit.sign_tree_head()
+    disable_triggers()
+    rewrite_entry(second.tree_size - 2)  # under the second head only
+    result = verify_log(key())
+    assert second.tree_size == 8 and result.first_bad_entry == 4  # entries 0..3 are still under the first head
