@@ -455,10 +455,16 @@ def extension_problem(anchor: Anchor, size: int, root: bytes) -> str | None:
         return None if anchor.root == merkle.EMPTY_ROOT else f"{anchor.source} has a wrong root for an empty log"
     if anchor.size == size:
         return None if anchor.root == root else f"the first {size} entries no longer produce the root of {anchor.source}"
+    return proof_problem(anchor, size, root, prefetch(merkle.consistency_nodes(anchor.size, size)))
+
+
+def proof_problem(anchor: Anchor, size: int, root: bytes, get_node: merkle.GetNode) -> str | None:
+    """The RFC 9162 consistency proof from `anchor` to (size, root), built from stored nodes read
+    through `get_node`: None when it verifies, else what is wrong."""
     try:
-        proof = consistency_proof(anchor.size, size)
+        proof = [merkle.fold(group, get_node) for group in merkle.consistency_nodes(anchor.size, size)]
     except KeyError:
-        return f"tree nodes needed to prove consistency with {anchor.source} are missing"
+        return f"the tree nodes needed to prove consistency with {anchor.source} are missing"
     if not merkle.verify_consistency(anchor.size, size, anchor.root, root, proof):
         return (f"the consistency proof from {anchor.source} ({anchor.size} entries) to {size} entries does "
                 "not verify: entries before it were changed or removed")

@@ -359,18 +359,6 @@ def _proof_nodes(anchors: list[Anchor], size: int) -> dict[tuple[int, int], byte
     return found
 
 
-def _prove(anchor: Anchor, size: int, root: bytes, nodes: dict[tuple[int, int], bytes]) -> str | None:
-    try:
-        proof = [merkle.fold(group, lambda level, index: nodes[(level, index)])
-                 for group in merkle.consistency_nodes(anchor.size, size)]
-    except KeyError:
-        return f"the tree nodes needed to prove consistency with {anchor.source} are missing"
-    if not merkle.verify_consistency(anchor.size, size, anchor.root, root, proof):
-        return (f"the consistency proof from {anchor.source} ({anchor.size} entries) to {size} entries does "
-                "not verify: entries before it were changed or removed")
-    return None
-
-
 def _check_anchors(result: Verification, anchors: list[Anchor], roots: dict[int, bytes], proofs: dict) -> None:
     """The log extends every anchor (each distinct size and root once): it is not shorter, and
     its root at the anchor's size (from the scan) is the anchor's, or (incremental, below the
@@ -389,7 +377,8 @@ def _check_anchors(result: Verification, anchors: list[Anchor], roots: dict[int,
             if anchor.root != merkle.EMPTY_ROOT:
                 result.fail(f"{anchor.source} has a wrong root for an empty log")
         elif anchor in below:
-            problem = _prove(anchor, proofs["size"], proofs["root"], nodes)
+            problem = service.proof_problem(anchor, proofs["size"], proofs["root"],
+                                            lambda level, index: nodes[(level, index)])
             if problem is not None:
                 result.fail(problem, 0)
         elif roots.get(anchor.size) != anchor.root:

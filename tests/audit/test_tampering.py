@@ -131,13 +131,21 @@ def test_a_rewrite_of_the_recorded_roots_too_is_caught_by_the_witnesses_alone(hi
     assert_caught(witnesses, history.tree_size, "the checkpoint witness council.example.test/witness cosigned")
 
 
-def test_a_forged_integrated_row_is_caught_and_the_log_is_not_signed_again(history, witnesses):
+def forge_integrated_row() -> int:
+    """The issue's damaged tail: a row inserted already integrated at the next number (the head
+    left as it was), so the integrator fails on every new entry; the row's number."""
+    audit.integrate_all()
     disable_triggers()
     size = audit.tree_size()
-    forged = b'{"action":"read"}'
+    forged = b'{"forged":true}'
     with db.unit_of_work() as s:
         s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
                                                       action="read", leaf=forged, leaf_hash=merkle.leaf_hash(forged)))
+    return size
+
+
+def test_a_forged_integrated_row_is_caught_and_the_log_is_not_signed_again(history, witnesses):
+    size = forge_integrated_row()
     result = dpo.run_verification("full")
     assert not result.ok and f"the log ends at {size + 1}, the head says {size}" in result.problems
     incremental = dpo.run_verification("incremental")  # a verdict, not KeyError: (1, 346)

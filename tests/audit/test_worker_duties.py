@@ -9,32 +9,19 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit import alarms, dpo, merkle
+from hub.audit import alarms, dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent, AuditVerification
+from hub.audit.models import AuditVerification
 from hub.auth.roles import OrgKind, Role
 from hub.notifications import cli, delivery
-from tests.audit.test_tampering import disable_triggers
+from tests.audit.test_tampering import forge_integrated_row
 from tests.factories import make_org, make_user, sign_in
 from tests.notifications.test_delivery import (  # noqa: F401 - the fixtures, reused
     NAME, PERSONAL, more_children, record, smtp, world,
 )
-
-
-def forge_integrated_row() -> int:
-    """The issue's damaged tail: a row inserted already integrated at the next number, so the
-    integrator fails on every new entry (UniqueViolation, or now the trigger)."""
-    audit.integrate_all()
-    disable_triggers()
-    size = audit.tree_size()
-    forged = b'{"forged":true}'
-    with db.unit_of_work() as s:
-        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
-                                                      action="read", leaf=forged, leaf_hash=merkle.leaf_hash(forged)))
-    return size
 
 
 def run_worker_until(settings, done, seconds: float = 40.0) -> None:
