@@ -30,6 +30,9 @@ os.environ.update(TEST_ENV)
 os.environ.pop("HUB_DATABASE_URL", None)
 
 POSTGRES_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+#: A migrated SQLite file to copy for each test instead of migrating a template per session:
+#: mutation testing (bench/_mutation.py) starts a pytest session per mutant.
+SQLITE_TEMPLATE = os.environ.get("HUB_TEST_SQLITE_TEMPLATE")
 
 
 def _migrate(url: str) -> None:
@@ -58,6 +61,8 @@ def database_template(tmp_path_factory):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    elif SQLITE_TEMPLATE and os.path.exists(SQLITE_TEMPLATE):
+        yield ("sqlite", SQLITE_TEMPLATE, None)
     else:
         path = tmp_path_factory.mktemp("template") / "template.sqlite3"
         _migrate(f"sqlite:///{path}")
