@@ -395,3 +395,28 @@ def test_a_mismatched_anchor_blames_the_first_entry_after_the_last_good_one(app)
     rewrite_entry(second.tree_size - 2)  # under the second head only
     result = verify_log(key())
     assert second.tree_size == 8 and result.first_bad_entry == 4  # entries 0..3 are still under the first head
+
+
+def test_the_head_named_is_the_one_read_before_the_scan_for_a_short_log_and_after_it_for_a_long_one():
+    """Entries integrated while a check runs move the head between its two readings: a log that
+    ends before the first reading is short of it, one that ends after the second is too long."""
+    from hub.audit.verification import Verification, _check_counter
+
+    short, long_, fine = Verification(tree_size=9), Verification(tree_size=13), Verification(tree_size=11)
+    assert not _check_counter(short, 10, 12) and short.problems == ["the log ends at 9, the head says 10"]
+    assert short.first_bad_entry == 9
+    assert not _check_counter(long_, 10, 12) and long_.problems == ["the log ends at 13, the head says 12"]
+    assert long_.first_bad_entry == 12
+    assert _check_counter(fine, 10, 12) and _check_counter(Verification(tree_size=10), 10, 12)
+    assert _check_counter(Verification(tree_size=12), 10, 12) and not fine.problems
+
+
+def test_an_incremental_check_counts_only_the_new_entries_listings(app):
+    with db.unit_of_work():
+        audit.record("read", object_type="child-list", children=[3, 7])
+    first = verified()
+    with db.unit_of_work():
+        audit.record("read", object_type="child-list", children=[5])
+    _events(2)
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.ok, result.problems
