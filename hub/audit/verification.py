@@ -178,8 +178,10 @@ def _scan(result: Verification, tree: merkle.CompactRange, start: int, total: in
         if computed != stored_hash:
             result.fail(f"entry {seq}: its leaf does not match its stored hash", seq)
         for level, index, node in tree.append(computed):
-            if stored_nodes.get((level, index), node) != node:
-                result.fail(f"entry {seq}: stored tree node ({level}, {index}) does not match", seq)
+            stored = stored_nodes.get((level, index))
+            if stored != node:  # every node the log completes is stored: one missing was deleted
+                said = "is missing" if stored is None else "does not match"
+                result.fail(f"entry {seq}: stored tree node ({level}, {index}) {said}", seq)
         expected += 1
         if expected in wanted_sizes:
             roots[expected] = tree.root()

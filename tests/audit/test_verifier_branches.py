@@ -349,6 +349,7 @@ def test_an_entry_numbered_below_zero_fails_both_checks_directly(app):
                                                       action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
     for result in (verify_log(key()), verify_since(key(), 2, audit.root_at(2))):
         assert result.problems == ["an entry is numbered -1, outside the log (numbers start at 0)"]
+        assert result.first_bad_entry == -1
 
 
 def test_an_incremental_check_with_nothing_new_verifies(app):
@@ -420,3 +421,36 @@ def test_an_incremental_check_counts_only_the_new_entries_listings(app):
     _events(2)
     result = verify_since(key(), first.tree_size, first.root)
     assert result.ok, result.problems
+
+
+def test_a_stored_node_deleted_or_edited_alone_is_named_as_the_first_bad_entry(app):
+    _events(8)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_node SET hash = :h WHERE level = 2 AND idx = 1"), {"h": bytes(32)})
+    edited = verify_log(key())
+    assert edited.problems == ["entry 7: stored tree node (2, 1) does not match"] and edited.first_bad_entry == 7
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_node WHERE level = 1 AND idx = 1"))
+    missing = verify_log(key())
+    assert missing.problems[0] == "entry 3: stored tree node (1, 1) is missing" and missing.first_bad_entry == 3
+
+
+def test_reordered_entries_are_caught_by_the_scan_in_sequence_order(app):
+    _events(6)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_event SET seq = seq + 100 WHERE seq IN (2, 3)"))
+        s.execute(text("UPDATE audit_event SET seq = 3 WHERE seq = 102"))
+        s.execute(text("UPDATE audit_event SET seq = 2 WHERE seq = 103"))
+    result = verify_log(key())
+    assert not result.ok and result.first_bad_entry == 2
+
+
+def test_an_emptied_log_is_shorter_than_one_verified_entry(app):
+    _events(1)
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event"))
+    result = verify_since(key(), 1, bytes(32))
+    assert result.problems == ["the log ends at 0, but 1 entries were verified before"]
