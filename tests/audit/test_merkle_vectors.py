@@ -354,3 +354,10 @@ def test_an_inclusion_proof_for_an_index_outside_the_tree_or_with_extra_hashes_f
     proof = merkle.inclusion_proof(2, 7, lambda level, index: tree[(level, index)])
     assert merkle.verify_inclusion(leaves[2], 2, 7, proof, root)
     assert not merkle.verify_inclusion(leaves[2], 2, 7, proof + [leaves[0]], root)
+
+
+def test_a_compact_range_refuses_a_leaf_hash_that_is_not_32_bytes_and_says_so():
+    tree = merkle.CompactRange()
+    with pytest.raises(ValueError, match="^leaf hash must be 32 bytes$"):
+        tree.append(b"short")
+    assert tree.size == 0
