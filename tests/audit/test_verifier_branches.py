@@ -269,18 +269,20 @@ def test_the_listing_index_must_hold_exactly_what_the_leaves_name(app):
     with db.unit_of_work():
         audit.record("read", object_type="child-list", children=[3, 7, 9])
         audit.record("read", object_type="mace-outcomes", detail={"children": [4]})
+        # Enough pairs that the digests' sum passes 2**64: the modulus itself is then checked.
+        audit.record("read", object_type="child-list", children=list(range(100, 160)))
     _events(2)
     assert verify_log(key()).ok
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_event_child WHERE child_id = 7"))
-    assert verify_log(key()).problems == ["the index of children shown by listings holds 3 entries where the log's "
-                                          "leaves name 4: it was changed"]
+    assert verify_log(key()).problems == ["the index of children shown by listings holds 63 entries where the log's "
+                                          "leaves name 64: it was changed"]
     with db.unit_of_work() as s:  # the count put right with a different pair: the digest still differs
         event = s.scalar(select(AuditEvent.id).where(AuditEvent.object_type == "child-list"))
         s.execute(text("INSERT INTO audit_event_child (event_id, child_id) VALUES (:e, 8)"), {"e": event})
-    assert verify_log(key()).problems == ["the index of children shown by listings holds 4 entries where the log's "
-                                          "leaves name 4: it was changed"]
+    assert verify_log(key()).problems == ["the index of children shown by listings holds 64 entries where the log's "
+                                          "leaves name 64: it was changed"]
 
 
 def test_a_leaf_that_is_not_an_event_s_json_fails_without_breaking_the_check(app):
@@ -454,3 +456,12 @@ def test_an_emptied_log_is_shorter_than_one_verified_entry(app):
         s.execute(text("DELETE FROM audit_event"))
     result = verify_since(key(), 1, bytes(32))
     assert result.problems == ["the log ends at 0, but 1 entries were verified before"]
+
+
+def test_a_mismatched_first_anchor_blames_where_the_check_started(app):
+    _events(6)
+    audit.sign_tree_head()
+    disable_triggers()
+    rewrite_entry(2)
+    result = verify_log(key())
+    assert not result.ok and result.first_bad_entry == 0
