@@ -90,7 +90,7 @@ bench: setup
 # surviving mutant must be an equivalent one, listed with its reason in bench/README.md.
 proof-audit: setup
 	$(BIN)/pip install --quiet -e ".[test,proof]"
-	$(BIN)/python -m bench._mutation
+	$(BIN)/python -m tools.mutation audit
 
 clean:
 	rm -rf $(VENV) node_modules $(ASSETS)

@@ -31,7 +31,7 @@ os.environ.pop("HUB_DATABASE_URL", None)
 
 POSTGRES_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 #: A migrated SQLite file to copy for each test instead of migrating a template per session:
-#: mutation testing (bench/_mutation.py) starts a pytest session per mutant.
+#: mutation testing starts a pytest session per mutant (bench/README.md, "Mutation testing").
 SQLITE_TEMPLATE = os.environ.get("HUB_TEST_SQLITE_TEMPLATE")
 
 

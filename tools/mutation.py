@@ -26,6 +26,11 @@ TARGETS = {
         # The tables module renders the README's tables: a test compares them, not the policy.
         "skip": ["hub/permissions/table.py"],
     },
+    # The audit log's proofs and checks (issue 20): the tests written for every branch.
+    "audit": {
+        "mutate": ["hub/audit/merkle.py", "hub/audit/verification.py"],
+        "tests": ["tests/audit/test_merkle_vectors.py", "tests/audit/test_verifier_branches.py"],
+    },
 }
 
 

@@ -10,14 +10,14 @@ integrated. Now an entry may only be integrated as the next number of the log (o
 highest, and not below the head) with a 32-byte leaf hash (on PostgreSQL, the SHA-256 of 0x00 and
 its leaf), and an INSERT must leave seq, leaf and leaf hash empty: only the integrator numbers.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0018'
-down_revision = '0017'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
