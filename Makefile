@@ -16,7 +16,7 @@ WITNESS_POLICE_PORT ?= 5101
 WITNESS_COUNCIL_PORT ?= 5102
 WITNESS_DIRS := instance/witness-police instance/witness-council
 
-.PHONY: run test setup dev assets migrate demo witnesses bench proof-audit clean
+.PHONY: run test setup dev assets migrate demo witnesses bench proof proof-audit proof-permissions clean
 
 setup: $(VENV)/.installed $(ASSETS)/.built
 
@@ -86,11 +86,18 @@ test: setup
 bench: setup
 	$(BIN)/python -m bench
 
-# Mutation testing of the audit log's proofs and checks (mutmut, the `proof` extra): every
-# surviving mutant must be an equivalent one, listed with its reason in bench/README.md.
+# Mutation testing (mutmut, the `proof` extra, tools/mutation.py): every surviving mutant must be
+# an equivalent one, listed with its reason in bench/README.md. `make proof` runs them all.
 proof-audit: setup
 	$(BIN)/pip install --quiet -e ".[test,proof]"
 	$(BIN)/python -m tools.mutation audit
+
+# The access rules (hub/permissions/) against tests/permissions and the holes found from outside.
+proof-permissions: setup
+	$(BIN)/pip install --quiet -e ".[test,proof]"
+	$(BIN)/python -m tools.mutation permissions
+
+proof: proof-permissions proof-audit
 
 clean:
 	rm -rf $(VENV) node_modules $(ASSETS)
