@@ -47,6 +47,7 @@ from hub import db
 from hub.audit import service as audit
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind
+from hub.crypto import blind_index, normalise_identifier
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
@@ -60,7 +61,7 @@ from hub.missing.models import (
 )
 from hub.people.models import Child, Gender, IdentifierKind
 from hub.permissions import (
-    load_or_refuse, may_administer, may_import, may_import_downloads, refuse, visible_clause,
+    child_bases, load_or_refuse, may_administer, may_import, may_import_downloads, refuse, visible_clause,
 )
 
 log = logging.getLogger(__name__)
@@ -430,7 +431,6 @@ def _holding_loaded_objects(session):
 def _children_by_police_id(values: list[str]) -> dict[str, int]:
     """The first of match_child's keys for a whole chunk in one query: the same keyed-hash lookup
     as hub.people.service.child_ids_by_identifier, done for many values at once."""
-    from hub.crypto import blind_index, normalise_identifier
     from hub.people.models import ChildIdentifier
 
     if not values:
@@ -630,8 +630,34 @@ class CandidateSearch:
 
 @dataclass
 class Candidate:
-    child: Child
-    school: Organisation | None
+    """A child the row may be about. The reviewer sees which of the row's own details the child's
+    record has (`matches`); the child's name, date of birth and school only when they may see the
+    child already (`child` is None otherwise): a lookup by an exact key must not tell a force's
+    officer about a child they hold no relationship to (hub.permissions)."""
+
+    child_id: int
+    matches: list[str]
+    child: Child | None = None
+    school: Organisation | None = None
+
+
+#: The row's details a candidate is compared on, in the order the page lists them.
+_COMPARED = {"given name": lambda row, child: _same(row.given_name, child.given_name),
+             "family name": lambda row, child: _same(row.family_name, child.family_name),
+             "date of birth": lambda row, child: row.date_of_birth is not None
+             and row.date_of_birth == child.date_of_birth,
+             "NHS number": lambda row, child: _same_identifier(row.nhs_number,
+                                                               child.identifier(IdentifierKind.nhs_number)),
+             "police id": lambda row, child: _same_identifier(row.police_id,
+                                                              child.identifier(IdentifierKind.police_id))}
+
+
+def _same(given: str | None, recorded: str | None) -> bool:
+    return bool(given and recorded) and given.strip().casefold() == recorded.strip().casefold()
+
+
+def _same_identifier(given: str | None, recorded: str | None) -> bool:
+    return bool(given and recorded) and normalise_identifier(given) == normalise_identifier(recorded)
 
 
 def _candidate_ids(row: ParsedRow, search: CandidateSearch | None) -> list[int]:
@@ -661,11 +687,14 @@ def candidates(actor: User, item_id: int, search: CandidateSearch | None = None)
     row = _review_row(item).row
     ids = _candidate_ids(row, search)[:20]
     children = list(db.session().scalars(select(Child).where(Child.id.in_(ids)).order_by(Child.id))) if ids else []
+    known = child_bases(actor, [c.id for c in children])
     with unit_of_work():
         audit.record("read", actor=actor, object_type="child-list", basis="import-review",
                      purpose="match a police download row", detail={"item": item.id},
                      children=[c.id for c in children])
-    return [Candidate(c, current_school(c.id)) for c in children]
+    return [Candidate(c.id, [name for name, same in _COMPARED.items() if same(row, c)],
+                      c if c.id in known else None, current_school(c.id) if c.id in known else None)
+            for c in children]
 
 
 def _waiting(item: ImportReviewItem) -> None:

@@ -4,7 +4,7 @@
 |--------------------------------------------------|-----------------------------------------------------------|
 | practitioners and DPOs of the sender organisation | the whole share (a decision not to share: only they)      |
 | practitioners and DPOs of a recipient organisation| the whole share, until their organisation is revoked      |
-| current named members of a MACE group            | intelligence shared into the group, when their organisation holds it |
+| current named members of a MACE group            | intelligence shared into the group                        |
 | the sender organisation of MACE intelligence     | only the fact of it in the register: date, group, category, legal basis, sender; never the child, summary, content, purpose or source |
 | the author of a draft                            | the draft, and no one else                                |
 
@@ -44,14 +44,15 @@ def _organisation_holds(user: User, share) -> object:
 
 
 def share_visible(user: User | None, share=ShareRecord):
-    """The clause "the user may see this share record, content and all": their organisation sent
-    it or received it and was not revoked from (share_access), and intelligence only to the
-    group's current named members. `share`: ShareRecord or an alias of it (a page asking about a
-    second share beside each row, e.g. its correction)."""
+    """The clause "the user may see this share record, content and all": a share their
+    organisation sent, or received and was not revoked from (share_access); MACE intelligence to
+    the group's current named members, whoever they work for and whenever they were named (the
+    group's content is reached through membership alone). `share`: ShareRecord or an alias of it
+    (a page asking about a second share beside each row, e.g. its correction)."""
     if not holds(user, SHARE_READER_ROLES):
         return ~true()
-    return _organisation_holds(user, share) & or_(share.mace_group_id.is_(None),
-                                                  share.mace_group_id.in_(member_group_ids(user)))
+    return or_(share.mace_group_id.is_(None) & _organisation_holds(user, share),
+               share.mace_group_id.in_(member_group_ids(user)))
 
 
 def share_register_row(user: User | None, share=ShareRecord):

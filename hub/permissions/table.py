@@ -40,7 +40,7 @@ KINDS = [
     ("a child's record", "the relationships above; never the analyst", "children"),
     ("a share record", "practitioners and DPOs of its sender and (until revoked) recipient organisations; "
                        "a decision not to share only its sender's", "shares"),
-    ("MACE intelligence", "current named members of its group whose organisation holds it; the sender "
+    ("MACE intelligence", "current named members of its group; the sender "
                           "organisation's register keeps only the fact of it (date, group, category, legal basis, "
                           "sender)", "shares"),
     ("a share draft", "its author", "shares"),
@@ -52,6 +52,9 @@ KINDS = [
      "episodes"),
     ("the profile's photo", "as the profile, and the force it was released to", "episodes"),
     ("a police download and its rows", "officers of its force; administrators", "loading"),
+    ("a download row's candidate children", "its force's officers see which of the row's details each candidate's "
+                                            "record has; the child's name, date of birth and school only if they may "
+                                            "see the child", "children"),
     ("a school notification", "the person addressed, and the key adults of the school it went to",
      "notifications"),
     ("a MACE group, meeting, item, action, outcome, place or person",

@@ -484,6 +484,11 @@ def for_onward(actor: User, share_id: int) -> ShareRecord:
 
 def revoke(actor: User, share_id: int, recipient_org_id: int, reason: str) -> None:
     share = _sent_by(actor, share_id)
+    if share.mace_group_id is not None:
+        # The group's current members see its intelligence whoever they work for: access to it
+        # ends with a membership, not with an organisation's revocation.
+        raise Invalid({"reason": "MACE intelligence is seen by the group's current members: end a membership "
+                                 "instead of revoking an organisation"})
     if not (reason or "").strip():
         raise Invalid({"reason": "Say why you are revoking access"})
     with unit_of_work():

@@ -27,6 +27,7 @@ from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.db import utcnow
+from hub.errors import Invalid
 from tests.factories import make_org, make_user, sign_in
 from tests.mace.conftest import name_member
 
@@ -155,3 +156,20 @@ def test_the_hub_administrator_manages_membership_but_reads_nothing_the_group_ho
         assert client.get(url).status_code == 404, url
         assert _refusals(admin.id) > before
     assert client.get(f"/mace/groups/{group}/members/new").status_code == 200
+
+
+def test_a_member_named_after_intelligence_was_shared_reads_it_and_no_organisation_revokes_it(app, mace):
+    """The group's content is reached through current membership alone: a member named after an
+    item was shared reads it, whoever they work for; so access to intelligence ends with a
+    membership, never with a revocation of an organisation."""
+    child = mace.children[0]
+    share_id = _intelligence(mace, child)
+    late, late_secret = make_user(make_org(), Role.dsl)  # a school that joins the group later
+    name_member(mace.group, late)
+    client = app.test_client()
+    sign_in(client, late, late_secret)
+    assert SUMMARY in client.get(f"/mace/intelligence/{share_id}").get_data(as_text=True)
+    with pytest.raises(Invalid):
+        sharing.revoke(mace.user("police"), share_id, mace.authority.id, "no longer needed")
+    page = _client(app, mace, "police").get(f"/sharing/{share_id}").get_data(as_text=True)
+    assert "Revoke a recipient" not in page

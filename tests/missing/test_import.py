@@ -325,7 +325,9 @@ def test_matching_a_review_row_records_the_episode_and_tells_the_school(world):
     item = db.session().scalar(select(ImportReviewItem))
     search = imports.CandidateSearch(given_name="Ava", family_name="Police", date_of_birth=date(2011, 5, 1))
     found = imports.candidates(world.officer, item.id, search)
-    assert [c.child.id for c in found] == [world.by_police_id.id] and found[0].school.id == world.school.id
+    assert [c.child_id for c in found] == [world.by_police_id.id]
+    # The force already holds a report about this child: the officer sees the child whole.
+    assert found[0].child.id == world.by_police_id.id and found[0].school.id == world.school.id
     notes = count(Notification)
     episode = imports.match_item(world.officer, item.id, world.by_police_id.id, search)
     assert episode.child_id == world.by_police_id.id and episode.police_reference == "UN/1"
@@ -354,7 +356,18 @@ def test_an_identifier_search_finds_a_child_by_any_of_their_identifiers(world):
     imports.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
     found = imports.candidates(world.officer, item.id, imports.CandidateSearch(identifier=world.nhs))
-    assert [c.child.id for c in found] == [world.by_nhs.id]
+    assert [c.child_id for c in found] == [world.by_nhs.id]
+
+
+def test_a_candidate_is_shown_whole_only_to_a_reviewer_who_may_see_the_child(world):
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem))
+    search = imports.CandidateSearch(identifier=world.nhs)
+    [blind] = imports.candidates(world.officer, item.id, search)
+    assert blind.child is None and blind.school is None
+    admin = make_user(make_org(OrgKind.mace_host), Role.hub_admin)[0]  # who may see every child
+    [whole] = imports.candidates(admin, item.id, search)
+    assert whole.child.id == world.by_nhs.id and whole.matches == blind.matches
 
 
 def test_creating_the_child_from_a_review_row(world):
