@@ -1,0 +1,88 @@
+"""Near-insiders the mutation run of hub/permissions/ found let through (`make proof-permissions`):
+each test names the user one widened condition would let in, in the compact world
+(tests/permissions/world.py)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from hub import db
+from hub.errors import NotFound
+from hub.mace.models import MaceGroup
+from hub.permissions import (
+    chaired_group_ids,
+    hub_dpos,
+    load_child_or_refuse,
+    may_read_emergency_reasons,
+    philomena_released_to,
+    profile_photo_basis,
+)
+from tests.permissions.test_capabilities import _last_event, deactivated
+from tests.permissions.test_rules import CHILDREN, EVERYONE
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_release_opens_the_photo_of_the_child_released_and_no_other(world, who):
+    """Force 1 holds a release of one child's profile and reports about another (the intelligence
+    child): the release must not open the other child's photo."""
+    user = world.user(who)
+    for name in CHILDREN:
+        if name != "roll_a":
+            assert not philomena_released_to(user, world.children[name].id), (who, name)
+    with pytest.raises(NotFound):
+        profile_photo_basis(world.user("off1"), world.children["intel"].id)
+
+
+def test_a_refused_photo_names_the_child_asked_for_and_no_child_when_there_is_none(world):
+    off2, child = world.user("off2"), world.children["intel"].id
+    with pytest.raises(NotFound):
+        profile_photo_basis(off2, child)
+    event = _last_event(off2.id)
+    assert (event.object_type, event.object_id, event.child_id) == ("philomena-photo", str(child), child)
+    for missing in (10**6, "1", None):
+        with pytest.raises(NotFound):
+            profile_photo_basis(world.user("sw_h"), missing)
+        event = _last_event(world.users["sw_h"].id)
+        assert (event.object_type, event.child_id) == ("philomena-photo", None), missing
+
+
+@pytest.mark.parametrize("child_id", [True, "1", 1.0])
+def test_a_child_is_asked_for_by_its_integer_id_alone(world, child_id):
+    """`True == 1` and SQLite compares "1" with 1: neither may stand for the first child."""
+    user = world.user("admin")  # the administrator opens every child by id
+    with pytest.raises(NotFound):
+        load_child_or_refuse(user, child_id)
+    event = _last_event(user.id)
+    assert (event.outcome, event.object_type, event.child_id) == ("refused", "child", None)
+
+
+def test_a_child_asked_for_by_id_is_the_child_and_its_refusal_names_it(world):
+    child = world.children["roll_a"]
+    assert load_child_or_refuse(world.user("sw_h"), child.id).id == child.id
+    with pytest.raises(NotFound):
+        load_child_or_refuse(world.user("dsl_b"), child.id, action="update")
+    event = _last_event(world.users["dsl_b"].id)
+    assert (event.object_type, event.object_id, event.child_id, event.action) == (
+        "child", str(child.id), child.id, "update")
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_only_the_chair_chairs(world, who):
+    chaired = set(db.session().scalars(select(MaceGroup.id).where(MaceGroup.id.in_(chaired_group_ids(world.user(who))))))
+    assert chaired == ({world.group.id} if who == "chair" else set()), who
+
+
+def test_the_audit_alarms_go_to_the_hubs_active_dpos_alone(world):
+    assert [u.id for u in hub_dpos()] == [world.users["hub_dpo"].id]
+    with deactivated(world, "hub_dpo"):
+        db.session().flush()
+        assert hub_dpos() == []
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_emergency_reasons_are_read_by_the_hub_dpo_and_the_staffs_own_dpo(world, who):
+    user = world.user(who)
+    for of in ("glass", "off1", "sw_h"):
+        own = {"off1": "dpo_f1", "sw_h": "dpo_h"}.get(of)
+        assert may_read_emergency_reasons(user, world.user(of)) == (who in {"hub_dpo", own}), (who, of)
