@@ -53,18 +53,28 @@ def _config(target: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(name: str, children: int) -> int:
+def run(name: str, children: int, resume: bool = False) -> int:
+    """A fresh run; or, with `resume`, the last run's scratch copy brought up to date with the
+    checkout: mutmut regenerates the mutants of changed functions, collects which new tests reach
+    what, runs the mutants not yet judged, and runs the survivors again against the new tests."""
     target = TARGETS[name]
     scratch = ROOT / ".mutation" / name
-    if scratch.exists():
+    resume = resume and scratch.exists()
+    rerun = [m for m, status in _results(name).items() if status in ("survived", "no tests")] if resume else []
+    if scratch.exists() and not resume:
         shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
+    # The cached world is built by the tests' own code, which may have changed since.
+    shutil.rmtree(scratch / ".world", ignore_errors=True)
+    scratch.mkdir(parents=True, exist_ok=True)
     _copy_checkout(scratch)
     # mutmut reads [tool.mutmut] from pyproject.toml before setup.cfg: the target's config rules.
     (scratch / "setup.cfg").write_text(_config(target))
     env = {**os.environ, "HUB_ACCESS_WORLD_CACHE": str(scratch / ".world")}
     mutmut = Path(sys.executable).parent / "mutmut"
     subprocess.run([str(mutmut), "run", "--max-children", str(children)], cwd=scratch, env=env, check=False)
+    if rerun:
+        subprocess.run([str(mutmut), "run", "--max-children", str(children), *rerun], cwd=scratch, env=env,
+                       check=False)
     return report(name)
 
 
@@ -105,10 +115,12 @@ if __name__ == "__main__":
     parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--survivors", action="store_true", help="list the survivors of the last run")
     parser.add_argument("--report", action="store_true", help="the score of the last run, without running")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the last run with the checkout's current code and tests")
     args = parser.parse_args()
     if args.survivors:
         survivors(args.target)
     elif args.report:
         report(args.target)
     else:
-        sys.exit(run(args.target, args.children))
+        sys.exit(run(args.target, args.children, args.resume))
