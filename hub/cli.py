@@ -3,10 +3,13 @@ the package's service; this module only wires them to click."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from hub import backup
 from hub.audit.context import cli_origin
 
 
@@ -63,6 +66,28 @@ def register(app: Flask) -> None:
 
         upgrade(app, revision)
         click.echo(f"Database upgraded to {revision}.")
+
+    @db_group.command("backup")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
+    def db_backup(out: Path):
+        """A consistent copy of the database while the hub runs (SQLite's online backup, pg_dump)."""
+        try:
+            backup.backup(app.extensions["hub_engine"], out)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"Backed up the database to {out}. Keep the latest signed tree head "
+                   "(`audit tree-head`) apart from it: a restore is checked against it.")
+
+    @db_group.command("restore")
+    @click.option("--from", "backup_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+    def db_restore(backup_file: Path):
+        """Restore a backup into this hub's database, which must be empty (a fresh database)."""
+        try:
+            backup.restore(app.extensions["hub_engine"], backup_file)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"Restored {backup_file}. Now check the log against the latest tree head kept outside "
+                   "the database: `flask --app hub audit verify --against HEAD.json`.")
 
     app.cli.add_command(db_group)
 
