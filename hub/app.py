@@ -37,7 +37,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update({k: v for k, v in test_config.items() if k.isupper()})
 
     crypto.configure(settings.field_keys, settings.blind_index_key)
-    audit_service.configure_signing(settings.audit_signing_key_pem)
+    audit_service.configure_signing(settings.audit_signing_key_pem,
+                                    audit_service.parse_retired_keys(settings.audit_retired_keys))
     witnessing.configure(witnessing.parse(settings.audit_witnesses, settings.audit_witness_quorum,
                                           settings.audit_witness_timeout, settings.audit_log_origin))
     from hub.notifications import service as notifications_service

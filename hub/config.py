@@ -45,6 +45,9 @@ class HubSettings:
     #: The audit log's witnesses, "<URL> <verifier key>" comma-separated, their quorum and timeout
     #: (parsed by hub.audit.witnessing, which says what each means).
     audit_witnesses: str = ""
+    #: The audit signing keys retired by rotations (JSON, as `audit retire-key` writes it): their
+    #: public halves and periods, so the tree heads they signed still verify.
+    audit_retired_keys: str = ""
     audit_witness_quorum: str = ""
     audit_witness_timeout: str = ""
     #: Addresses of the reverse proxies whose X-Request-Id and X-Forwarded-For the hub believes.
@@ -153,6 +156,7 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
         },
         audit_log_origin=_env("AUDIT_LOG_ORIGIN", "hub.example.test/audit"),
         audit_witnesses=_env("AUDIT_WITNESSES", "") or "",
+        audit_retired_keys=_read_json_setting("AUDIT_RETIRED_KEYS"),
         audit_witness_quorum=_env("AUDIT_WITNESS_QUORUM", "") or "",
         audit_witness_timeout=_env("AUDIT_WITNESS_TIMEOUT", "") or "",
         trusted_proxies=_addresses("TRUSTED_PROXIES"),
@@ -183,6 +187,17 @@ def _addresses(name: str) -> frozenset[str]:
             except ValueError as exc:
                 raise ConfigurationError(f"HUB_{name} holds {item.strip()!r}, which is not an IP address") from exc
     return frozenset(addresses)
+
+
+def _read_json_setting(name: str) -> str:
+    """A JSON setting given inline or as the path of a file holding it ("" when unset)."""
+    value = _env(name, "") or ""
+    if not value.strip() or value.lstrip().startswith(("[", "{")):
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigurationError(f"HUB_{name} is neither JSON nor a readable file")
+    return path.read_text()
 
 
 def _read_pem(value: str) -> str:

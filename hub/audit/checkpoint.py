@@ -24,12 +24,13 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 ED25519_ALGORITHM = b"\x01"  # signed-note signature type byte for Ed25519
 COSIGNATURE_ALGORITHM = b"\x04"  # signed-note type byte for timestamped Ed25519 witness cosignatures
@@ -213,6 +214,17 @@ def parse_signature_line(line: str) -> tuple[str, bytes]:
     return name, blob
 
 
+def verify_note_by_any(note: str, verifier_keys: Sequence[str]) -> tuple[str, int, bytes]:
+    """verify_note with the first of several keys (a log's keys over time) that signed the note."""
+    problems = []
+    for vkey in verifier_keys:
+        try:
+            return verify_note(note, vkey)
+        except ValueError as exc:
+            problems.append(str(exc))
+    raise ValueError("; ".join(problems) or "no verifier key given")
+
+
 def verify_note(note: str, verifier_key_str: str) -> tuple[str, int, bytes]:
     """(origin, size, root) of a signed checkpoint note; ValueError on any problem."""
     return parse_checkpoint_body(open_note(note, verifier_key_str))
@@ -340,3 +352,88 @@ def verify_tree_head(
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
+
+
+# --- The hub's signing keys over time (rotation) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A key the hub signed tree heads with, and when: a head verifies only with a key whose
+    period holds the head's timestamp, so a retired key (or a stolen one) cannot sign history
+    after it was retired. Both bounds inclusive (whole seconds: the old and the new key both hold
+    in the second of the rotation); None is unbounded."""
+
+    public_key: Ed25519PublicKey
+    valid_from: str | None = None
+    valid_until: str | None = None
+
+    def covers(self, timestamp: str) -> bool:
+        moment = instant(timestamp)
+        return ((self.valid_from is None or instant(self.valid_from) <= moment)
+                and (self.valid_until is None or moment <= instant(self.valid_until)))
+
+    @property
+    def fingerprint(self) -> str:
+        return key_fingerprint(self.public_key)
+
+
+def key_fingerprint(public_key: Ed25519PublicKey) -> str:
+    """What the log and the pages call a key: the first 16 hex digits of SHA-256 of its raw bytes."""
+    return hashlib.sha256(_raw_public_key(public_key)).hexdigest()[:16]
+
+
+def instant(timestamp: str) -> datetime:
+    """An RFC 3339 UTC time as an aware datetime (whole seconds); ValueError for anything else."""
+    if not _RFC3339_UTC.fullmatch(timestamp):
+        raise ValueError(f"not an RFC 3339 UTC time: {timestamp!r}")
+    return datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+def trusted(keys: Ed25519PublicKey | Sequence[TrustedKey]) -> tuple[TrustedKey, ...]:
+    """One public key (trusted at any time) or a list of trusted keys, as a list."""
+    return (TrustedKey(keys),) if isinstance(keys, Ed25519PublicKey) else tuple(keys)
+
+
+def head_signer(keys: Ed25519PublicKey | Sequence[TrustedKey], tree_size: int, root_hash: bytes,
+                timestamp: str, signature: bytes) -> TrustedKey | None:
+    """The trusted key, valid at the head's timestamp, whose signature the head carries; None
+    when none (a bad signature, an unknown key, or a key used outside its period)."""
+    for key in trusted(keys):
+        try:
+            if not key.covers(timestamp):
+                continue
+        except (ValueError, TypeError):
+            return None
+        if verify_tree_head(tree_size, root_hash, timestamp, signature, key.public_key):
+            return key
+    return None
+
+
+def trusted_keys_json(keys: Sequence[TrustedKey]) -> list[dict[str, str | None]]:
+    """The list an offline verifier takes (`--trusted-keys`): each key as PEM with its period."""
+    return [{"public_key": key.public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode(),
+             "fingerprint": key.fingerprint, "valid_from": key.valid_from, "valid_until": key.valid_until}
+            for key in keys]
+
+
+def parse_trusted_keys(data: object) -> list[TrustedKey]:
+    """The JSON list of `trusted_keys_json`; ValueError naming what is wrong."""
+    if not isinstance(data, list) or not data:
+        raise ValueError("trusted keys must be a non-empty JSON list")
+    keys = []
+    for number, item in enumerate(data, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("public_key"), str):
+            raise ValueError(f"trusted key {number} has no public_key PEM")
+        try:
+            public_key = load_pem_public_key(item["public_key"].encode("utf-8"))
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise ValueError(f"trusted key {number} is not a PEM public key") from exc
+        if not isinstance(public_key, Ed25519PublicKey):
+            raise ValueError(f"trusted key {number} is not an Ed25519 key")
+        period = [item.get("valid_from"), item.get("valid_until")]
+        for bound in period:
+            if bound is not None and not (isinstance(bound, str) and _RFC3339_UTC.fullmatch(bound)):
+                raise ValueError(f"trusted key {number}: a validity bound must be an RFC 3339 UTC time")
+        keys.append(TrustedKey(public_key, *period))
+    return keys

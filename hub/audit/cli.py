@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
 from hub import db
-from hub.audit import dpo, service, signing
+from hub.audit import checkpoint, dpo, service, signing
 from hub.audit.context import cli_origin
 from hub.audit.export import tree_head_json
 from hub.audit.verification import SavedHead
@@ -108,6 +110,28 @@ def register(app: Flask) -> None:
         with open(out, "w", encoding="utf-8") as handle:
             handle.write(service.checkpoint_note(signing.origin(), head))
         click.echo(f"Saved the checkpoint of {head.tree_size} entries to {out}")
+
+    @group.command("retire-key")
+    @click.option("--file", "path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="The retired keys' file (HUB_AUDIT_RETIRED_KEYS), made if it does not exist.")
+    def audit_retire_key(path: Path):
+        """Retire the current signing key now: add its public half, with its period, to the file."""
+        current = service.trusted_keys()[-1]
+        retired = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        entry = checkpoint.trusted_keys_json([checkpoint.TrustedKey(
+            current.public_key, current.valid_from, checkpoint.rfc3339_utc(datetime.now(timezone.utc)))])[0]
+        path.write_text(json.dumps([*retired, entry], indent=1), encoding="utf-8")
+        click.echo(f"Retired key {entry['fingerprint']} from {entry['valid_until']}. Now stop every process, set "
+                   f"HUB_AUDIT_SIGNING_KEY to a new key (`keys generate`) and HUB_AUDIT_RETIRED_KEYS={path}, start "
+                   "them again and have each witness trust the new `audit verifier-key`.")
+
+    @group.command("trusted-keys")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
+    def audit_trusted_keys(out: Path):
+        """Save every key the tree heads may carry, with its period, for `python -m hub.audit.verify
+        --trusted-keys` (give it to an auditor by a channel other than the export)."""
+        out.write_text(json.dumps(checkpoint.trusted_keys_json(service.trusted_keys()), indent=1), encoding="utf-8")
+        click.echo(f"Saved {len(service.trusted_keys())} trusted keys to {out}")
 
     @group.command("verifier-key")
     def audit_verifier_key():

@@ -304,13 +304,13 @@ def run_verification(kind: str, by_user_id: int | None = None, job_id: int | Non
     """One check, full or incremental (from the last verified tree; full when there is none),
     against every signed head, every verified root and what each witness cosigned; keeping its
     outcome, raising or clearing its alarms and, when the log verified, signing a new tree head."""
-    key = audit.signing_key().public_key()
+    key = audit.trusted_keys()
     progress = _progress_writer(job_id) if job_id is not None else None
     # Entries that waited too long are reported (no integrator was running), then sequenced, so
     # the check covers everything committed before it started.
     waiting = audit.pending()
     integration_failed = _integrate_for_check()
-    cosigned, unreachable = witnessing.latest_cosigned(signing.origin(), audit.log_verifier_key(signing.origin()))
+    cosigned, unreachable = witnessing.latest_cosigned(signing.origin(), audit.log_verifier_keys(signing.origin()))
     anchors = witnessing.anchors(cosigned)
     start = _last_verified() if kind == "incremental" and against is None else None
     if start is not None and start.tree_size > 0:

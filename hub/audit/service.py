@@ -415,16 +415,63 @@ def consistency_proof(size1: int, size2: int) -> list[bytes]:
 _signing: dict = {}
 
 
-def configure_signing(private_key_pem: str) -> None:
-    """Called by create_app with HUB_AUDIT_SIGNING_KEY; a key that is not Ed25519 stops start-up."""
+def configure_signing(private_key_pem: str, retired: list[checkpoint.TrustedKey] | None = None) -> None:
+    """Called by create_app with HUB_AUDIT_SIGNING_KEY and the retired keys of
+    HUB_AUDIT_RETIRED_KEYS; a key that is not Ed25519 stops start-up. The current key is trusted
+    from the moment the last retired key stopped being valid."""
     key = serialization.load_pem_private_key(private_key_pem.encode(), None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("HUB_AUDIT_SIGNING_KEY must be an Ed25519 private key")
+    retired = list(retired or [])
+    fingerprint = checkpoint.key_fingerprint(key.public_key())
+    if any(old.fingerprint == fingerprint for old in retired):
+        raise ValueError("HUB_AUDIT_SIGNING_KEY is one of the retired keys: a retired key never signs again")
+    if any(old.valid_until is None for old in retired):
+        raise ValueError("each retired audit signing key needs the time it was retired (valid_until)")
+    since = max((old.valid_until for old in retired), key=checkpoint.instant, default=None)
     _signing["key"] = key
+    _signing["trusted"] = (*retired, checkpoint.TrustedKey(key.public_key(), valid_from=since))
+
+
+def parse_retired_keys(text: str) -> list[checkpoint.TrustedKey]:
+    """HUB_AUDIT_RETIRED_KEYS (JSON); a malformed list stops start-up, naming what is wrong."""
+    if not text.strip():
+        return []
+    try:
+        return checkpoint.parse_trusted_keys(json.loads(text))
+    except ValueError as exc:
+        raise ValueError(f"HUB_AUDIT_RETIRED_KEYS: {exc}") from exc
 
 
 def signing_key():
     return _signing["key"]
+
+
+def trusted_keys() -> tuple[checkpoint.TrustedKey, ...]:
+    """Every key the hub's tree heads may carry, each with its period: the retired ones and the
+    current one (README, "Rotating the audit signing key")."""
+    return _signing["trusted"]
+
+
+def log_verifier_keys(origin: str) -> list[str]:
+    """The signed-note verifier keys of every trusted key: a witness's checkpoint cosigned before
+    a rotation carries the old key's signature."""
+    return [checkpoint.verifier_key(origin, key.public_key) for key in trusted_keys()]
+
+
+def note_key_change() -> None:
+    """Put a change of signing key in the log itself, before the first head the new key signs:
+    the latest head was signed by another trusted key than the current one."""
+    latest = latest_tree_head()
+    if latest is None:
+        return
+    signer = checkpoint.head_signer(trusted_keys(), latest.tree_size, latest.root_hash, latest.timestamp,
+                                    latest.signature)
+    current = checkpoint.key_fingerprint(signing_key().public_key())
+    if signer is not None and signer.fingerprint != current:
+        with db.unit_of_work():
+            record("key-changed", object_type="audit-signing-key", object_id=current,
+                   detail={"from": signer.fingerprint, "to": current, "retired_at": signer.valid_until})
 
 
 @dataclass(frozen=True)
@@ -480,8 +527,8 @@ def stored_anchors() -> tuple[list[Anchor], list[str]]:
     head = db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.tree_size.desc(),
                                                                SignedTreeHead.id.desc()).limit(1))
     if head is not None:
-        if checkpoint.verify_tree_head(head.tree_size, head.root_hash, head.timestamp, head.signature,
-                                       signing_key().public_key()):
+        if checkpoint.head_signer(trusted_keys(), head.tree_size, head.root_hash, head.timestamp,
+                                  head.signature) is not None:
             anchors.append(Anchor(head.tree_size, head.root_hash, f"signed tree head {head.id}"))
         else:
             problems.append(f"signed tree head {head.id} (size {head.tree_size}): the signature is not valid")
@@ -506,6 +553,7 @@ def sign_tree_head(anchors: list[Anchor] | None = None) -> SignedTreeHead:
     previous signed head, the latest verified root and every `anchors` (the witnesses'); else
     SigningRefused and nothing is signed. The size is read under the head's lock, so the head
     covers exactly the entries integrated before it and no integrator moves the tree meanwhile."""
+    note_key_change()
     integrate_all()
     with db.unit_of_work() as s:
         size = _lock_head(s.connection())

@@ -52,7 +52,7 @@ def origin() -> str:
 def sign_and_publish() -> SignedTreeHead:
     """Sign the log as it stands, after proving it extends everything signed, verified and
     cosigned before; then submit it to the witnesses. SigningRefused when the proof fails."""
-    cosigned, problems = witnessing.latest_cosigned(origin(), service.log_verifier_key(origin()))
+    cosigned, problems = witnessing.latest_cosigned(origin(), service.log_verifier_keys(origin()))
     for problem in problems:
         alarms.raise_alarm("witness-unreachable", problem, subject=problem.split()[1])
     try:

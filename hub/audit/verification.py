@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -38,7 +38,7 @@ from sqlalchemy import and_, func, or_, select
 
 from hub import db
 from hub.audit import merkle, service
-from hub.audit.checkpoint import verify_tree_head
+from hub.audit.checkpoint import TrustedKey, head_signer
 from hub.audit.models import (
     AuditEvent, AuditEventChild, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
 )
@@ -89,8 +89,8 @@ class SavedHead:
     signature: bytes
 
 
-def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, fast: bool = False,
-               progress: Progress | None = None, waiting: service.Pending | None = None,
+def verify_log(public_key: Ed25519PublicKey | Sequence[TrustedKey], against: SavedHead | None = None,
+               fast: bool = False, progress: Progress | None = None, waiting: service.Pending | None = None,
                anchors: list[Anchor] | None = None) -> Verification:
     """Every entry from the first. `waiting`: the pending entries as they stood before the caller
     integrated (else now); `anchors`: trees from outside the database (the witnesses')."""
@@ -113,7 +113,7 @@ def verify_log(public_key: Ed25519PublicKey, against: SavedHead | None = None, f
     return result
 
 
-def verify_since(public_key: Ed25519PublicKey, size: int, root: bytes, fast: bool = False,
+def verify_since(public_key: Ed25519PublicKey | Sequence[TrustedKey], size: int, root: bytes, fast: bool = False,
                  progress: Progress | None = None, waiting: service.Pending | None = None,
                  anchors: list[Anchor] | None = None) -> Verification:
     """Check what was added after a verified tree (`size`, `root`), in time that grows with it,
@@ -318,9 +318,10 @@ def _anchor_list(result: Verification, heads: list[SignedTreeHead], public_key) 
     anchors = []
     for head in heads:
         result.heads_checked += 1
-        if verify_tree_head(head.tree_size, head.root_hash, head.timestamp, head.signature, public_key):
+        if head_signer(public_key, head.tree_size, head.root_hash, head.timestamp, head.signature) is not None:
             anchors.append(Anchor(head.tree_size, head.root_hash, f"tree head {head.id}"))
         else:
+            # Not valid, or by no key trusted at the head's time (a retired key signing after).
             result.fail(f"tree head {head.id} (size {head.tree_size}): the signature is not valid")
     return anchors
 
@@ -335,7 +336,7 @@ def _verified_roots(session) -> list[Anchor]:
 
 
 def _saved_anchor(result: Verification, saved: SavedHead, public_key) -> list[Anchor]:
-    if not verify_tree_head(saved.tree_size, saved.root_hash, saved.timestamp, saved.signature, public_key):
+    if head_signer(public_key, saved.tree_size, saved.root_hash, saved.timestamp, saved.signature) is None:
         result.fail("the saved tree head's signature is not valid")
         return []
     return [Anchor(saved.tree_size, saved.root_hash, "the saved tree head")]

@@ -1,6 +1,7 @@
 """Offline verifier for hub audit exports:
 
-    python -m hub.audit.verify FILE [--public-key PEM] [--witness VKEY ...] [--quorum K] [--against SAVED]
+    python -m hub.audit.verify FILE [--public-key PEM | --trusted-keys JSON] [--witness VKEY ...] [--quorum K]
+                                    [--against SAVED]
 
 Written for a Data Protection Officer or auditor holding an export file and, ideally, the hub's
 public key obtained separately (pin it with --public-key: a key inside the file proves only that
@@ -201,8 +202,9 @@ def _parse_entry(raw: object, position: int) -> Entry:
 # --- Verification ----------------------------------------------------------------------------
 
 
-def _signature_ok(head: TreeHead, public_key: Ed25519PublicKey) -> bool:
-    return checkpoint.verify_tree_head(head.tree_size, head.root_hash, head.timestamp, head.signature, public_key)
+def _signature_ok(head: TreeHead, keys: Ed25519PublicKey | Sequence[checkpoint.TrustedKey]) -> bool:
+    """Signed by the key (or by one of the trusted keys valid at the head's time)."""
+    return checkpoint.head_signer(keys, head.tree_size, head.root_hash, head.timestamp, head.signature) is not None
 
 
 def _same_key(a: Ed25519PublicKey, b: Ed25519PublicKey) -> bool:
@@ -285,10 +287,11 @@ class Saved:
     root_hash: bytes
 
 
-def parse_saved(raw: str, public_key: Ed25519PublicKey) -> Saved:
-    """A saved checkpoint note (its hub signature checked with `public_key`), a saved tree head
-    JSON or an earlier export (its signed tree head); ValueError when it is none of these or its
-    signature does not verify."""
+def parse_saved(raw: str, public_key: Ed25519PublicKey | Sequence[checkpoint.TrustedKey]) -> Saved:
+    """A saved checkpoint note (its hub signature checked with `public_key`, or any of the trusted
+    keys: one saved before a rotation carries the old key), a saved tree head JSON or an earlier
+    export (its signed tree head); ValueError when it is none of these or its signature does not
+    verify."""
     if raw.lstrip().startswith("{"):
         try:
             data = json.loads(raw, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
@@ -299,7 +302,8 @@ def parse_saved(raw: str, public_key: Ed25519PublicKey) -> Saved:
             raise ValueError("the saved tree head's signature does not verify with the hub's key")
         return Saved(head.tree_size, head.root_hash)
     origin = raw.split("\n", 1)[0]
-    _, size, root = checkpoint.verify_note(raw, checkpoint.verifier_key(origin, public_key))
+    vkeys = [checkpoint.verifier_key(origin, key.public_key) for key in checkpoint.trusted(public_key)]
+    _, size, root = checkpoint.verify_note_by_any(raw, vkeys)
     return Saved(size, root)
 
 
@@ -363,8 +367,12 @@ def _consistency(data: dict[str, Any], old_size: int) -> list[bytes] | None:
 
 
 def verify_export(data: dict[str, Any], pinned_public_key_pem: str | None = None, witnesses: list[str] | None = None,
-                  quorum: int | None = None, against: str | None = None) -> list[str]:
-    """Every problem found, in entry order (empty means the export verifies).
+                  quorum: int | None = None, against: str | None = None,
+                  trusted_keys: list[checkpoint.TrustedKey] | None = None) -> list[str]:
+    """Every problem found, in entry order (empty means the export verifies). `trusted_keys`: the
+    hub's keys over time with their periods (`flask audit trusted-keys`), instead of one pinned
+    key: the export's head must be signed by the one valid at its time, and a saved checkpoint by
+    any of them.
 
     Stops early where later checks would be meaningless: nothing is judged against a tree head
     whose signature fails, and entry contents are not judged while the entry list is malformed.
@@ -378,9 +386,15 @@ def verify_export(data: dict[str, Any], pinned_public_key_pem: str | None = None
             pinned = load_public_key(pinned_public_key_pem, "the pinned public key")
             if not _same_key(public_key, pinned):
                 return ["the export's public key is not the pinned public key"]
-        saved = parse_saved(against, public_key) if against is not None else None
+        saved = parse_saved(against, trusted_keys or public_key) if against is not None else None
     except ValueError as exc:
         return [str(exc)]
+    if trusted_keys is not None:
+        signer = checkpoint.head_signer(trusted_keys, head.tree_size, head.root_hash, head.timestamp, head.signature)
+        if signer is None:
+            return ["tree head signature does not verify with any trusted key valid at its time"]
+        if not _same_key(public_key, signer.public_key):
+            return ["the export's public key is not the trusted key that signed its tree head"]
     if not _signature_ok(head, public_key):
         return ["tree head signature does not verify with the public key"]
     if witnesses:
@@ -430,6 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--public-key", metavar="PEM_FILE", help="the hub's Ed25519 public key, obtained separately"
     )
+    parser.add_argument("--trusted-keys", metavar="JSON_FILE",
+                        help="the hub's keys with their validity periods (`flask audit trusted-keys`), obtained "
+                             "separately: instead of --public-key across a key rotation")
     parser.add_argument("--witness", metavar="VKEY", action="append", default=[],
                         help="a witness's verifier key (name+hash+key), from the partner who runs it; repeat")
     parser.add_argument("--quorum", type=int, metavar="K",
@@ -443,6 +460,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.public_key is not None:
             pinned = _read(args.public_key, "public key file").decode("utf-8", "replace")
             load_public_key(pinned, "--public-key file")
+        trusted_keys = None
+        if args.trusted_keys is not None:
+            if pinned is not None:
+                raise ValueError("give either --public-key or --trusted-keys, not both")
+            try:
+                trusted_keys = checkpoint.parse_trusted_keys(json.loads(_read(args.trusted_keys, "trusted keys file")))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"the trusted keys file is not JSON: {exc}") from exc
         for vkey in args.witness:
             checkpoint.parse_verifier_key(vkey, checkpoint.COSIGNATURE_ALGORITHM)
         if args.quorum is not None and not 1 <= args.quorum <= len(args.witness):
@@ -451,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FormatError, ValueError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    errors = verify_export(data, pinned, args.witness, args.quorum, against)
+    errors = verify_export(data, pinned, args.witness, args.quorum, against, trusted_keys)
     if errors:
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         print(f"FAILED: {errors[0]}{more}", file=sys.stderr)

@@ -130,9 +130,10 @@ class Cosigned:
     timestamp: int
 
 
-def latest_cosigned(origin: str, log_vkey: str) -> tuple[list[Cosigned], list[str]]:
+def latest_cosigned(origin: str, log_vkeys: list[str]) -> tuple[list[Cosigned], list[str]]:
     """What each witness last cosigned for this log (its monitoring API), with the hub's own
-    signature and the witness's cosignature verified: the anchors no database edit can move. The
+    signature (by any key trusted for the log: one cosigned before a rotation carries the old one)
+    and the witness's cosignature verified: the anchors no database edit can move. The
     second list says which witnesses could not be asked or answered with something unusable."""
     config = settings()
     found, problems = [], []
@@ -144,7 +145,7 @@ def latest_cosigned(origin: str, log_vkey: str) -> tuple[list[Cosigned], list[st
             problems.append(f"witness {name} could not be asked ({reply.status or reply.text})")
             continue
         try:
-            _, size, root = checkpoint.verify_note(reply.text, log_vkey)
+            _, size, root = checkpoint.verify_note_by_any(reply.text, log_vkeys)
             stamps = checkpoint.cosigners(reply.text, [reply.witness.vkey])
         except ValueError as exc:
             problems.append(f"witness {name} answered with a checkpoint that does not verify ({exc})")

@@ -1,0 +1,176 @@
+"""Rotating the audit signing key (README, "Rotating the audit signing key"): a new key signs new
+tree heads; heads and checkpoints the old key signed still verify, online and offline (with the
+list of trusted keys and their periods); the log itself says when the key changed; the witnesses,
+told to trust the new key, cosign on; and the retired key cannot sign history after its
+retirement, whoever holds it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, text
+
+from hub import create_app, db
+from hub.audit import checkpoint, service, signing
+from hub.audit.models import AuditEvent, SignedTreeHead
+from hub.witness.__main__ import trust
+
+REPO = Path(__file__).resolve().parents[2]
+ORIGINAL_PEM = os.environ["HUB_AUDIT_SIGNING_KEY"]
+
+
+def _events(n: int) -> None:
+    for i in range(n):
+        with db.unit_of_work():
+            service.record("read", object_type="child", object_id=i, child_id=i, detail={"i": i})
+    service.integrate_all()
+
+
+def _new_pem() -> str:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def _offline(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hub.audit.verify", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def rotation(app, runner, tmp_path):
+    """The hub before and after a rotation: the old key retired (by the command an operator runs)
+    and a new key configured, as a restart with the new settings would. Put back after."""
+    retired_file = tmp_path / "retired-keys.json"
+
+    def rotate() -> str:
+        result = runner.invoke(args=["audit", "retire-key", "--file", str(retired_file)])
+        assert result.exit_code == 0, result.output
+        new_pem = _new_pem()
+        service.configure_signing(new_pem, service.parse_retired_keys(retired_file.read_text()))
+        return new_pem
+
+    yield rotate, retired_file
+    service.configure_signing(ORIGINAL_PEM)
+
+
+def test_heads_signed_before_and_after_a_rotation_verify_and_the_log_says_when(app, runner, rotation, tmp_path):
+    rotate, retired_file = rotation
+    old_key = service.signing_key().public_key()
+    _events(3)
+    old_head = service.sign_tree_head()
+    saved_head, saved_note = tmp_path / "old-head.json", tmp_path / "old-checkpoint.txt"
+    assert runner.invoke(args=["audit", "tree-head", "--out", str(saved_head)]).exit_code == 0
+    assert runner.invoke(args=["audit", "checkpoint", "--out", str(saved_note)]).exit_code == 0
+
+    rotate()
+    [retired] = json.loads(retired_file.read_text())
+    assert retired["fingerprint"] == checkpoint.key_fingerprint(old_key) and retired["valid_until"]
+    _events(2)
+    new_head = service.sign_tree_head()
+    new_fingerprint = checkpoint.key_fingerprint(service.signing_key().public_key())
+    assert new_fingerprint != retired["fingerprint"]
+
+    # The log says when the key changed, inside what the new key's first head covers.
+    changed = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "key-changed")).all()
+    assert len(changed) == 1 and changed[0].seq < new_head.tree_size
+    assert json.loads(changed[0].detail) == {"from": retired["fingerprint"], "to": new_fingerprint,
+                                             "retired_at": retired["valid_until"]}
+    _events(1)
+    service.sign_tree_head()
+    assert db.session().scalar(select(text("count(*)")).select_from(AuditEvent).where(
+        AuditEvent.action == "key-changed")) == 1  # once, not at every head
+
+    # Online: every head verifies with the key of its time, and the log extends the old head.
+    full = runner.invoke(args=["audit", "verify"])
+    assert full.exit_code == 0 and "3 signed tree heads verified" in full.output, full.output
+    against = runner.invoke(args=["audit", "verify", "--against", str(saved_head)])
+    assert against.exit_code == 0, against.output
+
+    # Offline: the export (new key) against the checkpoint and the head the old key signed.
+    keys_file, export_file = tmp_path / "trusted-keys.json", tmp_path / "export.json"
+    assert runner.invoke(args=["audit", "trusted-keys", "--out", str(keys_file)]).exit_code == 0
+    assert runner.invoke(args=["audit", "export", "--out", str(export_file)]).exit_code == 0
+    for saved in (saved_note, saved_head):
+        ok = _offline(export_file, "--trusted-keys", keys_file, "--against", saved)
+        assert ok.returncode == 0 and "extends the saved checkpoint" in ok.stdout, ok.stdout + ok.stderr
+    # Trusting the new key alone, the old checkpoint cannot be told from a forgery.
+    only_new = tmp_path / "only-new.json"
+    only_new.write_text(json.dumps(json.loads(keys_file.read_text())[-1:]))
+    refused = _offline(export_file, "--trusted-keys", only_new, "--against", saved_note)
+    assert refused.returncode == 1 and "no signature from key" in refused.stderr, refused.stderr
+    assert old_head.id != new_head.id
+
+
+def test_the_retired_key_cannot_sign_history_after_its_retirement(app, runner, rotation):
+    rotate, retired_file = rotation
+    old_private = service.signing_key()
+    _events(2)
+    service.sign_tree_head()
+    rotate()
+    _events(2)
+    service.sign_tree_head()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    # Whoever kept the old key signs the log as it stands, dated after the retirement.
+    until = checkpoint.instant(json.loads(retired_file.read_text())[0]["valid_until"])
+    size = service.tree_size()
+    root = service.root_at(size)
+    later = checkpoint.rfc3339_utc(until + timedelta(hours=1))
+    with db.unit_of_work() as s:
+        forged = SignedTreeHead(tree_size=size, root_hash=root, timestamp=later,
+                                signature=checkpoint.sign_tree_head(size, root, later, old_private))
+        s.add(forged)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"tree head {forged.id} (size {size}): the signature is not valid" in result.output
+    # The same signature dated inside the old key's period is genuine.
+    assert checkpoint.head_signer(service.trusted_keys(), size, root, checkpoint.rfc3339_utc(until),
+                                  checkpoint.sign_tree_head(size, root, checkpoint.rfc3339_utc(until), old_private))
+
+
+def test_witnesses_told_of_the_new_key_cosign_on_across_the_rotation(app, runner, rotation, witnesses):
+    rotate, _ = rotation
+    _events(2)
+    before = signing.sign_and_publish()
+    assert signing.is_published(before)
+    rotate()
+    # Until a witness trusts the new key it refuses the checkpoint; the operator tells each one.
+    for w in witnesses:
+        trust(w.witness, service.log_verifier_key(signing.origin()))
+    _events(2)
+    after = signing.sign_and_publish()  # the witnesses' old-key checkpoints are anchors still
+    assert signing.is_published(after) and after.tree_size > before.tree_size
+    assert all(w.cosigned_size() == after.tree_size for w in witnesses)
+
+
+def test_a_retired_key_never_signs_again_and_each_needs_its_end(app):
+    old_pem = _new_pem()
+    old_public = serialization.load_pem_private_key(old_pem.encode(), None).public_key()
+    now = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    try:
+        with pytest.raises(ValueError, match="one of the retired keys"):
+            service.configure_signing(old_pem, [checkpoint.TrustedKey(old_public, None, now)])
+        with pytest.raises(ValueError, match="needs the time it was retired"):
+            service.configure_signing(_new_pem(), [checkpoint.TrustedKey(old_public, None, None)])
+    finally:
+        service.configure_signing(ORIGINAL_PEM)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("[{}]", "trusted key 1 has no public_key PEM"),
+    ('[{"public_key": "not a key"}]', "trusted key 1 is not a PEM public key"),
+    ("[]", "non-empty JSON list"),
+    ("/no/such/file.json", "neither JSON nor a readable file"),
+])
+def test_a_malformed_retired_keys_setting_stops_start_up(database_url, monkeypatch, setting, message):
+    monkeypatch.setenv("HUB_AUDIT_RETIRED_KEYS", setting)
+    with pytest.raises(Exception, match=message):
+        create_app({"env": "testing", "database_url": database_url})
+    service.configure_signing(ORIGINAL_PEM)
