@@ -4,7 +4,6 @@ the requesting member's agency may see, audited, with a fixed number of queries.
 from __future__ import annotations
 
 import io
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -118,17 +117,15 @@ def _statements(app, fn) -> int:
     return len([st for st in seen if "audit_" not in st])
 
 
-def test_a_big_meeting_exports_quickly_with_the_same_number_of_queries(app, mace):
+def test_a_big_meeting_exports_with_the_same_number_of_queries(app, mace):
     small = build_meeting(mace, mace.children[:2])
     many = [make_child(f"Big{n}", "Child") for n in range(60)]
     big = build_meeting(mace, many)
     nurse = mace.user("nurse")
     exports.meeting_export(nurse, small.id)  # warm caches
+    # The same statements for 2 children as for 60: its time is measured in bench/mace.py, not here.
     assert _statements(app, lambda: exports.meeting_export(nurse, small.id)) == \
         _statements(app, lambda: exports.meeting_export(nurse, big.id))
-    started = time.perf_counter()
-    exports.meeting_export(nurse, big.id)
-    assert time.perf_counter() - started < 2
 
 
 def test_the_export_url_answers_an_xlsx_file(app, mace):

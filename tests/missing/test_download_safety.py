@@ -223,8 +223,10 @@ def test_limits_can_be_set_from_the_environment(monkeypatch):
     assert limits.max_rows == 10 and limits.max_ratio == 50 and limits.max_entries == Limits().max_entries
 
 
-def test_check_archive_accepts_a_real_workbook():
-    check_archive(workbook_bytes(100), Limits())
+def test_check_archive_accepts_a_real_workbook_and_refuses_one_over_its_limits():
+    assert check_archive(workbook_bytes(100), Limits()) is None  # no UnreadableFile raised
+    with pytest.raises(UnreadableFile, match="larger than"):
+        check_archive(workbook_bytes(100), Limits(max_bytes=1000))
 
 
 def test_wall_clock_times_across_the_clock_changes():

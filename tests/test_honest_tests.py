@@ -1,0 +1,61 @@
+"""The tests themselves: every test can fail (it asserts, expects an exception, or calls a helper
+that does), and none asserts on the wall clock (timings belong in bench/, where a busy machine
+is reported, not failed)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+CLOCKS = {"perf_counter", "monotonic", "time", "process_time"}
+
+
+def _modules() -> dict[Path, ast.Module]:
+    return {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(TESTS.rglob("*.py"))}
+
+
+def _called(node: ast.AST) -> set[str]:
+    names = set()
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call):
+            func = call.func
+            names.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else "")
+    return names
+
+
+def _checks_directly(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Assert) or (isinstance(n, ast.Attribute) and n.attr in {"raises", "fail"})
+               for n in ast.walk(node))
+
+
+def _functions(modules) -> list[tuple[Path, ast.FunctionDef]]:
+    return [(path, node) for path, tree in modules.items() for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _asserting_helpers(functions) -> set[str]:
+    """Names of helpers that assert, directly or through another such helper (to a fixed point)."""
+    asserting = {f.name for _, f in functions if not f.name.startswith("test") and _checks_directly(f)}
+    while True:
+        more = {f.name for _, f in functions if not f.name.startswith("test") and _called(f) & asserting}
+        if more <= asserting:
+            return asserting
+        asserting |= more
+
+
+def test_every_test_can_fail():
+    functions = _functions(_modules())
+    helpers = _asserting_helpers(functions)
+    silent = [f"{path.relative_to(TESTS)}:{f.lineno} {f.name}" for path, f in functions
+              if f.name.startswith("test") and not _checks_directly(f) and not _called(f) & helpers]
+    assert silent == [], "tests that check nothing:\n" + "\n".join(silent)
+
+
+def test_no_test_asserts_on_the_wall_clock():
+    timed = []
+    for path, tree in _modules().items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assert) and _called(node.test) & CLOCKS:
+                timed.append(f"{path.relative_to(TESTS)}:{node.lineno}")
+    assert timed == [], "wall-clock assertions (move the timing to bench/):\n" + "\n".join(timed)
