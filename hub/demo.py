@@ -24,7 +24,8 @@ from hub.mace import demo as mace_demo
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Enrolment, Gender, IdentifierKind
 
-DEMO_PASSWORD = "demo-password-not-secret"  # fictional accounts only; printed for people trying the hub
+# bandit B105: fictional demo accounts only, printed for people trying the hub; never in production.
+DEMO_PASSWORD = "demo-password-not-secret"  # nosec B105
 #: The fictional force's case system, to try the API with (printed by demo-data, like the passwords).
 DEMO_API_CLIENT = ("demo-nbpol-case-system", "demo-api-secret-not-secret")
 DOMAIN = "northbridge.example"
@@ -158,7 +159,8 @@ def _nhs_test_number(rng: random.Random) -> str:
 
 
 def _children(orgs: dict[str, Organisation]) -> list[int]:
-    rng = random.Random(20261122)  # fixed seed: the same fictional children every time
+    # Not for security (bandit B311): a fixed seed, so the same fictional children every time.
+    rng = random.Random(20261122)  # nosec B311
     ids = []
     primaries = [c for c, *_ in SCHOOLS[:4]]
     secondaries = [c for c, *_ in SCHOOLS[4:]]
