@@ -205,3 +205,14 @@ def test_the_intelligence_pages_work_for_a_member_and_refuse_an_outsider(app, ma
     outsider = app.test_client()
     sign_in(outsider, *mace.users["outsider_dsl"])
     assert outsider.get(f"/mace/intelligence/{share.id}").status_code == 404
+
+
+def test_intelligence_goes_only_to_the_groups_member_organisations(mace):
+    """The register's own rule, for a draft that names the group (share_intelligence picks the
+    members itself): an organisation not on the group is refused, and nothing is stored."""
+    place = _place(mace)
+    stray = _draft(mace, recipient_org_ids=[mace.health.id, mace.other_school.id], mace_group_id=mace.group.id)
+    with pytest.raises(Invalid) as info:
+        sharing.create_share(mace.user("police"), stray)
+    assert info.value.errors["recipient_org_ids"] == "MACE intelligence goes only to the group's member organisations"
+    assert _count() == 0 and place.id

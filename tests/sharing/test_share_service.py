@@ -13,7 +13,7 @@ from hub.audit import service as audit
 from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
 from hub.consent import service as consent_service
-from hub.consent.models import GivenBy
+from hub.consent.models import ConsentRecord, GivenBy
 from hub.errors import Invalid, NotFound
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
@@ -318,3 +318,133 @@ def test_two_corrections_of_one_share_at_the_same_moment_cannot_both_be_stored(w
     assert "corrected by someone else" in info.value.errors[""]
     assert _count() == before
     assert [s.id for s in service.corrections(world["worker"], original)] == [first.id]
+
+
+# --- Each rule that no test ran before (issue 24, "every rule executed"): the refusal says what is
+# wrong, on the field at fault, and stores nothing. ---------------------------------------------
+
+
+def _shares() -> int:
+    return db.session().scalar(select(func.count()).select_from(ShareRecord))
+
+
+def _consents() -> int:
+    return db.session().scalar(select(func.count()).select_from(ConsentRecord))
+
+
+def _refused(actor, share_draft, field: str, message: str) -> None:
+    before = _shares()
+    with pytest.raises(Invalid) as info:
+        service.create_share(actor, share_draft)
+    assert message in info.value.errors.get(field, ""), info.value.errors
+    assert _shares() == before
+
+
+def test_no_one_shares_with_their_own_organisation(world):
+    _refused(world["worker"], draft(world, recipient_org_ids=[world["la"].id, world["school"].id]),
+             "recipient_org_ids", "You cannot share with your own organisation")
+
+
+def test_a_share_needs_a_recipient(world):
+    _refused(world["worker"], draft(world, recipient_org_ids=[]), "recipient_org_ids", "Choose who you are sharing with")
+
+
+@pytest.mark.parametrize("who", ["other_dsl", "nobody"])
+def test_a_named_person_must_belong_to_a_recipient(world, who):
+    named = world["other_dsl"].id if who == "other_dsl" else 10**6  # another school's DSL; no such person
+    _refused(world["worker"], draft(world, recipient_user_ids=[named]), "recipient_user_ids",
+             "A named person must belong to one of the recipient organisations")
+    assert service.create_share(world["worker"], draft(world, recipient_user_ids=[world["dsl"].id])).id
+
+
+@pytest.mark.parametrize("field, message", [
+    ("content", "Write the information you are sharing"), ("purpose", "Say why you are sharing it")])
+def test_the_content_and_purpose_are_required(world, field, message):
+    _refused(world["worker"], draft(world, **{field: "  "}), field, message)
+
+
+def test_a_purpose_over_its_length_is_refused(world):
+    _refused(world["worker"], draft(world, purpose="p" * (service.PURPOSE_MAX + 1)), "purpose",
+             f"in {service.PURPOSE_MAX} characters or fewer")
+
+
+def _relying_on(consent_id, **changes):
+    return dict(consent_position=ConsentPosition.consent, consent_record_id=consent_id, rationale=None,
+                no_consent_reason=None, authorised_by_user_id=None, **changes)
+
+
+def test_a_consent_share_needs_a_consent_record_about_this_child(world):
+    _refused(world["worker"], draft(world, **_relying_on(None)), "consent_record_id",
+             "Choose the consent record this share relies on")
+    sibling = make_child("Other", "About", responsible_authority_id=world["la"].id)
+    theirs = _consent(world, child_id=sibling.id)
+    _refused(world["worker"], draft(world, **_relying_on(theirs.id)), "consent_record_id",
+             "Choose the consent record this share relies on")
+
+
+def test_withdrawn_consent_cannot_be_relied_on(world):
+    consent = _consent(world)
+    consent_service.withdraw(world["worker"], consent.id, "She told her social worker she no longer agrees")
+    _refused(world["worker"], draft(world, **_relying_on(consent.id)), "consent_record_id", "has been withdrawn")
+
+
+def test_article_6_1_a_needs_the_share_to_rely_on_a_consent_record(world):
+    _refused(world["worker"], draft(world, bases=BasisChoice(article_6="6(1)(a)", gateway="CA1989-s47")),
+             "article_6", "Consent as the Article 6 basis needs the share to rely on a consent record")
+
+
+def test_a_decision_not_to_share_needs_what_was_not_shared_and_why(world):
+    for field, changes, message in (("summary", {"summary": " "}, "Say what information you decided not to share"),
+                                    ("rationale", {"rationale": ""}, "Record why you decided not to share"),
+                                    ("recipient_org_ids", {"recipient_org_ids": [world["la"].id]},
+                                     "You cannot share with your own organisation")):
+        with pytest.raises(Invalid) as info:
+            service.record_decision_not_to_share(world["worker"], draft(world, **changes))
+        assert message in info.value.errors[field]
+    assert _shares() == 0
+
+
+def test_only_a_recipient_accepts_or_declines(world):
+    share = service.create_share(world["worker"], draft(world))
+    with pytest.raises(Invalid) as info:
+        service.respond(world["worker"], share.id, accept=True)  # the sender, who sees it, is no recipient
+    assert info.value.errors[""] == "Only a recipient can accept or decline a share"
+    with pytest.raises(NotFound):
+        service.respond(world["other_dsl"], share.id, accept=True)  # nor is anyone else
+    service.respond(world["dsl"], share.id, accept=False)
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"giver_description": "  "}, "giver_description", "by their relationship to the child"),
+    ({"purposes": []}, "purposes", "Choose what the consent is for"),
+    ({"recipient_org_ids": []}, "recipient_org_ids", "Choose who the consent covers"),
+    ({"obtained_on": date.today() + timedelta(days=1)}, "obtained_on", "today or in the past"),
+    ({"valid_until": date.today() - timedelta(days=10)}, "valid_until", "after the date consent was obtained"),
+], ids=["giver", "purposes", "recipients", "future", "ends-before"])
+def test_consent_is_refused_with_a_clear_error_and_nothing_stored(world, changes, field, message):
+    with pytest.raises(Invalid) as info:
+        _consent(world, **changes)
+    assert message in info.value.errors[field]
+    assert _consents() == 0
+
+
+def test_consent_is_recorded_only_by_a_practitioner_who_may_see_the_child(world):
+    outsider = make_user(world["other_school"], Role.dsl)[0]
+    with pytest.raises(NotFound):
+        consent_service.record_consent(outsider, consent_service.ConsentDetails(
+            child_id=world["child"].id, given_by=GivenBy.parental_responsibility, giver_description="her mother", given=True,
+            purposes=[Category.risk_assessment], recipient_org_ids=[world["school"].id],
+            obtained_on=date.today()))
+    assert _consents() == 0 and consent_service.consents_for(outsider, world["child"].id) == []
+
+
+def test_consent_is_withdrawn_once_and_with_a_reason(world):
+    consent = _consent(world)
+    with pytest.raises(Invalid) as info:
+        consent_service.withdraw(world["worker"], consent.id, "  ")
+    assert info.value.errors["reason"] == "Record how and why consent was withdrawn"
+    assert consent_service.withdraw(world["worker"], consent.id, "Her mother rang") == 0
+    with pytest.raises(Invalid) as info:
+        consent_service.withdraw(world["worker"], consent.id, "again")
+    assert info.value.errors["reason"] == "This consent has already been withdrawn"
+    assert consent_service.child_of(consent.id) == world["child"].id and consent_service.child_of(10**6) is None
