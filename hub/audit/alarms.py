@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from hub import db
 from hub.audit.models import AuditAlarm
 from hub.db import unit_of_work, utcnow
-from hub.notifications.models import OutboxMessage
+from hub.notifications import outbox
 from hub.notifications.service import base_url
 from hub.permissions import hub_dpos
 
@@ -101,11 +101,10 @@ def _due_for_email(kind: str, subject: str, now: datetime) -> bool:
 
 def _email_hub_dpos(kind: str, subject: str) -> None:
     """One e-mail to each active hub DPO, in the alarm's own transaction (the outbox path)."""
-    s = db.session()
     recipients = sorted({u.email for u in hub_dpos()})
     base = base_url()
     what = KINDS[kind] + (f" ({subject})" if subject else "")
     body = (f"The safeguarding hub raised an alarm about its audit log: {what}.\n\n"
             f"See the audit log integrity page: {base}/audit/integrity\n\n"
             "This e-mail holds no personal data. Sign in to see the details.\n")
-    s.add_all([OutboxMessage(to_address=address, subject=EMAIL_SUBJECT, body=body) for address in recipients])
+    outbox.queue([outbox.Email(address, EMAIL_SUBJECT, body) for address in recipients])

@@ -33,8 +33,7 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
 from hub.mace.models import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceMember, MaceOutcome
 from hub.mace.service import SHORT_MAX, check_text
-from hub.notifications import calendar
-from hub.notifications.models import OutboxMessage
+from hub.notifications import calendar, outbox
 from hub.notifications.service import base_url
 from hub.people.models import Child
 from hub.permissions import is_chairing, load_mace_object, mace_agency_sees, may_record_mace_outcome
@@ -343,8 +342,7 @@ def _chase(meeting: MaceMeeting, org_id: int, children: list[int], now: datetime
         link = f"{base_url()}/mace/meetings/{meeting.id}/outcomes"
         subject, body = (ESCALATION_SUBJECT, ESCALATION_BODY) if escalate else (REMINDER_SUBJECT, REMINDER_BODY)
         addresses = sorted({m.user.email for m in members})
-        s.add_all([OutboxMessage(to_address=a, subject=subject, body=body.format(link=link), next_attempt_at=now)
-                   for a in addresses])
+        outbox.queue([outbox.Email(a, subject, body.format(link=link)) for a in addresses], now)
         audit.record("escalate" if escalate else "remind", object_type="mace-outcomes", object_id=meeting.id,
                      detail={"meeting": meeting.id, "organisation": org_id, "recipients": len(addresses)})
     return 1

@@ -34,8 +34,8 @@ from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing.models import MissingEpisode
-from hub.notifications import calendar
-from hub.notifications.models import Notification, NotificationKind, OutboxMessage, RecipientReason
+from hub.notifications import calendar, outbox
+from hub.notifications.models import Notification, NotificationKind, RecipientReason
 from hub.notifications.models import NotificationReply, ReplyKind
 from hub.people.models import Child, Enrolment
 from hub.permissions import (
@@ -245,9 +245,8 @@ def _issue(episode: MissingEpisode, kind: NotificationKind, org_id: int,
                          group_key=group_key, deadline_at=deadline, created_at=now) for user, reason in recipients]
     session.add_all(made)
     session.flush()
-    session.add_all([OutboxMessage(to_address=user.email, subject=EMAIL_SUBJECT, body=_email_body(n.id),
-                                   notification_id=n.id, next_attempt_at=now)
-                     for n, (user, _reason) in zip(made, recipients)])
+    outbox.queue([outbox.Email(user.email, EMAIL_SUBJECT, _email_body(n.id), notification_id=n.id)
+                  for n, (user, _reason) in zip(made, recipients)], now)
     audit.record_many(None, [_notify_entry(episode.child_id, n.id, kind, n.user_id, n.reason) for n in made])
     return made
 
@@ -345,9 +344,8 @@ def _insert_notifications(planned: list, kind: NotificationKind, now: datetime, 
     if len(by_copy) != len(planned):
         raise RuntimeError("the notifications just written could not be told apart from others")
     ids = [by_copy[(episode.id, user.id)] for episode, user, _r, _v in planned]
-    connection.execute(insert(OutboxMessage.__table__), [
-        dict(to_address=user.email, subject=EMAIL_SUBJECT, body=_email_body(nid), notification_id=nid,
-             next_attempt_at=now) for nid, (_e, user, _r, _v) in zip(ids, planned)])
+    outbox.queue([outbox.Email(user.email, EMAIL_SUBJECT, _email_body(nid), notification_id=nid)
+                  for nid, (_e, user, _r, _v) in zip(ids, planned)], now)
     for nid, (episode, user, reason, _values) in zip(ids, planned):
         issued.notification_ids[episode.id].append(nid)
         issued.entries[episode.id].append(_notify_entry(episode.child_id, nid, kind, user.id, reason))
@@ -714,10 +712,7 @@ def _alert_force(episode: MissingEpisode) -> list[int]:
     notification e-mail). Returns whom it told."""
     officers = _users_with(episode.police_org_id, POLICE_ROLES)
     link = f"{_settings['base_url']}/missing/{episode.id}"
-    now = utcnow()
-    db.session().add_all([OutboxMessage(to_address=u.email, subject=REPLY_EMAIL_SUBJECT,
-                                        body=REPLY_EMAIL_BODY.format(link=link), next_attempt_at=now)
-                          for u in officers])
+    outbox.queue([outbox.Email(u.email, REPLY_EMAIL_SUBJECT, REPLY_EMAIL_BODY.format(link=link)) for u in officers])
     return [u.id for u in officers]
 
 
