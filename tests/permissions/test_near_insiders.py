@@ -12,6 +12,8 @@ from hub.errors import NotFound
 from hub.mace.models import MaceGroup
 from hub.permissions import (
     chaired_group_ids,
+    child_access,
+    child_bases,
     hub_dpos,
     load_child_or_refuse,
     may_read_emergency_reasons,
@@ -19,7 +21,7 @@ from hub.permissions import (
     profile_photo_basis,
 )
 from tests.permissions.test_capabilities import _last_event, deactivated
-from tests.permissions.test_rules import CHILDREN, EVERYONE
+from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EVERYONE
 
 
 @pytest.mark.parametrize("who", EVERYONE)
@@ -86,3 +88,21 @@ def test_emergency_reasons_are_read_by_the_hub_dpo_and_the_staffs_own_dpo(world,
     for of in ("glass", "off1", "sw_h"):
         own = {"off1": "dpo_f1", "sw_h": "dpo_h"}.get(of)
         assert may_read_emergency_reasons(user, world.user(of)) == (who in {"hub_dpo", own}), (who, of)
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+@pytest.mark.parametrize("first", ["listing", "details"])
+def test_a_listing_and_the_details_in_one_request_agree_with_the_table(world, who, first):
+    """Within one request the answers are remembered (hub.permissions.cache): what a listing
+    remembered must be what the detail page then reads, and the other way round."""
+    user, names = world.user(who), {c.id: name for name, c in world.children.items()}
+
+    def listing() -> dict[str, str]:
+        return {names[i]: basis for i, basis in child_bases(user, list(names)).items()}
+
+    def details() -> dict[str, str]:
+        return {name: access.basis for i, name in names.items() if (access := child_access(user, i))}
+
+    first_answer, then = (listing, details) if first == "listing" else (details, listing)
+    assert first_answer() == CHILD_ACCESS[who], who
+    assert then() == CHILD_ACCESS[who] and first_answer() == CHILD_ACCESS[who], who  # remembered answers
