@@ -10,7 +10,15 @@ from sqlalchemy import select
 from hub import db
 from hub.errors import NotFound
 from hub.mace.models import MaceGroup
+from hub.sharing.models import ShareRecord
+from hub.missing.models import MissingEpisode
 from hub.permissions import (
+    CHANGE,
+    READ,
+    episode_visible,
+    load_share_draft,
+    mace_intelligence_access,
+    share_sent_by,
     chaired_group_ids,
     child_access,
     child_bases,
@@ -21,7 +29,7 @@ from hub.permissions import (
     profile_photo_basis,
 )
 from tests.permissions.test_capabilities import _last_event, deactivated
-from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EVERYONE
+from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EPISODES, EVERYONE, SHARES
 
 
 @pytest.mark.parametrize("who", EVERYONE)
@@ -106,3 +114,37 @@ def test_a_listing_and_the_details_in_one_request_agree_with_the_table(world, wh
     first_answer, then = (listing, details) if first == "listing" else (details, listing)
     assert first_answer() == CHILD_ACCESS[who], who
     assert then() == CHILD_ACCESS[who] and first_answer() == CHILD_ACCESS[who], who  # remembered answers
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+@pytest.mark.parametrize("action", [READ, CHANGE])
+def test_the_episode_lists_clause_is_the_episode_table(world, who, action):
+    names = {e.id: name for name, e in world.episodes.items()}
+    listed = {names[i] for i in db.session().scalars(select(MissingEpisode.id).where(
+        episode_visible(world.user(who), action))) if i in names}
+    assert listed == {n for n, readers in EPISODES.items() if who in readers and (action == READ or who != "hub_dpo")}
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_share_is_acted_on_for_its_sender_by_the_senders_own_staff_who_see_it(world, who):
+    names = {s.id: name for name, s in world.shares.items()}
+    acting = {names[i] for i in db.session().scalars(select(ShareRecord.id).where(share_sent_by(world.user(who))))
+              if i in names}
+    senders = {"sent": {"nurse", "nurse2", "glass"}, "decided": {"nurse", "nurse2", "glass"},
+               "intel": {"member", "mace_only"}}  # force 1's members who see the intelligence
+    assert acting == {n for n, people in senders.items() if who in people and who in SHARES[n]}, who
+    assert not list(db.session().scalars(select(ShareRecord.id).where(share_sent_by(None))))
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_intelligence_is_opened_as_a_member_of_the_group(world, who):
+    access = mace_intelligence_access(world.user(who), world.group.id, None)
+    assert (access.basis if access else None) == ("mace-member" if who in {"chair", "member", "mace_only"} else None)
+
+
+def test_a_deactivated_author_opens_not_even_their_own_draft(world):
+    sent = world.children["sent"].id
+    assert load_share_draft(world.user("nurse"), world.draft_id, sent).id == world.draft_id
+    with deactivated(world, "nurse") as nurse:
+        with pytest.raises(NotFound):
+            load_share_draft(nurse, world.draft_id, sent)
