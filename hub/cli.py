@@ -29,6 +29,9 @@ def register(app: Flask) -> None:
     @app.cli.command("demo-data")
     def demo_data():
         """Load the fictional Northbridge locality and print every demo sign-in."""
+        if app.config["HUB"].env == "production":
+            # Its accounts' passwords and second-factor secrets are published in the README.
+            raise click.ClickException("demo-data refuses HUB_ENV=production: the demo accounts' sign-ins are public")
         from hub import demo
 
         from hub.audit.service import latest_tree_head, sign_tree_head, tree_size

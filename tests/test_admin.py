@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from hub import db
 from hub.audit import service as audit
 from hub.admin import service as admin
+from hub.audit.models import AuditEvent
+from hub.auth import service as auth_service
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid
@@ -144,3 +146,34 @@ def test_working_hours_that_are_not_times_or_end_before_they_start_are_refused(a
         "working_hours_start": start, "working_hours_end": end})
     assert "Enter working hours as HH:MM" in response.get_data(as_text=True)
     assert db.session().get(Organisation, org.id).working_hours_start == "08:00"
+
+
+def test_an_administrator_resets_a_forgotten_password_and_the_person_is_signed_out(admin_client, app):
+    client, _actor = admin_client
+    school = make_org(OrgKind.school)
+    person, secret = make_user(school, Role.dsl, email="forgot@school.example.test")
+    theirs = app.test_client()
+    sign_in(theirs, person, secret)
+    assert theirs.get("/").status_code == 200
+    response = post_form(client, f"/admin/users/{person.id}", {
+        "name": person.name, "email": person.email, "organisation_id": school.id, "roles": ["dsl"],
+        "password": "a new temporary password"})
+    assert response.status_code == 302
+    assert auth_service.check_password("forgot@school.example.test", "a new temporary password", None).status == "ok"
+    assert auth_service.check_password("forgot@school.example.test", "correct horse battery", None).status == "wrong"
+    assert theirs.get("/").status_code == 302  # signed out everywhere
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user", AuditEvent.action == "update",
+                                                          AuditEvent.object_id == str(person.id))
+                                 .order_by(AuditEvent.id.desc())).first()
+    assert '"password-reset"' in event.detail and "a new temporary password" not in event.detail
+
+
+def test_editing_a_user_without_a_password_keeps_theirs(admin_client):
+    client, _actor = admin_client
+    school = make_org(OrgKind.school)
+    person, _ = make_user(school, Role.dsl, email="keeps@school.example.test")
+    before = db.session().get(User, person.id).password_hash
+    post_form(client, f"/admin/users/{person.id}", {
+        "name": "Renamed", "email": person.email, "organisation_id": school.id, "roles": ["dsl"], "password": ""})
+    db.session().expire_all()
+    assert db.session().get(User, person.id).password_hash == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from sqlalchemy import func, inspect, select, text
@@ -122,3 +123,10 @@ def test_the_migrations_match_the_models_index_for_index(app):
 
     with app.extensions["hub_engine"].connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_demo_data_refuses_a_production_hub(app, runner):
+    app.config["HUB"] = dataclasses.replace(app.config["HUB"], env="production")
+    result = runner.invoke(args=["demo-data"])
+    assert result.exit_code != 0 and "refuses HUB_ENV=production" in result.output
+    assert _counts() == (0, 0, 0, 0)  # nothing loaded

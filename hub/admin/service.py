@@ -174,7 +174,8 @@ def create_user(actor: User | None, details: UserDetails) -> User:
 
 
 def update_user(actor: User, user_id: int, details: UserDetails) -> User:
-    """Edit a user; a change of organisation or roles signs them out everywhere."""
+    """Edit a user; a change of organisation or roles, or a temporary password (a forgotten one
+    reset), signs them out everywhere."""
     _require_admin(actor, "user", user_id)
     with unit_of_work() as s:
         user = s.get(User, user_id)
@@ -186,9 +187,12 @@ def update_user(actor: User, user_id: int, details: UserDetails) -> User:
             setattr(user, key, value)
         if user.roles != details.roles:
             user.role_rows = [UserRole(role=r) for r in sorted(details.roles)]
+        if details.password:
+            user.password_hash = auth_service.hash_password(details.password)
         audit.record("update", actor=actor, object_type="user", object_id=user.id,
-                     detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id})
-        if (user.organisation_id, set(details.roles)) != before:
+                     detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id,
+                             **({"change": "password-reset"} if details.password else {})})
+        if (user.organisation_id, set(details.roles)) != before or details.password:
             s.flush()
             auth_service.end_all_sessions(user, "roles-changed", actor=actor)
     return user
