@@ -69,7 +69,9 @@ def run(name: str, children: int, resume: bool = False) -> int:
     _copy_checkout(scratch)
     # mutmut reads [tool.mutmut] from pyproject.toml before setup.cfg: the target's config rules.
     (scratch / "setup.cfg").write_text(_config(target))
-    env = {**os.environ, "HUB_ACCESS_WORLD_CACHE": str(scratch / ".world")}
+    # The scratch copy has no ../shared beside it: the RFC 9162 vectors are named where they are.
+    env = {**os.environ, "HUB_ACCESS_WORLD_CACHE": str(scratch / ".world"),
+           "HUB_RFC9162_VECTORS": str(ROOT.parent / "shared" / "vectors" / "rfc9162" / "testdata")}
     mutmut = Path(sys.executable).parent / "mutmut"
     subprocess.run([str(mutmut), "run", "--max-children", str(children)], cwd=scratch, env=env, check=False)
     if rerun:
