@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
+
 from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.mace import outcomes
@@ -53,6 +56,12 @@ def _open_group(page, group_name: str) -> None:
 
 
 def _flash_ok(page, text: str) -> None:
+    """The page the action led to says `text`: waited for (the click only starts the navigation,
+    and on a busy machine reading the page at once reads the page before it)."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=30_000)
+    except PlaywrightTimeoutError:
+        pass
     if text not in page.content():
         summary = page.locator(".govuk-error-summary, .govuk-error-message")
         raise AssertionError(f"{text!r} not on {page.url}: "
@@ -251,7 +260,7 @@ def test_a_mace_meeting_from_proposals_to_every_agency_confirmed(browser, live_s
     chair.get_by_role("link", name="Agency outcomes").click()
     assert_accessible(chair)
     for org in (mace.police, mace.health, mace.school, mace.authority):
-        assert chair.get_by_role("heading", level=2, name=f"{org.name} Confirmed", exact=True).count() == 1
+        expect(chair.get_by_role("heading", level=2, name=f"{org.name} Confirmed", exact=True)).to_have_count(1)
     assert "Waiting" not in chair.locator("main").inner_text()
 
     # 6. The network of the place: both children, linked through it, in the picture and the table.
@@ -273,6 +282,7 @@ def test_a_mace_meeting_from_proposals_to_every_agency_confirmed(browser, live_s
         assert [c.strip() for c in cells] == [child.full_name, "Child", "1", "Directly"], cells
     # From one child, the other is two steps away through the place.
     table.get_by_role("link", name=first.full_name).click()
+    chair.wait_for_url(lambda url: url != network_url)  # else the place's table, still on screen, is read
     cells = chair.get_by_test_id("network-table").get_by_role("row").filter(
         has_text=second.full_name).get_by_role("cell").all_inner_texts()
     assert [c.strip() for c in cells][2:] == ["2", PLACE], cells
