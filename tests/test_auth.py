@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pyotp
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth import service as auth_service
-from hub.auth.models import User, UserSession
+from hub.auth.models import RecoveryCode, User, UserSession
 from hub.auth.roles import OrgKind, Role
 from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, post_form, sign_in
 
@@ -343,3 +344,21 @@ def test_production_refuses_to_start_without_its_secrets(monkeypatch):
     monkeypatch.delenv("HUB_FIELD_KEYS")
     with pytest.raises(ConfigurationError, match="HUB_FIELD_KEYS"):
         create_app({"env": "production"})
+
+
+def test_recovery_codes_are_kept_as_salted_argon2id_hashes_and_an_old_one_still_works_once(app, dsl):
+    """ASVS 5.0 V6.5.2: a copied database must not give up the codes to a brute force."""
+    user, secret = dsl
+    codes = auth_service.enrol_totp(user.id, secret, next_code(user.id, secret))
+    stored = db.session().scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id)).all()
+    assert len(stored) == len(codes) and all(h.startswith("$argon2id$") for h in stored)
+    assert len(set(stored)) == len(stored)  # salted: no two alike
+    assert not any(hashlib.sha256(c.replace("-", "").encode()).hexdigest() in stored for c in codes)
+    with db.unit_of_work() as s:  # a code issued before the change, kept as its SHA-256
+        s.add(RecoveryCode(user_id=user.id, code_hash=hashlib.sha256(b"abcdef123456").hexdigest()))
+    with db.unit_of_work():
+        assert auth_service._use_recovery_code(user, "ABCDEF-123456")
+    with db.unit_of_work():
+        assert not auth_service._use_recovery_code(user, "abcdef-123456")  # once only
+        assert auth_service._use_recovery_code(user, codes[3].upper())
+        assert not auth_service._use_recovery_code(user, "000000-000000")

@@ -8,6 +8,7 @@ change of roles end a session for good, even for someone holding a copy of the c
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -240,20 +241,29 @@ def check_second_factor(user_id: int, code: str, client_address: str | None) -> 
         return "locked" if locked else "wrong"
 
 
+def _normal_recovery_code(code: str) -> str:
+    return (code or "").replace("-", "").replace(" ", "").lower()
+
+
 def _recovery_hash(code: str) -> str:
-    # Recovery codes are 50 random bits each, so a fast hash is enough (unlike passwords).
-    return hashlib.sha256(code.replace("-", "").replace(" ", "").lower().encode()).hexdigest()
+    """Salted argon2id, as for passwords (ASVS 5.0 V6.5.2): a code is 48 random bits, which a
+    fast unsalted hash in a copied database would give up to a brute force."""
+    return _hasher.hash(_normal_recovery_code(code))
+
+
+def _recovery_code_matches(code_hash: str, code: str) -> bool:
+    if code_hash.startswith("$argon2"):
+        return _verify(code_hash, _normal_recovery_code(code))
+    # Codes issued before argon2 (unsalted SHA-256) keep working until used or replaced.
+    legacy = hashlib.sha256(_normal_recovery_code(code).encode()).hexdigest()
+    return hmac.compare_digest(code_hash, legacy)
 
 
 def _use_recovery_code(user: User, code: str) -> bool:
-    s = db.session()
-    row = s.scalar(
-        select(RecoveryCode).where(
-            RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == _recovery_hash(code or ""),
-            RecoveryCode.used_at.is_(None),
-        )
-    )
+    """Each unused code is checked (salted hashes cannot be looked up): at most RECOVERY_CODES."""
+    unused = db.session().scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
+                                                             RecoveryCode.used_at.is_(None)))
+    row = next((r for r in unused if _recovery_code_matches(r.code_hash, code)), None)
     if row is None:
         return False
     row.used_at = utcnow()
