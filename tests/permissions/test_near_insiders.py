@@ -5,29 +5,31 @@ each test names the user one widened condition would let in, in the compact worl
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub import db
+from hub.db import utcnow
 from hub.errors import NotFound
-from hub.mace.models import MaceGroup
-from hub.sharing.models import ShareRecord
+from hub.mace.models import MaceAgendaChild, MaceGroup
 from hub.missing.models import MissingEpisode
 from hub.permissions import (
     CHANGE,
     READ,
-    episode_visible,
-    load_share_draft,
-    mace_intelligence_access,
-    share_sent_by,
     chaired_group_ids,
     child_access,
     child_bases,
+    episode_visible,
     hub_dpos,
     load_child_or_refuse,
+    load_share_draft,
+    mace_group_holds_child,
+    mace_intelligence_access,
     may_read_emergency_reasons,
     philomena_released_to,
     profile_photo_basis,
+    share_sent_by,
 )
+from hub.sharing.models import ShareRecord
 from tests.permissions.test_capabilities import _last_event, deactivated
 from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EPISODES, EVERYONE, SHARES
 
@@ -148,3 +150,24 @@ def test_a_deactivated_author_opens_not_even_their_own_draft(world):
     with deactivated(world, "nurse") as nurse:
         with pytest.raises(NotFound):
             load_share_draft(nurse, world.draft_id, sent)
+
+
+def test_a_group_holds_only_the_children_on_its_own_agenda_and_not_once_removed(world):
+    """Another group's agenda, or a child taken off this one, gives this group's members nothing."""
+    s = db.session()
+    held, other = world.children["mace"].id, world.children["intel"].id
+    assert mace_group_holds_child(world.group.id, held) and not mace_group_holds_child(world.group.id, other)
+    assert not mace_group_holds_child(world.group.id, None)
+    try:
+        elsewhere = MaceGroup(code="OTHER-G", name="Other Group", host_organisation_id=world.orgs["host"].id)
+        s.add(elsewhere)
+        s.flush()
+        s.add(MaceAgendaChild(group_id=elsewhere.id, child_id=other))
+        s.execute(update(MaceAgendaChild).where(MaceAgendaChild.group_id == world.group.id,
+                                                MaceAgendaChild.child_id == held).values(removed_at=utcnow()))
+        s.flush()
+        assert mace_group_holds_child(elsewhere.id, other)
+        assert not mace_group_holds_child(world.group.id, other)  # another group's hold
+        assert not mace_group_holds_child(world.group.id, held)  # removed from the agenda
+    finally:
+        s.rollback()
