@@ -24,7 +24,9 @@ PENDING_SECONDS = 300  # between a correct password and the second factor
 
 def safe_next(target: str | None) -> str:
     """Only same-site paths: an attacker's link cannot bounce a user off-site after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # No backslash: some browsers read "/\\host" as "//host", another site.
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not urlsplit(target).netloc):
         return target
     return url_for("core.home")
 
