@@ -5,7 +5,7 @@ each test names the user one widened condition would let in, in the compact worl
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from hub import db
 from hub.db import utcnow
@@ -20,17 +20,20 @@ from hub.permissions import (
     child_bases,
     episode_visible,
     hub_dpos,
+    is_analyst,
     load_child_or_refuse,
     load_share_draft,
     mace_group_holds_child,
     mace_intelligence_access,
     may_read_emergency_reasons,
+    may_search_children,
     philomena_released_to,
     profile_photo_basis,
     share_sent_by,
+    sits_on_a_mace_group,
 )
 from hub.sharing.models import ShareRecord
-from tests.permissions.test_capabilities import _last_event, deactivated
+from tests.permissions.test_capabilities import CAPABILITIES, _last_event, deactivated
 from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EPISODES, EVERYONE, SHARES
 
 
@@ -171,3 +174,28 @@ def test_a_group_holds_only_the_children_on_its_own_agenda_and_not_once_removed(
         assert not mace_group_holds_child(world.group.id, held)  # removed from the agenda
     finally:
         s.rollback()
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_who_may_search_for_children_and_who_is_the_analyst(world, who):
+    user = world.user(who)
+    assert may_search_children(user) == (who in CAPABILITIES["search_children"]), who
+    assert is_analyst(user) == (who == "analyst"), who
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_sitting_on_a_group_is_asked_of_the_database_once_a_request_and_answered_the_same(world, who):
+    engine = db.session().get_bind()
+    statements = []
+
+    def count(*_args) -> None:
+        statements.append(1)
+
+    user, expected = world.user(who), who in {"chair", "member", "mace_only"}
+    assert sits_on_a_mace_group(user) == expected, who
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert sits_on_a_mace_group(user) == expected, who  # the request's remembered answer
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert statements == [], who
