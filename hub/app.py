@@ -35,6 +35,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+    if settings.production:
+        # Flask takes debug mode from FLASK_DEBUG at start: never in production, whatever is set.
+        app.debug = False
 
     crypto.configure(settings.field_keys, settings.blind_index_key)
     audit_service.configure_signing(settings.audit_signing_key_pem,

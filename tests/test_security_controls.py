@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import InvalidToken
 
-from hub import crypto
+from hub import create_app, crypto
 from hub.auth.roles import OrgKind, Role
 from tests.factories import PASSWORD, csrf_token, make_child, make_org, make_user, next_code
 
@@ -83,3 +83,18 @@ def _sign_in(client, user, secret, next_url: str | None = None):
     page = client.get("/auth/two-factor")
     return client.post("/auth/two-factor", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
                                                  "code": next_code(user.id, secret)})
+
+
+def test_a_production_hub_never_runs_the_debugger_whatever_the_environment_says(database_url, monkeypatch):
+    """ASVS V13.4.2: FLASK_DEBUG (or a DEBUG setting) left in a production environment changes
+    nothing: no debugger, no tracebacks on error pages."""
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("HUB_BASE_URL", "https://hub.example.test")
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    monkeypatch.setenv("FLASK_ENV", "development")
+    production = create_app({"env": "production"})
+    try:
+        assert production.debug is False and not production.config.get("DEBUG")
+        assert production.config["PROPAGATE_EXCEPTIONS"] in (None, False)
+    finally:
+        production.extensions["hub_engine"].dispose()
