@@ -82,6 +82,7 @@ from hub.permissions.mace import (
     mace_intelligence_access,
     mace_intelligence_recipients_ok,
     mace_object_visible,
+    mace_proposable_child_ids,
     may_manage_mace_membership,
     may_record_mace_outcome,
 )
