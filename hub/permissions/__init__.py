@@ -152,6 +152,7 @@ from hub.permissions.shares import (
     current_member_groups,
     load_share_draft,
     share_fact_only,
+    share_names_child,
     share_register_row,
     share_sent_by,
     share_visible,
