@@ -27,7 +27,6 @@ from sqlalchemy import select
 
 from hub import db
 from hub.mace.models import MaceAgendaItem, MaceMember
-from hub.missing.models import MissingEpisode
 from hub.notifications.models import Notification
 from hub.sharing.models import ShareRecord
 from hub.reports.figures import EPISODE_FIGURES, MACE_FIGURES
@@ -46,8 +45,6 @@ SKIPPED = {
 }
 #: Whose report pages are hole 5 (reports-scope): schools' key adults, the LA education DSL, the analyst.
 HOLE_5_USERS = {"dsl_a", "deputy_a", "dsl_b", "dsl_c", "edu", "analyst"}
-#: The texts that open only with their object: (what, text, who may read it).
-REFUSED, OPENED = "refused", "opened"
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,9 @@ def _pools(world: RichWorld) -> dict[str, list[tuple[str, str, object]]]:
     items = {i: f"item-{i}" for i in s.scalars(select(MaceAgendaItem.id))}
     members = {i: f"membership-{i}" for i in s.scalars(select(MaceMember.id))}
     episodes = {e.id: k for k, e in world.episodes.items()}
-    notifications = {n: f"notification-{n}" for n in s.scalars(select(Notification.id))}
+    # A notification by the user it is addressed to (each copy is one person's).
+    names = {u.id: k for k, u in world.users.items()}
+    notifications = {n.id: names[n.user_id] for n in s.scalars(select(Notification))}
     none = [("none", "none", NOT_FOUND)]
     mace = world.mace
     return {
@@ -204,8 +203,7 @@ def expected(user: str, case: Case) -> bool | None:
         episode_child = {"roll_a_f2": "roll_a"}.get(kinds["episode"], kinds["episode"])
         return policy.episode_reader(user, episode_child)
     if e == "notifications.show":
-        addressed = kinds["notification"]
-        return None if addressed is None else None  # decided below by the body (the addressee varies)
+        return policy.notification_reader(user, kinds["notification"])
     if e in ("missing_import.batch", "missing_import.progress", "missing_import.item"):
         return policy.download_reader(user)
     if e == "missing.profile":
