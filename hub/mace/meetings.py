@@ -364,7 +364,7 @@ def proposals_page(actor: User, meeting_id: int) -> tuple[MaceMeeting, rules.Pro
     """The chair's agenda proposals (children not yet held by the group among them: basis
     "mace-proposal")."""
     meeting, _ = meeting_for(actor, meeting_id, chair=True)
-    found = rules.compute(meeting)
+    found = rules.compute(meeting, actor)
     _read(actor, "mace-proposals", meeting.id, found.child_ids, basis="mace-proposal",
           proposals=len(found.proposals))
     return meeting, found
@@ -376,7 +376,7 @@ def decide(actor: User, meeting_id: int, keys: list[str], decision: ProposalDeci
     meeting, _ = meeting_for(actor, meeting_id, chair=True, action="update")
     if not keys:
         raise Invalid({"keys": "Choose at least one proposal"})
-    open_ = {p.key: p for p in rules.compute(meeting).proposals}
+    open_ = {p.key: p for p in rules.compute(meeting, actor).proposals}
     if any(k not in open_ for k in keys):
         raise Invalid({"keys": "A proposal you chose is no longer open: the list has been refreshed"})
     chosen = [open_[k] for k in dict.fromkeys(keys)]

@@ -32,6 +32,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import load_only, raiseload
 
 from hub import db
+from hub.auth.models import User
 from hub.db import utcnow
 from hub.forms import utc_to_london
 from hub.mace.models import (
@@ -41,6 +42,7 @@ from hub.mace.models import (
 from hub.missing.models import MissingEpisode
 from hub.missing.rules import MEETING_LOOKBACK, meeting_reasons
 from hub.people.models import Child
+from hub.permissions import mace_proposable_child_ids
 
 #: Without a held meeting, "since the last meeting" means this long.
 DEFAULT_SINCE = timedelta(days=28)
@@ -250,10 +252,13 @@ def _actions(group_id: int) -> list[tuple[int, str, int]]:
     return found
 
 
-def compute(meeting: MaceMeeting, now: datetime | None = None) -> Proposals:
-    """Every open proposal for the meeting, with the names of their subjects (a fixed number of
-    statements: last meeting, episodes, held children, links, actions, decisions, agenda, and one
-    each for the children's, locations' and persons' names)."""
+def compute(meeting: MaceMeeting, chair: User, now: datetime | None = None) -> Proposals:
+    """Every open proposal for the meeting that may be shown to this chair, with the names of
+    their subjects (a fixed number of statements: last meeting, episodes, held children, links,
+    actions, decisions, agenda, the children the chair may be offered, and one each for the
+    children's, locations' and persons' names). A proposal about a child names the child, so it is
+    offered only when the group holds the child or the chair may see them
+    (hub.permissions.mace_proposable_child_ids)."""
     now = now or utcnow()
     s = db.session()
     group = meeting.group
@@ -269,6 +274,8 @@ def compute(meeting: MaceMeeting, now: datetime | None = None) -> Proposals:
         MaceProposalDecision.group_id == group.id)))
     on_agenda = {(i.subject_kind.value, i.subject_id) for i in s.scalars(
         select(MaceAgendaItem).where(MaceAgendaItem.meeting_id == meeting.id))}
+    offered = mace_proposable_child_ids(chair, group.id, sorted({p.subject_id for p in found if p.kind == "child"}))
+    found = [p for p in found if p.kind != "child" or p.subject_id in offered]
     open_ = still_open(found, decided, on_agenda)
     result = Proposals(open_[:SHOWN], since, total=len(open_))
     names(result)

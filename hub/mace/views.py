@@ -9,7 +9,7 @@ from hub.errors import Invalid
 from hub.mace import service
 from hub.mace.forms import AddMemberForm, EndMembershipForm
 from hub.mace.models import MemberRole
-from hub.permissions import may_manage_mace_membership, sits_on_a_mace_group
+from hub.permissions import is_chairing, may_manage_mace_membership, sits_on_a_mace_group
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("mace", __name__, url_prefix="/mace")
@@ -39,7 +39,7 @@ def index():
 def group(group_id: int):
     page = service.group_page(actor(), group_id)
     return render_template("mace/group.html", page=page, may_manage=may_manage_mace_membership(actor(), group_id),
-                           end_form=EndMembershipForm())
+                           chairing=is_chairing(page.membership), end_form=EndMembershipForm())
 
 
 @bp.route("/groups/<int:group_id>/members/new", methods=["GET", "POST"])

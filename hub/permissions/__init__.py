@@ -82,6 +82,7 @@ from hub.permissions.mace import (
     mace_intelligence_access,
     mace_intelligence_recipients_ok,
     mace_object_visible,
+    mace_proposable_child_ids,
     may_manage_mace_membership,
     may_record_mace_outcome,
 )
@@ -151,6 +152,7 @@ from hub.permissions.shares import (
     current_member_groups,
     load_share_draft,
     share_fact_only,
+    share_names_child,
     share_register_row,
     share_sent_by,
     share_visible,

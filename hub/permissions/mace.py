@@ -29,7 +29,7 @@ from hub.mace.models import (
     MaceOutcome,
     MacePerson,
 )
-from hub.permissions.children import DENIED, Access, child_access
+from hub.permissions.children import DENIED, Access, child_access, child_bases
 from hub.permissions.membership import is_mace_chair, mace_membership, member_group_ids
 from hub.permissions.roles import MACE_CHAIR_ROLES, may_administer
 from hub.sharing.models import ShareRecord
@@ -140,4 +140,17 @@ def mace_intelligence_recipients_ok(group_id: int, organisation_ids: list[int]) 
 def mace_agenda_child_access(user: User, group_id: int, child_id: int) -> Access:
     """May the chair bring the child onto the group's agenda: as mace_child_access, for the chair."""
     return mace_child_access(user, group_id, child_id) if is_mace_chair(user, group_id) else DENIED
+
+
+def mace_proposable_child_ids(user: User, group_id: int, child_ids: list[int]) -> set[int]:
+    """Of these children, those the group's agenda proposals may name to this chair: the children
+    the group holds, and those the chair may see anyway. The same rule as bringing a child onto the
+    agenda by hand (`mace_agenda_child_access`), for many children in two queries: a child of the
+    group's area whom only another agency knows is not offered (a proposal names the child)."""
+    if not child_ids or not is_mace_chair(user, group_id):
+        return set()
+    held = set(db.session().scalars(select(MaceAgendaChild.child_id).where(
+        MaceAgendaChild.group_id == group_id, MaceAgendaChild.child_id.in_(child_ids),
+        MaceAgendaChild.removed_at.is_(None))))
+    return held | set(child_bases(user, [c for c in child_ids if c not in held]))
 

@@ -7,6 +7,7 @@
 | current named members of a MACE group            | intelligence shared into the group                        |
 | the sender organisation of MACE intelligence     | only the fact of it in the register: date, group, category, legal basis, sender; never the child, summary, content, purpose or source |
 | the author of a draft                            | the draft, and no one else                                |
+| a reader of MACE intelligence about one child    | the child's name only if they may see the child anyway    |
 
 MACE intelligence is never seen by an organisation as such: a colleague of the sender who is not a
 current member of the group, or a member whose membership ended, sees only the fact of it (if
@@ -70,6 +71,15 @@ def share_fact_only(user: User, share: ShareRecord, member_groups: set[int]) -> 
     """Whether a register row shows only the fact of the share: MACE intelligence of a group
     the user is not a current member of (`member_groups`: `member_group_ids` read once a page)."""
     return share.mace_group_id is not None and share.mace_group_id not in member_groups
+
+
+def share_names_child(share: ShareRecord, may_see_child: bool) -> bool:
+    """Whether a share's pages and lists name its child to a reader of the share (`may_see_child`:
+    the reader's own relationship to the child, `child_bases`). A share an organisation sent or
+    received names its child: the share is the relationship. MACE intelligence names its child only
+    to a member who may see the child anyway, as the group's intelligence pages do: intelligence is
+    never a route to a child, not even to the child's name."""
+    return share.mace_group_id is None or may_see_child
 
 
 def current_member_groups(user: User) -> set[int]:

@@ -40,9 +40,9 @@ KINDS = [
     ("a child's record", "the relationships above; never the analyst", "children"),
     ("a share record", "practitioners and DPOs of its sender and (until revoked) recipient organisations; "
                        "a decision not to share only its sender's", "shares"),
-    ("MACE intelligence", "current named members of its group; the sender "
-                          "organisation's register keeps only the fact of it (date, group, category, legal basis, "
-                          "sender)", "shares"),
+    ("MACE intelligence", "current named members of its group (its child named only to a member who may see the "
+                          "child anyway); the sender organisation's register keeps only the fact of it (date, group, "
+                          "category, legal basis, sender)", "shares"),
     ("a share draft", "its author", "shares"),
     ("a consent record", "anyone who may see the child reads it; those who may share about the child record and "
                          "withdraw it", "loading"),

@@ -28,7 +28,7 @@ from hub.permissions import (
     AUTHORISER_ROLES, CHANGE, DENIED, child_access, child_bases, current_member_groups, load_child_or_refuse,
     load_or_refuse,
     mace_intelligence_access, mace_intelligence_recipients_ok, may_administer, may_authorise_sharing, may_share,
-    refuse, share_fact_only, share_register_row, share_visible,
+    refuse, share_fact_only, share_names_child, share_register_row, share_visible,
 )
 from hub.sharing import legal_bases
 from hub.sharing.models import (
@@ -345,16 +345,25 @@ class ShareChild:
     may_open: bool
 
 
+#: What a share's pages say of the child of MACE intelligence the reader may not see (as the
+#: group's intelligence pages say it).
+CHILD_NOT_SHOWN = "A child you may not see"
+
+
 def children_named(actor: User, shares: list[ShareRecord]) -> dict[int, ShareChild]:
     """The children a page of shares is about, by id: one query for the rows and one for the
     reader's bases, however many shares the page shows. The reader holds each share, so may read
-    its child's name; only a relationship of their own opens the child's page."""
+    its child's name (hub.permissions.share_names_child: not MACE intelligence's child, unless they
+    may see the child anyway); only a relationship of their own opens the child's page."""
     ids = sorted({share.child_id for share in shares if share.child_id is not None})
     if not ids:
         return {}
-    rows = db.session().scalars(select(Child).where(Child.id.in_(ids)).options(lazyload(Child.identifiers)))
     bases = child_bases(actor, ids)
-    return {child.id: ShareChild(child.full_name, child.id in bases) for child in rows}
+    named = {share.child_id for share in shares
+             if share.child_id is not None and share_names_child(share, share.child_id in bases)}
+    rows = db.session().scalars(select(Child).where(Child.id.in_(named)).options(lazyload(Child.identifiers)))
+    found = {child.id: ShareChild(child.full_name, child.id in bases) for child in rows}
+    return {child_id: found.get(child_id, ShareChild(CHILD_NOT_SHOWN, False)) for child_id in ids}
 
 
 def _child_name(share: ShareRecord, named: dict[int, ShareChild]) -> str | None:

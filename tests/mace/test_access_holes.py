@@ -21,14 +21,14 @@ from hub.auth.roles import Role
 from hub.mace import intelligence
 from hub.mace.models import MaceAgendaChild, MemberRole
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.missing.models import Classification, EpisodeSource, MissingFrom, RiskGrade
 from hub.permissions import child_access
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.db import utcnow
 from hub.errors import Invalid
-from tests.factories import make_org, make_user, sign_in
+from tests.factories import make_child, make_org, make_user, sign_in
 from tests.mace.conftest import name_member
 
 SUMMARY = "Zephyrine Quaillard seen at the rec ground"
@@ -173,3 +173,37 @@ def test_a_member_named_after_intelligence_was_shared_reads_it_and_no_organisati
         sharing.revoke(mace.user("police"), share_id, mace.authority.id, "no longer needed")
     page = _client(app, mace, "police").get(f"/sharing/{share_id}").get_data(as_text=True)
     assert "Revoke a recipient" not in page
+
+
+def test_the_sharing_pages_name_intelligences_child_only_to_a_member_who_may_see_her(app, mace):
+    """A member reads the group's intelligence, but the child it is about only if they may see her
+    anyway (the group's own intelligence pages already said "A child you may not see"); the sharing
+    pages, the register and its spreadsheet named her to every member (found by the access proof)."""
+    child = make_child("Ottoline", "Farquharson")
+    police = mace.user("police")
+    with db.unit_of_work():
+        missing.apply_police_record(police, police.organisation_id, child.id, missing.EpisodeDetails(
+            police_reference="HOLE/INTEL/1", reported_start=utcnow(), classification=Classification.missing,
+            risk_grade=RiskGrade.medium, missing_from=MissingFrom.home), EpisodeSource.manual)
+    draft = sharing.ShareDraft(
+        child_id=None, category=Category.police_intelligence, summary="Seen at the rec", content="A car",
+        purpose="Disruption", recipient_org_ids=[], source_kind=SourceKind.organisation,
+        source_description="Neighbourhood team", obtained_how=ObtainedHow.observation,
+        obtained_on=date.today() - timedelta(days=1),
+        bases=BasisChoice(article_6="6(1)(e)", article_10="10+S1P10", gateway="CDA1998-s115"),
+        consent_position=ConsentPosition.not_needed, no_consent_reason=NoConsentReason.crime,
+        rationale="Would alert the adults.", authorised_by_user_id=police.id, source_evaluation="2",
+        intelligence_assessment="B", handling_code="P", family_told=False,
+        family_not_told_reason="Would place the child at risk.")
+    share = intelligence.share_intelligence(police, mace.group.id, draft,
+                                            intelligence.Subjects(child_ids=[child.id]))
+    assert not child_access(mace.user("nurse"), child.id)  # a member, with no way to the child
+    nurse, officer = _client(app, mace, "nurse"), _client(app, mace, "police")
+    for url in ("/sharing", f"/sharing/{share.id}", "/sharing/register"):
+        page = nurse.get(url)
+        assert page.status_code == 200 and "Seen at the rec" in page.get_data(as_text=True), url
+        assert "Ottoline" not in page.get_data(as_text=True), url
+        assert "A child you may not see" in page.get_data(as_text=True), url
+        assert "Ottoline" in officer.get(url).get_data(as_text=True), url
+    sheet = _xlsx_text(nurse.get("/sharing/register.xlsx").get_data())
+    assert "Seen at the rec" in sheet and "Ottoline" not in sheet

@@ -16,10 +16,12 @@ from hub.errors import Invalid, NotFound
 from hub.mace import meetings, proposals
 from hub.mace.models import (
     ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation,
-    ProposalDecision,
+    MemberRole, ProposalDecision,
 )
 from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from tests.factories import make_child, sign_in
+from hub.auth.roles import Role
+from tests.factories import make_child, make_user, sign_in
+from tests.mace.conftest import name_member
 from tests.mace.test_meetings import statements
 
 _refs = count(1)
@@ -212,3 +214,22 @@ def test_the_proposals_page_runs_the_same_number_of_statements_whatever_the_data
     db.session().expunge_all()
     large = statements(app, lambda: meetings.proposals_page(mace.user("chair"), meeting.id))
     assert small == large
+
+
+def test_a_child_of_the_area_the_chair_may_not_see_is_not_proposed_until_the_group_holds_her(mace):
+    """A chair who is no social worker has no relationship to the area's children: a proposal names
+    the child, so one only another agency knows is not offered (issue 18's access proof); once the
+    group holds her (brought on by a member who may see her), she is."""
+
+    chair = make_user(mace.authority, Role.mace_chair)[0]
+    name_member(mace.group, chair, MemberRole.co_chair)
+    meeting = _meeting(mace)
+    child = mace.children[0]
+    _episode(mace, child, 2)
+    _, found = meetings.proposals_page(chair, meeting.id)
+    assert child.id not in found.child_ids and child.full_name not in [found.name(p) for p in found.proposals]
+    assert ("missing", "child", child.id) in _open(mace, meeting)  # the social-worker chair is offered her
+    with db.unit_of_work() as s:
+        s.add(MaceAgendaChild(group_id=mace.group.id, child_id=child.id))
+    _, found = meetings.proposals_page(chair, meeting.id)
+    assert child.id in found.child_ids
