@@ -22,7 +22,7 @@ from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.missing import rules
+from hub.missing import deadlines, rules
 from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
 )
@@ -195,6 +195,8 @@ def _create(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
     session.add(episode)
     session.flush()
     session.add(RiskGradeChange(**_first_grade_values(actor, episode.id, details, source)))
+    # The child's other episodes too: a second episode makes a return interview due for the first.
+    deadlines.refresh_children(session, [child_id])
     notifications.notify_episode(episode, _first_notice(details))
     return episode
 
@@ -263,7 +265,7 @@ def _apply(actor, episode: MissingEpisode, changes: EpisodeChanges, source: Epis
     if "risk_grade" in changed:
         db.session().add(RiskGradeChange(episode_id=episode.id, grade=episode.risk_grade,
                                          changed_by_user_id=getattr(actor, "id", None), source=source))
-    db.session().flush()
+    deadlines.refresh_children(db.session(), [episode.child_id])  # flushes the changes first
     if not was_found and episode.found_at is not None:
         notifications.notify_episode(episode, "found")
     elif episode.found_at is None and episode.risk_grade.rank > old_grade.rank:
@@ -366,6 +368,7 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
     ids = [by_reference[reference] for reference in references]
     connection.execute(insert(RiskGradeChange.__table__), [
         _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good)])
+    deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
     refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})

@@ -1,0 +1,42 @@
+"""missing episodes: the due time of each duty not yet done, stored, for the menu's overdue count
+
+The menu counted overdue duties by running hub.missing.rules over every open episode the user
+may see, on every page: its cost grew with the number of open episodes (seconds a page after a
+large download). Each episode now carries the due time of each duty not yet done (prevention
+check, return interview, IRO told, trigger plan), the earliest of them and what it is; the rules
+still compute them (hub.missing.deadlines, on every write of an episode), and the count is one
+query through `ix_missing_episode_found_next_due` (found_at, next_due_at). Existing episodes are
+filled here by the same function the service calls.
+
+Revision ID: 0021_stored_deadlines
+Revises: 0020
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from hub.db import UTCDateTime
+from hub.missing import deadlines
+
+revision = '0021_stored_deadlines'
+down_revision = '0020'
+branch_labels = None
+depends_on = None
+
+DUE_AT = ('prevention_check_due_at', 'return_interview_due_at', 'iro_told_due_at', 'trigger_plan_due_at',
+          'next_due_at')
+
+
+def upgrade() -> None:
+    # Plain ADD / DROP COLUMN (SQLite has both): a batch copy of `missing_episode` would trip the
+    # foreign keys of the tables that point at it.
+    for name in DUE_AT:
+        op.add_column('missing_episode', sa.Column(name, UTCDateTime(), nullable=True))
+    op.add_column('missing_episode', sa.Column('next_due', sa.String(60), nullable=True))
+    op.create_index('ix_missing_episode_found_next_due', 'missing_episode', ['found_at', 'next_due_at'])
+    deadlines.refresh_all(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_index('ix_missing_episode_found_next_due', table_name='missing_episode')
+    for name in (*DUE_AT, 'next_due'):
+        op.execute(f"ALTER TABLE missing_episode DROP COLUMN {name}")
