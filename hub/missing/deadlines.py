@@ -93,13 +93,20 @@ def refresh_all(connection: Connection) -> int:
 
 
 # --- reading ----------------------------------------------------------------------------------------
+# Overdue as the rules say it (`rules.duties`): not done and `now` strictly after the due time.
+
+def overdue(episode: MissingEpisode, now: datetime) -> list[str]:
+    """What is overdue on one episode at `now`, earliest first, from its stored due times."""
+    due = ((getattr(episode, column), what) for what, column in DUE_COLUMNS.items())
+    return [what for at, what in sorted((at, what) for at, what in due if at is not None and at < now)]
+
 
 def overdue_count(now: datetime, since: datetime, *where) -> Select:
     """The number of overdue duties of the episodes open, or found since `since`, that `where`
     keeps (the reader's permission clause): one query, driven by the index on (found_at,
     next_due_at), reading only episodes with a duty past due."""
     table = MissingEpisode.__table__
-    overdue = sum((case((table.c[column] <= now, 1), else_=0) for column in DUE_COLUMNS.values()), literal(0))
-    return (select(func.coalesce(func.sum(overdue), 0)).select_from(table)
-            .where(table.c.next_due_at <= now,
+    late = sum((case((table.c[column] < now, 1), else_=0) for column in DUE_COLUMNS.values()), literal(0))
+    return (select(func.coalesce(func.sum(late), 0)).select_from(table)
+            .where(table.c.next_due_at < now,
                    or_(table.c.found_at.is_(None), table.c.found_at >= since), *where))

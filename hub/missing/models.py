@@ -71,6 +71,8 @@ class MissingEpisode(Base):
         # The menu's overdue count: episodes on the missing team's list (open, found_at NULL, or
         # found lately: a range) with a duty past due, without reading the rest.
         Index("ix_missing_episode_found_next_due", "found_at", "next_due_at"),
+        # The missing team's list: open ones (found_at NULL), then lately found, newest first.
+        Index("ix_missing_episode_found_start", "found_at", "reported_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -683,7 +683,8 @@ RECENTLY_FOUND = timedelta(days=14)
 class DashboardRow:
     episode: MissingEpisode
     child: Child
-    assessment: rules.Assessment
+    #: What is overdue (`rules.Due.what`), earliest first, from the due times stored by the rules.
+    overdue: list[str]
     schools_told: int            # notification groups sent
     schools_acknowledged: int    # of which acknowledged
     schools_overdue: int         # not acknowledged by the deadline
@@ -708,7 +709,11 @@ def _seen_at_school(episode_ids: list[int]) -> dict[int, datetime]:
 
 def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> list[DashboardRow]:
     """Open episodes, and those found in the last two weeks, of children the actor may see: with
-    what is overdue and whether the schools acknowledged. Audited as one read per child shown."""
+    what is overdue and whether the schools acknowledged. Audited as one read per child shown.
+
+    Open ones first, then the found, each newest first: two queries that each walk the index on
+    (found_at, reported_start) and stop at the page's length, so the page reads what it shows
+    whatever the number of open episodes; what is overdue is read from the stored due times."""
     from sqlalchemy import func
 
     from hub.notifications.models import Notification
@@ -717,18 +722,14 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
         return []
     now = now or utcnow()
     session = db.session()
-    rows = session.execute(
-        select(MissingEpisode, Child).join(Child, Child.id == MissingEpisode.child_id)
-        .where(episode_visible(actor),
-               (MissingEpisode.found_at.is_(None)) | (MissingEpisode.found_at >= now - RECENTLY_FOUND))
-        .order_by(MissingEpisode.found_at.is_not(None), MissingEpisode.reported_start.desc()).limit(limit)).all()
+    shown = (select(MissingEpisode, Child).join(Child, Child.id == MissingEpisode.child_id)
+             .where(episode_visible(actor)).order_by(MissingEpisode.reported_start.desc()))
+    rows = session.execute(shown.where(MissingEpisode.found_at.is_(None)).limit(limit)).all()
+    rows += session.execute(shown.where(MissingEpisode.found_at >= now - RECENTLY_FOUND)
+                            .limit(limit - len(rows))).all()
     if not rows:
         return []
     child_ids = {c.id for _, c in rows}
-    starts: dict[int, list[datetime]] = {}
-    for child_id, start in session.execute(select(MissingEpisode.child_id, MissingEpisode.reported_start)
-                                           .where(MissingEpisode.child_id.in_(child_ids))):
-        starts.setdefault(child_id, []).append(start)
     groups: dict[int, dict[str, tuple[bool, bool]]] = {}
     for episode_id, group, acked, deadline in session.execute(
             select(Notification.episode_id, Notification.group_key,
@@ -742,7 +743,7 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
     for episode, child in rows:
         told = groups.get(episode.id, {})
         result.append(DashboardRow(
-            episode, child, rules.assess(episode, child.looked_after, starts[child.id], now),
+            episode, child, deadlines.overdue(episode, now),
             len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o),
             seen.get(episode.id)))
     with unit_of_work():

@@ -6,7 +6,9 @@ large download). Each episode now carries the due time of each duty not yet done
 check, return interview, IRO told, trigger plan), the earliest of them and what it is; the rules
 still compute them (hub.missing.deadlines, on every write of an episode), and the count is one
 query through `ix_missing_episode_found_next_due` (found_at, next_due_at). Existing episodes are
-filled here by the same function the service calls.
+filled here by the same function the service calls. The missing team's list reads its page of open
+and lately found episodes, newest first, through `ix_missing_episode_found_start` (found_at,
+reported_start), instead of sorting every open episode in reach.
 
 Revision ID: 0021_stored_deadlines
 Revises: 0020
@@ -33,10 +35,12 @@ def upgrade() -> None:
         op.add_column('missing_episode', sa.Column(name, UTCDateTime(), nullable=True))
     op.add_column('missing_episode', sa.Column('next_due', sa.String(60), nullable=True))
     op.create_index('ix_missing_episode_found_next_due', 'missing_episode', ['found_at', 'next_due_at'])
+    op.create_index('ix_missing_episode_found_start', 'missing_episode', ['found_at', 'reported_start'])
     deadlines.refresh_all(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index('ix_missing_episode_found_start', table_name='missing_episode')
     op.drop_index('ix_missing_episode_found_next_due', table_name='missing_episode')
     for name in (*DUE_AT, 'next_due'):
         op.execute(f"ALTER TABLE missing_episode DROP COLUMN {name}")

@@ -215,3 +215,19 @@ def test_the_count_keeps_to_the_children_the_reader_may_see(world, who):  # noqa
     assert work_for(getattr(world, who)).overdue_duties == 1
     outsider, _ = make_user(world.school, Role.dsl)
     assert work_for(outsider).overdue_duties is None
+
+
+def test_a_duty_is_overdue_only_after_its_due_time_as_the_rules_say(world):  # noqa: F811
+    """The rules: overdue when `now` is after the due time. The count and the list say the same at
+    the due time itself and just after it."""
+    now = utcnow()
+    found = now - timedelta(hours=5)
+    episode = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+        police_reference="MP/1", reported_start=now - timedelta(hours=9), classification=Classification.missing,
+        risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=found))
+    due_at = found + rules.PREVENTION_CHECK_WITHIN
+    for at, overdue in ((due_at, []), (due_at + timedelta(microseconds=1), [rules.PREVENTION_CHECK])):
+        assert [d.what for d in service.assess(episode, at).overdue] == overdue
+        assert work_for(world.officer, now=at).overdue_duties == len(overdue)
+        [row] = service.dashboard(world.officer, now=at)
+        assert row.overdue == overdue
