@@ -7,7 +7,11 @@ The rules read more than the episode's own columns: whether the child is looked 
 many episodes the child has had (a second episode makes a return interview due for the first).
 So the stored times are refreshed per child, for all the child's episodes, by `refresh_children`,
 which every write path of hub.missing.service calls in the transaction of its change; the
-migration that added the columns filled them the same way (`refresh_all`).
+migration that added the columns filled them the same way (`refresh_all`). Two things follow:
+- code that changes what the rules read (a child's looked-after status has no such path today)
+  calls `refresh_children` for the children it changes, in its own transaction;
+- a change to the rules themselves leaves stored values of the old rules: ship it with a
+  migration that calls `refresh_all` (or run `flask --app hub missing deadlines`).
 """
 
 from __future__ import annotations
@@ -87,7 +91,8 @@ def refresh_children(session: Session | Connection, child_ids: Iterable[int]) ->
 
 
 def refresh_all(connection: Connection) -> int:
-    """Every episode's stored deadlines (the migration that added them; `flask missing deadlines`)."""
+    """Every episode's stored deadlines (the migration that added them; `flask --app hub missing
+    deadlines`), inside the caller's transaction."""
     child_ids = connection.execute(select(MissingEpisode.__table__.c.child_id).distinct()).scalars().all()
     return refresh_children(connection, child_ids)
 

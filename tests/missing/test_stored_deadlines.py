@@ -10,16 +10,19 @@ import itertools
 from datetime import datetime, timedelta
 
 import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hub import db
+from hub.audit import service as audit
 from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.home import work_for
 from hub.missing import deadlines, rules, service
 from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.migrate import alembic_config
 from hub.missing.service import RECENTLY_FOUND
 from hub.people.models import Child
 from tests.factories import enrol, involve, make_child, make_org, make_user
@@ -231,3 +234,36 @@ def test_a_duty_is_overdue_only_after_its_due_time_as_the_rules_say(world):  # n
         assert work_for(world.officer, now=at).overdue_duties == len(overdue)
         [row] = service.dashboard(world.officer, now=at)
         assert row.overdue == overdue
+
+
+def test_the_command_recomputes_stored_deadlines_left_by_older_rules(world, runner):  # noqa: F811
+    now = utcnow()
+    episode = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+        police_reference="MP/1", reported_start=now - timedelta(hours=9), classification=Classification.missing,
+        risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=now - timedelta(hours=5)))
+    with db.unit_of_work() as s:  # as if the rules had been different when it was written
+        s.execute(MissingEpisode.__table__.update().values(next_due_at=None, prevention_check_due_at=None))
+    assert work_for(world.officer).overdue_duties == 0
+    result = runner.invoke(args=["missing", "deadlines"])
+    assert result.exit_code == 0 and "1 episodes changed" in result.output, result.output
+    assert work_for(world.officer).overdue_duties == 1
+    assert _stored()[episode.id] == _computed(now)[0][episode.id]
+    assert "0 episodes changed" in runner.invoke(args=["missing", "deadlines"]).output
+
+
+def test_the_migration_fills_the_deadlines_of_episodes_recorded_before_it(app, world):  # noqa: F811
+    now = utcnow()
+    first = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+        police_reference="MP/1", reported_start=now - timedelta(hours=30), classification=Classification.missing,
+        risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=now - timedelta(hours=20)))
+    service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+        police_reference="MP/2", reported_start=now - timedelta(hours=3), classification=Classification.missing,
+        risk_grade=RiskGrade.low, missing_from=MissingFrom.home))
+    expected = _stored()
+    assert expected[first.id]["return_interview_due_at"] is not None  # a second episode: the interview is due
+    audit.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
+    db.session.remove()
+    command.downgrade(alembic_config(app), "0020")
+    command.upgrade(alembic_config(app), "head")
+    assert _stored() == expected == _computed(now)[0]
+    assert work_for(world.officer).overdue_duties == 1  # the prevention check of the first
