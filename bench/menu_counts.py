@@ -47,9 +47,9 @@ def _setup() -> dict:
     from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
 
     app = _app()
-    org = lambda code, name, kind, ident, **kw: admin.create_organisation(  # noqa: E731
+    org = lambda code, name, kind, ident, **kw: admin.create_organisation(
         None, admin.OrganisationDetails(code, name, kind, ident, **kw))
-    user = lambda email, org_id, role: admin.create_user(  # noqa: E731
+    user = lambda email, org_id, role: admin.create_user(
         None, admin.UserDetails(email, email.split("@")[0], org_id, {role}, password=_util.PASSWORD))
     la = org("M-LA", "Menu LA", OrgKind.childrens_social_care, "911")
     la_edu = org("M-EDU", "Menu LA education", OrgKind.la_education, "912")
@@ -151,7 +151,7 @@ def _statements(app, email: str, secret: str, urls: dict[str, str], plans: bool 
     from sqlalchemy import event
 
     client = app.test_client()
-    token = lambda html: re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)  # noqa: E731
+    token = lambda html: re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
     page = client.get("/auth/sign-in").get_data(as_text=True)
     page = client.post("/auth/sign-in", data={"csrf_token": token(page), "email": email,
                                               "password": _util.PASSWORD}).get_data(as_text=True)
@@ -165,7 +165,7 @@ def _statements(app, email: str, secret: str, urls: dict[str, str], plans: bool 
     for name, url in urls.items():
         client.get(url)
         seen.clear()
-        listener = lambda *args: seen.append((args[2], args[3]))  # noqa: E731
+        listener = lambda *args: seen.append((args[2], args[3]))
         event.listen(engine, "before_cursor_execute", listener)
         try:
             assert client.get(url).status_code == 200, url
