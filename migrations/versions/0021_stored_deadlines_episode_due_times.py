@@ -8,7 +8,9 @@ still compute them (hub.missing.deadlines, on every write of an episode), and th
 query through `ix_missing_episode_found_next_due` (found_at, next_due_at). Existing episodes are
 filled here by the same function the service calls. The missing team's list reads its page of open
 and lately found episodes, newest first, through `ix_missing_episode_found_start` (found_at,
-reported_start), instead of sorting every open episode in reach.
+reported_start), instead of sorting every open episode in reach. The menu's count of a key adult's
+notifications waiting for acknowledgement reads `ix_notification_user_waiting` (user_id,
+acknowledged_at), not every notification the user was ever sent.
 
 Revision ID: 0021_stored_deadlines
 Revises: 0020
@@ -36,10 +38,12 @@ def upgrade() -> None:
     op.add_column('missing_episode', sa.Column('next_due', sa.String(60), nullable=True))
     op.create_index('ix_missing_episode_found_next_due', 'missing_episode', ['found_at', 'next_due_at'])
     op.create_index('ix_missing_episode_found_start', 'missing_episode', ['found_at', 'reported_start'])
+    op.create_index('ix_notification_user_waiting', 'notification', ['user_id', 'acknowledged_at'])
     deadlines.refresh_all(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index('ix_notification_user_waiting', table_name='notification')
     op.drop_index('ix_missing_episode_found_start', table_name='missing_episode')
     op.drop_index('ix_missing_episode_found_next_due', table_name='missing_episode')
     for name in (*DUE_AT, 'next_due'):
