@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"(loaded {args.episodes - PAGE:,} more open episodes with their deadlines in {loaded:.1f} s)")
                 large = _measure(sessions, base, urls, args.requests)
                 large_statements = _statements(app, *setup["users"]["officer"], pages, plans=args.plans)
+                if args.plans:
+                    _statements(app, *setup["users"]["worker"], {"missing list": pages["missing list"]}, plans=True)
                 before = sorted(_rules_in_python(setup["officer_id"]) for _ in range(5))[2]
             finally:
                 _util.stop(hub)

@@ -73,6 +73,10 @@ class MissingEpisode(Base):
         Index("ix_missing_episode_found_next_due", "found_at", "next_due_at"),
         # The missing team's list: open ones (found_at NULL), then lately found, newest first.
         Index("ix_missing_episode_found_start", "found_at", "reported_start"),
+        # A social worker's reach (hub.permissions.children, "episode-authority") on every page:
+        # the episodes their authority is home or receiving authority for, not every episode.
+        Index("ix_missing_episode_home_authority", "home_authority_id", "child_id"),
+        Index("ix_missing_episode_receiving_authority", "receiving_authority_id", "child_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,9 @@ filled here by the same function the service calls. The missing team's list read
 and lately found episodes, newest first, through `ix_missing_episode_found_start` (found_at,
 reported_start), instead of sorting every open episode in reach. The menu's count of a key adult's
 notifications waiting for acknowledgement reads `ix_notification_user_waiting` (user_id,
-acknowledged_at), not every notification the user was ever sent.
+acknowledged_at), not every notification the user was ever sent; a social worker's reach on every
+page finds the episodes of their authority through `ix_missing_episode_home_authority` and
+`ix_missing_episode_receiving_authority`, where it read every episode in the hub.
 
 Revision ID: 0021_stored_deadlines
 Revises: 0020
@@ -39,10 +41,15 @@ def upgrade() -> None:
     op.create_index('ix_missing_episode_found_next_due', 'missing_episode', ['found_at', 'next_due_at'])
     op.create_index('ix_missing_episode_found_start', 'missing_episode', ['found_at', 'reported_start'])
     op.create_index('ix_notification_user_waiting', 'notification', ['user_id', 'acknowledged_at'])
+    op.create_index('ix_missing_episode_home_authority', 'missing_episode', ['home_authority_id', 'child_id'])
+    op.create_index('ix_missing_episode_receiving_authority', 'missing_episode',
+                    ['receiving_authority_id', 'child_id'])
     deadlines.refresh_all(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index('ix_missing_episode_receiving_authority', table_name='missing_episode')
+    op.drop_index('ix_missing_episode_home_authority', table_name='missing_episode')
     op.drop_index('ix_notification_user_waiting', table_name='notification')
     op.drop_index('ix_missing_episode_found_start', table_name='missing_episode')
     op.drop_index('ix_missing_episode_found_next_due', table_name='missing_episode')
