@@ -1,6 +1,9 @@
 """Missing episodes and what hangs off them. The due dates and criteria (prevention check within
 4 hours of return, return home interview within 72 hours, management meeting triggers, trigger
-plan within a week of a strategy discussion) are computed by `hub.missing.rules`, never stored."""
+plan within a week of a strategy discussion) are computed by `hub.missing.rules`; the due times of
+the duties not yet done are stored beside the episode (`hub.missing.deadlines` writes them, from
+the rules, whenever the episode or its child's other episodes change) so that the menu's count of
+what is overdue is one indexed query."""
 
 from __future__ import annotations
 
@@ -65,6 +68,15 @@ class MissingEpisode(Base):
         Index("ix_missing_episode_child_start", "child_id", "reported_start"),
         # The reports count a period's episodes: a range scan, not every episode ever recorded.
         Index("ix_missing_episode_reported_start", "reported_start"),
+        # The menu's overdue count: episodes on the missing team's list (open, found_at NULL, or
+        # found lately: a range) with a duty past due, without reading the rest.
+        Index("ix_missing_episode_found_next_due", "found_at", "next_due_at"),
+        # The missing team's list: open ones (found_at NULL), then lately found, newest first.
+        Index("ix_missing_episode_found_start", "found_at", "reported_start"),
+        # A social worker's reach (hub.permissions.children, "episode-authority") on every page:
+        # the episodes their authority is home or receiving authority for, not every episode.
+        Index("ix_missing_episode_home_authority", "home_authority_id", "child_id"),
+        Index("ix_missing_episode_receiving_authority", "receiving_authority_id", "child_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,6 +115,15 @@ class MissingEpisode(Base):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The duties not yet done and when each falls due, as hub.missing.rules.deadlines computes them
+    # (NULL: done, or not a duty of this episode); written only by hub.missing.deadlines.
+    prevention_check_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_interview_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    iro_told_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trigger_plan_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The earliest of those, and what it is (`rules.Due.what`).
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_due: Mapped[str | None] = mapped_column(String(60))
 
     risk_history: Mapped[list[RiskGradeChange]] = relationship(
         back_populates="episode", order_by="RiskGradeChange.id", cascade="all")

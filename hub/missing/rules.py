@@ -1,5 +1,7 @@
-"""The rules of the source documents about missing episodes, computed from what is recorded and
-never stored: a due date that is stored goes stale the moment a found time is corrected.
+"""The rules of the source documents about missing episodes, computed from what is recorded. They
+are the one definition: the due times the menu and the lists count are stored beside each episode
+(`hub.missing.deadlines`), but computed here, by `deadlines`, every time an episode or what the
+rules read about it changes, so a corrected found time moves them in the same transaction.
 
 - prevention (safe-and-well) check by the police within 4 hours of return (001);
 - return home interview within 72 hours of return, for a child who meets the criteria (004);
@@ -20,6 +22,12 @@ TRIGGER_PLAN_WITHIN = timedelta(weeks=1)
 LONG_EPISODE = timedelta(hours=24)
 MEETING_LOOKBACK = timedelta(days=183)          # "the number of episodes in 6 months"
 REPEATED_EPISODES = 3                            # this one and two earlier in six months
+
+# The time-limited duties, by what the pages call them (`Due.what`).
+PREVENTION_CHECK = "Prevention (safe and well) check"
+RETURN_INTERVIEW = "Return home interview"
+IRO_TOLD = "Independent Reviewing Officer told"
+TRIGGER_PLAN = "Trigger plan on file"
 
 # The risk factors of 002 ("Assessing risk"), by code: codes are stored, labels shown.
 RISK_FACTORS: dict[str, str] = {
@@ -155,18 +163,18 @@ def duties(episode: MissingEpisode, rhi_needed: bool, looked_after: bool, now: d
         found.append(Due(what, due_at, done_at, done_at is None and now > due_at))
 
     if episode.found_at is not None:
-        due("Prevention (safe and well) check", episode.found_at + PREVENTION_CHECK_WITHIN,
+        due(PREVENTION_CHECK, episode.found_at + PREVENTION_CHECK_WITHIN,
             episode.prevention_check_at)
         if rhi_needed:
             # Declined counts as dealt with: the child may decline (001).
             done = episode.return_interview_at or (episode.return_interview_offered_at
                                                    if episode.return_interview_declined else None)
-            due("Return home interview", episode.found_at + RETURN_INTERVIEW_WITHIN, done)
+            due(RETURN_INTERVIEW, episode.found_at + RETURN_INTERVIEW_WITHIN, done)
     if looked_after:
         # The IRO is told of every episode; "due" at once, overdue after a day.
-        due("Independent Reviewing Officer told", episode.reported_start + LONG_EPISODE, episode.iro_informed_at)
+        due(IRO_TOLD, episode.reported_start + LONG_EPISODE, episode.iro_informed_at)
     if episode.strategy_discussion_at is not None:
-        due("Trigger plan on file", episode.strategy_discussion_at + TRIGGER_PLAN_WITHIN, episode.trigger_plan_at)
+        due(TRIGGER_PLAN, episode.strategy_discussion_at + TRIGGER_PLAN_WITHIN, episode.trigger_plan_at)
     return found
 
 
@@ -181,3 +189,15 @@ def assess(episode: MissingEpisode, looked_after: bool, starts: list[datetime], 
         meeting_reasons=meeting_reasons(episode, recent, now),
         duties=duties(episode, bool(rhi), looked_after, now),
     )
+
+
+def deadlines(episode: MissingEpisode, looked_after: bool, episodes_ever: int) -> dict[str, datetime]:
+    """What is due and when: each duty of `duties` not yet done, by what it is, with its due time.
+
+    No `now`: whether a duty is overdue depends on the time of asking, but which duties apply and
+    when they fall due do not. The return interview is a duty only once the child is found, and
+    then the episode's duration (the one criterion that reads the clock) is fixed. So these can be
+    stored and compared with the clock in SQL."""
+    asked = episode.found_at or episode.reported_start  # any time gives the same answer (above)
+    rhi = return_interview_reasons(episode, looked_after, episodes_ever, asked)
+    return {d.what: d.due_at for d in duties(episode, bool(rhi), looked_after, asked) if d.done_at is None}

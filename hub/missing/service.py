@@ -22,7 +22,7 @@ from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.missing import rules
+from hub.missing import deadlines, rules
 from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
 )
@@ -195,6 +195,8 @@ def _create(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
     session.add(episode)
     session.flush()
     session.add(RiskGradeChange(**_first_grade_values(actor, episode.id, details, source)))
+    # The child's other episodes too: a second episode makes a return interview due for the first.
+    deadlines.refresh_children(session, [child_id])
     notifications.notify_episode(episode, _first_notice(details))
     return episode
 
@@ -263,7 +265,7 @@ def _apply(actor, episode: MissingEpisode, changes: EpisodeChanges, source: Epis
     if "risk_grade" in changed:
         db.session().add(RiskGradeChange(episode_id=episode.id, grade=episode.risk_grade,
                                          changed_by_user_id=getattr(actor, "id", None), source=source))
-    db.session().flush()
+    deadlines.refresh_children(db.session(), [episode.child_id])  # flushes the changes first
     if not was_found and episode.found_at is not None:
         notifications.notify_episode(episode, "found")
     elif episode.found_at is None and episode.risk_grade.rank > old_grade.rank:
@@ -366,6 +368,7 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
     ids = [by_reference[reference] for reference in references]
     connection.execute(insert(RiskGradeChange.__table__), [
         _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good)])
+    deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
     refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})
@@ -680,7 +683,8 @@ RECENTLY_FOUND = timedelta(days=14)
 class DashboardRow:
     episode: MissingEpisode
     child: Child
-    assessment: rules.Assessment
+    #: What is overdue (`rules.Due.what`), earliest first, from the due times stored by the rules.
+    overdue: list[str]
     schools_told: int            # notification groups sent
     schools_acknowledged: int    # of which acknowledged
     schools_overdue: int         # not acknowledged by the deadline
@@ -705,7 +709,11 @@ def _seen_at_school(episode_ids: list[int]) -> dict[int, datetime]:
 
 def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> list[DashboardRow]:
     """Open episodes, and those found in the last two weeks, of children the actor may see: with
-    what is overdue and whether the schools acknowledged. Audited as one read per child shown."""
+    what is overdue and whether the schools acknowledged. Audited as one read per child shown.
+
+    Open ones first, then the found, each newest first: two queries that each walk the index on
+    (found_at, reported_start) and stop at the page's length, so the page reads what it shows
+    whatever the number of open episodes; what is overdue is read from the stored due times."""
     from sqlalchemy import func
 
     from hub.notifications.models import Notification
@@ -714,18 +722,14 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
         return []
     now = now or utcnow()
     session = db.session()
-    rows = session.execute(
-        select(MissingEpisode, Child).join(Child, Child.id == MissingEpisode.child_id)
-        .where(episode_visible(actor),
-               (MissingEpisode.found_at.is_(None)) | (MissingEpisode.found_at >= now - RECENTLY_FOUND))
-        .order_by(MissingEpisode.found_at.is_not(None), MissingEpisode.reported_start.desc()).limit(limit)).all()
+    shown = (select(MissingEpisode, Child).join(Child, Child.id == MissingEpisode.child_id)
+             .where(episode_visible(actor)).order_by(MissingEpisode.reported_start.desc()))
+    rows = session.execute(shown.where(MissingEpisode.found_at.is_(None)).limit(limit)).all()
+    rows += session.execute(shown.where(MissingEpisode.found_at >= now - RECENTLY_FOUND)
+                            .limit(limit - len(rows))).all()
     if not rows:
         return []
     child_ids = {c.id for _, c in rows}
-    starts: dict[int, list[datetime]] = {}
-    for child_id, start in session.execute(select(MissingEpisode.child_id, MissingEpisode.reported_start)
-                                           .where(MissingEpisode.child_id.in_(child_ids))):
-        starts.setdefault(child_id, []).append(start)
     groups: dict[int, dict[str, tuple[bool, bool]]] = {}
     for episode_id, group, acked, deadline in session.execute(
             select(Notification.episode_id, Notification.group_key,
@@ -739,7 +743,7 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
     for episode, child in rows:
         told = groups.get(episode.id, {})
         result.append(DashboardRow(
-            episode, child, rules.assess(episode, child.looked_after, starts[child.id], now),
+            episode, child, deadlines.overdue(episode, now),
             len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o),
             seen.get(episode.id)))
     with unit_of_work():

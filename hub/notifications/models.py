@@ -40,6 +40,9 @@ class Notification(Base):
     __tablename__ = "notification"
     __table_args__ = (
         Index("ix_notification_user_created", "user_id", "created_at"),
+        # The menu's "Notifications (n)": the user's copies not yet acknowledged, without reading
+        # every notification they were ever sent.
+        Index("ix_notification_user_waiting", "user_id", "acknowledged_at"),
         Index("ix_notification_deadline", "acknowledged_at", "escalated_at", "deadline_at"),
         Index("ix_notification_group", "group_key"),
         # The reports' acknowledgement figures read only these columns of a period's episodes'
