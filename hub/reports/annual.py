@@ -38,6 +38,7 @@ from hub.exports import inert_text
 from hub.missing.models import RiskGrade
 from hub.permissions import ReportScope, command_line_report_scope, report_scope
 from hub.reports import figures, suppression
+from hub.reports.definitions import RETURN_INTERVIEW_OFFERED
 from hub.reports.returns import LONDON, CollectionYear, collection_year
 from hub.reports.suppression import SUPPRESSED, Key, LinkedCounts
 
@@ -421,8 +422,9 @@ def notes(year: CollectionYear, limit: int, whole_area: bool, now: datetime) -> 
                                "required to be."),
         ("Repeat missing", "Children with 2, 3 or 5 or more episodes that started in the year."),
         ("Looked after", "Whether a child is looked after is their status now: the hub keeps no history of it."),
-        ("Return interviews", "Offered, held and declined, after episodes that ended in the year; an interview "
-                              "is due within 72 hours of the child's return."),
+        ("Return interviews", "Offered, held and declined, for the episodes that started in the year and have "
+                              "ended (the child found), whenever they ended; an interview is due within 72 "
+                              f"hours of the child's return. {RETURN_INTERVIEW_OFFERED}"),
         ("School notifications", "Schools are told of a pupil missing; acknowledged before the deadline (the "
                                  "start of the next school day) or escalated."),
         ("MACE", "Children on the agendas of multi-agency child exploitation groups by their current risk level, "
