@@ -24,7 +24,7 @@ def feasible_ranges(published: dict[Key, int], unknown: Iterable[Key], sums: Seq
     column = {k: i for i, k in enumerate(keys)}
     lower = np.array([published.get(k, 0) for k in keys], dtype=float)
     # Unknowns are capped far above any count here, so every search ends; reaching the cap is "unbounded".
-    upper = np.array([published[k] if k in published else CAP for k in keys], dtype=float)
+    upper = np.array([published.get(k, CAP) for k in keys], dtype=float)
     rows, lows, highs = [], [], []
     for parts, total in sums:
         row = np.zeros(len(keys))

@@ -143,12 +143,12 @@ def add_children_and_episodes(looked_after: int, others: int, episodes: list[tup
         found = start + timedelta(hours=rng.choice([3, 30]))
         extra = {}
         if interview == "done":
-            extra = dict(return_interview_offered_at=found + timedelta(hours=5),
-                         return_interview_at=found + timedelta(hours=rng.choice([20, 100])))
+            extra = {"return_interview_offered_at": found + timedelta(hours=5),
+                     "return_interview_at": found + timedelta(hours=rng.choice([20, 100]))}
         elif interview == "declined":
-            extra = dict(return_interview_offered_at=found + timedelta(hours=5), return_interview_declined=True)
+            extra = {"return_interview_offered_at": found + timedelta(hours=5), "return_interview_declined": True}
         elif interview == "offered":
-            extra = dict(return_interview_offered_at=found + timedelta(hours=5))
+            extra = {"return_interview_offered_at": found + timedelta(hours=5)}
         add_episode(kids[child % len(kids)], police, start, found, classification=kind, risk_grade=grade,
                     missing_from=place, **extra)
 

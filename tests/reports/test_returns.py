@@ -291,7 +291,8 @@ def test_ssd_missing_keeps_episodes_ended_in_the_last_6_years_or_still_open(worl
     old = add_episode(world.c3, world.police, utc(2019, 1, 1, 12), utc(2019, 1, 2, 12))       # ended 7 years ago
     recent = add_episode(world.c3, world.police, utc(2021, 1, 1, 12), utc(2021, 1, 2, 12))    # 5 years ago
     open_long = add_episode(world.c3, world.police, utc(2018, 6, 1, 12))                       # still open
-    boundary = add_episode(world.c3, world.police, utc(2020, 12, 1, 12), utc(2020, 12, 2, 12))  # ended 6 years ago, to the day
+    # Ended 6 years ago to the day: still in the window.
+    boundary = add_episode(world.c3, world.police, utc(2020, 12, 1, 12), utc(2020, 12, 2, 12))
     ids = {r[0] for r in read(returns.ssd_missing(world.worker, today=TODAY))[1:]}
     assert str(old.id) not in ids
     assert {str(recent.id), str(open_long.id), str(boundary.id)} <= ids
