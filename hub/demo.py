@@ -181,6 +181,8 @@ def _children(orgs: dict[str, Organisation]) -> list[int]:
         child = people.create_child(None, people.ChildDetails(
             given_name=given, family_name=family, date_of_birth=dob, gender=rng.choice(list(Gender)[:2]),
             looked_after=looked_after,
+            # Looked after for a year or two already, so their past episodes fall in care (the 903 file).
+            looked_after_since=today - timedelta(days=400 + 7 * n) if looked_after else None,
             responsible_authority_id=home.id if looked_after or n % 3 == 0 else None,
             placing_authority_id=home.id if looked_after else None,
             identifiers={IdentifierKind.nhs_number: nhs, IdentifierKind.la_id: ref,
@@ -188,6 +190,10 @@ def _children(orgs: dict[str, Organisation]) -> list[int]:
             is_demo=True,
         ))
         ids.append(child.id)
+        if not looked_after and n % 3 == 0 and n % 7 == 0:
+            # Some children of the authority left care two months ago: their in-care episodes stay
+            # in the SSDA903 missing file of the year (a looked-after period with an end).
+            people.record_looked_after_period(None, child.id, today - timedelta(days=700), today - timedelta(days=60))
         school = rng.choice(primaries if age_days < 11 * 365 else secondaries)
         with unit_of_work() as s:
             s.add(Enrolment(child_id=child.id, school_id=orgs[school].id,

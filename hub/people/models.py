@@ -90,6 +90,22 @@ class Child(Base):
         return next((i.value for i in self.identifiers if i.kind == kind), None)
 
 
+class LookedAfterPeriod(Base):
+    """A period in which the child was looked after, from its first day to its last (None while it
+    goes on). `Child.looked_after` is whether one is open now; the periods say when, so that a
+    return can take the child's status during an episode (the SSDA903 missing file: DfE rules 578
+    and 581 reject an episode that started after the child ceased to be looked after, or before
+    they started to be). Dates are UK local dates, as the return's are."""
+
+    __tablename__ = "looked_after_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id"), index=True)
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ChildIdentifier(Base):
     __tablename__ = "child_identifier"
     __table_args__ = (UniqueConstraint("kind", "lookup_hash"), UniqueConstraint("child_id", "kind"))

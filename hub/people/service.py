@@ -21,7 +21,7 @@ from hub.db import Base, unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
 from hub.people.models import (
     BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, BreakGlassGrant, Child,
-    ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind,
+    ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind, LookedAfterPeriod,
 )
 from hub.permissions import (
     child_access, child_bases, child_visible, load_child_or_refuse, may_administer, may_break_glass,
@@ -45,6 +45,8 @@ class ChildDetails:
     date_of_birth: date
     gender: Gender
     looked_after: bool = False
+    #: The first day of the looked-after period open now (default: the day the record is made).
+    looked_after_since: date | None = None
     responsible_authority_id: int | None = None
     placing_authority_id: int | None = None
     identifiers: dict[IdentifierKind, str] | None = None
@@ -168,6 +170,8 @@ def create_child(actor: User | None, details: ChildDetails) -> Child:
         )
         s.add(child)
         s.flush()
+        if details.looked_after:
+            s.add(LookedAfterPeriod(child_id=child.id, started_on=details.looked_after_since or date.today()))
         for kind, value in identifiers.items():
             s.add(ChildIdentifier(child_id=child.id, kind=kind, value=value,
                                   lookup_hash=blind_index(kind.value, normalise_identifier(value))))
@@ -175,6 +179,38 @@ def create_child(actor: User | None, details: ChildDetails) -> Child:
         audit.record("create", actor=actor, object_type="child", object_id=child.id, child_id=child.id,
                      basis="role:hub-admin" if actor else "system")
     return child
+
+
+def record_looked_after_period(actor: User | None, child_id: int, started_on: date,
+                               ended_on: date | None = None) -> LookedAfterPeriod:
+    """Record a period in which the child was looked after (administrators, and the demo-data and
+    import commands), or close the one open: a period starting on the open one's first day
+    gives it its last. `Child.looked_after` follows (looked after now while a period is open)."""
+    if actor is not None and not may_administer(actor):
+        refuse(actor, "child", child_id, action="update")
+    if ended_on is not None and ended_on < started_on:
+        raise Invalid({"ended_on": "The last day must be on or after the first day"})
+    with unit_of_work() as s:
+        child = s.get(Child, child_id)
+        if child is None:
+            raise NotFound("no such child")
+        periods = list(s.scalars(select(LookedAfterPeriod).where(LookedAfterPeriod.child_id == child_id)))
+        period = next((p for p in periods if p.started_on == started_on), None)
+        if period is None:
+            overlapping = [p for p in periods if p.started_on <= (ended_on or date.max)
+                           and (p.ended_on is None or p.ended_on >= started_on)]
+            if overlapping:
+                raise Invalid({"started_on": "The child is already looked after on some of those days"})
+            period = LookedAfterPeriod(child_id=child_id, started_on=started_on)
+            s.add(period)
+            periods.append(period)
+        period.ended_on = ended_on
+        child.looked_after = any(p.ended_on is None for p in periods)
+        s.flush()
+        audit.record("update", actor=actor, object_type="child", object_id=child_id, child_id=child_id,
+                     basis="role:hub-admin" if actor else "system",
+                     detail={"looked_after_period": period.id, "open": ended_on is None})
+    return period
 
 
 def _find_by_identifier(kind: IdentifierKind, value: str) -> int | None:

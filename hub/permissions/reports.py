@@ -16,7 +16,7 @@ from hub import db
 from hub.auth.models import Organisation, User
 from hub.mace.models import MaceGroup, MaceMember
 from hub.missing.models import ImportReviewItem, MissingEpisode
-from hub.people.models import Child, Enrolment
+from hub.people.models import Child, Enrolment, LookedAfterPeriod
 from hub.permissions.children import child_bases
 from hub.permissions.episodes import may_resolve_download_row
 from hub.permissions.membership import chaired_group_ids, member_group_ids, sits_on_a_mace_group
@@ -160,11 +160,14 @@ def return_child_ids(user: User) -> Select:
 
 
 def looked_after_return_child_ids(user: User) -> Select:
-    """The children the authority looks after (placing authority, else home authority): the 903's."""
+    """The children the authority looks after or has looked after (placing authority, else home
+    authority): the 903's. A child who has since left care keeps their in-year episodes (the
+    return takes the status during each episode from their looked-after periods)."""
     org = user.organisation_id
     looks_after = (Child.placing_authority_id == org) | (
         Child.placing_authority_id.is_(None) & (Child.responsible_authority_id == org))
-    return select(Child.id).where(Child.looked_after.is_(True), looks_after)
+    ever = Child.looked_after.is_(True) | Child.id.in_(select(LookedAfterPeriod.child_id))
+    return select(Child.id).where(ever, looks_after)
 
 
 def command_line_report_scope() -> ReportScope:

@@ -12,6 +12,7 @@ from hub.auth.models import Organisation
 from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
 from hub.notifications.models import Notification, RecipientReason
+from hub.reports.definitions import RETURN_INTERVIEW_OFFERED, return_interview_offered_clause
 from hub.reports.query import Figure, ReportQuery, counted, rate, with_share
 
 HOURS = 3600.0
@@ -75,7 +76,8 @@ def totals(q: ReportQuery) -> dict[str, int]:
         "checked": _count_if(and_(found, e.c.prevention_check_at.is_not(None))),
         "checked_4h": _count_if(and_(found, hours(e.c.prevention_check_at, e.c.found_at)
                                      <= _hours(PREVENTION_CHECK_WITHIN))),
-        "rhi_offered": _count_if(and_(found, e.c.return_interview_offered_at.is_not(None))),
+        "rhi_offered": _count_if(and_(found, return_interview_offered_clause(
+            e.c.return_interview_offered_at, e.c.return_interview_at, e.c.return_interview_declined))),
         "rhi_done": _count_if(and_(found, e.c.return_interview_at.is_not(None))),
         "rhi_72h": _count_if(and_(found, hours(e.c.return_interview_at, e.c.found_at)
                                   <= _hours(RETURN_INTERVIEW_WITHIN))),
@@ -137,7 +139,8 @@ def return_interviews(q: ReportQuery, t: dict[str, int]) -> Figure:
               ["Done within 72 hours of return", t["rhi_72h"], share],
               ["Declined by the child", t["rhi_declined"], rate(t["rhi_declined"], t["found"])]],
         chart="hbar", series=[1],
-        notes=["The national average is about 63% of return interviews within 72 hours."])
+        notes=[RETURN_INTERVIEW_OFFERED,
+               "The national average is about 63% of return interviews within 72 hours."])
 
 
 def iro_told(q: ReportQuery, t: dict[str, int]) -> Figure:

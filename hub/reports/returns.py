@@ -12,22 +12,40 @@ data/objects/ssd_missing.yml and the table's DDL in the extract scripts):
   (MISS007A).
 - Dates are written as ISO date and time, `YYYY-MM-DD HH:MM:SS`, in UK local time (what a case
   management system holds; the hub stores UTC).
-- RHI offered: NA while the child is still missing (no interview is due yet), else Y or N.
-  RHI accepted: Y when the interview took place, N when the child declined, else NA (the issue's
-  code list; the SSD guidance would leave it blank when no interview was offered).
+- RHI offered (MISS006A): NA while the child is still missing (no interview is due yet), else Y
+  when a return interview was offered (hub.reports.definitions: an offer recorded, or an interview
+  held or declined) and N when not.
+  RHI accepted (MISS007A): Y when the interview took place, N when the child declined it, and
+  blank when no interview was offered, as the SSD guidance says ("If an interview was not offered
+  or the child has not been missing, leave blank"); blank too while an offer awaits the child's
+  answer (neither yes nor no is known yet).
+- The window the SSD extract keeps (its `@ssd_timeframe_years`, 6): episodes that ended within the
+  last 6 years, or are still open; older ones are left out.
 
 **SSDA903, the Missing file** (DfE's looked-after children return, as the data-to-insight
 903 validator checks it): columns CHILD, DOB, MISSING, MIS_START, MIS_END; dates dd/mm/yyyy;
 MISSING M or A (rule 564: a start is required when MISSING is M or A); MIS_START not after the
 collection year's end (rule 570); MIS_END neither before the collection year's start nor after
-its end (rule 571), so an episode still open on 31 March is returned with MIS_END blank; the DOB
-must agree with the Header file's (INT13); CHILD is the authority's own child identifier. The
-collection year runs 1 April to 31 March and is named, as DfE names it, by the year it ends in:
-2026 is 1 April 2025 to 31 March 2026. An episode belongs to the year in which it starts (UK
-local date).
+its end (rule 571); the DOB must agree with the Header file's (INT13); CHILD is the authority's
+own child identifier. The collection year runs 1 April to 31 March and is named, as DfE names it,
+by the year it ends in: 2026 is 1 April 2025 to 31 March 2026.
 
-The hub maps its "absent" classification (not where they are expected to be) to A. A child with
-no local authority id cannot be named in either return: their episodes are left out and counted.
+Which episodes: every episode of a looked-after child that overlaps the year (started by its end,
+rule 570, and not ended before its start, rule 571), not only those that started in it: one that
+started before 1 April and ended in the year is this year's too, and one still open on 31 March is
+returned with MIS_END blank, then again, closed, in the year it ends. The child must have been
+looked after when the episode started (rule 581: not before they started to be looked after;
+rule 578: not after they ceased), taken from their looked-after periods, not from whether they are
+looked after now; if they ceased to be looked after while still missing, MIS_END is the day they
+ceased (rule 577: no open episode after care ends; the SSD guidance says the same).
+
+MISSING: M, "missing from care", is a looked-after child not at their placement or where they are
+expected to be whose whereabouts are not known; A, "away from placement without authorisation",
+is one whose whereabouts are known. The police's "missing" and "absent" classifications both
+describe a child whose whereabouts are not known ("absent" is the lower-risk grade of not being
+where expected), so both are M; the hub records no episode in which the child's whereabouts were
+known, so it never codes A. A child with no local authority id cannot be named in either return:
+their episodes are left out and counted.
 """
 
 from __future__ import annotations
@@ -39,7 +57,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, or_, select
 
 from hub import db
 from hub.audit import service as audit
@@ -47,8 +65,9 @@ from hub.auth.models import User
 from hub.db import unit_of_work
 from hub.errors import Forbidden, Invalid
 from hub.missing.models import Classification, MissingEpisode
-from hub.people.models import Child, ChildIdentifier, IdentifierKind
+from hub.people.models import Child, ChildIdentifier, IdentifierKind, LookedAfterPeriod
 from hub.permissions import looked_after_return_child_ids, may_export_returns, return_child_ids
+from hub.reports import definitions
 
 LONDON = ZoneInfo("Europe/London")
 SSD_MISSING_COLUMNS = (
@@ -56,7 +75,11 @@ SSD_MISSING_COLUMNS = (
     "miss_missing_episode_end_date", "miss_missing_rhi_offered", "miss_missing_rhi_accepted",
 )
 SSDA903_MISSING_COLUMNS = ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END")
-EPISODE_TYPE = {Classification.missing: "M", Classification.absent: "A"}
+#: MISS004A / the 903's MISSING. Police "absent" is whereabouts unknown too: M, never A (which is
+#: "away from placement without authorisation", whereabouts known).
+EPISODE_TYPE = {Classification.missing: "M", Classification.absent: "M"}
+#: The SSD extract's window (`@ssd_timeframe_years`): episodes ended within it, or still open.
+SSD_TIMEFRAME_YEARS = 6
 #: The first collection year the hub offers (returns before it predate any hub).
 FIRST_YEAR = 2015
 
@@ -124,10 +147,13 @@ class ReturnFile:
 
 # --- the SSD ssd_missing table ----------------------------------------------------------------------
 
-def ssd_missing(actor: User) -> ReturnFile:
-    """Every episode of the authority's own children, open ones open."""
+def ssd_missing(actor: User, today: date | None = None) -> ReturnFile:
+    """The episodes of the authority's own children in the SSD's window: ended within the last
+    6 years (UK local date) or still open."""
     _check(actor, "ssd_missing")
-    episodes = _episodes(return_child_ids(actor))
+    today = today or datetime.now(LONDON).date()
+    window_starts = _london_midnight(_years_before(today, SSD_TIMEFRAME_YEARS))
+    episodes = _episodes(return_child_ids(actor), ended_since=window_starts)
     ids = _la_ids({e.child_id for e in episodes})
     rows = [ssd_row(e, ids[e.child_id]) for e in episodes if e.child_id in ids]
     return _finish(actor, "ssd_missing", None, "ssd_missing.csv", SSD_MISSING_COLUMNS, rows, len(episodes))
@@ -139,39 +165,92 @@ def ssd_row(episode: Row, person_id: str) -> list[str]:
 
 
 def rhi_offered(episode: Row) -> str:
+    """MISS006A: NA while the child is still missing, else Y or N (definitions.RETURN_INTERVIEW_OFFERED)."""
     if episode.found_at is None:
         return "NA"
-    offered = episode.return_interview_offered_at or episode.return_interview_at or episode.return_interview_declined
+    offered = definitions.return_interview_offered(episode.return_interview_offered_at, episode.return_interview_at,
+                                                   episode.return_interview_declined)
     return "Y" if offered else "N"
 
 
 def rhi_accepted(episode: Row) -> str:
+    """MISS007A: Y held, N declined; blank when none was offered (the SSD guidance), or while the
+    child's answer to an offer is not known."""
     if episode.return_interview_at is not None:
         return "Y"
-    return "N" if episode.return_interview_declined else "NA"
+    return "N" if episode.return_interview_declined else ""
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same day `years` earlier (29 February: the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
 
 
 # --- the SSDA903 Missing file -----------------------------------------------------------------------
 
 def ssda903_missing(actor: User, year_number: int, today: date | None = None) -> ReturnFile:
-    """The looked-after children's episodes that started in the collection year (permission
-    first, so a refused user learns nothing from the year's check)."""
+    """The episodes of the authority's looked-after children that overlap the collection year and
+    started while the child was looked after (see the module's notes for each rule); permission
+    first, so a refused user learns nothing from the year's check."""
     _check(actor, "ssda903_missing")
     year = collection_year(year_number, today)
-    episodes = _episodes(looked_after_return_child_ids(actor), year)
-    child_ids = {e.child_id for e in episodes}
+    # Rule 570 (start not after the year's end) and rule 571 (end not before the year's start):
+    # every episode overlapping the year, including one that started before it.
+    found = _episodes(looked_after_return_child_ids(actor), year)
+    periods = _looked_after_periods({e.child_id for e in found})
+    episodes = [(e, period) for e in found
+                if (period := _period_at(periods.get(e.child_id, []), _local_date(e.reported_start))) is not None
+                and not _ended_before(e, period, year.first_day)]
+    child_ids = {e.child_id for e, _period in episodes}
     ids = _la_ids(child_ids)
     births = _dates_of_birth(child_ids)
-    rows = [ssda903_row(e, ids[e.child_id], births[e.child_id], year) for e in episodes if e.child_id in ids]
+    rows = [ssda903_row(e, ids[e.child_id], births[e.child_id], year, period)
+            for e, period in episodes if e.child_id in ids]
     return _finish(actor, "ssda903_missing", year.year, f"ssda903-missing-{year.year}.csv",
                    SSDA903_MISSING_COLUMNS, rows, len(episodes))
 
 
-def ssda903_row(episode: Row, child: str, born: date, year: CollectionYear) -> list[str]:
-    # Rule 571: an end after the year's end is not this year's to report; the episode was open.
-    ended = episode.found_at if episode.found_at is not None and episode.found_at < year.ends else None
+def ssda903_row(episode: Row, child: str, born: date, year: CollectionYear,
+                period: LookedAfterPeriod | None = None) -> list[str]:
+    ended = _mis_end(episode, period)
+    if ended is not None and ended > year.last_day:
+        ended = None  # rule 571: an end after the year's end is not this year's; the episode was open on 31 March
     return [child, _dmy(born), EPISODE_TYPE[episode.classification], _dmy(_local_date(episode.reported_start)),
-            _dmy(_local_date(ended)) if ended else ""]
+            _dmy(ended) if ended else ""]
+
+
+def _mis_end(episode: Row, period: LookedAfterPeriod | None) -> date | None:
+    """The day the episode ended for the return: the child found, or the day they ceased to be
+    looked after if that came first (rule 577: no episode left open once care has ended)."""
+    ended = _local_date(episode.found_at)
+    if period is not None and period.ended_on is not None and (ended is None or ended > period.ended_on):
+        return period.ended_on
+    return ended
+
+
+def _ended_before(episode: Row, period: LookedAfterPeriod, day: date) -> bool:
+    """Rule 571: an episode that ended (for the return) before the year began is not the year's."""
+    ended = _mis_end(episode, period)
+    return ended is not None and ended < day
+
+
+def _looked_after_periods(child_ids: set[int]) -> dict[int, list[LookedAfterPeriod]]:
+    if not child_ids:
+        return {}
+    periods: dict[int, list[LookedAfterPeriod]] = {}
+    for period in db.session().scalars(select(LookedAfterPeriod).where(LookedAfterPeriod.child_id.in_(child_ids))):
+        periods.setdefault(period.child_id, []).append(period)
+    return periods
+
+
+def _period_at(periods: list[LookedAfterPeriod], day: date | None) -> LookedAfterPeriod | None:
+    """The looked-after period the day falls in: rule 581 (not before the child started to be looked
+    after) and rule 578 (not after they ceased)."""
+    return next((p for p in periods if day is not None and p.started_on <= day
+                 and (p.ended_on is None or day <= p.ended_on)), None)
 
 
 # --- shared ------------------------------------------------------------------------------------------
@@ -193,10 +272,15 @@ _EPISODE_COLUMNS = (MissingEpisode.id, MissingEpisode.child_id, MissingEpisode.r
                     MissingEpisode.return_interview_at, MissingEpisode.return_interview_declined)
 
 
-def _episodes(children: Select, year: CollectionYear | None = None) -> list[Row]:
+def _episodes(children: Select, year: CollectionYear | None = None, ended_since: datetime | None = None) -> list[Row]:
+    """The children's episodes: those overlapping the year (started before its end, not ended
+    before its start), or those still open or ended since a moment."""
     query = select(*_EPISODE_COLUMNS).where(MissingEpisode.child_id.in_(children))
     if year is not None:
-        query = query.where(MissingEpisode.reported_start >= year.starts, MissingEpisode.reported_start < year.ends)
+        query = query.where(MissingEpisode.reported_start < year.ends,
+                            or_(MissingEpisode.found_at.is_(None), MissingEpisode.found_at >= year.starts))
+    if ended_since is not None:
+        query = query.where(or_(MissingEpisode.found_at.is_(None), MissingEpisode.found_at >= ended_since))
     return list(db.session().execute(query.order_by(MissingEpisode.reported_start, MissingEpisode.id)))
 
 

@@ -9,6 +9,7 @@ from hub.errors import Invalid
 from hub.reports import annual as annual_report
 from hub.reports import quality as quality_service
 from hub.reports import returns
+from hub.reports.definitions import RETURN_INTERVIEW_OFFERED
 from hub.reports.returns_forms import AnnualForm, ReturnYearForm
 from hub.web import actor, apply_errors, personal_data
 
@@ -30,7 +31,7 @@ def quality():
 def returns_page():
     returns.check_may_export(actor())
     form = ReturnYearForm(formdata=None, year=str(returns.latest_complete_year()))
-    return render_template("reports/returns.html", form=form)
+    return render_template("reports/returns.html", form=form, rhi_offered=RETURN_INTERVIEW_OFFERED)
 
 
 @bp.route("/returns/ssd-missing.csv")
@@ -49,7 +50,7 @@ def ssda903_missing():
             return _download(made.content, made.filename, "text/csv")
         except Invalid as exc:
             apply_errors(form, exc)
-    return render_template("reports/returns.html", form=form), 400
+    return render_template("reports/returns.html", form=form, rhi_offered=RETURN_INTERVIEW_OFFERED), 400
 
 
 @bp.route("/annual")

@@ -21,6 +21,7 @@ from hub.permissions import command_line_report_scope
 from hub.reports import annual
 from hub.reports.figures import Figure
 from hub.reports.returns import CollectionYear, latest_complete_year
+from hub.reports.suppression import LinkedCounts
 from tests.factories import make_child, make_org, make_user, sign_in
 
 UTC = timezone.utc
@@ -159,18 +160,27 @@ def test_someone_with_no_reports_cannot_make_the_annual_report(world, client):
     assert client.get("/reports/annual?year=2026").status_code == 404
 
 
+def published(make, limit: int = 10) -> annual.Table:
+    """A table made on its own, suppressed as a workbook of that one table."""
+    counts = LinkedCounts()
+    table = make(counts)
+    return table.published(counts.protect(limit))
+
+
 def test_a_percentage_is_hidden_with_its_count_and_with_the_count_it_is_a_share_of():
     figure = Figure(key="x", title="", subtitle="", columns=["Episodes", "Number", "Per cent"],
                     rows=[["Ended", 40, 100.0], ["Interview offered", 4, 10.0], ["Interview done", 20, 50.0],
                           ["Agencies", 12, None]])
-    assert annual.nested_table("t", figure, 10).rows == [
+    assert published(lambda counts: annual.nested_table("t", figure, counts, "t")).rows == [
         ["Ended", 40, 100.0], ["Interview offered", "c", "c"], ["Interview done", 20, 50.0], ["Agencies", 12, None]]
     small_base = Figure(key="x", title="", subtitle="", columns=["Episodes", "Number", "Per cent"],
                         rows=[["Ended", 8, 100.0], ["Interview done", 0, 0.0]])
-    assert annual.nested_table("t", small_base, 10).rows == [["Ended", "c", "c"], ["Interview done", 0, "c"]]
+    assert published(lambda counts: annual.nested_table("t", small_base, counts, "t")).rows == [
+        ["Ended", "c", "c"], ["Interview done", 0, "c"]]
 
 
 def test_a_single_column_table_is_protected_against_its_total_without_repeating_it():
-    made = annual.additive_table("Risk", "Risk level", ["High", "Medium", "Low"], ["Children"], [[3], [12], [20]], 10)
+    made = published(lambda counts: annual.additive_table(
+        "Risk", "Risk level", ["High", "Medium", "Low"], ["Children"], [[3], [12], [20]], counts, "risk"))
     assert made.columns == ["Risk level", "Children"]
     assert made.rows == [["High", "c"], ["Medium", "c"], ["Low", 20], ["Total", 35]]
