@@ -287,10 +287,14 @@ def _unexpected_error(exc: Exception):
 
     # Logged with the request id only; hide_parameters keeps SQL values out of the message.
     current_app.logger.exception("unexpected error in request %s", g.get("request_id"))
-    return _render_error(
-        500, "Sorry, there is a problem with the service",
-        f"Nothing you sent has been saved. Try again later. Reference: {g.get('request_id', '')}",
-    )
+    # Only a failed change can say nothing was saved: a page that fails to open (often the one a
+    # saved change redirects to, whose "Saved" message shows above this) changed nothing itself.
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        message = "This page could not be shown. Try again later."
+    else:
+        message = "Nothing you sent has been saved. Try again later."
+    return _render_error(500, "Sorry, there is a problem with the service",
+                         f"{message} Reference: {g.get('request_id', '')}")
 
 
 @bp.route("/health")

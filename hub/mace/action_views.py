@@ -24,8 +24,10 @@ def _home_counts() -> dict:
 
 def _action_form(options: actions.ActionOptions) -> ActionForm:
     form = ActionForm()
-    form.item_id.choices = [(0, "Not for one item")] + [(i.id, f"Item {n}: {i.subject_kind.label}")
-                                                         for n, i in enumerate(options.items, start=1)]
+    # Named as on the meeting page: a notice must not land on the wrong child's item.
+    form.item_id.choices = [(0, "Not for one item")] + [
+        (i.id, f"Item {n}: {options.item_names[i.id]} ({i.subject_kind.label.lower()})")
+        for n, i in enumerate(options.items, start=1)]
     form.owner_organisation_id.choices = [(0, "Choose the agency")] + [(o.id, o.name) for o in options.organisations]
     form.owner_user_id.choices = [(0, "No named owner")] + [(m.user_id, f"{m.user.name}, {m.organisation.name}")
                                                             for m in options.members]

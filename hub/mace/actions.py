@@ -26,7 +26,9 @@ from hub.mace.models import (
     ActionKind, ActionStatus, DisruptionKind, MaceAction, MaceActionUpdate, MaceAgendaChild, MaceAgendaItem,
     MaceGroup, MaceMeeting, MaceMember, MacePerson,
 )
-from hub.mace.service import SHORT_MAX, check_text, current_members, group_for, member_organisations
+from hub.mace.service import (
+    SHORT_MAX, check_text, current_members, group_for, member_organisations, subject_names,
+)
 from hub.people.models import Child
 from hub.permissions import load_mace_object, member_group_ids
 
@@ -59,6 +61,8 @@ class ActionOptions:
     members: list[MaceMember]
     persons: list[MacePerson]
     children: list[Child]
+    #: Each agenda item's subject by name (item id to name), as the meeting page names it.
+    item_names: dict[int, str] = field(default_factory=dict)
 
 
 def _held_children(group_id: int) -> list[Child]:
@@ -77,7 +81,7 @@ def action_options(actor: User, meeting_id: int) -> ActionOptions:
     items = list(db.session().scalars(select(MaceAgendaItem).where(MaceAgendaItem.meeting_id == meeting.id)
                                       .order_by(MaceAgendaItem.position, MaceAgendaItem.id)))
     options = ActionOptions(meeting, items, member_organisations(meeting.group_id), current_members(meeting.group_id),
-                            _persons(meeting.group_id), _held_children(meeting.group_id))
+                            _persons(meeting.group_id), _held_children(meeting.group_id), subject_names(items))
     with unit_of_work():
         audit.record("read", actor=actor, object_type="mace-meeting", object_id=meeting.id, basis="mace-member",
                      detail={"page": "new-action", "group": meeting.group_id})

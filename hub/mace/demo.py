@@ -147,7 +147,8 @@ def _meetings(s, group, users, orgs, subjects, today) -> list[MaceMeeting]:
                                   reason="Missing episode since the last meeting" if position == 0 else "Risk review due",
                                   minutes="Fictional discussion of the child's recent episodes." if held else None,
                                   decisions="Keep on the agenda; actions agreed." if held else None,
-                                  risk_level="High" if position == 0 else "Medium" if held else None,
+                                  # Set at a meeting held, never before it; always with its review date.
+                                  risk_level=("High" if position == 0 else "Medium") if held else None,
                                   risk_review_on=today + timedelta(weeks=8) if held else None,
                                   added_by_user_id=chair.id)
             s.add(item)

@@ -28,7 +28,7 @@ from hub.mace.models import (
     Attendance, MaceAgencyUpdate, MaceAgendaChild, MaceAgendaItem, MaceAttendance, MaceGroup, MaceLocation,
     MaceMeeting, MaceMember, MacePerson, MaceProposalDecision, MeetingStatus, ProposalDecision, SubjectKind,
 )
-from hub.mace.service import SHORT_MAX, check_text, current_members
+from hub.mace.service import SHORT_MAX, check_text, current_members, subject_names
 from hub.people.models import Child
 from hub.permissions import is_chairing, load_mace_object, mace_agenda_child_access
 
@@ -115,6 +115,9 @@ class MeetingPage:
     items: list[ItemView]
     #: Each current member (or one recorded at the meeting) with their attendance, if recorded.
     attendance: list[tuple[MaceMember, Attendance | None]]
+    #: The group's next meeting after this one, once it is scheduled (the notes' agreed date is
+    #: only a plan until then).
+    next_meeting: MaceMeeting | None = None
 
     @property
     def is_chair(self) -> bool:
@@ -130,15 +133,7 @@ def _items(meeting_id: int) -> list[ItemView]:
     s = db.session()
     items = list(s.scalars(select(MaceAgendaItem).where(MaceAgendaItem.meeting_id == meeting_id)
                            .order_by(MaceAgendaItem.position, MaceAgendaItem.id)))
-    ids: dict[SubjectKind, set[int]] = defaultdict(set)
-    for item in items:
-        ids[item.subject_kind].add(item.subject_id)
-    names: dict[tuple[SubjectKind, int], str] = {}
-    for kind, model in ((SubjectKind.child, Child), (SubjectKind.location, MaceLocation),
-                        (SubjectKind.person, MacePerson)):
-        if ids[kind]:
-            for row in s.scalars(select(model).where(model.id.in_(ids[kind])).options(raiseload("*"))):
-                names[(kind, row.id)] = row.full_name if kind is SubjectKind.child else row.name
+    names = subject_names(items)
     updates: dict[int, list] = defaultdict(list)
     if items:
         for update, org_name in s.execute(
@@ -146,7 +141,7 @@ def _items(meeting_id: int) -> list[ItemView]:
                                                                  MaceAgencyUpdate.organisation_id)
                 .where(MaceAgencyUpdate.item_id.in_([i.id for i in items])).order_by(MaceAgencyUpdate.id)):
             updates[update.item_id].append((update, org_name))
-    return [ItemView(i, names.get((i.subject_kind, i.subject_id), "Unknown"), updates[i.id]) for i in items]
+    return [ItemView(i, names[i.id], updates[i.id]) for i in items]
 
 
 def _attendance(meeting: MaceMeeting) -> list[tuple[MaceMember, Attendance | None]]:
@@ -166,6 +161,13 @@ def _attendance(meeting: MaceMeeting) -> list[tuple[MaceMember, Attendance | Non
     return found
 
 
+def _next_meeting(meeting: MaceMeeting) -> MaceMeeting | None:
+    """The group's first meeting scheduled after this one (one statement)."""
+    return db.session().scalar(select(MaceMeeting).where(
+        MaceMeeting.group_id == meeting.group_id, MaceMeeting.scheduled_for > meeting.scheduled_for)
+        .order_by(MaceMeeting.scheduled_for, MaceMeeting.id).limit(1))
+
+
 def meeting_page(actor: User, meeting_id: int) -> MeetingPage:
     """A meeting for a current member: agenda, updates, risk levels, attendance (one read event)."""
     meeting, member = meeting_for(actor, meeting_id)
@@ -176,7 +178,7 @@ def meeting_page(actor: User, meeting_id: int) -> MeetingPage:
             MaceAgendaChild.group_id == meeting.group_id, MaceAgendaChild.child_id.in_(child_ids)))}
         for view in items:
             view.held = held.get(view.item.child_id)
-    page = MeetingPage(meeting, member, items, _attendance(meeting))
+    page = MeetingPage(meeting, member, items, _attendance(meeting), _next_meeting(meeting))
     _read(actor, "mace-meeting", meeting.id, child_ids, items=[v.item.id for v in items])
     return page
 

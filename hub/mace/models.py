@@ -100,12 +100,17 @@ class MaceMember(Base):
         return self.start_date <= day and (self.end_date is None or day < self.end_date)
 
 
+def _risk_has_review(review: str) -> CheckConstraint:
+    """A risk level is never without the date it must be reviewed by (nor a date without a level)."""
+    return CheckConstraint(f"(risk_level IS NULL) = ({review} IS NULL)", name="risk_level_has_review")
+
+
 class MaceAgendaChild(Base):
     """A child the group holds (brought onto an agenda), until removed_at; with the child's
     current risk level on the group's scale and when it must next be reviewed."""
 
     __tablename__ = "mace_agenda_child"
-    __table_args__ = (UniqueConstraint("group_id", "child_id"),)
+    __table_args__ = (UniqueConstraint("group_id", "child_id"), _risk_has_review("risk_review_due"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("mace_group.id", ondelete="CASCADE"))
@@ -292,6 +297,7 @@ class MaceAgendaItem(Base):
     __tablename__ = "mace_agenda_item"
     __table_args__ = (
         _one_subject(),
+        _risk_has_review("risk_review_on"),
         Index("ix_mace_agenda_item_meeting", "meeting_id", "position"),
         Index("ix_mace_agenda_item_child", "child_id"),
     )

@@ -26,7 +26,8 @@ from hub.mace.service import group_for
 from hub.people.models import Child
 from hub.permissions import child_bases, load_mace_object, mace_child_access, member_group_ids
 
-WIDTH, HEIGHT, MARGIN = 720, 480, 70
+#: The drawing's least size (a larger network draws larger; the page scales it to fit).
+WIDTH, HEIGHT = 720, 480
 COLOURS = {"child": "#1d70b8", "location": "#00703c", "person": "#d4351c"}
 Node = tuple[str, int]
 
@@ -126,19 +127,128 @@ def _names(actor: User, group_id: int, nodes: list[Node]) -> dict[Node, str]:
     return names
 
 
-def _positions(ego: nx.Graph, centre: Node, steps: dict[Node, int]) -> dict[Node, tuple[float, float]]:
-    """The centre in the middle and one ring per step (networkx's shell_layout, without the numpy
-    it needs: a few lines of trigonometry), scaled to the drawing."""
-    half_w, half_h = WIDTH / 2 - MARGIN, HEIGHT / 2 - MARGIN / 2
-    placed = {centre: (WIDTH / 2, HEIGHT / 2)}
+#: Layout units are drawing pixels. Rings' radii from the centre; how far any edge keeps from the
+#: centre of a node it does not join (the widest node drawn reaches 19 from its centre: a 28-wide
+#: triangle); how far apart nodes stay (room for the label under each).
+RING_RADIUS = {0: 0.0, 1: 150.0, 2: 300.0}
+CLEARANCE = 24.0
+SPACING = 80.0
+#: Label sizes, to fit the drawing around the names (Arial at 14px: about 7.7px a character).
+LABEL_CHAR, LABEL_BELOW = 7.7, 30
+Point = tuple[float, float]
+
+
+def distance_to_segment(p: Point, a: Point, b: Point) -> float:
+    """How far point p is from the segment a-b."""
+    (px, py), (ax, ay), (bx, by) = p, a, b
+    dx, dy = bx - ax, by - ay
+    length = dx * dx + dy * dy
+    t = 0.0 if length == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length))
+    return math.hypot(px - (ax + t * dx), py - (ay + t * dy))
+
+
+def _fits(node: Node, p: Point, placed: dict[Node, Point], graph: nx.Graph) -> bool:
+    """Whether `node` may sit at p among the nodes already placed: apart from each of them, off
+    every edge already drawn, and its own edges to placed neighbours clear of every other node."""
+    if any(math.dist(p, q) < SPACING for q in placed.values()):
+        return False
+    for a, b in graph.edges:
+        if a in placed and b in placed and distance_to_segment(p, placed[a], placed[b]) < CLEARANCE:
+            return False
+    for neighbour in graph.neighbors(node):
+        if neighbour in placed:
+            end = placed[neighbour]
+            if any(distance_to_segment(q, p, end) < CLEARANCE for other, q in placed.items() if other != neighbour):
+                return False
+    return True
+
+
+def _candidates(radius: float, angle: float, reach: int) -> list[Point]:
+    """Points near the ideal (radius, angle), nearest first: the same ring turning either way,
+    then rings further out (and, past the first ring, further in)."""
+    found = []
+    for dr in range(-60 if radius > RING_RADIUS[1] else 0, 60 * reach + 1, 30):
+        r = radius + dr
+        if r <= 0:
+            continue
+        for k in range(73):
+            for turn in ((k,) if k in (0, 72) else (k, -k)):
+                da = math.radians(2.5 * turn)
+                cost = abs(dr) + r * abs(da) * 0.6
+                found.append((cost, r * math.cos(angle + da), r * math.sin(angle + da)))
+    found.sort()
+    return [(x, y) for _, x, y in found]
+
+
+def _ideal_angles(ring: list[Node], anchors: dict[Node, float]) -> dict[Node, float]:
+    """The ring's nodes spread evenly, in the order of the angle they hang from (their placed
+    neighbours' mean direction), so that a node sits near what it is linked through."""
+    order = sorted(ring, key=lambda n: (anchors.get(n, 0.0), n))
+    offset = anchors[order[0]] if order and order[0] in anchors else -math.pi / 2
+    return {n: offset + 2 * math.pi * k / len(order) for k, n in enumerate(order)}
+
+
+def layout(graph: nx.Graph, centre: Node, steps: dict[Node, int]) -> dict[Node, Point]:
+    """Positions, centre at (0, 0), such that no edge passes within CLEARANCE of a node it does not
+    join and no two nodes are closer than SPACING. Concentric rings alone put nodes on one line
+    (a ring-1 node, the centre and a ring-2 node opposite: the edge between the outer two crosses
+    the centre, and a child looks linked through another child), so each node, nearest ring
+    first, takes the free point nearest its ideal place that keeps those two rules against every
+    node and edge already placed; between them the two checks cover every edge-node pair."""
+    placed: dict[Node, Point] = {centre: (0.0, 0.0)}
     for step in (1, 2):
-        ring = sorted(n for n in ego.nodes if steps[n] == step)
-        radius = step / 2
-        for k, node in enumerate(ring):
-            angle = 2 * math.pi * k / len(ring) + (math.pi / len(ring) if step == 2 else 0) - math.pi / 2
-            placed[node] = (round(WIDTH / 2 + radius * half_w * math.cos(angle), 1),
-                            round(HEIGHT / 2 + radius * half_h * math.sin(angle), 1))
+        ring = sorted(n for n in graph.nodes if steps.get(n) == step)
+        anchors = {}
+        for n in ring:
+            ends = [placed[m] for m in graph.neighbors(n) if m in placed and m != centre]
+            if ends:
+                anchors[n] = math.atan2(sum(y for _, y in ends), sum(x for x, _ in ends))
+        ideal = _ideal_angles(ring, anchors)
+        for node in sorted(ring, key=lambda n: (ideal[n], n)):
+            reach = 4
+            while True:
+                spot = next((p for p in _candidates(RING_RADIUS[step], ideal[node], reach)
+                             if _fits(node, p, placed, graph)), None)
+                if spot is not None or reach > 64:
+                    break
+                reach *= 2
+            # Never reached on a network of a group's size; a place is still given, not an error.
+            placed[node] = spot if spot is not None else (RING_RADIUS[step] + 60.0 * reach, 0.0)
     return placed
+
+
+def _fit(positions: dict[Node, Point], names: dict[Node, str]) -> tuple[dict[Node, Point], int, int]:
+    """Moved (never scaled: the gaps are in drawing pixels) so that every node and its label is
+    inside the drawing, at least WIDTH by HEIGHT, content centred."""
+    half = {n: max(20.0, LABEL_CHAR * len(names[n]) / 2) for n in positions}
+    left = min(x - half[n] for n, (x, _) in positions.items())
+    right = max(x + half[n] for n, (x, _) in positions.items())
+    top = min(y for _, y in positions.values()) - 20
+    bottom = max(y for _, y in positions.values()) + LABEL_BELOW + 10
+    width, height = max(WIDTH, math.ceil(right - left + 20)), max(HEIGHT, math.ceil(bottom - top + 20))
+    dx, dy = (width - (right - left)) / 2 - left, (height - (bottom - top)) / 2 - top
+    return {n: (round(x + dx, 1), round(y + dy, 1)) for n, (x, y) in positions.items()}, width, height
+
+
+@dataclass
+class Drawing:
+    centre: NetworkNode
+    nodes: list[NetworkNode]
+    edges: list[tuple[NetworkNode, NetworkNode]]
+    width: int
+    height: int
+
+
+def draw(ego: nx.Graph, centre: Node, names: dict[Node, str]) -> Drawing:
+    """The subject's network (its two-step ego graph) laid out for the page's SVG and table."""
+    steps = nx.single_source_shortest_path_length(ego, centre)
+    places, width, height = _fit(layout(ego, centre, steps), names)
+    built: dict[Node, NetworkNode] = {}
+    for node in sorted(ego.nodes, key=lambda n: (steps[n], n[0], names[n].lower())):
+        through = sorted(names[m] for m in ego.neighbors(node) if steps.get(m) == 1) if steps[node] == 2 else []
+        built[node] = NetworkNode(node[0], node[1], names[node], steps[node], through, *places[node])
+    edges = [(built[a], built[b]) for a, b in ego.edges]
+    return Drawing(built[centre], [n for key, n in built.items() if key != centre], edges, width, height)
 
 
 def network(actor: User, kind: str, subject_id: int, group_id: int | None = None) -> NetworkPage:
@@ -150,17 +260,10 @@ def network(actor: User, kind: str, subject_id: int, group_id: int | None = None
     graph = group_graph(group.id)
     graph.add_node(centre)
     ego = nx.ego_graph(graph, centre, radius=2)
-    steps = nx.single_source_shortest_path_length(ego, centre)
-    names = _names(actor, group.id, list(ego.nodes))
-    places = _positions(ego, centre, steps)
-    built: dict[Node, NetworkNode] = {}
-    for node in sorted(ego.nodes, key=lambda n: (steps[n], n[0], names[n].lower())):
-        through = sorted(names[m] for m in ego.neighbors(node) if steps.get(m) == 1) if steps[node] == 2 else []
-        built[node] = NetworkNode(node[0], node[1], names[node], steps[node], through, *places[node])
-    edges = [(built[a], built[b]) for a, b in ego.edges]
+    drawing = draw(ego, centre, _names(actor, group.id, list(ego.nodes)))
     children = sorted(i for k, i in ego.nodes if k == "child")
     with unit_of_work():
         audit.record("read", actor=actor, object_type="mace-network", object_id=subject_id,
                      child_id=subject_id if kind == "child" else None, basis="mace-member",
                      detail={"kind": kind, "group": group.id, "children": children})
-    return NetworkPage(group, built[centre], [n for key, n in built.items() if key != centre], edges)
+    return NetworkPage(group, drawing.centre, drawing.nodes, drawing.edges, drawing.width, drawing.height)

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import raiseload
 
 from hub import db
 from hub.audit import service as audit
 from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.errors import Invalid
-from hub.mace.models import MaceGroup, MaceMeeting, MaceMember, MaceMembership, MemberRole
+from hub.mace.models import (
+    MaceAgendaItem, MaceGroup, MaceLocation, MaceMeeting, MaceMember, MaceMembership, MacePerson, MemberRole,
+    SubjectKind,
+)
+from hub.people.models import Child
 from hub.permissions import load_mace_object, member_group_ids
 
 #: The longest free text a MACE form takes (minutes, updates, descriptions): long enough for real
@@ -174,3 +179,20 @@ def candidates(actor: User, group_id: int) -> list[User]:
     with unit_of_work():
         audit.record("read", actor=actor, object_type="mace-member-candidates", object_id=group.id)
     return users
+
+
+def subject_names(items: list[MaceAgendaItem]) -> dict[int, str]:
+    """Each agenda item's subject by name (the child's, the place's or the person's), by item id,
+    in at most one statement per kind. Every current member of the group reads the agenda's
+    names on the meeting page; any form offering the items names them the same way."""
+    s = db.session()
+    ids: dict[SubjectKind, set[int]] = {kind: set() for kind in SubjectKind}
+    for item in items:
+        ids[item.subject_kind].add(item.subject_id)
+    names: dict[tuple[SubjectKind, int], str] = {}
+    for kind, model in ((SubjectKind.child, Child), (SubjectKind.location, MaceLocation),
+                        (SubjectKind.person, MacePerson)):
+        if ids[kind]:
+            for row in s.scalars(select(model).where(model.id.in_(ids[kind])).options(raiseload("*"))):
+                names[(kind, row.id)] = row.full_name if kind is SubjectKind.child else row.name
+    return {i.id: names.get((i.subject_kind, i.subject_id), "Unknown") for i in items}

@@ -207,11 +207,15 @@ def _agendas(w: World) -> None:
     # Held in 2026: G holds c1 (High) and c2 (Medium); c4 left G in June 2025; H holds c3 (High).
     g, h, c = w.groups["G"].id, w.groups["H"].id, w.children
     with db.unit_of_work() as s:
-        s.add(MaceAgendaChild(group_id=g, child_id=c["c1"].id, added_at=utc(2026, 3, 1), risk_level="High"))
-        s.add(MaceAgendaChild(group_id=g, child_id=c["c2"].id, added_at=utc(2026, 3, 1), risk_level="Medium"))
+        s.add(MaceAgendaChild(group_id=g, child_id=c["c1"].id, added_at=utc(2026, 3, 1), risk_level="High",
+                              risk_review_due=date(2026, 6, 1)))
+        s.add(MaceAgendaChild(group_id=g, child_id=c["c2"].id, added_at=utc(2026, 3, 1), risk_level="Medium",
+                              risk_review_due=date(2026, 6, 1)))
         s.add(MaceAgendaChild(group_id=g, child_id=c["c4"].id, added_at=utc(2025, 1, 1),
-                              removed_at=utc(2025, 6, 1), risk_level="High"))
-        s.add(MaceAgendaChild(group_id=h, child_id=c["c3"].id, added_at=utc(2025, 11, 1), risk_level="High"))
+                              removed_at=utc(2025, 6, 1), risk_level="High",
+                              risk_review_due=date(2026, 6, 1)))
+        s.add(MaceAgendaChild(group_id=h, child_id=c["c3"].id, added_at=utc(2025, 11, 1), risk_level="High",
+                              risk_review_due=date(2026, 6, 1)))
 
 
 def _action(group: MaceGroup, owner: Organisation, creator: User, due: date, status: ActionStatus,
