@@ -5,13 +5,13 @@ upcoming meeting's agenda, and the meeting page failed on it. Existing rows are 
 a level with no review date is kept and given today as its review date (the group sees the review
 as due, rather than losing the level); a review date with no level is cleared (nothing to review).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023_risk_level_review
+Revises: 0022_looked_after_periods
 """
 from alembic import op
 
-revision = '0021'
-down_revision = '0020'
+revision = '0023_risk_level_review'
+down_revision = '0022_looked_after_periods'
 branch_labels = None
 depends_on = None
 
