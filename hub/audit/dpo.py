@@ -544,8 +544,7 @@ def _store_flags(found: list[rules.Found]) -> int:
     s.flush()
     if behind:
         s.execute(insert(AuditFlagEvent), [dict(kind=f.kind, event_seq=f.event.seq, flag_id=group.id,
-                                                child_id=(rules.children_read(f.event) or [f.event.child_id])[0])
-                                           for group, f in behind])
+                                                child_id=f.child_id) for group, f in behind])
     return len(behind)
 
 
