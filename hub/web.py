@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(lambda data: __import__("base64").b64encode(data).decode(), "b64")
     app.add_template_filter(london, "london")
+    app.add_template_filter(long_date, "long_date")
 
 
 def london(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
@@ -86,6 +87,11 @@ def london(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(ZoneInfo("Europe/London")).strftime(fmt)
+
+
+def long_date(day) -> str:
+    """A calendar date (a date of birth, a closure day) as people write it: 27 March 2012."""
+    return f"{day:%-d %B %Y}" if day is not None else ""
 
 
 def _start_request() -> None:

@@ -327,6 +327,10 @@ def test_the_dpos_reviewing_break_glass_read_the_typed_reason_on_the_grant_and_n
             assert url in client.get("/audit/flags").get_data(as_text=True)
         page = client.get(url).get_data(as_text=True)
         assert reason in page and "The child is missing now and may be at risk" in page
+        # The hub's DPO sees whose record it was by name; the school's DPO, whose school does
+        # not hold the child, is not told the name (break glass gives the DPO no scope).
+        named = f"Who has seen {locality['related'].full_name}&#39;s record"
+        assert (named in page) is (reader is hub_dpo) and f"Who has seen child {locality['related'].id}" not in page
     read = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "break-glass-grants",
                                                          AuditEvent.outcome == "done")).all()
     assert [json.loads(e.detail)["children"] for e in read] == [[locality["related"].id]] * 2
