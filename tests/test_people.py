@@ -439,3 +439,16 @@ def test_keys_reindex_makes_children_indexed_before_this_search_findable(app, pu
     assert result.exit_code == 0 and "Reindexed 3 children" in result.output
     assert _found(pupils, "Vio") == {pupils["violet"].id} and not people.search_index_stale()
     assert people.child_ids_by_name("violet", "ashworth", date(2013, 7, 14)) == [pupils["violet"].id]
+
+
+def test_a_childs_page_says_when_no_nhs_number_is_recorded(app):
+    school = make_org(OrgKind.school)
+    without, with_one = make_child("No", "Number", identifiers={}), make_child("Has", "Number")
+    for child in (without, with_one):
+        enrol(child, school)
+    client = app.test_client()
+    sign_in(client, *make_user(school, Role.dsl))
+    page = client.get(f"/children/{without.id}").get_data(as_text=True)
+    warning = page.split('data-testid="no-nhs-number"', 1)[1].split("</div>", 1)[0]
+    assert "No NHS number is recorded" in warning and "section 16LC" in warning
+    assert 'data-testid="no-nhs-number"' not in client.get(f"/children/{with_one.id}").get_data(as_text=True)

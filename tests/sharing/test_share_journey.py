@@ -237,3 +237,11 @@ def test_a_draft_keeps_what_each_page_sent_and_belongs_to_its_author(app, world)
     record = db.session().scalar(select(ShareDraftRecord))
     assert json.loads(record.answers)["summary"] == ["Risk raised after third episode"]
     assert record.user_id == world["worker"].id
+
+
+def test_the_legal_basis_page_names_the_sharing_duty_as_not_yet_in_force_and_does_not_offer_it(app, world):
+    client = _client(app, world, "worker")
+    page = client.get(f"/sharing/new/{world['child'].id}/legal-basis").get_data(as_text=True)
+    assert 'value="CA2004-s16LA"' not in page and 'value="CA1989-s47"' in page
+    note = page.split('data-testid="gateway-not-in-force"', 1)[1].split("</p>", 1)[0]
+    assert "Children Act 2004 section 16LA" in note and "not yet in force" in note

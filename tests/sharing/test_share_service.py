@@ -318,3 +318,12 @@ def test_two_corrections_of_one_share_at_the_same_moment_cannot_both_be_stored(w
     assert "corrected by someone else" in info.value.errors[""]
     assert _count() == before
     assert [s.id for s in service.corrections(world["worker"], original)] == [first.id]
+
+
+def test_a_share_today_cannot_name_the_information_sharing_duty_before_it_is_in_force(world):
+    """The Children's Wellbeing and Schools Act 2026's s.16LA gateway awaits its commencement."""
+    assert "CA2004-s16LA" not in {g.code for g in service.gateways()}
+    with pytest.raises(Invalid) as refused:
+        service.create_share(world["worker"], draft(world, bases=BasisChoice(article_6="6(1)(e)",
+                                                                             gateway="CA2004-s16LA")))
+    assert "is not in force on" in refused.value.errors["gateway"] and _count() == 0
