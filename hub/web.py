@@ -11,7 +11,9 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timezone
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -27,6 +29,7 @@ from hub.home import Work, work_for
 from hub.permissions import Capabilities
 
 bp = Blueprint("core", __name__)
+LONDON = ZoneInfo("Europe/London")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -74,18 +77,28 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(lambda data: __import__("base64").b64encode(data).decode(), "b64")
     app.add_template_filter(london, "london")
+    app.add_template_filter(long_date, "long_date")
 
 
-def london(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
-    """A stored (UTC) time as people in England read it: Europe/London, BST or GMT as it was."""
-    from datetime import timezone
-    from zoneinfo import ZoneInfo
+#: The one way the hub shows a moment: London time (BST or GMT as it was), "7 Dec 2026 01:50".
+LONDON_FORMAT = "%-d %b %Y %H:%M"
 
-    if moment is None:
+
+def london(moment: datetime | str | None, fmt: str = LONDON_FORMAT) -> str:
+    """A stored (UTC) time as people in England read it: Europe/London, BST or GMT as it was. Takes
+    the ISO 8601 text some records keep (a signed tree head's "2026-12-07T01:50:34Z") as well."""
+    if moment is None or moment == "":
         return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(ZoneInfo("Europe/London")).strftime(fmt)
+    return moment.astimezone(LONDON).strftime(fmt)
+
+
+def long_date(day) -> str:
+    """A calendar date (a date of birth, a closure day) as people write it: 27 March 2012."""
+    return f"{day:%-d %B %Y}" if day is not None else ""
 
 
 def _start_request() -> None:

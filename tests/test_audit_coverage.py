@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from hub import db
 from hub.audit.models import AuditEvent, AuditFlag
 from hub.auth.roles import OrgKind, Role
+from hub.sharing import drafts
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
 from tests.mace.samples import mace_samples
 from tests.missing.test_import import review_item_id
@@ -85,6 +86,7 @@ def _officer_of(episode_id: int):
 
 
 def test_every_page_showing_personal_data_writes_an_audit_event(app):
+
     host = make_org(OrgKind.mace_host)
     school = make_org(OrgKind.school)
     # One person who can open every page: a hub DPO who is also an administrator.
@@ -107,8 +109,11 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     sign_in(client, user, secret)
     # Pages only a practitioner opens (the DPO may not record an episode): walked as a police officer.
     officer_client = app.test_client()
-    sign_in(officer_client, *_officer_of(episode_id))
-    as_officer = {"missing.new"}
+    officer, officer_secret = _officer_of(episode_id)
+    sign_in(officer_client, officer, officer_secret)
+    as_officer = {"missing.new", "sharing.new_abandon"}
+    # "Delete this draft" shows what it would delete: a draft of the officer's own.
+    per_page["sharing.new_abandon"] = {"draft": drafts.save(officer, child.id, None, {"summary": ["s"]})}
     # The school's inbox is walked as its key adult.
     from hub.notifications.models import Notification
 

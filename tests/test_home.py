@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hub import db
 from hub.audit.models import AuditEvent, AuditFlag
 from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
+from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import utcnow
 from hub.home import work_for
 from hub.missing import service as missing
+from hub.permissions import may_search_children
 from hub.missing.models import ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
 from tests.factories import make_org, make_user, sign_in
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
@@ -87,3 +89,32 @@ def test_a_dpo_sees_the_open_flags_of_their_scope(app):
     sign_in(client, dpo, secret)
     page = _home(client)
     assert "<strong>2</strong> open flags" in page and "Audit (2)" in page
+
+
+def _main_links(page: str) -> set[str]:
+    main = page.split('id="main-content"', 1)[1].split("</main>", 1)[0]
+    return {href.replace("&amp;", "&") for href in re.findall(r'href="(/[^"#]*)"', main)}
+
+
+#: One user of each role in each kind of organisation that may hold it.
+ONE_OF_EACH_ROLE = sorted({(kind, role) for kind, roles in ROLES_FOR_KIND.items() for role in roles},
+                          key=lambda pair: (pair[1].value, pair[0].value))
+
+
+@pytest.mark.parametrize("kind,role", ONE_OF_EACH_ROLE, ids=lambda v: v.value)
+def test_every_section_of_each_roles_home_page_is_one_it_can_use(app, kind, role):
+    user, _ = make_user(make_org(kind), role)
+    client = _client_for(app, user)
+    page = client.get("/").get_data(as_text=True)
+    for href in sorted(_main_links(page)):
+        assert client.get(href).status_code == 200, f"{role.value} of a {kind.value} is offered {href}"
+    assert ('href="/children"' in page) is may_search_children(user)
+
+
+def test_the_analyst_is_offered_the_figures_and_never_find_a_child(app):
+    analyst, _ = make_user(make_org(OrgKind.childrens_social_care), Role.analyst)
+    page = _client_for(app, analyst).get("/").get_data(as_text=True)
+    assert "/children" not in page and "Find a child" not in page
+    assert 'data-testid="home-reports"' in page
+    worker, _ = make_user(make_org(OrgKind.childrens_social_care), Role.social_worker)
+    assert 'data-testid="home-children"' in _client_for(app, worker).get("/").get_data(as_text=True)

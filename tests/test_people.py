@@ -327,6 +327,10 @@ def test_the_dpos_reviewing_break_glass_read_the_typed_reason_on_the_grant_and_n
             assert url in client.get("/audit/flags").get_data(as_text=True)
         page = client.get(url).get_data(as_text=True)
         assert reason in page and "The child is missing now and may be at risk" in page
+        # The hub's DPO sees whose record it was by name; the school's DPO, whose school does
+        # not hold the child, is not told the name (break glass gives the DPO no scope).
+        named = f"Who has seen {locality['related'].full_name}&#39;s record"
+        assert (named in page) is (reader is hub_dpo) and f"Who has seen child {locality['related'].id}" not in page
     read = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "break-glass-grants",
                                                          AuditEvent.outcome == "done")).all()
     assert [json.loads(e.detail)["children"] for e in read] == [[locality["related"].id]] * 2
@@ -435,3 +439,16 @@ def test_keys_reindex_makes_children_indexed_before_this_search_findable(app, pu
     assert result.exit_code == 0 and "Reindexed 3 children" in result.output
     assert _found(pupils, "Vio") == {pupils["violet"].id} and not people.search_index_stale()
     assert people.child_ids_by_name("violet", "ashworth", date(2013, 7, 14)) == [pupils["violet"].id]
+
+
+def test_a_childs_page_says_when_no_nhs_number_is_recorded(app):
+    school = make_org(OrgKind.school)
+    without, with_one = make_child("No", "Number", identifiers={}), make_child("Has", "Number")
+    for child in (without, with_one):
+        enrol(child, school)
+    client = app.test_client()
+    sign_in(client, *make_user(school, Role.dsl))
+    page = client.get(f"/children/{without.id}").get_data(as_text=True)
+    warning = page.split('data-testid="no-nhs-number"', 1)[1].split("</div>", 1)[0]
+    assert "No NHS number is recorded" in warning and "section 16LC" in warning
+    assert 'data-testid="no-nhs-number"' not in client.get(f"/children/{with_one.id}").get_data(as_text=True)

@@ -29,9 +29,10 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.exports import write_xlsx
 from hub.people.models import Child, ChildNameToken
+from hub.people.service import ChildSearch, search_clauses
 from hub.permissions import (
-    audit_event_scope, audit_flag_scope, is_hub_dpo, may_check_audit_integrity, may_review_audit_log,
-    visible_child_ids,
+    audit_event_scope, audit_flag_scope, audit_person_scope, is_hub_dpo, may_check_audit_integrity,
+    may_review_audit_log, visible_child_ids,
 )
 
 PAGE_SIZE = 50
@@ -120,6 +121,22 @@ class EventPage:
     next_before: int | None
     users: dict[int, User] = field(default_factory=dict)
     organisations: dict[int, Organisation] = field(default_factory=dict)
+    #: Names of the children the page shows that the DPO may see (hub.permissions: the list rule
+    #: of children); a child outside it is shown by number only.
+    children: dict[int, str] = field(default_factory=dict)
+
+
+#: Children shown by name in a listing event's row; the rest are counted.
+LISTED_SHOWN = 5
+
+
+def _children_shown(events: list[AuditEvent]) -> set[int]:
+    """The children the page's rows name: each event's child and the first of each listing's."""
+    shown = {e.child_id for e in events if e.child_id}
+    for event in events:
+        if not event.child_id and event.detail and '"children"' in event.detail:
+            shown.update((detail(event).get("children") or [])[:LISTED_SHOWN])
+    return shown
 
 
 def search(actor: User, filters: EventFilter, before: int | None = None, purpose: str = "audit review") -> EventPage:
@@ -127,10 +144,57 @@ def search(actor: User, filters: EventFilter, before: int | None = None, purpose
     filters.validate()
     rows = list(db.session().scalars(_newest_page(actor, filters.apply(select(AuditEvent)), before, PAGE_SIZE + 1)))
     events, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    children = _child_names(actor, _children_shown(events) | ({filters.child_id} if filters.child_id else set()))
     with unit_of_work():
         audit.record("read", actor=actor, object_type="audit-log", child_id=filters.child_id,
-                     basis="role:dpo", purpose=purpose, detail={"filters": filters.as_detail(), "shown": len(events)})
-    return EventPage(events, events[-1].id if more else None, *_names(events))
+                     basis="role:dpo", purpose=purpose, detail={"filters": filters.as_detail(), "shown": len(events),
+                                                                "children_named": sorted(children)})
+    return EventPage(events, events[-1].id if more else None, *_names(events), children=children)
+
+
+#: How many matches a DPO's search for a child or a person lists to choose from.
+MATCHES_SHOWN = 20
+
+
+def find_children(actor: User, text: str) -> list[Child]:
+    """The children a DPO may review that match what they typed, found by the search everyone
+    uses (part of a name, a sound-alike, a date of birth, an identifier: hub.people.service)."""
+    _require(actor)
+    clauses = search_clauses(ChildSearch(name=text))
+    if not clauses:
+        return []
+    return list(db.session().scalars(select(Child).where(Child.id.in_(visible_child_ids(actor)), *clauses)
+                                     .order_by(Child.id).limit(MATCHES_SHOWN + 1)))
+
+
+def find_people(actor: User, text: str) -> list[User]:
+    """The people a DPO may review (hub.permissions.audit_person_scope) whose name holds what they
+    typed, or whose e-mail address it is."""
+    _require(actor)
+    text = (text or "").strip().lower()
+    if len(text) < 2:
+        return []
+    query = select(User).where(or_(func.lower(User.name).contains(text, autoescape=True),
+                                   func.lower(User.email) == text))
+    scope = audit_person_scope(actor)
+    if scope is not None:
+        query = query.where(scope)
+    return list(db.session().scalars(query.order_by(User.name, User.id).limit(MATCHES_SHOWN + 1)))
+
+
+def child_name(actor: User, child_id: int) -> str | None:
+    """The child's name for a DPO's page title, when the DPO may see the child (else None)."""
+    _require(actor)
+    return _child_names(actor, {child_id}).get(child_id)
+
+
+def person(actor: User, user_id: int) -> User | None:
+    """The person a "what has this user done" page is about, when the DPO may find them
+    (hub.permissions.audit_person_scope; else None, and the page names nobody)."""
+    _require(actor)
+    query = select(User).where(User.id == user_id)
+    scope = audit_person_scope(actor)
+    return db.session().scalar(query if scope is None else query.where(scope))
 
 
 def _names(events: list[AuditEvent]) -> tuple[dict[int, User], dict[int, Organisation]]:
@@ -425,7 +489,7 @@ def export_json(actor: User | None, prove_from: int | None = None, **filters) ->
 
 
 XLSX_HEADERS = ["Sequence", "Time (UTC)", "Outcome", "Action", "User id", "User", "Organisation", "Roles",
-                "Signed in with", "Object type", "Object id", "Child id", "Basis of access", "Purpose",
+                "Signed in with", "Object type", "Object id", "Child id", "Child", "Basis of access", "Purpose",
                 "Legal basis", "Request id", "Client address", "Detail"]
 
 
@@ -435,10 +499,11 @@ def export_xlsx(actor: User, filters: EventFilter) -> bytes:
     query = _scoped(actor, filters.apply(select(AuditEvent))).order_by(AuditEvent.id)
     events = list(db.session().scalars(query))
     users, orgs = _names(events)
+    children = _child_names(actor, {e.child_id for e in events if e.child_id})  # named where the DPO may see
     rows = ([e.seq, e.occurred_at, e.outcome, e.action, e.actor_user_id,
              users[e.actor_user_id].name if e.actor_user_id in users else "",
              orgs[e.actor_org_id].name if e.actor_org_id in orgs else "", e.actor_roles, e.auth_method,
-             e.object_type, e.object_id, e.child_id, e.access_basis, e.purpose, e.legal_basis, e.request_id,
+             e.object_type, e.object_id, e.child_id, children.get(e.child_id, ""), e.access_basis, e.purpose, e.legal_basis, e.request_id,
              e.client_address, e.detail] for e in events)
     content = write_xlsx("Audit log", XLSX_HEADERS, rows)
     with unit_of_work():
@@ -544,8 +609,7 @@ def _store_flags(found: list[rules.Found]) -> int:
     s.flush()
     if behind:
         s.execute(insert(AuditFlagEvent), [dict(kind=f.kind, event_seq=f.event.seq, flag_id=group.id,
-                                                child_id=(rules.children_read(f.event) or [f.event.child_id])[0])
-                                           for group, f in behind])
+                                                child_id=f.child_id) for group, f in behind])
     return len(behind)
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
 DEFAULT_HOURS = ("08:00", "18:00")
-VOLUME_THRESHOLD = 50  # child record views by one user in one day
+VOLUME_THRESHOLD = 50  # different children whose records one user viewed in one day
 FAILED_SIGN_IN_THRESHOLD = 5  # refused sign-ins for one account in one hour
 FAILED_SIGN_IN_WINDOW = timedelta(hours=1)
 BULK_EXPORT_THRESHOLD = 100  # entries or rows in one export
@@ -59,6 +59,9 @@ class Found:
     kind: str
     event: object  # an AuditEvent: seq, occurred_at, action, outcome, actor_user_id, actor_org_id, child_id
     reason: str
+    #: The child the flag is about, when it is about one: never one child picked from a listing
+    #: or from a count of many (a volume flag is about the user, not a child).
+    child_id: int | None = None
 
 
 def children_read(event) -> list[int]:
@@ -87,26 +90,34 @@ class Detector:
     def __init__(self, hours: dict[int, WorkingHours], same_surname: set[tuple[int, int]]):
         self.hours = hours
         self.same_surname = same_surname
-        self.daily_views: dict[tuple[int | None, date], int] = defaultdict(int)
+        #: The different children each user saw each London day: a listing seen again, or a
+        #: record opened twice, is the same child, not another view to count.
+        self.daily_children: dict[tuple[int | None, date], set[int]] = defaultdict(set)
         self.failures: dict[int, list[datetime]] = defaultdict(list)
 
     def feed(self, event, raising: bool = True) -> list[Found]:
         found = []
         when = aware(event.occurred_at)
         if event.access_basis and event.access_basis.startswith("break-glass"):
-            found.append(Found("break-glass", event, "Access with no legitimate relationship (break glass)"))
+            found.append(Found("break-glass", event, "Access with no legitimate relationship (break glass)",
+                               event.child_id))
         children = children_read(event)
         if children:
+            only = children[0] if len(children) == 1 else None
             hours = self.hours.get(event.actor_org_id, WorkingHours())
             if not hours.covers(when):
-                found.append(Found("out-of-hours", event, f"Child records viewed out of working hours ({hours})"))
-            key = (event.actor_user_id, london_day(when))
-            before = self.daily_views[key]
-            self.daily_views[key] += len(children)  # a listing is a sight of each child it names
-            if before <= VOLUME_THRESHOLD < self.daily_views[key]:
-                found.append(Found("volume", event, f"More than {VOLUME_THRESHOLD} child records viewed in one day"))
-            if any((event.actor_user_id, child) in self.same_surname for child in children):
-                found.append(Found("same-surname", event, "Looked up a child who shares their surname"))
+                found.append(Found("out-of-hours", event, f"Child records viewed out of working hours ({hours})",
+                                   only))
+            seen = self.daily_children[(event.actor_user_id, london_day(when))]
+            before = len(seen)
+            seen.update(children)
+            if before <= VOLUME_THRESHOLD < len(seen):
+                found.append(Found("volume", event, f"{len(seen)} different children's records viewed in one day "
+                                                    f"(more than {VOLUME_THRESHOLD})"))
+            for child in children:
+                if (event.actor_user_id, child) in self.same_surname:
+                    found.append(Found("same-surname", event, "Looked up a child who shares their surname", child))
+                    break
         if is_failed_sign_in(event):
             recent = [t for t in self.failures[event.actor_user_id] if when - t < FAILED_SIGN_IN_WINDOW] + [when]
             self.failures[event.actor_user_id] = recent

@@ -2,7 +2,8 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
-from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, SubmitField, TextAreaField
+from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.widgets import HiddenInput
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from hub.forms import DateInputField
@@ -14,8 +15,15 @@ class AuditSearchForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
-    child_id = IntegerField("Child id", widget=GovTextInput(), validators=[Optional(), NumberRange(min=1)])
-    user_id = IntegerField("User id", widget=GovTextInput(), validators=[Optional(), NumberRange(min=1)])
+    # People and children are found by what a DPO knows of them, as everyone searches: the ids stay
+    # hidden, carried by the links of the DPO's pages (flags, "older events", downloads).
+    child = StringField("Child", widget=GovTextInput(), validators=[Optional(), Length(max=100)],
+                        description="Part of a name, a name as it sounds, a date of birth such as 27/3/2012, "
+                                    "or an NHS number or police id")
+    person = StringField("Person", widget=GovTextInput(), validators=[Optional(), Length(max=254)],
+                         description="Part of their name, or their e-mail address")
+    child_id = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])
+    user_id = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])
     organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=int, validators=[Optional()])
     # validate_choice off: an absent value means "any"; the service only ever compares it.
     action = SelectField("Action", widget=GovSelect(), choices=[(a, a or "Any") for a in ACTIONS],

@@ -5,6 +5,7 @@ Thin: every read and change goes through hub.audit.dpo, which checks the role an
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -59,19 +60,50 @@ def checkpoint():
     return Response(service.checkpoint_note(signing.origin(), head), mimetype="text/plain")
 
 
-def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter]:
+@dataclass
+class Matches:
+    """Several children or people match what the DPO typed: they choose one."""
+
+    children: list = field(default_factory=list)
+    people: list = field(default_factory=list)
+
+
+def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter, Matches]:
     form = AuditSearchForm(request.args)
     form.organisation_id.choices = [(0, "Any")] + [(o.id, o.name) for o in admin_service.organisations()]
-    filters = dpo.EventFilter()
+    filters, matches = dpo.EventFilter(), Matches()
     if request.args and form.validate():
+        # What the DPO typed wins over an id carried by a link.
+        child_id = _one(form.child, dpo.find_children, matches.children, "child") if form.child.data \
+            else form.child_id.data
+        user_id = _one(form.person, dpo.find_people, matches.people, "person") if form.person.data \
+            else form.user_id.data
         filters = dpo.EventFilter(
-            child_id=form.child_id.data, user_id=form.user_id.data, organisation_id=form.organisation_id.data or None,
+            child_id=child_id, user_id=user_id, organisation_id=form.organisation_id.data or None,
             action=form.action.data or None, outcome=form.outcome.data or None,
             date_from=form.date_from.data, date_to=form.date_to.data)
-    return form, filters
+    return form, filters, matches
 
 
-def _results(form, filters: dpo.EventFilter, title: str, purpose: str, endpoint: str = "audit.search", **path):
+def _one(field_, find, choices: list, what: str) -> int | None:
+    """The one child or person a search field finds; else a field error (none, or several to
+    choose from: `choices` gets them), so no search runs on a guess."""
+    if not (field_.data or "").strip():
+        return None
+    found = find(actor(), field_.data)
+    if len(found) == 1:
+        return found[0].id
+    if not found:
+        field_.errors.append(f"No {what} you may review matches '{field_.data.strip()}'")
+    else:
+        choices.extend(found[:dpo.MATCHES_SHOWN])
+        many = f"More than {dpo.MATCHES_SHOWN}" if len(found) > dpo.MATCHES_SHOWN else str(len(found))
+        field_.errors.append(f"{many} match '{field_.data.strip()}': choose one from the list, or type more")
+    return None
+
+
+def _results(form, filters: dpo.EventFilter, title: str, purpose: str, endpoint: str = "audit.search",
+             matches: Matches | None = None, **path):
     """The events page; `endpoint` and `path` (child_id or user_id) say which page it is, for the
     "Older events" link. The download links carry the same filters as the page shows."""
     page = None
@@ -80,29 +112,35 @@ def _results(form, filters: dpo.EventFilter, title: str, purpose: str, endpoint:
             page = dpo.search(actor(), filters, before=request.args.get("before", type=int), purpose=purpose)
         except Invalid as exc:
             apply_errors(form, exc)
-    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "before" and k not in path}
+    args = {k: v for k, v in request.args.to_dict(flat=False).items()
+            if k not in ("before", "child", "person") and k not in path}
+    # The download and paging links carry the one child or person found, by id.
+    args |= {k: v for k, v in (("child_id", filters.child_id), ("user_id", filters.user_id))
+             if v is not None and k not in path}
     older_url = None
     if page and page.next_before:
         older_url = url_for(endpoint, **path, **args, before=page.next_before)
     return render_template("audit/search.html", form=form, page=page, title=title, query=path or args,
-                           detail=dpo.detail, older_url=older_url)
+                           detail=dpo.detail, older_url=older_url, matches=matches or Matches())
 
 
 @bp.route("")
 @requires(may_review_audit_log)
 @personal_data
 def search():
-    form, filters = _search_form()
-    return _results(form, filters, "Audit log", "audit review")
+    form, filters, matches = _search_form()
+    return _results(form, filters, "Audit log", "audit review", matches=matches)
 
 
 @bp.route("/children/<int:child_id>")
 @requires(may_review_audit_log)
 @personal_data
 def child(child_id: int):
-    form, _ = _search_form()
+    form, _, _ = _search_form()
     form.child_id.data = child_id  # the filter form narrows this child's events further
-    return _results(form, dpo.EventFilter(child_id=child_id), f"Who has seen child {child_id}'s record",
+    name = dpo.child_name(actor(), child_id)
+    title = f"Who has seen {name}'s record" if name else "Who has seen this child's record"
+    return _results(form, dpo.EventFilter(child_id=child_id), title,
                     "who has seen this record", "audit.child", child_id=child_id)
 
 
@@ -110,10 +148,11 @@ def child(child_id: int):
 @requires(may_review_audit_log)
 @personal_data
 def user(user_id: int):
-    form, _ = _search_form()
+    form, _, _ = _search_form()
     form.user_id.data = user_id
-    return _results(form, dpo.EventFilter(user_id=user_id), f"What user {user_id} has done", "user activity",
-                    "audit.user", user_id=user_id)
+    who = dpo.person(actor(), user_id)
+    return _results(form, dpo.EventFilter(user_id=user_id), f"What {who.name} has done" if who else
+                    "What this person has done", "user activity", "audit.user", user_id=user_id)
 
 
 DOWNLOADS = {
@@ -128,7 +167,7 @@ DOWNLOADS = {
 @personal_data
 def download(kind: str):
     """The filtered log as a spreadsheet or as signed JSON; each download is audited as an export."""
-    form, filters = _search_form()
+    form, filters, _ = _search_form()
     try:
         filters.validate()
         bad = bool(form.errors)

@@ -680,6 +680,23 @@ RECENTLY_FOUND = timedelta(days=14)
 
 
 @dataclass
+class Told:
+    """What the schools were told of an episode, one kind of notification ("Reported missing",
+    "Found", ...) at a time, so the list says which one it speaks of."""
+
+    kind: str                    # the notification's kind, as people read it
+    sent: int                    # notification groups of this kind (one per school and sending)
+    acknowledged: int
+    overdue: int                 # not acknowledged by the deadline
+
+    @property
+    def status(self) -> str:
+        if self.overdue:
+            return "not acknowledged: overdue"
+        return "acknowledged" if self.acknowledged == self.sent else "waiting"
+
+
+@dataclass
 class DashboardRow:
     episode: MissingEpisode
     child: Child
@@ -690,6 +707,8 @@ class DashboardRow:
     schools_overdue: int         # not acknowledged by the deadline
     #: The latest time a school told the force the child is at school, while still missing.
     seen_at_school: datetime | None = None
+    #: Each kind of notification sent, in the order first sent.
+    told: list[Told] = field(default_factory=list)
 
 
 def _seen_at_school(episode_ids: list[int]) -> dict[int, datetime]:
@@ -716,7 +735,7 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
     whatever the number of open episodes; what is overdue is read from the stored due times."""
     from sqlalchemy import func
 
-    from hub.notifications.models import Notification
+    from hub.notifications.models import Notification, NotificationKind
 
     if not may_read_episodes(actor):
         return []
@@ -731,13 +750,20 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
         return []
     child_ids = {c.id for _, c in rows}
     groups: dict[int, dict[str, tuple[bool, bool]]] = {}
-    for episode_id, group, acked, deadline in session.execute(
-            select(Notification.episode_id, Notification.group_key,
-                   func.max(Notification.acknowledged_at), func.min(Notification.deadline_at))
+    kinds: dict[int, dict[NotificationKind, Told]] = {}
+    for episode_id, kind, group, acked, deadline, first in session.execute(
+            select(Notification.episode_id, Notification.kind, Notification.group_key,
+                   func.max(Notification.acknowledged_at), func.min(Notification.deadline_at),
+                   func.min(Notification.id))
             .where(Notification.episode_id.in_([e.id for e, _ in rows]))
-            .group_by(Notification.episode_id, Notification.group_key)):
+            .group_by(Notification.episode_id, Notification.kind, Notification.group_key)
+            .order_by(func.min(Notification.id))):
         deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=now.tzinfo)
-        groups.setdefault(episode_id, {})[group] = (acked is not None, acked is None and deadline <= now)
+        answered, overdue = acked is not None, acked is None and deadline <= now
+        groups.setdefault(episode_id, {})[group] = (answered, overdue)
+        told = kinds.setdefault(episode_id, {}).setdefault(kind, Told(kind.label, 0, 0, 0))
+        told.sent, told.acknowledged, told.overdue = (told.sent + 1, told.acknowledged + answered,
+                                                      told.overdue + overdue)
     seen = _seen_at_school([e.id for e, _ in rows if e.found_at is None])
     result = []
     for episode, child in rows:
@@ -745,7 +771,7 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
         result.append(DashboardRow(
             episode, child, deadlines.overdue(episode, now),
             len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o),
-            seen.get(episode.id)))
+            seen.get(episode.id), list(kinds.get(episode.id, {}).values())))
     with unit_of_work():
         # One event for the page, naming every child it shows (who-has-seen finds each).
         audit.record("read", actor=actor, object_type="missing-dashboard", purpose="missing dashboard",

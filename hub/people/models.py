@@ -89,6 +89,13 @@ class Child(Base):
     def identifier(self, kind: IdentifierKind) -> str | None:
         return next((i.value for i in self.identifiers if i.kind == kind), None)
 
+    @property
+    def has_nhs_number(self) -> bool:
+        """Whether the NHS number is recorded: the consistent identifier agencies match a child's
+        records on (Children Act 2004 s.16LC, inserted by the Children's Wellbeing and Schools Act
+        2026, names the NHS number as the one intended)."""
+        return self.identifier(IdentifierKind.nhs_number) is not None
+
 
 class LookedAfterPeriod(Base):
     """A period in which the child was looked after, from its first day to its last (None while it

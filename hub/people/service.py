@@ -109,8 +109,9 @@ def break_glass(actor: User, child_id: int, category: BreakGlassCategory | None,
 EMERGENCY_GRANTS_SHOWN = 100
 
 
-def emergency_access_of(actor: User, user_id: int) -> tuple[User, list[BreakGlassGrant]]:
-    """Someone's emergency access grants, newest first, with their typed reasons: for the DPO
+def emergency_access_of(actor: User, user_id: int) -> tuple[User, list[BreakGlassGrant], dict[int, str]]:
+    """Someone's emergency access grants, newest first, with their typed reasons and the names of
+    the children the DPO may see: for the DPO
     reviewing a break-glass flag (the log holds only each grant's category). The read is audited
     with the children the grants were for; refused (and audited) as a 404 for anyone else."""
     s = db.session()
@@ -122,7 +123,10 @@ def emergency_access_of(actor: User, user_id: int) -> tuple[User, list[BreakGlas
                                 .order_by(BreakGlassGrant.granted_at.desc()).limit(EMERGENCY_GRANTS_SHOWN)))
         audit.record("read", actor=actor, object_type="break-glass-grants", object_id=user_id, basis="role:dpo",
                      detail={"shown": len(grants), "children": sorted({g.child_id for g in grants})})
-    return of_user, grants
+    # Each grant's child by name where the DPO may see the child (the list rule of children).
+    names = {c.id: c.full_name for c in s.scalars(select(Child).where(
+        Child.id.in_({g.child_id for g in grants}), child_visible(actor, Child.id)))} if grants else {}
+    return of_user, grants, names
 
 
 def _validated(details: ChildDetails) -> dict[IdentifierKind, str]:
@@ -265,7 +269,7 @@ def _identifier_clause(value: str):
     return Child.id.in_(select(ChildIdentifier.child_id).where(ChildIdentifier.lookup_hash.in_(hashes)))
 
 
-def _search_clauses(search: ChildSearch) -> list:
+def search_clauses(search: ChildSearch) -> list:
     """The search box (part of a name, a sound-alike, a date of birth, an identifier) and the
     separate date of birth and identifier fields: every part given must match."""
     query = name_search.parse(search.name)
@@ -278,7 +282,7 @@ def _search_clauses(search: ChildSearch) -> list:
 def find_children(actor: User, search: ChildSearch) -> ChildPage:
     """Children the actor may see, narrowed by the search. The listing is one audited read; the
     page shows names, so the event lists the ids shown."""
-    query = select(Child).where(child_visible(actor, Child.id), *_search_clauses(search))
+    query = select(Child).where(child_visible(actor, Child.id), *search_clauses(search))
     s = db.session()
     total = s.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, -(-total // PAGE_SIZE))

@@ -9,7 +9,7 @@ from hub.errors import Invalid, NotFound
 from hub.people import service
 from hub.people.forms import BreakGlassForm, ChildSearchForm
 from hub.people.models import BreakGlassCategory
-from hub.permissions import may_record_episodes
+from hub.permissions import may_record_episodes, may_review_child_audit
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("people", __name__, url_prefix="/children")
@@ -46,7 +46,8 @@ def show(child_id: int):
                            consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm(),
                            episodes=missing.episodes_of(actor(), child_id),
                            records_episodes=may_record_episodes(actor()),
-                           keeps_profile=missing.may_keep_profile(actor(), child))
+                           keeps_profile=missing.may_keep_profile(actor(), child),
+                           reviews_audit=may_review_child_audit(actor(), child_id))
 
 
 @bp.route("/<int:child_id>/break-glass", methods=["GET", "POST"])
@@ -66,5 +67,5 @@ def break_glass(child_id: int):
 @personal_data
 def emergency_access(user_id: int):
     """A user's emergency access and their reasons, for the DPO reviewing a break-glass flag."""
-    person, grants = service.emergency_access_of(actor(), user_id)
-    return render_template("people/emergency_access.html", person=person, grants=grants)
+    person, grants, children = service.emergency_access_of(actor(), user_id)
+    return render_template("people/emergency_access.html", person=person, grants=grants, children=children)

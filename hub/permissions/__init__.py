@@ -44,6 +44,8 @@ from hub.permissions.dpo import (
     NOT_DPO_SCOPE,
     audit_event_scope,
     audit_flag_scope,
+    audit_person_scope,
+    may_review_child_audit,
     hub_dpos,
     may_prepare_subject_access,
     may_read_emergency_reasons,

@@ -45,6 +45,21 @@ def audit_event_scope(user: User):
                and_(AuditEvent.child_id.is_(None), AuditEvent.detail.like('%"children"%'), listed))
 
 
+def audit_person_scope(user: User):
+    """The people a DPO finds by name to review what they did (None: the hub's DPO, everyone): an
+    organisation's DPO, their own organisation's users, the staff whose acts they review."""
+    return None if is_hub_dpo(user) else User.organisation_id == user.organisation_id
+
+
+def may_review_child_audit(user: User | None, child_id: int) -> bool:
+    """"Who has seen this record" from a child's page: the hub's DPO for any child; an
+    organisation's DPO for a child their organisation holds (the children audit_event_scope
+    covers), never through emergency access or an administrator's grant. Nobody else."""
+    if is_hub_dpo(user):
+        return True
+    return may_prepare_subject_access(user, child_id)
+
+
 def audit_flag_scope(user: User):
     """Flags in the DPO's scope (None: the hub's DPO, every flag)."""
     return None if is_hub_dpo(user) else AuditFlag.actor_org_id == user.organisation_id

@@ -235,10 +235,6 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
-def _month_label(key: str) -> str:
-    return datetime.strptime(key, "%Y-%m").strftime("%B %Y")
-
-
 def _columns(figure: figures.Figure, names: Sequence[str]) -> list[int]:
     return [figure.columns.index(name) for name in names]
 
@@ -256,7 +252,7 @@ def episodes_by_month(scope: ReportScope, filters: figures.ReportFilters, counts
     figure = _figure(scope, filters, "episodes-by-month")
     if figure is None:
         return None
-    months = [_month_label(row[0]) for row in figure.rows]
+    months = [figure.label(row) for row in figure.rows]
     grades = [g.label for g in RiskGrade]
     by_type, by_grade = _columns(figure, ["Missing", "Absent"]), _columns(figure, grades)
     # A month's episodes are the total of its row in both tables: one count, two places.

@@ -58,7 +58,7 @@ def _chart(figure: Figure):
     chart = KINDS.get(figure.chart, pygal.Bar)(**_config(
         show_legend=len(figure.plotted) > 1, x_label_rotation=0 if horizontal or len(figure.rows) < 8 else 30,
         min_scale=1, max_scale=6))
-    chart.x_labels = [str(row[0]) for row in figure.rows]
+    chart.x_labels = [figure.label(row) for row in figure.rows]
     for index in figure.plotted:
         chart.add(figure.columns[index], [_number(row[index]) for row in figure.rows])
     return chart

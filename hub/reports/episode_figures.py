@@ -13,7 +13,7 @@ from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
 from hub.notifications.models import Notification, RecipientReason
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED, return_interview_offered_clause
-from hub.reports.query import Figure, ReportQuery, counted, rate, with_share
+from hub.reports.query import Figure, ReportQuery, agreeing, counted, rate, with_share
 
 HOURS = 3600.0
 
@@ -53,7 +53,7 @@ def episodes_by_month(q: ReportQuery) -> Figure:
               f"{missing} missing and {total - missing} absent",
         subtitle=f"Episodes by the month they started (London time), {_period(q)}, by classification and risk grade",
         columns=["Month", "Missing", "Absent"] + [g.label for g in grades] + ["Total"],
-        rows=[[m, *line] for m, line in sorted(table.items())],
+        rows=[[m, *line] for m, line in sorted(table.items())], first_column="month",
         chart="stacked", series=[1, 2],
         notes=["An episode that spans a month end counts in the month it started."])
 
@@ -159,7 +159,8 @@ def iro_told(q: ReportQuery, t: dict[str, int]) -> Figure:
 def trigger_plans(q: ReportQuery, t: dict[str, int]) -> Figure:
     return Figure(
         key="trigger-plans",
-        title=f"{t['plans_late']} of {counted(t['plans_due'], 'trigger plan', 'trigger plans')} due were late",
+        title=f"{t['plans_late']} of {counted(t['plans_due'], 'trigger plan', 'trigger plans')} due "
+              f"{agreeing(t['plans_late'], 'was', 'were')} late",
         subtitle=f"Trigger plans due within one week of a strategy discussion, episodes that started {_period(q)}",
         columns=["Trigger plans", "Episodes"],
         rows=[["Due (strategy discussion held)", t["plans_due"]], ["On file", t["plans_on_file"]],
@@ -179,7 +180,8 @@ def repeat_missing(q: ReportQuery) -> Figure:
     children, two, three, five = (int(v or 0) for v in row)
     return Figure(
         key="repeat-missing",
-        title=f"{counted(children, 'child', 'children')} went missing or were absent; {two} of them more than once",
+        title=f"{counted(children, 'child', 'children')} went missing or {agreeing(children, 'was', 'were')} absent; "
+              f"{two} of them more than once",
         subtitle=f"Children by the number of episodes that started {_period(q)}",
         columns=["Children", "Number", "Per cent of children"],
         rows=[["Went missing or absent (1 or more episodes)", children, rate(children, children)],

@@ -13,7 +13,7 @@ from hub.mace.models import (
     DEFAULT_RISK_LEVELS, ActionKind, ActionStatus, Attendance, DisruptionKind, MaceAction, MaceAgendaChild,
     MaceAgendaItem, MaceAttendance, MaceGroup, MaceMeeting, MaceOutcome,
 )
-from hub.reports.query import Figure, ReportQuery, counted, rate
+from hub.reports.query import Figure, ReportQuery, agreeing, counted, rate
 
 OPEN_STATUSES = [ActionStatus.open, ActionStatus.in_progress]
 
@@ -67,7 +67,8 @@ def actions(q: ReportQuery, today: date) -> Figure:
     due, overdue, served, breaches = (int(v or 0) for v in row)
     return Figure(
         key="mace-actions",
-        title=f"{overdue} of {counted(due, 'MACE action', 'MACE actions')} due in the period are overdue; "
+        title=f"{overdue} of {counted(due, 'MACE action', 'MACE actions')} due in the period "
+              f"{agreeing(overdue, 'is', 'are')} overdue; "
               f"{counted(served, 'warning notice', 'warning notices')} served",
         subtitle=f"MACE actions due {_period(q)}, and Child Abduction Warning Notices served in it with their "
                  "breaches",

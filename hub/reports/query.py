@@ -74,6 +74,13 @@ class Figure:
     #: Indexes of the plotted columns (default: every column after the first).
     series: list[int] | None = None
     notes: list[str] = field(default_factory=list)
+    #: What the first column holds: "text", or "month" ('YYYY-MM' in the data and the downloads,
+    #: shown on pages and charts as 'January 2026').
+    first_column: str = "text"
+
+    def label(self, row: list[Any]) -> str:
+        """A row's first column as the page and the chart show it."""
+        return month_label(row[0]) if self.first_column == "month" else str(row[0])
 
     @property
     def plotted(self) -> list[int]:
@@ -83,6 +90,18 @@ class Figure:
 def counted(n: int, one: str, many: str) -> str:
     """"1 child", "3 children": headlines read as sentences."""
     return f"{n} {one if n == 1 else many}"
+
+
+def agreeing(n: int, one: str, many: str) -> str:
+    """The word that agrees with a count of n: "1 child ... was absent", "3 ... were"."""
+    return one if n == 1 else many
+
+
+def month_label(key: str) -> str:
+    """A figure's month ('2026-01', as the data and downloads keep it) as people read it:
+    'January 2026'."""
+    year, month = key.split("-")
+    return f"{date(int(year), int(month), 1):%B %Y}"
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -178,4 +178,5 @@ def fill_choices(form, actor, child_id: int) -> None:
     if hasattr(form, "authorised_by_user_id"):
         form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in service.authorisers(actor)]
     if hasattr(form, "gateway"):
+        # Only the gateways in force today: one enacted but not yet commenced is not offered.
         form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in service.gateways()]

@@ -140,12 +140,22 @@ def check(child_id: int):
 
 
 def abandon(child_id: int):
-    draft = drafts.open_draft(actor(), child_id, request.args.get("draft") or "")
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    drafts.abandon(actor(), draft)
-    flash("The draft was deleted. Nothing was shared.", "success")
-    return redirect(url_for("people.show", child_id=child_id))
+    """"Delete this draft": a page saying what would be deleted, and only its confirmation (a POST
+    with the form's token) deletes it. Never one click from a question page."""
+    child = people.get_child(actor(), child_id, purpose="share information")
+    draft_id = request.args.get("draft") or ""
+    draft = drafts.open_draft(actor(), child_id, draft_id)
+    confirm = ConfirmForm()
+    if request.method == "POST":
+        if not confirm.validate_on_submit():
+            abort(400)
+        drafts.abandon(actor(), draft)
+        flash("The draft was deleted. Nothing was shared.", "success")
+        return redirect(url_for("people.show", child_id=child_id))
+    saved = drafts.answers(draft)
+    answered = [step for step in steps.STEPS if any(name in saved for name in step.fields)]
+    return render_template("sharing/abandon.html", child=child, draft=draft, answered=answered, confirm=confirm,
+                           back=_url(None, child_id, draft_id))
 
 
 def register(bp) -> None:
@@ -155,7 +165,7 @@ def register(bp) -> None:
         bp.add_url_rule(path, endpoint(step).split(".")[1], personal_data(_step_view(step.slug)),
                         methods=["GET", "POST"])
     bp.add_url_rule("/new/<int:child_id>/check", "new_check", personal_data(check), methods=["GET", "POST"])
-    bp.add_url_rule("/new/<int:child_id>/abandon", "new_abandon", abandon, methods=["POST"])
+    bp.add_url_rule("/new/<int:child_id>/abandon", "new_abandon", personal_data(abandon), methods=["GET", "POST"])
 
 
 def _step_view(slug: str):

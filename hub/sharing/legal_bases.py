@@ -9,8 +9,9 @@ entries to the gateway list; the UK GDPR and DPA lists are fixed in law, so they
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from hub.auth.roles import OrgKind
 
@@ -86,12 +87,66 @@ GATEWAYS = [
     LegalBasis("CA2004-s11", "Children Act 2004 section 11", "Arrangements to safeguard and promote welfare."),
     LegalBasis("CA2004-s16E-H", "Children Act 2004 sections 16E to 16H",
                "Local safeguarding arrangements; safeguarding partners may require information (s16H)."),
+    LegalBasis("CA2004-s16LA", "Children Act 2004 section 16LA (duty to share information)",
+               "Safeguarding partners, the bodies under section 11 and designated childcare and education agencies "
+               "must share information relevant to a child's safeguarding or welfare where it may help another of "
+               "them, unless sharing would be more detrimental to the child than not sharing (inserted by the "
+               "Children's Wellbeing and Schools Act 2026)."),
     LegalBasis("CDA1998-s115", "Crime and Disorder Act 1998 section 115",
                "Disclosure to a relevant authority for the purposes of the Act (crime reduction)."),
     LegalBasis("DAA2021-s49A", "Domestic Abuse Act 2021 section 49A", "Domestic abuse information sharing."),
     LegalBasis("EA2002-s175", "Education Act 2002 section 175",
                "Schools' and local authorities' duty to safeguard and promote pupils' welfare."),
 ]
+
+
+
+@dataclass(frozen=True)
+class Commencement:
+    """When the provision a gateway names came into force: a share may name it only from then."""
+
+    enacted: date
+    #: The day it came into force; None while it is enacted but no regulations have appointed one.
+    in_force_from: date | None
+    #: Where the dates come from, to check them again.
+    source: str
+
+
+#: The gateways that came into force after the hub began (every other one was in force before any
+#: share the hub holds). When regulations appoint a day, set `in_force_from` here.
+COMMENCEMENT: dict[str, Commencement] = {
+    # Checked on legislation.gov.uk, December 2026: the Act received Royal Assent on 29 April 2026;
+    # section 4 (inserting ss.16LA to 16LC) is not among the provisions s.78(1) and (2) bring into
+    # force, so it comes into force on a day appointed by regulations (s.78(5)), save that its
+    # regulation-making powers came into force on Royal Assent (s.78(1)(a)). No regulations
+    # appointing a day for s.16LA had been made.
+    "CA2004-s16LA": Commencement(
+        enacted=date(2026, 4, 29), in_force_from=None,
+        source="Children's Wellbeing and Schools Act 2026 (c. 21), s.4 and s.78(5)"),
+}
+
+
+def in_force(code: str | None, on: date, commencement: Mapping[str, Commencement] = COMMENCEMENT) -> bool:
+    """Whether a gateway may be named by a share made on this day (London date)."""
+    known = commencement.get(code or "")
+    return known is None or (known.in_force_from is not None and known.in_force_from <= on)
+
+
+def commencement_note(code: str, commencement: Mapping[str, Commencement] = COMMENCEMENT) -> str:
+    """What the form says of a gateway that is, or was, waiting for its commencement."""
+    known = commencement.get(code)
+    if known is None:
+        return ""
+    if known.in_force_from is None:
+        return f"Enacted {known.enacted:%-d %B %Y}; not yet in force (no commencement regulations yet)"
+    return f"In force from {known.in_force_from:%-d %B %Y}"
+
+
+def offered(gateways: Iterable[LegalBasis], on: date,
+            commencement: Mapping[str, Commencement] = COMMENCEMENT) -> list[LegalBasis]:
+    """The gateways a share made on this day may name: those in force then."""
+    return [g for g in gateways if in_force(g.code, on, commencement)]
+
 
 LISTS = {"article_6": ARTICLE_6, "article_9": ARTICLE_9, "article_10": ARTICLE_10, "part_3": PART_3,
          "gateway": GATEWAYS}
@@ -126,9 +181,14 @@ class BasisChoice:
 
 
 def check(choice: BasisChoice, *, sender_kind: OrgKind, special_category: bool, criminal_offence: bool,
-          law_enforcement: bool, local_gateways: set[str] = frozenset()) -> dict[str, str]:
-    """Field errors for a choice of legal bases (empty when it is lawful to record)."""
+          law_enforcement: bool, local_gateways: set[str] = frozenset(), on: date | None = None,
+          commencement: Mapping[str, Commencement] = COMMENCEMENT) -> dict[str, str]:
+    """Field errors for a choice of legal bases (empty when it is lawful to record). `on`: the
+    (London) day the share is made, when the gateway must be in force."""
     errors: dict[str, str] = {}
+    if choice.gateway and on is not None and not in_force(choice.gateway, on, commencement):
+        errors["gateway"] = (f"{BY_CODE['gateway'][choice.gateway].label} is not in force on {on:%-d %B %Y}: "
+                             "choose a gateway that is")
     for name in ("article_6", "article_9", "article_10", "part_3"):
         code = getattr(choice, name)
         if code and code not in BY_CODE[name]:

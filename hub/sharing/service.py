@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,7 @@ from hub.sharing.models import (
     LocalGateway, PURPOSE_MAX, RecipientStatus, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
 )
 
+LONDON = ZoneInfo("Europe/London")
 
 @dataclass
 class ShareDraft:
@@ -190,7 +192,8 @@ def _check(actor: User, draft: ShareDraft, special: bool, criminal: bool) -> dic
     errors.update(_check_source(draft))
     errors.update(legal_bases.check(
         draft.bases, sender_kind=actor.organisation.kind, special_category=special, criminal_offence=criminal,
-        law_enforcement=draft.law_enforcement, local_gateways={g.code for g in local_gateways()}))
+        law_enforcement=draft.law_enforcement, local_gateways={g.code for g in local_gateways()},
+        on=london_today()))
     errors.update(_check_consent(actor, draft))
     if draft.child_id is not None:  # MACE intelligence about places or persons: no one child's family to tell
         errors.update(_check_family_told(draft))
@@ -744,10 +747,17 @@ def local_gateways(include_retired: bool = False) -> list[LocalGateway]:
     return list(db.session().scalars(query))
 
 
-def gateways() -> list[legal_bases.LegalBasis]:
-    """The statutory gateways a share may name: the national list, then the locality's own."""
-    return legal_bases.GATEWAYS + [legal_bases.LegalBasis(g.code, g.label, g.explanation)
-                                   for g in local_gateways()]
+def london_today() -> date:
+    """The day a share made now is made on, as the law counts it (England: London time)."""
+    return utcnow().astimezone(LONDON).date()
+
+
+def gateways(on: date | None = None) -> list[legal_bases.LegalBasis]:
+    """The statutory gateways a share made on the day (today) may name, which every form offers:
+    the national list, then the locality's own; a provision enacted but not in force on the day
+    is not among them (legal_bases.COMMENCEMENT)."""
+    return legal_bases.offered(legal_bases.GATEWAYS + [legal_bases.LegalBasis(g.code, g.label, g.explanation)
+                                                       for g in local_gateways()], on or london_today())
 
 
 def _require_hub_admin(actor: User, object_id: int | None = None) -> None:

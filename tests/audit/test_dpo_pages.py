@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from hub import db
+from hub.admin import service as admin
 from hub.audit.models import AuditEvent, AuditFlag
 from hub.audit.verify import verify_export
 from hub.auth.roles import OrgKind, Role
@@ -81,7 +82,7 @@ def test_the_child_and_user_pages_link_to_each_other_and_download_what_they_show
     assert f'href="/audit/users/{dsl.id}"' in html
     assert f"/audit/export.xlsx?child_id={child.id}" in html
     user_page = client.get(f"/audit/users/{dsl.id}").get_data(as_text=True)
-    assert "What user" in user_page and f'href="/audit/children/{child.id}"' in user_page
+    assert f"What {dsl.name} has done" in user_page and f'href="/audit/children/{child.id}"' in user_page
     assert setting["other_dsl"].name not in "".join(_rows(user_page))
 
 
@@ -171,7 +172,7 @@ def test_the_filter_form_sent_empty_shows_every_event(app, setting):
     page = client.get("/audit").get_data(as_text=True)
     form = page.split('<form method="get"', 1)[1].split("</form>", 1)[0]
     names = re.findall(r'name="([^"]+)"', form)
-    assert names.count("date_from") == 3 and "child_id" in names
+    assert names.count("date_from") == 3 and {"child", "person"} <= set(names)
     query = "&".join(f"{name}=" for name in names if name != "submit") + "&organisation_id=0"
     html = client.get(f"/audit?{query}").get_data(as_text=True)
     assert "There is a problem" not in html
@@ -193,6 +194,8 @@ def test_the_xlsx_export_holds_the_filtered_events_with_formulas_made_inert(app,
     assert rows[0][0] == "Sequence" and len(rows) >= 3
     names = [r[5] for r in rows[1:]]
     assert "'=HYPERLINK(\"http://x\")" in names
+    child_name = rows[0].index("Child")
+    assert {r[child_name] for r in rows[1:] if r[rows[0].index("Child id")]} == {"Audit Subject"}
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
     evil_cell = next(row[5] for row in sheet.iter_rows(min_row=2) if row[5].value and "HYPERLINK" in row[5].value)
     assert evil_cell.data_type == "s"
@@ -292,3 +295,69 @@ def test_an_organisations_dpo_also_sees_other_agencies_reads_of_their_pupils(app
     assert worker.name in html
     other = client.get(f"/audit/children/{setting['other_child'].id}").get_data(as_text=True)
     assert setting["other_dsl"].name not in other
+
+
+def _title(html: str) -> str:
+    return re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1).strip()
+
+
+def test_the_dpo_pages_name_children_and_people_not_internal_ids(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    child, dsl = setting["child"], setting["dsl"]
+    html = client.get(f"/audit/children/{child.id}").get_data(as_text=True)
+    assert _title(html) == "Who has seen Audit Subject&#39;s record"
+    cells = [re.findall(r'<td class="govuk-table__cell">(.*?)</td>', row, re.S)[6] for row in _rows(html)]
+    assert cells and all("Audit Subject" in cell for cell in cells)  # the Child column names the child
+    people.find_children(dsl, people.ChildSearch())  # a listing naming the school's children
+    rows = _rows(client.get("/audit?action=read").get_data(as_text=True))
+    listing = next(row for row in rows if "children listed" in row or "child listed" in row)
+    assert "Audit Subject" in listing and not re.search(r">\s*\d+\s*</a>", listing)  # names, never bare ids
+    assert "Child id" not in html and "User id" not in html
+
+
+def test_the_dpo_finds_a_child_and_a_person_by_the_search_everyone_uses(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    child, dsl = setting["child"], setting["dsl"]
+    by_name = client.get("/audit?child=Audi+Subj").get_data(as_text=True)  # the start of each name
+    assert by_name.count('<tr class="govuk-table__row">') > 1 and setting["other_dsl"].name not in by_name
+    assert f"/audit/export.xlsx?child_id={child.id}" in by_name  # the download carries the child found
+    by_sound = client.get("/audit?child=Subjekt").get_data(as_text=True)  # a name as it sounds
+    assert setting["other_dsl"].name not in "".join(_rows(by_sound)) and dsl.name in by_sound
+    admin.update_user(None, dsl.id, admin.UserDetails(email=dsl.email, name="Priya Ravensworth",
+                                                      organisation_id=setting["school"].id, roles={Role.dsl}))
+    person = client.get("/audit?person=ravens").get_data(as_text=True)  # part of the name, any case
+    assert "Priya Ravensworth" in "".join(_rows(person)) and setting["other_dsl"].name not in "".join(_rows(person))
+    by_email = client.get(f"/audit?person={dsl.email.upper()}").get_data(as_text=True)
+    assert "Priya Ravensworth" in "".join(_rows(by_email))
+
+
+def test_a_search_matching_several_offers_a_choice_and_one_matching_none_says_so(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    several = client.get("/audit?person=Test+User").get_data(as_text=True)
+    assert 'data-testid="matching-people"' in several and 'data-testid="audit-events"' not in several
+    assert f'href="/audit/users/{setting["dsl"].id}"' in several
+    none = client.get("/audit?child=Zebedee").get_data(as_text=True)
+    assert "No child you may review matches" in none and 'data-testid="audit-events"' not in none
+
+
+def test_an_organisations_dpo_finds_only_the_children_and_people_in_their_scope(app, setting):
+    client = _client(app, setting["school_dpo"])
+    assert "No child you may review matches" in client.get("/audit?child=Other+Pupil").get_data(as_text=True)
+    assert "No person you may review matches" in client.get(
+        f"/audit?person={setting['other_dsl'].email}").get_data(as_text=True)
+    assert _title(client.get(f"/audit/children/{setting['other_child'].id}").get_data(as_text=True)) == \
+        "Who has seen this child&#39;s record"  # not one of theirs: no name
+    assert "Audit Subject" in client.get("/audit?child=Audit").get_data(as_text=True)
+
+
+def test_only_a_dpo_is_offered_who_has_seen_this_record_on_a_childs_page(app, setting):
+    child = setting["child"]
+    link = f'href="/audit/children/{child.id}"'
+    assert link in _client(app, setting["hub_dpo"]).get(f"/children/{child.id}").get_data(as_text=True)
+    assert link in _client(app, setting["school_dpo"]).get(f"/children/{child.id}").get_data(as_text=True)
+    admin = make_user(setting["host"], Role.hub_admin)
+    worker = make_user(make_org(OrgKind.childrens_social_care), Role.social_worker)
+    for pair in (make_user(setting["school"], Role.dsl), admin):
+        page = _client(app, pair).get(f"/children/{child.id}")
+        assert page.status_code == 200 and link not in page.get_data(as_text=True)
+    assert link not in _client(app, worker).get(f"/children/{child.id}").get_data(as_text=True)

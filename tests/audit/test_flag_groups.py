@@ -198,3 +198,39 @@ def test_another_organisations_dpo_cannot_close_a_flag_they_do_not_see(app, scho
     with pytest.raises(NotFound):
         dpo.close_flags(other_dpo, [db.session().scalar(select(AuditFlag.id))], "Not mine")
     assert db.session().scalar(select(AuditFlag.status)) == "open"
+
+
+def _listing(user, children, moment, clock) -> None:
+    """One page listing these children, as the children search writes it (one event naming them)."""
+    clock(moment)
+    with db.unit_of_work():
+        audit_service.record("read", actor=user, object_type="child-list", children=[c.id for c in children],
+                             detail={"searched": False})
+
+
+def test_a_school_of_12_pupils_listed_again_and_again_raises_no_volume_flag(app, school, clock):
+    """Repeat sights of the same list rows are the same children: 60 rows seen, 12 children."""
+    pupils = school["children"] + [make_child("Flag", f"More{i}") for i in range(9)]
+    for n in range(5):
+        _listing(school["dsl"], pupils, TUESDAY_EVENING.replace(hour=10) + timedelta(minutes=n), clock)
+    _raise()
+    assert not db.session().scalars(select(AuditFlag).where(AuditFlag.kind == "volume")).all()
+
+
+def test_more_than_50_different_children_raise_one_volume_flag_naming_no_child_as_its_subject(app, school, clock):
+    many = [make_child("Flag", f"Many{i}") for i in range(51)]
+    morning = TUESDAY_EVENING.replace(hour=10)
+    _listing(school["dsl"], many[:25], morning, clock)
+    _listing(school["dsl"], many[:25], morning + timedelta(minutes=1), clock)  # the same 25 again: still 25
+    _listing(school["dsl"], many[25:50], morning + timedelta(minutes=2), clock)  # 50: not more than 50
+    _raise()
+    assert not db.session().scalars(select(AuditFlag).where(AuditFlag.kind == "volume")).all()
+    _listing(school["dsl"], many[49:], morning + timedelta(minutes=3), clock)  # one new child: 51
+    _raise()
+    [flag] = db.session().scalars(select(AuditFlag).where(AuditFlag.kind == "volume")).all()
+    assert flag.actor_user_id == school["dsl"].id and "51 different children" in flag.reason
+    behind = db.session().scalars(select(AuditFlagEvent.child_id).where(AuditFlagEvent.flag_id == flag.id)).all()
+    assert behind == [None]  # about the user's day, not about one of the 51
+    page = _client(app, make_user(make_org(OrgKind.mace_host), Role.dpo)).get("/audit/flags").get_data(as_text=True)
+    row = page.split(f'data-flag-id="{flag.id}"', 1)[1].split("</tr>", 1)[0]
+    assert "Not about one child" in row and not any(c.full_name in row for c in many)

@@ -656,3 +656,18 @@ def test_the_cli_template_can_carry_a_force_s_own_headings(world, runner, tmp_pa
     assert headings[0] == "Occurrence No" and "Found where" not in headings
     result = runner.invoke(args=["missing", "template", str(out), "--force", world.school.code])
     assert result.exit_code != 0 and "No police force" in result.output
+
+
+def test_matching_shows_where_the_row_or_a_child_has_no_nhs_number(world, client):
+    """The consistent identifier (Children Act 2004 s.16LC) is what agencies match on: the review
+    page says when the row gives none and when a candidate child has none recorded."""
+    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    item = db.session().scalar(select(ImportReviewItem).where(ImportReviewItem.police_reference == "UN/1"))
+    sign_in(client, world.admin, world.admin_secret)  # may see every child: candidates are shown whole
+    page = client.get(f"/missing/import/review/{item.id}").get_data(as_text=True)
+    assert 'data-testid="row-no-nhs-number"' in page
+    named = client.get(f"/missing/import/review/{item.id}?given_name=Cara&family_name=Named&date_of_birth=3"
+                       "&date_of_birth=7&date_of_birth=2013").get_data(as_text=True)
+    assert "Cara Named" in named and 'data-testid="candidate-no-nhs-number"' in named
+    by_nhs = client.get(f"/missing/import/review/{item.id}?identifier={world.nhs}").get_data(as_text=True)
+    assert "Ben Health" in by_nhs and 'data-testid="candidate-no-nhs-number"' not in by_nhs

@@ -293,3 +293,15 @@ def test_a_contact_with_no_route_to_the_child_is_told_to_telephone(app):
         service.reply_information(_user(contact), notification.id, "Often at the station")
     assert "telephone" in exc.value.errors[""] and "MP/26/0404" in exc.value.errors[""]
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
+
+
+def test_the_missing_list_says_which_notification_the_school_status_is_about(app, world, episode):  # noqa: F811
+    service.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
+    missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
+    [row] = missing.dashboard(_user(world.worker))
+    assert [(t.kind, t.status) for t in row.told] == [("Reported missing", "acknowledged"), ("Found", "waiting")]
+    page = _client_for(app, world.worker.id).get("/missing").get_data(as_text=True)
+    cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
+    first, second = cell.split('data-testid="school-told-2"')
+    assert "Reported missing:" in first and ">Acknowledged</strong>" in first
+    assert "Found:" in second and ">Waiting</strong>" in second

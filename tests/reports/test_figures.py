@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.permissions import report_scope
-from hub.reports import figures
+from hub.reports import charts, figures
 from hub.reports.figures import ReportFilters
 from tests.factories import make_child
 from tests.reports.picture import NOW, YEAR, episode, utc
@@ -173,3 +173,16 @@ def test_the_dashboard_takes_the_same_number_of_statements_however_much_data(app
                      Classification.missing, RiskGrade.low, MissingFrom.home, "P1")
     assert _statements(app, run) == first
     assert sum(row[-1] for row in figures.dashboard(scope, YEAR, NOW)[0].rows) == 13 + 18
+
+
+def test_months_read_as_month_names_on_the_page_and_the_chart_and_stay_iso_in_the_data(picture):
+    months = _figures(picture)["episodes-by-month"]
+    assert months.rows[0][0] == "2026-01"  # the data and its downloads keep the sortable key
+    assert months.label(months.rows[0]) == "January 2026" and months.label(months.rows[-1]) == "December 2026"
+    svg = str(charts.render(months))
+    assert "January 2026" in svg and "2026-01" not in svg
+
+
+def test_a_headline_about_one_child_reads_as_a_sentence(picture):
+    shown = _figures(picture, filters=ReportFilters(date(2025, 12, 1), date(2025, 12, 31)))
+    assert shown["repeat-missing"].title == "1 child went missing or was absent; 0 of them more than once"

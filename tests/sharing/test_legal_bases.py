@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from hub.auth.roles import OrgKind
-from hub.sharing.legal_bases import LISTS, BasisChoice, check
+from hub.sharing.legal_bases import (
+    BY_CODE, COMMENCEMENT, GATEWAYS, LISTS, BasisChoice, Commencement, check, commencement_note, in_force, offered,
+)
 
 PUBLIC = dict(sender_kind=OrgKind.childrens_social_care, special_category=False, criminal_offence=False,
               law_enforcement=False)
@@ -55,3 +59,38 @@ def test_unknown_codes_are_refused_and_local_gateways_accepted():
     errors = check(BasisChoice(article_6="6(1)(z)", gateway="LOCAL-1"), **PUBLIC)
     assert set(errors) == {"article_6", "gateway"}
     assert check(BasisChoice(article_6="6(1)(e)", gateway="LOCAL-1"), **PUBLIC, local_gateways={"LOCAL-1"}) == {}
+
+
+# --- commencement: a gateway is offered, and accepted, only from the day it is in force ----------
+
+S16LA = "CA2004-s16LA"
+APPOINTED = date(2027, 4, 1)
+COMMENCED = {S16LA: Commencement(enacted=date(2026, 4, 29), in_force_from=APPOINTED, source="test")}
+
+
+def test_the_information_sharing_duty_is_listed_with_its_commencement():
+    assert BY_CODE["gateway"][S16LA].label == "Children Act 2004 section 16LA (duty to share information)"
+    assert COMMENCEMENT[S16LA].enacted == date(2026, 4, 29)
+    # No commencement regulations had appointed a day when this was written (s.78(5) of the Act).
+    assert COMMENCEMENT[S16LA].in_force_from is None
+    assert commencement_note(S16LA) == "Enacted 29 April 2026; not yet in force (no commencement regulations yet)"
+
+
+def test_a_gateway_not_yet_in_force_is_neither_offered_nor_accepted_on_the_day_before():
+    before = APPOINTED - timedelta(days=1)
+    assert not in_force(S16LA, before, COMMENCED)
+    assert S16LA not in {g.code for g in offered(GATEWAYS, before, COMMENCED)}
+    errors = check(BasisChoice(article_6="6(1)(e)", gateway=S16LA), **PUBLIC, on=before, commencement=COMMENCED)
+    assert errors == {"gateway": "Children Act 2004 section 16LA (duty to share information) is not in force on "
+                                 "31 March 2027: choose a gateway that is"}
+
+
+def test_the_same_gateway_is_offered_and_accepted_from_the_day_it_comes_into_force():
+    for day in (APPOINTED, APPOINTED + timedelta(days=400)):
+        assert in_force(S16LA, day, COMMENCED)
+        assert S16LA in {g.code for g in offered(GATEWAYS, day, COMMENCED)}
+        assert check(BasisChoice(article_6="6(1)(e)", gateway=S16LA), **PUBLIC, on=day, commencement=COMMENCED) == {}
+
+
+def test_gateways_in_force_before_the_hub_began_are_in_force_on_any_day():
+    assert in_force("CA1989-s47", date(2000, 1, 1)) and len(offered(GATEWAYS, date(2000, 1, 1))) == len(GATEWAYS) - 1

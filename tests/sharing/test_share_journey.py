@@ -4,6 +4,7 @@ client as a practitioner would, page by page."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import func, select, text
@@ -183,15 +184,51 @@ def test_confirming_with_an_unanswered_page_names_the_page_and_shares_nothing(ap
     assert _shares() == 0
 
 
-def test_abandoning_a_draft_deletes_it(app, world):
+def _drafts() -> int:
+    return db.session().scalar(select(func.count()).select_from(ShareDraftRecord))
+
+
+def test_no_question_page_deletes_a_draft_in_one_click(app, world):
+    """"Delete this draft" is a link to a confirmation page, not a button posting beside Continue."""
     client = _client(app, world, "worker")
     check_url = _walk(client, world)
     query = check_url[check_url.index("?"):]
-    page = client.get(check_url).get_data(as_text=True)
-    response = client.post(f"/sharing/new/{world['child'].id}/abandon{query}", data={"csrf_token": csrf_token(page)})
-    assert response.status_code == 302
-    assert db.session().scalar(select(func.count()).select_from(ShareDraftRecord)) == 0 and _shares() == 0
-    assert client.get(check_url).status_code == 404
+    abandon = f"/sharing/new/{world['child'].id}/abandon{query}"
+    for page_url in [f"/sharing/new/{world['child'].id}{path}{query}" for path, _ in _pages(world)] + [check_url]:
+        page = client.get(page_url).get_data(as_text=True)
+        assert "/abandon" not in "".join(re.findall(r'<form[^>]*>', page)), page_url  # no form posts there
+        assert f'href="{abandon.replace("&", "&amp;")}"' in page and "Delete this draft" in page, page_url
+    shown = client.get(abandon)
+    assert shown.status_code == 200 and _drafts() == 1  # looking at the confirmation deletes nothing
+    text = shown.get_data(as_text=True)
+    assert "Are you sure you want to delete this draft?" in text and "Paged Share" in text
+    assert "What, With whom, Legal basis, Consent, Source" in text  # the pages answered, by name
+    assert "Yes, delete this draft" in text
+
+
+def test_deleting_a_draft_needs_its_confirmation_with_the_form_token_and_is_audited(app, world):
+    client = _client(app, world, "worker")
+    check_url = _walk(client, world)
+    query = check_url[check_url.index("?"):]
+    abandon = f"/sharing/new/{world['child'].id}/abandon{query}"
+    assert client.post(abandon, data={}).status_code == 400 and _drafts() == 1  # no token: nothing deleted
+    response = client.post(abandon, data={"csrf_token": csrf_token(client.get(abandon).get_data(as_text=True))})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/children/{world['child'].id}")
+    assert _drafts() == 0 and _shares() == 0
+    assert client.get(check_url).status_code == 404 and client.get(abandon).status_code == 404
+    deleted = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "share-draft",
+                                                            AuditEvent.action == "delete")).all()
+    assert [(e.actor_user_id, e.child_id) for e in deleted] == [(world["worker"].id, world["child"].id)]
+
+
+def test_another_user_cannot_see_or_delete_someone_elses_draft(app, world):
+    client = _client(app, world, "worker")
+    check_url = _walk(client, world)
+    abandon = f"/sharing/new/{world['child'].id}/abandon{check_url[check_url.index('?'):]}"
+    other = _client(app, world, "manager")
+    assert other.get(abandon).status_code == 404
+    token = csrf_token(other.get(f"/sharing/new/{world['child'].id}").get_data(as_text=True))
+    assert other.post(abandon, data={"csrf_token": token}).status_code == 404 and _drafts() == 1
 
 
 def test_a_draft_keeps_what_each_page_sent_and_belongs_to_its_author(app, world):
@@ -200,3 +237,11 @@ def test_a_draft_keeps_what_each_page_sent_and_belongs_to_its_author(app, world)
     record = db.session().scalar(select(ShareDraftRecord))
     assert json.loads(record.answers)["summary"] == ["Risk raised after third episode"]
     assert record.user_id == world["worker"].id
+
+
+def test_the_legal_basis_page_names_the_sharing_duty_as_not_yet_in_force_and_does_not_offer_it(app, world):
+    client = _client(app, world, "worker")
+    page = client.get(f"/sharing/new/{world['child'].id}/legal-basis").get_data(as_text=True)
+    assert 'value="CA2004-s16LA"' not in page and 'value="CA1989-s47"' in page
+    note = page.split('data-testid="gateway-not-in-force"', 1)[1].split("</p>", 1)[0]
+    assert "Children Act 2004 section 16LA" in note and "not yet in force" in note

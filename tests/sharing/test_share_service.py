@@ -448,3 +448,10 @@ def test_consent_is_withdrawn_once_and_with_a_reason(world):
         consent_service.withdraw(world["worker"], consent.id, "again")
     assert info.value.errors["reason"] == "This consent has already been withdrawn"
     assert consent_service.child_of(consent.id) == world["child"].id and consent_service.child_of(10**6) is None
+def test_a_share_today_cannot_name_the_information_sharing_duty_before_it_is_in_force(world):
+    """The Children's Wellbeing and Schools Act 2026's s.16LA gateway awaits its commencement."""
+    assert "CA2004-s16LA" not in {g.code for g in service.gateways()}
+    with pytest.raises(Invalid) as refused:
+        service.create_share(world["worker"], draft(world, bases=BasisChoice(article_6="6(1)(e)",
+                                                                             gateway="CA2004-s16LA")))
+    assert "is not in force on" in refused.value.errors["gateway"] and _count() == 0
