@@ -9,9 +9,9 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, un
 
 from hub import db
 from hub.auth.models import Organisation
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
-from hub.notifications.models import Notification, RecipientReason
+from hub.notifications.models import Notification, NotificationReply, RecipientReason
 from hub.reports.query import Figure, ReportQuery, counted, rate, with_share
 
 HOURS = 3600.0
@@ -257,12 +257,14 @@ def school_notifications(q: ReportQuery) -> Figure:
                # From the period's episodes to their notifications (by the index on episode_id), not
                # from every notification ever sent to the episodes.
                .select_from(e).join(n, n.episode_id == e.c.id).where(n.reason != RecipientReason.escalation))
-    if q.scope.notification_orgs is not None:
-        message = message.where(n.organisation_id.in_(q.scope.notification_orgs))
     messages = message.group_by(n.group_key).subquery("messages")
     query = select(func.count(), func.sum(messages.c.acknowledged), func.sum(messages.c.in_time),
                    func.sum(messages.c.escalated))
     sent, acknowledged, in_time, escalated = (int(v or 0) for v in db.session().execute(query).one())
+    return _notifications_figure(q, sent, acknowledged, in_time, escalated)
+
+
+def _notifications_figure(q: ReportQuery, sent: int, acknowledged: int, in_time: int, escalated: int) -> Figure:
     return Figure(
         key="school-notifications",
         title=f"Schools acknowledged {in_time} of {counted(sent, 'notification', 'notifications')} before the deadline",
@@ -273,3 +275,35 @@ def school_notifications(q: ReportQuery) -> Figure:
               ["Acknowledged before the deadline", in_time, rate(in_time, sent)],
               ["Escalated (not acknowledged in time)", escalated, rate(escalated, sent)]],
         chart="hbar", series=[1])
+
+
+def own_school_notifications(q: ReportQuery) -> Figure:
+    """A school's reports: its own notifications, sent in the period (London dates), and its
+    replies to the police, counted from the messages alone. Nothing of the episode is read (no
+    risk grade, where from, looked-after status, plan): the filters other than the period and
+    the school do not apply."""
+    n, reply = Notification, NotificationReply
+    message = (select(func.max(case((n.acknowledged_at.is_not(None), 1), else_=0)).label("acknowledged"),
+                      func.max(case((n.acknowledged_at <= n.deadline_at, 1), else_=0)).label("in_time"),
+                      func.max(case((n.escalated_at.is_not(None), 1), else_=0)).label("escalated"),
+                      func.max(case((n.id.in_(select(reply.notification_id)), 1), else_=0)).label("replied"))
+               .join(MissingEpisode, MissingEpisode.id == n.episode_id)
+               .where(q.scope.school_notifications, n.reason != RecipientReason.escalation,
+                      n.created_at >= q.start, n.created_at < q.end))
+    if q.filters.school_id is not None:
+        message = message.where(n.organisation_id == q.filters.school_id)
+    messages = message.group_by(n.group_key).subquery("messages")
+    row = db.session().execute(select(func.count(), func.sum(messages.c.acknowledged), func.sum(messages.c.in_time),
+                                      func.sum(messages.c.escalated), func.sum(messages.c.replied))).one()
+    sent, acknowledged, in_time, escalated, replied = (int(v or 0) for v in row)
+    figure = _notifications_figure(q, sent, acknowledged, in_time, escalated)
+    figure.subtitle = (f"Notifications your school was sent {_period(q)} about pupils on its roll now; copies to "
+                       "the school's key adults count once")
+    figure.title = f"Your school acknowledged {in_time} of {counted(sent, 'notification', 'notifications')} before the deadline"
+    figure.rows.append(["Replied to the police", replied, rate(replied, sent)])
+    figure.notes = [SCHOOL_ONLY_NOTE]
+    return figure
+
+
+SCHOOL_ONLY_NOTE = ("A school's reports count its own notifications and replies, never the details of an episode: "
+                    "only the period and school filters apply.")
