@@ -14,15 +14,14 @@ from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTE
 from hub.notifications.models import Notification, NotificationReply, RecipientReason
 from hub.reports.query import Figure, ReportQuery, counted, rate, with_share
 
-HOURS = 3600.0
-
-
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _hours(delta: timedelta) -> float:
-    return delta.total_seconds() / HOURS
+def _seconds(delta: timedelta) -> int:
+    """A time limit in whole seconds: compared with hub.reports.sqltime's whole-second
+    differences, so exactly at the limit counts as within it (<=), on both databases."""
+    return int(delta.total_seconds())
 
 
 def _period(q: ReportQuery) -> str:
@@ -61,34 +60,34 @@ def episodes_by_month(q: ReportQuery) -> Figure:
 
 def totals(q: ReportQuery) -> dict[str, int]:
     """Every whole-period count of the episodes in one statement."""
-    e, hours = q.episodes(), q.local.hours_between
+    e, seconds = q.episodes(), q.local.seconds_between
     found = e.c.found_at.is_not(None)
     due_plan = e.c.strategy_discussion_at.is_not(None)
-    plan_hours = hours(e.c.trigger_plan_at, e.c.strategy_discussion_at)
+    plan_time = seconds(e.c.trigger_plan_at, e.c.strategy_discussion_at)
     counts = {
         "episodes": func.count(),
         "children": func.count(func.distinct(e.c.child_id)),
         "missing": _count_if(e.c.classification == Classification.missing),
-        "over_24h": _count_if(or_(hours(e.c.found_at, e.c.reported_start) > _hours(LONG_EPISODE),
+        "over_24h": _count_if(or_(seconds(e.c.found_at, e.c.reported_start) > _seconds(LONG_EPISODE),
                                   and_(~found, e.c.reported_start < q.now - LONG_EPISODE))),
         "found": _count_if(found),
         "checked": _count_if(and_(found, e.c.prevention_check_at.is_not(None))),
-        "checked_4h": _count_if(and_(found, hours(e.c.prevention_check_at, e.c.found_at)
-                                     <= _hours(PREVENTION_CHECK_WITHIN))),
+        "checked_4h": _count_if(and_(found, seconds(e.c.prevention_check_at, e.c.found_at)
+                                     <= _seconds(PREVENTION_CHECK_WITHIN))),
         "rhi_offered": _count_if(and_(found, e.c.return_interview_offered_at.is_not(None))),
         "rhi_done": _count_if(and_(found, e.c.return_interview_at.is_not(None))),
-        "rhi_72h": _count_if(and_(found, hours(e.c.return_interview_at, e.c.found_at)
-                                  <= _hours(RETURN_INTERVIEW_WITHIN))),
+        "rhi_72h": _count_if(and_(found, seconds(e.c.return_interview_at, e.c.found_at)
+                                  <= _seconds(RETURN_INTERVIEW_WITHIN))),
         "rhi_declined": _count_if(and_(found, e.c.return_interview_declined.is_(True))),
         "looked_after": _count_if(e.c.looked_after.is_(True)),
         "iro_told": _count_if(and_(e.c.looked_after.is_(True), e.c.iro_informed_at.is_not(None))),
-        "iro_24h": _count_if(and_(e.c.looked_after.is_(True), hours(e.c.iro_informed_at, e.c.reported_start)
-                                  <= _hours(LONG_EPISODE))),
+        "iro_24h": _count_if(and_(e.c.looked_after.is_(True), seconds(e.c.iro_informed_at, e.c.reported_start)
+                                  <= _seconds(LONG_EPISODE))),
         "plans_due": _count_if(due_plan),
         "plans_on_file": _count_if(and_(due_plan, e.c.trigger_plan_at.is_not(None))),
-        "plans_on_time": _count_if(and_(due_plan, plan_hours <= _hours(TRIGGER_PLAN_WITHIN))),
+        "plans_on_time": _count_if(and_(due_plan, plan_time <= _seconds(TRIGGER_PLAN_WITHIN))),
         "plans_late": _count_if(and_(due_plan, or_(
-            plan_hours > _hours(TRIGGER_PLAN_WITHIN),
+            plan_time > _seconds(TRIGGER_PLAN_WITHIN),
             and_(e.c.trigger_plan_at.is_(None), e.c.strategy_discussion_at < q.now - TRIGGER_PLAN_WITHIN)))),
     }
     row = db.session().execute(select(*[c.label(k) for k, c in counts.items()]).select_from(e)).one()
