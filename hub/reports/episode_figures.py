@@ -298,7 +298,8 @@ def own_school_notifications(q: ReportQuery) -> Figure:
     figure = _notifications_figure(q, sent, acknowledged, in_time, escalated)
     figure.subtitle = (f"Notifications your school was sent {_period(q)} about pupils on its roll now; copies to "
                        "the school's key adults count once")
-    figure.title = f"Your school acknowledged {in_time} of {counted(sent, 'notification', 'notifications')} before the deadline"
+    figure.title = (f"Your school acknowledged {in_time} of {counted(sent, 'notification', 'notifications')} "
+                    "before the deadline")
     figure.rows.append(["Replied to the police", replied, rate(replied, sent)])
     figure.notes = [SCHOOL_ONLY_NOTE]
     return figure

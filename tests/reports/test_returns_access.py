@@ -45,7 +45,8 @@ def test_someone_of_the_authority_in_another_role_is_refused_the_returns(picture
 def test_their_returns_pages_answer_403(picture, client, who):
     user, secret = _near_insider(picture, who)
     sign_in(client, user, secret)
-    for url in ("/reports/returns", "/reports/returns/ssd-missing.csv", "/reports/returns/ssda903-missing.csv?year=2026"):
+    for url in ("/reports/returns", "/reports/returns/ssd-missing.csv",
+                "/reports/returns/ssda903-missing.csv?year=2026"):
         assert client.get(url).status_code == 403, url
 
 

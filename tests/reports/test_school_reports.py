@@ -70,8 +70,9 @@ def test_the_schools_own_download_holds_its_notifications_only(picture, client):
     response = client.get(f"/reports/data/school-notifications.csv?{E2_DAY}")
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["Not suppressed: not for publication"]
-    assert [r[:2] for r in rows[2:]] == [["Sent", "1"], ["Acknowledged", "0"], ["Acknowledged before the deadline", "0"],
-                                         ["Escalated (not acknowledged in time)", "1"], ["Replied to the police", "0"]]
+    assert [r[:2] for r in rows[2:]] == [
+        ["Sent", "1"], ["Acknowledged", "0"], ["Acknowledged before the deadline", "0"],
+        ["Escalated (not acknowledged in time)", "1"], ["Replied to the police", "0"]]
     book = load_workbook(io.BytesIO(client.get(f"/reports/data/school-notifications.xlsx?{E2_DAY}").get_data()))
     text = " ".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row if v).lower()
     for word in ("risk", "looked-after", "strategy", "trigger", "placement"):
