@@ -56,6 +56,8 @@ def test_a_dsl_narrowing_the_dashboard_to_one_day_reads_nothing_of_the_episode(p
     assert 'data-testid="table-school-notifications"' in html
     assert html.count('data-testid="figure-') == 1
     assert "your school acknowledged 0 of 1 notification before the deadline" in html
+    # No link to a page that would answer 404: data quality is about episodes.
+    assert "/reports/quality" not in html and client.get("/reports/quality").status_code == 404
 
 
 @pytest.mark.parametrize("key", figures.EPISODE_FIGURES[:-1] + patterns.PATTERN_FIGURES)
