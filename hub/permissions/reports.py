@@ -19,6 +19,8 @@ from hub.missing.models import ImportReviewItem, MissingEpisode
 from hub.people.models import Child, Enrolment, LookedAfterPeriod
 from hub.permissions.children import child_bases
 from hub.permissions.episodes import may_resolve_download_row
+from hub.permissions.loading import episode_visible
+from hub.permissions.notifications import notification_visible
 from hub.permissions.membership import chaired_group_ids, member_group_ids, sits_on_a_mace_group
 from hub.permissions.roles import (
     AGGREGATE_ONLY_ROLES,
@@ -43,24 +45,31 @@ from hub.permissions.roles import (
 # | social worker, missing team| their authority's children (home or placing), and     | -                     |
 # |                            | episodes naming it as the home or receiving authority |                       |
 # | police officer             | their force's episodes                                | -                     |
-# | DSL or deputy              | their pupils on the roll now (a school's own, or the  | -                     |
-# |                            | schools of their local authority education service)   |                       |
+# | DSL or deputy              | none: only their school's own notifications (sent,    | -                     |
+# |                            | acknowledged, on time, escalated) and replies, about  |                       |
+# |                            | children on the roll now; never an episode's details  |                       |
 # | MACE chair or co-chair     | -                                                     | the groups they chair |
 #
 # Anyone else (a DPO, an administrator, a health practitioner, a MACE member) has no reports:
 # the pages answer 404. Links from a figure to the records behind it are offered only where the
 # record's own check (child_access, MACE membership) lets the viewer in, and never to an analyst.
+#
+# Small numbers: a viewer counts episodes they may not open themselves (the analyst every one;
+# a social worker those found in their area of another authority's child). Narrowed to a day, or
+# to a filter few episodes pass, a figure would describe one episode to someone who may not open
+# it, so `report_figures_withheld` decides when the episode figures are not shown at all.
 
 @dataclass(frozen=True)
 class ReportScope:
     """What a user's figures count. `episodes` is a clause over MissingEpisode joined to Child
-    (None: no episode figures); `notification_orgs` limits school notifications to the viewer's
-    schools (None: those of every counted episode); `mace_groups` a SELECT of group ids (None:
-    no MACE figures); `whole_area` for the analyst; `drill_down` whether links to records may be
+    (None: no episode figures); `school_notifications` a clause over Notification (joined to
+    MissingEpisode) for a school, whose reports are its own notifications and nothing of the
+    episodes (None: not a school's reports); `mace_groups` a SELECT of group ids (None: no MACE
+    figures); `whole_area` for the analyst; `drill_down` whether links to records may be
     offered at all (each link is still checked against the record)."""
 
     episodes: ColumnElement[bool] | None
-    notification_orgs: Select | None
+    school_notifications: ColumnElement[bool] | None
     mace_groups: Select | None
     whole_area: bool
     drill_down: bool
@@ -80,10 +89,17 @@ def _report_episode_clauses(user: User) -> list[ColumnElement[bool]]:
                            MissingEpisode.home_authority_id == org, MissingEpisode.receiving_authority_id == org))
     if roles & POLICE_ROLES:
         clauses.append(MissingEpisode.police_org_id == org)
-    if roles & SCHOOL_ROLES:
-        clauses.append(MissingEpisode.child_id.in_(select(Enrolment.child_id).where(
-            Enrolment.school_id.in_(_school_ids(user)), Enrolment.end_date.is_(None))))
     return clauses
+
+
+def _school_report_notifications(user: User) -> ColumnElement[bool] | None:
+    """A school's reports: the notifications its key adults may open (the inbox's own clause),
+    about children on the roll of the viewer's schools now (a former pupil leaves the figures
+    with the school). Counts of its own messages, never an attribute of the episode."""
+    if not holds(user, SCHOOL_ROLES):
+        return None
+    pupils = select(Enrolment.child_id).where(Enrolment.school_id.in_(_school_ids(user)), Enrolment.end_date.is_(None))
+    return notification_visible(user) & MissingEpisode.child_id.in_(pupils)
 
 
 def report_chaired_group_ids(user: User) -> Select:
@@ -96,16 +112,18 @@ def report_scope(user: User | None) -> ReportScope | None:
     if not active(user):
         return None
     if is_analyst(user):
-        return ReportScope(episodes=true(), notification_orgs=None, mace_groups=select(MaceGroup.id),
+        return ReportScope(episodes=true(), school_notifications=None, mace_groups=select(MaceGroup.id),
                            whole_area=True, drill_down=not aggregate_only(user))
     clauses = _report_episode_clauses(user)
+    # Someone who also counts episodes (a DSL who is a social worker) counts every school's
+    # notifications about them, as the missing team does; a school alone only its own.
+    school = _school_report_notifications(user) if not clauses else None
     chairs = bool(db.session().scalar(select(exists(report_chaired_group_ids(user)))))
-    if not clauses and not chairs:
+    if not clauses and school is None and not chairs:
         return None
-    only_school = not user.roles & (AUTHORITY_REPORT_ROLES | POLICE_ROLES)
     return ReportScope(
         episodes=or_(*clauses) if clauses else None,
-        notification_orgs=_school_ids(user) if clauses and only_school else None,
+        school_notifications=school,
         mace_groups=report_chaired_group_ids(user) if chairs else None,
         whole_area=False, drill_down=True)
 
@@ -115,7 +133,7 @@ def may_view_reports(user: User | None) -> bool:
     already decide (this runs on every page), and the chair's query only for a group member."""
     if not active(user):
         return False
-    if is_analyst(user) or _report_episode_clauses(user):
+    if is_analyst(user) or _report_episode_clauses(user) or holds(user, SCHOOL_ROLES):
         return True
     return sits_on_a_mace_group(user) and bool(db.session().scalar(select(exists(report_chaired_group_ids(user)))))
 
@@ -173,7 +191,7 @@ def looked_after_return_child_ids(user: User) -> Select:
 def command_line_report_scope() -> ReportScope:
     """`flask --app hub reports annual` (an operator on the server, audited with the cli
     channel) builds the whole area's picture as the analyst sees it: counts, no drill-down."""
-    return ReportScope(episodes=true(), notification_orgs=None, mace_groups=select(MaceGroup.id),
+    return ReportScope(episodes=true(), school_notifications=None, mace_groups=select(MaceGroup.id),
                        whole_area=True, drill_down=False)
 
 
@@ -184,6 +202,28 @@ def report_school_choices(user: User) -> Select | None:
     if holds(user, SCHOOL_ROLES) and not user.roles & (AGGREGATE_ONLY_ROLES | AUTHORITY_REPORT_ROLES | POLICE_ROLES):
         return _school_ids(user)
     return None
+
+
+def report_openable_episode_ids(user: User) -> Select:
+    """The episodes whose page the viewer may open: the episode list's own clause (none for the
+    analyst), so that a figure knows how many of its episodes the viewer could not open."""
+    return select(MissingEpisode.id).where(episode_visible(user))
+
+
+def report_figures_withheld(user: User, *, counted: int, unopenable: int, unopenable_in_period: int,
+                            threshold: int) -> bool:
+    """Whether a page's episode figures are withheld from this viewer: a period or filter that
+    narrows to fewer than `threshold` episodes the viewer may not open would describe those
+    episodes (a risk grade, where from, looked after) to someone who may not read them.
+
+    - The analyst opens no episode: figures of fewer than `threshold` episodes are withheld, and
+      an empty selection too (so "none" and "a few" read the same: no 0 to compare with).
+    - Anyone else: withheld when the episodes they may not open in the period are fewer than
+      `threshold` after the filters, and the period (before the other filters) has any: whether
+      a filter leaves one of them or none must not show, or the filter would tell its answer."""
+    if aggregate_only(user):
+        return counted < threshold
+    return unopenable_in_period > 0 and unopenable < threshold
 
 
 def quality_waiting_rows_scope(user: User):

@@ -182,6 +182,7 @@ class Capabilities:
     share: bool
     record_school_closure: bool
     hub_dpo: bool
+    export_returns: bool
 
     @classmethod
     def of(cls, user: User | None) -> Capabilities:
@@ -190,4 +191,4 @@ class Capabilities:
                    record_episodes=may_record_episodes(user), import_downloads=may_import_downloads(user),
                    police_officer=is_police_officer(user), search_children=may_search_children(user),
                    share=may_share(user), record_school_closure=may_record_school_closure(user),
-                   hub_dpo=is_hub_dpo(user))
+                   hub_dpo=is_hub_dpo(user), export_returns=may_export_returns(user))

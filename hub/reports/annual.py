@@ -29,17 +29,20 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import func, select
 
+from hub import db
 from hub.audit import service as audit
 from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
 from hub.exports import inert_text
-from hub.missing.models import RiskGrade
+from hub.missing.models import MissingEpisode, RiskGrade
+from hub.people.models import Child
 from hub.permissions import ReportScope, command_line_report_scope, report_scope
 from hub.reports import figures, suppression
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED
-from hub.reports.returns import LONDON, CollectionYear, collection_year
+from hub.reports.returns import LONDON, CollectionYear, collection_year, latest_complete_year, latest_year
 from hub.reports.suppression import SUPPRESSED, Key, LinkedCounts
 
 Progress = Callable[[int, int, str], None]
@@ -98,6 +101,19 @@ def check_may_build(actor: User) -> ReportScope:
     return scope
 
 
+def default_year(actor: User) -> int:
+    """The year the form offers: the latest collection year with an episode the viewer's report
+    counts (a year of zeros helps no one), else the last year ended."""
+    scope = report_scope(actor)
+    if scope is None or scope.episodes is None:
+        return latest_complete_year()
+    latest = db.session().scalar(select(func.max(MissingEpisode.reported_start))
+                                 .join(Child, Child.id == MissingEpisode.child_id).where(scope.episodes))
+    if latest is None:
+        return latest_complete_year()
+    return min(latest_year(latest.astimezone(LONDON).date()), latest_year())
+
+
 def build_for(actor: User, year_number: int) -> AnnualReport:
     """The web button: the viewer's own part of the picture, audited as an export."""
     scope = check_may_build(actor)
@@ -136,13 +152,19 @@ def build(scope: ReportScope, year: CollectionYear, limit: int, whole_area: bool
             themes.append(theme)
         if progress:
             progress(done, len(THEMES) + 1, label)
-    hide = counts.protect(limit)
+    now = now or utcnow()
+    ahead = provisional(year, now)
+    # A month still to come is printed blank and everyone knows it holds nothing: it can never be
+    # the count hidden beside a small one (a reader would take it as 0 and subtract).
+    hide = counts.protect(limit, known=_future_month_counts(themes, now) if ahead else set())
     themes = [Theme(t.sheet, t.title, [table.published(hide) for table in t.tables]) for t in themes]
+    if ahead:
+        _leave_future_months_blank(themes, now)
     book = Workbook()
     book.remove(book.active)
     for theme in themes:
         _write_theme(book.create_sheet(theme.sheet), theme)
-    _write_notes(book.create_sheet("Notes"), year, limit, whole_area, now or utcnow())
+    _write_notes(book.create_sheet("Notes"), year, limit, whole_area, now)
     if progress:
         progress(len(THEMES) + 1, len(THEMES) + 1, "Notes")
     buffer = io.BytesIO()
@@ -403,8 +425,42 @@ def _add_chart(sheet: Worksheet, table: Table, heading_row: int) -> None:
     sheet.add_chart(chart, anchor)
 
 
+def provisional(year: CollectionYear, now: datetime) -> bool:
+    """A year not yet ended: its figures will change, and its months to come have no figures."""
+    return now < year.ends
+
+
+def _month_to_come(label: Any, now: datetime) -> bool:
+    """The row's label is a month after the current one (London time)."""
+    for spelling in ("%B %Y", "%Y-%m"):
+        try:
+            month = datetime.strptime(str(label), spelling).date()
+        except ValueError:
+            continue  # not a month's row (a total, a kind of place)
+        return month > now.astimezone(LONDON).date().replace(day=1)
+    return False
+
+
+def _future_month_counts(themes: list[Theme], now: datetime) -> set[Key]:
+    return {key for theme in themes for table in theme.tables for (r, _c), key in table.counts.items()
+            if _month_to_come(table.rows[r][0], now)}
+
+
+def _leave_future_months_blank(themes: list[Theme], now: datetime) -> None:
+    """A month not yet begun is blank, not 0: nothing has been counted in it yet. Each sheet's
+    title says the figures are provisional."""
+    for theme in themes:
+        theme.title += " (provisional: the year has not ended)"
+        for table in theme.tables:
+            for row in table.rows:
+                if _month_to_come(row[0], now):
+                    row[1:] = [None] * (len(row) - 1)
+
+
 def notes(year: CollectionYear, limit: int, whole_area: bool, now: datetime) -> list[tuple[str, str]]:
-    return [
+    return ([("Provisional", f"The collection year {year.label} has not ended: these figures are provisional and "
+                             "will change. Months still to come are left blank.")]
+            if provisional(year, now) else []) + [
         ("Period", f"The collection year {year.label}: 1 April {year.year - 1} to 31 March {year.year}. An "
                    "episode counts in the year and month in which it started (UK local time), even when it "
                    "ended later."),

@@ -9,21 +9,21 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, un
 
 from hub import db
 from hub.auth.models import Organisation
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
-from hub.notifications.models import Notification, RecipientReason
+from hub.notifications.models import Notification, NotificationReply, RecipientReason
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED, return_interview_offered_clause
 from hub.reports.query import Figure, ReportQuery, agreeing, counted, rate, with_share
-
-HOURS = 3600.0
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _hours(delta: timedelta) -> float:
-    return delta.total_seconds() / HOURS
+def _seconds(delta: timedelta) -> int:
+    """A time limit in whole seconds: compared with hub.reports.sqltime's whole-second
+    differences, so exactly at the limit counts as within it (<=), on both databases."""
+    return int(delta.total_seconds())
 
 
 def _period(q: ReportQuery) -> str:
@@ -62,35 +62,35 @@ def episodes_by_month(q: ReportQuery) -> Figure:
 
 def totals(q: ReportQuery) -> dict[str, int]:
     """Every whole-period count of the episodes in one statement."""
-    e, hours = q.episodes(), q.local.hours_between
+    e, seconds = q.episodes(), q.local.seconds_between
     found = e.c.found_at.is_not(None)
     due_plan = e.c.strategy_discussion_at.is_not(None)
-    plan_hours = hours(e.c.trigger_plan_at, e.c.strategy_discussion_at)
+    plan_time = seconds(e.c.trigger_plan_at, e.c.strategy_discussion_at)
     counts = {
         "episodes": func.count(),
         "children": func.count(func.distinct(e.c.child_id)),
         "missing": _count_if(e.c.classification == Classification.missing),
-        "over_24h": _count_if(or_(hours(e.c.found_at, e.c.reported_start) > _hours(LONG_EPISODE),
+        "over_24h": _count_if(or_(seconds(e.c.found_at, e.c.reported_start) > _seconds(LONG_EPISODE),
                                   and_(~found, e.c.reported_start < q.now - LONG_EPISODE))),
         "found": _count_if(found),
         "checked": _count_if(and_(found, e.c.prevention_check_at.is_not(None))),
-        "checked_4h": _count_if(and_(found, hours(e.c.prevention_check_at, e.c.found_at)
-                                     <= _hours(PREVENTION_CHECK_WITHIN))),
+        "checked_4h": _count_if(and_(found, seconds(e.c.prevention_check_at, e.c.found_at)
+                                     <= _seconds(PREVENTION_CHECK_WITHIN))),
         "rhi_offered": _count_if(and_(found, return_interview_offered_clause(
             e.c.return_interview_offered_at, e.c.return_interview_at, e.c.return_interview_declined))),
         "rhi_done": _count_if(and_(found, e.c.return_interview_at.is_not(None))),
-        "rhi_72h": _count_if(and_(found, hours(e.c.return_interview_at, e.c.found_at)
-                                  <= _hours(RETURN_INTERVIEW_WITHIN))),
+        "rhi_72h": _count_if(and_(found, seconds(e.c.return_interview_at, e.c.found_at)
+                                  <= _seconds(RETURN_INTERVIEW_WITHIN))),
         "rhi_declined": _count_if(and_(found, e.c.return_interview_declined.is_(True))),
         "looked_after": _count_if(e.c.looked_after.is_(True)),
         "iro_told": _count_if(and_(e.c.looked_after.is_(True), e.c.iro_informed_at.is_not(None))),
-        "iro_24h": _count_if(and_(e.c.looked_after.is_(True), hours(e.c.iro_informed_at, e.c.reported_start)
-                                  <= _hours(LONG_EPISODE))),
+        "iro_24h": _count_if(and_(e.c.looked_after.is_(True), seconds(e.c.iro_informed_at, e.c.reported_start)
+                                  <= _seconds(LONG_EPISODE))),
         "plans_due": _count_if(due_plan),
         "plans_on_file": _count_if(and_(due_plan, e.c.trigger_plan_at.is_not(None))),
-        "plans_on_time": _count_if(and_(due_plan, plan_hours <= _hours(TRIGGER_PLAN_WITHIN))),
+        "plans_on_time": _count_if(and_(due_plan, plan_time <= _seconds(TRIGGER_PLAN_WITHIN))),
         "plans_late": _count_if(and_(due_plan, or_(
-            plan_hours > _hours(TRIGGER_PLAN_WITHIN),
+            plan_time > _seconds(TRIGGER_PLAN_WITHIN),
             and_(e.c.trigger_plan_at.is_(None), e.c.strategy_discussion_at < q.now - TRIGGER_PLAN_WITHIN)))),
     }
     row = db.session().execute(select(*[c.label(k) for k, c in counts.items()]).select_from(e)).one()
@@ -262,12 +262,14 @@ def school_notifications(q: ReportQuery) -> Figure:
                # From the period's episodes to their notifications (by the index on episode_id), not
                # from every notification ever sent to the episodes.
                .select_from(e).join(n, n.episode_id == e.c.id).where(n.reason != RecipientReason.escalation))
-    if q.scope.notification_orgs is not None:
-        message = message.where(n.organisation_id.in_(q.scope.notification_orgs))
     messages = message.group_by(n.group_key).subquery("messages")
     query = select(func.count(), func.sum(messages.c.acknowledged), func.sum(messages.c.in_time),
                    func.sum(messages.c.escalated))
     sent, acknowledged, in_time, escalated = (int(v or 0) for v in db.session().execute(query).one())
+    return _notifications_figure(q, sent, acknowledged, in_time, escalated)
+
+
+def _notifications_figure(q: ReportQuery, sent: int, acknowledged: int, in_time: int, escalated: int) -> Figure:
     return Figure(
         key="school-notifications",
         title=f"Schools acknowledged {in_time} of {counted(sent, 'notification', 'notifications')} before the deadline",
@@ -278,3 +280,36 @@ def school_notifications(q: ReportQuery) -> Figure:
               ["Acknowledged before the deadline", in_time, rate(in_time, sent)],
               ["Escalated (not acknowledged in time)", escalated, rate(escalated, sent)]],
         chart="hbar", series=[1])
+
+
+def own_school_notifications(q: ReportQuery) -> Figure:
+    """A school's reports: its own notifications, sent in the period (London dates), and its
+    replies to the police, counted from the messages alone. Nothing of the episode is read (no
+    risk grade, where from, looked-after status, plan): the filters other than the period and
+    the school do not apply."""
+    n, reply = Notification, NotificationReply
+    message = (select(func.max(case((n.acknowledged_at.is_not(None), 1), else_=0)).label("acknowledged"),
+                      func.max(case((n.acknowledged_at <= n.deadline_at, 1), else_=0)).label("in_time"),
+                      func.max(case((n.escalated_at.is_not(None), 1), else_=0)).label("escalated"),
+                      func.max(case((n.id.in_(select(reply.notification_id)), 1), else_=0)).label("replied"))
+               .join(MissingEpisode, MissingEpisode.id == n.episode_id)
+               .where(q.scope.school_notifications, n.reason != RecipientReason.escalation,
+                      n.created_at >= q.start, n.created_at < q.end))
+    if q.filters.school_id is not None:
+        message = message.where(n.organisation_id == q.filters.school_id)
+    messages = message.group_by(n.group_key).subquery("messages")
+    row = db.session().execute(select(func.count(), func.sum(messages.c.acknowledged), func.sum(messages.c.in_time),
+                                      func.sum(messages.c.escalated), func.sum(messages.c.replied))).one()
+    sent, acknowledged, in_time, escalated, replied = (int(v or 0) for v in row)
+    figure = _notifications_figure(q, sent, acknowledged, in_time, escalated)
+    figure.subtitle = (f"Notifications your school was sent {_period(q)} about pupils on its roll now; copies to "
+                       "the school's key adults count once")
+    figure.title = (f"Your school acknowledged {in_time} of {counted(sent, 'notification', 'notifications')} "
+                    "before the deadline")
+    figure.rows.append(["Replied to the police", replied, rate(replied, sent)])
+    figure.notes = [SCHOOL_ONLY_NOTE]
+    return figure
+
+
+SCHOOL_ONLY_NOTE = ("A school's reports count its own notifications and replies, never the details of an episode: "
+                    "only the period and school filters apply.")

@@ -62,15 +62,24 @@ def dashboard(scope: ReportScope, filters: ReportFilters, now: datetime | None =
         totals = ep.totals(q)
         for key in EPISODE_FIGURES:
             figures.append(_FROM_TOTALS[key](q, totals) if key in _FROM_TOTALS else _OWN_STATEMENT[key](q))
+    elif scope.school_notifications is not None:
+        figures.append(ep.own_school_notifications(q))
     if q.counts_mace:
         figures.extend(_mace_figure(q, key) for key in MACE_FIGURES)
     return figures
 
 
 def available(scope: ReportScope) -> list[str]:
-    """The figure keys a scope has."""
-    return (EPISODE_FIGURES if scope.episodes is not None else []) + (
-        MACE_FIGURES if scope.mace_groups is not None else [])
+    """The figure keys a scope has: a school's reports only its own notifications."""
+    if scope.episodes is not None:
+        episodes = EPISODE_FIGURES
+    else:
+        episodes = [SCHOOL_FIGURE] if scope.school_notifications is not None else []
+    return episodes + (MACE_FIGURES if scope.mace_groups is not None else [])
+
+
+#: The one figure of a school's reports.
+SCHOOL_FIGURE = "school-notifications"
 
 
 def figure(scope: ReportScope, filters: ReportFilters, key: str, now: datetime | None = None) -> Figure:
@@ -78,6 +87,8 @@ def figure(scope: ReportScope, filters: ReportFilters, key: str, now: datetime |
     if key not in available(scope):
         raise KeyError(key)
     q = ReportQuery(scope, filters, now or utcnow())
+    if key == SCHOOL_FIGURE and not q.counts_episodes:
+        return ep.own_school_notifications(q)
     if key in _FROM_TOTALS:
         return _FROM_TOTALS[key](q, ep.totals(q))
     if key in _OWN_STATEMENT:

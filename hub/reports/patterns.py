@@ -60,6 +60,8 @@ class PatternsPage:
     factors: Figure | None
     themes: Figure | None
     notes: list[str] = field(default_factory=list)
+    #: The episode patterns are withheld: too few episodes the viewer may not open.
+    withheld: bool = False
 
 
 # --- places and people linked to several children -------------------------------------------------
@@ -212,9 +214,12 @@ def pattern_figure(q: ReportQuery, user: User, key: str) -> Figure:
     raise KeyError(key)
 
 
-def page(q: ReportQuery, user: User) -> PatternsPage:
-    grid, grid_max = start_grid(q) if q.counts_episodes else (None, 0)
-    repeat_figure, listed = repeats(q, user) if q.counts_episodes else (None, [])
-    push_pull, themes = factors(q) if q.counts_episodes else (None, None)
+def page(q: ReportQuery, user: User, episodes: bool = True) -> PatternsPage:
+    """The page; the episode patterns only when the viewer counts episodes and `episodes` (they
+    are not withheld). A school counts none: its reports are its own notifications."""
+    counts = q.counts_episodes and episodes
+    grid, grid_max = start_grid(q) if counts else (None, 0)
+    repeat_figure, listed = repeats(q, user) if counts else (None, [])
+    push_pull, themes = factors(q) if counts else (None, None)
     return PatternsPage(subjects=subjects(user), grid=grid, grid_max=grid_max, repeats=repeat_figure,
                         repeat_children=listed, factors=push_pull, themes=themes)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, or_, select
 
 from hub import db
 from hub.missing.models import MissingEpisode
@@ -77,6 +77,8 @@ class Figure:
     #: What the first column holds: "text", or "month" ('YYYY-MM' in the data and the downloads,
     #: shown on pages and charts as 'January 2026').
     first_column: str = "text"
+    #: Not shown: too few episodes the viewer may not open (hub.permissions.report_figures_withheld).
+    withheld: bool = False
 
     def label(self, row: list[Any]) -> str:
         """A row's first column as the page and the chart show it."""
@@ -138,6 +140,19 @@ class ReportQuery:
         if self._episodes is None:
             self._episodes = self._episode_select().subquery("episodes")
         return self._episodes
+
+    def coverage(self, openable: Select) -> tuple[int, int, int]:
+        """How many episodes the figures count; how many of them are not in `openable` (a SELECT
+        of the episode ids the viewer may open); and how many the period alone, before the other
+        filters, holds that are not (hub.permissions.report_figures_withheld weighs them)."""
+        e = self.episodes()
+        closed = case((e.c.id.in_(openable), 0), else_=1)
+        counted, unopenable = db.session().execute(select(func.count(), func.coalesce(func.sum(closed), 0))).one()
+        period = (select(MissingEpisode.id).join(Child, Child.id == MissingEpisode.child_id)
+                  .where(self.scope.episodes, MissingEpisode.reported_start >= self.start,
+                         MissingEpisode.reported_start < self.end, MissingEpisode.id.not_in(openable)))
+        in_period = db.session().scalar(select(func.count()).select_from(period.subquery()))
+        return int(counted), int(unopenable or 0), int(in_period or 0)
 
     def _episode_select(self) -> Select:
         e = MissingEpisode

@@ -58,7 +58,7 @@ def annual():
     annual_report.check_may_build(actor())
     if not request.args:
         return render_template("reports/annual.html", form=AnnualForm(
-            formdata=None, year=str(returns.latest_complete_year())))
+            formdata=None, year=str(annual_report.default_year(actor()))))
     form = AnnualForm(request.args)
     if form.validate():
         try:

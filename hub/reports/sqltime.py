@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, extract, func, literal, or_
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, cast, extract, func, literal, or_
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -99,8 +99,12 @@ class LocalTime:
             return cast(func.strftime("%Y", column), Integer) * 12 + cast(func.strftime("%m", column), Integer)
         return cast(extract("year", column), Integer) * 12 + cast(extract("month", column), Integer)
 
-    def hours_between(self, later, earlier) -> ColumnElement:
-        """later - earlier, in hours (NULL when either is NULL)."""
+    def seconds_between(self, later, earlier) -> ColumnElement:
+        """later - earlier in whole seconds, each time taken to the second it falls in (NULL when
+        either is NULL). Integers on both databases, so a limit compares exactly: a check exactly
+        4 hours after the return is 14400 seconds, within "4 hours" (SQLite's julianday is a
+        floating-point day, and 4 hours of it times 24 came out a hair over 4)."""
         if self.dialect == "sqlite":
-            return (func.julianday(later) - func.julianday(earlier)) * 24.0
-        return extract("epoch", later - earlier) / 3600.0
+            return cast(func.strftime("%s", later), Integer) - cast(func.strftime("%s", earlier), Integer)
+        return (cast(func.floor(extract("epoch", later)), BigInteger)
+                - cast(func.floor(extract("epoch", earlier)), BigInteger))

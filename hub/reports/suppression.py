@@ -135,6 +135,8 @@ class LinkedCounts:
     #: The counts printed somewhere. The others exist to state a relation (the children of both
     #: kinds together when no sheet prints them, the rest of a whole beyond its part).
     printed: set[Key] = field(default_factory=set)
+    #: Counts every reader knows whatever is printed (set by `protect`): never hidden.
+    known: set[Key] = field(default_factory=set)
 
     def count(self, key: Key, value: int, printed: bool = True) -> Key:
         """A count; the same key given twice must be the same number."""
@@ -163,10 +165,13 @@ class LinkedCounts:
         rest = self.count(("rest of", whole, "beyond", part), rest_value, printed=False)
         self.total([part, rest], whole)
 
-    def protect(self, limit: int) -> set[Key]:
+    def protect(self, limit: int, known: set[Key] | frozenset[Key] = frozenset()) -> set[Key]:
         """The printed counts to show as c: primary (1 to limit - 1), then secondary until every
-        hidden count's feasible range, given everything printed, is at least `limit` wide."""
-        hide = {k for k in self.printed if hidden(self.values[k], limit)}
+        hidden count's feasible range, given everything printed, is at least `limit` wide.
+        `known`: counts every reader knows whatever is printed (a month still to come holds 0),
+        never hidden, so never relied on to protect another."""
+        self.known = set(known)
+        hide = {k for k in self.printed if hidden(self.values[k], limit) and k not in self.known}
         #: Hidden counts whose every linked count is hidden already: nothing more to hide for them.
         settled: set[Key] = set()
         while True:
@@ -194,7 +199,7 @@ class LinkedCounts:
                 entries = [*parts, total]
                 unknown = [k for k in entries if k in hide or k in unpublished]
                 if len(unknown) == 1 and unknown[0] in hide:
-                    visible = [k for k in entries if k not in hide and k not in unpublished]
+                    visible = [k for k in entries if k not in hide and k not in unpublished and k not in self.known]
                     if visible:
                         hide.add(self._smallest(visible, total))
                         changed = True
@@ -220,7 +225,7 @@ class LinkedCounts:
                 entries = [*parts, total]
                 if not any(k in frontier for k in entries):
                     continue
-                candidates += [(k, total) for k in entries if k not in unknown]
+                candidates += [(k, total) for k in entries if k not in unknown and k not in self.known]
                 reached += [k for k in entries if k in unknown and k not in seen]
             if candidates:
                 return min(candidates, key=lambda kt: (kt[0] == kt[1], self.values[kt[0]] == 0,

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, g, render_template, request
 from flask_login import current_user
 
 from hub.permissions import aggregate_only, may_view_reports
-from hub.reports import charts, service
+from hub.reports import charts, service, suppression
 from hub.reports.figures import london_today
 from hub.reports.forms import ReportFilterForm, default_period
 from hub.reports.query import ReportFilters
@@ -46,7 +46,9 @@ def dashboard():
     form, filters = _filters()
     page = service.dashboard(actor(), filters)
     return render_template("reports/dashboard.html", form=form, page=page, filters=filters,
-                           described=service.describe(filters), render_chart=charts.render)
+                           described=service.describe(filters, episode_filters=not page.school_only),
+                           render_chart=charts.render,
+                           withheld_note=service.withheld_note(suppression.threshold()))
 
 
 @bp.route("/data/<figure>.<ext>")
@@ -62,8 +64,11 @@ def data(figure: str, ext: str):
 def patterns():
     form, filters = _filters()
     page = service.patterns_page(actor(), filters)
+    school_only = service.school_only(actor())
     return render_template("reports/patterns.html", form=form, page=page, filters=filters,
-                           described=service.describe(filters), render_chart=charts.render)
+                           described=service.describe(filters, episode_filters=not school_only),
+                           render_chart=charts.render, withheld_note=service.withheld_note(suppression.threshold()),
+                           school_only=school_only)
 
 
 @bp.route("/charts.css")

@@ -84,6 +84,8 @@ CAPABILITIES = {
     "share": SHARERS,
     "record_school_closure": {"dsl_a", "dsl_b", "dsl_c"},
     "hub_dpo": {"hub_dpo"},
+    # The statutory returns: an authority's social workers; never its DPO, chair or other staff.
+    "export_returns": SOCIAL,
 }
 
 

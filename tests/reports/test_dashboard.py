@@ -83,12 +83,15 @@ def test_a_rendered_chart_is_an_image_labelled_with_its_headline():
     assert "<script" not in svg and "<style" not in svg and "style=" not in svg and "Pygal" not in svg
 
 
-def test_changing_a_filter_changes_the_figures(picture, analyst):
-    looked_after = analyst.get(f"/reports?{YEAR_ARGS}&looked_after=yes").get_data(as_text=True)
-    assert "5 episodes began in the period: 2 missing and 3 absent" in looked_after
+def test_changing_a_filter_changes_the_figures(picture, client):
+    # An officer may open every episode their figures count, so a filter that leaves a few still
+    # shows them (the analyst's would be withheld: test_withholding.py).
+    sign_in(client, *picture.users["officer_1"])
+    looked_after = client.get(f"/reports?{YEAR_ARGS}&looked_after=yes").get_data(as_text=True)
+    assert "2 episodes began in the period: 1 missing and 1 absent" in looked_after  # P1's E3 and E5 (c2)
     assert "Looked-after children" in looked_after
-    young = analyst.get(f"/reports?{YEAR_ARGS}&age_band=10_and_under").get_data(as_text=True)
-    assert "6 episodes began in the period: 1 missing and 5 absent" in young
+    young = client.get(f"/reports?{YEAR_ARGS}&age_band=10_and_under").get_data(as_text=True)
+    assert "6 episodes began in the period: 1 missing and 5 absent" in young  # c1's E1, c5's five
 
 
 def test_a_bad_filter_shows_an_error_and_the_default_figures(picture, analyst):
@@ -103,17 +106,20 @@ def test_each_view_writes_one_audit_event_with_the_filters_and_no_personal_data(
     [event] = _events(picture.user("analyst"), "report-view")
     assert (event.object_type, event.object_id, event.child_id) == ("report", "dashboard", None)
     detail = json.loads(event.detail)
+    # Five episodes in the band: the analyst's episode figures are withheld, and the event says so.
     assert detail == {"from": "2026-01-01", "to": "2026-12-31", "authority": None, "age_band": "11_14",
-                      "looked_after": None, "school": None, "figures": 13}
+                      "looked_after": None, "school": None, "figures": 13, "withheld": True}
 
 
 def test_a_csv_download_reads_back_with_the_tables_figures_and_is_audited(picture, analyst):
     response = analyst.get(f"/reports/data/return-interviews.csv?{YEAR_ARGS}")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert 'filename="return-interviews.csv"' in response.headers["Content-Disposition"]
+    assert 'filename="return-interviews-not-suppressed-not-for-publication.csv"' in \
+        response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
-    assert rows[0] == ["Return home interviews", "Episodes", "Per cent of episodes ended"]
-    assert [r[1] for r in rows[1:]] == ["12", "4", "3", "2", "1"]
+    assert rows[0] == ["Not suppressed: not for publication"]
+    assert rows[1] == ["Return home interviews", "Episodes", "Per cent of episodes ended"]
+    assert [r[1] for r in rows[2:]] == ["12", "4", "3", "2", "1"]
     [event] = _events(picture.user("analyst"), "report-export")
     assert event.object_id == "return-interviews" and json.loads(event.detail)["format"] == "csv"
 
@@ -126,8 +132,12 @@ def test_an_xlsx_download_reads_back_with_openpyxl(picture, analyst):
     data = list(book["Data"].iter_rows(values_only=True))
     assert data[0][:3] == ("Month", "Missing", "Absent")
     assert sum(row[-1] for row in data[1:]) == 13
-    about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True)}
+    about_rows = list(book["About"].iter_rows(values_only=True))
+    assert about_rows[0][0] == "Publication" and about_rows[0][1].startswith("Not suppressed: not for publication")
+    about = {row[0]: row[1] for row in about_rows}
     assert about["Title"].startswith("13 episodes") and about["Period"].startswith("1 January 2026")
+    assert 'filename="episodes-by-month-not-suppressed-not-for-publication.xlsx"' in \
+        response.headers["Content-Disposition"]
     assert [e.object_id for e in _events(picture.user("analyst"), "report-export")] == ["episodes-by-month"]
 
 

@@ -130,7 +130,8 @@ def test_a_pattern_download_reads_back_and_the_view_is_audited(picture, client):
     sign_in(client, *picture.users["analyst"])
     client.get(f"/reports/patterns?{YEAR_ARGS}")
     csv_text = client.get(f"/reports/data/start-times.csv?{YEAR_ARGS}").get_data().decode("utf-8-sig")
-    assert csv_text.splitlines()[0].startswith("Day,00:00,01:00")
+    assert csv_text.splitlines()[0] == "Not suppressed: not for publication"
+    assert csv_text.splitlines()[1].startswith("Day,00:00,01:00")
     actions = db.session().scalars(select(AuditEvent.action).where(
         AuditEvent.actor_user_id == picture.user("analyst").id, AuditEvent.action.like("report-%"))).all()
     assert sorted(actions) == ["report-export", "report-view"]
