@@ -10,8 +10,8 @@ added tomorrow is in the matrix the day it is added (an argument with no pool he
 `test_every_get_route_is_in_the_matrix`).
 
 Hole 5 of issue 18 (a school's or the analyst's report figures counting episodes the school may not
-open) is being closed by another branch (reports-scope): the report routes for those users are in a
-test of their own, marked xfail until it lands.
+open): the report routes for those users are in a test of their own, which failed until the
+reports' scope was fixed (hub.permissions.reports).
 """
 
 from __future__ import annotations
@@ -310,7 +310,6 @@ def test_every_page_and_download_shows_each_user_only_what_the_policy_opens(user
     assert not failures, f"{user}: {len(failures)} failures:\n" + "\n".join(failures)
 
 
-@pytest.mark.xfail(strict=False, reason="hole 5, reports-scope")
 @pytest.mark.parametrize("user", sorted(HOLE_5_USERS))
 def test_a_schools_and_the_analysts_report_figures_show_only_what_the_policy_opens(user, clients, rich_app,
                                                                                    rich_world, matrix):
