@@ -23,7 +23,10 @@ TARGETS = {
         "mutate": ["hub/permissions/*"],
         # The access rules' own tests, and the holes found from outside: fast, one world each.
         "tests": ["tests/permissions/", "tests/mace/test_access_holes.py", "tests/mace/test_proposals.py",
-                  "tests/test_access_cache.py"],
+                  "tests/test_access_cache.py",
+                  # The reports' scope (hub/permissions/reports.py): a school, the analyst, the returns.
+                  "tests/reports/test_school_reports.py", "tests/reports/test_withholding.py",
+                  "tests/reports/test_returns_access.py", "tests/reports/test_scoping.py"],
         # The tables module renders the README's tables: a test compares them, not the policy.
         "skip": ["hub/permissions/table.py"],
     },
