@@ -48,6 +48,20 @@ def _copy_checkout(scratch: Path) -> None:
             shutil.copy2(source, target)
 
 
+def _refresh_mutants_copy(scratch: Path) -> None:
+    """mutmut regenerates the mutated modules that changed, but keeps its first copy of every other
+    file (templates, data): bring those up to date, or a resumed run tests today's code against
+    yesterday's templates."""
+    mutants = scratch / "mutants"
+    if not mutants.is_dir():
+        return
+    for source in (scratch / "hub").rglob("*"):
+        if source.is_file() and source.suffix != ".py":
+            target = mutants / source.relative_to(scratch)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
 def _config(target: dict) -> str:
     lines = ["[mutmut]", "source_paths=hub/", "only_mutate=" + "\n    ".join(target["mutate"]),
              "do_not_mutate=" + "\n    ".join(target.get("skip", [])),
@@ -71,6 +85,8 @@ def run(name: str, children: int, resume: bool = False) -> int:
     shutil.rmtree(scratch / ".world", ignore_errors=True)
     scratch.mkdir(parents=True, exist_ok=True)
     _copy_checkout(scratch)
+    if resume:
+        _refresh_mutants_copy(scratch)
     # mutmut reads [tool.mutmut] from pyproject.toml before setup.cfg: the target's config rules.
     (scratch / "setup.cfg").write_text(_config(target))
     # The scratch copy has no ../shared beside it: the RFC 9162 vectors are named where they are.
