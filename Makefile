@@ -81,7 +81,7 @@ run: demo dev witnesses
 XDIST ?= -n auto --dist worksteal
 
 test: setup
-	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench
