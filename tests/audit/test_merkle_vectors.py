@@ -253,12 +253,15 @@ def test_compact_range_resumes_from_stored_nodes(tree33) -> None:
 
 def test_bad_arguments() -> None:
     get = getter({}, 0)
+    # Refused for what they are, by the check that names them (not by an error further on).
     for args in [(0, 0), (3, 3), (-1, 4)]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"leaf index {args[0]} is not in a tree of size {args[1]}"):
             inclusion_proof(*args, get)
     for args in [(0, 4), (5, 4), (-1, 3)]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"no consistency proof from size {args[0]} to size {args[1]}"):
             consistency_proof(*args, get)
+    with pytest.raises(ValueError, match="tree size must not be negative"):
+        merkle.root_nodes(-1)
     assert consistency_proof(4, 4, get) == []
     with pytest.raises(ValueError):
         CompactRange().append(b"short")
