@@ -22,18 +22,23 @@ from hub.permissions import (
     hub_dpos,
     is_analyst,
     load_child_or_refuse,
+    load_profile_child,
     load_share_draft,
+    looked_after_return_child_ids,
     mace_group_holds_child,
     mace_intelligence_access,
     may_read_emergency_reasons,
+    may_review_child_audit,
     may_search_children,
     philomena_released_to,
     profile_photo_basis,
+    report_linkable_children,
+    return_child_ids,
     share_sent_by,
     sits_on_a_mace_group,
 )
 from hub.sharing.models import ShareRecord
-from tests.permissions.test_capabilities import CAPABILITIES, _last_event, deactivated
+from tests.permissions.test_capabilities import CAPABILITIES, SUBJECT_ACCESS, _last_event, deactivated
 from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EPISODES, EVERYONE, SHARES
 
 
@@ -199,3 +204,36 @@ def test_sitting_on_a_group_is_asked_of_the_database_once_a_request_and_answered
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert statements == [], who
+
+
+def _names(world, clause_select) -> set[str]:
+    ids = set(db.session().scalars(clause_select))
+    return {name for name, child in world.children.items() if child.id in ids}
+
+
+def test_an_authoritys_returns_cover_its_own_children_and_no_other_authoritys(world):
+    """The SSD's people are the authority's (home or placing); the 903's those it looks after."""
+    assert _names(world, return_child_ids(world.user("sw_h"))) == {"roll_a"}
+    assert _names(world, return_child_ids(world.user("sw_p"))) == {"roll_a", "left_a"}
+    assert _names(world, looked_after_return_child_ids(world.user("sw_p"))) == {"roll_a"}  # placing authority
+    assert _names(world, looked_after_return_child_ids(world.user("sw_h"))) == set()  # placed by another
+    assert _names(world, return_child_ids(world.user("dsl_a"))) == set()  # a school is no authority
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_figure_links_only_to_records_the_viewer_may_open_and_the_analyst_to_none(world, who):
+    names = {c.id: name for name, c in world.children.items()}
+    linkable = {names[i] for i in report_linkable_children(world.user(who), list(names))}
+    assert linkable == (set() if who == "analyst" else set(CHILD_ACCESS[who])), who
+    assert report_linkable_children(world.user(who), []) == set()
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_who_has_seen_this_record_is_the_hub_dpos_and_the_holding_organisations_dpos(world, who):
+    for name, child in world.children.items():
+        assert may_review_child_audit(world.user(who), child.id) == (name in SUBJECT_ACCESS.get(who, set())), (who, name)
+
+
+def test_a_profile_is_asked_for_by_its_childs_integer_id_alone(world):
+    with pytest.raises(NotFound):
+        load_profile_child(world.user("sw_h"), str(world.children["roll_a"].id))
