@@ -11,7 +11,7 @@ from hub import db
 from hub.db import utcnow
 from hub.errors import NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup
-from hub.missing.models import MissingEpisode
+from hub.missing.models import ImportReviewItem, MissingEpisode
 from hub.permissions import (
     CHANGE,
     READ,
@@ -32,7 +32,10 @@ from hub.permissions import (
     may_search_children,
     philomena_released_to,
     profile_photo_basis,
+    quality_waiting_rows_scope,
     report_linkable_children,
+    report_linkable_groups,
+    report_pattern_group_ids,
     return_child_ids,
     share_sent_by,
     sits_on_a_mace_group,
@@ -237,3 +240,29 @@ def test_who_has_seen_this_record_is_the_hub_dpos_and_the_holding_organisations_
 def test_a_profile_is_asked_for_by_its_childs_integer_id_alone(world):
     with pytest.raises(NotFound):
         load_profile_child(world.user("sw_h"), str(world.children["roll_a"].id))
+
+
+MEMBERS = {"chair", "member", "mace_only"}
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_patterns_page_counts_the_groups_of_its_members_and_all_for_the_analyst(world, who):
+    user = world.user(who)
+    counted = set(db.session().scalars(report_pattern_group_ids(user))) & {world.group.id}
+    assert counted == ({world.group.id} if who in MEMBERS | {"analyst"} else set()), who
+    linkable = report_linkable_groups(user, [world.group.id])
+    assert linkable == ({world.group.id} if who in MEMBERS else set()), who  # the analyst counts, never opens
+    assert report_linkable_groups(user, []) == set()
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_the_quality_page_counts_a_forces_waiting_rows_for_its_officers_and_all_for_the_admin_and_analyst(
+        world, who):
+    user, item = world.user(who), world.review_item
+    scope = quality_waiting_rows_scope(user)
+    counted = set() if scope is None else set(db.session().scalars(select(ImportReviewItem.id).where(scope)))
+    everyone = {"admin", "analyst"}
+    force_1 = {"off1", "member", "former"}
+    assert (item.id in counted) == (who in everyone | force_1), who
+    if who == "off2":  # another force's officer: a scope, not the first force's row
+        assert scope is not None and item.id not in counted
