@@ -22,6 +22,7 @@ from hub.permissions import (
     hub_dpos,
     is_analyst,
     load_child_or_refuse,
+    load_mace_object,
     load_profile_child,
     load_share_draft,
     looked_after_return_child_ids,
@@ -266,3 +267,29 @@ def test_the_quality_page_counts_a_forces_waiting_rows_for_its_officers_and_all_
     assert (item.id in counted) == (who in everyone | force_1), who
     if who == "off2":  # another force's officer: a scope, not the first force's row
         assert scope is not None and item.id not in counted
+
+
+@pytest.mark.parametrize("who", ["former", "dsl_a", "admin", "analyst"])
+@pytest.mark.parametrize("kind", ["meeting", "item", "location", "action"])
+def test_a_refused_mace_object_is_audited_naming_its_kind_id_child_and_action(world, who, kind):
+    """The refusal names what was asked for and, for an agenda item about a child, the child: a
+    DPO's "who has seen this child" must find the attempt."""
+    obj = world.mace[kind]
+    with pytest.raises(NotFound):
+        load_mace_object(world.user(who), type(obj), obj.id, action="update")
+    event = _last_event(world.users[who].id)
+    assert (event.outcome, event.object_type, event.object_id, event.child_id, event.action) == (
+        "refused", MACE_TYPES[kind], str(obj.id), getattr(obj, "child_id", None), "update"), (who, kind)
+    assert load_mace_object(world.user("member"), type(obj), obj.id)[0].id == obj.id
+
+
+MACE_TYPES = {"meeting": "mace-meeting", "item": "mace-agenda-item", "location": "mace-location",
+              "action": "mace-action"}
+
+
+def test_a_share_that_is_not_intelligence_is_no_mace_object(world):
+    with pytest.raises(NotFound):
+        load_mace_object(world.user("member"), ShareRecord, world.shares["sent"].id)
+    assert load_mace_object(world.user("member"), ShareRecord, world.shares["intel"].id)[0].id == world.shares["intel"].id
+    with pytest.raises(NotFound):
+        load_mace_object(world.user("member"), MaceGroup, str(world.group.id))  # an id is an integer
