@@ -13,6 +13,14 @@ from hub import backup
 from hub.audit.context import cli_origin
 
 
+def _as_click_error(step, *args) -> None:
+    """Run a backup step; its refusal is the command's one-line error, not a traceback."""
+    try:
+        step(*args)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def register(app: Flask) -> None:
     from hub.api import cli as api_cli
     from hub.audit import cli as audit_cli
@@ -74,10 +82,7 @@ def register(app: Flask) -> None:
     @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
     def db_backup(out: Path):
         """A consistent copy of the database while the hub runs (SQLite's online backup, pg_dump)."""
-        try:
-            backup.backup(app.extensions["hub_engine"], out)
-        except backup.BackupError as exc:
-            raise click.ClickException(str(exc)) from exc
+        _as_click_error(backup.backup, app.extensions["hub_engine"], out)
         click.echo(f"Backed up the database to {out}. Keep the latest signed tree head "
                    "(`audit tree-head`) apart from it: a restore is checked against it.")
 
@@ -85,10 +90,7 @@ def register(app: Flask) -> None:
     @click.option("--from", "backup_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
     def db_restore(backup_file: Path):
         """Restore a backup into this hub's database, which must be empty (a fresh database)."""
-        try:
-            backup.restore(app.extensions["hub_engine"], backup_file)
-        except backup.BackupError as exc:
-            raise click.ClickException(str(exc)) from exc
+        _as_click_error(backup.restore, app.extensions["hub_engine"], backup_file)
         click.echo(f"Restored {backup_file}. Now check the log against the latest tree head kept outside "
                    "the database: `flask --app hub audit verify --against HEAD.json`.")
 

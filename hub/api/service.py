@@ -92,9 +92,6 @@ class ApiActor:
     def current_session(self) -> ApiSession:
         return ApiSession(f"api:{self.client_id}")
 
-    def has_role(self, *roles: Role) -> bool:
-        return bool(self.roles & set(roles))
-
 
 def _hasher() -> PasswordHasher:
     # The same Argon2id hasher as user passwords (cheap parameters in tests, like sign-in); read

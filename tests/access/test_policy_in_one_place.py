@@ -25,10 +25,8 @@ ALLOWED = {
     # The enums themselves, their labels, and which roles each kind of organisation may be given
     # (checked when an administrator assigns roles: what may be held, not what it opens).
     "auth/roles.py",
-    # The `has_role` primitive of the two kinds of actor (a person, a force's API client): it is
-    # called only from hub/permissions/ (checked below).
+    # The `has_role` primitive of a person: it is called only from hub/permissions/ (checked below).
     "auth/models.py",
-    "api/service.py",
 }
 ROLE_ENUMS = {"Role", "MemberRole"}
 
