@@ -7,13 +7,17 @@ picture works for authority A), its data protection officer and its administrato
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from hub.auth.roles import Role
+from hub import db
+from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden
-from hub.permissions import may_export_returns
+from hub.people import service as people
+from hub.permissions import looked_after_return_child_ids, may_export_returns
 from hub.reports import returns
-from tests.factories import make_user, sign_in
+from tests.factories import make_child, make_org, make_user, sign_in
 
 MENU_RETURNS = 'service-navigation__link" href="/reports/returns"'
 DASHBOARD_RETURNS = 'data-testid="returns-link"'
@@ -72,3 +76,28 @@ def test_neither_the_menu_nor_the_dashboard_links_the_returns_for_anyone_else(pi
     assert MENU_RETURNS not in client.get("/").get_data(as_text=True)
     dashboard = client.get(f"/reports?{YEAR_ARGS}").get_data(as_text=True)
     assert 'href="/reports/returns"' not in dashboard
+
+
+def test_the_903_covers_each_child_the_authority_looks_after_or_looked_after_and_no_other(app):
+    """The placing authority answers for a placed child, the home authority for one it places
+    itself (no placing authority recorded); a child who has left care stays in (their episodes
+    while in care are the return's); a child never in care is not the 903's."""
+    ours, theirs = make_org(OrgKind.childrens_social_care), make_org(OrgKind.childrens_social_care)
+    placed_by_us = make_child("Placed", "Here", responsible_authority_id=theirs.id, placing_authority_id=ours.id,
+                              looked_after=True)
+    at_home = make_child("Kept", "Home", responsible_authority_id=ours.id, looked_after=True)
+    left_care = make_child("Left", "Care", responsible_authority_id=ours.id, looked_after=True,
+                           looked_after_since=date(2024, 1, 8))
+    people.record_looked_after_period(None, left_care.id, date(2024, 1, 8), date(2025, 6, 30))
+    never = make_child("Never", "Incare", responsible_authority_id=ours.id)
+    placed_elsewhere = make_child("Placed", "Away", responsible_authority_id=ours.id, placing_authority_id=theirs.id,
+                                  looked_after=True)
+    ours_worker, _ = make_user(ours, Role.social_worker)
+    theirs_worker, _ = make_user(theirs, Role.social_worker)
+
+    def covered(user) -> set[int]:
+        return set(db.session().scalars(looked_after_return_child_ids(user)))
+
+    assert covered(ours_worker) == {placed_by_us.id, at_home.id, left_care.id}
+    assert covered(theirs_worker) == {placed_elsewhere.id}
+    assert never.id not in covered(ours_worker) | covered(theirs_worker)
