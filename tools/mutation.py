@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from mutmut.stats import status_by_exit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
@@ -152,34 +155,55 @@ def run(name: str, children: int, resume: bool = False, fresh: bool = False) -> 
 
 
 def _results(name: str) -> dict[str, str]:
-    scratch = ROOT / ".mutation" / name
-    mutmut = Path(sys.executable).parent / "mutmut"
-    out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=scratch, capture_output=True, text=True,
-                         check=False).stdout
+    """Each mutant's verdict: from the scratch copy's run when there is one, else the ledger's."""
+    mutants = ROOT / ".mutation" / name / "mutants"
+    source = mutants if any(mutants.rglob("*.py.meta")) else _ledger(name)
     found = {}
-    for line in out.splitlines():
-        match = re.match(r"\s*(\S+):\s*(\w[\w ]*)$", line)
-        if match:
-            found[match.group(1)] = match.group(2).strip()
+    for meta in source.rglob("*.py.meta"):
+        for mutant, exit_code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            found[mutant] = status_by_exit_code.get(exit_code, "suspicious")
     return found
 
 
+def _equivalents(name: str) -> dict[str, str]:
+    """Survivors read and found equivalent (the same behaviour however a test looks), each with
+    its reason: `bench/mutation/<target>/equivalent.tsv`, one `mutant<TAB>reason` a line."""
+    path = _ledger(name) / "equivalent.tsv"
+    if not path.exists():
+        return {}
+    rows = (line.split("\t", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
+    return {mutant.strip(): reason.strip() for mutant, reason in rows}
+
+
 def report(name: str) -> int:
-    results = _results(name)
+    """The score over the mutants judged: killed (a test failed, or the mutant ran past its time
+    limit) against killed + survived (no test reaching it counts as survived), the survivors found
+    equivalent set aside."""
+    results, equivalent = _results(name), _equivalents(name)
     counts: dict[str, int] = {}
     for status in results.values():
         counts[status] = counts.get(status, 0) + 1
-    killed, survived = counts.get("killed", 0), counts.get("survived", 0)
-    score = killed / (killed + survived) if killed + survived else 0.0
-    print(f"mutation score of {name}: {killed} killed, {survived} survived, {score:.1%} "
-          f"(other: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()) if k not in ('killed', 'survived'))})")
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    # A mutant no selected test reaches survives as surely as one they run and miss.
+    survivors = [m for m, status in results.items() if status in ("survived", "no tests")]
+    unexplained = [m for m in survivors if m not in equivalent]
+    judged = killed + len(unexplained)
+    score = killed / judged if judged else 0.0
+    print(f"mutation score of {name}: {score:.1%} = {killed} killed (timeouts included) / {judged} "
+          f"(survivors: {len(survivors)}, of which {len(survivors) - len(unexplained)} equivalent, listed with "
+          f"their reasons, and {len(unexplained)} not); of {len(results)} mutants: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
 
 
 def survivors(name: str) -> None:
-    for mutant, status in sorted(_results(name).items()):
-        if status == "survived":
-            print(mutant)
+    """The survivors not yet explained, then those found equivalent with their reasons."""
+    equivalent = _equivalents(name)
+    found = sorted(m for m, status in _results(name).items() if status in ("survived", "no tests"))
+    for mutant in (m for m in found if m not in equivalent):
+        print(mutant)
+    for mutant in (m for m in found if m in equivalent):
+        print(f"{mutant}\tequivalent: {equivalent[mutant]}")
 
 
 if __name__ == "__main__":
