@@ -1,10 +1,11 @@
 """Who keeps an agency's retention schedule, reviews its records and holds them.
 
-| who                   | may                                                                      |
-|-----------------------|--------------------------------------------------------------------------|
-| an organisation's DPO | its own schedule; the review queue of the records it owns (keep, approve destruction); legal holds on its own records, a hold on a child only for a child it holds |
-| the hub's DPO         | the same, for the records the hub's host organisation owns (MACE intelligence of the groups it hosts, its own shares); never another agency's: each agency is the controller of its records and decides their destruction |
-| anyone else           | nothing: administrators, practitioners and the analyst see no queue, no hold |
+- An organisation's DPO: its own schedule; the review queue of the records it owns (keep, approve
+  destruction); legal holds on its own records, and a hold on one child only for a child it holds.
+- The hub's DPO: the same, for the records the hub's host organisation owns (MACE intelligence of
+  the groups it hosts, its own shares); never another agency's: each agency is the controller of
+  its records and decides their destruction.
+- Anyone else: nothing. Administrators, practitioners and the analyst see no queue and no hold.
 
 The queue names no child and shows no content: a DPO who wants to read a record opens it through
 its own page, under that page's rule and audit.

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
+from operator import attrgetter
 
 from sqlalchemy import delete, select, update
 
@@ -39,6 +40,8 @@ from hub.retention.scheduling import periods_of
 from hub.sharing.models import ShareAccess, ShareRecipient, ShareRecord
 
 CERTIFICATE = "destruction-certificate"
+#: One certificate per agency, class, rule and approver (the order _approved reads them in).
+_CERTIFIED_TOGETHER = attrgetter("owning_org_id", "record_class", "rule", "decided_by_user_id")
 
 
 class Held(Exception):
@@ -119,8 +122,7 @@ def destroy_approved(now: datetime | None = None, batch: int = 500) -> list[Cert
             records = _approved(batch)
             if not records:
                 break
-            key = lambda r: (r.owning_org_id, r.record_class, r.rule, r.decided_by_user_id)  # noqa: E731
-            for (org, record_class, rule, approver), group in groupby(records, key):
+            for (org, record_class, rule, approver), group in groupby(records, _CERTIFIED_TOGETHER):
                 group = list(group)
                 for record in group:
                     destroy_record(record, now)

@@ -31,8 +31,7 @@ class ApproveForm(FlaskForm):
     """Checkboxes beside each record due on the queue."""
 
     record_id = SelectMultipleField("Records", coerce=int, validate_choice=False)
-    submit = SubmitField("Approve destruction of the selected records", widget=GovSubmitInput(
-        ), render_kw={"class": "govuk-button--warning"})
+    submit = SubmitField("Approve destruction of the selected records", widget=GovSubmitInput())
 
 
 class HoldForm(FlaskForm):

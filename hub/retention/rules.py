@@ -1,16 +1,19 @@
 """The retention rules: a record's review date from its class, the agency's period and a few
 facts about the record. Pure: no database, no clock.
 
-| class                         | default                                     | source                                   |
-|-------------------------------|---------------------------------------------|------------------------------------------|
-| looked-after child's case     | to the 75th birthday                        | Care Planning, Placement and Case Review (England) Regulations 2010, reg 50 |
-| other children's social care  | to the 25th birthday                        | local setting                            |
-| school child protection file  | date of birth + 25 years, then review       | IRMS Information Management Toolkit for Schools |
-| NHS child record              | to the 25th birthday, 26th if 17 at the end of care | NHS Records Management Code of Practice 2023 |
-| police record                 | reviewed 6 years after it was written       | College of Policing APP, review, retention and disposal |
-| other partner's record        | to the 25th birthday                        | local setting                            |
-| MACE intelligence             | to the 25th birthday, like child protection conference minutes | local setting        |
-| outbox e-mail (operational)   | 30 days after it was written                | local setting                            |
+Each class's default, and its source (an agency's DPO may set its own period: hub.retention.service):
+- a looked-after child's case record: to the 75th birthday (Care Planning, Placement and Case
+  Review (England) Regulations 2010, regulation 50);
+- other children's social care records: to the 25th birthday (a local setting);
+- a school's child protection file: date of birth + 25 years, then review (IRMS Information
+  Management Toolkit for Schools);
+- an NHS child record: to the 25th birthday, or the 26th if 17 at the end of care (NHS Records
+  Management Code of Practice 2023);
+- a police record: reviewed 6 years after it was written (College of Policing APP, review,
+  retention and disposal);
+- another partner's record: to the 25th birthday (a local setting);
+- MACE intelligence: to the 25th birthday, like child protection conference minutes (a local setting);
+- an e-mail in the outbox (operational data): 30 days after it was written (a local setting).
 
 Two stated fallbacks:
 - **No date of birth** (not known, or the record is about a place or a person of concern rather

@@ -27,7 +27,12 @@ from hub.permissions import (
 from hub.retention import rules
 from hub.retention.holds import held
 from hub.retention.models import (
-    HoldKind, LegalHold, RecordClass, RetentionRecord, RetentionSetting, RetentionStatus,
+    HoldKind,
+    LegalHold,
+    RecordClass,
+    RetentionRecord,
+    RetentionSetting,
+    RetentionStatus,
 )
 
 REASON_MAX = 500
@@ -151,8 +156,9 @@ def approve_destruction(actor: User, retention_ids: Sequence[int], today: date) 
     held_ids = set(db.session().scalars(select(RetentionRecord.id).where(
         RetentionRecord.id.in_([r.id for r in records]), held())))
     if held_ids:
-        raise Invalid({"record": f"{len(held_ids)} of these records are under a legal hold: they cannot be destroyed "
-                                 "until it is lifted"})
+        verb = "is" if len(held_ids) == 1 else "are"
+        raise Invalid({"record": f"{len(held_ids)} of these records {verb} under a legal hold: they cannot be "
+                                 "destroyed until it is lifted"})
     with unit_of_work():
         now = utcnow()
         for record in records:
