@@ -63,7 +63,9 @@ def destroy_record(record: RetentionRecord, now: datetime) -> None:
         raise Held(f"retention record {record.id} is under a legal hold")
     if record.record_class == RecordClass.police_record:
         _destroy_episode(record.record_id)
-    else:
+    elif record.record_class == RecordClass.outbox_email:
+        raise ValueError("e-mails in the outbox are purged by age (purge_outbox), not one by one")
+    else:  # every other class is a share record (hub.retention.rules.share_class)
         _destroy_share(record.record_id)
     record.status, record.destroyed_at, record.keep_reason = RetentionStatus.destroyed, now, None
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hub import db
 from hub.audit.models import AuditEvent
@@ -19,6 +19,8 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
 from hub.missing import service as missing
 from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.notifications import outbox
+from hub.notifications.models import MessageStatus, OutboxMessage
 from hub.people.models import Child
 from hub.retention import destruction, service
 from hub.retention.models import HoldKind, RecordClass, RetentionRecord, RetentionStatus
@@ -303,3 +305,33 @@ def test_destruction_writes_a_certificate_and_nothing_personal_reaches_the_audit
     everything = " ".join(f"{e.detail} {e.purpose} {e.legal_basis}" for e in db.session().scalars(select(AuditEvent)))
     for marked in (SECRET_SUMMARY, HOLD_REASON, KEEP_REASON, "Rowena", "Threlkeld", "2010-05-17"):
         assert marked not in everything
+
+
+def test_old_sent_emails_are_purged_on_their_days_unless_a_hold_names_them(app):
+    host = make_org(OrgKind.mace_host)
+    hub_dpo, _ = make_user(host, Role.dpo)
+    with unit_of_work():
+        outbox.queue([outbox.Email("a@example.test", "s", "b"), outbox.Email("b@example.test", "s", "b")],
+                     now=utcnow() - timedelta(days=31))
+        outbox.queue([outbox.Email("c@example.test", "s", "b")], now=utcnow() - timedelta(days=29))
+        db.session().execute(update(OutboxMessage).values(status=MessageStatus.sent))
+    first = db.session().scalar(select(OutboxMessage.id).order_by(OutboxMessage.id))
+    with unit_of_work():  # one old e-mail still waiting to be sent: never purged
+        db.session().execute(update(OutboxMessage).where(OutboxMessage.id == first)
+                             .values(status=MessageStatus.pending))
+    hold = service.set_hold(hub_dpo, service.HoldDetails(HoldKind.inquiry, HOLD_REASON,
+                                                         record_class=RecordClass.outbox_email))
+    assert destruction.purge_outbox() is None
+    service.lift_hold(hub_dpo, hold.id, "Inquiry closed")
+    certificate = destruction.purge_outbox()
+    assert (certificate.count, certificate.organisation_id, certificate.rule) == (
+        1, host.id, "outbox_email: 30 days after written")
+    assert db.session().scalar(select(func.count()).select_from(OutboxMessage)) == 2
+
+
+def test_the_schedule_page_names_each_default_and_its_source(app, world):
+    client = app.test_client()
+    sign_in(client, world.dpo1.user, world.dpo1.secret)
+    body = client.get("/retention/schedule").get_data(as_text=True)
+    assert "Care Planning, Placement and Case Review (England) Regulations 2010, regulation 50" in body
+    assert 'data-record-class="social_care_record"' in body and 'data-record-class="police_record"' not in body
