@@ -178,6 +178,9 @@ def test_the_queue_shows_only_the_dpos_own_agencys_records_due(app, world):
     assert "Threlkeld" not in body and SECRET_SUMMARY not in body  # no child, no content
     status, body = _queue_body(app, world.dpo2)
     assert f'data-retention-id="{theirs.id}"' in body and f'data-retention-id="{mine.id}"' not in body
+    # The hub's DPO reviews the host's records, not another agency's.
+    status, body = _queue_body(app, People(*make_user(make_org(OrgKind.mace_host), Role.dpo)))
+    assert status == 200 and "data-retention-id" not in body
     for outsider in (world.practitioner, world.admin):
         status, body = _queue_body(app, outsider)
         assert status == 403 and "data-retention-id" not in body
