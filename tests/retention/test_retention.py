@@ -17,6 +17,8 @@ from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
+from hub.mace import intelligence, subjects
+from hub.mace.models import MaceGroup, MaceIntelligenceSubject, MaceMember, MaceMembership, MemberRole
 from hub.missing import service as missing
 from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.notifications import outbox
@@ -338,3 +340,37 @@ def test_the_schedule_page_names_each_default_and_its_source(app, world):
     body = client.get("/retention/schedule").get_data(as_text=True)
     assert "Care Planning, Placement and Case Review (England) Regulations 2010, regulation 50" in body
     assert 'data-record-class="social_care_record"' in body and 'data-record-class="police_record"' not in body
+
+
+def test_mace_intelligence_belongs_to_its_groups_host_and_is_destroyed_with_its_subjects(app):
+    host, force = make_org(OrgKind.mace_host), make_org(OrgKind.police)
+    (officer, _), (authoriser, _) = make_user(force, Role.police_officer), make_user(force, Role.police_officer)
+    host_dpo, _ = make_user(host, Role.dpo)
+    with unit_of_work() as s:
+        group = MaceGroup(code="MACE-RET", name="Retention MACE", host_organisation_id=host.id)
+        s.add(group)
+        s.flush()
+        s.add_all([MaceMembership(group_id=group.id, organisation_id=force.id),
+                   MaceMembership(group_id=group.id, organisation_id=host.id)])
+        s.add(MaceMember(group_id=group.id, user_id=officer.id, organisation_id=force.id, role=MemberRole.member,
+                         start_date=date.today() - timedelta(days=30)))
+    place = subjects.add_location(officer, group.id, subjects.LocationDetails("Rec ground", "park"))
+    share = intelligence.share_intelligence(officer, group.id, sharing.ShareDraft(
+        child_id=None, category=Category.police_intelligence, summary=SECRET_SUMMARY, content="c", purpose="p",
+        recipient_org_ids=[], source_kind=SourceKind.organisation, source_description="Neighbourhood team",
+        obtained_how=ObtainedHow.observation, obtained_on=date.today(),
+        bases=BasisChoice(article_6="6(1)(e)", article_10="10+S1P10", gateway="CDA1998-s115"),
+        consent_position=ConsentPosition.not_needed, no_consent_reason=NoConsentReason.crime, rationale="r",
+        authorised_by_user_id=authoriser.id, source_evaluation="2", intelligence_assessment="B",
+        handling_code="P", family_told=False, family_not_told_reason="risk"), intelligence.Subjects(
+        location_ids=[place.id]))
+    record = _retention(RecordClass.mace_intelligence, share.id)
+    # About a place, not a child: the no-date-of-birth fallback, 25 years after written.
+    assert (record.owning_org_id, record.child_id, record.review_on) == (host.id, None, add_years(_today(), 25))
+    _make_due(record)
+    with pytest.raises(NotFound):  # the force sent it, but the group's host decides
+        service.approve_destruction(make_user(force, Role.dpo)[0], [record.id], _today())
+    service.approve_destruction(host_dpo, [record.id], _today())
+    assert [c.record_class for c in destruction.destroy_approved()] == [RecordClass.mace_intelligence]
+    assert db.session().get(ShareRecord, share.id) is None
+    assert db.session().scalar(select(func.count()).select_from(MaceIntelligenceSubject)) == 0
