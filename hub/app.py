@@ -105,10 +105,11 @@ def _blueprints(app: Flask) -> None:
     from hub.mace.subject_views import bp as mace_subjects_bp
     from hub.mace.views import bp as mace_bp
     from hub.reports.views import bp as reports_bp
+    from hub.retention.views import bp as retention_bp
 
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,
                missing_import_bp, notifications_bp, api_bp, subject_access_bp, mace_bp, mace_meetings_bp,
-               mace_subjects_bp, mace_actions_bp, reports_bp):
+               mace_subjects_bp, mace_actions_bp, reports_bp, retention_bp):
         app.register_blueprint(bp)
     from hub.reports.returns_views import bp as reports_returns_bp
 

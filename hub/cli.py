@@ -31,8 +31,10 @@ def register(app: Flask) -> None:
     missing_cli.register(app)
     notifications_cli.register(app)
     from hub.reports import cli as reports_cli
+    from hub.retention import cli as retention_cli
 
     reports_cli.register(app)
+    retention_cli.register(app)
 
     @app.cli.command("demo-data")
     def demo_data():

@@ -23,6 +23,7 @@ from hub.db import unit_of_work
 from hub.mace import demo as mace_demo
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Enrolment, Gender, IdentifierKind
+from hub.retention import demo as retention_demo
 
 # bandit B105: fictional demo accounts only, printed for people trying the hub; never in production.
 DEMO_PASSWORD = "demo-password-not-secret"  # nosec B105
@@ -64,6 +65,9 @@ STAFF = [
     ("education.safeguarding", "Eve Education", "NBEDU", {Role.dsl}),
     ("westmere.sw", "Wes Westmere", "WMCSC", {Role.social_worker}),
     ("analyst", "Ana Lyst", "NBSP", {Role.analyst}),
+    # The agencies' own DPOs: each reviews its own records for retention (hub/retention/).
+    ("council.dpo", "Cass Council-DPO", "NBCSC", {Role.dpo}),
+    ("police.dpo", "Dee Police-DPO", "NBPOL", {Role.dpo}),
 ]
 GIVEN = ["Aiden", "Bella", "Caleb", "Daisy", "Ethan", "Freya", "Gabriel", "Hana", "Isaac", "Jade", "Kai", "Lena",
          "Milo", "Nadia", "Oscar", "Priya", "Quinn", "Ruby", "Sami", "Tilly", "Umar", "Violet", "Wren", "Yusuf", "Zara"]
@@ -90,6 +94,7 @@ def run() -> list[DemoLogin]:
     children = _children(orgs)
     _mace(orgs, children)
     _episodes(orgs, children)
+    retention_demo.load(orgs, children, DOMAIN)
     _api_client()
     return logins
 

@@ -28,6 +28,10 @@ NO_PERSONAL_DATA = {
     "reports.dashboard", "reports.data", "reports.chart_css",
     # Closures: organisation names and dates only (not who added them).
     "admin.closures", "notifications.closures",
+    # Retention: a schedule, forms, and the review queue (record classes, numbers, dates and rules;
+    # no child, no content). The holds page names children and is marked.
+    "retention.index", "retention.keep", "retention.schedule", "retention.period", "retention.new_hold",
+    "retention.lift",
 }
 # Sign-in pages and downloads are covered elsewhere (downloads are audited as exports).
 SKIP = {"static", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out", "sso.start", "sso.callback",

@@ -27,6 +27,7 @@ from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
 )
 from hub.people.models import Child, IdentifierKind
+from hub.retention import scheduling as retention
 from hub.sharing.models import ShareRecord
 from hub.permissions import (
     child_access, episode_visible, load_or_refuse, load_profile_child, may_keep_philomena_profile,
@@ -195,6 +196,7 @@ def _create(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
     session.add(episode)
     session.flush()
     session.add(RiskGradeChange(**_first_grade_values(actor, episode.id, details, source)))
+    retention.schedule_episodes([(episode.id, child_id, police_org_id)])
     # The child's other episodes too: a second episode makes a return interview due for the first.
     deadlines.refresh_children(session, [child_id])
     notifications.notify_episode(episode, _first_notice(details))
@@ -368,6 +370,8 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
     ids = [by_reference[reference] for reference in references]
     connection.execute(insert(RiskGradeChange.__table__), [
         _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good)])
+    retention.schedule_episodes([(episode_id, child_id, police_org_id)
+                                 for episode_id, (_, child_id, _) in zip(ids, good)], now)
     deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
     refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.

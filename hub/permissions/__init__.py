@@ -23,6 +23,7 @@ these rules (hub/permissions/table.py, shown in the README's "Permissions" secti
 | `loading`       | one rule per kind: `visible_clause` for lists, `load_or_refuse` for one  |
 | `dpo`           | the DPO's scope in the audit log; subject access                         |
 | `reports`       | whose figures a report counts; the returns                               |
+| `retention`     | an agency's schedule, review queue and legal holds: its own DPO          |
 | `cache`         | the per-request answers, forgotten when a relationship changes           |
 """
 
@@ -113,6 +114,11 @@ from hub.permissions.reports import (
     report_scope,
     return_child_ids,
 )
+from hub.permissions.retention import (
+    legal_hold_visible,
+    may_hold_child,
+    retention_record_visible,
+)
 from hub.permissions.roles import (
     AGGREGATE_ONLY_ROLES,
     API_ROLE_FOR_KIND,
@@ -144,6 +150,7 @@ from hub.permissions.roles import (
     may_check_audit_integrity,
     may_export_returns,
     may_import_downloads,
+    may_keep_retention,
     may_read_episodes,
     may_record_episodes,
     may_record_school_closure,

@@ -34,6 +34,7 @@ from hub.notifications.models import Notification
 from hub.people.models import Child
 from hub.permissions.children import child_access, child_visible
 from hub.permissions.notifications import notification_visible
+from hub.permissions.retention import legal_hold_visible, retention_record_visible
 from hub.permissions.roles import (
     READ,
     active,
@@ -44,6 +45,7 @@ from hub.permissions.roles import (
     may_share,
 )
 from hub.permissions.shares import share_sent_by, share_visible
+from hub.retention.models import LegalHold, RetentionRecord
 from hub.sharing.models import ShareRecord
 
 
@@ -92,6 +94,8 @@ RULES: dict[type, Rule] = {
     ImportReviewItem: Rule("import-review-item", clause=_download_visible),
     MissingEpisode: Rule("missing-episode", allowed=_episode_roles, child_column="child_id"),
     ConsentRecord: Rule("consent", allowed=_consent_roles, child_column="child_id"),
+    RetentionRecord: Rule("retention-record", clause=retention_record_visible),
+    LegalHold: Rule("legal-hold", clause=legal_hold_visible),
 }
 
 

@@ -142,6 +142,12 @@ def may_review_audit_log(user: User | None) -> bool:
     return is_dpo(user)
 
 
+def may_keep_retention(user: User | None) -> bool:
+    """The retention pages (schedule, review queue, legal holds): a DPO, for their own
+    organisation's records (hub.permissions.retention)."""
+    return is_dpo(user)
+
+
 def may_check_audit_integrity(user: User | None) -> bool:
     """The integrity panel (verification, tree heads, export): DPOs and administrators, who
     see no event's content there."""
@@ -183,6 +189,7 @@ class Capabilities:
     record_school_closure: bool
     hub_dpo: bool
     export_returns: bool
+    keep_retention: bool
 
     @classmethod
     def of(cls, user: User | None) -> Capabilities:
@@ -191,4 +198,5 @@ class Capabilities:
                    record_episodes=may_record_episodes(user), import_downloads=may_import_downloads(user),
                    police_officer=is_police_officer(user), search_children=may_search_children(user),
                    share=may_share(user), record_school_closure=may_record_school_closure(user),
-                   hub_dpo=is_hub_dpo(user), export_returns=may_export_returns(user))
+                   hub_dpo=is_hub_dpo(user), export_returns=may_export_returns(user),
+                   keep_retention=may_keep_retention(user))

@@ -67,6 +67,11 @@ KINDS = [
      "the DPOs whose flags name them: the hub's DPO anyone's, an organisation's DPO its staff's", "dpo"),
     ("a report figure", "scoped per role: the analyst the area, an authority its children, a force its episodes, "
                         "a school its own notifications and replies", "reports"),
+    ("a record under retention (its review date and decision)", "the DPO of the organisation that owns it "
+                                                                 "(never another agency's, nor the administrator)",
+     "retention"),
+    ("a legal hold", "the DPO of its organisation; a hold on one child for a child the organisation holds",
+     "retention"),
 ]
 
 

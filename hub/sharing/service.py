@@ -31,6 +31,7 @@ from hub.permissions import (
     mace_intelligence_access, mace_intelligence_recipients_ok, may_administer, may_authorise_sharing, may_share,
     refuse, share_fact_only, share_names_child, share_register_row, share_visible,
 )
+from hub.retention import scheduling as retention
 from hub.sharing import legal_bases
 from hub.sharing.models import (
     CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
@@ -148,6 +149,7 @@ def _store_share(actor: User, draft: ShareDraft, access, special: bool, criminal
         s.add(share)
         s.flush()
         _grant_access(share, [actor.organisation_id, *share_recipient_orgs(share)])
+        retention.schedule_shares([share])
         # The purpose is free text, kept only in the share: the log names its category instead, so
         # that erasing a share's content never has to touch the log.
         audit.record("share", actor=actor, object_type="share", object_id=share.id, child_id=draft.child_id,
@@ -307,6 +309,7 @@ def record_decision_not_to_share(actor: User, draft: ShareDraft) -> ShareRecord:
         s.add(decision)
         s.flush()
         _grant_access(decision, [actor.organisation_id])  # the would-be recipients never see it
+        retention.schedule_shares([decision])
         audit.record("create", actor=actor, object_type="decision-not-to-share", object_id=decision.id,
                      child_id=draft.child_id, basis=access.basis, detail={"would_have_gone_to": sorted(
                          draft.recipient_org_ids)})

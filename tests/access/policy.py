@@ -73,6 +73,11 @@ def is_org_dpo(user: str) -> bool:
     return "dpo" in ROLES[user] and ORG[user] != "host"
 
 
+def retention_keeper(user: str, owner: str) -> bool:
+    """The review of a record under retention: the DPO of the organisation that owns it only."""
+    return "dpo" in ROLES[user] and ORG[user] == owner
+
+
 def org_holds(org: str) -> set[str]:
     return {child for o, _rel, child in FACTS if o == org}
 

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub import db
 from hub.mace.models import MaceAgendaItem, MaceMember
 from hub.notifications.models import Notification
+from hub.retention.models import RecordClass, RetentionRecord
 from hub.sharing.models import ShareRecord
 from hub.reports.figures import EPISODE_FIGURES, MACE_FIGURES
 from hub.reports.patterns import PATTERN_FIGURES
@@ -70,6 +71,9 @@ def _pools(world: RichWorld) -> dict[str, list[tuple[str, str, object]]]:
     notifications = {n.id: names[n.user_id] for n in s.scalars(select(Notification))}
     none = [("none", "none", NOT_FOUND)]
     mace = world.mace
+    owners = {o.id: k for k, o in world.orgs.items()}
+    retained = dict(s.execute(select(RetentionRecord.owning_org_id, func.min(RetentionRecord.id))
+                              .group_by(RetentionRecord.owning_org_id)).all())
     return {
         "child_id": [("child", k, c.id) for k, c in world.children.items()] + none,
         "share_id": [("share", k, i) for i, k in shares.items()] + none,
@@ -99,6 +103,10 @@ def _pools(world: RichWorld) -> dict[str, list[tuple[str, str, object]]]:
         "subject_id": [("subject", "location", mace["location"].id), ("subject", "person", mace["person"].id),
                        ("subject", "mace", world.children["mace"].id), ("subject", "intel", world.children["intel"].id)],
         "change": [("change", "retire", "retire")],
+        # Retention: one record of each owning organisation (named by the organisation), every class.
+        "retention_id": [("retention", owners[org], i) for org, i in retained.items()] + none,
+        "hold_id": none,
+        "record_class": [("record_class", c.value, c.value) for c in RecordClass],
     }
 
 
@@ -212,6 +220,13 @@ def expected(user: str, case: Case) -> bool | None:
         return policy.photo_reader(user, kinds["child"])
     if e in ("subject_access.show", "subject_access.download"):
         return policy.subject_access(user, kinds["child"])
+    if e.startswith("retention."):
+        # An organisation's DPO, for its own records (the hub's DPO: the host's); nobody else.
+        if e == "retention.keep":
+            return policy.retention_keeper(user, kinds["retention"])
+        if not policy.is_hub_dpo(user) and not policy.is_org_dpo(user):
+            return False
+        return None if e in ("retention.period", "retention.lift") else True
     if e == "reports.data" and policy.ROLES[user] <= {"dsl", "deputy_dsl"}:
         # A school's reports count its own notifications and replies, never an episode's attributes.
         return None if kinds["figure"] == "school-notifications" else False

@@ -86,6 +86,8 @@ CAPABILITIES = {
     "hub_dpo": {"hub_dpo"},
     # The statutory returns: an authority's social workers; never its DPO, chair or other staff.
     "export_returns": SOCIAL,
+    # Retention: every DPO, for their own organisation's records (hub/permissions/retention.py).
+    "keep_retention": DPOS,
 }
 
 

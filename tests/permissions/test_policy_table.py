@@ -30,5 +30,6 @@ def test_each_kind_names_a_module_that_exists_and_every_rule_is_a_kind():
     for model in RULES:
         word = {"ShareRecord": "share record", "MissingEpisode": "missing episode", "Notification": "notification",
                 "ConsentRecord": "consent record", "ImportBatch": "police download",
-                "ImportReviewItem": "police download"}[model.__name__]
+                "ImportReviewItem": "police download", "RetentionRecord": "record under retention",
+                "LegalHold": "legal hold"}[model.__name__]
         assert word in named, model.__name__

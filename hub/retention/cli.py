@@ -1,0 +1,47 @@
+"""`flask --app hub retention ...`: the destruction worker's step, and dating records written
+before retention existed.
+
+    flask --app hub retention destroy            # destroy what DPOs approved (never what is held),
+                                                 # purge old outbox e-mails; certificates to the log
+    flask --app hub retention schedule-existing  # give every record without one its review date
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from hub.audit import service as audit_service
+from hub.audit.context import cli_origin
+from hub.db import unit_of_work
+from hub.retention import destruction, scheduling
+
+group = AppGroup("retention", help="Retention: destruction of approved records, review dates.")
+
+
+@group.command("destroy")
+def destroy() -> None:
+    """Destroy the records approved for destruction (not those under a legal hold) and old e-mails."""
+    cli_origin()
+    certificates = destruction.destroy_approved()
+    outbox = destruction.purge_outbox()
+    for c in certificates + ([outbox] if outbox else []):
+        click.echo(f"Destroyed {c.count} {c.record_class.value} record(s) under {c.rule!r} "
+                   f"(organisation {c.organisation_id}, approved by {c.approved_by_user_id or 'the schedule'}).")
+    if not certificates and not outbox:
+        click.echo("Nothing approved for destruction.")
+    audit_service.integrate_all()
+
+
+@group.command("schedule-existing")
+def schedule_existing() -> None:
+    """Give each share and episode written before retention existed its review date."""
+    cli_origin()
+    with unit_of_work():
+        count = scheduling.schedule_existing()
+    click.echo(f"Scheduled {count} record(s).")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(group)

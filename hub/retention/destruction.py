@@ -1,0 +1,159 @@
+"""Destroying what was approved, and the certificate that says so.
+
+    approved (by the owning agency's DPO) --worker/CLI, not held--> destroyed + certificate
+
+`destroy_record` is the one step that destroys a record, whatever asks: it refuses a record under
+a standing legal hold even if its approval came first. Crypto-shredding (a later slice) will make
+it also destroy the child's data key once the child has no record left; the callers stay as they
+are. `destroy_approved` is the worker's and the command line's: it destroys, in one transaction
+per agency and class, and writes one **destruction certificate** per (agency, class, rule,
+approver) as an audit event: the class, how many, the rule, who approved and when. The
+certificate names no child and no record's content; the retention rows stay, status destroyed,
+as the register of what was destroyed.
+
+Operational data (e-mails in the outbox) is destroyed on its schedule in days without a review of
+each e-mail: only sent or failed e-mails, counted from when they were written, unless a standing
+hold names the class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
+
+from sqlalchemy import delete, select, update
+
+from hub import db
+from hub.audit import service as audit
+from hub.auth.models import Organisation
+from hub.auth.roles import OrgKind
+from hub.db import unit_of_work, utcnow
+from hub.mace.models import MaceIntelligenceSubject, MaceLink
+from hub.missing.models import ImportReviewItem, MissingEpisode, ProfileRelease, RiskGradeChange
+from hub.notifications.models import DeliveryAttempt, MessageStatus, Notification, NotificationReply, OutboxMessage
+from hub.retention import rules
+from hub.retention.holds import class_held, held, is_held
+from hub.retention.models import RecordClass, RetentionRecord, RetentionStatus
+from hub.retention.scheduling import periods_of
+from hub.sharing.models import ShareAccess, ShareRecipient, ShareRecord
+
+CERTIFICATE = "destruction-certificate"
+#: One certificate per agency, class, rule and approver (the order _approved reads them in).
+_CERTIFIED_TOGETHER = attrgetter("owning_org_id", "record_class", "rule", "decided_by_user_id")
+
+
+class Held(Exception):
+    """The record is under a standing legal hold: nothing destroys it."""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    organisation_id: int | None
+    record_class: RecordClass
+    count: int
+    rule: str
+    approved_by_user_id: int | None
+
+
+def destroy_record(record: RetentionRecord, now: datetime) -> None:
+    """Destroy one record and everything that is only part of it, in the caller's transaction."""
+    if is_held(record):
+        raise Held(f"retention record {record.id} is under a legal hold")
+    if record.record_class == RecordClass.police_record:
+        _destroy_episode(record.record_id)
+    elif record.record_class == RecordClass.outbox_email:
+        raise ValueError("e-mails in the outbox are purged by age (purge_outbox), not one by one")
+    else:  # every other class is a share record (hub.retention.rules.share_class)
+        _destroy_share(record.record_id)
+    record.status, record.destroyed_at, record.keep_reason = RetentionStatus.destroyed, now, None
+
+
+def _destroy_share(share_id: int) -> None:
+    """A share and its parts (recipients, access rows, MACE subjects, a profile release or a
+    school's reply that it carried); what merely pointed at it forgets it."""
+    s = db.session()
+    for model in (ShareAccess, ShareRecipient, MaceIntelligenceSubject, ProfileRelease, NotificationReply):
+        s.execute(delete(model).where(model.share_id == share_id))
+    s.execute(update(MaceLink).where(MaceLink.share_id == share_id).values(share_id=None))
+    s.execute(update(MissingEpisode).where(MissingEpisode.return_interview_share_id == share_id)
+              .values(return_interview_share_id=None))
+    s.execute(update(ShareRecord).where(ShareRecord.supersedes_id == share_id).values(supersedes_id=None))
+    s.execute(update(ShareRecord).where(ShareRecord.origin_share_id == share_id).values(origin_share_id=None))
+    s.execute(delete(ShareRecord).where(ShareRecord.id == share_id))
+
+
+def _destroy_episode(episode_id: int) -> None:
+    """A missing episode and its parts: its risk history, the school notifications it raised and
+    their replies, its profile releases; a download's review row and an e-mail forget it."""
+    s = db.session()
+    notifications = select(Notification.id).where(Notification.episode_id == episode_id).scalar_subquery()
+    s.execute(update(OutboxMessage).where(OutboxMessage.notification_id.in_(notifications)).values(notification_id=None))
+    for model in (NotificationReply, ProfileRelease, RiskGradeChange, Notification):
+        s.execute(delete(model).where(model.episode_id == episode_id))
+    s.execute(update(ImportReviewItem).where(ImportReviewItem.episode_id == episode_id).values(episode_id=None))
+    s.execute(delete(MissingEpisode).where(MissingEpisode.id == episode_id))
+
+
+def _certify(certificate: Certificate, approved_from: datetime | None, approved_to: datetime | None) -> None:
+    """The certificate as an audit event: no child, no record id, no content."""
+    audit.record("destroy", actor=None, object_type=CERTIFICATE, object_id=certificate.record_class.value, detail={
+        "organisation": certificate.organisation_id, "record_class": certificate.record_class.value,
+        "count": certificate.count, "rule": certificate.rule, "approved_by": certificate.approved_by_user_id,
+        "approved_from": audit.rfc3339(approved_from) if approved_from else None,
+        "approved_to": audit.rfc3339(approved_to) if approved_to else None})
+
+
+def _approved(batch: int) -> list[RetentionRecord]:
+    query = (select(RetentionRecord).where(RetentionRecord.status == RetentionStatus.approved, ~held())
+             .order_by(RetentionRecord.owning_org_id, RetentionRecord.record_class, RetentionRecord.rule,
+                       RetentionRecord.decided_by_user_id, RetentionRecord.id).limit(batch))
+    session = db.session()
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)  # two workers never take the same record
+    return list(session.scalars(query))
+
+
+def destroy_approved(now: datetime | None = None, batch: int = 500) -> list[Certificate]:
+    """Destroy every approved record not under a hold, batch by batch, a certificate per group."""
+    now = now or utcnow()
+    certificates: list[Certificate] = []
+    while True:
+        with unit_of_work():
+            records = _approved(batch)
+            if not records:
+                break
+            for (org, record_class, rule, approver), group in groupby(records, _CERTIFIED_TOGETHER):
+                group = list(group)
+                for record in group:
+                    destroy_record(record, now)
+                certificate = Certificate(org, record_class, len(group), rule, approver)
+                _certify(certificate, min(r.decided_at for r in group), max(r.decided_at for r in group))
+                certificates.append(certificate)
+    return certificates
+
+
+def purge_outbox(now: datetime | None = None) -> Certificate | None:
+    """Destroy e-mails in the outbox past their days (sent or failed, never pending), unless held.
+    The period is the hub's host's setting for the class (the hub's own operational data)."""
+    now = now or utcnow()
+    if class_held(RecordClass.outbox_email):
+        return None
+    session = db.session()
+    host = session.scalar(select(Organisation.id).where(Organisation.kind == OrgKind.mace_host)
+                          .order_by(Organisation.id).limit(1))
+    period = (periods_of({(host, RecordClass.outbox_email)})[(host, RecordClass.outbox_email)] if host
+              else rules.DEFAULTS[RecordClass.outbox_email].period)
+    before = now - timedelta(days=period)
+    with unit_of_work():
+        old = select(OutboxMessage.id).where(OutboxMessage.status.in_((MessageStatus.sent, MessageStatus.failed)),
+                                             OutboxMessage.created_at < before)
+        session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(old)))
+        count = session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(old))).rowcount
+        if not count:
+            return None
+        certificate = Certificate(host, RecordClass.outbox_email, count, rules.describe(RecordClass.outbox_email,
+                                                                                         period), None)
+        _certify(certificate, None, None)
+    return certificate

@@ -1,0 +1,376 @@
+"""Retention in the hub: review dates stored when records are written, the review queue of each
+agency's DPO only, legal holds that stop every path to destruction, and the destruction
+certificate, with nothing personal in the audit log."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from hub import db
+from hub.audit.models import AuditEvent
+from hub.auth.models import Organisation, User
+from hub.auth.roles import OrgKind, Role
+from hub.db import unit_of_work, utcnow
+from hub.errors import Invalid, NotFound
+from hub.mace import intelligence, subjects
+from hub.mace.models import MaceGroup, MaceIntelligenceSubject, MaceMember, MaceMembership, MemberRole
+from hub.missing import service as missing
+from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.notifications import outbox
+from hub.notifications.models import MessageStatus, OutboxMessage
+from hub.people.models import Child
+from hub.retention import destruction, service
+from hub.retention.models import HoldKind, RecordClass, RetentionRecord, RetentionStatus
+from hub.retention.rules import add_years, london_day
+from hub.sharing import service as sharing
+from hub.sharing.legal_bases import BasisChoice
+from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
+from tests.factories import csrf_token, involve, make_child, make_org, make_user, sign_in
+
+SECRET_SUMMARY = "Marked-summary-Zebedee-7731"
+HOLD_REASON = "Marked-hold-reason-Quimby-inquiry"
+KEEP_REASON = "Marked-keep-reason-Xanthe"
+
+
+@dataclass
+class People:
+    user: User
+    secret: str
+
+
+@dataclass
+class World:
+    la1: Organisation
+    la2: Organisation
+    school: Organisation
+    force: Organisation
+    worker1: User
+    manager1: User
+    worker2: User
+    manager2: User
+    officer: User
+    dpo1: People
+    dpo2: People
+    admin: People
+    practitioner: People
+    child: Child
+
+
+def _share(sender: User, manager: User, child_id: int, recipient: Organisation) -> ShareRecord:
+    return sharing.create_share(sender, sharing.ShareDraft(
+        child_id=child_id, category=Category.other, summary=SECRET_SUMMARY, content="c", purpose="p",
+        recipient_org_ids=[recipient.id], source_kind=SourceKind.organisation, source_description="team",
+        obtained_how=ObtainedHow.observation, obtained_on=date.today(),
+        bases=BasisChoice(article_6="6(1)(e)", gateway="CA1989-s47"), consent_position=ConsentPosition.not_needed,
+        no_consent_reason=NoConsentReason.legal_duty, rationale="r", authorised_by_user_id=manager.id,
+        family_told=False, family_not_told_reason="risk"))
+
+
+@pytest.fixture
+def world(app) -> World:
+    la1, la2 = make_org(OrgKind.childrens_social_care), make_org(OrgKind.childrens_social_care)
+    school, force, host = make_org(OrgKind.school), make_org(OrgKind.police), make_org(OrgKind.mace_host)
+    child = make_child(given="Rowena", family="Threlkeld", dob=date(2010, 5, 17), responsible_authority_id=la1.id)
+    for org in (la2, force):
+        involve(child, org)
+    (worker1, _), (manager1, _) = make_user(la1, Role.social_worker), make_user(la1, Role.social_worker)
+    (worker2, _), (manager2, _) = make_user(la2, Role.social_worker), make_user(la2, Role.social_worker)
+    officer, _ = make_user(force, Role.police_officer)
+    dpo1, dpo2 = People(*make_user(la1, Role.dpo)), People(*make_user(la2, Role.dpo))
+    admin = People(*make_user(host, Role.hub_admin))
+    practitioner = People(*make_user(la1, Role.social_worker))
+    return World(la1, la2, school, force, worker1, manager1, worker2, manager2, officer, dpo1, dpo2, admin,
+                 practitioner, child)
+
+
+def _retention(record_class: RecordClass, record_id: int) -> RetentionRecord:
+    return db.session().scalar(select(RetentionRecord).where(RetentionRecord.record_class == record_class,
+                                                             RetentionRecord.record_id == record_id))
+
+
+def _make_due(*records: RetentionRecord) -> None:
+    with unit_of_work():
+        db.session().execute(update(RetentionRecord).where(RetentionRecord.id.in_([r.id for r in records]))
+                             .values(review_on=date.today() - timedelta(days=1)))
+    for record in records:
+        record.review_on = date.today() - timedelta(days=1)  # as stored (no reload: it may be detached)
+
+
+def _today() -> date:
+    return london_day(utcnow())
+
+
+# --- review dates stored when records are written ------------------------------------------------
+
+def test_a_share_gets_its_senders_class_owner_and_review_date_when_it_is_written(world):
+    share = _share(world.worker1, world.manager1, world.child.id, world.school)
+    record = _retention(RecordClass.social_care_record, share.id)
+    assert (record.owning_org_id, record.child_id, record.status) == (world.la1.id, world.child.id,
+                                                                       RetentionStatus.scheduled)
+    assert record.review_on == date(2035, 5, 17)  # the 25th birthday
+    assert record.rule == "social_care_record: to the 25th birthday"
+
+
+def test_a_looked_after_childs_share_is_a_case_record_kept_to_the_75th_birthday(world):
+    child = make_child(dob=date(2011, 2, 3), looked_after=True, responsible_authority_id=world.la1.id)
+    share = _share(world.worker1, world.manager1, child.id, world.school)
+    assert _retention(RecordClass.looked_after_case_record, share.id).review_on == date(2086, 2, 3)
+
+
+def test_an_episode_is_the_forces_police_record_reviewed_at_6_years(world):
+    episode = missing.record_episode(world.officer, world.child.id, missing.EpisodeDetails(
+        police_reference="RET/1", reported_start=utcnow(), classification=Classification.missing,
+        risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
+    record = _retention(RecordClass.police_record, episode.id)
+    assert record.owning_org_id == world.force.id
+    assert record.review_on == add_years(_today(), 6)
+
+
+def test_a_child_who_moves_authority_keeps_each_authoritys_own_dates(world):
+    """The first authority's record keeps its owner and date; the new authority's follows its own
+    schedule."""
+    first = _share(world.worker1, world.manager1, world.child.id, world.school)
+    service.set_period(world.dpo2.user, RecordClass.social_care_record, 30, "Local schedule LS-4")
+    with unit_of_work():
+        db.session().get(Child, world.child.id).responsible_authority_id = world.la2.id
+    second = _share(world.worker2, world.manager2, world.child.id, world.school)
+    old, new = _retention(RecordClass.social_care_record, first.id), _retention(RecordClass.social_care_record,
+                                                                                 second.id)
+    assert (old.owning_org_id, old.review_on) == (world.la1.id, date(2035, 5, 17))
+    assert (new.owning_org_id, new.review_on) == (world.la2.id, date(2040, 5, 17))
+
+
+def test_changing_a_period_is_audited_and_refused_to_anyone_but_a_dpo(world):
+    service.set_period(world.dpo1.user, RecordClass.social_care_record, 30, "Schedule ref CS-12")
+    event = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "retention-setting"))
+    assert json.loads(event.detail) == {"record_class": "social_care_record", "period": 30, "before": 25,
+                                        "default": 25, "basis": "birthday"}
+    with pytest.raises(Invalid):
+        service.set_period(world.dpo1.user, RecordClass.police_record, 10, "not ours")
+    with pytest.raises(NotFound):
+        service.set_period(world.worker1, RecordClass.social_care_record, 1, "shorter")
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+def _queue_body(app, people: People) -> tuple[int, str]:
+    client = app.test_client()
+    sign_in(client, people.user, people.secret)
+    response = client.get("/retention/")
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_the_queue_shows_only_the_dpos_own_agencys_records_due(app, world):
+    mine = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+                                                             world.school).id)
+    theirs = _retention(RecordClass.social_care_record, _share(world.worker2, world.manager2, world.child.id,
+                                                               world.school).id)
+    not_due = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+                                                                world.school).id)
+    _make_due(mine, theirs)
+    status, body = _queue_body(app, world.dpo1)
+    assert status == 200
+    assert f'data-retention-id="{mine.id}"' in body
+    assert f'data-retention-id="{theirs.id}"' not in body and f'data-retention-id="{not_due.id}"' not in body
+    assert "Threlkeld" not in body and SECRET_SUMMARY not in body  # no child, no content
+    status, body = _queue_body(app, world.dpo2)
+    assert f'data-retention-id="{theirs.id}"' in body and f'data-retention-id="{mine.id}"' not in body
+    # The hub's DPO reviews the host's records, not another agency's.
+    status, body = _queue_body(app, People(*make_user(make_org(OrgKind.mace_host), Role.dpo)))
+    assert status == 200 and "data-retention-id" not in body
+    for outsider in (world.practitioner, world.admin):
+        status, body = _queue_body(app, outsider)
+        assert status == 403 and "data-retention-id" not in body
+    refusals = db.session().scalars(select(AuditEvent.actor_user_id).where(
+        AuditEvent.outcome == "refused", AuditEvent.object_type == "page")).all()
+    assert {world.practitioner.user.id, world.admin.user.id} <= set(refusals)
+
+
+def test_another_agencys_dpo_can_neither_keep_nor_approve_a_record(world):
+    record = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+                                                               world.school).id)
+    _make_due(record)
+    with pytest.raises(NotFound):
+        service.keep(world.dpo2.user, record.id, date.today() + timedelta(days=400), "mine now", _today())
+    with pytest.raises(NotFound):
+        service.approve_destruction(world.dpo2.user, [record.id], _today())
+    assert db.session().scalar(select(AuditEvent.id).where(
+        AuditEvent.outcome == "refused", AuditEvent.object_type == "retention-record",
+        AuditEvent.object_id == str(record.id), AuditEvent.actor_user_id == world.dpo2.user.id))
+
+
+def test_keeping_a_record_sets_a_new_review_date_and_takes_it_off_the_queue(app, world):
+    record = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+                                                               world.school).id)
+    _make_due(record)
+    until = date.today() + timedelta(days=365)
+    service.keep(world.dpo1.user, record.id, until, KEEP_REASON, _today())
+    record = db.session().get(RetentionRecord, record.id)
+    assert (record.status, record.review_on, record.keep_reason) == (RetentionStatus.kept, until, KEEP_REASON)
+    assert f'data-retention-id="{record.id}"' not in _queue_body(app, world.dpo1)[1]
+    with pytest.raises(Invalid):
+        service.keep(world.dpo1.user, record.id, date.today(), "today is not a future date", _today())
+
+
+# --- legal holds and destruction -----------------------------------------------------------------
+
+def _due_share(world) -> tuple[ShareRecord, RetentionRecord]:
+    share = _share(world.worker1, world.manager1, world.child.id, world.school)
+    record = _retention(RecordClass.social_care_record, share.id)
+    _make_due(record)
+    return share, record
+
+
+def test_a_hold_blocks_approval_in_the_queue(app, world):
+    share, record = _due_share(world)
+    service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.litigation, HOLD_REASON, child_id=world.child.id))
+    with pytest.raises(Invalid, match="legal hold"):
+        service.approve_destruction(world.dpo1.user, [record.id], _today())
+    client = app.test_client()
+    sign_in(client, world.dpo1.user, world.dpo1.secret)
+    page = client.get("/retention/").get_data(as_text=True)
+    assert "Legal hold" in page
+    client.post("/retention/approve", data={"csrf_token": csrf_token(page), "record_id": [str(record.id)]})
+    assert db.session().scalar(select(RetentionRecord.status).where(RetentionRecord.id == record.id)) == \
+        RetentionStatus.scheduled
+
+
+def test_a_hold_set_after_approval_stops_the_worker_the_cli_and_the_destroy_step(world, runner):
+    share, record = _due_share(world)
+    service.approve_destruction(world.dpo1.user, [record.id], _today())
+    hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.subject_access, HOLD_REASON,
+                                                                 record_class=RecordClass.social_care_record))
+    assert destruction.destroy_approved() == []
+    result = runner.invoke(args=["retention", "destroy"])
+    assert result.exit_code == 0 and "Nothing approved" in result.output
+    with pytest.raises(destruction.Held):
+        destruction.destroy_record(db.session().get(RetentionRecord, record.id), utcnow())
+    db.session().rollback()
+    assert db.session().get(ShareRecord, share.id) is not None
+    created = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "legal-hold",
+                                                          AuditEvent.action == "create"))
+    assert json.loads(created.detail) == {"kind": "subject_access", "record_class": "social_care_record"}
+    # Lifted, audited, and then the CLI destroys it.
+    service.lift_hold(world.dpo1.user, hold.id, "Request answered")
+    lifted = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "legal-hold",
+                                                         AuditEvent.action == "update"))
+    assert (lifted.actor_user_id, json.loads(lifted.detail)) == (world.dpo1.user.id,
+                                                                 {"change": "lifted", "kind": "subject_access"})
+    result = runner.invoke(args=["retention", "destroy"])
+    assert "Destroyed 1 social_care_record" in result.output
+    db.session.remove()
+    assert db.session().get(ShareRecord, share.id) is None
+    assert db.session().get(RetentionRecord, record.id).status == RetentionStatus.destroyed
+
+
+def test_another_agencys_hold_covers_nothing_of_this_one(world):
+    share, record = _due_share(world)
+    service.set_hold(world.dpo2.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON))
+    service.approve_destruction(world.dpo1.user, [record.id], _today())
+    assert [c.count for c in destruction.destroy_approved()] == [1]
+
+
+def test_a_hold_on_a_child_the_dpos_organisation_does_not_hold_is_refused(world):
+    stranger = make_child(dob=date(2012, 1, 1))
+    with pytest.raises(NotFound):
+        service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON, child_id=stranger.id))
+
+
+def test_destruction_writes_a_certificate_and_nothing_personal_reaches_the_audit_log(world):
+    share, record = _due_share(world)
+    episode = missing.record_episode(world.officer, world.child.id, missing.EpisodeDetails(
+        police_reference="RET/2", reported_start=utcnow(), classification=Classification.missing,
+        risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
+    police = _retention(RecordClass.police_record, episode.id)
+    _make_due(police)
+    force_dpo = make_user(world.force, Role.dpo)[0]
+    service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), KEEP_REASON, _today())
+    _make_due(record)
+    service.approve_destruction(world.dpo1.user, [record.id], _today())
+    service.approve_destruction(force_dpo, [police.id], _today())
+    hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON,
+                                                                 child_id=world.child.id))
+    service.lift_hold(world.dpo1.user, hold.id, HOLD_REASON + " lifted")
+    certificates = destruction.destroy_approved()
+    assert {(c.organisation_id, c.record_class, c.count, c.approved_by_user_id) for c in certificates} == {
+        (world.la1.id, RecordClass.social_care_record, 1, world.dpo1.user.id),
+        (world.force.id, RecordClass.police_record, 1, force_dpo.id)}
+    assert db.session().get(MissingEpisode, episode.id) is None and db.session().get(ShareRecord, share.id) is None
+    events = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "destruction-certificate")).all()
+    details = sorted((json.loads(e.detail) for e in events), key=lambda d: d["record_class"])
+    assert details[0]["rule"] == "police_record: 6 years after written"
+    assert set(details[0]) == {"organisation", "record_class", "count", "rule", "approved_by", "approved_from",
+                               "approved_to"}
+    assert all(e.child_id is None for e in events)
+    everything = " ".join(f"{e.detail} {e.purpose} {e.legal_basis}" for e in db.session().scalars(select(AuditEvent)))
+    for marked in (SECRET_SUMMARY, HOLD_REASON, KEEP_REASON, "Rowena", "Threlkeld", "2010-05-17"):
+        assert marked not in everything
+
+
+def test_old_sent_emails_are_purged_on_their_days_unless_a_hold_names_them(app):
+    host = make_org(OrgKind.mace_host)
+    hub_dpo, _ = make_user(host, Role.dpo)
+    with unit_of_work():
+        outbox.queue([outbox.Email("a@example.test", "s", "b"), outbox.Email("b@example.test", "s", "b")],
+                     now=utcnow() - timedelta(days=31))
+        outbox.queue([outbox.Email("c@example.test", "s", "b")], now=utcnow() - timedelta(days=29))
+        db.session().execute(update(OutboxMessage).values(status=MessageStatus.sent))
+    first = db.session().scalar(select(OutboxMessage.id).order_by(OutboxMessage.id))
+    with unit_of_work():  # one old e-mail still waiting to be sent: never purged
+        db.session().execute(update(OutboxMessage).where(OutboxMessage.id == first)
+                             .values(status=MessageStatus.pending))
+    hold = service.set_hold(hub_dpo, service.HoldDetails(HoldKind.inquiry, HOLD_REASON,
+                                                         record_class=RecordClass.outbox_email))
+    assert destruction.purge_outbox() is None
+    service.lift_hold(hub_dpo, hold.id, "Inquiry closed")
+    certificate = destruction.purge_outbox()
+    assert (certificate.count, certificate.organisation_id, certificate.rule) == (
+        1, host.id, "outbox_email: 30 days after written")
+    assert db.session().scalar(select(func.count()).select_from(OutboxMessage)) == 2
+
+
+def test_the_schedule_page_names_each_default_and_its_source(app, world):
+    client = app.test_client()
+    sign_in(client, world.dpo1.user, world.dpo1.secret)
+    body = client.get("/retention/schedule").get_data(as_text=True)
+    assert "Care Planning, Placement and Case Review (England) Regulations 2010, regulation 50" in body
+    assert 'data-record-class="social_care_record"' in body and 'data-record-class="police_record"' not in body
+
+
+def test_mace_intelligence_belongs_to_its_groups_host_and_is_destroyed_with_its_subjects(app):
+    host, force = make_org(OrgKind.mace_host), make_org(OrgKind.police)
+    (officer, _), (authoriser, _) = make_user(force, Role.police_officer), make_user(force, Role.police_officer)
+    host_dpo, _ = make_user(host, Role.dpo)
+    with unit_of_work() as s:
+        group = MaceGroup(code="MACE-RET", name="Retention MACE", host_organisation_id=host.id)
+        s.add(group)
+        s.flush()
+        s.add_all([MaceMembership(group_id=group.id, organisation_id=force.id),
+                   MaceMembership(group_id=group.id, organisation_id=host.id)])
+        s.add(MaceMember(group_id=group.id, user_id=officer.id, organisation_id=force.id, role=MemberRole.member,
+                         start_date=date.today() - timedelta(days=30)))
+    place = subjects.add_location(officer, group.id, subjects.LocationDetails("Rec ground", "park"))
+    share = intelligence.share_intelligence(officer, group.id, sharing.ShareDraft(
+        child_id=None, category=Category.police_intelligence, summary=SECRET_SUMMARY, content="c", purpose="p",
+        recipient_org_ids=[], source_kind=SourceKind.organisation, source_description="Neighbourhood team",
+        obtained_how=ObtainedHow.observation, obtained_on=date.today(),
+        bases=BasisChoice(article_6="6(1)(e)", article_10="10+S1P10", gateway="CDA1998-s115"),
+        consent_position=ConsentPosition.not_needed, no_consent_reason=NoConsentReason.crime, rationale="r",
+        authorised_by_user_id=authoriser.id, source_evaluation="2", intelligence_assessment="B",
+        handling_code="P", family_told=False, family_not_told_reason="risk"), intelligence.Subjects(
+        location_ids=[place.id]))
+    record = _retention(RecordClass.mace_intelligence, share.id)
+    # About a place, not a child: the no-date-of-birth fallback, 25 years after written.
+    assert (record.owning_org_id, record.child_id, record.review_on) == (host.id, None, add_years(_today(), 25))
+    _make_due(record)
+    with pytest.raises(NotFound):  # the force sent it, but the group's host decides
+        service.approve_destruction(make_user(force, Role.dpo)[0], [record.id], _today())
+    service.approve_destruction(host_dpo, [record.id], _today())
+    assert [c.record_class for c in destruction.destroy_approved()] == [RecordClass.mace_intelligence]
+    assert db.session().get(ShareRecord, share.id) is None
+    assert db.session().scalar(select(func.count()).select_from(MaceIntelligenceSubject)) == 0
