@@ -94,9 +94,8 @@ class ApiActor:
 
 
 def _hasher() -> PasswordHasher:
-    # The same Argon2id hasher as user passwords (cheap parameters in tests, like sign-in); read
-    # at call time because hub.auth.service swaps it for tests.
-    return auth_service._hasher
+    # The same Argon2id hasher as user passwords (cheap parameters in tests, like sign-in).
+    return auth_service.passwords().hasher
 
 
 def _sha256(value: str) -> str:
@@ -194,7 +193,7 @@ def check_secret(client: ApiClient, secret: str | None) -> bool:
 def burn_a_hash(secret: str | None) -> None:
     """An unknown client costs the same Argon2 work as a known one: timing tells nothing."""
     try:
-        _hasher().verify(auth_service._DUMMY_HASH, secret or "")
+        _hasher().verify(auth_service.passwords().dummy_hash, secret or "")
     except (VerificationError, InvalidHashError):
         pass
 

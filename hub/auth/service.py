@@ -60,8 +60,13 @@ def init_app(app: Flask) -> None:
     app.extensions["hub_passwords"] = Passwords.of(hasher)
 
 
+def passwords() -> Passwords:
+    """The app's hasher, for user passwords and recovery codes and API clients' secrets alike."""
+    return app_state("hub_passwords")
+
+
 def _hasher() -> PasswordHasher:
-    return app_state("hub_passwords").hasher
+    return passwords().hasher
 
 
 def session_policy() -> SessionPolicy:
@@ -152,8 +157,7 @@ def _verify(password_hash: str, password: str) -> bool:
 def _verify_dummy(password: str) -> bool:
     """The same work as checking a real password, for an e-mail with no usable account."""
     try:
-        passwords = app_state("hub_passwords")
-        passwords.hasher.verify(passwords.dummy_hash, password or "x")
+        _hasher().verify(passwords().dummy_hash, password or "x")
     except VerificationError:
         pass
     return False
