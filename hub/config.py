@@ -73,14 +73,8 @@ def _dev_secrets(instance_path: Path) -> dict[str, str]:
         stored = json.loads(path.read_text())
     else:
         stored = {}
-    wanted = {
-        "secret_key": lambda: secrets.token_urlsafe(48),
-        "field_key": lambda: Fernet.generate_key().decode(),
-        "blind_index_key": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "audit_signing_key": _new_signing_key_pem,
-    }
     changed = False
-    for name, make in wanted.items():
+    for name, make in _SECRET_MAKERS.items():
         if name not in stored:
             stored[name] = make()
             changed = True
@@ -96,6 +90,20 @@ def _new_signing_key_pem() -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+_SECRET_MAKERS = {
+    "secret_key": lambda: secrets.token_urlsafe(48),
+    "field_key": lambda: Fernet.generate_key().decode(),
+    "blind_index_key": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    "audit_signing_key": _new_signing_key_pem,
+}
+
+
+def new_secrets() -> dict[str, str]:
+    """A new secret key, field key, blind index key and audit signing key (PEM), named as in
+    dev-secrets.json (`keys generate` prints them for a production configuration)."""
+    return {name: make() for name, make in _SECRET_MAKERS.items()}
 
 
 #: The secrets: required in production; generated once and kept in the instance folder elsewhere
