@@ -27,7 +27,8 @@ MODELS = [(NewEpisode, "validation"), (EpisodePatch, "validation"), (TokenReques
 
 class _Schema(GenerateJsonSchema):
     """pydantic's JSON Schema without what only clutters an API document: a title on every member,
-    and a null default on members that may be left out but never sent as null."""
+    and "default": null on members that may be left out (a member left out is not given; where
+    null is refused, a null default would say the opposite)."""
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
