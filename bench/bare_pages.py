@@ -36,8 +36,9 @@ _engine = []
 def engine():
     """The database, opened on first use (so that `python -m bench` may import this module)."""
     if not _engine:
-        crypto.configure(os.environ["HUB_FIELD_KEYS"].split(","),
-                         base64.urlsafe_b64decode(os.environ["HUB_BLIND_INDEX_KEY"]))
+        # The hub's column types decrypt with the keys of the app in hand: this one's.
+        app.extensions["hub_crypto"] = crypto.Keyring.of(os.environ["HUB_FIELD_KEYS"].split(","),
+                                                         base64.urlsafe_b64decode(os.environ["HUB_BLIND_INDEX_KEY"]))
         _engine.append(make_engine(os.environ["HUB_DATABASE_URL"]))
     return _engine[0]
 

@@ -66,11 +66,11 @@ def _entries(count: int, offset: int) -> None:
     audit.integrate_all()
 
 
-def _side(config, checkpoints: int, entries: int, offset: int) -> list[float]:
+def _side(app, config, checkpoints: int, entries: int, offset: int) -> list[float]:
     from hub import db
-    from hub.audit import signing, witnessing
+    from hub.audit import signing
 
-    witnessing.configure(config)
+    app.extensions["hub_witnessing"] = config
     took = []
     for i in range(checkpoints):
         _entries(entries, offset + i * entries)
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         from bench.audit_log import _app
         from hub.audit import service, signing, witnessing
 
-        _app()
+        app = _app()
         origin = witnessing.settings().origin
         log_vkey = service.log_verifier_key(origin)
         processes = []
@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> dict:
             for round_ in range(args.rounds):
                 order = [("signing alone", alone), ("with two witnesses", witnessed)]
                 for name, config in order if round_ % 2 == 0 else order[::-1]:
-                    times[name] += _side(config, args.checkpoints, args.entries, offset)
+                    times[name] += _side(app, config, args.checkpoints, args.entries, offset)
                     offset += args.checkpoints * args.entries
-            witnessing.configure(alone)
+            app.extensions["hub_witnessing"] = alone
         finally:
             for process, _, _ in processes:
                 stop(process)

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
-from hub import crypto, db
+from hub import crypto, db, extensions
 from hub.audit import service as audit_service
 from hub.audit import witnessing
 from hub.auth import service as auth_service
@@ -39,21 +39,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Flask takes debug mode from FLASK_DEBUG at start: never in production, whatever is set.
         app.debug = False
 
-    crypto.configure(settings.field_keys, settings.blind_index_key)
-    audit_service.configure_signing(settings.audit_signing_key_pem,
-                                    audit_service.parse_retired_keys(settings.audit_retired_keys))
-    witnessing.configure(witnessing.parse(settings.audit_witnesses, settings.audit_witness_quorum,
-                                          settings.audit_witness_timeout, settings.audit_log_origin))
-    from hub.notifications import service as notifications_service
-
-    notifications_service.configure(settings.base_url)
-    if settings.env == "testing":
-        auth_service.use_fast_hashing()
-    auth_service.policy.idle = timedelta(minutes=settings.idle_timeout_minutes)
-    auth_service.policy.absolute = timedelta(hours=settings.absolute_timeout_hours)
+    # Each module reads its own settings from app.config["HUB"] and keeps what it derives (keys,
+    # hashers) in app.extensions; a wrong key or witness list stops start-up here.
+    for module in (crypto, audit_service, witnessing, auth_service):
+        module.init_app(app)
     engine = db.make_engine(settings.database_url)
     app.extensions["hub_engine"] = engine
     db.bind(engine)
+    extensions.bind(app)  # code outside an app context (tests, worker threads) reads this app's settings
 
     _templates(app)
     from hub import web

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,14 +73,8 @@ def _dev_secrets(instance_path: Path) -> dict[str, str]:
         stored = json.loads(path.read_text())
     else:
         stored = {}
-    wanted = {
-        "secret_key": lambda: secrets.token_urlsafe(48),
-        "field_key": lambda: Fernet.generate_key().decode(),
-        "blind_index_key": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "audit_signing_key": _new_signing_key_pem,
-    }
     changed = False
-    for name, make in wanted.items():
+    for name, make in _SECRET_MAKERS.items():
         if name not in stored:
             stored[name] = make()
             changed = True
@@ -97,6 +92,27 @@ def _new_signing_key_pem() -> str:
     ).decode()
 
 
+_SECRET_MAKERS = {
+    "secret_key": lambda: secrets.token_urlsafe(48),
+    "field_key": lambda: Fernet.generate_key().decode(),
+    "blind_index_key": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    "audit_signing_key": _new_signing_key_pem,
+}
+
+
+def new_secrets() -> dict[str, str]:
+    """A new secret key, field key, blind index key and audit signing key (PEM), named as in
+    dev-secrets.json (`keys generate` prints them for a production configuration)."""
+    return {name: make() for name, make in _SECRET_MAKERS.items()}
+
+
+#: The secrets: required in production; generated once and kept in the instance folder elsewhere
+#: (unless all four are given), named by their key in dev-secrets.json.
+_SECRETS = {"SECRET_KEY": "secret_key", "FIELD_KEYS": "field_key", "BLIND_INDEX_KEY": "blind_index_key",
+            "AUDIT_SIGNING_KEY": "audit_signing_key"}
+_REQUIRED_IN_PRODUCTION = (*_SECRETS, "DATABASE_URL", "BASE_URL")
+
+
 def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSettings:
     """Settings from the environment; `overrides` (tests, tools) may set `env` and `database_url`."""
     overrides = overrides or {}
@@ -104,65 +120,66 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
     if env not in ENVIRONMENTS:
         raise ConfigurationError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     production = env == "production"
+    given = _secrets(instance_path, production)
+    return HubSettings(
+        env=env,
+        secret_key=given["SECRET_KEY"],
+        field_keys=_field_keys(given["FIELD_KEYS"]),
+        blind_index_key=_blind_index_key(given["BLIND_INDEX_KEY"]),
+        audit_signing_key_pem=_read_pem(given["AUDIT_SIGNING_KEY"]),
+        database_url=overrides.get("database_url") or _env("DATABASE_URL")
+        or f"sqlite:///{instance_path / 'hub.sqlite3'}",
+        demo=(_env("DEMO", "0" if production else "1") == "1"),
+        smtp={k.removeprefix("HUB_SMTP_").lower(): v for k, v in os.environ.items() if k.startswith("HUB_SMTP_")},
+        **{name: parse(variable) for name, variable, parse in _SETTINGS},
+    )
 
-    required = {
-        "SECRET_KEY": _env("SECRET_KEY"),
-        "FIELD_KEYS": _env("FIELD_KEYS"),
-        "BLIND_INDEX_KEY": _env("BLIND_INDEX_KEY"),
-        "AUDIT_SIGNING_KEY": _env("AUDIT_SIGNING_KEY"),
-        "DATABASE_URL": _env("DATABASE_URL"),
-        "BASE_URL": _env("BASE_URL"),
-    }
+
+def _secrets(instance_path: Path, production: bool) -> dict[str, str]:
+    """The four secrets' texts: as given, refused in production when one (or the database or
+    address) is missing, and otherwise the generated development ones where none is given."""
+    given = {name: _env(name) for name in _SECRETS}
     if production:
-        missing = [f"HUB_{k}" for k, v in required.items() if not v]
+        missing = [f"HUB_{name}" for name in _REQUIRED_IN_PRODUCTION if not _env(name)]
         if missing:
             raise ConfigurationError(
                 "Production mode needs these settings, and they are missing: " + ", ".join(missing)
             )
-        dev: dict[str, str] = {}
-    else:
-        secrets_given = all(required[k] for k in ("SECRET_KEY", "FIELD_KEYS", "BLIND_INDEX_KEY", "AUDIT_SIGNING_KEY"))
-        dev = {} if secrets_given else _dev_secrets(instance_path)
+        return given
+    if all(given.values()):
+        return given
+    dev = _dev_secrets(instance_path)
+    return {name: given[name] or dev[key] for name, key in _SECRETS.items()}
 
-    field_keys = (required["FIELD_KEYS"] or dev.get("field_key", "")).split(",")
-    field_keys = [k.strip() for k in field_keys if k.strip()]
-    for key in field_keys:
+
+def _field_keys(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    for key in keys:
         try:
             Fernet(key)
         except ValueError as exc:
             raise ConfigurationError("HUB_FIELD_KEYS holds a key that is not a Fernet key") from exc
+    return keys
 
-    blind = base64.urlsafe_b64decode(required["BLIND_INDEX_KEY"] or dev["blind_index_key"])
-    if len(blind) < 32:
+
+def _blind_index_key(text: str) -> bytes:
+    key = base64.urlsafe_b64decode(text)
+    if len(key) < 32:
         raise ConfigurationError("HUB_BLIND_INDEX_KEY must be at least 32 bytes (base64)")
+    return key
 
-    database_url = required["DATABASE_URL"] or f"sqlite:///{instance_path / 'hub.sqlite3'}"
-    settings = HubSettings(
-        env=env,
-        secret_key=required["SECRET_KEY"] or dev["secret_key"],
-        database_url=overrides.get("database_url") or database_url,
-        field_keys=field_keys,
-        blind_index_key=blind,
-        audit_signing_key_pem=_read_pem(required["AUDIT_SIGNING_KEY"] or dev["audit_signing_key"]),
-        base_url=(required["BASE_URL"] or "http://127.0.0.1:5000").rstrip("/"),
-        demo=(_env("DEMO", "0" if production else "1") == "1"),
-        idle_timeout_minutes=int(_env("IDLE_TIMEOUT_MINUTES", "30")),
-        absolute_timeout_hours=int(_env("ABSOLUTE_TIMEOUT_HOURS", "10")),
-        max_content_length=int(_env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
-        smtp={
-            k.removeprefix("HUB_SMTP_").lower(): v
-            for k, v in os.environ.items()
-            if k.startswith("HUB_SMTP_")
-        },
-        audit_log_origin=_env("AUDIT_LOG_ORIGIN", "hub.example.test/audit"),
-        audit_witnesses=_env("AUDIT_WITNESSES", "") or "",
-        audit_retired_keys=_read_json_setting("AUDIT_RETIRED_KEYS"),
-        audit_witness_quorum=_env("AUDIT_WITNESS_QUORUM", "") or "",
-        audit_witness_timeout=_env("AUDIT_WITNESS_TIMEOUT", "") or "",
-        trusted_proxies=_addresses("TRUSTED_PROXIES"),
-        report_suppression_threshold=_positive_int("REPORT_SUPPRESSION_THRESHOLD", 10),
-    )
-    return settings
+
+def _text(default: str) -> Callable[[str], str]:
+    return lambda name: _env(name, default) or default
+
+
+def _address_of_hub(name: str) -> str:
+    """The hub's public address, for links in e-mails, without a trailing slash."""
+    return (_env(name) or "http://127.0.0.1:5000").rstrip("/")
+
+
+def _whole_number(default: int) -> Callable[[str], int]:
+    return lambda name: int(_env(name, str(default)) or default)
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -208,3 +225,20 @@ def _read_pem(value: str) -> str:
     if not path.exists():
         raise ConfigurationError("HUB_AUDIT_SIGNING_KEY is neither a PEM key nor a readable file")
     return path.read_text()
+
+
+#: The settings read one way each: HubSettings field, HUB_ variable, and the parser given the
+#: variable's name (which reads it, applies the default and refuses a wrong value).
+_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("base_url", "BASE_URL", _address_of_hub),
+    ("idle_timeout_minutes", "IDLE_TIMEOUT_MINUTES", _whole_number(30)),
+    ("absolute_timeout_hours", "ABSOLUTE_TIMEOUT_HOURS", _whole_number(10)),
+    ("max_content_length", "MAX_CONTENT_LENGTH", _whole_number(16 * 1024 * 1024)),
+    ("audit_log_origin", "AUDIT_LOG_ORIGIN", _text("hub.example.test/audit")),
+    ("audit_witnesses", "AUDIT_WITNESSES", _text("")),
+    ("audit_retired_keys", "AUDIT_RETIRED_KEYS", _read_json_setting),
+    ("audit_witness_quorum", "AUDIT_WITNESS_QUORUM", _text("")),
+    ("audit_witness_timeout", "AUDIT_WITNESS_TIMEOUT", _text("")),
+    ("trusted_proxies", "TRUSTED_PROXIES", _addresses),
+    ("report_suppression_threshold", "REPORT_SUPPRESSION_THRESHOLD", lambda name: _positive_int(name, 10)),
+)

@@ -14,30 +14,41 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import Flask
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
-
-class _Keyring:
-    fernet: MultiFernet | None = None
-    blind_key: bytes = b""
+from hub.extensions import app_state
 
 
-_keys = _Keyring()
+@dataclass(frozen=True)
+class Keyring:
+    """The app's field keys (the first encrypts, all decrypt) and its blind index key."""
+
+    fernet: MultiFernet
+    blind_key: bytes
+
+    @classmethod
+    def of(cls, field_keys: list[str], blind_index_key: bytes) -> Keyring:
+        return cls(MultiFernet([Fernet(k) for k in field_keys]), blind_index_key)
 
 
-def configure(field_keys: list[str], blind_index_key: bytes) -> None:
-    _keys.fernet = MultiFernet([Fernet(k) for k in field_keys])
-    _keys.blind_key = blind_index_key
+def init_app(app: Flask) -> None:
+    """The keys of app.config["HUB"] (HUB_FIELD_KEYS, HUB_BLIND_INDEX_KEY)."""
+    settings = app.config["HUB"]
+    app.extensions["hub_crypto"] = Keyring.of(settings.field_keys, settings.blind_index_key)
+
+
+def _keyring() -> Keyring:
+    return app_state("hub_crypto")
 
 
 def _fernet() -> MultiFernet:
-    if _keys.fernet is None:
-        raise RuntimeError("hub.crypto.configure() has not been called")
-    return _keys.fernet
+    return _keyring().fernet
 
 
 def encrypt(value: str) -> str:
@@ -72,7 +83,7 @@ class EncryptedText(TypeDecorator):
 def blind_index(kind: str, value: str) -> str:
     """Keyed hash of a normalised value; `kind` keeps equal values of different kinds apart."""
     message = f"{kind}\x1f{value}".encode("utf-8")
-    return hmac.new(_keys.blind_key, message, hashlib.sha256).hexdigest()
+    return hmac.new(_keyring().blind_key, message, hashlib.sha256).hexdigest()
 
 
 def normalise_identifier(value: str) -> str:

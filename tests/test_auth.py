@@ -140,7 +140,9 @@ def test_unknown_locked_and_wrong_password_give_the_same_answer_after_the_same_w
             verified.append(password_hash)
             return self.real.verify(password_hash, password)
 
-    monkeypatch.setattr(auth_service, "_hasher", CountingHasher(auth_service._hasher))
+    passwords = app.extensions["hub_passwords"]
+    monkeypatch.setitem(app.extensions, "hub_passwords",
+                        auth_service.Passwords(CountingHasher(passwords.hasher), passwords.dummy_hash))
     answers = {}
     for label, email in (("known", user.email), ("unknown", "nobody@example.test")):
         client = app.test_client()
@@ -287,7 +289,7 @@ def test_an_idle_session_ends(client, dsl):
     sign_in(client, user, secret)
     with db.unit_of_work():
         for row in db.session().scalars(select(UserSession).where(UserSession.user_id == user.id)):
-            row.last_seen_at = db.utcnow() - auth_service.policy.idle - timedelta(seconds=1)
+            row.last_seen_at = db.utcnow() - auth_service.session_policy().idle - timedelta(seconds=1)
     assert client.get("/").status_code == 302
     row = db.session().scalar(select(UserSession).where(UserSession.user_id == user.id))
     db.session().refresh(row)
@@ -299,7 +301,7 @@ def test_a_session_ends_at_its_absolute_timeout_even_when_busy(client, dsl):
     sign_in(client, user, secret)
     with db.unit_of_work():
         for row in db.session().scalars(select(UserSession).where(UserSession.user_id == user.id)):
-            row.created_at = db.utcnow() - auth_service.policy.absolute - timedelta(seconds=1)
+            row.created_at = db.utcnow() - auth_service.session_policy().absolute - timedelta(seconds=1)
     assert client.get("/").status_code == 302
 
 

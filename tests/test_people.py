@@ -83,12 +83,12 @@ def test_keys_rotate_and_old_data_stays_readable(app, monkeypatch):
     child = make_child("Rotate", "Me")
     old_key = app.config["HUB"].field_keys[0]
     new_key = Fernet.generate_key().decode()
-    crypto.configure([new_key, old_key], app.config["HUB"].blind_index_key)
+    blind_index_key = app.config["HUB"].blind_index_key
+    app.extensions["hub_crypto"] = crypto.Keyring.of([new_key, old_key], blind_index_key)
     assert people.rotate_keys() >= 3
-    crypto.configure([new_key], app.config["HUB"].blind_index_key)  # the old key is gone now
+    app.extensions["hub_crypto"] = crypto.Keyring.of([new_key], blind_index_key)  # the old key is gone now
     db.session().expire_all()
     assert db.session().get(Child, child.id).given_name == "Rotate"
-    crypto.configure([old_key], app.config["HUB"].blind_index_key)
 
 
 # --- the permission matrix ----------------------------------------------------------------------

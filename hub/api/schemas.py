@@ -1,22 +1,27 @@
-"""The API's JSON bodies: strict parsing into the services' own dataclasses, and back to JSON.
+"""The API's JSON bodies as pydantic models: one source for checking what an agency system sends,
+for writing what the hub answers, and for the schemas of the OpenAPI document (hub/api/openapi.py).
 
 Everything an agency system sends is checked here before a service sees it: types, lengths,
 RFC 3339 times with an offset, enumerations, and no unknown members. Each problem is reported
-against its field (`Invalid.errors`), which the views turn into a 422 problem's "errors" member.
-hub/api/openapi.py describes exactly these rules; the schemathesis test holds the two together.
+against its field (`Invalid.errors`, in the hub's words), which the views turn into a 422
+problem's "errors" member.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints,
+    ValidationError, WithJsonSchema, model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from hub import request_text
 from hub.errors import Invalid
 from hub.missing import rules
-from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.missing.service import FREE_TEXT_MAX, EpisodeChanges, EpisodeDetails
 
 REFERENCE_MAX = 40
@@ -25,236 +30,295 @@ NAME_MAX = 100
 SHORT_TEXT_MAX = 200   # prevention_check_by, return_interview_by: String(200) columns
 EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
 
-CHILD_FIELDS = ("police_id", "nhs_number", "given_name", "family_name", "date_of_birth")
-CREATE_FIELDS = ("child", "police_reference", "reported_start", "classification", "risk_grade", "missing_from",
-                 "missing_from_detail", "found_at", "found_where")
-#: What a PATCH may change, and how each member is read. Authority ids and the interview's share
-#: are internal ids of other records: left to the pages until the API can name them safely.
-PATCH_FIELDS: dict[str, str] = {
-    "reported_start": "datetime", "classification": "classification", "risk_grade": "risk_grade",
-    "missing_from": "missing_from", "missing_from_detail": "text", "found_at": "datetime", "found_where": "text",
-    "prevention_check_at": "datetime", "prevention_check_by": "short", "return_interview_offered_at": "datetime",
-    "return_interview_at": "datetime", "return_interview_by": "short", "return_interview_declined": "bool",
-    "iro_informed_at": "datetime", "strategy_discussion_at": "datetime", "trigger_plan_at": "datetime",
-    "police_requested_meeting": "bool", "risk_factors": "factors", "push_factors": "factors",
-    "pull_factors": "factors",
-}
-ENUMS: dict[str, type[enum.Enum]] = {
-    "classification": Classification, "risk_grade": RiskGrade, "missing_from": MissingFrom,
-}
+# No control characters: PostgreSQL refuses NUL, and nothing an agency types needs them
+# (hub.request_text holds the same rule for forms and the whole body).
+ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+MULTI_LINE = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+NOT_BLANK = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+DATE_TIME_ERROR = "Must be an RFC 3339 date-time with an offset, e.g. 2026-03-01T18:30:00+00:00"
+FACTORS_ERROR = "Must be a list of codes from the OpenAPI document's enumeration"
 
 
-@dataclass
-class ChildIdentity:
-    police_id: str | None = None
-    nhs_number: str | None = None
-    given_name: str | None = None
-    family_name: str | None = None
-    date_of_birth: date | None = None
+# --- the members' types -------------------------------------------------------------------------
 
-
-@dataclass
-class NewEpisode:
-    child: ChildIdentity
-    details: EpisodeDetails
-
-
-# --- reading members ----------------------------------------------------------------------------
-
-def _text(errors: dict[str, str], name: str, value: Any, limit: int, multiline: bool = False) -> str | None:
-    """A string that the database and the field encryption can store: UTF-8, no control
-    characters (PostgreSQL refuses NUL), within its length."""
-    if not isinstance(value, str):
-        errors[name] = "Must be a string"
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        errors[name] = "Must be valid Unicode text"
-        return None
-    # The rule hub.api.views has already applied to the whole body, kept here for callers of the
-    # parser that come another way; a single-line field refuses tab, CR and LF as well.
-    if (request_text.MULTI_LINE_REFUSED if multiline else request_text.SINGLE_LINE_REFUSED).search(value):
-        errors[name] = "Must not contain control characters"
-        return None
-    if len(value) > limit:
-        errors[name] = f"Must be {limit} characters or fewer"
-        return None
-    return value
-
-
-def _datetime(errors: dict[str, str], name: str, value: Any) -> datetime | None:
-    """An RFC 3339 date-time with an offset, as aware UTC."""
+def _rfc3339(value: Any) -> datetime:
+    """An RFC 3339 date-time with an offset, as aware UTC (stricter than pydantic's own: an offset
+    is required, and nothing before 1900)."""
     if not isinstance(value, str) or "T" not in value.upper() or len(value) > 40:
-        errors[name] = "Must be an RFC 3339 date-time with an offset, e.g. 2026-03-01T18:30:00+00:00"
-        return None
+        raise PydanticCustomError("rfc3339", DATE_TIME_ERROR)
     try:
         moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         if moment.tzinfo is None:
             raise ValueError("no offset")
         moment = moment.astimezone(timezone.utc)
     except (ValueError, OverflowError):
-        errors[name] = "Must be an RFC 3339 date-time with an offset, e.g. 2026-03-01T18:30:00+00:00"
-        return None
+        raise PydanticCustomError("rfc3339", DATE_TIME_ERROR) from None
     if moment < EARLIEST:
-        errors[name] = "Must be after 1900"
-        return None
+        raise PydanticCustomError("rfc3339", "Must be after 1900")
     return moment
 
 
-def _date(errors: dict[str, str], name: str, value: Any) -> date | None:
+def _iso_date(value: Any) -> date:
     try:
         if not isinstance(value, str) or len(value) != 10:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        errors[name] = "Must be a date, e.g. 2012-03-27"
-        return None
+        raise PydanticCustomError("date", "Must be a date, e.g. 2012-03-27") from None
 
 
-def _enum(errors: dict[str, str], name: str, value: Any):
-    kind = ENUMS[name]
-    if isinstance(value, str) and value in kind._value2member_map_:
-        return kind(value)
-    errors[name] = "Must be one of: " + ", ".join(m.value for m in kind)
-    return None
+def _each_once(codes: list[str]) -> list[str]:
+    if len(set(codes)) != len(codes):
+        raise PydanticCustomError("unique", "List each code once")
+    return codes
 
 
-def _factors(errors: dict[str, str], name: str, value: Any) -> set[str] | None:
-    known = rules.FACTOR_LISTS[name]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v in known for v in value):
-        errors[name] = "Must be a list of codes from the OpenAPI document's enumeration"
-        return None
-    if len(set(value)) != len(value):
-        errors[name] = "List each code once"
-        return None
-    return set(value)
+def _time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _bool(errors: dict[str, str], name: str, value: Any) -> bool | None:
-    if not isinstance(value, bool):
-        errors[name] = "Must be true or false"
-        return None
-    return value
+def _text(limit: int, pattern: str = ONE_LINE) -> Any:
+    return Annotated[str, StringConstraints(max_length=limit, pattern=pattern)]
 
 
-def _object(body: Any, where: str = "") -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise Invalid({where: "Must be a JSON object"})
-    return body
+def _factors(name: str) -> Any:
+    code = Literal[tuple(sorted(rules.FACTOR_LISTS[name]))]  # type: ignore[valid-type]
+    return Annotated[list[code], AfterValidator(_each_once), Field(json_schema_extra={"uniqueItems": True})]
 
 
-def _unknown(errors: dict[str, str], body: dict[str, Any], known: tuple[str, ...] | dict, prefix: str = "") -> None:
-    for name in body:
-        if name not in known:
-            errors[f"{prefix}{str(name)[:60]}"] = "Unknown field"
+def _choice(kind: type) -> Any:
+    """An enumeration given by its value (JSON has no other way to send it)."""
+    return Annotated[kind, Field(strict=False)]
+
+
+Moment = Annotated[datetime, PlainValidator(_rfc3339), WithJsonSchema(
+    {"type": "string", "format": "date-time", "description": "RFC 3339, with an offset",
+     "examples": ["2026-03-01T18:30:00+00:00"]}, mode="validation")]
+Day = Annotated[date, PlainValidator(_iso_date), WithJsonSchema(
+    {"type": "string", "format": "date", "examples": ["2012-03-27"]}, mode="validation")]
+Stamp = Annotated[datetime, PlainSerializer(_time), WithJsonSchema(
+    {"type": "string", "format": "date-time"}, mode="serialization")]
+Identifier = _text(IDENTIFIER_MAX)
+Name = _text(NAME_MAX)
+ShortText = _text(SHORT_TEXT_MAX)
+FreeText = _text(FREE_TEXT_MAX, MULTI_LINE)
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=REFERENCE_MAX, pattern=NOT_BLANK)]
+RiskFactors, PushFactors, PullFactors = _factors("risk_factors"), _factors("push_factors"), _factors("pull_factors")
+
+
+class _Request(BaseModel):
+    # strict: JSON's types as they are (1 is not true, "1" is not 1); no member the hub does not know.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- requests -----------------------------------------------------------------------------------
 
-def parse_child(body: Any, errors: dict[str, str]) -> ChildIdentity:
-    if not isinstance(body, dict):
-        errors["child"] = "Must be an object naming the child: police_id, nhs_number, or names and date_of_birth"
-        return ChildIdentity()
-    _unknown(errors, body, CHILD_FIELDS, "child.")
-    child = ChildIdentity()
-    for name, limit in (("police_id", IDENTIFIER_MAX), ("nhs_number", IDENTIFIER_MAX),
-                        ("given_name", NAME_MAX), ("family_name", NAME_MAX)):
-        if body.get(name) is not None:
-            setattr(child, name, _text(errors, f"child.{name}", body[name], limit))
-    if body.get("date_of_birth") is not None:
-        child.date_of_birth = _date(errors, "child.date_of_birth", body["date_of_birth"])
-    named = child.given_name and child.family_name and child.date_of_birth
-    if not any(e.startswith("child") for e in errors) and not (child.police_id or child.nhs_number or named):
-        errors["child"] = "Name the child by police_id, nhs_number, or given_name, family_name and date_of_birth"
-    return child
+class ChildIdentity(_Request):
+    """Names a child the hub already holds: by police_id, then nhs_number, then given_name,
+    family_name and date_of_birth together. The API never creates a child."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["police_id"]}, {"required": ["nhs_number"]},
+        {"required": ["given_name", "family_name", "date_of_birth"]}]})
+
+    police_id: Identifier | None = None
+    nhs_number: Identifier | None = None
+    given_name: Name | None = None
+    family_name: Name | None = None
+    date_of_birth: Day | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> ChildIdentity:
+        if not (self.police_id or self.nhs_number or (self.given_name and self.family_name and self.date_of_birth)):
+            raise PydanticCustomError(
+                "unnamed", "Name the child by police_id, nhs_number, or given_name, family_name and date_of_birth")
+        return self
 
 
-def parse_new_episode(body: Any) -> NewEpisode:
-    body = _object(body)
-    errors: dict[str, str] = {}
-    _unknown(errors, body, CREATE_FIELDS)
-    for name in ("child", "police_reference", "reported_start", "classification", "risk_grade", "missing_from"):
-        if body.get(name) is None:
-            errors[name] = "This field is required"
-    child = parse_child(body["child"], errors) if body.get("child") is not None else ChildIdentity()
-    values: dict[str, Any] = {}
-    if body.get("police_reference") is not None:
-        reference = _text(errors, "police_reference", body["police_reference"], REFERENCE_MAX)
-        if reference is not None and not reference.strip():
-            errors["police_reference"] = "Must not be blank"
-        values["police_reference"] = (reference or "").strip()
-    for name in ("reported_start", "found_at"):
-        if body.get(name) is not None:
-            values[name] = _datetime(errors, name, body[name])
-    for name in ENUMS:
-        if body.get(name) is not None:
-            values[name] = _enum(errors, name, body[name])
-    for name in ("missing_from_detail", "found_where"):
-        if body.get(name) is not None:
-            values[name] = _text(errors, name, body[name], FREE_TEXT_MAX, multiline=True)
-    if errors:
-        raise Invalid(errors)
-    return NewEpisode(child, EpisodeDetails(**values))
+class NewEpisode(_Request):
+    """A missing episode the force's system reports."""
+
+    child: ChildIdentity
+    police_reference: Reference
+    reported_start: Moment
+    classification: _choice(Classification)
+    risk_grade: _choice(RiskGrade)
+    missing_from: _choice(MissingFrom)
+    missing_from_detail: FreeText | None = None
+    found_at: Moment | None = None
+    found_where: FreeText | None = None
+
+    def details(self) -> EpisodeDetails:
+        given = self.model_dump(exclude={"child"}, exclude_none=True)
+        return EpisodeDetails(**{**given, "police_reference": self.police_reference.strip()})
 
 
-def parse_changes(body: Any) -> EpisodeChanges:
-    """A JSON merge patch (RFC 7396) of the episode: the members given change. A null would
-    remove a value, which the hub's record never does (history is kept), so it is refused."""
-    body = _object(body)
-    errors: dict[str, str] = {}
-    _unknown(errors, body, PATCH_FIELDS)
-    values: dict[str, Any] = {}
-    for name, kind in PATCH_FIELDS.items():
-        if name not in body:
-            continue
-        value = body[name]
-        if value is None:
-            errors[name] = "A value cannot be removed through the API"
-        elif kind == "datetime":
-            values[name] = _datetime(errors, name, value)
-        elif kind in ENUMS:
-            values[name] = _enum(errors, name, value)
-        elif kind == "text":
-            values[name] = _text(errors, name, value, FREE_TEXT_MAX, multiline=True)
-        elif kind == "short":
-            values[name] = _text(errors, name, value, SHORT_TEXT_MAX)
-        elif kind == "bool":
-            values[name] = _bool(errors, name, value)
-        else:
-            values[name] = _factors(errors, name, value)
-    if not body and not errors:
-        errors[""] = "Send at least one field to change"
-    if errors:
-        raise Invalid(errors)
-    return EpisodeChanges(**values)
+class EpisodePatch(_Request):
+    """A JSON merge patch (RFC 7396): the members given change. null is refused: the hub keeps an
+    episode's history, so values are not removed."""
+
+    # Authority ids and the interview's share are internal ids of other records: left to the
+    # pages until the API can name them safely.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    reported_start: Moment = None
+    classification: _choice(Classification) = None
+    risk_grade: _choice(RiskGrade) = None
+    missing_from: _choice(MissingFrom) = None
+    missing_from_detail: FreeText = None
+    found_at: Moment = None
+    found_where: FreeText = None
+    prevention_check_at: Moment = None
+    prevention_check_by: ShortText = None
+    return_interview_offered_at: Moment = None
+    return_interview_at: Moment = None
+    return_interview_by: ShortText = None
+    return_interview_declined: bool = None
+    iro_informed_at: Moment = None
+    strategy_discussion_at: Moment = None
+    trigger_plan_at: Moment = None
+    police_requested_meeting: bool = None
+    risk_factors: RiskFactors = None
+    push_factors: PushFactors = None
+    pull_factors: PullFactors = None
+
+    @model_validator(mode="after")
+    def _something(self) -> EpisodePatch:
+        if not self.model_fields_set:
+            raise PydanticCustomError("empty", "Send at least one field to change")
+        return self
+
+    def changes(self) -> EpisodeChanges:
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return EpisodeChanges(**{name: set(value) if name.endswith("_factors") else value
+                                 for name, value in given.items()})
+
+
+class TokenRequest(BaseModel):
+    """The token endpoint's form (authlib reads it)."""
+
+    grant_type: Literal["client_credentials"]
+    scope: str = Field(None, description="Space-separated; default: every scope the client holds")
+    client_id: str = Field(None, description="client_secret_post only")
+    client_secret: str = Field(None, description="client_secret_post only")
 
 
 # --- responses ----------------------------------------------------------------------------------
 
-def _time(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value is not None else None
+class Episode(BaseModel):
+    """An episode as the API owns it. The child is named by the hub's internal id only."""
 
+    id: int
+    child_id: int
+    police_reference: str
+    source: EpisodeSource
+    reported_start: Stamp
+    classification: Classification
+    risk_grade: RiskGrade
+    missing_from: MissingFrom
+    missing_from_detail: str | None
+    found_at: Stamp | None
+    found_where: str | None
+    prevention_check_at: Stamp | None
+    prevention_check_by: str | None
+    return_interview_offered_at: Stamp | None
+    return_interview_at: Stamp | None
+    return_interview_by: str | None
+    return_interview_declined: bool
+    iro_informed_at: Stamp | None
+    strategy_discussion_at: Stamp | None
+    trigger_plan_at: Stamp | None
+    police_requested_meeting: bool
+    risk_factors: RiskFactors
+    push_factors: PushFactors
+    pull_factors: PullFactors
+    created_at: Stamp
+    updated_at: Stamp
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details"""
+
+    type: str
+    title: str
+    status: int
+    detail: str = None
+    instance: str = None
+    error: str = Field(None, description="The OAuth2 error code, on token and bearer errors")
+
+
+class ValidationProblem(Problem):
+    errors: dict[str, str] = Field(
+        description="Field name (dotted for nested members; empty for the whole body) -> message")
+
+
+# --- reading a body -----------------------------------------------------------------------------
+
+def parse_new_episode(body: Any) -> NewEpisode:
+    try:
+        return NewEpisode.model_validate(body)
+    except ValidationError as exc:
+        raise Invalid(_errors(exc, null="This field is required")) from None
+
+
+def parse_changes(body: Any) -> EpisodeChanges:
+    try:
+        return EpisodePatch.model_validate(body).changes()
+    except ValidationError as exc:
+        raise Invalid(_errors(exc, null="A value cannot be removed through the API")) from None
+
+
+def _errors(exc: ValidationError, null: str) -> dict[str, str]:
+    """Each problem against its member (dotted for the child's; "" for the whole body), the first
+    one where a member has several. `null`: what a null given for a member that takes none means."""
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part)[:60] for part in error["loc"] if isinstance(part, str))
+        given_null = error["input"] is None and len(error["loc"]) == 1 and error["type"] != "missing"
+        errors.setdefault(where, null if given_null else _message(error))
+    return errors
+
+
+MESSAGES = {
+    "extra_forbidden": "Unknown field",
+    "missing": "This field is required",
+    "string_type": "Must be a string",
+    "string_too_short": "Must not be blank",
+    "bool_type": "Must be true or false",
+    "list_type": FACTORS_ERROR,
+    "literal_error": FACTORS_ERROR,  # the factor codes are the requests' only literals
+}
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind in MESSAGES:
+        return MESSAGES[kind]
+    if kind == "string_too_long":
+        return f"Must be {error['ctx']['max_length']} characters or fewer"
+    if kind == "string_pattern_mismatch":
+        refused = request_text.SINGLE_LINE_REFUSED.search(error["input"])
+        return "Must not contain control characters" if refused else "Must not be blank"
+    if kind == "enum":
+        return "Must be one of: " + error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+    if kind == "model_type":
+        return ("Must be an object naming the child: police_id, nhs_number, or names and date_of_birth"
+                if error["loc"] else "Must be a JSON object")
+    return error["msg"]  # the hub's own words already (PydanticCustomError)
+
+
+# --- writing a body -----------------------------------------------------------------------------
 
 def episode_json(episode: MissingEpisode) -> dict[str, Any]:
     """What the API owns of an episode: the child by internal id only, never by name."""
-    out: dict[str, Any] = {
-        "id": episode.id,
-        "child_id": episode.child_id,
-        "police_reference": episode.police_reference,
-        "source": episode.source.value,
-    }
-    for name, kind in PATCH_FIELDS.items():
-        value = getattr(episode, name)
-        if kind == "datetime":
-            value = _time(value)
-        elif kind in ENUMS:
-            value = value.value
-        elif kind == "factors":
-            value = sorted(episode.codes(name))
-        elif kind == "bool":
-            value = bool(value)
-        out[name] = value
-    out["created_at"] = _time(episode.created_at)
-    out["updated_at"] = _time(episode.updated_at)
-    return out
+    values = {name: getattr(episode, name) for name in Episode.model_fields}
+    values.update({name: sorted(episode.codes(name)) for name in rules.FACTOR_LISTS})
+    values.update({name: bool(values[name]) for name in ("return_interview_declined", "police_requested_meeting")})
+    return Episode.model_validate(values).model_dump(mode="json")

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import db
 from hub.api.models import ApiClient, ApiToken, IdempotencyRecord
-from hub.api.schemas import NewEpisode, episode_json
+from hub.api.schemas import NewEpisode, episode_json, parse_changes, parse_new_episode
 from hub.audit import service as audit
 from hub.auth import service as auth_service
 from hub.auth.models import Organisation
@@ -94,9 +94,8 @@ class ApiActor:
 
 
 def _hasher() -> PasswordHasher:
-    # The same Argon2id hasher as user passwords (cheap parameters in tests, like sign-in); read
-    # at call time because hub.auth.service swaps it for tests.
-    return auth_service._hasher
+    # The same Argon2id hasher as user passwords (cheap parameters in tests, like sign-in).
+    return auth_service.passwords().hasher
 
 
 def _sha256(value: str) -> str:
@@ -194,7 +193,7 @@ def check_secret(client: ApiClient, secret: str | None) -> bool:
 def burn_a_hash(secret: str | None) -> None:
     """An unknown client costs the same Argon2 work as a known one: timing tells nothing."""
     try:
-        _hasher().verify(auth_service._DUMMY_HASH, secret or "")
+        _hasher().verify(auth_service.passwords().dummy_hash, secret or "")
     except (VerificationError, InvalidHashError):
         pass
 
@@ -312,6 +311,7 @@ def create_episode(actor: ApiActor, new: NewEpisode) -> ApiResult:
     """The force's system reports an episode; the child must already be known to the hub (the
     API never creates children). The school is told exactly as when a page records it."""
     force = _may_write(actor)
+    details = new.details()
     who = new.child
     child_id = missing.match_child(who.police_id, who.nhs_number, who.given_name, who.family_name,
                                    who.date_of_birth)
@@ -321,10 +321,10 @@ def create_episode(actor: ApiActor, new: NewEpisode) -> ApiResult:
     # apply_police_record would bring an existing episode up to date (the download's rule); a
     # POST only ever creates, so a known reference is a conflict that points to the episode.
     existing = db.session().scalar(select(MissingEpisode.id).where(
-        MissingEpisode.police_org_id == force, MissingEpisode.police_reference == new.details.police_reference))
+        MissingEpisode.police_org_id == force, MissingEpisode.police_reference == details.police_reference))
     if existing is not None:
         raise Conflict(f"An episode with this police reference is already recorded: /api/v1/episodes/{existing}")
-    outcome = missing.apply_police_record(actor, force, child_id, new.details, EpisodeSource.api)
+    outcome = missing.apply_police_record(actor, force, child_id, details, EpisodeSource.api)
     return ApiResult(201, episode_json(outcome.episode))
 
 
@@ -342,16 +342,12 @@ def read_episode(actor: ApiActor, episode_id: int) -> dict[str, Any]:
 
 def post_episode(actor: ApiActor, body: Any, key: str | None, fingerprint: str) -> ApiResult:
     """POST /episodes: check the body, then create once per Idempotency-Key."""
-    from hub.api.schemas import parse_new_episode
-
     new = parse_new_episode(body)
     return idempotent(actor, key, fingerprint, lambda: create_episode(actor, new))
 
 
 def patch_episode(actor: ApiActor, episode_id: int, body: Any, key: str | None, fingerprint: str) -> ApiResult:
     """PATCH /episodes/{id}: the organisation's own episode only, then change once per key."""
-    from hub.api.schemas import parse_changes
-
     _may_write(actor)
     _own_episode(actor, episode_id, "update")  # the object-level check (and its refusal) before any change
     changes = parse_changes(body)

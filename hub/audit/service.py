@@ -18,9 +18,11 @@ from typing import Any
 import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
 from sqlalchemy import and_, any_, bindparam, func, insert, or_, select, union_all, update
 
 from hub import db
+from hub.extensions import app_state
 from hub.audit.context import current_origin
 from hub.audit import checkpoint, merkle
 from hub.audit.merkle import leaf_hash
@@ -412,13 +414,25 @@ def consistency_proof(size1: int, size2: int) -> list[bytes]:
     return [merkle.fold(group, get) for group in plan]
 
 
-_signing: dict = {}
+@dataclass(frozen=True)
+class Signing:
+    """The key that signs new tree heads, and every key the hub's heads may carry."""
+
+    key: Ed25519PrivateKey
+    trusted: tuple[checkpoint.TrustedKey, ...]
 
 
-def configure_signing(private_key_pem: str, retired: list[checkpoint.TrustedKey] | None = None) -> None:
-    """Called by create_app with HUB_AUDIT_SIGNING_KEY and the retired keys of
-    HUB_AUDIT_RETIRED_KEYS; a key that is not Ed25519 stops start-up. The current key is trusted
-    from the moment the last retired key stopped being valid."""
+def init_app(app: Flask) -> None:
+    """HUB_AUDIT_SIGNING_KEY and HUB_AUDIT_RETIRED_KEYS of app.config["HUB"]; a wrong key stops
+    start-up."""
+    settings = app.config["HUB"]
+    app.extensions["hub_audit_signing"] = signing_keys(settings.audit_signing_key_pem,
+                                                       parse_retired_keys(settings.audit_retired_keys))
+
+
+def signing_keys(private_key_pem: str, retired: list[checkpoint.TrustedKey] | None = None) -> Signing:
+    """The current key and the retired ones; a key that is not Ed25519 is refused. The current key
+    is trusted from the moment the last retired key stopped being valid."""
     key = serialization.load_pem_private_key(private_key_pem.encode(), None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("HUB_AUDIT_SIGNING_KEY must be an Ed25519 private key")
@@ -429,8 +443,7 @@ def configure_signing(private_key_pem: str, retired: list[checkpoint.TrustedKey]
     if any(old.valid_until is None for old in retired):
         raise ValueError("each retired audit signing key needs the time it was retired (valid_until)")
     since = max((old.valid_until for old in retired), key=checkpoint.instant, default=None)
-    _signing["key"] = key
-    _signing["trusted"] = (*retired, checkpoint.TrustedKey(key.public_key(), valid_from=since))
+    return Signing(key, (*retired, checkpoint.TrustedKey(key.public_key(), valid_from=since)))
 
 
 def parse_retired_keys(text: str) -> list[checkpoint.TrustedKey]:
@@ -443,14 +456,14 @@ def parse_retired_keys(text: str) -> list[checkpoint.TrustedKey]:
         raise ValueError(f"HUB_AUDIT_RETIRED_KEYS: {exc}") from exc
 
 
-def signing_key():
-    return _signing["key"]
+def signing_key() -> Ed25519PrivateKey:
+    return app_state("hub_audit_signing").key
 
 
 def trusted_keys() -> tuple[checkpoint.TrustedKey, ...]:
     """Every key the hub's tree heads may carry, each with its period: the retired ones and the
     current one (README, "Rotating the audit signing key")."""
-    return _signing["trusted"]
+    return app_state("hub_audit_signing").trusted
 
 
 def log_verifier_keys(origin: str) -> list[str]:

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
+from flask import Flask
 
 from hub.audit import checkpoint
 from hub.audit.service import Anchor
 from hub.config import ConfigurationError
+from hub.extensions import app_state
 
 SIZE_TYPE = "text/x.tlog.size"
 
@@ -74,16 +76,15 @@ def parse(witnesses: str, quorum: str = "", timeout: str = "", origin: str = "hu
     return Witnessing(tuple(found), k, seconds, origin)
 
 
-_current = {"witnessing": Witnessing()}
-
-
-def configure(witnessing: Witnessing) -> None:
-    """Called by create_app with the HUB_AUDIT_WITNESS* settings."""
-    _current["witnessing"] = witnessing
+def init_app(app: Flask) -> None:
+    """The HUB_AUDIT_WITNESS* settings of app.config["HUB"]; a wrong one stops start-up."""
+    settings = app.config["HUB"]
+    app.extensions["hub_witnessing"] = parse(settings.audit_witnesses, settings.audit_witness_quorum,
+                                             settings.audit_witness_timeout, settings.audit_log_origin)
 
 
 def settings() -> Witnessing:
-    return _current["witnessing"]
+    return app_state("hub_witnessing")
 
 
 # --- asking -----------------------------------------------------------------------------------

@@ -16,12 +16,14 @@ from datetime import datetime, timedelta, timezone
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask
 from sqlalchemy import delete, func, select, update
 
 from hub import crypto, db
 from hub.audit import service as audit
 from hub.auth.models import RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserSession
 from hub.db import unit_of_work, utcnow
+from hub.extensions import app_state, hub_settings
 
 MAX_ACCOUNT_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -31,24 +33,48 @@ ADDRESS_WINDOW = timedelta(minutes=15)
 LAST_SEEN_GRANULARITY = timedelta(seconds=30)
 RECOVERY_CODES = 10
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+@dataclass(frozen=True)
+class Passwords:
+    """The app's argon2id hasher, and a hash of nothing to check a password against when the
+    e-mail has no usable account (the same work either way)."""
+
+    hasher: PasswordHasher
+    dummy_hash: str
+
+    @classmethod
+    def of(cls, hasher: PasswordHasher) -> Passwords:
+        return cls(hasher, hasher.hash(secrets.token_hex(16)))
 
 
-def use_fast_hashing() -> None:
-    """Tests only (HUB_ENV=testing): cheap argon2 parameters so a suite of sign-ins runs quickly."""
-    global _hasher, _DUMMY_HASH
-    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-
-
-@dataclass
+@dataclass(frozen=True)
 class SessionPolicy:
-    idle: timedelta = timedelta(minutes=30)
-    absolute: timedelta = timedelta(hours=10)
+    idle: timedelta
+    absolute: timedelta
 
 
-policy = SessionPolicy()
+def init_app(app: Flask) -> None:
+    """The library's recommended argon2id parameters; in tests (HUB_ENV=testing) cheap ones, so a
+    suite of sign-ins runs quickly."""
+    fast = app.config["HUB"].env == "testing"
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if fast else PasswordHasher()
+    app.extensions["hub_passwords"] = Passwords.of(hasher)
+
+
+def passwords() -> Passwords:
+    """The app's hasher, for user passwords and recovery codes and API clients' secrets alike."""
+    return app_state("hub_passwords")
+
+
+def _hasher() -> PasswordHasher:
+    return passwords().hasher
+
+
+def session_policy() -> SessionPolicy:
+    """How long a session lives unused (HUB_IDLE_TIMEOUT_MINUTES) and at most
+    (HUB_ABSOLUTE_TIMEOUT_HOURS)."""
+    settings = hub_settings()
+    return SessionPolicy(idle=timedelta(minutes=settings.idle_timeout_minutes),
+                         absolute=timedelta(hours=settings.absolute_timeout_hours))
 
 
 def _aware(ts: datetime | None) -> datetime | None:
@@ -58,7 +84,7 @@ def _aware(ts: datetime | None) -> datetime | None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def _token_hash(token: str) -> str:
@@ -106,8 +132,8 @@ def check_password(email: str, password: str, client_address: str | None) -> Pas
         if _locked(user):
             _refused(user, "locked")
             return PasswordResult("locked", user)
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
+        if _hasher().check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher().hash(password)
         s.execute(delete(SignInAttempt).where(SignInAttempt.account_key == account,
                                               SignInAttempt.client_address == address))
         return PasswordResult("ok", user)
@@ -123,7 +149,7 @@ def _refused(user: User | None, reason: str, **detail) -> None:
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -131,7 +157,7 @@ def _verify(password_hash: str, password: str) -> bool:
 def _verify_dummy(password: str) -> bool:
     """The same work as checking a real password, for an e-mail with no usable account."""
     try:
-        _hasher.verify(_DUMMY_HASH, password or "x")
+        _hasher().verify(passwords().dummy_hash, password or "x")
     except VerificationError:
         pass
     return False
@@ -248,7 +274,7 @@ def _normal_recovery_code(code: str) -> str:
 def _recovery_hash(code: str) -> str:
     """Salted argon2id, as for passwords (ASVS 5.0 V6.5.2): a code is 48 random bits, which a
     fast unsalted hash in a copied database would give up to a brute force."""
-    return _hasher.hash(_normal_recovery_code(code))
+    return _hasher().hash(_normal_recovery_code(code))
 
 
 def _recovery_code_matches(code_hash: str, code: str) -> bool:
@@ -318,6 +344,7 @@ def load_session(token: str) -> User | None:
     if row is None or row.ended_at is not None:
         return None
     now = utcnow()
+    policy = session_policy()
     reason = None
     if not row.user.active:
         reason = "deactivated"

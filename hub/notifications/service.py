@@ -33,6 +33,7 @@ from hub.auth.models import Organisation, User, UserRole
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
+from hub.extensions import hub_settings
 from hub.missing.models import MissingEpisode
 from hub.notifications import calendar, outbox
 from hub.notifications.models import Notification, NotificationKind, RecipientReason
@@ -55,16 +56,9 @@ This e-mail holds no details on purpose. If you did not expect it, tell your hub
 """
 
 
-_settings = {"base_url": "http://127.0.0.1:5000"}
-
-
-def configure(base_url: str) -> None:
-    """The hub's public address, for the link in e-mails (set by the app factory)."""
-    _settings["base_url"] = base_url.rstrip("/")
-
-
 def base_url() -> str:
-    return _settings["base_url"]
+    """The hub's public address (HUB_BASE_URL), for the link in e-mails."""
+    return hub_settings().base_url
 
 
 @dataclass(frozen=True)
@@ -203,7 +197,7 @@ def _group_key(episode_id: int, kind: NotificationKind, org_id: int, sequence: i
 
 
 def _email_body(notification_id: int) -> str:
-    return EMAIL_BODY.format(link=f"{_settings['base_url']}/notifications/{notification_id}")
+    return EMAIL_BODY.format(link=f"{base_url()}/notifications/{notification_id}")
 
 
 def _notify_entry(child_id: int, notification_id: int, kind: NotificationKind, user_id: int,
@@ -711,7 +705,7 @@ def _alert_force(episode: MissingEpisode) -> list[int]:
     the force that holds the report, linking to the episode (delivered after commit, like every
     notification e-mail). Returns whom it told."""
     officers = _users_with(episode.police_org_id, POLICE_ROLES)
-    link = f"{_settings['base_url']}/missing/{episode.id}"
+    link = f"{base_url()}/missing/{episode.id}"
     outbox.queue([outbox.Email(u.email, REPLY_EMAIL_SUBJECT, REPLY_EMAIL_BODY.format(link=link)) for u in officers])
     return [u.id for u in officers]
 

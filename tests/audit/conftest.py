@@ -50,11 +50,9 @@ def witnesses(app, tmp_path):
     """[police, council], running; the hub submits to both and needs both (k = 2 of 2)."""
     running = [start_witness(tmp_path / "police", "police.example.test/witness"),
                start_witness(tmp_path / "council", "council.example.test/witness")]
-    before = witnessing.settings()
     spec = ",".join(f"{r.url} {r.witness.vkey}" for r in running)
-    witnessing.configure(witnessing.parse(spec, "2", "5", before.origin))
+    app.extensions["hub_witnessing"] = witnessing.parse(spec, "2", "5", witnessing.settings().origin)
     yield running
-    witnessing.configure(before)
     for r in running:
         r.stop()
 

@@ -7,9 +7,9 @@ retirement, whoever holds it."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from hub.audit.models import AuditEvent, SignedTreeHead
 from hub.witness.__main__ import trust
 
 REPO = Path(__file__).resolve().parents[2]
-ORIGINAL_PEM = os.environ["HUB_AUDIT_SIGNING_KEY"]
 
 
 def _events(n: int) -> None:
@@ -47,18 +46,19 @@ def _offline(*args) -> subprocess.CompletedProcess:
 @pytest.fixture
 def rotation(app, runner, tmp_path):
     """The hub before and after a rotation: the old key retired (by the command an operator runs)
-    and a new key configured, as a restart with the new settings would. Put back after."""
+    and a new key configured, as a restart with the new settings would (the app is the test's own)."""
     retired_file = tmp_path / "retired-keys.json"
 
     def rotate() -> str:
         result = runner.invoke(args=["audit", "retire-key", "--file", str(retired_file)])
         assert result.exit_code == 0, result.output
         new_pem = _new_pem()
-        service.configure_signing(new_pem, service.parse_retired_keys(retired_file.read_text()))
+        app.config["HUB"] = replace(app.config["HUB"], audit_signing_key_pem=new_pem,
+                                    audit_retired_keys=retired_file.read_text())
+        service.init_app(app)
         return new_pem
 
-    yield rotate, retired_file
-    service.configure_signing(ORIGINAL_PEM)
+    return rotate, retired_file
 
 
 def test_heads_signed_before_and_after_a_rotation_verify_and_the_log_says_when(app, runner, rotation, tmp_path):
@@ -154,13 +154,10 @@ def test_a_retired_key_never_signs_again_and_each_needs_its_end(app):
     old_pem = _new_pem()
     old_public = serialization.load_pem_private_key(old_pem.encode(), None).public_key()
     now = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
-    try:
-        with pytest.raises(ValueError, match="one of the retired keys"):
-            service.configure_signing(old_pem, [checkpoint.TrustedKey(old_public, None, now)])
-        with pytest.raises(ValueError, match="needs the time it was retired"):
-            service.configure_signing(_new_pem(), [checkpoint.TrustedKey(old_public, None, None)])
-    finally:
-        service.configure_signing(ORIGINAL_PEM)
+    with pytest.raises(ValueError, match="one of the retired keys"):
+        service.signing_keys(old_pem, [checkpoint.TrustedKey(old_public, None, now)])
+    with pytest.raises(ValueError, match="needs the time it was retired"):
+        service.signing_keys(_new_pem(), [checkpoint.TrustedKey(old_public, None, None)])
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -173,4 +170,3 @@ def test_a_malformed_retired_keys_setting_stops_start_up(database_url, monkeypat
     monkeypatch.setenv("HUB_AUDIT_RETIRED_KEYS", setting)
     with pytest.raises(Exception, match=message):
         create_app({"env": "testing", "database_url": database_url})
-    service.configure_signing(ORIGINAL_PEM)

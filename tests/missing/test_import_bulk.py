@@ -211,7 +211,7 @@ def test_bulk_e_mails_carry_no_personal_data_and_encrypted_columns_are_encrypted
     for m in mail:
         assert m.to_address == emails[notes[m.notification_id].user_id]
         assert m.body == notifications.EMAIL_BODY.format(
-            link=f"{notifications._settings['base_url']}/notifications/{m.notification_id}")
+            link=f"{notifications.base_url()}/notifications/{m.notification_id}")
         assert m.status.value == "pending" and m.attempts == 0
         for name in ("Ava", "Bulkfield", "Ben", "Crossborder", "Cara", "Dan", "Bus station", "NEW/"):
             assert name not in m.body and name not in m.subject

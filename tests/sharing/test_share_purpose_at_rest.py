@@ -62,19 +62,16 @@ def test_keys_rotate_re_encrypts_the_purpose_and_every_other_encrypted_column(ap
     share = service.create_share(world["worker"], draft(world, purpose=PURPOSE))
     settings = app.config["HUB"]
     old_key, new_key = settings.field_keys[0], Fernet.generate_key().decode()
-    try:
-        crypto.configure([new_key, old_key], settings.blind_index_key)
-        rotated = people.rotate_keys()
-        crypto.configure([new_key], settings.blind_index_key)  # the old key is gone now
-        db.session.remove()
-        assert service.get_share(world["worker"], share.id).purpose == PURPOSE
-        # Every encrypted value in the database opens with the new key alone.
-        for _table, _key, column in people.encrypted_columns():
-            for token in db.session().execute(select(column).where(column.is_not(None))).scalars():
-                crypto.decrypt(token)
-        assert rotated >= 8  # the child's three, an identifier, the share's summary, content, purpose...
-    finally:
-        crypto.configure(settings.field_keys, settings.blind_index_key)
+    app.extensions["hub_crypto"] = crypto.Keyring.of([new_key, old_key], settings.blind_index_key)
+    rotated = people.rotate_keys()
+    app.extensions["hub_crypto"] = crypto.Keyring.of([new_key], settings.blind_index_key)  # the old key is gone now
+    db.session.remove()
+    assert service.get_share(world["worker"], share.id).purpose == PURPOSE
+    # Every encrypted value in the database opens with the new key alone.
+    for _table, _key, column in people.encrypted_columns():
+        for token in db.session().execute(select(column).where(column.is_not(None))).scalars():
+            crypto.decrypt(token)
+    assert rotated >= 8  # the child's three, an identifier, the share's summary, content, purpose...
 
 
 def test_migration_0019_encrypts_the_purposes_already_written_and_back(app, world):  # noqa: F811
