@@ -49,6 +49,12 @@ class Access:
 DENIED = Access(False)
 
 
+def is_object_id(value) -> bool:
+    """An id as the routes give it: an integer, and not True or False (which Python counts as 1
+    and 0, so the database would find record 1 for True)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _organisation_relationships(org: int) -> list[tuple[str, Select]]:
     """Every way an organisation holds a child, as (name, SELECT child_id). MACE intelligence is
     never one of them: a share into a group is reached through the group's current membership
@@ -139,7 +145,7 @@ def _role_grant(user: User) -> str | None:
 def child_access(user: User | None, child_id: int) -> Access:
     """The first legitimate relationship between the user and the child, or DENIED; once per
     request for each (user, child)."""
-    if not active(user) or not isinstance(child_id, int):
+    if not active(user) or not is_object_id(child_id):
         return DENIED
     cache = cache_for_reading()
     if cache is not None and (user.id, child_id) in cache:

@@ -23,7 +23,7 @@ from hub.auth.roles import OrgKind
 from hub.errors import NotFound
 from hub.missing.models import MissingEpisode, ProfileRelease
 from hub.people.models import Child
-from hub.permissions.children import DENIED, Access, child_access, child_bases
+from hub.permissions.children import DENIED, Access, child_access, child_bases, is_object_id
 from hub.permissions.loading import refuse
 from hub.permissions.roles import (
     READ,
@@ -102,7 +102,7 @@ def load_profile_child(user: User | None, child_id: int, action: str = READ,
                        object_type: str = "philomena-profile") -> tuple[Child, Access]:
     """The child whose profile the user may read (READ: the keepers and the hub's DPO) or keep
     (any other action: the keepers), and the user's basis; else the refusal audited and a 404."""
-    child = db.session().get(Child, child_id) if isinstance(child_id, int) else None
+    child = db.session().get(Child, child_id) if is_object_id(child_id) else None
     access = child_access(user, child_id) if child is not None else DENIED
     may = may_read_philomena_profile if action == READ else may_keep_philomena_profile
     if not access or not may(user, child):
@@ -113,7 +113,7 @@ def load_profile_child(user: User | None, child_id: int, action: str = READ,
 def profile_photo_basis(user: User | None, child_id: int) -> str:
     """The basis on which the user sees the child's profile photo: as a reader of the profile, or
     as the force it was released to ("profile-released"); else the refusal audited and a 404."""
-    child = db.session().get(Child, child_id) if isinstance(child_id, int) else None
+    child = db.session().get(Child, child_id) if is_object_id(child_id) else None
     access = child_access(user, child_id) if child is not None else DENIED
     if access and may_read_philomena_profile(user, child):
         return access.basis

@@ -32,7 +32,7 @@ from hub.errors import NotFound
 from hub.missing.models import ImportBatch, ImportReviewItem, MissingEpisode
 from hub.notifications.models import Notification
 from hub.people.models import Child
-from hub.permissions.children import child_access, child_visible
+from hub.permissions.children import child_access, child_visible, is_object_id
 from hub.permissions.notifications import notification_visible
 from hub.permissions.retention import legal_hold_visible, retention_record_visible
 from hub.permissions.roles import (
@@ -133,7 +133,7 @@ def refuse(user: User | None, object_type: str, object_id, child_id: int | None 
 
 
 def _load(user: User | None, model, object_id, rule: Rule, action: str, options):
-    if not isinstance(object_id, int) or isinstance(object_id, bool) or not active(user):
+    if not is_object_id(object_id) or not active(user):
         return None
     if rule.clause is not None:
         return db.session().scalar(select(model).where(model.id == object_id, rule.clause(user, model, action))
@@ -155,7 +155,7 @@ def load_or_refuse(user: User | None, model, object_id, *, action: str = READ, o
     rule = RULES[model]
     obj = _load(user, model, object_id, rule, action, options)
     if obj is None:
-        valid = isinstance(object_id, int) and not isinstance(object_id, bool)
+        valid = is_object_id(object_id)
         refuse(user, object_type or rule.object_type, object_id, _child_of(model, object_id) if valid else None,
                action)
     return obj
@@ -164,7 +164,7 @@ def load_or_refuse(user: User | None, model, object_id, *, action: str = READ, o
 def load_child_or_refuse(user: User | None, child_id, *, action: str = READ, options=()) -> Child:
     """A child, through `child_access` (the relationships every list of children filters with,
     asked for this one child): the basis is what the caller's audit event records."""
-    valid = isinstance(child_id, int) and not isinstance(child_id, bool)
+    valid = is_object_id(child_id)
     if not valid or not child_access(user, child_id):
         refuse(user, "child", child_id, child_id if valid else None, action)
     return db.session().get(Child, child_id, options=options)

@@ -29,7 +29,7 @@ from hub.mace.models import (
     MaceOutcome,
     MacePerson,
 )
-from hub.permissions.children import DENIED, Access, child_access, child_bases
+from hub.permissions.children import DENIED, Access, child_access, child_bases, is_object_id
 from hub.permissions.membership import is_mace_chair, mace_membership, member_group_ids
 from hub.permissions.roles import MACE_CHAIR_ROLES, may_administer
 from hub.sharing.models import ShareRecord
@@ -76,7 +76,7 @@ def load_mace_object(user: User, model, object_id, *, action: str = "read", chai
     group, or (not found, not a MACE object, not a current member, or not the chair when `chair`)
     the refusal audited in its own transaction and a 404, the same for all of these.
     `manage_membership`: the group's membership pages, which an administrator may use too."""
-    obj = db.session().get(model, object_id) if isinstance(object_id, int) else None
+    obj = db.session().get(model, object_id) if is_object_id(object_id) else None
     if isinstance(obj, ShareRecord) and obj.mace_group_id is None:
         obj = None  # a share that is not MACE intelligence is no MACE object
     group_id = _group_of(obj) if obj is not None else None

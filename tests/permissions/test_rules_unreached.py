@@ -1,19 +1,28 @@
-"""Rules no test of the access rules reached before (the mutation run's "no tests"): the annual
-workbook's scope on the command line, the people a DPO may find by name, and which waiting rows
-of the data quality page link to their page. Each against the compact world
+"""Rules no test of the access rules reached, or reached without pinning (the mutation run's "no
+tests" and survivors): the annual workbook's scope on the command line, the people a DPO may find
+by name, which waiting rows of the data quality page link to their page, who is told of the audit
+log's alarms, and a profile asked for by an id that is no child's. Each against the compact world
 (tests/permissions/world.py), with the answers written out here."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, true
+import pytest
+from sqlalchemy import delete, select, true
 
 from hub import db
 from hub.admin import service as admin
-from hub.auth.models import User
+from hub.auth.models import User, UserRole
 from hub.auth.roles import Role
+from hub.errors import NotFound
 from hub.mace.models import MaceGroup
 from hub.missing.models import MissingEpisode
-from hub.permissions import audit_person_scope, command_line_report_scope, quality_may_link_download_row
+from hub.permissions import (
+    audit_person_scope,
+    command_line_report_scope,
+    hub_dpos,
+    load_profile_child,
+    quality_may_link_download_row,
+)
 
 FORCE_ONE_STAFF = {"off1", "dpo_f1", "member", "former", "mace_only"}
 
@@ -47,3 +56,26 @@ def test_a_waiting_download_row_links_for_its_forces_officers_and_the_admin_neve
                                                      organisation_id=world.orgs["host"].id,
                                                      roles={Role.analyst, Role.hub_admin}, password=None))
     assert not quality_may_link_download_row(both, force_one)
+
+
+def test_the_hubs_dpo_is_told_of_alarms_even_as_the_only_holder_of_the_role(world):
+    """Every other DPO's role taken away for the test: the hub's DPO must still be found."""
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        session.execute(delete(UserRole).where(UserRole.role == Role.dpo,
+                                               UserRole.user_id != world.user("hub_dpo").id))
+        assert [user.id for user in hub_dpos()] == [world.user("hub_dpo").id]
+    finally:
+        nested.rollback()
+    assert {user.id for user in hub_dpos()} == {world.user("hub_dpo").id}
+
+
+@pytest.mark.parametrize("who", ["hub_dpo", "sw_h", "off1", "admin"])
+def test_a_profile_asked_for_by_an_id_that_is_no_childs_is_refused(world, who):
+    """An id no child has, and a child's id as text or as True: a 404 for every user, the
+    profile's keepers and the hub's DPO included (the routes give an integer; nothing else is one)."""
+    child_id = world.children["roll_a"].id
+    for wrong in (10**9, str(child_id), True):
+        with pytest.raises(NotFound):
+            load_profile_child(world.user(who), wrong)
