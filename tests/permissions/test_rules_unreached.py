@@ -7,20 +7,22 @@ log's alarms, and a profile asked for by an id that is no child's. Each against 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, select, true
+from sqlalchemy import delete, select, true, update
 
 from hub import db
 from hub.admin import service as admin
 from hub.auth.models import User, UserRole
 from hub.auth.roles import Role
 from hub.errors import NotFound
-from hub.mace.models import MaceGroup
+from hub.db import utcnow
+from hub.mace.models import MaceAgendaChild, MaceGroup
 from hub.missing.models import MissingEpisode
 from hub.permissions import (
     audit_person_scope,
     command_line_report_scope,
     hub_dpos,
     load_profile_child,
+    mace_proposable_child_ids,
     quality_may_link_download_row,
 )
 
@@ -79,3 +81,33 @@ def test_a_profile_asked_for_by_an_id_that_is_no_childs_is_refused(world, who):
     for wrong in (10**9, str(child_id), True):
         with pytest.raises(NotFound):
             load_profile_child(world.user(who), wrong)
+
+
+def _named(world, ids: set[int]) -> set[str]:
+    return {name for name, child in world.children.items() if child.id in ids}
+
+
+def test_a_chairs_proposals_name_the_children_the_group_holds_or_the_chair_sees_and_no_other(world):
+    """The chair sees "mace" (on the agenda) and "roll_a" (a share the chair's authority sent);
+    a child on another group's agenda, or taken off this one, is not offered to name; only the
+    children asked about are answered; a member who does not chair is offered none."""
+    chair, group = world.user("chair"), world.group.id
+    every = [child.id for child in world.children.values()]
+    offered = mace_proposable_child_ids(chair, group, every)
+    assert _named(world, offered) == {"mace", "roll_a"} and offered <= set(every)
+    assert _named(world, mace_proposable_child_ids(chair, group, [world.children["mace"].id])) == {"mace"}
+    assert mace_proposable_child_ids(world.user("member"), group, every) == set()
+    assert mace_proposable_child_ids(chair, group, []) == set()
+    s = db.session()
+    try:
+        elsewhere = MaceGroup(code="OTHER-P", name="Other Group", host_organisation_id=world.orgs["host"].id)
+        s.add(elsewhere)
+        s.flush()
+        s.add(MaceAgendaChild(group_id=elsewhere.id, child_id=world.children["intel"].id))
+        s.execute(update(MaceAgendaChild).where(MaceAgendaChild.group_id == group,
+                                                MaceAgendaChild.child_id == world.children["mace"].id)
+                  .values(removed_at=utcnow()))
+        s.flush()
+        assert _named(world, mace_proposable_child_ids(chair, group, every)) == {"roll_a"}
+    finally:
+        s.rollback()
