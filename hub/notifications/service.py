@@ -1,6 +1,6 @@
 """School notifications, Operation Encompass style: who is told, by when, and what they did.
 
-`notify_episode` runs inside the unit of work that recorded the change to the episode: the
+`notify_episodes` runs inside the unit of work that recorded the change to the episodes: the
 notifications, their outbox e-mails and the audit events commit with it or not at all. A
 notification is a small state machine per school (the copies of one message to one school share
 a `group_key`):
@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, defer, lazyload
 
 from hub import db
@@ -217,44 +218,11 @@ def _unrouted_entry(episode_id: int, child_id: int, kind: NotificationKind) -> E
                  outcome="failed", detail={"kind": kind.value, "reason": "no key adult or education contact"})
 
 
-# --- creating -------------------------------------------------------------------------------------
-
-def notify_episode(episode: MissingEpisode, kind: str | NotificationKind,
-                   now: datetime | None = None) -> list[Notification]:
-    """Within the caller's unit of work: one notification per key adult, and one e-mail each."""
-    kind = NotificationKind(kind)
-    now = now or utcnow()
-    child = db.session().get(Child, episode.child_id)
-    where = route(child)
-    if where is None:
-        audit.record_many(None, [_unrouted_entry(episode.id, episode.child_id, kind)])
-        return []
-    deadline = deadline_for(where.organisation, now)
-    sequence = db.session().scalar(select(Notification.id).where(
-        Notification.episode_id == episode.id, Notification.kind == kind).order_by(Notification.id.desc()).limit(1))
-    group_key = _group_key(episode.id, kind, where.organisation.id, sequence)
-    made = _issue(episode, kind, where.organisation.id, where.recipients, group_key, deadline, now)
-    return made
-
-
-def _issue(episode: MissingEpisode, kind: NotificationKind, org_id: int,
-           recipients: list[tuple[User, RecipientReason]], group_key: str, deadline: datetime,
-           now: datetime) -> list[Notification]:
-    session = db.session()
-    made = [Notification(episode_id=episode.id, organisation_id=org_id, user_id=user.id, kind=kind, reason=reason,
-                         group_key=group_key, deadline_at=deadline, created_at=now) for user, reason in recipients]
-    session.add_all(made)
-    session.flush()
-    outbox.queue([outbox.Email(user.email, EMAIL_SUBJECT, _email_body(n.id), notification_id=n.id)
-                  for n, (user, _reason) in zip(made, recipients)], now)
-    audit.record_many(None, [_notify_entry(episode.child_id, n.id, kind, n.user_id, n.reason) for n in made])
-    return made
-
-
-# --- creating many at once (the police download) -------------------------------------------------
-# The same rule as notify_episode (route, deadline, group key, e-mail, audit event) for a chunk of
-# episodes: routes for all their children at once, each school's deadline computed once (`now` is
-# the same for the chunk), and the notifications and e-mails written with one statement each.
+# --- creating: one path for one episode and for many -----------------------------------------------
+# A practitioner's episode, a change to one, an API row and a chunk of the police download are all
+# told through `notify_episodes` (one episode is a list of one), and every notification, first or
+# escalated or "still missing", is written by `_issue`: who is told, by when, with which e-mail
+# and audit event is one rule, however many are told at once.
 
 @dataclass(frozen=True)
 class EpisodeRef:
@@ -273,12 +241,33 @@ class Issued:
     entries: dict[int, list[Entry]]
 
 
+@dataclass(frozen=True)
+class _Copy:
+    """One notification to write: about which episode, to whom and why, and its columns."""
+
+    episode: EpisodeRef | MissingEpisode
+    user: User
+    reason: RecipientReason
+    values: dict[str, object]
+
+
+def _copies(episode: EpisodeRef | MissingEpisode, kind: NotificationKind, org_id: int,
+            recipients: list[tuple[User, RecipientReason]], group_key: str, deadline: datetime, now: datetime,
+            **columns: object) -> list[_Copy]:
+    """One message to one organisation: a copy per recipient, sharing its group key and deadline."""
+    return [_Copy(episode, user, reason, dict(
+        episode_id=episode.id, organisation_id=org_id, user_id=user.id, kind=kind, reason=reason,
+        group_key=group_key, deadline_at=deadline, created_at=now, **columns)) for user, reason in recipients]
+
+
 def notify_episodes(episodes: Sequence[EpisodeRef | MissingEpisode], kind: str | NotificationKind,
                     now: datetime | None = None, *, record: bool = True,
                     deadlines: dict[int, datetime] | None = None,
                     routes: dict[int, Route | None] | None = None) -> Issued:
-    """notify_episode for many episodes, within the caller's unit of work. With `record=False`
-    the audit entries are returned for the caller to append with its own (one lock per chunk).
+    """Within the caller's unit of work: for each episode, one notification per key adult of the
+    child's school (or the authority's contact), and one e-mail each; an episode nobody can be
+    told of gets a failed "notify" event. With `record=False` the audit entries are returned for
+    the caller to append with its own (one lock per chunk).
     `deadlines` (organisation id -> deadline) and `routes` (child id -> route) may be shared by
     calls in the same transaction with the same `now`."""
     kind = NotificationKind(kind)
@@ -290,7 +279,7 @@ def notify_episodes(episodes: Sequence[EpisodeRef | MissingEpisode], kind: str |
     deadlines = {} if deadlines is None else deadlines
     _add_deadlines(deadlines, [r.organisation for r in routes.values() if r is not None], now)
     sequences = _last_notification_ids([e.id for e in episodes], kind)
-    planned: list[tuple[EpisodeRef | MissingEpisode, User, RecipientReason, dict]] = []
+    copies: list[_Copy] = []
     for episode in episodes:
         where = routes[episode.child_id]
         if where is None:
@@ -298,12 +287,11 @@ def notify_episodes(episodes: Sequence[EpisodeRef | MissingEpisode], kind: str |
             continue
         org = where.organisation
         group_key = _group_key(episode.id, kind, org.id, sequences.get(episode.id))
-        for user, reason in where.recipients:
-            planned.append((episode, user, reason, dict(
-                episode_id=episode.id, organisation_id=org.id, user_id=user.id, kind=kind, reason=reason,
-                group_key=group_key, deadline_at=deadlines[org.id], created_at=now)))
-    if planned:
-        _insert_notifications(planned, kind, now, issued)
+        copies += _copies(episode, kind, org.id, where.recipients, group_key, deadlines[org.id], now)
+    written = _issue(copies, kind, now)
+    for episode_id, ids in written.notification_ids.items():
+        issued.notification_ids[episode_id] += ids
+        issued.entries[episode_id] += written.entries[episode_id]
     if record:
         audit.record_many(None, [entry for e in episodes for entry in issued.entries[e.id]])
     return issued
@@ -320,35 +308,41 @@ def _add_deadlines(deadlines: dict[int, datetime], organisations: list[Organisat
 
 def _last_notification_ids(episode_ids: list[int], kind: NotificationKind) -> dict[int, int]:
     """Per episode, its latest notification of this kind: the sequence part of the group key."""
-    from sqlalchemy import func
-
     return dict(db.session().execute(
         select(Notification.episode_id, func.max(Notification.id))
         .where(Notification.episode_id.in_(episode_ids), Notification.kind == kind)
         .group_by(Notification.episode_id)).all())
 
 
-def _insert_notifications(planned: list, kind: NotificationKind, now: datetime, issued: Issued) -> None:
-    """Core inserts on the session's connection (the columns' types still apply: the e-mail
-    address is encrypted on the way in). Each notification's id, for its e-mail's link, is read
-    back by its group key, time and (episode, person): not RETURNING, because a batched
-    INSERT ... RETURNING cost PostgreSQL 2 to 5 times a plain executemany per row."""
+def _issue(copies: list[_Copy], kind: NotificationKind, now: datetime) -> Issued:
+    """The one writer of notifications (tests/test_one_write_path.py), within the caller's unit of
+    work: the copies, one e-mail each through the outbox, and their audit entries, returned for
+    the caller to record. Core inserts on the session's connection (the columns' types still
+    apply: the e-mail address is encrypted on the way in), a fixed number of statements however
+    many copies. Each notification's id, for its e-mail's link, is read back by its group key,
+    time and (episode, person): not RETURNING, because a batched INSERT ... RETURNING cost
+    PostgreSQL 2 to 5 times a plain executemany per row."""
+    issued = Issued({}, {})
+    if not copies:
+        return issued
     connection = db.session().connection()
     table = Notification.__table__
-    connection.execute(insert(table), [values for *_, values in planned])
-    # The group keys are new (their sequence is the latest notification of the kind), and the
-    # time is this call's own: the rows found are exactly the ones just written.
+    connection.execute(insert(table), [copy.values for copy in copies])
+    # The time is this call's own (a group's earlier copies, which an escalation adds to, were
+    # written before it): the rows found are exactly the ones just written.
     by_copy = {(episode_id, user_id): nid for nid, episode_id, user_id in connection.execute(
         select(table.c.id, table.c.episode_id, table.c.user_id).where(
-            table.c.group_key.in_({values["group_key"] for *_, values in planned}), table.c.created_at == now))}
-    if len(by_copy) != len(planned):
+            table.c.group_key.in_({copy.values["group_key"] for copy in copies}), table.c.created_at == now))}
+    if len(by_copy) != len(copies):
         raise RuntimeError("the notifications just written could not be told apart from others")
-    ids = [by_copy[(episode.id, user.id)] for episode, user, _r, _v in planned]
-    outbox.queue([outbox.Email(user.email, EMAIL_SUBJECT, _email_body(nid), notification_id=nid)
-                  for nid, (_e, user, _r, _v) in zip(ids, planned)], now)
-    for nid, (episode, user, reason, _values) in zip(ids, planned):
-        issued.notification_ids[episode.id].append(nid)
-        issued.entries[episode.id].append(_notify_entry(episode.child_id, nid, kind, user.id, reason))
+    ids = [by_copy[(copy.episode.id, copy.user.id)] for copy in copies]
+    outbox.queue([outbox.Email(copy.user.email, EMAIL_SUBJECT, _email_body(nid), notification_id=nid)
+                  for nid, copy in zip(ids, copies)], now)
+    for nid, copy in zip(ids, copies):
+        issued.notification_ids.setdefault(copy.episode.id, []).append(nid)
+        issued.entries.setdefault(copy.episode.id, []).append(
+            _notify_entry(copy.episode.child_id, nid, kind, copy.user.id, copy.reason))
+    return issued
 
 
 # --- the key adult's side --------------------------------------------------------------------------
@@ -562,8 +556,9 @@ def _escalate(first: Notification, group_key: str, now: datetime) -> None:
         recipients += [(u, RecipientReason.escalation) for u in _users_with(contact_org.id, EDUCATION_CONTACT_ROLES)]
     # The next deadline is the following school day: a second escalation is the missing team's call.
     deadline = calendar.next_school_day_start(org if org.kind == OrgKind.school else None, now)
-    if recipients:
-        _issue(episode, first.kind, first.organisation_id, recipients, group_key, deadline, now)
+    written = _issue(_copies(episode, first.kind, first.organisation_id, recipients, group_key, deadline, now),
+                     first.kind, now)
+    audit.record_many(None, written.entries.get(episode.id, []))
     audit.record("escalate", object_type="notification", object_id=first.id, child_id=child.id,
                  detail={"group": group_key, "copies": len(recipients)})
 
@@ -788,8 +783,6 @@ def remind_still_missing(now: datetime | None = None) -> int:
     racing inserts commit. It runs its own transactions, so never call it inside a unit of work.
     Returns the episodes reminded.
     """
-    from sqlalchemy.exc import IntegrityError
-
     now = now or utcnow()
     today = now.astimezone(calendar.LONDON).date()
     if not calendar.is_school_day(today, []):
@@ -859,9 +852,9 @@ def _remind(episode_id: int, now: datetime, today: date) -> int:
     org = where.organisation
     school = org if org.kind == OrgKind.school else None
     group_key = f"{episode.id}:{NotificationKind.still_missing.value}:{org.id}:{today.isoformat()}"
-    made = _issue(episode, NotificationKind.still_missing, org.id, where.recipients, group_key,
-                  calendar.next_school_day_start(school, now), now)
-    for n in made:
-        n.school_day = today
-    session.flush()  # the unique index answers here if another worker got there first
+    # The unique index on (episode, person, school day) answers here if another worker got there first.
+    written = _issue(_copies(episode, NotificationKind.still_missing, org.id, where.recipients, group_key,
+                             calendar.next_school_day_start(school, now), now, school_day=today),
+                     NotificationKind.still_missing, now)
+    audit.record_many(None, written.entries.get(episode.id, []))
     return 1

@@ -18,7 +18,7 @@ from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service as missing
 from hub.notifications import calendar
 from hub.notifications import service as notifications
-from hub.notifications.models import SchoolClosure
+from hub.notifications.models import Notification, SchoolClosure
 from tests.factories import csrf_token, make_org, make_user, sign_in
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
 from tests.notifications.test_inbox import _client_for
@@ -38,8 +38,8 @@ def _user(user) -> User:
 def _deadline_now(world, episode) -> object:  # noqa: F811
     """A notification made at Thursday 20:00 (a fixed clock): its deadline."""
     with db.unit_of_work():
-        made = notifications.notify_episode(episode, "risk_raised", now=at(THURSDAY, "20:00"))
-    return made[0].deadline_at
+        issued = notifications.notify_episodes([episode], "risk_raised", now=at(THURSDAY, "20:00"))
+    return db.session().get(Notification, issued.notification_ids[episode.id][0]).deadline_at
 
 
 def test_an_inset_day_moves_a_deadline_computed_afterwards(world, administrator):  # noqa: F811
