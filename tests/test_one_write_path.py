@@ -2,7 +2,7 @@
 package causes the write, so a change to what a new row carries (who is told, what an e-mail says,
 what an event records) is made and tested once. Creating one row is creating a list of one:
 - an episode: hub.missing.service.create_episodes (a practitioner's form, the API, the download);
-- a notification: hub.notifications.service._issue (first notices, escalations, "still missing");
+- a notification: hub.notifications.issuing.issue (first notices, escalations, "still missing");
 - an outbox e-mail: hub.notifications.outbox.queue, whichever package sends it;
 - an audit event (and its listed children): hub.audit.service._append."""
 
@@ -20,7 +20,7 @@ HUB = Path(__file__).resolve().parents[1] / "hub"
 #: table model -> the one module that may write its rows.
 WRITERS = {
     "MissingEpisode": "missing/service.py",
-    "Notification": "notifications/service.py",
+    "Notification": "notifications/issuing.py",
     "OutboxMessage": "notifications/outbox.py",
     "AuditEvent": "audit/service.py",
     "AuditEventChild": "audit/service.py",

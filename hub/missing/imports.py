@@ -60,6 +60,7 @@ from hub.missing.models import (
     ColumnMapping, EpisodeSource, ImportBatch, ImportFile, ImportReviewItem, ImportStatus, MissingEpisode,
     ReviewStatus,
 )
+from hub.notifications.routing import current_school
 from hub.people.models import Child, Gender, IdentifierKind
 from hub.permissions import (
     child_bases, load_or_refuse, may_administer, may_import, may_import_downloads, refuse, visible_clause,
@@ -676,7 +677,6 @@ def _candidate_ids(row: ParsedRow, search: CandidateSearch | None) -> list[int]:
 
 def candidates(actor: User, item_id: int, search: CandidateSearch | None = None) -> list[Candidate]:
     """Children the row may be about, for the reviewer to choose; each one shown is audited."""
-    from hub.notifications.service import current_school
 
     item = _item_for(actor, item_id, "read")
     if item.status != ReviewStatus.waiting:

@@ -5,7 +5,7 @@ police daily download and the API (`apply_police_record`, called once per row in
 unit of work, so a whole file or request commits or rolls back together). Every new episode, one
 or a chunk of the download's, is written by `create_episodes` (one is a list of one). Each change
 writes its audit event and, when the school must hear of it, its notifications and outbox e-mails
-in the same transaction (`hub.notifications.service.notify_episodes`): nothing is told that was
+in the same transaction (`hub.notifications.issuing.notify_episodes`): nothing is told that was
 not stored, and nothing stored goes untold.
 """
 
@@ -27,7 +27,7 @@ from hub.missing import deadlines, rules
 from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
 )
-from hub.notifications import service as notifications
+from hub.notifications import issuing
 from hub.people.models import Child, IdentifierKind
 from hub.permissions import (
     child_access, episode_visible, load_or_refuse, load_profile_child, may_keep_philomena_profile,
@@ -217,9 +217,9 @@ def _apply(actor, episode: MissingEpisode, changes: EpisodeChanges, source: Epis
         _add_risk_history(actor, [(episode.id, episode.risk_grade)], source)
     deadlines.refresh_children(db.session(), [episode.child_id])  # flushes the changes first
     if not was_found and episode.found_at is not None:
-        notifications.notify_episodes([episode], "found")
+        issuing.notify_episodes([episode], "found")
     elif episode.found_at is None and episode.risk_grade.rank > old_grade.rank:
-        notifications.notify_episodes([episode], "risk_raised")
+        issuing.notify_episodes([episode], "risk_raised")
     return changed
 
 
@@ -320,13 +320,13 @@ def create_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, Episode
                       source)
     # The children's other episodes too: a second episode makes a return interview due for the first.
     deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
-    refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
+    refs = [issuing.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})
     first = [_first_notice(details) for _, _, details in good]
-    missing = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "missing"], "missing", now,
+    missing = issuing.notify_episodes([r for r, k in zip(refs, first) if k == "missing"], "missing", now,
                                             **shared)
-    found = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "found"], "found", now, **shared)
+    found = issuing.notify_episodes([r for r, k in zip(refs, first) if k == "found"], "found", now, **shared)
     # Each episode's events in order: its notifications (the hub's own), then its creator's
     # "create"; one append, so one take of the log's head lock.
     entries: list[tuple[object, audit.Entry]] = []

@@ -26,11 +26,17 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import imports, service
 from hub.missing.models import (
-    Classification, EpisodeSource, ImportReviewItem, MissingEpisode, MissingFrom, ReviewStatus, RiskGrade,
+    Classification,
+    EpisodeSource,
+    ImportReviewItem,
+    MissingEpisode,
+    MissingFrom,
+    ReviewStatus,
+    RiskGrade,
 )
-from hub.notifications import calendar
-from hub.notifications import service as notifications
+from hub.notifications import calendar, issuing, routing
 from hub.notifications.models import ClosureKind, Notification, OutboxMessage, SchoolClosure
+from hub.notifications.service import base_url
 from hub.people.models import IdentifierKind
 from tests.factories import enrol, make_child, make_org, make_user, valid_nhs_number
 from tests.missing.test_import import local, row, xlsx
@@ -212,8 +218,8 @@ def test_bulk_e_mails_carry_no_personal_data_and_encrypted_columns_are_encrypted
     emails = {u.id: u.email for u in (town.dsl_a, town.deputy_a, town.dsl_b, town.la1_contact)}
     for m in mail:
         assert m.to_address == emails[notes[m.notification_id].user_id]
-        assert m.body == notifications.EMAIL_BODY.format(
-            link=f"{notifications._settings['base_url']}/notifications/{m.notification_id}")
+        assert m.body == issuing.EMAIL_BODY.format(
+            link=f"{base_url()}/notifications/{m.notification_id}")
         assert m.status.value == "pending" and m.attempts == 0
         for name in ("Ava", "Bulkfield", "Ben", "Crossborder", "Cara", "Dan", "Bus station", "NEW/"):
             assert name not in m.body and name not in m.subject
@@ -362,15 +368,15 @@ def test_create_episodes_refuses_bad_rows_alone_and_leaves_recorded_ones_to_the_
 
 def test_routes_for_many_children_are_route_for_each(town):
     children = [town.ava, town.ben, town.cara, town.dan]
-    many = notifications.routes_for([c.id for c in children])
+    many = routing.routes_for([c.id for c in children])
     for child in children:
-        one = notifications.route(child)
+        one = routing.route(child)
         got = many[child.id]
         assert (got is None) == (one is None)
         if got is not None:
             assert got.organisation.id == one.organisation.id
             assert [(u.id, r) for u, r in got.recipients] == [(u.id, r) for u, r in one.recipients]
-    assert {c: s.id for c, s in notifications.current_schools([c.id for c in children]).items()} == {
+    assert {c: s.id for c, s in routing.current_schools([c.id for c in children]).items()} == {
         town.ava.id: town.school_a.id, town.ben.id: town.school_b.id, town.cara.id: town.school_c.id}
 
 

@@ -17,7 +17,7 @@ from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service as missing
 from hub.notifications import calendar
-from hub.notifications import service as notifications
+from hub.notifications import issuing
 from hub.notifications.models import Notification, SchoolClosure
 from tests.factories import csrf_token, make_org, make_user, sign_in
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
@@ -38,7 +38,7 @@ def _user(user) -> User:
 def _deadline_now(world, episode) -> object:  # noqa: F811
     """A notification made at Thursday 20:00 (a fixed clock): its deadline."""
     with db.unit_of_work():
-        issued = notifications.notify_episodes([episode], "risk_raised", now=at(THURSDAY, "20:00"))
+        issued = issuing.notify_episodes([episode], "risk_raised", now=at(THURSDAY, "20:00"))
     return db.session().get(Notification, issued.notification_ids[episode.id][0]).deadline_at
 
 
