@@ -14,7 +14,7 @@ The package's parts:
 - `replies`: a key adult's reply to the police, a share record made by the sharing service;
 - `still_missing`: the daily "still missing" notification;
 - `outbox` and `delivery`: e-mails queued in the transaction and sent after it commits;
-- `calendar`: school days, closures and deadlines.
+- `calendar`: school days and deadlines; `closures`: term dates and INSET days it skips.
 
 This module holds the hub's public address for the links in e-mails (every package's e-mails use
 it), and imports nothing of the package.

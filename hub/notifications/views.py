@@ -1,16 +1,22 @@
 """The school's inbox: notifications of missing episodes, each opened and acknowledged by a key
-adult, who may also reply to the police from it; and a school DSL's own INSET days (a thin
-blueprint: the rules are in inbox.py, replies.py and hub/admin/service.py)."""
+adult, who may also reply to the police from it; and school closures, a school DSL's own INSET
+days here and every closure on the administrators' page (a thin blueprint: the rules are in
+inbox.py, replies.py and closures.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
+from hub.admin import service as admin_service
+from hub.auth.forms import ConfirmForm
+from hub.auth.roles import OrgKind
 from hub.db import utcnow
 from hub.errors import Invalid
 from hub.forms import london_to_utc, utc_to_london
+from hub.notifications import closures as school_closures
 from hub.notifications import inbox, replies
 from hub.notifications.forms import AcknowledgeForm, ClosureForm, PassOnInformationForm, SeenAtSchoolForm
+from hub.notifications.models import ClosureKind
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -89,18 +95,35 @@ def pass_on_information(notification_id: int):
         "Passed on to the police, recorded as a share.")
 
 
-# --- a school DSL's own INSET days ----------------------------------------------------------------
+# --- school closures (a school DSL's own INSET days; the administrators' page, hub.admin.views) ---
+
+def closure_page(form, *, admin: bool, org_id: int | None, start_form=None):
+    """The closures page, for an administrator (every school and authority) or a school's DSL
+    (their own school): shared by this blueprint and hub.admin.views."""
+    owners = school_closures.closure_owners(actor())
+    form.organisation_id.choices = [(o.id, f"{o.name} ({o.kind.label})") for o in owners]
+    if not admin:
+        form.kind.choices = [(ClosureKind.inset.value, "INSET (training) day")]
+    if not form.is_submitted() and org_id:
+        form.organisation_id.data = org_id
+    chosen = admin_service.get_organisation(org_id) if admin and org_id else None
+    if start_form is not None and chosen is not None and not start_form.is_submitted():
+        start_form.school_day_start.data = chosen.school_day_start
+    organisations = {o.id: o for o in admin_service.organisations()}
+    return render_template("notifications/closures.html", form=form, admin=admin, owners=owners, org_id=org_id,
+                           chosen=chosen, start_form=start_form if chosen is not None and
+                           chosen.kind == OrgKind.school else None, organisations=organisations,
+                           closures=school_closures.closures(actor(), org_id if admin else None),
+                           may_change=lambda c: school_closures.may_change_closure(actor(), c), confirm=ConfirmForm())
+
 
 @bp.route("/closures", methods=["GET", "POST"])
 def closures():
-    from hub.admin import service as admin
-    from hub.admin.views import closure_page
-
     form = ClosureForm()
     if form.validate_on_submit():
         try:
-            admin.add_closure(actor(), actor().organisation_id, form.kind.data, form.first_day.data,
-                              form.last_day.data, form.description.data)
+            school_closures.add_closure(actor(), actor().organisation_id, form.kind.data, form.first_day.data,
+                                        form.last_day.data, form.description.data)
             flash("INSET day added: deadlines worked out from now on skip it.", "success")
             return redirect(url_for("notifications.closures"))
         except Invalid as exc:
@@ -110,10 +133,7 @@ def closures():
 
 @bp.route("/closures/<int:closure_id>/remove", methods=["POST"])
 def remove_closure(closure_id: int):
-    from hub.admin import service as admin
-    from hub.auth.forms import ConfirmForm
-
     if ConfirmForm().validate_on_submit():
-        admin.remove_closure(actor(), closure_id)
+        school_closures.remove_closure(actor(), closure_id)
         flash("INSET day removed.", "success")
     return redirect(url_for("notifications.closures"))

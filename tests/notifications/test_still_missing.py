@@ -11,8 +11,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import db
+from hub.auth.models import User
 from hub.missing import service as missing
-from hub.notifications import calendar
+from hub.notifications import calendar, closures
 from hub.notifications.models import Notification, NotificationKind, OutboxMessage, RecipientReason
 from hub.notifications.still_missing import remind_still_missing
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
@@ -78,11 +79,8 @@ def test_none_once_the_child_is_found_before_the_next_school_day(world):  # noqa
 
 
 def test_a_closure_day_is_skipped(world):  # noqa: F811
-    from hub.admin import service as admin
-    from hub.auth.models import User
-
     episode_told_at(world, at(THURSDAY, "20:00"))
-    admin.add_closure(db.session().get(User, world.dsl.id), world.school.id, "inset", FRIDAY, FRIDAY, "Training")
+    closures.add_closure(db.session().get(User, world.dsl.id), world.school.id, "inset", FRIDAY, FRIDAY, "Training")
     assert remind_still_missing(at(FRIDAY, "08:30")) == 0
     assert remind_still_missing(at(MONDAY, "08:30")) == 1
 
