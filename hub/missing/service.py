@@ -257,6 +257,8 @@ def apply_police_record(actor, police_org_id: int, child_id: int, details: Episo
         [made] = create_episodes(actor, police_org_id, [(child_id, details)], source)
         if isinstance(made, Invalid):
             raise made
+        if made is NOT_NEW:  # recorded by another transaction since the look-up above
+            raise Invalid({"police_reference": "An episode with this police reference is already recorded"})
         return RowOutcome("created", db.session().get(MissingEpisode, made))
     if episode.child_id != child_id:
         raise Invalid({"police_reference": "This police reference is recorded for a different child"})

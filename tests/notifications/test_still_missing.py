@@ -45,11 +45,11 @@ def still_missing() -> list[Notification]:
 
 def test_across_a_weekend_one_a_school_day_and_none_on_the_first_days_or_at_weekends(world):  # noqa: F811
     episode_told_at(world, at(THURSDAY, "20:00"))
-    assert remind_still_missing(at(THURSDAY, "21:00")) == 0     # the first notification's own day
-    assert remind_still_missing(at(FRIDAY, "08:29")) == 0       # before school starts
+    assert remind_still_missing(at(THURSDAY, "21:00")) == 0             # the first notification's own day
+    assert remind_still_missing(at(FRIDAY, "08:29")) == 0               # before school starts
     assert remind_still_missing(at(FRIDAY, "08:30")) == 1
-    assert remind_still_missing(at(FRIDAY, "08:30")) == 0       # twice in the same moment: one
-    assert remind_still_missing(at(FRIDAY, "13:00")) == 0       # at most one a school day
+    assert remind_still_missing(at(FRIDAY, "08:30")) == 0               # twice in the same moment: one
+    assert remind_still_missing(at(FRIDAY, "13:00")) == 0               # at most one a school day
     assert remind_still_missing(at(SATURDAY, "08:30")) == 0
     assert remind_still_missing(at(SUNDAY, "10:00")) == 0
     assert remind_still_missing(at(MONDAY, "08:30")) == 1
