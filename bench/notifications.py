@@ -160,13 +160,13 @@ def bench_inbox_latency(app, officer, children, dsl_of, first_n: int) -> dict:
     from hub import db
     from hub.auth.models import User
     from hub.db import utcnow
-    from hub.notifications import delivery, service
+    from hub.notifications import delivery, escalation, inbox
     from hub.notifications.models import MessageStatus, Notification, OutboxMessage
 
     settings = delivery.SmtpSettings.from_config(app.config["HUB"].smtp)
     stop = threading.Event()
     worker = threading.Thread(target=delivery.run_worker, args=(settings, "bench-worker", 50, 0.2, stop),
-                              kwargs={"escalate": service.escalate_due})
+                              kwargs={"escalate": escalation.escalate_due})
     worker.start()
     asks: queue.Queue = queue.Queue()
     inbox_ms: list[float] = []
@@ -175,7 +175,7 @@ def bench_inbox_latency(app, officer, children, dsl_of, first_n: int) -> dict:
         while (ask := asks.get()) is not None:
             episode_id, user_id, committed = ask
             user = db.session().get(User, user_id)
-            while not any(item.episode.id == episode_id for item in service.inbox(user)):
+            while not any(item.episode.id == episode_id for item in inbox.inbox(user)):
                 time.sleep(0.001)
             inbox_ms.append((time.perf_counter() - committed) * 1000)
             db.session.remove()

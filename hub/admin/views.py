@@ -10,6 +10,9 @@ from hub.auth.forms import ConfirmForm
 from hub.auth.roles import OrgKind, Role
 from hub.permissions import may_administer
 from hub.errors import Invalid
+from hub.notifications import closures as school_closures
+from hub.notifications.forms import ClosureForm, SchoolDayStartForm
+from hub.notifications.views import closure_page
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing_service
 from hub.people import service as people_service
@@ -272,38 +275,14 @@ def retry_message(message_id: int):
 
 # --- school closures (term dates, INSET days) and the school day's start ---------------------------
 
-def closure_page(form, *, admin: bool, org_id: int | None, start_form=None):
-    """The closures page, for an administrator (every school and authority) or a school's DSL
-    (their own school): shared by this blueprint and hub.notifications.views."""
-    from hub.notifications.models import ClosureKind
-
-    owners = service.closure_owners(actor())
-    form.organisation_id.choices = [(o.id, f"{o.name} ({o.kind.label})") for o in owners]
-    if not admin:
-        form.kind.choices = [(ClosureKind.inset.value, "INSET (training) day")]
-    if not form.is_submitted() and org_id:
-        form.organisation_id.data = org_id
-    chosen = service.get_organisation(org_id) if admin and org_id else None
-    if start_form is not None and chosen is not None and not start_form.is_submitted():
-        start_form.school_day_start.data = chosen.school_day_start
-    organisations = {o.id: o for o in service.organisations()}
-    return render_template("notifications/closures.html", form=form, admin=admin, owners=owners, org_id=org_id,
-                           chosen=chosen, start_form=start_form if chosen is not None and
-                           chosen.kind == OrgKind.school else None, organisations=organisations,
-                           closures=service.closures(actor(), org_id if admin else None),
-                           may_change=lambda c: service.may_change_closure(actor(), c), confirm=ConfirmForm())
-
-
 @bp.route("/closures", methods=["GET", "POST"])
 def closures():
-    from hub.notifications.forms import ClosureForm, SchoolDayStartForm
-
     org_id = request.args.get("organisation", type=int) or None
     form = ClosureForm()
     if form.validate_on_submit():
         try:
-            closure = service.add_closure(actor(), form.organisation_id.data, form.kind.data, form.first_day.data,
-                                          form.last_day.data, form.description.data)
+            closure = school_closures.add_closure(actor(), form.organisation_id.data, form.kind.data,
+                                                  form.first_day.data, form.last_day.data, form.description.data)
             flash("Closure added: deadlines worked out from now on skip it.", "success")
             return redirect(url_for("admin.closures", organisation=closure.organisation_id))
         except Invalid as exc:
@@ -314,15 +293,13 @@ def closures():
 @bp.route("/closures/<int:closure_id>/remove", methods=["POST"])
 def remove_closure(closure_id: int):
     if ConfirmForm().validate_on_submit():
-        service.remove_closure(actor(), closure_id)
+        school_closures.remove_closure(actor(), closure_id)
         flash("Closure removed.", "success")
     return redirect(url_for("admin.closures", organisation=request.args.get("organisation", type=int)))
 
 
 @bp.route("/closures/start-time/<int:org_id>", methods=["POST"])
 def school_day_start(org_id: int):
-    from hub.notifications.forms import SchoolDayStartForm
-
     form = SchoolDayStartForm()
     if form.validate_on_submit():
         try:

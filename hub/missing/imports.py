@@ -17,10 +17,11 @@ its values encrypted, until a person matches it to a child, creates the child, o
 
 Every row goes through `service.match_child` and the service's rules, the same as the API: a chunk's
 new episodes (of children the hub knows, with no review row to answer) together through
-`service.create_police_episodes`, which writes exactly what `apply_police_record` would for each
-but with a fixed number of statements per chunk, and every other row through
-`service.apply_police_record` in its own savepoint. If the bulk insert hits a database error its
-savepoint is rolled back and those rows go one by one, so one bad row still fails alone. The only
+`service.create_episodes`, the one path that creates episodes (the API's single row and a
+practitioner's form are a list of one), with a fixed number of statements per chunk, and every
+other row through `service.apply_police_record` in its own savepoint. If the chunk's insert hits a
+database error its savepoint is rolled back and those rows go one by one (each a list of one), so
+one bad row still fails alone. The only
 shortcut is a row that would change nothing: it is counted as unchanged without calling the
 service, after the same comparison the service makes (so re-importing a file costs little and
 writes nothing but its batch record and audit event).
@@ -59,6 +60,7 @@ from hub.missing.models import (
     ColumnMapping, EpisodeSource, ImportBatch, ImportFile, ImportReviewItem, ImportStatus, MissingEpisode,
     ReviewStatus,
 )
+from hub.notifications.routing import current_school
 from hub.people.models import Child, Gender, IdentifierKind
 from hub.permissions import (
     child_bases, load_or_refuse, may_administer, may_import, may_import_downloads, refuse, visible_clause,
@@ -69,10 +71,6 @@ log = logging.getLogger(__name__)
 #: Rows per transaction: bounds the transaction (and how long it holds the audit log's append
 #: lock) and sets how often progress is committed.
 CHUNK_ROWS = 500
-#: New episodes of a chunk go through service.create_police_episodes together (a fixed number of
-#: statements per chunk); False sends every row through apply_police_record, the reference
-#: behaviour tests/missing/test_import_bulk.py compares the bulk path with.
-BULK_NEW_ROWS = True
 COUNT_KEYS = ("created", "updated", "unchanged", "review", "dismissed", "errors")
 
 DISMISS_REASONS = {
@@ -329,7 +327,7 @@ def _apply_chunk(run: _Run, chunk: list[ParsedRow]) -> None:
         new: list[tuple[ParsedRow, int]] = []
         one_by_one: list[tuple[ParsedRow, int | None, ImportReviewItem | None]] = []
         for row, child_id, item in todo:
-            if BULK_NEW_ROWS and child_id is not None and item is None and row.reference not in episodes:
+            if child_id is not None and item is None and row.reference not in episodes:
                 new.append((row, child_id))
             else:
                 one_by_one.append((row, child_id, item))
@@ -344,15 +342,15 @@ def _apply_chunk(run: _Run, chunk: list[ParsedRow]) -> None:
 
 
 def _apply_new_in_bulk(run: _Run, new: list[tuple[ParsedRow, int]]) -> list[tuple[ParsedRow, int]]:
-    """The chunk's new episodes through service.create_police_episodes, in one savepoint. Returns
+    """The chunk's new episodes through service.create_episodes, in one savepoint. Returns
     the rows left for the per-row path: all of them when the bulk insert hit a database error (so
     one bad row cannot lose the others: one by one, it alone fails), else those it found already
     recorded. Rows the service refuses are reported by number, as the per-row path does."""
     savepoint = db.session().begin_nested()
     try:
-        results = service.create_police_episodes(run.actor, run.batch.police_org_id,
-                                                 [(child_id, row.details) for row, child_id in new],
-                                                 EpisodeSource.police_download)
+        results = service.create_episodes(run.actor, run.batch.police_org_id,
+                                          [(child_id, row.details) for row, child_id in new],
+                                          EpisodeSource.police_download)
         savepoint.commit()
     except SQLAlchemyError:
         savepoint.rollback()
@@ -679,7 +677,6 @@ def _candidate_ids(row: ParsedRow, search: CandidateSearch | None) -> list[int]:
 
 def candidates(actor: User, item_id: int, search: CandidateSearch | None = None) -> list[Candidate]:
     """Children the row may be about, for the reviewer to choose; each one shown is audited."""
-    from hub.notifications.service import current_school
 
     item = _item_for(actor, item_id, "read")
     if item.status != ReviewStatus.waiting:

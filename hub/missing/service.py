@@ -2,10 +2,11 @@
 
 Three ways in, one set of rules: a practitioner's form (`record_episode`, `update_episode`), the
 police daily download and the API (`apply_police_record`, called once per row inside the caller's
-unit of work, so a whole file or request commits or rolls back together). Each change writes its
-audit event and, when the school must hear of it, its notifications and outbox e-mails in the
-same transaction (`hub.notifications.service.notify_episode`): nothing is told that was not
-stored, and nothing stored goes untold.
+unit of work, so a whole file or request commits or rolls back together). Every new episode, one
+or a chunk of the download's, is written by `create_episodes` (one is a list of one). Each change
+writes its audit event and, when the school must hear of it, its notifications and outbox e-mails
+in the same transaction (`hub.notifications.issuing.notify_episodes`): nothing is told that was
+not stored, and nothing stored goes untold.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hub.missing import deadlines, rules
 from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
 )
+from hub.notifications import issuing
 from hub.people.models import Child, IdentifierKind
 from hub.retention import scheduling as retention
 from hub.sharing.models import ShareRecord
@@ -33,6 +35,7 @@ from hub.permissions import (
     child_access, episode_visible, load_or_refuse, load_profile_child, may_keep_philomena_profile,
     may_read_episodes, may_record_episodes, profile_photo_basis, refuse, share_visible,
 )
+
 #: An episode's start may be at most this far in the future (clock skew of agency systems).
 CLOCK_SKEW = timedelta(minutes=5)
 FREE_TEXT_MAX = 2000
@@ -157,8 +160,6 @@ def _check_changes(episode: MissingEpisode, changes: EpisodeChanges, now: dateti
             if org is None or org.kind != OrgKind.childrens_social_care:
                 errors[name] = "Choose a children's social care authority"
     if changes.return_interview_share_id is not None:
-        from hub.sharing.models import ShareRecord
-
         share = db.session().get(ShareRecord, changes.return_interview_share_id)
         if share is None or share.child_id != episode.child_id:
             errors["return_interview_share_id"] = "Choose a share about this child"
@@ -175,62 +176,13 @@ def record_episode(actor: User, child_id: int, details: EpisodeDetails,
     """A practitioner records a new episode for a child they hold; the school is notified."""
     access = _may_record(actor, child_id)
     police_org_id = _police_org(actor, details.police_org_id)
-    errors = _check_details(details, utcnow())
-    if not errors and _by_reference(police_org_id, details.police_reference.strip()) is not None:
-        errors["police_reference"] = "An episode with this police reference is already recorded"
-    if errors:
-        raise Invalid(errors)
     with unit_of_work():
-        episode = _create(actor, child_id, police_org_id, details, source)
-        audit.record("create", actor=actor, object_type="missing-episode", object_id=episode.id, child_id=child_id,
-                     basis=access.basis, detail={"source": source.value})
-    return episode
-
-
-def _create(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
-            source: EpisodeSource) -> MissingEpisode:
-    from hub.notifications import service as notifications
-
-    session = db.session()
-    episode = MissingEpisode(**_episode_values(actor, child_id, police_org_id, details, source))
-    session.add(episode)
-    session.flush()
-    session.add(RiskGradeChange(**_first_grade_values(actor, episode.id, details, source)))
-    retention.schedule_episodes([(episode.id, child_id, police_org_id)])
-    # The child's other episodes too: a second episode makes a return interview due for the first.
-    deadlines.refresh_children(session, [child_id])
-    notifications.notify_episode(episode, _first_notice(details))
-    return episode
-
-
-def _first_notice(details: EpisodeDetails) -> str:
-    """What the school is first told. An episode recorded after the child was found (a late
-    report, or a download's row of yesterday's episode) is told once, as "found" (its page shows
-    since when and when found): one notification to acknowledge, not "missing" and "found" at once."""
-    return "found" if details.found_at is not None else "missing"
-
-
-def _episode_values(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
-                    source: EpisodeSource) -> dict[str, object]:
-    """A new episode's columns: one rule for `_create` and the bulk path."""
-    return dict(
-        child_id=child_id, police_org_id=police_org_id, police_reference=details.police_reference.strip(),
-        reported_start=details.reported_start, classification=details.classification,
-        risk_grade=details.risk_grade, missing_from=details.missing_from,
-        missing_from_detail=details.missing_from_detail or None, found_at=details.found_at,
-        found_where=details.found_where or None, source=source, created_by_user_id=getattr(actor, "id", None),
-    )
-
-
-def _first_grade_values(actor, episode_id: int, details: EpisodeDetails, source: EpisodeSource) -> dict[str, object]:
-    """The first entry of a new episode's risk history."""
-    return dict(episode_id=episode_id, grade=details.risk_grade, changed_by_user_id=getattr(actor, "id", None),
-                source=source)
-
-
-def _police_created_entry(episode_id: int, child_id: int, source: EpisodeSource) -> audit.Entry:
-    return audit.Entry("create", object_type="missing-episode", object_id=episode_id, child_id=child_id,
-                       basis="police-report", detail={"source": source.value})
+        [made] = create_episodes(actor, police_org_id, [(child_id, details)], source, basis=access.basis)
+        if isinstance(made, Invalid):
+            raise made
+        if made is NOT_NEW:
+            raise Invalid({"police_reference": "An episode with this police reference is already recorded"})
+        return db.session().get(MissingEpisode, made)
 
 
 def update_episode(actor: User, episode_id: int, changes: EpisodeChanges,
@@ -251,8 +203,6 @@ def update_episode(actor: User, episode_id: int, changes: EpisodeChanges,
 
 def _apply(actor, episode: MissingEpisode, changes: EpisodeChanges, source: EpisodeSource) -> list[str]:
     """Apply the changes that differ; notify the school of a finding or a rise in risk."""
-    from hub.notifications import service as notifications
-
     was_found = episode.found_at is not None
     old_grade = episode.risk_grade
     changed = []
@@ -265,13 +215,12 @@ def _apply(actor, episode: MissingEpisode, changes: EpisodeChanges, source: Epis
     if not changed:
         return []
     if "risk_grade" in changed:
-        db.session().add(RiskGradeChange(episode_id=episode.id, grade=episode.risk_grade,
-                                         changed_by_user_id=getattr(actor, "id", None), source=source))
+        _add_risk_history(actor, [(episode.id, episode.risk_grade)], source)
     deadlines.refresh_children(db.session(), [episode.child_id])  # flushes the changes first
     if not was_found and episode.found_at is not None:
-        notifications.notify_episode(episode, "found")
+        issuing.notify_episodes([episode], "found")
     elif episode.found_at is None and episode.risk_grade.rank > old_grade.rank:
-        notifications.notify_episode(episode, "risk_raised")
+        issuing.notify_episodes([episode], "risk_raised")
     return changed
 
 
@@ -306,11 +255,12 @@ def apply_police_record(actor, police_org_id: int, child_id: int, details: Episo
     reference = details.police_reference.strip()
     episode = _by_reference(police_org_id, reference)
     if episode is None:
-        if db.session().get(Child, child_id) is None:
-            raise Invalid({"child": "No such child"})
-        episode = _create(actor, child_id, police_org_id, details, source)
-        audit.record_many(actor, [_police_created_entry(episode.id, child_id, source)])
-        return RowOutcome("created", episode)
+        [made] = create_episodes(actor, police_org_id, [(child_id, details)], source)
+        if isinstance(made, Invalid):
+            raise made
+        if made is NOT_NEW:  # recorded by another transaction since the look-up above
+            raise Invalid({"police_reference": "An episode with this police reference is already recorded"})
+        return RowOutcome("created", db.session().get(MissingEpisode, made))
     if episode.child_id != child_id:
         raise Invalid({"police_reference": "This police reference is recorded for a different child"})
     changes = EpisodeChanges(reported_start=details.reported_start, classification=details.classification,
@@ -333,24 +283,25 @@ def _by_reference(police_org_id: int, reference: str) -> MissingEpisode | None:
                                                             MissingEpisode.police_reference == reference))
 
 
-# --- the police download: many new episodes at once -------------------------------------------------
-# apply_police_record's "create" branch for a chunk of rows whose references the force has not
-# recorded: the same checks, columns, risk history, notifications and audit events, written with
-# a fixed number of statements per chunk instead of about 26 per row (bench/README.md).
+# --- creating episodes: one path for one and for many ------------------------------------------------
+# A practitioner's form, the API and the police download all create episodes here, so what a new
+# episode writes (columns, risk history, stored deadlines, the school's notifications and e-mails,
+# audit events) is one rule; a download's chunk is written with a fixed number of statements
+# instead of about 26 per row (bench/README.md).
 
-#: What create_police_episodes says of a row it did not create: already recorded (or repeated in
-#: the same call), so the caller applies it with apply_police_record, which updates it.
+#: What create_episodes says of a row it did not create: already recorded (or repeated in the
+#: same call), so a caller from the download applies it with apply_police_record, which updates it.
 NOT_NEW = None
 
 
-def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]],
-                           source: EpisodeSource) -> list[int | Invalid | None]:
-    """New episodes from (child id, details) rows, inside the caller's unit of work. Per row, in
-    order: the new episode's id, the Invalid that apply_police_record would raise for it, or
-    NOT_NEW. The caller should run it in a savepoint: a database error leaves the savepoint to be
-    rolled back, and the rows can then go one by one through apply_police_record."""
-    from hub.notifications import service as notifications
-
+def create_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]], source: EpisodeSource,
+                    basis: str = "police-report") -> list[int | Invalid | None]:
+    """New episodes from (child id, details) rows, inside the caller's unit of work: the one
+    writer of episodes (tests/test_one_write_path.py). Per row, in order: the new episode's id,
+    the Invalid its details earn, or NOT_NEW. `basis` is the creator's access basis, for the audit
+    event (the police's own record by default). A caller of many rows should run it in a
+    savepoint: a database error leaves the savepoint to be rolled back, and the rows can then go
+    one by one."""
     now = utcnow()
     results: list[int | Invalid | None] = [NOT_NEW] * len(rows)
     good = _new_rows(police_org_id, rows, now, results)
@@ -368,28 +319,61 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
     by_reference = dict(connection.execute(select(table.c.police_reference, table.c.id).where(
         table.c.police_org_id == police_org_id, table.c.police_reference.in_(references))).all())
     ids = [by_reference[reference] for reference in references]
-    connection.execute(insert(RiskGradeChange.__table__), [
-        _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good)])
+    _add_risk_history(actor, [(episode_id, details.risk_grade) for episode_id, (_, _, details) in zip(ids, good)],
+                      source)
     retention.schedule_episodes([(episode_id, child_id, police_org_id)
                                  for episode_id, (_, child_id, _) in zip(ids, good)], now)
+    # The children's other episodes too: a second episode makes a return interview due for the first.
     deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
-    refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
+    refs = [issuing.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})
     first = [_first_notice(details) for _, _, details in good]
-    missing = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "missing"], "missing", now,
+    missing = issuing.notify_episodes([r for r, k in zip(refs, first) if k == "missing"], "missing", now,
                                             **shared)
-    found = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "found"], "found", now, **shared)
-    # Each episode's events in apply_police_record's order: its notifications (the hub's own),
-    # then the officer's "create"; one append, so one take of the log's head lock.
+    found = issuing.notify_episodes([r for r, k in zip(refs, first) if k == "found"], "found", now, **shared)
+    # Each episode's events in order: its notifications (the hub's own), then its creator's
+    # "create"; one append, so one take of the log's head lock.
     entries: list[tuple[object, audit.Entry]] = []
     for ref in refs:
         entries += [(None, e) for e in missing.entries.get(ref.id, []) + found.entries.get(ref.id, [])]
-        entries.append((actor, _police_created_entry(ref.id, ref.child_id, source)))
+        entries.append((actor, _created_entry(ref.id, ref.child_id, source, basis)))
     audit.record_many_as(entries)
     for episode_id, (index, _, _) in zip(ids, good):
         results[index] = episode_id
     return results
+
+
+def _episode_values(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
+                    source: EpisodeSource) -> dict[str, object]:
+    """A new episode's columns."""
+    return dict(
+        child_id=child_id, police_org_id=police_org_id, police_reference=details.police_reference.strip(),
+        reported_start=details.reported_start, classification=details.classification,
+        risk_grade=details.risk_grade, missing_from=details.missing_from,
+        missing_from_detail=details.missing_from_detail or None, found_at=details.found_at,
+        found_where=details.found_where or None, source=source, created_by_user_id=getattr(actor, "id", None),
+    )
+
+
+def _add_risk_history(actor, grades: list[tuple[int, RiskGrade]], source: EpisodeSource) -> None:
+    """Entries of the episodes' risk history (episode id, grade): a new episode's first grade, or
+    a change of grade. One statement however many."""
+    db.session().connection().execute(insert(RiskGradeChange.__table__), [
+        dict(episode_id=episode_id, grade=grade, changed_by_user_id=getattr(actor, "id", None), source=source)
+        for episode_id, grade in grades])
+
+
+def _first_notice(details: EpisodeDetails) -> str:
+    """What the school is first told. An episode recorded after the child was found (a late
+    report, or a download's row of yesterday's episode) is told once, as "found" (its page shows
+    since when and when found): one notification to acknowledge, not "missing" and "found" at once."""
+    return "found" if details.found_at is not None else "missing"
+
+
+def _created_entry(episode_id: int, child_id: int, source: EpisodeSource, basis: str) -> audit.Entry:
+    return audit.Entry("create", object_type="missing-episode", object_id=episode_id, child_id=child_id,
+                       basis=basis, detail={"source": source.value})
 
 
 def _new_rows(police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]], now: datetime,

@@ -12,7 +12,8 @@ from hub.missing import rules, service
 from hub.missing.forms import TIMES, EpisodeForm, ProfileForm, ProgressForm, ReleaseForm
 from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.profile_content import PHOTO_HELD
-from hub.notifications import service as notifications
+from hub.notifications.inbox import status_for_episode
+from hub.notifications.replies import replies_for_episode
 from hub.people import service as people
 from hub.permissions import may_record_episodes
 from hub.web import actor, apply_errors, personal_data, requires
@@ -116,8 +117,8 @@ def show(episode_id: int):
             return redirect(url_for("missing.show", episode_id=episode_id))
         except Invalid as exc:
             apply_errors(form, exc)
-    statuses = notifications.status_for_episode(actor(), episode)
-    replies = notifications.replies_for_episode(actor(), episode)  # what schools told the police
+    statuses = status_for_episode(actor(), episode)
+    replies = replies_for_episode(actor(), episode)  # what schools told the police
     return render_template("missing/show.html", episode=episode, child=child, form=form,
                            assessment=service.assess(episode), statuses=statuses, replies=replies, rules=rules,
                            releases=service.releases(episode_id), release_form=ReleaseForm(),

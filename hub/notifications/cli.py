@@ -24,6 +24,7 @@ from hub.audit import dpo, signing
 from hub.audit import service as audit_service
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
+from hub.notifications import escalation, still_missing
 
 group = AppGroup("notifications", help="School notifications: delivery and escalation.")
 
@@ -114,9 +115,8 @@ def escalate_due() -> int:
     """The worker's "escalate" duty: escalate what is overdue, tell schools whose pupil is still
     missing at the start of a school day, remind MACE members of outcomes due."""
     from hub.mace import outcomes
-    from hub.notifications import service
 
-    return service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()
+    return escalation.escalate_due() + still_missing.remind_still_missing() + outcomes.remind_due()
 
 
 def audit_duties() -> list:
@@ -148,11 +148,9 @@ def escalate() -> None:
     """Escalate every notification past its deadline and not acknowledged, and send the day's
     "still missing" notifications (the worker does both each cycle; this runs them once, for a
     scheduler)."""
-    from hub.notifications import service
-
     _origin("escalate")
-    escalated = service.escalate_due()
-    reminded = service.remind_still_missing()
+    escalated = escalation.escalate_due()
+    reminded = still_missing.remind_still_missing()
     click.echo(f"Escalated {escalated} notification group(s); told {reminded} school(s) a pupil is still missing.")
 
 

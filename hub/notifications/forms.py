@@ -9,7 +9,8 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from hub.forms import DateInputField, TimeInputField
 from hub.notifications.models import ClosureKind
-from hub.notifications.service import ACTION_MAX, REPLY_TEXT_MAX
+from hub.notifications.inbox import ACTION_MAX
+from hub.notifications.replies import REPLY_TEXT_MAX
 
 
 class AcknowledgeForm(FlaskForm):

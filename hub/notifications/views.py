@@ -1,16 +1,22 @@
 """The school's inbox: notifications of missing episodes, each opened and acknowledged by a key
-adult, who may also reply to the police from it; and a school DSL's own INSET days (a thin
-blueprint: the rules are in service.py and hub/admin/service.py)."""
+adult, who may also reply to the police from it; and school closures, a school DSL's own INSET
+days here and every closure on the administrators' page (a thin blueprint: the rules are in
+inbox.py, replies.py and closures.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
+from hub.admin import service as admin_service
+from hub.auth.forms import ConfirmForm
+from hub.auth.roles import OrgKind
 from hub.db import utcnow
 from hub.errors import Invalid
 from hub.forms import london_to_utc, utc_to_london
-from hub.notifications import service
+from hub.notifications import closures as school_closures
+from hub.notifications import inbox, replies
 from hub.notifications.forms import AcknowledgeForm, ClosureForm, PassOnInformationForm, SeenAtSchoolForm
+from hub.notifications.models import ClosureKind
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -19,7 +25,7 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 @bp.route("")
 @personal_data
 def index():
-    return render_template("notifications/index.html", items=service.inbox(actor()))
+    return render_template("notifications/index.html", items=inbox.inbox(actor()))
 
 
 def _reply_forms(seen: SeenAtSchoolForm | None = None, info: PassOnInformationForm | None = None):
@@ -28,8 +34,8 @@ def _reply_forms(seen: SeenAtSchoolForm | None = None, info: PassOnInformationFo
         seen = SeenAtSchoolForm(prefix="seen", formdata=None)
         seen.seen_on.data, seen.seen_time.data = utc_to_london(utcnow())
     info = info or PassOnInformationForm(prefix="info", formdata=None)
-    self_authorised = service.may_authorise_reply(actor())
-    choices = [] if self_authorised else [(u.id, u.name) for u in service.reply_authorisers(actor())]
+    self_authorised = replies.may_authorise_reply(actor())
+    choices = [] if self_authorised else [(u.id, u.name) for u in replies.reply_authorisers(actor())]
     for form in (seen, info):
         form.authorised_by_user_id.choices = choices
     return seen, info, self_authorised
@@ -39,9 +45,9 @@ def _show(notification, form=None, **forms):
     """The notification page; `form` is the one with errors (the layout's error summary reads it)."""
     ack = forms.get("ack") or AcknowledgeForm()
     seen, info, self_authorised = _reply_forms(forms.get("seen"), forms.get("info"))
-    return render_template("notifications/show.html", item=service.item(notification), form=form or ack,
+    return render_template("notifications/show.html", item=inbox.item(notification), form=form or ack,
                            ack_form=ack, seen_form=seen, info_form=info, self_authorised=self_authorised,
-                           replies=service.replies_from_school(actor(), notification))
+                           replies=replies.replies_from_school(actor(), notification))
 
 
 def _submit(notification, form, name: str, act, done: str):
@@ -60,19 +66,19 @@ def _submit(notification, form, name: str, act, done: str):
 @bp.route("/<int:notification_id>", methods=["GET", "POST"])
 @personal_data
 def show(notification_id: int):
-    notification = service.open_notification(actor(), notification_id)  # the 404 before any form is read
+    notification = inbox.open_notification(actor(), notification_id)  # the 404 before any form is read
     return _submit(notification, AcknowledgeForm(), "ack",
-                   lambda f: service.acknowledge(actor(), notification_id, f.school_action.data),
+                   lambda f: inbox.acknowledge(actor(), notification_id, f.school_action.data),
                    "Acknowledged. The missing team can see that the school has it.")
 
 
 @bp.route("/<int:notification_id>/seen-at-school", methods=["POST"])
 @personal_data
 def seen_at_school(notification_id: int):
-    notification = service.open_notification(actor(), notification_id)
+    notification = inbox.open_notification(actor(), notification_id)
     form = SeenAtSchoolForm(prefix="seen")
     _reply_forms(seen=form)
-    return _submit(notification, form, "seen", lambda f: service.reply_seen_at_school(
+    return _submit(notification, form, "seen", lambda f: replies.reply_seen_at_school(
         actor(), notification_id, london_to_utc(f.seen_on.data, f.seen_time.data), f.note.data,
         f.authorised_by_user_id.data or None),
         "The police have been told the child is at school, recorded as a share.")
@@ -81,26 +87,43 @@ def seen_at_school(notification_id: int):
 @bp.route("/<int:notification_id>/information", methods=["POST"])
 @personal_data
 def pass_on_information(notification_id: int):
-    notification = service.open_notification(actor(), notification_id)
+    notification = inbox.open_notification(actor(), notification_id)
     form = PassOnInformationForm(prefix="info")
     _reply_forms(info=form)
-    return _submit(notification, form, "info", lambda f: service.reply_information(
+    return _submit(notification, form, "info", lambda f: replies.reply_information(
         actor(), notification_id, f.information.data, f.authorised_by_user_id.data or None),
         "Passed on to the police, recorded as a share.")
 
 
-# --- a school DSL's own INSET days ----------------------------------------------------------------
+# --- school closures (a school DSL's own INSET days; the administrators' page, hub.admin.views) ---
+
+def closure_page(form, *, admin: bool, org_id: int | None, start_form=None):
+    """The closures page, for an administrator (every school and authority) or a school's DSL
+    (their own school): shared by this blueprint and hub.admin.views."""
+    owners = school_closures.closure_owners(actor())
+    form.organisation_id.choices = [(o.id, f"{o.name} ({o.kind.label})") for o in owners]
+    if not admin:
+        form.kind.choices = [(ClosureKind.inset.value, "INSET (training) day")]
+    if not form.is_submitted() and org_id:
+        form.organisation_id.data = org_id
+    chosen = admin_service.get_organisation(org_id) if admin and org_id else None
+    if start_form is not None and chosen is not None and not start_form.is_submitted():
+        start_form.school_day_start.data = chosen.school_day_start
+    organisations = {o.id: o for o in admin_service.organisations()}
+    return render_template("notifications/closures.html", form=form, admin=admin, owners=owners, org_id=org_id,
+                           chosen=chosen, start_form=start_form if chosen is not None and
+                           chosen.kind == OrgKind.school else None, organisations=organisations,
+                           closures=school_closures.closures(actor(), org_id if admin else None),
+                           may_change=lambda c: school_closures.may_change_closure(actor(), c), confirm=ConfirmForm())
+
 
 @bp.route("/closures", methods=["GET", "POST"])
 def closures():
-    from hub.admin import service as admin
-    from hub.admin.views import closure_page
-
     form = ClosureForm()
     if form.validate_on_submit():
         try:
-            admin.add_closure(actor(), actor().organisation_id, form.kind.data, form.first_day.data,
-                              form.last_day.data, form.description.data)
+            school_closures.add_closure(actor(), actor().organisation_id, form.kind.data, form.first_day.data,
+                                        form.last_day.data, form.description.data)
             flash("INSET day added: deadlines worked out from now on skip it.", "success")
             return redirect(url_for("notifications.closures"))
         except Invalid as exc:
@@ -110,10 +133,7 @@ def closures():
 
 @bp.route("/closures/<int:closure_id>/remove", methods=["POST"])
 def remove_closure(closure_id: int):
-    from hub.admin import service as admin
-    from hub.auth.forms import ConfirmForm
-
     if ConfirmForm().validate_on_submit():
-        admin.remove_closure(actor(), closure_id)
+        school_closures.remove_closure(actor(), closure_id)
         flash("INSET day removed.", "success")
     return redirect(url_for("notifications.closures"))

@@ -91,6 +91,12 @@ def good_file(world, **overrides) -> bytes:
     return xlsx(rows)
 
 
+def one_row_at_a_time(monkeypatch) -> None:
+    """Every new row through the per-row path (apply_police_record, each a list of one), as when a
+    chunk's insert hits a database error (the chunk's path: test_import_bulk.py)."""
+    monkeypatch.setattr(imports, "_apply_new_in_bulk", lambda run, new: new)
+
+
 def episodes() -> dict[str, MissingEpisode]:
     return {e.police_reference: e for e in db.session().scalars(select(MissingEpisode))}
 
@@ -229,7 +235,7 @@ def test_a_row_the_service_refuses_after_writing_is_rolled_back_alone(world, mon
         return outcome
 
     monkeypatch.setattr(service, "apply_police_record", failing)
-    monkeypatch.setattr(imports, "BULK_NEW_ROWS", False)  # the per-row path (the bulk one: test_import_bulk.py)
+    one_row_at_a_time(monkeypatch)
     batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
     assert imports.summary_of(batch)["created"] == 2 and imports.summary_of(batch)["errors"] == 1
     assert imports.errors_of(batch) == [{"row": 3, "reason": "Police reference: refused after writing"}]
@@ -247,7 +253,7 @@ def test_an_error_in_the_hub_stops_the_import_and_keeps_the_chunks_before_it(wor
         return real(actor, police_org_id, child_id, details, source)
 
     monkeypatch.setattr(service, "apply_police_record", broken)
-    monkeypatch.setattr(imports, "BULK_NEW_ROWS", False)  # the per-row path (the bulk one: test_import_bulk.py)
+    one_row_at_a_time(monkeypatch)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
     batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
     assert batch.status == ImportStatus.failed

@@ -1,13 +1,13 @@
-"""The bulk path of the police download (issue 5): a chunk's new episodes written together by
-`service.create_police_episodes` must give exactly what the per-row path
-(`service.apply_police_record`) gives: the same episodes and risk histories, notifications to the
-same key adults (another authority's school, the LA contact when a school has no key adult, nobody
-for a child with no school), one e-mail each without personal data, and the same audit events in
-the same order, in a log that still verifies.
+"""The bulk path of the police download (issues 5 and 21): a chunk's new episodes written together
+by `service.create_episodes`, the one path that creates episodes, must give exactly what the same
+path gives one row at a time (a list of one, as for a practitioner's form or the API): the same
+episodes and risk histories, notifications to the same key adults (another authority's school, the
+LA contact when a school has no key adult, nobody for a child with no school), one e-mail each
+without personal data, and the same audit events in the same order, in a log that still verifies.
 
-Each comparison imports the same file twice in one database, for two forces: once per row
-(`imports.BULK_NEW_ROWS = False`) and once in bulk, then compares the two forces' results with
-their ids replaced by police references."""
+Each comparison imports the same file twice in one database, for two forces: once a row per chunk
+and once in chunks of `imports.CHUNK_ROWS`, then compares the two forces' results with their ids
+replaced by police references."""
 
 from __future__ import annotations
 
@@ -26,11 +26,17 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import imports, service
 from hub.missing.models import (
-    Classification, EpisodeSource, ImportReviewItem, MissingEpisode, MissingFrom, ReviewStatus, RiskGrade,
+    Classification,
+    EpisodeSource,
+    ImportReviewItem,
+    MissingEpisode,
+    MissingFrom,
+    ReviewStatus,
+    RiskGrade,
 )
-from hub.notifications import calendar
-from hub.notifications import service as notifications
+from hub.notifications import calendar, issuing, routing
 from hub.notifications.models import ClosureKind, Notification, OutboxMessage, SchoolClosure
+from hub.notifications.service import base_url
 from hub.people.models import IdentifierKind
 from tests.factories import enrol, make_child, make_org, make_user, valid_nhs_number
 from tests.missing.test_import import local, row, xlsx
@@ -83,9 +89,11 @@ def new_rows(t) -> list[dict]:
 
 def import_as(force_index: int, t, data: bytes, bulk: bool, monkeypatch, **kwargs):
     force, officer = t.forces[force_index]
-    monkeypatch.setattr(imports, "BULK_NEW_ROWS", bulk)
     first = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0
-    batch = imports.import_file(officer, data, "download.xlsx", **kwargs)
+    with monkeypatch.context() as patch:
+        if not bulk:
+            patch.setattr(imports, "CHUNK_ROWS", 1)  # each new episode a list of one
+        batch = imports.import_file(officer, data, "download.xlsx", **kwargs)
     return batch, first + 1
 
 
@@ -142,7 +150,7 @@ def picture(force_id: int, officer_id: int, since_seq: int) -> dict:
 
 
 def same_results(t, monkeypatch, *files: bytes) -> tuple[dict, dict, list, list]:
-    """Import the files per row for the first force and in bulk for the second; both pictures."""
+    """Import the files a row per chunk for the first force and in bulk for the second; both pictures."""
     pictures, batches = [], []
     for index, bulk in ((0, False), (1, True)):
         force, officer = t.forces[index]
@@ -210,8 +218,8 @@ def test_bulk_e_mails_carry_no_personal_data_and_encrypted_columns_are_encrypted
     emails = {u.id: u.email for u in (town.dsl_a, town.deputy_a, town.dsl_b, town.la1_contact)}
     for m in mail:
         assert m.to_address == emails[notes[m.notification_id].user_id]
-        assert m.body == notifications.EMAIL_BODY.format(
-            link=f"{notifications.base_url()}/notifications/{m.notification_id}")
+        assert m.body == issuing.EMAIL_BODY.format(
+            link=f"{base_url()}/notifications/{m.notification_id}")
         assert m.status.value == "pending" and m.attempts == 0
         for name in ("Ava", "Bulkfield", "Ben", "Crossborder", "Cara", "Dan", "Bus station", "NEW/"):
             assert name not in m.body and name not in m.subject
@@ -266,23 +274,25 @@ def test_a_mixed_file_gives_the_same_result_both_ways(town, monkeypatch):
 def test_a_database_error_in_the_bulk_insert_falls_back_to_one_row_at_a_time(town, monkeypatch):
     """The bulk savepoint is rolled back whole (nothing it wrote stays), the rows then go one by
     one, and the one row that cannot be stored fails alone."""
-    real_bulk, real_row = service.create_police_episodes, service.apply_police_record
+    real_bulk, real_row = service.create_episodes, service.apply_police_record
     calls = []
 
-    def failing_bulk(*args, **kwargs):
-        calls.append(1)
-        real_bulk(*args, **kwargs)  # writes everything, then the database refuses
-        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+    def failing_bulk(actor, police_org_id, rows, source, **kwargs):
+        made = real_bulk(actor, police_org_id, rows, source, **kwargs)
+        if len(rows) == 1:
+            return made  # a row on its own, from apply_police_record
+        calls.append(len(rows))
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))  # wrote everything, then refused
 
     def one_bad_row(actor, police_org_id, child_id, details, source):
         if details.police_reference == "NEW/2":
             raise OperationalError("INSERT", {}, Exception("constraint"))
         return real_row(actor, police_org_id, child_id, details, source)
 
-    monkeypatch.setattr(service, "create_police_episodes", failing_bulk)
+    monkeypatch.setattr(service, "create_episodes", failing_bulk)
     monkeypatch.setattr(service, "apply_police_record", one_bad_row)
     batch, since = import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
-    assert calls == [1]
+    assert calls == [4]
     assert imports.summary_of(batch)["created"] == 3 and imports.summary_of(batch)["errors"] == 1
     assert imports.errors_of(batch) == [
         {"row": 3, "reason": "Row: it could not be stored (a database error); import the file again"}]
@@ -301,7 +311,7 @@ def test_a_database_error_in_the_bulk_insert_falls_back_to_one_row_at_a_time(tow
 
 def test_an_error_in_the_hub_during_the_bulk_path_stops_the_import_and_keeps_the_chunks_before_it(
         town, monkeypatch):
-    real = service.create_police_episodes
+    real = service.create_episodes
     seen = []
 
     def broken(actor, police_org_id, rows, source):
@@ -310,7 +320,7 @@ def test_an_error_in_the_hub_during_the_bulk_path_stops_the_import_and_keeps_the
             raise RuntimeError("the hub broke")
         return real(actor, police_org_id, rows, source)
 
-    monkeypatch.setattr(service, "create_police_episodes", broken)
+    monkeypatch.setattr(service, "create_episodes", broken)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
     batch, _ = import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
     assert batch.status.value == "failed"
@@ -329,7 +339,7 @@ def test_progress_is_reported_per_chunk_on_the_bulk_path(town, monkeypatch):
 
 # --- the service and routing functions themselves -------------------------------------------------------
 
-def test_create_police_episodes_refuses_bad_rows_alone_and_leaves_recorded_ones_to_the_per_row_path(town):
+def test_create_episodes_refuses_bad_rows_alone_and_leaves_recorded_ones_to_the_per_row_path(town):
     force, officer = town.forces[0]
 
     def details(reference: str, **extra) -> service.EpisodeDetails:
@@ -341,7 +351,7 @@ def test_create_police_episodes_refuses_bad_rows_alone_and_leaves_recorded_ones_
     with unit_of_work():
         service.apply_police_record(officer, force.id, town.ava.id, details("DONE/1"), EpisodeSource.api)
     with unit_of_work():
-        results = service.create_police_episodes(officer, force.id, [
+        results = service.create_episodes(officer, force.id, [
             (town.ava.id, details("B/1")),
             (town.ava.id, details("B/2", reported_start=utcnow() + timedelta(days=1))),   # in the future
             (999_999, details("B/3")),                                                     # no such child
@@ -358,15 +368,15 @@ def test_create_police_episodes_refuses_bad_rows_alone_and_leaves_recorded_ones_
 
 def test_routes_for_many_children_are_route_for_each(town):
     children = [town.ava, town.ben, town.cara, town.dan]
-    many = notifications.routes_for([c.id for c in children])
+    many = routing.routes_for([c.id for c in children])
     for child in children:
-        one = notifications.route(child)
+        one = routing.route(child)
         got = many[child.id]
         assert (got is None) == (one is None)
         if got is not None:
             assert got.organisation.id == one.organisation.id
             assert [(u.id, r) for u, r in got.recipients] == [(u.id, r) for u, r in one.recipients]
-    assert {c: s.id for c, s in notifications.current_schools([c.id for c in children]).items()} == {
+    assert {c: s.id for c, s in routing.current_schools([c.id for c in children]).items()} == {
         town.ava.id: town.school_a.id, town.ben.id: town.school_b.id, town.cara.id: town.school_c.id}
 
 

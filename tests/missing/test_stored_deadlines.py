@@ -167,8 +167,7 @@ def test_the_stored_deadlines_are_the_rules_after_every_kind_of_change(world, op
             rows = [(children[which], _details(hours, found_after, Classification.missing, now))
                     for which, hours, found_after in operation[1]]
             with db.unit_of_work():
-                made = service.create_police_episodes(world.officer, world.police.id, rows,
-                                                      EpisodeSource.police_download)
+                made = service.create_episodes(world.officer, world.police.id, rows, EpisodeSource.police_download)
             mine += [m for m in made if isinstance(m, int)]
         _assert_stored_equals_computed(world.officer)
 
@@ -211,7 +210,7 @@ def test_the_count_keeps_to_the_children_the_reader_may_see(world, who):  # noqa
     other_officer, _ = make_user(other_force, Role.police_officer)
     for child, officer in ((world.child, world.officer), (stranger, other_officer)):
         with db.unit_of_work():
-            service.create_police_episodes(officer, officer.organisation_id, [(child.id, service.EpisodeDetails(
+            service.create_episodes(officer, officer.organisation_id, [(child.id, service.EpisodeDetails(
                 police_reference="MP/1", reported_start=now - timedelta(hours=10),
                 classification=Classification.missing, risk_grade=RiskGrade.low, missing_from=MissingFrom.home,
                 found_at=now - timedelta(hours=8)))], EpisodeSource.police_download)

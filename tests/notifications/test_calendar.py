@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub import db
 from hub.auth.roles import OrgKind
-from hub.notifications import calendar, service
+from hub.notifications import calendar, escalation, inbox
 from hub.notifications.models import ClosureKind, Notification, OutboxMessage, RecipientReason, SchoolClosure
 from tests.factories import make_org
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
@@ -83,13 +83,13 @@ def test_escalation_fires_at_the_deadline_and_not_before(world):  # noqa: F811
     missing.record_episode(world.officer, world.child.id, details())
     first = db.session().scalar(select(Notification).order_by(Notification.id))
     deadline = first.deadline_at
-    assert service.escalate_due(deadline - timedelta(minutes=1)) == 0
-    assert service.escalate_due(deadline) == 1
+    assert escalation.escalate_due(deadline - timedelta(minutes=1)) == 0
+    assert escalation.escalate_due(deadline) == 1
     escalations = db.session().scalars(select(Notification).where(
         Notification.reason == RecipientReason.escalation)).all()
     assert sorted(n.user_id for n in escalations) == sorted([world.deputy.id, world.la_contact.id])
     assert db.session().scalar(select(OutboxMessage).where(OutboxMessage.notification_id == escalations[0].id))
-    assert service.escalate_due(deadline + timedelta(days=2)) == 0  # once only
+    assert escalation.escalate_due(deadline + timedelta(days=2)) == 0  # once only
 
 
 def test_an_acknowledged_notification_is_never_escalated(world):  # noqa: F811
@@ -97,5 +97,5 @@ def test_an_acknowledged_notification_is_never_escalated(world):  # noqa: F811
 
     missing.record_episode(world.officer, world.child.id, details())
     first = db.session().scalar(select(Notification).where(Notification.user_id == world.dsl.id))
-    service.acknowledge(world.dsl, first.id, "In school")
-    assert service.escalate_due(first.deadline_at + timedelta(hours=1)) == 0
+    inbox.acknowledge(world.dsl, first.id, "In school")
+    assert escalation.escalate_due(first.deadline_at + timedelta(hours=1)) == 0

@@ -16,9 +16,8 @@ from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service as missing
-from hub.notifications import calendar
-from hub.notifications import service as notifications
-from hub.notifications.models import SchoolClosure
+from hub.notifications import calendar, closures, issuing
+from hub.notifications.models import Notification, SchoolClosure
 from tests.factories import csrf_token, make_org, make_user, sign_in
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
 from tests.notifications.test_inbox import _client_for
@@ -38,23 +37,23 @@ def _user(user) -> User:
 def _deadline_now(world, episode) -> object:  # noqa: F811
     """A notification made at Thursday 20:00 (a fixed clock): its deadline."""
     with db.unit_of_work():
-        made = notifications.notify_episode(episode, "risk_raised", now=at(THURSDAY, "20:00"))
-    return made[0].deadline_at
+        issued = issuing.notify_episodes([episode], "risk_raised", now=at(THURSDAY, "20:00"))
+    return db.session().get(Notification, issued.notification_ids[episode.id][0]).deadline_at
 
 
 def test_an_inset_day_moves_a_deadline_computed_afterwards(world, administrator):  # noqa: F811
     episode = missing.record_episode(world.officer, world.child.id, details())
     assert _deadline_now(world, episode) == at(FRIDAY, "08:30")
-    closure = admin.add_closure(administrator[0], world.school.id, "inset", FRIDAY, FRIDAY, "Staff training")
+    closure = closures.add_closure(administrator[0], world.school.id, "inset", FRIDAY, FRIDAY, "Staff training")
     assert _deadline_now(world, episode) == at(MONDAY, "08:30")
     event = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "school-closure"))
     assert event.action == "create" and event.object_id == str(closure.id)
-    admin.remove_closure(administrator[0], closure.id)
+    closures.remove_closure(administrator[0], closure.id)
     assert _deadline_now(world, episode) == at(FRIDAY, "08:30")
 
 
 def test_an_authoritys_closure_applies_to_its_schools(world, administrator):  # noqa: F811
-    admin.add_closure(administrator[0], world.la_edu.id, "holiday", FRIDAY, FRIDAY + timedelta(days=3), "Half term")
+    closures.add_closure(administrator[0], world.la_edu.id, "holiday", FRIDAY, FRIDAY + timedelta(days=3), "Half term")
     school = db.session().get(Organisation, world.school.id)
     assert calendar.next_school_day_start(school, at(THURSDAY, "20:00")) == at(FRIDAY + timedelta(days=4), "08:30")
 
@@ -66,43 +65,43 @@ def test_an_authoritys_closure_applies_to_its_schools(world, administrator):  # 
 ])
 def test_bad_dates_are_refused_with_a_clear_error(world, administrator, first, last, field, message):  # noqa: F811
     with pytest.raises(Invalid) as exc:
-        admin.add_closure(administrator[0], world.school.id, "inset", first, last)
+        closures.add_closure(administrator[0], world.school.id, "inset", first, last)
     assert message in exc.value.errors[field]
     assert db.session().scalar(select(func.count()).select_from(SchoolClosure)) == 0
 
 
 def test_an_organisation_that_has_no_schools_cannot_have_closures(world, administrator):  # noqa: F811
     with pytest.raises(Invalid) as exc:
-        admin.add_closure(administrator[0], world.police.id, "inset", FRIDAY, FRIDAY)
+        closures.add_closure(administrator[0], world.police.id, "inset", FRIDAY, FRIDAY)
     assert "organisation_id" in exc.value.errors
 
 
 def test_a_dsl_sets_only_their_own_schools_inset_days(world, administrator):  # noqa: F811
     dsl = _user(world.dsl)
-    mine = admin.add_closure(dsl, None, "inset", FRIDAY, FRIDAY, "Training")
+    mine = closures.add_closure(dsl, None, "inset", FRIDAY, FRIDAY, "Training")
     assert mine.organisation_id == world.school.id
     with pytest.raises(Invalid) as exc:
-        admin.add_closure(dsl, None, "holiday", MONDAY, MONDAY)
+        closures.add_closure(dsl, None, "holiday", MONDAY, MONDAY)
     assert "kind" in exc.value.errors
     with pytest.raises(NotFound):
-        admin.add_closure(dsl, world.other_school.id, "inset", FRIDAY, FRIDAY)
+        closures.add_closure(dsl, world.other_school.id, "inset", FRIDAY, FRIDAY)
     with pytest.raises(NotFound):
-        admin.remove_closure(_user(world.other_dsl), mine.id)
-    holiday = admin.add_closure(administrator[0], world.school.id, "holiday", MONDAY, MONDAY)
+        closures.remove_closure(_user(world.other_dsl), mine.id)
+    holiday = closures.add_closure(administrator[0], world.school.id, "holiday", MONDAY, MONDAY)
     with pytest.raises(NotFound):  # the administrator's holidays are not the DSL's to remove
-        admin.remove_closure(dsl, holiday.id)
-    assert {c.id for c in admin.closures(dsl)} == {mine.id, holiday.id}
-    assert admin.closures(_user(world.other_dsl)) == []
-    admin.remove_closure(dsl, mine.id)
+        closures.remove_closure(dsl, holiday.id)
+    assert {c.id for c in closures.closures(dsl)} == {mine.id, holiday.id}
+    assert closures.closures(_user(world.other_dsl)) == []
+    closures.remove_closure(dsl, mine.id)
     assert db.session().get(SchoolClosure, mine.id) is None
 
 
 @pytest.mark.parametrize("who", ["deputy", "officer", "la_contact"])
 def test_other_roles_cannot_set_closures(world, who):  # noqa: F811
     with pytest.raises(Forbidden):
-        admin.add_closure(_user(getattr(world, who)), world.school.id, "inset", FRIDAY, FRIDAY)
+        closures.add_closure(_user(getattr(world, who)), world.school.id, "inset", FRIDAY, FRIDAY)
     with pytest.raises(Forbidden):
-        admin.closures(_user(getattr(world, who)))
+        closures.closures(_user(getattr(world, who)))
     refused = db.session().scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.outcome == "refused", AuditEvent.object_type == "school-closure"))
     assert refused == 2

@@ -12,7 +12,7 @@ from hub.audit.models import AuditEvent
 from hub.auth.models import User
 from hub.errors import Invalid
 from hub.missing import service as missing
-from hub.notifications import service as notifications
+from hub.notifications.inbox import acknowledge, status_for_episode
 from hub.notifications.models import Notification
 from tests.factories import post_form, sign_in
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
@@ -50,9 +50,9 @@ def test_the_dsl_sees_opens_and_acknowledges_for_the_whole_school(app, world, ep
     assert len(copies) == 2 and all(c.acknowledged_at is not None for c in copies)
     assert 'data-testid="acknowledged"' in client.get(f"/notifications/{mine.id}").get_data(as_text=True)
     with pytest.raises(Invalid):
-        notifications.acknowledge(db.session().get(User, world.deputy.id), mine.id, "again")
+        acknowledge(db.session().get(User, world.deputy.id), mine.id, "again")
     officer = db.session().get(User, world.officer.id)
-    statuses = notifications.status_for_episode(officer, missing.get_episode(officer, episode.id))
+    statuses = status_for_episode(officer, missing.get_episode(officer, episode.id))
     assert statuses[0].acknowledged_at is not None and statuses[0].school_action == "In school today"
 
 

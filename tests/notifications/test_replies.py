@@ -18,7 +18,7 @@ from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.missing import service as missing
-from hub.notifications import service
+from hub.notifications import escalation, inbox, replies
 from hub.notifications.models import Notification, NotificationReply, OutboxMessage, RecipientReason, ReplyKind
 from hub.sharing import service as sharing
 from hub.sharing.models import ConsentPosition, ShareRecord
@@ -49,7 +49,7 @@ def _outbox() -> int:
 def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_basis(world, episode):  # noqa: F811
     emails = _outbox()
     seen = utcnow() - timedelta(minutes=10)
-    reply = service.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, seen, "Came in with her aunt")
+    reply = replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, seen, "Came in with her aunt")
     assert reply.kind == ReplyKind.seen_at_school and reply.seen_at == seen and reply.episode_id == episode.id
     share = db.session().get(ShareRecord, reply.share_id)
     assert share.sender_org_id == world.school.id and share.sender_user_id == world.dsl.id
@@ -74,43 +74,43 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     # The force sees it in "shared with us" and on the episode; the missing team sees who and when.
     officer = _user(world.officer)
     assert share.id in [s.id for s in sharing.lists(officer).received]
-    [view] = service.replies_for_episode(officer, missing.get_episode(officer, episode.id))
+    [view] = replies.replies_for_episode(officer, missing.get_episode(officer, episode.id))
     assert view.reply.id == reply.id and view.may_open_share and view.organisation.id == world.school.id
-    [for_worker] = service.replies_for_episode(_user(world.worker), missing.get_episode(_user(world.worker), episode.id))
+    [for_worker] = replies.replies_for_episode(_user(world.worker), missing.get_episode(_user(world.worker), episode.id))
     assert for_worker.reply.id == reply.id and not for_worker.may_open_share
 
 
 def test_the_missing_dashboard_shows_where_the_child_was_seen_and_not_for_information(world, episode):  # noqa: F811
-    service.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
+    replies.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
     [row] = missing.dashboard(_user(world.worker))
     assert row.seen_at_school is None
     seen = utcnow() - timedelta(minutes=5)
-    service.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, seen)
+    replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, seen)
     [row] = missing.dashboard(_user(world.worker))
     assert row.seen_at_school == seen
 
 
 def test_information_that_may_help_is_passed_on(world, episode):  # noqa: F811
-    reply = service.reply_information(_user(world.dsl), _mine(world.dsl).id,
+    reply = replies.reply_information(_user(world.dsl), _mine(world.dsl).id,
                                       "Friends with J at the skate park; often at the library")
     share = db.session().get(ShareRecord, reply.share_id)
     assert reply.kind == ReplyKind.information and reply.seen_at is None
     assert "skate park" in share.content and share.recipients[0].organisation_id == world.police.id
     with pytest.raises(Invalid) as exc:
-        service.reply_information(_user(world.dsl), _mine(world.dsl).id, "   ")
+        replies.reply_information(_user(world.dsl), _mine(world.dsl).id, "   ")
     assert "information" in exc.value.errors
 
 
 def test_a_deputy_names_the_dsl_who_authorised_the_reply(world, episode):  # noqa: F811
     notification = _mine(world.deputy)
     with pytest.raises(Invalid) as exc:
-        service.reply_information(_user(world.deputy), notification.id, "Goes to the canal")
+        replies.reply_information(_user(world.deputy), notification.id, "Goes to the canal")
     assert "authorised_by_user_id" in exc.value.errors
     with pytest.raises(Invalid) as exc:  # the sharing service's own rule: an authoriser of the same organisation
-        service.reply_information(_user(world.deputy), notification.id, "Goes to the canal", world.officer.id)
+        replies.reply_information(_user(world.deputy), notification.id, "Goes to the canal", world.officer.id)
     assert "authorised_by_user_id" in exc.value.errors
     assert db.session().scalar(select(func.count()).select_from(NotificationReply)) == 0
-    reply = service.reply_information(_user(world.deputy), notification.id, "Goes to the canal", world.dsl.id)
+    reply = replies.reply_information(_user(world.deputy), notification.id, "Goes to the canal", world.dsl.id)
     assert db.session().get(ShareRecord, reply.share_id).authorised_by_user_id == world.dsl.id
 
 
@@ -119,9 +119,9 @@ def test_another_school_and_a_non_key_adult_get_the_same_404(world, episode):  #
     school_dpo, _ = make_user(world.school, Role.dpo)
     for outsider in (world.other_dsl, school_dpo, world.worker):
         with pytest.raises(NotFound):
-            service.reply_seen_at_school(_user(outsider), notification.id, utcnow())
+            replies.reply_seen_at_school(_user(outsider), notification.id, utcnow())
     with pytest.raises(NotFound):
-        service.reply_information(_user(world.other_dsl), 999999, "x")
+        replies.reply_information(_user(world.other_dsl), 999999, "x")
     refused = db.session().scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.outcome == "refused", AuditEvent.object_type == "notification"))
     assert refused == 4
@@ -131,7 +131,7 @@ def test_another_school_and_a_non_key_adult_get_the_same_404(world, episode):  #
 def test_no_reply_once_the_child_is_found(world, episode):  # noqa: F811
     missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
     with pytest.raises(Invalid) as exc:
-        service.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow())
+        replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow())
     assert "has been found" in exc.value.errors[""]
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
 
@@ -140,16 +140,16 @@ def test_the_time_seen_must_be_after_the_report_and_not_in_the_future(world, epi
     notification = _mine(world.dsl)
     for when in (utcnow() + timedelta(hours=1), episode.reported_start - timedelta(minutes=1), None):
         with pytest.raises(Invalid) as exc:
-            service.reply_seen_at_school(_user(world.dsl), notification.id, when)
+            replies.reply_seen_at_school(_user(world.dsl), notification.id, when)
         assert "seen_on" in exc.value.errors
 
 
 def test_the_authoritys_contact_told_by_escalation_may_reply(world, episode):  # noqa: F811
     first = _mine(world.dsl)
-    assert service.escalate_due(first.deadline_at) == 1
+    assert escalation.escalate_due(first.deadline_at) == 1
     copy = db.session().scalar(select(Notification).where(Notification.user_id == world.la_contact.id,
                                                           Notification.reason == RecipientReason.escalation))
-    reply = service.reply_information(_user(world.la_contact), copy.id, "Has a cousin in Westmere")
+    reply = replies.reply_information(_user(world.la_contact), copy.id, "Has a cousin in Westmere")
     share = db.session().get(ShareRecord, reply.share_id)
     assert share.sender_org_id == world.la_edu.id and share.gateway == "CA2004-s11"
 
@@ -165,13 +165,13 @@ def _seen_form(day, hhmm: str, note: str = "") -> dict:
 def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world, episode, reply):  # noqa: F811
     n = _mine(world.dsl)
     if reply == "seen_at_school":
-        service.reply_seen_at_school(_user(world.dsl), n.id, utcnow() - timedelta(minutes=10))
+        replies.reply_seen_at_school(_user(world.dsl), n.id, utcnow() - timedelta(minutes=10))
     else:
-        service.reply_information(_user(world.dsl), n.id, "Often at the skate park")
+        replies.reply_information(_user(world.dsl), n.id, "Often at the skate park")
     copies = db.session().scalars(select(Notification).where(Notification.group_key == n.group_key)).all()
     assert len(copies) == 2
     assert all(c.acknowledged_at is not None and c.acknowledged_by_user_id == world.dsl.id for c in copies)
-    service.escalate_due(n.deadline_at + timedelta(hours=1))
+    escalation.escalate_due(n.deadline_at + timedelta(hours=1))
     assert db.session().scalar(select(func.count()).select_from(Notification).where(
         Notification.group_key == n.group_key, Notification.reason == RecipientReason.escalation)) == 0
     assert all(db.session().get(Notification, c.id).escalated_at is None for c in copies)
@@ -182,13 +182,13 @@ def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world
 def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(app, world, episode):  # noqa: F811
     from hub.web import london
 
-    [before] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    [before] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert before.status == "New" and before.status_at == before.sent_at
-    service.open_notification(_user(world.dsl), _mine(world.dsl).id)
-    [opened] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    inbox.open_notification(_user(world.dsl), _mine(world.dsl).id)
+    [opened] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert opened.status == "Opened" and opened.status_at == _mine(world.dsl).opened_at
-    reply = service.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow() - timedelta(minutes=10))
-    [status] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    reply = replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow() - timedelta(minutes=10))
+    [status] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert status.status == "Replied" and status.status_at == reply.created_at and not status.overdue
     for who in (world.officer, world.worker):
         page = _client_for(app, who.id).get(f"/missing/{episode.id}").get_data(as_text=True)
@@ -200,9 +200,9 @@ def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(ap
 def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_times(app, world, episode):  # noqa: F811
     from hub.web import london
 
-    acknowledged = service.acknowledge(_user(world.dsl), _mine(world.dsl).id, "Parents called").acknowledged_at
-    reply = service.reply_information(_user(world.deputy), _mine(world.deputy).id, "Goes to the canal", world.dsl.id)
-    [status] = service.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    acknowledged = inbox.acknowledge(_user(world.dsl), _mine(world.dsl).id, "Parents called").acknowledged_at
+    reply = replies.reply_information(_user(world.deputy), _mine(world.deputy).id, "Goes to the canal", world.dsl.id)
+    [status] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert (status.status, status.status_at, status.acknowledged_at) == ("Replied", reply.created_at, acknowledged)
     page = _client_for(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
     cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
@@ -290,13 +290,13 @@ def test_a_contact_with_no_route_to_the_child_is_told_to_telephone(app):
     notification = _mine(contact)
     assert notification.reason == RecipientReason.la_contact
     with pytest.raises(Invalid) as exc:
-        service.reply_information(_user(contact), notification.id, "Often at the station")
+        replies.reply_information(_user(contact), notification.id, "Often at the station")
     assert "telephone" in exc.value.errors[""] and "MP/26/0404" in exc.value.errors[""]
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
 
 
 def test_the_missing_list_says_which_notification_the_school_status_is_about(app, world, episode):  # noqa: F811
-    service.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
+    replies.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
     missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
     [row] = missing.dashboard(_user(world.worker))
     assert [(t.kind, t.status) for t in row.told] == [("Reported missing", "acknowledged"), ("Found", "waiting")]

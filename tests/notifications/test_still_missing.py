@@ -11,9 +11,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import db
+from hub.auth.models import User
 from hub.missing import service as missing
-from hub.notifications import calendar, service
+from hub.notifications import calendar, closures
 from hub.notifications.models import Notification, NotificationKind, OutboxMessage, RecipientReason
+from hub.notifications.still_missing import remind_still_missing
 from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
 
 THURSDAY = date(2026, 3, 5)
@@ -43,14 +45,14 @@ def still_missing() -> list[Notification]:
 
 def test_across_a_weekend_one_a_school_day_and_none_on_the_first_days_or_at_weekends(world):  # noqa: F811
     episode_told_at(world, at(THURSDAY, "20:00"))
-    assert service.remind_still_missing(at(THURSDAY, "21:00")) == 0     # the first notification's own day
-    assert service.remind_still_missing(at(FRIDAY, "08:29")) == 0       # before school starts
-    assert service.remind_still_missing(at(FRIDAY, "08:30")) == 1
-    assert service.remind_still_missing(at(FRIDAY, "08:30")) == 0       # twice in the same moment: one
-    assert service.remind_still_missing(at(FRIDAY, "13:00")) == 0       # at most one a school day
-    assert service.remind_still_missing(at(SATURDAY, "08:30")) == 0
-    assert service.remind_still_missing(at(SUNDAY, "10:00")) == 0
-    assert service.remind_still_missing(at(MONDAY, "08:30")) == 1
+    assert remind_still_missing(at(THURSDAY, "21:00")) == 0             # the first notification's own day
+    assert remind_still_missing(at(FRIDAY, "08:29")) == 0               # before school starts
+    assert remind_still_missing(at(FRIDAY, "08:30")) == 1
+    assert remind_still_missing(at(FRIDAY, "08:30")) == 0               # twice in the same moment: one
+    assert remind_still_missing(at(FRIDAY, "13:00")) == 0               # at most one a school day
+    assert remind_still_missing(at(SATURDAY, "08:30")) == 0
+    assert remind_still_missing(at(SUNDAY, "10:00")) == 0
+    assert remind_still_missing(at(MONDAY, "08:30")) == 1
     friday, _friday_deputy, monday, _monday_deputy = still_missing()
     assert (friday.school_day, monday.school_day) == (FRIDAY, MONDAY)
     assert friday.deadline_at == at(MONDAY, "08:30") and monday.deadline_at == at(TUESDAY, "08:30")
@@ -64,36 +66,33 @@ def test_across_a_weekend_one_a_school_day_and_none_on_the_first_days_or_at_week
 
 def test_a_notice_sent_at_the_weekend_belongs_to_monday(world):  # noqa: F811
     episode_told_at(world, at(SUNDAY, "20:00"))
-    assert service.remind_still_missing(at(MONDAY, "09:00")) == 0
-    assert service.remind_still_missing(at(TUESDAY, "08:30")) == 1
+    assert remind_still_missing(at(MONDAY, "09:00")) == 0
+    assert remind_still_missing(at(TUESDAY, "08:30")) == 1
 
 
 def test_none_once_the_child_is_found_before_the_next_school_day(world):  # noqa: F811
     episode = episode_told_at(world, at(THURSDAY, "20:00"))
     missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=at(THURSDAY, "23:00")))
-    assert service.remind_still_missing(at(FRIDAY, "08:30")) == 0
-    assert service.remind_still_missing(at(MONDAY, "08:30")) == 0
+    assert remind_still_missing(at(FRIDAY, "08:30")) == 0
+    assert remind_still_missing(at(MONDAY, "08:30")) == 0
     assert still_missing() == []
 
 
 def test_a_closure_day_is_skipped(world):  # noqa: F811
-    from hub.admin import service as admin
-    from hub.auth.models import User
-
     episode_told_at(world, at(THURSDAY, "20:00"))
-    admin.add_closure(db.session().get(User, world.dsl.id), world.school.id, "inset", FRIDAY, FRIDAY, "Training")
-    assert service.remind_still_missing(at(FRIDAY, "08:30")) == 0
-    assert service.remind_still_missing(at(MONDAY, "08:30")) == 1
+    closures.add_closure(db.session().get(User, world.dsl.id), world.school.id, "inset", FRIDAY, FRIDAY, "Training")
+    assert remind_still_missing(at(FRIDAY, "08:30")) == 0
+    assert remind_still_missing(at(MONDAY, "08:30")) == 1
 
 
 def test_two_workers_cannot_both_remind_the_unique_index_decides(world, monkeypatch):  # noqa: F811
     episode_told_at(world, at(THURSDAY, "20:00"))
-    assert service.remind_still_missing(at(FRIDAY, "08:30")) == 1
+    assert remind_still_missing(at(FRIDAY, "08:30")) == 1
     # A second worker whose day checks are fooled still sends nothing more (today's reminders are
     # filtered out, and rechecked under the claim); the unique index refuses a duplicate outright.
     real = calendar.school_day_of
     monkeypatch.setattr(calendar, "school_day_of", lambda school, moment: min(real(school, moment), THURSDAY))
-    assert service.remind_still_missing(at(FRIDAY, "08:31")) == 0
+    assert remind_still_missing(at(FRIDAY, "08:31")) == 0
     assert len(still_missing()) == 2
     with pytest.raises(IntegrityError):
         with db.unit_of_work() as s:
@@ -117,6 +116,6 @@ def test_three_workers_at_the_same_moment_send_one_reminder_each_school_day(worl
                                                                       reported_start=at(THURSDAY, "20:00")))
     with db.unit_of_work() as s:
         s.execute(update(Notification).values(created_at=at(THURSDAY, "20:00"), deadline_at=at(FRIDAY, "08:30")))
-    results = _in_threads(lambda _name: service.remind_still_missing(at(FRIDAY, "08:30")), ["a", "b", "c"])
+    results = _in_threads(lambda _name: remind_still_missing(at(FRIDAY, "08:30")), ["a", "b", "c"])
     assert sum(results.values()) == 4
     assert len(still_missing()) == 8  # four episodes, two key adults

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from hub import db
-from hub.notifications import service as notifications
+from hub.notifications import replies
 from hub.notifications.models import Notification
 from hub.people.models import Enrolment
 from hub.permissions import report_scope
@@ -129,7 +129,7 @@ def test_a_schools_replies_to_the_police_are_counted(picture):
     assert (before["Sent"], before["Replied to the police"]) == (3, 0)
     notification = db.session().scalar(select(Notification.id).where(
         Notification.episode_id == picture.episodes["E4"].id, Notification.organisation_id == picture.orgs["S1"].id))
-    notifications.reply_information(picture.user("dsl_1"), notification, "She goes to the park by the station")
+    replies.reply_information(picture.user("dsl_1"), notification, "She goes to the park by the station")
     assert _school_figure(picture, "dsl_1")["Replied to the police"] == 1
     assert _school_figure(picture, "dsl_2")["Replied to the police"] == 0
 
