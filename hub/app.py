@@ -100,10 +100,10 @@ def _blueprints(app: Flask) -> None:
     from hub.missing.views import bp as missing_bp
     from hub.notifications.views import bp as notifications_bp
     from hub.api.views import bp as api_bp
-    from hub.mace.action_views import bp as mace_actions_bp
-    from hub.mace.meeting_views import bp as mace_meetings_bp
-    from hub.mace.subject_views import bp as mace_subjects_bp
-    from hub.mace.views import bp as mace_bp
+    from hub.mace.views.actions import bp as mace_actions_bp
+    from hub.mace.views.meetings import bp as mace_meetings_bp
+    from hub.mace.views.subjects import bp as mace_subjects_bp
+    from hub.mace.views.groups import bp as mace_bp
     from hub.reports.views import bp as reports_bp
 
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,

@@ -17,7 +17,7 @@ from hub import db
 from hub.audit.models import AuditFlag
 from hub.auth.models import User
 from hub.db import utcnow
-from hub.mace.mine import home_counts as mace_home_counts
+from hub.mace.operations.mine import home_counts as mace_home_counts
 from hub.missing import deadlines
 from hub.missing.models import ImportReviewItem, ReviewStatus
 from hub.missing.service import RECENTLY_FOUND

@@ -24,6 +24,7 @@ from hub.audit import dpo, signing
 from hub.audit import service as audit_service
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
+from hub.mace.operations import outcomes
 
 group = AppGroup("notifications", help="School notifications: delivery and escalation.")
 
@@ -113,7 +114,6 @@ def run_all(settings, worker: str, batch: int, poll: float, stop: threading.Even
 def escalate_due() -> int:
     """The worker's "escalate" duty: escalate what is overdue, tell schools whose pupil is still
     missing at the start of a school day, remind MACE members of outcomes due."""
-    from hub.mace import outcomes
     from hub.notifications import service
 
     return service.escalate_due() + service.remind_still_missing() + outcomes.remind_due()

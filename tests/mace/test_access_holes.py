@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth.roles import Role
-from hub.mace import intelligence
 from hub.mace.models import MaceAgendaChild, MemberRole
+from hub.mace.operations import intelligence
 from hub.missing import service as missing
 from hub.missing.models import Classification, EpisodeSource, MissingFrom, RiskGrade
 from hub.permissions import child_access

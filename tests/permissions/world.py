@@ -21,7 +21,6 @@ from hub.auth.roles import OrgKind, Role
 from hub.consent import service as consent
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
-from hub.mace import actions, intelligence, meetings, subjects
 from hub.mace.models import (
     MaceAction,
     MaceAgendaChild,
@@ -34,6 +33,7 @@ from hub.mace.models import (
     MemberRole,
     SubjectKind,
 )
+from hub.mace.operations import actions, agenda, intelligence, meetings, subjects
 from hub.missing import service as missing
 from hub.missing.models import (
     Classification,
@@ -233,7 +233,7 @@ def build_access_world() -> AccessWorld:
     # The group's meeting, with the held child on its agenda, a place of concern and an action.
     meeting = meetings.schedule(w.user("chair"), w.group.id, meetings.MeetingDetails(
         TODAY + timedelta(days=7), "09:30", "Town hall"))
-    item = meetings.add_item(w.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.child, c["mace"].id))
+    item = agenda.add_item(w.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child, c["mace"].id))
     place = subjects.add_location(w.user("member"), w.group.id, subjects.LocationDetails("The garages", "other"))
     action = actions.create_action(w.user("chair"), meeting.id, actions.ActionDraft(
         description="Visit the garages", owner_organisation_id=w.orgs["f1"].id, due_on=TODAY + timedelta(days=14),
