@@ -25,6 +25,7 @@ from hub.audit import service as audit_service
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
 from hub.mace.operations import outcomes
+from hub.missing.imports import service as imports
 
 group = AppGroup("notifications", help="School notifications: delivery and escalation.")
 
@@ -134,7 +135,6 @@ def audit_duties() -> list:
 def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:
     """One queued police download (uploaded on the web), imported by this worker; the e-mails
     each chunk queues are sent before the next chunk, so schools hear at once."""
-    from hub.missing import imports
     from hub.notifications import delivery
 
     done = imports.run_queued(worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))

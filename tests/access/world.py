@@ -42,6 +42,7 @@ from hub.missing.models import (
     MissingFrom,
     RiskGrade,
 )
+from hub.missing.profiles import service as profiles
 from hub.notifications.models import Notification
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, BreakGlassCategory, Enrolment, IdentifierKind
@@ -228,11 +229,11 @@ def build_rich_world() -> RichWorld:
 
     people.break_glass(w.user("glass"), c["glass"].id, BreakGlassCategory.injured_or_unwell,
                        "Child in A&E, no record reachable: need the plan")
-    missing.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
-                         missing.PhotoChange(upload=_jpeg()))
-    missing.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
+    profiles.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
+                         profiles.PhotoChange(upload=_jpeg()))
+    profiles.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
     _episode(w, "roll_a_f2", "off2", "roll_a", "F2/EP/2")
-    released = missing.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
+    released = profiles.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
     sharing.revoke(w.user("sw_h"), released.id, w.orgs["f2"].id, "released to the wrong force")
     w.consent = consent.record_consent(w.user("sw_h"), consent.ConsentDetails(
         child_id=c["roll_a"].id, given_by=GivenBy.child, giver_description="the child herself", given=True,

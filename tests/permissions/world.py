@@ -45,6 +45,7 @@ from hub.missing.models import (
     MissingFrom,
     RiskGrade,
 )
+from hub.missing.profiles import service as profiles
 from hub.notifications.models import Notification
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, BreakGlassCategory, Child, Enrolment
@@ -246,12 +247,12 @@ def build_access_world() -> AccessWorld:
 
     # The Philomena profile of the child on roll at school A, kept by its authorities, released
     # to force 1 for its episode.
-    missing.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
-                         missing.PhotoChange(upload=_jpeg()))
-    missing.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
+    profiles.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
+                         profiles.PhotoChange(upload=_jpeg()))
+    profiles.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
     # Force 2 reported the same child too, had the profile, and the release was revoked.
     _episode(w, "roll_a_f2", "off2", "roll_a", "F2/EP/2")
-    released = missing.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
+    released = profiles.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
     sharing.revoke(w.user("sw_h"), released.id, w.orgs["f2"].id, "released to the wrong force")
     # A consent the child's social worker recorded, and a share the nurse began and did not send.
     w.consent = consent.record_consent(w.user("sw_h"), consent.ConsentDetails(
