@@ -26,6 +26,8 @@ from hub.missing import deadlines, rules
 from hub.missing.models import (
     Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
 )
+from hub.notifications import counts as notification_counts
+from hub.notifications.counts import EpisodeTold, Told
 from hub.people.models import Child, IdentifierKind
 from hub.permissions import (
     child_access, episode_visible, load_or_refuse, may_read_episodes, may_record_episodes, refuse,
@@ -461,23 +463,6 @@ RECENTLY_FOUND = timedelta(days=14)
 
 
 @dataclass
-class Told:
-    """What the schools were told of an episode, one kind of notification ("Reported missing",
-    "Found", ...) at a time, so the list says which one it speaks of."""
-
-    kind: str                    # the notification's kind, as people read it
-    sent: int                    # notification groups of this kind (one per school and sending)
-    acknowledged: int
-    overdue: int                 # not acknowledged by the deadline
-
-    @property
-    def status(self) -> str:
-        if self.overdue:
-            return "not acknowledged: overdue"
-        return "acknowledged" if self.acknowledged == self.sent else "waiting"
-
-
-@dataclass
 class DashboardRow:
     episode: MissingEpisode
     child: Child
@@ -492,21 +477,6 @@ class DashboardRow:
     told: list[Told] = field(default_factory=list)
 
 
-def _seen_at_school(episode_ids: list[int]) -> dict[int, datetime]:
-    """Episode id -> the latest "the child is at school now" reply (one query for the page): the
-    missing team and the police see at a glance where a missing child has turned up."""
-    from sqlalchemy import func
-
-    from hub.notifications.models import NotificationReply, ReplyKind
-
-    if not episode_ids:
-        return {}
-    return dict(db.session().execute(
-        select(NotificationReply.episode_id, func.max(NotificationReply.seen_at))
-        .where(NotificationReply.episode_id.in_(episode_ids), NotificationReply.kind == ReplyKind.seen_at_school)
-        .group_by(NotificationReply.episode_id)).all())
-
-
 def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> list[DashboardRow]:
     """Open episodes, and those found in the last two weeks, of children the actor may see: with
     what is overdue and whether the schools acknowledged. Audited as one read per child shown.
@@ -514,10 +484,6 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
     Open ones first, then the found, each newest first: two queries that each walk the index on
     (found_at, reported_start) and stop at the page's length, so the page reads what it shows
     whatever the number of open episodes; what is overdue is read from the stored due times."""
-    from sqlalchemy import func
-
-    from hub.notifications.models import Notification, NotificationKind
-
     if not may_read_episodes(actor):
         return []
     now = now or utcnow()
@@ -530,29 +496,14 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
     if not rows:
         return []
     child_ids = {c.id for _, c in rows}
-    groups: dict[int, dict[str, tuple[bool, bool]]] = {}
-    kinds: dict[int, dict[NotificationKind, Told]] = {}
-    for episode_id, kind, group, acked, deadline, first in session.execute(
-            select(Notification.episode_id, Notification.kind, Notification.group_key,
-                   func.max(Notification.acknowledged_at), func.min(Notification.deadline_at),
-                   func.min(Notification.id))
-            .where(Notification.episode_id.in_([e.id for e, _ in rows]))
-            .group_by(Notification.episode_id, Notification.kind, Notification.group_key)
-            .order_by(func.min(Notification.id))):
-        deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=now.tzinfo)
-        answered, overdue = acked is not None, acked is None and deadline <= now
-        groups.setdefault(episode_id, {})[group] = (answered, overdue)
-        told = kinds.setdefault(episode_id, {}).setdefault(kind, Told(kind.label, 0, 0, 0))
-        told.sent, told.acknowledged, told.overdue = (told.sent + 1, told.acknowledged + answered,
-                                                      told.overdue + overdue)
-    seen = _seen_at_school([e.id for e, _ in rows if e.found_at is None])
+    told = notification_counts.told_of_episodes([e.id for e, _ in rows], now)
+    seen = notification_counts.seen_at_school([e.id for e, _ in rows if e.found_at is None])
     result = []
     for episode, child in rows:
-        told = groups.get(episode.id, {})
+        schools = told.get(episode.id, EpisodeTold())
         result.append(DashboardRow(
-            episode, child, deadlines.overdue(episode, now),
-            len(told), sum(1 for a, _ in told.values() if a), sum(1 for _, o in told.values() if o),
-            seen.get(episode.id), list(kinds.get(episode.id, {}).values())))
+            episode, child, deadlines.overdue(episode, now), schools.sent, schools.acknowledged, schools.overdue,
+            seen.get(episode.id), schools.kinds))
     with unit_of_work():
         # One event for the page, naming every child it shows (who-has-seen finds each).
         audit.record("read", actor=actor, object_type="missing-dashboard", purpose="missing dashboard",
