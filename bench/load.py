@@ -131,7 +131,7 @@ def _historic_download(rows: int) -> bytes:
 
     from openpyxl import Workbook
 
-    from hub.missing.download import COLUMNS
+    from hub.missing.imports.download import COLUMNS
 
     now = datetime.now(timezone.utc)
     workbook = Workbook(write_only=True)

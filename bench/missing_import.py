@@ -88,7 +88,7 @@ def _download(rows: int, later: bool = False) -> bytes:
     `later` file is the next day's: one row in ten has news (found, or a risk grade raised)."""
     from openpyxl import Workbook
 
-    from hub.missing.download import COLUMNS
+    from hub.missing.imports.download import COLUMNS
 
     london = ZoneInfo("Europe/London")
     now = NOW
@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"{time.perf_counter() - start:.0f} s)")
     from hub import db
     from hub.auth.models import User
-    from hub.missing import imports
-    from hub.missing.download import read_download
+    from hub.missing.imports import service as imports
+    from hub.missing.imports.download import read_download
 
     assert _openpyxl_read(data) == args.rows
     baseline = _best(lambda: _openpyxl_read(data))

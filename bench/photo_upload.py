@@ -1,4 +1,4 @@
-"""Profile photo uploads: the work `hub.missing.photos.clean_photo` does in a web request.
+"""Profile photo uploads: the work `hub.missing.profiles.photos.clean_photo` does in a web request.
 
 Issue 19 item 22: a 105 KB, 6000 x 6000 PNG held a web worker for 7 s. Each upload below goes
 through clean_photo (median of --runs, in this process, CPU only: no HTTP, no database), against
@@ -16,7 +16,7 @@ import time
 
 from PIL import Image
 
-from hub.missing import photos
+from hub.missing.profiles import photos
 
 GOAL_S = 1.0
 

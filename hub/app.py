@@ -89,24 +89,22 @@ def _blueprints(app: Flask) -> None:
     from hub.sharing.views import bp as sharing_bp
     from hub.subject_access.views import bp as subject_access_bp
     from hub.web import bp as core_bp
-    from hub.missing.import_views import bp as missing_import_bp
+    from hub.missing.imports.views import bp as missing_import_bp
     from hub.missing.views import bp as missing_bp
     from hub.notifications.views import bp as notifications_bp
     from hub.api.views import bp as api_bp
-    from hub.mace.action_views import bp as mace_actions_bp
-    from hub.mace.meeting_views import bp as mace_meetings_bp
-    from hub.mace.subject_views import bp as mace_subjects_bp
-    from hub.mace.views import bp as mace_bp
+    from hub.mace.views.actions import bp as mace_actions_bp
+    from hub.mace.views.meetings import bp as mace_meetings_bp
+    from hub.mace.views.subjects import bp as mace_subjects_bp
+    from hub.mace.views.groups import bp as mace_bp
     from hub.reports.views import bp as reports_bp
+    from hub.reports.views import returns_bp as reports_returns_bp
     from hub.retention.views import bp as retention_bp
 
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,
                missing_import_bp, notifications_bp, api_bp, subject_access_bp, mace_bp, mace_meetings_bp,
-               mace_subjects_bp, mace_actions_bp, reports_bp, retention_bp):
+               mace_subjects_bp, mace_actions_bp, reports_bp, reports_returns_bp, retention_bp):
         app.register_blueprint(bp)
-    from hub.reports.returns_views import bp as reports_returns_bp
-
-    app.register_blueprint(reports_returns_bp)  # returns, annual report, data quality (/reports/...)
     # The API takes no cookies (bearer tokens only), so cross-site request forgery cannot reach it.
     csrf.exempt(api_bp)
     from hub.api import oauth

@@ -19,6 +19,7 @@ from hub.audit.models import AuditEvent
 from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
 from hub.errors import NotFound
+from hub.missing.profiles import service as profiles
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
@@ -252,7 +253,7 @@ def test_missing_episodes_and_the_profile_are_in_the_pack_with_free_text_marked(
     missing.record_episode(world["officer"], world["child"].id, missing.EpisodeDetails(
         police_reference="SAR/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.high, missing_from=MissingFrom.home, missing_from_detail="the park"))
-    missing.save_profile(world["worker"], world["child"].id, {"friends_and_associates": "A friend called Sam",
+    profiles.save_profile(world["worker"], world["child"].id, {"friends_and_associates": "A friend called Sam",
                                                               "medical_needs": "Inhaler"})
     pack = service.pack(world["hub_dpo"], world["child"].id)
     episodes = _section(pack, "Missing episodes")

@@ -320,6 +320,12 @@ def _replace_recovery_codes(user: User) -> list[str]:
     return codes
 
 
+def signing_in_user(user_id: int) -> User | None:
+    """The user between a correct password and their second factor (the sign-in pages keep the id
+    in the session for a few minutes; the checks that follow take the id, not this object)."""
+    return db.session().get(User, user_id)
+
+
 # --- sessions -----------------------------------------------------------------------------------
 
 def start_session(user_id: int, method: str) -> tuple[User, UserSession]:
@@ -413,6 +419,11 @@ def email_key(email: str) -> str:
     sign-in's attempt counter and a single sign-on refusal, so a reviewer holding the hub's key
     can match either to an account without the log ever holding the address."""
     return crypto.blind_index("sign-in", (email or "").strip().lower())
+
+
+def enabled_sso_providers() -> list[SsoProvider]:
+    """The organisations' single sign-on providers that are switched on (the sign-in page offers each)."""
+    return list(db.session().scalars(select(SsoProvider).where(SsoProvider.enabled.is_(True))))
 
 
 def sso_user(provider: SsoProvider, claims: dict) -> SsoOutcome:

@@ -8,13 +8,11 @@ from urllib.parse import urlsplit
 import segno
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
-from hub import db
 from hub.admin import service as admin_service
 from hub.auth import service
 from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
-from hub.auth.models import SsoProvider, User
+from hub.auth.models import User
 from hub.web import client_address, public
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -43,7 +41,7 @@ def _pending_user() -> User | None:
     user_id, since = session.get("pending_user"), session.get("pending_at", 0)
     if not user_id or time.time() - since > PENDING_SECONDS:
         return None
-    return db.session().get(User, user_id)
+    return service.signing_in_user(user_id)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -70,12 +68,8 @@ def sign_in():
             "throttled": "Too many wrong attempts from this network: wait 15 minutes and try again",
         }[result.status]
         form.password.errors = [error]
-    sso_orgs = [p.organisation for p in _enabled_sso()]
+    sso_orgs = [p.organisation for p in service.enabled_sso_providers()]
     return render_template("auth/sign_in.html", form=form, error=error, sso_orgs=sso_orgs)
-
-
-def _enabled_sso():
-    return list(db.session().scalars(select(SsoProvider).where(SsoProvider.enabled.is_(True))))
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])

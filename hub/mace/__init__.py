@@ -1,6 +1,8 @@
 """MACE (multi-agency child exploitation) locality groups.
 
-Only the groups, their member agencies and the children on their agendas exist so far: the
-permission module needs them to answer "does this user's MACE group hold this child". Meetings,
-intelligence, actions and outcomes come with the MACE issue.
+`models.py` and `service.py` (groups, membership and the helpers every area shares) stand at the
+top; `operations/` holds one service module per area (meetings, agenda, proposals, actions,
+outcomes, subjects, intelligence, network, exports, mine); `views/` holds one thin blueprint per
+area (`mace`, `mace_meetings`, `mace_subjects`, `mace_actions`, all under `/mace`) and `forms/`
+their forms; `demo.py` seeds the demonstration data.
 """

@@ -9,10 +9,18 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
 from hub import db
+from hub.admin import service as admin
 from hub.audit.context import cli_origin
+from hub.auth.models import User
+from hub.auth.roles import OrgKind
+from hub.errors import HubError
 from hub.missing import deadlines
+from hub.missing.imports import service as imports
+from hub.missing.imports.download import Limits
+from hub.permissions import is_officer_of
 
 group = AppGroup("missing", help="Missing episodes and the police daily download.")
 
@@ -24,10 +32,6 @@ group = AppGroup("missing", help="Missing episodes and the police daily download
               help="A police officer of that force: the audit log names them as the importer.")
 def import_command(path: Path, force_code: str, email: str) -> None:
     """Import a police daily download (xlsx) for a force, showing progress."""
-    from hub.errors import HubError
-    from hub.missing import imports
-    from hub.missing.download import Limits
-
     cli_origin()
     actor = _officer(force_code, email)
     limits = Limits.from_env()
@@ -81,15 +85,7 @@ class _Progress:
             self._bar.__exit__(None, None, None)
 
 
-def _officer(force_code: str, email: str):
-    from sqlalchemy import func, select
-
-    from hub import db
-    from hub.admin import service as admin
-    from hub.auth.models import User
-    from hub.auth.roles import OrgKind
-    from hub.permissions import is_officer_of
-
+def _officer(force_code: str, email: str) -> User:
     force = admin.organisation_by_code(force_code)
     if force is None or force.kind != OrgKind.police:
         raise click.ClickException(f"No police force has the code {force_code!r}")
@@ -105,10 +101,6 @@ def _officer(force_code: str, email: str):
               help="Use this force's own column headings instead of the hub's.")
 def template_command(out: Path, force_code: str | None) -> None:
     """Write the blank download template, with a Guidance sheet describing each column."""
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind
-    from hub.missing import imports
-
     force_id = None
     if force_code:
         force = admin.organisation_by_code(force_code)

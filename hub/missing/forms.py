@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from hub.forms import DateInputField, TimeInputField
 from hub.missing import rules
 from hub.missing.models import Classification, MissingFrom, RiskGrade
-from hub.missing.service import PROFILE_FIELDS, PROFILE_HINTS, PROFILE_TEXT_MAX
+from hub.missing.profiles.service import PROFILE_FIELDS, PROFILE_HINTS, PROFILE_TEXT_MAX
 
 
 def _choices(enum_class):

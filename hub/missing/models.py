@@ -171,7 +171,7 @@ class PhilomenaProfile(Base):
     # Part 1, kept ahead.
     #: Description: height, build, hair, marks, how they present.
     physical_description: Mapped[str | None] = mapped_column(EncryptedText)
-    #: A recent photo, re-encoded as JPEG without metadata (hub.missing.photos), encrypted.
+    #: A recent photo, re-encoded as JPEG without metadata (hub.missing.profiles.photos), encrypted.
     photo: Mapped[bytes | None] = mapped_column(EncryptedBytes)
     photo_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     friends_and_associates: Mapped[str | None] = mapped_column(EncryptedText)

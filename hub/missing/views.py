@@ -1,5 +1,5 @@
 """Pages of hub.missing: the missing team's list, recording an episode, the episode with what is
-due, and the Philomena profile (a thin blueprint: every rule is in service.py and rules.py)."""
+due, and the Philomena profile (a thin blueprint: every rule is in service.py, rules.py and profiles/)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from hub.errors import Invalid
 from hub.forms import london_to_utc, utc_to_london
 from hub.missing import rules, service
 from hub.missing.forms import TIMES, EpisodeForm, ProfileForm, ProgressForm, ReleaseForm
-from hub.missing.models import Classification, MissingFrom, RiskGrade
-from hub.missing.profile_content import PHOTO_HELD
+from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.missing.profiles import service as profiles
+from hub.missing.profiles.content import PHOTO_HELD
+from hub.missing.profiles.photos import MAX_UPLOAD_BYTES
 from hub.notifications.inbox import status_for_episode
 from hub.notifications.replies import replies_for_episode
 from hub.people import service as people
+from hub.people.models import Child
 from hub.permissions import may_record_episodes
+from hub.sharing import service as sharing
 from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("missing", __name__, url_prefix="/missing")
@@ -49,11 +53,9 @@ def new(child_id: int):
     return render_template("missing/new.html", form=form, child=child, police=police)
 
 
-def _progress_form(episode, child) -> ProgressForm:
-    from hub.sharing import service as sharing
-
+def _progress_form(episode: MissingEpisode, child: Child) -> ProgressForm:
     form = ProgressForm()
-    authorities = [(0, "Not recorded")] + [(o.id, o.name) for o in people_authorities()]
+    authorities = [(0, "Not recorded")] + [(o.id, o.name) for o in service.childrens_services()]
     form.receiving_authority_id.choices = authorities
     form.home_authority_id.choices = authorities
     form.return_interview_share_id.choices = [(0, "Not recorded")] + [
@@ -75,16 +77,6 @@ def _progress_form(episode, child) -> ProgressForm:
         for name in rules.FACTOR_LISTS:
             getattr(form, name).data = sorted(episode.codes(name))
     return form
-
-
-def people_authorities():
-    from sqlalchemy import select
-
-    from hub import db
-    from hub.auth.models import Organisation
-
-    return db.session().scalars(select(Organisation).where(Organisation.kind == OrgKind.childrens_social_care)
-                                .order_by(Organisation.name))
 
 
 def _changes(form: ProgressForm) -> service.EpisodeChanges:
@@ -121,38 +113,37 @@ def show(episode_id: int):
     replies = replies_for_episode(actor(), episode)  # what schools told the police
     return render_template("missing/show.html", episode=episode, child=child, form=form,
                            assessment=service.assess(episode), statuses=statuses, replies=replies, rules=rules,
-                           releases=service.releases(episode_id), release_form=ReleaseForm(),
-                           may_release=service.may_keep_profile(actor(), child))
+                           releases=profiles.releases(episode_id), release_form=ReleaseForm(),
+                           may_release=profiles.may_keep_profile(actor(), child))
 
 
 @bp.route("/profile/<int:child_id>", methods=["GET", "POST"])
 @personal_data
 def profile(child_id: int):
     child = people.get_child(actor(), child_id, purpose="Philomena protocol profile")
-    current = service.get_profile(actor(), child_id)
+    current = profiles.get_profile(actor(), child_id)
     form = ProfileForm()
     if not form.is_submitted() and current is not None:
-        for name in service.PROFILE_FIELDS:
+        for name in profiles.PROFILE_FIELDS:
             getattr(form, name).data = getattr(current, name)
     if form.validate_on_submit():
         try:
-            service.save_profile(actor(), child_id, {name: getattr(form, name).data for name in service.PROFILE_FIELDS},
-                                 _photo_change(form))
+            profiles.save_profile(actor(), child_id,
+                                  {name: getattr(form, name).data for name in profiles.PROFILE_FIELDS},
+                                  _photo_change(form))
             flash("Profile saved. It stays with the child's authority until it is released to the police.", "success")
             return redirect(url_for("missing.profile", child_id=child_id))
         except Invalid as exc:
             apply_errors(form, exc)
     return render_template("missing/profile.html", form=form, child=child, profile=current,
-                           parts=service.PROFILE_PARTS)
+                           parts=profiles.PROFILE_PARTS)
 
 
-def _photo_change(form: ProfileForm) -> service.PhotoChange:
+def _photo_change(form: ProfileForm) -> profiles.PhotoChange:
     """The upload as sent (read at most one byte past the limit: the service refuses it whole)."""
-    from hub.missing.photos import MAX_UPLOAD_BYTES
-
     upload = form.photo.data
     data = upload.stream.read(MAX_UPLOAD_BYTES + 1) if upload and upload.filename else None
-    return service.PhotoChange(upload=data, remove=bool(form.remove_photo.data))
+    return profiles.PhotoChange(upload=data, remove=bool(form.remove_photo.data))
 
 
 @bp.route("/profile/<int:child_id>/photo")
@@ -160,7 +151,7 @@ def _photo_change(form: ProfileForm) -> service.PhotoChange:
 def profile_photo(child_id: int):
     """The photo, to those who may see the profile; never cached. A profile without a photo
     answers with a placeholder, so an image on a page never breaks."""
-    photo = service.get_profile_photo(actor(), child_id)
+    photo = profiles.get_profile_photo(actor(), child_id)
     response = make_response(photo if photo is not None else NO_PHOTO_SVG)
     response.mimetype = "image/jpeg" if photo is not None else "image/svg+xml"
     response.headers["Cache-Control"] = "no-store"
@@ -178,9 +169,9 @@ NO_PHOTO_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60
 def released_profile(episode_id: int):
     """The profile as released to the police for this episode, in the protocol's sections."""
     episode = service.get_episode(actor(), episode_id)
-    share = service.released_profile(actor(), episode_id)
-    parts = service.released_sections(share.content or "") if share is not None else []
-    has_photo = any(s.label == service.PHOTO_LABEL and s.text == PHOTO_HELD for p in parts for s in p.sections)
+    share = profiles.released_profile(actor(), episode_id)
+    parts = profiles.released_sections(share.content or "") if share is not None else []
+    has_photo = any(s.label == profiles.PHOTO_LABEL and s.text == PHOTO_HELD for p in parts for s in p.sections)
     return render_template("missing/profile_released.html", episode=episode, share=share, parts=parts,
                            has_photo=has_photo)
 
@@ -190,7 +181,7 @@ def release_profile(episode_id: int):
     form = ReleaseForm()
     if form.validate_on_submit():
         try:
-            service.release_profile(actor(), episode_id)
+            profiles.release_profile(actor(), episode_id)
             flash("Profile released to the police as a share record.", "success")
             return redirect(url_for("missing.released_profile", episode_id=episode_id))
         except Invalid as exc:

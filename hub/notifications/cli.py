@@ -24,6 +24,8 @@ from hub.audit import dpo, signing
 from hub.audit import service as audit_service
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
+from hub.mace.operations import outcomes
+from hub.missing.imports import service as imports
 from hub.notifications import escalation, still_missing
 
 group = AppGroup("notifications", help="School notifications: delivery and escalation.")
@@ -114,7 +116,6 @@ def run_all(settings, worker: str, batch: int, poll: float, stop: threading.Even
 def escalate_due() -> int:
     """The worker's "escalate" duty: escalate what is overdue, tell schools whose pupil is still
     missing at the start of a school day, remind MACE members of outcomes due."""
-    from hub.mace import outcomes
 
     return escalation.escalate_due() + still_missing.remind_still_missing() + outcomes.remind_due()
 
@@ -134,7 +135,6 @@ def audit_duties() -> list:
 def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:
     """One queued police download (uploaded on the web), imported by this worker; the e-mails
     each chunk queues are sent before the next chunk, so schools hear at once."""
-    from hub.missing import imports
     from hub.notifications import delivery
 
     done = imports.run_queued(worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))

@@ -1,13 +1,14 @@
-"""The reports' filter form: sent with GET (it changes nothing), so a filtered page can be bookmarked."""
+"""The reports' forms, all sent with GET (they change nothing, so no CSRF token is needed, and a page
+can be bookmarked): the filters, and the year of a return or of the annual report."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput
-from wtforms import SelectField, SubmitField
-from wtforms.validators import Optional, ValidationError
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Optional, Regexp, ValidationError
 
 from hub.forms import DateInputField
 from hub.reports.query import AGE_BANDS, ReportFilters
@@ -61,3 +62,26 @@ class ReportFilterForm(FlaskForm):
             age_band=self.age_band.data or None,
             looked_after=LOOKED_AFTER.get(self.looked_after.data or ""),
             school_id=int(self.school.data) if self.school.data else None)
+
+
+class _YearForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    year = StringField(
+        "Year", widget=GovTextInput(),
+        description="The year ending 31 March: 2026 is 1 April 2025 to 31 March 2026.",
+        validators=[InputRequired("Enter a year"),
+                    Regexp(r"^\s*\d{4}\s*$", message="Enter the year as 4 digits, like 2026")])
+
+    @property
+    def year_number(self) -> int:
+        return int(self.year.data.strip())
+
+
+class ReturnYearForm(_YearForm):
+    submit = SubmitField("Download the SSDA903 missing file", widget=GovSubmitInput())
+
+
+class AnnualForm(_YearForm):
+    submit = SubmitField("Download the annual report", widget=GovSubmitInput())

@@ -39,7 +39,7 @@ from hub.auth.models import Organisation, User
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
 from hub.mace.models import MaceMeeting, MaceOutcome
-from hub.mace.outcomes import escalation_due_on, expected_outcomes
+from hub.mace.operations.outcomes import escalation_due_on, expected_outcomes
 from hub.missing.models import EpisodeSource, ImportReviewItem, MissingEpisode, ReviewStatus
 from hub.notifications.models import NotificationReply
 from hub.people.models import Child

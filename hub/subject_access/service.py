@@ -24,6 +24,7 @@ from hub.auth.models import Organisation, User
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
 from hub.missing.models import MissingEpisode, PhilomenaProfile
+from hub.missing.profiles.service import PROFILE_FIELDS
 from hub.people.models import AgencyInvolvement, Child, Enrolment
 from hub.permissions import (
     is_hub_dpo, may_prepare_subject_access, refuse, subject_access_episodes, subject_access_profile,
@@ -264,8 +265,6 @@ def _episodes_section(episodes: list[MissingEpisode], names: _Names) -> Section:
 
 
 def _profile_section(profile: PhilomenaProfile | None) -> Section:
-    from hub.missing.service import PROFILE_FIELDS
-
     rows = []
     if profile is not None:
         for name, label in PROFILE_FIELDS.items():

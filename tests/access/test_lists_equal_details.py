@@ -37,9 +37,9 @@ from sqlalchemy import select
 from hub import db
 from hub.db import unit_of_work
 from hub.errors import Invalid, NotFound
-from hub.mace import intelligence
 from hub.mace import service as mace
 from hub.mace.models import MaceMember, MemberRole
+from hub.mace.operations import intelligence
 from hub.missing.models import MissingEpisode
 from hub.notifications.models import Notification
 from hub.people import service as people

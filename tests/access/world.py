@@ -20,7 +20,6 @@ from hub import db
 from hub.consent import service as consent
 from hub.consent.models import GivenBy
 from hub.db import unit_of_work, utcnow
-from hub.mace import actions, intelligence, meetings, outcomes, subjects
 from hub.mace.models import (
     Attendance,
     MaceAgendaChild,
@@ -31,6 +30,7 @@ from hub.mace.models import (
     MemberRole,
     SubjectKind,
 )
+from hub.mace.operations import actions, agenda, intelligence, meetings, outcomes, subjects
 from hub.missing import service as missing
 from hub.missing.models import (
     Classification,
@@ -42,6 +42,7 @@ from hub.missing.models import (
     MissingFrom,
     RiskGrade,
 )
+from hub.missing.profiles import service as profiles
 from hub.notifications.models import Notification
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, BreakGlassCategory, Enrolment, IdentifierKind
@@ -186,7 +187,7 @@ def build_rich_world() -> RichWorld:
 
     meeting = meetings.schedule(w.user("chair"), w.group.id, meetings.MeetingDetails(
         TODAY + timedelta(days=7), "09:30", "Town hall"))
-    item = meetings.add_item(w.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.child, c["mace"].id))
+    item = agenda.add_item(w.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child, c["mace"].id))
     place_ = subjects.add_location(w.user("member"), w.group.id, subjects.LocationDetails("The old mill", "other"))
     person = subjects.add_person(w.user("member"), w.group.id, subjects.PersonDetails(
         kind="person", name=PERSON_NAME, legal_basis="10+S1P18", justification="Seen collecting children",
@@ -205,7 +206,7 @@ def build_rich_world() -> RichWorld:
 
     # A meeting held today: force 1 and the authority present, force 1's outcome for the child.
     held = meetings.schedule(w.user("chair"), w.group.id, meetings.MeetingDetails(TODAY, "00:00", "Town hall"))
-    meetings.add_item(w.user("chair"), held.id, meetings.ItemDraft(SubjectKind.child, c["mace"].id))
+    agenda.add_item(w.user("chair"), held.id, agenda.ItemDraft(SubjectKind.child, c["mace"].id))
     marks = {w.users[u].id: Attendance.present if u in ("chair", "member") else Attendance.apologies
              for u in ("chair", "member", "mace_only", "nurse_member")}
     meetings.record_attendance(w.user("chair"), held.id, marks)
@@ -228,11 +229,11 @@ def build_rich_world() -> RichWorld:
 
     people.break_glass(w.user("glass"), c["glass"].id, BreakGlassCategory.injured_or_unwell,
                        "Child in A&E, no record reachable: need the plan")
-    missing.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
-                         missing.PhotoChange(upload=_jpeg()))
-    missing.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
+    profiles.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
+                         profiles.PhotoChange(upload=_jpeg()))
+    profiles.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
     _episode(w, "roll_a_f2", "off2", "roll_a", "F2/EP/2")
-    released = missing.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
+    released = profiles.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
     sharing.revoke(w.user("sw_h"), released.id, w.orgs["f2"].id, "released to the wrong force")
     w.consent = consent.record_consent(w.user("sw_h"), consent.ConsentDetails(
         child_id=c["roll_a"].id, given_by=GivenBy.child, giver_description="the child herself", given=True,

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
-from hub.mace import outcomes
+from hub.mace.operations import outcomes
 from hub.missing import service as missing
 from hub.missing.models import Classification, MissingFrom, RiskGrade
 from tests.e2e.conftest import assert_accessible, signed_in_page

@@ -12,7 +12,7 @@ import openpyxl
 
 from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
-from hub.missing.download import COLUMNS
+from hub.missing.imports.download import COLUMNS
 from hub.people.models import IdentifierKind
 from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
@@ -61,7 +61,7 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     assert_accessible(page)
     # One cycle of the worker, in-process (the delivery worker runs this each cycle); the page, which
     # follows the progress in place, then offers the summary.
-    from hub.missing import imports
+    from hub.missing.imports import service as imports
 
     assert imports.run_queued("e2e-worker") is not None
     page.get_by_test_id("see-summary").click(timeout=30_000)  # the page's script saw it finish

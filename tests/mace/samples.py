@@ -24,7 +24,7 @@ def mace_samples(chair: User, child: Child) -> dict[str, int]:
         s.add(member)
         s.flush()
         samples = {"group_id": group.id, "member_id": member.id}
-        # Meetings (hub/mace/meetings.py): a meeting with the child on its agenda.
+        # Meetings (hub/mace/operations/meetings.py, agenda.py): a meeting with the child on its agenda.
         from hub.db import utcnow
         from hub.mace.models import MaceAgendaChild, MaceAgendaItem, MaceMeeting
 
@@ -37,7 +37,7 @@ def mace_samples(chair: User, child: Child) -> dict[str, int]:
         s.add(agenda_item)
         s.flush()
         samples |= {"meeting_id": meeting.id, "agenda_item_id": agenda_item.id}
-    # Actions (hub/mace/actions.py): an action of the sample meeting, owned by the chair.
+    # Actions (hub/mace/operations/actions.py): an action of the sample meeting, owned by the chair.
     from hub.mace.models import MaceAction
 
     with db.unit_of_work() as s:
@@ -47,7 +47,7 @@ def mace_samples(chair: User, child: Child) -> dict[str, int]:
         s.add(action)
         s.flush()
         samples["action_id"] = action.id
-    # Subjects, intelligence and the network (hub/mace/subjects.py, intelligence.py, network.py).
+    # Subjects, intelligence and the network (hub/mace/operations/subjects.py, intelligence.py, network.py).
     from hub.mace.models import LocationKind, MaceLink, MaceLocation, MacePerson, PersonKind
     from hub.sharing.models import Category, ObtainedHow, ShareAccess, ShareRecord, SourceKind
 

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth.roles import Role
-from hub.mace import intelligence
 from hub.mace.models import MaceAgendaChild, MemberRole
+from hub.mace.operations import intelligence
 from hub.missing import service as missing
 from hub.missing.models import Classification, EpisodeSource, MissingFrom, RiskGrade
+from hub.missing.profiles import service as profiles
 from hub.permissions import child_access
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
@@ -124,11 +125,11 @@ def test_a_profile_release_shows_its_photo_to_the_force_it_went_to_and_not_to_th
     with db.unit_of_work() as s:
         s.add(MaceAgendaChild(group_id=mace.group.id, child_id=child.id))
     assert child_access(chair, child.id)  # the group holds the child: the chair may open the record
-    missing.save_profile(keeper, child.id, {"physical_description": "Tall"}, missing.PhotoChange(upload=_jpeg()))
+    profiles.save_profile(keeper, child.id, {"physical_description": "Tall"}, profiles.PhotoChange(upload=_jpeg()))
     episode = missing.record_episode(mace.user("police"), child.id, missing.EpisodeDetails(
         police_reference="MP/26/7001", reported_start=utcnow() - timedelta(hours=2),
         classification=Classification.missing, risk_grade=RiskGrade.high, missing_from=MissingFrom.home))
-    missing.release_profile(keeper, episode.id)
+    profiles.release_profile(keeper, episode.id)
     url = f"/missing/profile/{child.id}/photo"
 
     police = _client(app, mace, "police")

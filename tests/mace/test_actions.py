@@ -13,11 +13,11 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
-from hub.mace import actions
 from hub.mace.models import (
     ActionKind, ActionStatus, DisruptionKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceMeeting, MacePerson,
     PersonKind,
 )
+from hub.mace.operations import actions
 from hub.mace.service import TEXT_MAX
 from tests.factories import sign_in
 

@@ -13,8 +13,8 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth.roles import Role
 from hub.errors import Invalid, NotFound
-from hub.mace import intelligence, subjects
 from hub.mace.models import MaceAgendaChild, MaceIntelligenceSubject, MaceLink, MaceLocation
+from hub.mace.operations import intelligence, subjects
 from hub.permissions import child_access
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice

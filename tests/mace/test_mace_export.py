@@ -14,10 +14,10 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.errors import NotFound
-from hub.mace import exports
 from hub.mace.models import (
     Attendance, MaceAction, MaceAgencyUpdate, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceOutcome,
 )
+from hub.mace.operations import exports
 from hub.people.models import Child
 from tests.factories import make_child, sign_in
 

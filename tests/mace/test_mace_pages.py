@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import db
 from hub.errors import Invalid
-from hub.mace import meetings
 from hub.mace.models import (
     Attendance, MaceAgendaChild, MaceAgendaItem, MaceAttendance, MaceLocation, MaceMeeting, MeetingStatus,
     SubjectKind,
 )
+from hub.mace.operations import agenda, meetings
 from tests.factories import sign_in
 
 LONDON = ZoneInfo("Europe/London")
@@ -65,14 +65,14 @@ def test_the_groups_view_of_a_child_cannot_hold_a_risk_level_without_its_review_
 
 def test_the_service_sets_a_level_only_with_its_review_date_and_refuses_a_date_without_a_level(mace):
     meeting = _meeting(mace, datetime.now(timezone.utc) + timedelta(days=7))
-    item = meetings.add_item(mace.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.child,
+    item = agenda.add_item(mace.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child,
                                                                                  mace.children[0].id))
     with pytest.raises(Invalid) as refused:
-        meetings.set_risk(mace.user("chair"), item.id, meetings.RiskDraft(None, date.today() + timedelta(days=7)))
+        agenda.set_risk(mace.user("chair"), item.id, agenda.RiskDraft(None, date.today() + timedelta(days=7)))
     assert "level" in refused.value.errors
     db.session().refresh(item)
     assert item.risk_level is None and item.risk_review_on is None
-    meetings.set_risk(mace.user("chair"), item.id, meetings.RiskDraft("High", None))
+    agenda.set_risk(mace.user("chair"), item.id, agenda.RiskDraft("High", None))
     db.session().refresh(item)
     assert item.risk_level == "High" and item.risk_review_on is not None
 
@@ -92,12 +92,12 @@ def test_the_meeting_item_shows_a_level_whose_review_date_is_missing_instead_of_
 def test_add_an_action_names_each_agenda_items_child_place_or_person(app, mace):
     meeting = _meeting(mace, datetime.now(timezone.utc) + timedelta(days=7))
     for child in mace.children[:2]:
-        meetings.add_item(mace.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.child, child.id))
+        agenda.add_item(mace.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child, child.id))
     with db.unit_of_work() as s:
         place = MaceLocation(group_id=mace.group.id, name="Rec ground", kind="park",
                              created_by_user_id=mace.user("chair").id)
         s.add(place)
-    meetings.add_item(mace.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.location, place.id))
+    agenda.add_item(mace.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.location, place.id))
     client = app.test_client()
     sign_in(client, *mace.users["chair"])
     html = client.get(f"/mace/meetings/{meeting.id}/actions/new").get_data(as_text=True)

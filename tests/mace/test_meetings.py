@@ -12,10 +12,10 @@ from sqlalchemy import event, select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.errors import Invalid, NotFound
-from hub.mace import meetings
 from hub.mace.models import (
     Attendance, MaceAgencyUpdate, MaceAgendaChild, MaceAttendance, MaceMeeting, MeetingStatus, SubjectKind,
 )
+from hub.mace.operations import agenda, meetings
 from hub.mace.service import TEXT_MAX
 from tests.factories import make_child, post_form, sign_in
 
@@ -32,7 +32,7 @@ def _meeting(mace, day: date | None = None) -> MaceMeeting:
 
 def _item(mace, meeting, child=None):
     child = child or mace.children[0]
-    return meetings.add_item(mace.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.child, child.id))
+    return agenda.add_item(mace.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child, child.id))
 
 
 def test_the_chair_schedules_a_meeting_in_london_time_and_the_change_is_audited(mace):
@@ -148,7 +148,7 @@ def test_the_meeting_is_recorded_as_held_only_once_someone_was_present(mace):
 def test_the_chair_sets_a_risk_level_and_the_groups_view_of_the_child_follows(mace):
     item = _item(mace, _meeting(mace))
     review = date.today() + timedelta(days=30)
-    meetings.set_risk(mace.user("chair"), item.id, meetings.RiskDraft("High", review))
+    agenda.set_risk(mace.user("chair"), item.id, agenda.RiskDraft("High", review))
     held = db.session().scalars(select(MaceAgendaChild).where(MaceAgendaChild.child_id == item.child_id)).one()
     assert (held.risk_level, held.risk_review_due) == ("High", review) and held.risk_set_at is not None
     assert json.loads(_events("mace-agenda-item")[-1].detail) == {"risk_level": "High", "review_on": review.isoformat()}
@@ -156,14 +156,14 @@ def test_the_chair_sets_a_risk_level_and_the_groups_view_of_the_child_follows(ma
 
 def test_the_review_date_defaults_to_the_groups_interval(mace):
     item = _item(mace, _meeting(mace))
-    meetings.set_risk(mace.user("chair"), item.id, meetings.RiskDraft("Low", None))
+    agenda.set_risk(mace.user("chair"), item.id, agenda.RiskDraft("Low", None))
     assert item.risk_review_on == date.today() + timedelta(days=mace.group.review_interval_days)
 
 
 def test_a_risk_level_off_the_groups_scale_is_refused(mace):
     item = _item(mace, _meeting(mace))
     with pytest.raises(Invalid) as exc:
-        meetings.set_risk(mace.user("chair"), item.id, meetings.RiskDraft("Category 1", None))
+        agenda.set_risk(mace.user("chair"), item.id, agenda.RiskDraft("Category 1", None))
     assert "scale" in exc.value.errors["level"]
     assert db.session().get(type(item), item.id).risk_level is None
 
@@ -172,7 +172,7 @@ def test_a_risk_level_off_the_groups_scale_is_refused(mace):
 def test_a_review_date_not_in_the_future_or_beyond_the_interval_is_refused(mace, days):
     item = _item(mace, _meeting(mace))
     with pytest.raises(Invalid) as exc:
-        meetings.set_risk(mace.user("chair"), item.id, meetings.RiskDraft("High", date.today() + timedelta(days=days)))
+        agenda.set_risk(mace.user("chair"), item.id, agenda.RiskDraft("High", date.today() + timedelta(days=days)))
     assert "review_on" in exc.value.errors
 
 
@@ -187,29 +187,29 @@ def test_a_risk_level_sent_off_the_scale_through_the_page_shows_the_error(app, m
 
 def test_any_member_adds_their_agencys_update_and_it_is_audited(mace):
     item = _item(mace, _meeting(mace))
-    update = meetings.add_update(mace.user("nurse"), item.id, "Seen at clinic; engaging.")
+    update = agenda.add_update(mace.user("nurse"), item.id, "Seen at clinic; engaging.")
     assert update.organisation_id == mace.health.id
     assert _events("mace-agency-update")[-1].child_id == item.child_id
-    page = meetings.item_page(mace.user("police"), item.id)
+    page = agenda.item_page(mace.user("police"), item.id)
     assert [(u.text, name) for u, name in page.view.updates] == [("Seen at clinic; engaging.", mace.health.name)]
 
 
 def test_huge_text_is_refused_with_a_clear_error_and_nothing_is_stored(mace):
     item = _item(mace, _meeting(mace))
     with pytest.raises(Invalid) as exc:
-        meetings.add_update(mace.user("nurse"), item.id, "x" * (TEXT_MAX + 1))
+        agenda.add_update(mace.user("nurse"), item.id, "x" * (TEXT_MAX + 1))
     assert "characters or fewer" in exc.value.errors["text"]
     with pytest.raises(Invalid):
-        meetings.record_minutes(mace.user("chair"), item.id, meetings.MinutesDraft("x" * (TEXT_MAX + 1), None))
+        agenda.record_minutes(mace.user("chair"), item.id, agenda.MinutesDraft("x" * (TEXT_MAX + 1), None))
     assert db.session().scalars(select(MaceAgencyUpdate)).all() == []
 
 
 def test_a_member_who_is_not_the_chair_cannot_record_minutes_or_risk(mace):
     item = _item(mace, _meeting(mace))
     with pytest.raises(NotFound):
-        meetings.record_minutes(mace.user("police"), item.id, meetings.MinutesDraft("m", None))
+        agenda.record_minutes(mace.user("police"), item.id, agenda.MinutesDraft("m", None))
     with pytest.raises(NotFound):
-        meetings.set_risk(mace.user("police"), item.id, meetings.RiskDraft("High", None))
+        agenda.set_risk(mace.user("police"), item.id, agenda.RiskDraft("High", None))
 
 
 def test_the_chair_records_notes_and_the_next_meeting_date(mace):
@@ -246,7 +246,7 @@ def test_the_meeting_page_runs_the_same_number_of_statements_whatever_the_agenda
     for n in range(6):
         child = make_child(f"More{n}", "Child", responsible_authority_id=mace.authority.id)
         item = _item(mace, meeting, child)
-        meetings.add_update(mace.user("police"), item.id, "update")
+        agenda.add_update(mace.user("police"), item.id, "update")
     db.session().expunge_all()
     large = statements(app, lambda: meetings.meeting_page(mace.user("nurse"), meeting.id))
     assert small == large

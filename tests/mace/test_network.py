@@ -12,8 +12,8 @@ from sqlalchemy import event, select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.errors import NotFound
-from hub.mace import network, subjects
 from hub.mace.models import MaceAgendaChild, MaceLink, MaceLocation, MacePerson, LocationKind, PersonKind
+from hub.mace.operations import network, subjects
 from tests.factories import make_child, sign_in
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.errors import Invalid, NotFound
-from hub.mace import outcomes
 from hub.mace.models import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceOutcome
+from hub.mace.operations import outcomes
 from hub.notifications.models import OutboxMessage
 
 LONDON = ZoneInfo("Europe/London")

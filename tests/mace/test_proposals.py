@@ -13,11 +13,11 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
-from hub.mace import meetings, proposals
 from hub.mace.models import (
     ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation,
     MemberRole, ProposalDecision,
 )
+from hub.mace.operations import agenda, meetings, proposals
 from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.auth.roles import Role
 from tests.factories import make_child, make_user, sign_in
@@ -58,7 +58,7 @@ def _link(mace, place, child) -> None:
 
 
 def _open(mace, meeting) -> dict[tuple[str, str, int], proposals.Proposal]:
-    _, found = meetings.proposals_page(mace.user("chair"), meeting.id)
+    _, found = agenda.proposals_page(mace.user("chair"), meeting.id)
     return {(p.rule, p.kind, p.subject_id): p for p in found.proposals}
 
 
@@ -107,7 +107,7 @@ def test_a_dismissed_proposal_stays_dismissed_until_its_evidence_changes(mace):
     for child in mace.children[:2]:
         _link(mace, place, child)
     key = _open(mace, meeting)[("linked", "location", place.id)].key
-    assert meetings.decide(mace.user("chair"), meeting.id, [key], ProposalDecision.dismissed) == []
+    assert agenda.decide(mace.user("chair"), meeting.id, [key], ProposalDecision.dismissed) == []
     assert ("linked", "location", place.id) not in _open(mace, meeting)
     assert ("linked", "location", place.id) not in _open(mace, _meeting(mace))  # the next meeting too
     _link(mace, place, mace.children[2])  # a third child: new evidence
@@ -119,7 +119,7 @@ def test_accepted_proposals_become_agenda_items_and_the_group_holds_the_children
     for child in mace.children[:2]:
         _episode(mace, child, 1)
     keys = [p.key for p in _open(mace, meeting).values() if p.rule == "missing"]
-    items = meetings.decide(mace.user("chair"), meeting.id, keys, ProposalDecision.accepted)
+    items = agenda.decide(mace.user("chair"), meeting.id, keys, ProposalDecision.accepted)
     assert sorted(i.child_id for i in items) == sorted(c.id for c in mace.children[:2])
     assert all(i.reason.startswith("Proposal accepted: missing episode") for i in items)
     held = set(db.session().scalars(select(MaceAgendaChild.child_id).where(MaceAgendaChild.group_id == mace.group.id)))
@@ -167,16 +167,16 @@ def test_a_member_who_is_not_the_chair_cannot_see_or_accept_proposals(mace):
     meeting = _meeting(mace)
     _episode(mace, mace.children[0], 1)
     with pytest.raises(NotFound):
-        meetings.proposals_page(mace.user("police"), meeting.id)
+        agenda.proposals_page(mace.user("police"), meeting.id)
     with pytest.raises(NotFound):
-        meetings.decide(mace.user("police"), meeting.id, ["missing:child:1:1"], ProposalDecision.accepted)
+        agenda.decide(mace.user("police"), meeting.id, ["missing:child:1:1"], ProposalDecision.accepted)
     assert db.session().scalars(select(MaceAgendaItem)).all() == []
 
 
 def test_an_unknown_proposal_key_is_refused_and_nothing_is_stored(mace):
     meeting = _meeting(mace)
     with pytest.raises(Invalid):
-        meetings.decide(mace.user("chair"), meeting.id, ["missing:child:999:1"], ProposalDecision.accepted)
+        agenda.decide(mace.user("chair"), meeting.id, ["missing:child:999:1"], ProposalDecision.accepted)
     assert db.session().scalars(select(MaceAgendaItem)).all() == []
 
 
@@ -205,14 +205,14 @@ def test_the_proposals_page_runs_the_same_number_of_statements_whatever_the_data
     meeting = _meeting(mace)
     _episode(mace, mace.children[0], 1)
     db.session().expunge_all()
-    small = statements(app, lambda: meetings.proposals_page(mace.user("chair"), meeting.id))
+    small = statements(app, lambda: agenda.proposals_page(mace.user("chair"), meeting.id))
     place = _location(mace)
     for n in range(5):
         child = make_child(f"Area{n}", "Child", responsible_authority_id=mace.authority.id)
         _episode(mace, child, 1)
         _link(mace, place, child)
     db.session().expunge_all()
-    large = statements(app, lambda: meetings.proposals_page(mace.user("chair"), meeting.id))
+    large = statements(app, lambda: agenda.proposals_page(mace.user("chair"), meeting.id))
     assert small == large
 
 
@@ -226,10 +226,10 @@ def test_a_child_of_the_area_the_chair_may_not_see_is_not_proposed_until_the_gro
     meeting = _meeting(mace)
     child = mace.children[0]
     _episode(mace, child, 2)
-    _, found = meetings.proposals_page(chair, meeting.id)
+    _, found = agenda.proposals_page(chair, meeting.id)
     assert child.id not in found.child_ids and child.full_name not in [found.name(p) for p in found.proposals]
     assert ("missing", "child", child.id) in _open(mace, meeting)  # the social-worker chair is offered her
     with db.unit_of_work() as s:
         s.add(MaceAgendaChild(group_id=mace.group.id, child_id=child.id))
-    _, found = meetings.proposals_page(chair, meeting.id)
+    _, found = agenda.proposals_page(chair, meeting.id)
     assert child.id in found.child_ids

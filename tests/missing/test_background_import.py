@@ -14,8 +14,8 @@ from sqlalchemy import func, select, text
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.db import utcnow
-from hub.missing import imports
-from hub.missing.download import COLUMNS, REQUIRED_FOR_NEW_REPORT, template_bytes
+from hub.missing.imports import service as imports
+from hub.missing.imports.download import COLUMNS, REQUIRED_FOR_NEW_REPORT, template_bytes
 from hub.missing.models import ImportBatch, ImportStatus, MissingEpisode
 from tests.factories import sign_in
 from tests.missing.test_import import count, episodes, local, row, upload, world, xlsx  # noqa: F401 - fixture

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.auth.roles import OrgKind, Role
-from hub.missing import download, imports
-from hub.missing.download import COLUMNS, Limits, UnreadableFile, check_archive, iter_sheet, read_download
+from hub.missing.imports import download
+from hub.missing.imports import service as imports
+from hub.missing.imports.download import COLUMNS, Limits, UnreadableFile, check_archive, iter_sheet, read_download
 from hub.missing.models import ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode
 from tests.factories import make_org, make_user
 
@@ -232,7 +233,7 @@ def test_check_archive_accepts_a_real_workbook_and_refuses_one_over_its_limits()
 def test_wall_clock_times_across_the_clock_changes():
     from datetime import datetime, timezone
 
-    from hub.missing.download import _moment
+    from hub.missing.imports.download import _moment
 
     # The hour repeated when the clocks go back reads as its first (BST) occurrence.
     assert _moment(datetime(2026, 10, 25, 1, 30)) == datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)

@@ -15,6 +15,7 @@ from hub.db import utcnow
 from hub.errors import NotFound
 from hub.missing import service
 from hub.missing.models import MissingEpisode, PhilomenaProfile, ProfileRelease
+from hub.missing.profiles import service as profiles
 from hub.sharing.models import ShareRecord
 from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
 from tests.missing.test_episode_service import details
@@ -128,7 +129,7 @@ def test_the_profile_is_kept_by_the_authority_and_released_to_the_police_once(te
     # The police cannot read the profile before it is released.
     officer = db.session().get(User, team.officer.id)
     with pytest.raises(NotFound):
-        service.get_profile(officer, team.child.id)
+        profiles.get_profile(officer, team.child.id)
     episode = service.record_episode(officer, team.child.id, details())
     response = post_form(client, f"/missing/{episode.id}/release-profile", {}, form_page=f"/missing/{episode.id}")
     assert response.status_code == 302

@@ -17,8 +17,9 @@ from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.missing import imports, service
-from hub.missing.download import COLUMNS
+from hub.missing import service
+from hub.missing.imports import service as imports
+from hub.missing.imports.download import COLUMNS
 from hub.missing.models import (
     ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode, ReviewStatus, RiskGrade, RiskGradeChange,
 )

@@ -24,7 +24,8 @@ from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.missing import imports, service
+from hub.missing import service
+from hub.missing.imports import service as imports
 from hub.missing.models import (
     Classification,
     EpisodeSource,

@@ -12,8 +12,10 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
-from hub.missing import photos, service
+from hub.missing import service
 from hub.missing.models import PhilomenaProfile
+from hub.missing.profiles import photos
+from hub.missing.profiles import service as profiles
 from tests.factories import csrf_token, make_org, make_user, sign_in
 from tests.missing.test_episode_pages import team  # noqa: F401  (fixture)
 from tests.missing.test_episode_service import details
@@ -121,9 +123,9 @@ def test_the_photo_route_refuses_who_may_not_see_the_profile_and_audits_who_may(
 
 def test_the_police_see_the_photo_once_the_profile_is_released_to_them(team, client):  # noqa: F811
     worker = db.session().get(User, team.worker.id)
-    service.save_profile(worker, team.child.id, {}, service.PhotoChange(upload=_image("PNG")))
+    profiles.save_profile(worker, team.child.id, {}, profiles.PhotoChange(upload=_image("PNG")))
     episode = service.record_episode(db.session().get(User, team.officer.id), team.child.id, details())
-    service.release_profile(db.session().get(User, team.worker.id), episode.id)
+    profiles.release_profile(db.session().get(User, team.worker.id), episode.id)
     sign_in(client, team.officer, team.officer_secret)
     page = client.get(f"/missing/{episode.id}/profile").get_data(as_text=True)
     assert f'src="/missing/profile/{team.child.id}/photo"' in page

@@ -12,6 +12,7 @@ from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
 from hub.missing import service
 from hub.missing.models import PhilomenaProfile, ProfileRelease
+from hub.missing.profiles import service as profiles
 from hub.people.models import Child
 from hub.sharing.models import ShareRecord
 from tests.factories import make_org, make_user, post_form, sign_in
@@ -58,10 +59,10 @@ def test_the_profile_form_has_the_protocol_s_sections_and_a_part_2(team, client)
 
 def test_the_police_see_the_released_profile_in_the_protocol_s_sections(team, client):  # noqa: F811
     worker = db.session().get(User, team.worker.id)
-    service.save_profile(worker, team.child.id, FILLED)
+    profiles.save_profile(worker, team.child.id, FILLED)
     officer = db.session().get(User, team.officer.id)
     episode = service.record_episode(officer, team.child.id, details())
-    service.release_profile(worker, episode.id)
+    profiles.release_profile(worker, episode.id)
     share = db.session().get(ShareRecord, db.session().scalar(select(ProfileRelease.share_id)))
     # The share record itself holds the sections, so every export and pack reads as the form.
     assert "== Part 2: when the child goes missing ==\n-- Clothing --\nBlack puffer jacket" in share.content
@@ -78,8 +79,8 @@ def test_the_police_see_the_released_profile_in_the_protocol_s_sections(team, cl
 
 def test_a_line_of_the_profile_that_looks_like_a_heading_cannot_start_a_section(team):  # noqa: F811
     worker = db.session().get(User, team.worker.id)
-    profile = service.save_profile(worker, team.child.id, {"money": "Cash\n-- Clothing --\nred coat"})
-    parts = service.released_sections(service.release_content(profile))
+    profile = profiles.save_profile(worker, team.child.id, {"money": "Cash\n-- Clothing --\nred coat"})
+    parts = profiles.released_sections(profiles.release_content(profile))
     sections = {s.label: s.text for p in parts for s in p.sections}
     assert sections["Money"] == "Cash\n -- Clothing --\nred coat" and sections["Clothing"] == "Not recorded"
 
@@ -92,7 +93,7 @@ def test_the_profile_follows_the_child_to_a_new_placing_authority(team, client):
         child.responsible_authority_id, child.placing_authority_id = None, old.id
     old_worker, old_secret = make_user(old, Role.social_worker)
     new_worker, new_secret = make_user(new, Role.social_worker)
-    service.save_profile(db.session().get(User, old_worker.id), team.child.id, {"medical_needs": "Inhaler"})
+    profiles.save_profile(db.session().get(User, old_worker.id), team.child.id, {"medical_needs": "Inhaler"})
     assert db.session().scalar(select(PhilomenaProfile)).held_by_org_id == old.id
     with db.unit_of_work() as s:
         s.get(Child, team.child.id).placing_authority_id = new.id

@@ -19,8 +19,8 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.errors import NotFound
 from hub.mace.models import MaceGroup
-from hub.missing import service as missing
 from hub.missing.models import ImportBatch, ImportReviewItem, MissingEpisode
+from hub.missing.profiles import service as profiles
 from hub.notifications.models import Notification
 from hub.people.models import Child
 from hub.permissions import (
@@ -228,7 +228,7 @@ def test_a_groups_content_is_its_current_named_members_alone(world, who):
 def test_the_profile_photo_is_its_keepers_the_hub_dpo_and_the_force_it_was_released_to(world, who):
     user = world.user(who)
     try:
-        photo = missing.get_profile_photo(user, world.children["roll_a"].id)
+        photo = profiles.get_profile_photo(user, world.children["roll_a"].id)
         seen = photo is not None
     except NotFound:
         seen = False

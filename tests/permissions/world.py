@@ -21,7 +21,6 @@ from hub.auth.roles import OrgKind, Role
 from hub.consent import service as consent
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
-from hub.mace import actions, intelligence, meetings, subjects
 from hub.mace.models import (
     MaceAction,
     MaceAgendaChild,
@@ -34,6 +33,7 @@ from hub.mace.models import (
     MemberRole,
     SubjectKind,
 )
+from hub.mace.operations import actions, agenda, intelligence, meetings, subjects
 from hub.missing import service as missing
 from hub.missing.models import (
     Classification,
@@ -45,6 +45,7 @@ from hub.missing.models import (
     MissingFrom,
     RiskGrade,
 )
+from hub.missing.profiles import service as profiles
 from hub.notifications.models import Notification
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, BreakGlassCategory, Child, Enrolment
@@ -233,7 +234,7 @@ def build_access_world() -> AccessWorld:
     # The group's meeting, with the held child on its agenda, a place of concern and an action.
     meeting = meetings.schedule(w.user("chair"), w.group.id, meetings.MeetingDetails(
         TODAY + timedelta(days=7), "09:30", "Town hall"))
-    item = meetings.add_item(w.user("chair"), meeting.id, meetings.ItemDraft(SubjectKind.child, c["mace"].id))
+    item = agenda.add_item(w.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child, c["mace"].id))
     place = subjects.add_location(w.user("member"), w.group.id, subjects.LocationDetails("The garages", "other"))
     action = actions.create_action(w.user("chair"), meeting.id, actions.ActionDraft(
         description="Visit the garages", owner_organisation_id=w.orgs["f1"].id, due_on=TODAY + timedelta(days=14),
@@ -246,12 +247,12 @@ def build_access_world() -> AccessWorld:
 
     # The Philomena profile of the child on roll at school A, kept by its authorities, released
     # to force 1 for its episode.
-    missing.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
-                         missing.PhotoChange(upload=_jpeg()))
-    missing.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
+    profiles.save_profile(w.user("sw_h"), c["roll_a"].id, {"physical_description": "Tall"},
+                         profiles.PhotoChange(upload=_jpeg()))
+    profiles.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
     # Force 2 reported the same child too, had the profile, and the release was revoked.
     _episode(w, "roll_a_f2", "off2", "roll_a", "F2/EP/2")
-    released = missing.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
+    released = profiles.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
     sharing.revoke(w.user("sw_h"), released.id, w.orgs["f2"].id, "released to the wrong force")
     # A consent the child's social worker recorded, and a share the nurse began and did not send.
     w.consent = consent.record_consent(w.user("sw_h"), consent.ConsentDetails(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from hub.errors import Invalid
-from hub.mace import intelligence, network, subjects
-from hub.mace.subject_forms import (
+from hub.mace.forms.subjects import (
     IntelligenceForm, LinkForm, LocationForm, PersonForm, RejustifyForm, RemoveForm,
 )
+from hub.mace.operations import intelligence, network, subjects
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing
 from hub.sharing.forms import share_draft

@@ -10,8 +10,8 @@ from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringFi
 from wtforms.validators import InputRequired, Length, Optional
 
 from hub.forms import DateInputField
-from hub.missing.download import COLUMNS
-from hub.missing.imports import DISMISS_REASONS
+from hub.missing.imports.download import COLUMNS
+from hub.missing.imports.service import DISMISS_REASONS
 from hub.people.models import Gender
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 
 from hub.errors import Invalid
-from hub.mace import actions, exports, mine, outcomes
-from hub.mace.action_forms import ActionForm, BreachForm, OutcomeForm, StatusForm
+from hub.mace.forms.actions import ActionForm, BreachForm, OutcomeForm, StatusForm
 from hub.mace.models import ActionKind, ActionStatus, DisruptionKind
+from hub.mace.operations import actions, exports, mine, outcomes
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("mace_actions", __name__, url_prefix="/mace")

@@ -24,7 +24,7 @@ from hub.errors import Invalid
 from hub.mace.models import (
     LocationKind, MaceAgendaChild, MaceGroup, MaceLink, MaceLocation, MacePerson, PersonKind,
 )
-from hub.mace.intelligence import intelligence_about
+from hub.mace.operations.intelligence import intelligence_about
 from hub.mace.service import SHORT_MAX, check_text, group_for
 from hub.people.models import Child
 from hub.permissions import load_mace_object, mace_child_access, visible_child_ids

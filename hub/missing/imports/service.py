@@ -6,7 +6,7 @@ delivery worker) claims the batch with a lease, as the outbox is claimed, and im
 renewing the lease with each chunk; a worker that finds its lease taken over stops. The stored
 file is deleted when the import ends. The CLI imports in the foreground (`import_file`).
 
-An import reads and checks the whole file first (hub/missing/download.py), so a file that cannot
+An import reads and checks the whole file first (hub/missing/imports/download.py), so a file that cannot
 be read changes nothing but its own batch record (status failed, with the reason). Good rows are
 then applied in chunks of CHUNK_ROWS, one transaction each, so a 50,000-row file never holds one
 huge transaction and the batch's progress (`rows_done`) is visible to other requests as it goes.
@@ -52,9 +52,9 @@ from hub.crypto import blind_index, normalise_identifier
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
-from hub.missing.download import (
+from hub.missing.imports.download import (
     COLUMN_BY_FIELD, NEW_REPORT_NEEDS_CHILD, Limits, ParsedRow, RowError, UnreadableFile, check_archive,
-    check_mapping, headings_for, read_download,
+    check_mapping, headings_for, read_download, template_bytes,
 )
 from hub.missing.models import (
     ColumnMapping, EpisodeSource, ImportBatch, ImportFile, ImportReviewItem, ImportStatus, MissingEpisode,
@@ -834,6 +834,4 @@ def save_mapping(actor: User, police_org_id: int, given: dict[str, str]) -> Colu
 
 def template(police_org_id: int | None = None) -> bytes:
     """The blank download: the hub's headings, or a force's own."""
-    from hub.missing.download import template_bytes
-
     return template_bytes(headings(police_org_id) if police_org_id else None)

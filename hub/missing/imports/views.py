@@ -1,14 +1,15 @@
 """Pages for the police daily download: upload, progress, row errors, the review queue and the
-column mapping (a thin blueprint: the rules are in hub/missing/imports.py)."""
+column mapping (a thin blueprint: the rules are in hub/missing/imports/service.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
 from hub.errors import Invalid
-from hub.missing import imports
-from hub.missing.download import COLUMNS, Limits
-from hub.missing.import_forms import (
+from hub.missing import service
+from hub.missing.imports import service as imports
+from hub.missing.imports.download import COLUMNS, Limits
+from hub.missing.imports.forms import (
     CandidateSearchForm, CreateChildForm, DismissForm, ForceChoiceForm, MappingForm, MatchForm, UploadForm,
 )
 from hub.missing.models import ImportStatus
@@ -33,7 +34,7 @@ def index():
         # is kept): the request returns at once and the batch page shows the progress.
         batch = imports.queue_file(actor(), data, form.file.data.filename or "", limits)
         return redirect(url_for("missing_import.batch", batch_id=batch.id))
-    return render_template("missing_import/index.html", form=form, may_upload=may_upload,
+    return render_template("missing/import/index.html", form=form, may_upload=may_upload,
                            batches=imports.recent_batches(actor()), limits=Limits.from_env())
 
 
@@ -49,7 +50,7 @@ def batch(batch_id: int):
     """A batch's progress and then its summary and row errors (numbers and reasons: no values)."""
     found = imports.get_batch(actor(), batch_id)
     running = found.status in (ImportStatus.queued, ImportStatus.running)
-    return render_template("missing_import/batch.html", batch=found, summary=imports.summary_of(found),
+    return render_template("missing/import/batch.html", batch=found, summary=imports.summary_of(found),
                            errors=imports.errors_of(found), running=running,
                            progress_text=imports.progress_text(found))
 
@@ -66,7 +67,7 @@ def progress(batch_id: int):
 @bp.route("/review")
 @personal_data
 def review():
-    return render_template("missing_import/review.html", rows=imports.review_queue(actor()))
+    return render_template("missing/import/review.html", rows=imports.review_queue(actor()))
 
 
 def _search(form: CandidateSearchForm) -> imports.CandidateSearch | None:
@@ -93,7 +94,7 @@ def _show_item(item_id: int, match_form=None, create_form=None, dismiss_form=Non
     # The layout's error summary shows the errors of `form`: the one that was sent.
     sent = next((f for f in (match_form, create_form, dismiss_form) if f is not None and f.errors), None)
     return render_template(
-        "missing_import/item.html", form=sent, row=row, search_form=search_form, searched=search is not None,
+        "missing/import/item.html", form=sent, row=row, search_form=search_form, searched=search is not None,
         candidates=found, match_form=match_form, create_form=create_form or CreateChildForm(prefix="create"),
         dismiss_form=dismiss_form or DismissForm(prefix="dismiss"), dismissed_because=imports.dismissal_reason(item_id)
         if row.item.status.value == "dismissed" else None), status
@@ -166,8 +167,6 @@ def dismiss(item_id: int):
 @requires(may_administer)
 def mapping():
     """A force's own column headings (administrators)."""
-    from hub.missing import service
-
     forces = service.police_forces()
     choice = ForceChoiceForm(request.args)
     choice.force.choices = [(0, "Choose a force")] + [(f.id, f.name) for f in forces]
@@ -185,4 +184,4 @@ def mapping():
         elif not form.is_submitted():
             for field, heading in imports.mapping_of(actor(), force.id).items():
                 getattr(form, field).data = heading
-    return render_template("missing_import/mapping.html", choice=choice, force=force, form=form, columns=COLUMNS)
+    return render_template("missing/import/mapping.html", choice=choice, force=force, form=form, columns=COLUMNS)

@@ -1,0 +1,1 @@
+"""The MACE forms, one module per blueprint in `hub/mace/views/`."""
