@@ -119,7 +119,8 @@ def read(q: ReportQuery) -> PeriodEpisodes:
         e.c.missing_from, e.c.looked_after, e.c.home_authority_id, e.c.receiving_authority_id,
         flags.label("flags"))))
     crossing = bits[CROSSING]
-    crossed = {org for row in rows if row.flags & crossing for org in (row.home_authority_id, row.receiving_authority_id)}
+    crossed = {org for row in rows if row.flags & crossing
+               for org in (row.home_authority_id, row.receiving_authority_id)}
     # Run whether or not any episode crosses a border: the page's statements are the same for any data.
     names = dict(s.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(crossed))).all())
     return PeriodEpisodes(rows, bits, names)
