@@ -94,7 +94,8 @@ def _old(q: ReportQuery) -> dict[str, figures.Figure]:
 def _filters(world) -> list[ReportFilters]:
     las, schools = world["las"], world["schools"]
     return [YEAR, ReportFilters(date(2025, 12, 1), date(2027, 1, 31)),
-            ReportFilters(date(2026, 3, 29), date(2026, 3, 29)), ReportFilters(date(2026, 10, 1), date(2026, 10, 31)), replace(YEAR, authority_id=las[1].id),
+            ReportFilters(date(2026, 3, 29), date(2026, 3, 29)), ReportFilters(date(2026, 10, 1), date(2026, 10, 31)),
+            replace(YEAR, authority_id=las[1].id),
             replace(YEAR, looked_after=True), replace(YEAR, looked_after=False), replace(YEAR, age_band="11_14"),
             replace(YEAR, age_band="15_17"), replace(YEAR, school_id=schools[0].id),
             replace(YEAR, authority_id=las[2].id, looked_after=True, age_band="10_and_under")]
