@@ -1,25 +1,11 @@
-"""The dashboard's figures about missing episodes, all counted from one read of the period's
-episodes (issue 22: each figure's own statement read a county's year of ~10,000 episodes again).
-
-`read(q)` is one statement over the viewer's episodes (hub.reports.query): a narrow row per
-episode (its child, London month, classification, risk grade, where from, looked-after status)
-and one bit for each condition a figure counts (`_conditions`: every time limit and every "was it
-done", worked out in SQL in whole seconds as before, so the definitions stay in one place and the
-same on SQLite and PostgreSQL). The figures are sums and distinct counts of those rows, in Python.
-Two more statements whatever the size of the data: the names of the authorities episodes cross
-into (by primary key), and the school notifications (notification rows, not episodes).
-"""
+"""The dashboard's figures about missing episodes: each one statement over the viewer's episodes
+(hub.reports.query), whatever the number of rows, so a year of a large county stays fast."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property, reduce
-from operator import add
-from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Subquery, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union_all
 
 from hub import db
 from hub.auth.models import Organisation
@@ -29,9 +15,9 @@ from hub.notifications.models import Notification, NotificationReply, RecipientR
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED, return_interview_offered_clause
 from hub.reports.query import Figure, ReportQuery, agreeing, counted, rate, with_share
 
-#: The condition (a bit of each row's flags) of an episode across a border: a looked-after
-#: child's episode found in an authority other than the child's home authority.
-CROSSING = "crossing"
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _seconds(delta: timedelta) -> int:
@@ -45,94 +31,16 @@ def _period(q: ReportQuery) -> str:
     return f"{f.date_from:%-d %B %Y} to {f.date_to:%-d %B %Y}"
 
 
-# --- the one read ------------------------------------------------------------------------------
-
-def _conditions(q: ReportQuery, e: Subquery) -> dict[str, ColumnElement[bool]]:
-    """What the figures count of an episode, by the name of its total; each is one bit of the
-    row's flags (an episode for which a condition is NULL in SQL does not count, as in a sum)."""
-    seconds = q.local.seconds_between
-    found = e.c.found_at.is_not(None)
-    due_plan = e.c.strategy_discussion_at.is_not(None)
-    plan_time = seconds(e.c.trigger_plan_at, e.c.strategy_discussion_at)
-    return {
-        "missing": e.c.classification == Classification.missing,
-        "over_24h": or_(seconds(e.c.found_at, e.c.reported_start) > _seconds(LONG_EPISODE),
-                        and_(~found, e.c.reported_start < q.now - LONG_EPISODE)),
-        "found": found,
-        "checked": and_(found, e.c.prevention_check_at.is_not(None)),
-        "checked_4h": and_(found, seconds(e.c.prevention_check_at, e.c.found_at) <= _seconds(PREVENTION_CHECK_WITHIN)),
-        "rhi_offered": and_(found, return_interview_offered_clause(
-            e.c.return_interview_offered_at, e.c.return_interview_at, e.c.return_interview_declined)),
-        "rhi_done": and_(found, e.c.return_interview_at.is_not(None)),
-        "rhi_72h": and_(found, seconds(e.c.return_interview_at, e.c.found_at) <= _seconds(RETURN_INTERVIEW_WITHIN)),
-        "rhi_declined": and_(found, e.c.return_interview_declined.is_(True)),
-        "looked_after": e.c.looked_after.is_(True),
-        "iro_told": and_(e.c.looked_after.is_(True), e.c.iro_informed_at.is_not(None)),
-        "iro_24h": and_(e.c.looked_after.is_(True),
-                        seconds(e.c.iro_informed_at, e.c.reported_start) <= _seconds(LONG_EPISODE)),
-        "plans_due": due_plan,
-        "plans_on_file": and_(due_plan, e.c.trigger_plan_at.is_not(None)),
-        "plans_on_time": and_(due_plan, plan_time <= _seconds(TRIGGER_PLAN_WITHIN)),
-        "plans_late": and_(due_plan, or_(
-            plan_time > _seconds(TRIGGER_PLAN_WITHIN),
-            and_(e.c.trigger_plan_at.is_(None), e.c.strategy_discussion_at < q.now - TRIGGER_PLAN_WITHIN))),
-        CROSSING: and_(e.c.looked_after.is_(True), e.c.home_authority_id.is_not(None),
-                       e.c.receiving_authority_id.is_not(None), e.c.home_authority_id != e.c.receiving_authority_id),
-    }
-
-
-@dataclass(frozen=True)
-class PeriodEpisodes:
-    """The period's episodes as the figures count them."""
-
-    #: One per episode: child_id, month ('YYYY-MM', London), classification, risk_grade,
-    #: missing_from, looked_after, home_authority_id, receiving_authority_id, flags.
-    rows: list[Row[Any]]
-    #: Each condition's bit in a row's flags.
-    bits: dict[str, int]
-    #: The names of the authorities of the episodes across a border, by id.
-    authorities: dict[int, str]
-
-    def has(self, row: Row[Any], condition: str) -> bool:
-        return bool(row.flags & self.bits[condition])
-
-    @cached_property
-    def totals(self) -> dict[str, int]:
-        """Every whole-period count of the episodes, by the name of its condition."""
-        flags = Counter(row.flags for row in self.rows)
-        counts = {"episodes": len(self.rows), "children": len({row.child_id for row in self.rows})}
-        for name, bit in self.bits.items():
-            if name != CROSSING:
-                counts[name] = sum(n for mask, n in flags.items() if mask & bit)
-        return counts
-
-
-def read(q: ReportQuery) -> PeriodEpisodes:
-    """The period's episodes, once (and the names of the authorities they cross into)."""
-    e = q.episodes()
-    conditions = _conditions(q, e)
-    bits = {name: 1 << n for n, name in enumerate(conditions)}
-    flags = reduce(add, [case((condition, bits[name]), else_=0) for name, condition in conditions.items()])
-    s = db.session()
-    rows = list(s.execute(select(
-        e.c.child_id, q.local.month(e.c.reported_start).label("month"), e.c.classification, e.c.risk_grade,
-        e.c.missing_from, e.c.looked_after, e.c.home_authority_id, e.c.receiving_authority_id,
-        flags.label("flags"))))
-    crossing = bits[CROSSING]
-    crossed = {org for row in rows if row.flags & crossing
-               for org in (row.home_authority_id, row.receiving_authority_id)}
-    # Run whether or not any episode crosses a border: the page's statements are the same for any data.
-    names = dict(s.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(crossed))).all())
-    return PeriodEpisodes(rows, bits, names)
-
-
 # --- episodes per month ------------------------------------------------------------------------
 
-def episodes_by_month(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    counts = Counter((row.month, row.classification, row.risk_grade) for row in p.rows)
+def episodes_by_month(q: ReportQuery) -> Figure:
+    e = q.episodes()
+    month = q.local.month(e.c.reported_start).label("month")
+    rows = db.session().execute(select(month, e.c.classification, e.c.risk_grade, func.count())
+                                .group_by(month, e.c.classification, e.c.risk_grade)).all()
     table = {m: [0] * 7 for m in q.filters.months()}
     grades = list(RiskGrade)
-    for (m, classification, grade), n in counts.items():
+    for m, classification, grade, n in rows:
         line = table.setdefault(m, [0] * 7)
         line[0 if classification == Classification.missing else 1] += n
         line[2 + grades.index(grade)] += n
@@ -150,10 +58,46 @@ def episodes_by_month(q: ReportQuery, p: PeriodEpisodes) -> Figure:
         notes=["An episode that spans a month end counts in the month it started."])
 
 
-# --- the whole-period totals behind several figures ------------------------------------------
+# --- the totals behind several figures ---------------------------------------------------------
 
-def long_episodes(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    t = p.totals
+def totals(q: ReportQuery) -> dict[str, int]:
+    """Every whole-period count of the episodes in one statement."""
+    e, seconds = q.episodes(), q.local.seconds_between
+    found = e.c.found_at.is_not(None)
+    due_plan = e.c.strategy_discussion_at.is_not(None)
+    plan_time = seconds(e.c.trigger_plan_at, e.c.strategy_discussion_at)
+    counts = {
+        "episodes": func.count(),
+        "children": func.count(func.distinct(e.c.child_id)),
+        "missing": _count_if(e.c.classification == Classification.missing),
+        "over_24h": _count_if(or_(seconds(e.c.found_at, e.c.reported_start) > _seconds(LONG_EPISODE),
+                                  and_(~found, e.c.reported_start < q.now - LONG_EPISODE))),
+        "found": _count_if(found),
+        "checked": _count_if(and_(found, e.c.prevention_check_at.is_not(None))),
+        "checked_4h": _count_if(and_(found, seconds(e.c.prevention_check_at, e.c.found_at)
+                                     <= _seconds(PREVENTION_CHECK_WITHIN))),
+        "rhi_offered": _count_if(and_(found, return_interview_offered_clause(
+            e.c.return_interview_offered_at, e.c.return_interview_at, e.c.return_interview_declined))),
+        "rhi_done": _count_if(and_(found, e.c.return_interview_at.is_not(None))),
+        "rhi_72h": _count_if(and_(found, seconds(e.c.return_interview_at, e.c.found_at)
+                                  <= _seconds(RETURN_INTERVIEW_WITHIN))),
+        "rhi_declined": _count_if(and_(found, e.c.return_interview_declined.is_(True))),
+        "looked_after": _count_if(e.c.looked_after.is_(True)),
+        "iro_told": _count_if(and_(e.c.looked_after.is_(True), e.c.iro_informed_at.is_not(None))),
+        "iro_24h": _count_if(and_(e.c.looked_after.is_(True), seconds(e.c.iro_informed_at, e.c.reported_start)
+                                  <= _seconds(LONG_EPISODE))),
+        "plans_due": _count_if(due_plan),
+        "plans_on_file": _count_if(and_(due_plan, e.c.trigger_plan_at.is_not(None))),
+        "plans_on_time": _count_if(and_(due_plan, plan_time <= _seconds(TRIGGER_PLAN_WITHIN))),
+        "plans_late": _count_if(and_(due_plan, or_(
+            plan_time > _seconds(TRIGGER_PLAN_WITHIN),
+            and_(e.c.trigger_plan_at.is_(None), e.c.strategy_discussion_at < q.now - TRIGGER_PLAN_WITHIN)))),
+    }
+    row = db.session().execute(select(*[c.label(k) for k, c in counts.items()]).select_from(e)).one()
+    return {k: int(v or 0) for k, v in row._mapping.items()}
+
+
+def long_episodes(q: ReportQuery, t: dict[str, int]) -> Figure:
     share = rate(t["over_24h"], t["episodes"])
     return Figure(
         key="long-episodes",
@@ -167,8 +111,7 @@ def long_episodes(q: ReportQuery, p: PeriodEpisodes) -> Figure:
         chart="hbar", series=[1])
 
 
-def prevention_checks(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    t = p.totals
+def prevention_checks(q: ReportQuery, t: dict[str, int]) -> Figure:
     share = rate(t["checked_4h"], t["found"])
     return Figure(
         key="prevention-checks",
@@ -182,8 +125,7 @@ def prevention_checks(q: ReportQuery, p: PeriodEpisodes) -> Figure:
         chart="hbar", series=[1])
 
 
-def return_interviews(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    t = p.totals
+def return_interviews(q: ReportQuery, t: dict[str, int]) -> Figure:
     share = rate(t["rhi_72h"], t["found"])
     return Figure(
         key="return-interviews",
@@ -201,8 +143,7 @@ def return_interviews(q: ReportQuery, p: PeriodEpisodes) -> Figure:
                "The national average is about 63% of return interviews within 72 hours."])
 
 
-def iro_told(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    t = p.totals
+def iro_told(q: ReportQuery, t: dict[str, int]) -> Figure:
     return Figure(
         key="iro-told",
         title=f"The Independent Reviewing Officer was told of {t['iro_told']} of {t['looked_after']} "
@@ -215,8 +156,7 @@ def iro_told(q: ReportQuery, p: PeriodEpisodes) -> Figure:
         chart="hbar", series=[1])
 
 
-def trigger_plans(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    t = p.totals
+def trigger_plans(q: ReportQuery, t: dict[str, int]) -> Figure:
     return Figure(
         key="trigger-plans",
         title=f"{t['plans_late']} of {counted(t['plans_due'], 'trigger plan', 'trigger plans')} due "
@@ -231,10 +171,13 @@ def trigger_plans(q: ReportQuery, p: PeriodEpisodes) -> Figure:
 
 # --- children: repeat missing, looked after, placements across borders ---------------------------
 
-def repeat_missing(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    per_child = Counter(row.child_id for row in p.rows).values()
-    children = len(per_child)
-    two, three, five = (sum(1 for n in per_child if n >= least) for least in (2, 3, 5))
+def repeat_missing(q: ReportQuery) -> Figure:
+    e = q.episodes()
+    per_child = select(e.c.child_id, func.count().label("n")).group_by(e.c.child_id).subquery()
+    n = per_child.c.n
+    row = db.session().execute(select(func.count(), _count_if(n >= 2), _count_if(n >= 3), _count_if(n >= 5))
+                               .select_from(per_child)).one()
+    children, two, three, five = (int(v or 0) for v in row)
     return Figure(
         key="repeat-missing",
         title=f"{counted(children, 'child', 'children')} went missing or {agreeing(children, 'was', 'were')} absent; "
@@ -248,38 +191,50 @@ def repeat_missing(q: ReportQuery, p: PeriodEpisodes) -> Figure:
         chart="hbar", series=[1])
 
 
-def looked_after(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    by_place = Counter((bool(row.looked_after), row.missing_from) for row in p.rows)
-    children: dict[bool, set[int]] = {True: set(), False: set()}
-    for row in p.rows:
-        children[bool(row.looked_after)].add(row.child_id)
+def looked_after(q: ReportQuery) -> Figure:
+    e = q.episodes()
+    s = db.session()
+    by_place = s.execute(select(e.c.looked_after, e.c.missing_from, func.count())
+                         .group_by(e.c.looked_after, e.c.missing_from)).all()
+    children = dict(s.execute(select(e.c.looked_after, func.count(func.distinct(e.c.child_id)))
+                              .group_by(e.c.looked_after)).all())
     places = list(MissingFrom)
     rows = []
     for flag, label in ((True, "Looked-after children"), (False, "Other children")):
-        counts = {place: n for (la, place), n in by_place.items() if la is flag}
-        rows.append([label, len(children[flag]), sum(counts.values()), *[counts.get(place, 0) for place in places]])
+        counts = {place: n for la, place, n in by_place if bool(la) is flag}
+        rows.append([label, int(children.get(flag, 0) or children.get(int(flag), 0) or 0),
+                     sum(counts.values()), *[counts.get(p, 0) for p in places]])
     return Figure(
         key="looked-after",
         title=f"{counted(rows[0][1], 'looked-after child', 'looked-after children')} and "
               f"{counted(rows[1][1], 'other child', 'other children')} went missing or were absent",
         subtitle=f"Children and episodes that started {_period(q)}, by where the child went missing from",
-        columns=["Children", "Children", "Episodes"] + [f"Episodes from {place.label.lower()}" for place in places],
+        columns=["Children", "Children", "Episodes"] + [f"Episodes from {p.label.lower()}" for p in places],
         rows=rows, chart="bar", series=[3, 4, 5, 6],
         notes=["The hub records where an episode began (home, care placement, school, other), not the type of "
                "placement (foster care, children's home): placement types are shown as these."])
 
 
-def cross_border(q: ReportQuery, p: PeriodEpisodes) -> Figure:
-    # Distinct children each way: placed in the area where found, and out of their home authority.
-    crossing: dict[tuple[int, int], set[int]] = {}
-    for row in p.rows:
-        if p.has(row, CROSSING):
-            crossing.setdefault((row.receiving_authority_id, 0), set()).add(row.child_id)
-            crossing.setdefault((row.home_authority_id, 1), set()).add(row.child_id)
+def cross_border(q: ReportQuery) -> Figure:
+    e = q.episodes()
+    # The crossing episodes once, as a common table expression read by both halves (SQLite and
+    # PostgreSQL materialise a CTE used twice), so the period's episodes are scanned once, not twice.
+    crossing = select(e.c.child_id, e.c.home_authority_id, e.c.receiving_authority_id).where(
+        e.c.looked_after.is_(True), e.c.home_authority_id.is_not(None), e.c.receiving_authority_id.is_not(None),
+        e.c.home_authority_id != e.c.receiving_authority_id).cte("crossing")
+    placed_in = select(crossing.c.receiving_authority_id.label("org"), literal("in").label("way"),
+                       func.count(func.distinct(crossing.c.child_id)).label("n"))\
+        .group_by(crossing.c.receiving_authority_id)
+    placed_out = select(crossing.c.home_authority_id.label("org"), literal("out").label("way"),
+                        func.count(func.distinct(crossing.c.child_id)).label("n"))\
+        .group_by(crossing.c.home_authority_id)
+    both = union_all(placed_in, placed_out).subquery()
+    query = select(Organisation.name, both.c.way, both.c.n).join(Organisation, Organisation.id == both.c.org)
+    if q.filters.authority_id is not None:
+        query = query.where(both.c.org == q.filters.authority_id)
     table: dict[str, list[int]] = {}
-    for (org, way), children in crossing.items():
-        if org in p.authorities and q.filters.authority_id in (None, org):
-            table.setdefault(p.authorities[org], [0, 0])[way] += len(children)
+    for name, way, n in db.session().execute(query):
+        table.setdefault(name, [0, 0])[0 if way == "in" else 1] += int(n)
     rows = [[name, *counts] for name, counts in sorted(table.items())]
     placed = sum(r[1] for r in rows)
     return Figure(

@@ -1,10 +1,9 @@
-"""Every figure of the reports dashboard, counted over what the viewer may see.
+"""Every figure of the reports dashboard, counted in SQL over what the viewer may see.
 
-`dashboard(scope, filters)` computes them all with a fixed number of statements whatever the size
-of the data: the period's episodes read once (hub.reports.episode_figures.read) for every episode
-figure, one statement for the school notifications and one for each MACE figure.
-`figure(scope, filters, key)` computes one, for its CSV or xlsx download. Neither writes anything
-or audits: hub.reports.service does both. The definitions are in hub.reports.query.
+`dashboard(scope, filters)` computes them all with a fixed number of statements (one per figure,
+two for looked-after children; the totals of five figures share one), whatever the size of the
+data. `figure(scope, filters, key)` computes one, for its CSV or xlsx download. Neither writes
+anything or audits: hub.reports.service does both. The definitions are in hub.reports.query.
 """
 
 from __future__ import annotations
@@ -22,24 +21,25 @@ from hub.reports.sqltime import LONDON
 __all__ = ["AGE_BANDS", "EPISODE_FIGURES", "MACE_FIGURES", "Figure", "ReportFilters", "ReportQuery",
            "dashboard", "figure", "london_today"]
 
-#: Figures counted from the one read of the period's episodes.
-_FROM_EPISODES: dict[str, Callable[[ReportQuery, ep.PeriodEpisodes], Figure]] = {
-    "episodes-by-month": ep.episodes_by_month,
+#: Figures built from the whole-period totals (one shared statement).
+_FROM_TOTALS: dict[str, Callable[[ReportQuery, dict[str, int]], Figure]] = {
     "long-episodes": ep.long_episodes,
-    "repeat-missing": ep.repeat_missing,
-    "looked-after": ep.looked_after,
-    "cross-border": ep.cross_border,
     "prevention-checks": ep.prevention_checks,
     "return-interviews": ep.return_interviews,
     "iro-told": ep.iro_told,
     "trigger-plans": ep.trigger_plans,
 }
+_OWN_STATEMENT: dict[str, Callable[[ReportQuery], Figure]] = {
+    "episodes-by-month": ep.episodes_by_month,
+    "repeat-missing": ep.repeat_missing,
+    "looked-after": ep.looked_after,
+    "cross-border": ep.cross_border,
+    "school-notifications": ep.school_notifications,
+}
 #: In the dashboard's order.
 EPISODE_FIGURES = ["episodes-by-month", "long-episodes", "repeat-missing", "looked-after", "cross-border",
                    "prevention-checks", "return-interviews", "iro-told", "trigger-plans", "school-notifications"]
 MACE_FIGURES = ["mace-risk", "mace-actions", "mace-outcomes"]
-#: The one figure of a school's reports (and the one episode figure with its own statement).
-SCHOOL_FIGURE = "school-notifications"
 
 
 def london_today(now: datetime | None = None) -> date:
@@ -59,9 +59,9 @@ def dashboard(scope: ReportScope, filters: ReportFilters, now: datetime | None =
     q = ReportQuery(scope, filters, now or utcnow())
     figures: list[Figure] = []
     if q.counts_episodes:
-        period = ep.read(q)
+        totals = ep.totals(q)
         for key in EPISODE_FIGURES:
-            figures.append(ep.school_notifications(q) if key == SCHOOL_FIGURE else _FROM_EPISODES[key](q, period))
+            figures.append(_FROM_TOTALS[key](q, totals) if key in _FROM_TOTALS else _OWN_STATEMENT[key](q))
     elif scope.school_notifications is not None:
         figures.append(ep.own_school_notifications(q))
     if q.counts_mace:
@@ -78,13 +78,19 @@ def available(scope: ReportScope) -> list[str]:
     return episodes + (MACE_FIGURES if scope.mace_groups is not None else [])
 
 
+#: The one figure of a school's reports.
+SCHOOL_FIGURE = "school-notifications"
+
+
 def figure(scope: ReportScope, filters: ReportFilters, key: str, now: datetime | None = None) -> Figure:
     """One figure (its download). KeyError when the scope has no such figure."""
     if key not in available(scope):
         raise KeyError(key)
     q = ReportQuery(scope, filters, now or utcnow())
-    if key == SCHOOL_FIGURE:
-        return ep.school_notifications(q) if q.counts_episodes else ep.own_school_notifications(q)
-    if key in _FROM_EPISODES:
-        return _FROM_EPISODES[key](q, ep.read(q))
+    if key == SCHOOL_FIGURE and not q.counts_episodes:
+        return ep.own_school_notifications(q)
+    if key in _FROM_TOTALS:
+        return _FROM_TOTALS[key](q, ep.totals(q))
+    if key in _OWN_STATEMENT:
+        return _OWN_STATEMENT[key](q)
     return _mace_figure(q, key)

@@ -118,7 +118,7 @@ def with_share(headline: str, share: float | None) -> str:
 
 class ReportQuery:
     """The episodes a viewer's figures count, for one set of filters, as a subquery; built once per
-    page (the dashboard reads it once: hub.reports.episode_figures.read)."""
+    page so that each figure is one statement over it."""
 
     def __init__(self, scope: ReportScope, filters: ReportFilters, now: datetime) -> None:
         self.scope, self.filters, self.now = scope, filters, now
