@@ -7,12 +7,21 @@ a <style> element and a few style attributes, so each SVG is cleaned here: scrip
 attributes and the (script-driven) tooltip are removed, and the chart's CSS, the same for every
 chart, is served once from the hub (`chart_css`, /reports/charts.css) under the class `hub-chart`.
 The figures are in a GOV.UK table under every chart as well; the chart is an image of them.
+
+Drawing is ~10 ms a chart whatever the data (pygal's configuration machinery), 13 on the
+dashboard, so each cleaned SVG is kept, a bounded number of them, by a hash of what it is drawn
+from (`Drawing`: the kind, headline, labels, series names and values: counts, no person). The
+same figures draw the same bytes, so a kept SVG is the one a fresh drawing would give.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from functools import lru_cache
+from typing import NamedTuple
 # ElementTree only writes here (bandit B405); the parsing is defusedxml's, below.
 from xml.etree import ElementTree  # nosec B405
 
@@ -53,15 +62,71 @@ def _number(value) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _chart(figure: Figure):
-    horizontal = figure.chart == "hbar"
-    chart = KINDS.get(figure.chart, pygal.Bar)(**_config(
-        show_legend=len(figure.plotted) > 1, x_label_rotation=0 if horizontal or len(figure.rows) < 8 else 30,
+class Drawing(NamedTuple):
+    """Everything a chart is drawn from: equal drawings give byte-identical SVG."""
+
+    kind: str
+    label: str
+    x_labels: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]
+
+    @classmethod
+    def of(cls, figure: Figure) -> Drawing:
+        return cls(figure.chart, figure.title, tuple(figure.label(row) for row in figure.rows),
+                   tuple((figure.columns[i], tuple(_number(row[i]) for row in figure.rows)) for i in figure.plotted))
+
+    def digest(self) -> str:
+        # repr keeps the types apart (1 and 1.0 draw differently) and is stable across processes.
+        return hashlib.sha256(repr(tuple(self)).encode()).hexdigest()
+
+
+def _chart(drawing: Drawing):
+    horizontal = drawing.kind == "hbar"
+    chart = KINDS.get(drawing.kind, pygal.Bar)(**_config(
+        show_legend=len(drawing.series) > 1, x_label_rotation=0 if horizontal or len(drawing.x_labels) < 8 else 30,
         min_scale=1, max_scale=6))
-    chart.x_labels = [figure.label(row) for row in figure.rows]
-    for index in figure.plotted:
-        chart.add(figure.columns[index], [_number(row[index]) for row in figure.rows])
+    chart.x_labels = list(drawing.x_labels)
+    for name, values in drawing.series:
+        chart.add(name, list(values))
     return chart
+
+
+def draw(drawing: Drawing) -> str:
+    """The chart's cleaned SVG, drawn afresh."""
+    return _clean(_chart(drawing).render(is_unicode=True), drawing.label)
+
+
+class KeptCharts:
+    """The last `size` SVGs drawn, by the digest of their drawing (least recently used dropped)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._svg: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()  # a threaded worker's requests share the module
+
+    def get(self, drawing: Drawing) -> str:
+        key = drawing.digest()
+        with self._lock:
+            if key in self._svg:
+                self._svg.move_to_end(key)
+                return self._svg[key]
+        svg = draw(drawing)
+        with self._lock:
+            self._svg[key] = svg
+            while len(self._svg) > self.size:
+                self._svg.popitem(last=False)
+        return svg
+
+    def __len__(self) -> int:
+        return len(self._svg)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._svg.clear()
+
+
+#: A few dashboards' charts (about 13 each, a few KB apiece).
+KEPT = KeptCharts(size=256)
 
 
 def _clean(svg: str, label: str) -> str:
@@ -92,7 +157,7 @@ def render(figure: Figure) -> Markup:
     if figure.chart == "none" or not figure.rows:
         return Markup("")
     # bandit B704: our own SVG, parsed by defusedxml and cleaned of scripts and handlers by _clean.
-    return Markup(_clean(_chart(figure).render(is_unicode=True), figure.title))  # nosec B704
+    return Markup(KEPT.get(Drawing.of(figure)))  # nosec B704
 
 
 @lru_cache(maxsize=1)
