@@ -1,7 +1,8 @@
 """The data protection officer's view of the audit log: search, integrity, exports, flags.
 
 Only DPOs search the log. A DPO of the hub's host organisation sees every event; an
-organisation's own DPO sees the events of their organisation's users. Administrators see the
+organisation's own DPO sees the events of their organisation's users and the events about the
+children their organisation held when they happened (hub.permissions.dpo). Administrators see the
 integrity panel only. Every search, export and flag review is itself audited.
 """
 
@@ -12,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 
 from hub import db
 from hub.audit import alarms, signing, witnessing
@@ -20,7 +21,7 @@ from hub.audit import service as audit
 from hub.audit import flag_rules as rules
 from hub.audit.export import build_export
 from hub.audit.models import (
-    AuditAlarm, AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification, Cosignature, WitnessState,
+    AuditAlarm, AuditEvent, AuditEventOrganisation, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification, Cosignature, WitnessState,
 )
 from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
 from hub.auth.models import Organisation, User
@@ -51,15 +52,10 @@ def _require(actor: User, may=may_review_audit_log, what: str = "audit-log") -> 
 
 def _scoped(actor: User, query: Select) -> Select:
     """The DPO's tenant scope, part of every query they run: the hub's DPO sees everything; an
-    organisation's DPO sees what their organisation's users did, and what was done to the
-    records of the children their organisation holds (listings that showed them included)."""
-    scope = _scope(actor)
-    return query if scope is None else query.where(scope)
-
-
-def _scope(actor: User):
-    """The organisation DPO's scope: hub.permissions.audit_event_scope."""
-    return audit_event_scope(actor)
+    organisation's DPO sees what their organisation's users did, and what was done about the
+    children their organisation held at the time (listings that showed them included)."""
+    scope = audit_event_scope(actor)
+    return query if scope is None else query.where(scope.clause())
 
 
 #: The order of the DPO's pages (newest first): insertion order, so entries still waiting to be
@@ -67,12 +63,26 @@ def _scope(actor: User):
 NEWEST = AuditEvent.id
 
 
-def _newest_page(actor: User, query: Select, before: int | None, limit: int) -> Select:
+def _newest_events(actor: User, query: Select, before: int | None, limit: int) -> list[AuditEvent]:
     """The newest `limit` events of `query` within the DPO's scope, older than `before` (keyset
-    paging: fast at millions of events, where OFFSET would read every earlier row)."""
+    paging: fast at millions of events, where OFFSET would read every earlier row).
+
+    An organisation's DPO reads two short walks, newest first, and merges them: their
+    organisation's rows of `audit_event_organisation` joined to the log (sequenced events), and the
+    entries still waiting to be sequenced. Each stops at the page however large the log or thin the
+    scope. The waiting ones are read first: an entry sequenced between the two reads is then seen
+    by both (and shown once), never by neither."""
+    scope = audit_event_scope(actor)
     if before is not None:
         query = query.where(NEWEST < before)
-    return _scoped(actor, query).order_by(NEWEST.desc()).limit(limit)
+    if scope is None:
+        return list(db.session().scalars(query.order_by(NEWEST.desc()).limit(limit)))
+    waiting = list(db.session().scalars(query.where(scope.pending()).order_by(NEWEST.desc()).limit(limit)))
+    indexed = list(db.session().scalars(
+        query.join(AuditEventOrganisation, and_(AuditEventOrganisation.event_id == AuditEvent.id, scope.indexed()))
+        .order_by(AuditEventOrganisation.event_id.desc()).limit(limit)))
+    merged = {event.id: event for event in waiting + indexed}
+    return [merged[key] for key in sorted(merged, reverse=True)[:limit]]
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -142,7 +152,7 @@ def _children_shown(events: list[AuditEvent]) -> set[int]:
 def search(actor: User, filters: EventFilter, before: int | None = None, purpose: str = "audit review") -> EventPage:
     _require(actor)
     filters.validate()
-    rows = list(db.session().scalars(_newest_page(actor, filters.apply(select(AuditEvent)), before, PAGE_SIZE + 1)))
+    rows = _newest_events(actor, filters.apply(select(AuditEvent)), before, PAGE_SIZE + 1)
     events, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     children = _child_names(actor, _children_shown(events) | ({filters.child_id} if filters.child_id else set()))
     with unit_of_work():
