@@ -63,26 +63,34 @@ def _scoped(actor: User, query: Select) -> Select:
 NEWEST = AuditEvent.id
 
 
-def _newest_events(actor: User, query: Select, before: int | None, limit: int) -> list[AuditEvent]:
+def _newest_queries(actor: User, query: Select, before: int | None, limit: int) -> list[Select]:
     """The newest `limit` events of `query` within the DPO's scope, older than `before` (keyset
-    paging: fast at millions of events, where OFFSET would read every earlier row).
+    paging: fast at millions of events, where OFFSET would read every earlier row), as the
+    statements to read in this order and merge.
 
-    An organisation's DPO reads two short walks, newest first, and merges them: their
-    organisation's rows of `audit_event_organisation` joined to the log (sequenced events), and the
-    entries still waiting to be sequenced. Each stops at the page however large the log or thin the
-    scope. The waiting ones are read first: an entry sequenced between the two reads is then seen
-    by both (and shown once), never by neither."""
+    An organisation's DPO reads two short walks, newest first: the entries still waiting to be
+    sequenced, then their organisation's rows of `audit_event_organisation` joined to the log
+    (sequenced entries). Each stops at the page however large the log or thin the scope. In that
+    order an entry sequenced between the two reads is seen by both (and shown once), never by
+    neither."""
     scope = audit_event_scope(actor)
-    if before is not None:
-        query = query.where(NEWEST < before)
+    logged = query if before is None else query.where(NEWEST < before)
     if scope is None:
-        return list(db.session().scalars(query.order_by(NEWEST.desc()).limit(limit)))
-    waiting = list(db.session().scalars(query.where(scope.pending()).order_by(NEWEST.desc()).limit(limit)))
-    indexed = list(db.session().scalars(
-        query.join(AuditEventOrganisation, and_(AuditEventOrganisation.event_id == AuditEvent.id, scope.indexed()))
-        .order_by(AuditEventOrganisation.event_id.desc()).limit(limit)))
-    merged = {event.id: event for event in waiting + indexed}
-    return [merged[key] for key in sorted(merged, reverse=True)[:limit]]
+        return [logged.order_by(NEWEST.desc()).limit(limit)]
+    # The index's own columns carry the order and the keyset, so the walk is of its primary key.
+    indexed = query.join(AuditEventOrganisation, and_(AuditEventOrganisation.event_id == AuditEvent.id,
+                                                      scope.indexed()))
+    if before is not None:
+        indexed = indexed.where(AuditEventOrganisation.event_id < before)
+    return [logged.where(scope.pending()).order_by(NEWEST.desc()).limit(limit),
+            indexed.order_by(AuditEventOrganisation.event_id.desc()).limit(limit)]
+
+
+def _newest_events(actor: User, query: Select, before: int | None, limit: int) -> list[AuditEvent]:
+    """The events of `_newest_queries`, newest first."""
+    found = {event.id: event for statement in _newest_queries(actor, query, before, limit)
+             for event in db.session().scalars(statement)}
+    return [found[key] for key in sorted(found, reverse=True)[:limit]]
 
 
 # --- search -------------------------------------------------------------------------------------
