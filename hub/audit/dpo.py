@@ -63,16 +63,20 @@ def _scoped(actor: User, query: Select) -> Select:
 NEWEST = AuditEvent.id
 
 
-def _newest_queries(actor: User, query: Select, before: int | None, limit: int) -> list[Select]:
-    """The newest `limit` events of `query` within the DPO's scope, older than `before` (keyset
-    paging: fast at millions of events, where OFFSET would read every earlier row), as the
-    statements to read in this order and merge.
+#: Entries waiting to be sequenced read at a time by an organisation DPO's page (usually there
+#: are none or a handful; an import's backlog is read only as far as the page needs).
+WAITING_CHUNK = 500
 
-    An organisation's DPO reads two short walks, newest first: the entries still waiting to be
-    sequenced, then their organisation's rows of `audit_event_organisation` joined to the log
-    (sequenced entries). Each stops at the page however large the log or thin the scope. In that
-    order an entry sequenced between the two reads is seen by both (and shown once), never by
-    neither."""
+
+def _newest_queries(actor: User, query: Select, before: int | None, limit: int) -> list[Select]:
+    """The statements of a page of the newest events of `query` within the DPO's scope, older than
+    `before` (keyset paging: fast at millions of events, where OFFSET would read every earlier row).
+
+    For an organisation's DPO two short walks, newest first, each stopping at the page however
+    large the log or thin the scope: the entries still waiting to be sequenced (whose scope
+    `_waiting_in_scope` decides by the integrator's own rule), then their organisation's rows of
+    `audit_event_organisation` joined to the log (sequenced entries). In that order an entry
+    sequenced between the two reads is seen by both (and shown once), never by neither."""
     scope = audit_event_scope(actor)
     logged = query if before is None else query.where(NEWEST < before)
     if scope is None:
@@ -82,15 +86,38 @@ def _newest_queries(actor: User, query: Select, before: int | None, limit: int) 
                                                       scope.indexed()))
     if before is not None:
         indexed = indexed.where(AuditEventOrganisation.event_id < before)
-    return [logged.where(scope.pending()).order_by(NEWEST.desc()).limit(limit),
+    return [logged.where(AuditEvent.seq.is_(None)).order_by(NEWEST.desc()).limit(WAITING_CHUNK),
             indexed.order_by(AuditEventOrganisation.event_id.desc()).limit(limit)]
 
 
 def _newest_events(actor: User, query: Select, before: int | None, limit: int) -> list[AuditEvent]:
     """The events of `_newest_queries`, newest first."""
-    found = {event.id: event for statement in _newest_queries(actor, query, before, limit)
-             for event in db.session().scalars(statement)}
+    statements = _newest_queries(actor, query, before, limit)
+    if len(statements) == 1:
+        return list(db.session().scalars(statements[0]))
+    waiting, indexed = statements
+    found = {event.id: event for event in _waiting_in_scope(actor, waiting, limit)}
+    found.update((event.id, event) for event in db.session().scalars(indexed))
     return [found[key] for key in sorted(found, reverse=True)[:limit]]
+
+
+def _waiting_in_scope(actor: User, waiting: Select, limit: int) -> list[AuditEvent]:
+    """The newest `limit` entries still waiting to be sequenced that the organisation's DPO sees:
+    `event_organisations`, the rule the integrator will apply in a second or so, applied now, to
+    chunks read newest first."""
+    scope = audit_event_scope(actor)
+    found: list[AuditEvent] = []
+    statement = waiting
+    while len(found) < limit:
+        chunk = list(db.session().scalars(statement))
+        if not chunk:
+            break
+        seen = scope.sees(db.session().connection(), chunk)
+        found += [event for event in chunk if event.id in seen]
+        if len(chunk) < WAITING_CHUNK:
+            break
+        statement = waiting.where(NEWEST < chunk[-1].id)
+    return found[:limit]
 
 
 # --- search -------------------------------------------------------------------------------------

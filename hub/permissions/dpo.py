@@ -81,9 +81,17 @@ class EventScope:
         walk of the index's primary key that stops at a page, however large the log)."""
         return AuditEventOrganisation.organisation_id == self.organisation_id
 
+    def sees(self, connection, events: Sequence[AuditEvent]) -> set[int]:
+        """Which of these entries, waiting to be sequenced, the organisation's DPO sees: the ids
+        `event_organisations` gives the organisation now (a page's few waiting entries)."""
+        rows = event_organisations(connection, [{"id": e.id, "actor_org_id": e.actor_org_id, "child_id": e.child_id,
+                                                 "detail": e.detail} for e in events])
+        return {row["event_id"] for row in rows if row["organisation_id"] == self.organisation_id}
+
     def pending(self):
-        """The rule of `event_organisations` as one condition, for events not yet sequenced: their
-        users did it, it concerns a child their organisation holds, or it showed such a child."""
+        """The rule of `event_organisations` as one condition on entries not yet sequenced, for an
+        export's whole scope: their users did it, it concerns a child their organisation holds, or
+        it showed such a child."""
         held = organisation_child_ids(self.organisation_id)
         listed = exists().where(AuditEventChild.event_id == AuditEvent.id, AuditEventChild.child_id.in_(held))
         return and_(AuditEvent.seq.is_(None), or_(
