@@ -81,9 +81,11 @@ def _newest_queries(actor: User, query: Select, before: int | None, limit: int) 
     logged = query if before is None else query.where(NEWEST < before)
     if scope is None:
         return [logged.order_by(NEWEST.desc()).limit(limit)]
-    # The index's own columns carry the order and the keyset, so the walk is of its primary key.
-    indexed = query.join(AuditEventOrganisation, and_(AuditEventOrganisation.event_id == AuditEvent.id,
-                                                      scope.indexed()))
+    # The order and the keyset on both sides of the join: PostgreSQL merges the two primary keys,
+    # and with the keyset on the index alone it walked the log from its newest entry down to
+    # `before` (554 ms half way down a 1M log).
+    indexed = logged.join(AuditEventOrganisation, and_(AuditEventOrganisation.event_id == AuditEvent.id,
+                                                       scope.indexed()))
     if before is not None:
         indexed = indexed.where(AuditEventOrganisation.event_id < before)
     return [logged.where(AuditEvent.seq.is_(None)).order_by(NEWEST.desc()).limit(WAITING_CHUNK),
