@@ -159,7 +159,7 @@ def build_people(rng: random.Random) -> dict:
                 user_rows.append(dict(email=f"u{len(user_rows)}@bench.example.test", name=f"Bench User{len(user_rows)}",
                                       organisation_id=org))
                 role_of.append((role, basis))
-        dpo_orgs = {"hub": host, "school": schools[0], "police": police, "la": la}
+        dpo_orgs = {"hub": host, "school": schools[0], "police": police, "la": la, "health": health}
         for key, org in dpo_orgs.items():
             user_rows.append(dict(email=f"dpo-{key}@bench.example.test", name=f"Bench Dpo {key}", organisation_id=org))
             role_of.append((Role.dpo, "role:dpo"))
@@ -250,6 +250,7 @@ def build_log(total: int, people: dict, rng: random.Random, database_url: str) -
     assert existing == 0 and s.scalar(select(func.max(AuditEvent.id))) is None, \
         f"the log must be empty before the bulk load ({existing} events)"
     db.session.remove()
+    holders = holders_of(people["children"])
     wanted = dict(merkle.root_nodes(total))  # level -> index: at most one node per level
     captured: dict[tuple[int, int], bytes] = {}
     loader = _PostgresLoader(database_url) if database_url.startswith("postgresql") else _SqliteLoader()
@@ -257,7 +258,7 @@ def build_log(total: int, people: dict, rng: random.Random, database_url: str) -
     upper = merkle.CompactRange()  # over the roots of complete blocks
     block: list[bytes] = []
     block_size = 1 << BLOCK_LEVELS
-    listing_rows = 0
+    listing_rows = scope_rows = 0
     with loader:
         for k, when, uid, org, role, row in _event_rows(total, people, rng):
             action, object_type, object_id, child_id, basis, purpose, legal, shown = row
@@ -269,6 +270,11 @@ def build_log(total: int, people: dict, rng: random.Random, database_url: str) -
             else:
                 detail = None
                 leaf = b'{"detail":null,"seq":%d}' % k
+            # Whose organisation DPO sees it: the integrator's rule (hub.permissions.dpo), with the
+            # holders of every child read once through it above.
+            organisations = {org}.union(holders.get(child_id, ()), *(holders.get(c, ()) for c in shown or ()))
+            loader.scope(k + 1, organisations)
+            scope_rows += len(organisations)
             h = sha(b"\x00" + leaf).digest()
             loader.event((k + 1, k, when, "done", uid, org, role, "password+totp", action, object_type, object_id,
                           child_id, basis, purpose, legal, f"{k:032x}", "10.20.30.40", USER_AGENT, detail, leaf, h))
@@ -282,7 +288,22 @@ def build_log(total: int, people: dict, rng: random.Random, database_url: str) -
                 captured[(0, total - 1)] = block[-1]
     root = merkle.fold(merkle.root_nodes(total), lambda level, index: captured[(level, index)])
     loader.finish(total)
-    return {"root": root, "listing_rows": listing_rows, "phases": loader.phases}
+    return {"root": root, "listing_rows": listing_rows, "scope_rows": scope_rows, "phases": loader.phases}
+
+
+def holders_of(children: list[int]) -> dict[int, set[int]]:
+    """Every organisation holding each child, by the rule the integrator applies when it indexes
+    an event (hub.permissions.children.organisations_holding), read once for the whole load."""
+    from hub import db
+    from hub.permissions.children import organisations_holding
+
+    holders: dict[int, set[int]] = {}
+    connection = db.session().connection()
+    for start in range(0, len(children), 1000):
+        for child_id, organisation_id in connection.execute(organisations_holding(children[start:start + 1000])):
+            holders.setdefault(child_id, set()).add(organisation_id)
+    db.session.remove()
+    return holders
 
 
 def _block_nodes(first: int, hashes: list[bytes], upper, loader, wanted: dict, captured: dict,
@@ -312,7 +333,7 @@ class _PostgresLoader:
     once, each table truncated in its own load transaction; secondary indexes dropped before and
     built after."""
 
-    TABLES = ("audit_event", "audit_event_child", "audit_node")
+    TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_event_organisation")
 
     def __init__(self, database_url: str):
         from sqlalchemy.engine import make_url
@@ -335,13 +356,17 @@ class _PostgresLoader:
         columns = {"audit_event": "(id, seq, occurred_at, outcome, actor_user_id, actor_org_id, actor_roles, "
                                   "auth_method, action, object_type, object_id, child_id, access_basis, purpose, "
                                   "legal_basis, request_id, client_address, user_agent, detail, leaf, leaf_hash)",
-                   "audit_event_child": "(event_id, child_id)", "audit_node": "(level, idx, hash)"}
+                   "audit_event_child": "(event_id, child_id)", "audit_node": "(level, idx, hash)",
+                   "audit_event_organisation": "(organisation_id, event_id)"}
         self.copies, self._stack = {}, []
         for table, connection in self.connections.items():
             # Only the TRUNCATE (of an empty table, so that COPY may FREEZE) needs the triggers off.
             connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             connection.execute(f"TRUNCATE {table}")
-            connection.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+            if table != "audit_event":
+                connection.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+            # audit_event's stay off until its COPY ends: its insert trigger takes pending entries
+            # only (the integrator numbers them), and this load writes them already numbered.
             for owner, name, _definition in self.indexes:
                 if owner == table:  # on the table's own load connection: no lock across them
                     connection.execute(f'DROP INDEX "{name}"')
@@ -351,7 +376,12 @@ class _PostgresLoader:
         self._event = self.copies["audit_event"].write_row
         self._child = self.copies["audit_event_child"].write_row
         self._node = self.copies["audit_node"].write_row
+        self._scope = self.copies["audit_event_organisation"].write_row
         return self
+
+    def scope(self, event_id: int, organisations) -> None:
+        for org in organisations:
+            self._scope((org, event_id))
 
     def event(self, row) -> None:
         self._event(row)
@@ -368,6 +398,8 @@ class _PostgresLoader:
     def __exit__(self, kind, value, tb):
         for cm in self._stack:
             cm.__exit__(kind, value, tb)
+        if kind is None:
+            self.connections["audit_event"].execute("ALTER TABLE audit_event ENABLE TRIGGER USER")
         for connection in self.connections.values():
             if kind is None:
                 connection.commit()
@@ -409,8 +441,11 @@ class _SqliteLoader:
         self.started = time.perf_counter()
         self.session = db.session()
         self.connection = self.session.connection().connection.driver_connection
-        self.events, self.children, self.node_rows = [], [], []
+        self.events, self.children, self.node_rows, self.scope_rows = [], [], [], []
         return self
+
+    def scope(self, event_id: int, organisations) -> None:
+        self.scope_rows.extend((org, event_id) for org in organisations)
 
     def event(self, row) -> None:
         row = list(row)
@@ -434,7 +469,10 @@ class _SqliteLoader:
             self.events)
         c.executemany("INSERT INTO audit_event_child (event_id, child_id) VALUES (?, ?)", self.children)
         c.executemany("INSERT INTO audit_node (level, idx, hash) VALUES (?, ?, ?)", self.node_rows)
+        c.executemany("INSERT INTO audit_event_organisation (organisation_id, event_id) VALUES (?, ?)",
+                      self.scope_rows)
         c.commit()
+        self.scope_rows.clear()
         self.events.clear()
         self.children.clear()
         self.node_rows.clear()
@@ -529,7 +567,8 @@ def measure_pair(label: str, org_user: int, hub_user: int, filters_factory, befo
 
 
 def search_query(user_id: int, filters, before: int | None):
-    """The SELECT dpo.search runs (the same builder), for EXPLAIN."""
+    """The SELECTs dpo.search runs (the same builder), for EXPLAIN: for an organisation's DPO, the
+    entries waiting to be sequenced, then their organisation's rows of the scope index."""
     from sqlalchemy import select
 
     from hub import db
@@ -538,12 +577,7 @@ def search_query(user_id: int, filters, before: int | None):
     from hub.auth.models import User
 
     actor = db.session().get(User, user_id)
-    if hasattr(dpo, "_newest_page"):  # the search as it is now: each scope route read apart, then merged
-        return dpo._newest_page(actor, filters.apply(select(AuditEvent)), before, dpo.PAGE_SIZE + 1)
-    query = dpo._scoped(actor, filters.apply(select(AuditEvent)))  # the search as the issue describes it
-    if before is not None:
-        query = query.where(AuditEvent.id < before)
-    return query.order_by(AuditEvent.id.desc()).limit(dpo.PAGE_SIZE + 1)
+    return dpo._newest_queries(actor, filters.apply(select(AuditEvent)), before, dpo.PAGE_SIZE + 1)
 
 
 def explain(query) -> str:
@@ -551,6 +585,8 @@ def explain(query) -> str:
 
     from hub import db
 
+    if isinstance(query, list):
+        return "\n\n".join(explain(statement) for statement in query)
     s = db.session()
     dialect = s.get_bind().dialect
     sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
@@ -779,7 +815,8 @@ def main(argv: list[str] | None = None) -> dict:
         record_verified(args.events, built["root"])
         build = time.perf_counter() - start
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in built["phases"].items())
-        print(f"built the log: {args.events:,} events, {built['listing_rows']:,} listing index rows and the tree in "
+        print(f"built the log: {args.events:,} events, {built['listing_rows']:,} listing index rows, "
+              f"{built['scope_rows']:,} DPO scope index rows and the tree in "
               f"{build:.0f} s (organisations, 5,000 users and {CHILDREN:,} children {setup:.0f} s; {phases}); "
               f"short leaves; free disk {_free_gb():.0f} GB", flush=True)
         results["build_s"] = build

@@ -87,6 +87,22 @@ class AuditEventChild(Base):
     child_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
+class AuditEventOrganisation(Base):
+    """Whose organisation DPO sees an event: the actor's organisation and each organisation that
+    held the event's child (or a child a listing showed) when it was sequenced, a second or so
+    after it happened. Written by the integrator in the transaction that gives the event its
+    number, by the rule of hub.permissions.dpo (`event_organisations`); an organisation DPO's
+    search walks it by (organisation, event) newest first. Derived data beside the log, never part
+    of a leaf: `audit verify` checks the part the leaves carry (every event's actor organisation);
+    the holders come from the relationships of the moment, which the log does not hold.
+    Append-only like the log."""
+
+    __tablename__ = "audit_event_organisation"
+
+    organisation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
 class AuditNode(Base):
     """Hash of a perfect, aligned subtree of the log: level L, index i covers leaves
     [i * 2**L, (i + 1) * 2**L). Level 0 is `AuditEvent.leaf_hash`, so it is not repeated here.

@@ -27,8 +27,10 @@ from hub.audit.context import current_origin
 from hub.audit import checkpoint, merkle
 from hub.audit.merkle import leaf_hash
 from hub.audit.models import (
-    AuditEvent, AuditEventChild, AuditHead, AuditNode, AuditVerification, Cosignature, SignedTreeHead,
+    AuditEvent, AuditEventChild, AuditEventOrganisation, AuditHead, AuditNode, AuditVerification, Cosignature,
+    SignedTreeHead,
 )
+from hub.permissions import dpo as scope_rule
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +281,11 @@ def integrate(limit: int = INTEGRATE_BATCH) -> int:
             .values(seq=bindparam("number"), leaf=bindparam("leaf_bytes"), leaf_hash=bindparam("hash")),
             updates)
         _extend_tree_many(session, size, [u["hash"] for u in updates])
+        # Whose organisation DPO sees each entry, decided now (a second or so after it happened,
+        # by the relationships of the moment) and committed with its number: never an entry
+        # sequenced and not indexed. Not part of the leaf.
+        if scope := scope_rule.event_organisations(connection, pending):
+            connection.execute(insert(AuditEventOrganisation.__table__), scope)
         connection.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
                            .values(tree_size=size + len(updates)))
     return len(updates)

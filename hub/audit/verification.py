@@ -4,7 +4,8 @@
 first entry that fails: sequence numbers run 0, 1, 2, ... with no gap (and none below 0); each
 event's fields still produce its stored leaf bytes (unless `fast`); the leaf hash is
 SHA-256(0x00 || leaf); the stored perfect subtree hashes match the recomputed ones; the listing
-index (`audit_event_child`) holds exactly the children the leaves name; every signed tree head's
+index (`audit_event_child`) holds exactly the children the leaves name; the index of whose DPO
+sees each entry (`audit_event_organisation`) holds each entry's actor organisation; every signed tree head's
 signature is valid and its root equals the root recomputed at its size; the log ends where the
 head (`audit_head`) says it does, so entries removed from the end are caught even before a signed
 head covers them; and the log extends every *anchor*: each signed tree head, each root a check
@@ -34,13 +35,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from hub import db
 from hub.audit import merkle, service
 from hub.audit.checkpoint import TrustedKey, head_signer
 from hub.audit.models import (
-    AuditEvent, AuditEventChild, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
+    AuditEvent, AuditEventChild, AuditEventOrganisation, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
 )
 from hub.audit.service import LEAF_FIELDS, Anchor, rfc3339
 
@@ -195,6 +196,7 @@ def _finish(result: Verification, tree: merkle.CompactRange, scan: _Scan, counte
     if scan.complete:  # after a gap the scan stopped early: the log does not end there
         result.appendable = _check_counter(result, counter_before, _counter(db.session()))
         _check_listing_index(result, scan)
+        _check_organisation_index(result)
 
 
 def _seal(result: Verification, tree: merkle.CompactRange) -> None:
@@ -265,6 +267,28 @@ def _check_listing_index(result: Verification, scan: _Scan) -> None:
     if (digest, count) != (scan.listing_digest, scan.listing_pairs):
         result.fail(f"the index of children shown by listings holds {count} entries where the log's leaves name "
                     f"{scan.listing_pairs}: it was changed")
+
+
+def _check_organisation_index(result: Verification) -> None:
+    """`audit_event_organisation` (whose organisation DPO sees an event) is derived beside the log.
+    The part a leaf carries must be there: each checked entry's actor organisation (a row removed
+    would hide a member of staff's act from their own DPO). A full check also finds rows naming no
+    sequenced entry. The organisations that held the child come from the relationships at the
+    moment the entry was sequenced, which the log does not hold: they cannot be rebuilt from it."""
+    connection = db.session().connection()
+    index = AuditEventOrganisation
+    missing = connection.execute(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.seq >= result.start, AuditEvent.seq < result.tree_size, AuditEvent.actor_org_id.is_not(None),
+        ~exists().where(index.organisation_id == AuditEvent.actor_org_id, index.event_id == AuditEvent.id))).scalar()
+    if missing:
+        result.fail(f"the index of whose DPO sees each entry lacks the actor's organisation of {missing} entries: "
+                    "it was changed")
+    if result.start == 0:
+        stray = connection.execute(select(func.count()).select_from(index).where(~exists().where(
+            AuditEvent.id == index.event_id, AuditEvent.seq.is_not(None), AuditEvent.seq < result.tree_size))).scalar()
+        if stray:
+            result.fail(f"the index of whose DPO sees each entry has {stray} rows naming no entry of the log: "
+                        "it was changed")
 
 
 def _check_pending(result: Verification, waiting: service.Pending | None) -> None:

@@ -86,6 +86,40 @@ def _organisation_relationships(org: int) -> list[tuple[str, Select]]:
     ]
 
 
+def organisations_holding(child_ids: list[int]) -> Select:
+    """The relationships of `_organisation_relationships` turned round: for these children, every
+    (child_id, organisation_id) in which the organisation holds the child, now. The audit
+    integrator asks it for the children of the events it sequences (an organisation DPO's scope,
+    hub.permissions.dpo); a test holds the two in step for every organisation."""
+    today = date.today()
+    school = Organisation.__table__.alias("school")
+    current = Enrolment.end_date.is_(None)
+    on_agenda = MaceAgendaChild.removed_at.is_(None)
+    holders = [
+        select(Enrolment.child_id, Enrolment.school_id).where(current),
+        select(Enrolment.child_id, school.c.local_authority_id)
+        .join(school, school.c.id == Enrolment.school_id).where(current),
+        select(Child.id, Child.responsible_authority_id),
+        select(Child.id, Child.placing_authority_id),
+        select(AgencyInvolvement.child_id, AgencyInvolvement.organisation_id).where(
+            or_(AgencyInvolvement.ended_on.is_(None), AgencyInvolvement.ended_on >= today)),
+        select(MaceAgendaChild.child_id, MaceMembership.organisation_id)
+        .join(MaceMembership, MaceMembership.group_id == MaceAgendaChild.group_id).where(on_agenda),
+        select(MaceAgendaChild.child_id, MaceGroup.host_organisation_id)
+        .join(MaceGroup, MaceGroup.id == MaceAgendaChild.group_id).where(on_agenda),
+        select(ShareRecord.child_id, ShareRecord.sender_org_id).where(ShareRecord.mace_group_id.is_(None)),
+        select(ShareRecord.child_id, ShareRecipient.organisation_id).join(ShareRecipient).where(
+            ShareRecipient.status != RecipientStatus.revoked, ShareRecord.shared.is_(True),
+            ShareRecord.mace_group_id.is_(None)),
+        select(MissingEpisode.child_id, MissingEpisode.police_org_id),
+        select(MissingEpisode.child_id, MissingEpisode.home_authority_id),
+        select(MissingEpisode.child_id, MissingEpisode.receiving_authority_id),
+    ]
+    rows = union_all(*[q.where(q.selected_columns[0].in_(child_ids), q.selected_columns[1].is_not(None))
+                       for q in holders]).subquery()
+    return select(rows.c[0].label("child_id"), rows.c[1].label("organisation_id")).distinct()
+
+
 #: Which roles may use which of their organisation's relationships.
 RELATIONSHIP_ROLES: dict[str, frozenset[Role]] = {
     "enrolment": SCHOOL_ROLES,

@@ -3,7 +3,7 @@
 | who                   | events                                                                  |
 |-----------------------|-------------------------------------------------------------------------|
 | the hub's DPO         | every event and every flag                                              |
-| an organisation's DPO | what their organisation's users did; what was done to the records of the children their organisation holds (listings that showed such a child included); flags raised on their organisation's users |
+| an organisation's DPO | what their organisation's users did; what was done about the children their organisation held at the time (listings that showed such a child included); flags raised on their organisation's users |
 
 Nobody else searches the log: administrators see the integrity panel only (no event's content).
 
@@ -14,35 +14,101 @@ episodes of their force or naming their authority, and the profile their organis
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import and_, exists, or_, select, true
 
 from hub import db
-from hub.audit.models import AuditEvent, AuditEventChild, AuditFlag
+from hub.audit.models import AuditEvent, AuditEventChild, AuditEventOrganisation, AuditFlag
+from hub.audit import service as audit
 from hub.auth.models import User, UserRole
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.people.models import Child
-from hub.permissions.children import child_access, organisation_child_ids
+from hub.permissions.children import child_access, organisation_child_ids, organisations_holding
 from hub.permissions.roles import DPO_ROLES, is_dpo, is_hub_dpo
 from hub.permissions.shares import share_visible
 
 
-def audit_event_scope(user: User):
-    """The three routes into an organisation's DPO's scope, as one condition (None: the hub's
-    DPO, everything): their users did it, it concerns a child their organisation holds, or it is
-    a listing that showed such a child.
+#: Children whose holders are read in one statement while indexing events (well under SQLite's
+#: limit on bound parameters).
+HOLDERS_CHUNK = 1000
 
-    Shaped for a newest-first walk of the log's primary key that stops at a page: the first two
-    are hashed look-ups, and the listing index is probed only for listing events (no child of
-    their own, "children" in the detail), never gathered whole. Reading each route apart and
-    merging made PostgreSQL gather and sort every event about the held children (84,792 rows
-    for a school, 587,109 listing rows for an authority, at 10M events). The cost now follows how
-    thinly the scope is spread through the log, not its size."""
-    if is_hub_dpo(user):
-        return None
-    held = organisation_child_ids(user.organisation_id)
-    listed = exists().where(AuditEventChild.event_id == AuditEvent.id, AuditEventChild.child_id.in_(held))
-    return or_(AuditEvent.actor_org_id == user.organisation_id, AuditEvent.child_id.in_(held),
-               and_(AuditEvent.child_id.is_(None), AuditEvent.detail.like('%"children"%'), listed))
+
+def event_organisations(connection, events: Sequence[Mapping[str, Any]]) -> list[dict[str, int]]:
+    """The organisations whose DPO sees each of these events, as `audit_event_organisation` rows:
+    the actor's organisation, and every organisation that holds the event's child, or a child the
+    event names as shown (a listing), as the relationships stand now. The integrator asks it when
+    it sequences the events, a second or so after they happened: so the DPO of a school keeps the
+    events of a child's time there after the child leaves, and sees none from before the child
+    came. `events`: mappings of id, actor_org_id, child_id and detail (the column's JSON text)."""
+    children = {event["id"]: _children_of(event) for event in events}
+    wanted = sorted({child for found in children.values() for child in found})
+    holders: dict[int, set[int]] = defaultdict(set)
+    for start in range(0, len(wanted), HOLDERS_CHUNK):
+        for child_id, organisation_id in connection.execute(
+                organisations_holding(wanted[start:start + HOLDERS_CHUNK])):
+            holders[child_id].add(organisation_id)
+    rows = []
+    for event in events:
+        organisations = {event["actor_org_id"]} - {None}
+        for child in children[event["id"]]:
+            organisations |= holders[child]
+        rows += [{"organisation_id": org, "event_id": event["id"]} for org in sorted(organisations)]
+    return rows
+
+
+def _children_of(event: Mapping[str, Any]) -> list[int]:
+    """The event's child and the children its detail names as shown (most events name none)."""
+    detail = event["detail"]
+    listed = audit.listed_children(json.loads(detail)) if detail and '"children"' in detail else []
+    return ([event["child_id"]] if event["child_id"] else []) + listed
+
+
+@dataclass(frozen=True)
+class EventScope:
+    """An organisation DPO's part of the log: the sequenced events `audit_event_organisation`
+    names for their organisation (written by `event_organisations`), and the events still waiting
+    to be sequenced (seconds old) by the same rule applied now."""
+
+    organisation_id: int
+
+    def indexed(self):
+        """The index rows of the organisation: join them to the log by event id (newest first, a
+        walk of the index's primary key that stops at a page, however large the log)."""
+        return AuditEventOrganisation.organisation_id == self.organisation_id
+
+    def sees(self, connection, events: Sequence[AuditEvent]) -> set[int]:
+        """Which of these entries, waiting to be sequenced, the organisation's DPO sees: the ids
+        `event_organisations` gives the organisation now (a page's few waiting entries)."""
+        rows = event_organisations(connection, [{"id": e.id, "actor_org_id": e.actor_org_id, "child_id": e.child_id,
+                                                 "detail": e.detail} for e in events])
+        return {row["event_id"] for row in rows if row["organisation_id"] == self.organisation_id}
+
+    def pending(self):
+        """The rule of `event_organisations` as one condition on entries not yet sequenced, for an
+        export's whole scope: their users did it, it concerns a child their organisation holds, or
+        it showed such a child."""
+        held = organisation_child_ids(self.organisation_id)
+        listed = exists().where(AuditEventChild.event_id == AuditEvent.id, AuditEventChild.child_id.in_(held))
+        return and_(AuditEvent.seq.is_(None), or_(
+            AuditEvent.actor_org_id == self.organisation_id, AuditEvent.child_id.in_(held),
+            and_(AuditEvent.detail.like('%"children"%'), listed)))
+
+    def clause(self):
+        """Both, as one condition on the log (an export: every event in scope, not a page)."""
+        indexed = select(AuditEventOrganisation.event_id).where(self.indexed())
+        return or_(AuditEvent.id.in_(indexed), self.pending())
+
+
+def audit_event_scope(user: User) -> EventScope | None:
+    """An organisation DPO's scope in the log (None: the hub's DPO, everything): what their
+    organisation's users did, and what was done about the children their organisation held when
+    it was done (listings that showed such a child included)."""
+    return None if is_hub_dpo(user) else EventScope(user.organisation_id)
 
 
 def audit_person_scope(user: User):

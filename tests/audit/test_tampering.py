@@ -17,7 +17,8 @@ from hub.audit.models import AuditAlarm, AuditEvent, AuditVerification, SignedTr
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
 
-AUDIT_TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_tree_head", "audit_head", "audit_cosignature")
+AUDIT_TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_tree_head", "audit_head", "audit_cosignature",
+                "audit_event_organisation")
 
 
 def _events(n: int) -> None:

@@ -41,6 +41,7 @@ from hub.permissions import (
     mace_intelligence_recipients_ok,
     mace_membership,
     mace_object_visible,
+    organisation_child_ids,
     may_authorise_sharing,
     may_break_glass,
     may_export_returns,
@@ -61,6 +62,7 @@ from hub.permissions import (
     subject_access_shares,
     visible_clause,
 )
+from hub.permissions.children import organisations_holding
 from hub.sharing.models import ShareRecord
 from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EVERYONE
 
@@ -250,13 +252,24 @@ def test_an_organisations_dpo_sees_its_staffs_acts_and_the_events_about_the_chil
     events = list(db.session().scalars(select(AuditEvent)))
     expected = {e.id for e in events
                 if e.actor_org_id == org or e.child_id in held or (e.child_id is None and listed.get(e.id, set()) & held)}
-    seen = set(db.session().scalars(select(AuditEvent.id).where(audit_event_scope(world.user(who)))))
+    seen = set(db.session().scalars(select(AuditEvent.id).where(audit_event_scope(world.user(who)).clause())))
     assert seen == expected
     # Each route is in the world: events about a held child by others, and a listing by another
     # organisation that showed one.
     assert any(e.actor_org_id != org and e.child_id is None and e.id in seen for e in events)
     assert any(e.actor_org_id != org and e.child_id in held for e in events)
     assert any(e.actor_org_id == org for e in events if e.id in seen)
+
+
+def test_the_holders_the_integrator_indexes_are_the_children_each_organisation_holds(world):
+    """organisations_holding (the audit integrator's question: who holds these children) is
+    organisation_child_ids turned round, for every organisation of the world, every route."""
+    children = [child.id for child in world.children.values()]
+    pairs = set(db.session().execute(organisations_holding(children)).all())
+    for org in world.orgs.values():
+        held = set(db.session().scalars(organisation_child_ids(org.id))) & set(children)
+        assert {child for child, holder in pairs if holder == org.id} == held, org.code
+    assert len({holder for _, holder in pairs}) >= 5
 
 
 def test_the_hub_dpo_sees_every_event_and_an_organisations_dpo_the_flags_of_its_staff(world):
