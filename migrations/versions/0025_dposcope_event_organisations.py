@@ -13,16 +13,16 @@ relationships as they stand at the upgrade: what each DPO saw before the upgrade
 see (the log does not say who held a child when an old event happened). Entries still pending
 are indexed by the integrator. At millions of events this takes minutes.
 
-Revision ID: 0024_dposcope
-Revises: 0023_risk_level_review
+Revision ID: 0025_dposcope
+Revises: 0024_retention
 """
 import sqlalchemy as sa
 from alembic import op
 
 from hub.permissions.dpo import event_organisations
 
-revision = '0024_dposcope'
-down_revision = '0023_risk_level_review'
+revision = '0025_dposcope'
+down_revision = '0024_retention'
 branch_labels = None
 depends_on = None
 
