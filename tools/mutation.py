@@ -95,7 +95,8 @@ def save_ledger(name: str) -> int:
     if not metas:
         print(f"no run of {name} to save")
         return 1
-    shutil.rmtree(ledger, ignore_errors=True)
+    for stale in ledger.rglob("*.py.meta"):  # the verdicts only: the equivalents' list stays
+        stale.unlink()
     for meta in metas:
         target = ledger / meta.relative_to(mutants)
         target.parent.mkdir(parents=True, exist_ok=True)
