@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pyotp
 
@@ -14,6 +14,8 @@ from hub.admin import service as admin
 from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
+from hub.missing import service as missing
+from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Child, Gender, IdentifierKind
 
@@ -85,6 +87,16 @@ def involve(child, org, reason="open case"):
         s.add(AgencyInvolvement(child_id=child.id, organisation_id=org.id, reason=reason, started_on=date(2025, 1, 1)))
 
 
+# --- episodes ------------------------------------------------------------------------------------
+
+def episode_details(**overrides) -> missing.EpisodeDetails:
+    """A medium-risk child missing from home, reported three hours ago."""
+    values = dict(police_reference="MP/26/0001", reported_start=utcnow() - timedelta(hours=3),
+                  classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)
+    values.update(overrides)
+    return missing.EpisodeDetails(**values)
+
+
 # --- driving the pages --------------------------------------------------------------------------
 
 def csrf_token(html: str) -> str:
@@ -118,3 +130,13 @@ def sign_in(client, user: User, secret: str | None, password: str = PASSWORD):
 def post_form(client, url: str, data: dict, form_page: str | None = None):
     page = client.get(form_page or url)
     return client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **data})
+
+
+def signed_in_client(app, user_id: int):
+    """A client signed in as a user made without a TOTP secret (one is set for them here)."""
+    secret = pyotp.random_base32()
+    with unit_of_work():
+        db.session().get(User, user_id).totp_secret = secret
+    client = app.test_client()
+    sign_in(client, db.session().get(User, user_id), secret)
+    return client

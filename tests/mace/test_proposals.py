@@ -11,18 +11,18 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit.models import AuditEvent
+from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.mace import meetings, proposals
 from hub.mace.models import (
-    ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation,
-    MemberRole, ProposalDecision,
+    ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation, MemberRole,
+    ProposalDecision,
 )
 from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from hub.auth.roles import Role
 from tests.factories import make_child, make_user, sign_in
-from tests.mace.conftest import name_member
-from tests.mace.test_meetings import statements
+from tests.support.mace import name_member
+from tests.support.statements import count_statements
 
 _refs = count(1)
 
@@ -205,14 +205,14 @@ def test_the_proposals_page_runs_the_same_number_of_statements_whatever_the_data
     meeting = _meeting(mace)
     _episode(mace, mace.children[0], 1)
     db.session().expunge_all()
-    small = statements(app, lambda: meetings.proposals_page(mace.user("chair"), meeting.id))
+    small = count_statements(app, lambda: meetings.proposals_page(mace.user("chair"), meeting.id))
     place = _location(mace)
     for n in range(5):
         child = make_child(f"Area{n}", "Child", responsible_authority_id=mace.authority.id)
         _episode(mace, child, 1)
         _link(mace, place, child)
     db.session().expunge_all()
-    large = statements(app, lambda: meetings.proposals_page(mace.user("chair"), meeting.id))
+    large = count_statements(app, lambda: meetings.proposals_page(mace.user("chair"), meeting.id))
     assert small == large
 
 

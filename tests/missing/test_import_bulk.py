@@ -33,7 +33,7 @@ from hub.notifications import service as notifications
 from hub.notifications.models import ClosureKind, Notification, OutboxMessage, SchoolClosure
 from hub.people.models import IdentifierKind
 from tests.factories import enrol, make_child, make_org, make_user, valid_nhs_number
-from tests.missing.test_import import local, row, xlsx
+from tests.support.police_download import local, row, xlsx
 
 
 @pytest.fixture

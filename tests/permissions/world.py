@@ -10,6 +10,7 @@ systems (enrolments, agency involvements, a group's agenda) are written as those
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -23,27 +24,12 @@ from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
 from hub.mace import actions, intelligence, meetings, subjects
 from hub.mace.models import (
-    MaceAction,
-    MaceAgendaChild,
-    MaceAgendaItem,
-    MaceGroup,
-    MaceLocation,
-    MaceMeeting,
-    MaceMember,
-    MaceMembership,
-    MemberRole,
-    SubjectKind,
+    MaceAction, MaceAgendaChild, MaceAgendaItem, MaceGroup, MaceLocation, MaceMeeting, MaceMember, MaceMembership,
+    MemberRole, SubjectKind,
 )
 from hub.missing import service as missing
 from hub.missing.models import (
-    Classification,
-    EpisodeSource,
-    ImportBatch,
-    ImportReviewItem,
-    ImportStatus,
-    MissingEpisode,
-    MissingFrom,
-    RiskGrade,
+    Classification, EpisodeSource, ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode, MissingFrom, RiskGrade,
 )
 from hub.notifications.models import Notification
 from hub.people import service as people
@@ -309,3 +295,18 @@ def load_access_world(ids: dict) -> AccessWorld:
                        batch=s.get(ImportBatch, ids["batch"]), review_item=s.get(ImportReviewItem, ids["review_item"]),
                        mace={k: s.get(MACE_MODELS[kind], i) for k, (kind, i) in ids["mace"].items()},
                        consent=s.get(ConsentRecord, ids["consent"]), draft_id=ids["draft"])
+
+
+@contextmanager
+def deactivated(world, who: str):
+    """The user deactivated for the block, and active again after it (a refusal inside the block
+    commits its own audit event, and with it anything else the session holds)."""
+    user = world.user(who)
+    user.active = False
+    try:
+        yield user
+    finally:
+        db.session().rollback()
+        user = world.user(who)
+        user.active = True
+        db.session().commit()
