@@ -1,4 +1,7 @@
-"""Plain factory functions with sensible defaults; they go through the services, like the hub."""
+"""Plain factory functions with sensible defaults; they go through the services, like the hub: an
+organisation, a user, a child, an episode (recorded, or reported by a force's download), a share,
+the notifications of an episode. A test that needs a row no service writes (a bulk load, a past
+the service would stamp with the present) says so beside its own insert."""
 
 from __future__ import annotations
 
@@ -15,9 +18,13 @@ from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.notifications import service as notifications
+from hub.notifications.models import Notification, NotificationKind
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Child, Gender, IdentifierKind
+from hub.sharing import service as sharing
+from hub.sharing.models import ShareRecord
 
 PASSWORD = "correct horse battery staple"
 _n = itertools.count(1)
@@ -95,6 +102,40 @@ def episode_details(**overrides) -> missing.EpisodeDetails:
                   classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)
     values.update(overrides)
     return missing.EpisodeDetails(**values)
+
+
+def make_episode(actor: User, child: Child, **details) -> MissingEpisode:
+    """An episode recorded by a practitioner who holds the child (the school is told)."""
+    return missing.record_episode(actor, child.id, episode_details(**details))
+
+
+def report_episode(officer: User, child: Child, source: EpisodeSource = EpisodeSource.police_download,
+                   **details) -> MissingEpisode:
+    """A force's report as its download brings it (the force need not hold the child yet; the
+    school is told), under a reference of its own unless `details` gives one."""
+    details.setdefault("police_reference", f"MP/T/{next(_n)}")
+    with unit_of_work():
+        outcome = missing.apply_police_record(officer, officer.organisation_id, child.id, episode_details(**details),
+                                              source)
+    return db.session().get(MissingEpisode, outcome.episode.id)
+
+
+def change_episode(actor: User, episode: MissingEpisode, **changes) -> MissingEpisode:
+    """An episode changed as its page changes it (only the fields given)."""
+    return missing.update_episode(actor, episode.id, missing.EpisodeChanges(**changes))
+
+
+def notify_key_adults(episode: MissingEpisode, kind: NotificationKind = NotificationKind.missing) -> list[Notification]:
+    """The child's school told of the episode again: a notification and an e-mail per key adult."""
+    with unit_of_work():
+        return notifications.notify_episode(episode, kind)
+
+
+# --- shares --------------------------------------------------------------------------------------
+
+def make_share(sender: User, draft: sharing.ShareDraft) -> ShareRecord:
+    """A share recorded to its recipients (refused, as the hub refuses it, when a rule fails)."""
+    return sharing.create_share(sender, draft)
 
 
 # --- driving the pages --------------------------------------------------------------------------

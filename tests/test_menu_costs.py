@@ -63,6 +63,9 @@ def _many_open_episodes(world, count: int) -> int:
                  source=EpisodeSource.police_download, return_interview_declined=False,
                  police_requested_meeting=False, risk_factors="", push_factors="", pull_factors="")
             for n in range(count)]
+    # A bulk insert on purpose (not tests/factories.py's report_episode): hundreds of open
+    # episodes are only the setup of a page whose cost is measured, and the service takes a
+    # transaction, an audit event and a notice route per row.
     with db.unit_of_work() as s:
         s.execute(insert(MissingEpisode.__table__), rows)
         deadlines.refresh_children(s, children)

@@ -54,6 +54,7 @@ def add_shares(world, count: int, **columns) -> list[int]:
                  **columns)
             for i in range(count)]
     with db.unit_of_work() as s:
+        # Bulk on purpose (not tests/factories.py's make_share): 500 shares as a setup in a second.
         s.execute(insert(ShareRecord), rows)
         s.execute(insert(ShareRecipient), [dict(share_id=r["id"], organisation_id=world["school"].id, status="sent")
                                            for r in rows])

@@ -19,8 +19,8 @@ from hub.mace.models import (
     ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation, MemberRole,
     ProposalDecision,
 )
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from tests.factories import make_child, make_user, sign_in
+from hub.missing.models import EpisodeSource, MissingEpisode
+from tests.factories import change_episode, make_child, make_user, report_episode, sign_in
 from tests.support.mace import name_member
 from tests.support.statements import count_statements
 
@@ -32,14 +32,13 @@ def _meeting(mace):
         date.today() + timedelta(days=7), "10:00", None))
 
 
-def _episode(mace, child, days_ago: float, **extra) -> MissingEpisode:
-    with db.unit_of_work() as s:
-        episode = MissingEpisode(
-            child_id=child.id, police_org_id=mace.police.id, police_reference=f"P/{next(_refs)}",
-            reported_start=utcnow() - timedelta(days=days_ago), found_at=utcnow() - timedelta(days=days_ago - 0.1),
-            classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home,
-            source=EpisodeSource.manual, **extra)
-        s.add(episode)
+def _episode(mace, child, days_ago: float, **changes) -> MissingEpisode:
+    """The force's report of the child missing `days_ago` days ago and found soon after."""
+    episode = report_episode(mace.user("police"), child, EpisodeSource.manual, police_reference=f"P/{next(_refs)}",
+                             reported_start=utcnow() - timedelta(days=days_ago),
+                             found_at=utcnow() - timedelta(days=days_ago - 0.1))
+    if changes:
+        change_episode(mace.user("police"), episode, **changes)
     return episode
 
 

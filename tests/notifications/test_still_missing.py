@@ -90,6 +90,7 @@ def test_two_workers_cannot_both_remind_the_unique_index_decides(world, monkeypa
     with pytest.raises(IntegrityError):
         with db.unit_of_work() as s:
             first = still_missing()[0]
+            # A second copy written past the service on purpose: only the index can refuse it.
             s.add(Notification(episode_id=first.episode_id, organisation_id=first.organisation_id,
                                user_id=first.user_id, kind=first.kind, reason=first.reason, group_key="x",
                                deadline_at=first.deadline_at, school_day=first.school_day))
