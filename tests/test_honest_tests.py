@@ -86,6 +86,14 @@ def test_no_module_imports_a_test_module_or_a_conftest():
                            "tests/support/ (tests/conftest.py says how):\n" + "\n".join(imports))
 
 
+def test_the_benchmarks_share_their_factories_through_bench_not_tests():
+    bench = TESTS.parent / "bench"
+    imports = [f"bench/{path.name}:{line} imports {name}" for path in sorted(bench.glob("*.py"))
+               for line, name in _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+               if name == "tests" or name.startswith("tests.")]
+    assert imports == [], "a benchmark builds with bench/world.py, not tests/:\n" + "\n".join(imports)
+
+
 def test_the_import_check_sees_each_way_of_importing_a_test_module():
     tree = ast.parse("import tests.sharing.test_share_service\n"
                      "from tests.missing.test_import import row\n"
