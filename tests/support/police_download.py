@@ -43,7 +43,7 @@ def xlsx(rows: list[dict], headings: dict[str, str] | None = None) -> bytes:
     return buffer.getvalue()
 
 
-#: One start for every row of the module, so a file built twice is the same file.
+#: One start for every row of the test run, so a file built twice is the same file.
 START = local(utcnow() - timedelta(hours=5))
 
 
@@ -73,6 +73,8 @@ class DownloadWorld:
 
 
 def download_world() -> DownloadWorld:
+    """Three pupils of one school, each found by a different key; the force's officer, the school's
+    key adults and an administrator, each able to sign in."""
     la_edu = make_org(OrgKind.la_education)
     school = make_org(OrgKind.school, local_authority_id=la_edu.id)
     police = make_org(OrgKind.police)
