@@ -5,11 +5,21 @@ in a scratch copy of the checkout (`.mutation/<target>/`, ignored by git), so th
 never touched, and prints the score: killed / (killed + survived), mutants no selected test runs
 counted apart. Surviving mutants are listed with `python -m tools.mutation permissions --survivors`
 (the reason each is equivalent is written down in bench/README.md).
+
+A whole run takes hours on two cores, longer than a working session, and the scratch copy does
+not outlive its checkout. So each mutant's verdict is kept in a ledger committed with the code,
+`bench/mutation/<target>/` (mutmut's per-module `.meta` files: every mutant's verdict and a hash of
+each function it belongs to; and its `mutmut-stats.json`, gzipped: which tests reach which
+function). A run seeds a fresh scratch copy from the ledger, and mutmut then runs only the mutants
+without a verdict and those of functions whose code changed since (their hash differs); `--save`
+writes the ledger from the scratch copy, and every run saves it when it ends. A verdict of
+"killed" is not re-checked when tests are removed: `--fresh` starts again from nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import re
 import shutil
@@ -71,7 +81,45 @@ def _config(target: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(name: str, children: int, resume: bool = False) -> int:
+def _ledger(name: str) -> Path:
+    return ROOT / "bench" / "mutation" / name
+
+
+def save_ledger(name: str) -> int:
+    """The scratch copy's verdicts and test statistics into the committed ledger."""
+    mutants, ledger = ROOT / ".mutation" / name / "mutants", _ledger(name)
+    metas = sorted(mutants.rglob("*.py.meta")) if mutants.is_dir() else []
+    if not metas:
+        print(f"no run of {name} to save")
+        return 1
+    shutil.rmtree(ledger, ignore_errors=True)
+    for meta in metas:
+        target = ledger / meta.relative_to(mutants)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(meta, target)
+    stats = mutants / "mutmut-stats.json"
+    if stats.exists():
+        (ledger / "mutmut-stats.json.gz").write_bytes(gzip.compress(stats.read_bytes(), 9, mtime=0))
+    print(f"saved {len(metas)} modules' verdicts to {ledger.relative_to(ROOT)}")
+    return 0
+
+
+def _seed_from_ledger(name: str, scratch: Path) -> None:
+    """A scratch copy without verdicts starts from the ledger's (mutmut keeps a verdict only while
+    its function's hash is unchanged)."""
+    ledger, mutants = _ledger(name), scratch / "mutants"
+    if not ledger.is_dir() or any(mutants.rglob("*.py.meta")):
+        return
+    for meta in ledger.rglob("*.py.meta"):
+        target = mutants / meta.relative_to(ledger)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(meta, target)  # copied now, so older than the mutants mutmut is about to write
+    stats = ledger / "mutmut-stats.json.gz"
+    if stats.exists():
+        (mutants / "mutmut-stats.json").write_bytes(gzip.decompress(stats.read_bytes()))
+
+
+def run(name: str, children: int, resume: bool = False, fresh: bool = False) -> int:
     """A fresh run; or, with `resume`, the last run's scratch copy brought up to date with the
     checkout: mutmut regenerates the mutants of changed functions, collects which new tests reach
     what, runs the mutants not yet judged, and runs the survivors again against the new tests."""
@@ -87,6 +135,8 @@ def run(name: str, children: int, resume: bool = False) -> int:
     _copy_checkout(scratch)
     if resume:
         _refresh_mutants_copy(scratch)
+    if not fresh:
+        _seed_from_ledger(name, scratch)
     # mutmut reads [tool.mutmut] from pyproject.toml before setup.cfg: the target's config rules.
     (scratch / "setup.cfg").write_text(_config(target))
     # The scratch copy has no ../shared beside it: the RFC 9162 vectors are named where they are.
@@ -97,6 +147,7 @@ def run(name: str, children: int, resume: bool = False) -> int:
     if rerun:
         subprocess.run([str(mutmut), "run", "--max-children", str(children), *rerun], cwd=scratch, env=env,
                        check=False)
+    save_ledger(name)
     return report(name)
 
 
@@ -139,10 +190,14 @@ if __name__ == "__main__":
     parser.add_argument("--report", action="store_true", help="the score of the last run, without running")
     parser.add_argument("--resume", action="store_true",
                         help="continue the last run with the checkout's current code and tests")
+    parser.add_argument("--fresh", action="store_true", help="ignore the committed ledger: judge every mutant again")
+    parser.add_argument("--save", action="store_true", help="write the last run's verdicts to the ledger")
     args = parser.parse_args()
+    if args.save:
+        sys.exit(save_ledger(args.target))
     if args.survivors:
         survivors(args.target)
     elif args.report:
         report(args.target)
     else:
-        sys.exit(run(args.target, args.children, args.resume))
+        sys.exit(run(args.target, args.children, args.resume, args.fresh))

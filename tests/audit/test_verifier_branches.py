@@ -77,10 +77,12 @@ def test_an_incremental_check_proves_consistency_with_every_older_anchor(app):
     result = verify_since(key(), first.tree_size, first.root)
     assert any("consistency proof from tree head 1 (5 entries)" in p and "does not verify" in p
                for p in result.problems), result.problems
+    assert result.first_bad_entry == 0  # below where the check started: blamed from the first entry
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_node WHERE level = 1 AND idx = 3"))
     result = verify_since(key(), first.tree_size, first.root)
     assert any("tree nodes needed to prove consistency with tree head 1 are missing" in p for p in result.problems)
+    assert result.first_bad_entry == 0
 
 
 def test_a_rewritten_tree_before_the_verified_root_fails_the_incremental_check_at_once(app):
@@ -465,3 +467,27 @@ def test_a_mismatched_first_anchor_blames_where_the_check_started(app):
     rewrite_entry(2)
     result = verify_log(key())
     assert not result.ok and result.first_bad_entry == 0
+
+
+def test_an_incremental_check_proves_heads_of_an_empty_log_and_of_one_entry_below_its_start(app):
+    """A head of size 0 is checked against the empty root (no consistency proof starts from an
+    empty tree), and one of size 1 is proven like any other below the start."""
+    sign_head(0, merkle.EMPTY_ROOT)
+    _events(1)
+    sign_head(1, audit.root_at(1))
+    _events(6)
+    first = verified()
+    _events(3)
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.ok, result.problems
+    assert result.anchors_checked >= 3
+
+
+def test_a_deleted_head_row_counts_as_a_log_of_no_entries(app):
+    """audit_head gone (a database administrator's delete): an empty log still verifies, a log
+    with entries ends past what the (missing) head says."""
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_head"))
+    empty = verify_log(key())
+    assert empty.ok and empty.tree_size == 0 and empty.appendable, empty.problems
