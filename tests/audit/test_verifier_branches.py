@@ -473,11 +473,11 @@ def test_an_incremental_check_proves_heads_of_an_empty_log_and_of_one_entry_belo
     """A head of size 0 is checked against the empty root (no consistency proof starts from an
     empty tree), and one of size 1 is proven like any other below the start."""
     sign_head(0, merkle.EMPTY_ROOT)
-    _events(1)
+    record_events(1)
     sign_head(1, audit.root_at(1))
-    _events(6)
+    record_events(6)
     first = verified()
-    _events(3)
+    record_events(3)
     result = verify_since(key(), first.tree_size, first.root)
     assert result.ok, result.problems
     assert result.anchors_checked >= 3
