@@ -128,10 +128,9 @@ def _statements(app, email: str, secret: str, urls: list[str]) -> dict[str, int]
 
     from hub import db
     from hub.auth.models import User
-    from tests.factories import sign_in
+    from bench.world import signed_in_client
 
-    client = app.test_client()
-    sign_in(client, db.session().scalar(select(User).where(User.email == email)), secret, password=PASSWORD)
+    client = signed_in_client(app, db.session().scalar(select(User).where(User.email == email)), secret)
     engine = app.extensions["hub_engine"]
     counts = {}
     for url in urls:

@@ -287,10 +287,9 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         app, users, (secret, secret2), big, small = _setup(folder, args.scale)
         from hub import db
-        from tests.factories import sign_in
+        from bench.world import signed_in_client
 
-        counter = app.test_client()
-        sign_in(counter, users["chair2"], secret2, password=PASSWORD)
+        counter = signed_in_client(app, users["chair2"], secret2)
         db.session.remove()
         server, base = _serve("hub:create_app()", dict(os.environ))
         session = _signed_in_session(base, "chair@bench.example.test", PASSWORD, secret)

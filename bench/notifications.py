@@ -73,7 +73,7 @@ def _setup(port: int, episodes: int, schools: int, extra: int, folder: str, data
     from hub.auth.roles import OrgKind, Role
     from hub.people import service as people
     from hub.people.models import Gender
-    from tests.factories import enrol, involve
+    from bench.world import enrol, involve
 
     la = admin.create_organisation(None, admin.OrganisationDetails("B-EDU", "Bench education", OrgKind.la_education,
                                                                    "902"))
@@ -94,7 +94,7 @@ def _setup(port: int, episodes: int, schools: int, extra: int, folder: str, data
         child = people.create_child(None, people.ChildDetails(
             given_name=f"Child{i}", family_name="Bench", date_of_birth=date(2012, 1, 1), gender=Gender.female))
         school_id = school_ids[i % schools]
-        enrol(child, type("School", (), {"id": school_id})())
+        enrol(child, school_id)
         involve(child, police)
         children.append((child.id, school_id))
     return app, officer, children, dsl_of

@@ -143,10 +143,9 @@ def _profile(app, email: str, secret_user: int, url: str, runs: int = 30) -> str
 
     from hub import db
     from hub.auth.models import User
-    from tests.factories import sign_in
+    from bench.world import signed_in_client
 
-    client = app.test_client()
-    sign_in(client, db.session().get(User, secret_user[0]), secret_user[1], password=_util.PASSWORD)
+    client = signed_in_client(app, db.session().get(User, secret_user[0]), secret_user[1])
     for _ in range(3):
         client.get(url)
     profiler = cProfile.Profile()

@@ -86,14 +86,14 @@ def _users(orgs: dict) -> dict:
     """Each with a confirmed TOTP secret: (user, secret). The second analyst and social worker
     open pages in-process to count statements (a TOTP code signs in once only)."""
     from hub.auth.roles import Role
-    from tests.factories import make_user
+    from bench.world import make_user
 
     la = orgs["las"][0]
     wanted = {"analyst": (orgs["host"], Role.analyst), "analyst2": (orgs["host"], Role.analyst),
               "sw": (la, Role.social_worker), "sw2": (la, Role.social_worker),
               "sw_small": (orgs["small_la"], Role.social_worker)}
     wanted.update({f"dsl{i}": (orgs["schools"][i], Role.dsl) for i in range(5)})
-    return {key: make_user(org, role, email=f"{key}@bench.example.test", password=PASSWORD)
+    return {key: make_user(org, role, f"{key}@bench.example.test")
             for key, (org, role) in wanted.items()}
 
 
@@ -297,7 +297,7 @@ def _run(folder: Path, scale: float, rounds: int, database_url: str | None) -> d
     environment(folder, database_url)
     app = _app()
     from hub import db
-    from tests.factories import sign_in
+    from bench.world import signed_in_client
 
     orgs = _organisations()
     users = _users(orgs)
@@ -309,8 +309,7 @@ def _run(folder: Path, scale: float, rounds: int, database_url: str | None) -> d
     results: dict = {"sizes": sizes}
     clients = {}
     for key in ("analyst2", "sw2", "sw_small"):
-        clients[key] = app.test_client()
-        sign_in(clients[key], users[key][0], users[key][1], password=PASSWORD)
+        clients[key] = signed_in_client(app, users[key][0], users[key][1])
     db.session.remove()
     env = dict(os.environ)
     server = None

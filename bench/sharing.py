@@ -89,17 +89,15 @@ def _bulk_shares(sender: int, recipient: int, user_id: int, children: list[int],
 def _signed_in_client(app, worker):
     import pyotp
 
+    from bench.world import signed_in_client
     from hub import db
     from hub.auth.models import User
-    from tests.factories import sign_in
 
     secret = pyotp.random_base32()
     with db.unit_of_work():
         user = db.session().get(User, worker.id)
         user.totp_secret, user.totp_confirmed_at = secret, db.utcnow()
-    client = app.test_client()
-    sign_in(client, user, secret, password="bench password 123")
-    return client
+    return signed_in_client(app, user, secret)
 
 
 def _measure(client, engine, url: str, runs: int = 40) -> dict:

@@ -1,5 +1,15 @@
 """Shared fixtures: a fresh, migrated database per test (SQLite by default, PostgreSQL when
-HUB_TEST_DATABASE_URL is set), the app, a client, and factories in tests/factories.py."""
+HUB_TEST_DATABASE_URL is set), the app, a client, the usual `world`, and SMTP servers on loopback.
+
+How the tests share code (tests/test_honest_tests.py holds them to it):
+- A test module never imports another test module (`test_*.py`) or a `conftest.py`.
+- Fixtures that several modules use live in a conftest.py: this one when modules in different
+  folders use them, a folder's own otherwise. pytest finds them; nobody imports them.
+- Factories that make one thing through the services (an organisation, a user, a child, an
+  episode, a share, a notification) are in tests/factories.py.
+- Everything else shared (the worlds the tests start from, sample files, fake servers, clocks,
+  an access table) is in tests/support/, or in a module of a test folder that is not a test module
+  (tests/permissions/expected.py, tests/reports/picture.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +22,12 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from tests.support.mace import MaceWorld, build_mace_world
+from tests.support.smtp import Server
+from tests.support.world import World, build_world
 
 _SIGNING_KEY = Ed25519PrivateKey.generate().private_bytes(
     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
@@ -206,3 +220,32 @@ def module_app(module_database_url):
     yield app
     db.session.remove()
     app.extensions["hub_engine"].dispose()
+
+
+@pytest.fixture
+def world(app) -> World:
+    """The usual world (tests/support/world.py). A module that needs another overrides `world`."""
+    return build_world()
+
+
+@pytest.fixture
+def mace(app) -> MaceWorld:
+    """A MACE locality (tests/support/mace.py), for the MACE tests and their browser journey."""
+    return build_mace_world()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback, running."""
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stopped_smtp():
+    """Settings for a port where nothing listens (yet)."""
+    server = Server()
+    yield server
+    server.stop()

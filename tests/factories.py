@@ -1,11 +1,14 @@
-"""Plain factory functions with sensible defaults; they go through the services, like the hub."""
+"""Plain factory functions with sensible defaults; they go through the services, like the hub: an
+organisation, a user, a child, an episode (recorded, or reported by a force's download), a share,
+the notifications of an episode. A test that needs a row no service writes (a bulk load, a past
+the service would stamp with the present) says so beside its own insert."""
 
 from __future__ import annotations
 
 import itertools
 import re
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pyotp
 
@@ -14,8 +17,14 @@ from hub.admin import service as admin
 from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
+from hub.missing import service as missing
+from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.notifications import issuing
+from hub.notifications.models import Notification, NotificationKind
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Child, Gender, IdentifierKind
+from hub.sharing import service as sharing
+from hub.sharing.models import ShareRecord
 
 PASSWORD = "correct horse battery staple"
 _n = itertools.count(1)
@@ -85,6 +94,51 @@ def involve(child, org, reason="open case"):
         s.add(AgencyInvolvement(child_id=child.id, organisation_id=org.id, reason=reason, started_on=date(2025, 1, 1)))
 
 
+# --- episodes ------------------------------------------------------------------------------------
+
+def episode_details(**overrides) -> missing.EpisodeDetails:
+    """A medium-risk child missing from home, reported three hours ago."""
+    values = dict(police_reference="MP/26/0001", reported_start=utcnow() - timedelta(hours=3),
+                  classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)
+    values.update(overrides)
+    return missing.EpisodeDetails(**values)
+
+
+def make_episode(actor: User, child: Child, **details) -> MissingEpisode:
+    """An episode recorded by a practitioner who holds the child (the school is told)."""
+    return missing.record_episode(actor, child.id, episode_details(**details))
+
+
+def report_episode(officer: User, child: Child, source: EpisodeSource = EpisodeSource.police_download,
+                   **details) -> MissingEpisode:
+    """A force's report as its download brings it (the force need not hold the child yet; the
+    school is told), under a reference of its own unless `details` gives one."""
+    details.setdefault("police_reference", f"MP/T/{next(_n)}")
+    with unit_of_work():
+        outcome = missing.apply_police_record(officer, officer.organisation_id, child.id, episode_details(**details),
+                                              source)
+    return db.session().get(MissingEpisode, outcome.episode.id)
+
+
+def change_episode(actor: User, episode: MissingEpisode, **changes) -> MissingEpisode:
+    """An episode changed as its page changes it (only the fields given)."""
+    return missing.update_episode(actor, episode.id, missing.EpisodeChanges(**changes))
+
+
+def notify_key_adults(episode: MissingEpisode, kind: NotificationKind = NotificationKind.missing) -> list[Notification]:
+    """The child's school told of the episode again: a notification and an e-mail per key adult."""
+    with unit_of_work():
+        issued = issuing.notify_episodes([episode], kind)
+    return [db.session().get(Notification, n) for n in issued.notification_ids[episode.id]]
+
+
+# --- shares --------------------------------------------------------------------------------------
+
+def make_share(sender: User, draft: sharing.ShareDraft) -> ShareRecord:
+    """A share recorded to its recipients (refused, as the hub refuses it, when a rule fails)."""
+    return sharing.create_share(sender, draft)
+
+
 # --- driving the pages --------------------------------------------------------------------------
 
 def csrf_token(html: str) -> str:
@@ -118,3 +172,13 @@ def sign_in(client, user: User, secret: str | None, password: str = PASSWORD):
 def post_form(client, url: str, data: dict, form_page: str | None = None):
     page = client.get(form_page or url)
     return client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **data})
+
+
+def signed_in_client(app, user_id: int):
+    """A client signed in as a user made without a TOTP secret (one is set for them here)."""
+    secret = pyotp.random_base32()
+    with unit_of_work():
+        db.session().get(User, user_id).totp_secret = secret
+    client = app.test_client()
+    sign_in(client, db.session().get(User, user_id), secret)
+    return client

@@ -16,7 +16,7 @@ from hub.people.models import BreakGlassCategory, BreakGlassGrant, Enrolment
 from hub.permissions import child_access, child_bases
 from hub.sharing import service as sharing
 from tests.factories import enrol, make_child, make_org, make_user
-from tests.sharing.test_share_service import draft
+from tests.support.sharing import draft
 
 
 @pytest.fixture

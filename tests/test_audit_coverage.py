@@ -12,7 +12,7 @@ from hub.auth.roles import OrgKind, Role
 from hub.sharing import drafts
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
 from tests.mace.samples import mace_samples
-from tests.missing.test_import import review_item_id
+from tests.support.police_download import review_item_id
 
 # Pages that show no personal data: forms to create things, settings, the home page, the
 # integrity panel (sizes and hashes only), the public key and checkpoint.
@@ -49,7 +49,13 @@ def _share(child, recipient_org, sender_org=None) -> int:
 
     from hub.sharing import service
     from hub.sharing.legal_bases import BasisChoice
-    from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+    from hub.sharing.models import (
+        Category,
+        ConsentPosition,
+        NoConsentReason,
+        ObtainedHow,
+        SourceKind,
+    )
     from tests.factories import involve
 
     la = sender_org or make_org(OrgKind.childrens_social_care)

@@ -15,9 +15,15 @@ from sqlalchemy import select
 from hub import db, request_text
 from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
-from tests.api.conftest import bearer, episode_body, get_token, world  # noqa: F401  (fixture)
 from tests.factories import csrf_token, make_org, make_user, post_form, sign_in
-from tests.test_security import _sample_url
+from tests.support.api import ApiWorld, api_world, bearer, episode_body, get_token
+from tests.support.routes import sample_url
+
+
+@pytest.fixture
+def world(app) -> ApiWorld:
+    """The API tests' world (a force's system posts episodes)."""
+    return api_world()
 
 MARK = "Child A said\x00"
 REFUSAL_TITLE = "Your request could not be read"
@@ -61,7 +67,7 @@ def test_every_get_route_refuses_a_nul_in_a_query_parameter_signed_in(app, admin
     client, user = admin_client
     checked = 0
     for rule in _rules(app, "GET"):
-        url = _sample_url(app, rule)
+        url = sample_url(app, rule)
         response = client.get(url, query_string={"page": "1\x00", "q": MARK})
         _assert_refused(response, rule.endpoint, url, None if url.startswith("/api/") else user.id)
         checked += 1
@@ -73,7 +79,7 @@ def test_every_route_that_takes_a_form_refuses_a_nul_in_a_field_signed_in(app, a
     token = csrf_token(client.get("/auth/account").get_data(as_text=True))
     checked = 0
     for rule in app.url_map.iter_rules():
-        url = _sample_url(app, rule)
+        url = sample_url(app, rule)
         for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
             response = client.open(url, method=method, data={"csrf_token": token, "name": MARK, "reason": MARK})
             # The API never takes the session: its refusals name no user.
@@ -116,7 +122,7 @@ def test_tab_cr_and_lf_pass_in_a_form_field_and_binary_file_bodies_still_upload(
 
 
 def test_a_nul_or_control_character_in_an_api_json_body_is_a_problem_and_audited_with_the_client(
-        app, client, world):  # noqa: F811
+        app, client, world):
     token = get_token(client, world.client)
     for bad, pointer in (({"police_reference": "MP/26/\x00"}, "/police_reference"),
                          ({"police_reference": "MP\x1b[31m"}, "/police_reference"),

@@ -15,10 +15,9 @@ from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import utcnow
 from hub.home import work_for
 from hub.missing import service as missing
-from hub.permissions import may_search_children
 from hub.missing.models import ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
-from tests.factories import make_org, make_user, sign_in
-from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
+from hub.permissions import may_search_children
+from tests.factories import episode_details, make_org, make_user, sign_in
 
 
 def _client_for(app, user: User):
@@ -36,9 +35,9 @@ def _home(client) -> str:
     return re.sub(r"\s+", " ", client.get("/").get_data(as_text=True))
 
 
-def test_a_dsl_with_two_new_notifications_sees_two_on_the_home_page_and_in_the_menu(app, world):  # noqa: F811
-    missing.record_episode(world.officer, world.child.id, details())
-    missing.record_episode(world.officer, world.child.id, details(police_reference="MP/26/0002"))
+def test_a_dsl_with_two_new_notifications_sees_two_on_the_home_page_and_in_the_menu(app, world):
+    missing.record_episode(world.officer, world.child.id, episode_details())
+    missing.record_episode(world.officer, world.child.id, episode_details(police_reference="MP/26/0002"))
     assert work_for(world.dsl).notifications == 2
     page = _home(_client_for(app, world.dsl))
     assert 'data-testid="work-notifications"' in page and "<strong>2</strong> notifications" in page
@@ -47,8 +46,8 @@ def test_a_dsl_with_two_new_notifications_sees_two_on_the_home_page_and_in_the_m
     assert "Test Child" not in page  # counts only, no names
 
 
-def test_the_home_page_count_reads_no_personal_data_so_it_writes_no_audit_event(app, world):  # noqa: F811
-    missing.record_episode(world.officer, world.child.id, details())
+def test_the_home_page_count_reads_no_personal_data_so_it_writes_no_audit_event(app, world):
+    missing.record_episode(world.officer, world.child.id, episode_details())
     client = _client_for(app, world.dsl)
     before = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
     client.get("/")
@@ -56,7 +55,7 @@ def test_the_home_page_count_reads_no_personal_data_so_it_writes_no_audit_event(
     assert [e.object_type for e in after if e.action == "read"] == []
 
 
-def test_police_see_their_forces_review_queue_and_overdue_duties(app, world):  # noqa: F811
+def test_police_see_their_forces_review_queue_and_overdue_duties(app, world):
     other_force = make_org(OrgKind.police)
     with db.unit_of_work() as s:
         for force, waiting in ((world.police, 3), (other_force, 2)):
@@ -67,7 +66,7 @@ def test_police_see_their_forces_review_queue_and_overdue_duties(app, world):  #
                 s.add(ImportReviewItem(batch_id=batch.id, row_number=n + 2, police_org_id=force.id,
                                        police_reference=f"MP/{n}", row_data="{}", status=ReviewStatus.waiting))
     # Found five hours ago with no safe and well check: one overdue duty (the 4-hour check).
-    missing.record_episode(world.officer, world.child.id, details(
+    missing.record_episode(world.officer, world.child.id, episode_details(
         reported_start=utcnow() - timedelta(hours=9), found_at=utcnow() - timedelta(hours=5)))
     work = work_for(world.officer)
     assert (work.review_queue, work.overdue_duties, work.notifications, work.open_flags) == (3, 1, None, None)

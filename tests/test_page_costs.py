@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from hub import db
 from hub.audit.models import AuditEvent
@@ -18,8 +18,8 @@ from hub.missing import service as missing
 from hub.sharing.models import (
     Category, ConsentPosition, ObtainedHow, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
 )
-from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
-from tests.missing.test_episode_service import details
+from tests.factories import enrol, episode_details, involve, make_child, make_org, make_user, sign_in
+from tests.support.statements import page_statements
 
 #: The goal of issue 13, everything counted: loading the session, the checks, the reads, the
 #: audit writes (one INSERT each for the record and the chronology) and the menu's counts.
@@ -54,6 +54,7 @@ def add_shares(world, count: int, **columns) -> list[int]:
                  **columns)
             for i in range(count)]
     with db.unit_of_work() as s:
+        # Bulk on purpose (not tests/factories.py's make_share): 500 shares as a setup in a second.
         s.execute(insert(ShareRecord), rows)
         s.execute(insert(ShareRecipient), [dict(share_id=r["id"], organisation_id=world["school"].id, status="sent")
                                            for r in rows])
@@ -65,29 +66,12 @@ def add_shares(world, count: int, **columns) -> list[int]:
 def add_history(world) -> None:
     """Episodes (each notifying the school) and consent records beside the shares."""
     for n in range(3):
-        missing.record_episode(world["officer"], world["child"].id, details(police_reference=f"MP/26/{n:04d}"))
+        missing.record_episode(world["officer"], world["child"].id, episode_details(police_reference=f"MP/26/{n:04d}"))
     for _ in range(2):
         consent_service.record_consent(world["worker"], consent_service.ConsentDetails(
             child_id=world["child"].id, given_by=GivenBy.parental_responsibility, giver_description="Mother",
             given=True, purposes=[Category.risk_assessment], recipient_org_ids=[world["school"].id],
             obtained_on=date.today()))
-
-
-def statements(app, client, url: str) -> tuple[list[str], str]:
-    """Every SQL statement one GET runs, from loading the session to the audit write, and the page."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    engine = app.extensions["hub_engine"]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert response.status_code == 200, response.status_code
-    return seen, response.get_data(as_text=True)
 
 
 def _client(app, world, who):
@@ -106,7 +90,7 @@ def test_a_childs_page_with_500_shares_runs_at_most_12_statements_everything_cou
     add_shares(world, 500)
     client = _client(app, world, who)
     client.get(_page_of(world))  # the first view after signing in may note the session's last sight
-    seen, page = statements(app, client, _page_of(world))
+    seen, page = page_statements(app, client, _page_of(world))
     assert len(seen) <= CHILD_PAGE_STATEMENTS, "\n".join(" ".join(s.split())[:160] for s in seen)
     assert "Share number 500." in page and "Share number 450." not in page  # the newest 50 only
     assert "Mother" in page  # the consents are on the page
@@ -118,25 +102,25 @@ def test_the_childs_page_runs_the_same_statements_with_5_shares_as_with_500(app,
     client = _client(app, world, who)
     add_shares(world, 5)
     client.get(_page_of(world))
-    few, _ = statements(app, client, _page_of(world))
+    few, _ = page_statements(app, client, _page_of(world))
     add_shares(world, 495)
-    many, _ = statements(app, client, _page_of(world))
+    many, _ = page_statements(app, client, _page_of(world))
     assert len(many) == len(few)
 
 
 def test_the_chronology_is_paged_newest_first_and_older_pages_are_reachable(app, world):
     add_shares(world, 120)
     client = _client(app, world, "dsl")
-    _, first = statements(app, client, _page_of(world))
+    _, first = page_statements(app, client, _page_of(world))
     assert "page 1 of 3 (120 shares)" in first
     assert "Share number 120." in first and "Share number 71." in first and "Share number 70." not in first
     assert 'aria-label="Chronology pages"' in first
     assert f'href="/children/{world["child"].id}?page=2#chronology"' in first  # "Next" and page 2
 
-    _, last = statements(app, client, _page_of(world) + "?page=3")
+    _, last = page_statements(app, client, _page_of(world) + "?page=3")
     assert "Share number 20." in last and "Share number 1." in last and "Share number 21." not in last
     assert "page 3 of 3" in last and 'rel="next"' not in last and 'rel="prev"' in last
-    _, past = statements(app, client, _page_of(world) + "?page=99")  # a stale link shows the last page
+    _, past = page_statements(app, client, _page_of(world) + "?page=99")  # a stale link shows the last page
     assert "page 3 of 3" in past
 
 
@@ -154,8 +138,8 @@ def test_a_share_is_marked_superseded_when_its_correction_is_on_another_page(app
     add_shares(world, 59)
     add_shares(world, 1, supersedes_id=original, supersede_reason="The date was wrong")
     client = _client(app, world, "dsl")
-    _, first = statements(app, client, _page_of(world))
-    _, second = statements(app, client, _page_of(world) + "?page=2")
+    _, first = page_statements(app, client, _page_of(world))
+    _, second = page_statements(app, client, _page_of(world) + "?page=2")
     assert "Share number 61." in first and ">Correction<" in first and ">Superseded<" not in first
     row = re.search(r"Share number 1\.</a>.*?</td>", second, re.S).group(0)
     assert ">Superseded<" in row

@@ -9,28 +9,13 @@ import pytest
 
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
+from tests.support.routes import sample_url
 
 PUBLIC_ENDPOINTS = {
     "static", "core.health", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out",
     "sso.start", "sso.callback", "audit.public_key", "audit.checkpoint",
     "api.token", "api.openapi",  # the OAuth2 token endpoint authenticates the client itself
 }
-
-
-def _sample_url(app, rule) -> str:
-    """A concrete URL for a rule: 1 for numbers, the first choice of an any(), else 'x'."""
-    from werkzeug.routing import AnyConverter, IntegerConverter
-
-    values = {}
-    for arg in rule.arguments:
-        converter = rule._converters[arg]
-        if isinstance(converter, IntegerConverter):
-            values[arg] = 1
-        elif isinstance(converter, AnyConverter):
-            values[arg] = sorted(converter.items)[0]
-        else:
-            values[arg] = "x"
-    return app.url_map.bind("localhost").build(rule.endpoint, values, method=sorted(rule.methods)[0])
 
 
 def test_only_the_known_public_endpoints_are_marked_public(app):
@@ -43,7 +28,7 @@ def test_every_other_route_answers_only_after_sign_in(app, client):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        url = _sample_url(app, rule)
+        url = sample_url(app, rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = client.open(url, method=method)
             assert response.status_code in (302, 401), f"{method} {url} answered {response.status_code} unsigned"
@@ -63,7 +48,7 @@ def test_every_api_route_demands_a_bearer_token_instead_of_a_session(app, client
         assert (rule.endpoint in api_auth) == (under_api and rule.endpoint not in PUBLIC_ENDPOINTS), rule.rule
         if rule.endpoint not in api_auth:
             continue
-        url = _sample_url(app, rule)
+        url = sample_url(app, rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             for headers in ({}, {"Authorization": "Bearer not-a-real-token"}):
                 response = client.open(url, method=method, json={}, headers=headers)

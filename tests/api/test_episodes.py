@@ -15,7 +15,7 @@ from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.missing.models import EpisodeSource, MissingEpisode, RiskGradeChange
 from hub.notifications.models import Notification, OutboxMessage
-from tests.api.conftest import bearer, episode_body, get_token
+from tests.support.api import bearer, episode_body, get_token
 
 
 @pytest.fixture

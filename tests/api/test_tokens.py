@@ -12,7 +12,7 @@ from hub.api import service as api
 from hub.api.models import ApiClient, ApiToken
 from hub.audit.models import AuditEvent
 from hub.db import unit_of_work, utcnow
-from tests.api.conftest import basic, bearer, episode_body, get_token
+from tests.support.api import basic, bearer, episode_body, get_token
 
 TOKEN_URL = "/api/v1/oauth/token"
 GRANT = {"grant_type": "client_credentials"}

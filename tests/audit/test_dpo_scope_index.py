@@ -20,8 +20,8 @@ from hub.audit.verification import verify_log
 from hub.auth.roles import OrgKind, Role
 from hub.people.models import Enrolment
 from hub.permissions import dpo as scope_rule
-from tests.audit.test_tampering import disable_triggers
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
+from tests.support.audit_log import disable_triggers
 
 #: Who each organisation's DPO sees among the labelled events of `moved` (their own searches and
 #: sign-ins, by their organisation's users, are in scope too and checked apart).

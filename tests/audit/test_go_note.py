@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.audit import service, signing
+from tests.support.audit_log import record_events
 
 GO = shutil.which("go")
 GOPATH = Path("/usr/share/gocode")
@@ -41,9 +42,7 @@ def go_open(gonote: Path, note: str, *vkeys: str) -> subprocess.CompletedProcess
 
 
 def test_go_s_note_package_verifies_the_hub_s_checkpoint_and_both_cosignatures(app, witnesses, gonote):
-    from tests.audit.test_tampering import _events
-
-    _events(9)
+    record_events(9)
     head = signing.sign_and_publish()
     note = service.checkpoint_note(signing.origin(), head)
     log_vkey = service.log_verifier_key(signing.origin())
@@ -60,9 +59,7 @@ def test_go_s_note_package_verifies_the_hub_s_checkpoint_and_both_cosignatures(a
 
 
 def test_go_s_note_package_refuses_an_altered_checkpoint_or_cosignature(app, witnesses, gonote):
-    from tests.audit.test_tampering import _events
-
-    _events(4)
+    record_events(4)
     head = signing.sign_and_publish()
     note = service.checkpoint_note(signing.origin(), head)
     log_vkey = service.log_verifier_key(signing.origin())

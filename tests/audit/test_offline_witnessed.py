@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from hub import db
 from hub.audit import export, service, signing
 from hub.audit.models import AuditEvent
-from tests.audit.test_tampering import _events, disable_triggers, forced_head, rewrite_entry
+from tests.support.audit_log import disable_triggers, forced_head, record_events, rewrite_entry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,11 +49,11 @@ def run_export(runner, path: Path, *extra) -> Path:
 
 
 def test_an_export_cosigned_by_the_quorum_and_extending_the_saved_checkpoint_verifies(app, runner, witnesses, tmp_path):
-    _events(11)
+    record_events(11)
     signing.sign_and_publish()
     saved = save(runner, tmp_path)
     size = int(saved.read_text().splitlines()[1])
-    _events(6)
+    record_events(6)
     full = run_export(runner, tmp_path / "full.json")
     child = run_export(runner, tmp_path / "child.json", "--child", "1", "--prove-from", size)
     for path in (full, child):
@@ -66,7 +66,7 @@ def test_an_export_cosigned_by_the_quorum_and_extending_the_saved_checkpoint_ver
 
 
 def test_a_checkpoint_short_of_the_quorum_fails_and_names_the_missing_witness(app, runner, witnesses, tmp_path):
-    _events(5)
+    record_events(5)
     witnesses[1].stop()  # the council's witness is down
     path = run_export(runner, tmp_path / "export.json")
     result = verify(path, *keys(tmp_path, witnesses))
@@ -93,7 +93,7 @@ def forged_export(path: Path) -> Path:
 
 def test_a_rewritten_log_signed_with_the_hub_s_own_key_fails_against_the_saved_checkpoint(app, runner, witnesses,
                                                                                           tmp_path):
-    _events(9)
+    record_events(9)
     signing.sign_and_publish()
     saved = save(runner, tmp_path)
     disable_triggers()
@@ -108,7 +108,7 @@ def test_a_rewritten_log_signed_with_the_hub_s_own_key_fails_against_the_saved_c
 
 
 def test_a_cut_log_fails_against_the_saved_checkpoint(app, runner, witnesses, tmp_path):
-    _events(9)
+    record_events(9)
     signing.sign_and_publish()
     saved = save(runner, tmp_path)
     disable_triggers()

@@ -5,67 +5,25 @@ which keep their own record; the alarm shows on the panel. On SQLite and Postgre
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit import alarms, checkpoint, dpo, merkle, signing
+from hub.audit import alarms, dpo, merkle, signing
 from hub.audit import service as audit
-from hub.audit.models import AuditAlarm, AuditEvent, AuditVerification, SignedTreeHead
+from hub.audit.models import AuditAlarm, AuditVerification, SignedTreeHead
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
-
-AUDIT_TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_tree_head", "audit_head", "audit_cosignature",
-                "audit_event_organisation")
-
-
-def _events(n: int) -> None:
-    for i in range(n):
-        with db.unit_of_work():
-            audit.record("read", object_type="child", object_id=i, child_id=i % 3, detail={"i": i})
-    audit.integrate_all()
-
-
-def disable_triggers() -> None:
-    """What a database administrator does first."""
-    with db.unit_of_work() as s:
-        if s.get_bind().dialect.name == "postgresql":
-            for table in AUDIT_TABLES:
-                s.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-        else:
-            for (name,) in s.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                                          "AND tbl_name LIKE 'audit%'")).all():
-                s.execute(text(f'DROP TRIGGER "{name}"'))
-
-
-def rebuild_tree(s) -> None:
-    """Recompute every stored node from the (rewritten) leaves, so the tree is self-consistent."""
-    s.execute(text("DELETE FROM audit_node"))
-    tree = merkle.CompactRange()
-    for (h,) in s.execute(select(AuditEvent.leaf_hash).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq)):
-        for level, index, node in tree.append(h):
-            s.execute(text("INSERT INTO audit_node (level, idx, hash) VALUES (:l, :i, :h)"),
-                      {"l": level, "i": index, "h": node})
-
-
-def rewrite_entry(seq: int) -> None:
-    with db.unit_of_work() as s:
-        leaf = s.scalar(select(AuditEvent.leaf).where(AuditEvent.seq == seq))
-        forged = leaf.replace(b'"read"', b'"reac"')
-        s.execute(text("UPDATE audit_event SET leaf = :l, leaf_hash = :h, action = 'reac' WHERE seq = :seq"),
-                  {"l": forged, "h": merkle.leaf_hash(forged), "seq": seq})
-        rebuild_tree(s)
+from tests.support.audit_log import disable_triggers, forced_head, forge_integrated_row, record_events, rewrite_entry
 
 
 @pytest.fixture
 def history(app, witnesses):
     """20 entries signed and cosigned, a full check, 10 more signed and cosigned."""
-    _events(20)
+    record_events(20)
     signing.sign_and_publish()
     assert dpo.run_verification("full").ok
-    _events(10)
+    record_events(10)
     head = signing.sign_and_publish()
     assert [w.cosigned_size() for w in witnesses] == [head.tree_size] * 2
     return head
@@ -73,19 +31,6 @@ def history(app, witnesses):
 
 def heads() -> int:
     return db.session().scalar(select(func.count()).select_from(SignedTreeHead))
-
-
-def forced_head() -> SignedTreeHead:
-    """What an operator holding the signing key (or a hub without the proof) would sign: the
-    tree as the database now holds it."""
-    size = audit.tree_size()
-    root = audit.root_at(size)
-    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
-    with db.unit_of_work() as s:
-        head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=stamp,
-                              signature=checkpoint.sign_tree_head(size, root, stamp, audit.signing_key()))
-        s.add(head)
-    return head
 
 
 def assert_caught(witnesses, cosigned_before: int, check_says: str) -> None:
@@ -132,19 +77,6 @@ def test_a_rewrite_of_the_recorded_roots_too_is_caught_by_the_witnesses_alone(hi
     assert_caught(witnesses, history.tree_size, "the checkpoint witness council.example.test/witness cosigned")
 
 
-def forge_integrated_row() -> int:
-    """The issue's damaged tail: a row inserted already integrated at the next number (the head
-    left as it was), so the integrator fails on every new entry; the row's number."""
-    audit.integrate_all()
-    disable_triggers()
-    size = audit.tree_size()
-    forged = b'{"forged":true}'
-    with db.unit_of_work() as s:
-        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
-                                                      action="read", leaf=forged, leaf_hash=merkle.leaf_hash(forged)))
-    return size
-
-
 def test_a_forged_integrated_row_is_caught_and_the_log_is_not_signed_again(history, witnesses):
     size = forge_integrated_row()
     result = dpo.run_verification("full")
@@ -180,7 +112,7 @@ def test_the_panel_shows_the_witnesses_refusal_and_the_alarms_of_a_rewritten_log
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_cosignature"))
         s.execute(text("DELETE FROM audit_tree_head"))
-    _events(2)  # the rewritten log goes on growing
+    record_events(2)  # the rewritten log goes on growing
     dpo.run_verification("full")
     signing.publish(forced_head())
     admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
@@ -207,7 +139,7 @@ def test_the_panel_shows_the_witnesses_refusal_and_the_alarms_of_a_rewritten_log
 
 def test_the_hub_never_signs_without_a_proof_from_the_previous_signed_head(app):
     """No witnesses here: the database's own previous head and verified root are the anchors."""
-    _events(12)
+    record_events(12)
     audit.sign_tree_head()
     disable_triggers()
     rewrite_entry(4)

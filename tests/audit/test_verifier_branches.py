@@ -18,8 +18,8 @@ from hub.audit.export import build_export
 from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
 from hub.audit.verification import SavedHead, verify_log, verify_since
 from hub.auth.roles import OrgKind, Role
-from tests.audit.test_tampering import _events, disable_triggers, rebuild_tree, rewrite_entry
 from tests.factories import make_org, make_user, sign_in
+from tests.support.audit_log import disable_triggers, rebuild_tree, record_events, rewrite_entry
 
 
 def key():
@@ -42,7 +42,7 @@ def sign_head(size: int, root: bytes, valid: bool = True) -> SignedTreeHead:
 
 
 def test_an_incremental_check_on_a_log_shorter_than_last_verified_names_where_it_really_ends(app):
-    _events(10)
+    record_events(10)
     first = verified()
     disable_triggers()
     with db.unit_of_work() as s:  # the tail cut, the head left as it was
@@ -53,7 +53,7 @@ def test_an_incremental_check_on_a_log_shorter_than_last_verified_names_where_it
 
 
 def test_an_incremental_check_with_the_tree_nodes_gone_says_so(app):
-    _events(16)
+    record_events(16)
     first = verified()
     disable_triggers()
     with db.unit_of_work() as s:
@@ -66,11 +66,11 @@ def test_an_incremental_check_with_the_tree_nodes_gone_says_so(app):
 def test_an_incremental_check_proves_consistency_with_every_older_anchor(app):
     """A node under an older signed head rewritten, with the newer tree left intact: only the
     consistency proof from that older head finds it; a node deleted is named as missing."""
-    _events(5)
+    record_events(5)
     audit.sign_tree_head()  # an anchor at 5
-    _events(11)
+    record_events(11)
     first = verified()  # verified at 16 (and signed)
-    _events(3)
+    record_events(3)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_node SET hash = :h WHERE level = 1 AND idx = 3"), {"h": bytes(32)})
@@ -86,7 +86,7 @@ def test_an_incremental_check_proves_consistency_with_every_older_anchor(app):
 
 
 def test_a_rewritten_tree_before_the_verified_root_fails_the_incremental_check_at_once(app):
-    _events(12)
+    record_events(12)
     first = verified()
     disable_triggers()
     rewrite_entry(2)
@@ -97,20 +97,20 @@ def test_a_rewritten_tree_before_the_verified_root_fails_the_incremental_check_a
 
 
 def test_a_signed_head_with_a_bad_signature_fails_both_checks(app):
-    _events(6)
+    record_events(6)
     bad = sign_head(6, audit.root_at(6), valid=False)
     for result in (verify_log(key()), verify_since(key(), 3, audit.root_at(3))):
         assert f"tree head {bad.id} (size 6): the signature is not valid" in result.problems
 
 
 def test_a_signed_head_of_an_empty_log_with_a_wrong_root_fails(app):
-    _events(2)
+    record_events(2)
     sign_head(0, bytes(32))
     assert "tree head 1 has a wrong root for an empty log" in verify_log(key()).problems
 
 
 def test_a_saved_head_with_a_bad_signature_or_larger_than_the_log_fails(app):
-    _events(8)
+    record_events(8)
     stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
     root = audit.root_at(8)
     forged = SavedHead(8, root, stamp, bytes(64))
@@ -124,7 +124,7 @@ def test_a_saved_head_with_a_bad_signature_or_larger_than_the_log_fails(app):
 
 
 def test_a_log_shorter_than_a_verified_root_fails_the_full_check(app):
-    _events(9)
+    record_events(9)
     verified()
     disable_triggers()
     with db.unit_of_work() as s:
@@ -137,7 +137,7 @@ def test_a_log_shorter_than_a_verified_root_fails_the_full_check(app):
 
 
 def test_a_stored_node_and_a_leaf_hash_edited_are_each_named(app):
-    _events(8)
+    record_events(8)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_node SET hash = :h WHERE level = 2 AND idx = 1"), {"h": bytes(32)})
@@ -154,7 +154,7 @@ def test_a_stored_node_and_a_leaf_hash_edited_are_each_named(app):
 def test_the_full_check_reports_its_progress(app):
     from hub.audit import verification
 
-    _events(12)
+    record_events(12)
     seen = []
     original, verification.BATCH = verification.BATCH, 5
     try:
@@ -177,7 +177,7 @@ def test_a_child_s_signed_export_holds_the_listings_that_showed_the_child(app):
 
 
 def test_the_incremental_command_after_a_forged_row_gives_a_verdict_not_a_traceback(app, runner):
-    _events(6)
+    record_events(6)
     verified()
     size = audit.tree_size()
     disable_triggers()
@@ -192,7 +192,7 @@ def test_the_incremental_command_after_a_forged_row_gives_a_verdict_not_a_traceb
 
 @pytest.mark.parametrize("size", [10, 11])
 def test_an_export_after_the_tail_was_cut_is_refused_with_a_verdict(app, runner, tmp_path, size):
-    _events(size)
+    record_events(size)
     audit.sign_tree_head()
     disable_triggers()
     with db.unit_of_work() as s:
@@ -203,7 +203,7 @@ def test_an_export_after_the_tail_was_cut_is_refused_with_a_verdict(app, runner,
 
 
 def test_the_panel_shows_the_check_that_finished_last_and_each_kind_apart(app):
-    _events(3)
+    record_events(3)
     now = datetime.now(timezone.utc)
     with db.unit_of_work() as s:  # a long full check queued first and finishing last, failed
         s.add(AuditVerification(kind="full", status="done", ok=False, tree_size=3, summary="entry 1 is missing",
@@ -221,7 +221,7 @@ def test_the_panel_shows_the_check_that_finished_last_and_each_kind_apart(app):
 
 
 def test_entries_waiting_too_long_are_an_alarm_and_the_log_still_verifies(app):
-    _events(2)
+    record_events(2)
     with db.unit_of_work() as s:
         s.connection().execute(insert(AuditEvent.__table__), {
             "occurred_at": datetime.now(timezone.utc) - timedelta(minutes=1), "outcome": "done", "action": "read"})
@@ -238,11 +238,11 @@ def test_entries_waiting_too_long_are_an_alarm_and_the_log_still_verifies(app):
 
 
 def test_a_clean_incremental_check_proves_every_older_anchor_and_reads_only_what_is_new(app):
-    _events(5)
+    record_events(5)
     audit.sign_tree_head()  # an anchor below where the check will start
-    _events(11)
+    record_events(11)
     first = verified()
-    _events(3)
+    record_events(3)
     size = audit.tree_size()
     result = verify_since(key(), first.tree_size, first.root)
     assert result.ok, result.problems
@@ -254,9 +254,9 @@ def test_a_clean_incremental_check_proves_every_older_anchor_and_reads_only_what
 
 
 def test_an_incremental_check_reads_new_entries_columns_unless_asked_to_be_fast(app):
-    _events(8)
+    record_events(8)
     first = verified()
-    _events(4)
+    record_events(4)
     victim = audit.tree_size() - 2
     disable_triggers()
     with db.unit_of_work() as s:
@@ -273,7 +273,7 @@ def test_the_listing_index_must_hold_exactly_what_the_leaves_name(app):
         audit.record("read", object_type="mace-outcomes", detail={"children": [4]})
         # Enough pairs that the digests' sum passes 2**64: the modulus itself is then checked.
         audit.record("read", object_type="child-list", children=list(range(100, 160)))
-    _events(2)
+    record_events(2)
     assert verify_log(key()).ok
     disable_triggers()
     with db.unit_of_work() as s:
@@ -288,7 +288,7 @@ def test_the_listing_index_must_hold_exactly_what_the_leaves_name(app):
 
 
 def test_a_leaf_that_is_not_an_event_s_json_fails_without_breaking_the_check(app):
-    _events(3)
+    record_events(3)
     disable_triggers()
     for forged in (b'["children"]', b'{"children" oops'):
         with db.unit_of_work() as s:
@@ -299,7 +299,7 @@ def test_a_leaf_that_is_not_an_event_s_json_fails_without_breaking_the_check(app
 
 
 def test_a_gap_stops_the_scan_and_the_log_cannot_be_extended(app):
-    _events(8)
+    record_events(8)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_event WHERE seq = 4"))
@@ -309,7 +309,7 @@ def test_a_gap_stops_the_scan_and_the_log_cannot_be_extended(app):
 
 
 def test_the_log_must_end_where_its_head_says(app):
-    _events(10)
+    record_events(10)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(insert(AuditEvent.__table__).values(seq=10, occurred_at=datetime.now(timezone.utc), outcome="done",
@@ -324,7 +324,7 @@ def test_the_log_must_end_where_its_head_says(app):
 
 
 def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
-    _events(4)
+    record_events(4)
     late = audit.Pending(2, datetime.now(timezone.utc) - timedelta(minutes=5))
     fresh = audit.Pending(2, datetime.now(timezone.utc))
     for result in (verify_log(key(), waiting=late), verify_since(key(), 2, audit.root_at(2), waiting=late)):
@@ -334,7 +334,7 @@ def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
 
 
 def test_a_saved_head_and_the_witnesses_anchors_are_both_checked(app):
-    _events(8)
+    record_events(8)
     stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
     root = audit.root_at(8)
     good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit.signing_key()))
@@ -346,7 +346,7 @@ def test_a_saved_head_and_the_witnesses_anchors_are_both_checked(app):
 
 
 def test_an_entry_numbered_below_zero_fails_both_checks_directly(app):
-    _events(4)
+    record_events(4)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(insert(AuditEvent.__table__).values(seq=-1, occurred_at=datetime.now(timezone.utc), outcome="done",
@@ -357,7 +357,7 @@ def test_an_entry_numbered_below_zero_fails_both_checks_directly(app):
 
 
 def test_an_incremental_check_with_nothing_new_verifies(app):
-    _events(6)
+    record_events(6)
     size = audit.tree_size()
     result = verify_since(key(), size, audit.root_at(size))
     assert result.ok and result.tree_size == size and result.root == audit.root_at(size)
@@ -366,9 +366,9 @@ def test_an_incremental_check_with_nothing_new_verifies(app):
 def test_the_incremental_check_reports_its_progress(app):
     from hub.audit import verification
 
-    _events(4)
+    record_events(4)
     first = verified()
-    _events(11)
+    record_events(11)
     seen = []
     original, verification.BATCH = verification.BATCH, 5
     try:
@@ -382,19 +382,19 @@ def test_many_anchors_are_proven_with_their_nodes_fetched_in_chunks(app, monkeyp
     from hub.audit import verification
 
     for _ in range(6):
-        _events(3)
+        record_events(3)
         audit.sign_tree_head()
     first = verified()
-    _events(5)
+    record_events(5)
     monkeypatch.setattr(verification, "NODE_CHUNK", 2)
     result = verify_since(key(), first.tree_size, first.root)
     assert result.ok, result.problems
 
 
 def test_a_mismatched_anchor_blames_the_first_entry_after_the_last_good_one(app):
-    _events(4)
+    record_events(4)
     audit.sign_tree_head()
-    _events(4)
+    record_events(4)
     second = audit.sign_tree_head()
     disable_triggers()
     rewrite_entry(second.tree_size - 2)  # under the second head only
@@ -422,13 +422,13 @@ def test_an_incremental_check_counts_only_the_new_entries_listings(app):
     first = verified()
     with db.unit_of_work():
         audit.record("read", object_type="child-list", children=[5])
-    _events(2)
+    record_events(2)
     result = verify_since(key(), first.tree_size, first.root)
     assert result.ok, result.problems
 
 
 def test_a_stored_node_deleted_or_edited_alone_is_named_as_the_first_bad_entry(app):
-    _events(8)
+    record_events(8)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_node SET hash = :h WHERE level = 2 AND idx = 1"), {"h": bytes(32)})
@@ -441,7 +441,7 @@ def test_a_stored_node_deleted_or_edited_alone_is_named_as_the_first_bad_entry(a
 
 
 def test_reordered_entries_are_caught_by_the_scan_in_sequence_order(app):
-    _events(6)
+    record_events(6)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET seq = seq + 100 WHERE seq IN (2, 3)"))
@@ -452,7 +452,7 @@ def test_reordered_entries_are_caught_by_the_scan_in_sequence_order(app):
 
 
 def test_an_emptied_log_is_shorter_than_one_verified_entry(app):
-    _events(1)
+    record_events(1)
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_event"))
@@ -461,7 +461,7 @@ def test_an_emptied_log_is_shorter_than_one_verified_entry(app):
 
 
 def test_a_mismatched_first_anchor_blames_where_the_check_started(app):
-    _events(6)
+    record_events(6)
     audit.sign_tree_head()
     disable_triggers()
     rewrite_entry(2)
@@ -473,11 +473,11 @@ def test_an_incremental_check_proves_heads_of_an_empty_log_and_of_one_entry_belo
     """A head of size 0 is checked against the empty root (no consistency proof starts from an
     empty tree), and one of size 1 is proven like any other below the start."""
     sign_head(0, merkle.EMPTY_ROOT)
-    _events(1)
+    record_events(1)
     sign_head(1, audit.root_at(1))
-    _events(6)
+    record_events(6)
     first = verified()
-    _events(3)
+    record_events(3)
     result = verify_since(key(), first.tree_size, first.root)
     assert result.ok, result.problems
     assert result.anchors_checked >= 3

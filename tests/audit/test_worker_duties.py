@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select, text
 
 from hub import db
@@ -17,11 +18,15 @@ from hub.audit import service as audit
 from hub.audit.models import AuditVerification
 from hub.auth.roles import OrgKind, Role
 from hub.notifications import cli, delivery
-from tests.audit.test_tampering import forge_integrated_row
 from tests.factories import make_org, make_user, sign_in
-from tests.notifications.test_delivery import (  # noqa: F401 - the fixtures, reused
-    NAME, PERSONAL, more_children, record, smtp, world,
-)
+from tests.support.audit_log import forge_integrated_row
+from tests.support.delivery import PERSONAL, delivery_world, more_children, record
+from tests.support.world import World
+
+
+@pytest.fixture
+def world(app) -> World:
+    return delivery_world()
 
 
 def run_worker_until(settings, done, seconds: float = 40.0) -> None:

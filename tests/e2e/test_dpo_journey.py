@@ -7,8 +7,8 @@ from openpyxl import load_workbook
 from hub.audit import dpo as audit_dpo
 from hub.auth.roles import OrgKind, Role
 from hub.people import service as people
-from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
+from tests.support.browser import assert_accessible, sign_in
 
 
 def test_a_dpo_filters_to_a_child_verifies_integrity_and_downloads_the_xlsx(page, live_server, tmp_path):

@@ -19,9 +19,8 @@ from hub.db import utcnow
 from hub.mace.operations import outcomes
 from hub.missing import service as missing
 from hub.missing.models import Classification, MissingFrom, RiskGrade
-from tests.e2e.conftest import assert_accessible, signed_in_page
 from tests.factories import PASSWORD, involve, make_org, make_user
-from tests.mace.conftest import mace  # noqa: F401  (the MACE world: group, members, children)
+from tests.support.browser import assert_accessible, signed_in_page
 
 PLACE = "Rec ground behind the library"
 #: The menu item, with the member's count of waiting work when there is some ("MACE (2)").
@@ -68,7 +67,7 @@ def _flash_ok(page, text: str) -> None:
                              f"{summary.all_inner_texts() if summary.count() else page.content()[-3000:]}")
 
 
-def test_a_mace_meeting_from_proposals_to_every_agency_confirmed(browser, live_server, mace):  # noqa: F811
+def test_a_mace_meeting_from_proposals_to_every_agency_confirmed(browser, live_server, mace):
     first, second = mace.children[0], mace.children[1]
     _missing_episode(first, "MP/26/1101")
     _missing_episode(second, "MP/26/1102")

@@ -14,8 +14,8 @@ from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing.imports.download import COLUMNS
 from hub.people.models import IdentifierKind
-from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
+from tests.support.browser import assert_accessible, sign_in
 
 
 def _download(police_id: str) -> bytes:

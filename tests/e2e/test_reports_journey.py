@@ -11,10 +11,10 @@ from datetime import date
 
 import openpyxl
 
-from tests.e2e.conftest import assert_accessible, signed_in_page
 from tests.factories import PASSWORD
-from tests.mace.conftest import name_member
 from tests.reports.picture import build
+from tests.support.browser import assert_accessible, signed_in_page
+from tests.support.mace import name_member
 
 
 def _signed_in(browser, live_server, who: tuple):

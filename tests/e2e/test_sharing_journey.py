@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 from hub.auth.roles import OrgKind, Role
-from tests.e2e.conftest import assert_accessible, sign_in
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
+from tests.support.browser import assert_accessible, sign_in
 
 
 def _tabs_to(page, button: str, most: int = 80) -> int:

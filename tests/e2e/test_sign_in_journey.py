@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from hub.auth.roles import OrgKind, Role
-from tests.e2e.conftest import assert_accessible, sign_in
 from hub.missing import service as missing
-from tests.factories import PASSWORD, enrol, involve, make_child, make_org, make_user
-from tests.missing.test_episode_service import details
+from tests.factories import PASSWORD, enrol, episode_details, involve, make_child, make_org, make_user
+from tests.support.browser import assert_accessible, sign_in
 
 
 def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(app, page, live_server, tmp_path):
@@ -21,7 +20,7 @@ def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(app, page, li
     involve(child, police, "missing-person record")
     officer, _ = make_user(police, Role.police_officer)
     for reference in ("MP/26/0101", "MP/26/0102"):  # two episodes: two new notifications for the DSL
-        missing.record_episode(officer, child.id, details(police_reference=reference))
+        missing.record_episode(officer, child.id, episode_details(police_reference=reference))
     sign_in(page, live_server, user.email, PASSWORD, secret)
     page.get_by_role("heading", name="Safeguarding hub", level=1).wait_for()
     # The home page is the DSL's work, and the menu carries the same count.

@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth.roles import Role
+from hub.db import utcnow
+from hub.errors import Invalid
 from hub.mace.models import MaceAgendaChild, MemberRole
 from hub.mace.operations import intelligence
 from hub.missing import service as missing
@@ -27,10 +29,8 @@ from hub.permissions import child_access
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
-from hub.db import utcnow
-from hub.errors import Invalid
 from tests.factories import make_child, make_org, make_user, sign_in
-from tests.mace.conftest import name_member
+from tests.support.mace import name_member
 
 SUMMARY = "Zephyrine Quaillard seen at the rec ground"
 CONTENT = "Vantablack hatchback, plate withheld, collects children after school"

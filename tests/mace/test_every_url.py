@@ -16,8 +16,8 @@ from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
 from hub.mace.models import MaceGroup
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
-from tests.mace.conftest import name_member
 from tests.mace.samples import mace_samples
+from tests.support.mace import name_member
 
 # Pages of one's own across groups: they answer everyone signed in, listing only current groups.
 OWN_LISTS = {"mace.index", "mace_actions.my_actions", "mace_actions.my_outcomes", "mace_actions.my_meetings"}

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from hub import db
 from hub.audit.models import AuditEvent
@@ -18,6 +18,7 @@ from hub.mace.models import (
 from hub.mace.operations import agenda, meetings
 from hub.mace.service import TEXT_MAX
 from tests.factories import make_child, post_form, sign_in
+from tests.support.statements import count_statements
 
 
 def _events(object_type: str) -> list[AuditEvent]:
@@ -221,34 +222,17 @@ def test_the_chair_records_notes_and_the_next_meeting_date(mace):
     assert meeting.next_meeting_on == date.today() + timedelta(days=21)
 
 
-def statements(app, call) -> int:
-    """How many SQL statements `call` runs (the audit log's bookkeeping aside)."""
-    engine = app.extensions["hub_engine"]
-    count = [0]
-
-    def seen(_conn, _cursor, statement, *_args):
-        # The audit log's own bookkeeping (its tree grows in steps) is not the page's.
-        count[0] += "audit_" not in statement
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        call()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    return count[0]
-
-
 def test_the_meeting_page_runs_the_same_number_of_statements_whatever_the_agenda(app, mace):
     meeting = _meeting(mace)
     _item(mace, meeting)
     db.session().expunge_all()
-    small = statements(app, lambda: meetings.meeting_page(mace.user("nurse"), meeting.id))
+    small = count_statements(app, lambda: meetings.meeting_page(mace.user("nurse"), meeting.id))
     for n in range(6):
         child = make_child(f"More{n}", "Child", responsible_authority_id=mace.authority.id)
         item = _item(mace, meeting, child)
         agenda.add_update(mace.user("police"), item.id, "update")
     db.session().expunge_all()
-    large = statements(app, lambda: meetings.meeting_page(mace.user("nurse"), meeting.id))
+    large = count_statements(app, lambda: meetings.meeting_page(mace.user("nurse"), meeting.id))
     assert small == large
 
 

@@ -14,7 +14,7 @@ from hub.mace import service
 from hub.mace.models import MaceAgendaChild, MemberRole
 from hub.permissions import child_access, mace_membership
 from tests.factories import sign_in
-from tests.mace.conftest import name_member
+from tests.support.mace import name_member
 
 
 def _refusals(user) -> list[AuditEvent]:

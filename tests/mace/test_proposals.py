@@ -11,18 +11,18 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit.models import AuditEvent
+from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.mace.models import (
-    ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation,
-    MemberRole, ProposalDecision,
+    ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation, MemberRole,
+    ProposalDecision,
 )
 from hub.mace.operations import agenda, meetings, proposals
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from hub.auth.roles import Role
-from tests.factories import make_child, make_user, sign_in
-from tests.mace.conftest import name_member
-from tests.mace.test_meetings import statements
+from hub.missing.models import EpisodeSource, MissingEpisode
+from tests.factories import change_episode, make_child, make_user, report_episode, sign_in
+from tests.support.mace import name_member
+from tests.support.statements import count_statements
 
 _refs = count(1)
 
@@ -32,14 +32,13 @@ def _meeting(mace):
         date.today() + timedelta(days=7), "10:00", None))
 
 
-def _episode(mace, child, days_ago: float, **extra) -> MissingEpisode:
-    with db.unit_of_work() as s:
-        episode = MissingEpisode(
-            child_id=child.id, police_org_id=mace.police.id, police_reference=f"P/{next(_refs)}",
-            reported_start=utcnow() - timedelta(days=days_ago), found_at=utcnow() - timedelta(days=days_ago - 0.1),
-            classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home,
-            source=EpisodeSource.manual, **extra)
-        s.add(episode)
+def _episode(mace, child, days_ago: float, **changes) -> MissingEpisode:
+    """The force's report of the child missing `days_ago` days ago and found soon after."""
+    episode = report_episode(mace.user("police"), child, EpisodeSource.manual, police_reference=f"P/{next(_refs)}",
+                             reported_start=utcnow() - timedelta(days=days_ago),
+                             found_at=utcnow() - timedelta(days=days_ago - 0.1))
+    if changes:
+        change_episode(mace.user("police"), episode, **changes)
     return episode
 
 
@@ -205,14 +204,14 @@ def test_the_proposals_page_runs_the_same_number_of_statements_whatever_the_data
     meeting = _meeting(mace)
     _episode(mace, mace.children[0], 1)
     db.session().expunge_all()
-    small = statements(app, lambda: agenda.proposals_page(mace.user("chair"), meeting.id))
+    small = count_statements(app, lambda: agenda.proposals_page(mace.user("chair"), meeting.id))
     place = _location(mace)
     for n in range(5):
         child = make_child(f"Area{n}", "Child", responsible_authority_id=mace.authority.id)
         _episode(mace, child, 1)
         _link(mace, place, child)
     db.session().expunge_all()
-    large = statements(app, lambda: agenda.proposals_page(mace.user("chair"), meeting.id))
+    large = count_statements(app, lambda: agenda.proposals_page(mace.user("chair"), meeting.id))
     assert small == large
 
 

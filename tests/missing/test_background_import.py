@@ -18,9 +18,13 @@ from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS, REQUIRED_FOR_NEW_REPORT, template_bytes
 from hub.missing.models import ImportBatch, ImportStatus, MissingEpisode
 from tests.factories import sign_in
-from tests.missing.test_import import count, episodes, local, row, upload, world, xlsx  # noqa: F401 - fixture
+from tests.support.police_download import DownloadWorld, count, download_world, episodes, local, row, upload, xlsx
+from tests.support.threads import in_threads
 
-__all__ = ["world"]
+
+@pytest.fixture
+def world(app) -> DownloadWorld:
+    return download_world()
 
 
 def _queued(world, rows: list[dict]) -> ImportBatch:
@@ -91,7 +95,6 @@ def test_a_bad_file_still_gives_a_clear_error(world, client):
 
 def test_two_workers_claiming_at_once_never_share_a_batch(world, app):
     ids = [_queued(world, [row(f"B/{n}", police_id="NB-P-1001")]).id for n in range(6)]
-    from tests.notifications.test_delivery import _in_threads
 
     def claim_all(name: str) -> list[int]:
         mine = []
@@ -102,7 +105,7 @@ def test_two_workers_claiming_at_once_never_share_a_batch(world, app):
             mine.append(got)
         return mine
 
-    results = _in_threads(claim_all, ["a", "b", "c"])
+    results = in_threads(claim_all, ["a", "b", "c"])
     assert sorted(i for got in results.values() for i in got) == ids
     owner = dict(db.session().execute(select(ImportBatch.id, ImportBatch.claimed_by)).all())
     assert all(owner[i] == name for name, got in results.items() for i in got)

@@ -9,33 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.roles import OrgKind, Role
 from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import NotFound
 from hub.missing import service
 from hub.missing.models import MissingEpisode, PhilomenaProfile, ProfileRelease
 from hub.missing.profiles import service as profiles
 from hub.sharing.models import ShareRecord
-from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
-from tests.missing.test_episode_service import details
-
-
-@pytest.fixture
-def team(app):
-    la_edu = make_org(OrgKind.la_education)
-    school = make_org(OrgKind.school, local_authority_id=la_edu.id)
-    police = make_org(OrgKind.police)
-    csc = make_org(OrgKind.childrens_social_care)
-    child = make_child(given="Nadia", family="Oakley", responsible_authority_id=csc.id, looked_after=True)
-    enrol(child, school)
-    involve(child, police)
-    t = type("Team", (), {})()
-    t.school, t.police, t.csc, t.child = school, police, csc, child
-    t.worker, t.worker_secret = make_user(csc, Role.social_worker)
-    t.officer, t.officer_secret = make_user(police, Role.police_officer)
-    t.dsl, t.dsl_secret = make_user(school, Role.dsl)
-    return t
+from tests.factories import episode_details, involve, make_child, make_org, make_user, post_form, sign_in
 
 
 def test_a_social_worker_records_an_episode_from_the_form(team, client):
@@ -76,7 +58,8 @@ def test_the_form_refuses_a_missing_time_and_a_time_in_the_future(team, client):
 
 
 def test_progressing_the_episode_clears_what_was_due(team, client):
-    episode = service.record_episode(team.officer, team.child.id, details(reported_start=utcnow() - timedelta(hours=8)))
+    episode = service.record_episode(team.officer, team.child.id,
+                                     episode_details(reported_start=utcnow() - timedelta(hours=8)))
     sign_in(client, team.worker, team.worker_secret)
     found = utcnow() - timedelta(hours=6)
     local = found.astimezone(__import__("zoneinfo").ZoneInfo("Europe/London"))
@@ -94,7 +77,7 @@ def test_progressing_the_episode_clears_what_was_due(team, client):
 
 
 def test_a_school_and_an_unrelated_force_cannot_open_the_episode(team, client):
-    episode = service.record_episode(team.officer, team.child.id, details())
+    episode = service.record_episode(team.officer, team.child.id, episode_details())
     sign_in(client, team.dsl, team.dsl_secret)
     assert client.get(f"/missing/{episode.id}").status_code == 404
     assert client.get(f"/missing/new/{team.child.id}").status_code == 403
@@ -107,12 +90,12 @@ def test_a_school_and_an_unrelated_force_cannot_open_the_episode(team, client):
 
 
 def test_the_dashboard_lists_open_episodes_of_the_users_children_only(team, client):
-    service.record_episode(db.session().get(User, team.officer.id), team.child.id, details())
+    service.record_episode(db.session().get(User, team.officer.id), team.child.id, episode_details())
     unrelated = make_child(given="Zara", family="Yardley")
     other_force = make_org(OrgKind.police)
     involve(unrelated, other_force)
     someone, _ = make_user(other_force, Role.police_officer)
-    service.record_episode(someone, unrelated.id, details(police_reference="OTHER/1"))
+    service.record_episode(someone, unrelated.id, episode_details(police_reference="OTHER/1"))
     sign_in(client, team.worker, team.worker_secret)
     page = client.get("/missing").get_data(as_text=True)
     assert "Nadia Oakley" in page and "Zara Yardley" not in page
@@ -130,7 +113,7 @@ def test_the_profile_is_kept_by_the_authority_and_released_to_the_police_once(te
     officer = db.session().get(User, team.officer.id)
     with pytest.raises(NotFound):
         profiles.get_profile(officer, team.child.id)
-    episode = service.record_episode(officer, team.child.id, details())
+    episode = service.record_episode(officer, team.child.id, episode_details())
     response = post_form(client, f"/missing/{episode.id}/release-profile", {}, form_page=f"/missing/{episode.id}")
     assert response.status_code == 302
     release = db.session().scalar(select(ProfileRelease))

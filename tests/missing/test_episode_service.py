@@ -14,37 +14,9 @@ from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.missing import service
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange
+from hub.missing.models import EpisodeSource, MissingEpisode, RiskGrade, RiskGradeChange
 from hub.notifications.models import Notification, OutboxMessage, RecipientReason
-from tests.factories import enrol, involve, make_child, make_org, make_user
-
-
-@pytest.fixture
-def world(app):
-    la_edu = make_org(OrgKind.la_education)
-    school = make_org(OrgKind.school, local_authority_id=la_edu.id)
-    other_school = make_org(OrgKind.school, local_authority_id=la_edu.id)
-    police = make_org(OrgKind.police)
-    csc = make_org(OrgKind.childrens_social_care)
-    child = make_child(responsible_authority_id=csc.id)
-    enrol(child, school)
-    involve(child, police)
-    w = type("World", (), {})()
-    w.school, w.other_school, w.police, w.csc, w.la_edu, w.child = school, other_school, police, csc, la_edu, child
-    w.officer, _ = make_user(police, Role.police_officer)
-    w.worker, _ = make_user(csc, Role.social_worker)
-    w.dsl, _ = make_user(school, Role.dsl)
-    w.deputy, _ = make_user(school, Role.deputy_dsl)
-    w.other_dsl, _ = make_user(other_school, Role.dsl)
-    w.la_contact, _ = make_user(la_edu, Role.dsl)
-    return w
-
-
-def details(**overrides) -> service.EpisodeDetails:
-    values = dict(police_reference="MP/26/0001", reported_start=utcnow() - timedelta(hours=3),
-                  classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)
-    values.update(overrides)
-    return service.EpisodeDetails(**values)
+from tests.factories import episode_details, involve, make_child, make_org, make_user
 
 
 def notifications(kind=None):
@@ -55,7 +27,7 @@ def notifications(kind=None):
 
 
 def test_a_new_episode_notifies_each_key_adult_of_the_school_once(world):
-    episode = service.record_episode(world.officer, world.child.id, details())
+    episode = service.record_episode(world.officer, world.child.id, episode_details())
     made = notifications()
     assert sorted(n.user_id for n in made) == sorted([world.dsl.id, world.deputy.id])
     assert {n.organisation_id for n in made} == {world.school.id}
@@ -72,7 +44,7 @@ def test_a_new_episode_notifies_each_key_adult_of_the_school_once(world):
 
 
 def test_found_and_a_rise_in_risk_notify_again_but_other_changes_do_not(world):
-    episode = service.record_episode(world.officer, world.child.id, details(risk_grade=RiskGrade.low))
+    episode = service.record_episode(world.officer, world.child.id, episode_details(risk_grade=RiskGrade.low))
     service.update_episode(world.officer, episode.id, service.EpisodeChanges(risk_grade=RiskGrade.high))
     assert len(notifications("risk_raised")) == 2
     service.update_episode(world.officer, episode.id, service.EpisodeChanges(risk_grade=RiskGrade.medium))
@@ -86,7 +58,7 @@ def test_found_and_a_rise_in_risk_notify_again_but_other_changes_do_not(world):
 
 
 def test_an_episode_recorded_after_the_child_was_found_tells_the_school_once_as_found(world):
-    service.record_episode(world.officer, world.child.id, details(found_at=utcnow() - timedelta(hours=1),
+    service.record_episode(world.officer, world.child.id, episode_details(found_at=utcnow() - timedelta(hours=1),
                                                                   found_where="At a friend's house"))
     made = notifications()
     assert {n.kind.value for n in made} == {"found"}
@@ -98,7 +70,7 @@ def test_no_key_adult_routes_to_the_authority_education_contact(world):
     with db.unit_of_work():
         for user in (world.dsl, world.deputy):
             db.session().merge(user).active = False
-    service.record_episode(world.officer, world.child.id, details())
+    service.record_episode(world.officer, world.child.id, episode_details())
     made = notifications()
     assert [n.user_id for n in made] == [world.la_contact.id]
     assert made[0].reason == RecipientReason.la_contact
@@ -112,16 +84,16 @@ def test_a_child_with_no_school_routes_by_the_responsible_authority(world, app):
     contact, _ = make_user(edu, Role.dsl)
     child = make_child(responsible_authority_id=csc.id)
     involve(child, world.police)
-    service.record_episode(world.officer, child.id, details(police_reference="MP/2"))
+    service.record_episode(world.officer, child.id, episode_details(police_reference="MP/2"))
     assert [n.user_id for n in notifications()] == [contact.id]
 
 
 def test_refused_without_a_relationship_or_the_role_and_audited(world):
     stranger = make_child()
     with pytest.raises(NotFound):
-        service.record_episode(world.officer, stranger.id, details())
+        service.record_episode(world.officer, stranger.id, episode_details())
     with pytest.raises(NotFound):
-        service.record_episode(world.dsl, world.child.id, details())
+        service.record_episode(world.dsl, world.child.id, episode_details())
     assert db.session().scalar(select(func.count()).select_from(MissingEpisode)) == 0
     refused = db.session().scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "refused"))
     assert refused == 2
@@ -134,7 +106,7 @@ def test_refused_without_a_relationship_or_the_role_and_audited(world):
 ])
 def test_bad_input_is_refused_and_nothing_is_stored(world, bad, field):
     with pytest.raises(Invalid) as caught:
-        service.record_episode(world.officer, world.child.id, details(**bad))
+        service.record_episode(world.officer, world.child.id, episode_details(**bad))
     assert field in caught.value.errors
     assert db.session().scalar(select(func.count()).select_from(MissingEpisode)) == 0
     assert notifications() == []
@@ -142,17 +114,17 @@ def test_bad_input_is_refused_and_nothing_is_stored(world, bad, field):
 
 def test_a_social_worker_must_name_the_force_and_a_duplicate_reference_is_refused(world):
     with pytest.raises(Invalid) as caught:
-        service.record_episode(world.worker, world.child.id, details())
+        service.record_episode(world.worker, world.child.id, episode_details())
     assert "police_org_id" in caught.value.errors
-    service.record_episode(world.worker, world.child.id, details(police_org_id=world.police.id))
+    service.record_episode(world.worker, world.child.id, episode_details(police_org_id=world.police.id))
     with pytest.raises(Invalid) as caught:
-        service.record_episode(world.officer, world.child.id, details())
+        service.record_episode(world.officer, world.child.id, episode_details())
     assert "police_reference" in caught.value.errors
 
 
 def test_the_police_record_is_applied_once_and_updated_by_a_later_row(world):
     start = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
-    row = details(reported_start=start)
+    row = episode_details(reported_start=start)
     with db.unit_of_work():
         first = service.apply_police_record(world.officer, world.police.id, world.child.id, row,
                                             EpisodeSource.police_download)
@@ -161,7 +133,7 @@ def test_the_police_record_is_applied_once_and_updated_by_a_later_row(world):
                                             EpisodeSource.police_download)
     assert (first.outcome, again.outcome) == ("created", "unchanged")
     assert len(notifications()) == 2
-    later = details(reported_start=start, found_at=start + timedelta(hours=20), risk_grade=RiskGrade.high)
+    later = episode_details(reported_start=start, found_at=start + timedelta(hours=20), risk_grade=RiskGrade.high)
     with db.unit_of_work():
         update = service.apply_police_record(world.officer, world.police.id, world.child.id, later,
                                              EpisodeSource.police_download)
@@ -170,7 +142,7 @@ def test_the_police_record_is_applied_once_and_updated_by_a_later_row(world):
 
 
 def test_the_other_school_and_its_dsl_get_nothing(world):
-    service.record_episode(world.officer, world.child.id, details())
+    service.record_episode(world.officer, world.child.id, episode_details())
     assert world.other_dsl.id not in {n.user_id for n in notifications()}
     with pytest.raises(NotFound):
         service.get_episode(world.other_dsl, 1)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import io
 import json
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
-from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select, text
+from openpyxl import load_workbook
+from sqlalchemy import select, text
 
 from hub import db
 from hub.audit.models import AuditEvent
@@ -25,59 +24,10 @@ from hub.missing.models import (
 )
 from hub.notifications.models import Notification, OutboxMessage
 from hub.people.models import Child, Gender, IdentifierKind
-from tests.factories import enrol, make_child, make_org, make_user, post_form, sign_in, valid_nhs_number
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def local(moment: datetime) -> datetime:
-    """A UTC moment as the naive London wall-clock time a police export holds (whole seconds)."""
-    return moment.astimezone(LONDON).replace(tzinfo=None, microsecond=0)
-
-
-def xlsx(rows: list[dict], headings: dict[str, str] | None = None) -> bytes:
-    """A workbook like a force's export: row 1 the headings, then one row per dict (field -> value)."""
-    workbook = Workbook()
-    sheet = workbook.active
-    columns = [c for c in COLUMNS if (headings or {}).get(c.field, c.heading)]
-    sheet.append([(headings or {}).get(c.field, c.heading) for c in columns])
-    for row in rows:
-        sheet.append([row.get(c.field) for c in columns])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-#: One start for every row of the module, so a file built twice is the same file.
-START = local(utcnow() - timedelta(hours=5))
-
-
-def row(reference: str, **values) -> dict:
-    base = {"police_reference": reference, "reported_start": START,
-            "classification": "Missing", "risk_grade": "Medium", "missing_from": "Home"}
-    base.update(values)
-    return base
-
-
-@pytest.fixture
-def world(app):
-    la_edu = make_org(OrgKind.la_education)
-    school = make_org(OrgKind.school, local_authority_id=la_edu.id)
-    police = make_org(OrgKind.police)
-    w = type("World", (), {})()
-    w.school, w.police, w.la_edu = school, police, la_edu
-    w.by_police_id = make_child("Ava", "Police", date(2011, 5, 1),
-                                identifiers={IdentifierKind.police_id: "NB-P-1001"})
-    w.nhs = valid_nhs_number(4242)
-    w.by_nhs = make_child("Ben", "Health", date(2012, 6, 2), identifiers={IdentifierKind.nhs_number: w.nhs})
-    w.by_name = make_child("Cara", "Named", date(2013, 7, 3), identifiers={})
-    for child in (w.by_police_id, w.by_nhs, w.by_name):
-        enrol(child, school)
-    w.officer, w.officer_secret = make_user(police, Role.police_officer)
-    w.dsl, w.dsl_secret = make_user(school, Role.dsl)
-    w.deputy, _ = make_user(school, Role.deputy_dsl)
-    w.admin, w.admin_secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
-    return w
+from tests.factories import make_child, make_org, make_user, post_form, sign_in
+from tests.support.police_download import (
+    LONDON, DownloadWorld, count, download_world, episodes, local, row, upload, xlsx,
+)
 
 
 def three_rows(**overrides) -> list[dict]:
@@ -98,16 +48,13 @@ def one_row_at_a_time(monkeypatch) -> None:
     monkeypatch.setattr(imports, "_apply_new_in_bulk", lambda run, new: new)
 
 
-def episodes() -> dict[str, MissingEpisode]:
-    return {e.police_reference: e for e in db.session().scalars(select(MissingEpisode))}
-
-
-def count(model, *where) -> int:
-    return db.session().scalar(select(func.count()).select_from(model).where(*where))
-
-
 def audit_count(action: str, object_type: str = "missing-episode") -> int:
     return count(AuditEvent, AuditEvent.action == action, AuditEvent.object_type == object_type)
+
+
+@pytest.fixture
+def world(app) -> DownloadWorld:
+    return download_world()
 
 
 # --- a good file, twice, and a later one ----------------------------------------------------------------
@@ -455,15 +402,6 @@ def test_headings_must_be_distinct(world):
 
 # --- the pages -------------------------------------------------------------------------------------------
 
-def upload(client, data: bytes, filename: str = "download.xlsx"):
-    page = client.get("/missing/import")
-    from tests.factories import csrf_token
-
-    return client.post("/missing/import", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
-                                                "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
-
-
 def test_the_upload_returns_at_once_with_the_batch_queued_and_the_worker_imports_it(world, client):
     sign_in(client, world.officer, world.officer_secret)
     page = client.get("/missing/import").get_data(as_text=True)
@@ -643,14 +581,6 @@ def test_the_cli_writes_the_template(runner, tmp_path, app):
     result = runner.invoke(args=["missing", "template", str(out)])
     assert result.exit_code == 0, result.output
     assert load_workbook(out, read_only=True).sheetnames == ["Download", "Guidance"]
-
-
-def review_item_id() -> int:
-    """A row waiting for review, from a new force (tests/test_audit_coverage.py walks its page)."""
-    force = make_org(OrgKind.police)
-    officer, _ = make_user(force, Role.police_officer)
-    imports.import_file(officer, xlsx([row("COVERAGE/REVIEW", police_id="NB-P-UNKNOWN")]), "x.xlsx")
-    return db.session().scalar(select(ImportReviewItem.id).where(ImportReviewItem.police_org_id == force.id))
 
 
 def test_the_cli_template_can_carry_a_force_s_own_headings(world, runner, tmp_path):

@@ -40,7 +40,7 @@ from hub.notifications.models import ClosureKind, Notification, OutboxMessage, S
 from hub.notifications.service import base_url
 from hub.people.models import IdentifierKind
 from tests.factories import enrol, make_child, make_org, make_user, valid_nhs_number
-from tests.missing.test_import import local, row, xlsx
+from tests.support.police_download import local, row, xlsx
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ from hub.missing import service
 from hub.missing.models import PhilomenaProfile
 from hub.missing.profiles import photos
 from hub.missing.profiles import service as profiles
-from tests.factories import csrf_token, make_org, make_user, sign_in
-from tests.missing.test_episode_pages import team  # noqa: F401  (fixture)
-from tests.missing.test_episode_service import details
+from tests.factories import csrf_token, episode_details, make_org, make_user, sign_in
 
 GPS_IFD = 0x8825
 
@@ -47,7 +45,7 @@ def _stored_token() -> str | None:
     return db.session().execute(text("SELECT photo FROM philomena_profile")).scalar()
 
 
-def test_a_png_with_exif_and_gps_is_stored_re_encoded_without_them(team, client):  # noqa: F811
+def test_a_png_with_exif_and_gps_is_stored_re_encoded_without_them(team, client):
     original = _image("PNG", exif=True)
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(GPS_IFD)  # the upload does carry a position
     sign_in(client, team.worker, team.worker_secret)
@@ -60,12 +58,12 @@ def test_a_png_with_exif_and_gps_is_stored_re_encoded_without_them(team, client)
     assert b"PhoneMaker" not in stored and b"Exif" not in stored
 
 
-def test_a_large_photo_is_scaled_down(team):  # noqa: F811
+def test_a_large_photo_is_scaled_down(team):
     kept = Image.open(io.BytesIO(photos.clean_photo(_image("JPEG", size=(3000, 2000)))))
     assert max(kept.size) == photos.MAX_SIDE
 
 
-def test_the_photo_is_encrypted_at_rest(team, client):  # noqa: F811
+def test_the_photo_is_encrypted_at_rest(team, client):
     sign_in(client, team.worker, team.worker_secret)
     _upload(client, team.child.id, _image("JPEG"), "me.jpg")
     token = _stored_token()
@@ -81,7 +79,7 @@ def _refused(client, child_id: int, data: bytes, filename: str, message: str) ->
     assert db.session().scalar(select(PhilomenaProfile)) is None  # nothing stored, not even the text
 
 
-def test_a_gif_a_renamed_file_and_an_oversized_image_are_refused_and_nothing_stored(team, client):  # noqa: F811
+def test_a_gif_a_renamed_file_and_an_oversized_image_are_refused_and_nothing_stored(team, client):
     sign_in(client, team.worker, team.worker_secret)
     _refused(client, team.child.id, _image("GIF"), "cat.gif", "The photo must be a JPEG or PNG image")
     _refused(client, team.child.id, _image("GIF"), "cat.jpg", "The photo must be a JPEG or PNG image")
@@ -102,7 +100,7 @@ def _events(object_type: str, outcome: str) -> list[AuditEvent]:
                                                                AuditEvent.outcome == outcome)))
 
 
-def test_the_photo_route_refuses_who_may_not_see_the_profile_and_audits_who_may(team, client):  # noqa: F811
+def test_the_photo_route_refuses_who_may_not_see_the_profile_and_audits_who_may(team, client):
     sign_in(client, team.worker, team.worker_secret)
     _upload(client, team.child.id, _image("JPEG"), "me.jpg")
     url = f"/missing/profile/{team.child.id}/photo"
@@ -121,10 +119,10 @@ def test_the_photo_route_refuses_who_may_not_see_the_profile_and_audits_who_may(
     assert {e.actor_user_id for e in refused} == {team.dsl.id, team.officer.id, stranger.id}
 
 
-def test_the_police_see_the_photo_once_the_profile_is_released_to_them(team, client):  # noqa: F811
+def test_the_police_see_the_photo_once_the_profile_is_released_to_them(team, client):
     worker = db.session().get(User, team.worker.id)
     profiles.save_profile(worker, team.child.id, {}, profiles.PhotoChange(upload=_image("PNG")))
-    episode = service.record_episode(db.session().get(User, team.officer.id), team.child.id, details())
+    episode = service.record_episode(db.session().get(User, team.officer.id), team.child.id, episode_details())
     profiles.release_profile(db.session().get(User, team.worker.id), episode.id)
     sign_in(client, team.officer, team.officer_secret)
     page = client.get(f"/missing/{episode.id}/profile").get_data(as_text=True)
@@ -142,7 +140,7 @@ def _flat_png(size: tuple[int, int]) -> bytes:
     return out.getvalue()
 
 
-def test_a_6000_by_6000_png_of_about_100_kb_is_refused_from_its_header_with_a_clear_message(team, client):  # noqa: F811
+def test_a_6000_by_6000_png_of_about_100_kb_is_refused_from_its_header_with_a_clear_message(team, client):
     upload = _flat_png((6000, 6000))
     assert len(upload) < 150_000  # the file the issue found: small on the wire, 36 megapixels to decode
     sign_in(client, team.worker, team.worker_secret)
@@ -150,7 +148,7 @@ def test_a_6000_by_6000_png_of_about_100_kb_is_refused_from_its_header_with_a_cl
                                                          "3840 by 2160 pixels")
 
 
-def test_a_png_the_size_of_a_4k_screenshot_is_kept(team):  # noqa: F811
+def test_a_png_the_size_of_a_4k_screenshot_is_kept(team):
     kept = Image.open(io.BytesIO(photos.clean_photo(_flat_png((3840, 2160)))))
     assert kept.size == (1200, 675)
     try:
@@ -161,14 +159,14 @@ def test_a_png_the_size_of_a_4k_screenshot_is_kept(team):  # noqa: F811
         raise AssertionError("a PNG over the cap was kept")
 
 
-def test_a_24_megapixel_phone_jpeg_is_decoded_scaled_down_by_libjpeg_not_in_full(team):  # noqa: F811
+def test_a_24_megapixel_phone_jpeg_is_decoded_scaled_down_by_libjpeg_not_in_full(team):
     upload = _image("JPEG", size=(5712, 4284))
     # What libjpeg itself decoded, before any resampling: a quarter of each side, not 24 megapixels.
     assert photos.decoded(photos.opened(upload)).size == (1428, 1071)
     assert Image.open(io.BytesIO(photos.clean_photo(upload))).size == (1200, 900)
 
 
-def test_a_jpeg_of_more_scans_than_any_camera_writes_is_refused(team):  # noqa: F811
+def test_a_jpeg_of_more_scans_than_any_camera_writes_is_refused(team):
     upload = _image("JPEG", size=(64, 48))
     end = upload.rindex(b"\xff\xd9")
     crafted = upload[:end] + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" * (photos.MAX_JPEG_SCANS + 1) + upload[end:]

@@ -15,9 +15,7 @@ from hub.missing.models import PhilomenaProfile, ProfileRelease
 from hub.missing.profiles import service as profiles
 from hub.people.models import Child
 from hub.sharing.models import ShareRecord
-from tests.factories import make_org, make_user, post_form, sign_in
-from tests.missing.test_episode_pages import team  # noqa: F401  (fixture)
-from tests.missing.test_episode_service import details
+from tests.factories import episode_details, make_org, make_user, post_form, sign_in
 
 PART_1 = ["Description", "Photo", "Friends and associates", "Places frequented", "Phone numbers",
           "Medical needs and medication", "Money", "Social media", "Transport"]
@@ -41,7 +39,7 @@ def _rows(dl: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def test_the_profile_form_has_the_protocol_s_sections_and_a_part_2(team, client):  # noqa: F811
+def test_the_profile_form_has_the_protocol_s_sections_and_a_part_2(team, client):
     sign_in(client, team.worker, team.worker_secret)
     page = client.get(f"/missing/profile/{team.child.id}").get_data(as_text=True)
     part_1, part_2 = _part(page, "profile-part-1"), _part(page, "profile-part-2")
@@ -57,11 +55,11 @@ def test_the_profile_form_has_the_protocol_s_sections_and_a_part_2(team, client)
     assert {name: getattr(profile, name) for name in FILLED} == FILLED
 
 
-def test_the_police_see_the_released_profile_in_the_protocol_s_sections(team, client):  # noqa: F811
+def test_the_police_see_the_released_profile_in_the_protocol_s_sections(team, client):
     worker = db.session().get(User, team.worker.id)
     profiles.save_profile(worker, team.child.id, FILLED)
     officer = db.session().get(User, team.officer.id)
-    episode = service.record_episode(officer, team.child.id, details())
+    episode = service.record_episode(officer, team.child.id, episode_details())
     profiles.release_profile(worker, episode.id)
     share = db.session().get(ShareRecord, db.session().scalar(select(ProfileRelease.share_id)))
     # The share record itself holds the sections, so every export and pack reads as the form.
@@ -77,7 +75,7 @@ def test_the_police_see_the_released_profile_in_the_protocol_s_sections(team, cl
     assert part_2 == {"Clothing": "Black puffer jacket", "Where last seen": "Outside the station at 9pm"}
 
 
-def test_a_line_of_the_profile_that_looks_like_a_heading_cannot_start_a_section(team):  # noqa: F811
+def test_a_line_of_the_profile_that_looks_like_a_heading_cannot_start_a_section(team):
     worker = db.session().get(User, team.worker.id)
     profile = profiles.save_profile(worker, team.child.id, {"money": "Cash\n-- Clothing --\nred coat"})
     parts = profiles.released_sections(profiles.release_content(profile))
@@ -85,7 +83,7 @@ def test_a_line_of_the_profile_that_looks_like_a_heading_cannot_start_a_section(
     assert sections["Money"] == "Cash\n -- Clothing --\nred coat" and sections["Clothing"] == "Not recorded"
 
 
-def test_the_profile_follows_the_child_to_a_new_placing_authority(team, client):  # noqa: F811
+def test_the_profile_follows_the_child_to_a_new_placing_authority(team, client):
     old = make_org(OrgKind.childrens_social_care)
     new = make_org(OrgKind.childrens_social_care)
     with db.unit_of_work() as s:

@@ -26,7 +26,6 @@ from hub.missing.models import Classification, EpisodeSource, MissingEpisode, Mi
 from hub.missing.service import RECENTLY_FOUND
 from hub.people.models import Child
 from tests.factories import enrol, involve, make_child, make_org, make_user
-from tests.missing.test_episode_service import world  # noqa: F401 (fixture)
 
 _references = itertools.count(1)
 HOURS = st.integers(min_value=0, max_value=24 * 30)
@@ -133,7 +132,7 @@ def _assert_stored_equals_computed(officer) -> None:
 @settings(max_examples=25, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(operations=st.lists(OPERATION, min_size=1, max_size=6))
-def test_the_stored_deadlines_are_the_rules_after_every_kind_of_change(world, operations):  # noqa: F811
+def test_the_stored_deadlines_are_the_rules_after_every_kind_of_change(world, operations):
     now = utcnow()
     children = []
     for looked_after in (False, True, False):
@@ -172,7 +171,7 @@ def test_the_stored_deadlines_are_the_rules_after_every_kind_of_change(world, op
         _assert_stored_equals_computed(world.officer)
 
 
-def test_a_second_episode_makes_a_return_interview_due_for_the_first(world):  # noqa: F811
+def test_a_second_episode_makes_a_return_interview_due_for_the_first(world):
     """The rules read the child's other episodes: a write of one episode moves another's deadline."""
     now = utcnow()
     first = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
@@ -189,7 +188,7 @@ def test_a_second_episode_makes_a_return_interview_due_for_the_first(world):  # 
                                                      rules.PREVENTION_CHECK)
 
 
-def test_correcting_the_found_time_moves_the_stored_deadline_and_doing_the_duty_clears_it(world):  # noqa: F811
+def test_correcting_the_found_time_moves_the_stored_deadline_and_doing_the_duty_clears_it(world):
     now = utcnow()
     episode = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=10), classification=Classification.missing,
@@ -203,7 +202,7 @@ def test_correcting_the_found_time_moves_the_stored_deadline_and_doing_the_duty_
 
 
 @pytest.mark.parametrize("who", ["officer", "worker"])
-def test_the_count_keeps_to_the_children_the_reader_may_see(world, who):  # noqa: F811
+def test_the_count_keeps_to_the_children_the_reader_may_see(world, who):
     now = utcnow()
     stranger = make_child(given="Other")  # no relationship with the force or the authority
     other_force = make_org(OrgKind.police)
@@ -219,7 +218,7 @@ def test_the_count_keeps_to_the_children_the_reader_may_see(world, who):  # noqa
     assert work_for(outsider).overdue_duties is None
 
 
-def test_a_duty_is_overdue_only_after_its_due_time_as_the_rules_say(world):  # noqa: F811
+def test_a_duty_is_overdue_only_after_its_due_time_as_the_rules_say(world):
     """The rules: overdue when `now` is after the due time. The count and the list say the same at
     the due time itself and just after it."""
     now = utcnow()
@@ -235,7 +234,7 @@ def test_a_duty_is_overdue_only_after_its_due_time_as_the_rules_say(world):  # n
         assert row.overdue == overdue
 
 
-def test_the_command_recomputes_stored_deadlines_left_by_older_rules(world, runner):  # noqa: F811
+def test_the_command_recomputes_stored_deadlines_left_by_older_rules(world, runner):
     now = utcnow()
     episode = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=9), classification=Classification.missing,
@@ -250,7 +249,7 @@ def test_the_command_recomputes_stored_deadlines_left_by_older_rules(world, runn
     assert "0 episodes changed" in runner.invoke(args=["missing", "deadlines"]).output
 
 
-def test_the_migration_fills_the_deadlines_of_episodes_recorded_before_it(app, world):  # noqa: F811
+def test_the_migration_fills_the_deadlines_of_episodes_recorded_before_it(app, world):
     now = utcnow()
     first = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=30), classification=Classification.missing,

@@ -13,8 +13,7 @@ from hub import db
 from hub.auth.roles import OrgKind
 from hub.notifications import calendar, escalation, inbox
 from hub.notifications.models import ClosureKind, Notification, OutboxMessage, RecipientReason, SchoolClosure
-from tests.factories import make_org
-from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
+from tests.factories import episode_details, make_org
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -77,10 +76,10 @@ def test_the_schools_own_start_time(app):
     assert calendar.next_school_day_start(school, local(2026, 11, 24, 8, 40)) == local(2026, 11, 24, 8, 45)
 
 
-def test_escalation_fires_at_the_deadline_and_not_before(world):  # noqa: F811
+def test_escalation_fires_at_the_deadline_and_not_before(world):
     from hub.missing import service as missing
 
-    missing.record_episode(world.officer, world.child.id, details())
+    missing.record_episode(world.officer, world.child.id, episode_details())
     first = db.session().scalar(select(Notification).order_by(Notification.id))
     deadline = first.deadline_at
     assert escalation.escalate_due(deadline - timedelta(minutes=1)) == 0
@@ -92,10 +91,10 @@ def test_escalation_fires_at_the_deadline_and_not_before(world):  # noqa: F811
     assert escalation.escalate_due(deadline + timedelta(days=2)) == 0  # once only
 
 
-def test_an_acknowledged_notification_is_never_escalated(world):  # noqa: F811
+def test_an_acknowledged_notification_is_never_escalated(world):
     from hub.missing import service as missing
 
-    missing.record_episode(world.officer, world.child.id, details())
+    missing.record_episode(world.officer, world.child.id, episode_details())
     first = db.session().scalar(select(Notification).where(Notification.user_id == world.dsl.id))
     inbox.acknowledge(world.dsl, first.id, "In school")
     assert escalation.escalate_due(first.deadline_at + timedelta(hours=1)) == 0

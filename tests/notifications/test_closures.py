@@ -18,10 +18,8 @@ from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service as missing
 from hub.notifications import calendar, closures, issuing
 from hub.notifications.models import Notification, SchoolClosure
-from tests.factories import csrf_token, make_org, make_user, sign_in
-from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
-from tests.notifications.test_inbox import _client_for
-from tests.notifications.test_still_missing import FRIDAY, MONDAY, THURSDAY, at
+from tests.factories import csrf_token, episode_details, make_org, make_user, sign_in, signed_in_client
+from tests.support.clock import FRIDAY, MONDAY, THURSDAY, at
 
 
 @pytest.fixture
@@ -34,15 +32,15 @@ def _user(user) -> User:
     return db.session().get(User, user.id)
 
 
-def _deadline_now(world, episode) -> object:  # noqa: F811
+def _deadline_now(world, episode) -> object:
     """A notification made at Thursday 20:00 (a fixed clock): its deadline."""
     with db.unit_of_work():
         issued = issuing.notify_episodes([episode], "risk_raised", now=at(THURSDAY, "20:00"))
     return db.session().get(Notification, issued.notification_ids[episode.id][0]).deadline_at
 
 
-def test_an_inset_day_moves_a_deadline_computed_afterwards(world, administrator):  # noqa: F811
-    episode = missing.record_episode(world.officer, world.child.id, details())
+def test_an_inset_day_moves_a_deadline_computed_afterwards(world, administrator):
+    episode = missing.record_episode(world.officer, world.child.id, episode_details())
     assert _deadline_now(world, episode) == at(FRIDAY, "08:30")
     closure = closures.add_closure(administrator[0], world.school.id, "inset", FRIDAY, FRIDAY, "Staff training")
     assert _deadline_now(world, episode) == at(MONDAY, "08:30")
@@ -52,7 +50,7 @@ def test_an_inset_day_moves_a_deadline_computed_afterwards(world, administrator)
     assert _deadline_now(world, episode) == at(FRIDAY, "08:30")
 
 
-def test_an_authoritys_closure_applies_to_its_schools(world, administrator):  # noqa: F811
+def test_an_authoritys_closure_applies_to_its_schools(world, administrator):
     closures.add_closure(administrator[0], world.la_edu.id, "holiday", FRIDAY, FRIDAY + timedelta(days=3), "Half term")
     school = db.session().get(Organisation, world.school.id)
     assert calendar.next_school_day_start(school, at(THURSDAY, "20:00")) == at(FRIDAY + timedelta(days=4), "08:30")
@@ -63,20 +61,20 @@ def test_an_authoritys_closure_applies_to_its_schools(world, administrator):  # 
     (FRIDAY, FRIDAY + timedelta(days=366), "last_day", "at most a year"),
     (None, FRIDAY, "first_day", "Enter the first day"),
 ])
-def test_bad_dates_are_refused_with_a_clear_error(world, administrator, first, last, field, message):  # noqa: F811
+def test_bad_dates_are_refused_with_a_clear_error(world, administrator, first, last, field, message):
     with pytest.raises(Invalid) as exc:
         closures.add_closure(administrator[0], world.school.id, "inset", first, last)
     assert message in exc.value.errors[field]
     assert db.session().scalar(select(func.count()).select_from(SchoolClosure)) == 0
 
 
-def test_an_organisation_that_has_no_schools_cannot_have_closures(world, administrator):  # noqa: F811
+def test_an_organisation_that_has_no_schools_cannot_have_closures(world, administrator):
     with pytest.raises(Invalid) as exc:
         closures.add_closure(administrator[0], world.police.id, "inset", FRIDAY, FRIDAY)
     assert "organisation_id" in exc.value.errors
 
 
-def test_a_dsl_sets_only_their_own_schools_inset_days(world, administrator):  # noqa: F811
+def test_a_dsl_sets_only_their_own_schools_inset_days(world, administrator):
     dsl = _user(world.dsl)
     mine = closures.add_closure(dsl, None, "inset", FRIDAY, FRIDAY, "Training")
     assert mine.organisation_id == world.school.id
@@ -97,7 +95,7 @@ def test_a_dsl_sets_only_their_own_schools_inset_days(world, administrator):  # 
 
 
 @pytest.mark.parametrize("who", ["deputy", "officer", "la_contact"])
-def test_other_roles_cannot_set_closures(world, who):  # noqa: F811
+def test_other_roles_cannot_set_closures(world, who):
     with pytest.raises(Forbidden):
         closures.add_closure(_user(getattr(world, who)), world.school.id, "inset", FRIDAY, FRIDAY)
     with pytest.raises(Forbidden):
@@ -107,7 +105,7 @@ def test_other_roles_cannot_set_closures(world, who):  # noqa: F811
     assert refused == 2
 
 
-def test_the_administrator_sets_when_the_school_day_starts(world, administrator):  # noqa: F811
+def test_the_administrator_sets_when_the_school_day_starts(world, administrator):
     org = admin.set_school_day_start(administrator[0], world.school.id, "09:15")
     assert calendar.next_school_day_start(org, at(THURSDAY, "20:00")) == at(FRIDAY, "09:15")
     with pytest.raises(Invalid):
@@ -125,7 +123,7 @@ def _dates(prefix: str, day: date) -> dict:
     return {prefix: [str(day.day), str(day.month), str(day.year)]}
 
 
-def test_the_administrators_page_lists_filters_adds_and_removes(app, world, administrator):  # noqa: F811
+def test_the_administrators_page_lists_filters_adds_and_removes(app, world, administrator):
     client = app.test_client()
     sign_in(client, *administrator)
     page = client.get("/admin/closures").get_data(as_text=True)
@@ -155,8 +153,8 @@ def test_the_administrators_page_lists_filters_adds_and_removes(app, world, admi
     assert db.session().scalar(select(func.count()).select_from(SchoolClosure)) == 0
 
 
-def test_the_dsls_page_and_the_wrong_roles(app, world, administrator):  # noqa: F811
-    client = _client_for(app, world.dsl.id)
+def test_the_dsls_page_and_the_wrong_roles(app, world, administrator):
+    client = signed_in_client(app, world.dsl.id)
     page = client.get("/notifications/closures").get_data(as_text=True)
     assert "Your school's INSET days" in page and 'name="organisation_id"' not in page
     assert client.get("/admin/closures").status_code == 403
@@ -165,13 +163,13 @@ def test_the_dsls_page_and_the_wrong_roles(app, world, administrator):  # noqa: 
     assert response.status_code == 302
     closure = db.session().scalar(select(SchoolClosure))
     assert closure.organisation_id == world.school.id and closure.created_by_user_id == world.dsl.id
-    other = _client_for(app, world.other_dsl.id)
+    other = signed_in_client(app, world.other_dsl.id)
     other_page = other.get("/notifications/closures").get_data(as_text=True)
     assert "6 March 2026" not in other_page
     assert other.post(f"/notifications/closures/{closure.id}/remove",
                       data={"csrf_token": csrf_token(other_page)}).status_code == 404
-    assert _client_for(app, world.deputy.id).get("/notifications/closures").status_code == 403
-    assert _client_for(app, world.officer.id).get("/notifications/closures").status_code == 403
+    assert signed_in_client(app, world.deputy.id).get("/notifications/closures").status_code == 403
+    assert signed_in_client(app, world.officer.id).get("/notifications/closures").status_code == 403
     assert client.post(f"/notifications/closures/{closure.id}/remove",
                        data={"csrf_token": csrf_token(page)}).status_code == 302
     assert db.session().get(SchoolClosure, closure.id) is None

@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import os
 import random
-import socket
 import threading
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from hub import db
@@ -24,154 +21,18 @@ from hub.config import ConfigurationError
 from hub.db import utcnow
 from hub.errors import Forbidden, Invalid
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.notifications import delivery
 from hub.notifications.models import DeliveryAttempt, MessageStatus, Notification, OutboxMessage
-from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
-
-NAME = ("Philippa", "Quenby")
-BORN = date(2012, 3, 27)
-REFERENCE = "MP/26/7731"
-PERSONAL = [*NAME, REFERENCE, "7731", "2012-03-27", "27/03/2012", "27 March 2012", "27 Mar 2012"]
-
-
-# --- a real SMTP server on loopback ----------------------------------------------------------------
-
-class Recorder:
-    """An aiosmtpd handler that keeps what it accepts and can refuse or stall on request."""
-
-    def __init__(self) -> None:
-        self.received: list[email.message.Message] = []
-        self.rcpt_reply: str | None = None     # e.g. "550 ..." to refuse every recipient
-        self.slow_rcpt = 0                     # how many RCPTs to stall before answering
-        self.slow_data = 0                     # how many DATAs to keep, then stall before answering
-        self.data_delay = 0.0                  # a small pause per message (two workers overlap)
-        self.stall = 2.0
-        self.stalling = 0
-
-    async def _stall(self) -> None:
-        self.stalling += 1
-        try:
-            await asyncio.sleep(self.stall)
-        finally:
-            self.stalling -= 1
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.slow_rcpt:
-            self.slow_rcpt -= 1
-            await self._stall()
-        if self.rcpt_reply:
-            return self.rcpt_reply.format(address=address)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
-        self.received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        if self.slow_data:
-            # Queued, but the reply comes too late: the client never hears it was accepted.
-            self.slow_data -= 1
-            await self._stall()
-        return "250 Message accepted for delivery"
-
-    def ids(self) -> list[str]:
-        return [m["Message-ID"] for m in self.received]
-
-    def to(self) -> list[str]:
-        return sorted(m["To"] for m in self.received)
-
-    def settle(self) -> None:
-        """Wait until no stalled command is still running on the server."""
-        deadline = time.monotonic() + 15
-        while self.stalling and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not self.stalling
-
-
-def reserve_port() -> socket.socket:
-    """A loopback port bound but not listening: connecting to it is refused, and no other
-    process (another pytest-xdist worker, say) can take it until the socket is closed."""
-    reservation = socket.socket()
-    reservation.bind(("127.0.0.1", 0))
-    return reservation
-
-
-class Server:
-    def __init__(self) -> None:
-        self.reservation: socket.socket | None = reserve_port()
-        self.port = self.reservation.getsockname()[1]
-        self.handler = Recorder()
-        self.controller: Controller | None = None
-        self.settings = delivery.SmtpSettings(host="127.0.0.1", port=self.port, sender="hub@example.test",
-                                              timeout=5)
-
-    def start(self) -> None:
-        self.release()  # the port is free again only for the moment before the server binds it
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def release(self) -> None:
-        if self.reservation is not None:
-            self.reservation.close()
-            self.reservation = None
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-        self.release()
+from tests.factories import make_org, make_user, post_form, sign_in
+from tests.support.delivery import PERSONAL, delivery_world, more_children, record
+from tests.support.threads import in_threads
+from tests.support.world import World
 
 
 @pytest.fixture
-def smtp():
-    server = Server()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def stopped_smtp():
-    """Settings for a port where nothing listens (yet)."""
-    server = Server()
-    yield server
-    server.stop()
-
-
-# --- a world: a school with two key adults, another school, a police force ---------------------------
-
-@pytest.fixture
-def world(app):
-    la_edu = make_org(OrgKind.la_education)
-    school = make_org(OrgKind.school, local_authority_id=la_edu.id)
-    other_school = make_org(OrgKind.school, local_authority_id=la_edu.id)
-    police = make_org(OrgKind.police)
-    child = make_child(*NAME, dob=BORN)
-    enrol(child, school)
-    involve(child, police)
-    w = type("World", (), {})()
-    w.school, w.other_school, w.police, w.child = school, other_school, police, child
-    w.officer, _ = make_user(police, Role.police_officer)
-    w.dsl, _ = make_user(school, Role.dsl)
-    w.deputy, _ = make_user(school, Role.deputy_dsl)
-    w.other_dsl, _ = make_user(other_school, Role.dsl)
-    return w
-
-
-def record(w, child=None, reference: str = REFERENCE):
-    return missing.record_episode(w.officer, (child or w.child).id, missing.EpisodeDetails(
-        police_reference=reference, reported_start=utcnow() - timedelta(hours=2),
-        classification=Classification.missing, risk_grade=RiskGrade.high, missing_from=MissingFrom.home))
-
-
-def more_children(w, count: int) -> None:
-    """More pupils of the same school reported missing: two more e-mails each."""
-    for i in range(count):
-        child = make_child(f"Pupil{i}", "Other")
-        enrol(child, w.school)
-        involve(child, w.police)
-        record(w, child, reference=f"MP/26/9{i:03d}")
+def world(app) -> World:
+    """A school with two key adults, another school, a police force; Philippa on the school's roll."""
+    return delivery_world()
 
 
 def messages() -> list[OutboxMessage]:
@@ -374,35 +235,10 @@ def _seed(count: int) -> list[int]:
     return [r.id for r in rows]
 
 
-def _in_threads(target, names: list[str]) -> dict[str, object]:
-    """Run target(name) in one thread per name, started together; each thread has its own
-    database session (the scoped session is per thread)."""
-    barrier = threading.Barrier(len(names))
-    results: dict[str, object] = {}
-    errors: list[BaseException] = []
-
-    def run(name: str) -> None:
-        try:
-            barrier.wait()
-            results[name] = target(name)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return results
-
-
 def _two_workers_send_each_message_once(smtp, count: int) -> None:
     ids = _seed(count)
     smtp.handler.data_delay = 0.01  # each send takes a moment, so the workers overlap
-    results = _in_threads(lambda name: delivery.deliver_all(smtp.settings, name, batch=5), ["worker-a", "worker-b"])
+    results = in_threads(lambda name: delivery.deliver_all(smtp.settings, name, batch=5), ["worker-a", "worker-b"])
     assert sorted(smtp.handler.ids()) == sorted(delivery.message_id(i) for i in ids)
     assert sum(r.sent for r in results.values()) == count
     assert all(r.sent > 0 for r in results.values()), "both workers should have sent some"
@@ -439,7 +275,7 @@ def test_workers_claiming_at_the_same_moment_never_share_a_message(app):
             mine += [c.id for c in batch]
         return mine
 
-    results = _in_threads(claim_all, ["a", "b", "c"])
+    results = in_threads(claim_all, ["a", "b", "c"])
     claimed = [i for got in results.values() for i in got]
     assert sorted(claimed) == ids
     owner = {m.id: m.claimed_by for m in messages()}

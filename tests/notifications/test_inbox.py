@@ -14,30 +14,17 @@ from hub.errors import Invalid
 from hub.missing import service as missing
 from hub.notifications.inbox import acknowledge, status_for_episode
 from hub.notifications.models import Notification
-from tests.factories import post_form, sign_in
-from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
+from tests.factories import episode_details, post_form, signed_in_client
 
 
 @pytest.fixture
-def episode(world):  # noqa: F811
-    return missing.record_episode(world.officer, world.child.id, details(missing_from_detail="the bus station"))
+def episode(world):
+    return missing.record_episode(world.officer, world.child.id, episode_details(missing_from_detail="the bus station"))
 
 
-def _client_for(app, user_id: int):
-    """A client signed in as a user the world fixture made (it keeps no TOTP secret)."""
-    import pyotp
-
-    secret = pyotp.random_base32()
-    with db.unit_of_work():
-        db.session().get(User, user_id).totp_secret = secret
-    client = app.test_client()
-    sign_in(client, db.session().get(User, user_id), secret)
-    return client
-
-
-def test_the_dsl_sees_opens_and_acknowledges_for_the_whole_school(app, world, episode):  # noqa: F811
+def test_the_dsl_sees_opens_and_acknowledges_for_the_whole_school(app, world, episode):
     mine = db.session().scalar(select(Notification).where(Notification.user_id == world.dsl.id))
-    client = _client_for(app, world.dsl.id)
+    client = signed_in_client(app, world.dsl.id)
     inbox = client.get("/notifications").get_data(as_text=True)
     assert "Test Child" in inbox and "Reported missing" in inbox and "New" in inbox
     page = client.get(f"/notifications/{mine.id}").get_data(as_text=True)
@@ -56,9 +43,9 @@ def test_the_dsl_sees_opens_and_acknowledges_for_the_whole_school(app, world, ep
     assert statuses[0].acknowledged_at is not None and statuses[0].school_action == "In school today"
 
 
-def test_another_school_gets_404_and_the_refusal_is_audited(app, world, episode):  # noqa: F811
+def test_another_school_gets_404_and_the_refusal_is_audited(app, world, episode):
     notification = db.session().scalar(select(Notification))
-    client = _client_for(app, world.other_dsl.id)
+    client = signed_in_client(app, world.other_dsl.id)
     assert client.get(f"/notifications/{notification.id}").status_code == 404
     assert "Test Child" not in client.get("/notifications").get_data(as_text=True)
     refused = db.session().scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
@@ -66,7 +53,7 @@ def test_another_school_gets_404_and_the_refusal_is_audited(app, world, episode)
     assert len(refused) == 1
 
 
-def test_a_social_worker_cannot_open_a_schools_notification(app, world, episode):  # noqa: F811
+def test_a_social_worker_cannot_open_a_schools_notification(app, world, episode):
     notification = db.session().scalar(select(Notification))
-    client = _client_for(app, world.worker.id)
+    client = signed_in_client(app, world.worker.id)
     assert client.get(f"/notifications/{notification.id}").status_code == 404

@@ -22,14 +22,12 @@ from hub.notifications import escalation, inbox, replies
 from hub.notifications.models import Notification, NotificationReply, OutboxMessage, RecipientReason, ReplyKind
 from hub.sharing import service as sharing
 from hub.sharing.models import ConsentPosition, ShareRecord
-from tests.factories import csrf_token, make_user
-from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
-from tests.notifications.test_inbox import _client_for
+from tests.factories import csrf_token, episode_details, make_user, signed_in_client
 
 
 @pytest.fixture
-def episode(world):  # noqa: F811
-    return missing.record_episode(world.officer, world.child.id, details())
+def episode(world):
+    return missing.record_episode(world.officer, world.child.id, episode_details())
 
 
 def _mine(user) -> Notification:
@@ -46,7 +44,7 @@ def _outbox() -> int:
 
 # --- the service --------------------------------------------------------------------------------
 
-def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_basis(world, episode):  # noqa: F811
+def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_basis(world, episode):
     emails = _outbox()
     seen = utcnow() - timedelta(minutes=10)
     reply = replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, seen, "Came in with her aunt")
@@ -80,7 +78,7 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     assert for_worker.reply.id == reply.id and not for_worker.may_open_share
 
 
-def test_the_missing_dashboard_shows_where_the_child_was_seen_and_not_for_information(world, episode):  # noqa: F811
+def test_the_missing_dashboard_shows_where_the_child_was_seen_and_not_for_information(world, episode):
     replies.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
     [row] = missing.dashboard(_user(world.worker))
     assert row.seen_at_school is None
@@ -90,7 +88,7 @@ def test_the_missing_dashboard_shows_where_the_child_was_seen_and_not_for_inform
     assert row.seen_at_school == seen
 
 
-def test_information_that_may_help_is_passed_on(world, episode):  # noqa: F811
+def test_information_that_may_help_is_passed_on(world, episode):
     reply = replies.reply_information(_user(world.dsl), _mine(world.dsl).id,
                                       "Friends with J at the skate park; often at the library")
     share = db.session().get(ShareRecord, reply.share_id)
@@ -101,7 +99,7 @@ def test_information_that_may_help_is_passed_on(world, episode):  # noqa: F811
     assert "information" in exc.value.errors
 
 
-def test_a_deputy_names_the_dsl_who_authorised_the_reply(world, episode):  # noqa: F811
+def test_a_deputy_names_the_dsl_who_authorised_the_reply(world, episode):
     notification = _mine(world.deputy)
     with pytest.raises(Invalid) as exc:
         replies.reply_information(_user(world.deputy), notification.id, "Goes to the canal")
@@ -114,7 +112,7 @@ def test_a_deputy_names_the_dsl_who_authorised_the_reply(world, episode):  # noq
     assert db.session().get(ShareRecord, reply.share_id).authorised_by_user_id == world.dsl.id
 
 
-def test_another_school_and_a_non_key_adult_get_the_same_404(world, episode):  # noqa: F811
+def test_another_school_and_a_non_key_adult_get_the_same_404(world, episode):
     notification = _mine(world.dsl)
     school_dpo, _ = make_user(world.school, Role.dpo)
     for outsider in (world.other_dsl, school_dpo, world.worker):
@@ -128,7 +126,7 @@ def test_another_school_and_a_non_key_adult_get_the_same_404(world, episode):  #
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
 
 
-def test_no_reply_once_the_child_is_found(world, episode):  # noqa: F811
+def test_no_reply_once_the_child_is_found(world, episode):
     missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
     with pytest.raises(Invalid) as exc:
         replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow())
@@ -136,7 +134,7 @@ def test_no_reply_once_the_child_is_found(world, episode):  # noqa: F811
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
 
 
-def test_the_time_seen_must_be_after_the_report_and_not_in_the_future(world, episode):  # noqa: F811
+def test_the_time_seen_must_be_after_the_report_and_not_in_the_future(world, episode):
     notification = _mine(world.dsl)
     for when in (utcnow() + timedelta(hours=1), episode.reported_start - timedelta(minutes=1), None):
         with pytest.raises(Invalid) as exc:
@@ -144,7 +142,7 @@ def test_the_time_seen_must_be_after_the_report_and_not_in_the_future(world, epi
         assert "seen_on" in exc.value.errors
 
 
-def test_the_authoritys_contact_told_by_escalation_may_reply(world, episode):  # noqa: F811
+def test_the_authoritys_contact_told_by_escalation_may_reply(world, episode):
     first = _mine(world.dsl)
     assert escalation.escalate_due(first.deadline_at) == 1
     copy = db.session().scalar(select(Notification).where(Notification.user_id == world.la_contact.id,
@@ -162,7 +160,7 @@ def _seen_form(day, hhmm: str, note: str = "") -> dict:
 
 
 @pytest.mark.parametrize("reply", ["seen_at_school", "information"])
-def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world, episode, reply):  # noqa: F811
+def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world, episode, reply):
     n = _mine(world.dsl)
     if reply == "seen_at_school":
         replies.reply_seen_at_school(_user(world.dsl), n.id, utcnow() - timedelta(minutes=10))
@@ -179,7 +177,7 @@ def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world
     assert row.schools_acknowledged == row.schools_told == 1 and row.schools_overdue == 0
 
 
-def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(app, world, episode):  # noqa: F811
+def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(app, world, episode):
     from hub.web import london
 
     [before] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
@@ -191,29 +189,29 @@ def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(ap
     [status] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert status.status == "Replied" and status.status_at == reply.created_at and not status.overdue
     for who in (world.officer, world.worker):
-        page = _client_for(app, who.id).get(f"/missing/{episode.id}").get_data(as_text=True)
+        page = signed_in_client(app, who.id).get(f"/missing/{episode.id}").get_data(as_text=True)
         cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
         assert ">Replied</strong>" in cell and london(reply.created_at) in cell and "Overdue" not in cell
         assert "acknowledged" not in cell  # the reply was the acknowledgement: one step, one time
 
 
-def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_times(app, world, episode):  # noqa: F811
+def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_times(app, world, episode):
     from hub.web import london
 
     acknowledged = inbox.acknowledge(_user(world.dsl), _mine(world.dsl).id, "Parents called").acknowledged_at
     reply = replies.reply_information(_user(world.deputy), _mine(world.deputy).id, "Goes to the canal", world.dsl.id)
     [status] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert (status.status, status.status_at, status.acknowledged_at) == ("Replied", reply.created_at, acknowledged)
-    page = _client_for(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
+    page = signed_in_client(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
     cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
     assert f"acknowledged {london(acknowledged)}" in cell and "Parents called" in cell
 
 
-def test_the_key_adult_replies_from_the_page_and_the_police_see_it(app, world, episode):  # noqa: F811
+def test_the_key_adult_replies_from_the_page_and_the_police_see_it(app, world, episode):
     from hub.forms import utc_to_london
 
     notification = _mine(world.dsl)
-    client = _client_for(app, world.dsl.id)
+    client = signed_in_client(app, world.dsl.id)
     page = client.get(f"/notifications/{notification.id}").get_data(as_text=True)
     assert 'data-testid="seen-at-school"' in page and 'data-testid="pass-on-information"' in page
     assert "Who authorised" not in page  # a DSL authorises their own reply
@@ -226,19 +224,19 @@ def test_the_key_adult_replies_from_the_page_and_the_police_see_it(app, world, e
     assert response.status_code == 302
     page = client.get(f"/notifications/{notification.id}").get_data(as_text=True)
     assert 'data-testid="replies"' in page and "The child is at school" in page
-    officer = _client_for(app, world.officer.id)
+    officer = signed_in_client(app, world.officer.id)
     episode_page = officer.get(f"/missing/{episode.id}").get_data(as_text=True)
     assert 'data-testid="seen-at-school-banner"' in episode_page and world.school.name in episode_page
     assert "What schools told us" in episode_page and "Information that may help find them" in episode_page
     shared = officer.get("/sharing").get_data(as_text=True)
     assert "Seen at school" in shared and "EA2002-s175" in shared
-    worker_page = _client_for(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
+    worker_page = signed_in_client(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
     assert 'data-testid="seen-at-school-banner"' in worker_page and "Sent to the police" in worker_page
 
 
-def test_page_errors_are_summarised_and_a_deputy_chooses_the_authoriser(app, world, episode):  # noqa: F811
+def test_page_errors_are_summarised_and_a_deputy_chooses_the_authoriser(app, world, episode):
     notification = _mine(world.deputy)
-    client = _client_for(app, world.deputy.id)
+    client = signed_in_client(app, world.deputy.id)
     page = client.get(f"/notifications/{notification.id}").get_data(as_text=True)
     assert "Who authorised telling the police?" in page and world.dsl.name in page
     response = client.post(f"/notifications/{notification.id}/information",
@@ -252,13 +250,13 @@ def test_page_errors_are_summarised_and_a_deputy_chooses_the_authoriser(app, wor
     assert response.status_code == 302
 
 
-def test_pages_refuse_another_school_a_missing_csrf_token_and_a_closed_episode(app, world, episode):  # noqa: F811
+def test_pages_refuse_another_school_a_missing_csrf_token_and_a_closed_episode(app, world, episode):
     notification = _mine(world.dsl)
-    other = _client_for(app, world.other_dsl.id)
+    other = signed_in_client(app, world.other_dsl.id)
     page = other.get("/notifications/closures").get_data(as_text=True)  # any page with a form
     assert other.post(f"/notifications/{notification.id}/information",
                       data={"csrf_token": csrf_token(page), "info-information": "x"}).status_code == 404
-    client = _client_for(app, world.dsl.id)
+    client = signed_in_client(app, world.dsl.id)
     assert client.post(f"/notifications/{notification.id}/information",
                        data={"info-information": "no token"}).status_code in (400, 200)
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
@@ -286,7 +284,7 @@ def test_a_contact_with_no_route_to_the_child_is_told_to_telephone(app):
     officer, _ = make_user(police, Role.police_officer)
     child = make_child(responsible_authority_id=csc.id)
     involve(child, police)
-    missing.record_episode(officer, child.id, details(police_reference="MP/26/0404"))
+    missing.record_episode(officer, child.id, episode_details(police_reference="MP/26/0404"))
     notification = _mine(contact)
     assert notification.reason == RecipientReason.la_contact
     with pytest.raises(Invalid) as exc:
@@ -295,12 +293,12 @@ def test_a_contact_with_no_route_to_the_child_is_told_to_telephone(app):
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
 
 
-def test_the_missing_list_says_which_notification_the_school_status_is_about(app, world, episode):  # noqa: F811
+def test_the_missing_list_says_which_notification_the_school_status_is_about(app, world, episode):
     replies.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
     missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
     [row] = missing.dashboard(_user(world.worker))
     assert [(t.kind, t.status) for t in row.told] == [("Reported missing", "acknowledged"), ("Found", "waiting")]
-    page = _client_for(app, world.worker.id).get("/missing").get_data(as_text=True)
+    page = signed_in_client(app, world.worker.id).get("/missing").get_data(as_text=True)
     cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
     first, second = cell.split('data-testid="school-told-2"')
     assert "Reported missing:" in first and ">Acknowledged</strong>" in first

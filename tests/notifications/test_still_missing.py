@@ -4,7 +4,7 @@ twice (or from two workers) sends one."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select, update
@@ -16,22 +16,14 @@ from hub.missing import service as missing
 from hub.notifications import calendar, closures
 from hub.notifications.models import Notification, NotificationKind, OutboxMessage, RecipientReason
 from hub.notifications.still_missing import remind_still_missing
-from tests.missing.test_episode_service import details, world  # noqa: F401 (fixture)
-
-THURSDAY = date(2026, 3, 5)
-FRIDAY, SATURDAY, SUNDAY, MONDAY, TUESDAY = (date(2026, 3, d) for d in (6, 7, 8, 9, 10))
-
-
-def at(day: date, hhmm: str) -> datetime:
-    """Europe/London wall-clock time as aware UTC."""
-    hours, minutes = hhmm.split(":")
-    return datetime(day.year, day.month, day.day, int(hours), int(minutes),
-                    tzinfo=calendar.LONDON).astimezone(timezone.utc)
+from tests.factories import episode_details
+from tests.support.clock import FRIDAY, MONDAY, SATURDAY, SUNDAY, THURSDAY, TUESDAY, at
+from tests.support.threads import in_threads
 
 
-def episode_told_at(world, sent: datetime):  # noqa: F811
+def episode_told_at(world, sent: datetime):
     """An episode whose first notification reached the school at `sent` (a fixed clock)."""
-    episode = missing.record_episode(world.officer, world.child.id, details(reported_start=sent))
+    episode = missing.record_episode(world.officer, world.child.id, episode_details(reported_start=sent))
     with db.unit_of_work() as s:
         s.execute(update(Notification).values(created_at=sent,
                                               deadline_at=calendar.next_school_day_start(world.school, sent)))
@@ -43,7 +35,7 @@ def still_missing() -> list[Notification]:
                                      .order_by(Notification.id)))
 
 
-def test_across_a_weekend_one_a_school_day_and_none_on_the_first_days_or_at_weekends(world):  # noqa: F811
+def test_across_a_weekend_one_a_school_day_and_none_on_the_first_days_or_at_weekends(world):
     episode_told_at(world, at(THURSDAY, "20:00"))
     assert remind_still_missing(at(THURSDAY, "21:00")) == 0             # the first notification's own day
     assert remind_still_missing(at(FRIDAY, "08:29")) == 0               # before school starts
@@ -64,13 +56,13 @@ def test_across_a_weekend_one_a_school_day_and_none_on_the_first_days_or_at_week
     assert len(bodies) == 4 and not any("Test" in b or "MP/26" in b for b in bodies)
 
 
-def test_a_notice_sent_at_the_weekend_belongs_to_monday(world):  # noqa: F811
+def test_a_notice_sent_at_the_weekend_belongs_to_monday(world):
     episode_told_at(world, at(SUNDAY, "20:00"))
     assert remind_still_missing(at(MONDAY, "09:00")) == 0
     assert remind_still_missing(at(TUESDAY, "08:30")) == 1
 
 
-def test_none_once_the_child_is_found_before_the_next_school_day(world):  # noqa: F811
+def test_none_once_the_child_is_found_before_the_next_school_day(world):
     episode = episode_told_at(world, at(THURSDAY, "20:00"))
     missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=at(THURSDAY, "23:00")))
     assert remind_still_missing(at(FRIDAY, "08:30")) == 0
@@ -78,14 +70,14 @@ def test_none_once_the_child_is_found_before_the_next_school_day(world):  # noqa
     assert still_missing() == []
 
 
-def test_a_closure_day_is_skipped(world):  # noqa: F811
+def test_a_closure_day_is_skipped(world):
     episode_told_at(world, at(THURSDAY, "20:00"))
     closures.add_closure(db.session().get(User, world.dsl.id), world.school.id, "inset", FRIDAY, FRIDAY, "Training")
     assert remind_still_missing(at(FRIDAY, "08:30")) == 0
     assert remind_still_missing(at(MONDAY, "08:30")) == 1
 
 
-def test_two_workers_cannot_both_remind_the_unique_index_decides(world, monkeypatch):  # noqa: F811
+def test_two_workers_cannot_both_remind_the_unique_index_decides(world, monkeypatch):
     episode_told_at(world, at(THURSDAY, "20:00"))
     assert remind_still_missing(at(FRIDAY, "08:30")) == 1
     # A second worker whose day checks are fooled still sends nothing more (today's reminders are
@@ -97,25 +89,24 @@ def test_two_workers_cannot_both_remind_the_unique_index_decides(world, monkeypa
     with pytest.raises(IntegrityError):
         with db.unit_of_work() as s:
             first = still_missing()[0]
+            # A second copy written past the service on purpose: only the index can refuse it.
             s.add(Notification(episode_id=first.episode_id, organisation_id=first.organisation_id,
                                user_id=first.user_id, kind=first.kind, reason=first.reason, group_key="x",
                                deadline_at=first.deadline_at, school_day=first.school_day))
 
 
-def test_the_escalate_command_also_sends_still_missing(world, runner):  # noqa: F811
+def test_the_escalate_command_also_sends_still_missing(world, runner):
     result = runner.invoke(args=["notifications", "escalate"])
     assert result.exit_code == 0 and "still missing" in result.output
     assert db.session().scalar(select(func.count()).select_from(Notification)) == 0
 
 
-def test_three_workers_at_the_same_moment_send_one_reminder_each_school_day(world):  # noqa: F811
-    from tests.notifications.test_delivery import _in_threads
-
+def test_three_workers_at_the_same_moment_send_one_reminder_each_school_day(world):
     for n in range(4):  # several open episodes, so the workers overlap on them
-        missing.record_episode(world.officer, world.child.id, details(police_reference=f"MP/26/10{n}",
+        missing.record_episode(world.officer, world.child.id, episode_details(police_reference=f"MP/26/10{n}",
                                                                       reported_start=at(THURSDAY, "20:00")))
     with db.unit_of_work() as s:
         s.execute(update(Notification).values(created_at=at(THURSDAY, "20:00"), deadline_at=at(FRIDAY, "08:30")))
-    results = _in_threads(lambda _name: remind_still_missing(at(FRIDAY, "08:30")), ["a", "b", "c"])
+    results = in_threads(lambda _name: remind_still_missing(at(FRIDAY, "08:30")), ["a", "b", "c"])
     assert sum(results.values()) == 4
     assert len(still_missing()) == 8  # four episodes, two key adults

@@ -3,7 +3,6 @@ notification and DPO rules, each against a table written out by hand for the com
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import asdict
 
 import pytest
@@ -17,80 +16,23 @@ from hub.mace.models import MaceGroup
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.notifications.models import Notification
 from hub.permissions import (
-    CHANGE,
-    READ,
-    Capabilities,
-    addressed_to,
-    audit_event_scope,
-    audit_flag_scope,
-    child_access,
-    episode_fixable_child_ids,
-    is_chairing,
-    is_designated_lead,
-    is_mace_chair,
-    is_officer_of,
-    load_force_episode,
-    load_mace_object,
-    load_or_refuse,
-    load_profile_child,
-    load_share_draft,
-    mace_agency_sees,
-    mace_agenda_child_access,
-    mace_child_access,
-    mace_intelligence_access,
-    mace_intelligence_recipients_ok,
-    mace_membership,
-    mace_object_visible,
-    organisation_child_ids,
-    may_authorise_sharing,
-    may_break_glass,
-    may_export_returns,
-    may_import,
-    may_keep_philomena_profile,
-    may_manage_mace_membership,
-    may_prepare_subject_access,
-    may_read_philomena_profile,
-    may_read_reply_content,
-    may_record_mace_outcome,
-    may_resolve_download_row,
-    notification_visible,
-    philomena_released_to,
-    profile_photo_basis,
-    sits_on_a_mace_group,
-    subject_access_episodes,
-    subject_access_profile,
-    subject_access_shares,
-    visible_clause,
+    CHANGE, READ, Capabilities, addressed_to, audit_event_scope, audit_flag_scope, child_access,
+    episode_fixable_child_ids, is_chairing, is_designated_lead, is_mace_chair, is_officer_of, load_force_episode,
+    load_mace_object, load_or_refuse, load_profile_child, load_share_draft, mace_agency_sees, mace_agenda_child_access,
+    mace_child_access, mace_intelligence_access, mace_intelligence_recipients_ok, mace_membership, mace_object_visible,
+    may_authorise_sharing, may_break_glass, may_export_returns, may_import, may_keep_philomena_profile,
+    may_manage_mace_membership, may_prepare_subject_access, may_read_philomena_profile, may_read_reply_content,
+    may_record_mace_outcome, may_resolve_download_row, notification_visible, organisation_child_ids,
+    philomena_released_to, profile_photo_basis, sits_on_a_mace_group, subject_access_episodes, subject_access_profile,
+    subject_access_shares, visible_clause,
 )
 from hub.permissions.children import organisations_holding
 from hub.sharing.models import ShareRecord
-from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EVERYONE
-
-POLICE = {"off1", "off2", "member", "former"}
-SCHOOLS = {"dsl_a", "deputy_a", "dsl_b", "dsl_c", "edu"}
-SOCIAL = {"sw_h", "sw_p"}
-NURSES = {"nurse", "nurse2", "glass"}
-DPOS = {"dpo_a", "dpo_f1", "dpo_h", "hub_dpo"}
-SHARERS = SCHOOLS | SOCIAL | POLICE | NURSES | {"chair", "mace_only"}
-
-#: capability -> who has it.
-CAPABILITIES = {
-    "administer": {"admin"},
-    "review_audit_log": DPOS,
-    "check_audit_integrity": DPOS | {"admin"},
-    "read_notifications": SCHOOLS,
-    "record_episodes": SOCIAL | POLICE,
-    "import_downloads": POLICE | {"admin"},
-    "police_officer": POLICE,
-    "search_children": SHARERS | DPOS | {"admin"},
-    "share": SHARERS,
-    "record_school_closure": {"dsl_a", "dsl_b", "dsl_c"},
-    "hub_dpo": {"hub_dpo"},
-    # The statutory returns: an authority's social workers; never its DPO, chair or other staff.
-    "export_returns": SOCIAL,
-    # Retention: every DPO, for their own organisation's records (hub/permissions/retention.py).
-    "keep_retention": DPOS,
-}
+from tests.permissions.expected import (
+    CAPABILITIES, CHILD_ACCESS, CHILDREN, EVERYONE, NURSES, POLICE, SHARERS, SOCIAL, SUBJECT_ACCESS,
+)
+from tests.permissions.world import deactivated
+from tests.support.audit_log import last_event
 
 
 @pytest.mark.parametrize("who", EVERYONE)
@@ -204,9 +146,6 @@ def test_a_replys_text_is_the_schools_and_the_forces(world):
 
 # --- the DPO: the audit log's scope, subject access -------------------------------------------------------
 
-#: An organisation's DPO may prepare a pack for exactly the children their organisation holds.
-SUBJECT_ACCESS = {"dpo_a": {"roll_a"}, "dpo_f1": {"roll_a", "intel", "sent", "mace"},
-                  "dpo_h": {"roll_a", "episode", "mace"}, "hub_dpo": set(CHILDREN)}
 
 
 @pytest.mark.parametrize("who", EVERYONE)
@@ -356,7 +295,7 @@ def test_the_profile_is_read_by_its_keepers_and_the_hub_dpo_and_kept_by_its_keep
             opened = True
         except NotFound:
             opened = False
-            event = _last_event(user.id)
+            event = last_event(user.id)
             assert (event.outcome, event.object_type, event.object_id, event.child_id, event.action) == (
                 "refused", "philomena-profile", str(child.id), child.id, action)
             assert _refusals(user.id) == before + 1
@@ -367,7 +306,7 @@ def test_a_profile_of_no_child_is_refused_without_naming_one(world):
     user = world.user("sw_h")
     with pytest.raises(NotFound):
         load_profile_child(user, 10**6)
-    event = _last_event(user.id)
+    event = last_event(user.id)
     assert (event.object_type, event.object_id, event.child_id) == ("philomena-profile", str(10**6), None)
 
 
@@ -379,7 +318,7 @@ def test_the_photo_basis_says_whether_the_profile_was_released(world):
     for who in ("off2", "chair", "dsl_a"):  # a revoked release; the releasing authority's chair; a school
         with pytest.raises(NotFound):
             profile_photo_basis(world.user(who), child)
-        assert _last_event(world.users[who].id).object_type == "philomena-photo"
+        assert last_event(world.users[who].id).object_type == "philomena-photo"
 
 
 @pytest.mark.parametrize("who", EVERYONE)
@@ -391,7 +330,7 @@ def test_a_draft_share_is_its_authors_alone(world, who):
         opened = True
     except NotFound:
         opened = False
-        event = _last_event(user.id)
+        event = last_event(user.id)
         assert (event.outcome, event.object_type, event.child_id) == ("refused", "share-draft", sent)
     assert opened == (who == "nurse"), who
     for wrong in ((world.draft_id, other), ("no-such-draft", sent), (None, sent), (12, sent)):
@@ -412,7 +351,7 @@ def test_a_consent_is_read_by_those_who_see_the_child_and_changed_by_those_who_m
             opened = True
         except NotFound:
             opened = False
-            assert _last_event(user.id).child_id == record.child_id
+            assert last_event(user.id).child_id == record.child_id
         assert opened == allowed, f"{who} {action}"
 
 
@@ -424,26 +363,6 @@ def test_sharing_without_consent_is_authorised_by_those_who_hold_safeguarding_de
     assert is_officer_of(world.user(who), world.orgs["f1"].id) == (who in {"off1", "member", "former"}), who
 
 
-@contextmanager
-def deactivated(world, who: str):
-    """The user deactivated for the block, and active again after it (a refusal inside the block
-    commits its own audit event, and with it anything else the session holds)."""
-    user = world.user(who)
-    user.active = False
-    try:
-        yield user
-    finally:
-        db.session().rollback()
-        user = world.user(who)
-        user.active = True
-        db.session().commit()
-
-
 def _refusals(user_id: int) -> int:
     return len(list(db.session().scalars(select(AuditEvent.id).where(
         AuditEvent.actor_user_id == user_id, AuditEvent.outcome == "refused"))))
-
-
-def _last_event(user_id: int) -> AuditEvent:
-    return db.session().scalar(select(AuditEvent).where(AuditEvent.actor_user_id == user_id)
-                               .order_by(AuditEvent.id.desc()).limit(1))

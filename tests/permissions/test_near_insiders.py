@@ -13,37 +13,17 @@ from hub.errors import NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup
 from hub.missing.models import ImportReviewItem, MissingEpisode
 from hub.permissions import (
-    CHANGE,
-    READ,
-    chaired_group_ids,
-    child_access,
-    child_bases,
-    episode_visible,
-    hub_dpos,
-    is_analyst,
-    load_child_or_refuse,
-    load_mace_object,
-    load_profile_child,
-    load_share_draft,
-    looked_after_return_child_ids,
-    mace_group_holds_child,
-    mace_intelligence_access,
-    may_read_emergency_reasons,
-    may_review_child_audit,
-    may_search_children,
-    philomena_released_to,
-    profile_photo_basis,
-    quality_waiting_rows_scope,
-    report_linkable_children,
-    report_linkable_groups,
-    report_pattern_group_ids,
-    return_child_ids,
-    share_sent_by,
+    CHANGE, READ, chaired_group_ids, child_access, child_bases, episode_visible, hub_dpos, is_analyst,
+    load_child_or_refuse, load_mace_object, load_profile_child, load_share_draft, looked_after_return_child_ids,
+    mace_group_holds_child, mace_intelligence_access, may_read_emergency_reasons, may_review_child_audit,
+    may_search_children, philomena_released_to, profile_photo_basis, quality_waiting_rows_scope,
+    report_linkable_children, report_linkable_groups, report_pattern_group_ids, return_child_ids, share_sent_by,
     sits_on_a_mace_group,
 )
 from hub.sharing.models import ShareRecord
-from tests.permissions.test_capabilities import CAPABILITIES, SUBJECT_ACCESS, _last_event, deactivated
-from tests.permissions.test_rules import CHILD_ACCESS, CHILDREN, EPISODES, EVERYONE, SHARES
+from tests.permissions.expected import CAPABILITIES, CHILD_ACCESS, CHILDREN, EPISODES, EVERYONE, SHARES, SUBJECT_ACCESS
+from tests.permissions.world import deactivated
+from tests.support.audit_log import last_event
 
 
 @pytest.mark.parametrize("who", EVERYONE)
@@ -62,12 +42,12 @@ def test_a_refused_photo_names_the_child_asked_for_and_no_child_when_there_is_no
     off2, child = world.user("off2"), world.children["intel"].id
     with pytest.raises(NotFound):
         profile_photo_basis(off2, child)
-    event = _last_event(off2.id)
+    event = last_event(off2.id)
     assert (event.object_type, event.object_id, event.child_id) == ("philomena-photo", str(child), child)
     for missing in (10**6, "1", None):
         with pytest.raises(NotFound):
             profile_photo_basis(world.user("sw_h"), missing)
-        event = _last_event(world.users["sw_h"].id)
+        event = last_event(world.users["sw_h"].id)
         assert (event.object_type, event.child_id) == ("philomena-photo", None), missing
 
 
@@ -77,7 +57,7 @@ def test_a_child_is_asked_for_by_its_integer_id_alone(world, child_id):
     user = world.user("admin")  # the administrator opens every child by id
     with pytest.raises(NotFound):
         load_child_or_refuse(user, child_id)
-    event = _last_event(user.id)
+    event = last_event(user.id)
     assert (event.outcome, event.object_type, event.child_id) == ("refused", "child", None)
 
 
@@ -86,7 +66,7 @@ def test_a_child_asked_for_by_id_is_the_child_and_its_refusal_names_it(world):
     assert load_child_or_refuse(world.user("sw_h"), child.id).id == child.id
     with pytest.raises(NotFound):
         load_child_or_refuse(world.user("dsl_b"), child.id, action="update")
-    event = _last_event(world.users["dsl_b"].id)
+    event = last_event(world.users["dsl_b"].id)
     assert (event.object_type, event.object_id, event.child_id, event.action) == (
         "child", str(child.id), child.id, "update")
 
@@ -277,7 +257,7 @@ def test_a_refused_mace_object_is_audited_naming_its_kind_id_child_and_action(wo
     obj = world.mace[kind]
     with pytest.raises(NotFound):
         load_mace_object(world.user(who), type(obj), obj.id, action="update")
-    event = _last_event(world.users[who].id)
+    event = last_event(world.users[who].id)
     assert (event.outcome, event.object_type, event.object_id, event.child_id, event.action) == (
         "refused", MACE_TYPES[kind], str(obj.id), getattr(obj, "child_id", None), "update"), (who, kind)
     assert load_mace_object(world.user("member"), type(obj), obj.id)[0].id == obj.id

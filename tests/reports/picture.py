@@ -120,6 +120,8 @@ def _children(w: World) -> None:
 
 def episode(w: World, name: str, child: str, start: datetime, found: datetime | None, classification, grade,
              place: MissingFrom, force: str, **extra) -> None:
+    """A raw row on purpose (not tests/factories.py's report_episode): the service would tell the
+    children's schools now, and the picture's school notifications are its own, hand-timed below."""
     row = MissingEpisode(
         child_id=w.children[child].id, police_org_id=w.orgs[force].id, police_reference=f"REP/{name}",
         reported_start=start, found_at=found, classification=classification, risk_grade=grade, missing_from=place,
@@ -166,6 +168,8 @@ def _episodes(w: World) -> None:
 def _notify(w: World, episode: str, school: str, users: list[str], deadline: datetime, *,
             acknowledged: datetime | None = None, escalated: datetime | None = None,
             reason: RecipientReason = RecipientReason.key_adult, sequence: int = 1) -> None:
+    # Raw rows on purpose: a notification's sending, deadline, acknowledgement and escalation at
+    # the hand-counted moments of the table above, which the service would stamp with the present.
     ep = w.episodes[episode]
     key = f"{ep.id}:missing:{w.orgs[school].id}:{sequence}"
     with db.unit_of_work() as s:

@@ -15,14 +15,13 @@ from sqlalchemy import select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
-from hub.db import unit_of_work
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.missing.models import Classification
 from hub.permissions import command_line_report_scope
 from hub.reports import annual
 from hub.reports.figures import Figure
 from hub.reports.returns import CollectionYear
 from hub.reports.suppression import LinkedCounts
-from tests.factories import make_child, make_org, make_user, sign_in
+from tests.factories import make_child, make_org, make_user, report_episode, sign_in
 
 UTC = timezone.utc
 THEMES = ["Episodes by month", "Repeat missing", "Looked after", "Return interviews", "School notifications", "MACE"]
@@ -46,12 +45,10 @@ def world(app):
     plan = ([(utc(2025, 5, 10, 12), missing)] * 12 + [(utc(2025, 5, 11, 12), absent)] * 3
             + [(utc(2025, 6, 10, 12), missing)] * 15 + [(utc(2025, 6, 11, 12), absent)] * 11
             + [(utc(2026, 3, 31, 22, 30), missing)] * 20 + [(utc(2026, 3, 31, 23, 30), missing)])
-    with unit_of_work() as s:
-        for n, (start, kind) in enumerate(plan):
-            s.add(MissingEpisode(child_id=kids[n % 5].id, police_org_id=w.police.id, police_reference=f"MP/A/{n}",
-                                 reported_start=start, found_at=start.replace(hour=23, minute=59),
-                                 classification=kind, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home,
-                                 source=EpisodeSource.police_download))
+    officer, _ = make_user(w.police, Role.police_officer)
+    for n, (start, kind) in enumerate(plan):
+        report_episode(officer, kids[n % 5], police_reference=f"MP/A/{n}", reported_start=start,
+                       found_at=start.replace(hour=23, minute=59), classification=kind)
     w.analyst, w.analyst_secret = make_user(w.host, Role.analyst)
     w.worker, w.worker_secret = make_user(w.authority, Role.social_worker)
     w.dpo, w.dpo_secret = make_user(w.host, Role.dpo)

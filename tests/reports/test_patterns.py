@@ -18,8 +18,8 @@ from hub.permissions import report_scope
 from hub.reports import patterns
 from hub.reports.query import ReportQuery
 from tests.factories import sign_in
-from tests.mace.conftest import name_member
 from tests.reports.picture import NOW, YEAR, utc
+from tests.support.mace import name_member
 
 YEAR_ARGS = "date_from=1&date_from=1&date_from=2026&date_to=31&date_to=12&date_to=2026"
 

@@ -21,8 +21,8 @@ from hub.missing import service as missing
 from hub.missing.models import EpisodeSource, ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
 from hub.reports import quality
 from tests.factories import make_child, make_org, make_user, sign_in
-from tests.mace.conftest import name_member
 from tests.reports.world import add_episode
+from tests.support.mace import name_member
 
 NOW = utcnow()
 

@@ -15,8 +15,8 @@ from hub.people.models import BreakGlassCategory
 from hub.permissions import aggregate_only, child_access, report_scope, visible_child_ids
 from hub.reports import figures, service
 from tests.factories import sign_in
-from tests.mace.conftest import name_member
 from tests.reports.picture import NOW, YEAR
+from tests.support.mace import name_member
 
 #: Per viewer, each episode figure's first column, hand-counted from tests/reports/picture.py:
 #: episodes, over 24 h, children (1+, 2+, 3+, 5+), looked-after (children, episodes), found/checked/4 h,

@@ -20,7 +20,12 @@ _reference = itertools.count(1)
 def add_episode(child: Child, police: Organisation, start: datetime, found: datetime | None = None,
                 **extra) -> MissingEpisode:
     """An episode of the child held by the force, written directly (no notifications): missing,
-    medium risk, from home, recorded by hand unless `extra` says otherwise."""
+    medium risk, from home, recorded by hand unless `extra` says otherwise.
+
+    A raw row on purpose, not tests/factories.py's report_episode: the returns and quality
+    figures are hand-counted over exactly these rows, with duties (return interviews, prevention
+    checks) stamped at times the service would stamp with the present, and no notification or
+    audit event that the service would add beside them."""
     values = dict(classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home,
                   source=EpisodeSource.manual, police_reference=f"TEST/{next(_reference):05d}")
     values.update(extra)

@@ -15,7 +15,7 @@ from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import LocalGateway
 from tests.factories import make_org, make_user, post_form, sign_in
-from tests.sharing.test_share_service import draft, world  # noqa: F401  (the shared fixture)
+from tests.support.sharing import draft
 
 
 @pytest.fixture
@@ -83,9 +83,7 @@ def test_a_duplicate_code_is_refused(admin):
 
 def test_only_an_administrator_changes_the_list(app, world):
     client = app.test_client()
-    from tests.factories import make_user as _make
-
-    dsl, secret = _make(world["school"], Role.dsl)
+    dsl, secret = make_user(world["school"], Role.dsl)
     sign_in(client, dsl, secret)
     assert post_form(client, "/admin/gateways", {"code": "LOCAL-SNEAKY", "label": "x", "explanation": "x"},
                      form_page="/auth/account").status_code == 403

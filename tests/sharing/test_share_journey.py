@@ -7,13 +7,19 @@ import json
 import re
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select, text
 
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.sharing.models import ShareDraftRecord, ShareRecord
 from tests.factories import csrf_token, post_form
-from tests.sharing.test_share_pages import _client, world  # noqa: F401  (the fixture)
+from tests.support.sharing import pages_client, pages_world
+
+
+@pytest.fixture
+def world(app) -> dict:
+    return pages_world()
 
 YESTERDAY = date.today() - timedelta(days=1)
 
@@ -63,7 +69,7 @@ def _confirm(client, check_url: str, token: str | None = None):
 
 
 def test_walking_the_question_pages_then_confirming_creates_exactly_one_share(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     check_url = _walk(client, world)
     token = csrf_token(client.get(check_url).get_data(as_text=True))
     response = _confirm(client, check_url, token)
@@ -80,7 +86,7 @@ def test_walking_the_question_pages_then_confirming_creates_exactly_one_share(ap
 
 
 def test_nothing_is_stored_as_a_share_before_confirming(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     check_url = _walk(client, world)
     page = client.get(check_url).get_data(as_text=True)
     assert "Check your answers before sharing" in page
@@ -91,7 +97,7 @@ def test_nothing_is_stored_as_a_share_before_confirming(app, world):
 
 
 def test_reloading_a_question_page_keeps_the_answers(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     check_url = _walk(client, world)
     query = check_url[check_url.index("?"):]
     what = client.get(f"/sharing/new/{world['child'].id}{query}").get_data(as_text=True)
@@ -108,9 +114,9 @@ def test_reloading_a_question_page_keeps_the_answers(app, world):
 
 
 def test_another_user_cannot_open_my_draft(app, world):
-    check_url = _walk(_client(app, world, "worker"), world)
+    check_url = _walk(pages_client(app, world, "worker"), world)
     query = check_url[check_url.index("?"):]
-    manager = _client(app, world, "manager")  # same organisation, may see the child: still not theirs
+    manager = pages_client(app, world, "manager")  # same organisation, may see the child: still not theirs
     refused_before = db.session().scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.object_type == "share-draft", AuditEvent.outcome == "refused"))
     for path in ("", "/with-whom", "/consent", "/check"):
@@ -127,7 +133,7 @@ def test_another_user_cannot_open_my_draft(app, world):
 
 
 def test_bad_answers_on_a_page_give_clear_errors_and_keep_what_was_typed(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     start = f"/sharing/new/{world['child'].id}"
     what = post_form(client, start, {"category": "risk_assessment", "summary": "",
                                      "content": "Seen near the station", "purpose": ""})
@@ -157,7 +163,7 @@ def test_bad_answers_on_a_page_give_clear_errors_and_keep_what_was_typed(app, wo
 
 
 def test_the_check_your_answers_page_shows_each_answer_with_a_change_link(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     check_url = _walk(client, world)
     query = check_url[check_url.index("?"):]
     page = client.get(check_url).get_data(as_text=True)
@@ -172,7 +178,7 @@ def test_the_check_your_answers_page_shows_each_answer_with_a_change_link(app, w
 
 
 def test_confirming_with_an_unanswered_page_names_the_page_and_shares_nothing(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     start = f"/sharing/new/{world['child'].id}"
     first = post_form(client, start, _pages(world)[0][1])
     check_url = f"{start}/check" + first.headers["Location"][first.headers["Location"].index("?"):]
@@ -190,7 +196,7 @@ def _drafts() -> int:
 
 def test_no_question_page_deletes_a_draft_in_one_click(app, world):
     """"Delete this draft" is a link to a confirmation page, not a button posting beside Continue."""
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     check_url = _walk(client, world)
     query = check_url[check_url.index("?"):]
     abandon = f"/sharing/new/{world['child'].id}/abandon{query}"
@@ -207,7 +213,7 @@ def test_no_question_page_deletes_a_draft_in_one_click(app, world):
 
 
 def test_deleting_a_draft_needs_its_confirmation_with_the_form_token_and_is_audited(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     check_url = _walk(client, world)
     query = check_url[check_url.index("?"):]
     abandon = f"/sharing/new/{world['child'].id}/abandon{query}"
@@ -222,17 +228,17 @@ def test_deleting_a_draft_needs_its_confirmation_with_the_form_token_and_is_audi
 
 
 def test_another_user_cannot_see_or_delete_someone_elses_draft(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     check_url = _walk(client, world)
     abandon = f"/sharing/new/{world['child'].id}/abandon{check_url[check_url.index('?'):]}"
-    other = _client(app, world, "manager")
+    other = pages_client(app, world, "manager")
     assert other.get(abandon).status_code == 404
     token = csrf_token(other.get(f"/sharing/new/{world['child'].id}").get_data(as_text=True))
     assert other.post(abandon, data={"csrf_token": token}).status_code == 404 and _drafts() == 1
 
 
 def test_a_draft_keeps_what_each_page_sent_and_belongs_to_its_author(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     _walk(client, world)
     record = db.session().scalar(select(ShareDraftRecord))
     assert json.loads(record.answers)["summary"] == ["Risk raised after third episode"]
@@ -240,7 +246,7 @@ def test_a_draft_keeps_what_each_page_sent_and_belongs_to_its_author(app, world)
 
 
 def test_the_legal_basis_page_names_the_sharing_duty_as_not_yet_in_force_and_does_not_offer_it(app, world):
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     page = client.get(f"/sharing/new/{world['child'].id}/legal-basis").get_data(as_text=True)
     assert 'value="CA2004-s16LA"' not in page and 'value="CA1989-s47"' in page
     note = page.split('data-testid="gateway-not-in-force"', 1)[1].split("</p>", 1)[0]

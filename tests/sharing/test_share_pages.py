@@ -10,33 +10,17 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Invalid
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import Category, ShareRecord
-from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
-from tests.sharing.test_share_service import draft
+from tests.factories import post_form
+from tests.support.sharing import draft, pages_client, pages_world
 
 
 @pytest.fixture
-def world(app):
-    la, school, health, police = (make_org(OrgKind.childrens_social_care), make_org(OrgKind.school),
-                                  make_org(OrgKind.health), make_org(OrgKind.police))
-    child = make_child("Paged", "Share", responsible_authority_id=la.id)
-    enrol(child, school)
-    involve(child, police, "missing-person record")
-    people = {"worker": make_user(la, Role.social_worker), "manager": make_user(la, Role.social_worker),
-              "dsl": make_user(school, Role.dsl), "officer": make_user(police, Role.police_officer)}
-    return dict(la=la, school=school, health=health, police=police, child=child,
-                secrets={name: secret for name, (_, secret) in people.items()},
-                **{name: user for name, (user, _) in people.items()})
-
-
-def _client(app, world, who):
-    client = app.test_client()
-    sign_in(client, world[who], world["secrets"][who])
-    return client
+def world(app) -> dict:
+    return pages_world()
 
 
 def _fields(world, **changes) -> dict:
@@ -67,7 +51,7 @@ def _page(client, url: str) -> str:
 
 def test_a_correction_on_the_page_keeps_the_original_and_links_both_ways(app, world):
     original = service.create_share(world["worker"], draft(world))
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     assert "Correct this share" in _page(client, f"/sharing/{original.id}")
     form = _page(client, f"/sharing/{original.id}/correct")
     assert 'value="Risk raised after third episode"' in form and "What was wrong with the original?" in form
@@ -87,7 +71,7 @@ def test_a_correction_on_the_page_keeps_the_original_and_links_both_ways(app, wo
     assert "Correct this share" not in before
     corrects = _page(client, f"/sharing/{correction.id}")
     assert f"Corrects share {original.id}: The date of the sighting was wrong" in corrects
-    chronology = _page(_client(app, world, "dsl"), f"/children/{world['child'].id}")
+    chronology = _page(pages_client(app, world, "dsl"), f"/children/{world['child'].id}")
     assert "Corrected summary" in chronology and "Risk raised after third episode" in chronology
     assert chronology.count(">Superseded<") == 1
 
@@ -101,14 +85,14 @@ def test_a_share_already_corrected_or_a_decision_cannot_be_corrected(app, world)
     decision = service.record_decision_not_to_share(world["worker"], draft(world, rationale="Not proportionate"))
     with pytest.raises(Invalid):
         service.correct(world["worker"], decision.id, draft(world), "Changed my mind")
-    page = _client(app, world, "worker").get(f"/sharing/{original.id}/correct")
+    page = pages_client(app, world, "worker").get(f"/sharing/{original.id}/correct")
     assert page.status_code == 400 and "correct that one" in page.get_data(as_text=True)
     assert service.correct(world["worker"], correction.id, draft(world), "Still wrong").supersedes_id == correction.id
 
 
 def test_only_the_sender_corrects_and_only_a_recipient_shares_onward(app, world):
     share = service.create_share(world["worker"], draft(world))
-    recipient, sender = _client(app, world, "dsl"), _client(app, world, "worker")
+    recipient, sender = pages_client(app, world, "dsl"), pages_client(app, world, "worker")
     received = _page(recipient, f"/sharing/{share.id}")
     assert f"/sharing/{share.id}/onward" in received and f"/sharing/{share.id}/correct" not in received
     assert recipient.get(f"/sharing/{share.id}/correct").status_code == 404
@@ -124,7 +108,7 @@ def test_only_the_sender_corrects_and_only_a_recipient_shares_onward(app, world)
 
 def test_a_recipient_shares_onward_and_the_new_share_names_its_origin(app, world):
     origin = service.create_share(world["worker"], draft(world))
-    client = _client(app, world, "dsl")
+    client = pages_client(app, world, "dsl")
     form = _page(client, f"/sharing/{origin.id}/onward")
     assert 'value="Risk raised after third episode"' in form and "older males near the station" in form
     assert "Plan a strategy discussion" not in form  # only category, summary and content are carried over
@@ -134,7 +118,7 @@ def test_a_recipient_shares_onward_and_the_new_share_names_its_origin(app, world
     passed_on = db.session().scalar(select(ShareRecord).where(ShareRecord.origin_share_id == origin.id))
     assert passed_on is not None and passed_on.sender_org_id == world["school"].id
     assert f"Passed on from share {origin.id}" in _page(client, f"/sharing/{passed_on.id}")
-    assert f"Passed on from share {origin.id}" in _page(_client(app, world, "officer"), f"/sharing/{passed_on.id}")
+    assert f"Passed on from share {origin.id}" in _page(pages_client(app, world, "officer"), f"/sharing/{passed_on.id}")
 
 
 def test_handling_code_c_refuses_onward_sharing_with_its_message_and_stores_nothing(app, world):
@@ -142,7 +126,7 @@ def test_handling_code_c_refuses_onward_sharing_with_its_message_and_stores_noth
         world, category=Category.police_intelligence, law_enforcement=True, recipient_org_ids=[world["la"].id],
         bases=BasisChoice(part_3="S35+S8P4", gateway="CDA1998-s115"), source_evaluation="2",
         intelligence_assessment="B", handling_code="C", authorised_by_user_id=world["officer"].id))
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     page = _page(client, f"/sharing/{intel.id}")
     assert "Handling code C: this intelligence may not be shared onward" in page
     assert f"/sharing/{intel.id}/onward" not in page
@@ -156,7 +140,7 @@ def test_handling_code_c_refuses_onward_sharing_with_its_message_and_stores_noth
 
 def test_a_decision_not_to_share_needs_reasons_and_only_its_sender_sees_it(app, world):
     child_id = world["child"].id
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     child_page = _page(client, f"/children/{child_id}")
     assert f'href="/sharing/decision/{child_id}">Record a decision not to share' in child_page
     decision = {"category": "school_concern", "summary": "Details of the police visit",
@@ -171,7 +155,7 @@ def test_a_decision_not_to_share_needs_reasons_and_only_its_sender_sees_it(app, 
     assert record.shared is False and response.headers["Location"].endswith(f"/sharing/{record.id}")
     for url in (f"/children/{child_id}", "/sharing/register"):
         assert re.search(r"Details of the police visit</a>\s*<br>.*?Decided not to share", _page(client, url), re.S)
-    school = _client(app, world, "dsl")
+    school = pages_client(app, world, "dsl")
     assert school.get(f"/sharing/{record.id}").status_code == 404
     for url in (f"/children/{child_id}", "/sharing/register", "/sharing"):
         assert "Details of the police visit" not in _page(school, url)

@@ -20,7 +20,7 @@ from hub.people import service as people
 from hub.sharing import service
 from hub.sharing.models import PURPOSE_MAX, ShareRecord
 from hub.subject_access import service as subject_access
-from tests.sharing.test_share_service import draft, world  # noqa: F401  (fixture)
+from tests.support.sharing import draft
 
 PURPOSE = "To keep her away from the man at the takeaway on Station Road"
 
@@ -29,7 +29,7 @@ def _stored_purposes() -> list[str]:
     return list(db.session().execute(text("SELECT purpose FROM share_record ORDER BY id")).scalars())
 
 
-def test_the_purpose_is_stored_as_a_token_and_read_back_as_the_words(world):  # noqa: F811
+def test_the_purpose_is_stored_as_a_token_and_read_back_as_the_words(world):
     share = service.create_share(world["worker"], draft(world, purpose=PURPOSE))
     [stored] = _stored_purposes()
     assert stored.startswith("gAAAA") and "takeaway" not in stored
@@ -37,7 +37,7 @@ def test_the_purpose_is_stored_as_a_token_and_read_back_as_the_words(world):  # 
     assert service.get_share(world["dsl"], share.id).purpose == PURPOSE
 
 
-def test_the_register_export_and_the_subject_access_pack_still_show_the_purpose(world):  # noqa: F811
+def test_the_register_export_and_the_subject_access_pack_still_show_the_purpose(world):
     service.create_share(world["worker"], draft(world, purpose=PURPOSE))
     sheet = load_workbook(io.BytesIO(service.register_xlsx(world["worker"], service.RegisterFilter()))).active
     header = [c.value for c in sheet[1]]
@@ -48,7 +48,7 @@ def test_the_register_export_and_the_subject_access_pack_still_show_the_purpose(
     assert any(PURPOSE in map(str, row.values) for section in pack.sections for row in section.rows)
 
 
-def test_a_purpose_longer_than_the_pages_take_is_refused_now_the_column_does_not_bound_it(world):  # noqa: F811
+def test_a_purpose_longer_than_the_pages_take_is_refused_now_the_column_does_not_bound_it(world):
     try:
         service.create_share(world["worker"], draft(world, purpose="x" * (PURPOSE_MAX + 1)))
     except Invalid as refused:
@@ -58,7 +58,7 @@ def test_a_purpose_longer_than_the_pages_take_is_refused_now_the_column_does_not
     assert _stored_purposes() == []
 
 
-def test_keys_rotate_re_encrypts_the_purpose_and_every_other_encrypted_column(app, world):  # noqa: F811
+def test_keys_rotate_re_encrypts_the_purpose_and_every_other_encrypted_column(app, world):
     share = service.create_share(world["worker"], draft(world, purpose=PURPOSE))
     settings = app.config["HUB"]
     old_key, new_key = settings.field_keys[0], Fernet.generate_key().decode()
@@ -74,7 +74,7 @@ def test_keys_rotate_re_encrypts_the_purpose_and_every_other_encrypted_column(ap
     assert rotated >= 8  # the child's three, an identifier, the share's summary, content, purpose...
 
 
-def test_migration_0019_encrypts_the_purposes_already_written_and_back(app, world):  # noqa: F811
+def test_migration_0019_encrypts_the_purposes_already_written_and_back(app, world):
     share = service.create_share(world["worker"], draft(world, purpose="placeholder"))
     audit.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
     db.session.remove()

@@ -9,6 +9,7 @@ import io
 import json
 import re
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, select
 
@@ -20,15 +21,13 @@ from hub.auth.roles import Role
 from hub.sharing import legal_bases, service
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import ConsentPosition
-from tests.factories import enrol, make_child, make_user, sign_in
-from tests.sharing.test_share_pages import world  # noqa: F401 (fixture)
-from tests.sharing.test_share_service import draft
+from tests.factories import enrol, make_child, make_user
+from tests.support.sharing import draft, pages_client, pages_world
 
 
-def _client(app, world, who):  # noqa: F811
-    client = app.test_client()
-    sign_in(client, world[who], world["secrets"][who])
-    return client
+@pytest.fixture
+def world(app) -> dict:
+    return pages_world()
 
 
 def _page(client, url: str) -> str:
@@ -42,31 +41,31 @@ def _child_cells(page: str) -> list[str]:
             for cell in re.findall(r'data-testid="share-child">(.*?)</(?:td|p)>', page, re.S)]
 
 
-def _child_link(world) -> str:  # noqa: F811
+def _child_link(world) -> str:
     return f'href="/children/{world["child"].id}">Paged Share</a>'
 
 
 # --- item 1: the child each share is about ---------------------------------------------------------
 
-def test_the_police_see_which_child_a_received_share_is_about_and_can_open_the_childs_page(app, world):  # noqa: F811
+def test_the_police_see_which_child_a_received_share_is_about_and_can_open_the_childs_page(app, world):
     share = service.create_share(world["worker"], draft(world, recipient_org_ids=[world["police"].id]))
-    client = _client(app, world, "officer")
+    client = pages_client(app, world, "officer")
     [received] = _child_cells(_page(client, "/sharing"))
     assert _child_link(world) in received
     assert any(_child_link(world) in cell for cell in _child_cells(_page(client, f"/sharing/{share.id}")))
     assert any(_child_link(world) in cell for cell in _child_cells(_page(client, "/sharing/register")))
 
 
-def test_the_sender_sees_the_child_in_shared_by_us_and_the_chronology(app, world):  # noqa: F811
+def test_the_sender_sees_the_child_in_shared_by_us_and_the_chronology(app, world):
     service.create_share(world["worker"], draft(world))
-    client = _client(app, world, "worker")
+    client = pages_client(app, world, "worker")
     [sent] = _child_cells(_page(client, "/sharing"))
     assert _child_link(world) in sent
     [in_chronology] = _child_cells(_page(client, f"/children/{world['child'].id}"))
     assert _child_link(world) in in_chronology
 
 
-def test_the_register_spreadsheet_names_the_child(world):  # noqa: F811
+def test_the_register_spreadsheet_names_the_child(world):
     share = service.create_share(world["worker"], draft(world))
     sheet = load_workbook(io.BytesIO(service.register_xlsx(world["worker"], service.RegisterFilter()))).active
     header, *rows = list(sheet.iter_rows(values_only=True))
@@ -74,7 +73,7 @@ def test_the_register_spreadsheet_names_the_child(world):  # noqa: F811
     assert row[header.index("Child")] == "Paged Share"
 
 
-def test_a_reader_without_a_relationship_to_the_child_sees_the_name_but_no_link(world):  # noqa: F811
+def test_a_reader_without_a_relationship_to_the_child_sees_the_name_but_no_link(world):
     share = service.create_share(world["worker"], draft(world))
     assert service.children_named(world["dsl"], [share]) == {
         world["child"].id: service.ShareChild("Paged Share", may_open=True)}
@@ -85,7 +84,7 @@ def test_a_reader_without_a_relationship_to_the_child_sees_the_name_but_no_link(
         other.id: service.ShareChild("Other Child", may_open=False)}
 
 
-def test_intelligence_about_no_single_child_says_so_in_the_spreadsheet(world):  # noqa: F811
+def test_intelligence_about_no_single_child_says_so_in_the_spreadsheet(world):
     share = service.create_share(world["worker"], draft(world))
     with db.unit_of_work():
         share.child_id = None  # as MACE intelligence about a place is stored
@@ -94,8 +93,8 @@ def test_intelligence_about_no_single_child_says_so_in_the_spreadsheet(world):  
     assert rows[0][header.index("Child")] == "No single child (MACE intelligence)"
 
 
-def test_naming_the_children_of_a_list_takes_no_query_per_share(app, world):  # noqa: F811
-    client = _client(app, world, "dsl")
+def test_naming_the_children_of_a_list_takes_no_query_per_share(app, world):
+    client = pages_client(app, world, "dsl")
     engine = db.session().get_bind()
 
     def child_queries() -> int:
@@ -138,10 +137,10 @@ def test_consent_positions_read_in_plain_english():
         "Consent relied on", "Consent not needed", "Consent refused but sharing justified"]
 
 
-def test_the_share_page_lists_and_register_show_bases_and_consent_in_plain_english(app, world):  # noqa: F811
+def test_the_share_page_lists_and_register_show_bases_and_consent_in_plain_english(app, world):
     share = service.create_share(world["worker"], draft(world, bases=BasisChoice(
         article_6="6(1)(e)", article_9="9(2)(g)+S1P18", gateway="CA1989-s47")))
-    client = _client(app, world, "dsl")
+    client = pages_client(app, world, "dsl")
     for url in (f"/sharing/{share.id}", "/sharing", "/sharing/register"):
         page = _page(client, url)
         for words in ("Public task (UK GDPR 6(1)(e))", "(UK GDPR 9(2)(g)+S1P18)",
@@ -152,15 +151,15 @@ def test_the_share_page_lists_and_register_show_bases_and_consent_in_plain_engli
     assert '<option value="6(1)(e)">Public task (UK GDPR 6(1)(e))</option>' in register
 
 
-def test_a_local_gateway_reads_as_its_label_on_the_share_page(app, world):  # noqa: F811
+def test_a_local_gateway_reads_as_its_label_on_the_share_page(app, world):
     admin, _ = make_user(world["la"], Role.hub_admin)
     service.add_local_gateway(admin, "LOCAL-MACE-PROTOCOL", "Local MACE protocol", "Sharing at MACE meetings")
     share = service.create_share(world["worker"], draft(world, bases=BasisChoice(
         article_6="6(1)(e)", gateway="LOCAL-MACE-PROTOCOL")))
-    assert "Local MACE protocol (LOCAL-MACE-PROTOCOL)" in _page(_client(app, world, "dsl"), f"/sharing/{share.id}")
+    assert "Local MACE protocol (LOCAL-MACE-PROTOCOL)" in _page(pages_client(app, world, "dsl"), f"/sharing/{share.id}")
 
 
-def test_the_register_spreadsheet_shows_bases_and_consent_in_plain_english(world):  # noqa: F811
+def test_the_register_spreadsheet_shows_bases_and_consent_in_plain_english(world):
     service.create_share(world["worker"], draft(world))
     sheet = load_workbook(io.BytesIO(service.register_xlsx(world["worker"], service.RegisterFilter()))).active
     header, row = list(sheet.iter_rows(values_only=True))[:2]
@@ -171,7 +170,7 @@ def test_the_register_spreadsheet_shows_bases_and_consent_in_plain_english(world
 
 # --- the last security finding: no free-text purpose in the audit log -------------------------------
 
-def test_a_shares_free_text_purpose_never_reaches_the_audit_log(world):  # noqa: F811
+def test_a_shares_free_text_purpose_never_reaches_the_audit_log(world):
     purpose = "Zanzibar-Quokka strategy meeting about her mother's new partner"
     share = service.create_share(world["worker"], draft(world, purpose=purpose))
     service.get_share(world["dsl"], share.id)

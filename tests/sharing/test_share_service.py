@@ -11,48 +11,15 @@ from sqlalchemy import func, select
 from hub import db
 from hub.audit import service as audit
 from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
+from hub.auth.roles import Role
 from hub.consent import service as consent_service
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.errors import Invalid, NotFound
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import (
-    Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind,
-)
-from tests.factories import enrol, involve, make_child, make_org, make_user
-
-
-@pytest.fixture
-def world(app):
-    la = make_org(OrgKind.childrens_social_care)
-    school, other_school = make_org(OrgKind.school), make_org(OrgKind.school)
-    health, police = make_org(OrgKind.health), make_org(OrgKind.police)
-    host = make_org(OrgKind.mace_host)
-    child = make_child("Shared", "About", responsible_authority_id=la.id)
-    enrol(child, school)
-    worker, _ = make_user(la, Role.social_worker)
-    manager, _ = make_user(la, Role.social_worker)
-    return dict(la=la, school=school, other_school=other_school, health=health, police=police, child=child,
-                worker=worker, manager=manager,
-                dsl=make_user(school, Role.dsl)[0], other_dsl=make_user(other_school, Role.dsl)[0],
-                nurse=make_user(health, Role.health_practitioner)[0], officer=make_user(police, Role.police_officer)[0],
-                hub_dpo=make_user(host, Role.dpo)[0])
-
-
-def draft(w, **changes) -> service.ShareDraft:
-    values = dict(
-        child_id=w["child"].id, category=Category.risk_assessment, summary="Risk raised after third episode",
-        content="Seen with older males near the station twice this week.", purpose="Plan a strategy discussion",
-        recipient_org_ids=[w["school"].id, w["health"].id], source_kind=SourceKind.organisation,
-        source_description="Missing team", obtained_how=ObtainedHow.return_interview,
-        obtained_on=date.today() - timedelta(days=1),
-        bases=BasisChoice(article_6="6(1)(e)", gateway="CA1989-s47"),
-        consent_position=ConsentPosition.not_needed, no_consent_reason=NoConsentReason.significant_harm,
-        rationale="Asking would alert the adults exploiting her.", authorised_by_user_id=w["manager"].id,
-        family_told=False, family_not_told_reason="Telling the family now could place the child at risk.")
-    values.update(changes)
-    return service.ShareDraft(**values)
+from hub.sharing.models import Category, ConsentPosition, ShareRecord
+from tests.factories import involve, make_child, make_user
+from tests.support.sharing import draft
 
 
 def _count() -> int:

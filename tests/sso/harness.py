@@ -1,17 +1,23 @@
-"""Starts tests/sso/provider.mjs (oidc-provider on loopback) and drives its login over HTTP."""
+"""Starts tests/sso/provider.mjs (oidc-provider on loopback) and drives its login over HTTP, and the
+hub's side of a sign-in through it (the police force POL01 of tests/sso/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import select
+
+from hub import db
+from hub.audit.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("provider.mjs")
@@ -57,3 +63,54 @@ def start_provider(clients: list[dict], accounts: list[dict]) -> OidcProvider:
         process.kill()
         raise RuntimeError(f"the OIDC provider did not start: {line} {process.stderr.read()[:2000]}")
     return OidcProvider(process, line.split(" ", 1)[1])
+
+
+SECRET = secrets.token_urlsafe(24)
+CALLBACK = "http://localhost/auth/sso/POL01/callback"
+ACCOUNTS = [
+    {"sub": "alice-sub", "email": "alice@police.example.test", "email_verified": True, "name": "Alice"},
+    {"sub": "bob-sub", "email": "bob@unprovisioned.example.test", "email_verified": True, "name": "Bob"},
+    {"sub": "carol-sub", "email": "carol@school.example.test", "email_verified": True, "name": "Carol"},
+    {"sub": "dave-sub", "email": "dave@police.example.test", "email_verified": False, "name": "Dave"},
+]
+
+
+def start_sign_in(client, login_hint: str):
+    response = client.get(f"/auth/sso/POL01/start?login_hint={login_hint}")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response.headers["Location"]
+
+
+def finish_sign_in(client, provider, login_hint: str, tamper=None):
+    authorization_url = start_sign_in(client, login_hint)
+    callback_url = provider.login(authorization_url, CALLBACK)
+    if tamper:
+        callback_url = tamper(callback_url)
+    parts = urlsplit(callback_url)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def assert_refused(response, message="Sign-in could not be completed"):
+    assert response.status_code == 403
+    assert message in response.get_data(as_text=True)
+
+
+def test_a_tampered_state_is_refused(client, police, provider):
+    def tamper(url):
+        return url.replace("state=", "state=x")
+
+    assert_refused(finish_sign_in(client, provider, "alice-sub", tamper))
+    assert client.get("/").status_code == 302
+
+
+def test_a_callback_without_a_session_started_flow_is_refused(app, police, provider):
+    attacker, victim = app.test_client(), app.test_client()
+    callback_url = provider.login(start_sign_in(attacker, "alice-sub"), CALLBACK)
+    parts = urlsplit(callback_url)
+    assert_refused(victim.get(f"{parts.path}?{parts.query}"))  # state is bound to the attacker's session
+
+
+def refusal_details() -> list[dict]:
+    details = db.session().scalars(select(AuditEvent.detail).where(
+        AuditEvent.action == "sign-in", AuditEvent.outcome == "refused").order_by(AuditEvent.id)).all()
+    return [json.loads(d) for d in details if d]

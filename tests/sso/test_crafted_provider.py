@@ -19,9 +19,8 @@ from hub.auth import service as auth_service
 from hub.auth.models import SsoIdentity
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_org, make_user
-from tests.sso.harness import start_provider
-from tests.sso.test_sso import (  # noqa: F401  (fixtures)
-    ACCOUNTS, CALLBACK, SECRET, _finish, _refusal_details, _refused, police,
+from tests.sso.harness import (
+    ACCOUNTS, CALLBACK, SECRET, assert_refused, finish_sign_in, refusal_details, start_provider,
 )
 
 LONGEST_SUBJECT = "s" * 255
@@ -61,16 +60,16 @@ def _identities() -> int:
 def test_an_id_token_signed_with_an_algorithm_the_hub_does_not_pin_never_signs_anyone_in(client, police, provider,
                                                                                          faults, alg):
     provider.set_faults(faults)
-    _refused(_finish(client, provider, "alice-sub"))
+    assert_refused(finish_sign_in(client, provider, "alice-sub"))
     assert not _signed_in(client) and _identities() == 0
-    detail = _refusal_details()[-1]
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["error"], detail["alg"]) == ("sso-failed", "unsupported_algorithm", alg)
     assert detail["token_issuer"] == provider.issuer and "subject" not in detail  # never verified
 
 
 def test_a_properly_signed_token_still_signs_in_whatever_algorithms_discovery_lists(client, police, provider):
     provider.set_faults({"discovery": {"id_token_signing_alg_values_supported": ["none", "HS256"]}})
-    response = _finish(client, provider, "alice-sub")
+    response = finish_sign_in(client, provider, "alice-sub")
     assert response.status_code == 302 and _signed_in(client)
 
 
@@ -83,9 +82,9 @@ def test_a_properly_signed_token_still_signs_in_whatever_algorithms_discovery_li
 def test_an_empty_over_long_or_control_character_subject_is_refused_through_the_audited_path(
         client, police, provider, subject, problem):
     provider.set_faults({"id_token": {"sub": subject}})
-    _refused(_finish(client, provider, "alice-sub"))
+    assert_refused(finish_sign_in(client, provider, "alice-sub"))
     assert not _signed_in(client) and _identities() == 0
-    detail = _refusal_details()[-1]
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["claim"]) == ("sso-failed", "sub")
     assert detail.get("problem", "empty") == problem
     assert "subject" not in detail or (subject == "" and detail["subject"] == "")
@@ -95,14 +94,14 @@ def test_a_subject_of_exactly_255_characters_is_linked(client, police, provider)
     org, _ = police
     sam, _ = make_user(org, Role.police_officer, email="sam@police.example.test", password=None, totp=False)
     provider.set_faults({"login_as": LONGEST_SUBJECT})
-    assert _finish(client, provider, "sam").status_code == 302 and _signed_in(client)
+    assert finish_sign_in(client, provider, "sam").status_code == 302 and _signed_in(client)
     assert db.session().scalar(select(SsoIdentity.subject).where(SsoIdentity.user_id == sam.id)) == LONGEST_SUBJECT
 
 
 @pytest.mark.parametrize("login", ["erin-sub", "fay-sub"], ids=["nul", "over-long"])
 def test_an_e_mail_no_address_could_be_is_refused_through_the_audited_path(client, police, provider, login):
-    _refused(_finish(client, provider, login))
-    detail = _refusal_details()[-1]
+    assert_refused(finish_sign_in(client, provider, login))
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["claim"], detail["subject"]) == ("sso-failed", "email", login)
 
 
@@ -118,8 +117,8 @@ def test_an_e_mail_no_address_could_be_is_refused_through_the_audited_path(clien
 def test_a_refused_id_token_records_the_claim_at_fault_the_issuer_it_named_and_a_verified_subject(
         client, police, provider, fault, error, claim, verified):
     provider.set_faults({"id_token": fault})
-    _refused(_finish(client, provider, "alice-sub"))
-    detail = _refusal_details()[-1]
+    assert_refused(finish_sign_in(client, provider, "alice-sub"))
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["error"], detail.get("claim")) == ("sso-failed", error, claim)
     assert detail["issuer"] == provider.issuer
     assert detail["token_issuer"] == fault.get("iss", provider.issuer)
@@ -129,15 +128,15 @@ def test_a_refused_id_token_records_the_claim_at_fault_the_issuer_it_named_and_a
 
 def test_the_providers_own_error_code_is_recorded(client, police, provider):
     provider.set_faults({"authorization_error": "access_denied"})
-    _refused(_finish(client, provider, "alice-sub"))
-    detail = _refusal_details()[-1]
+    assert_refused(finish_sign_in(client, provider, "alice-sub"))
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["error"]) == ("sso-failed", "access_denied")
     assert "crafted provider" not in json.dumps(detail)  # the provider's free-text description is not kept
 
 
 def test_a_tampered_state_is_recorded_as_a_mismatching_state(client, police, provider):
-    _refused(_finish(client, provider, "alice-sub", lambda url: url.replace("state=", "state=x")))
-    assert _refusal_details()[-1]["error"] == "mismatching_state"
+    assert_refused(finish_sign_in(client, provider, "alice-sub", lambda url: url.replace("state=", "state=x")))
+    assert refusal_details()[-1]["error"] == "mismatching_state"
 
 
 # --- item 8: refusals at start, the e-mail offered, the link, the deactivated ---------------------
@@ -152,14 +151,14 @@ def test_refusals_at_start_are_audited_with_their_reason(app, client, police, pr
                 ("GONE1", "sso-provider-unreachable", "could not be reached"),
                 ("POL01", "sso-discovery-issuer-mismatch", "do not match this organisation")]
     for code, reason, message in expected:
-        _refused(client.get(f"/auth/sso/{code}/start?login_hint=alice-sub"), message)
-        detail = _refusal_details()[-1]
+        assert_refused(client.get(f"/auth/sso/{code}/start?login_hint=alice-sub"), message)
+        detail = refusal_details()[-1]
         assert (detail["reason"], detail["organisation_code"], detail["step"]) == (reason, code, "start")
-    assert _refusal_details()[-1]["issuer_offered"] == "http://evil.example.test"
-    assert _refusal_details()[-2]["issuer"] == "http://127.0.0.1:9"
+    assert refusal_details()[-1]["issuer_offered"] == "http://evil.example.test"
+    assert refusal_details()[-2]["issuer"] == "http://127.0.0.1:9"
     provider.set_faults({"discovery": {"token_endpoint": None}})
-    _refused(client.get("/auth/sso/POL01/start?login_hint=alice-sub"), "do not match this organisation")
-    assert _refusal_details()[-1]["reason"] == "sso-discovery-incomplete"
+    assert_refused(client.get("/auth/sso/POL01/start?login_hint=alice-sub"), "do not match this organisation")
+    assert refusal_details()[-1]["reason"] == "sso-discovery-incomplete"
 
 
 def test_a_not_provisioned_refusal_carries_a_keyed_hash_of_the_e_mail_offered_never_the_address(
@@ -168,8 +167,9 @@ def test_a_not_provisioned_refusal_carries_a_keyed_hash_of_the_e_mail_offered_ne
     make_user(school, Role.dsl, email="carol@school.example.test")
     for login, email, standing in (("bob-sub", "bob@unprovisioned.example.test", "no-account"),
                                    ("carol-sub", "carol@school.example.test", "account-in-another-organisation")):
-        _refused(_finish(client.application.test_client(), provider, login), "Your account has not been set up")
-        detail = _refusal_details()[-1]
+        assert_refused(finish_sign_in(client.application.test_client(), provider, login),
+                       "Your account has not been set up")
+        detail = refusal_details()[-1]
         assert (detail["reason"], detail["email_standing"]) == ("sso-not-provisioned", standing)
         assert detail["email_key"] == auth_service.email_key(email)
         everything = json.dumps([e.detail for e in db.session().scalars(select(AuditEvent))])
@@ -179,13 +179,13 @@ def test_a_not_provisioned_refusal_carries_a_keyed_hash_of_the_e_mail_offered_ne
 def test_an_unverified_e_mail_is_recorded_as_such(client, police, provider):
     org, _ = police
     make_user(org, Role.police_officer, email="dave@police.example.test")
-    _refused(_finish(client, provider, "dave-sub"), "Your account has not been set up")
-    assert _refusal_details()[-1]["email_standing"] == "unverified"
+    assert_refused(finish_sign_in(client, provider, "dave-sub"), "Your account has not been set up")
+    assert refusal_details()[-1]["email_standing"] == "unverified"
 
 
 def test_the_link_names_the_issuer_and_subject(client, police, provider):
     org, user = police
-    _finish(client, provider, "alice-sub")
+    finish_sign_in(client, provider, "alice-sub")
     event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "update",
                                                          AuditEvent.detail.contains("sso-linked")))
     assert json.loads(event.detail) == {"change": "sso-linked", "issuer": provider.issuer, "subject": "alice-sub",
@@ -197,9 +197,10 @@ def test_a_deactivated_account_not_yet_linked_is_told_so_only_with_a_verified_e_
     dave, _ = make_user(org, Role.police_officer, email="dave@police.example.test")
     for user in (alice, dave):
         admin.set_user_active(None, user.id, False)
-    _refused(_finish(client.application.test_client(), provider, "alice-sub"), "Your hub account has been deactivated")
-    assert _refusal_details()[-1]["reason"] == "sso-user-inactive"
+    assert_refused(finish_sign_in(client.application.test_client(), provider, "alice-sub"),
+                   "Your hub account has been deactivated")
+    assert refusal_details()[-1]["reason"] == "sso-user-inactive"
     # Dave's provider does not vouch for the address: he is told nothing about the account.
-    response = _finish(client.application.test_client(), provider, "dave-sub")
-    _refused(response, "Your account has not been set up")
+    response = finish_sign_in(client.application.test_client(), provider, "dave-sub")
+    assert_refused(response, "Your account has not been set up")
     assert "deactivated" not in response.get_data(as_text=True)

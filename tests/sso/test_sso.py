@@ -4,7 +4,6 @@ nobody provisioned, a user of another organisation)."""
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,16 +15,9 @@ from hub.audit.models import AuditEvent
 from hub.auth.models import SsoIdentity
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_org, make_user
-from tests.sso.harness import start_provider
-
-SECRET = secrets.token_urlsafe(24)
-CALLBACK = "http://localhost/auth/sso/POL01/callback"
-ACCOUNTS = [
-    {"sub": "alice-sub", "email": "alice@police.example.test", "email_verified": True, "name": "Alice"},
-    {"sub": "bob-sub", "email": "bob@unprovisioned.example.test", "email_verified": True, "name": "Bob"},
-    {"sub": "carol-sub", "email": "carol@school.example.test", "email_verified": True, "name": "Carol"},
-    {"sub": "dave-sub", "email": "dave@police.example.test", "email_verified": False, "name": "Dave"},
-]
+from tests.sso.harness import (
+    ACCOUNTS, CALLBACK, SECRET, assert_refused, finish_sign_in, refusal_details, start_provider, start_sign_in,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,32 +28,8 @@ def provider():
     started.stop()
 
 
-@pytest.fixture
-def police(app, provider):
-    provider.set_faults({})
-    org = make_org(OrgKind.police, code="POL01")
-    admin.set_sso(None, org.id, provider.issuer, "hub-test", SECRET)
-    user, _ = make_user(org, Role.police_officer, email="alice@police.example.test", password=None, totp=False)
-    return org, user
-
-
-def _start(client, login_hint: str):
-    response = client.get(f"/auth/sso/POL01/start?login_hint={login_hint}")
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return response.headers["Location"]
-
-
-def _finish(client, provider, login_hint: str, tamper=None):
-    authorization_url = _start(client, login_hint)
-    callback_url = provider.login(authorization_url, CALLBACK)
-    if tamper:
-        callback_url = tamper(callback_url)
-    parts = urlsplit(callback_url)
-    return client.get(f"{parts.path}?{parts.query}")
-
-
 def test_the_authorization_request_uses_pkce_state_and_nonce(client, police, provider):
-    query = parse_qs(urlsplit(_start(client, "alice-sub")).query)
+    query = parse_qs(urlsplit(start_sign_in(client, "alice-sub")).query)
     assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) >= 43
     assert query["state"][0] and query["nonce"][0]
     assert query["redirect_uri"] == [CALLBACK]
@@ -69,7 +37,7 @@ def test_the_authorization_request_uses_pkce_state_and_nonce(client, police, pro
 
 def test_a_provisioned_user_signs_in_with_sso_and_is_linked_by_issuer_and_subject(client, police, provider):
     org, user = police
-    response = _finish(client, provider, "alice-sub")
+    response = finish_sign_in(client, provider, "alice-sub")
     assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
     assert response.headers["Location"] == "/"
     page = client.get("/")
@@ -79,26 +47,6 @@ def test_a_provisioned_user_signs_in_with_sso_and_is_linked_by_issuer_and_subjec
     method = db.session().scalars(select(AuditEvent.detail).where(AuditEvent.action == "sign-in",
                                                                   AuditEvent.outcome == "done")).all()
     assert any('"sso"' in d for d in method)
-
-
-def _refused(response, message="Sign-in could not be completed"):
-    assert response.status_code == 403
-    assert message in response.get_data(as_text=True)
-
-
-def test_a_tampered_state_is_refused(client, police, provider):
-    def tamper(url):
-        return url.replace("state=", "state=x")
-
-    _refused(_finish(client, provider, "alice-sub", tamper))
-    assert client.get("/").status_code == 302
-
-
-def test_a_callback_without_a_session_started_flow_is_refused(app, police, provider):
-    attacker, victim = app.test_client(), app.test_client()
-    callback_url = provider.login(_start(attacker, "alice-sub"), CALLBACK)
-    parts = urlsplit(callback_url)
-    _refused(victim.get(f"{parts.path}?{parts.query}"))  # state is bound to the attacker's session
 
 
 @pytest.mark.parametrize("fault", [
@@ -111,35 +59,35 @@ def test_a_callback_without_a_session_started_flow_is_refused(app, police, provi
 ], ids=["bad-nonce", "wrong-audience", "expired", "wrong-issuer", "forged-signature", "alg-none"])
 def test_an_id_token_that_fails_validation_is_refused(client, police, provider, fault):
     provider.set_faults({"id_token": fault})
-    _refused(_finish(client, provider, "alice-sub"))
+    assert_refused(finish_sign_in(client, provider, "alice-sub"))
     assert client.get("/").status_code == 302
     refused = db.session().scalars(select(AuditEvent.detail).where(AuditEvent.outcome == "refused")).all()
     assert any("sso-failed" in (d or "") for d in refused)
 
 
 def test_an_unprovisioned_user_is_refused_with_a_clear_message(client, police, provider):
-    _refused(_finish(client, provider, "bob-sub"), "Your account has not been set up in the hub")
+    assert_refused(finish_sign_in(client, provider, "bob-sub"), "Your account has not been set up in the hub")
 
 
 def test_a_user_of_another_organisation_cannot_sign_in_through_this_provider(client, police, provider):
     school = make_org(OrgKind.school)
     make_user(school, Role.dsl, email="carol@school.example.test")
-    _refused(_finish(client, provider, "carol-sub"), "Your account has not been set up in the hub")
+    assert_refused(finish_sign_in(client, provider, "carol-sub"), "Your account has not been set up in the hub")
 
 
 def test_an_unverified_email_does_not_link_an_account(client, police, provider):
     org, _ = police
     make_user(org, Role.police_officer, email="dave@police.example.test")
-    _refused(_finish(client, provider, "dave-sub"), "Your account has not been set up in the hub")
+    assert_refused(finish_sign_in(client, provider, "dave-sub"), "Your account has not been set up in the hub")
 
 
 def test_a_deactivated_user_cannot_sign_in_with_sso_and_is_told_their_account_is_deactivated(client, police,
                                                                                               provider):
     org, user = police
-    _finish(client, provider, "alice-sub")
+    finish_sign_in(client, provider, "alice-sub")
     admin.set_user_active(None, user.id, False)
     other = client.application.test_client()
-    _refused(_finish(other, provider, "alice-sub"), "Your hub account has been deactivated")
+    assert_refused(finish_sign_in(other, provider, "alice-sub"), "Your hub account has been deactivated")
     assert other.get("/").status_code == 302
 
 
@@ -163,31 +111,23 @@ def provider_b():
     started.stop()
 
 
-def _refusal_details() -> list[dict]:
-    import json
-
-    details = db.session().scalars(select(AuditEvent.detail).where(
-        AuditEvent.action == "sign-in", AuditEvent.outcome == "refused").order_by(AuditEvent.id)).all()
-    return [json.loads(d) for d in details if d]
-
-
 def test_a_response_from_another_provider_is_refused_and_audited_as_an_idp_mix_up(client, police, provider,
                                                                                  provider_b):
     provider_b.set_faults({})
-    authorization_url = _start(client, "alice-sub").replace(provider.issuer, provider_b.issuer, 1)
+    authorization_url = start_sign_in(client, "alice-sub").replace(provider.issuer, provider_b.issuer, 1)
     callback_url = provider_b.login(authorization_url, CALLBACK)  # B's answer, to A's organisation
     assert f"iss={provider_b.issuer}".replace(":", "%3A").replace("/", "%2F") in callback_url
     parts = urlsplit(callback_url)
-    _refused(client.get(f"{parts.path}?{parts.query}"), "The sign-in response came from another provider")
+    assert_refused(client.get(f"{parts.path}?{parts.query}"), "The sign-in response came from another provider")
     assert client.get("/").status_code == 302
-    detail = _refusal_details()[-1]
+    detail = refusal_details()[-1]
     assert detail["reason"] == "idp-mix-up"
     assert (detail["issuer"], detail["issuer_offered"]) == (provider.issuer, provider_b.issuer)
 
 
 def test_an_unprovisioned_refusal_records_the_issuer_and_subject_offered(client, police, provider):
-    _refused(_finish(client, provider, "bob-sub"), "Your account has not been set up in the hub")
-    detail = _refusal_details()[-1]
+    assert_refused(finish_sign_in(client, provider, "bob-sub"), "Your account has not been set up in the hub")
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["issuer"], detail["subject"]) == (
         "sso-not-provisioned", provider.issuer, "bob-sub")
     assert "bob@unprovisioned.example.test" not in str(detail)  # the subject, not the e-mail
@@ -199,22 +139,22 @@ def test_a_linked_identity_through_another_organisations_provider_is_recorded_as
     for org in (first, second):  # one issuer serving two organisations (a shared tenant)
         admin.set_sso(None, org.id, provider_b.issuer, "hub-test", SECRET)
     make_user(first, Role.police_officer, email="alice@police.example.test", password=None, totp=False)
-    assert _finish(app.test_client(), provider_b, "alice-sub").status_code == 302  # linked in POL01
+    assert finish_sign_in(app.test_client(), provider_b, "alice-sub").status_code == 302  # linked in POL01
     other = app.test_client()
     authorization_url = other.get("/auth/sso/POL02/start?login_hint=alice-sub").headers["Location"]
     parts = urlsplit(provider_b.login(authorization_url, CALLBACK_B))
-    _refused(other.get(f"{parts.path}?{parts.query}"), "Your account has not been set up in the hub")
-    detail = _refusal_details()[-1]
+    assert_refused(other.get(f"{parts.path}?{parts.query}"), "Your account has not been set up in the hub")
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["issuer"], detail["subject"], detail["organisation"]) == (
         "sso-identity-of-another-organisation", provider_b.issuer, "alice-sub", second.id)
 
 
 def test_a_deactivated_linked_user_is_recorded_as_inactive(client, police, provider):
     org, user = police
-    _finish(client, provider, "alice-sub")
+    finish_sign_in(client, provider, "alice-sub")
     admin.set_user_active(None, user.id, False)
-    _refused(_finish(client.application.test_client(), provider, "alice-sub"), "has been deactivated")
-    detail = _refusal_details()[-1]
+    assert_refused(finish_sign_in(client.application.test_client(), provider, "alice-sub"), "has been deactivated")
+    detail = refusal_details()[-1]
     assert (detail["reason"], detail["issuer"], detail["subject"]) == ("sso-user-inactive", provider.issuer,
                                                                         "alice-sub")
 
@@ -224,4 +164,4 @@ def test_a_callback_for_an_organisation_without_sso_is_audited(client, app):
     for code, reason in (("NOPE", "sso-unknown-organisation"), ("NOSSO", "sso-not-set-up")):
         response = client.get(f"/auth/sso/{code}/callback?code=x&state=y")
         assert response.status_code == 403
-        assert _refusal_details()[-1] == {"reason": reason, "organisation_code": code}
+        assert refusal_details()[-1] == {"reason": reason, "organisation_code": code}

@@ -1,13 +1,12 @@
-"""A MACE locality for the MACE tests: a group hosted by the partnership covering one authority's
-area, with named members from police, social care (the chair), health and a school, a former
-member, and outsiders (a DSL of another school, a police officer who was never named)."""
+"""A MACE locality for the MACE tests (the `mace` fixture of tests/conftest.py): a group hosted by
+the partnership covering one authority's area, with named members from police, social care (the
+chair), health and a school, a former member, and outsiders (a DSL of another school, a police
+officer who was never named)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-
-import pytest
 
 from hub import db
 from hub.auth.models import Organisation, User
@@ -45,8 +44,7 @@ def name_member(group: MaceGroup, user: User, role: MemberRole = MemberRole.memb
     return member
 
 
-@pytest.fixture
-def mace(app) -> MaceWorld:
+def build_mace_world() -> MaceWorld:
     host = make_org(OrgKind.mace_host)
     authority = make_org(OrgKind.childrens_social_care)
     police, health = make_org(OrgKind.police), make_org(OrgKind.health)
