@@ -293,7 +293,8 @@ def _block_nodes(first: int, hashes: list[bytes], upper, loader, wanted: dict, c
     level, height = hashes, 0
     while len(level) > 1:
         pairs = iter(level)
-        level = [sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs)]
+        # Two at a time from one iterator: a partial block's odd last hash has no parent inside it.
+        level = [sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
         height += 1
         base = first >> height
         loader.nodes(height, base, level)

@@ -124,7 +124,7 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
                              is_demo=False, created_at=first))
     _insert(Child, children)
     child_ids = _ids(Child.id)
-    homes = {cid: row["responsible_authority_id"] for cid, row in zip(child_ids, children)}
+    homes = {cid: row["responsible_authority_id"] for cid, row in zip(child_ids, children, strict=True)}
     _insert(ChildIdentifier, [dict(child_id=cid, kind=IdentifierKind.la_id, value=f"LA{cid:07d}",
                                    lookup_hash=blind_index("la_id", normalise_identifier(f"LA{cid:07d}")))
                               for cid in child_ids])
@@ -153,7 +153,7 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
             source="manual", police_requested_meeting=False, created_at=start, updated_at=start))
     _insert(MissingEpisode, episodes)
     episode_ids = _ids(MissingEpisode.id)
-    starts = dict(zip(episode_ids, (e["reported_start"] for e in episodes)))
+    starts = dict(zip(episode_ids, (e["reported_start"] for e in episodes), strict=True))
     dsls = [users[f"dsl{i}"][0] for i in range(5)]
     notes = []
     for n in range(sizes["notifications"]):

@@ -181,7 +181,7 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     now = datetime.now(timezone.utc)
     actors: dict[int, tuple] = {}  # each actor's columns worked out once per append
     details = [_detail(entry) for _, entry in entries]
-    rows = [_event_row(now, actor, origin, entry, detail, actors) for (actor, entry), detail in zip(entries, details)]
+    rows = [_event_row(now, actor, origin, entry, detail, actors) for (actor, entry), detail in zip(entries, details, strict=True)]
     listings = [listed_children(detail) for detail in details]
     # A Core insert, not session.add(): events never change after this but for integration, so
     # the ORM's unit of work would only add cost to the one write every request makes.
@@ -191,7 +191,7 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     table = AuditEvent.__table__
     ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
     connection.execute(insert(AuditEventChild.__table__), [
-        {"event_id": event_id, "child_id": child} for event_id, children in zip(ids, listings) for child in children])
+        {"event_id": event_id, "child_id": child} for event_id, children in zip(ids, listings, strict=True) for child in children])
 
 
 def _detail(entry: Entry) -> dict[str, Any] | None:

@@ -367,15 +367,15 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
         table.c.police_org_id == police_org_id, table.c.police_reference.in_(references))).all())
     ids = [by_reference[reference] for reference in references]
     connection.execute(insert(RiskGradeChange.__table__), [
-        _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good)])
+        _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good, strict=True)])
     deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
-    refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
+    refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good, strict=True)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})
     first = [_first_notice(details) for _, _, details in good]
-    missing = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "missing"], "missing", now,
+    missing = notifications.notify_episodes([r for r, k in zip(refs, first, strict=True) if k == "missing"], "missing", now,
                                             **shared)
-    found = notifications.notify_episodes([r for r, k in zip(refs, first) if k == "found"], "found", now, **shared)
+    found = notifications.notify_episodes([r for r, k in zip(refs, first, strict=True) if k == "found"], "found", now, **shared)
     # Each episode's events in apply_police_record's order: its notifications (the hub's own),
     # then the officer's "create"; one append, so one take of the log's head lock.
     entries: list[tuple[object, audit.Entry]] = []
@@ -383,7 +383,7 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
         entries += [(None, e) for e in missing.entries.get(ref.id, []) + found.entries.get(ref.id, [])]
         entries.append((actor, _police_created_entry(ref.id, ref.child_id, source)))
     audit.record_many_as(entries)
-    for episode_id, (index, _, _) in zip(ids, good):
+    for episode_id, (index, _, _) in zip(ids, good, strict=True):
         results[index] = episode_id
     return results
 
@@ -397,7 +397,7 @@ def _new_rows(police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]], no
     children = set(db.session().scalars(select(Child.id).where(Child.id.in_({c for c, _ in rows}))))
     seen: set[str] = set()
     good = []
-    for index, ((child_id, details), reference) in enumerate(zip(rows, references)):
+    for index, ((child_id, details), reference) in enumerate(zip(rows, references, strict=True)):
         errors = _check_details(details, now)
         if errors:
             results[index] = Invalid(errors)

@@ -246,7 +246,7 @@ def _issue(episode: MissingEpisode, kind: NotificationKind, org_id: int,
     session.add_all(made)
     session.flush()
     outbox.queue([outbox.Email(user.email, EMAIL_SUBJECT, _email_body(n.id), notification_id=n.id)
-                  for n, (user, _reason) in zip(made, recipients)], now)
+                  for n, (user, _reason) in zip(made, recipients, strict=True)], now)
     audit.record_many(None, [_notify_entry(episode.child_id, n.id, kind, n.user_id, n.reason) for n in made])
     return made
 
@@ -345,8 +345,8 @@ def _insert_notifications(planned: list, kind: NotificationKind, now: datetime, 
         raise RuntimeError("the notifications just written could not be told apart from others")
     ids = [by_copy[(episode.id, user.id)] for episode, user, _r, _v in planned]
     outbox.queue([outbox.Email(user.email, EMAIL_SUBJECT, _email_body(nid), notification_id=nid)
-                  for nid, (_e, user, _r, _v) in zip(ids, planned)], now)
-    for nid, (episode, user, reason, _values) in zip(ids, planned):
+                  for nid, (_e, user, _r, _v) in zip(ids, planned, strict=True)], now)
+    for nid, (episode, user, reason, _values) in zip(ids, planned, strict=True):
         issued.notification_ids[episode.id].append(nid)
         issued.entries[episode.id].append(_notify_entry(episode.child_id, nid, kind, user.id, reason))
 

@@ -111,7 +111,7 @@ def build_matrix(app, world: RichWorld) -> list[Case]:
             continue
         arguments = sorted(rule.arguments)
         for combination in itertools.product(*(pools[a] for a in arguments)):
-            values = {a: value for a, (_kind, _name, value) in zip(arguments, combination)}
+            values = {a: value for a, (_kind, _name, value) in zip(arguments, combination, strict=True)}
             objects = tuple((kind, name) for kind, name, _value in combination)
             cases.append(Case(rule.endpoint, adapter.build(rule.endpoint, values), objects))
     return cases

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -303,7 +304,7 @@ def test_a_temporary_refusal_backs_off_longer_each_time_then_fails(world, smtp):
         first = messages()[0]
         waits.append(first.next_attempt_at - before)
         clock = max(m.next_attempt_at for m in messages()) + timedelta(seconds=1)
-    assert all(later_wait >= earlier / 2 for earlier, later_wait in zip(waits, waits[1:]))
+    assert all(later_wait >= earlier / 2 for earlier, later_wait in pairwise(waits))
     assert waits[4] > waits[0] * 4  # exponential, whatever the jitter
     assert {(m.status, m.attempts) for m in messages()} == {(MessageStatus.failed, delivery.MAX_ATTEMPTS)}
     outcomes = [a.outcome for a in attempts(messages()[0].id)]
