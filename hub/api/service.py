@@ -15,6 +15,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,10 +194,8 @@ def check_secret(client: ApiClient, secret: str | None) -> bool:
 
 def burn_a_hash(secret: str | None) -> None:
     """An unknown client costs the same Argon2 work as a known one: timing tells nothing."""
-    try:
+    with suppress(VerificationError, InvalidHashError):
         _hasher().verify(auth_service._DUMMY_HASH, secret or "")
-    except (VerificationError, InvalidHashError):
-        pass
 
 
 def allowed_scope(client: ApiClient, requested: str | None) -> str | None:

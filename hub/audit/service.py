@@ -86,15 +86,9 @@ def _plain(value: Any) -> bool:
     if kind is int:
         return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii() or not _plain(item):
-                return False
-        return True
+        return all(type(key) is str and key.isascii() and _plain(item) for key, item in value.items())
     if kind is list:
-        for item in value:
-            if not _plain(item):
-                return False
-        return True
+        return all(_plain(item) for item in value)
     return False
 
 

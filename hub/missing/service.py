@@ -751,7 +751,7 @@ def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> lis
     child_ids = {c.id for _, c in rows}
     groups: dict[int, dict[str, tuple[bool, bool]]] = {}
     kinds: dict[int, dict[NotificationKind, Told]] = {}
-    for episode_id, kind, group, acked, deadline, first in session.execute(
+    for episode_id, kind, group, acked, deadline, _first in session.execute(
             select(Notification.episode_id, Notification.kind, Notification.group_key,
                    func.max(Notification.acknowledged_at), func.min(Notification.deadline_at),
                    func.min(Notification.id))
