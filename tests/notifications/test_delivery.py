@@ -299,7 +299,7 @@ def test_a_temporary_refusal_backs_off_longer_each_time_then_fails(world, smtp):
     clock = utcnow()
     for _ in range(delivery.MAX_ATTEMPTS):
         before = clock
-        result = delivery.deliver_all(smtp.settings, "worker-1", clock=lambda: before)
+        result = delivery.deliver_all(smtp.settings, "worker-1", clock=lambda before=before: before)
         assert result.claimed == 2 and result.sent == 0
         first = messages()[0]
         waits.append(first.next_attempt_at - before)
