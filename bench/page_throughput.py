@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
             from hub import create_app
 
             app = create_app()
-            for name, url, user in (("child", f"/children/{setup['child']}", setup["worker"]),
+            for _page, url, user in (("child", f"/children/{setup['child']}", setup["worker"]),
                                     ("sharing", "/sharing", setup["worker"]),
                                     ("inbox", "/notifications", setup["dsl"])):
                 print(_profile(app, user[0], (user[2], user[1]), url))

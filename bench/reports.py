@@ -353,7 +353,7 @@ def _profile_short(app, results: dict, users: dict) -> None:
         if not results[key]["met"]:
             with app.test_request_context():
                 user = db.session().get(User, users[who][0].id)
-                profile(f"dashboard() as {who}", lambda: figures.dashboard(report_scope(user), year))
+                profile(f"dashboard() as {who}", lambda user=user: figures.dashboard(report_scope(user), year))
     if not results["annual"]["met"]:
         with app.test_request_context():
             profile("annual.build", lambda: annual.build(command_line_report_scope(),
@@ -363,7 +363,7 @@ def _profile_short(app, results: dict, users: dict) -> None:
         if not results["returns"][name]["met"]:
             with app.test_request_context():
                 user = db.session().get(User, users["sw"][0].id)
-                profile(f"returns.{name}", lambda: make(user))
+                profile(f"returns.{name}", lambda make=make, user=user: make(user))
     db.session.remove()
 
 
