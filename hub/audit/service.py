@@ -175,7 +175,8 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     now = datetime.now(timezone.utc)
     actors: dict[int, tuple] = {}  # each actor's columns worked out once per append
     details = [_detail(entry) for _, entry in entries]
-    rows = [_event_row(now, actor, origin, entry, detail, actors) for (actor, entry), detail in zip(entries, details, strict=True)]
+    rows = [_event_row(now, actor, origin, entry, detail, actors)
+            for (actor, entry), detail in zip(entries, details, strict=True)]
     listings = [listed_children(detail) for detail in details]
     # A Core insert, not session.add(): events never change after this but for integration, so
     # the ORM's unit of work would only add cost to the one write every request makes.
@@ -185,7 +186,8 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     table = AuditEvent.__table__
     ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
     connection.execute(insert(AuditEventChild.__table__), [
-        {"event_id": event_id, "child_id": child} for event_id, children in zip(ids, listings, strict=True) for child in children])
+        {"event_id": event_id, "child_id": child}
+        for event_id, children in zip(ids, listings, strict=True) for child in children])
 
 
 def _detail(entry: Entry) -> dict[str, Any] | None:
@@ -495,7 +497,9 @@ def extension_problem(anchor: Anchor, size: int, root: bytes) -> str | None:
     if anchor.size == 0:
         return None if anchor.root == merkle.EMPTY_ROOT else f"{anchor.source} has a wrong root for an empty log"
     if anchor.size == size:
-        return None if anchor.root == root else f"the first {size} entries no longer produce the root of {anchor.source}"
+        if anchor.root == root:
+            return None
+        return f"the first {size} entries no longer produce the root of {anchor.source}"
     return proof_problem(anchor, size, root, prefetch(merkle.consistency_nodes(anchor.size, size)))
 
 

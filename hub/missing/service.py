@@ -367,15 +367,17 @@ def create_police_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, 
         table.c.police_org_id == police_org_id, table.c.police_reference.in_(references))).all())
     ids = [by_reference[reference] for reference in references]
     connection.execute(insert(RiskGradeChange.__table__), [
-        _first_grade_values(actor, episode_id, details, source) for episode_id, (_, _, details) in zip(ids, good, strict=True)])
+        _first_grade_values(actor, episode_id, details, source)
+        for episode_id, (_, _, details) in zip(ids, good, strict=True)])
     deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
-    refs = [notifications.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good, strict=True)]
+    refs = [notifications.EpisodeRef(episode_id, child_id)
+            for episode_id, (_, child_id, _) in zip(ids, good, strict=True)]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})
     first = [_first_notice(details) for _, _, details in good]
-    missing = notifications.notify_episodes([r for r, k in zip(refs, first, strict=True) if k == "missing"], "missing", now,
-                                            **shared)
-    found = notifications.notify_episodes([r for r, k in zip(refs, first, strict=True) if k == "found"], "found", now, **shared)
+    by_notice = list(zip(refs, first, strict=True))
+    missing = notifications.notify_episodes([r for r, k in by_notice if k == "missing"], "missing", now, **shared)
+    found = notifications.notify_episodes([r for r, k in by_notice if k == "found"], "found", now, **shared)
     # Each episode's events in apply_police_record's order: its notifications (the hub's own),
     # then the officer's "create"; one append, so one take of the log's head lock.
     entries: list[tuple[object, audit.Entry]] = []
