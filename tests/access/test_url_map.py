@@ -97,7 +97,8 @@ def _pools(world: RichWorld) -> dict[str, list[tuple[str, str, object]]]:
         "subject_kind": [("subject_kind", "location", "location"), ("subject_kind", "person", "person"),
                          ("subject_kind", "child", "child")],
         "subject_id": [("subject", "location", mace["location"].id), ("subject", "person", mace["person"].id),
-                       ("subject", "mace", world.children["mace"].id), ("subject", "intel", world.children["intel"].id)],
+                       ("subject", "mace", world.children["mace"].id),
+                       ("subject", "intel", world.children["intel"].id)],
         "change": [("change", "retire", "retire")],
     }
 

@@ -36,7 +36,8 @@ def test_an_organisations_dpo_pages_through_exactly_their_scope_newest_first(app
             audit.record("read", actor=dsl, object_type="child", child_id=elsewhere.id)       # their user
             audit.record("read", actor=other_dsl, object_type="child", child_id=child.id)     # their child
             audit.record("read", actor=other_dsl, object_type="child", child_id=elsewhere.id)  # neither
-            audit.record("read", actor=other_dsl, object_type="child-list", children=[elsewhere.id, child.id])  # listing
+            audit.record("read", actor=other_dsl, object_type="child-list",  # listing
+                         children=[elsewhere.id, child.id])
             audit.record("read", actor=other_dsl, object_type="child-list", children=[elsewhere.id])  # neither
     before_search = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
     expected = list(db.session().scalars(dpo._scoped(school_dpo, select(AuditEvent.id)).where(

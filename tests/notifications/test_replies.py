@@ -76,7 +76,8 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     assert share.id in [s.id for s in sharing.lists(officer).received]
     [view] = service.replies_for_episode(officer, missing.get_episode(officer, episode.id))
     assert view.reply.id == reply.id and view.may_open_share and view.organisation.id == world.school.id
-    [for_worker] = service.replies_for_episode(_user(world.worker), missing.get_episode(_user(world.worker), episode.id))
+    worker = _user(world.worker)
+    [for_worker] = service.replies_for_episode(worker, missing.get_episode(worker, episode.id))
     assert for_worker.reply.id == reply.id and not for_worker.may_open_share
 
 

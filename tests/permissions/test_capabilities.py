@@ -247,7 +247,8 @@ def test_an_organisations_dpo_sees_its_staffs_acts_and_the_events_about_the_chil
         listed.setdefault(event_id, set()).add(child_id)
     events = list(db.session().scalars(select(AuditEvent)))
     expected = {e.id for e in events
-                if e.actor_org_id == org or e.child_id in held or (e.child_id is None and listed.get(e.id, set()) & held)}
+                if e.actor_org_id == org or e.child_id in held
+                or (e.child_id is None and listed.get(e.id, set()) & held)}
     seen = set(db.session().scalars(select(AuditEvent.id).where(audit_event_scope(world.user(who)))))
     assert seen == expected
     # Each route is in the world: events about a held child by others, and a listing by another
