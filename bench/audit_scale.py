@@ -582,7 +582,8 @@ def bench_search(people: dict, total: int, runs: int, always_explain: bool) -> l
         print(f"{name}, unfiltered search and by child, at {total:,} events:", flush=True)
         for label, factory, before in cases:
             # The goal's case (the school) gets the full count of runs; the larger scopes fewer.
-            r = measure_pair(label, org_user, hub_user, factory, before, runs if key == "school" else max(runs // 2, 20))
+            r = measure_pair(label, org_user, hub_user, factory, before,
+                             runs if key == "school" else max(runs // 2, 20))
             r["who"] = key
             results.append(r)
             if r["org_p95"] >= SEARCH_GOAL_MS or always_explain:
@@ -744,7 +745,8 @@ def _explain_verification(size: int) -> None:
                .where(AuditEvent.seq >= size, AuditEvent.seq < end))
     nodes = select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
         or_(*[and_(AuditNode.level == level, AuditNode.idx >= size >> level) for level in range(1, 64)]))
-    events = select(AuditEvent.id, AuditEvent.seq, AuditEvent.leaf).where(AuditEvent.seq >= size).order_by(AuditEvent.seq)
+    events = (select(AuditEvent.id, AuditEvent.seq, AuditEvent.leaf)
+              .where(AuditEvent.seq >= size).order_by(AuditEvent.seq))
     for title, query in (("listing index", listing), ("stored nodes", nodes), ("new events", events)):
         plan = explain(query)
         print(f"\n-- query plan: incremental check, {title}\n{plan[-3000:]}", flush=True)

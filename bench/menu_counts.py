@@ -11,7 +11,8 @@ closed, loaded with a Core insert and their deadlines through the one function e
 calls); each request alternated with the baseline (a school DSL's home
 page, whose figures the episodes do not touch), so both phases carry the same machine noise.
 Printed per page: p95 in each phase, the ratios 10,000 / 1 and 10,000 / 200 (goal < 1.5; the
-missing list shows 1 row, then 200, so its fair ratio is the second), the same for the baseline, and SQL statements per page counted in-process in each world. For reference, the old
+missing list shows 1 row, then 200, so its fair ratio is the second), the same for the baseline,
+and SQL statements per page counted in-process in each world. For reference, the old
 count (the rules run in Python over the open episodes in reach) timed in-process in the large world.
 
 Run: `.venv/bin/python -m bench menu_counts` or
@@ -98,7 +99,8 @@ def _load_backlog(children: list[int], police: int, count: int, first: int = 0) 
 
     started = time.perf_counter()
     now = db.utcnow()
-    rows = [dict(child_id=children[n % len(children)], police_org_id=police, police_reference=f"MENU/OPEN/{first + n:06d}",
+    rows = [dict(child_id=children[n % len(children)], police_org_id=police,
+                 police_reference=f"MENU/OPEN/{first + n:06d}",
                  reported_start=now - timedelta(days=3, seconds=n), classification=Classification.missing,
                  risk_grade=RiskGrade.low, missing_from=MissingFrom.home, source=EpisodeSource.police_download,
                  return_interview_declined=False, police_requested_meeting=False, risk_factors="",

@@ -117,9 +117,11 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
         home = small if n % 100 == 0 else rng.choice(las)
         looked_after = rng.random() < 0.2
         # Some looked-after children are placed in the area by another authority.
-        placing = rng.choice([la for la in las + [small] if la != home]) if looked_after and rng.random() < 0.3 else None
+        placed_elsewhere = looked_after and rng.random() < 0.3
+        placing = rng.choice([la for la in las + [small] if la != home]) if placed_elsewhere else None
         children.append(dict(given_name=f"Child{n}", family_name="Bench", date_of_birth_enc=dob.isoformat(),
-                             dob_hash=f"bench{n}", birth_month=dob.replace(day=1), gender=rng.choice(["female", "male"]),
+                             dob_hash=f"bench{n}", birth_month=dob.replace(day=1),
+                             gender=rng.choice(["female", "male"]),
                              looked_after=looked_after, responsible_authority_id=home, placing_authority_id=placing,
                              is_demo=False, created_at=first))
     _insert(Child, children)
@@ -140,7 +142,8 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
         interviewed = found + timedelta(hours=rng.randint(10, 120)) if found and rng.random() < 0.6 else None
         episodes.append(dict(
             child_id=child, police_org_id=rng.choice(orgs["forces"]).id, police_reference=f"R{n}", reported_start=start,
-            classification=rng.choice(["missing", "absent"]), risk_grade=rng.choice(["no_apparent_risk", "low", "medium", "high"]),
+            classification=rng.choice(["missing", "absent"]),
+            risk_grade=rng.choice(["no_apparent_risk", "low", "medium", "high"]),
             missing_from=rng.choice(["home", "care_placement", "school", "other"]), found_at=found,
             prevention_check_at=found + timedelta(hours=rng.randint(1, 8)) if found else None,
             return_interview_offered_at=found, return_interview_at=interviewed,
