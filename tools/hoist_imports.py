@@ -160,12 +160,18 @@ def hoist(path: Path) -> list[str]:
             report.append(f"{path}:{node.lineno}: hoisted; read the comment above it: {above[:80]}")
     if not movable:
         return report
+    # Imports the module runs unconditionally, first thing (not those under an `if TYPE_CHECKING:`).
+    top = {name: target for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+           for name, target in _bound_names(node).items()}
     statements: list[str] = []
     needs_pass = _emptied_blocks(tree, set(map(id, movable)))
     for node in sorted(movable, key=lambda n: n.lineno, reverse=True):
         # ast.unparse: one line, whatever comments or brackets the original had (ruff's isort wraps it).
         statement = ast.unparse(node)
-        if statement not in statements:
+        # (`import a.b` also loads a.b: a top-level `import a` does not serve it.)
+        dotted = isinstance(node, ast.Import) and any("." in a.name and not a.asname for a in node.names)
+        already = not dotted and all(top.get(name) == target for name, target in _bound_names(node).items())
+        if statement not in statements and not already:  # the module's own import serves it already
             statements.append(statement)
         first = lines[node.lineno - 1]
         indent = first[:len(first) - len(first.lstrip())]
