@@ -19,9 +19,7 @@ def _writes(tree: ast.AST, model: str) -> list[int]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        if name == model:
-            lines.append(node.lineno)
-        elif name.endswith("insert") and node.args and model in ast.unparse(node.args[0]):
+        if name == model or (name.endswith("insert") and node.args and model in ast.unparse(node.args[0])):
             lines.append(node.lineno)
     return lines
 
