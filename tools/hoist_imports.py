@@ -175,7 +175,12 @@ def hoist(path: Path) -> list[str]:
             statements.append(statement)
         first = lines[node.lineno - 1]
         indent = first[:len(first) - len(first.lstrip())]
-        lines[node.lineno - 1:node.end_lineno] = [f"{indent}pass\n"] if id(node) in needs_pass else []
+        if id(node) in needs_pass:
+            lines[node.lineno - 1:node.end_lineno] = [f"{indent}pass\n"]
+            continue
+        # The blank line that set the function's imports apart from its code goes with them.
+        blank_after = node.end_lineno < len(lines) and not lines[node.end_lineno].strip()
+        del lines[node.lineno - 1:node.end_lineno + blank_after]
     insert_at = _after_top_imports(tree)
     lines[insert_at:insert_at] = [s + "\n" for s in sorted(set(statements))]
     path.write_text("".join(lines))
