@@ -90,15 +90,9 @@ def _plain(value: Any) -> bool:
     if kind is int:
         return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii() or not _plain(item):
-                return False
-        return True
+        return all(type(key) is str and key.isascii() and _plain(item) for key, item in value.items())
     if kind is list:
-        for item in value:
-            if not _plain(item):
-                return False
-        return True
+        return all(_plain(item) for item in value)
     return False
 
 
@@ -185,7 +179,8 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     now = datetime.now(timezone.utc)
     actors: dict[int, tuple] = {}  # each actor's columns worked out once per append
     details = [_detail(entry) for _, entry in entries]
-    rows = [_event_row(now, actor, origin, entry, detail, actors) for (actor, entry), detail in zip(entries, details)]
+    rows = [_event_row(now, actor, origin, entry, detail, actors)
+            for (actor, entry), detail in zip(entries, details, strict=True)]
     listings = [listed_children(detail) for detail in details]
     # A Core insert, not session.add(): events never change after this but for integration, so
     # the ORM's unit of work would only add cost to the one write every request makes.
@@ -195,7 +190,8 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     table = AuditEvent.__table__
     ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
     connection.execute(insert(AuditEventChild.__table__), [
-        {"event_id": event_id, "child_id": child} for event_id, children in zip(ids, listings) for child in children])
+        {"event_id": event_id, "child_id": child}
+        for event_id, children in zip(ids, listings, strict=True) for child in children])
 
 
 def _detail(entry: Entry) -> dict[str, Any] | None:
@@ -521,7 +517,9 @@ def extension_problem(anchor: Anchor, size: int, root: bytes) -> str | None:
     if anchor.size == 0:
         return None if anchor.root == merkle.EMPTY_ROOT else f"{anchor.source} has a wrong root for an empty log"
     if anchor.size == size:
-        return None if anchor.root == root else f"the first {size} entries no longer produce the root of {anchor.source}"
+        if anchor.root == root:
+            return None
+        return f"the first {size} entries no longer produce the root of {anchor.source}"
     return proof_problem(anchor, size, root, prefetch(merkle.consistency_nodes(anchor.size, size)))
 
 
