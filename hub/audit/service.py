@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import rfc8785
@@ -30,7 +31,6 @@ from hub.audit.models import (
     AuditEvent, AuditEventChild, AuditEventOrganisation, AuditHead, AuditNode, AuditVerification, Cosignature,
     SignedTreeHead,
 )
-from hub.permissions import dpo as scope_rule
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +260,24 @@ INTEGRATE_BATCH = 5000
 _PENDING_COLUMNS = ["id"] + [name for name in LEAF_FIELDS if name != "seq"]
 
 
+#: The rule deciding whose organisation DPO sees each entry (hub.permissions.dpo's
+#: `event_organisations`: who holds a child is an access rule). hub.permissions depends on this
+#: module (every refusal is audited), so the rule is handed to it at start-up (hub.app) instead
+#: of imported: the dependency runs one way.
+EventScopeRule = Callable[[Any, Sequence[Mapping[str, Any]]], list[dict[str, int]]]
+_event_scope_rule: list[EventScopeRule] = []
+
+
+def use_event_scope(rule: EventScopeRule) -> None:
+    _event_scope_rule[:] = [rule]
+
+
+def _event_scope() -> EventScopeRule:
+    if not _event_scope_rule:  # never an entry sequenced without its index rows
+        raise RuntimeError("the audit log's event scope rule is not set up (hub.app's create_app hands it over)")
+    return _event_scope_rule[0]
+
+
 def integrate(limit: int = INTEGRATE_BATCH) -> int:
     """Sequence up to `limit` pending entries; the number sequenced."""
     table = AuditEvent.__table__
@@ -280,7 +298,7 @@ def integrate(limit: int = INTEGRATE_BATCH) -> int:
         # Whose organisation DPO sees each entry, decided now (a second or so after it happened,
         # by the relationships of the moment) and committed with its number: never an entry
         # sequenced and not indexed. Not part of the leaf.
-        if scope := scope_rule.event_organisations(connection, pending):
+        if scope := _event_scope()(connection, pending):
             connection.execute(insert(AuditEventOrganisation.__table__), scope)
         connection.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
                            .values(tree_size=size + len(updates)))
