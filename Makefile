@@ -1,8 +1,9 @@
 # Two commands: `make run` (set up, migrate, load demo data, then serve on http://127.0.0.1:5000
 # with the delivery worker, two audit log witnesses (the police's and the council's, on 5101 and
 # 5102) and a development mail catcher on http://127.0.0.1:1080) and
-# `make test` (set up, run every test). Both are idempotent; the second run only re-does what
-# changed. `make run PORT=5050` serves elsewhere, and the e-mails' links follow (HUB_BASE_URL).
+# `make test` (set up, lint with ruff, run every test). Both are idempotent; the second run only
+# re-does what changed. `make run PORT=5050` serves elsewhere, and the e-mails' links follow
+# (HUB_BASE_URL).
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,7 @@ WITNESS_POLICE_PORT ?= 5101
 WITNESS_COUNCIL_PORT ?= 5102
 WITNESS_DIRS := instance/witness-police instance/witness-council
 
-.PHONY: run test setup dev assets migrate demo witnesses bench proof proof-audit proof-permissions clean
+.PHONY: run test lint setup dev assets migrate demo witnesses bench proof proof-audit proof-permissions clean
 
 setup: $(VENV)/.installed $(ASSETS)/.built
 
@@ -75,12 +76,19 @@ run: demo dev witnesses
 		HUB_AUDIT_WITNESS_QUORUM=2 \
 		$(BIN)/honcho start -f Procfile
 
+# Ruff over the Python code ([tool.ruff.lint] in pyproject.toml: the rules, and why each exception is
+# allowed). `make test` runs it first; it checks, never rewrites.
+LINT_PATHS := hub tests bench tools
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check $(LINT_PATHS)
+
 # `make test` runs the suite in parallel on every core with pytest-xdist (XDIST); each worker has
 # its own template and per-test databases, browser and loopback servers. For one file without
 # the workers' start-up, add -n0: `make test PYTEST_ARGS="tests/test_auth.py -n0"` (or XDIST=).
 XDIST ?= -n auto --dist worksteal
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 bench: setup

@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hub import db
+
 
 @contextmanager
 def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
@@ -28,8 +30,6 @@ def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
             yield url.set(database=name).render_as_string(hide_password=False)
         finally:
             try:
-                from hub import db
-
                 bind = db.session().get_bind()
                 db.session.remove()
                 bind.dispose()

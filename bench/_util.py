@@ -100,7 +100,7 @@ def delivery_worker(env: dict):
     smtp = _smtp_server(port)
     env = {**env, "HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(port), "HUB_SMTP_TIMEOUT": "10",
            "HUB_SMTP_FROM": "hub@bench.example.test"}
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, once the worker stops
     worker = subprocess.Popen([FLASK, "--app", "hub", "notifications", "deliver", "--poll", "1",
                                "--worker-id", "bench-worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
@@ -200,7 +200,7 @@ def signed_in_session(base: str, email: str, password: str, secret: str):
     page = session.post(f"{base}/auth/sign-in", data={"csrf_token": token(page.text), "email": email,
                                                       "password": password})
     totp = pyotp.TOTP(secret)
-    for attempt in range(2):
+    for _attempt in range(2):
         # A code signs in once only: if this user's code of this 30-second step was already used
         # (a benchmark also signs in in-process to count statements), wait for the next step.
         answer = session.post(f"{base}/auth/two-factor", data={"csrf_token": token(page.text), "code": totp.now()})

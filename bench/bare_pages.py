@@ -53,8 +53,9 @@ SHARING = """{% for name, shares in (("Shared with us", received), ("Shared by u
 <table>{% for s in shares %}<tr><td>{{ s.created_at }}</td><td>{{ names.get(s.child_id, "") }}</td>
 <td>{{ s.category.value }}</td><td>{{ s.summary }}</td></tr>{% endfor %}</table>{% endfor %}"""
 
-INBOX = """<table>{% for n, c, e, p in rows %}<tr><td>{{ n.created_at }}</td><td>{{ c.given_name }} {{ c.family_name }}</td>
-<td>{{ e.police_reference }}</td><td>{{ p.name }}</td><td>{{ n.deadline_at }}</td></tr>{% endfor %}</table>"""
+INBOX = """<table>{% for n, c, e, p in rows %}<tr><td>{{ n.created_at }}</td>
+<td>{{ c.given_name }} {{ c.family_name }}</td><td>{{ e.police_reference }}</td><td>{{ p.name }}</td>
+<td>{{ n.deadline_at }}</td></tr>{% endfor %}</table>"""
 
 
 @app.route("/health")

@@ -70,7 +70,7 @@ def _log(dsls, children, count: int = 20_000) -> None:
     from hub.audit import service as audit
 
     rng = random.Random(3)
-    for start in range(0, count, 1000):
+    for _batch in range(0, count, 1000):
         with db.unit_of_work():
             for user in rng.sample(dsls, 10):
                 audit.record_many(user, [audit.Entry("read", object_type="child", child_id=c, basis="enrolment")

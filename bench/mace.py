@@ -91,14 +91,16 @@ def build_group(code: str, sizes: dict[str, int], orgs: dict, users: dict, seed:
                          looked_after=i % 5 == 0, created_at=now) for i in range(sizes["children"])])
     children = list(range(first_child, first_child + sizes["children"]))
     _insert(MaceAgendaChild, [dict(group_id=group_id, child_id=c, added_at=start, risk_level="Medium",
-                                   risk_set_at=start, risk_review_due=(now + timedelta(days=rng.randint(-30, 90))).date())
+                                   risk_set_at=start,
+                                   risk_review_due=(now + timedelta(days=rng.randint(-30, 90))).date())
                               for c in children])
     _insert(MaceLocation, [dict(group_id=group_id, name=f"Place {i}", kind="park", address=f"{i} Bench Street",
                                 postcode="NB1 1AA", created_by_user_id=users["police"].id, created_at=start)
                            for i in range(sizes["locations"])])
     locations = _ids(MaceLocation, group_id=group_id)
     _insert(MacePerson, [dict(group_id=group_id, kind="person", name=f"Nickname {i}", description="Bench",
-                              article_10="10+S1P10", justification="Bench", review_on=(now + timedelta(days=100)).date(),
+                              article_10="10+S1P10", justification="Bench",
+                              review_on=(now + timedelta(days=100)).date(),
                               created_by_user_id=users["police"].id, created_at=start)
                          for i in range(sizes["persons"])])
     persons = _ids(MacePerson, group_id=group_id)
@@ -129,7 +131,8 @@ def build_group(code: str, sizes: dict[str, int], orgs: dict, users: dict, seed:
                               risk_review_on=now.date(), added_by_user_id=users["chair"].id, created_at=start))
     _insert(MaceAgendaItem, items)
     _insert(MaceAttendance, [dict(meeting_id=m, user_id=users[k].id, organisation_id=users[k].organisation_id,
-                                  attendance=Attendance.present) for m in meetings for k in ("chair", "police", "nurse")])
+                                  attendance=Attendance.present)
+                             for m in meetings for k in ("chair", "police", "nurse")])
     outcome_rows = []
     for item in items:
         for k in ("chair", "police", "nurse"):
@@ -170,7 +173,8 @@ def build_group(code: str, sizes: dict[str, int], orgs: dict, users: dict, seed:
         for sid, c, _t in share_rows])
     # The meeting the pages open: the latest, not yet held, with a full agenda.
     with db.unit_of_work() as s:
-        meeting = MaceMeeting(group_id=group_id, scheduled_for=now + timedelta(days=7), created_by_user_id=users["chair"].id)
+        meeting = MaceMeeting(group_id=group_id, scheduled_for=now + timedelta(days=7),
+                              created_by_user_id=users["chair"].id)
         s.add(meeting)
         s.flush()
         for position in range(25):
@@ -211,7 +215,8 @@ def _setup(folder: Path, scale: float):
         "chair2": admin.create_user(None, admin.UserDetails("chair2@bench.example.test", "Bench Co-chair",
                                                             orgs["la"].id, {Role.social_worker}, password=PASSWORD)),
         "police": admin.create_user(None, admin.UserDetails("police@bench.example.test", "Bench PC",
-                                                            orgs["police"].id, {Role.police_officer}, password=PASSWORD)),
+                                                            orgs["police"].id, {Role.police_officer},
+                                                            password=PASSWORD)),
         "nurse": admin.create_user(None, admin.UserDetails("nurse@bench.example.test", "Bench Nurse",
                                                            orgs["health"].id, {Role.health_practitioner},
                                                            password=PASSWORD)),
@@ -303,7 +308,8 @@ def main(argv: list[str] | None = None) -> dict:
                              "statements_small_group": small_statements}
             r = results[name]
             print(f"{name}: median {r['median_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms "
-                  f"(baseline /mace p95 {r['baseline_p95_ms']:.0f} ms, ratio {r['p95_ms'] / r['baseline_p95_ms']:.1f}); "
+                  f"(baseline /mace p95 {r['baseline_p95_ms']:.0f} ms, "
+                  f"ratio {r['p95_ms'] / r['baseline_p95_ms']:.1f}); "
                   f"{statements} SQL statements ({small_statements} for a small group); goal p95 < 300 ms: "
                   f"{'met' if r['p95_ms'] < 300 and statements == small_statements else 'NOT met'}")
         export_url = f"/mace/meetings/{big['held_meeting']}/export.xlsx"

@@ -11,7 +11,8 @@ closed, loaded with a Core insert and their deadlines through the one function e
 calls); each request alternated with the baseline (a school DSL's home
 page, whose figures the episodes do not touch), so both phases carry the same machine noise.
 Printed per page: p95 in each phase, the ratios 10,000 / 1 and 10,000 / 200 (goal < 1.5; the
-missing list shows 1 row, then 200, so its fair ratio is the second), the same for the baseline, and SQL statements per page counted in-process in each world. For reference, the old
+missing list shows 1 row, then 200, so its fair ratio is the second), the same for the baseline,
+and SQL statements per page counted in-process in each world. For reference, the old
 count (the rules run in Python over the open episodes in reach) timed in-process in the large world.
 
 Run: `.venv/bin/python -m bench menu_counts` or
@@ -47,10 +48,14 @@ def _setup() -> dict:
     from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
 
     app = _app()
-    org = lambda code, name, kind, ident, **kw: admin.create_organisation(
-        None, admin.OrganisationDetails(code, name, kind, ident, **kw))
-    user = lambda email, org_id, role: admin.create_user(
-        None, admin.UserDetails(email, email.split("@")[0], org_id, {role}, password=_util.PASSWORD))
+
+    def org(code, name, kind, ident, **kw):
+        return admin.create_organisation(None, admin.OrganisationDetails(code, name, kind, ident, **kw))
+
+    def user(email, org_id, role):
+        return admin.create_user(
+            None, admin.UserDetails(email, email.split("@")[0], org_id, {role}, password=_util.PASSWORD))
+
     la = org("M-LA", "Menu LA", OrgKind.childrens_social_care, "911")
     la_edu = org("M-EDU", "Menu LA education", OrgKind.la_education, "912")
     police = org("M-POL", "Menu police", OrgKind.police, "43")
@@ -94,7 +99,8 @@ def _load_backlog(children: list[int], police: int, count: int, first: int = 0) 
 
     started = time.perf_counter()
     now = db.utcnow()
-    rows = [dict(child_id=children[n % len(children)], police_org_id=police, police_reference=f"MENU/OPEN/{first + n:06d}",
+    rows = [dict(child_id=children[n % len(children)], police_org_id=police,
+                 police_reference=f"MENU/OPEN/{first + n:06d}",
                  reported_start=now - timedelta(days=3, seconds=n), classification=Classification.missing,
                  risk_grade=RiskGrade.low, missing_from=MissingFrom.home, source=EpisodeSource.police_download,
                  return_interview_declined=False, police_requested_meeting=False, risk_factors="",
@@ -151,7 +157,10 @@ def _statements(app, email: str, secret: str, urls: dict[str, str], plans: bool 
     from sqlalchemy import event
 
     client = app.test_client()
-    token = lambda html: re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+    def token(html: str) -> str:
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
     page = client.get("/auth/sign-in").get_data(as_text=True)
     page = client.post("/auth/sign-in", data={"csrf_token": token(page), "email": email,
                                               "password": _util.PASSWORD}).get_data(as_text=True)
@@ -160,12 +169,15 @@ def _statements(app, email: str, secret: str, urls: dict[str, str], plans: bool 
     time.sleep(totp.interval - time.time() % totp.interval + 1)  # a code signs in once: not the HTTP one's
     client.post("/auth/two-factor", data={"csrf_token": token(page), "code": totp.now()})
     seen: list[tuple[str, object]] = []
+
+    def listener(*args) -> None:
+        seen.append((args[2], args[3]))
+
     engine = app.extensions["hub_engine"]
     counts = {}
     for name, url in urls.items():
         client.get(url)
         seen.clear()
-        listener = lambda *args: seen.append((args[2], args[3]))
         event.listen(engine, "before_cursor_execute", listener)
         try:
             assert client.get(url).status_code == 200, url
@@ -204,34 +216,34 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     server = os.environ.get("HUB_BENCH_DATABASE_URL")
     results: dict = {}
-    with _util.scratch("hub-bench-menu-") as folder:
-        with (_util.fresh_postgres(_util.DEFAULT_POSTGRES) if not server else nullcontext(server)) as url:
-            _util.environment(folder, database_url=url, development=True)
-            setup = _setup()
-            app = setup["app"]
-            child = setup["children"][0]
-            pages = {"home": "/", "children list": "/children", "missing list": "/missing",
-                     "child's page": f"/children/{child}"}
-            urls = {"officer": pages, "worker": pages}
-            env = dict(os.environ)
-            hub = None
-            try:
-                hub, base = _util.serve("hub:create_app()", env)
-                sessions = {who: _util.sign_in(base, *setup["users"][who]) for who in ("officer", "worker", "dsl")}
-                small = _measure(sessions, base, urls, args.requests)
-                small_statements = _statements(app, *setup["users"]["officer"], pages)
-                _load_backlog(setup["children"], setup["police"], PAGE - 1)
-                page = _measure(sessions, base, urls, args.requests)
-                loaded = _load_backlog(setup["children"], setup["police"], args.episodes - PAGE, first=PAGE)
-                print(f"(loaded {args.episodes - PAGE:,} more open episodes with their deadlines in {loaded:.1f} s)")
-                large = _measure(sessions, base, urls, args.requests)
-                large_statements = _statements(app, *setup["users"]["officer"], pages, plans=args.plans)
-                if args.plans:
-                    _statements(app, *setup["users"]["worker"], {"missing list": pages["missing list"]}, plans=True)
-                before = sorted(_rules_in_python(setup["officer_id"]) for _ in range(5))[2]
-            finally:
-                _util.stop(hub)
-                app.extensions["hub_engine"].dispose()
+    with (_util.scratch("hub-bench-menu-") as folder,
+          _util.fresh_postgres(_util.DEFAULT_POSTGRES) if not server else nullcontext(server) as url):
+        _util.environment(folder, database_url=url, development=True)
+        setup = _setup()
+        app = setup["app"]
+        child = setup["children"][0]
+        pages = {"home": "/", "children list": "/children", "missing list": "/missing",
+                 "child's page": f"/children/{child}"}
+        urls = {"officer": pages, "worker": pages}
+        env = dict(os.environ)
+        hub = None
+        try:
+            hub, base = _util.serve("hub:create_app()", env)
+            sessions = {who: _util.sign_in(base, *setup["users"][who]) for who in ("officer", "worker", "dsl")}
+            small = _measure(sessions, base, urls, args.requests)
+            small_statements = _statements(app, *setup["users"]["officer"], pages)
+            _load_backlog(setup["children"], setup["police"], PAGE - 1)
+            page = _measure(sessions, base, urls, args.requests)
+            loaded = _load_backlog(setup["children"], setup["police"], args.episodes - PAGE, first=PAGE)
+            print(f"(loaded {args.episodes - PAGE:,} more open episodes with their deadlines in {loaded:.1f} s)")
+            large = _measure(sessions, base, urls, args.requests)
+            large_statements = _statements(app, *setup["users"]["officer"], pages, plans=args.plans)
+            if args.plans:
+                _statements(app, *setup["users"]["worker"], {"missing list": pages["missing list"]}, plans=True)
+            before = sorted(_rules_in_python(setup["officer_id"]) for _ in range(5))[2]
+        finally:
+            _util.stop(hub)
+            app.extensions["hub_engine"].dispose()
     print(f"{'page':28s} {'p95, 1 open':>12s} {'200 open':>10s} {format(args.episodes, ',') + ' open':>12s} "
           f"{'x / 1':>6s} {'x / 200':>7s} {'statements':>11s}")
     for key in sorted(small, key=lambda k: k == "baseline"):

@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                  f"{bare_url}/children/{setup['child']}"),
                     "/sharing": (copy(worker_session), f"{hub_url}/sharing", f"{bare_url}/sharing?org={setup['la']}"),
                     f"DSL's inbox, {args.inbox} notifications": (
-                        copy(dsl_session), f"{hub_url}/notifications", f"{bare_url}/notifications?user={setup['dsl'][2]}"),
+                        copy(dsl_session), f"{hub_url}/notifications",
+                        f"{bare_url}/notifications?user={setup['dsl'][2]}"),
                 }
                 for name, (signed, hub_page, bare_page) in pages.items():
                     sides = {"hub": [[], 0.0, 0], "bare": [[], 0.0, 0]}
@@ -231,13 +232,14 @@ def main(argv: list[str] | None = None) -> dict:
             _util.stop(bare)
         ok, output, pending = _util.verify_log(env)
         results["verify"] = {"ok": ok, "pending": pending, "output": output}
-        print(f"audit verify after the run: {'passes' if ok else 'FAILS'}: {output.splitlines()[-1] if output else ''}; "
+        last = output.splitlines()[-1] if output else ""
+        print(f"audit verify after the run: {'passes' if ok else 'FAILS'}: {last}; "
               f"pending after integration: {pending}")
         if args.profile:
             from hub import create_app
 
             app = create_app()
-            for name, url, user in (("child", f"/children/{setup['child']}", setup["worker"]),
+            for _page, url, user in (("child", f"/children/{setup['child']}", setup["worker"]),
                                     ("sharing", "/sharing", setup["worker"]),
                                     ("inbox", "/notifications", setup["dsl"])):
                 print(_profile(app, user[0], (user[2], user[1]), url))

@@ -117,14 +117,16 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
         home = small if n % 100 == 0 else rng.choice(las)
         looked_after = rng.random() < 0.2
         # Some looked-after children are placed in the area by another authority.
-        placing = rng.choice([la for la in las + [small] if la != home]) if looked_after and rng.random() < 0.3 else None
+        placed_elsewhere = looked_after and rng.random() < 0.3
+        placing = rng.choice([la for la in las + [small] if la != home]) if placed_elsewhere else None
         children.append(dict(given_name=f"Child{n}", family_name="Bench", date_of_birth_enc=dob.isoformat(),
-                             dob_hash=f"bench{n}", birth_month=dob.replace(day=1), gender=rng.choice(["female", "male"]),
+                             dob_hash=f"bench{n}", birth_month=dob.replace(day=1),
+                             gender=rng.choice(["female", "male"]),
                              looked_after=looked_after, responsible_authority_id=home, placing_authority_id=placing,
                              is_demo=False, created_at=first))
     _insert(Child, children)
     child_ids = _ids(Child.id)
-    homes = {cid: row["responsible_authority_id"] for cid, row in zip(child_ids, children)}
+    homes = {cid: row["responsible_authority_id"] for cid, row in zip(child_ids, children, strict=True)}
     _insert(ChildIdentifier, [dict(child_id=cid, kind=IdentifierKind.la_id, value=f"LA{cid:07d}",
                                    lookup_hash=blind_index("la_id", normalise_identifier(f"LA{cid:07d}")))
                               for cid in child_ids])
@@ -140,7 +142,8 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
         interviewed = found + timedelta(hours=rng.randint(10, 120)) if found and rng.random() < 0.6 else None
         episodes.append(dict(
             child_id=child, police_org_id=rng.choice(orgs["forces"]).id, police_reference=f"R{n}", reported_start=start,
-            classification=rng.choice(["missing", "absent"]), risk_grade=rng.choice(["no_apparent_risk", "low", "medium", "high"]),
+            classification=rng.choice(["missing", "absent"]),
+            risk_grade=rng.choice(["no_apparent_risk", "low", "medium", "high"]),
             missing_from=rng.choice(["home", "care_placement", "school", "other"]), found_at=found,
             prevention_check_at=found + timedelta(hours=rng.randint(1, 8)) if found else None,
             return_interview_offered_at=found, return_interview_at=interviewed,
@@ -153,7 +156,7 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
             source="manual", police_requested_meeting=False, created_at=start, updated_at=start))
     _insert(MissingEpisode, episodes)
     episode_ids = _ids(MissingEpisode.id)
-    starts = dict(zip(episode_ids, (e["reported_start"] for e in episodes)))
+    starts = dict(zip(episode_ids, (e["reported_start"] for e in episodes), strict=True))
     dsls = [users[f"dsl{i}"][0] for i in range(5)]
     notes = []
     for n in range(sizes["notifications"]):
@@ -352,7 +355,7 @@ def _profile_short(app, results: dict, users: dict) -> None:
         if not results[key]["met"]:
             with app.test_request_context():
                 user = db.session().get(User, users[who][0].id)
-                profile(f"dashboard() as {who}", lambda: figures.dashboard(report_scope(user), year))
+                profile(f"dashboard() as {who}", lambda user=user: figures.dashboard(report_scope(user), year))
     if not results["annual"]["met"]:
         with app.test_request_context():
             profile("annual.build", lambda: annual.build(command_line_report_scope(),
@@ -362,7 +365,7 @@ def _profile_short(app, results: dict, users: dict) -> None:
         if not results["returns"][name]["met"]:
             with app.test_request_context():
                 user = db.session().get(User, users["sw"][0].id)
-                profile(f"returns.{name}", lambda: make(user))
+                profile(f"returns.{name}", lambda make=make, user=user: make(user))
     db.session.remove()
 
 

@@ -157,7 +157,6 @@ def main(argv: list[str] | None = None) -> dict:
         "sharing_index_sender": _measure(client, engine, "/sharing"),
         "sharing_index_recipient": _measure(school_client, engine, "/sharing"),
     }
-    del db
     goals = {"chronology_500": "p95 < 150 ms, <= 12 statements", "sharing_index_sender": "p95 < 50 ms",
              "sharing_index_recipient": "p95 < 50 ms"}
     for name, r in results.items():

@@ -13,6 +13,7 @@ from hub.audit import service as audit_service
 from hub.audit import witnessing
 from hub.auth import service as auth_service
 from hub.config import load_settings
+from hub.permissions import dpo as permissions_dpo
 from hub.extensions import csrf, login_manager
 
 
@@ -43,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # hashers) in app.extensions; a wrong key or witness list stops start-up here.
     for module in (crypto, audit_service, witnessing, auth_service):
         module.init_app(app)
+    audit_service.use_event_scope(permissions_dpo.event_organisations)
     engine = db.make_engine(settings.database_url)
     app.extensions["hub_engine"] = engine
     db.bind(engine)
@@ -52,6 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from hub import web
 
     login_manager.init_app(app)
+    login_manager.user_loader(auth_service.load_session)
     web.init_app(app)  # sign-in check first: an anonymous POST is sent to sign in, not told about CSRF
     csrf.init_app(app)
     _blueprints(app)

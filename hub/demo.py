@@ -156,7 +156,7 @@ def _nhs_test_number(rng: random.Random) -> str:
     """A valid NHS number from the 999 test range (never issued to a real person)."""
     while True:
         digits = "999" + "".join(str(rng.randint(0, 9)) for _ in range(6))
-        total = sum(int(d) * w for d, w in zip(digits, range(10, 1, -1)))
+        total = sum(int(d) * w for d, w in zip(digits, range(10, 1, -1), strict=True))
         check = 11 - total % 11
         check = 0 if check == 11 else check
         if check != 10:

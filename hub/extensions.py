@@ -14,16 +14,10 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.sign_in"
 login_manager.login_message = "Sign in to continue."
 login_manager.login_message_category = "info"
-# Sessions are checked server-side on every request (hub.auth.service.load_session), which is
+# Sessions are checked server-side on every request (hub.auth.service.load_session, the user loader
+# hub.app hands to it: this module sits below every package), which is
 # stronger than flask-login's IP/agent fingerprint and survives a mobile network change.
 login_manager.session_protection = None
-
-
-@login_manager.user_loader
-def _load_user(token: str):
-    from hub.auth.service import load_session
-
-    return load_session(token)
 
 
 #: The app that code running outside any app context reads its settings from: the tests' direct

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request
 
 MULTI_LINE_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -50,7 +50,6 @@ def _pairs_refused(pairs: MultiDict, values: re.Pattern) -> bool:
 
 
 def _files_refused(files: MultiDict) -> bool:
-    stored: FileStorage
     return any(SINGLE_LINE_REFUSED.search(key) or SINGLE_LINE_REFUSED.search(stored.filename or "")
                for key, stored in files.items(multi=True))
 

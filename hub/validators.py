@@ -18,7 +18,7 @@ def nhs_number(value: str) -> str:
     digits = re.sub(r"[\s-]", "", value or "")
     if not re.fullmatch(r"\d{10}", digits):
         raise ValueError("Enter an NHS number of 10 digits, like 943 476 5919")
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
     check = 11 - total % 11
     if check == 11:
         check = 0
@@ -36,7 +36,7 @@ def unique_pupil_number(value: str) -> str:
               for c in upn[1:]]
     if -1 in values:
         raise ValueError("That unique pupil number is not valid: check the last character")
-    total = sum(v * w for v, w in zip(values, range(2, 14)))
+    total = sum(v * w for v, w in zip(values, range(2, 14), strict=True))
     if UPN_CHECK_LETTERS[total % 23] != upn[0]:
         raise ValueError("That unique pupil number is not valid: the check letter does not match")
     return upn

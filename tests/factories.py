@@ -66,7 +66,7 @@ def valid_nhs_number(seed: int) -> str:
     n = seed
     while True:
         digits = f"999{n % 1000000:06d}"
-        total = sum(int(d) * w for d, w in zip(digits, range(10, 1, -1)))
+        total = sum(int(d) * w for d, w in zip(digits, range(10, 1, -1), strict=True))
         check = 11 - total % 11
         check = 0 if check == 11 else check
         if check != 10:

@@ -111,7 +111,8 @@ def test_the_sso_command_sets_an_organisations_provider(runner, app):
                                  "--client-id", "hub", "--client-secret", "x"])
     assert result.exit_code == 0, result.output
     assert admin.sso_provider_for(org.id).issuer == "https://idp.example.test"
-    bad = runner.invoke(args=["sso", "set", "NOPE", "--issuer", "https://x", "--client-id", "a", "--client-secret", "b"])
+    bad = runner.invoke(args=["sso", "set", "NOPE", "--issuer", "https://x", "--client-id", "a",
+                              "--client-secret", "b"])
     assert bad.exit_code != 0 and "No organisation" in bad.output
 
 
@@ -162,7 +163,8 @@ def test_an_administrator_resets_a_forgotten_password_and_the_person_is_signed_o
     assert auth_service.check_password("forgot@school.example.test", "a new temporary password", None).status == "ok"
     assert auth_service.check_password("forgot@school.example.test", "correct horse battery", None).status == "wrong"
     assert theirs.get("/").status_code == 302  # signed out everywhere
-    event = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user", AuditEvent.action == "update",
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user",
+                                                          AuditEvent.action == "update",
                                                           AuditEvent.object_id == str(person.id))
                                  .order_by(AuditEvent.id.desc())).first()
     assert '"password-reset"' in event.detail and "a new temporary password" not in event.detail

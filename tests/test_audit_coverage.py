@@ -47,7 +47,7 @@ def _share(child, recipient_org, sender_org=None) -> int:
     share pages have something to open."""
     from datetime import date
 
-    from hub.sharing import service
+    from hub.sharing import service as sharing
     from hub.sharing.legal_bases import BasisChoice
     from hub.sharing.models import (
         Category,
@@ -63,7 +63,7 @@ def _share(child, recipient_org, sender_org=None) -> int:
     role = Role.social_worker if sender_org is None else Role.mace_chair
     worker, _ = make_user(la, role)
     manager, _ = make_user(la, role)
-    return service.create_share(worker, service.ShareDraft(
+    return sharing.create_share(worker, sharing.ShareDraft(
         child_id=child.id, category=Category.other, summary="s", content="c", purpose="p",
         recipient_org_ids=[recipient_org.id], source_kind=SourceKind.organisation, source_description="team",
         obtained_how=ObtainedHow.observation, obtained_on=date.today(),
@@ -75,14 +75,14 @@ def _share(child, recipient_org, sender_org=None) -> int:
 def _episode(child) -> int:
     """A missing episode about the child (the walking user is the hub's DPO, who may read it)."""
     from hub.db import utcnow
-    from hub.missing import service
+    from hub.missing import service as missing
     from hub.missing.models import Classification, MissingFrom, RiskGrade
     from tests.factories import involve
 
     force = make_org(OrgKind.police)
     involve(child, force)
     officer, _ = make_user(force, Role.police_officer)
-    return service.record_episode(officer, child.id, service.EpisodeDetails(
+    return missing.record_episode(officer, child.id, missing.EpisodeDetails(
         police_reference="COVERAGE/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)).id
 

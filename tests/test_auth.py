@@ -33,7 +33,8 @@ def test_a_user_signs_in_with_password_and_totp_and_reaches_the_home_page(client
     page = client.get("/")
     assert page.status_code == 200
     assert user.name in page.get_data(as_text=True)
-    events = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "sign-in", AuditEvent.outcome == "done"))
+    events = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "sign-in",
+                                                           AuditEvent.outcome == "done"))
     assert [e.actor_user_id for e in events] == [user.id]
 
 
@@ -187,8 +188,9 @@ def test_a_wrong_totp_code_is_refused(client, dsl):
     user, secret = dsl
     _password_step(client, user)
     page = client.get("/auth/two-factor")
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
     response = client.post("/auth/two-factor", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
-                                                     "code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"})
+                                                     "code": wrong})
     assert "The security code is not right" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
 

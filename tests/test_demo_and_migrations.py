@@ -48,7 +48,8 @@ def test_demo_data_builds_northbridge_central_mace_as_the_issue_lists_it(runner,
     assert runner.invoke(args=["demo-data"]).exit_code == 0
     s = db.session()
     group = s.scalar(select(MaceGroup).where(MaceGroup.code == "MACE-CENTRAL"))
-    members = {m.user.email.split("@")[0]: m for m in s.scalars(select(MaceMember).where(MaceMember.group_id == group.id))}
+    members = {m.user.email.split("@")[0]: m
+               for m in s.scalars(select(MaceMember).where(MaceMember.group_id == group.id))}
     assert {"school.nurse", "dsl.northbridge", "police.coordinator", "social.worker", "mace.chair"} <= {
         name for name, m in members.items() if m.current_on(date.today())}
     assert not members["mace.member"].current_on(date.today())  # an ended membership

@@ -121,7 +121,8 @@ def test_installed_security_sensitive_packages_have_the_known_fixes(package):
     minimum = {
         "flask": (3, 1, 1),        # 3.1.1: signing key rotation fallback used the wrong key
         "werkzeug": (3, 1, 4),     # 3.1.4/3.1.5: safe_join on Windows device names, multipart limits
-        "authlib": (1, 6, 11),     # 1.6.4-1.6.11: JWS crit-header forgery, oversized JOSE tokens, state bound to session (GHSA-jj8c-mmj3-mmgv)
+        # 1.6.4-1.6.11: JWS crit-header forgery, oversized JOSE tokens, state bound to session (GHSA-jj8c-mmj3-mmgv)
+        "authlib": (1, 6, 11),
         "cryptography": (44, 0, 1),  # bundled OpenSSL fixes
     }[package]
     installed = tuple(int(p) for p in re.findall(r"\d+", version(package))[:3])

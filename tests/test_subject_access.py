@@ -116,7 +116,7 @@ def _workbook(content: bytes):
 
 def _sheet_rows(book, title) -> list[dict]:
     rows = list(book[title].iter_rows(values_only=True))
-    return [dict(zip(rows[0], row)) for row in rows[1:]]
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 def test_the_hub_dpo_gets_every_share_decision_correction_and_onward_share(app, world, shares):

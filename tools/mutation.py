@@ -130,7 +130,8 @@ def run(name: str, children: int, resume: bool = False, fresh: bool = False) -> 
     target = TARGETS[name]
     scratch = ROOT / ".mutation" / name
     resume = resume and scratch.exists()
-    rerun = [m for m, status in _results(name).items() if status in ("survived", "no tests", "timeout")] if resume else []
+    unfinished = ("survived", "no tests", "timeout")
+    rerun = [m for m, status in _results(name).items() if status in unfinished] if resume else []
     if scratch.exists() and not resume:
         shutil.rmtree(scratch)
     # The cached world is built by the tests' own code, which may have changed since.

@@ -66,7 +66,8 @@ def _clean_org(details: OrganisationDetails, existing_id: int | None) -> dict:
     if not valid_hours(*hours):
         errors["working_hours_start"] = "Enter working hours as HH:MM, like 08:00 and 18:00, the start before the end"
     s = db.session()
-    if code and s.scalar(select(Organisation.id).where(Organisation.code == code, Organisation.id != (existing_id or 0))):
+    if code and s.scalar(select(Organisation.id).where(Organisation.code == code,
+                                                       Organisation.id != (existing_id or 0))):
         errors["code"] = "Another organisation already has this code"
     if identifier and s.scalar(select(Organisation.id).where(
             Organisation.kind == details.kind, Organisation.identifier == identifier,
@@ -85,7 +86,8 @@ def create_organisation(actor: User | None, details: OrganisationDetails) -> Org
         org = Organisation(**_clean_org(details, None))
         s.add(org)
         s.flush()
-        audit.record("create", actor=actor, object_type="organisation", object_id=org.id, detail={"kind": org.kind.value})
+        audit.record("create", actor=actor, object_type="organisation", object_id=org.id,
+                     detail={"kind": org.kind.value})
     return org
 
 
@@ -133,7 +135,8 @@ class UserDetails:
 def _clean_user(details: UserDetails, existing_id: int | None) -> dict:
     errors: dict[str, str] = {}
     try:
-        email = validate_email(details.email or "", check_deliverability=False, test_environment=True).normalized.lower()
+        email = validate_email(details.email or "", check_deliverability=False,
+                               test_environment=True).normalized.lower()
     except EmailNotValidError:
         errors["email"] = "Enter an e-mail address in the correct format, like name@example.org"
         email = ""

@@ -15,6 +15,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,7 +137,8 @@ def create_client(org_code: str, name: str, scopes: str, *, client_id: str | Non
         raise Invalid(errors)
     secret = secret or secrets.token_urlsafe(32)
     with unit_of_work() as s:
-        client = ApiClient(client_id=client_id or f"hub-{secrets.token_hex(8)}", secret_hash=auth_service.hash_password(secret),
+        client = ApiClient(client_id=client_id or f"hub-{secrets.token_hex(8)}",
+                           secret_hash=auth_service.hash_password(secret),
                            organisation_id=org.id, name=name.strip(), scopes=" ".join(sorted(set(wanted))),
                            active=True)
         s.add(client)

@@ -27,7 +27,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 EPISODE_ID = "<int:episode_id>"  # the range is checked by the service (a 404 either way)
 #: Visible ASCII, no spaces: what an agency system's generated key (a UUID, say) looks like.
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,%d}" % service.IDEMPOTENCY_KEY_MAX)
+IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{service.IDEMPOTENCY_KEY_MAX}}}")
 JSON_TYPES = {"POST": {"application/json"}, "PATCH": {"application/merge-patch+json", "application/json"}}
 
 

@@ -550,7 +550,8 @@ def export_xlsx(actor: User, filters: EventFilter) -> bytes:
     rows = ([e.seq, e.occurred_at, e.outcome, e.action, e.actor_user_id,
              users[e.actor_user_id].name if e.actor_user_id in users else "",
              orgs[e.actor_org_id].name if e.actor_org_id in orgs else "", e.actor_roles, e.auth_method,
-             e.object_type, e.object_id, e.child_id, children.get(e.child_id, ""), e.access_basis, e.purpose, e.legal_basis, e.request_id,
+             e.object_type, e.object_id, e.child_id, children.get(e.child_id, ""), e.access_basis, e.purpose,
+             e.legal_basis, e.request_id,
              e.client_address, e.detail] for e in events)
     content = write_xlsx("Audit log", XLSX_HEADERS, rows)
     with unit_of_work():

@@ -60,7 +60,8 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     sha = _sha256
     while len(level) > 1:
         pairs = iter(level)
-        parents = [sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs)]
+        # Two at a time from one iterator: an odd last hash is left over, and carried up below.
+        parents = [sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
         if len(level) & 1:
             parents.append(level[-1])
         level = parents

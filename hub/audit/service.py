@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import rfc8785
@@ -30,7 +31,6 @@ from hub.audit.models import (
     AuditEvent, AuditEventChild, AuditEventOrganisation, AuditHead, AuditNode, AuditVerification, Cosignature,
     SignedTreeHead,
 )
-from hub.permissions import dpo as scope_rule
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,9 @@ def _plain(value: Any) -> bool:
     if kind is int:
         return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii() or not _plain(item):
-                return False
-        return True
+        return all(type(key) is str and key.isascii() and _plain(item) for key, item in value.items())
     if kind is list:
-        for item in value:
-            if not _plain(item):
-                return False
-        return True
+        return all(_plain(item) for item in value)
     return False
 
 
@@ -185,7 +179,8 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     now = datetime.now(timezone.utc)
     actors: dict[int, tuple] = {}  # each actor's columns worked out once per append
     details = [_detail(entry) for _, entry in entries]
-    rows = [_event_row(now, actor, origin, entry, detail, actors) for (actor, entry), detail in zip(entries, details)]
+    rows = [_event_row(now, actor, origin, entry, detail, actors)
+            for (actor, entry), detail in zip(entries, details, strict=True)]
     listings = [listed_children(detail) for detail in details]
     # A Core insert, not session.add(): events never change after this but for integration, so
     # the ORM's unit of work would only add cost to the one write every request makes.
@@ -195,7 +190,8 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
     table = AuditEvent.__table__
     ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
     connection.execute(insert(AuditEventChild.__table__), [
-        {"event_id": event_id, "child_id": child} for event_id, children in zip(ids, listings) for child in children])
+        {"event_id": event_id, "child_id": child}
+        for event_id, children in zip(ids, listings, strict=True) for child in children])
 
 
 def _detail(entry: Entry) -> dict[str, Any] | None:
@@ -264,6 +260,24 @@ INTEGRATE_BATCH = 5000
 _PENDING_COLUMNS = ["id"] + [name for name in LEAF_FIELDS if name != "seq"]
 
 
+#: The rule deciding whose organisation DPO sees each entry (hub.permissions.dpo's
+#: `event_organisations`: who holds a child is an access rule). hub.permissions depends on this
+#: module (every refusal is audited), so the rule is handed to it at start-up (hub.app) instead
+#: of imported: the dependency runs one way.
+EventScopeRule = Callable[[Any, Sequence[Mapping[str, Any]]], list[dict[str, int]]]
+_event_scope_rule: list[EventScopeRule] = []
+
+
+def use_event_scope(rule: EventScopeRule) -> None:
+    _event_scope_rule[:] = [rule]
+
+
+def _event_scope() -> EventScopeRule:
+    if not _event_scope_rule:  # never an entry sequenced without its index rows
+        raise RuntimeError("the audit log's event scope rule is not set up (hub.app's create_app hands it over)")
+    return _event_scope_rule[0]
+
+
 def integrate(limit: int = INTEGRATE_BATCH) -> int:
     """Sequence up to `limit` pending entries; the number sequenced."""
     table = AuditEvent.__table__
@@ -284,7 +298,7 @@ def integrate(limit: int = INTEGRATE_BATCH) -> int:
         # Whose organisation DPO sees each entry, decided now (a second or so after it happened,
         # by the relationships of the moment) and committed with its number: never an entry
         # sequenced and not indexed. Not part of the leaf.
-        if scope := scope_rule.event_organisations(connection, pending):
+        if scope := _event_scope()(connection, pending):
             connection.execute(insert(AuditEventOrganisation.__table__), scope)
         connection.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
                            .values(tree_size=size + len(updates)))
@@ -521,7 +535,9 @@ def extension_problem(anchor: Anchor, size: int, root: bytes) -> str | None:
     if anchor.size == 0:
         return None if anchor.root == merkle.EMPTY_ROOT else f"{anchor.source} has a wrong root for an empty log"
     if anchor.size == size:
-        return None if anchor.root == root else f"the first {size} entries no longer produce the root of {anchor.source}"
+        if anchor.root == root:
+            return None
+        return f"the first {size} entries no longer produce the root of {anchor.source}"
     return proof_problem(anchor, size, root, prefetch(merkle.consistency_nodes(anchor.size, size)))
 
 

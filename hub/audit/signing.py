@@ -162,7 +162,7 @@ def _submit(sizes: dict[witnessing.Witness, int], head: SignedTreeHead, note: st
             continue
         requests_.append((witness, witnessing.request_body(old, proof, note)))
         olds.append(old)
-    return list(zip(witnessing.submit(requests_), olds))
+    return list(zip(witnessing.submit(requests_), olds, strict=True))
 
 
 def _judge(reply: witnessing.Reply, body: str, result: Publication, lines: dict[str, tuple[str, int]]) -> None:

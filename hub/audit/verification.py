@@ -227,7 +227,7 @@ def _check_numbering(result: Verification, session) -> int:
 def _fields_match(row, leaf: bytes) -> bool:
     """The event's columns say what its signed leaf says (parsing the leaf is much cheaper than
     re-canonicalising the columns, and a leaf that is not canonical fails the tree anyway)."""
-    fields = dict(zip(LEAF_FIELDS, row[4:]))
+    fields = dict(zip(LEAF_FIELDS, row[4:], strict=True))
     fields["occurred_at"] = rfc3339(fields["occurred_at"])
     fields["detail"] = json.loads(fields["detail"]) if fields["detail"] else None
     try:

@@ -397,9 +397,9 @@ def verify_export(data: dict[str, Any], pinned_public_key_pem: str | None = None
             return ["the export's public key is not the trusted key that signed its tree head"]
     if not _signature_ok(head, public_key):
         return ["tree head signature does not verify with the public key"]
-    if witnesses:
-        if problems := _check_checkpoint(data, head, public_key, witnesses, len(witnesses) if quorum is None else quorum):
-            return problems
+    quorum = len(witnesses) if quorum is None else quorum
+    if witnesses and (problems := _check_checkpoint(data, head, public_key, witnesses, quorum)):
+        return problems
     entries, errors = _parse_entries(data["entries"], head.tree_size)
     if errors:
         return errors

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from contextlib import suppress
 
 from hub.devmail.catcher import CatcherRefused, refuse_production, serve
 
@@ -26,10 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     with serve(args.smtp_port, args.http_port) as running:
         print(f"Mail catcher: SMTP on 127.0.0.1:{running.smtp_port}, e-mails at http://127.0.0.1:{running.http_port}/",
               flush=True)
-        try:
+        with suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

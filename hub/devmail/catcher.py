@@ -159,7 +159,9 @@ def _free_port() -> int:
 def serve(smtp_port: int = 1025, http_port: int = 1080, mailbox: Mailbox | None = None) -> Iterator[Running]:
     """Run the SMTP server and the pages on loopback until the block ends (port 0: any free port)."""
     refuse_production()
-    from aiosmtpd.controller import Controller
+    # aiosmtpd is in the dev and test extras only: a production install refuses above, saying why,
+    # rather than failing to import.
+    from aiosmtpd.controller import Controller  # noqa: PLC0415 - see above
 
     mailbox = mailbox or Mailbox()
     smtp_port = smtp_port or _free_port()  # aiosmtpd checks its own port, so it needs a real one

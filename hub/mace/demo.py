@@ -129,10 +129,12 @@ def _meetings(s, group, users, orgs, subjects, today) -> list[MaceMeeting]:
     for days in (70, 42, 9, -21):
         when = datetime.combine(today - timedelta(days=days), time(9, 30), timezone.utc)
         held = days > 0
-        meeting = MaceMeeting(group_id=group.id, scheduled_for=when, venue="Northbridge Civic Centre, room 2 (fictional)",
+        meeting = MaceMeeting(group_id=group.id, scheduled_for=when,
+                              venue="Northbridge Civic Centre, room 2 (fictional)",
                               status=MeetingStatus.held if held else MeetingStatus.scheduled,
                               held_at=when + timedelta(hours=2) if held else None,
-                              notes="Fictional minutes: the group reviewed each child, place and person." if held else None,
+                              notes=("Fictional minutes: the group reviewed each child, place and person."
+                                     if held else None),
                               created_by_user_id=chair.id)
         s.add(meeting)
         s.flush()
@@ -144,7 +146,8 @@ def _meetings(s, group, users, orgs, subjects, today) -> list[MaceMeeting]:
                                      organisation_id=users[local].organisation_id, attendance=Attendance.present))
         for position, child_id in enumerate(discussed):
             item = MaceAgendaItem(meeting_id=meeting.id, position=position, child_id=child_id,
-                                  reason="Missing episode since the last meeting" if position == 0 else "Risk review due",
+                                  reason=("Missing episode since the last meeting" if position == 0
+                                          else "Risk review due"),
                                   minutes="Fictional discussion of the child's recent episodes." if held else None,
                                   decisions="Keep on the agenda; actions agreed." if held else None,
                                   # Set at a meeting held, never before it; always with its review date.
@@ -194,7 +197,8 @@ def _actions(s, group, users, orgs, meetings, subjects, people_, today) -> None:
     s.add_all([overdue, open_action, cawn])
     s.flush()
     s.add_all([
-        MaceActionUpdate(action_id=cawn.id, status=ActionStatus.done, note="Notice served (fictional).", user_id=police.id),
+        MaceActionUpdate(action_id=cawn.id, status=ActionStatus.done, note="Notice served (fictional).",
+                         user_id=police.id),
         MaceActionUpdate(action_id=cawn.id, status=ActionStatus.done, note="Seen with the child again (fictional).",
                          breach=True, user_id=police.id),
     ])

@@ -28,7 +28,8 @@ class EpisodeForm(FlaskForm):
     police_org_id = SelectField("Police force that holds the report", widget=GovSelect(), coerce=int,
                                 validate_choice=False)
     reported_on = DateInputField("Date reported missing", validators=[InputRequired("Enter the date reported missing")])
-    reported_time = TimeInputField("Time reported missing", validators=[InputRequired("Enter the time reported missing")])
+    reported_time = TimeInputField("Time reported missing",
+                                   validators=[InputRequired("Enter the time reported missing")])
     classification = RadioField(
         "Missing or absent?", widget=GovRadioInput(), choices=_choices(Classification), default="missing",
         description="Missing: whereabouts cannot be established and it is out of character or there is a risk of "

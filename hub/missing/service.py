@@ -340,7 +340,7 @@ def create_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, Episode
         entries += [(None, e) for e in missing.entries.get(ref.id, []) + found.entries.get(ref.id, [])]
         entries.append((actor, _created_entry(ref.id, ref.child_id, source, basis)))
     audit.record_many_as(entries)
-    for episode_id, (index, _, _) in zip(ids, good):
+    for episode_id, (index, _, _) in zip(ids, good, strict=True):
         results[index] = episode_id
     return results
 
@@ -386,7 +386,7 @@ def _new_rows(police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]], no
     children = set(db.session().scalars(select(Child.id).where(Child.id.in_({c for c, _ in rows}))))
     seen: set[str] = set()
     good = []
-    for index, ((child_id, details), reference) in enumerate(zip(rows, references)):
+    for index, ((child_id, details), reference) in enumerate(zip(rows, references, strict=True)):
         errors = _check_details(details, now)
         if errors:
             results[index] = Invalid(errors)

@@ -484,7 +484,7 @@ def run_worker(settings: SmtpSettings, worker: str, batch: int = 50, poll: float
     while not stop.is_set():
         outcome = {"result": RunResult()}
 
-        def deliver() -> int:
+        def deliver(outcome: dict[str, RunResult] = outcome) -> int:  # this cycle's outcome, bound now
             outcome["result"] = deliver_all(settings, worker, batch, stop=stop)
             return outcome["result"].claimed
 

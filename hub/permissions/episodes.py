@@ -10,7 +10,7 @@
 
 A school never sees an episode's attributes (risk grade, where from, looked-after status, strategy
 discussion, trigger plan): it hears of an episode only through its own notifications.
-"""
+"""  # noqa: E501 - a table's rows are not wrapped
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@
 
 A notification names the child to the school that has them on roll; it is not a route to the
 child's record (that needs a relationship of the school's own: hub.permissions.children).
-"""
+"""  # noqa: E501 - a table's rows are not wrapped
 
 from __future__ import annotations
 

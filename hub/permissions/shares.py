@@ -15,7 +15,7 @@ their organisation sent it) or nothing. An administrator or the analyst sees no 
 of shares (the register, its spreadsheet, "shared with and by us", a child's chronology, the
 intelligence of a group) filters with `share_visible` or `share_register_row`, and a share's page
 is the same clause with its id.
-"""
+"""  # noqa: E501 - a table's rows are not wrapped
 
 from __future__ import annotations
 

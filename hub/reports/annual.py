@@ -232,8 +232,8 @@ def additive_table(caption: str, first: str, labels: Sequence[str], headings: Se
     grand_key = grand if grand is not None else (name, total, total)
     columns = [first, *headings] + ([] if single else [total])
     table = Table(caption, columns, [], list(range(1, len(headings) + 1)), len(labels))
-    for r, (label, row) in enumerate(zip(labels, grid)):
-        keys = [counts.count((name, label, heading), v) for heading, v in zip(headings, row)]
+    for r, (label, row) in enumerate(zip(labels, grid, strict=True)):
+        keys = [counts.count((name, label, heading), v) for heading, v in zip(headings, row, strict=True)]
         for c, key in enumerate(keys, start=1):
             table.counts[(r, c)] = key
         if not single:
@@ -242,7 +242,7 @@ def additive_table(caption: str, first: str, labels: Sequence[str], headings: Se
         table.rows.append([label, *row] + ([] if single else [sum(row)]))
     column_sums = [sum(row[c] for row in grid) for c in range(len(headings))]
     column_keys = [grand_key] if single else [(name, total, heading) for heading in headings]
-    for c, (key, value) in enumerate(zip(column_keys, column_sums), start=1):
+    for c, (key, value) in enumerate(zip(column_keys, column_sums, strict=True), start=1):
         table.counts[(len(labels), c)] = counts.count(key, value)
         counts.total([table.counts[(r, c)] for r in range(len(labels))], key)
     if not single:

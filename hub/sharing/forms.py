@@ -146,7 +146,8 @@ def share_draft(form, child_id: int | None) -> ShareDraft:
     return ShareDraft(
         child_id=child_id, category=Category(form.category.data), summary=form.summary.data or "",
         content=form.content.data or "", purpose=form.purpose.data or "",
-        recipient_org_ids=list(getattr(form, "recipient_org_ids", None) and form.recipient_org_ids.data or []), source_kind=SourceKind(form.source_kind.data),
+        recipient_org_ids=list(getattr(form, "recipient_org_ids", None) and form.recipient_org_ids.data or []),
+        source_kind=SourceKind(form.source_kind.data),
         source_description=form.source_description.data or "", obtained_how=ObtainedHow(form.obtained_how.data),
         obtained_on=form.obtained_on.data,
         bases=legal_bases.BasisChoice(

@@ -51,7 +51,8 @@ def load(directory: Path) -> Witness:
         name = json.loads((directory / CONFIG_FILE).read_text())["name"]
         key = serialization.load_pem_private_key((directory / KEY_FILE).read_bytes(), None)
     except (OSError, ValueError, KeyError) as exc:
-        raise SystemExit(f"{directory} is not a witness directory ({exc}); run `python -m hub.witness init` first")
+        raise SystemExit(f"{directory} is not a witness directory ({exc}); "
+                         "run `python -m hub.witness init` first") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise SystemExit(f"{directory / KEY_FILE} is not an Ed25519 key")
     return Witness(name, key, Store(directory / STORE_FILE))

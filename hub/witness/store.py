@@ -102,7 +102,8 @@ class Store:
 
     def record(self, connection: sqlite3.Connection, cosigned: Cosigned) -> None:
         connection.execute(
-            "INSERT INTO checkpoint (origin, tree_size, root, note, cosignature, cosigned_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "INSERT INTO checkpoint (origin, tree_size, root, note, cosignature, cosigned_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (origin) DO UPDATE SET tree_size = excluded.tree_size, root = excluded.root, "
             "note = excluded.note, cosignature = excluded.cosignature, cosigned_at = excluded.cosigned_at",
             (cosigned.origin, cosigned.tree_size, cosigned.root, cosigned.note, cosigned.cosignature,
@@ -110,7 +111,8 @@ class Store:
 
     def refuse(self, connection: sqlite3.Connection, refusal: Refusal, request: str) -> None:
         connection.execute(
-            "INSERT INTO refusal (at, origin, status, reason, old_size, tree_size, request) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO refusal (at, origin, status, reason, old_size, tree_size, request) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (refusal.at, refusal.origin, refusal.status, refusal.reason, refusal.old_size, refusal.tree_size, request))
 
     def read(self, origin: str) -> Cosigned | None:

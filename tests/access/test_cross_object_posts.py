@@ -124,7 +124,7 @@ def post_cases(app, world) -> list[tuple[str, str, str, tuple]]:
             else:
                 choices.append(pools[a])
         for combination in itertools.product(*choices):
-            values = {a: v for a, (_k, _n, v) in zip(arguments, combination)}
+            values = {a: v for a, (_k, _n, v) in zip(arguments, combination, strict=True)}
             objects = tuple((k, n) for k, n, _v in combination if k not in ("change", "answer"))
             url = adapter.build(rule.endpoint, values)
             for user in NEAR:

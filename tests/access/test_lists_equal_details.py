@@ -134,9 +134,9 @@ def check(client, world: RichWorld, who: str, searched: str = "mace") -> list[st
     children = {c.id: c for c in s.scalars(select(Child))}
     detailed = {i for i in children if opens(client, f"/children/{i}")}
     compare("/children", ids(client.get("/children").get_data(as_text=True), r'href="/children/(\d+)"'), detailed)
-    for name, (given, family, dob) in CHILDREN.items():
+    for name, (given_name, family, dob) in CHILDREN.items():
         child_id = world.children[name].id
-        queries = [given] + ([f"{given} {family}", dob.strftime("%d/%m/%Y"), world.nhs_numbers[name]]
+        queries = [given_name] + ([f"{given_name} {family}", dob.strftime("%d/%m/%Y"), world.nhs_numbers[name]]
                              if name == searched else [])
         for query in queries:
             found = ids(client.get("/children", query_string={"name": query}).get_data(as_text=True),

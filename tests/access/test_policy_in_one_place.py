@@ -89,9 +89,8 @@ def role_tests(source: str) -> list[tuple[int, str]]:
             found.append((node.lineno, "a role set operation"))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "has_role":
             found.append((node.lineno, "has_role"))
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and _role_literal(node.value):
-            found.append((node.lineno, "a role set"))
-        elif isinstance(node, ast.Dict) and any(v is not None and _role_literal(v) for v in node.values):
+        elif ((isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and _role_literal(node.value))
+              or (isinstance(node, ast.Dict) and any(v is not None and _role_literal(v) for v in node.values))):
             found.append((node.lineno, "a role set"))
     return found
 

@@ -154,7 +154,8 @@ def test_the_cli_creates_lists_and_revokes_clients(app, runner, world):
     listing = runner.invoke(args=["api", "list-clients"])
     assert client_id in listing.output and secret not in listing.output
     assert runner.invoke(args=["api", "revoke-client", client_id]).exit_code == 0
-    assert f"{client_id}\t{world.police.code}\tepisodes:read\trevoked" in runner.invoke(args=["api", "list-clients"]).output
+    listed = runner.invoke(args=["api", "list-clients"]).output
+    assert f"{client_id}\t{world.police.code}\tepisodes:read\trevoked" in listed
     bad = runner.invoke(args=["api", "create-client", "--org", world.school.code, "--name", "x"])
     assert bad.exit_code != 0 and "police" in bad.output
     bad = runner.invoke(args=["api", "create-client", "--org", world.police.code, "--name", "x", "--scopes", "root"])

@@ -19,7 +19,6 @@ from hub.audit.models import AuditEvent, AuditEventOrganisation, AuditHead
 from hub.audit.verification import verify_log
 from hub.auth.roles import OrgKind, Role
 from hub.people.models import Enrolment
-from hub.permissions import dpo as scope_rule
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers
 
@@ -170,7 +169,7 @@ def test_the_index_is_written_in_the_sequencing_transaction(app, moved, monkeypa
     def failing(connection, events):
         raise RuntimeError("the index could not be written")
 
-    monkeypatch.setattr(scope_rule, "event_organisations", failing)
+    monkeypatch.setattr(audit, "_event_scope_rule", [failing])
     with pytest.raises(RuntimeError):
         audit.integrate()
     db.session.remove()

@@ -32,11 +32,12 @@ def test_an_organisations_dpo_pages_through_exactly_their_scope_newest_first(app
     dsl, other_dsl = make_user(school, Role.dsl)[0], make_user(other, Role.dsl)[0]
     school_dpo = make_user(school, Role.dpo)[0]
     with db.unit_of_work():  # the three routes, interleaved, and events out of scope between them
-        for n in range(70):
+        for _ in range(70):
             audit.record("read", actor=dsl, object_type="child", child_id=elsewhere.id)       # their user
             audit.record("read", actor=other_dsl, object_type="child", child_id=child.id)     # their child
             audit.record("read", actor=other_dsl, object_type="child", child_id=elsewhere.id)  # neither
-            audit.record("read", actor=other_dsl, object_type="child-list", children=[elsewhere.id, child.id])  # listing
+            audit.record("read", actor=other_dsl, object_type="child-list",  # listing
+                         children=[elsewhere.id, child.id])
             audit.record("read", actor=other_dsl, object_type="child-list", children=[elsewhere.id])  # neither
     before_search = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
     expected = list(db.session().scalars(dpo._scoped(school_dpo, select(AuditEvent.id)).where(

@@ -81,9 +81,9 @@ def test_an_integrated_entry_cannot_be_integrated_again_or_changed(app):
 
 def test_a_pending_entry_cannot_be_changed_on_its_way_into_the_log(app):
     _events(1)
-    with pytest.raises(Exception, match="append-only"):  # only seq, leaf and leaf hash may be set, together
-        with db.unit_of_work() as s:
-            s.execute(text("UPDATE audit_event SET action = 'nothing' WHERE seq IS NULL"))
+    # Only seq, leaf and leaf hash may be set, and together.
+    with pytest.raises(Exception, match="append-only"), db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_event SET action = 'nothing' WHERE seq IS NULL"))
     with pytest.raises(Exception, match="append-only"):
         with db.unit_of_work() as s:
             s.execute(text("DELETE FROM audit_event WHERE seq IS NULL"))

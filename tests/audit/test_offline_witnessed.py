@@ -82,7 +82,8 @@ def forged_export(path: Path) -> Path:
     """An export of whatever the database holds, under a genuine signature (as an operator with
     the signing key could make), bypassing every proof the hub makes."""
     head = forced_head()
-    leaves = db.session().scalars(select(AuditEvent.leaf).where(AuditEvent.seq.is_not(None), AuditEvent.seq < head.tree_size)
+    leaves = db.session().scalars(select(AuditEvent.leaf)
+                                  .where(AuditEvent.seq.is_not(None), AuditEvent.seq < head.tree_size)
                                   .order_by(AuditEvent.seq))
     data = {"format": export.FORMAT, "public_key": export.public_key_pem(), "tree_head": export.tree_head_json(head),
             "checkpoint": service.checkpoint_note(signing.origin(), head),

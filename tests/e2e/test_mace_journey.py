@@ -9,6 +9,7 @@ shows the two children linked through it; a DSL of a school outside the group ge
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from datetime import date, timedelta
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -57,10 +58,8 @@ def _open_group(page, group_name: str) -> None:
 def _flash_ok(page, text: str) -> None:
     """The page the action led to says `text`: waited for (the click only starts the navigation,
     and on a busy machine reading the page at once reads the page before it)."""
-    try:
+    with suppress(PlaywrightTimeoutError):
         page.get_by_text(text).first.wait_for(timeout=30_000)
-    except PlaywrightTimeoutError:
-        pass
     if text not in page.content():
         summary = page.locator(".govuk-error-summary, .govuk-error-message")
         raise AssertionError(f"{text!r} not on {page.url}: "

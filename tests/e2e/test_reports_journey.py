@@ -1,7 +1,7 @@
 """The picture of missing, clicked through (issue 14): the partnership's analyst opens the
 dashboard from the menu, sees charts and the same figures as tables, filters to 2026 and then to
-looked-after children (too few episodes to show figures to someone who may open none); a member of the missing team opens the patterns
-and follows a repeat-missing pattern to the child's record behind it.
+looked-after children (too few episodes to show figures to someone who may open none); a member
+of the missing team opens the patterns and follows a repeat-missing pattern to the child's record behind it.
 (The annual report's download is added to this journey with the annual report.)"""
 
 from __future__ import annotations

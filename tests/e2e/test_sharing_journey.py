@@ -17,7 +17,8 @@ def _tabs_to(page, button: str, most: int = 80) -> int:
     page.locator("body").focus()
     for presses in range(1, most + 1):
         page.keyboard.press("Tab")
-        if page.evaluate("() => (document.activeElement.innerText || document.activeElement.value || '').trim()") == button:
+        focused = "() => (document.activeElement.innerText || document.activeElement.value || '').trim()"
+        if page.evaluate(focused) == button:
             return presses
     raise AssertionError(f"{button} not reached in {most} Tab presses")
 

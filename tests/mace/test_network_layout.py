@@ -73,8 +73,8 @@ def _render(app, graph: nx.Graph, centre) -> str:
 def _generated(seed: int) -> tuple[nx.Graph, tuple[str, int]]:
     """A group's links as the hub allows them (a child, a place and a person: no two of a kind)."""
     rng = random.Random(seed)
-    nodes = [(kind, n) for kind, count in zip(KINDS, (rng.randint(2, 9), rng.randint(1, 5), rng.randint(0, 4)))
-             for n in range(count)]
+    counts = (rng.randint(2, 9), rng.randint(1, 5), rng.randint(0, 4))
+    nodes = [(kind, n) for kind, count in zip(KINDS, counts, strict=True) for n in range(count)]
     graph = nx.Graph()
     graph.add_nodes_from(nodes)
     for a in nodes:

@@ -45,13 +45,15 @@ def test_the_form_refuses_a_missing_time_and_a_time_in_the_future(team, client):
     later = utcnow() + timedelta(days=2)
     response = post_form(client, f"/missing/new/{team.child.id}", {
         "police_reference": "MP/1", "police_org_id": str(team.police.id),
-        "reported_on": [str(later.day), str(later.month), str(later.year)], "reported_time": "25:99", "classification": "missing",
+        "reported_on": [str(later.day), str(later.month), str(later.year)], "reported_time": "25:99",
+        "classification": "missing",
         "risk_grade": "high", "missing_from": "home"})
     assert response.status_code == 200
     assert "Enter a time as hours and minutes" in response.get_data(as_text=True)
     response = post_form(client, f"/missing/new/{team.child.id}", {
         "police_reference": "MP/1", "police_org_id": str(team.police.id),
-        "reported_on": [str(later.day), str(later.month), str(later.year)], "reported_time": "10:00", "classification": "missing",
+        "reported_on": [str(later.day), str(later.month), str(later.year)], "reported_time": "10:00",
+        "classification": "missing",
         "risk_grade": "high", "missing_from": "home"})
     assert "This time is in the future" in response.get_data(as_text=True)
     assert db.session().scalar(select(MissingEpisode)) is None

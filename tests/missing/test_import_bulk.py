@@ -145,7 +145,7 @@ def picture(force_id: int, officer_id: int, since_seq: int) -> dict:
         "outbox": sorted((note_name[m.notification_id], m.to_address, m.subject,
                           m.body.replace(f"/notifications/{m.notification_id}", "/notifications/N"), m.status,
                           m.attempts, m.claimed_by, m.sent_at) for m in mail),
-        "audit": [event(e) for e in events if not (e.object_type == "import-batch")],
+        "audit": [event(e) for e in events if e.object_type != "import-batch"],
         "batch_events": [event(e) for e in events if e.object_type == "import-batch"],
     }
 

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
@@ -159,12 +160,12 @@ def test_a_temporary_refusal_backs_off_longer_each_time_then_fails(world, smtp):
     clock = utcnow()
     for _ in range(delivery.MAX_ATTEMPTS):
         before = clock
-        result = delivery.deliver_all(smtp.settings, "worker-1", clock=lambda: before)
+        result = delivery.deliver_all(smtp.settings, "worker-1", clock=lambda before=before: before)
         assert result.claimed == 2 and result.sent == 0
         first = messages()[0]
         waits.append(first.next_attempt_at - before)
         clock = max(m.next_attempt_at for m in messages()) + timedelta(seconds=1)
-    assert all(later_wait >= earlier / 2 for earlier, later_wait in zip(waits, waits[1:]))
+    assert all(later_wait >= earlier / 2 for earlier, later_wait in pairwise(waits))
     assert waits[4] > waits[0] * 4  # exponential, whatever the jitter
     assert {(m.status, m.attempts) for m in messages()} == {(MessageStatus.failed, delivery.MAX_ATTEMPTS)}
     outcomes = [a.outcome for a in attempts(messages()[0].id)]

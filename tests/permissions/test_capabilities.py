@@ -279,9 +279,9 @@ def test_a_forces_system_refusal_is_audited_naming_the_episode_and_its_child(wor
         "refused", "missing-episode", str(episode.id), episode.child_id, "update")
     with pytest.raises(NotFound):
         load_force_episode(actor, first, "read", first - 1)  # past the column's range: no such episode
-    with deactivated(world, next(n for n, u in world.users.items() if u.id == actor.id)) as inactive:
-        with pytest.raises(NotFound):
-            load_force_episode(inactive, first, "read", 2**31 - 1)
+    name = next(n for n, u in world.users.items() if u.id == actor.id)
+    with deactivated(world, name) as inactive, pytest.raises(NotFound):
+        load_force_episode(inactive, first, "read", 2**31 - 1)
 
 
 @pytest.mark.parametrize("who", EVERYONE)

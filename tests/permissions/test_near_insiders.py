@@ -73,7 +73,8 @@ def test_a_child_asked_for_by_id_is_the_child_and_its_refusal_names_it(world):
 
 @pytest.mark.parametrize("who", EVERYONE)
 def test_only_the_chair_chairs(world, who):
-    chaired = set(db.session().scalars(select(MaceGroup.id).where(MaceGroup.id.in_(chaired_group_ids(world.user(who))))))
+    chaired = set(db.session().scalars(
+        select(MaceGroup.id).where(MaceGroup.id.in_(chaired_group_ids(world.user(who))))))
     assert chaired == ({world.group.id} if who == "chair" else set()), who
 
 
@@ -215,7 +216,8 @@ def test_a_figure_links_only_to_records_the_viewer_may_open_and_the_analyst_to_n
 @pytest.mark.parametrize("who", EVERYONE)
 def test_who_has_seen_this_record_is_the_hub_dpos_and_the_holding_organisations_dpos(world, who):
     for name, child in world.children.items():
-        assert may_review_child_audit(world.user(who), child.id) == (name in SUBJECT_ACCESS.get(who, set())), (who, name)
+        reviews = name in SUBJECT_ACCESS.get(who, set())
+        assert may_review_child_audit(world.user(who), child.id) == reviews, (who, name)
 
 
 def test_a_profile_is_asked_for_by_its_childs_integer_id_alone(world):
@@ -270,6 +272,7 @@ MACE_TYPES = {"meeting": "mace-meeting", "item": "mace-agenda-item", "location":
 def test_a_share_that_is_not_intelligence_is_no_mace_object(world):
     with pytest.raises(NotFound):
         load_mace_object(world.user("member"), ShareRecord, world.shares["sent"].id)
-    assert load_mace_object(world.user("member"), ShareRecord, world.shares["intel"].id)[0].id == world.shares["intel"].id
+    intel = world.shares["intel"].id
+    assert load_mace_object(world.user("member"), ShareRecord, intel)[0].id == intel
     with pytest.raises(NotFound):
         load_mace_object(world.user("member"), MaceGroup, str(world.group.id))  # an id is an integer

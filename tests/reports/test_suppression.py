@@ -45,7 +45,7 @@ def test_secondary_suppression_runs_until_every_row_and_column_is_safe():
     values = [[2, 40, 40], [40, 40, 3], [40, 40, 40]]
     published = suppress_table(values, 10)
     grid = [row[:-1] for row in published[:-1]]
-    for line in grid + [list(col) for col in zip(*grid)]:
+    for line in grid + [list(col) for col in zip(*grid, strict=True)]:
         assert sum(1 for v in line if v == C) != 1, published
 
 
@@ -55,7 +55,7 @@ def test_a_suppressed_table_never_lets_a_hidden_cell_be_worked_out_from_a_total(
     for cells in itertools.product([0, 1, 5, 12], repeat=6):
         values = [list(cells[:3]), list(cells[3:])]
         published = suppress_table(values, 10)
-        lines = published + [list(col) for col in zip(*published)]
+        lines = published + [list(col) for col in zip(*published, strict=True)]
         for line in lines:
             assert sum(1 for v in line if v == C) != 1, (values, published)
 

@@ -313,7 +313,8 @@ def test_no_one_shares_with_their_own_organisation(world):
 
 
 def test_a_share_needs_a_recipient(world):
-    _refused(world["worker"], draft(world, recipient_org_ids=[]), "recipient_org_ids", "Choose who you are sharing with")
+    _refused(world["worker"], draft(world, recipient_org_ids=[]), "recipient_org_ids",
+             "Choose who you are sharing with")
 
 
 @pytest.mark.parametrize("who", ["other_dsl", "nobody"])
@@ -399,7 +400,8 @@ def test_consent_is_recorded_only_by_a_practitioner_who_may_see_the_child(world)
     outsider = make_user(world["other_school"], Role.dsl)[0]
     with pytest.raises(NotFound):
         consent_service.record_consent(outsider, consent_service.ConsentDetails(
-            child_id=world["child"].id, given_by=GivenBy.parental_responsibility, giver_description="her mother", given=True,
+            child_id=world["child"].id, given_by=GivenBy.parental_responsibility, giver_description="her mother",
+            given=True,
             purposes=[Category.risk_assessment], recipient_org_ids=[world["school"].id],
             obtained_on=date.today()))
     assert _consents() == 0 and consent_service.consents_for(outsider, world["child"].id) == []

@@ -236,7 +236,8 @@ def _owed(actor: User):
     home page runs on every page, so nothing here is loaded row by row or decrypted)."""
     today = date.today()
     confirmed = select(MaceOutcome.id).where(
-        MaceOutcome.meeting_id == MaceAgendaItem.meeting_id, MaceOutcome.organisation_id == MaceAttendance.organisation_id,
+        MaceOutcome.meeting_id == MaceAgendaItem.meeting_id,
+        MaceOutcome.organisation_id == MaceAttendance.organisation_id,
         MaceOutcome.child_id == MaceAgendaItem.child_id, MaceOutcome.confirmed_at.is_not(None)).exists()
     return (select(MaceAgendaItem.meeting_id, MaceAttendance.organisation_id, MaceAgendaItem.child_id).distinct()
             .join(MaceMeeting, MaceMeeting.id == MaceAgendaItem.meeting_id)

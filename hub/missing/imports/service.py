@@ -358,7 +358,7 @@ def _apply_new_in_bulk(run: _Run, new: list[tuple[ParsedRow, int]]) -> list[tupl
                     run.batch.id, len(new))
         return new
     left = []
-    for (row, child_id), result in zip(new, results):
+    for (row, child_id), result in zip(new, results, strict=True):
         if isinstance(result, Invalid):
             run.errors.extend(RowError(row.row_number, _reason(name, message))
                               for name, message in result.errors.items())
