@@ -25,6 +25,7 @@ from hub.db import Base
 from hub.mace.models import MaceAgendaItem, MaceMeeting, MaceMember
 from hub.notifications.models import Notification
 from hub.people.models import Enrolment
+from hub.retention.models import RetentionRecord
 from tests.access import policy
 from tests.factories import csrf_token
 
@@ -41,7 +42,8 @@ MAY_CHANGE = {"user_session", "sign_in_attempt"}
 NO_OBJECT = {"people.break_glass",  # the way in to a child one cannot see (tests/test_people.py)
              "missing_import.index", "missing_import.mapping", "notifications.closures", "audit.close_flags",
              "audit.verify", "admin.new_child", "admin.closures", "admin.gateways", "admin.new_organisation",
-             "admin.new_user"}
+             "admin.new_user",
+             "retention.period"}  # the period of the DPO's own organisation: a setting, no one else's object
 
 
 def _sees(user: str, kind: str, name: str, extra: dict) -> bool:
@@ -66,6 +68,8 @@ def _sees(user: str, kind: str, name: str, extra: dict) -> bool:
         return "roll_a" in policy.child_record(user)
     if kind in ("org", "user", "enrolment"):
         return "hub_admin" in policy.ROLES[user]  # an administrator's object
+    if kind == "retention":
+        return policy.retention_keeper(user, name)
     raise KeyError(kind)
 
 
@@ -78,6 +82,7 @@ def _pools(world) -> tuple[dict, dict]:
                  for n in s.scalars(select(Notification))}
     extra = {**members, **{f"notification-{i}": who for i, who in addressed.items()}}
     items = {i: group_of_meeting[m] for i, m in s.execute(select(MaceAgendaItem.id, MaceAgendaItem.meeting_id))}
+    owners = {o.id: k for k, o in world.orgs.items()}
     pools = {
         "child_id": [("child", k, world.children[k].id) for k in CHILDREN],
         "share_id": [("share", k, sh.id) for k, sh in world.shares.items() if k in ("sent", "decided")],
@@ -97,6 +102,12 @@ def _pools(world) -> tuple[dict, dict]:
         "user_id": [("user", "sw_h", world.users["sw_h"].id)],
         "enrolment_id": [("enrolment", f"enrolment-{i}", i) for i in s.scalars(select(Enrolment.id).limit(1))],
         "closure_id": [],
+        # A record under retention of each owning organisation, named by the organisation; the
+        # world holds no legal hold to lift.
+        "retention_id": [("retention", owners[org], i) for org, i in s.execute(
+            select(RetentionRecord.owning_org_id, func.min(RetentionRecord.id))
+            .group_by(RetentionRecord.owning_org_id)).all()],
+        "hold_id": [],
         "gateway_id": [],
         "message_id": [],
         "change": [("change", "first", None)],
@@ -163,7 +174,7 @@ def test_every_form_route_naming_an_object_is_posted(rich_app, cases):
     routes = {r.endpoint for r in rich_app.url_map.iter_rules() if "POST" in r.methods and r.arguments
               and r.endpoint.split(".")[0] not in ("auth", "api", "sso") and r.endpoint not in NO_OBJECT}
     without = {"admin.remove_closure", "admin.change_gateway", "admin.retry_message",
-               "notifications.remove_closure"}  # no such object in the world: a 404 whoever asks
+               "notifications.remove_closure", "retention.lift"}  # no such object in the world: a 404 whoever asks
     assert {c[0] for c in cases} == routes - without
     print(f"\nCross-object POSTs: {len(routes)} form routes, {len(cases)} posts by near-insiders")
 

@@ -255,10 +255,18 @@ def test_a_hold_set_after_approval_stops_the_worker_the_cli_and_the_destroy_step
     created = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "legal-hold",
                                                           AuditEvent.action == "create"))
     assert json.loads(created.detail) == {"kind": "subject_access", "record_class": "social_care_record"}
+    # Another authority's DPO cannot lift it: a 404, as for a hold that does not exist.
+    with pytest.raises(NotFound):
+        service.lift_hold(world.dpo2.user, hold.id, "Not ours to lift")
+    db.session().rollback()
     # Lifted, audited, and then the CLI destroys it.
     service.lift_hold(world.dpo1.user, hold.id, "Request answered")
+    refused = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "legal-hold",
+                                                          AuditEvent.actor_user_id == world.dpo2.user.id))
+    assert refused is not None and refused.outcome == "refused"
     lifted = db.session().scalar(select(AuditEvent).where(AuditEvent.object_type == "legal-hold",
-                                                         AuditEvent.action == "update"))
+                                                         AuditEvent.action == "update",
+                                                         AuditEvent.actor_user_id == world.dpo1.user.id))
     assert (lifted.actor_user_id, json.loads(lifted.detail)) == (world.dpo1.user.id,
                                                                  {"change": "lifted", "kind": "subject_access"})
     result = runner.invoke(args=["retention", "destroy"])
