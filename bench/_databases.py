@@ -8,6 +8,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
 from hub import db
 
 
@@ -16,9 +19,6 @@ def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
     """Create `<prefix>_<pid>` on the server `server_url` points at (its own database name is
     ignored) and yield that database's SQLAlchemy URL; drop it afterwards, closing any connection
     still open to it (WITH (FORCE): PostgreSQL 13+)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     name = f"{prefix}_{os.getpid()}"
     url = make_url(server_url)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")

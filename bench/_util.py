@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -20,8 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 import pyotp
 import requests
+from sqlalchemy.engine import make_url
+
+from bench.audit_log import _environment
+from bench.notifications import _free_port, _smtp_server
+from hub import db
+from hub.audit import service as audit
+from hub.auth import service as auth_service
+from hub.auth.models import User
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -52,8 +62,6 @@ def figures(latencies_s: list[float], elapsed_s: float | None = None) -> dict:
 
 def serve(app_spec: str, env: dict, workers: int = 2, timeout: int = 60) -> tuple[subprocess.Popen, str]:
     """`gunicorn -w N` on a free loopback port; returns once /health answers."""
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -94,8 +102,6 @@ def flask(args: list[str], env: dict, timeout: float = 600) -> subprocess.Comple
 def delivery_worker(env: dict):
     """`flask --app hub notifications deliver` (its integrator thread sequences the audit log
     every second) with a local aiosmtpd sink for its e-mails; both stopped at the end."""
-    from bench.notifications import _free_port, _smtp_server
-
     port = _free_port()
     smtp = _smtp_server(port)
     env = {**env, "HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(port), "HUB_SMTP_TIMEOUT": "10",
@@ -121,9 +127,6 @@ def verify_log(env: dict) -> tuple[bool, str, int]:
     integrated = flask(["audit", "integrate"], env)
     assert integrated.returncode == 0, integrated.stderr[-2000:]
     result = flask(["audit", "verify"], env, timeout=1800)
-    from hub import db
-    from hub.audit import service as audit
-
     db.session.remove()
     pending = audit.pending().count
     db.session.remove()
@@ -132,8 +135,6 @@ def verify_log(env: dict) -> tuple[bool, str, int]:
 
 def environment(folder: Path, database_url: str | None = None, development: bool = False) -> None:
     """The hub's settings for a run (keys generated, SQLite in `folder` unless a URL is given)."""
-    from bench.audit_log import _environment
-
     _environment(folder)
     if database_url:
         os.environ["HUB_DATABASE_URL"] = database_url
@@ -145,9 +146,6 @@ def environment(folder: Path, database_url: str | None = None, development: bool
 @contextlib.contextmanager
 def fresh_postgres(server_url: str):
     """A new, empty PostgreSQL database on the server of `server_url`, dropped at the end."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     url = make_url(server_url)
     name = f"hub_bench_{os.getpid()}_{secrets.token_hex(3)}"
     admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
@@ -156,8 +154,6 @@ def fresh_postgres(server_url: str):
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        from hub import db
-
         with contextlib.suppress(Exception):
             db.session.remove()
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -176,10 +172,6 @@ def scratch(prefix: str, base: str | None = None):
 
 def give_totp(user_ids: list[int]) -> dict[int, str]:
     """A confirmed TOTP secret for each user, in one transaction."""
-    from hub import db
-    from hub.auth import service as auth_service
-    from hub.auth.models import User
-
     secrets_ = {}
     with db.unit_of_work() as s:
         for user in s.query(User).filter(User.id.in_(user_ids)):

@@ -22,18 +22,29 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import rfc8785
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import MetaData, Table, event, insert, select, text
+
+from hub import create_app, db
+from hub.admin import service as admin
+from hub.audit import dpo, merkle
+from hub.audit import service as audit
+from hub.audit.models import AuditEvent
+from hub.audit.service import _nodes, rfc3339
+from hub.audit.verification import verify_log
+from hub.auth.roles import OrgKind, Role
+from hub.migrate import upgrade
 
 CHILDREN = 5000  # distinct children in the large log
 
 
 def _environment(folder: Path) -> None:
-    from cryptography.fernet import Fernet
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     os.environ.update({
@@ -45,9 +56,6 @@ def _environment(folder: Path) -> None:
 
 
 def _app():
-    from hub import create_app
-    from hub.migrate import upgrade
-
     app = create_app()
     upgrade(app)
     return app
@@ -55,12 +63,6 @@ def _app():
 
 def bench_writes(count: int) -> dict:
     """Each event in its own transaction, as a request would write it."""
-    from sqlalchemy import MetaData, Table, insert
-
-    from hub import db
-    from hub.audit import service as audit
-    from hub.audit.models import AuditEvent
-
     start = time.perf_counter()
     for i in range(count):
         with db.unit_of_work():
@@ -70,7 +72,7 @@ def bench_writes(count: int) -> dict:
     # The baseline: the same row into a plain copy of the table (no triggers, no hashing, no lock).
     plain_table = Table("bench_plain", MetaData(), *[c._copy() for c in AuditEvent.__table__.columns])
     plain_table.create(db.session().get_bind())
-    row = {"occurred_at": datetime.now(timezone.utc), "outcome": "done", "action": "read", "object_type": "child",
+    row = {"occurred_at": datetime.now(UTC), "outcome": "done", "action": "read", "object_type": "child",
            "access_basis": "enrolment", "leaf": b"{}", "leaf_hash": b"\0" * 32, "request_id": "bench"}
     start = time.perf_counter()
     for i in range(count):
@@ -83,17 +85,10 @@ def bench_writes(count: int) -> dict:
 def build_large_log(total: int, children: int = CHILDREN) -> None:
     """Bulk-load `total` realistic events with their leaves and tree nodes (fast path for the
     benchmark only: the service's append would take minutes for a million)."""
-    import rfc8785
-    from sqlalchemy import text
-
-    from hub import db
-    from hub.audit import merkle
-    from hub.audit.service import rfc3339
-
     s = db.session()
     start_size = s.execute(text("SELECT tree_size FROM audit_head WHERE id = 1")).scalar_one()
     tree = merkle.CompactRange.from_store(start_size, _node_reader(s))
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
     rng = random.Random(7)
     conn = s.connection().connection.driver_connection
     events, nodes = [], []
@@ -132,19 +127,10 @@ def _flush(conn, events: list, nodes: list) -> None:
 
 
 def _node_reader(session):
-    from hub.audit.service import _nodes
-
     return lambda level, index: _nodes(session, [(level, index)])[(level, index)]
 
 
 def bench_verify(total: int) -> dict:
-    from sqlalchemy import select
-
-    from hub import db
-    from hub.audit import service as audit
-    from hub.audit.models import AuditEvent
-    from hub.audit.verification import verify_log
-
     leaves = list(db.session().scalars(select(AuditEvent.leaf).order_by(AuditEvent.seq)))
     start = time.perf_counter()
     for leaf in leaves:
@@ -170,12 +156,6 @@ def bench_verify(total: int) -> dict:
 
 
 def bench_inclusion() -> dict:
-    from sqlalchemy import event
-
-    from hub import db
-    from hub.audit import merkle, service as audit
-    from hub.audit.models import AuditEvent
-
     size = audit.tree_size()
     engine = db.session().get_bind()
     queries = {"n": 0}
@@ -204,10 +184,6 @@ def bench_inclusion() -> dict:
 
 
 def bench_dpo_search() -> dict:
-    from hub.admin import service as admin
-    from hub.audit import dpo
-    from hub.auth.roles import OrgKind, Role
-
     host = admin.create_organisation(None, admin.OrganisationDetails("BENCHHOST", "Bench host", OrgKind.mace_host,
                                                                      "BENCH"))
     user = admin.create_user(None, admin.UserDetails("dpo@bench.example.test", "Bench DPO", host.id, {Role.dpo}))

@@ -52,8 +52,26 @@ import statistics
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import psycopg
+from sqlalchemy import and_, func, insert, or_, select, text
+from sqlalchemy.engine import make_url
+
+from bench import audit_log
+from bench._databases import is_postgres, throwaway_postgres
+from hub import db
+from hub.audit import dpo, merkle
+from hub.audit import service as audit
+from hub.audit.models import AuditEvent, AuditEventChild, AuditNode, AuditVerification
+from hub.audit.verification import verify_log, verify_since
+from hub.auth.models import Organisation, User, UserRole
+from hub.auth.roles import OrgKind, Role
+from hub.crypto import blind_index
+from hub.db import utcnow
+from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
+from hub.permissions.children import organisations_holding
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SEARCH_GOAL_MS = 100.0
@@ -96,8 +114,6 @@ def _met(value: float, goal: float) -> str:
 def _database(url: str):
     """A throw-away database: a new PostgreSQL database on the server `url` names, or a SQLite
     file in a temporary folder; removed at the end, also on error."""
-    from bench._databases import is_postgres, throwaway_postgres
-
     if is_postgres(url):
         with throwaway_postgres(url, "hub_bench_audit_scale") as database_url:
             yield database_url
@@ -106,16 +122,12 @@ def _database(url: str):
         try:
             yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         finally:
-            from hub import db
-
             db.session.remove()
             shutil.rmtree(folder, ignore_errors=True)
             print(f"(removed the bench database folder {folder})", flush=True)
 
 
 def _app(database_url: str, folder: Path):
-    from bench import audit_log
-
     audit_log._environment(folder)
     os.environ["HUB_DATABASE_URL"] = database_url
     return audit_log._app()
@@ -126,14 +138,6 @@ def _app(database_url: str, folder: Path):
 def build_people(rng: random.Random) -> dict:
     """Organisations, users (one role each) and children through Core inserts: no audit event,
     so the log is still empty when the bulk load starts."""
-    from sqlalchemy import insert, select
-
-    from hub import db
-    from hub.auth.models import Organisation, User, UserRole
-    from hub.auth.roles import OrgKind, Role
-    from hub.crypto import blind_index
-    from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
-
     with db.unit_of_work() as s:
         c = s.connection()
         org_rows = [dict(code="B-HOST", name="Bench hub", kind=OrgKind.mace_host, identifier="MACE1"),
@@ -211,7 +215,7 @@ def _event_rows(total: int, people: dict, rng: random.Random):
     users, held, children = people["users"], people["held"], people["children"]
     pools = {org: held[org] for org in held}
     n_users, n_children = len(users), len(children)
-    end = datetime.now(timezone.utc) - timedelta(days=1)
+    end = datetime.now(UTC) - timedelta(days=1)
     start = end - timedelta(days=5 * 365)
     step = (end - start) / max(total, 1)
     rand, randrange = rng.random, rng.randrange
@@ -239,12 +243,6 @@ def _event_rows(total: int, people: dict, rng: random.Random):
 
 def build_log(total: int, people: dict, rng: random.Random, database_url: str) -> dict:
     """Bulk-load `total` events, the listing index and the stored tree nodes; set the head."""
-    from sqlalchemy import func, select
-
-    from hub import db
-    from hub.audit import merkle
-    from hub.audit.models import AuditEvent
-
     s = db.session()
     existing = s.scalar(select(func.count()).select_from(AuditEvent))
     assert existing == 0 and s.scalar(select(func.max(AuditEvent.id))) is None, \
@@ -294,9 +292,6 @@ def build_log(total: int, people: dict, rng: random.Random, database_url: str) -
 def holders_of(children: list[int]) -> dict[int, set[int]]:
     """Every organisation holding each child, by the rule the integrator applies when it indexes
     an event (hub.permissions.children.organisations_holding), read once for the whole load."""
-    from hub import db
-    from hub.permissions.children import organisations_holding
-
     holders: dict[int, set[int]] = {}
     connection = db.session().connection()
     for start in range(0, len(children), 1000):
@@ -337,14 +332,10 @@ class _PostgresLoader:
     TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_event_organisation")
 
     def __init__(self, database_url: str):
-        from sqlalchemy.engine import make_url
-
         self.dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.phases: dict[str, float] = {}
 
     def __enter__(self):
-        import psycopg
-
         self.started = time.perf_counter()
         self.connections = {t: psycopg.connect(self.dsn) for t in self.TABLES}
         first = self.connections["audit_event"]
@@ -437,8 +428,6 @@ class _SqliteLoader:
         self.phases: dict[str, float] = {}
 
     def __enter__(self):
-        from hub import db
-
         self.started = time.perf_counter()
         self.session = db.session()
         self.connection = self.session.connection().connection.driver_connection
@@ -490,18 +479,11 @@ class _SqliteLoader:
         self.connection.execute("ANALYZE")
         self.connection.commit()
         self.phases["ANALYZE"] = time.perf_counter() - start
-        from hub import db
-
         db.session.remove()
 
 
 def record_verified(total: int, root: bytes) -> None:
     """As if the log had been verified in full: the incremental check starts from here."""
-    from hub import db
-    from hub.audit import service as audit
-    from hub.audit.models import AuditVerification
-    from hub.db import utcnow
-
     with db.unit_of_work() as s:
         s.add(AuditVerification(kind="full", status="done", ok=True, tree_size=total, root_hash=root,
                                 checked=total, total=total, finished_at=utcnow(), heads_checked=0))
@@ -514,10 +496,6 @@ def record_verified(total: int, root: bytes) -> None:
 # --- 2. the DPO's search -------------------------------------------------------------------------
 
 def _search_once(user_id: int, filters, before: int | None):
-    from hub import db
-    from hub.audit import dpo
-    from hub.auth.models import User
-
     actor = db.session().get(User, user_id)
     _ = actor.roles  # loaded before the clock starts (the session check has them on a page)
     start = time.perf_counter()
@@ -532,9 +510,6 @@ def _integrate() -> None:
     """What the delivery worker's integrator does every second, here between two timed searches
     (each search records an event): no entry waits past the alarm, and no thread of this process
     competes with the timed search for the interpreter."""
-    from hub import db
-    from hub.audit import service as audit
-
     audit.integrate_all()
     db.session.remove()
 
@@ -570,22 +545,11 @@ def measure_pair(label: str, org_user: int, hub_user: int, filters_factory, befo
 def search_query(user_id: int, filters, before: int | None):
     """The SELECTs dpo.search runs (the same builder), for EXPLAIN: for an organisation's DPO, the
     entries waiting to be sequenced, then their organisation's rows of the scope index."""
-    from sqlalchemy import select
-
-    from hub import db
-    from hub.audit import dpo
-    from hub.audit.models import AuditEvent
-    from hub.auth.models import User
-
     actor = db.session().get(User, user_id)
     return dpo._newest_queries(actor, filters.apply(select(AuditEvent)), before, dpo.PAGE_SIZE + 1)
 
 
 def explain(query) -> str:
-    from sqlalchemy import text
-
-    from hub import db
-
     if isinstance(query, list):
         return "\n\n".join(explain(statement) for statement in query)
     s = db.session()
@@ -600,8 +564,6 @@ def explain(query) -> str:
 
 
 def bench_search(people: dict, total: int, runs: int, always_explain: bool) -> list[dict]:
-    from hub.audit import dpo
-
     hub_user = people["dpos"]["hub"]
     results, short = [], []
     rng = random.Random(11)
@@ -634,12 +596,6 @@ def bench_search(people: dict, total: int, runs: int, always_explain: bool) -> l
 def write_new_events(people: dict, count: int) -> float:
     """`count` events through the real write path, one unit of work each (as requests write them);
     2% are listings naming 10 children (one event per listing)."""
-    from sqlalchemy import select
-
-    from hub import db
-    from hub.audit import service as audit
-    from hub.auth.models import User
-
     rng = random.Random(13)
     sample = rng.sample(people["users"], 50)
     actors = {u.id: u for u in db.session().scalars(select(User).where(User.id.in_([u[0] for u in sample])))}
@@ -663,11 +619,6 @@ def write_new_events(people: dict, count: int) -> float:
 
 
 def _leaves_from(size: int) -> list[bytes]:
-    from sqlalchemy import select
-
-    from hub import db
-    from hub.audit.models import AuditEvent
-
     leaves = list(db.session().scalars(select(AuditEvent.leaf).where(AuditEvent.seq >= size).order_by(AuditEvent.seq)))
     db.session.remove()
     return leaves
@@ -682,9 +633,6 @@ def _hash_all(leaves: list[bytes]) -> float:
 
 
 def _last_verified():
-    from hub import db
-    from hub.audit import dpo
-
     row = dpo._last_verified()
     size, root = row.tree_size, row.root_hash
     db.session.remove()
@@ -692,10 +640,6 @@ def _last_verified():
 
 
 def bench_incremental(people: dict, new: int, repeats: int, always_explain: bool) -> dict:
-    from hub import db
-    from hub.audit import dpo, service as audit
-    from hub.audit.verification import verify_since
-
     out: dict = {}
     # The searches above left their own events pending: check them first, so the measured run
     # starts from a verified tree and covers the new events (and little else).
@@ -770,11 +714,6 @@ def bench_incremental(people: dict, new: int, repeats: int, always_explain: bool
 
 def _explain_verification(size: int) -> None:
     """The plans of the incremental check's own queries (the listing index, the stored nodes)."""
-    from sqlalchemy import and_, or_, select
-
-    from hub.audit.models import AuditEvent, AuditEventChild, AuditNode
-    from hub.audit import service as audit
-
     end = audit.tree_size()
     listing = (select(AuditEventChild.event_id, AuditEventChild.child_id)
                .join(AuditEvent, AuditEvent.id == AuditEventChild.event_id)
@@ -824,9 +763,6 @@ def main(argv: list[str] | None = None) -> dict:
               f"short leaves; free disk {_free_gb():.0f} GB", flush=True)
         results["build_s"] = build
         if args.check_load:
-            from hub.audit import service as audit
-            from hub.audit.verification import verify_log
-
             start = time.perf_counter()
             check = verify_log(audit.signing_key().public_key(), fast=True)
             assert check.ok, check.problems[:5]

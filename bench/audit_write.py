@@ -21,19 +21,21 @@ import os
 import shutil
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import MetaData, Table, insert
+
+from bench.audit_log import _app, _environment
+from hub import db
+from hub.audit import service as audit
+from hub.audit.models import AuditEvent
 
 LOCATIONS = {"tmpfs (/dev/shm)": "/dev/shm", "disk (/var/tmp)": "/var/tmp"}
 
 
 def _database(folder: Path):
     """A migrated hub database in `folder`, its engine, and a plain copy of the event table."""
-    from sqlalchemy import MetaData, Table
-
-    from bench.audit_log import _app
-    from hub.audit.models import AuditEvent
-
     os.environ["HUB_DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
     app = _app()
     engine = app.extensions["hub_engine"]
@@ -44,9 +46,6 @@ def _database(folder: Path):
 
 
 def _audited(count: int, offset: int) -> float:
-    from hub import db
-    from hub.audit import service as audit
-
     start = time.perf_counter()
     for i in range(offset, offset + count):
         with db.unit_of_work():
@@ -55,11 +54,7 @@ def _audited(count: int, offset: int) -> float:
 
 
 def _plain(plain, count: int, offset: int) -> float:
-    from sqlalchemy import insert
-
-    from hub import db
-
-    row = {"occurred_at": datetime.now(timezone.utc), "outcome": "done", "action": "read", "object_type": "child",
+    row = {"occurred_at": datetime.now(UTC), "outcome": "done", "action": "read", "object_type": "child",
            "access_basis": "enrolment", "request_id": "bench"}
     start = time.perf_counter()
     for i in range(offset, offset + count):
@@ -73,9 +68,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--writes", type=int, default=500, help="writes per side per round")
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)
-    from bench.audit_log import _environment
-    from hub import db
-
     folders = {name: Path(tempfile.mkdtemp(prefix="hub-bench-audit-write-", dir=base))
                for name, base in LOCATIONS.items()}
     engines = {}
@@ -104,8 +96,6 @@ def main(argv: list[str] | None = None) -> dict:
             audited = done / seconds[(name, "audited")]
             plain = done / seconds[(name, "plain")]
             db.bind(engines[name][0])
-            from hub.audit import service as audit
-
             start = time.perf_counter()
             integrated = audit.integrate_all()
             integrating = time.perf_counter() - start

@@ -14,22 +14,28 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import event, insert, select
+
+from bench.audit_log import _app, _environment
+from bench.http_throughput import _serve, _signed_in_session
+from bench.world import signed_in_client
+from hub import db
+from hub.admin import service as admin
+from hub.audit import service as audit
+from hub.audit.models import AuditFlag, AuditFlagEvent
+from hub.auth import service as auth_service
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.people import service as people
+from hub.people.models import Enrolment, Gender
 
 PASSWORD = "bench password 123"
 
 
 def _setup(total_flags: int) -> dict:
-    from bench.audit_log import _app
-    from hub import db
-    from hub.admin import service as admin
-    from hub.auth import service as auth_service
-    from hub.auth.models import User
-    from hub.auth.roles import OrgKind, Role
-    from hub.people import service as people
-    from hub.people.models import Enrolment, Gender
-
     app = _app()
     host = admin.create_organisation(None, admin.OrganisationDetails("B-HOST", "Bench hub", OrgKind.mace_host,
                                                                      "MACE1"))
@@ -66,9 +72,6 @@ def _setup(total_flags: int) -> dict:
 
 def _log(dsls, children, count: int = 20_000) -> None:
     """A log for the search page to page through: DSLs reading children's records."""
-    from hub import db
-    from hub.audit import service as audit
-
     rng = random.Random(3)
     for _batch in range(0, count, 1000):
         with db.unit_of_work():
@@ -80,18 +83,13 @@ def _log(dsls, children, count: int = 20_000) -> None:
 def _bulk_flags(dsls, children, total: int) -> None:
     """Open flags loaded through Core as the rules would leave them: one per user, rule and day,
     each with 1 to 20 events behind it about 1 to 8 children."""
-    from sqlalchemy import insert, select
-
-    from hub import db
-    from hub.audit.models import AuditFlag, AuditFlagEvent
-
     rng = random.Random(7)
     today = date.today()
     rows, seq = [], 10_000_000  # event numbers of their own, apart from the log's
     for i in range(total):
         user = dsls[i % len(dsls)]
         day = today - timedelta(days=i // len(dsls))
-        first = datetime.combine(day, datetime.min.time(), timezone.utc) + timedelta(hours=20)
+        first = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=20)
         count = rng.randint(1, 20)
         rows.append(dict(kind="out-of-hours", event_seq=seq, actor_user_id=user.id, actor_org_id=user.organisation_id,
                          day=day, event_count=count, last_event_seq=seq + count - 1, first_event_at=first,
@@ -124,12 +122,6 @@ def _latency(session, url: str, requests_: int) -> dict:
 
 def _statements(app, email: str, secret: str, urls: list[str]) -> dict[str, int]:
     """SQL statements per page, in process (the same app, a test client)."""
-    from sqlalchemy import event, select
-
-    from hub import db
-    from hub.auth.models import User
-    from bench.world import signed_in_client
-
     client = signed_in_client(app, db.session().scalar(select(User).where(User.email == email)), secret)
     engine = app.extensions["hub_engine"]
     counts = {}
@@ -152,9 +144,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--flags", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args(argv)
-    from bench.audit_log import _environment
-    from bench.http_throughput import _serve, _signed_in_session
-
     with tempfile.TemporaryDirectory() as folder:
         _environment(Path(folder))
         os.environ["HUB_IDLE_TIMEOUT_MINUTES"] = "60"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -20,9 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
 
 from bench._util import serve
 from bench._util import signed_in_session as _signed_in_session  # noqa: F401 - mace and dpo_flags take it from here
+from bench.audit_log import _app, _environment
+from hub import db
+from hub.admin import service as admin
+from hub.auth import service as auth_service
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -63,24 +69,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        from bench.audit_log import _app, _environment
-
         _environment(Path(folder))
         os.environ["HUB_ENV"] = "development"  # real argon2 parameters, as in production
         os.environ["HUB_IDLE_TIMEOUT_MINUTES"] = "60"
         _app()
-        from hub.admin import service as admin
-        from hub.auth import service as auth_service
-        from hub.auth.roles import OrgKind, Role
-
         school = admin.create_organisation(None, admin.OrganisationDetails("BENCH-SCH", "Bench school", OrgKind.school,
                                                                            "999999"))
         admin.create_user(None, admin.UserDetails("dsl@bench.example.test", "Bench DSL", school.id, {Role.dsl},
                                                   password="bench password 123"))
-        from hub import db
-        from hub.auth.models import User
-        from sqlalchemy import select
-
         secret = auth_service.new_totp_secret()
         with db.unit_of_work():
             user = db.session().scalar(select(User))

@@ -25,7 +25,16 @@ import random
 import time
 from datetime import date
 
+from sqlalchemy import insert, select
+
 from bench import _util
+from bench.audit_log import _app
+from bench.notifications import _record
+from hub import db
+from hub.admin import service as admin
+from hub.audit import service as audit
+from hub.auth.roles import OrgKind, Role
+from hub.people.models import AgencyInvolvement, Child, Enrolment
 
 
 def _marker(n: int) -> str:
@@ -54,15 +63,6 @@ def _poller(base: str, email: str, secret: str, asks, answers) -> None:
 
 
 def _setup(episodes: int, backlog: int):
-    from sqlalchemy import insert, select
-
-    from bench.audit_log import _app
-    from bench.notifications import _record
-    from hub import db
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-    from hub.people.models import AgencyInvolvement, Child, Enrolment
-
     app = _app()
     police = admin.create_organisation(None, admin.OrganisationDetails("B-POL", "Bench police", OrgKind.police, "42"))
     school = admin.create_organisation(None, admin.OrganisationDetails("B-SCH", "Bench school", OrgKind.school,
@@ -85,8 +85,6 @@ def _setup(episodes: int, backlog: int):
     for n in range(backlog):  # the inbox already holds some notifications
         _record(officer, ids[episodes + n], 100_000 + n)
     secret = _util.give_totp([dsl.id])[dsl.id]
-    from hub.audit import service as audit
-
     audit.integrate_all()
     db.session.remove()
     return app, officer, ids[:episodes], (dsl.email, secret)
@@ -111,9 +109,6 @@ def main(argv: list[str] | None = None) -> dict:
                 asks, answers = spawn.Queue(), spawn.Queue()
                 poller = spawn.Process(target=_poller, args=(base, email, secret, asks, answers))
                 poller.start()
-                from bench.notifications import _record
-                from hub import db
-
                 rng = random.Random(5)
                 try:
                     assert answers.get(timeout=120)[0] == "ready"

@@ -26,6 +26,7 @@ created on postgresql://postgres@127.0.0.1:5432 and dropped at the end.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import random
 import re
@@ -34,12 +35,24 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
+from openpyxl import Workbook
+from sqlalchemy import insert, select
 
 from bench import _util
+from bench.audit_log import _app
+from bench.missing_import import _download
+from bench.page_throughput import _shares
+from hub import db
+from hub.admin import service as admin
+from hub.audit import service as audit
+from hub.auth.roles import OrgKind, Role
+from hub.crypto import blind_index, dob_index, normalise_identifier
+from hub.missing.imports.download import COLUMNS
+from hub.people.models import AgencyInvolvement, Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
 
 SCHOOLS = 50
 FORCES = 8  # forces whose officers import (the same file is all new episodes for each)
@@ -54,16 +67,6 @@ LONDON = ZoneInfo("Europe/London")
 
 
 def _setup(users: int, rows: int) -> dict:
-    from sqlalchemy import insert, select
-
-    from bench.audit_log import _app
-    from bench.page_throughput import _shares
-    from hub import db
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-    from hub.crypto import blind_index, dob_index, normalise_identifier
-    from hub.people.models import AgencyInvolvement, Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
-
     app = _app()
     org = lambda code, name, kind, ident, **kw: admin.create_organisation(  # noqa: E731
         None, admin.OrganisationDetails(code, name, kind, ident, **kw))
@@ -111,8 +114,6 @@ def _setup(users: int, rows: int) -> dict:
         _shares(la.id, schools[n], sw.id, 0, [rng.choice(ids[n::SCHOOLS]) for _ in range(60)], n)
     _shares(police.id, la.id, pc.id, 0, [rng.choice(ids[:2000]) for _ in range(500)], 99)
     secrets_ = _util.give_totp([u.id for _, u in load_users])
-    from hub.audit import service as audit
-
     audit.integrate_all()
     db.session.remove()
     visible = {"dsl": lambda u: ids[schools.index(u.organisation_id)::SCHOOLS], "social_worker": lambda u: ids,
@@ -127,13 +128,7 @@ def _historic_download(rows: int) -> bytes:
     none of it joins the missing team's list of open and recently found episodes, which the menu
     of every police officer's and social worker's page counts. With `--historic` the second run
     measures the import's contention alone, not the growth of that list."""
-    import io
-
-    from openpyxl import Workbook
-
-    from hub.missing.imports.download import COLUMNS
-
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Download")
     sheet.append([c.heading for c in COLUMNS])
@@ -187,7 +182,7 @@ class _User:
         if form is None or form.status_code != 200:
             return
         self.recorded += 1
-        local = (datetime.now(timezone.utc) - timedelta(hours=1)).astimezone(LONDON)
+        local = (datetime.now(UTC) - timedelta(hours=1)).astimezone(LONDON)
         data = {"csrf_token": _token(form.text), "police_reference": f"LOAD/{self.tag}/{self.recorded}",
                 "police_org_id": str(self.police), "reported_on": [str(local.day), str(local.month), str(local.year)],
                 "reported_time": local.strftime("%H:%M"), "classification": "missing", "risk_grade": "medium",
@@ -271,8 +266,6 @@ def main(argv: list[str] | None = None) -> dict:
         _util.environment(folder, database_url=url)  # set up with fast password hashes; served as development
         started = time.perf_counter()
         setup = _setup(args.users, args.rows)
-        from bench.missing_import import _download
-
         path = folder / "download.xlsx"
         path.write_bytes(_historic_download(args.rows) if args.historic else _download(args.rows))
         print(f"(set up {SCHOOLS} schools, {args.rows:,} children, {len(setup['users'])} load users and a "
@@ -322,9 +315,6 @@ def main(argv: list[str] | None = None) -> dict:
                         later = (f"   after: {loaded[page]['p95_ms'] / after[page]['p95_ms']:5.2f}"
                                  if after and page in after else "")
                         print(f"   {page:16s} {ratio:5.2f}  {'met' if ratio < 1.5 else 'SHORT'}{later}")
-                from hub import db
-                from hub.audit import service as audit
-
                 db.bind(setup["app"].extensions["hub_engine"])
                 pending = audit.pending()
                 print(f"pending audit entries at the end of the run (worker integrating): {pending.count}", flush=True)

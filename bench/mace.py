@@ -19,10 +19,48 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import requests
+from sqlalchemy import event, insert, select
+
+from bench.audit_log import _app, _environment
+from bench.http_throughput import _serve, _signed_in_session
+from bench.world import signed_in_client
+from hub import db
+from hub.admin import service as admin
+from hub.auth import service as auth_service
+from hub.auth.roles import OrgKind, Role
+from hub.mace.models import (
+    ActionStatus,
+    Attendance,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceGroup,
+    MaceIntelligenceSubject,
+    MaceLink,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MaceMembership,
+    MaceOutcome,
+    MacePerson,
+    MeetingStatus,
+    MemberRole,
+)
+from hub.people.models import Child
+from hub.sharing.models import (
+    Category,
+    ConsentPosition,
+    NoConsentReason,
+    ObtainedHow,
+    ShareAccess,
+    ShareRecipient,
+    ShareRecord,
+    SourceKind,
+)
 
 PASSWORD = "bench password 123"
 
@@ -35,20 +73,12 @@ def _scaled(scale: float) -> dict[str, int]:
 
 
 def _insert(model, rows: list[dict], chunk: int = 5000) -> None:
-    from sqlalchemy import insert
-
-    from hub import db
-
     for start in range(0, len(rows), chunk):
         with db.unit_of_work() as s:
             s.execute(insert(model), rows[start:start + chunk])
 
 
 def _ids(model, **where) -> list[int]:
-    from sqlalchemy import select
-
-    from hub import db
-
     query = select(model.id).order_by(model.id)
     for key, value in where.items():
         query = query.where(getattr(model, key) == value)
@@ -58,19 +88,8 @@ def _ids(model, **where) -> list[int]:
 def build_group(code: str, sizes: dict[str, int], orgs: dict, users: dict, seed: int = 5) -> dict:
     """A group with `sizes` of history, loaded through SQLAlchemy Core (encrypted columns and
     all), as the services would have left it."""
-    from hub import db
-    from hub.mace.models import (
-        ActionStatus, Attendance, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceAttendance, MaceGroup,
-        MaceIntelligenceSubject, MaceLink, MaceLocation, MaceMeeting, MaceMember, MaceMembership, MaceOutcome,
-        MacePerson, MeetingStatus, MemberRole,
-    )
-    from hub.people.models import Child
-    from hub.sharing.models import (
-        Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
-    )
-
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=5 * 365)
     agencies = [orgs[k].id for k in ("la", "police", "health", "school")]
     with db.unit_of_work() as s:
@@ -186,16 +205,9 @@ def build_group(code: str, sizes: dict[str, int], orgs: dict, users: dict, seed:
 
 
 def _setup(folder: Path, scale: float):
-    from bench.audit_log import _app, _environment
-
     _environment(folder)
     os.environ["HUB_IDLE_TIMEOUT_MINUTES"] = "120"
     app = _app()
-    from hub import db
-    from hub.admin import service as admin
-    from hub.auth import service as auth_service
-    from hub.auth.roles import OrgKind, Role
-
     orgs = {
         "host": admin.create_organisation(None, admin.OrganisationDetails("B-HOST", "Bench partnership",
                                                                           OrgKind.mace_host, "BHOST")),
@@ -242,8 +254,6 @@ def _pages(ids: dict) -> dict[str, str]:
 
 def _statements(client, app, url: str) -> int:
     """SQL statements of one request, counted in-process with the same app and database."""
-    from sqlalchemy import event
-
     client.get(url)  # warm
     engine = app.extensions["hub_engine"]
     count = {"n": 0}
@@ -284,16 +294,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the five-year history to load")
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args(argv)
-    from bench.http_throughput import _serve, _signed_in_session
-
     folder = Path(tempfile.mkdtemp(prefix="hub-bench-mace-"))
     results: dict = {}
     server = None
     try:
         app, users, (secret, secret2), big, small = _setup(folder, args.scale)
-        from hub import db
-        from bench.world import signed_in_client
-
         counter = signed_in_client(app, users["chair2"], secret2)
         db.session.remove()
         server, base = _serve("hub:create_app()", dict(os.environ))

@@ -24,11 +24,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 from contextlib import nullcontext
 from datetime import date, timedelta
 
+import pyotp
+from sqlalchemy import event, func, insert, or_, select, text
+from sqlalchemy.orm import aliased
+
 from bench import _util
+from bench.audit_log import _app
+from hub import db
+from hub.admin import service as admin
+from hub.audit import service as audit
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.crypto import dob_index
+from hub.missing import deadlines, rules
+from hub.missing import service as missing
+from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.missing.service import RECENTLY_FOUND
+from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
+from hub.permissions import episode_visible
 
 CHILDREN = 200
 PAGE = 200  # the missing list's length (hub.missing.service.dashboard)
@@ -36,17 +54,6 @@ PAGES = ("home", "children list", "missing list", "child's page")
 
 
 def _setup() -> dict:
-    from sqlalchemy import insert, select
-
-    from bench.audit_log import _app
-    from hub import db
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-    from hub.crypto import dob_index
-    from hub.missing import service as missing
-    from hub.missing.models import Classification, MissingFrom, RiskGrade
-    from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
-
     app = _app()
 
     def org(code, name, kind, ident, **kw):
@@ -78,8 +85,6 @@ def _setup() -> dict:
         police_reference="MENU/ONE", reported_start=now - timedelta(hours=30), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
     secrets_ = _util.give_totp([officer.id, worker.id, dsl.id])
-    from hub.audit import service as audit
-
     audit.integrate_all()
     users = {"officer": officer, "worker": worker, "dsl": dsl}
     return {"app": app, "children": ids, "police": police.id, "officer_id": officer.id,
@@ -91,12 +96,6 @@ def _load_backlog(children: list[int], police: int, count: int, first: int = 0) 
     hub.missing.deadlines.refresh_children (the function every write path calls), then the
     table's statistics brought up to date (ANALYZE, as autovacuum would within a minute of such a
     load: right after it the planner still believes the table holds one episode). Seconds taken."""
-    from sqlalchemy import insert, text
-
-    from hub import db
-    from hub.missing import deadlines
-    from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-
     started = time.perf_counter()
     now = db.utcnow()
     rows = [dict(child_id=children[n % len(children)], police_org_id=police,
@@ -119,17 +118,6 @@ def _load_backlog(children: list[int], police: int, count: int, first: int = 0) 
 def _rules_in_python(officer_id: int) -> float:
     """The menu's count as it was before issue 22 (the rules over every open or lately found
     episode in reach, in Python), in-process: seconds for one count."""
-    from sqlalchemy import func, or_, select
-    from sqlalchemy.orm import aliased
-
-    from hub import db
-    from hub.auth.models import User
-    from hub.missing import rules
-    from hub.missing.models import MissingEpisode
-    from hub.missing.service import RECENTLY_FOUND
-    from hub.people.models import Child
-    from hub.permissions import episode_visible
-
     user = db.session().get(User, officer_id)
     now = db.utcnow()
     started = time.perf_counter()
@@ -151,11 +139,6 @@ def _rules_in_python(officer_id: int) -> float:
 def _statements(app, email: str, secret: str, urls: dict[str, str], plans: bool = False) -> dict[str, int]:
     """SQL statements per page, in-process (a test client signed in as the user); with `plans`,
     the PostgreSQL plan (EXPLAIN ANALYZE) of each statement that reads missing_episode."""
-    import re
-
-    import pyotp
-    from sqlalchemy import event
-
     client = app.test_client()
 
     def token(html: str) -> str:

@@ -15,23 +15,31 @@ import argparse
 import io
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-NOW = datetime.now(timezone.utc)
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import event, insert, select
+
+from bench.audit_log import _app, _environment
+from hub import db
+from hub.admin import service as admin
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.crypto import blind_index, dob_index, normalise_identifier
+from hub.missing.imports import service as imports
+from hub.missing.imports.download import COLUMNS, read_download
+from hub.people.models import Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
+
+NOW = datetime.now(UTC)
 SCHOOLS = 50  # each with a DSL and a deputy: every new episode tells two key adults
 
 
 def _setup(rows: int):
-    from bench.audit_log import _app, _environment
-
     folder = tempfile.mkdtemp()
     _environment(Path(folder))
     app = _app()
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-
     la_edu = admin.create_organisation(None, admin.OrganisationDetails("B-EDU", "Bench LA education",
                                                                        OrgKind.la_education, "901"))
     police = admin.create_organisation(None, admin.OrganisationDetails("B-POL", "Bench police", OrgKind.police, "42"))
@@ -52,9 +60,6 @@ def _setup(rows: int):
 def _other_force(n: int):
     """Another force with its own officer: the same file imported for it is all new episodes
     again (references are unique per force), so the new-episode import can be timed more than once."""
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-
     force = admin.create_organisation(None, admin.OrganisationDetails(f"B-POL{n}", f"Bench police {n}",
                                                                       OrgKind.police, f"{50 + n}"))
     return admin.create_user(None, admin.UserDetails(f"officer{n}@bench.example.test", f"Bench officer {n}",
@@ -64,12 +69,6 @@ def _other_force(n: int):
 def _bulk_children(count: int, schools: list[int]) -> None:
     """Children with a police id each, on a school's roll, loaded through SQLAlchemy Core (the
     encrypted columns and blind indexes as create_child writes them)."""
-    from sqlalchemy import insert, select
-
-    from hub import db
-    from hub.crypto import blind_index, dob_index, normalise_identifier
-    from hub.people.models import Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
-
     born = date(2012, 3, 27)
     with db.unit_of_work() as s:
         s.execute(insert(Child), [dict(given_name=f"Child{i}", family_name="Bench", date_of_birth_enc=born.isoformat(),
@@ -86,10 +85,6 @@ def _bulk_children(count: int, schools: list[int]) -> None:
 def _download(rows: int, later: bool = False) -> bytes:
     """The force's export: Excel date-times in London time, as police systems write them. The
     `later` file is the next day's: one row in ten has news (found, or a risk grade raised)."""
-    from openpyxl import Workbook
-
-    from hub.missing.imports.download import COLUMNS
-
     london = ZoneInfo("Europe/London")
     now = NOW
     workbook = Workbook(write_only=True)
@@ -113,8 +108,6 @@ def _download(rows: int, later: bool = False) -> bytes:
 
 
 def _openpyxl_read(data: bytes) -> int:
-    from openpyxl import load_workbook
-
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     count = sum(1 for _ in workbook.worksheets[0].iter_rows(values_only=True))
     workbook.close()
@@ -134,10 +127,6 @@ class _Statements:
     """Counts the SQL statements sent to the database (executemany batches count once each)."""
 
     def __init__(self) -> None:
-        from sqlalchemy import event
-
-        from hub import db
-
         self.count = 0
         event.listen(db.session().get_bind(), "before_cursor_execute", self._seen)
 
@@ -161,11 +150,6 @@ def main(argv: list[str] | None = None) -> dict:
     data = _download(args.rows)
     print(f"(loaded {args.rows:,} children and wrote a {len(data) / 1e6:.1f} MB download in "
           f"{time.perf_counter() - start:.0f} s)")
-    from hub import db
-    from hub.auth.models import User
-    from hub.missing.imports import service as imports
-    from hub.missing.imports.download import read_download
-
     assert _openpyxl_read(data) == args.rows
     baseline = _best(lambda: _openpyxl_read(data))
     reading = _best(lambda: read_download(data))

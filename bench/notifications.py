@@ -34,6 +34,24 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from bench._databases import is_postgres, throwaway_postgres
+from bench.audit_log import _app, _environment
+from bench.world import enrol, involve
+from hub import db
+from hub.admin import service as admin
+from hub.audit import service as audit
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.db import utcnow
+from hub.missing import service as missing
+from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.notifications import delivery, escalation, inbox
+from hub.notifications.models import MessageStatus, Notification, OutboxMessage
+from hub.people import service as people
+from hub.people.models import Gender
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -61,20 +79,12 @@ END_TO_END_GOAL_S = 20.0
 
 
 def _setup(port: int, episodes: int, schools: int, extra: int, folder: str, database_url: str | None):
-    from bench.audit_log import _app, _environment
-
     _environment(Path(folder))
     if database_url:
         os.environ["HUB_DATABASE_URL"] = database_url
     os.environ.update({"HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(port), "HUB_SMTP_TIMEOUT": "10",
                        "HUB_SMTP_FROM": "hub@bench.example.test"})
     app = _app()
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-    from hub.people import service as people
-    from hub.people.models import Gender
-    from bench.world import enrol, involve
-
     la = admin.create_organisation(None, admin.OrganisationDetails("B-EDU", "Bench education", OrgKind.la_education,
                                                                    "902"))
     police = admin.create_organisation(None, admin.OrganisationDetails("B-POL", "Bench police", OrgKind.police, "42"))
@@ -101,21 +111,12 @@ def _setup(port: int, episodes: int, schools: int, extra: int, folder: str, data
 
 
 def _record(officer, child_id: int, n: int):
-    from hub.db import utcnow
-    from hub.missing import service as missing
-    from hub.missing.models import Classification, MissingFrom, RiskGrade
-
     return missing.record_episode(officer, child_id, missing.EpisodeDetails(
         police_reference=f"BENCH/{n}", reported_start=utcnow() - timedelta(hours=1),
         classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
 
 
 def _sent() -> int:
-    from sqlalchemy import func, select
-
-    from hub import db
-    from hub.notifications.models import MessageStatus, OutboxMessage
-
     return db.session().scalar(select(func.count()).select_from(OutboxMessage)
                                .where(OutboxMessage.status == MessageStatus.sent))
 
@@ -155,14 +156,6 @@ def bench_inbox_latency(app, officer, children, dsl_of, first_n: int) -> dict:
     """Each episode is recorded (and committed) by this thread; a reader thread, with its own
     session, opens the school DSL's inbox until the new notification is there; a delivery worker
     (batch 50, pause 0.2 s) runs in a third thread. Also: commit to e-mail accepted."""
-    from sqlalchemy import select
-
-    from hub import db
-    from hub.auth.models import User
-    from hub.db import utcnow
-    from hub.notifications import delivery, escalation, inbox
-    from hub.notifications.models import MessageStatus, Notification, OutboxMessage
-
     settings = delivery.SmtpSettings.from_config(app.config["HUB"].smtp)
     stop = threading.Event()
     worker = threading.Thread(target=delivery.run_worker, args=(settings, "bench-worker", 50, 0.2, stop),
@@ -212,8 +205,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--schools", type=int, default=50)
     parser.add_argument("--latency-samples", type=int, default=200)
     args = parser.parse_args(argv)
-    from bench._databases import is_postgres, throwaway_postgres
-
     server_url = os.environ.get("HUB_BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="hub-bench-notifications-") as folder, ExitStack() as stack:
         database_url = (stack.enter_context(throwaway_postgres(server_url, "hub_bench_notifications"))
@@ -223,9 +214,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _pending_audit() -> int:
-    from hub import db
-    from hub.audit import service as audit
-
     count = audit.pending().count
     db.session.remove()
     return count
@@ -238,8 +226,6 @@ def _run(args, folder: str, database_url: str | None) -> dict:
         start = time.perf_counter()
         app, officer, children, dsl_of = _setup(port, args.episodes, args.schools, args.latency_samples, folder,
                                                 database_url)
-        from hub.audit import service as audit
-
         audit.integrate_all()  # the set-up's own entries: not part of the figure
         print(f"(set up {args.schools} schools, each with a DSL and a deputy, and "
               f"{len(children):,} children in {time.perf_counter() - start:.0f} s)")

@@ -20,26 +20,42 @@ for an empty PostgreSQL database instead.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import requests
+from sqlalchemy import insert, select
 
 from bench import _util
+from bench.audit_log import _app
+from bench.notifications import _record
+from bench.world import signed_in_client
+from hub import create_app, db
+from hub.admin import service as admin
+from hub.audit import service as audit
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.sharing.models import (
+    Category,
+    ConsentPosition,
+    ObtainedHow,
+    ShareAccess,
+    ShareRecipient,
+    ShareRecord,
+    SourceKind,
+)
 
 CHRONOLOGY_SHARES = 500
 
 
 def _setup(other_shares: int, inbox: int) -> dict:
-    from bench.audit_log import _app
-    from hub import db
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-    from hub.people.models import AgencyInvolvement, Child, Enrolment
-
     app = _app()
     la = admin.create_organisation(None, admin.OrganisationDetails("B-LA", "Bench LA", OrgKind.childrens_social_care,
                                                                    "901"))
@@ -56,8 +72,6 @@ def _setup(other_shares: int, inbox: int) -> dict:
                                                         {Role.police_officer}, password=_util.PASSWORD))
     children = max(200, inbox + 1)
     with db.unit_of_work() as s:
-        from sqlalchemy import insert, select
-
         s.execute(insert(Child), [dict(given_name=f"Child{i}", family_name="Bench", date_of_birth_enc="2012-01-01",
                                        dob_hash=f"bench{i}", gender="female", responsible_authority_id=la.id,
                                        looked_after=False, is_demo=False) for i in range(children)])
@@ -69,13 +83,9 @@ def _setup(other_shares: int, inbox: int) -> dict:
     rng = random.Random(11)
     _shares(la.id, school.id, worker.id, ids[0], [rng.choice(ids[1:]) for _ in range(other_shares)], 1)
     _shares(school.id, la.id, dsl.id, ids[0], [rng.choice(ids[1:]) for _ in range(other_shares // 2)], 2)
-    from bench.notifications import _record
-
     for n, child in enumerate(ids[1:inbox + 1]):
         _record(officer, child, n)
     secrets_ = _util.give_totp([worker.id, dsl.id])
-    from hub.audit import service as audit
-
     audit.integrate_all()
     db.session.remove()
     return {"app": app, "child": ids[0], "la": la.id, "worker": (worker.email, secrets_[worker.id], worker.id),
@@ -84,17 +94,10 @@ def _setup(other_shares: int, inbox: int) -> dict:
 
 def _shares(sender: int, recipient: int, user_id: int, _first: int, children: list[int], seed: int) -> None:
     """Shares through Core as create_share leaves them (record, recipient, access rows)."""
-    from sqlalchemy import insert, select
-
-    from hub import db
-    from hub.sharing.models import (
-        Category, ConsentPosition, ObtainedHow, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
-    )
-
     if not children:
         return
     rng = random.Random(seed)
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(days=seed)
+    base = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=seed)
     rows = [dict(child_id=child, sender_org_id=sender, sender_user_id=user_id, shared=True,
                  category=rng.choice(list(Category)), summary=f"Summary {seed}-{i}", content=f"Content {i}",
                  purpose="Safeguarding", special_category=False, criminal_offence=False, law_enforcement=False,
@@ -137,14 +140,6 @@ def _load(make_session, url: str, seconds: float, clients: int) -> tuple[list[fl
 
 def _profile(app, email: str, secret_user: int, url: str, runs: int = 30) -> str:
     """cProfile of `runs` in-process requests of the page: the hub's functions by cumulative time."""
-    import cProfile
-    import io
-    import pstats
-
-    from hub import db
-    from hub.auth.models import User
-    from bench.world import signed_in_client
-
     client = signed_in_client(app, db.session().get(User, secret_user[0]), secret_user[1])
     for _ in range(3):
         client.get(url)
@@ -236,8 +231,6 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"audit verify after the run: {'passes' if ok else 'FAILS'}: {last}; "
               f"pending after integration: {pending}")
         if args.profile:
-            from hub import create_app
-
             app = create_app()
             for _page, url, user in (("child", f"/children/{setup['child']}", setup["worker"]),
                                     ("sharing", "/sharing", setup["worker"]),

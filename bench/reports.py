@@ -29,10 +29,28 @@ import pstats
 import random
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bench._util import PASSWORD, flask, percentile, scratch, serve, stop
+from sqlalchemy import event, insert, select
+
+from bench._databases import throwaway_postgres
+from bench._util import PASSWORD, environment, flask, percentile, scratch, serve, stop
+from bench.audit_log import _app
+from bench.http_throughput import _signed_in_session
+from bench.world import make_user, signed_in_client
+from hub import db
+from hub.admin import service as admin
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.crypto import blind_index
+from hub.missing.models import MissingEpisode
+from hub.notifications.models import Notification
+from hub.people.models import Child, ChildIdentifier, Enrolment, IdentifierKind
+from hub.people.service import normalise_identifier
+from hub.permissions import command_line_report_scope, report_scope
+from hub.reports import annual, figures, returns
+from hub.reports.returns import CollectionYear
 
 FULL = {"children": 20_000, "episodes": 50_000, "notifications": 200_000}
 YEAR_ARGS = "date_from=1&date_from=1&date_from=2025&date_to=31&date_to=12&date_to=2025"
@@ -47,27 +65,16 @@ def _scaled(scale: float) -> dict[str, int]:
 
 
 def _insert(model, rows: list[dict], chunk: int = 5000) -> None:
-    from sqlalchemy import insert
-
-    from hub import db
-
     for start in range(0, len(rows), chunk):
         with db.unit_of_work() as s:
             s.execute(insert(model), rows[start:start + chunk])
 
 
 def _ids(column, *where) -> list[int]:
-    from sqlalchemy import select
-
-    from hub import db
-
     return list(db.session().scalars(select(column).where(*where).order_by(column)))
 
 
 def _organisations() -> dict:
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind
-
     def org(code, name, kind, identifier):
         return admin.create_organisation(None, admin.OrganisationDetails(code, name, kind, identifier))
 
@@ -85,9 +92,6 @@ def _organisations() -> dict:
 def _users(orgs: dict) -> dict:
     """Each with a confirmed TOTP secret: (user, secret). The second analyst and social worker
     open pages in-process to count statements (a TOTP code signs in once only)."""
-    from hub.auth.roles import Role
-    from bench.world import make_user
-
     la = orgs["las"][0]
     wanted = {"analyst": (orgs["host"], Role.analyst), "analyst2": (orgs["host"], Role.analyst),
               "sw": (la, Role.social_worker), "sw2": (la, Role.social_worker),
@@ -100,14 +104,8 @@ def _users(orgs: dict) -> dict:
 def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) -> None:
     """Five years of a county up to now, as the services would have left it (encrypted columns
     encrypted by their types; each child has the authority's own id, so both returns name them)."""
-    from hub.crypto import blind_index
-    from hub.missing.models import MissingEpisode
-    from hub.notifications.models import Notification
-    from hub.people.models import Child, ChildIdentifier, Enrolment, IdentifierKind
-    from hub.people.service import normalise_identifier
-
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     first = now - timedelta(days=5 * 365)
     las = [la.id for la in orgs["las"]]
     small = orgs["small_la"].id
@@ -175,8 +173,6 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
 @contextlib.contextmanager
 def counting(app):
     """SQL statements run while the block runs, counted on the hub's engine."""
-    from sqlalchemy import event
-
     engine = app.extensions["hub_engine"]
     count = {"n": 0}
 
@@ -247,10 +243,6 @@ def _dashboard_figures(app, session, base: str, client, small_client, label: str
 
 
 def _annual_figures(env: dict) -> dict:
-    from hub.permissions import command_line_report_scope
-    from hub.reports import annual
-    from hub.reports.returns import CollectionYear
-
     with scratch("hub-bench-annual-") as out:
         runs, empty = [], []
         for _ in range(2):
@@ -293,15 +285,8 @@ def _returns_figures(session, base: str, rounds: int = 5) -> dict:
 
 
 def _run(folder: Path, scale: float, rounds: int, database_url: str | None) -> dict:
-    from bench._util import environment
-    from bench.audit_log import _app
-    from bench.http_throughput import _signed_in_session
-
     environment(folder, database_url)
     app = _app()
-    from hub import db
-    from bench.world import signed_in_client
-
     orgs = _organisations()
     users = _users(orgs)
     sizes = _scaled(scale)
@@ -345,11 +330,6 @@ def _run(folder: Path, scale: float, rounds: int, database_url: str | None) -> d
 
 def _profile_short(app, results: dict, users: dict) -> None:
     """A cProfile, in-process, of each figure short of its goal."""
-    from hub import db
-    from hub.auth.models import User
-    from hub.permissions import command_line_report_scope, report_scope
-    from hub.reports import annual, figures, returns
-
     year = figures.ReportFilters(date(2025, 1, 1), date(2025, 12, 31))
     for key, who in (("dashboard_analyst", "analyst"), ("dashboard_social_worker", "sw")):
         if not results[key]["met"]:
@@ -377,8 +357,6 @@ def main(argv: list[str] | None = None) -> dict:
     server_url = os.environ.get("HUB_BENCH_DATABASE_URL")
     with scratch("hub-bench-reports-") as folder:
         if server_url and server_url.startswith("postgresql"):
-            from bench._databases import throwaway_postgres
-
             with throwaway_postgres(server_url, "hub_bench_reports") as url:
                 os.environ.pop("HUB_BENCH_DATABASE_URL", None)
                 try:

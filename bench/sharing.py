@@ -17,21 +17,35 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import pyotp
+from sqlalchemy import event, insert, select
+
+from bench.audit_log import _app, _environment
+from bench.world import signed_in_client
+from hub import db
+from hub.admin import service as admin
+from hub.auth.models import User
+from hub.auth.roles import OrgKind, Role
+from hub.people import service as people
+from hub.people.models import Gender
+from hub.sharing.models import (
+    Category,
+    ConsentPosition,
+    ObtainedHow,
+    ShareAccess,
+    ShareRecipient,
+    ShareRecord,
+    SourceKind,
+)
 
 
 def _setup(total: int):
-    from bench.audit_log import _app, _environment
-
     folder = tempfile.mkdtemp()
     _environment(Path(folder))
     app = _app()
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind, Role
-    from hub.people import service as people
-    from hub.people.models import Gender
-
     la = admin.create_organisation(None, admin.OrganisationDetails("B-LA", "Bench LA", OrgKind.childrens_social_care,
                                                                    "901"))
     school = admin.create_organisation(None, admin.OrganisationDetails("B-SCH", "Bench school", OrgKind.school,
@@ -50,15 +64,8 @@ def _setup(total: int):
 def _bulk_shares(sender: int, recipient: int, user_id: int, children: list[int], total: int) -> None:
     """Bulk-load shares (encrypted columns and all) through SQLAlchemy Core: the first child gets
     500, the rest are spread over the others."""
-    from sqlalchemy import insert, select
-
-    from hub import db
-    from hub.sharing.models import (
-        Category, ConsentPosition, ObtainedHow, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
-    )
-
     rng = random.Random(11)
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     categories = list(Category)
     rows = []
     for i in range(total):
@@ -87,12 +94,6 @@ def _bulk_shares(sender: int, recipient: int, user_id: int, children: list[int],
 
 
 def _signed_in_client(app, worker):
-    import pyotp
-
-    from bench.world import signed_in_client
-    from hub import db
-    from hub.auth.models import User
-
     secret = pyotp.random_base32()
     with db.unit_of_work():
         user = db.session().get(User, worker.id)
@@ -101,8 +102,6 @@ def _signed_in_client(app, worker):
 
 
 def _measure(client, engine, url: str, runs: int = 40) -> dict:
-    from sqlalchemy import event
-
     counts, timings = [], []
     for i in range(runs + 5):
         n = {"q": 0}
@@ -132,16 +131,10 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     app, worker, dsl, children = _setup(args.shares)
     print(f"(loaded {args.shares:,} shares in {time.perf_counter() - start:.0f} s)")
-    from hub import db
-
     client = _signed_in_client(app, worker)
     school_client = _signed_in_client(app, dsl)
     engine = app.extensions["hub_engine"]
     # Baseline, same run: the same page for a child with no shares (the page's fixed cost).
-    from hub.auth.models import User
-    from hub.people import service as people
-    from hub.people.models import Gender
-
     empty = people.create_child(None, people.ChildDetails(
         given_name="Empty", family_name="Bench", date_of_birth=date(2012, 1, 1), gender=Gender.female,
         responsible_authority_id=db.session().get(User, worker.id).organisation_id)).id

@@ -26,7 +26,11 @@ import sys
 import time
 from pathlib import Path
 
-from bench._util import percentile, scratch, stop
+from bench._util import environment, percentile, scratch, stop
+from bench.audit_log import _app
+from hub import db
+from hub.audit import service, signing, witnessing
+from hub.audit import service as audit
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,9 +61,6 @@ def _witness(folder: Path, name: str, log_vkey: str) -> tuple[subprocess.Popen, 
 
 
 def _entries(count: int, offset: int) -> None:
-    from hub import db
-    from hub.audit import service as audit
-
     with db.unit_of_work():
         audit.record_many(None, [audit.Entry("read", object_type="child", object_id=offset + i, child_id=i % 50)
                                  for i in range(count)])
@@ -67,9 +68,6 @@ def _entries(count: int, offset: int) -> None:
 
 
 def _side(app, config, checkpoints: int, entries: int, offset: int) -> list[float]:
-    from hub import db
-    from hub.audit import signing
-
     app.extensions["hub_witnessing"] = config
     took = []
     for i in range(checkpoints):
@@ -95,13 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--checkpoints", type=int, default=20, help="checkpoints per side per round")
     parser.add_argument("--entries", type=int, default=25, help="new entries before each checkpoint")
     args = parser.parse_args(argv)
-    from bench._util import environment
-
     with scratch("hub-bench-witnessing-") as folder:
         environment(folder, os.environ.get("HUB_BENCH_DATABASE_URL"))
-        from bench.audit_log import _app
-        from hub.audit import service, signing, witnessing
-
         app = _app()
         origin = witnessing.settings().origin
         log_vkey = service.log_verifier_key(origin)

@@ -6,15 +6,38 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
-from hub import crypto, db, extensions
+from hub import crypto, db, extensions, web
+from hub.admin.views import bp as admin_bp
+from hub.api import oauth
+from hub.api.views import bp as api_bp
 from hub.audit import service as audit_service
 from hub.audit import witnessing
+from hub.audit.views import bp as audit_bp
 from hub.auth import service as auth_service
+from hub.auth.sso import bp as sso_bp
+from hub.auth.views import bp as auth_bp
+from hub.cli import register
 from hub.config import load_settings
-from hub.permissions import dpo as permissions_dpo
+from hub.consent.views import bp as consent_bp
 from hub.extensions import csrf, login_manager
+from hub.mace.views.actions import bp as mace_actions_bp
+from hub.mace.views.groups import bp as mace_bp
+from hub.mace.views.meetings import bp as mace_meetings_bp
+from hub.mace.views.subjects import bp as mace_subjects_bp
+from hub.missing.imports.views import bp as missing_import_bp
+from hub.missing.views import bp as missing_bp
+from hub.notifications.views import bp as notifications_bp
+from hub.people.views import bp as people_bp
+from hub.permissions import dpo as permissions_dpo
+from hub.reports.views import bp as reports_bp
+from hub.reports.views import returns_bp as reports_returns_bp
+from hub.retention.views import bp as retention_bp
+from hub.sharing.views import bp as sharing_bp
+from hub.subject_access.views import bp as subject_access_bp
+from hub.web import bp as core_bp
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -51,8 +74,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.bind(app)  # code outside an app context (tests, worker threads) reads this app's settings
 
     _templates(app)
-    from hub import web
-
     login_manager.init_app(app)
     login_manager.user_loader(auth_service.load_session)
     web.init_app(app)  # sign-in check first: an anonymous POST is sent to sign in, not told about CSRF
@@ -77,45 +98,18 @@ def _templates(app: Flask) -> None:
     ])
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    from govuk_frontend_wtf.main import WTFormsHelpers
-
     WTFormsHelpers(app)
 
 
 def _blueprints(app: Flask) -> None:
-    from hub.admin.views import bp as admin_bp
-    from hub.audit.views import bp as audit_bp
-    from hub.consent.views import bp as consent_bp
-    from hub.auth.sso import bp as sso_bp
-    from hub.auth.views import bp as auth_bp
-    from hub.people.views import bp as people_bp
-    from hub.sharing.views import bp as sharing_bp
-    from hub.subject_access.views import bp as subject_access_bp
-    from hub.web import bp as core_bp
-    from hub.missing.imports.views import bp as missing_import_bp
-    from hub.missing.views import bp as missing_bp
-    from hub.notifications.views import bp as notifications_bp
-    from hub.api.views import bp as api_bp
-    from hub.mace.views.actions import bp as mace_actions_bp
-    from hub.mace.views.meetings import bp as mace_meetings_bp
-    from hub.mace.views.subjects import bp as mace_subjects_bp
-    from hub.mace.views.groups import bp as mace_bp
-    from hub.reports.views import bp as reports_bp
-    from hub.reports.views import returns_bp as reports_returns_bp
-    from hub.retention.views import bp as retention_bp
-
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,
                missing_import_bp, notifications_bp, api_bp, subject_access_bp, mace_bp, mace_meetings_bp,
                mace_subjects_bp, mace_actions_bp, reports_bp, reports_returns_bp, retention_bp):
         app.register_blueprint(bp)
     # The API takes no cookies (bearer tokens only), so cross-site request forgery cannot reach it.
     csrf.exempt(api_bp)
-    from hub.api import oauth
-
     oauth.init_app(app)
 
 
 def _commands(app: Flask) -> None:
-    from hub.cli import register
-
     register(app)

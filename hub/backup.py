@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+
 # Runs PostgreSQL's own pg_dump and pg_restore with an argument list, never a shell (bandit B404, B603).
 import subprocess  # nosec B404
 from pathlib import Path

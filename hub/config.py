@@ -69,10 +69,7 @@ def _env(name: str, default: str | None = None) -> str | None:
 def _dev_secrets(instance_path: Path) -> dict[str, str]:
     """Generated keys for local use, created once and kept beside the SQLite database."""
     path = instance_path / "dev-secrets.json"
-    if path.exists():
-        stored = json.loads(path.read_text())
-    else:
-        stored = {}
+    stored = json.loads(path.read_text()) if path.exists() else {}
     changed = False
     for name, make in _SECRET_MAKERS.items():
         if name not in stored:

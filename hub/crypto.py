@@ -82,7 +82,7 @@ class EncryptedText(TypeDecorator):
 
 def blind_index(kind: str, value: str) -> str:
     """Keyed hash of a normalised value; `kind` keeps equal values of different kinds apart."""
-    message = f"{kind}\x1f{value}".encode("utf-8")
+    message = f"{kind}\x1f{value}".encode()
     return hmac.new(_keyring().blind_key, message, hashlib.sha256).hexdigest()
 
 

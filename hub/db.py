@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 # Named constraints keep Alembic migrations stable across SQLite and PostgreSQL.
 NAMING = {
@@ -32,7 +32,7 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     """Timezone-aware now; pass the function itself as a column default, never its result."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -45,12 +45,12 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime: the hub stores aware UTC timestamps only")
-        return value.astimezone(timezone.utc) if value is not None else None
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc) if value is not None else None
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
 
 
 session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))

@@ -15,12 +15,15 @@ from sqlalchemy import select
 
 from hub import db
 from hub.admin import service as admin
+from hub.api import service as api
+from hub.audit import service as audit
 from hub.auth import service as auth_service
 from hub.auth.models import Organisation, User
-from hub.audit import service as audit
 from hub.auth.roles import OrgKind, Role
-from hub.db import unit_of_work
+from hub.db import unit_of_work, utcnow
 from hub.mace import demo as mace_demo
+from hub.missing import service as missing
+from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.people import service as people
 from hub.people.models import AgencyInvolvement, Enrolment, Gender, IdentifierKind
 from hub.retention import demo as retention_demo
@@ -100,8 +103,6 @@ def run() -> list[DemoLogin]:
 
 
 def _api_client() -> None:
-    from hub.api import service as api
-
     client_id, secret = DEMO_API_CLIENT
     if api.client_by_id(client_id) is None:
         api.create_client("NBPOL", "Northbridge Police case system (fictional)", "episodes:read episodes:write",
@@ -144,8 +145,6 @@ def _staff(orgs: dict[str, Organisation]) -> list[DemoLogin]:
 
 
 def _enrol_demo_totp(user: User) -> None:
-    from hub.db import utcnow
-
     with unit_of_work():
         user.totp_secret = auth_service.new_totp_secret()
         user.totp_confirmed_at = utcnow()
@@ -227,11 +226,6 @@ def _episodes(orgs: dict[str, Organisation], children: list[int]) -> None:
     """Three fictional missing episodes from the police download: one child still missing, one
     found yesterday (return interview due), one found last week with everything done. The school
     notifications they produce wait in the outbox until a delivery worker runs."""
-    from hub.auth.models import User
-    from hub.db import utcnow
-    from hub.missing import service as missing
-    from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-
     officer = db.session().scalar(select(User).where(User.email == f"police.coordinator@{DOMAIN}"))
     now = utcnow().replace(second=0, microsecond=0)
     plans = [  # (child index: police-involved children are every 4th, start hours ago, found hours ago, grade)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovTextInput
@@ -72,7 +72,7 @@ def london_to_utc(day: date | None, hhmm: str | None) -> datetime | None:
     if day is None:
         return None
     hours, minutes = (hhmm or "00:00").split(":")
-    return datetime.combine(day, time(int(hours), int(minutes)), tzinfo=LONDON).astimezone(timezone.utc)
+    return datetime.combine(day, time(int(hours), int(minutes)), tzinfo=LONDON).astimezone(UTC)
 
 
 def utc_to_london(moment: datetime | None) -> tuple[date | None, str | None]:

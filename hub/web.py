@@ -11,16 +11,17 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import wraps
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from hub import request_text
+from hub import db, request_text
 from hub.audit.context import Origin, current_origin, new_request_id, set_origin
 from hub.audit.service import record_refusal
 from hub.auth.models import User
@@ -92,7 +93,7 @@ def london(moment: datetime | str | None, fmt: str = LONDON_FORMAT) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(LONDON).strftime(fmt)
 
 
@@ -146,8 +147,6 @@ def refuse_request_text(who=None) -> None:
 
 
 def _trusted_proxies() -> frozenset[str]:
-    from flask import current_app
-
     return current_app.config["HUB"].trusted_proxies
 
 
@@ -194,8 +193,6 @@ def _is_public(endpoint: str | None, app: Flask) -> bool:
 
 
 def _require_sign_in():
-    from flask import current_app
-
     if _is_public(request.endpoint, current_app):
         return None
     if current_user.is_authenticated:
@@ -231,8 +228,6 @@ def _security_headers(response):
 
 
 def _template_globals() -> dict:
-    from flask import current_app
-
     return {
         "csp_nonce": g.get("csp_nonce", ""),
         "demo_mode": current_app.config["HUB"].demo,
@@ -296,8 +291,6 @@ def _http_error(exc: HTTPException):
 
 
 def _unexpected_error(exc: Exception):
-    from flask import current_app
-
     # Logged with the request id only; hide_parameters keeps SQL values out of the message.
     current_app.logger.exception("unexpected error in request %s", g.get("request_id"))
     # Only a failed change can say nothing was saved: a page that fails to open (often the one a
@@ -313,10 +306,6 @@ def _unexpected_error(exc: Exception):
 @bp.route("/health")
 @public
 def health():
-    from sqlalchemy import text
-
-    from hub import db
-
     db.session().execute(text("SELECT 1"))
     return jsonify(status="ok")
 

@@ -25,6 +25,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from hub import create_app, db
+from hub.migrate import upgrade
 from tests.support.mace import MaceWorld, build_mace_world
 from tests.support.smtp import Server
 from tests.support.world import World, build_world
@@ -50,9 +52,6 @@ SQLITE_TEMPLATE = os.environ.get("HUB_TEST_SQLITE_TEMPLATE")
 
 
 def _migrate(url: str) -> None:
-    from hub import create_app
-    from hub.migrate import upgrade
-
     app = create_app({"env": "testing", "database_url": url})
     upgrade(app)
     app.extensions["hub_engine"].dispose()
@@ -169,14 +168,10 @@ def _worker_database(admin, template: str) -> _ReusedDatabase:
 
 @pytest.fixture
 def app(database_url):
-    from hub import create_app
-
     app = create_app({"env": "testing", "database_url": database_url})
     # No app context is held across the test: Flask would reuse it (and its `g`) for every
     # request of the test client, which real requests never share.
     yield app
-    from hub import db
-
     db.session.remove()
     app.extensions["hub_engine"].dispose()
 
@@ -214,8 +209,6 @@ def module_database_url(database_template, tmp_path_factory):
 @pytest.fixture(scope="module")
 def module_app(module_database_url):
     """The app on the module's own database (see module_database_url)."""
-    from hub import create_app, db
-
     app = create_app({"env": "testing", "database_url": module_database_url})
     yield app
     db.session.remove()

@@ -22,7 +22,7 @@ from hub.missing.models import Classification, EpisodeSource, MissingEpisode, Mi
 from hub.notifications import issuing
 from hub.notifications.models import Notification, NotificationKind
 from hub.people import service as people
-from hub.people.models import AgencyInvolvement, Child, Gender, IdentifierKind
+from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender, IdentifierKind
 from hub.sharing import service as sharing
 from hub.sharing.models import ShareRecord
 
@@ -83,8 +83,6 @@ def make_child(given="Test", family="Child", dob=date(2012, 3, 27), **extra) -> 
 
 
 def enrol(child, school, start=date(2024, 9, 1)):
-    from hub.people.models import Enrolment
-
     with unit_of_work() as s:
         s.add(Enrolment(child_id=child.id, school_id=school.id, start_date=start))
 

@@ -6,13 +6,14 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit import service as audit
 from hub.admin import service as admin
+from hub.audit import service as audit
 from hub.audit.models import AuditEvent
 from hub.auth import service as auth_service
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid
+from hub.people.models import Enrolment
 from tests.factories import make_child, make_org, make_user, post_form, sign_in
 
 
@@ -33,8 +34,6 @@ def test_a_non_administrator_cannot_reach_the_admin_pages(app, role):
     sign_in(client, user, secret)
     assert client.get("/admin").status_code == 403
     assert client.get("/admin/users").status_code == 403
-    from hub.audit.models import AuditEvent
-
     refused = db.session().scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
                                                             AuditEvent.actor_user_id == user.id)).all()
     assert {e.object_id for e in refused} == {"admin.index", "admin.users"}
@@ -92,8 +91,6 @@ def test_an_organisation_identifier_is_validated_for_its_kind(admin_client, kind
 
 
 def test_an_administrator_sets_sso_and_the_secret_never_reaches_the_log(admin_client):
-    from hub.audit.models import AuditEvent
-
     client, _ = admin_client
     org = make_org(OrgKind.police)
     response = post_form(client, f"/admin/organisations/{org.id}/sso", {
@@ -123,8 +120,6 @@ def test_an_administrator_manages_a_childs_enrolment(admin_client):
     url = f"/admin/children/{child.id}/enrolments"
     post_form(client, url, {"school_id": first.id, "start_date": ["1", "9", "2024"]})
     post_form(client, url, {"school_id": second.id, "start_date": ["1", "1", "2025"]})
-    from hub.people.models import Enrolment
-
     rows = db.session().scalars(select(Enrolment).where(Enrolment.child_id == child.id).order_by(Enrolment.id)).all()
     assert [(r.school_id, r.end_date is None) for r in rows] == [(first.id, False), (second.id, True)]
     response = post_form(client, url, {"school_id": second.id, "start_date": ["1", "1", "2999"]})

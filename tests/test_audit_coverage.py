@@ -4,13 +4,23 @@ decides which it is."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from hub import db
 from hub.audit.models import AuditEvent, AuditFlag
+from hub.auth.models import Organisation
 from hub.auth.roles import OrgKind, Role
+from hub.db import utcnow
+from hub.missing import service as missing
+from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.notifications.models import Notification
 from hub.sharing import drafts
-from tests.factories import enrol, make_child, make_org, make_user, sign_in
+from hub.sharing import service as sharing
+from hub.sharing.legal_bases import BasisChoice
+from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 from tests.mace.samples import mace_samples
 from tests.support.police_download import review_item_id
 
@@ -45,19 +55,6 @@ def _count() -> int:
 def _share(child, recipient_org, sender_org=None) -> int:
     """A share between two organisations (the sender a new local authority unless given), so the
     share pages have something to open."""
-    from datetime import date
-
-    from hub.sharing import service as sharing
-    from hub.sharing.legal_bases import BasisChoice
-    from hub.sharing.models import (
-        Category,
-        ConsentPosition,
-        NoConsentReason,
-        ObtainedHow,
-        SourceKind,
-    )
-    from tests.factories import involve
-
     la = sender_org or make_org(OrgKind.childrens_social_care)
     involve(child, la)
     role = Role.social_worker if sender_org is None else Role.mace_chair
@@ -74,11 +71,6 @@ def _share(child, recipient_org, sender_org=None) -> int:
 
 def _episode(child) -> int:
     """A missing episode about the child (the walking user is the hub's DPO, who may read it)."""
-    from hub.db import utcnow
-    from hub.missing import service as missing
-    from hub.missing.models import Classification, MissingFrom, RiskGrade
-    from tests.factories import involve
-
     force = make_org(OrgKind.police)
     involve(child, force)
     officer, _ = make_user(force, Role.police_officer)
@@ -88,9 +80,6 @@ def _episode(child) -> int:
 
 
 def _officer_of(episode_id: int):
-    from hub.auth.models import Organisation
-    from hub.missing.models import MissingEpisode
-
     episode = db.session().get(MissingEpisode, episode_id)
     return make_user(db.session().get(Organisation, episode.police_org_id), Role.police_officer)
 
@@ -125,8 +114,6 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     # "Delete this draft" shows what it would delete: a draft of the officer's own.
     per_page["sharing.new_abandon"] = {"draft": drafts.save(officer, child.id, None, {"summary": ["s"]})}
     # The school's inbox is walked as its key adult.
-    from hub.notifications.models import Notification
-
     dsl_client = app.test_client()
     sign_in(dsl_client, dsl, dsl_secret)
     as_dsl = {"notifications.index", "notifications.show"}

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pyotp
 import pytest
 from sqlalchemy import select
 
-from hub import db
+from hub import create_app, db
+from hub.admin import service as admin
 from hub.audit.models import AuditEvent
 from hub.auth import service as auth_service
-from hub.auth.models import RecoveryCode, User, UserSession
+from hub.auth.models import RecoveryCode, SignInAttempt, User, UserSession
 from hub.auth.roles import OrgKind, Role
+from hub.auth.service import enrol_totp
+from hub.config import ConfigurationError
 from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, post_form, sign_in
 
 
@@ -95,8 +99,6 @@ def test_the_second_factor_lock_also_falls_on_exactly_the_nth_wrong_code(app, ds
 
 
 def test_a_lock_expires(client, dsl):
-    from hub.auth.models import SignInAttempt
-
     user, secret = dsl
     for _ in range(5):
         _password_step(client, user, "wrong password!!")
@@ -167,8 +169,6 @@ def test_an_inactive_account_gets_the_answer_of_an_unknown_one(app, dsl):
 
 
 def _error_message(html: str) -> str:
-    import re
-
     match = re.search(r'class="govuk-error-message">\s*<span class="govuk-visually-hidden">Error:</span>'
                       r'\s*([^<]+)<', html)
     assert match, html[:200]
@@ -210,8 +210,6 @@ def test_a_totp_code_cannot_be_replayed(client, app, dsl):
 
 def test_a_recovery_code_works_once(client, app, dsl):
     user, secret = dsl
-    from hub.auth.service import enrol_totp
-
     codes = enrol_totp(user.id, secret, next_code(user.id, secret))
     for attempt, expected in ((client, 302), (app.test_client(), 200)):
         _password_step(attempt, user)
@@ -228,8 +226,6 @@ def test_a_new_user_enrols_an_authenticator_and_gets_recovery_codes(client, app)
     assert response.headers["Location"].endswith("/auth/two-factor/set-up")
     page = client.get("/auth/two-factor/set-up").get_data(as_text=True)
     assert "data:image/svg+xml" in page
-    import re
-
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
     response = client.post("/auth/two-factor/set-up", data={"csrf_token": csrf_token(page),
                                                             "code": pyotp.TOTP(secret).now()})
@@ -262,8 +258,6 @@ def test_a_copied_cookie_stops_working_after_sign_out(client, app, dsl):
 
 @pytest.mark.parametrize("change", ["deactivate", "roles"])
 def test_a_copied_cookie_stops_working_after_deactivation_or_a_role_change(client, app, dsl, change):
-    from hub.admin import service as admin
-
     user, secret = dsl
     sign_in(client, user, secret)
     assert client.get("/").status_code == 200
@@ -331,8 +325,6 @@ def test_cookies_are_httponly_and_samesite(client, dsl):
 
 
 def test_production_cookies_are_secure_with_the_host_prefix(database_url, monkeypatch):
-    from hub import create_app
-
     monkeypatch.setenv("HUB_DATABASE_URL", database_url)
     monkeypatch.setenv("HUB_BASE_URL", "https://hub.example.test")
     app = create_app({"env": "production"})
@@ -342,9 +334,6 @@ def test_production_cookies_are_secure_with_the_host_prefix(database_url, monkey
 
 
 def test_production_refuses_to_start_without_its_secrets(monkeypatch):
-    from hub import create_app
-    from hub.config import ConfigurationError
-
     monkeypatch.delenv("HUB_FIELD_KEYS")
     with pytest.raises(ConfigurationError, match="HUB_FIELD_KEYS"):
         create_app({"env": "production"})

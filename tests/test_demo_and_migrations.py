@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import date
 
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
 from hub import db
+from hub.api.models import ApiClient
 from hub.auth.models import Organisation, User
 from hub.db import Base
-from hub.mace.models import MaceGroup
+from hub.mace.models import (
+    DisruptionKind,
+    MaceAction,
+    MaceGroup,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MaceOutcome,
+    MacePerson,
+    PersonKind,
+)
+from hub.migrate import MIGRATIONS
+from hub.missing.models import MissingEpisode
 from hub.people.models import Child
 
 
@@ -39,12 +57,6 @@ def test_demo_data_builds_the_fictional_locality_and_prints_every_sign_in(runner
 
 
 def test_demo_data_builds_northbridge_central_mace_as_the_issue_lists_it(runner, app):
-    from datetime import date
-
-    from hub.mace.models import (
-        DisruptionKind, MaceAction, MaceLocation, MaceMeeting, MaceMember, MaceOutcome, MacePerson, PersonKind,
-    )
-
     assert runner.invoke(args=["demo-data"]).exit_code == 0
     s = db.session()
     group = s.scalar(select(MaceGroup).where(MaceGroup.code == "MACE-CENTRAL"))
@@ -80,11 +92,6 @@ def test_the_migrations_create_exactly_the_models_tables(app):
 
 
 def test_there_is_a_single_migration_head():
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    from hub.migrate import MIGRATIONS
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1
@@ -97,9 +104,6 @@ def test_sqlite_connections_enforce_foreign_keys(app):
 
 
 def test_the_demo_api_client_gets_a_token_and_reads_its_force_s_episodes(runner, app, client):
-    from hub.api.models import ApiClient
-    from hub.missing.models import MissingEpisode
-
     first = runner.invoke(args=["demo-data"])
     client_id = re.search(r"client id: (\S+)", first.output).group(1)
     secret = re.search(r"client secret: (\S+)", first.output).group(1)
@@ -119,9 +123,6 @@ def test_the_demo_api_client_gets_a_token_and_reads_its_force_s_episodes(runner,
 def test_the_migrations_match_the_models_index_for_index(app):
     """Alembic's own comparison of the migrated schema with the models finds nothing to add or
     drop: a model change without its migration (a column, an index, a constraint) fails here."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
     with app.extensions["hub_engine"].connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 

@@ -14,6 +14,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 from flask import flash
+from sqlalchemy import select
 
 from hub import db
 from hub.auth.models import User
@@ -21,8 +22,6 @@ from hub.demo import DEMO_PASSWORD, DOMAIN, SCHOOLS, STAFF
 from hub.extensions import csrf
 from hub.mace.models import MaceAgendaItem, MaceMeeting, MeetingStatus
 from hub.web import public
-from sqlalchemy import select
-
 from tests.factories import csrf_token, next_code
 
 #: How far from the home page, how many pages per login at most, and how many pages of one shape

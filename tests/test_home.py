@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pyotp
 import pytest
 from sqlalchemy import select
 
@@ -21,8 +22,6 @@ from tests.factories import episode_details, make_org, make_user, sign_in
 
 
 def _client_for(app, user: User):
-    import pyotp
-
     secret = pyotp.random_base32()
     with db.unit_of_work():
         db.session().get(User, user.id).totp_secret = secret

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.audit import signing
@@ -32,7 +32,7 @@ def test_no_template_formats_a_time_of_day_itself():
 
 def test_the_filter_reads_iso_text_and_shows_london_time_in_summer_and_winter():
     assert london("2026-12-07T01:50:34Z") == "7 Dec 2026 01:50"
-    assert london(datetime(2026, 7, 7, 1, 50, tzinfo=timezone.utc)) == "7 Jul 2026 02:50"  # BST
+    assert london(datetime(2026, 7, 7, 1, 50, tzinfo=UTC)) == "7 Jul 2026 02:50"  # BST
     assert london(None) == ""
 
 

@@ -69,14 +69,11 @@ def _writes(tree: ast.AST, model: str) -> list[int]:
             if not isinstance(node, ast.Call):
                 continue
             name = _name(node.func)
-            if name == model:
-                lines.add(node.lineno)
-            elif name.endswith("insert") and node.args and _mentions(node.args[0], model, aliases):
-                lines.add(node.lineno)
-            elif name == "insert" and isinstance(node.func, ast.Attribute) and _mentions(node.func.value, model,
-                                                                                           aliases):
-                lines.add(node.lineno)
-            elif name in BULK_CALLS and node.args and _mentions(node.args[0], model, aliases):
+            if (name == model
+                    or (name.endswith("insert") and node.args and _mentions(node.args[0], model, aliases))
+                    or (name == "insert" and isinstance(node.func, ast.Attribute)
+                        and _mentions(node.func.value, model, aliases))
+                    or (name in BULK_CALLS and node.args and _mentions(node.args[0], model, aliases))):
                 lines.add(node.lineno)
     return sorted(lines)
 

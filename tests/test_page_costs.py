@@ -4,7 +4,7 @@ statements whatever the child's history, and its chronology is paged."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select
@@ -16,7 +16,13 @@ from hub.consent import service as consent_service
 from hub.consent.models import GivenBy
 from hub.missing import service as missing
 from hub.sharing.models import (
-    Category, ConsentPosition, ObtainedHow, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
+    Category,
+    ConsentPosition,
+    ObtainedHow,
+    ShareAccess,
+    ShareRecipient,
+    ShareRecord,
+    SourceKind,
 )
 from tests.factories import enrol, episode_details, involve, make_child, make_org, make_user, sign_in
 from tests.support.statements import page_statements
@@ -42,7 +48,7 @@ def world(app):
 def add_shares(world, count: int, **columns) -> list[int]:
     """`count` shares about the child from the authority to the school, a minute apart, loaded in
     bulk with what create_share writes beside them (the recipient, who may see each share)."""
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     start = db.session().scalar(select(ShareRecord.id).order_by(ShareRecord.id.desc()).limit(1)) or 0
     rows = [dict(id=start + i + 1, child_id=world["child"].id, sender_org_id=world["la"].id,
                  sender_user_id=world["worker"].id, shared=True, category=Category.risk_assessment,

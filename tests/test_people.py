@@ -8,16 +8,21 @@ import re
 from datetime import date
 
 import pytest
-from sqlalchemy import delete, func, select, text
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, event, func, select, text
 
-from hub import db, validators
+from hub import crypto, db, validators
+from hub.admin import service as admin
+from hub.audit import dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
+from hub.audit.models import AuditEvent, AuditFlag
+from hub.auth.models import Organisation
 from hub.auth.roles import OrgKind, Role
+from hub.crypto import blind_index, name_tokens
 from hub.errors import Invalid, NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
 from hub.people import service as people
-from hub.people.models import BreakGlassCategory, BreakGlassGrant, Enrolment, IdentifierKind
+from hub.people.models import BreakGlassCategory, BreakGlassGrant, Child, ChildNameToken, Enrolment, IdentifierKind
 from hub.permissions import child_access
 from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
 
@@ -75,11 +80,6 @@ def test_a_duplicate_identifier_is_refused(app):
 
 
 def test_keys_rotate_and_old_data_stays_readable(app, monkeypatch):
-    from cryptography.fernet import Fernet
-
-    from hub import crypto
-    from hub.people.models import Child
-
     child = make_child("Rotate", "Me")
     old_key = app.config["HUB"].field_keys[0]
     new_key = Fernet.generate_key().decode()
@@ -166,8 +166,6 @@ def test_permission_matrix_each_role_reaches_its_related_child_and_not_another(l
 def test_a_pupil_who_left_is_out_of_the_old_schools_reach(locality):
     user, _ = locality["users"][Role.dsl]
     related = locality["related"]
-    from hub.people.models import Enrolment
-
     row = db.session().scalar(select(Enrolment).where(Enrolment.child_id == related.id))
     with db.unit_of_work():
         row.end_date = date.today()
@@ -175,8 +173,6 @@ def test_a_pupil_who_left_is_out_of_the_old_schools_reach(locality):
 
 
 def test_a_deactivated_user_reaches_nothing(locality):
-    from hub.admin import service as admin
-
     user, _ = locality["users"][Role.dsl]
     admin.set_user_active(None, user.id, False)
     db.session().refresh(user)
@@ -229,8 +225,6 @@ def test_a_search_with_an_impossible_date_shows_an_error_not_a_crash(app, locali
 
 
 def test_the_children_page_loads_schools_in_one_query_however_many_children(app, locality):
-    from sqlalchemy import event
-
     user, secret = locality["users"][Role.dsl]
     client = app.test_client()
     sign_in(client, user, secret)
@@ -259,10 +253,6 @@ def test_the_children_page_loads_schools_in_one_query_however_many_children(app,
 
 
 def test_break_glass_gives_an_hour_of_audited_flagged_access_with_a_typed_reason(app, locality):
-    from hub.audit import dpo
-    from hub.audit.models import AuditFlag
-    from hub.people.models import BreakGlassGrant
-
     client = app.test_client()
     stranger_school = make_org(OrgKind.school)
     user, secret = make_user(stranger_school, Role.dsl)
@@ -355,8 +345,6 @@ def test_break_glass_for_a_child_that_does_not_exist_is_a_404_and_recorded(app, 
 
 def test_an_organisations_dpo_reaches_only_the_children_their_organisation_holds(locality):
     school = db.session().scalar(select(Enrolment.school_id).where(Enrolment.child_id == locality["related"].id))
-    from hub.auth.models import Organisation
-
     school_dpo, _ = make_user(db.session().get(Organisation, school), Role.dpo)
     assert child_access(school_dpo, locality["related"].id).basis == "role:dpo"
     assert not child_access(school_dpo, locality["unrelated"].id)
@@ -416,8 +404,6 @@ def test_the_children_page_finds_a_child_by_part_of_a_name_and_refuses_one_lette
 
 
 def test_a_childs_search_rows_are_keyed_hashes_padded_so_their_number_hides_the_names_length(app):
-    from hub.people.models import ChildNameToken
-
     short, long = make_child("Al", "Li"), make_child("Maximiliana", "Featherstonehaugh")
     counts = {child.id: db.session().scalar(select(func.count()).select_from(ChildNameToken)
                                             .where(ChildNameToken.child_id == child.id)) for child in (short, long)}
@@ -426,9 +412,6 @@ def test_a_childs_search_rows_are_keyed_hashes_padded_so_their_number_hides_the_
 
 
 def test_keys_reindex_makes_children_indexed_before_this_search_findable(app, pupils, runner):
-    from hub.crypto import blind_index, name_tokens
-    from hub.people.models import ChildNameToken
-
     with db.unit_of_work() as s:  # as a child was indexed before: whole words only
         s.execute(delete(ChildNameToken))
         for child in (pupils["violet"], pupils["zara"], pupils["hidden"]):

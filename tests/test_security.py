@@ -3,12 +3,21 @@ every page carries strict security headers; bad input never shows a stack trace.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import re
+import sys
+from importlib.metadata import version
 
 import pytest
+from flask import Flask
+from sqlalchemy import select
 
+from hub import db
+from hub.audit.models import AuditEvent
 from hub.auth.roles import OrgKind, Role
-from tests.factories import make_org, make_user, sign_in
+from hub.config import ConfigurationError, load_settings
+from tests.factories import csrf_token, enrol, make_child, make_org, make_user, sign_in
 from tests.support.routes import sample_url
 
 PUBLIC_ENDPOINTS = {
@@ -116,8 +125,6 @@ def test_an_unexpected_error_shows_a_reference_not_a_stack_trace(app):
 
 @pytest.mark.parametrize("package", ["flask", "werkzeug", "authlib", "cryptography"])
 def test_installed_security_sensitive_packages_have_the_known_fixes(package):
-    from importlib.metadata import version
-
     minimum = {
         "flask": (3, 1, 1),        # 3.1.1: signing key rotation fallback used the wrong key
         "werkzeug": (3, 1, 4),     # 3.1.4/3.1.5: safe_join on Windows device names, multipart limits
@@ -131,8 +138,6 @@ def test_installed_security_sensitive_packages_have_the_known_fixes(package):
 
 def test_every_page_title_is_plain_text(app):
     """A title is text only: markup there means a template edit went into the wrong block."""
-    from tests.factories import enrol, make_child
-
     host, school = make_org(OrgKind.mace_host), make_org(OrgKind.school)
     user, secret = make_user(host, Role.dpo, Role.hub_admin)
     child = make_child("Title", "Check")
@@ -147,17 +152,10 @@ def test_every_page_title_is_plain_text(app):
 
 
 def _trust(app, *proxies):
-    import dataclasses
-
     app.config["HUB"] = dataclasses.replace(app.config["HUB"], trusted_proxies=frozenset(proxies))
 
 
 def _last_event():
-    from sqlalchemy import select
-
-    from hub import db
-    from hub.audit.models import AuditEvent
-
     return db.session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
 
 
@@ -185,8 +183,6 @@ def test_behind_a_trusted_proxy_the_clients_own_address_is_recorded(app, client)
 
 
 def test_trusted_proxies_are_read_from_the_environment(monkeypatch, tmp_path):
-    from hub.config import ConfigurationError, load_settings
-
     monkeypatch.setenv("HUB_TRUSTED_PROXIES", "10.0.0.7, ::1")
     assert load_settings(tmp_path).trusted_proxies == {"10.0.0.7", "::1"}
     monkeypatch.delenv("HUB_TRUSTED_PROXIES")
@@ -198,8 +194,6 @@ def test_trusted_proxies_are_read_from_the_environment(monkeypatch, tmp_path):
 
 def post_sign_in_form(client, headers=None, remote="127.0.0.1"):
     """A wrong password: a request that writes an audit event with the request's origin."""
-    from tests.factories import csrf_token
-
     environ = {"REMOTE_ADDR": remote}
     token = csrf_token(client.get("/auth/sign-in").get_data(as_text=True))
     return client.post("/auth/sign-in", data={"csrf_token": token, "email": "nobody@example.test",
@@ -226,11 +220,6 @@ def test_a_refused_csrf_token_before_sign_in_is_audited_too(app, client):
 
 
 def test_wsgi_py_gives_any_wsgi_server_the_app(monkeypatch, database_url):
-    import importlib
-    import sys
-
-    from flask import Flask
-
     monkeypatch.setenv("HUB_DATABASE_URL", database_url)
     monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     sys.modules.pop("wsgi", None)

@@ -7,22 +7,26 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
+from hub.db import utcnow
 from hub.errors import NotFound
+from hub.missing import service as missing
+from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.profiles import service as profiles
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.subject_access import service
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 
@@ -246,10 +250,6 @@ def test_the_childs_page_links_to_the_pack_for_a_dpo_only(app, world):
 
 
 def test_missing_episodes_and_the_profile_are_in_the_pack_with_free_text_marked(world):
-    from hub.db import utcnow
-    from hub.missing import service as missing
-    from hub.missing.models import Classification, MissingFrom, RiskGrade
-
     missing.record_episode(world["officer"], world["child"].id, missing.EpisodeDetails(
         police_reference="SAR/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.high, missing_from=MissingFrom.home, missing_from_detail="the park"))
@@ -275,13 +275,6 @@ def test_a_decision_not_to_share_is_never_called_sent(world, shares):
 
 
 def test_the_pack_writes_every_day_and_time_one_way_in_london_time(app, world, shares):
-    import re
-    from datetime import datetime
-
-    from sqlalchemy import update
-
-    from hub.sharing.models import ShareRecord
-
     summer = datetime(2026, 7, 1, 11, 30)  # UTC; 12:30 in London (BST)
     with db.unit_of_work() as s:
         s.execute(update(ShareRecord).where(ShareRecord.id == shares["plain"].id).values(created_at=summer))

@@ -2,7 +2,11 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxesInput, GovPasswordInput, GovSelect, GovSubmitInput, GovTextInput,
+    GovCheckboxesInput,
+    GovPasswordInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextInput,
 )
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth import service as auth_service
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
+from hub.auth import service as auth_service
 from hub.auth.models import Organisation, SsoProvider, User, UserRole
 from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import unit_of_work

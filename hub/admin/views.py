@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.admin import service
 from hub.admin.forms import LocalGatewayForm, OrganisationForm, SsoForm, UserForm
 from hub.auth.forms import ConfirmForm
 from hub.auth.roles import OrgKind, Role
-from hub.permissions import may_administer
 from hub.errors import Invalid
 from hub.notifications import closures as school_closures
+from hub.notifications import delivery
 from hub.notifications.forms import ClosureForm, SchoolDayStartForm
 from hub.notifications.views import closure_page
-from hub.sharing import legal_bases
-from hub.sharing import service as sharing_service
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
 from hub.people.models import Gender, IdentifierKind
+from hub.permissions import may_administer
+from hub.sharing import legal_bases
+from hub.sharing import service as sharing_service
 from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -214,8 +217,6 @@ def enrolments(child_id: int):
 
 @bp.route("/children/<int:child_id>/enrolments/<int:enrolment_id>/end", methods=["POST"])
 def end_enrolment(child_id: int, enrolment_id: int):
-    from datetime import date
-
     if ConfirmForm().validate_on_submit():
         try:
             people_service.end_enrolment(actor(), enrolment_id, date.today())
@@ -254,16 +255,12 @@ def change_gateway(gateway_id: int, change: str):
 @bp.route("/outbox")
 @personal_data
 def outbox():
-    from hub.notifications import delivery
-
     return render_template("admin/outbox.html", outbox=delivery.undelivered(actor()),
                            max_attempts=delivery.MAX_ATTEMPTS, confirm=ConfirmForm())
 
 
 @bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
 def retry_message(message_id: int):
-    from hub.notifications import delivery
-
     if ConfirmForm().validate_on_submit():
         try:
             delivery.retry(actor(), message_id)

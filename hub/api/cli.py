@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from hub.api import service
 from hub.audit.context import cli_origin
 from hub.errors import HubError, Invalid
 
@@ -19,7 +20,6 @@ group = AppGroup("api", help="API clients for agency systems (OAuth2 client cred
               help="Space-separated scopes")
 def create_client(org_code: str, name: str, scopes: str) -> None:
     """Create a client and print its id and secret (the secret is shown this once only)."""
-    from hub.api import service
     cli_origin()
     try:
         new = service.create_client(org_code, name, scopes)
@@ -34,8 +34,6 @@ def create_client(org_code: str, name: str, scopes: str) -> None:
 @group.command("list-clients")
 def list_clients() -> None:
     """Every client: id, organisation, scopes, active or revoked."""
-    from hub.api import service
-
     for client in service.list_clients():
         state = "active" if client.active else "revoked"
         click.echo(f"{client.client_id}\t{client.organisation.code}\t{client.scopes}\t{state}\t{client.name}")
@@ -45,7 +43,6 @@ def list_clients() -> None:
 @click.argument("client_id")
 def revoke_client(client_id: str) -> None:
     """Deactivate a client and revoke all its tokens at once."""
-    from hub.api import service
     cli_origin()
     try:
         service.revoke_client(client_id)

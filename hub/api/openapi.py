@@ -14,7 +14,13 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 
 from hub.api.schemas import (
-    Episode, EpisodePatch, NewEpisode, Problem, Token, TokenRequest, ValidationProblem,
+    Episode,
+    EpisodePatch,
+    NewEpisode,
+    Problem,
+    Token,
+    TokenRequest,
+    ValidationProblem,
 )
 from hub.api.service import IDEMPOTENCY_KEY_MAX, SCOPES
 

@@ -9,12 +9,20 @@ problem's "errors" member.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints,
-    ValidationError, WithJsonSchema, model_validator,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -28,7 +36,7 @@ REFERENCE_MAX = 40
 IDENTIFIER_MAX = 40
 NAME_MAX = 100
 SHORT_TEXT_MAX = 200   # prevention_check_by, return_interview_by: String(200) columns
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 
 # No control characters: PostgreSQL refuses NUL, and nothing an agency types needs them
 # (hub.request_text holds the same rule for forms and the whole body).
@@ -50,7 +58,7 @@ def _rfc3339(value: Any) -> datetime:
         moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         if moment.tzinfo is None:
             raise ValueError("no offset")
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise PydanticCustomError("rfc3339", DATE_TIME_ERROR) from None
     if moment < EARLIEST:
@@ -74,7 +82,7 @@ def _each_once(codes: list[str]) -> list[str]:
 
 
 def _time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _text(limit: int, pattern: str = ONE_LINE) -> Any:

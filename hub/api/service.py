@@ -194,10 +194,8 @@ def check_secret(client: ApiClient, secret: str | None) -> bool:
 
 def burn_a_hash(secret: str | None) -> None:
     """An unknown client costs the same Argon2 work as a known one: timing tells nothing."""
-    try:
+    with suppress(VerificationError, InvalidHashError):
         _hasher().verify(auth_service.passwords().dummy_hash, secret or "")
-    except (VerificationError, InvalidHashError):
-        pass
 
 
 def allowed_scope(client: ApiClient, requested: str | None) -> str | None:

@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -239,7 +239,7 @@ def cosigned_message(body: str, timestamp: int) -> bytes:
     parse_checkpoint_body(body)  # a witness cosigns checkpoints and nothing else
     if type(timestamp) is not int or not 0 <= timestamp <= MAX_TIMESTAMP:
         raise ValueError("cosignature timestamp must be seconds since the epoch")
-    return f"{COSIGNATURE_HEADER}time {timestamp}\n{body}".encode("utf-8")
+    return f"{COSIGNATURE_HEADER}time {timestamp}\n{body}".encode()
 
 
 def cosign(body: str, witness_name: str, private_key: Ed25519PrivateKey, timestamp: int) -> str:
@@ -304,7 +304,7 @@ def rfc3339_utc(moment: datetime) -> str:
     byte for byte. Sub-second precision is dropped on purpose (tree heads are per second)."""
     if moment.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _timestamp_text(timestamp: datetime | str) -> str:
@@ -387,7 +387,7 @@ def instant(timestamp: str) -> datetime:
     """An RFC 3339 UTC time as an aware datetime (whole seconds); ValueError for anything else."""
     if not _RFC3339_UTC.fullmatch(timestamp):
         raise ValueError(f"not an RFC 3339 UTC time: {timestamp!r}")
-    return datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
 
 
 def trusted(keys: Ed25519PublicKey | Sequence[TrustedKey]) -> tuple[TrustedKey, ...]:

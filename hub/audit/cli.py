@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -120,7 +120,7 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
         current = service.trusted_keys()[-1]
         retired = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
         entry = checkpoint.trusted_keys_json([checkpoint.TrustedKey(
-            current.public_key, current.valid_from, checkpoint.rfc3339_utc(datetime.now(timezone.utc)))])[0]
+            current.public_key, current.valid_from, checkpoint.rfc3339_utc(datetime.now(UTC)))])[0]
         path.write_text(json.dumps([*retired, entry], indent=1), encoding="utf-8")
         click.echo(f"Retired key {entry['fingerprint']} from {entry['valid_until']}. Now stop every process, set "
                    f"HUB_AUDIT_SIGNING_KEY to a new key (`keys generate`) and HUB_AUDIT_RETIRED_KEYS={path}, start "

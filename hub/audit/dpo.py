@@ -11,17 +11,25 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, and_, func, insert, or_, select, update
 
 from hub import db
 from hub.audit import alarms, signing, witnessing
-from hub.audit import service as audit
 from hub.audit import flag_rules as rules
+from hub.audit import service as audit
 from hub.audit.export import build_export
 from hub.audit.models import (
-    AuditAlarm, AuditEvent, AuditEventOrganisation, AuditFlag, AuditFlagEvent, AuditFlagScan, AuditVerification, Cosignature, WitnessState,
+    AuditAlarm,
+    AuditEvent,
+    AuditEventOrganisation,
+    AuditFlag,
+    AuditFlagEvent,
+    AuditFlagScan,
+    AuditVerification,
+    Cosignature,
+    WitnessState,
 )
 from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
 from hub.auth.models import Organisation, User
@@ -32,8 +40,13 @@ from hub.exports import write_xlsx
 from hub.people.models import Child, ChildNameToken
 from hub.people.service import ChildSearch, search_clauses
 from hub.permissions import (
-    audit_event_scope, audit_flag_scope, audit_person_scope, is_hub_dpo, may_check_audit_integrity,
-    may_review_audit_log, visible_child_ids,
+    audit_event_scope,
+    audit_flag_scope,
+    audit_person_scope,
+    is_hub_dpo,
+    may_check_audit_integrity,
+    may_review_audit_log,
+    visible_child_ids,
 )
 
 PAGE_SIZE = 50
@@ -78,7 +91,7 @@ def _newest_queries(actor: User, query: Select, before: int | None, limit: int) 
     `audit_event_organisation` joined to the log (sequenced entries). In that order an entry
     sequenced between the two reads is seen by both (and shown once), never by neither."""
     scope = audit_event_scope(actor)
-    logged = query if before is None else query.where(NEWEST < before)
+    logged = query if before is None else query.where(before > NEWEST)
     if scope is None:
         return [logged.order_by(NEWEST.desc()).limit(limit)]
     # The order and the keyset on both sides of the join: PostgreSQL merges the two primary keys,
@@ -118,7 +131,7 @@ def _waiting_in_scope(actor: User, waiting: Select, limit: int) -> list[AuditEve
         found += [event for event in chunk if event.id in seen]
         if len(chunk) < WAITING_CHUNK:
             break
-        statement = waiting.where(NEWEST < chunk[-1].id)
+        statement = waiting.where(chunk[-1].id > NEWEST)
     return found[:limit]
 
 
@@ -153,9 +166,9 @@ class EventFilter:
         if self.outcome:
             query = query.where(AuditEvent.outcome == self.outcome)
         if self.date_from:
-            query = query.where(AuditEvent.occurred_at >= datetime.combine(self.date_from, time.min, timezone.utc))
+            query = query.where(AuditEvent.occurred_at >= datetime.combine(self.date_from, time.min, UTC))
         if self.date_to:
-            end = datetime.combine(self.date_to + timedelta(days=1), time.min, timezone.utc)
+            end = datetime.combine(self.date_to + timedelta(days=1), time.min, UTC)
             query = query.where(AuditEvent.occurred_at < end)
         return query
 
@@ -369,7 +382,7 @@ def nightly_check_due(now: datetime | None = None) -> bool:
     last_night = datetime.combine(local.date(), NIGHTLY_AT, rules.LONDON)
     if local < last_night:
         last_night -= timedelta(days=1)
-    since = last_night.astimezone(timezone.utc)
+    since = last_night.astimezone(UTC)
     recent = db.session().scalar(select(func.count()).select_from(AuditVerification).where(
         AuditVerification.kind == "full",
         or_(AuditVerification.status.in_([QUEUED, RUNNING]), AuditVerification.finished_at >= since)))

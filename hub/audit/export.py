@@ -13,7 +13,7 @@ showed it included (`service.about_child`, as the pages and the subject access p
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
@@ -50,9 +50,9 @@ def build_export(child_id: int | None = None, date_from: date | None = None, dat
     if child_id is not None:
         query = query.where(service.about_child(child_id))
     if date_from is not None:
-        query = query.where(AuditEvent.occurred_at >= datetime.combine(date_from, time.min, timezone.utc))
+        query = query.where(AuditEvent.occurred_at >= datetime.combine(date_from, time.min, UTC))
     if date_to is not None:
-        query = query.where(AuditEvent.occurred_at < datetime.combine(date_to, time.max, timezone.utc))
+        query = query.where(AuditEvent.occurred_at < datetime.combine(date_to, time.max, UTC))
     if seqs is not None:
         query = query.where(AuditEvent.seq.in_(seqs))
     entries = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -47,7 +47,7 @@ def valid_hours(start: str, end: str) -> bool:
 
 
 def aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def london_day(moment: datetime) -> date:
@@ -136,5 +136,5 @@ def context_start(first_new: datetime) -> datetime:
     """How far back the counting rules look before the first new event: its London day, and
     the failed sign-in window."""
     first_new = aware(first_new)
-    day_start = datetime.combine(london_day(first_new), time.min, LONDON).astimezone(timezone.utc)
+    day_start = datetime.combine(london_day(first_new), time.min, LONDON).astimezone(UTC)
     return min(day_start, first_new - FAILED_SIGN_IN_WINDOW)

@@ -3,8 +3,8 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
-from wtforms.widgets import HiddenInput
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from hub.forms import DateInputField
 

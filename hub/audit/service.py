@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import rfc8785
@@ -23,14 +23,20 @@ from flask import Flask
 from sqlalchemy import and_, any_, bindparam, func, insert, or_, select, union_all, update
 
 from hub import db
-from hub.extensions import app_state
-from hub.audit.context import current_origin
 from hub.audit import checkpoint, merkle
+from hub.audit.context import current_origin
 from hub.audit.merkle import leaf_hash
 from hub.audit.models import (
-    AuditEvent, AuditEventChild, AuditEventOrganisation, AuditHead, AuditNode, AuditVerification, Cosignature,
+    AuditEvent,
+    AuditEventChild,
+    AuditEventOrganisation,
+    AuditHead,
+    AuditNode,
+    AuditVerification,
+    Cosignature,
     SignedTreeHead,
 )
+from hub.extensions import app_state
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +52,8 @@ LEAF_FIELDS = (
 
 def rfc3339(ts: datetime) -> str:
     if ts.tzinfo is None:  # SQLite hands back naive datetimes; the hub stores UTC only
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def leaf_bytes(event: AuditEvent) -> bytes:
@@ -176,7 +182,7 @@ def _append(entries: list[tuple[Any, Entry]]) -> None:
         return
     origin = current_origin()
     connection = db.session().connection()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     actors: dict[int, tuple] = {}  # each actor's columns worked out once per append
     details = [_detail(entry) for _, entry in entries]
     rows = [_event_row(now, actor, origin, entry, detail, actors)
@@ -343,8 +349,8 @@ class Pending:
         """Something has waited longer than `limit` to be sequenced: the integrator is not running."""
         if self.oldest_at is None:
             return False
-        oldest = self.oldest_at if self.oldest_at.tzinfo else self.oldest_at.replace(tzinfo=timezone.utc)
-        return (now or datetime.now(timezone.utc)) - oldest > limit
+        oldest = self.oldest_at if self.oldest_at.tzinfo else self.oldest_at.replace(tzinfo=UTC)
+        return (now or datetime.now(UTC)) - oldest > limit
 
 
 #: Pending entries older than this are an alarm (integrity panel, `audit verify`): the delivery
@@ -407,7 +413,7 @@ def tree_size() -> int:
     return db.session().scalar(select(AuditHead.tree_size).where(AuditHead.id == 1)) or 0
 
 
-def prefetch(keys) -> "callable":
+def prefetch(keys) -> callable:
     """A get_node for merkle's proof functions that reads all the nodes it needs in one or two
     queries (events for level 0, stored nodes above), instead of one query per node."""
     found = _nodes(db.session(), list({k for group in keys for k in group}))
@@ -605,7 +611,7 @@ def sign_tree_head(anchors: list[Anchor] | None = None) -> SignedTreeHead:
         problems += [p for anchor in stored + list(anchors or []) if (p := extension_problem(anchor, size, root))]
         if problems:
             raise SigningRefused(problems)
-        timestamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+        timestamp = checkpoint.rfc3339_utc(datetime.now(UTC))
         head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=timestamp,
                               signature=checkpoint.sign_tree_head(size, root, timestamp, signing_key()))
         s.add(head)

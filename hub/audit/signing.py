@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -72,8 +72,8 @@ def due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> bool
     latest = service.latest_tree_head()
     if latest is None:
         return True
-    signed_at = datetime.strptime(latest.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return (now or datetime.now(timezone.utc)) - signed_at >= every
+    signed_at = datetime.strptime(latest.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return (now or datetime.now(UTC)) - signed_at >= every
 
 
 def sign_and_publish_if_due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> int:
@@ -198,9 +198,9 @@ def _record(head: SignedTreeHead, result: Publication, lines: dict[str, tuple[st
         for name in result.cosigned:
             line, stamp = lines[name]
             s.add(Cosignature(tree_head_id=head.id, witness=name, line=line,
-                              cosigned_at=datetime.fromtimestamp(stamp, timezone.utc)))
+                              cosigned_at=datetime.fromtimestamp(stamp, UTC)))
             state = _state(s, name)
-            state.cosigned_size, state.cosigned_at = head.tree_size, datetime.fromtimestamp(stamp, timezone.utc)
+            state.cosigned_size, state.cosigned_at = head.tree_size, datetime.fromtimestamp(stamp, UTC)
             state.last_attempt_at, state.last_outcome = now, "cosigned"
         for name, why in result.refused.items():
             state = _state(s, name)

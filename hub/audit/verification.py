@@ -41,7 +41,13 @@ from hub import db
 from hub.audit import merkle, service
 from hub.audit.checkpoint import TrustedKey, head_signer
 from hub.audit.models import (
-    AuditEvent, AuditEventChild, AuditEventOrganisation, AuditHead, AuditNode, AuditVerification, SignedTreeHead,
+    AuditEvent,
+    AuditEventChild,
+    AuditEventOrganisation,
+    AuditHead,
+    AuditNode,
+    AuditVerification,
+    SignedTreeHead,
 )
 from hub.audit.service import LEAF_FIELDS, Anchor, rfc3339
 

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from argon2 import PasswordHasher
@@ -80,7 +80,7 @@ def session_policy() -> SessionPolicy:
 
 def _aware(ts: datetime | None) -> datetime | None:
     if ts is not None and ts.tzinfo is None:
-        return ts.replace(tzinfo=timezone.utc)
+        return ts.replace(tzinfo=UTC)
     return ts
 
 
@@ -157,10 +157,8 @@ def _verify(password_hash: str, password: str) -> bool:
 
 def _verify_dummy(password: str) -> bool:
     """The same work as checking a real password, for an e-mail with no usable account."""
-    try:
+    with suppress(VerificationError):
         _hasher().verify(passwords().dummy_hash, password or "x")
-    except VerificationError:
-        pass
     return False
 
 

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -57,7 +57,7 @@ class Mailbox:
         body = part.get_content() if part is not None else ""
         with self._lock:
             self._count += 1
-            caught = Caught(self._count, datetime.now(timezone.utc), mail_from, tuple(rcpt_tos),
+            caught = Caught(self._count, datetime.now(UTC), mail_from, tuple(rcpt_tos),
                             str(parsed.get("Subject", "")), body, raw)
             self._messages.appendleft(caught)
         return caught
@@ -91,7 +91,7 @@ _STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}tab
 def _page(title: str, content: str) -> bytes:
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<style>{_STYLE}</style></head><body><header><p>Development mail catcher: nothing here was sent '
-            f'anywhere.</p></header><main>{content}</main></body></html>').encode("utf-8")
+            f'anywhere.</p></header><main>{content}</main></body></html>').encode()
 
 
 def _linked(text: str) -> str:

@@ -12,7 +12,7 @@ for the latest meeting, which waits for the nurse.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -21,9 +21,28 @@ from hub.audit import service as audit
 from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.mace.models import (
-    ActionKind, ActionStatus, Attendance, DisruptionKind, LocationKind, MaceAction, MaceActionUpdate,
-    MaceAgencyUpdate, MaceAgendaChild, MaceAgendaItem, MaceAttendance, MaceGroup, MaceLink, MaceLocation,
-    MaceMeeting, MaceMember, MaceMembership, MaceOutcome, MacePerson, MeetingStatus, MemberRole, PersonKind,
+    ActionKind,
+    ActionStatus,
+    Attendance,
+    DisruptionKind,
+    LocationKind,
+    MaceAction,
+    MaceActionUpdate,
+    MaceAgencyUpdate,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceGroup,
+    MaceLink,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MaceMembership,
+    MaceOutcome,
+    MacePerson,
+    MeetingStatus,
+    MemberRole,
+    PersonKind,
 )
 
 CODE = "MACE-CENTRAL"
@@ -127,7 +146,7 @@ def _meetings(s, group, users, orgs, subjects, today) -> list[MaceMeeting]:
     chair = users["mace.chair"]
     meetings = []
     for days in (70, 42, 9, -21):
-        when = datetime.combine(today - timedelta(days=days), time(9, 30), timezone.utc)
+        when = datetime.combine(today - timedelta(days=days), time(9, 30), UTC)
         held = days > 0
         meeting = MaceMeeting(group_id=group.id, scheduled_for=when,
                               venue="Northbridge Civic Centre, room 2 (fictional)",

@@ -22,7 +22,14 @@ from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.errors import Invalid
 from hub.mace.models import (
-    MaceAgendaItem, MaceGroup, MaceLocation, MaceMeeting, MaceMember, MaceMembership, MacePerson, MemberRole,
+    MaceAgendaItem,
+    MaceGroup,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MaceMembership,
+    MacePerson,
+    MemberRole,
     SubjectKind,
 )
 from hub.people.models import Child

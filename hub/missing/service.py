@@ -25,17 +25,28 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import deadlines, rules
 from hub.missing.models import (
-    Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade, RiskGradeChange,
+    Classification,
+    EpisodeSource,
+    MissingEpisode,
+    MissingFrom,
+    RiskGrade,
+    RiskGradeChange,
 )
 from hub.notifications import counts as notification_counts
 from hub.notifications import issuing
 from hub.notifications.counts import EpisodeTold, Told
+from hub.people import service as people
 from hub.people.models import Child, IdentifierKind
+from hub.permissions import (
+    child_access,
+    episode_visible,
+    load_or_refuse,
+    may_read_episodes,
+    may_record_episodes,
+    refuse,
+)
 from hub.retention import scheduling as retention
 from hub.sharing.models import ShareRecord
-from hub.permissions import (
-    child_access, episode_visible, load_or_refuse, may_read_episodes, may_record_episodes, refuse,
-)
 
 #: An episode's start may be at most this far in the future (clock skew of agency systems).
 CLOCK_SKEW = timedelta(minutes=5)
@@ -231,8 +242,6 @@ def match_child(police_id: str | None, nhs_number: str | None, given_name: str |
                 family_name: str | None, date_of_birth) -> int | None:
     """The one child a row names: by police id, then NHS number, then name and date of birth.
     None when nothing matches or the name and date of birth match more than one child."""
-    from hub.people import service as people
-
     for kind, value in ((IdentifierKind.police_id, police_id), (IdentifierKind.nhs_number, nhs_number)):
         if value and value.strip():
             found = people.child_ids_by_identifier(kind, value.strip())
@@ -320,19 +329,20 @@ def create_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, Episode
     by_reference = dict(connection.execute(select(table.c.police_reference, table.c.id).where(
         table.c.police_org_id == police_org_id, table.c.police_reference.in_(references))).all())
     ids = [by_reference[reference] for reference in references]
-    _add_risk_history(actor, [(episode_id, details.risk_grade) for episode_id, (_, _, details) in zip(ids, good)],
-                      source)
+    new = list(zip(ids, good, strict=True))
+    _add_risk_history(actor, [(episode_id, details.risk_grade) for episode_id, (_, _, details) in new], source)
     retention.schedule_episodes([(episode_id, child_id, police_org_id)
-                                 for episode_id, (_, child_id, _) in zip(ids, good)], now)
+                                 for episode_id, (_, child_id, _) in new], now)
     # The children's other episodes too: a second episode makes a return interview due for the first.
     deadlines.refresh_children(db.session(), {child_id for _, child_id, _ in good})
-    refs = [issuing.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in zip(ids, good)]
+    refs = [issuing.EpisodeRef(episode_id, child_id) for episode_id, (_, child_id, _) in new]
     # Routes and deadlines are worked out once for both kinds: same children, same `now`.
     shared = dict(record=False, deadlines={}, routes={})
     first = [_first_notice(details) for _, _, details in good]
-    missing = issuing.notify_episodes([r for r, k in zip(refs, first) if k == "missing"], "missing", now,
+    missing = issuing.notify_episodes([r for r, k in zip(refs, first, strict=True) if k == "missing"], "missing", now,
                                             **shared)
-    found = issuing.notify_episodes([r for r, k in zip(refs, first) if k == "found"], "found", now, **shared)
+    found = issuing.notify_episodes([r for r, k in zip(refs, first, strict=True) if k == "found"], "found", now,
+                                    **shared)
     # Each episode's events in order: its notifications (the hub's own), then its creator's
     # "create"; one append, so one take of the log's head lock.
     entries: list[tuple[object, audit.Entry]] = []

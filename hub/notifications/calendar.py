@@ -9,7 +9,7 @@ the two clock changes move the UTC deadline and not the school's morning.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -79,7 +79,7 @@ def _first_start_after(school: Organisation | None, after: datetime, closed: lis
         if not is_school_day(day, closed):
             continue
         # ZoneInfo resolves the wall-clock time on that day, so BST and GMT both give 08:30 local.
-        candidate = datetime.combine(day, starts_at, tzinfo=LONDON).astimezone(timezone.utc)
+        candidate = datetime.combine(day, starts_at, tzinfo=LONDON).astimezone(UTC)
         if candidate > after:
             return candidate
     raise ValueError("no school day within a year: check the school's closures")
@@ -113,7 +113,7 @@ def school_day_start_on(school: Organisation | None, day: date) -> datetime | No
     """The start of school on that local day, as aware UTC; None when the day is not a school day."""
     if not is_school_day(day, closures(school, day, day)):
         return None
-    return datetime.combine(day, start_time(school), tzinfo=LONDON).astimezone(timezone.utc)
+    return datetime.combine(day, start_time(school), tzinfo=LONDON).astimezone(UTC)
 
 
 def school_day_of(school: Organisation | None, moment: datetime) -> date:

@@ -26,7 +26,8 @@ from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
 from hub.mace.operations import outcomes
 from hub.missing.imports import service as imports
-from hub.notifications import escalation, still_missing
+from hub.notifications import delivery, escalation, still_missing
+from hub.notifications.delivery import SmtpSettings
 
 group = AppGroup("notifications", help="School notifications: delivery and escalation.")
 
@@ -37,8 +38,6 @@ def _origin(worker: str, channel: str = "cli") -> None:
 
 
 def _settings():
-    from hub.notifications.delivery import SmtpSettings
-
     try:
         return SmtpSettings.from_config(current_app.config["HUB"].smtp)
     except ConfigurationError as exc:
@@ -66,8 +65,6 @@ def _summary(result, escalated: int | None = None) -> str:
               help="Seconds to pause when nothing is due (worker only).")
 def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     """Send the outbox's e-mails, with retries, backoff and a record of every attempt."""
-    from hub.notifications import delivery
-
     settings = _settings()
     worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}")[:100]
     _origin(worker, "cli" if once else "worker")
@@ -93,8 +90,6 @@ def run_all(settings, worker: str, batch: int, poll: float, stop: threading.Even
     thread of its own, so entries are sequenced within a second or two even while an import or a
     full check keeps another loop busy and school notifications never wait for the audit log;
     and the delivery loop (escalate, deliver, import) here."""
-    from hub.notifications import delivery
-
     threads = [
         threading.Thread(target=delivery.run_duties, name="audit-integrator", daemon=True,
                          args=([delivery.Duty("integrate", audit_service.integrate_all)], stop,
@@ -124,8 +119,6 @@ def audit_duties() -> list:
     """The audit log's duties, in their own thread: sign and witness (hourly, and put the latest
     head to witnesses that have not cosigned it), the DPO's flags, the nightly full check and
     the checks the DPOs queued. Each fails on its own (alarmed), like every worker duty."""
-    from hub.notifications import delivery
-
     return [delivery.Duty("sign and witness", signing.sign_and_publish_if_due),
             delivery.Duty("flags", dpo.raise_flags),
             delivery.Duty("nightly check", dpo.queue_nightly_check),
@@ -135,8 +128,6 @@ def audit_duties() -> list:
 def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:
     """One queued police download (uploaded on the web), imported by this worker; the e-mails
     each chunk queues are sent before the next chunk, so schools hear at once."""
-    from hub.notifications import delivery
-
     done = imports.run_queued(worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))
     if done is not None:
         click.echo(f"Import {done.id}: {done.status.value}, {done.rows_done} of {done.rows_total} rows.")

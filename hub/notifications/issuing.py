@@ -171,8 +171,8 @@ def issue(copies: list[Copy], kind: NotificationKind, now: datetime) -> Issued:
         raise RuntimeError("the notifications just written could not be told apart from others")
     ids = [by_copy[(copy.episode.id, copy.user.id)] for copy in copies]
     outbox.queue([outbox.Email(copy.user.email, EMAIL_SUBJECT, _email_body(nid), notification_id=nid)
-                  for nid, copy in zip(ids, copies)], now)
-    for nid, copy in zip(ids, copies):
+                  for nid, copy in zip(ids, copies, strict=True)], now)
+    for nid, copy in zip(ids, copies, strict=True):
         issued.notification_ids.setdefault(copy.episode.id, []).append(nid)
         issued.entries.setdefault(copy.episode.id, []).append(
             _notify_entry(copy.episode.child_id, nid, kind, copy.user.id, copy.reason))

@@ -24,12 +24,15 @@ from hub.notifications.inbox import acknowledge_group, load_own
 from hub.notifications.models import Notification, NotificationReply, ReplyKind
 from hub.notifications.routing import users_with
 from hub.permissions import (
-    POLICE_ROLES, child_access, is_designated_lead, may_authorise_sharing, may_read_reply_content,
+    POLICE_ROLES,
+    child_access,
+    is_designated_lead,
+    may_authorise_sharing,
+    may_read_reply_content,
 )
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing
 from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
-
 
 REPLY_TEXT_MAX = 2000
 #: Why the school tells the police without asking: the sharing register's consent rules want it said.

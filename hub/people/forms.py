@@ -2,12 +2,17 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxInput, GovRadioInput, GovTextArea, GovSelect, GovSubmitInput, GovTextInput,
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
 )
-from hub.forms import DateInputField
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from hub.forms import DateInputField
 from hub.people import search
 from hub.people.models import BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, Gender
 

@@ -6,28 +6,43 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import Text, bindparam, func, select, update
-from sqlalchemy import column as sa_column, table as sa_table
-from sqlalchemy.sql.expression import ColumnClause, TableClause
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.sql.expression import ColumnClause, TableClause
 
 import hub.models  # noqa: F401  (every model registered, for encrypted_columns)
-from hub import db
+from hub import db, validators
 from hub.audit import service as audit
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind
 from hub.crypto import EncryptedText, blind_index, dob_index, name_tokens, normalise_identifier, rotate
-from hub.people import search as name_search
 from hub.db import Base, unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
+from hub.people import search as name_search
 from hub.people.models import (
-    BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, BreakGlassGrant, Child,
-    ChildIdentifier, ChildNameToken, Enrolment, Gender, IdentifierKind, LookedAfterPeriod,
+    BREAK_GLASS_REASON_MIN,
+    BREAK_GLASS_REASON_TOO_SHORT,
+    BreakGlassCategory,
+    BreakGlassGrant,
+    Child,
+    ChildIdentifier,
+    ChildNameToken,
+    Enrolment,
+    Gender,
+    IdentifierKind,
+    LookedAfterPeriod,
 )
 from hub.permissions import (
-    child_access, child_bases, child_visible, load_child_or_refuse, may_administer, may_break_glass,
-    may_read_emergency_reasons, refuse,
+    child_access,
+    child_bases,
+    child_visible,
+    load_child_or_refuse,
+    may_administer,
+    may_break_glass,
+    may_read_emergency_reasons,
+    refuse,
 )
-from hub import validators
 
 IDENTIFIER_VALIDATORS = {
     IdentifierKind.nhs_number: validators.nhs_number,

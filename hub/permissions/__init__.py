@@ -46,24 +46,24 @@ from hub.permissions.dpo import (
     audit_event_scope,
     audit_flag_scope,
     audit_person_scope,
-    may_review_child_audit,
     hub_dpos,
     may_prepare_subject_access,
     may_read_emergency_reasons,
+    may_review_child_audit,
     subject_access_episodes,
     subject_access_profile,
     subject_access_shares,
 )
 from hub.permissions.episodes import (
     episode_fixable_child_ids,
-    load_profile_child,
-    profile_photo_basis,
     load_force_episode,
+    load_profile_child,
     may_import,
     may_keep_philomena_profile,
     may_read_philomena_profile,
     may_resolve_download_row,
     philomena_released_to,
+    profile_photo_basis,
 )
 from hub.permissions.loading import (
     RULES,

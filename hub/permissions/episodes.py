@@ -26,8 +26,8 @@ from hub.people.models import Child
 from hub.permissions.children import DENIED, Access, child_access, child_bases, is_object_id
 from hub.permissions.loading import refuse
 from hub.permissions.roles import (
-    READ,
     PROFILE_KEEPER_ROLES,
+    READ,
     holds,
     is_hub_dpo,
     is_officer_of,

@@ -20,8 +20,8 @@ from hub.people.models import Child, Enrolment, LookedAfterPeriod
 from hub.permissions.children import child_bases
 from hub.permissions.episodes import may_resolve_download_row
 from hub.permissions.loading import episode_visible
-from hub.permissions.notifications import notification_visible
 from hub.permissions.membership import chaired_group_ids, member_group_ids, sits_on_a_mace_group
+from hub.permissions.notifications import notification_visible
 from hub.permissions.roles import (
     AGGREGATE_ONLY_ROLES,
     AUTHORITY_REPORT_ROLES,

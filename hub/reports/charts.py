@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from functools import lru_cache
 from typing import NamedTuple
+
 # ElementTree only writes here (bandit B405); the parsing is defusedxml's, below.
 from xml.etree import ElementTree  # nosec B405
 

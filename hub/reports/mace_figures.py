@@ -10,8 +10,18 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 
 from hub import db
 from hub.mace.models import (
-    DEFAULT_RISK_LEVELS, ActionKind, ActionStatus, Attendance, DisruptionKind, MaceAction, MaceAgendaChild,
-    MaceAgendaItem, MaceAttendance, MaceGroup, MaceMeeting, MaceOutcome,
+    DEFAULT_RISK_LEVELS,
+    ActionKind,
+    ActionStatus,
+    Attendance,
+    DisruptionKind,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceGroup,
+    MaceMeeting,
+    MaceOutcome,
 )
 from hub.reports.query import Figure, ReportQuery, agreeing, counted, rate
 

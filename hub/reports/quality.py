@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -44,8 +44,13 @@ from hub.missing.models import EpisodeSource, ImportReviewItem, MissingEpisode, 
 from hub.notifications.models import NotificationReply
 from hub.people.models import Child
 from hub.permissions import (
-    episode_fixable_child_ids, mace_membership, may_record_mace_outcome,
-    member_group_ids, quality_may_link_download_row, quality_waiting_rows_scope, report_scope,
+    episode_fixable_child_ids,
+    mace_membership,
+    may_record_mace_outcome,
+    member_group_ids,
+    quality_may_link_download_row,
+    quality_waiting_rows_scope,
+    report_scope,
 )
 
 #: How long after the evidence of return an episode may stay open before it is listed.
@@ -167,7 +172,7 @@ def _evidence_of_return(episodes: list[MissingEpisode]) -> dict[int, datetime]:
 
 def _aware(moment: datetime | None) -> datetime | None:
     """An aggregate read back from SQLite has no zone (the hub stores UTC)."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _start_differs(actor: User, clause: ColumnElement[bool] | None) -> Check | None:

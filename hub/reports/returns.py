@@ -54,7 +54,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, Select, or_, select
@@ -113,7 +113,7 @@ class CollectionYear:
 
 
 def _london_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=LONDON).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=LONDON).astimezone(UTC)
 
 
 def latest_year(today: date | None = None) -> int:

@@ -15,7 +15,11 @@ from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
 from hub.permissions import (
-    ReportScope, report_figures_withheld, report_openable_episode_ids, report_school_choices, report_scope,
+    ReportScope,
+    report_figures_withheld,
+    report_openable_episode_ids,
+    report_school_choices,
+    report_scope,
 )
 from hub.reports import downloads, figures, patterns, suppression
 from hub.reports.query import AGE_BANDS, Figure, ReportFilters, ReportQuery

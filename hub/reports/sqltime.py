@@ -9,7 +9,7 @@ UTC+1 in summer time, UTC otherwise), computed here from the zone database.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ LONDON = ZoneInfo("Europe/London")
 
 def london_midnight(day: date) -> datetime:
     """The UTC instant at which `day` begins in London."""
-    return datetime.combine(day, time(0), LONDON).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), LONDON).astimezone(UTC)
 
 
 def summer_intervals(first_year: int, last_year: int) -> list[tuple[datetime, datetime]]:
@@ -40,8 +40,8 @@ def _offset_change(year: int, first_month: int, last_month: int, *, to_summer: b
     """The first UTC hour of the year's months at which London's offset becomes (or stops being) +1.
     Cached: an hour-by-hour walk of half a year is about 7 ms, and every SQLite report page asks
     for three years' changes (a fixed answer for the life of the process and its zone data)."""
-    moment = datetime(year, first_month, 1, tzinfo=timezone.utc)
-    stop = datetime(year, last_month, 28, tzinfo=timezone.utc)
+    moment = datetime(year, first_month, 1, tzinfo=UTC)
+    stop = datetime(year, last_month, 28, tzinfo=UTC)
     while moment < stop:
         summer = moment.astimezone(LONDON).utcoffset() != timedelta(0)
         if summer == to_summer:

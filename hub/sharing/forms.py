@@ -2,15 +2,27 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxesInput, GovCheckboxInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput,
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
 )
 from wtforms import (
-    BooleanField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField,
+    BooleanField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.forms import DateInputField
 from hub.consent import service as consent_service
+from hub.forms import DateInputField
 from hub.sharing import legal_bases, service
 from hub.sharing.models import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing.service import ShareDraft

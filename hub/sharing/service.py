@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select
@@ -26,16 +26,41 @@ from hub.exports import write_xlsx
 from hub.mace.models import MaceGroup
 from hub.people.models import Child
 from hub.permissions import (
-    AUTHORISER_ROLES, CHANGE, DENIED, child_access, child_bases, current_member_groups, load_child_or_refuse,
+    AUTHORISER_ROLES,
+    CHANGE,
+    DENIED,
+    child_access,
+    child_bases,
+    current_member_groups,
+    load_child_or_refuse,
     load_or_refuse,
-    mace_intelligence_access, mace_intelligence_recipients_ok, may_administer, may_authorise_sharing, may_share,
-    refuse, share_fact_only, share_names_child, share_register_row, share_visible,
+    mace_intelligence_access,
+    mace_intelligence_recipients_ok,
+    may_administer,
+    may_authorise_sharing,
+    may_share,
+    refuse,
+    share_fact_only,
+    share_names_child,
+    share_register_row,
+    share_visible,
 )
 from hub.retention import scheduling as retention
 from hub.sharing import legal_bases
 from hub.sharing.models import (
-    CRIMINAL_BY_CATEGORY, SPECIAL_BY_CATEGORY, Category, ConsentPosition, NoConsentReason, ObtainedHow,
-    LocalGateway, PURPOSE_MAX, RecipientStatus, ShareAccess, ShareRecipient, ShareRecord, SourceKind,
+    CRIMINAL_BY_CATEGORY,
+    PURPOSE_MAX,
+    SPECIAL_BY_CATEGORY,
+    Category,
+    ConsentPosition,
+    LocalGateway,
+    NoConsentReason,
+    ObtainedHow,
+    RecipientStatus,
+    ShareAccess,
+    ShareRecipient,
+    ShareRecord,
+    SourceKind,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -678,10 +703,10 @@ def _register_query(actor: User, f: RegisterFilter):
     if f.category:
         query = query.where(ShareRecord.category == f.category)
     if f.date_from:
-        query = query.where(ShareAccess.created_at >= datetime.combine(f.date_from, time.min, timezone.utc))
+        query = query.where(ShareAccess.created_at >= datetime.combine(f.date_from, time.min, UTC))
     if f.date_to:
         query = query.where(ShareAccess.created_at < datetime.combine(f.date_to + timedelta(days=1), time.min,
-                                                                      timezone.utc))
+                                                                      UTC))
     return query.order_by(*SORTS.get(f.sort, SORTS["newest"]))
 
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from datetime import date
 
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+
+from hub.auth.forms import ConfirmForm
 from hub.errors import Invalid
 from hub.people import service as people
 from hub.sharing import journey, legal_bases, service
 from hub.sharing.forms import (
-    CorrectionForm, DecisionForm, OnwardForm, RegisterFilterForm, RevokeForm, ShareForm, fill_choices, share_draft,
+    CorrectionForm,
+    DecisionForm,
+    OnwardForm,
+    RegisterFilterForm,
+    RevokeForm,
+    ShareForm,
+    fill_choices,
+    share_draft,
 )
 from hub.sharing.models import (
-    Category, ConsentPosition, ObtainedHow, RecipientStatus, ShareRecord, SourceKind,
+    Category,
+    ConsentPosition,
+    ObtainedHow,
+    RecipientStatus,
+    ShareRecord,
+    SourceKind,
 )
 from hub.web import actor, apply_errors, personal_data
 
@@ -113,10 +128,6 @@ def register():
 @bp.route("/register.xlsx")
 @personal_data
 def register_xlsx():
-    from datetime import date
-
-    from flask import Response
-
     form = RegisterFilterForm(request.args)
     content = service.register_xlsx(actor(), _register_filter(form))
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -193,8 +204,6 @@ def show(share_id: int):
 
 @bp.route("/<int:share_id>/<any(accept, decline):answer>", methods=["POST"])
 def respond(share_id: int, answer: str):
-    from hub.auth.forms import ConfirmForm
-
     if ConfirmForm().validate_on_submit():
         try:
             service.respond(actor(), share_id, accept=answer == "accept")

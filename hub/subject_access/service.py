@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -23,11 +23,16 @@ from hub.audit.models import AuditEvent
 from hub.auth.models import Organisation, User
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
+from hub.exports import Sheet, write_workbook
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.missing.profiles.service import PROFILE_FIELDS
 from hub.people.models import AgencyInvolvement, Child, Enrolment
 from hub.permissions import (
-    is_hub_dpo, may_prepare_subject_access, refuse, subject_access_episodes, subject_access_profile,
+    is_hub_dpo,
+    may_prepare_subject_access,
+    refuse,
+    subject_access_episodes,
+    subject_access_profile,
     subject_access_shares,
 )
 from hub.sharing import legal_bases
@@ -98,8 +103,6 @@ def pack(actor: User, child_id: int) -> Pack:
 
 def pack_xlsx(actor: User, child_id: int) -> bytes:
     """The pack as one workbook, one sheet per section: the export is audited."""
-    from hub.exports import Sheet, write_workbook
-
     basis = _require(actor, child_id, "export")
     with unit_of_work():
         result = _gather(actor, child_id)
@@ -392,7 +395,7 @@ def _access_section(access: list[tuple], names: _Names) -> Section:
 def _written(value):
     """A day or a time as the pack writes it (one format, London time); anything else as it is."""
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # stored UTC
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # stored UTC
         return aware.astimezone(LONDON).strftime(WHEN)
     if isinstance(value, date):
         return value.strftime(DAY)

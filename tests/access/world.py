@@ -17,19 +17,30 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from hub import db
+from hub.auth.roles import Role
 from hub.db import unit_of_work, utcnow
 from hub.mace.models import Attendance, MaceGroup, MaceMeeting, MaceMember, MaceMembership, MemberRole, SubjectKind
 from hub.mace.operations import agenda, intelligence, meetings, outcomes, subjects
 from hub.missing import service as missing
 from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.people.models import IdentifierKind
-from hub.auth.roles import Role
 from tests.factories import make_child, valid_nhs_number
-from tests.permissions.world import USERS as ACCESS_USERS
 from tests.permissions.world import (
-    TODAY, AccessWorld, _draft, _member, add_download, add_episodes, add_group, add_health_shares, add_meeting,
-    add_people, add_profile_consent_and_listings, add_relationships, placements,
+    TODAY,
+    AccessWorld,
+    _draft,
+    _member,
+    add_download,
+    add_episodes,
+    add_group,
+    add_health_shares,
+    add_meeting,
+    add_people,
+    add_profile_consent_and_listings,
+    add_relationships,
+    placements,
 )
+from tests.permissions.world import USERS as ACCESS_USERS
 
 #: child -> (given name, family name, date of birth): each a token found nowhere else in the hub.
 CHILDREN = {

@@ -3,6 +3,7 @@ scoping, idempotency, and problem details for every kind of bad request."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.missing.models import EpisodeSource, MissingEpisode, RiskGradeChange
 from hub.notifications.models import Notification, OutboxMessage
+from hub.people.models import Child
 from tests.support.api import bearer, episode_body, get_token
 
 
@@ -34,8 +36,6 @@ def _post(client, token, body=None, **headers):
 
 
 def _patch(client, token, episode_id, body, content_type="application/merge-patch+json", **headers):
-    import json
-
     return client.patch(f"/api/v1/episodes/{episode_id}", data=json.dumps(body), content_type=content_type,
                         headers={**bearer(token), **headers})
 
@@ -80,8 +80,6 @@ def test_the_child_is_matched_by_nhs_number_or_name_and_date_of_birth(world, cli
 
 
 def test_an_unknown_child_is_a_422_and_no_child_is_created(world, client, token):
-    from hub.people.models import Child
-
     children = _count(Child)
     body = _problem(_post(client, token, episode_body(child={"police_id": "NOBODY"})), 422)
     assert "child" in body["errors"] and "No child" in body["errors"]["child"]

@@ -11,6 +11,7 @@ from hub import db
 from hub.api import service as api
 from hub.api.models import ApiClient, ApiToken
 from hub.audit.models import AuditEvent
+from hub.auth.models import Organisation
 from hub.db import unit_of_work, utcnow
 from tests.support.api import basic, bearer, episode_body, get_token
 
@@ -177,8 +178,6 @@ def test_a_client_id_no_client_could_have_is_refused_not_an_error(world, client)
 
 
 def test_a_token_stops_working_when_its_client_or_organisation_is_deactivated(world, client):
-    from hub.auth.models import Organisation
-
     token = get_token(client, world.client)
     with unit_of_work() as s:
         s.execute(update(ApiClient).where(ApiClient.client_id == world.client.client.client_id).values(active=False))

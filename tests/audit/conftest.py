@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pytest
 from werkzeug.serving import make_server
 
-from hub.audit import service, signing, witnessing
+from hub.audit import alarms, service, signing, witnessing
+from hub.notifications import delivery
 from hub.witness.__main__ import init, trust
 from hub.witness.app import make_app
 from hub.witness.core import Witness
@@ -61,9 +62,6 @@ def witnesses(app, tmp_path):
 def _fresh_worker_memory():
     """What a worker process remembers (the alarms it e-mailed today, when it last asked each
     witness, the duties failing) starts empty for each test, as for a new worker."""
-    from hub.audit import alarms
-    from hub.notifications import delivery
-
     alarms._emailed.clear()
     signing._last_try.clear()
     delivery._failing.clear()

@@ -3,18 +3,25 @@ exports, proofs, and gap-free numbering under concurrent writers."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
+import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
 
 from hub import db
-from hub.audit import merkle, service as audit
-from hub.audit.models import AuditEvent, AuditVerification
+from hub.audit import dpo, merkle, signing
+from hub.audit import service as audit
+from hub.audit.checkpoint import verifier_key, verify_note
+from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
 from hub.auth.roles import OrgKind, Role
-from tests.factories import make_child, make_org, make_user
+from hub.notifications import cli, delivery
+from hub.people import service as people
+from tests.factories import enrol, make_child, make_org, make_user
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -58,9 +65,8 @@ def _verify(runner, *args):
 def test_the_database_refuses_to_change_or_remove_audit_rows(app, statement):
     _events(4)
     audit.sign_tree_head()
-    with pytest.raises(Exception, match="append-only|only grows|cannot be deleted"):
-        with db.unit_of_work() as s:
-            s.execute(text(statement))
+    with pytest.raises(Exception, match="append-only|only grows|cannot be deleted"), db.unit_of_work() as s:
+        s.execute(text(statement))
     assert db.session().scalar(text("SELECT count(*) FROM audit_event")) == 4
 
 
@@ -176,8 +182,6 @@ def test_an_export_verifies_offline_and_an_edited_one_does_not(app, runner, tmp_
     data = json.loads(part.read_text())
     assert data["entries"] and all(e["inclusion_proof"] is not None for e in data["entries"])
     assert {json.loads(__import__("base64").b64decode(e["leaf"]))["child_id"] for e in data["entries"]} == {1}
-    import base64
-
     leaf = bytearray(base64.b64decode(data["entries"][0]["leaf"]))
     leaf[-2] ^= 1
     data["entries"][0]["leaf"] = base64.b64encode(bytes(leaf)).decode()
@@ -200,8 +204,6 @@ def test_inclusion_and_consistency_proofs_from_the_database_verify(app):
 
 
 def test_the_checkpoint_is_a_signed_note_for_the_latest_tree_head(app, client):
-    from hub.audit.checkpoint import verifier_key, verify_note
-
     _events(5)
     audit.sign_tree_head()
     origin = app.config["HUB"].audit_log_origin
@@ -212,13 +214,9 @@ def test_the_checkpoint_is_a_signed_note_for_the_latest_tree_head(app, client):
 
 
 def test_no_personal_content_reaches_the_log(app):
-    from hub.people import service as people
-
     school = make_org(OrgKind.school)
     user, _ = make_user(school, Role.dsl)
     child = make_child("Philippa", "Quenby")
-    from tests.factories import enrol
-
     enrol(child, school)
     people.get_child(user, child.id)
     audit.integrate_all()
@@ -252,8 +250,6 @@ def _delete_from(seq: int) -> None:
 
 @pytest.mark.parametrize("signed", [False, True])
 def test_entries_deleted_from_the_end_are_caught_by_the_append_counter(app, runner, signed):
-    from hub.audit.models import AuditVerification
-
     _events(10)
     if signed:
         audit.sign_tree_head()
@@ -287,9 +283,6 @@ def test_a_fresh_demo_hub_has_a_signed_head_so_a_cut_log_does_not_verify(app, ru
 
 
 def test_the_dpos_check_never_signs_a_head_over_a_tampered_log(app):
-    from hub.audit import dpo
-    from hub.audit.models import SignedTreeHead
-
     admin = make_user(make_org(OrgKind.mace_host), Role.hub_admin)[0]
     _events(6)
     _drop_triggers()
@@ -304,13 +297,6 @@ def test_the_dpos_check_never_signs_a_head_over_a_tampered_log(app):
 
 
 def test_the_delivery_worker_signs_a_tree_head_each_hour(app):
-    import threading
-    from datetime import datetime, timedelta, timezone
-
-    from hub.audit import signing
-    from hub.audit.models import SignedTreeHead
-    from hub.notifications import cli, delivery
-
     _events(3)
     duties = [d for d in cli.audit_duties() if d.name == "sign and witness"]
     stop = threading.Event()
@@ -328,6 +314,6 @@ def test_the_delivery_worker_signs_a_tree_head_each_hour(app):
     stop.clear()
     delivery.run_duties(duties + [delivery.Duty("stop", one_cycle)], stop, 0)
     assert len(heads()) == 1  # the latest head is not an hour old: another worker signed it
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert not signing.due(now=now + timedelta(minutes=59))
     assert signing.sign_and_publish_if_due(now=now + timedelta(minutes=61)) == 1

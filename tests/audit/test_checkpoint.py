@@ -9,7 +9,6 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.audit import verify
 from hub.audit.checkpoint import (
     checkpoint_body,
     open_note,

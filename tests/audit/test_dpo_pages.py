@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit.models import AuditEvent, AuditFlag
+from hub.audit import dpo, service
+from hub.audit.models import AuditEvent, AuditFlag, AuditVerification
 from hub.audit.verify import verify_export
 from hub.auth.roles import OrgKind, Role
 from hub.people import service as people
-from tests.factories import csrf_token, enrol, make_child, make_org, make_user, post_form, sign_in
+from tests.factories import csrf_token, enrol, involve, make_child, make_org, make_user, post_form, sign_in
 
 
 @pytest.fixture
@@ -110,15 +111,11 @@ def test_a_hub_admin_can_verify_the_log(app, setting):
     assert "Audit integrity" in page and 'href="/audit/public-key"' in page and 'href="/audit/checkpoint"' in page
     response = client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert "The check has started" in response.get_data(as_text=True)
-    from hub.audit import dpo
-
     assert dpo.run_queued_verifications() == 1  # the worker runs it
     assert "Verified" in client.get("/audit/integrity").get_data(as_text=True)
 
 
 def test_the_checkpoint_is_public_plain_text(app, setting):
-    from hub.audit import service
-
     service.sign_tree_head()
     db.session().commit()
     response = app.test_client().get("/audit/checkpoint")
@@ -180,8 +177,6 @@ def test_the_filter_form_sent_empty_shows_every_event(app, setting):
 
 
 def test_the_xlsx_export_holds_the_filtered_events_with_formulas_made_inert(app, setting):
-    from hub.admin import service as admin
-
     evil, _ = make_user(setting["school"], Role.dsl)
     admin.update_user(None, evil.id, admin.UserDetails(email=evil.email, name='=HYPERLINK("http://x")',
                                                        organisation_id=setting["school"].id, roles={Role.dsl}))
@@ -214,9 +209,6 @@ def test_the_json_export_verifies_offline(app, setting):
 
 
 def test_verify_now_runs_in_the_background_with_progress_then_shows_a_verified_log(app, setting):
-    from hub.audit import dpo
-    from hub.audit.models import AuditVerification
-
     client = _client(app, setting["hub_dpo"])
     token = csrf_token(client.get("/audit/integrity").get_data(as_text=True))
     response = client.post("/audit/integrity/verify", data={"csrf_token": token, "kind": "full"}, follow_redirects=True)
@@ -267,12 +259,8 @@ def test_failed_sign_ins_raise_a_flag_that_is_closed_with_a_note(app, setting):
 
 
 def test_a_look_up_of_a_same_surname_child_is_flagged(app, setting):
-    from hub.audit import dpo
-
     relative = make_child("Kin", "Subject")
     enrol(relative, setting["school"])
-    from hub.admin import service as admin
-
     dsl = setting["dsl"]
     admin.update_user(None, dsl.id, admin.UserDetails(email=dsl.email, name="Sam Subject",
                                                       organisation_id=dsl.organisation_id, roles={Role.dsl}))
@@ -286,8 +274,6 @@ def test_a_look_up_of_a_same_surname_child_is_flagged(app, setting):
 def test_an_organisations_dpo_also_sees_other_agencies_reads_of_their_pupils(app, setting):
     social_care = make_org(OrgKind.childrens_social_care)
     worker, _ = make_user(social_care, Role.social_worker)
-    from tests.factories import involve
-
     involve(setting["child"], social_care)
     people.get_child(worker, setting["child"].id)
     client = _client(app, setting["school_dpo"])

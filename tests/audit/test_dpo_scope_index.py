@@ -74,7 +74,8 @@ def moved(app):
     for key, user in staff.items():
         record(f"staff_{key}", user, object_type="child", child_id=nobodys.id)
     audit.integrate_all()
-    seqs = dict(db.session().execute(select(AuditEvent.id, AuditEvent.seq).where(AuditEvent.id.in_(labels.values()))).all())
+    seqs = dict(db.session().execute(select(AuditEvent.id, AuditEvent.seq)
+                                     .where(AuditEvent.id.in_(labels.values()))).all())
     return {"host": host, "orgs": orgs, "staff": staff, "dpos": dpos, "child": child,
             "seq": {label: seqs[event_id] for label, event_id in labels.items()}}
 
@@ -206,6 +207,5 @@ def test_verify_catches_an_actors_row_removed_or_a_row_naming_no_entry(app, move
 
 
 def test_the_index_is_append_only(app, moved):
-    with pytest.raises(Exception, match="append-only"):
-        with db.unit_of_work() as s:
-            s.execute(text("DELETE FROM audit_event_organisation"))
+    with pytest.raises(Exception, match="append-only"), db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event_organisation"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,11 +14,13 @@ from hub import db
 from hub.audit import dpo
 from hub.audit import service as audit_service
 from hub.audit.models import AuditEvent, AuditFlag, AuditFlagEvent
+from hub.auth.models import Organisation
 from hub.auth.roles import OrgKind, Role
+from hub.errors import NotFound
 from hub.people import service as people
 from tests.factories import csrf_token, enrol, make_child, make_org, make_user, sign_in
 
-TUESDAY_EVENING = datetime(2026, 1, 13, 21, 0, tzinfo=timezone.utc)  # 21:00 in London (GMT)
+TUESDAY_EVENING = datetime(2026, 1, 13, 21, 0, tzinfo=UTC)  # 21:00 in London (GMT)
 
 
 @pytest.fixture
@@ -137,8 +139,6 @@ def test_closing_flags_needs_a_note_and_a_choice(app, school, clock):
 
 
 def test_an_organisations_hours_change_what_counts_as_out_of_hours(app, school, clock):
-    from hub.auth.models import Organisation
-
     late_school = make_org(OrgKind.school)
     enrol(school["children"][0], late_school)
     late_dsl, _ = make_user(late_school, Role.dsl)
@@ -189,8 +189,6 @@ def test_an_organisations_dpo_sees_names_only_of_their_organisations_children(ap
 
 
 def test_another_organisations_dpo_cannot_close_a_flag_they_do_not_see(app, school, clock):
-    from hub.errors import NotFound
-
     clock(TUESDAY_EVENING)
     people.get_child(school["dsl"], school["children"][0].id)
     _raise()

@@ -6,14 +6,15 @@ late entries raise the alarm; verification grows with what is new; a listing is 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub import db
-from hub.audit import dpo, merkle, service as audit
+from hub.audit import dpo, merkle
+from hub.audit import service as audit
 from hub.audit.context import Origin, set_origin
 from hub.audit.models import AuditEvent, AuditEventChild, AuditHead, AuditVerification
 from hub.auth.roles import OrgKind, Role
@@ -56,12 +57,11 @@ def test_an_entry_whose_change_rolled_back_is_never_integrated(app):
     school = make_org(OrgKind.school)
     audit.integrate_all()  # the set-up's own events
     size = audit.tree_size()
-    with pytest.raises(RuntimeError):
-        with db.unit_of_work() as s:
-            school.name = "Renamed and rolled back"
-            audit.record("update", object_type="organisation", object_id=school.id)
-            s.flush()
-            raise RuntimeError("the change failed after its event was written")
+    with pytest.raises(RuntimeError), db.unit_of_work() as s:
+        school.name = "Renamed and rolled back"
+        audit.record("update", object_type="organisation", object_id=school.id)
+        s.flush()
+        raise RuntimeError("the change failed after its event was written")
     _events(1)
     assert audit.integrate_all() == 1
     leaves = db.session().scalars(select(AuditEvent.object_type).where(AuditEvent.seq >= size)).all()
@@ -74,9 +74,8 @@ def test_an_integrated_entry_cannot_be_integrated_again_or_changed(app):
     for statement in ("UPDATE audit_event SET seq = 7 WHERE seq = 0",
                       "UPDATE audit_event SET leaf = leaf WHERE seq = 0",
                       "UPDATE audit_event SET action = 'x' WHERE seq IS NOT NULL"):
-        with pytest.raises(Exception, match="append-only"):
-            with db.unit_of_work() as s:
-                s.execute(text(statement))
+        with pytest.raises(Exception, match="append-only"), db.unit_of_work() as s:
+            s.execute(text(statement))
 
 
 def test_a_pending_entry_cannot_be_changed_on_its_way_into_the_log(app):
@@ -84,9 +83,8 @@ def test_a_pending_entry_cannot_be_changed_on_its_way_into_the_log(app):
     # Only seq, leaf and leaf hash may be set, and together.
     with pytest.raises(Exception, match="append-only"), db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET action = 'nothing' WHERE seq IS NULL"))
-    with pytest.raises(Exception, match="append-only"):
-        with db.unit_of_work() as s:
-            s.execute(text("DELETE FROM audit_event WHERE seq IS NULL"))
+    with pytest.raises(Exception, match="append-only"), db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event WHERE seq IS NULL"))
 
 
 def test_two_integrators_at_once_give_each_entry_one_number_with_no_gaps(app, database_url):
@@ -156,7 +154,7 @@ def test_an_entry_waiting_past_the_limit_is_an_alarm_on_the_panel_and_in_audit_v
     audit.integrate_all()
     with db.unit_of_work() as s:  # an entry committed a minute ago that no integrator has taken
         s.connection().execute(insert(AuditEvent.__table__), {
-            "occurred_at": datetime.now(timezone.utc) - timedelta(minutes=1), "outcome": "done", "action": "read"})
+            "occurred_at": datetime.now(UTC) - timedelta(minutes=1), "outcome": "done", "action": "read"})
     admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
     client = app.test_client()
     sign_in(client, admin, secret)

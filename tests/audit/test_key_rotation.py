@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -153,7 +153,7 @@ def test_witnesses_told_of_the_new_key_cosign_on_across_the_rotation(app, runner
 def test_a_retired_key_never_signs_again_and_each_needs_its_end(app):
     old_pem = _new_pem()
     old_public = serialization.load_pem_private_key(old_pem.encode(), None).public_key()
-    now = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    now = checkpoint.rfc3339_utc(datetime.now(UTC))
     with pytest.raises(ValueError, match="one of the retired keys"):
         service.signing_keys(old_pem, [checkpoint.TrustedKey(old_public, None, now)])
     with pytest.raises(ValueError, match="needs the time it was retired"):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import math
+import os
 import random
 from pathlib import Path
 

@@ -92,10 +92,9 @@ def test_an_entry_integrated_as_minus_one_is_refused_by_the_trigger_and_caught_b
     with db.unit_of_work():
         audit.record("read", object_type="child", object_id="x")
     junk = b"junk"
-    with pytest.raises(Exception, match="append-only|next number"):
-        with db.unit_of_work() as s:
-            s.execute(text("UPDATE audit_event SET seq = -1, leaf = :l, leaf_hash = :h WHERE seq IS NULL"),
-                      {"l": junk, "h": merkle.leaf_hash(junk)})
+    with pytest.raises(Exception, match="append-only|next number"), db.unit_of_work() as s:
+        s.execute(text("UPDATE audit_event SET seq = -1, leaf = :l, leaf_hash = :h WHERE seq IS NULL"),
+                  {"l": junk, "h": merkle.leaf_hash(junk)})
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET seq = -1, leaf = :l, leaf_hash = :h WHERE seq IS NULL"),

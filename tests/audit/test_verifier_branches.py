@@ -6,17 +6,17 @@ as an alarm."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select, text
 
 from hub import db
-from hub.audit import checkpoint, dpo, merkle
+from hub.audit import checkpoint, dpo, merkle, verification
 from hub.audit import service as audit
 from hub.audit.export import build_export
 from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
-from hub.audit.verification import SavedHead, verify_log, verify_since
+from hub.audit.verification import SavedHead, Verification, _check_counter, verify_log, verify_since
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers, rebuild_tree, record_events, rewrite_entry
@@ -33,7 +33,7 @@ def verified(kind: str = "full"):
 
 
 def sign_head(size: int, root: bytes, valid: bool = True) -> SignedTreeHead:
-    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
     signature = checkpoint.sign_tree_head(size, root, stamp, audit.signing_key()) if valid else bytes(64)
     with db.unit_of_work() as s:
         head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=stamp, signature=signature)
@@ -111,7 +111,7 @@ def test_a_signed_head_of_an_empty_log_with_a_wrong_root_fails(app):
 
 def test_a_saved_head_with_a_bad_signature_or_larger_than_the_log_fails(app):
     record_events(8)
-    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
     root = audit.root_at(8)
     forged = SavedHead(8, root, stamp, bytes(64))
     assert verify_log(key(), against=forged).problems == ["the saved tree head's signature is not valid"]
@@ -152,8 +152,6 @@ def test_a_stored_node_and_a_leaf_hash_edited_are_each_named(app):
 
 
 def test_the_full_check_reports_its_progress(app):
-    from hub.audit import verification
-
     record_events(12)
     seen = []
     original, verification.BATCH = verification.BATCH, 5
@@ -182,7 +180,7 @@ def test_the_incremental_command_after_a_forged_row_gives_a_verdict_not_a_traceb
     size = audit.tree_size()
     disable_triggers()
     with db.unit_of_work() as s:
-        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
+        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(UTC), outcome="done",
                                                       action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
         s.execute(text("INSERT INTO audit_node (level, idx, hash) VALUES (1, 3, :h)"), {"h": bytes(32)})
     result = runner.invoke(args=["audit", "verify", "--incremental"])
@@ -204,7 +202,7 @@ def test_an_export_after_the_tail_was_cut_is_refused_with_a_verdict(app, runner,
 
 def test_the_panel_shows_the_check_that_finished_last_and_each_kind_apart(app):
     record_events(3)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.unit_of_work() as s:  # a long full check queued first and finishing last, failed
         s.add(AuditVerification(kind="full", status="done", ok=False, tree_size=3, summary="entry 1 is missing",
                                 at=now - timedelta(hours=2), finished_at=now - timedelta(minutes=1)))
@@ -224,7 +222,7 @@ def test_entries_waiting_too_long_are_an_alarm_and_the_log_still_verifies(app):
     record_events(2)
     with db.unit_of_work() as s:
         s.connection().execute(insert(AuditEvent.__table__), {
-            "occurred_at": datetime.now(timezone.utc) - timedelta(minutes=1), "outcome": "done", "action": "read"})
+            "occurred_at": datetime.now(UTC) - timedelta(minutes=1), "outcome": "done", "action": "read"})
     result = dpo.run_verification("full")
     assert result.ok and result.late_pending == 1 and "waiting to be sequenced" in result.alarms[0]
     row = db.session().scalars(select(AuditVerification)).one()
@@ -312,7 +310,7 @@ def test_the_log_must_end_where_its_head_says(app):
     record_events(10)
     disable_triggers()
     with db.unit_of_work() as s:
-        s.execute(insert(AuditEvent.__table__).values(seq=10, occurred_at=datetime.now(timezone.utc), outcome="done",
+        s.execute(insert(AuditEvent.__table__).values(seq=10, occurred_at=datetime.now(UTC), outcome="done",
                                                       action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
     longer = verify_log(key(), fast=True)
     assert longer.problems == ["the log ends at 11, the head says 10"]
@@ -325,8 +323,8 @@ def test_the_log_must_end_where_its_head_says(app):
 
 def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
     record_events(4)
-    late = audit.Pending(2, datetime.now(timezone.utc) - timedelta(minutes=5))
-    fresh = audit.Pending(2, datetime.now(timezone.utc))
+    late = audit.Pending(2, datetime.now(UTC) - timedelta(minutes=5))
+    fresh = audit.Pending(2, datetime.now(UTC))
     for result in (verify_log(key(), waiting=late), verify_since(key(), 2, audit.root_at(2), waiting=late)):
         assert result.ok and result.late_pending == 2
         assert result.alarms[0].startswith("2 entries are waiting to be sequenced, the oldest since ")
@@ -335,7 +333,7 @@ def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
 
 def test_a_saved_head_and_the_witnesses_anchors_are_both_checked(app):
     record_events(8)
-    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
     root = audit.root_at(8)
     good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit.signing_key()))
     bad = audit.Anchor(6, bytes(32), "the checkpoint witness w cosigned")
@@ -349,7 +347,7 @@ def test_an_entry_numbered_below_zero_fails_both_checks_directly(app):
     record_events(4)
     disable_triggers()
     with db.unit_of_work() as s:
-        s.execute(insert(AuditEvent.__table__).values(seq=-1, occurred_at=datetime.now(timezone.utc), outcome="done",
+        s.execute(insert(AuditEvent.__table__).values(seq=-1, occurred_at=datetime.now(UTC), outcome="done",
                                                       action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
     for result in (verify_log(key()), verify_since(key(), 2, audit.root_at(2))):
         assert result.problems == ["an entry is numbered -1, outside the log (numbers start at 0)"]
@@ -364,8 +362,6 @@ def test_an_incremental_check_with_nothing_new_verifies(app):
 
 
 def test_the_incremental_check_reports_its_progress(app):
-    from hub.audit import verification
-
     record_events(4)
     first = verified()
     record_events(11)
@@ -379,8 +375,6 @@ def test_the_incremental_check_reports_its_progress(app):
 
 
 def test_many_anchors_are_proven_with_their_nodes_fetched_in_chunks(app, monkeypatch):
-    from hub.audit import verification
-
     for _ in range(6):
         record_events(3)
         audit.sign_tree_head()
@@ -405,8 +399,6 @@ def test_a_mismatched_anchor_blames_the_first_entry_after_the_last_good_one(app)
 def test_the_head_named_is_the_one_read_before_the_scan_for_a_short_log_and_after_it_for_a_long_one():
     """Entries integrated while a check runs move the head between its two readings: a log that
     ends before the first reading is short of it, one that ends after the second is too long."""
-    from hub.audit.verification import Verification, _check_counter
-
     short, long_, fine = Verification(tree_size=9), Verification(tree_size=13), Verification(tree_size=11)
     assert not _check_counter(short, 10, 12) and short.problems == ["the log ends at 9, the head says 10"]
     assert short.first_bad_entry == 9

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -87,7 +87,7 @@ def test_a_duty_that_fails_alarms_once_and_clears_when_it_works_again(app):
 
 def test_the_worker_queues_a_full_check_every_night_and_runs_it(app):
     audit.integrate_all()
-    night = datetime(2026, 12, 8, 3, 0, tzinfo=timezone.utc)  # 03:00 London, after the 02:00 mark
+    night = datetime(2026, 12, 8, 3, 0, tzinfo=UTC)  # 03:00 London, after the 02:00 mark
     assert dpo.nightly_check_due(night)
     assert dpo.queue_nightly_check(night) == 1
     assert dpo.queue_nightly_check(night) == 0  # one waits already

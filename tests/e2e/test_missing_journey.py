@@ -12,6 +12,7 @@ import openpyxl
 
 from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
+from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS
 from hub.people.models import IdentifierKind
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
@@ -61,8 +62,6 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     assert_accessible(page)
     # One cycle of the worker, in-process (the delivery worker runs this each cycle); the page, which
     # follows the progress in place, then offers the summary.
-    from hub.missing.imports import service as imports
-
     assert imports.run_queued("e2e-worker") is not None
     page.get_by_test_id("see-summary").click(timeout=30_000)  # the page's script saw it finish
     page.get_by_test_id("summary").wait_for(timeout=30_000)

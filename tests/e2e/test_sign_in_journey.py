@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from hub.auth.roles import OrgKind, Role
 from hub.missing import service as missing
 from tests.factories import PASSWORD, enrol, episode_details, involve, make_child, make_org, make_user
@@ -9,8 +13,6 @@ from tests.support.browser import assert_accessible, sign_in
 
 
 def test_a_dsl_signs_in_and_reaches_the_home_page_and_their_pupils(app, page, live_server, tmp_path):
-    import dataclasses
-
     app.config["HUB"] = dataclasses.replace(app.config["HUB"], demo=True)  # the demo banner is checked too
     school = make_org(OrgKind.school)
     user, secret = make_user(school, Role.dsl)
@@ -56,8 +58,6 @@ def test_a_wrong_password_shows_the_error_summary(page, live_server):
 
 
 def test_the_accessibility_check_fails_on_content_outside_a_landmark(page, live_server):
-    import pytest
-
     page.goto(f"{live_server}/auth/sign-in")
     assert_accessible(page)
     page.evaluate("() => document.body.insertAdjacentHTML('afterbegin', '<p>Outside every landmark</p>')")

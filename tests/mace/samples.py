@@ -8,8 +8,24 @@ from datetime import date, timedelta
 
 from hub import db
 from hub.auth.models import User
-from hub.mace.models import MaceGroup, MaceMember, MaceMembership, MemberRole
+from hub.db import utcnow
+from hub.mace.models import (
+    LocationKind,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceGroup,
+    MaceLink,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MaceMembership,
+    MacePerson,
+    MemberRole,
+    PersonKind,
+)
 from hub.people.models import Child
+from hub.sharing.models import Category, ObtainedHow, ShareAccess, ShareRecord, SourceKind
 
 
 def mace_samples(chair: User, child: Child) -> dict[str, int]:
@@ -25,9 +41,6 @@ def mace_samples(chair: User, child: Child) -> dict[str, int]:
         s.flush()
         samples = {"group_id": group.id, "member_id": member.id}
         # Meetings (hub/mace/operations/meetings.py, agenda.py): a meeting with the child on its agenda.
-        from hub.db import utcnow
-        from hub.mace.models import MaceAgendaChild, MaceAgendaItem, MaceMeeting
-
         meeting = MaceMeeting(group_id=group.id, scheduled_for=utcnow(), created_by_user_id=chair.id)
         s.add(meeting)
         s.add(MaceAgendaChild(group_id=group.id, child_id=child.id))
@@ -38,8 +51,6 @@ def mace_samples(chair: User, child: Child) -> dict[str, int]:
         s.flush()
         samples |= {"meeting_id": meeting.id, "agenda_item_id": agenda_item.id}
     # Actions (hub/mace/operations/actions.py): an action of the sample meeting, owned by the chair.
-    from hub.mace.models import MaceAction
-
     with db.unit_of_work() as s:
         action = MaceAction(group_id=group.id, meeting_id=samples["meeting_id"], description="sample action",
                             owner_organisation_id=chair.organisation_id, owner_user_id=chair.id,
@@ -48,9 +59,6 @@ def mace_samples(chair: User, child: Child) -> dict[str, int]:
         s.flush()
         samples["action_id"] = action.id
     # Subjects, intelligence and the network (hub/mace/operations/subjects.py, intelligence.py, network.py).
-    from hub.mace.models import LocationKind, MaceLink, MaceLocation, MacePerson, PersonKind
-    from hub.sharing.models import Category, ObtainedHow, ShareAccess, ShareRecord, SourceKind
-
     with db.unit_of_work() as s:
         place = MaceLocation(group_id=group.id, name="Sample park", kind=LocationKind.park, created_by_user_id=chair.id)
         person = MacePerson(group_id=group.id, kind=PersonKind.person, name="Sample", article_10="10+S1P18",

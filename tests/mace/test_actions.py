@@ -14,12 +14,19 @@ from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.mace.models import (
-    ActionKind, ActionStatus, DisruptionKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceMeeting, MacePerson,
+    ActionKind,
+    ActionStatus,
+    DisruptionKind,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceMeeting,
+    MacePerson,
     PersonKind,
 )
 from hub.mace.operations import actions
 from hub.mace.service import TEXT_MAX
-from tests.factories import sign_in
+from tests.factories import post_form, sign_in
 
 
 @pytest.fixture
@@ -184,8 +191,6 @@ def test_a_member_opens_every_page_and_each_read_is_audited(app, mace, meeting):
 
 
 def test_the_new_action_form_adds_a_cawn_and_shows_its_errors(app, mace, meeting):
-    from tests.factories import post_form
-
     user, secret = mace.users["police"]
     client = app.test_client()
     sign_in(client, user, secret)

@@ -19,7 +19,12 @@ from hub.permissions import child_access
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import (
-    Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind,
+    Category,
+    ConsentPosition,
+    NoConsentReason,
+    ObtainedHow,
+    ShareRecord,
+    SourceKind,
 )
 from tests.factories import make_user, sign_in
 

@@ -15,7 +15,13 @@ from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.errors import NotFound
 from hub.mace.models import (
-    Attendance, MaceAction, MaceAgencyUpdate, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceOutcome,
+    Attendance,
+    MaceAction,
+    MaceAgencyUpdate,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceMeeting,
+    MaceOutcome,
 )
 from hub.mace.operations import exports
 from hub.people.models import Child

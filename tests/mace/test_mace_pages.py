@@ -6,7 +6,7 @@ meeting time reads in London time."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from hub import db
 from hub.errors import Invalid
 from hub.mace.models import (
-    Attendance, MaceAgendaChild, MaceAgendaItem, MaceAttendance, MaceLocation, MaceMeeting, MeetingStatus,
+    Attendance,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceLocation,
+    MaceMeeting,
+    MeetingStatus,
     SubjectKind,
 )
 from hub.mace.operations import agenda, meetings
@@ -49,7 +55,7 @@ def _child_item(mace, meeting: MaceMeeting, child, **risk) -> MaceAgendaItem:
 
 @pytest.mark.parametrize("risk", [{"risk_level": "High"}, {"risk_review_on": date(2027, 1, 4)}])
 def test_an_agenda_item_cannot_hold_a_risk_level_without_its_review_date_nor_the_reverse(mace, risk):
-    meeting = _meeting(mace, datetime.now(timezone.utc) + timedelta(days=7))
+    meeting = _meeting(mace, datetime.now(UTC) + timedelta(days=7))
     with pytest.raises(IntegrityError):
         _child_item(mace, meeting, mace.children[0], **risk)
     db.session.rollback()
@@ -64,7 +70,7 @@ def test_the_groups_view_of_a_child_cannot_hold_a_risk_level_without_its_review_
 
 
 def test_the_service_sets_a_level_only_with_its_review_date_and_refuses_a_date_without_a_level(mace):
-    meeting = _meeting(mace, datetime.now(timezone.utc) + timedelta(days=7))
+    meeting = _meeting(mace, datetime.now(UTC) + timedelta(days=7))
     item = agenda.add_item(mace.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child,
                                                                                  mace.children[0].id))
     with pytest.raises(Invalid) as refused:
@@ -90,7 +96,7 @@ def test_the_meeting_item_shows_a_level_whose_review_date_is_missing_instead_of_
 # --- item 2: the agenda items an action may belong to are named ---------------------------------------------
 
 def test_add_an_action_names_each_agenda_items_child_place_or_person(app, mace):
-    meeting = _meeting(mace, datetime.now(timezone.utc) + timedelta(days=7))
+    meeting = _meeting(mace, datetime.now(UTC) + timedelta(days=7))
     for child in mace.children[:2]:
         agenda.add_item(mace.user("chair"), meeting.id, agenda.ItemDraft(SubjectKind.child, child.id))
     with db.unit_of_work() as s:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,13 @@ from hub import db
 from hub.audit.models import AuditEvent
 from hub.errors import Invalid, NotFound
 from hub.mace.models import (
-    Attendance, MaceAgencyUpdate, MaceAgendaChild, MaceAttendance, MaceMeeting, MeetingStatus, SubjectKind,
+    Attendance,
+    MaceAgencyUpdate,
+    MaceAgendaChild,
+    MaceAttendance,
+    MaceMeeting,
+    MeetingStatus,
+    SubjectKind,
 )
 from hub.mace.operations import agenda, meetings
 from hub.mace.service import TEXT_MAX
@@ -41,7 +47,7 @@ def test_the_chair_schedules_a_meeting_in_london_time_and_the_change_is_audited(
     meeting = _meeting(mace, day)
     assert meeting.status is MeetingStatus.scheduled and meeting.venue == "Town hall"
     local = datetime(day.year, day.month, day.day, 9, 30, tzinfo=ZoneInfo("Europe/London"))
-    assert meeting.scheduled_for == local.astimezone(timezone.utc)
+    assert meeting.scheduled_for == local.astimezone(UTC)
     assert _events("mace-meeting")[-1].action == "create"
 
 

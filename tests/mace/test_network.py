@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from hub import db
 from hub.audit.models import AuditEvent
 from hub.errors import NotFound
-from hub.mace.models import MaceAgendaChild, MaceLink, MaceLocation, MacePerson, LocationKind, PersonKind
+from hub.mace.models import LocationKind, MaceAgendaChild, MaceLink, MaceLocation, MacePerson, PersonKind
 from hub.mace.operations import network, subjects
 from tests.factories import make_child, sign_in
 

@@ -4,7 +4,7 @@ agency, and the reminders (5 working days) and the chair's escalation (10), each
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,9 @@ from hub.audit.models import AuditEvent
 from hub.errors import Invalid, NotFound
 from hub.mace.models import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceOutcome
 from hub.mace.operations import outcomes
+from hub.notifications import cli
 from hub.notifications.models import OutboxMessage
+from tests.factories import post_form, sign_in
 
 LONDON = ZoneInfo("Europe/London")
 #: Thursday 24 December 2026; Christmas Day, the Boxing Day substitute (Mon 28) and New Year's Day
@@ -24,7 +26,7 @@ HELD = datetime(2026, 12, 24, 10, 0, tzinfo=LONDON)
 
 
 def at(day: int, month: int = 1, year: int = 2027, hour: int = 9) -> datetime:
-    return datetime(year, month, day, hour, 0, tzinfo=LONDON).astimezone(timezone.utc)
+    return datetime(year, month, day, hour, 0, tzinfo=LONDON).astimezone(UTC)
 
 
 @pytest.fixture
@@ -178,15 +180,11 @@ def test_two_runs_at_once_send_each_reminder_once(app, mace, held):
 
 
 def test_the_worker_cycle_includes_the_outcome_reminders(mace, held, monkeypatch):
-    from hub.notifications import cli
-
     monkeypatch.setattr(outcomes, "utcnow", lambda: at(6))
     assert cli.escalate_due() >= 3
 
 
 def test_the_nurse_confirms_on_the_outcomes_page_and_the_chair_sees_it_confirmed(app, mace, held):
-    from tests.factories import post_form, sign_in
-
     user, secret = mace.users["nurse"]
     client = app.test_client()
     sign_in(client, user, secret)

@@ -15,12 +15,19 @@ from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.mace.models import (
-    ActionStatus, LocationKind, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceLink, MaceLocation, MemberRole,
+    ActionStatus,
+    LocationKind,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceLink,
+    MaceLocation,
+    MemberRole,
     ProposalDecision,
 )
 from hub.mace.operations import agenda, meetings, proposals
 from hub.missing.models import EpisodeSource, MissingEpisode
-from tests.factories import change_episode, make_child, make_user, report_episode, sign_in
+from tests.factories import change_episode, csrf_token, make_child, make_user, report_episode, sign_in
 from tests.support.mace import name_member
 from tests.support.statements import count_statements
 
@@ -192,8 +199,6 @@ def test_the_chair_accepts_proposals_through_the_page(app, mace):
     url = f"/mace/meetings/{meeting.id}/proposals"
     page = client.get(url).get_data(as_text=True)
     assert mace.children[0].full_name in page
-    from tests.factories import csrf_token
-
     key = _open(mace, meeting)[("missing", "child", mace.children[0].id)].key
     response = client.post(url, data={"csrf_token": csrf_token(page), "keys": key, "accept": "Add"})
     assert response.status_code == 302

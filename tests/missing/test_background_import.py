@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from hub import db
 from hub.audit.models import AuditEvent
-from hub.db import utcnow
+from hub.db import unit_of_work, utcnow
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS, REQUIRED_FOR_NEW_REPORT, template_bytes
 from hub.missing.models import ImportBatch, ImportStatus, MissingEpisode
@@ -56,8 +56,6 @@ def test_the_worker_commits_rows_done_of_rows_total_and_the_errors_so_far_after_
 
 
 def test_the_batch_page_shows_rows_done_of_rows_total_and_the_errors_so_far(world, client):
-    from hub.db import unit_of_work
-
     with unit_of_work() as s:
         batch = ImportBatch(police_org_id=world.police.id, uploaded_by_user_id=world.officer.id, filename="x.xlsx",
                             sha256="0" * 64, status=ImportStatus.running, rows_total=10_000, rows_done=1_500,

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import UTC, datetime
 
+import openpyxl
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, xml
 from sqlalchemy import func, select
 
 from hub import db
 from hub.auth.roles import OrgKind, Role
 from hub.missing.imports import download
 from hub.missing.imports import service as imports
-from hub.missing.imports.download import COLUMNS, Limits, UnreadableFile, check_archive, iter_sheet, read_download
+from hub.missing.imports.download import (
+    COLUMNS,
+    Limits,
+    UnreadableFile,
+    _moment,
+    check_archive,
+    iter_sheet,
+    read_download,
+)
 from hub.missing.models import ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode
 from tests.factories import make_org, make_user
 
@@ -56,8 +66,6 @@ def refused(data: bytes, limits: Limits | None = None) -> str:
 @pytest.fixture
 def never_opened(monkeypatch):
     """Fails the test if openpyxl is asked to open the file."""
-    import openpyxl
-
     def refuse(*_args, **_kwargs):
         raise AssertionError("openpyxl was asked to open a file the zip checks should have refused")
 
@@ -65,14 +73,10 @@ def never_opened(monkeypatch):
 
 
 def test_openpyxl_parses_with_defusedxml():
-    from openpyxl import xml
-
     assert xml.DEFUSEDXML is True
 
 
 def test_the_hub_refuses_to_read_without_defusedxml(monkeypatch):
-    from openpyxl import xml
-
     monkeypatch.setattr(xml, "DEFUSEDXML", False)
     with pytest.raises(RuntimeError, match="defusedxml"):
         list(iter_sheet(workbook_bytes(), Limits()))
@@ -231,15 +235,11 @@ def test_check_archive_accepts_a_real_workbook_and_refuses_one_over_its_limits()
 
 
 def test_wall_clock_times_across_the_clock_changes():
-    from datetime import datetime, timezone
-
-    from hub.missing.imports.download import _moment
-
     # The hour repeated when the clocks go back reads as its first (BST) occurrence.
-    assert _moment(datetime(2026, 10, 25, 1, 30)) == datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)
-    assert _moment("25/10/2026 02:30") == datetime(2026, 10, 25, 2, 30, tzinfo=timezone.utc)
-    assert _moment("2026-03-29 03:30") == datetime(2026, 3, 29, 2, 30, tzinfo=timezone.utc)
-    assert _moment("2026-03-29T03:30:00+01:00") == datetime(2026, 3, 29, 2, 30, tzinfo=timezone.utc)
+    assert _moment(datetime(2026, 10, 25, 1, 30)) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert _moment("25/10/2026 02:30") == datetime(2026, 10, 25, 2, 30, tzinfo=UTC)
+    assert _moment("2026-03-29 03:30") == datetime(2026, 3, 29, 2, 30, tzinfo=UTC)
+    assert _moment("2026-03-29T03:30:00+01:00") == datetime(2026, 3, 29, 2, 30, tzinfo=UTC)
     for bad in ("2026-03-29", "29/03/2026", "yesterday", 46000.5):
         with pytest.raises(ValueError):
             _moment(bad)

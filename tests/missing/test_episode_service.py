@@ -3,7 +3,7 @@ notifications each change produces (in the same transaction)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -123,7 +123,7 @@ def test_a_social_worker_must_name_the_force_and_a_duplicate_reference_is_refuse
 
 
 def test_the_police_record_is_applied_once_and_updated_by_a_later_row(world):
-    start = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
     row = episode_details(reported_start=start)
     with db.unit_of_work():
         first = service.apply_police_record(world.officer, world.police.id, world.child.id, row,

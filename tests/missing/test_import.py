@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -13,20 +13,35 @@ from sqlalchemy import select, text
 
 from hub import db
 from hub.audit.models import AuditEvent
+from hub.auth.models import User
 from hub.auth.roles import OrgKind, Role
-from hub.db import utcnow
+from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS
 from hub.missing.models import (
-    ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode, ReviewStatus, RiskGrade, RiskGradeChange,
+    ImportBatch,
+    ImportReviewItem,
+    ImportStatus,
+    MissingEpisode,
+    ReviewStatus,
+    RiskGrade,
+    RiskGradeChange,
 )
 from hub.notifications.models import Notification, OutboxMessage
 from hub.people.models import Child, Gender, IdentifierKind
-from tests.factories import make_child, make_org, make_user, post_form, sign_in
+from tests.factories import csrf_token, make_child, make_org, make_user, post_form, sign_in
 from tests.support.police_download import (
-    LONDON, DownloadWorld, count, download_world, episodes, local, row, upload, xlsx,
+    LONDON,
+    DownloadWorld,
+    count,
+    download_world,
+    episodes,
+    local,
+    row,
+    upload,
+    xlsx,
 )
 
 
@@ -109,7 +124,7 @@ def test_a_later_file_updates_found_times_and_risk_grades(world):
     assert imports.summary_of(batch) == {"created": 0, "updated": 2, "unchanged": 1, "review": 0,
                                              "dismissed": 0, "errors": 0}
     found = episodes()
-    assert found["MP/1"].found_at == found_at.replace(tzinfo=LONDON).astimezone(timezone.utc)
+    assert found["MP/1"].found_at == found_at.replace(tzinfo=LONDON).astimezone(UTC)
     assert found["MP/1"].found_where == "Bus station"
     assert found["MP/2"].risk_grade == RiskGrade.high
     assert [c.grade for c in found["MP/2"].risk_history] == [RiskGrade.medium, RiskGrade.high]
@@ -127,9 +142,9 @@ def test_times_are_read_as_london_time_and_iso_text_may_carry_its_own_zone(world
     batch = imports.import_file(world.officer, xlsx(rows), "times.xlsx")
     assert imports.summary_of(batch)["created"] == 3, imports.errors_of(batch)
     found = episodes()
-    assert found["T/1"].reported_start == datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc)
-    assert found["T/2"].reported_start == datetime(2026, 1, 10, 9, 30, tzinfo=timezone.utc)
-    assert found["T/3"].reported_start == datetime(2026, 7, 1, 9, 30, tzinfo=timezone.utc)
+    assert found["T/1"].reported_start == datetime(2026, 7, 1, 8, 30, tzinfo=UTC)
+    assert found["T/2"].reported_start == datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
+    assert found["T/3"].reported_start == datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
 
 
 # --- bad rows ------------------------------------------------------------------------------------------
@@ -428,8 +443,6 @@ def test_the_upload_returns_at_once_with_the_batch_queued_and_the_worker_imports
 
 def test_the_upload_page_refuses_a_missing_or_wrong_file_with_a_clear_message(world, client):
     sign_in(client, world.officer, world.officer_secret)
-    from tests.factories import csrf_token
-
     page = client.get("/missing/import")
     response = client.post("/missing/import", data={"csrf_token": csrf_token(page.get_data(as_text=True))},
                            content_type="multipart/form-data")
@@ -460,8 +473,6 @@ def test_a_school_cannot_open_the_upload_page_and_another_force_cannot_see_a_bat
 
 def test_a_running_batch_page_updates_its_progress_without_reloading_itself(world, client):
     sign_in(client, world.officer, world.officer_secret)
-    from hub.db import unit_of_work
-
     with unit_of_work() as s:
         batch = ImportBatch(police_org_id=world.police.id, uploaded_by_user_id=world.officer.id, filename="x.xlsx",
                             sha256="0" * 64, status=ImportStatus.running, rows_total=1000, rows_done=500)
@@ -537,8 +548,6 @@ def test_the_template_is_a_blank_download_with_a_guidance_sheet(world, client):
     guidance = [r[0] for r in workbook["Guidance"].iter_rows(min_row=2, values_only=True)]
     assert all(c.heading in guidance for c in COLUMNS)
     # The template itself imports (as an empty file).
-    from hub.auth.models import User
-
     officer = db.session().get(User, world.officer.id)  # the request detached the test's objects
     assert imports.import_file(officer, response.data, "t.xlsx").status == ImportStatus.done
 

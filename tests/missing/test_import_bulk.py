@@ -12,15 +12,18 @@ replaced by police references."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+import random
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import rfc8785
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from hub import db
 from hub.audit import service as audit
 from hub.audit.models import AuditEvent
+from hub.audit.verification import verify_log
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
@@ -234,8 +237,6 @@ def test_bulk_e_mails_carry_no_personal_data_and_encrypted_columns_are_encrypted
 def test_the_log_still_verifies_after_a_bulk_import(town, monkeypatch, runner, app):
     import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
     audit.sign_tree_head()
-    from hub.audit.verification import verify_log
-
     assert verify_log(audit.signing_key().public_key()).ok
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
@@ -305,8 +306,6 @@ def test_a_database_error_in_the_bulk_insert_falls_back_to_one_row_at_a_time(tow
     assert db.session().scalar(select(Notification.id).where(
         Notification.episode_id.not_in(list(_episodes(force.id))))) is None
     audit.sign_tree_head()
-    from hub.audit.verification import verify_log
-
     assert verify_log(audit.signing_key().public_key()).ok
 
 
@@ -385,8 +384,8 @@ def test_next_school_day_starts_are_next_school_day_start_for_each_school(town):
     with unit_of_work() as s:  # an authority-wide closure reaches school C too
         s.add(SchoolClosure(organisation_id=town.la1.id, first_day=date.today() + timedelta(days=1),
                             last_day=date.today() + timedelta(days=3), kind=ClosureKind.holiday))
-    for moment in (utcnow(), datetime(2026, 12, 24, 18, 0, tzinfo=timezone.utc),
-                   datetime(2026, 3, 27, 23, 0, tzinfo=timezone.utc)):
+    for moment in (utcnow(), datetime(2026, 12, 24, 18, 0, tzinfo=UTC),
+                   datetime(2026, 3, 27, 23, 0, tzinfo=UTC)):
         schools = [town.school_a, town.school_b, town.school_c]
         starts = calendar.next_school_day_starts(schools, moment)
         assert starts == {s.id: calendar.next_school_day_start(s, moment) for s in schools}
@@ -411,8 +410,6 @@ CANONICAL_CASES = [
 
 @pytest.mark.parametrize("value", CANONICAL_CASES)
 def test_canonical_json_is_byte_for_byte_rfc8785(value):
-    import rfc8785
-
     try:
         expected = rfc8785.dumps(value)
     except Exception as exc:  # noqa: BLE001 - then the hub must refuse it the same way
@@ -423,10 +420,6 @@ def test_canonical_json_is_byte_for_byte_rfc8785(value):
 
 
 def test_canonical_json_matches_rfc8785_on_event_like_values():
-    import random
-
-    import rfc8785
-
     rng = random.Random(5)
     alphabet = "abcXYZ09 \"\\/\t\n\x01\x1f\x7fé漢\u2028\U0001F600"
     for _ in range(500):

@@ -6,8 +6,8 @@ from alembic import command
 from sqlalchemy import select, text
 
 from hub import crypto, db
-from hub.auth.roles import OrgKind
 from hub.audit import service as audit
+from hub.auth.roles import OrgKind
 from hub.migrate import alembic_config
 from hub.missing.models import PhilomenaProfile
 from tests.factories import make_child, make_org

@@ -3,7 +3,7 @@ fires at it and not before."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from hub import db
 from hub.auth.roles import OrgKind
+from hub.missing import service as missing
 from hub.notifications import calendar, escalation, inbox
 from hub.notifications.models import ClosureKind, Notification, OutboxMessage, RecipientReason, SchoolClosure
 from tests.factories import episode_details, make_org
@@ -60,10 +61,10 @@ def test_an_inset_day_of_the_school_and_a_closure_of_its_authority_are_skipped(a
 
 @pytest.mark.parametrize("after, due_utc", [
     # Clocks go back at 02:00 BST on Sunday 25 October 2026: 08:30 on Monday is GMT, 08:30 UTC.
-    (local(2026, 10, 23, 20, 0), datetime(2026, 10, 26, 8, 30, tzinfo=timezone.utc)),
+    (local(2026, 10, 23, 20, 0), datetime(2026, 10, 26, 8, 30, tzinfo=UTC)),
     # Clocks go forward at 01:00 GMT on Sunday 28 March 2027 (Easter weekend: Monday 29th is a bank
     # holiday): 08:30 on Tuesday is BST, 07:30 UTC.
-    (local(2027, 3, 27, 20, 0), datetime(2027, 3, 30, 7, 30, tzinfo=timezone.utc)),
+    (local(2027, 3, 27, 20, 0), datetime(2027, 3, 30, 7, 30, tzinfo=UTC)),
 ])
 def test_both_clock_changes_keep_the_schools_morning(school, after, due_utc):
     deadline = calendar.next_school_day_start(school, after)
@@ -77,8 +78,6 @@ def test_the_schools_own_start_time(app):
 
 
 def test_escalation_fires_at_the_deadline_and_not_before(world):
-    from hub.missing import service as missing
-
     missing.record_episode(world.officer, world.child.id, episode_details())
     first = db.session().scalar(select(Notification).order_by(Notification.id))
     deadline = first.deadline_at
@@ -92,8 +91,6 @@ def test_escalation_fires_at_the_deadline_and_not_before(world):
 
 
 def test_an_acknowledged_notification_is_never_escalated(world):
-    from hub.missing import service as missing
-
     missing.record_episode(world.officer, world.child.id, episode_details())
     first = db.session().scalar(select(Notification).where(Notification.user_id == world.dsl.id))
     inbox.acknowledge(world.dsl, first.id, "In school")

@@ -12,17 +12,20 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
+from hub.admin import service as admin
 from hub.audit.models import AuditEvent
 from hub.auth.models import User
-from hub.auth.roles import Role
+from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
+from hub.forms import utc_to_london
 from hub.missing import service as missing
 from hub.notifications import escalation, inbox, replies
 from hub.notifications.models import Notification, NotificationReply, OutboxMessage, RecipientReason, ReplyKind
 from hub.sharing import service as sharing
 from hub.sharing.models import ConsentPosition, ShareRecord
-from tests.factories import csrf_token, episode_details, make_user, signed_in_client
+from hub.web import london
+from tests.factories import csrf_token, episode_details, involve, make_child, make_org, make_user, signed_in_client
 
 
 @pytest.fixture
@@ -74,7 +77,8 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     assert share.id in [s.id for s in sharing.lists(officer).received]
     [view] = replies.replies_for_episode(officer, missing.get_episode(officer, episode.id))
     assert view.reply.id == reply.id and view.may_open_share and view.organisation.id == world.school.id
-    [for_worker] = replies.replies_for_episode(_user(world.worker), missing.get_episode(_user(world.worker), episode.id))
+    worker = _user(world.worker)
+    [for_worker] = replies.replies_for_episode(worker, missing.get_episode(worker, episode.id))
     assert for_worker.reply.id == reply.id and not for_worker.may_open_share
 
 
@@ -178,8 +182,6 @@ def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world
 
 
 def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(app, world, episode):
-    from hub.web import london
-
     [before] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
     assert before.status == "New" and before.status_at == before.sent_at
     inbox.open_notification(_user(world.dsl), _mine(world.dsl).id)
@@ -196,8 +198,6 @@ def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(ap
 
 
 def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_times(app, world, episode):
-    from hub.web import london
-
     acknowledged = inbox.acknowledge(_user(world.dsl), _mine(world.dsl).id, "Parents called").acknowledged_at
     reply = replies.reply_information(_user(world.deputy), _mine(world.deputy).id, "Goes to the canal", world.dsl.id)
     [status] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
@@ -208,8 +208,6 @@ def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_tim
 
 
 def test_the_key_adult_replies_from_the_page_and_the_police_see_it(app, world, episode):
-    from hub.forms import utc_to_london
-
     notification = _mine(world.dsl)
     client = signed_in_client(app, world.dsl.id)
     page = client.get(f"/notifications/{notification.id}").get_data(as_text=True)
@@ -272,10 +270,6 @@ def test_pages_refuse_another_school_a_missing_csrf_token_and_a_closed_episode(a
 def test_a_contact_with_no_route_to_the_child_is_told_to_telephone(app):
     """A child with no school: the authority's contact is told, but holds no relationship to the
     child through which the register could record a share (a notification is not one)."""
-    from hub.admin import service as admin
-    from hub.auth.roles import OrgKind
-    from tests.factories import involve, make_child, make_org
-
     csc = make_org(OrgKind.childrens_social_care)
     la_edu = admin.create_organisation(None, admin.OrganisationDetails(
         code="LAEDUNOROUTE", name="Education safeguarding", kind=OrgKind.la_education, identifier=csc.identifier))

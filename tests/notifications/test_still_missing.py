@@ -86,13 +86,12 @@ def test_two_workers_cannot_both_remind_the_unique_index_decides(world, monkeypa
     monkeypatch.setattr(calendar, "school_day_of", lambda school, moment: min(real(school, moment), THURSDAY))
     assert remind_still_missing(at(FRIDAY, "08:31")) == 0
     assert len(still_missing()) == 2
-    with pytest.raises(IntegrityError):
-        with db.unit_of_work() as s:
-            first = still_missing()[0]
-            # A second copy written past the service on purpose: only the index can refuse it.
-            s.add(Notification(episode_id=first.episode_id, organisation_id=first.organisation_id,
-                               user_id=first.user_id, kind=first.kind, reason=first.reason, group_key="x",
-                               deadline_at=first.deadline_at, school_day=first.school_day))
+    with pytest.raises(IntegrityError), db.unit_of_work() as s:
+        first = still_missing()[0]
+        # A second copy written past the service on purpose: only the index can refuse it.
+        s.add(Notification(episode_id=first.episode_id, organisation_id=first.organisation_id,
+                           user_id=first.user_id, kind=first.kind, reason=first.reason, group_key="x",
+                           deadline_at=first.deadline_at, school_day=first.school_day))
 
 
 def test_the_escalate_command_also_sends_still_missing(world, runner):

@@ -16,20 +16,63 @@ from hub.mace.models import MaceGroup
 from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.notifications.models import Notification
 from hub.permissions import (
-    CHANGE, READ, Capabilities, addressed_to, audit_event_scope, audit_flag_scope, child_access,
-    episode_fixable_child_ids, is_chairing, is_designated_lead, is_mace_chair, is_officer_of, load_force_episode,
-    load_mace_object, load_or_refuse, load_profile_child, load_share_draft, mace_agency_sees, mace_agenda_child_access,
-    mace_child_access, mace_intelligence_access, mace_intelligence_recipients_ok, mace_membership, mace_object_visible,
-    may_authorise_sharing, may_break_glass, may_export_returns, may_import, may_keep_philomena_profile,
-    may_manage_mace_membership, may_prepare_subject_access, may_read_philomena_profile, may_read_reply_content,
-    may_record_mace_outcome, may_resolve_download_row, notification_visible, organisation_child_ids,
-    philomena_released_to, profile_photo_basis, sits_on_a_mace_group, subject_access_episodes, subject_access_profile,
-    subject_access_shares, visible_clause,
+    CHANGE,
+    READ,
+    Capabilities,
+    addressed_to,
+    audit_event_scope,
+    audit_flag_scope,
+    child_access,
+    episode_fixable_child_ids,
+    is_chairing,
+    is_designated_lead,
+    is_mace_chair,
+    is_officer_of,
+    load_force_episode,
+    load_mace_object,
+    load_or_refuse,
+    load_profile_child,
+    load_share_draft,
+    mace_agency_sees,
+    mace_agenda_child_access,
+    mace_child_access,
+    mace_intelligence_access,
+    mace_intelligence_recipients_ok,
+    mace_membership,
+    mace_object_visible,
+    may_authorise_sharing,
+    may_break_glass,
+    may_export_returns,
+    may_import,
+    may_keep_philomena_profile,
+    may_manage_mace_membership,
+    may_prepare_subject_access,
+    may_read_philomena_profile,
+    may_read_reply_content,
+    may_record_mace_outcome,
+    may_resolve_download_row,
+    notification_visible,
+    organisation_child_ids,
+    philomena_released_to,
+    profile_photo_basis,
+    sits_on_a_mace_group,
+    subject_access_episodes,
+    subject_access_profile,
+    subject_access_shares,
+    visible_clause,
 )
 from hub.permissions.children import organisations_holding
 from hub.sharing.models import ShareRecord
 from tests.permissions.expected import (
-    CAPABILITIES, CHILD_ACCESS, CHILDREN, EVERYONE, NURSES, POLICE, SHARERS, SOCIAL, SUBJECT_ACCESS,
+    CAPABILITIES,
+    CHILD_ACCESS,
+    CHILDREN,
+    EVERYONE,
+    NURSES,
+    POLICE,
+    SHARERS,
+    SOCIAL,
+    SUBJECT_ACCESS,
 )
 from tests.permissions.world import deactivated
 from tests.support.audit_log import last_event
@@ -190,7 +233,8 @@ def test_an_organisations_dpo_sees_its_staffs_acts_and_the_events_about_the_chil
         listed.setdefault(event_id, set()).add(child_id)
     events = list(db.session().scalars(select(AuditEvent)))
     expected = {e.id for e in events
-                if e.actor_org_id == org or e.child_id in held or (e.child_id is None and listed.get(e.id, set()) & held)}
+                if e.actor_org_id == org or e.child_id in held
+                or (e.child_id is None and listed.get(e.id, set()) & held)}
     seen = set(db.session().scalars(select(AuditEvent.id).where(audit_event_scope(world.user(who)).clause())))
     assert seen == expected
     # Each route is in the world: events about a held child by others, and a listing by another

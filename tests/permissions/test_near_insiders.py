@@ -13,11 +13,32 @@ from hub.errors import NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup
 from hub.missing.models import ImportReviewItem, MissingEpisode
 from hub.permissions import (
-    CHANGE, READ, chaired_group_ids, child_access, child_bases, episode_visible, hub_dpos, is_analyst,
-    load_child_or_refuse, load_mace_object, load_profile_child, load_share_draft, looked_after_return_child_ids,
-    mace_group_holds_child, mace_intelligence_access, may_read_emergency_reasons, may_review_child_audit,
-    may_search_children, philomena_released_to, profile_photo_basis, quality_waiting_rows_scope,
-    report_linkable_children, report_linkable_groups, report_pattern_group_ids, return_child_ids, share_sent_by,
+    CHANGE,
+    READ,
+    chaired_group_ids,
+    child_access,
+    child_bases,
+    episode_visible,
+    hub_dpos,
+    is_analyst,
+    load_child_or_refuse,
+    load_mace_object,
+    load_profile_child,
+    load_share_draft,
+    looked_after_return_child_ids,
+    mace_group_holds_child,
+    mace_intelligence_access,
+    may_read_emergency_reasons,
+    may_review_child_audit,
+    may_search_children,
+    philomena_released_to,
+    profile_photo_basis,
+    quality_waiting_rows_scope,
+    report_linkable_children,
+    report_linkable_groups,
+    report_pattern_group_ids,
+    return_child_ids,
+    share_sent_by,
     sits_on_a_mace_group,
 )
 from hub.sharing.models import ShareRecord
@@ -140,9 +161,8 @@ def test_intelligence_is_opened_as_a_member_of_the_group(world, who):
 def test_a_deactivated_author_opens_not_even_their_own_draft(world):
     sent = world.children["sent"].id
     assert load_share_draft(world.user("nurse"), world.draft_id, sent).id == world.draft_id
-    with deactivated(world, "nurse") as nurse:
-        with pytest.raises(NotFound):
-            load_share_draft(nurse, world.draft_id, sent)
+    with deactivated(world, "nurse") as nurse, pytest.raises(NotFound):
+        load_share_draft(nurse, world.draft_id, sent)
 
 
 def test_a_group_holds_only_the_children_on_its_own_agenda_and_not_once_removed(world):

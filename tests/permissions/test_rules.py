@@ -24,12 +24,30 @@ from hub.missing.profiles import service as profiles
 from hub.notifications.models import Notification
 from hub.people.models import Child
 from hub.permissions import (
-    CHANGE, READ, child_access, child_bases, load_mace_object, load_or_refuse, mace_object_visible, share_register_row,
-    share_visible, visible_child_ids, visible_clause,
+    CHANGE,
+    READ,
+    child_access,
+    child_bases,
+    load_mace_object,
+    load_or_refuse,
+    mace_object_visible,
+    share_register_row,
+    share_visible,
+    visible_child_ids,
+    visible_clause,
 )
 from hub.sharing.models import ShareRecord
 from tests.permissions.expected import (
-    CHILD_ACCESS, CHILDREN, DOWNLOADS, EPISODES, EVERYONE, GROUP, NOTIFICATIONS, PHOTO, REGISTER_FACTS, SHARES,
+    CHILD_ACCESS,
+    CHILDREN,
+    DOWNLOADS,
+    EPISODES,
+    EVERYONE,
+    GROUP,
+    NOTIFICATIONS,
+    PHOTO,
+    REGISTER_FACTS,
+    SHARES,
 )
 
 

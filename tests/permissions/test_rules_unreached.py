@@ -13,8 +13,8 @@ from hub import db
 from hub.admin import service as admin
 from hub.auth.models import User, UserRole
 from hub.auth.roles import Role
-from hub.errors import NotFound
 from hub.db import utcnow
+from hub.errors import NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup
 from hub.missing.models import MissingEpisode
 from hub.permissions import (

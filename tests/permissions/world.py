@@ -23,13 +23,28 @@ from hub.consent import service as consent
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
 from hub.mace.models import (
-    MaceAction, MaceAgendaChild, MaceAgendaItem, MaceGroup, MaceLocation, MaceMeeting, MaceMember, MaceMembership,
-    MemberRole, SubjectKind,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceGroup,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MaceMembership,
+    MemberRole,
+    SubjectKind,
 )
 from hub.mace.operations import actions, agenda, intelligence, meetings, subjects
 from hub.missing import service as missing
 from hub.missing.models import (
-    Classification, EpisodeSource, ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode, MissingFrom, RiskGrade,
+    Classification,
+    EpisodeSource,
+    ImportBatch,
+    ImportReviewItem,
+    ImportStatus,
+    MissingEpisode,
+    MissingFrom,
+    RiskGrade,
 )
 from hub.missing.profiles import service as profiles
 from hub.notifications.models import Notification

@@ -27,14 +27,26 @@ Cross-border: E3 home A, found in B; E6 home B, found in A; E9 home and found B.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from hub import db
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.mace.models import (
-    ActionKind, ActionStatus, Attendance, DisruptionKind, MaceAction, MaceAgendaChild, MaceAgendaItem,
-    MaceAttendance, MaceGroup, MaceMeeting, MaceMember, MaceMembership, MaceOutcome, MemberRole,
+    ActionKind,
+    ActionStatus,
+    Attendance,
+    DisruptionKind,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceGroup,
+    MaceMeeting,
+    MaceMember,
+    MaceMembership,
+    MaceOutcome,
+    MemberRole,
 )
 from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.notifications.models import Notification, NotificationKind, RecipientReason
@@ -43,12 +55,12 @@ from hub.reports.figures import ReportFilters
 from tests.factories import enrol, make_child, make_org, make_user
 
 #: "Now" for the figures: open episodes and late plans are judged against it.
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 YEAR = ReportFilters(date_from=date(2026, 1, 1), date_to=date(2026, 12, 31))
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
+    return datetime(*parts, tzinfo=UTC)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -23,7 +23,7 @@ from hub.reports.returns import CollectionYear
 from hub.reports.suppression import LinkedCounts
 from tests.factories import make_child, make_org, make_user, report_episode, sign_in
 
-UTC = timezone.utc
+UTC = UTC
 THEMES = ["Episodes by month", "Repeat missing", "Looked after", "Return interviews", "School notifications", "MACE"]
 
 

@@ -7,7 +7,7 @@ years 2026 (to 31 March 2026) and 2027 (from 1 April 2026)."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 
@@ -17,7 +17,7 @@ from hub.reports.returns import CollectionYear
 from tests.factories import sign_in
 
 #: 1 December 2026: collection year 2027 runs to 31 March 2027.
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def _book(year: int, now: datetime = NOW):

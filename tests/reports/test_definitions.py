@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -20,7 +20,7 @@ from hub.reports.returns import CollectionYear
 from tests.factories import make_child, make_org, make_user, sign_in
 from tests.reports.world import add_episode
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -27,7 +27,7 @@ from tests.factories import make_child, make_org
 from tests.reports.attacker import feasible_ranges
 from tests.reports.world import add_episode
 
-UTC = timezone.utc
+UTC = UTC
 LIMIT = 10
 C = "c"
 

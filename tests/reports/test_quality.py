@@ -15,7 +15,13 @@ from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
 from hub.mace.models import (
-    Attendance, MaceAgendaItem, MaceAttendance, MaceGroup, MaceMeeting, MaceOutcome, MeetingStatus,
+    Attendance,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceGroup,
+    MaceMeeting,
+    MaceOutcome,
+    MeetingStatus,
 )
 from hub.missing import service as missing
 from hub.missing.models import EpisodeSource, ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus

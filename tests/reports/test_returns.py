@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from hub.reports import returns
 from tests.factories import make_child, make_org, make_user, sign_in
 from tests.reports.world import add_episode
 
-UTC = timezone.utc
+UTC = UTC
 TODAY = date(2026, 12, 2)
 
 

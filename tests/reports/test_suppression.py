@@ -9,7 +9,12 @@ import pytest
 
 from hub.config import ConfigurationError, load_settings
 from hub.reports.suppression import (
-    DEFAULT_THRESHOLD, SUPPRESSED, suppress_count, suppress_series, suppress_table, threshold,
+    DEFAULT_THRESHOLD,
+    SUPPRESSED,
+    suppress_count,
+    suppress_series,
+    suppress_table,
+    threshold,
 )
 
 C = SUPPRESSED

@@ -17,7 +17,7 @@ counted).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -29,10 +29,10 @@ from hub.reports.query import ReportFilters, ReportQuery
 from tests.factories import make_child, make_org
 from tests.reports.world import add_episode
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 MARCH = ReportFilters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 28))
 #: 24 starts through 2 March 2026 (GMT), at uneven minutes and seconds.
-STARTS = [datetime(2026, 3, 2, hour, (hour * 7) % 60, (hour * 13) % 60, tzinfo=timezone.utc) for hour in range(24)]
+STARTS = [datetime(2026, 3, 2, hour, (hour * 7) % 60, (hour * 13) % 60, tzinfo=UTC) for hour in range(24)]
 
 
 def _episodes(late: timedelta) -> None:

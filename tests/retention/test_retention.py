@@ -17,8 +17,8 @@ from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
-from hub.mace.operations import intelligence, subjects
 from hub.mace.models import MaceGroup, MaceIntelligenceSubject, MaceMember, MaceMembership, MemberRole
+from hub.mace.operations import intelligence, subjects
 from hub.missing import service as missing
 from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.notifications import outbox

@@ -8,7 +8,16 @@ import pytest
 
 from hub.auth.roles import OrgKind
 from hub.sharing.legal_bases import (
-    BY_CODE, COMMENCEMENT, GATEWAYS, LISTS, BasisChoice, Commencement, check, commencement_note, in_force, offered,
+    BY_CODE,
+    COMMENCEMENT,
+    GATEWAYS,
+    LISTS,
+    BasisChoice,
+    Commencement,
+    check,
+    commencement_note,
+    in_force,
+    offered,
 )
 
 PUBLIC = dict(sender_kind=OrgKind.childrens_social_care, special_category=False, criminal_offence=False,

@@ -3,9 +3,11 @@ rule, corrections, withdrawal, handling codes, receipts, audit, and bad input st
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from hub import db
@@ -15,10 +17,11 @@ from hub.auth.roles import Role
 from hub.consent import service as consent_service
 from hub.consent.models import ConsentRecord, GivenBy
 from hub.errors import Invalid, NotFound
+from hub.permissions import child_access
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.models import Category, ConsentPosition, ShareRecord
-from tests.factories import involve, make_child, make_user
+from tests.factories import csrf_token, involve, make_child, make_user, post_form, sign_in
 from tests.support.sharing import draft
 
 
@@ -37,8 +40,6 @@ def test_sender_and_each_recipient_see_a_share_and_nobody_else_does(world):
 
 def test_a_recipient_reaches_the_child_through_the_share(world):
     service.create_share(world["worker"], draft(world))
-    from hub.permissions import child_access
-
     assert child_access(world["nurse"], world["child"].id).basis == "share-received"
     assert not child_access(world["officer"], world["child"].id)
 
@@ -214,10 +215,6 @@ def test_each_side_lists_what_it_shared_and_received(world):
 
 
 def test_the_register_filters_by_legal_basis_consent_and_category_and_exports_xlsx(world):
-    import io
-
-    from openpyxl import load_workbook
-
     first = service.create_share(world["worker"], draft(world))
     second = service.create_share(world["worker"], draft(
         world, category=Category.health_information,
@@ -237,8 +234,6 @@ def test_the_register_filters_by_legal_basis_consent_and_category_and_exports_xl
 
 
 def test_the_sender_revokes_a_recipient_from_the_share_page(app, world):
-    from tests.factories import csrf_token, sign_in
-
     worker, secret = make_user(world["la"], Role.social_worker)
     share = service.create_share(worker, draft(world))
     client = app.test_client()
@@ -252,8 +247,6 @@ def test_the_sender_revokes_a_recipient_from_the_share_page(app, world):
 
 
 def test_a_practitioner_records_and_withdraws_consent_on_the_pages(app, world):
-    from tests.factories import csrf_token, post_form, sign_in
-
     worker, secret = make_user(world["la"], Role.social_worker)
     client = app.test_client()
     sign_in(client, worker, secret)

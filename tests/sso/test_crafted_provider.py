@@ -20,7 +20,13 @@ from hub.auth.models import SsoIdentity
 from hub.auth.roles import OrgKind, Role
 from tests.factories import make_org, make_user
 from tests.sso.harness import (
-    ACCOUNTS, CALLBACK, SECRET, assert_refused, finish_sign_in, refusal_details, start_provider,
+    ACCOUNTS,
+    CALLBACK,
+    SECRET,
+    assert_refused,
+    finish_sign_in,
+    refusal_details,
+    start_provider,
 )
 
 LONGEST_SUBJECT = "s" * 255

@@ -3,7 +3,7 @@ what a database administrator with the triggers disabled does to the tables behi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text
 
@@ -60,7 +60,7 @@ def forced_head() -> SignedTreeHead:
     tree as the database now holds it."""
     size = audit.tree_size()
     root = audit.root_at(size)
-    stamp = checkpoint.rfc3339_utc(datetime.now(timezone.utc))
+    stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
     with db.unit_of_work() as s:
         head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=stamp,
                               signature=checkpoint.sign_tree_head(size, root, stamp, audit.signing_key()))
@@ -76,7 +76,7 @@ def forge_integrated_row() -> int:
     size = audit.tree_size()
     forged = b'{"forged":true}'
     with db.unit_of_work() as s:
-        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(timezone.utc), outcome="done",
+        s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(UTC), outcome="done",
                                                       action="read", leaf=forged, leaf_hash=merkle.leaf_hash(forged)))
     return size
 

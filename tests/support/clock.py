@@ -3,7 +3,7 @@ to Tuesday 10 March, and London wall-clock times on them."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from hub.notifications import calendar
 
@@ -15,4 +15,4 @@ def at(day: date, hhmm: str) -> datetime:
     """Europe/London wall-clock time as aware UTC."""
     hours, minutes = hhmm.split(":")
     return datetime(day.year, day.month, day.day, int(hours), int(minutes),
-                    tzinfo=calendar.LONDON).astimezone(timezone.utc)
+                    tzinfo=calendar.LONDON).astimezone(UTC)

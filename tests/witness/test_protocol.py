@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.serving import make_server
 
 from hub.audit import checkpoint, merkle
-from hub.witness.__main__ import init, main, status, trust
+from hub.witness.__main__ import init, main, trust
 from hub.witness.app import make_app
 from hub.witness.core import parse_request
 

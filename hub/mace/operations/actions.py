@@ -23,11 +23,25 @@ from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.errors import Invalid
 from hub.mace.models import (
-    ActionKind, ActionStatus, DisruptionKind, MaceAction, MaceActionUpdate, MaceAgendaChild, MaceAgendaItem,
-    MaceGroup, MaceMeeting, MaceMember, MacePerson,
+    ActionKind,
+    ActionStatus,
+    DisruptionKind,
+    MaceAction,
+    MaceActionUpdate,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceGroup,
+    MaceMeeting,
+    MaceMember,
+    MacePerson,
 )
 from hub.mace.service import (
-    SHORT_MAX, check_text, current_members, group_for, member_organisations, subject_names,
+    SHORT_MAX,
+    check_text,
+    current_members,
+    group_for,
+    member_organisations,
+    subject_names,
 )
 from hub.people.models import Child
 from hub.permissions import load_mace_object, member_group_ids

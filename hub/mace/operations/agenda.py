@@ -20,8 +20,16 @@ from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.mace.models import (
-    MaceAgencyUpdate, MaceAgendaChild, MaceAgendaItem, MaceLocation, MaceMeeting, MaceMember, MacePerson,
-    MaceProposalDecision, ProposalDecision, SubjectKind,
+    MaceAgencyUpdate,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceLocation,
+    MaceMeeting,
+    MaceMember,
+    MacePerson,
+    MaceProposalDecision,
+    ProposalDecision,
+    SubjectKind,
 )
 from hub.mace.operations import proposals as rules
 from hub.mace.operations.meetings import ItemView, item_for, item_views, meeting_for, read_event

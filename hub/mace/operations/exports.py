@@ -21,7 +21,13 @@ from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.exports import Sheet, write_workbook
 from hub.mace.models import (
-    MaceAction, MaceAgencyUpdate, MaceAgendaItem, MaceLocation, MaceMeeting, MaceOutcome, MacePerson,
+    MaceAction,
+    MaceAgencyUpdate,
+    MaceAgendaItem,
+    MaceLocation,
+    MaceMeeting,
+    MaceOutcome,
+    MacePerson,
 )
 from hub.people.models import Child
 from hub.permissions import load_mace_object

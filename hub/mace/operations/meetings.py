@@ -23,7 +23,14 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.forms import london_to_utc
 from hub.mace.models import (
-    Attendance, MaceAgencyUpdate, MaceAgendaChild, MaceAgendaItem, MaceAttendance, MaceGroup, MaceMeeting, MaceMember,
+    Attendance,
+    MaceAgencyUpdate,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceAttendance,
+    MaceGroup,
+    MaceMeeting,
+    MaceMember,
     MeetingStatus,
 )
 from hub.mace.operations import proposals as rules

@@ -36,8 +36,17 @@ from hub.auth.models import User
 from hub.db import utcnow
 from hub.forms import utc_to_london
 from hub.mace.models import (
-    ActionStatus, MaceAction, MaceAgendaChild, MaceAgendaItem, MaceGroup, MaceLink, MaceLocation, MaceMeeting,
-    MacePerson, MaceProposalDecision, MeetingStatus,
+    ActionStatus,
+    MaceAction,
+    MaceAgendaChild,
+    MaceAgendaItem,
+    MaceGroup,
+    MaceLink,
+    MaceLocation,
+    MaceMeeting,
+    MacePerson,
+    MaceProposalDecision,
+    MeetingStatus,
 )
 from hub.missing.models import MissingEpisode
 from hub.missing.rules import MEETING_LOOKBACK, meeting_reasons

@@ -22,7 +22,13 @@ from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.mace.models import (
-    LocationKind, MaceAgendaChild, MaceGroup, MaceLink, MaceLocation, MacePerson, PersonKind,
+    LocationKind,
+    MaceAgendaChild,
+    MaceGroup,
+    MaceLink,
+    MaceLocation,
+    MacePerson,
+    PersonKind,
 )
 from hub.mace.operations.intelligence import intelligence_about
 from hub.mace.service import SHORT_MAX, check_text, group_for

@@ -7,7 +7,14 @@ from werkzeug.routing import BuildError
 
 from hub.errors import Invalid
 from hub.mace.forms.meetings import (
-    AddItemForm, HeldForm, MeetingForm, MinutesForm, NotesForm, ProposalsForm, RiskForm, UpdateForm,
+    AddItemForm,
+    HeldForm,
+    MeetingForm,
+    MinutesForm,
+    NotesForm,
+    ProposalsForm,
+    RiskForm,
+    UpdateForm,
     attendance_form,
 )
 from hub.mace.models import Attendance, ProposalDecision, SubjectKind

@@ -7,7 +7,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from hub.errors import Invalid
 from hub.mace.forms.subjects import (
-    IntelligenceForm, LinkForm, LocationForm, PersonForm, RejustifyForm, RemoveForm,
+    IntelligenceForm,
+    LinkForm,
+    LocationForm,
+    PersonForm,
+    RejustifyForm,
+    RemoveForm,
 )
 from hub.mace.operations import intelligence, network, subjects
 from hub.sharing import legal_bases

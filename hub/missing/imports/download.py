@@ -23,10 +23,14 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from openpyxl import load_workbook
+from openpyxl import xml as openpyxl_xml
+
 from hub import validators
+from hub.exports import Sheet, write_workbook
 from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.service import CLOCK_SKEW, FREE_TEXT_MAX, EpisodeDetails
 
@@ -268,8 +272,6 @@ def check_archive(data: bytes, limits: Limits) -> None:
 
 
 def _require_defusedxml() -> None:
-    from openpyxl import xml as openpyxl_xml
-
     if not openpyxl_xml.DEFUSEDXML:
         # Fail closed: openpyxl silently parses with the standard library's XML parser otherwise.
         raise RuntimeError("defusedxml is not installed (or OPENPYXL_DEFUSEDXML=False): the hub will not read "
@@ -281,8 +283,6 @@ def iter_sheet(data: bytes, limits: Limits) -> Iterator[tuple[int, tuple]]:
     Raises UnreadableFile for anything that stops the file being read."""
     check_archive(data, limits)
     _require_defusedxml()
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # noqa: BLE001 - any failure to open is the same answer for the user
@@ -333,7 +333,7 @@ def read_download(data: bytes, mapping: dict[str, str] | None = None, limits: Li
     """Read every row before anything is applied, so a file that breaks half-way changes nothing.
     Raises UnreadableFile when the file, or its heading row, cannot be used at all."""
     limits = limits or Limits.from_env()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rows = iter_sheet(data, limits)
     try:
         first = next(rows)
@@ -512,8 +512,8 @@ def _london(moment: datetime) -> datetime:
     """A wall-clock time as police exports write it: Europe/London, BST or GMT as it was. An hour
     repeated when the clocks go back reads as its first (BST) occurrence."""
     if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc)
-    return moment.replace(tzinfo=LONDON).astimezone(timezone.utc)
+        return moment.astimezone(UTC)
+    return moment.replace(tzinfo=LONDON).astimezone(UTC)
 
 
 def _moment(value: object) -> datetime:
@@ -568,8 +568,6 @@ def _birth_date(value: object) -> date:
 
 def template_bytes(headings: dict[str, str] | None = None) -> bytes:
     """A blank download with its headings, and a second sheet "Guidance" describing each column."""
-    from hub.exports import Sheet, write_workbook
-
     headings = headings or DEFAULT_HEADINGS
     used = [c for c in COLUMNS if headings.get(c.field)]
     guidance = [(headings[c.field], required_text(c), c.guidance, c.example) for c in used]

@@ -46,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db
 from hub.audit import service as audit
+from hub.audit.models import AuditEvent
 from hub.auth.models import Organisation, User
 from hub.auth.roles import OrgKind
 from hub.crypto import blind_index, normalise_identifier
@@ -53,17 +54,39 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
 from hub.missing.imports.download import (
-    COLUMN_BY_FIELD, NEW_REPORT_NEEDS_CHILD, Limits, ParsedRow, RowError, UnreadableFile, check_archive,
-    check_mapping, headings_for, read_download, template_bytes,
+    COLUMN_BY_FIELD,
+    NEW_REPORT_NEEDS_CHILD,
+    Limits,
+    ParsedRow,
+    RowError,
+    UnreadableFile,
+    check_archive,
+    check_mapping,
+    headings_for,
+    read_download,
+    template_bytes,
 )
 from hub.missing.models import (
-    ColumnMapping, EpisodeSource, ImportBatch, ImportFile, ImportReviewItem, ImportStatus, MissingEpisode,
+    ColumnMapping,
+    EpisodeSource,
+    ImportBatch,
+    ImportFile,
+    ImportReviewItem,
+    ImportStatus,
+    MissingEpisode,
     ReviewStatus,
 )
 from hub.notifications.routing import current_school
-from hub.people.models import Child, Gender, IdentifierKind
+from hub.people import service as people
+from hub.people.models import Child, ChildIdentifier, Gender, IdentifierKind
 from hub.permissions import (
-    child_bases, load_or_refuse, may_administer, may_import, may_import_downloads, refuse, visible_clause,
+    child_bases,
+    load_or_refuse,
+    may_administer,
+    may_import,
+    may_import_downloads,
+    refuse,
+    visible_clause,
 )
 
 log = logging.getLogger(__name__)
@@ -429,8 +452,6 @@ def _holding_loaded_objects(session):
 def _children_by_police_id(values: list[str]) -> dict[str, int]:
     """The first of match_child's keys for a whole chunk in one query: the same keyed-hash lookup
     as hub.people.service.child_ids_by_identifier, done for many values at once."""
-    from hub.people.models import ChildIdentifier
-
     if not values:
         return {}
     hashes = {blind_index(IdentifierKind.police_id.value, normalise_identifier(v)): v for v in set(values)}
@@ -659,8 +680,6 @@ def _same_identifier(given: str | None, recorded: str | None) -> bool:
 
 
 def _candidate_ids(row: ParsedRow, search: CandidateSearch | None) -> list[int]:
-    from hub.people import service as people
-
     if search is not None and search.given:
         if search.identifier.strip():
             found: list[int] = []
@@ -715,8 +734,6 @@ def match_item(actor: User, item_id: int, child_id: int, search: CandidateSearch
 
 def create_child_for_item(actor: User, item_id: int, gender: Gender) -> MissingEpisode:
     """No such child is recorded: create the child from the row, then apply it."""
-    from hub.people import service as people
-
     item = _item_for(actor, item_id, "update")
     _waiting(item)
     row = _review_row(item).row
@@ -769,8 +786,6 @@ def dismiss_item(actor: User, item_id: int, reason: str) -> None:
 
 def dismissal_reason(item_id: int) -> str | None:
     """The reason a row was dismissed: kept in the audit event (the model has no column for it)."""
-    from hub.audit.models import AuditEvent
-
     detail = db.session().scalar(select(AuditEvent.detail).where(
         AuditEvent.object_type == "import-review-item", AuditEvent.object_id == str(item_id),
         AuditEvent.action == "update").order_by(AuditEvent.id.desc()).limit(1))

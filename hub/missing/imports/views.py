@@ -3,6 +3,8 @@ column mapping (a thin blueprint: the rules are in hub/missing/imports/service.p
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
 from hub.errors import Invalid
@@ -10,7 +12,13 @@ from hub.missing import service
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS, Limits
 from hub.missing.imports.forms import (
-    CandidateSearchForm, CreateChildForm, DismissForm, ForceChoiceForm, MappingForm, MatchForm, UploadForm,
+    CandidateSearchForm,
+    CreateChildForm,
+    DismissForm,
+    ForceChoiceForm,
+    MappingForm,
+    MatchForm,
+    UploadForm,
 )
 from hub.missing.models import ImportStatus
 from hub.people.models import Gender
@@ -107,8 +115,6 @@ def item(item_id: int):
 
 
 def _posted_search(form: MatchForm) -> imports.CandidateSearch:
-    from datetime import date
-
     try:
         born = date.fromisoformat(form.date_of_birth.data) if form.date_of_birth.data else None
     except ValueError:

@@ -23,7 +23,11 @@ from hub.missing.profiles import photos
 from hub.missing.service import get_episode
 from hub.people.models import Child
 from hub.permissions import (
-    load_profile_child, may_keep_philomena_profile, profile_photo_basis, refuse, share_visible,
+    load_profile_child,
+    may_keep_philomena_profile,
+    profile_photo_basis,
+    refuse,
+    share_visible,
 )
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing
