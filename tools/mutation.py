@@ -161,7 +161,12 @@ def _results(name: str) -> dict[str, str]:
     source = mutants if any(mutants.rglob("*.py.meta")) else _ledger(name)
     found = {}
     for meta in source.rglob("*.py.meta"):
-        for mutant, exit_code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        try:
+            verdicts = json.loads(meta.read_text())["exit_code_by_key"]
+        except ValueError:  # mutmut is writing it this moment: the ledger's copy is the last whole one
+            saved = _ledger(name) / meta.relative_to(source)
+            verdicts = json.loads(saved.read_text())["exit_code_by_key"] if saved.exists() else {}
+        for mutant, exit_code in verdicts.items():
             found[mutant] = status_by_exit_code.get(exit_code, "suspicious")
     return found
 

@@ -15,16 +15,20 @@ from hub.auth.models import User, UserRole
 from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import NotFound
-from hub.mace.models import MaceAgendaChild, MaceGroup
+from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember
 from hub.missing.models import MissingEpisode
+from hub.notifications.models import Notification, NotificationKind, RecipientReason
 from hub.permissions import (
     audit_person_scope,
     command_line_report_scope,
     hub_dpos,
+    load_or_refuse,
     load_profile_child,
     mace_proposable_child_ids,
     quality_may_link_download_row,
+    report_linkable_groups,
 )
+from tests.support.audit_log import last_event
 
 FORCE_ONE_STAFF = {"off1", "dpo_f1", "member", "former", "mace_only"}
 
@@ -111,3 +115,47 @@ def test_a_chairs_proposals_name_the_children_the_group_holds_or_the_chair_sees_
         assert _named(world, mace_proposable_child_ids(chair, group, every)) == {"roll_a"}
     finally:
         s.rollback()
+
+
+def test_a_refused_notification_is_audited_with_the_child_of_its_episode(world):
+    """A notification addressed to someone else, asked for by the analyst: the refusal names the
+    child the notification is about (who tried to reach this child), and no other child."""
+    # The world's notifications are all about one child: one about another child, the newest, for
+    # this test (each refusal commits its own audit event, so it is written and removed for real).
+    session = db.session()
+    about_another = Notification(
+        episode_id=world.episodes["episode"].id, organisation_id=world.orgs["school_a"].id,
+        user_id=world.user("dsl_a").id, kind=next(iter(NotificationKind)), reason=next(iter(RecipientReason)),
+        group_key="another-child", deadline_at=utcnow())
+    session.add(about_another)
+    session.commit()
+    try:
+        analyst = world.user("analyst")
+        for notification_id, episode_id in session.execute(
+                select(Notification.id, Notification.episode_id).order_by(Notification.id)).all():
+            child_id = session.get(MissingEpisode, episode_id).child_id
+            with pytest.raises(NotFound):
+                load_or_refuse(analyst, Notification, notification_id)
+            refusal = last_event(analyst.id)
+            assert (refusal.outcome, refusal.object_id, refusal.child_id) == (
+                "refused", str(notification_id), child_id)
+        assert child_id == world.children["episode"].id
+    finally:
+        session.execute(delete(Notification).where(Notification.group_key == "another-child"))
+        session.commit()
+
+
+def test_the_analyst_links_to_no_group_even_as_one_of_its_members(world):
+    """The analyst's figures never lead to records: not even a group they sit on (a member who
+    does not hold the analyst's role is linked)."""
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        analyst = world.user("analyst")
+        session.add(MaceMember(group_id=world.group.id, user_id=analyst.id, organisation_id=analyst.organisation_id,
+                               start_date=utcnow().date()))
+        session.flush()
+        assert report_linkable_groups(analyst, [world.group.id]) == set()
+        assert report_linkable_groups(world.user("member"), [world.group.id]) == {world.group.id}
+    finally:
+        nested.rollback()
