@@ -94,9 +94,11 @@ def save_ledger(name: str) -> int:
     if not metas:
         print(f"no run of {name} to save")
         return 1
-    for stale in ledger.rglob("*.py.meta"):  # the verdicts only: the equivalents' list stays
-        stale.unlink()
-    for meta in metas:
+    for meta in metas:  # the verdicts only: the equivalents' list stays
+        try:
+            json.loads(meta.read_text())
+        except ValueError:  # mutmut is writing it this moment: keep the ledger's last whole copy
+            continue
         target = ledger / meta.relative_to(mutants)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(meta, target)
