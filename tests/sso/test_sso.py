@@ -35,6 +35,21 @@ def provider():
     started.stop()
 
 
+def test_a_tampered_state_is_refused(client, police, provider):
+    def tamper(url):
+        return url.replace("state=", "state=x")
+
+    assert_refused(finish_sign_in(client, provider, "alice-sub", tamper))
+    assert client.get("/").status_code == 302
+
+
+def test_a_callback_without_a_session_started_flow_is_refused(app, police, provider):
+    attacker, victim = app.test_client(), app.test_client()
+    callback_url = provider.login(start_sign_in(attacker, "alice-sub"), CALLBACK)
+    parts = urlsplit(callback_url)
+    assert_refused(victim.get(f"{parts.path}?{parts.query}"))  # state is bound to the attacker's session
+
+
 def test_the_authorization_request_uses_pkce_state_and_nonce(client, police, provider):
     query = parse_qs(urlsplit(start_sign_in(client, "alice-sub")).query)
     assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) >= 43
