@@ -103,3 +103,12 @@ def test_the_import_check_sees_each_way_of_importing_a_test_module():
     flagged = sorted({name for _, name in _imported_modules(tree) if _test_or_conftest(name)})
     assert flagged == ["tests.api.conftest", "tests.missing.test_import", "tests.sharing.test_share_service",
                        "tests.sso.test_sso"]
+
+
+def test_every_test_is_where_pytest_collects_it():
+    """A test function written in a helper module (not test_*.py) never runs: moving tests into
+    a support module once silently dropped two SSO refusals."""
+    stray = [f"{path.relative_to(TESTS)}:{node.lineno} {node.name}" for path, tree in _modules().items()
+             if not path.name.startswith("test_") for node in tree.body
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_")]
+    assert stray == [], "tests pytest does not collect (move them into a test_*.py module):\n" + "\n".join(stray)
