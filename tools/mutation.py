@@ -38,7 +38,10 @@ TARGETS = {
                   "tests/test_access_cache.py",
                   # The reports' scope (hub/permissions/reports.py): a school, the analyst, the returns.
                   "tests/reports/test_school_reports.py", "tests/reports/test_withholding.py",
-                  "tests/reports/test_returns_access.py", "tests/reports/test_scoping.py"],
+                  "tests/reports/test_returns_access.py", "tests/reports/test_scoping.py",
+                  # Retention's rules (hub/permissions/retention.py) and the organisation DPO's
+                  # event scope (hub/permissions/dpo.py), each with the tests written for them.
+                  "tests/retention/", "tests/audit/test_dpo_scope_index.py"],
         # The tables module renders the README's tables: a test compares them, not the policy.
         "skip": ["hub/permissions/table.py"],
     },
