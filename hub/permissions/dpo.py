@@ -94,8 +94,7 @@ class EventScope:
         held = organisation_child_ids(self.organisation_id)
         listed = exists().where(AuditEventChild.event_id == AuditEvent.id, AuditEventChild.child_id.in_(held))
         return and_(AuditEvent.seq.is_(None), or_(
-            AuditEvent.actor_org_id == self.organisation_id, AuditEvent.child_id.in_(held),
-            and_(AuditEvent.detail.like('%"children"%'), listed)))
+            AuditEvent.actor_org_id == self.organisation_id, AuditEvent.child_id.in_(held), listed))
 
     def clause(self):
         """Both, as one condition on the log (an export: every event in scope, not a page)."""

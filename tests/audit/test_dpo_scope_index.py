@@ -6,10 +6,12 @@ verify` catches it changed."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select, text, update
 
 from hub import db
@@ -19,6 +21,7 @@ from hub.audit.models import AuditEvent, AuditEventOrganisation, AuditHead
 from hub.audit.verification import verify_log
 from hub.auth.roles import OrgKind, Role
 from hub.people.models import Enrolment
+from hub.permissions import audit_event_scope
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers
 
@@ -209,3 +212,38 @@ def test_verify_catches_an_actors_row_removed_or_a_row_naming_no_entry(app, move
 def test_the_index_is_append_only(app, moved):
     with pytest.raises(Exception, match="append-only"), db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_event_organisation"))
+
+
+def _exported(dpo_user) -> set[int]:
+    """The sequence numbers in the DPO's spreadsheet export (the export's scope is one condition on
+    the log, not the pages' two walks: sequenced entries by the index, waiting ones by the rule)."""
+    sheet = load_workbook(io.BytesIO(dpo.export_xlsx(dpo_user, dpo.EventFilter())), read_only=True).active
+    return {row[0] for row in sheet.iter_rows(min_row=2, values_only=True) if row[0] is not None}
+
+
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+def test_each_dpos_export_holds_the_same_events_as_their_pages(app, moved, who):
+    exported = _exported(moved["dpos"][who][0])
+    labelled = {label for label, seq in moved["seq"].items() if seq in exported}
+    # School B holds the child now: the events from before the move stay school A's alone, though
+    # "a child the organisation holds" would name them today.
+    assert labelled == EXPECTED[who]
+
+
+def test_an_entry_waiting_to_be_sequenced_is_exported_by_the_rule_applied_now(app, moved):
+    with db.unit_of_work():
+        audit.record("update", actor=moved["staff"]["police"], object_type="child", child_id=moved["child"].id)
+    waiting = db.session().scalar(select(func.max(AuditEvent.id)))
+    with db.unit_of_work():  # a listing that showed the child, by a user of none of the schools
+        audit.record("read", actor=moved["staff"]["la"], object_type="child-list", children=[moved["child"].id])
+    listing = db.session().scalar(select(func.max(AuditEvent.id)))
+
+    def in_scope(who: str) -> tuple[set[int], set[str]]:
+        scope = audit_event_scope(moved["dpos"][who][0])
+        events = db.session().execute(select(AuditEvent.id, AuditEvent.seq).where(scope.clause())).all()
+        return {e.id for e in events}, {k for k, seq in moved["seq"].items() if seq in {e.seq for e in events}}
+
+    ids, labelled = in_scope("school_b")
+    assert {waiting, listing} <= ids and labelled == EXPECTED["school_b"]
+    ids, labelled = in_scope("school_a")
+    assert not {waiting, listing} & ids and labelled == EXPECTED["school_a"]

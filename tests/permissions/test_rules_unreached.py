@@ -85,6 +85,9 @@ def test_a_profile_asked_for_by_an_id_that_is_no_childs_is_refused(world, who):
     for wrong in (10**9, str(child_id), True):
         with pytest.raises(NotFound):
             load_profile_child(world.user(who), wrong)
+        # The refusal names no child: not the one whose id the text spells, nor child 1 for True.
+        refused = last_event(world.user(who).id)
+        assert (refused.outcome, refused.object_type, refused.child_id) == ("refused", "philomena-profile", None)
 
 
 def _named(world, ids: set[int]) -> set[str]:

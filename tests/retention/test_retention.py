@@ -382,3 +382,27 @@ def test_mace_intelligence_belongs_to_its_groups_host_and_is_destroyed_with_its_
     assert [c.record_class for c in destruction.destroy_approved()] == [RecordClass.mace_intelligence]
     assert db.session().get(ShareRecord, share.id) is None
     assert db.session().scalar(select(func.count()).select_from(MaceIntelligenceSubject)) == 0
+
+
+def test_nobody_but_a_dpo_reaches_a_record_or_a_hold_even_of_their_own_agency(world):
+    """The keeper's rule answers "none" to anyone who is not a DPO, before the organisation is
+    compared: a social worker of the owning authority and the hub's administrator can neither open
+    nor decide a record, nor open or lift a hold, each refusal audited."""
+    record = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+                                                               world.school).id)
+    _make_due(record)
+    hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON))
+    for user in (world.practitioner.user, world.admin.user):
+        for attempt in (lambda u: service.record_for(u, record.id),
+                        lambda u: service.keep(u, record.id, date.today() + timedelta(days=400), KEEP_REASON,
+                                               _today()),
+                        lambda u: service.hold_for(u, hold.id),
+                        lambda u: service.lift_hold(u, hold.id, "no longer needed")):
+            with pytest.raises(NotFound):
+                attempt(user)
+        refused = set(db.session().scalars(select(AuditEvent.object_type).where(
+            AuditEvent.outcome == "refused", AuditEvent.actor_user_id == user.id)))
+        assert refused == {"retention-record", "legal-hold"}
+    db.session.expire_all()
+    assert _retention(RecordClass.social_care_record, record.record_id).status == RetentionStatus.scheduled
+    assert db.session().get(type(hold), hold.id).lifted_at is None
