@@ -6,6 +6,8 @@ log's alarms, and a profile asked for by an id that is no child's. Each against 
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 from sqlalchemy import delete, select, true, update
 
@@ -18,16 +20,20 @@ from hub.errors import NotFound
 from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember
 from hub.missing.models import MissingEpisode
 from hub.notifications.models import Notification, NotificationKind, RecipientReason
+from hub.people.models import AgencyInvolvement
 from hub.permissions import (
     audit_person_scope,
+    child_bases,
     command_line_report_scope,
     hub_dpos,
     load_or_refuse,
     load_profile_child,
     mace_proposable_child_ids,
+    organisation_child_ids,
     quality_may_link_download_row,
     report_linkable_groups,
 )
+from hub.permissions.children import organisations_holding
 from tests.support.audit_log import last_event
 
 FORCE_ONE_STAFF = {"off1", "dpo_f1", "member", "former", "mace_only"}
@@ -162,3 +168,39 @@ def test_the_analyst_links_to_no_group_even_as_one_of_its_members(world):
         assert report_linkable_groups(world.user("member"), [world.group.id]) == {world.group.id}
     finally:
         nested.rollback()
+
+
+def test_an_involvement_holds_its_child_to_the_end_of_its_last_day(world):
+    """An agency involvement that ends today, or later, still holds the child; one that ended
+    yesterday does not: the same answer from the relationship (organisation_child_ids) and from
+    the audit integrator's question turned round (organisations_holding)."""
+    child, force = world.children["involved"].id, world.orgs["f2"].id  # f2's involvement closed a month ago
+    session = db.session()
+    for ended, holds in ((date.today() + timedelta(days=7), True), (date.today(), True),
+                         (date.today() - timedelta(days=1), False)):
+        nested = session.begin_nested()
+        try:
+            session.execute(update(AgencyInvolvement).where(AgencyInvolvement.child_id == child,
+                                                            AgencyInvolvement.organisation_id == force)
+                            .values(ended_on=ended))
+            assert (child in set(session.scalars(organisation_child_ids(force)))) is holds, ended
+            assert ((child, force) in set(session.execute(organisations_holding([child])).all())) is holds, ended
+        finally:
+            nested.rollback()
+
+
+def test_a_deactivated_user_has_no_basis_on_any_child(world):
+    """A user whose account is switched off keeps their roles and organisation, and reaches no
+    child through them: a listing's bases are empty, as a single record's refusal is."""
+    user, child = world.user("dsl_a"), world.children["roll_a"].id
+    assert child_bases(user, [child]) == {child: "enrolment"}
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        user.active = False
+        session.flush()
+        assert child_bases(user, [child]) == {}
+    finally:
+        nested.rollback()
+        session.refresh(user)
+    assert user.active
