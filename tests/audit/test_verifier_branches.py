@@ -9,16 +9,23 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from hub import db
 from hub.audit import checkpoint, dpo, merkle, verification
 from hub.audit import service as audit
 from hub.audit.export import build_export
-from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
-from hub.audit.verification import SavedHead, Verification, _check_counter, verify_log, verify_since
+from hub.audit.models import AuditEvent, AuditEventOrganisation, AuditVerification, SignedTreeHead
+from hub.audit.verification import (
+    SavedHead,
+    Verification,
+    _check_counter,
+    _check_organisation_index,
+    verify_log,
+    verify_since,
+)
 from hub.auth.roles import OrgKind, Role
-from tests.factories import make_org, make_user, sign_in
+from tests.factories import involve, make_child, make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers, rebuild_tree, record_events, rewrite_entry
 
 
@@ -483,3 +490,68 @@ def test_a_deleted_head_row_counts_as_a_log_of_no_entries(app):
         s.execute(text("DELETE FROM audit_head"))
     empty = verify_log(key())
     assert empty.ok and empty.tree_size == 0 and empty.appendable, empty.problems
+
+
+# --- the organisation DPOs' index beside the log ----------------------------------------------
+
+LACKS = "the index of whose DPO sees each entry lacks the actor's organisation of {} entries: it was changed"
+STRAY = "the index of whose DPO sees each entry has {} rows naming no entry of the log: it was changed"
+
+
+@pytest.fixture
+def staff_acts(app):
+    """Six entries by a school's member of staff about a child the force also holds (so each entry
+    has two index rows, the school's and the force's), between entries with no actor; the
+    school's row of the third removed by a database administrator."""
+    school, force = make_org(OrgKind.school), make_org(OrgKind.police)
+    child = make_child()
+    involve(child, force)
+    user, _ = make_user(school, Role.dsl)
+    record_events(2)
+    for i in range(6):
+        with db.unit_of_work():
+            audit.record("read", actor=user, object_type="child", object_id=i, child_id=child.id)
+    record_events(2)
+    seqs = list(db.session().scalars(select(AuditEvent.seq).where(AuditEvent.actor_org_id == school.id)
+                                     .order_by(AuditEvent.seq)))
+    ids = dict(db.session().execute(select(AuditEvent.seq, AuditEvent.id).where(AuditEvent.seq.in_(seqs))).all())
+    size = verified().tree_size
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_event_organisation WHERE organisation_id = :o AND event_id = :e"),
+                  {"o": school.id, "e": ids[seqs[2]]})
+    return {"seqs": seqs, "ids": ids, "size": size, "school": school.id}
+
+
+def _index_check(start: int, tree_size: int) -> list[str]:
+    result = Verification(kind="full" if start == 0 else "incremental", start=start, tree_size=tree_size)
+    _check_organisation_index(result)
+    return result.problems
+
+
+def test_an_actors_index_row_removed_is_found_by_every_check_that_covers_its_entry(staff_acts):
+    seqs, size = staff_acts["seqs"], staff_acts["size"]
+    assert _index_check(0, size) == [LACKS.format(1)]
+    assert verify_log(key()).problems == [LACKS.format(1)]
+    assert _index_check(seqs[2], size) == [LACKS.format(1)]  # an incremental check from that very entry
+    assert _index_check(seqs[3], size) == []  # one from after it does not look back
+    # A check up to that entry (not including it) finds nothing lacking, but the rows of the entries
+    # beyond its end name no entry it covers.
+    beyond = db.session().scalar(select(func.count()).select_from(AuditEventOrganisation).join(
+        AuditEvent, AuditEvent.id == AuditEventOrganisation.event_id).where(AuditEvent.seq >= seqs[2]))
+    assert _index_check(0, seqs[2]) == [STRAY.format(beyond)]
+    assert _index_check(0, seqs[2] + 1) == [LACKS.format(1), STRAY.format(beyond - 1)]
+
+
+def test_a_row_naming_no_entry_or_a_waiting_one_is_found_by_a_full_check_only(staff_acts):
+    with db.unit_of_work():
+        audit.record("read", object_type="child", object_id=99)  # waiting: not sequenced yet
+    waiting = db.session().scalar(select(func.max(AuditEvent.id)))
+    with db.unit_of_work() as s:
+        for event_id in (waiting, 999999):
+            s.execute(text("INSERT INTO audit_event_organisation (organisation_id, event_id) VALUES (:o, :e)"),
+                      {"o": staff_acts["school"], "e": event_id})
+    size = staff_acts["size"]
+    assert _index_check(0, size) == [LACKS.format(1), STRAY.format(2)]
+    assert _index_check(staff_acts["seqs"][2], size) == [LACKS.format(1)]
+    assert _index_check(1, size) == [LACKS.format(1)]
