@@ -31,7 +31,7 @@ from bench.notifications import _free_port, _smtp_server
 from hub import db
 from hub.audit import service as audit
 from hub.auth import service as auth_service
-from hub.auth.models import User
+from hub.models.auth import User
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -42,15 +42,15 @@ from bench.world import enrol, involve
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.models.auth import User
+from hub.models.missing import Classification, MissingFrom, RiskGrade
+from hub.models.notifications import MessageStatus, Notification, OutboxMessage
+from hub.models.people import Gender
+from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery, escalation, inbox
-from hub.notifications.models import MessageStatus, Notification, OutboxMessage
 from hub.people import service as people
-from hub.people.models import Gender
 
 
 def _free_port() -> int:

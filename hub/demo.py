@@ -18,14 +18,14 @@ from hub.admin import service as admin
 from hub.api import service as api
 from hub.audit import service as audit
 from hub.auth import service as auth_service
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.mace import demo as mace_demo
 from hub.missing import service as missing
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.auth import Organisation, User
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import AgencyInvolvement, Enrolment, Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from hub.people.models import AgencyInvolvement, Enrolment, Gender, IdentifierKind
 from hub.retention import demo as retention_demo
 
 # bandit B105: fictional demo accounts only, printed for people trying the hub; never in production.

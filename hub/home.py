@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hub.audit import counts as audit_counts
-from hub.auth.models import User
 from hub.db import utcnow
 from hub.mace.operations.mine import home_counts as mace_home_counts
 from hub.missing import counts as missing_counts
+from hub.models.auth import User
 from hub.notifications import counts as notification_counts
 from hub.permissions import is_key_adult, may_import, may_record_episodes, may_review_audit_log, sits_on_a_mace_group
 

@@ -24,9 +24,9 @@ from werkzeug.exceptions import HTTPException
 from hub import db, request_text
 from hub.audit.context import Origin, current_origin, new_request_id, set_origin
 from hub.audit.service import record_refusal
-from hub.auth.models import User
 from hub.errors import HubError
 from hub.home import Work, work_for
+from hub.models.auth import User
 from hub.permissions import Capabilities
 
 bp = Blueprint("core", __name__)

@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
 from hub.auth import service as auth_service
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid
-from hub.people.models import Enrolment
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation, User
+from hub.models.people import Enrolment
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_child, make_org, make_user, post_form, sign_in
 
 

@@ -16,10 +16,10 @@ from hub import db
 from hub.audit import service as audit
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
 from hub.auth import service as auth_service
-from hub.auth.models import Organisation, SsoProvider, User, UserRole
-from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import unit_of_work
 from hub.errors import Forbidden, Invalid, NotFound
+from hub.models.auth import Organisation, SsoProvider, User, UserRole
+from hub.models.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.permissions import may_administer
 from hub.validators import organisation_identifier
 

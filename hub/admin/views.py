@@ -9,15 +9,15 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from hub.admin import service
 from hub.admin.forms import LocalGatewayForm, OrganisationForm, SsoForm, UserForm
 from hub.auth.forms import ConfirmForm
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Invalid
+from hub.models.people import Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.notifications import closures as school_closures
 from hub.notifications import delivery
 from hub.notifications.forms import ClosureForm, SchoolDayStartForm
 from hub.notifications.views import closure_page
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
-from hub.people.models import Gender, IdentifierKind
 from hub.permissions import may_administer
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing_service

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from hub import db
-from hub.audit.models import AuditAlarm
 from hub.db import unit_of_work, utcnow
+from hub.models.audit import AuditAlarm
 from hub.notifications import outbox
 from hub.notifications.service import base_url
 from hub.permissions import hub_dpos

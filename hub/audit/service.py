@@ -26,7 +26,8 @@ from hub import db
 from hub.audit import checkpoint, merkle
 from hub.audit.context import current_origin
 from hub.audit.merkle import leaf_hash
-from hub.audit.models import (
+from hub.extensions import app_state
+from hub.models.audit import (
     AuditEvent,
     AuditEventChild,
     AuditEventOrganisation,
@@ -36,7 +37,6 @@ from hub.audit.models import (
     Cosignature,
     SignedTreeHead,
 )
-from hub.extensions import app_state
 
 log = logging.getLogger(__name__)
 

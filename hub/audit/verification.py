@@ -40,7 +40,8 @@ from sqlalchemy import and_, exists, func, or_, select
 from hub import db
 from hub.audit import merkle, service
 from hub.audit.checkpoint import TrustedKey, head_signer
-from hub.audit.models import (
+from hub.audit.service import LEAF_FIELDS, Anchor, rfc3339
+from hub.models.audit import (
     AuditEvent,
     AuditEventChild,
     AuditEventOrganisation,
@@ -49,7 +50,6 @@ from hub.audit.models import (
     AuditVerification,
     SignedTreeHead,
 )
-from hub.audit.service import LEAF_FIELDS, Anchor, rfc3339
 
 BATCH = 5000
 

@@ -22,9 +22,9 @@ from sqlalchemy import delete, func, select, update
 
 from hub import crypto, db
 from hub.audit import service as audit
-from hub.auth.models import RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserSession
 from hub.db import unit_of_work, utcnow
 from hub.extensions import app_state, hub_settings
+from hub.models.auth import RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserSession
 
 MAX_ACCOUNT_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)

@@ -32,8 +32,8 @@ from requests import RequestException
 from hub import request_text
 from hub.admin import service as admin_service
 from hub.auth import service
-from hub.auth.models import SsoIdentity, SsoProvider
 from hub.auth.views import complete_sign_in, safe_next
+from hub.models.auth import SsoIdentity, SsoProvider
 from hub.web import public
 
 bp = Blueprint("sso", __name__, url_prefix="/auth/sso")

@@ -12,7 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from hub.admin import service as admin_service
 from hub.auth import service
 from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
-from hub.auth.models import User
+from hub.models.auth import User
 from hub.web import client_address, public
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")

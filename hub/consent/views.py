@@ -6,11 +6,11 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 
 from hub.consent import service
 from hub.consent.forms import ConsentForm, WithdrawForm
-from hub.consent.models import GivenBy
 from hub.errors import Invalid
+from hub.models.consent import GivenBy
+from hub.models.sharing import Category
 from hub.people import service as people
 from hub.sharing import service as sharing
-from hub.sharing.models import Category
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("consent", __name__, url_prefix="/consent")

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from hub import db
 from hub.admin import service as admin
 from hub.audit.context import cli_origin
-from hub.auth.models import User
-from hub.auth.roles import OrgKind
 from hub.errors import HubError
 from hub.missing import deadlines
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import Limits
+from hub.models.auth import User
+from hub.models.roles import OrgKind
 from hub.permissions import is_officer_of
 
 group = AppGroup("missing", help="Missing episodes and the police daily download.")

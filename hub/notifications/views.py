@@ -9,14 +9,14 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 
 from hub.admin import service as admin_service
 from hub.auth.forms import ConfirmForm
-from hub.auth.roles import OrgKind
 from hub.db import utcnow
 from hub.errors import Invalid
 from hub.forms import london_to_utc, utc_to_london
+from hub.models.notifications import ClosureKind
+from hub.models.roles import OrgKind
 from hub.notifications import closures as school_closures
 from hub.notifications import inbox, replies
 from hub.notifications.forms import AcknowledgeForm, ClosureForm, PassOnInformationForm, SeenAtSchoolForm
-from hub.notifications.models import ClosureKind
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")

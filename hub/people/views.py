@@ -9,9 +9,9 @@ from hub.consent.forms import WithdrawForm
 from hub.errors import Invalid, NotFound
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
+from hub.models.people import BreakGlassCategory
 from hub.people import service
 from hub.people.forms import BreakGlassForm, ChildSearchForm
-from hub.people.models import BreakGlassCategory
 from hub.permissions import may_record_episodes, may_review_child_audit
 from hub.sharing import service as sharing
 from hub.web import actor, apply_errors, personal_data

@@ -13,14 +13,14 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work, utcnow
-from hub.missing.models import MissingEpisode
+from hub.models.auth import Organisation, User
+from hub.models.missing import MissingEpisode
+from hub.models.retention import HoldKind, RecordClass, RetentionRecord, RetentionStatus
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.retention import service
-from hub.retention.models import HoldKind, RecordClass, RetentionRecord, RetentionStatus
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 
 KEPT_BEFORE = "Fictional demo: kept at an earlier review until this date"
 #: (demo reference of the share, index of the child: one the council is responsible for)

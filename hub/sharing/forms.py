@@ -23,8 +23,8 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from hub.consent import service as consent_service
 from hub.forms import DateInputField
+from hub.models.sharing import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing import legal_bases, service
-from hub.sharing.models import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing.service import ShareDraft
 
 NONE = [("", "Not needed")]

@@ -8,6 +8,14 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from hub.auth.forms import ConfirmForm
 from hub.errors import Invalid
+from hub.models.sharing import (
+    Category,
+    ConsentPosition,
+    ObtainedHow,
+    RecipientStatus,
+    ShareRecord,
+    SourceKind,
+)
 from hub.people import service as people
 from hub.sharing import journey, legal_bases, service
 from hub.sharing.forms import (
@@ -19,14 +27,6 @@ from hub.sharing.forms import (
     ShareForm,
     fill_choices,
     share_draft,
-)
-from hub.sharing.models import (
-    Category,
-    ConsentPosition,
-    ObtainedHow,
-    RecipientStatus,
-    ShareRecord,
-    SourceKind,
 )
 from hub.web import actor, apply_errors, personal_data
 

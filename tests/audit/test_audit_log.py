@@ -17,8 +17,8 @@ from hub import db
 from hub.audit import dpo, merkle, signing
 from hub.audit import service as audit
 from hub.audit.checkpoint import verifier_key, verify_note
-from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent, AuditVerification, SignedTreeHead
+from hub.models.roles import OrgKind, Role
 from hub.notifications import cli, delivery
 from hub.people import service as people
 from tests.factories import enrol, make_child, make_org, make_user

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from hub import db
 from hub.audit import dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user
 
 

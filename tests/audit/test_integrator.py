@@ -16,8 +16,8 @@ from hub import db
 from hub.audit import dpo, merkle
 from hub.audit import service as audit
 from hub.audit.context import Origin, set_origin
-from hub.audit.models import AuditEvent, AuditEventChild, AuditHead, AuditVerification
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent, AuditEventChild, AuditHead, AuditVerification
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
 
 

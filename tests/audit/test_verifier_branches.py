@@ -15,9 +15,9 @@ from hub import db
 from hub.audit import checkpoint, dpo, merkle, verification
 from hub.audit import service as audit
 from hub.audit.export import build_export
-from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
 from hub.audit.verification import SavedHead, Verification, _check_counter, verify_log, verify_since
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent, AuditVerification, SignedTreeHead
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers, rebuild_tree, record_events, rewrite_entry
 

@@ -15,8 +15,8 @@ from sqlalchemy import func, select, text
 from hub import db
 from hub.audit import alarms, dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditVerification
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditVerification
+from hub.models.roles import OrgKind, Role
 from hub.notifications import cli, delivery
 from tests.factories import make_org, make_user, sign_in
 from tests.support.audit_log import forge_integrated_row
