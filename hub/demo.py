@@ -112,10 +112,10 @@ def _api_client() -> None:
 def _organisations() -> dict[str, Organisation]:
     orgs: dict[str, Organisation] = {}
     for code, name, kind, ident in ORGANISATIONS:
-        orgs[code] = admin.organisation_by_code(code) or admin.create_organisation(
+        orgs[code] = auth_service.organisation_by_code(code) or admin.create_organisation(
             None, admin.OrganisationDetails(code=code, name=name, kind=kind, identifier=ident))
     for code, name, urn in SCHOOLS:
-        orgs[code] = admin.organisation_by_code(code) or admin.create_organisation(
+        orgs[code] = auth_service.organisation_by_code(code) or admin.create_organisation(
             None, admin.OrganisationDetails(code=code, name=f"{name} (fictional)", kind=OrgKind.school, identifier=urn,
                                             local_authority_id=orgs["NBEDU"].id, school_day_start="08:30"))
     return orgs

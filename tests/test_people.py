@@ -13,9 +13,9 @@ from sqlalchemy import delete, event, func, select, text
 
 from hub import crypto, db, validators
 from hub.admin import service as admin
-from hub.audit import dpo
 from hub.audit import service as audit
 from hub.crypto import blind_index, name_tokens
+from hub.dpo import service as dpo
 from hub.errors import Invalid, NotFound
 from hub.models.audit import AuditEvent, AuditFlag
 from hub.models.auth import Organisation

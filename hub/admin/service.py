@@ -103,24 +103,6 @@ def update_organisation(actor: User, org_id: int, details: OrganisationDetails) 
     return org
 
 
-def organisations(kind: OrgKind | None = None) -> list[Organisation]:
-    query = select(Organisation).order_by(Organisation.name)
-    if kind is not None:
-        query = query.where(Organisation.kind == kind)
-    return list(db.session().scalars(query))
-
-
-def get_organisation(org_id: int) -> Organisation:
-    org = db.session().get(Organisation, org_id)
-    if org is None:
-        raise NotFound("organisation not found")
-    return org
-
-
-def organisation_by_code(code: str) -> Organisation | None:
-    return db.session().scalar(select(Organisation).where(Organisation.code == code.strip().upper()))
-
-
 # --- users --------------------------------------------------------------------------------------
 
 @dataclass
@@ -285,10 +267,6 @@ def set_sso(actor: User | None, org_id: int, issuer: str, client_id: str, client
         audit.record("update", actor=actor, object_type="sso-provider", object_id=row.id,
                      detail={"organisation": org_id, "issuer": issuer, "enabled": enabled})
     return row
-
-
-def sso_provider_for(org_id: int) -> SsoProvider | None:
-    return db.session().scalar(select(SsoProvider).where(SsoProvider.organisation_id == org_id))
 
 
 # --- the school day's start (hub.notifications.calendar reads it) ---------------------------------

@@ -319,7 +319,7 @@ def integrate_all(limit: int = INTEGRATE_BATCH) -> int:
     return total
 
 
-#: How often the worker's integrator thread looks for pending entries (hub.notifications.cli).
+#: How often the worker's integrator thread looks for pending entries (hub.worker).
 INTEGRATE_EVERY = 1.0
 
 

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit import dpo, service
+from hub.audit import service
 from hub.audit.verify import verify_export
+from hub.dpo import service as dpo
 from hub.models.audit import AuditEvent, AuditFlag, AuditVerification
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people

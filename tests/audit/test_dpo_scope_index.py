@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from hub import db
-from hub.audit import dpo
 from hub.audit import service as audit
 from hub.audit.verification import verify_log
+from hub.dpo import service as dpo
 from hub.models.audit import AuditEvent, AuditEventOrganisation, AuditHead
 from hub.models.people import Enrolment
 from hub.models.roles import OrgKind, Role

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit import dpo
 from hub.audit import service as audit_service
+from hub.dpo import service as dpo
 from hub.errors import NotFound
 from hub.models.audit import AuditEvent, AuditFlag, AuditFlagEvent
 from hub.models.auth import Organisation

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit import alarms, dpo, merkle, signing
+from hub.audit import alarms, merkle, signing
 from hub.audit import service as audit
+from hub.dpo import service as dpo
 from hub.models.audit import AuditAlarm, AuditVerification, SignedTreeHead
 from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in

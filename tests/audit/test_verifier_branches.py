@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from hub import db
-from hub.audit import checkpoint, dpo, merkle, verification
+from hub.audit import checkpoint, merkle, verification
 from hub.audit import service as audit
 from hub.audit.export import build_export
 from hub.audit.verification import SavedHead, Verification, _check_counter, verify_log, verify_since
+from hub.dpo import service as dpo
 from hub.models.audit import AuditEvent, AuditVerification, SignedTreeHead
 from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in

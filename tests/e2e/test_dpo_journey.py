@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openpyxl import load_workbook
 
-from hub.audit import dpo as audit_dpo
+from hub.dpo import service as audit_dpo
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
