@@ -18,6 +18,7 @@ from hub.audit import service as audit_service
 from hub.auth import service as auth_service
 from hub.auth.sso import bp as sso_bp
 from hub.auth.views import bp as auth_bp
+from hub.child_record import bp as people_bp
 from hub.cli import register
 from hub.config import load_settings
 from hub.consent.views import bp as consent_bp
@@ -31,7 +32,6 @@ from hub.mace.views.subjects import bp as mace_subjects_bp
 from hub.missing.imports.views import bp as missing_import_bp
 from hub.missing.views import bp as missing_bp
 from hub.notifications.views import bp as notifications_bp
-from hub.people.views import bp as people_bp
 from hub.permissions import dpo as permissions_dpo
 from hub.reports.views import bp as reports_bp
 from hub.reports.views import returns_bp as reports_returns_bp

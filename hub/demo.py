@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from hub import db
+from hub import db, retention_demo
 from hub.admin import service as admin
 from hub.api import service as api
 from hub.audit import service as audit
@@ -26,7 +26,6 @@ from hub.models.missing import Classification, EpisodeSource, MissingEpisode, Mi
 from hub.models.people import AgencyInvolvement, Enrolment, Gender, IdentifierKind
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from hub.retention import demo as retention_demo
 
 # bandit B105: fictional demo accounts only, printed for people trying the hub; never in production.
 DEMO_PASSWORD = "demo-password-not-secret"  # nosec B105

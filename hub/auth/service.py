@@ -507,6 +507,12 @@ def get_organisation(org_id: int) -> Organisation:
     return org
 
 
+def recipients_for(actor: User) -> list[Organisation]:
+    """The organisations an actor may share with, or name in a consent: every active one but their own."""
+    return list(db.session().scalars(select(Organisation).where(
+        Organisation.active.is_(True), Organisation.id != actor.organisation_id).order_by(Organisation.name)))
+
+
 def organisation_by_code(code: str) -> Organisation | None:
     return db.session().scalar(select(Organisation).where(Organisation.code == code.strip().upper()))
 

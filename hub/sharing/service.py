@@ -646,11 +646,6 @@ def authorisers(actor: User) -> list[User]:
                                           UserRole.role.in_(AUTHORISER_ROLES)).distinct().order_by(User.name)))
 
 
-def recipients_for(actor: User) -> list[Organisation]:
-    return list(db.session().scalars(select(Organisation).where(
-        Organisation.active.is_(True), Organisation.id != actor.organisation_id).order_by(Organisation.name)))
-
-
 # --- the register -------------------------------------------------------------------------------
 
 # User-chosen sort keys map through this allow-list; anything else falls back to newest first.

@@ -4,7 +4,10 @@ under a legal hold, so a newcomer can walk review -> destroy -> verify.
 
 Every demo record is written on the day the demo is loaded, so none is due by its rule: these are
 shown as kept at an earlier (fictional) review until a date now past, which puts them back on the
-queue as a real keep decision would."""
+queue as a real keep decision would.
+
+Beside hub/demo.py, not in hub/retention/: it makes shares through hub.sharing, which itself
+stands above the retention schedule (a share is scheduled for review when made)."""
 
 from __future__ import annotations
 

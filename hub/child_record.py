@@ -1,4 +1,8 @@
-"""Children's pages: find a child, see their record. Thin: the service checks and audits."""
+"""Children's pages: find a child, see their record. Thin: the service checks and audits.
+
+A child's record gathers every feature's part of it (shares, consent, missing episodes, the
+Philomena profile), so its page stands above those packages, which all read hub.people: not in
+hub/people/, where it would close a circle. The blueprint keeps its name, `people`."""
 
 from __future__ import annotations
 
