@@ -116,3 +116,10 @@ def test_the_graph_sees_the_imports_it_is_meant_to():
     assert graph.has_edge("mace", "db")
     assert graph.has_edge("mace", "permissions")
     assert "static" not in graph and "templates" not in graph
+
+
+def test_the_tables_stand_in_hub_models_only():
+    """Every table is in hub/models/<package>.py, one layer below the access rules that read them
+    all: a models.py back inside a feature package would let the rules import that package."""
+    strays = [str(path.relative_to(HUB.parent)) for path in HUB.rglob("models.py")]
+    assert strays == [], "tables outside hub/models/: " + ", ".join(strays)
