@@ -27,11 +27,10 @@ import requests
 from sqlalchemy.engine import make_url
 
 from bench.audit_log import _environment
-from bench.notifications import _free_port, _smtp_server
 from hub import db
 from hub.audit import service as audit
 from hub.auth import service as auth_service
-from hub.auth.models import User
+from hub.models.auth import User
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,6 +38,28 @@ GUNICORN = str(BIN / "gunicorn")
 FLASK = str(BIN / "flask")
 PASSWORD = "bench password 123"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _smtp_server(port: int) -> subprocess.Popen:
+    """aiosmtpd in its own process, as a real mail server would be: the client's and the
+    server's Python do not share one interpreter lock."""
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+                               "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the SMTP server did not start")
 
 
 def percentile(values, p: float) -> float:

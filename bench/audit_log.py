@@ -33,13 +33,14 @@ from sqlalchemy import MetaData, Table, event, insert, select, text
 
 from hub import create_app, db
 from hub.admin import service as admin
-from hub.audit import dpo, merkle
+from hub.audit import merkle
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
 from hub.audit.service import _nodes, rfc3339
 from hub.audit.verification import verify_log
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as dpo
 from hub.migrate import upgrade
+from hub.models.audit import AuditEvent
+from hub.models.roles import OrgKind, Role
 
 CHILDREN = 5000  # distinct children in the large log
 

@@ -62,15 +62,16 @@ from sqlalchemy.engine import make_url
 from bench import audit_log
 from bench._databases import is_postgres, throwaway_postgres
 from hub import db
-from hub.audit import dpo, merkle
+from hub.audit import merkle
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent, AuditEventChild, AuditNode, AuditVerification
 from hub.audit.verification import verify_log, verify_since
-from hub.auth.models import Organisation, User, UserRole
-from hub.auth.roles import OrgKind, Role
 from hub.crypto import blind_index
 from hub.db import utcnow
-from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent, AuditEventChild, AuditNode, AuditVerification
+from hub.models.auth import Organisation, User, UserRole
+from hub.models.people import AgencyInvolvement, Child, Enrolment, Gender
+from hub.models.roles import OrgKind, Role
 from hub.permissions.children import organisations_holding
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -29,7 +29,7 @@ from sqlalchemy import MetaData, Table, insert
 from bench.audit_log import _app, _environment
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
+from hub.models.audit import AuditEvent
 
 LOCATIONS = {"tmpfs (/dev/shm)": "/dev/shm", "disk (/var/tmp)": "/var/tmp"}
 

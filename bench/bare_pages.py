@@ -21,13 +21,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, lazyload, selectinload
 
 from hub import crypto
-from hub.auth.models import Organisation
-from hub.consent.models import ConsentRecord
 from hub.db import make_engine
-from hub.missing.models import MissingEpisode
-from hub.notifications.models import Notification
-from hub.people.models import Child
-from hub.sharing.models import RecipientStatus, ShareRecipient, ShareRecord
+from hub.models.auth import Organisation
+from hub.models.consent import ConsentRecord
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification
+from hub.models.people import Child
+from hub.models.sharing import RecipientStatus, ShareRecipient, ShareRecord
 
 app = Flask(__name__)
 _engine = []

@@ -25,12 +25,12 @@ from bench.world import signed_in_client
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.audit.models import AuditFlag, AuditFlagEvent
 from hub.auth import service as auth_service
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditFlag, AuditFlagEvent
+from hub.models.auth import User
+from hub.models.people import Enrolment, Gender
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from hub.people.models import Enrolment, Gender
 
 PASSWORD = "bench password 123"
 

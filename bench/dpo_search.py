@@ -35,11 +35,11 @@ from sqlalchemy import select, update
 from bench import audit_scale
 from bench._util import PASSWORD, give_totp, percentile, serve, sign_in, stop
 from hub import db
-from hub.audit import dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent, AuditEventOrganisation
-from hub.auth.models import User
 from hub.auth.service import hash_password
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent, AuditEventOrganisation
+from hub.models.auth import User
 from hub.permissions.dpo import event_organisations
 
 GOAL_MS = 100.0

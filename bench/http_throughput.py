@@ -27,8 +27,8 @@ from bench.audit_log import _app, _environment
 from hub import db
 from hub.admin import service as admin
 from hub.auth import service as auth_service
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
+from hub.models.auth import User
+from hub.models.roles import OrgKind, Role
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))

@@ -33,8 +33,8 @@ from bench.notifications import _record
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.auth.roles import OrgKind, Role
-from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.models.people import AgencyInvolvement, Child, Enrolment
+from hub.models.roles import OrgKind, Role
 
 
 def _marker(n: int) -> str:

@@ -49,10 +49,10 @@ from bench.page_throughput import _shares
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.auth.roles import OrgKind, Role
 from hub.crypto import blind_index, dob_index, normalise_identifier
 from hub.missing.imports.download import COLUMNS
-from hub.people.models import AgencyInvolvement, Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
+from hub.models.people import AgencyInvolvement, Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
 
 SCHOOLS = 50
 FORCES = 8  # forces whose officers import (the same file is all new episodes for each)

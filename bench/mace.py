@@ -30,8 +30,7 @@ from bench.world import signed_in_client
 from hub import db
 from hub.admin import service as admin
 from hub.auth import service as auth_service
-from hub.auth.roles import OrgKind, Role
-from hub.mace.models import (
+from hub.models.mace import (
     ActionStatus,
     Attendance,
     MaceAction,
@@ -50,8 +49,9 @@ from hub.mace.models import (
     MeetingStatus,
     MemberRole,
 )
-from hub.people.models import Child
-from hub.sharing.models import (
+from hub.models.people import Child
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import (
     Category,
     ConsentPosition,
     NoConsentReason,

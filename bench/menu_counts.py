@@ -38,14 +38,14 @@ from bench.audit_log import _app
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.crypto import dob_index
 from hub.missing import deadlines, rules
 from hub.missing import service as missing
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.missing.service import RECENTLY_FOUND
-from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender
+from hub.models.auth import User
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import AgencyInvolvement, Child, Enrolment, Gender
+from hub.models.roles import OrgKind, Role
 from hub.permissions import episode_visible
 
 CHILDREN = 200

@@ -25,12 +25,12 @@ from sqlalchemy import event, insert, select
 from bench.audit_log import _app, _environment
 from hub import db
 from hub.admin import service as admin
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.crypto import blind_index, dob_index, normalise_identifier
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS, read_download
-from hub.people.models import Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
+from hub.models.auth import User
+from hub.models.people import Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
 
 NOW = datetime.now(UTC)
 SCHOOLS = 50  # each with a DSL and a deputy: every new episode tells two key adults

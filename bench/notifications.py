@@ -23,9 +23,6 @@ import math
 import os
 import queue
 import smtplib
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,43 +34,21 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench._databases import is_postgres, throwaway_postgres
+from bench._util import _free_port, _smtp_server
 from bench.audit_log import _app, _environment
 from bench.world import enrol, involve
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.models.auth import User
+from hub.models.missing import Classification, MissingFrom, RiskGrade
+from hub.models.notifications import MessageStatus, Notification, OutboxMessage
+from hub.models.people import Gender
+from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery, escalation, inbox
-from hub.notifications.models import MessageStatus, Notification, OutboxMessage
 from hub.people import service as people
-from hub.people.models import Gender
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _smtp_server(port: int) -> subprocess.Popen:
-    """aiosmtpd in its own process, as a real mail server would be: the client's and the
-    server's Python do not share one interpreter lock."""
-    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-                               "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the SMTP server did not start")
-
 
 END_TO_END_GOAL_S = 20.0
 

@@ -39,10 +39,10 @@ from bench.world import signed_in_client
 from hub import create_app, db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
-from hub.people.models import AgencyInvolvement, Child, Enrolment
-from hub.sharing.models import (
+from hub.models.auth import User
+from hub.models.people import AgencyInvolvement, Child, Enrolment
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import (
     Category,
     ConsentPosition,
     ObtainedHow,

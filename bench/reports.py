@@ -41,12 +41,12 @@ from bench.http_throughput import _signed_in_session
 from bench.world import make_user, signed_in_client
 from hub import db
 from hub.admin import service as admin
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.crypto import blind_index
-from hub.missing.models import MissingEpisode
-from hub.notifications.models import Notification
-from hub.people.models import Child, ChildIdentifier, Enrolment, IdentifierKind
+from hub.models.auth import User
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification
+from hub.models.people import Child, ChildIdentifier, Enrolment, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.people.service import normalise_identifier
 from hub.permissions import command_line_report_scope, report_scope
 from hub.reports import annual, figures, returns

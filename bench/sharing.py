@@ -27,11 +27,10 @@ from bench.audit_log import _app, _environment
 from bench.world import signed_in_client
 from hub import db
 from hub.admin import service as admin
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
-from hub.people import service as people
-from hub.people.models import Gender
-from hub.sharing.models import (
+from hub.models.auth import User
+from hub.models.people import Gender
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import (
     Category,
     ConsentPosition,
     ObtainedHow,
@@ -40,6 +39,7 @@ from hub.sharing.models import (
     ShareRecord,
     SourceKind,
 )
+from hub.people import service as people
 
 
 def _setup(total: int):

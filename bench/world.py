@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from bench._util import PASSWORD
 from hub import db
 from hub.admin import service as admin
-from hub.auth.models import Organisation, User
-from hub.auth.roles import Role
-from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.models.auth import Organisation, User
+from hub.models.people import AgencyInvolvement, Child, Enrolment
+from hub.models.roles import Role
 
 
 def make_user(org: Organisation, role: Role, email: str, password: str = PASSWORD) -> tuple[User, str]:

@@ -2,7 +2,8 @@
 
 `create_app()` builds the Flask application; every feature lives in its own package
 (`hub/auth`, `hub/people`, `hub/audit`, ...) with the same inner shape:
-models.py, service.py, views.py, forms.py, templates/<package>/.
+service.py, views.py, forms.py, templates/<package>/; its tables are hub/models/<package>.py,
+below the access rules (README, Architecture: the layers).
 """
 
 

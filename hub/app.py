@@ -9,19 +9,21 @@ from flask import Flask
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
-from hub import crypto, db, extensions, web
+from hub import crypto, db, extensions, home, web
 from hub.admin.views import bp as admin_bp
 from hub.api import oauth
 from hub.api.views import bp as api_bp
+from hub.audit import alarms, witnessing
 from hub.audit import service as audit_service
-from hub.audit import witnessing
-from hub.audit.views import bp as audit_bp
 from hub.auth import service as auth_service
 from hub.auth.sso import bp as sso_bp
 from hub.auth.views import bp as auth_bp
+from hub.child_record import bp as people_bp
 from hub.cli import register
 from hub.config import load_settings
 from hub.consent.views import bp as consent_bp
+from hub.dpo import alarms as dpo_alarms
+from hub.dpo.views import bp as audit_bp
 from hub.extensions import csrf, login_manager
 from hub.mace.views.actions import bp as mace_actions_bp
 from hub.mace.views.groups import bp as mace_bp
@@ -30,7 +32,6 @@ from hub.mace.views.subjects import bp as mace_subjects_bp
 from hub.missing.imports.views import bp as missing_import_bp
 from hub.missing.views import bp as missing_bp
 from hub.notifications.views import bp as notifications_bp
-from hub.people.views import bp as people_bp
 from hub.permissions import dpo as permissions_dpo
 from hub.reports.views import bp as reports_bp
 from hub.reports.views import returns_bp as reports_returns_bp
@@ -68,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for module in (crypto, audit_service, witnessing, auth_service):
         module.init_app(app)
     audit_service.use_event_scope(permissions_dpo.event_organisations)
+    alarms.use_mailer(dpo_alarms.email_hub_dpos)
     engine = db.make_engine(settings.database_url)
     app.extensions["hub_engine"] = engine
     db.bind(engine)
@@ -77,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.user_loader(auth_service.load_session)
     web.init_app(app)  # sign-in check first: an anonymous POST is sent to sign in, not told about CSRF
+    home.init_app(app)
     csrf.init_app(app)
     _blueprints(app)
     _commands(app)

@@ -12,14 +12,14 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from hub import backup, demo
+from hub import worker as notifications_cli
 from hub.admin import cli as admin_cli
 from hub.api import cli as api_cli
-from hub.audit import cli as audit_cli
 from hub.audit.context import cli_origin
 from hub.audit.service import latest_tree_head, sign_tree_head, tree_size
+from hub.dpo import cli as audit_cli
 from hub.migrate import upgrade
 from hub.missing import cli as missing_cli
-from hub.notifications import cli as notifications_cli
 from hub.people import cli as people_cli
 from hub.people import service as people
 from hub.reports import cli as reports_cli

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -33,6 +34,15 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Timezone-aware now; pass the function itself as a column default, never its result."""
     return datetime.now(UTC)
+
+
+def london_today(now: datetime | None = None) -> date:
+    """The day it is in England (London time), now or at `now`: the day a report, a review or a
+    retention decision counts from. Here, on the ground, so that every package reads one clock."""
+    return (now or utcnow()).astimezone(_LONDON).date()
+
+
+_LONDON = ZoneInfo("Europe/London")
 
 
 class UTCDateTime(TypeDecorator):

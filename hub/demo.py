@@ -13,20 +13,19 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from hub import db
+from hub import db, retention_demo
 from hub.admin import service as admin
 from hub.api import service as api
 from hub.audit import service as audit
 from hub.auth import service as auth_service
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.mace import demo as mace_demo
 from hub.missing import service as missing
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.auth import Organisation, User
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import AgencyInvolvement, Enrolment, Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from hub.people.models import AgencyInvolvement, Enrolment, Gender, IdentifierKind
-from hub.retention import demo as retention_demo
 
 # bandit B105: fictional demo accounts only, printed for people trying the hub; never in production.
 DEMO_PASSWORD = "demo-password-not-secret"  # nosec B105
@@ -112,10 +111,10 @@ def _api_client() -> None:
 def _organisations() -> dict[str, Organisation]:
     orgs: dict[str, Organisation] = {}
     for code, name, kind, ident in ORGANISATIONS:
-        orgs[code] = admin.organisation_by_code(code) or admin.create_organisation(
+        orgs[code] = auth_service.organisation_by_code(code) or admin.create_organisation(
             None, admin.OrganisationDetails(code=code, name=name, kind=kind, identifier=ident))
     for code, name, urn in SCHOOLS:
-        orgs[code] = admin.organisation_by_code(code) or admin.create_organisation(
+        orgs[code] = auth_service.organisation_by_code(code) or admin.create_organisation(
             None, admin.OrganisationDetails(code=code, name=f"{name} (fictional)", kind=OrgKind.school, identifier=urn,
                                             local_authority_id=orgs["NBEDU"].id, school_day_start="08:30"))
     return orgs

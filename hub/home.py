@@ -3,9 +3,12 @@ school's DSL, overdue duties and the police download's review queue for the miss
 the police, open audit flags for a DPO, open actions and outcomes for a MACE member.
 
 Counts only: no name, no child, so reading them is not audited. Each package answers for its own
-tables (hub.notifications.counts, hub.missing.counts, hub.audit.counts, hub.mace.operations.mine):
+tables (hub.notifications.counts, hub.missing.counts, hub.dpo.counts, hub.mace.operations.mine):
 this module only asks, for the roles that have the page a count links to; any other role gets
 None (nothing shown).
+
+The home page and the menu's counts live here, above the features, not in hub.web: every view
+imports hub.web, so hub.web may import no feature. create_app() calls init_app().
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.audit import counts as audit_counts
-from hub.auth.models import User
+from flask import Flask, g, render_template
+from flask_login import current_user
+
 from hub.db import utcnow
+from hub.dpo import counts as audit_counts
 from hub.mace.operations.mine import home_counts as mace_home_counts
 from hub.missing import counts as missing_counts
+from hub.models.auth import User
 from hub.notifications import counts as notification_counts
 from hub.permissions import is_key_adult, may_import, may_record_episodes, may_review_audit_log, sits_on_a_mace_group
+from hub.web import actor, bp
 
 
 @dataclass(frozen=True)
@@ -54,3 +61,19 @@ def _mace_waiting(user: User) -> int | None:
         return None
     counts = mace_home_counts(user)
     return counts.open_actions + counts.outcomes_waiting
+
+
+def init_app(app: Flask) -> None:
+    app.context_processor(lambda: {"my_work": my_work})
+
+
+def my_work() -> Work | None:
+    """The signed-in user's counts for the menu and the home page, worked out once a request."""
+    if "my_work" not in g:
+        g.my_work = work_for(actor()) if current_user.is_authenticated else None
+    return g.my_work
+
+
+@bp.route("/")
+def home():
+    return render_template("home.html", work=my_work())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from hub.auth.roles import OrgKind
+from hub.models.roles import OrgKind
 
 UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 

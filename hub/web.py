@@ -1,4 +1,5 @@
-"""What every page shares: secure-by-default routing, security headers, errors, the home page.
+"""What every page shares: secure-by-default routing, security headers, errors (the home page and
+the menu's counts are hub.home's, which stands above the features it counts).
 
 Every route needs a signed-in user unless its view is marked `@public`; a test walks the URL map
 to prove it. Every response gets strict security headers and `Cache-Control: no-store`.
@@ -24,9 +25,8 @@ from werkzeug.exceptions import HTTPException
 from hub import db, request_text
 from hub.audit.context import Origin, current_origin, new_request_id, set_origin
 from hub.audit.service import record_refusal
-from hub.auth.models import User
 from hub.errors import HubError
-from hub.home import Work, work_for
+from hub.models.auth import User
 from hub.permissions import Capabilities
 
 bp = Blueprint("core", __name__)
@@ -232,7 +232,6 @@ def _template_globals() -> dict:
         "csp_nonce": g.get("csp_nonce", ""),
         "demo_mode": current_app.config["HUB"].demo,
         "may": _capabilities,
-        "my_work": _my_work,
     }
 
 
@@ -242,13 +241,6 @@ def _capabilities() -> Capabilities:
     if "capabilities" not in g:
         g.capabilities = Capabilities.of(actor() if current_user.is_authenticated else None)
     return g.capabilities
-
-
-def _my_work() -> Work | None:
-    """The signed-in user's counts for the menu and the home page, worked out once a request."""
-    if "my_work" not in g:
-        g.my_work = work_for(actor()) if current_user.is_authenticated else None
-    return g.my_work
 
 
 def _render_error(status: int, title: str, message: str, headers: dict[str, str] | None = None):
@@ -308,11 +300,6 @@ def _unexpected_error(exc: Exception):
 def health():
     db.session().execute(text("SELECT 1"))
     return jsonify(status="ok")
-
-
-@bp.route("/")
-def home():
-    return render_template("home.html", work=_my_work())
 
 
 def apply_errors(form, exc) -> None:

@@ -14,17 +14,17 @@ import pyotp
 
 from hub import db
 from hub.admin import service as admin
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.missing import service as missing
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.auth import User
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.notifications import Notification, NotificationKind
+from hub.models.people import AgencyInvolvement, Child, Enrolment, Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import ShareRecord
 from hub.notifications import issuing
-from hub.notifications.models import Notification, NotificationKind
 from hub.people import service as people
-from hub.people.models import AgencyInvolvement, Child, Enrolment, Gender, IdentifierKind
 from hub.sharing import service as sharing
-from hub.sharing.models import ShareRecord
 
 PASSWORD = "correct horse battery staple"
 _n = itertools.count(1)

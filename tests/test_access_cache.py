@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import event, select
 
 from hub import db
-from hub.auth.roles import OrgKind, Role
+from hub.models.people import BreakGlassCategory, BreakGlassGrant, Enrolment
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from hub.people.models import BreakGlassCategory, BreakGlassGrant, Enrolment
 from hub.permissions import child_access, child_bases
 from hub.sharing import service as sharing
 from tests.factories import enrol, make_child, make_org, make_user

@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
 from hub.auth import service as auth_service
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid
-from hub.people.models import Enrolment
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation, User
+from hub.models.people import Enrolment
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_child, make_org, make_user, post_form, sign_in
 
 
@@ -96,7 +96,7 @@ def test_an_administrator_sets_sso_and_the_secret_never_reaches_the_log(admin_cl
     response = post_form(client, f"/admin/organisations/{org.id}/sso", {
         "issuer": "https://login.police.example.test", "client_id": "hub", "client_secret": "s3cret-value"})
     assert response.status_code == 302
-    assert admin.sso_provider_for(org.id).client_secret == "s3cret-value"
+    assert auth_service.sso_provider_for(org.id).client_secret == "s3cret-value"
     audit.integrate_all()  # the leaves are written by the integrator
     leaves = b" ".join(e.leaf for e in db.session().scalars(select(AuditEvent)))
     assert b"s3cret-value" not in leaves
@@ -107,7 +107,7 @@ def test_the_sso_command_sets_an_organisations_provider(runner, app):
     result = runner.invoke(args=["sso", "set", "POLX", "--issuer", "https://idp.example.test",
                                  "--client-id", "hub", "--client-secret", "x"])
     assert result.exit_code == 0, result.output
-    assert admin.sso_provider_for(org.id).issuer == "https://idp.example.test"
+    assert auth_service.sso_provider_for(org.id).issuer == "https://idp.example.test"
     bad = runner.invoke(args=["sso", "set", "NOPE", "--issuer", "https://x", "--client-id", "a",
                               "--client-secret", "b"])
     assert bad.exit_code != 0 and "No organisation" in bad.output

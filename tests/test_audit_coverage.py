@@ -9,17 +9,17 @@ from datetime import date
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent, AuditFlag
-from hub.auth.models import Organisation
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
-from hub.notifications.models import Notification
+from hub.models.audit import AuditEvent, AuditFlag
+from hub.models.auth import Organisation
+from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.notifications import Notification
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing import drafts
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 from tests.mace.samples import mace_samples
 from tests.support.police_download import review_item_id

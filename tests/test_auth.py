@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from hub import create_app, db
 from hub.admin import service as admin
-from hub.audit.models import AuditEvent
 from hub.auth import service as auth_service
-from hub.auth.models import RecoveryCode, SignInAttempt, User, UserSession
-from hub.auth.roles import OrgKind, Role
 from hub.auth.service import enrol_totp
 from hub.config import ConfigurationError
+from hub.models.audit import AuditEvent
+from hub.models.auth import RecoveryCode, SignInAttempt, User, UserSession
+from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, post_form, sign_in
 
 

@@ -15,9 +15,9 @@ from sqlalchemy.engine import make_url
 
 from hub import create_app, db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
 
 POSTGRES_URL = os.environ.get("HUB_TEST_DATABASE_URL")

@@ -13,8 +13,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from hub import db, request_text
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent
+from hub.models.roles import OrgKind, Role
 from tests.factories import csrf_token, make_org, make_user, post_form, sign_in
 from tests.support.api import ApiWorld, api_world, bearer, episode_body, get_token
 from tests.support.routes import sample_url

@@ -13,10 +13,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
 from hub import db
-from hub.api.models import ApiClient
-from hub.auth.models import Organisation, User
 from hub.db import Base
-from hub.mace.models import (
+from hub.migrate import MIGRATIONS
+from hub.models.api import ApiClient
+from hub.models.auth import Organisation, User
+from hub.models.mace import (
     DisruptionKind,
     MaceAction,
     MaceGroup,
@@ -27,9 +28,8 @@ from hub.mace.models import (
     MacePerson,
     PersonKind,
 )
-from hub.migrate import MIGRATIONS
-from hub.missing.models import MissingEpisode
-from hub.people.models import Child
+from hub.models.missing import MissingEpisode
+from hub.models.people import Child
 
 
 def _counts():

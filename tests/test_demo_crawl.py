@@ -17,10 +17,10 @@ from flask import flash
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.models import User
 from hub.demo import DEMO_PASSWORD, DOMAIN, SCHOOLS, STAFF
 from hub.extensions import csrf
-from hub.mace.models import MaceAgendaItem, MaceMeeting, MeetingStatus
+from hub.models.auth import User
+from hub.models.mace import MaceAgendaItem, MaceMeeting, MeetingStatus
 from hub.web import public
 from tests.factories import csrf_token, next_code
 

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent, AuditFlag
-from hub.auth.models import User
-from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import utcnow
 from hub.home import work_for
 from hub.missing import service as missing
-from hub.missing.models import ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
+from hub.models.audit import AuditEvent, AuditFlag
+from hub.models.auth import User
+from hub.models.missing import ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
+from hub.models.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.permissions import may_search_children
 from tests.factories import episode_details, make_org, make_user, sign_in
 

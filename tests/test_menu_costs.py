@@ -12,11 +12,11 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from hub import db
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing import deadlines, service
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from hub.notifications.models import Notification
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.notifications import Notification
+from hub.models.roles import OrgKind, Role
 from hub.permissions import addressed_to
 from hub.permissions.children import visible_child_ids
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.audit import signing
-from hub.auth.roles import OrgKind, Role
+from hub.models.roles import OrgKind, Role
 from hub.web import london
 from tests.factories import make_org, make_user, sign_in
 

@@ -12,9 +12,9 @@ import ast
 import re
 from pathlib import Path
 
-from hub.audit.models import AuditEvent, AuditEventChild
-from hub.missing.models import MissingEpisode
-from hub.notifications.models import Notification, OutboxMessage
+from hub.models.audit import AuditEvent, AuditEventChild
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification, OutboxMessage
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
 #: table model -> the one module that may write its rows.

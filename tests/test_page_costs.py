@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import insert, select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
 from hub.consent import service as consent_service
-from hub.consent.models import GivenBy
 from hub.missing import service as missing
-from hub.sharing.models import (
+from hub.models.audit import AuditEvent
+from hub.models.consent import GivenBy
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import (
     Category,
     ConsentPosition,
     ObtainedHow,

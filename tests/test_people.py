@@ -13,16 +13,16 @@ from sqlalchemy import delete, event, func, select, text
 
 from hub import crypto, db, validators
 from hub.admin import service as admin
-from hub.audit import dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent, AuditFlag
-from hub.auth.models import Organisation
-from hub.auth.roles import OrgKind, Role
 from hub.crypto import blind_index, name_tokens
+from hub.dpo import service as dpo
 from hub.errors import Invalid, NotFound
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
+from hub.models.audit import AuditEvent, AuditFlag
+from hub.models.auth import Organisation
+from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
+from hub.models.people import BreakGlassCategory, BreakGlassGrant, Child, ChildNameToken, Enrolment, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from hub.people.models import BreakGlassCategory, BreakGlassGrant, Child, ChildNameToken, Enrolment, IdentifierKind
 from hub.permissions import child_access
 from tests.factories import enrol, involve, make_child, make_org, make_user, post_form, sign_in
 

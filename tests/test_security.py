@@ -14,9 +14,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
 from hub.config import ConfigurationError, load_settings
+from hub.models.audit import AuditEvent
+from hub.models.roles import OrgKind, Role
 from tests.factories import csrf_token, enrol, make_child, make_org, make_user, sign_in
 from tests.support.routes import sample_url
 

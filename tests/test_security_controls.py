@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import InvalidToken
 
 from hub import create_app, crypto
-from hub.auth.roles import OrgKind, Role
+from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, csrf_token, make_child, make_org, make_user, next_code
 
 MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'

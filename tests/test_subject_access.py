@@ -16,17 +16,17 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import NotFound
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.profiles import service as profiles
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.missing import Classification, MissingFrom, RiskGrade
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.subject_access import service
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 

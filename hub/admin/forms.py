@@ -11,7 +11,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.auth.roles import ORG_KIND_LABELS, ROLE_LABELS
+from hub.models.roles import ORG_KIND_LABELS, ROLE_LABELS
 
 
 class OrganisationForm(FlaskForm):

@@ -16,10 +16,10 @@ from hub import db
 from hub.audit import service as audit
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
 from hub.auth import service as auth_service
-from hub.auth.models import Organisation, SsoProvider, User, UserRole
-from hub.auth.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.db import unit_of_work
 from hub.errors import Forbidden, Invalid, NotFound
+from hub.models.auth import Organisation, SsoProvider, User, UserRole
+from hub.models.roles import ROLES_FOR_KIND, OrgKind, Role
 from hub.permissions import may_administer
 from hub.validators import organisation_identifier
 
@@ -101,24 +101,6 @@ def update_organisation(actor: User, org_id: int, details: OrganisationDetails) 
             setattr(org, key, value)
         audit.record("update", actor=actor, object_type="organisation", object_id=org.id)
     return org
-
-
-def organisations(kind: OrgKind | None = None) -> list[Organisation]:
-    query = select(Organisation).order_by(Organisation.name)
-    if kind is not None:
-        query = query.where(Organisation.kind == kind)
-    return list(db.session().scalars(query))
-
-
-def get_organisation(org_id: int) -> Organisation:
-    org = db.session().get(Organisation, org_id)
-    if org is None:
-        raise NotFound("organisation not found")
-    return org
-
-
-def organisation_by_code(code: str) -> Organisation | None:
-    return db.session().scalar(select(Organisation).where(Organisation.code == code.strip().upper()))
 
 
 # --- users --------------------------------------------------------------------------------------
@@ -285,10 +267,6 @@ def set_sso(actor: User | None, org_id: int, issuer: str, client_id: str, client
         audit.record("update", actor=actor, object_type="sso-provider", object_id=row.id,
                      detail={"organisation": org_id, "issuer": issuer, "enabled": enabled})
     return row
-
-
-def sso_provider_for(org_id: int) -> SsoProvider | None:
-    return db.session().scalar(select(SsoProvider).where(SsoProvider.organisation_id == org_id))
 
 
 # --- the school day's start (hub.notifications.calendar reads it) ---------------------------------

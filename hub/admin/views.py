@@ -8,16 +8,17 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.admin import service
 from hub.admin.forms import LocalGatewayForm, OrganisationForm, SsoForm, UserForm
+from hub.auth import service as auth_service
 from hub.auth.forms import ConfirmForm
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Invalid
+from hub.models.people import Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.notifications import closures as school_closures
 from hub.notifications import delivery
 from hub.notifications.forms import ClosureForm, SchoolDayStartForm
 from hub.notifications.views import closure_page
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
-from hub.people.models import Gender, IdentifierKind
 from hub.permissions import may_administer
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing_service
@@ -40,7 +41,7 @@ def index():
 # --- organisations ------------------------------------------------------------------------------
 
 def _org_form(form: OrganisationForm) -> OrganisationForm:
-    las = service.organisations(OrgKind.childrens_social_care) + service.organisations(OrgKind.la_education)
+    las = auth_service.organisations(OrgKind.childrens_social_care) + auth_service.organisations(OrgKind.la_education)
     form.local_authority_id.choices = [(0, "None")] + [(o.id, o.name) for o in las]
     return form
 
@@ -55,7 +56,7 @@ def _org_details(form: OrganisationForm) -> service.OrganisationDetails:
 
 @bp.route("/organisations")
 def organisations():
-    return render_template("admin/organisations.html", organisations=service.organisations())
+    return render_template("admin/organisations.html", organisations=auth_service.organisations())
 
 
 @bp.route("/organisations/new", methods=["GET", "POST"])
@@ -73,7 +74,7 @@ def new_organisation():
 
 @bp.route("/organisations/<int:org_id>", methods=["GET", "POST"])
 def edit_organisation(org_id: int):
-    org = service.get_organisation(org_id)
+    org = auth_service.get_organisation(org_id)
     form = _org_form(OrganisationForm(obj=org if request.method == "GET" else None))
     if request.method == "GET":
         form.kind.data = org.kind.value
@@ -90,8 +91,8 @@ def edit_organisation(org_id: int):
 
 @bp.route("/organisations/<int:org_id>/sso", methods=["GET", "POST"])
 def sso_settings(org_id: int):
-    org = service.get_organisation(org_id)
-    provider = service.sso_provider_for(org_id)
+    org = auth_service.get_organisation(org_id)
+    provider = auth_service.sso_provider_for(org_id)
     form = SsoForm(obj=provider if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
@@ -107,7 +108,7 @@ def sso_settings(org_id: int):
 # --- users --------------------------------------------------------------------------------------
 
 def _user_form(form: UserForm) -> UserForm:
-    form.organisation_id.choices = [(o.id, o.name) for o in service.organisations()]
+    form.organisation_id.choices = [(o.id, o.name) for o in auth_service.organisations()]
     return form
 
 
@@ -123,7 +124,7 @@ def _user_details(form: UserForm) -> service.UserDetails:
 def users():
     org_id = request.args.get("organisation", type=int)
     return render_template("admin/users.html", users=service.users(actor(), org_id),
-                           organisations=service.organisations(), org_id=org_id, form=ConfirmForm())
+                           organisations=auth_service.organisations(), org_id=org_id, form=ConfirmForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -178,7 +179,7 @@ def change_user(user_id: int, change: str):
 @bp.route("/children/new", methods=["GET", "POST"])
 def new_child():
     form = ChildForm()
-    authorities = [(0, "None")] + [(o.id, o.name) for o in service.organisations(OrgKind.childrens_social_care)]
+    authorities = [(0, "None")] + [(o.id, o.name) for o in auth_service.organisations(OrgKind.childrens_social_care)]
     form.responsible_authority_id.choices = authorities
     form.placing_authority_id.choices = authorities
     if form.validate_on_submit():
@@ -204,7 +205,7 @@ def new_child():
 def enrolments(child_id: int):
     child = people_service.get_child(actor(), child_id, purpose="manage enrolments")
     form = EnrolmentForm()
-    form.school_id.choices = [(o.id, o.name) for o in service.organisations(OrgKind.school)]
+    form.school_id.choices = [(o.id, o.name) for o in auth_service.organisations(OrgKind.school)]
     if form.validate_on_submit():
         try:
             people_service.add_enrolment(actor(), child_id, form.school_id.data, form.start_date.data)

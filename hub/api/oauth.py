@@ -20,8 +20,8 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from flask import Flask, Response, current_app, g, request
 
 from hub.api import service
-from hub.api.models import ApiClient, ApiToken
 from hub.api.problems import ApiProblem, problem
+from hub.models.api import ApiClient, ApiToken
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 REALM = "hub-api"

@@ -26,17 +26,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import db
-from hub.api.models import ApiClient, ApiToken, IdempotencyRecord
 from hub.api.schemas import NewEpisode, episode_json, parse_changes, parse_new_episode
 from hub.audit import service as audit
 from hub.auth import service as auth_service
-from hub.auth.models import Organisation
-from hub.auth.roles import Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import HubError, Invalid, NotFound
 from hub.missing import service as missing
-from hub.missing.models import EpisodeSource, MissingEpisode
 from hub.missing.service import EpisodeChanges
+from hub.models.api import ApiClient, ApiToken, IdempotencyRecord
+from hub.models.auth import Organisation
+from hub.models.missing import EpisodeSource, MissingEpisode
+from hub.models.roles import Role
 from hub.permissions import API_ROLE_FOR_KIND, is_police_officer, load_force_episode
 
 SCOPES = {

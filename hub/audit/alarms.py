@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from hub import db
-from hub.audit.models import AuditAlarm
 from hub.db import unit_of_work, utcnow
-from hub.notifications import outbox
-from hub.notifications.service import base_url
-from hub.permissions import hub_dpos
+from hub.models.audit import AuditAlarm
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +39,22 @@ EMAIL_SUBJECT = "Safeguarding hub: audit log alarm"
 
 _emailed: dict[tuple[str, str], datetime] = {}
 _emailed_lock = threading.Lock()
+
+#: Who is e-mailed, and how: the hub's DPOs through the outbox (hub.dpo.alarms), handed over by
+#: create_app (hub.app). The log stands below the access rules and the outbox, which know who the
+#: DPOs are and how an e-mail is queued: handed over, not imported, the dependency runs one way.
+AlarmMailer = Callable[[str, str], None]
+_mailer: list[AlarmMailer] = []
+
+
+def use_mailer(mailer: AlarmMailer) -> None:
+    _mailer[:] = [mailer]
+
+
+def _email_hub_dpos(kind: str, subject: str) -> None:
+    if not _mailer:  # never an alarm that tells nobody
+        raise RuntimeError("the audit log's alarm mailer is not set up (hub.app's create_app hands it over)")
+    _mailer[0](kind, subject)
 
 
 def raise_alarm(kind: str, message: str, subject: str = "", email: bool = True) -> None:
@@ -97,14 +111,3 @@ def _due_for_email(kind: str, subject: str, now: datetime) -> bool:
             return False
         _emailed[(kind, subject)] = now
         return True
-
-
-def _email_hub_dpos(kind: str, subject: str) -> None:
-    """One e-mail to each active hub DPO, in the alarm's own transaction (the outbox path)."""
-    recipients = sorted({u.email for u in hub_dpos()})
-    base = base_url()
-    what = KINDS[kind] + (f" ({subject})" if subject else "")
-    body = (f"The safeguarding hub raised an alarm about its audit log: {what}.\n\n"
-            f"See the audit log integrity page: {base}/audit/integrity\n\n"
-            "This e-mail holds no personal data. Sign in to see the details.\n")
-    outbox.queue([outbox.Email(address, EMAIL_SUBJECT, body) for address in recipients])

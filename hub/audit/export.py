@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service, signing
-from hub.audit.models import AuditEvent
+from hub.models.audit import AuditEvent
 
 FORMAT = "hub-audit-export/1"
 

@@ -26,7 +26,8 @@ from hub import db
 from hub.audit import checkpoint, merkle
 from hub.audit.context import current_origin
 from hub.audit.merkle import leaf_hash
-from hub.audit.models import (
+from hub.extensions import app_state
+from hub.models.audit import (
     AuditEvent,
     AuditEventChild,
     AuditEventOrganisation,
@@ -36,7 +37,6 @@ from hub.audit.models import (
     Cosignature,
     SignedTreeHead,
 )
-from hub.extensions import app_state
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ def integrate_all(limit: int = INTEGRATE_BATCH) -> int:
     return total
 
 
-#: How often the worker's integrator thread looks for pending entries (hub.notifications.cli).
+#: How often the worker's integrator thread looks for pending entries (hub.worker).
 INTEGRATE_EVERY = 1.0
 
 

@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit import alarms, checkpoint, service, witnessing
-from hub.audit.models import Cosignature, SignedTreeHead, WitnessState
 from hub.db import unit_of_work, utcnow
+from hub.models.audit import Cosignature, SignedTreeHead, WitnessState
 
 #: How often the hub signs a tree head by itself (the worker's "sign and witness" duty asks).
 TREE_HEAD_EVERY = timedelta(hours=1)

@@ -12,7 +12,7 @@ head covers them; and the log extends every *anchor*: each signed tree head, eac
 verified before (`audit_verification`), each checkpoint a witness cosigned and, with `against`,
 a tree head the DPO saved earlier. A log shorter than any of them fails. The database alone can
 be rewritten whole (heads and recorded roots too); the witnesses' checkpoints, passed in by the
-caller (hub.audit.dpo asks the witnesses), cannot.
+caller (hub.dpo.service asks the witnesses), cannot.
 
 `verify_since()` (incremental) starts from the root a previous check verified at its size and
 checks only what is new, so its cost grows with the new entries, not the log: a consistency proof
@@ -40,7 +40,8 @@ from sqlalchemy import and_, exists, func, or_, select
 from hub import db
 from hub.audit import merkle, service
 from hub.audit.checkpoint import TrustedKey, head_signer
-from hub.audit.models import (
+from hub.audit.service import LEAF_FIELDS, Anchor, rfc3339
+from hub.models.audit import (
     AuditEvent,
     AuditEventChild,
     AuditEventOrganisation,
@@ -49,7 +50,6 @@ from hub.audit.models import (
     AuditVerification,
     SignedTreeHead,
 )
-from hub.audit.service import LEAF_FIELDS, Anchor, rfc3339
 
 BATCH = 5000
 

@@ -22,9 +22,11 @@ from sqlalchemy import delete, func, select, update
 
 from hub import crypto, db
 from hub.audit import service as audit
-from hub.auth.models import RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserSession
 from hub.db import unit_of_work, utcnow
+from hub.errors import NotFound
 from hub.extensions import app_state, hub_settings
+from hub.models.auth import Organisation, RecoveryCode, SignInAttempt, SsoIdentity, SsoProvider, User, UserSession
+from hub.models.roles import OrgKind
 
 MAX_ACCOUNT_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -486,3 +488,34 @@ def record_sso_refusal(org_code: str, reason: str, issuer: str | None = None, su
         audit.record("sign-in", outcome=audit.REFUSED, detail={
             "reason": reason, "organisation_code": org_code[:40],
             **{k: v for k, v in offered.items() if v is not None}})
+
+
+# --- organisations and their single sign-on, as read by sign-in, administration and every page
+# that lists organisations (administration changes them: hub.admin.service) ----------------------
+
+def organisations(kind: OrgKind | None = None) -> list[Organisation]:
+    query = select(Organisation).order_by(Organisation.name)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    return list(db.session().scalars(query))
+
+
+def get_organisation(org_id: int) -> Organisation:
+    org = db.session().get(Organisation, org_id)
+    if org is None:
+        raise NotFound("organisation not found")
+    return org
+
+
+def recipients_for(actor: User) -> list[Organisation]:
+    """The organisations an actor may share with, or name in a consent: every active one but their own."""
+    return list(db.session().scalars(select(Organisation).where(
+        Organisation.active.is_(True), Organisation.id != actor.organisation_id).order_by(Organisation.name)))
+
+
+def organisation_by_code(code: str) -> Organisation | None:
+    return db.session().scalar(select(Organisation).where(Organisation.code == code.strip().upper()))
+
+
+def sso_provider_for(org_id: int) -> SsoProvider | None:
+    return db.session().scalar(select(SsoProvider).where(SsoProvider.organisation_id == org_id))

@@ -30,10 +30,9 @@ from joserfc.errors import ClaimError, JoseError
 from requests import RequestException
 
 from hub import request_text
-from hub.admin import service as admin_service
 from hub.auth import service
-from hub.auth.models import SsoIdentity, SsoProvider
 from hub.auth.views import complete_sign_in, safe_next
+from hub.models.auth import SsoIdentity, SsoProvider
 from hub.web import public
 
 bp = Blueprint("sso", __name__, url_prefix="/auth/sso")
@@ -172,8 +171,8 @@ def _redirect_uri(org_code: str) -> str:
 
 
 def _provider(org_code: str) -> SsoProvider:
-    org = admin_service.organisation_by_code(org_code)
-    provider = admin_service.sso_provider_for(org.id) if org else None
+    org = service.organisation_by_code(org_code)
+    provider = service.sso_provider_for(org.id) if org else None
     if provider is None or not provider.enabled:
         # The same words either way: the page does not say which organisation codes exist.
         raise SsoRefused("Single sign-on is not set up for this organisation.",

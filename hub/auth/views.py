@@ -9,10 +9,9 @@ import segno
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from hub.admin import service as admin_service
 from hub.auth import service
 from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
-from hub.auth.models import User
+from hub.models.auth import User
 from hub.web import client_address, public
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -144,5 +143,5 @@ def account():
         session.clear()
         flash(f"You have signed out everywhere ({count} session{'s' if count != 1 else ''} ended).", "success")
         return redirect(url_for("auth.sign_in"))
-    sso = admin_service.sso_provider_for(current_user.organisation_id)
+    sso = service.sso_provider_for(current_user.organisation_id)
     return render_template("auth/account.html", form=form, sso=sso)

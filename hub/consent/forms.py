@@ -12,7 +12,7 @@ from wtforms import RadioField, SelectMultipleField, StringField, SubmitField, T
 from wtforms.validators import InputRequired, Length, Optional
 
 from hub.forms import DateInputField
-from hub.sharing.models import Category
+from hub.models.sharing import Category
 
 
 class ConsentForm(FlaskForm):

@@ -11,12 +11,12 @@ from sqlalchemy.orm import lazyload
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.consent.models import ConsentRecipient, ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
+from hub.models.auth import User
+from hub.models.consent import ConsentRecipient, ConsentRecord, GivenBy
+from hub.models.sharing import Category, ShareRecord
 from hub.permissions import CHANGE, child_access, load_or_refuse, may_share, refuse, visible_clause
-from hub.sharing.models import Category, ShareRecord
 
 
 @dataclass

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
+from hub.auth import service as auth_service
 from hub.consent import service
 from hub.consent.forms import ConsentForm, WithdrawForm
-from hub.consent.models import GivenBy
 from hub.errors import Invalid
+from hub.models.consent import GivenBy
+from hub.models.sharing import Category
 from hub.people import service as people
-from hub.sharing import service as sharing
-from hub.sharing.models import Category
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("consent", __name__, url_prefix="/consent")
@@ -21,7 +21,7 @@ bp = Blueprint("consent", __name__, url_prefix="/consent")
 def new(child_id: int):
     child = people.get_child(actor(), child_id, purpose="record consent")
     form = ConsentForm()
-    form.recipient_org_ids.choices = [(o.id, o.name) for o in sharing.recipients_for(actor())]
+    form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_service.recipients_for(actor())]
     if form.validate_on_submit():
         competent = {"yes": True, "no": False}.get(form.child_competent.data)
         try:

@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
-from hub.mace.models import (
+from hub.models.auth import Organisation, User
+from hub.models.mace import (
     ActionKind,
     ActionStatus,
     Attendance,

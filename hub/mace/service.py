@@ -18,10 +18,10 @@ from sqlalchemy.orm import raiseload
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.errors import Invalid
-from hub.mace.models import (
+from hub.models.auth import Organisation, User
+from hub.models.mace import (
     MaceAgendaItem,
     MaceGroup,
     MaceLocation,
@@ -32,7 +32,7 @@ from hub.mace.models import (
     MemberRole,
     SubjectKind,
 )
-from hub.people.models import Child
+from hub.models.people import Child
 from hub.permissions import load_mace_object, member_group_ids
 
 #: The longest free text a MACE form takes (minutes, updates, descriptions): long enough for real

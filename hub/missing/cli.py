@@ -12,14 +12,14 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from hub import db
-from hub.admin import service as admin
 from hub.audit.context import cli_origin
-from hub.auth.models import User
-from hub.auth.roles import OrgKind
+from hub.auth import service as auth_service
 from hub.errors import HubError
 from hub.missing import deadlines
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import Limits
+from hub.models.auth import User
+from hub.models.roles import OrgKind
 from hub.permissions import is_officer_of
 
 group = AppGroup("missing", help="Missing episodes and the police daily download.")
@@ -86,7 +86,7 @@ class _Progress:
 
 
 def _officer(force_code: str, email: str) -> User:
-    force = admin.organisation_by_code(force_code)
+    force = auth_service.organisation_by_code(force_code)
     if force is None or force.kind != OrgKind.police:
         raise click.ClickException(f"No police force has the code {force_code!r}")
     user = db.session().scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
@@ -103,7 +103,7 @@ def template_command(out: Path, force_code: str | None) -> None:
     """Write the blank download template, with a Guidance sheet describing each column."""
     force_id = None
     if force_code:
-        force = admin.organisation_by_code(force_code)
+        force = auth_service.organisation_by_code(force_code)
         if force is None or force.kind != OrgKind.police:
             raise click.ClickException(f"No police force has the code {force_code!r}")
         force_id = force.id

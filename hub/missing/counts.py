@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from hub import db
-from hub.auth.models import User
 from hub.missing import deadlines
-from hub.missing.models import ImportReviewItem, ReviewStatus
 from hub.missing.service import RECENTLY_FOUND
+from hub.models.auth import User
+from hub.models.missing import ImportReviewItem, ReviewStatus
 from hub.permissions import episode_visible, visible_clause
 
 

@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Select, bindparam, case, func, literal, or_, 
 from sqlalchemy.orm import Session
 
 from hub.missing import rules
-from hub.missing.models import MissingEpisode
-from hub.people.models import Child
+from hub.models.missing import MissingEpisode
+from hub.models.people import Child
 
 #: The stored column of each duty (`rules.Due.what`).
 DUE_COLUMNS: dict[str, str] = {

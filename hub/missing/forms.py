@@ -20,8 +20,8 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from hub.forms import DateInputField, TimeInputField
 from hub.missing import rules
-from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.profiles.service import PROFILE_FIELDS, PROFILE_HINTS, PROFILE_TEXT_MAX
+from hub.models.missing import Classification, MissingFrom, RiskGrade
 
 
 def _choices(enum_class):

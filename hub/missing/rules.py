@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hub.missing.models import Classification, MissingEpisode
+from hub.models.missing import Classification, MissingEpisode
 
 PREVENTION_CHECK_WITHIN = timedelta(hours=4)
 RETURN_INTERVIEW_WITHIN = timedelta(hours=72)

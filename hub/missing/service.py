@@ -19,12 +19,11 @@ from sqlalchemy import insert, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import deadlines, rules
-from hub.missing.models import (
+from hub.models.auth import Organisation, User
+from hub.models.missing import (
     Classification,
     EpisodeSource,
     MissingEpisode,
@@ -32,11 +31,13 @@ from hub.missing.models import (
     RiskGrade,
     RiskGradeChange,
 )
+from hub.models.people import Child, IdentifierKind
+from hub.models.roles import OrgKind
+from hub.models.sharing import ShareRecord
 from hub.notifications import counts as notification_counts
 from hub.notifications import issuing
 from hub.notifications.counts import EpisodeTold, Told
 from hub.people import service as people
-from hub.people.models import Child, IdentifierKind
 from hub.permissions import (
     child_access,
     episode_visible,
@@ -46,7 +47,6 @@ from hub.permissions import (
     refuse,
 )
 from hub.retention import scheduling as retention
-from hub.sharing.models import ShareRecord
 
 #: An episode's start may be at most this far in the future (clock skew of agency systems).
 CLOCK_SKEW = timedelta(minutes=5)

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, render_template, url_for
 
-from hub.auth.roles import OrgKind
 from hub.errors import Invalid
 from hub.forms import london_to_utc, utc_to_london
 from hub.missing import rules, service
 from hub.missing.forms import TIMES, EpisodeForm, ProfileForm, ProgressForm, ReleaseForm
-from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.missing.profiles import service as profiles
 from hub.missing.profiles.content import PHOTO_HELD
 from hub.missing.profiles.photos import MAX_UPLOAD_BYTES
+from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import Child
+from hub.models.roles import OrgKind
 from hub.notifications.inbox import status_for_episode
 from hub.notifications.replies import replies_for_episode
 from hub.people import service as people
-from hub.people.models import Child
 from hub.permissions import may_record_episodes
 from hub.sharing import service as sharing
 from hub.web import actor, apply_errors, personal_data, requires

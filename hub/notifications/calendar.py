@@ -17,8 +17,8 @@ import holidays
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.models import Organisation
-from hub.notifications.models import SchoolClosure
+from hub.models.auth import Organisation
+from hub.models.notifications import SchoolClosure
 
 LONDON = ZoneInfo("Europe/London")
 DEFAULT_START = time(8, 30)

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.notifications.models import ClosureKind, SchoolClosure
+from hub.models.auth import Organisation, User
+from hub.models.notifications import ClosureKind, SchoolClosure
+from hub.models.roles import OrgKind
 from hub.permissions import may_administer, may_record_school_closure
 
 CLOSURE_OWNER_KINDS = {OrgKind.school, OrgKind.la_education, OrgKind.childrens_social_care}

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from hub import db
-from hub.auth.models import User
-from hub.notifications.models import Notification, NotificationKind, NotificationReply, ReplyKind
+from hub.models.auth import User
+from hub.models.notifications import Notification, NotificationKind, NotificationReply, ReplyKind
 from hub.permissions import addressed_to
 
 

@@ -50,11 +50,11 @@ from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from hub import db
 from hub.audit import alarms
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.config import ConfigurationError
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.notifications.models import DeliveryAttempt, MessageStatus, OutboxMessage
+from hub.models.auth import User
+from hub.models.notifications import DeliveryAttempt, MessageStatus, OutboxMessage
 from hub.permissions import may_administer
 
 log = logging.getLogger(__name__)

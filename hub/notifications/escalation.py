@@ -11,15 +11,15 @@ from sqlalchemy.orm import aliased
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
-from hub.missing.models import MissingEpisode
+from hub.models.auth import Organisation, User
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification, RecipientReason
+from hub.models.people import Child
+from hub.models.roles import OrgKind
 from hub.notifications import calendar
 from hub.notifications.issuing import issue, message_copies
-from hub.notifications.models import Notification, RecipientReason
 from hub.notifications.routing import education_contact_org, users_with
-from hub.people.models import Child
 from hub.permissions import EDUCATION_CONTACT_ROLES, ESCALATION_ROLES
 
 

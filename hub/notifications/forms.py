@@ -8,8 +8,8 @@ from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from hub.forms import DateInputField, TimeInputField
+from hub.models.notifications import ClosureKind
 from hub.notifications.inbox import ACTION_MAX
-from hub.notifications.models import ClosureKind
 from hub.notifications.replies import REPLY_TEXT_MAX
 
 

@@ -11,12 +11,12 @@ from sqlalchemy.orm import aliased
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.missing.models import MissingEpisode
-from hub.notifications.models import Notification, NotificationKind, NotificationReply
-from hub.people.models import Child
+from hub.models.auth import Organisation, User
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification, NotificationKind, NotificationReply
+from hub.models.people import Child
 from hub.permissions import addressed_to, load_or_refuse
 
 ACTION_MAX = 2000

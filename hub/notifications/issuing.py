@@ -15,12 +15,12 @@ from sqlalchemy import func, insert, select
 from hub import db
 from hub.audit import service as audit
 from hub.audit.service import Entry
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.db import utcnow
-from hub.missing.models import MissingEpisode
+from hub.models.auth import Organisation, User
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification, NotificationKind, RecipientReason
+from hub.models.roles import OrgKind
 from hub.notifications import calendar, outbox, service
-from hub.notifications.models import Notification, NotificationKind, RecipientReason
 from hub.notifications.routing import Route, deadline_for, routes_for
 
 EMAIL_SUBJECT = "Safeguarding hub: a notification is waiting for you"

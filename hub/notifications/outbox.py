@@ -14,7 +14,7 @@ from sqlalchemy import insert
 
 from hub import db
 from hub.db import utcnow
-from hub.notifications.models import MessageStatus, OutboxMessage
+from hub.models.notifications import MessageStatus, OutboxMessage
 
 
 @dataclass(frozen=True)

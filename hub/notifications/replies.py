@@ -14,14 +14,15 @@ from sqlalchemy.orm import defer
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.missing.models import MissingEpisode
+from hub.models.auth import Organisation, User
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification, NotificationReply, ReplyKind
+from hub.models.roles import OrgKind
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.notifications import calendar, outbox, service
 from hub.notifications.inbox import acknowledge_group, load_own
-from hub.notifications.models import Notification, NotificationReply, ReplyKind
 from hub.notifications.routing import users_with
 from hub.permissions import (
     POLICE_ROLES,
@@ -32,7 +33,6 @@ from hub.permissions import (
 )
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 
 REPLY_TEXT_MAX = 2000
 #: Why the school tells the police without asking: the sharing register's consent rules want it said.

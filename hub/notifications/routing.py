@@ -12,11 +12,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import defer, lazyload
 
 from hub import db
-from hub.auth.models import Organisation, User, UserRole
-from hub.auth.roles import OrgKind, Role
+from hub.models.auth import Organisation, User, UserRole
+from hub.models.notifications import RecipientReason
+from hub.models.people import Child, Enrolment
+from hub.models.roles import OrgKind, Role
 from hub.notifications import calendar
-from hub.notifications.models import RecipientReason
-from hub.people.models import Child, Enrolment
 from hub.permissions import EDUCATION_CONTACT_ROLES, KEY_ADULT_ROLES
 
 

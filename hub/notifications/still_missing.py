@@ -9,14 +9,14 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
-from hub.missing.models import MissingEpisode
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification, NotificationKind, RecipientReason
+from hub.models.people import Child
+from hub.models.roles import OrgKind
 from hub.notifications import calendar
 from hub.notifications.issuing import issue, message_copies
-from hub.notifications.models import Notification, NotificationKind, RecipientReason
 from hub.notifications.routing import Route, route
-from hub.people.models import Child
 
 
 def remind_still_missing(now: datetime | None = None) -> int:

@@ -13,8 +13,8 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitFi
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from hub.forms import DateInputField
+from hub.models.people import BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, Gender
 from hub.people import search
-from hub.people.models import BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, Gender
 
 
 class ChildSearchForm(FlaskForm):

@@ -23,7 +23,7 @@ import jellyfish
 from sqlalchemy import delete, insert, select
 
 from hub.crypto import blind_index, name_tokens
-from hub.people.models import ChildNameToken
+from hub.models.people import ChildNameToken
 
 PREFIX_MIN = 2
 PREFIX_MAX = 20

@@ -14,13 +14,11 @@ from sqlalchemy.sql.expression import ColumnClause, TableClause
 import hub.models  # noqa: F401  (every model registered, for encrypted_columns)
 from hub import db, validators
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.crypto import EncryptedText, blind_index, dob_index, name_tokens, normalise_identifier, rotate
 from hub.db import Base, unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
-from hub.people import search as name_search
-from hub.people.models import (
+from hub.models.auth import Organisation, User
+from hub.models.people import (
     BREAK_GLASS_REASON_MIN,
     BREAK_GLASS_REASON_TOO_SHORT,
     BreakGlassCategory,
@@ -33,6 +31,8 @@ from hub.people.models import (
     IdentifierKind,
     LookedAfterPeriod,
 )
+from hub.models.roles import OrgKind
+from hub.people import search as name_search
 from hub.permissions import (
     child_access,
     child_bases,

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
 from hub import db
-from hub.auth.models import Organisation, User, UserRole
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership
-from hub.missing.models import MissingEpisode
-from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
-from hub.sharing.models import ShareAccess, ShareRecipient, ShareRecord
+from hub.models.auth import Organisation, User, UserRole
+from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership
+from hub.models.missing import MissingEpisode
+from hub.models.people import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
+from hub.models.sharing import ShareAccess, ShareRecipient, ShareRecord
 
 #: Every table a relationship query reads, and the user's own rows (organisation, roles, active)
 #: that decide which of them apply.

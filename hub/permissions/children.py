@@ -15,12 +15,13 @@ from datetime import date
 from sqlalchemy import Select, exists, func, literal, or_, select, union_all
 
 from hub import db
-from hub.auth.models import Organisation, User
-from hub.auth.roles import Role
 from hub.db import utcnow
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMembership
-from hub.missing.models import MissingEpisode
-from hub.people.models import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
+from hub.models.auth import Organisation, User
+from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMembership
+from hub.models.missing import MissingEpisode
+from hub.models.people import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
+from hub.models.roles import Role
+from hub.models.sharing import RecipientStatus, ShareRecipient, ShareRecord
 from hub.permissions.cache import cache_for_reading
 from hub.permissions.membership import member_group_ids
 from hub.permissions.roles import (
@@ -34,7 +35,6 @@ from hub.permissions.roles import (
     is_hub_dpo,
     may_administer,
 )
-from hub.sharing.models import RecipientStatus, ShareRecipient, ShareRecord
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from sqlalchemy import and_, exists, or_, select, true
 
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent, AuditEventChild, AuditEventOrganisation, AuditFlag
-from hub.auth.models import User, UserRole
-from hub.missing.models import MissingEpisode, PhilomenaProfile
-from hub.people.models import Child
+from hub.models.audit import AuditEvent, AuditEventChild, AuditEventOrganisation, AuditFlag
+from hub.models.auth import User, UserRole
+from hub.models.missing import MissingEpisode, PhilomenaProfile
+from hub.models.people import Child
 from hub.permissions.children import child_access, organisation_child_ids, organisations_holding
 from hub.permissions.roles import DPO_ROLES, is_dpo, is_hub_dpo
 from hub.permissions.shares import share_visible

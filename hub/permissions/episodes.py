@@ -18,11 +18,12 @@ from sqlalchemy import exists, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.auth.roles import OrgKind
 from hub.errors import NotFound
-from hub.missing.models import MissingEpisode, ProfileRelease
-from hub.people.models import Child
+from hub.models.auth import User
+from hub.models.missing import MissingEpisode, ProfileRelease
+from hub.models.people import Child
+from hub.models.roles import OrgKind
+from hub.models.sharing import RecipientStatus, ShareRecipient, ShareRecord
 from hub.permissions.children import DENIED, Access, child_access, child_bases, is_object_id
 from hub.permissions.loading import refuse
 from hub.permissions.roles import (
@@ -36,7 +37,6 @@ from hub.permissions.roles import (
     may_record_episodes,
     may_share,
 )
-from hub.sharing.models import RecipientStatus, ShareRecipient, ShareRecord
 
 
 def episode_fixable_child_ids(user: User | None, child_ids: list[int]) -> set[int]:

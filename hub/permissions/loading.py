@@ -26,12 +26,14 @@ from sqlalchemy import ColumnElement, select, true
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.consent.models import ConsentRecord
 from hub.errors import NotFound
-from hub.missing.models import ImportBatch, ImportReviewItem, MissingEpisode
-from hub.notifications.models import Notification
-from hub.people.models import Child
+from hub.models.auth import User
+from hub.models.consent import ConsentRecord
+from hub.models.missing import ImportBatch, ImportReviewItem, MissingEpisode
+from hub.models.notifications import Notification
+from hub.models.people import Child
+from hub.models.retention import LegalHold, RetentionRecord
+from hub.models.sharing import ShareRecord
 from hub.permissions.children import child_access, child_visible, is_object_id
 from hub.permissions.notifications import notification_visible
 from hub.permissions.retention import legal_hold_visible, retention_record_visible
@@ -45,8 +47,6 @@ from hub.permissions.roles import (
     may_share,
 )
 from hub.permissions.shares import share_sent_by, share_visible
-from hub.retention.models import LegalHold, RetentionRecord
-from hub.sharing.models import ShareRecord
 
 
 def _download_visible(user: User | None, model, _action: str):

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.errors import NotFound
-from hub.mace.models import (
+from hub.models.auth import User
+from hub.models.mace import (
     MaceAction,
     MaceAgendaChild,
     MaceAgendaItem,
@@ -29,10 +29,10 @@ from hub.mace.models import (
     MaceOutcome,
     MacePerson,
 )
+from hub.models.sharing import ShareRecord
 from hub.permissions.children import DENIED, Access, child_access, child_bases, is_object_id
 from hub.permissions.membership import is_mace_chair, mace_membership, member_group_ids
 from hub.permissions.roles import MACE_CHAIR_ROLES, may_administer
-from hub.sharing.models import ShareRecord
 
 
 def may_manage_mace_membership(user: User | None, group_id: int) -> bool:

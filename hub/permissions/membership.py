@@ -8,8 +8,8 @@ from datetime import date
 from sqlalchemy import Select, exists, select
 
 from hub import db
-from hub.auth.models import User
-from hub.mace.models import MaceMember
+from hub.models.auth import User
+from hub.models.mace import MaceMember
 from hub.permissions.cache import cache_for_reading
 from hub.permissions.roles import MACE_CHAIR_ROLES, active
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from sqlalchemy import true
 
-from hub.auth.models import User
-from hub.notifications.models import Notification
+from hub.models.auth import User
+from hub.models.notifications import Notification
 from hub.permissions.roles import active, is_key_adult
 
 

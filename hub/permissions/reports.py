@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, exists, or_, select, true
 
 from hub import db
-from hub.auth.models import Organisation, User
-from hub.mace.models import MaceGroup, MaceMember
-from hub.missing.models import ImportReviewItem, MissingEpisode
-from hub.people.models import Child, Enrolment, LookedAfterPeriod
+from hub.models.auth import Organisation, User
+from hub.models.mace import MaceGroup, MaceMember
+from hub.models.missing import ImportReviewItem, MissingEpisode
+from hub.models.people import Child, Enrolment, LookedAfterPeriod
 from hub.permissions.children import child_bases
 from hub.permissions.episodes import may_resolve_download_row
 from hub.permissions.loading import episode_visible

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, true
 
-from hub.auth.models import User
+from hub.models.auth import User
 from hub.permissions.dpo import may_prepare_subject_access
 from hub.permissions.roles import may_keep_retention
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
-from hub.mace.models import MemberRole
+from hub.models.auth import User
+from hub.models.mace import MemberRole
+from hub.models.roles import OrgKind, Role
 
 #: The actions a rule distinguishes: reading an object, and any change to it.
 READ, CHANGE = "read", "update"

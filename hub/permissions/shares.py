@@ -23,11 +23,11 @@ from sqlalchemy import or_, select, true
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.errors import NotFound
+from hub.models.auth import User
+from hub.models.sharing import ShareAccess, ShareDraftRecord, ShareRecord
 from hub.permissions.membership import member_group_ids
 from hub.permissions.roles import DPO_ROLES, SHARING_ROLES, holds
-from hub.sharing.models import ShareAccess, ShareDraftRecord, ShareRecord
 
 #: Who in an organisation reads the shares it holds: its practitioners, and its DPO (the
 #: register is the organisation's record of processing).

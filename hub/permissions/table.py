@@ -8,7 +8,7 @@ kind of object, who sees it and the module that decides.
 
 from __future__ import annotations
 
-from hub.auth.roles import Role
+from hub.models.roles import Role
 from hub.permissions.children import RELATIONSHIP_ROLES
 from hub.permissions.roles import PRACTITIONER_ROLES, SHARING_ROLES
 

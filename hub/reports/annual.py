@@ -33,12 +33,12 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
 from hub.exports import inert_text
-from hub.missing.models import MissingEpisode, RiskGrade
-from hub.people.models import Child
+from hub.models.auth import User
+from hub.models.missing import MissingEpisode, RiskGrade
+from hub.models.people import Child
 from hub.permissions import ReportScope, command_line_report_scope, report_scope
 from hub.reports import figures, suppression
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED

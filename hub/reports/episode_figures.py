@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union_all
 
 from hub import db
-from hub.auth.models import Organisation
-from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
-from hub.notifications.models import Notification, NotificationReply, RecipientReason
+from hub.models.auth import Organisation
+from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.notifications import Notification, NotificationReply, RecipientReason
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED, return_interview_offered_clause
 from hub.reports.query import Figure, ReportQuery, agreeing, counted, rate, with_share
 

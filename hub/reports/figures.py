@@ -9,14 +9,13 @@ anything or audits: hub.reports.service does both. The definitions are in hub.re
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 
-from hub.db import utcnow
+from hub.db import london_today, utcnow
 from hub.permissions import ReportScope
 from hub.reports import episode_figures as ep
 from hub.reports import mace_figures as mace
 from hub.reports.query import AGE_BANDS, Figure, ReportFilters, ReportQuery
-from hub.reports.sqltime import LONDON
 
 __all__ = ["AGE_BANDS", "EPISODE_FIGURES", "MACE_FIGURES", "Figure", "ReportFilters", "ReportQuery",
            "dashboard", "figure", "london_today"]
@@ -40,10 +39,6 @@ _OWN_STATEMENT: dict[str, Callable[[ReportQuery], Figure]] = {
 EPISODE_FIGURES = ["episodes-by-month", "long-episodes", "repeat-missing", "looked-after", "cross-border",
                    "prevention-checks", "return-interviews", "iro-told", "trigger-plans", "school-notifications"]
 MACE_FIGURES = ["mace-risk", "mace-actions", "mace-outcomes"]
-
-
-def london_today(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(LONDON).date()
 
 
 def _mace_figure(q: ReportQuery, key: str) -> Figure:

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 
 from hub import db
-from hub.mace.models import (
+from hub.models.mace import (
     DEFAULT_RISK_LEVELS,
     ActionKind,
     ActionStatus,

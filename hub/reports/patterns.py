@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, Select, case, func, literal, select, union_all
 
 from hub import db
-from hub.auth.models import User
-from hub.mace.models import LocationKind, MaceLink, MaceLocation, MacePerson, PersonKind
-from hub.missing.models import MissingFrom
 from hub.missing.rules import PULL_FACTORS, PUSH_FACTORS, RISK_FACTORS
+from hub.models.auth import User
+from hub.models.mace import LocationKind, MaceLink, MaceLocation, MacePerson, PersonKind
+from hub.models.missing import MissingFrom
 from hub.permissions import report_linkable_children, report_linkable_groups, report_pattern_group_ids
 from hub.reports.query import Figure, ReportQuery
 

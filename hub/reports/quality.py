@@ -34,15 +34,15 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
-from hub.mace.models import MaceMeeting, MaceOutcome
 from hub.mace.operations.outcomes import escalation_due_on, expected_outcomes
-from hub.missing.models import EpisodeSource, ImportReviewItem, MissingEpisode, ReviewStatus
-from hub.notifications.models import NotificationReply
-from hub.people.models import Child
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation, User
+from hub.models.mace import MaceMeeting, MaceOutcome
+from hub.models.missing import EpisodeSource, ImportReviewItem, MissingEpisode, ReviewStatus
+from hub.models.notifications import NotificationReply
+from hub.models.people import Child
 from hub.permissions import (
     episode_fixable_child_ids,
     mace_membership,

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, or_, select
 
 from hub import db
-from hub.missing.models import MissingEpisode
-from hub.people.models import Child, Enrolment
+from hub.models.missing import MissingEpisode
+from hub.models.people import Child, Enrolment
 from hub.permissions import ReportScope
 from hub.reports.sqltime import LocalTime, london_midnight
 

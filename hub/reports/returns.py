@@ -61,11 +61,11 @@ from sqlalchemy import Row, Select, or_, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work
 from hub.errors import Forbidden, Invalid
-from hub.missing.models import Classification, MissingEpisode
-from hub.people.models import Child, ChildIdentifier, IdentifierKind, LookedAfterPeriod
+from hub.models.auth import User
+from hub.models.missing import Classification, MissingEpisode
+from hub.models.people import Child, ChildIdentifier, IdentifierKind, LookedAfterPeriod
 from hub.permissions import looked_after_return_child_ids, may_export_returns, return_child_ids
 from hub.reports import definitions
 

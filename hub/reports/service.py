@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
+from hub.models.auth import Organisation, User
+from hub.models.roles import OrgKind
 from hub.permissions import (
     ReportScope,
     report_figures_withheld,

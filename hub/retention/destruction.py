@@ -27,17 +27,17 @@ from sqlalchemy import delete, select, update
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
-from hub.mace.models import MaceIntelligenceSubject, MaceLink
-from hub.missing.models import ImportReviewItem, MissingEpisode, ProfileRelease, RiskGradeChange
-from hub.notifications.models import DeliveryAttempt, MessageStatus, Notification, NotificationReply, OutboxMessage
+from hub.models.auth import Organisation
+from hub.models.mace import MaceIntelligenceSubject, MaceLink
+from hub.models.missing import ImportReviewItem, MissingEpisode, ProfileRelease, RiskGradeChange
+from hub.models.notifications import DeliveryAttempt, MessageStatus, Notification, NotificationReply, OutboxMessage
+from hub.models.retention import RecordClass, RetentionRecord, RetentionStatus
+from hub.models.roles import OrgKind
+from hub.models.sharing import ShareAccess, ShareRecipient, ShareRecord
 from hub.retention import rules
 from hub.retention.holds import class_held, held, is_held
-from hub.retention.models import RecordClass, RetentionRecord, RetentionStatus
 from hub.retention.scheduling import periods_of
-from hub.sharing.models import ShareAccess, ShareRecipient, ShareRecord
 
 CERTIFICATE = "destruction-certificate"
 #: One certificate per agency, class, rule and approver (the order _approved reads them in).

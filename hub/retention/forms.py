@@ -6,7 +6,7 @@ from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, 
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from hub.forms import DateInputField
-from hub.retention.models import HoldKind
+from hub.models.retention import HoldKind
 from hub.retention.rules import DEFAULTS
 from hub.retention.service import REASON_MAX
 

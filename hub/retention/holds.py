@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, exists, or_, select
 
 from hub import db
-from hub.retention.models import LegalHold, RecordClass, RetentionRecord
+from hub.models.retention import LegalHold, RecordClass, RetentionRecord
 
 
 def standing():

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hub.auth.roles import OrgKind
-from hub.retention.models import RecordClass
+from hub.models.retention import RecordClass
+from hub.models.roles import OrgKind
 
 
 class Basis(str, enum.Enum):

@@ -16,14 +16,14 @@ from datetime import date, datetime
 from sqlalchemy import insert, select
 
 from hub import db
-from hub.auth.models import Organisation
 from hub.db import utcnow
-from hub.mace.models import MaceGroup
-from hub.missing.models import MissingEpisode
-from hub.people.models import Child, LookedAfterPeriod
+from hub.models.auth import Organisation
+from hub.models.mace import MaceGroup
+from hub.models.missing import MissingEpisode
+from hub.models.people import Child, LookedAfterPeriod
+from hub.models.retention import RecordClass, RetentionRecord, RetentionSetting, RetentionStatus
+from hub.models.sharing import ShareRecord
 from hub.retention import rules
-from hub.retention.models import RecordClass, RetentionRecord, RetentionSetting, RetentionStatus
-from hub.sharing.models import ShareRecord
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,17 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
+from hub.models.auth import User
+from hub.models.retention import (
+    HoldKind,
+    LegalHold,
+    RecordClass,
+    RetentionRecord,
+    RetentionSetting,
+    RetentionStatus,
+)
 from hub.permissions import (
     CHANGE,
     load_or_refuse,
@@ -26,14 +34,6 @@ from hub.permissions import (
 )
 from hub.retention import rules
 from hub.retention.holds import held
-from hub.retention.models import (
-    HoldKind,
-    LegalHold,
-    RecordClass,
-    RetentionRecord,
-    RetentionSetting,
-    RetentionStatus,
-)
 
 REASON_MAX = 500
 #: Statuses a review can still decide: waiting, kept, or approved but not yet destroyed.

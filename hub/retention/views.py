@@ -6,12 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from hub.audit.service import record_refusal
+from hub.db import london_today
 from hub.errors import Invalid
+from hub.models.retention import HoldKind, RecordClass
 from hub.permissions import may_keep_retention
-from hub.reports.figures import london_today
 from hub.retention import rules, service
 from hub.retention.forms import ApproveForm, HoldForm, KeepForm, LiftForm, PeriodForm
-from hub.retention.models import HoldKind, RecordClass
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("retention", __name__, url_prefix="/retention")

@@ -16,12 +16,12 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
+from hub.models.auth import User
+from hub.models.sharing import ShareDraftRecord, ShareRecord
 from hub.permissions import child_access, load_share_draft, may_share, refuse
 from hub.sharing import service
-from hub.sharing.models import ShareDraftRecord, ShareRecord
 
 #: A draft nobody has touched for this long is deleted when its author starts another.
 FORGOTTEN_AFTER = timedelta(days=14)

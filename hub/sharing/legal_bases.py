@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from hub.auth.roles import OrgKind
+from hub.models.roles import OrgKind
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,28 @@ from sqlalchemy.orm import aliased, lazyload, selectinload
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User, UserRole
-from hub.consent.models import ConsentRecord
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.exports import write_xlsx
-from hub.mace.models import MaceGroup
-from hub.people.models import Child
+from hub.models.auth import Organisation, User, UserRole
+from hub.models.consent import ConsentRecord
+from hub.models.mace import MaceGroup
+from hub.models.people import Child
+from hub.models.sharing import (
+    CRIMINAL_BY_CATEGORY,
+    PURPOSE_MAX,
+    SPECIAL_BY_CATEGORY,
+    Category,
+    ConsentPosition,
+    LocalGateway,
+    NoConsentReason,
+    ObtainedHow,
+    RecipientStatus,
+    ShareAccess,
+    ShareRecipient,
+    ShareRecord,
+    SourceKind,
+)
 from hub.permissions import (
     AUTHORISER_ROLES,
     CHANGE,
@@ -47,21 +62,6 @@ from hub.permissions import (
 )
 from hub.retention import scheduling as retention
 from hub.sharing import legal_bases
-from hub.sharing.models import (
-    CRIMINAL_BY_CATEGORY,
-    PURPOSE_MAX,
-    SPECIAL_BY_CATEGORY,
-    Category,
-    ConsentPosition,
-    LocalGateway,
-    NoConsentReason,
-    ObtainedHow,
-    RecipientStatus,
-    ShareAccess,
-    ShareRecipient,
-    ShareRecord,
-    SourceKind,
-)
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -644,11 +644,6 @@ def authorisers(actor: User) -> list[User]:
     return list(db.session().scalars(
         select(User).join(UserRole).where(User.organisation_id == actor.organisation_id, User.active.is_(True),
                                           UserRole.role.in_(AUTHORISER_ROLES)).distinct().order_by(User.name)))
-
-
-def recipients_for(actor: User) -> list[Organisation]:
-    return list(db.session().scalars(select(Organisation).where(
-        Organisation.active.is_(True), Organisation.id != actor.organisation_id).order_by(Organisation.name)))
 
 
 # --- the register -------------------------------------------------------------------------------

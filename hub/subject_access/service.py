@@ -19,14 +19,15 @@ from sqlalchemy.orm import selectinload, undefer_group
 
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.models import Organisation, User
-from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
 from hub.exports import Sheet, write_workbook
-from hub.missing.models import MissingEpisode, PhilomenaProfile
 from hub.missing.profiles.service import PROFILE_FIELDS
-from hub.people.models import AgencyInvolvement, Child, Enrolment
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation, User
+from hub.models.consent import ConsentRecord, GivenBy
+from hub.models.missing import MissingEpisode, PhilomenaProfile
+from hub.models.people import AgencyInvolvement, Child, Enrolment
+from hub.models.sharing import ObtainedHow, ShareRecord, SourceKind
 from hub.permissions import (
     is_hub_dpo,
     may_prepare_subject_access,
@@ -36,7 +37,6 @@ from hub.permissions import (
     subject_access_shares,
 )
 from hub.sharing import legal_bases
-from hub.sharing.models import ObtainedHow, ShareRecord, SourceKind
 from hub.sharing.service import gateways
 
 OBJECT_TYPE = "subject-access-pack"

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import event
 
 from hub import create_app, db
-from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
+from hub.models.auth import User
 from tests.access.world import RichWorld, build_rich_world
 from tests.factories import sign_in
 

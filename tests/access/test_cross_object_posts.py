@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.consent.models import ConsentRecord
 from hub.db import Base
-from hub.mace.models import MaceAgendaItem, MaceMeeting, MaceMember
-from hub.notifications.models import Notification
-from hub.people.models import Enrolment
-from hub.retention.models import RetentionRecord
+from hub.models.audit import AuditEvent
+from hub.models.consent import ConsentRecord
+from hub.models.mace import MaceAgendaItem, MaceMeeting, MaceMember
+from hub.models.notifications import Notification
+from hub.models.people import Enrolment
+from hub.models.retention import RetentionRecord
 from tests.access import policy
 from tests.factories import csrf_token
 

@@ -38,14 +38,14 @@ from hub import db
 from hub.db import unit_of_work
 from hub.errors import Invalid, NotFound
 from hub.mace import service as mace
-from hub.mace.models import MaceMember, MemberRole
 from hub.mace.operations import intelligence
-from hub.missing.models import MissingEpisode
-from hub.notifications.models import Notification
+from hub.models.mace import MaceMember, MemberRole
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification
+from hub.models.people import AgencyInvolvement, Child, Enrolment
+from hub.models.sharing import ShareRecipient, ShareRecord
 from hub.people import service as people
-from hub.people.models import AgencyInvolvement, Child, Enrolment
 from hub.sharing import service as sharing
-from hub.sharing.models import ShareRecipient, ShareRecord
 from tests.access.world import CHILDREN, RichWorld
 from tests.permissions.world import _draft
 

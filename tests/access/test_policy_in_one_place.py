@@ -24,9 +24,9 @@ HUB = Path(__file__).resolve().parents[2] / "hub"
 ALLOWED = {
     # The enums themselves, their labels, and which roles each kind of organisation may be given
     # (checked when an administrator assigns roles: what may be held, not what it opens).
-    "auth/roles.py",
+    "models/roles.py",
     # The `has_role` primitive of a person: it is called only from hub/permissions/ (checked below).
-    "auth/models.py",
+    "models/auth.py",
 }
 ROLE_ENUMS = {"Role", "MemberRole"}
 

@@ -26,12 +26,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from hub import db
-from hub.mace.models import MaceAgendaItem, MaceMember
-from hub.notifications.models import Notification
+from hub.models.mace import MaceAgendaItem, MaceMember
+from hub.models.notifications import Notification
+from hub.models.retention import RecordClass, RetentionRecord
+from hub.models.sharing import ShareRecord
 from hub.reports.figures import EPISODE_FIGURES, MACE_FIGURES
 from hub.reports.patterns import PATTERN_FIGURES
-from hub.retention.models import RecordClass, RetentionRecord
-from hub.sharing.models import ShareRecord
 from tests.access import policy
 from tests.access.world import ACTION_TEXT, CHILDREN, OUTCOME_TEXT, PERSON_NAME, RichWorld
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from hub import db
-from hub.auth.roles import Role
 from hub.db import unit_of_work, utcnow
-from hub.mace.models import Attendance, MaceGroup, MaceMeeting, MaceMember, MaceMembership, MemberRole, SubjectKind
 from hub.mace.operations import agenda, intelligence, meetings, outcomes, subjects
 from hub.missing import service as missing
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from hub.people.models import IdentifierKind
+from hub.models.mace import Attendance, MaceGroup, MaceMeeting, MaceMember, MaceMembership, MemberRole, SubjectKind
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import IdentifierKind
+from hub.models.roles import Role
 from tests.factories import make_child, valid_nhs_number
 from tests.permissions.world import (
     TODAY,

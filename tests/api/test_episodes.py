@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.api.models import IdempotencyRecord
-from hub.audit.models import AuditEvent
 from hub.db import utcnow
-from hub.missing.models import EpisodeSource, MissingEpisode, RiskGradeChange
-from hub.notifications.models import Notification, OutboxMessage
-from hub.people.models import Child
+from hub.models.api import IdempotencyRecord
+from hub.models.audit import AuditEvent
+from hub.models.missing import EpisodeSource, MissingEpisode, RiskGradeChange
+from hub.models.notifications import Notification, OutboxMessage
+from hub.models.people import Child
 from tests.support.api import bearer, episode_body, get_token
 
 

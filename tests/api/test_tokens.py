@@ -9,10 +9,10 @@ from sqlalchemy import select, update
 
 from hub import db
 from hub.api import service as api
-from hub.api.models import ApiClient, ApiToken
-from hub.audit.models import AuditEvent
-from hub.auth.models import Organisation
 from hub.db import unit_of_work, utcnow
+from hub.models.api import ApiClient, ApiToken
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation
 from tests.support.api import basic, bearer, episode_body, get_token
 
 TOKEN_URL = "/api/v1/oauth/token"

@@ -14,12 +14,14 @@ import pytest
 from sqlalchemy import select, text
 
 from hub import db
-from hub.audit import dpo, merkle, signing
+from hub import worker as cli
+from hub.audit import merkle, signing
 from hub.audit import service as audit
 from hub.audit.checkpoint import verifier_key, verify_note
-from hub.audit.models import AuditEvent, AuditVerification, SignedTreeHead
-from hub.auth.roles import OrgKind, Role
-from hub.notifications import cli, delivery
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent, AuditVerification, SignedTreeHead
+from hub.models.roles import OrgKind, Role
+from hub.notifications import delivery
 from hub.people import service as people
 from tests.factories import enrol, make_child, make_org, make_user
 

@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit import dpo, service
-from hub.audit.models import AuditEvent, AuditFlag, AuditVerification
+from hub.audit import service
 from hub.audit.verify import verify_export
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent, AuditFlag, AuditVerification
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from tests.factories import csrf_token, enrol, involve, make_child, make_org, make_user, post_form, sign_in
 

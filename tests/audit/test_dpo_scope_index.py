@@ -15,12 +15,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, text, update
 
 from hub import db
-from hub.audit import dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent, AuditEventOrganisation, AuditHead
 from hub.audit.verification import verify_log
-from hub.auth.roles import OrgKind, Role
-from hub.people.models import Enrolment
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent, AuditEventOrganisation, AuditHead
+from hub.models.people import Enrolment
+from hub.models.roles import OrgKind, Role
 from hub.permissions import audit_event_scope
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers

@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hub import db
-from hub.audit import dpo
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user
 
 

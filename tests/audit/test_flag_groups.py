@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit import dpo
 from hub.audit import service as audit_service
-from hub.audit.models import AuditEvent, AuditFlag, AuditFlagEvent
-from hub.auth.models import Organisation
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as dpo
 from hub.errors import NotFound
+from hub.models.audit import AuditEvent, AuditFlag, AuditFlagEvent
+from hub.models.auth import Organisation
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from tests.factories import csrf_token, enrol, make_child, make_org, make_user, sign_in
 

@@ -13,11 +13,12 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub import db
-from hub.audit import dpo, merkle
+from hub.audit import merkle
 from hub.audit import service as audit
 from hub.audit.context import Origin, set_origin
-from hub.audit.models import AuditEvent, AuditEventChild, AuditHead, AuditVerification
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent, AuditEventChild, AuditHead, AuditVerification
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
 
 

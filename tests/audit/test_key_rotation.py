@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from hub import create_app, db
 from hub.audit import checkpoint, service, signing
-from hub.audit.models import AuditEvent, SignedTreeHead
+from hub.models.audit import AuditEvent, SignedTreeHead
 from hub.witness.__main__ import trust
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from hub import db
 from hub.audit import export, service, signing
-from hub.audit.models import AuditEvent
+from hub.models.audit import AuditEvent
 from tests.support.audit_log import disable_triggers, forced_head, record_events, rewrite_entry
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit import alarms, dpo, merkle, signing
+from hub.audit import alarms, merkle, signing
 from hub.audit import service as audit
-from hub.audit.models import AuditAlarm, AuditVerification, SignedTreeHead
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as dpo
+from hub.models.audit import AuditAlarm, AuditVerification, SignedTreeHead
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers, forced_head, forge_integrated_row, record_events, rewrite_entry
 

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import func, insert, select, text
 
 from hub import db
-from hub.audit import checkpoint, dpo, merkle, verification
+from hub.audit import checkpoint, merkle, verification
 from hub.audit import service as audit
 from hub.audit.export import build_export
-from hub.audit.models import AuditEvent, AuditEventOrganisation, AuditVerification, SignedTreeHead
 from hub.audit.verification import (
     SavedHead,
     Verification,
@@ -24,7 +23,9 @@ from hub.audit.verification import (
     verify_log,
     verify_since,
 )
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as dpo
+from hub.models.audit import AuditEvent, AuditEventOrganisation, AuditVerification, SignedTreeHead
+from hub.models.roles import OrgKind, Role
 from tests.factories import involve, make_child, make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers, rebuild_tree, record_events, rewrite_entry
 

@@ -13,11 +13,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit import alarms, dpo
+from hub import worker as cli
+from hub.audit import alarms
 from hub.audit import service as audit
-from hub.audit.models import AuditVerification
-from hub.auth.roles import OrgKind, Role
-from hub.notifications import cli, delivery
+from hub.dpo import service as dpo
+from hub.models.audit import AuditVerification
+from hub.models.roles import OrgKind, Role
+from hub.notifications import delivery
 from tests.factories import make_org, make_user, sign_in
 from tests.support.audit_log import forge_integrated_row
 from tests.support.delivery import PERSONAL, delivery_world, more_children, record

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from openpyxl import load_workbook
 
-from hub.audit import dpo as audit_dpo
-from hub.auth.roles import OrgKind, Role
+from hub.dpo import service as audit_dpo
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
 from tests.support.browser import assert_accessible, sign_in

@@ -15,11 +15,11 @@ from datetime import date, timedelta
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.mace.operations import outcomes
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.models.missing import Classification, MissingFrom, RiskGrade
+from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, involve, make_org, make_user
 from tests.support.browser import assert_accessible, signed_in_page
 

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import openpyxl
 
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS
-from hub.people.models import IdentifierKind
+from hub.models.people import IdentifierKind
+from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
 from tests.support.browser import assert_accessible, sign_in
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub.auth.roles import OrgKind, Role
+from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
 from tests.support.browser import assert_accessible, sign_in
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from hub.auth.roles import OrgKind, Role
 from hub.missing import service as missing
+from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, enrol, episode_details, involve, make_child, make_org, make_user
 from tests.support.browser import assert_accessible, sign_in
 

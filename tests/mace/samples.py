@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from hub import db
-from hub.auth.models import User
 from hub.db import utcnow
-from hub.mace.models import (
+from hub.models.auth import User
+from hub.models.mace import (
     LocationKind,
     MaceAction,
     MaceAgendaChild,
@@ -24,8 +24,8 @@ from hub.mace.models import (
     MemberRole,
     PersonKind,
 )
-from hub.people.models import Child
-from hub.sharing.models import Category, ObtainedHow, ShareAccess, ShareRecord, SourceKind
+from hub.models.people import Child
+from hub.models.sharing import Category, ObtainedHow, ShareAccess, ShareRecord, SourceKind
 
 
 def mace_samples(chair: User, child: Child) -> dict[str, int]:

@@ -16,19 +16,19 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import Invalid
-from hub.mace.models import MaceAgendaChild, MemberRole
 from hub.mace.operations import intelligence
 from hub.missing import service as missing
-from hub.missing.models import Classification, EpisodeSource, MissingFrom, RiskGrade
 from hub.missing.profiles import service as profiles
+from hub.models.audit import AuditEvent
+from hub.models.mace import MaceAgendaChild, MemberRole
+from hub.models.missing import Classification, EpisodeSource, MissingFrom, RiskGrade
+from hub.models.roles import Role
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.permissions import child_access
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from tests.factories import make_child, make_org, make_user, sign_in
 from tests.support.mace import name_member
 

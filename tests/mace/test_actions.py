@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
-from hub.mace.models import (
+from hub.mace.operations import actions
+from hub.mace.service import TEXT_MAX
+from hub.models.audit import AuditEvent
+from hub.models.mace import (
     ActionKind,
     ActionStatus,
     DisruptionKind,
@@ -24,8 +26,6 @@ from hub.mace.models import (
     MacePerson,
     PersonKind,
 )
-from hub.mace.operations import actions
-from hub.mace.service import TEXT_MAX
 from tests.factories import post_form, sign_in
 
 

@@ -12,9 +12,9 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
-from hub.mace.models import MaceGroup
+from hub.models.audit import AuditEvent
+from hub.models.mace import MaceGroup
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
 from tests.mace.samples import mace_samples
 from tests.support.mace import name_member

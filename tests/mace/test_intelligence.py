@@ -10,15 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import Role
 from hub.errors import Invalid, NotFound
-from hub.mace.models import MaceAgendaChild, MaceIntelligenceSubject, MaceLink, MaceLocation
 from hub.mace.operations import intelligence, subjects
-from hub.permissions import child_access
-from hub.sharing import service as sharing
-from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import (
+from hub.models.audit import AuditEvent
+from hub.models.mace import MaceAgendaChild, MaceIntelligenceSubject, MaceLink, MaceLocation
+from hub.models.roles import Role
+from hub.models.sharing import (
     Category,
     ConsentPosition,
     NoConsentReason,
@@ -26,6 +23,9 @@ from hub.sharing.models import (
     ShareRecord,
     SourceKind,
 )
+from hub.permissions import child_access
+from hub.sharing import service as sharing
+from hub.sharing.legal_bases import BasisChoice
 from tests.factories import make_user, sign_in
 
 

@@ -11,10 +11,11 @@ from openpyxl import load_workbook
 from sqlalchemy import event, select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.db import utcnow
 from hub.errors import NotFound
-from hub.mace.models import (
+from hub.mace.operations import exports
+from hub.models.audit import AuditEvent
+from hub.models.mace import (
     Attendance,
     MaceAction,
     MaceAgencyUpdate,
@@ -23,8 +24,7 @@ from hub.mace.models import (
     MaceMeeting,
     MaceOutcome,
 )
-from hub.mace.operations import exports
-from hub.people.models import Child
+from hub.models.people import Child
 from tests.factories import make_child, sign_in
 
 

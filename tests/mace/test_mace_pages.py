@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import db
 from hub.errors import Invalid
-from hub.mace.models import (
+from hub.mace.operations import agenda, meetings
+from hub.models.mace import (
     Attendance,
     MaceAgendaChild,
     MaceAgendaItem,
@@ -27,7 +28,6 @@ from hub.mace.models import (
     MeetingStatus,
     SubjectKind,
 )
-from hub.mace.operations import agenda, meetings
 from tests.factories import sign_in
 
 LONDON = ZoneInfo("Europe/London")

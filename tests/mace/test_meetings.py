@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.errors import Invalid, NotFound
-from hub.mace.models import (
+from hub.mace.operations import agenda, meetings
+from hub.mace.service import TEXT_MAX
+from hub.models.audit import AuditEvent
+from hub.models.mace import (
     Attendance,
     MaceAgencyUpdate,
     MaceAgendaChild,
@@ -21,8 +23,6 @@ from hub.mace.models import (
     MeetingStatus,
     SubjectKind,
 )
-from hub.mace.operations import agenda, meetings
-from hub.mace.service import TEXT_MAX
 from tests.factories import make_child, post_form, sign_in
 from tests.support.statements import count_statements
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.errors import Invalid, NotFound
 from hub.mace import service
-from hub.mace.models import MaceAgendaChild, MemberRole
+from hub.models.audit import AuditEvent
+from hub.models.mace import MaceAgendaChild, MemberRole
 from hub.permissions import child_access, mace_membership
 from tests.factories import sign_in
 from tests.support.mace import name_member

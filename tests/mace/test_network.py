@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.errors import NotFound
-from hub.mace.models import LocationKind, MaceAgendaChild, MaceLink, MaceLocation, MacePerson, PersonKind
 from hub.mace.operations import network, subjects
+from hub.models.audit import AuditEvent
+from hub.models.mace import LocationKind, MaceAgendaChild, MaceLink, MaceLocation, MacePerson, PersonKind
 from tests.factories import make_child, sign_in
 
 

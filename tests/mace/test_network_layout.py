@@ -15,8 +15,8 @@ import pytest
 from flask import render_template
 
 from hub import db
-from hub.mace.models import MaceAgendaChild, MaceGroup
 from hub.mace.operations import network, subjects
+from hub.models.mace import MaceAgendaChild, MaceGroup
 from tests.factories import sign_in
 
 #: The widest node drawn reaches this far from its centre (the triangle's corners, 14 and 12 out).

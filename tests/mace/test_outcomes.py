@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
+from hub import worker as cli
 from hub.errors import Invalid, NotFound
-from hub.mace.models import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceOutcome
 from hub.mace.operations import outcomes
-from hub.notifications import cli
-from hub.notifications.models import OutboxMessage
+from hub.models.audit import AuditEvent
+from hub.models.mace import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceOutcome
+from hub.models.notifications import OutboxMessage
 from tests.factories import post_form, sign_in
 
 LONDON = ZoneInfo("Europe/London")

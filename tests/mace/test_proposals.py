@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
-from hub.mace.models import (
+from hub.mace.operations import agenda, meetings, proposals
+from hub.models.audit import AuditEvent
+from hub.models.mace import (
     ActionStatus,
     LocationKind,
     MaceAction,
@@ -25,8 +25,8 @@ from hub.mace.models import (
     MemberRole,
     ProposalDecision,
 )
-from hub.mace.operations import agenda, meetings, proposals
-from hub.missing.models import EpisodeSource, MissingEpisode
+from hub.models.missing import EpisodeSource, MissingEpisode
+from hub.models.roles import Role
 from tests.factories import change_episode, csrf_token, make_child, make_user, report_episode, sign_in
 from tests.support.mace import name_member
 from tests.support.statements import count_statements

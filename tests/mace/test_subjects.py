@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.errors import Invalid, NotFound
-from hub.mace.models import LocationKind, MaceAgendaChild, MaceGroup, MaceLink, MaceLocation, MacePerson
 from hub.mace.operations import subjects
 from hub.mace.service import TEXT_MAX
+from hub.models.audit import AuditEvent
+from hub.models.mace import LocationKind, MaceAgendaChild, MaceGroup, MaceLink, MaceLocation, MacePerson
 from tests.factories import post_form, sign_in
 
 

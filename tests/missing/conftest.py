@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.auth.roles import OrgKind, Role
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, involve, make_child, make_org, make_user
 
 

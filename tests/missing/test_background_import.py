@@ -12,11 +12,11 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.db import unit_of_work, utcnow
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS, REQUIRED_FOR_NEW_REPORT, template_bytes
-from hub.missing.models import ImportBatch, ImportStatus, MissingEpisode
+from hub.models.audit import AuditEvent
+from hub.models.missing import ImportBatch, ImportStatus, MissingEpisode
 from tests.factories import sign_in
 from tests.support.police_download import DownloadWorld, count, download_world, episodes, local, row, upload, xlsx
 from tests.support.threads import in_threads

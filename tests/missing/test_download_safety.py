@@ -13,7 +13,6 @@ from openpyxl import Workbook, xml
 from sqlalchemy import func, select
 
 from hub import db
-from hub.auth.roles import OrgKind, Role
 from hub.missing.imports import download
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import (
@@ -25,7 +24,8 @@ from hub.missing.imports.download import (
     iter_sheet,
     read_download,
 )
-from hub.missing.models import ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode
+from hub.models.missing import ImportBatch, ImportReviewItem, ImportStatus, MissingEpisode
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user
 
 SHEET = "xl/worksheets/sheet1.xml"

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import NotFound
 from hub.missing import service
-from hub.missing.models import MissingEpisode, PhilomenaProfile, ProfileRelease
 from hub.missing.profiles import service as profiles
-from hub.sharing.models import ShareRecord
+from hub.models.auth import User
+from hub.models.missing import MissingEpisode, PhilomenaProfile, ProfileRelease
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import ShareRecord
 from tests.factories import episode_details, involve, make_child, make_org, make_user, post_form, sign_in
 
 

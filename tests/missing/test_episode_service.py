@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.missing import service
-from hub.missing.models import EpisodeSource, MissingEpisode, RiskGrade, RiskGradeChange
-from hub.notifications.models import Notification, OutboxMessage, RecipientReason
+from hub.models.audit import AuditEvent
+from hub.models.missing import EpisodeSource, MissingEpisode, RiskGrade, RiskGradeChange
+from hub.models.notifications import Notification, OutboxMessage, RecipientReason
+from hub.models.roles import OrgKind, Role
 from tests.factories import episode_details, involve, make_child, make_org, make_user
 
 

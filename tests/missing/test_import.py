@@ -12,15 +12,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select, text
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS
-from hub.missing.models import (
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.missing import (
     ImportBatch,
     ImportReviewItem,
     ImportStatus,
@@ -29,8 +28,9 @@ from hub.missing.models import (
     RiskGrade,
     RiskGradeChange,
 )
-from hub.notifications.models import Notification, OutboxMessage
-from hub.people.models import Child, Gender, IdentifierKind
+from hub.models.notifications import Notification, OutboxMessage
+from hub.models.people import Child, Gender, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from tests.factories import csrf_token, make_child, make_org, make_user, post_form, sign_in
 from tests.support.police_download import (
     LONDON,

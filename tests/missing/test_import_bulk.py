@@ -22,14 +22,13 @@ from sqlalchemy.exc import OperationalError
 
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
 from hub.audit.verification import verify_log
-from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import service
 from hub.missing.imports import service as imports
-from hub.missing.models import (
+from hub.models.audit import AuditEvent
+from hub.models.missing import (
     Classification,
     EpisodeSource,
     ImportReviewItem,
@@ -38,10 +37,11 @@ from hub.missing.models import (
     ReviewStatus,
     RiskGrade,
 )
+from hub.models.notifications import ClosureKind, Notification, OutboxMessage, SchoolClosure
+from hub.models.people import IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.notifications import calendar, issuing, routing
-from hub.notifications.models import ClosureKind, Notification, OutboxMessage, SchoolClosure
 from hub.notifications.service import base_url
-from hub.people.models import IdentifierKind
 from tests.factories import enrol, make_child, make_org, make_user, valid_nhs_number
 from tests.support.police_download import local, row, xlsx
 

@@ -7,9 +7,9 @@ from sqlalchemy import select, text
 
 from hub import crypto, db
 from hub.audit import service as audit
-from hub.auth.roles import OrgKind
 from hub.migrate import alembic_config
-from hub.missing.models import PhilomenaProfile
+from hub.models.missing import PhilomenaProfile
+from hub.models.roles import OrgKind
 from tests.factories import make_child, make_org
 
 

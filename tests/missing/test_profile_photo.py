@@ -9,13 +9,13 @@ from PIL import Image
 from sqlalchemy import select, text
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.missing import service
-from hub.missing.models import PhilomenaProfile
 from hub.missing.profiles import photos
 from hub.missing.profiles import service as profiles
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.missing import PhilomenaProfile
+from hub.models.roles import OrgKind, Role
 from tests.factories import csrf_token, episode_details, make_org, make_user, sign_in
 
 GPS_IFD = 0x8825

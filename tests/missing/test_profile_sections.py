@@ -8,13 +8,13 @@ import re
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.missing import service
-from hub.missing.models import PhilomenaProfile, ProfileRelease
 from hub.missing.profiles import service as profiles
-from hub.people.models import Child
-from hub.sharing.models import ShareRecord
+from hub.models.auth import User
+from hub.models.missing import PhilomenaProfile, ProfileRelease
+from hub.models.people import Child
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import ShareRecord
 from tests.factories import episode_details, make_org, make_user, post_form, sign_in
 
 PART_1 = ["Description", "Photo", "Friends and associates", "Places frequented", "Phone numbers",

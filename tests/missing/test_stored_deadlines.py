@@ -17,14 +17,14 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.home import work_for
 from hub.migrate import alembic_config
 from hub.missing import deadlines, rules, service
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.missing.service import RECENTLY_FOUND
-from hub.people.models import Child
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import Child
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, involve, make_child, make_org, make_user
 
 _references = itertools.count(1)

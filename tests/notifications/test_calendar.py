@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.roles import OrgKind
 from hub.missing import service as missing
+from hub.models.notifications import ClosureKind, Notification, OutboxMessage, RecipientReason, SchoolClosure
+from hub.models.roles import OrgKind
 from hub.notifications import calendar, escalation, inbox
-from hub.notifications.models import ClosureKind, Notification, OutboxMessage, RecipientReason, SchoolClosure
 from tests.factories import episode_details, make_org
 
 LONDON = ZoneInfo("Europe/London")

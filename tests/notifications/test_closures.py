@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit.models import AuditEvent
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service as missing
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation, User
+from hub.models.notifications import Notification, SchoolClosure
+from hub.models.roles import OrgKind, Role
 from hub.notifications import calendar, closures, issuing
-from hub.notifications.models import Notification, SchoolClosure
 from tests.factories import csrf_token, episode_details, make_org, make_user, sign_in, signed_in_client
 from tests.support.clock import FRIDAY, MONDAY, THURSDAY, at
 

@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
 from hub.config import ConfigurationError
 from hub.db import utcnow
 from hub.errors import Forbidden, Invalid
 from hub.missing import service as missing
+from hub.models.audit import AuditEvent
+from hub.models.notifications import DeliveryAttempt, MessageStatus, Notification, OutboxMessage
+from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery
-from hub.notifications.models import DeliveryAttempt, MessageStatus, Notification, OutboxMessage
 from tests.factories import make_org, make_user, post_form, sign_in
 from tests.support.delivery import PERSONAL, delivery_world, more_children, record
 from tests.support.threads import in_threads

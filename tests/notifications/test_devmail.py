@@ -11,8 +11,8 @@ import pytest
 
 from hub import db
 from hub.devmail import CatcherRefused, refuse_production, serve
+from hub.models.notifications import OutboxMessage
 from hub.notifications import delivery
-from hub.notifications.models import OutboxMessage
 
 
 def _get(url: str) -> str:

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
 from hub.errors import Invalid
 from hub.missing import service as missing
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.notifications import Notification
 from hub.notifications.inbox import acknowledge, status_for_episode
-from hub.notifications.models import Notification
 from tests.factories import episode_details, post_form, signed_in_client
 
 

@@ -13,17 +13,17 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.forms import utc_to_london
 from hub.missing import service as missing
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.notifications import Notification, NotificationReply, OutboxMessage, RecipientReason, ReplyKind
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import ConsentPosition, ShareRecord
 from hub.notifications import escalation, inbox, replies
-from hub.notifications.models import Notification, NotificationReply, OutboxMessage, RecipientReason, ReplyKind
 from hub.sharing import service as sharing
-from hub.sharing.models import ConsentPosition, ShareRecord
 from hub.web import london
 from tests.factories import csrf_token, episode_details, involve, make_child, make_org, make_user, signed_in_client
 

@@ -11,10 +11,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import db
-from hub.auth.models import User
 from hub.missing import service as missing
+from hub.models.auth import User
+from hub.models.notifications import Notification, NotificationKind, OutboxMessage, RecipientReason
 from hub.notifications import calendar, closures
-from hub.notifications.models import Notification, NotificationKind, OutboxMessage, RecipientReason
 from hub.notifications.still_missing import remind_still_missing
 from tests.factories import episode_details
 from tests.support.clock import FRIDAY, MONDAY, SATURDAY, SUNDAY, THURSDAY, TUESDAY, at

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent, AuditEventChild
-from hub.consent.models import ConsentRecord
 from hub.errors import NotFound
-from hub.mace.models import MaceGroup
-from hub.missing.models import MissingEpisode, PhilomenaProfile
-from hub.notifications.models import Notification
+from hub.models.audit import AuditEvent, AuditEventChild
+from hub.models.consent import ConsentRecord
+from hub.models.mace import MaceGroup
+from hub.models.missing import MissingEpisode, PhilomenaProfile
+from hub.models.notifications import Notification
+from hub.models.sharing import ShareRecord
 from hub.permissions import (
     CHANGE,
     READ,
@@ -62,7 +63,6 @@ from hub.permissions import (
     visible_clause,
 )
 from hub.permissions.children import organisations_holding
-from hub.sharing.models import ShareRecord
 from tests.permissions.expected import (
     CAPABILITIES,
     CHILD_ACCESS,

@@ -10,8 +10,9 @@ from sqlalchemy import event, select, update
 from hub import db
 from hub.db import utcnow
 from hub.errors import NotFound
-from hub.mace.models import MaceAgendaChild, MaceGroup
-from hub.missing.models import ImportReviewItem, MissingEpisode
+from hub.models.mace import MaceAgendaChild, MaceGroup
+from hub.models.missing import ImportReviewItem, MissingEpisode
+from hub.models.sharing import ShareRecord
 from hub.permissions import (
     CHANGE,
     READ,
@@ -41,7 +42,6 @@ from hub.permissions import (
     share_sent_by,
     sits_on_a_mace_group,
 )
-from hub.sharing.models import ShareRecord
 from tests.permissions.expected import CAPABILITIES, CHILD_ACCESS, CHILDREN, EPISODES, EVERYONE, SHARES, SUBJECT_ACCESS
 from tests.permissions.world import deactivated
 from tests.support.audit_log import last_event

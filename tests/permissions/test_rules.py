@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.errors import NotFound
-from hub.mace.models import MaceGroup
-from hub.missing.models import ImportBatch, ImportReviewItem, MissingEpisode
 from hub.missing.profiles import service as profiles
-from hub.notifications.models import Notification
-from hub.people.models import Child
+from hub.models.audit import AuditEvent
+from hub.models.mace import MaceGroup
+from hub.models.missing import ImportBatch, ImportReviewItem, MissingEpisode
+from hub.models.notifications import Notification
+from hub.models.people import Child
+from hub.models.sharing import ShareRecord
 from hub.permissions import (
     CHANGE,
     READ,
@@ -36,7 +37,6 @@ from hub.permissions import (
     visible_child_ids,
     visible_clause,
 )
-from hub.sharing.models import ShareRecord
 from tests.permissions.expected import (
     CHILD_ACCESS,
     CHILDREN,

@@ -13,14 +13,14 @@ from sqlalchemy import delete, select, true, update
 
 from hub import db
 from hub.admin import service as admin
-from hub.auth.models import User, UserRole
-from hub.auth.roles import Role
 from hub.db import utcnow
 from hub.errors import NotFound
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceMember
-from hub.missing.models import MissingEpisode
-from hub.notifications.models import Notification, NotificationKind, RecipientReason
-from hub.people.models import AgencyInvolvement
+from hub.models.auth import User, UserRole
+from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMember
+from hub.models.missing import MissingEpisode
+from hub.models.notifications import Notification, NotificationKind, RecipientReason
+from hub.models.people import AgencyInvolvement
+from hub.models.roles import Role
 from hub.permissions import (
     audit_person_scope,
     child_bases,

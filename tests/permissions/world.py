@@ -17,12 +17,14 @@ from datetime import date, timedelta
 from PIL import Image
 
 from hub import db
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.consent import service as consent
-from hub.consent.models import ConsentRecord, GivenBy
 from hub.db import unit_of_work, utcnow
-from hub.mace.models import (
+from hub.mace.operations import actions, agenda, intelligence, meetings, subjects
+from hub.missing import service as missing
+from hub.missing.profiles import service as profiles
+from hub.models.auth import Organisation, User
+from hub.models.consent import ConsentRecord, GivenBy
+from hub.models.mace import (
     MaceAction,
     MaceAgendaChild,
     MaceAgendaItem,
@@ -34,9 +36,7 @@ from hub.mace.models import (
     MemberRole,
     SubjectKind,
 )
-from hub.mace.operations import actions, agenda, intelligence, meetings, subjects
-from hub.missing import service as missing
-from hub.missing.models import (
+from hub.models.missing import (
     Classification,
     EpisodeSource,
     ImportBatch,
@@ -46,14 +46,14 @@ from hub.missing.models import (
     MissingFrom,
     RiskGrade,
 )
-from hub.missing.profiles import service as profiles
-from hub.notifications.models import Notification
+from hub.models.notifications import Notification
+from hub.models.people import AgencyInvolvement, BreakGlassCategory, Child, Enrolment
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.people import service as people
-from hub.people.models import AgencyInvolvement, BreakGlassCategory, Child, Enrolment
 from hub.sharing import drafts
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from tests.factories import make_child, make_org, make_user
 
 TODAY = date.today()

@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from hub import db
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
-from hub.mace.models import (
+from hub.models.auth import Organisation, User
+from hub.models.mace import (
     ActionKind,
     ActionStatus,
     Attendance,
@@ -48,9 +47,10 @@ from hub.mace.models import (
     MaceOutcome,
     MemberRole,
 )
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from hub.notifications.models import Notification, NotificationKind, RecipientReason
-from hub.people.models import Child
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.notifications import Notification, NotificationKind, RecipientReason
+from hub.models.people import Child
+from hub.models.roles import OrgKind, Role
 from hub.reports.figures import ReportFilters
 from tests.factories import enrol, make_child, make_org, make_user
 

@@ -13,9 +13,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
-from hub.missing.models import Classification
+from hub.models.audit import AuditEvent
+from hub.models.missing import Classification
+from hub.models.roles import OrgKind, Role
 from hub.permissions import command_line_report_scope
 from hub.reports import annual
 from hub.reports.figures import Figure

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
+from hub.models.audit import AuditEvent
 from hub.reports import charts
 from hub.reports.query import Figure
 from tests.factories import sign_in

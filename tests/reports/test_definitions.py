@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from hub.auth.roles import OrgKind, Role
-from hub.people.models import IdentifierKind
+from hub.models.people import IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.permissions import command_line_report_scope
 from hub.reports import annual, figures, returns
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED

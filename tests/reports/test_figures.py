@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import event
 
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.models.missing import Classification, MissingFrom, RiskGrade
 from hub.permissions import report_scope
 from hub.reports import charts, figures
 from hub.reports.figures import ReportFilters

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from hub.auth.roles import OrgKind
-from hub.missing.models import Classification, MissingFrom, RiskGrade
+from hub.models.missing import Classification, MissingFrom, RiskGrade
+from hub.models.roles import OrgKind
 from hub.permissions import command_line_report_scope
 from hub.reports import annual
 from hub.reports.returns import CollectionYear

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.mace.models import LocationKind, MaceLink, MaceLocation, MacePerson, PersonKind
 from hub.missing.rules import PULL_FACTORS, PUSH_FACTORS, RISK_FACTORS
+from hub.models.audit import AuditEvent
+from hub.models.mace import LocationKind, MaceLink, MaceLocation, MacePerson, PersonKind
 from hub.permissions import report_scope
 from hub.reports import patterns
 from hub.reports.query import ReportQuery

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
-from hub.mace.models import (
+from hub.missing import service as missing
+from hub.models.audit import AuditEvent
+from hub.models.mace import (
     Attendance,
     MaceAgendaItem,
     MaceAttendance,
@@ -23,8 +23,8 @@ from hub.mace.models import (
     MaceOutcome,
     MeetingStatus,
 )
-from hub.missing import service as missing
-from hub.missing.models import EpisodeSource, ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
+from hub.models.missing import EpisodeSource, ImportBatch, ImportReviewItem, ImportStatus, ReviewStatus
+from hub.models.roles import OrgKind, Role
 from hub.reports import quality
 from tests.factories import make_child, make_org, make_user, sign_in
 from tests.reports.world import add_episode

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid, NotFound
-from hub.missing.models import Classification
+from hub.models.audit import AuditEvent
+from hub.models.missing import Classification
+from hub.models.people import Child, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from hub.people.models import Child, IdentifierKind
 from hub.reports import returns
 from tests.factories import make_child, make_org, make_user, sign_in
 from tests.reports.world import add_episode

@@ -12,8 +12,8 @@ from datetime import date
 import pytest
 
 from hub import db
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden
+from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from hub.permissions import looked_after_return_child_ids, may_export_returns
 from hub.reports import returns

@@ -17,9 +17,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from hub import db
+from hub.models.notifications import Notification
+from hub.models.people import Enrolment
 from hub.notifications import replies
-from hub.notifications.models import Notification
-from hub.people.models import Enrolment
 from hub.permissions import report_scope
 from hub.reports import figures, patterns
 from hub.reports.query import ReportFilters

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
 from hub.errors import Forbidden, NotFound
+from hub.models.audit import AuditEvent
+from hub.models.people import BreakGlassCategory
 from hub.people import service as people
-from hub.people.models import BreakGlassCategory
 from hub.permissions import aggregate_only, child_access, report_scope, visible_child_ids
 from hub.reports import figures, service
 from tests.factories import sign_in

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from hub.auth.roles import OrgKind
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
+from hub.models.roles import OrgKind
 from hub.permissions import command_line_report_scope
 from hub.reports import episode_figures
 from hub.reports.query import ReportFilters, ReportQuery

@@ -18,8 +18,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.roles import Role
+from hub.models.audit import AuditEvent
+from hub.models.roles import Role
 from hub.permissions import report_figures_withheld, report_openable_episode_ids, report_scope
 from hub.reports import figures, patterns
 from hub.reports.query import ReportQuery

@@ -10,9 +10,9 @@ import itertools
 from datetime import datetime
 
 from hub import db
-from hub.auth.models import Organisation
-from hub.missing.models import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
-from hub.people.models import Child
+from hub.models.auth import Organisation
+from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import Child
 
 _reference = itertools.count(1)
 

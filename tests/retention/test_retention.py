@@ -12,24 +12,24 @@ import pytest
 from sqlalchemy import func, select, update
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
-from hub.mace.models import MaceGroup, MaceIntelligenceSubject, MaceMember, MaceMembership, MemberRole
 from hub.mace.operations import intelligence, subjects
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation, User
+from hub.models.mace import MaceGroup, MaceIntelligenceSubject, MaceMember, MaceMembership, MemberRole
+from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.notifications import MessageStatus, OutboxMessage
+from hub.models.people import Child
+from hub.models.retention import HoldKind, RecordClass, RetentionRecord, RetentionStatus
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.notifications import outbox
-from hub.notifications.models import MessageStatus, OutboxMessage
-from hub.people.models import Child
 from hub.retention import destruction, service
-from hub.retention.models import HoldKind, RecordClass, RetentionRecord, RetentionStatus
 from hub.retention.rules import add_years, london_day
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from tests.factories import csrf_token, involve, make_child, make_org, make_user, sign_in
 
 SECRET_SUMMARY = "Marked-summary-Zebedee-7731"

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from hub.auth.roles import OrgKind
+from hub.models.retention import RecordClass
+from hub.models.roles import OrgKind
 from hub.retention import rules
-from hub.retention.models import RecordClass
 from hub.retention.rules import RecordFacts, review_date
 
 

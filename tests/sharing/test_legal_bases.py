@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from hub.auth.roles import OrgKind
+from hub.models.roles import OrgKind
 from hub.sharing.legal_bases import (
     BY_CODE,
     COMMENCEMENT,

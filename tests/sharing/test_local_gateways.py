@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
-from hub.auth.roles import OrgKind, Role
 from hub.errors import Forbidden, Invalid
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import LocalGateway
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import LocalGateway
 from tests.factories import make_org, make_user, post_form, sign_in
 from tests.support.sharing import draft
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hub import db
-from hub.audit.models import AuditEvent
-from hub.sharing.models import ShareDraftRecord, ShareRecord
+from hub.models.audit import AuditEvent
+from hub.models.sharing import ShareDraftRecord, ShareRecord
 from tests.factories import csrf_token, post_form
 from tests.support.sharing import pages_client, pages_world
 

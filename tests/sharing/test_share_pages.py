@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.errors import Invalid
+from hub.models.sharing import Category, ShareRecord
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ShareRecord
 from tests.factories import post_form
 from tests.support.sharing import draft, pages_client, pages_world
 

@@ -16,9 +16,9 @@ from hub import crypto, db
 from hub.audit import service as audit
 from hub.errors import Invalid
 from hub.migrate import alembic_config
+from hub.models.sharing import PURPOSE_MAX, ShareRecord
 from hub.people import service as people
 from hub.sharing import service
-from hub.sharing.models import PURPOSE_MAX, ShareRecord
 from hub.subject_access import service as subject_access
 from tests.support.sharing import draft
 

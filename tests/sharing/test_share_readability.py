@@ -15,12 +15,12 @@ from sqlalchemy import event, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.models import User
-from hub.auth.roles import Role
+from hub.models.audit import AuditEvent
+from hub.models.auth import User
+from hub.models.roles import Role
+from hub.models.sharing import ConsentPosition
 from hub.sharing import legal_bases, service
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import ConsentPosition
 from tests.factories import enrol, make_child, make_user
 from tests.support.sharing import draft, pages_client, pages_world
 

@@ -12,15 +12,15 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.roles import Role
 from hub.consent import service as consent_service
-from hub.consent.models import ConsentRecord, GivenBy
 from hub.errors import Invalid, NotFound
+from hub.models.audit import AuditEvent
+from hub.models.consent import ConsentRecord, GivenBy
+from hub.models.roles import Role
+from hub.models.sharing import Category, ConsentPosition, ShareRecord
 from hub.permissions import child_access
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, ShareRecord
 from tests.factories import csrf_token, involve, make_child, make_user, post_form, sign_in
 from tests.support.sharing import draft
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.admin import service as admin
-from hub.auth.roles import OrgKind, Role
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user
 from tests.sso.harness import SECRET
 

@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import select
 
 from hub import db
-from hub.audit.models import AuditEvent
+from hub.models.audit import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("provider.mjs")

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit.models import AuditEvent
 from hub.auth import service as auth_service
-from hub.auth.models import SsoIdentity
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent
+from hub.models.auth import SsoIdentity
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user
 from tests.sso.harness import (
     ACCOUNTS,

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit.models import AuditEvent
-from hub.auth.models import SsoIdentity
-from hub.auth.roles import OrgKind, Role
+from hub.models.audit import AuditEvent
+from hub.models.auth import SsoIdentity
+from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user
 from tests.sso.harness import (
     ACCOUNTS,

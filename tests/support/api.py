@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from hub.api import service as api
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
-from hub.people.models import Child, IdentifierKind
+from hub.models.auth import Organisation, User
+from hub.models.people import Child, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user, valid_nhs_number
 
 READ_WRITE = "episodes:read episodes:write"

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text
 from hub import db
 from hub.audit import checkpoint, merkle
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent, SignedTreeHead
+from hub.models.audit import AuditEvent, SignedTreeHead
 
 AUDIT_TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_tree_head", "audit_head", "audit_cosignature",
                 "audit_event_organisation")

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 from hub.db import utcnow
 from hub.missing import service as missing
-from hub.missing.models import Classification, MissingEpisode, MissingFrom, RiskGrade
-from hub.people.models import Child
+from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
+from hub.models.people import Child
 from tests.factories import enrol, involve, make_child
 from tests.support.world import World, build_world
 

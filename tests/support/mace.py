@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from hub import db
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
-from hub.mace.models import MaceGroup, MaceMember, MaceMembership, MemberRole
-from hub.people.models import Child
+from hub.models.auth import Organisation, User
+from hub.models.mace import MaceGroup, MaceMember, MaceMembership, MemberRole
+from hub.models.people import Child
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user
 
 

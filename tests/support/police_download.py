@@ -13,13 +13,13 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from hub import db
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
 from hub.db import utcnow
 from hub.missing.imports import service as imports
 from hub.missing.imports.download import COLUMNS
-from hub.missing.models import ImportReviewItem, MissingEpisode
-from hub.people.models import Child, IdentifierKind
+from hub.models.auth import Organisation, User
+from hub.models.missing import ImportReviewItem, MissingEpisode
+from hub.models.people import Child, IdentifierKind
+from hub.models.roles import OrgKind, Role
 from tests.factories import csrf_token, enrol, make_child, make_org, make_user, valid_nhs_number
 
 LONDON = ZoneInfo("Europe/London")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from hub.auth.roles import OrgKind, Role
+from hub.models.roles import OrgKind, Role
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind, Role
-from hub.people.models import Child
+from hub.models.auth import Organisation, User
+from hub.models.people import Child
+from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, involve, make_child, make_org, make_user
 
 

@@ -5,7 +5,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubm
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 
 from hub.forms import DateInputField
-from hub.mace.models import ActionKind, ActionStatus, DisruptionKind
+from hub.models.mace import ActionKind, ActionStatus, DisruptionKind
 
 
 class ActionForm(FlaskForm):

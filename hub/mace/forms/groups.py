@@ -6,7 +6,7 @@ from wtforms import RadioField, SelectField, SubmitField
 from wtforms.validators import InputRequired
 
 from hub.forms import DateInputField
-from hub.mace.models import MemberRole
+from hub.models.mace import MemberRole
 
 
 class AddMemberForm(FlaskForm):

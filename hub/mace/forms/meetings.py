@@ -13,7 +13,7 @@ from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, 
 from wtforms.validators import InputRequired, Optional
 
 from hub.forms import DateInputField, TimeInputField
-from hub.mace.models import Attendance
+from hub.models.mace import Attendance
 
 
 class MeetingForm(FlaskForm):

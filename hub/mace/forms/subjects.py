@@ -13,7 +13,7 @@ from wtforms import RadioField, SelectField, SelectMultipleField, StringField, S
 from wtforms.validators import Optional
 
 from hub.forms import DateInputField
-from hub.mace.models import LocationKind, PersonKind
+from hub.models.mace import LocationKind, PersonKind
 from hub.sharing import legal_bases
 from hub.sharing.forms import ShareForm
 

@@ -19,10 +19,18 @@ from sqlalchemy import select, update
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.errors import Invalid
-from hub.mace.models import (
+from hub.mace.service import (
+    SHORT_MAX,
+    check_text,
+    current_members,
+    group_for,
+    member_organisations,
+    subject_names,
+)
+from hub.models.auth import Organisation, User
+from hub.models.mace import (
     ActionKind,
     ActionStatus,
     DisruptionKind,
@@ -35,15 +43,7 @@ from hub.mace.models import (
     MaceMember,
     MacePerson,
 )
-from hub.mace.service import (
-    SHORT_MAX,
-    check_text,
-    current_members,
-    group_for,
-    member_organisations,
-    subject_names,
-)
-from hub.people.models import Child
+from hub.models.people import Child
 from hub.permissions import load_mace_object, member_group_ids
 
 

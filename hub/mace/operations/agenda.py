@@ -16,10 +16,13 @@ from sqlalchemy.orm import raiseload
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.mace.models import (
+from hub.mace.operations import proposals as rules
+from hub.mace.operations.meetings import ItemView, item_for, item_views, meeting_for, read_event
+from hub.mace.service import check_text
+from hub.models.auth import User
+from hub.models.mace import (
     MaceAgencyUpdate,
     MaceAgendaChild,
     MaceAgendaItem,
@@ -31,10 +34,7 @@ from hub.mace.models import (
     ProposalDecision,
     SubjectKind,
 )
-from hub.mace.operations import proposals as rules
-from hub.mace.operations.meetings import ItemView, item_for, item_views, meeting_for, read_event
-from hub.mace.service import check_text
-from hub.people.models import Child
+from hub.models.people import Child
 from hub.permissions import is_chairing, mace_agenda_child_access
 
 BY_CHAIR = "Added by the chair"

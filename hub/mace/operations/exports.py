@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work
 from hub.exports import Sheet, write_workbook
-from hub.mace.models import (
+from hub.models.auth import Organisation, User
+from hub.models.mace import (
     MaceAction,
     MaceAgencyUpdate,
     MaceAgendaItem,
@@ -29,7 +29,7 @@ from hub.mace.models import (
     MaceOutcome,
     MacePerson,
 )
-from hub.people.models import Child
+from hub.models.people import Child
 from hub.permissions import load_mace_object
 
 AGENDA_HEADERS = ["Item", "Subject type", "Subject", "Why on the agenda", "Risk level", "Risk review by",

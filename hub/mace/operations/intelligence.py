@@ -17,15 +17,15 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work
 from hub.errors import Invalid
-from hub.mace.models import MaceGroup, MaceIntelligenceSubject, MaceLocation, MacePerson
 from hub.mace.service import group_for, member_organisations
-from hub.people.models import Child
+from hub.models.auth import User
+from hub.models.mace import MaceGroup, MaceIntelligenceSubject, MaceLocation, MacePerson
+from hub.models.people import Child
+from hub.models.sharing import ShareRecord
 from hub.permissions import load_mace_object, mace_child_access, share_visible, visible_child_ids
 from hub.sharing import service as sharing
-from hub.sharing.models import ShareRecord
 
 
 @dataclass

@@ -18,11 +18,13 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.forms import london_to_utc
-from hub.mace.models import (
+from hub.mace.operations import proposals as rules
+from hub.mace.service import SHORT_MAX, check_text, current_members, subject_names
+from hub.models.auth import Organisation, User
+from hub.models.mace import (
     Attendance,
     MaceAgencyUpdate,
     MaceAgendaChild,
@@ -33,8 +35,6 @@ from hub.mace.models import (
     MaceMember,
     MeetingStatus,
 )
-from hub.mace.operations import proposals as rules
-from hub.mace.service import SHORT_MAX, check_text, current_members, subject_names
 from hub.permissions import is_chairing, load_mace_object
 
 #: How far ahead (and back, to record a meeting already held) a meeting may be scheduled.

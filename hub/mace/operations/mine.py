@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
-from hub.mace.models import MaceAction, MaceMeeting
 from hub.mace.operations.actions import mine_clause
 from hub.mace.operations.outcomes import waiting_count
+from hub.models.auth import User
+from hub.models.mace import MaceAction, MaceMeeting
 from hub.permissions import member_group_ids
 
 #: "Recent" meetings on the member's list: held or scheduled in this many days before today.

@@ -18,12 +18,12 @@ from sqlalchemy.orm import load_only, raiseload
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work
 from hub.errors import NotFound
-from hub.mace.models import MaceAgendaChild, MaceGroup, MaceLink, MaceLocation, MacePerson, SubjectKind
 from hub.mace.service import group_for
-from hub.people.models import Child
+from hub.models.auth import User
+from hub.models.mace import MaceAgendaChild, MaceGroup, MaceLink, MaceLocation, MacePerson, SubjectKind
+from hub.models.people import Child
 from hub.permissions import child_bases, load_mace_object, mace_child_access, member_group_ids
 
 #: The drawing's least size (a larger network draws larger; the page scales it to fit).

@@ -28,14 +28,14 @@ from sqlalchemy.orm import aliased
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
-from hub.mace.models import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceMember, MaceOutcome
 from hub.mace.service import SHORT_MAX, check_text
+from hub.models.auth import Organisation, User
+from hub.models.mace import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceMember, MaceOutcome
+from hub.models.people import Child
 from hub.notifications import calendar, outbox
 from hub.notifications.service import base_url
-from hub.people.models import Child
 from hub.permissions import is_chairing, load_mace_object, mace_agency_sees, may_record_mace_outcome
 
 #: Working days an agency has to confirm before it is reminded, and before the chair is told.

@@ -32,10 +32,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import load_only, raiseload
 
 from hub import db
-from hub.auth.models import User
 from hub.db import utcnow
 from hub.forms import utc_to_london
-from hub.mace.models import (
+from hub.missing.rules import MEETING_LOOKBACK, meeting_reasons
+from hub.models.auth import User
+from hub.models.mace import (
     ActionStatus,
     MaceAction,
     MaceAgendaChild,
@@ -48,9 +49,8 @@ from hub.mace.models import (
     MaceProposalDecision,
     MeetingStatus,
 )
-from hub.missing.models import MissingEpisode
-from hub.missing.rules import MEETING_LOOKBACK, meeting_reasons
-from hub.people.models import Child
+from hub.models.missing import MissingEpisode
+from hub.models.people import Child
 from hub.permissions import mace_proposable_child_ids
 
 #: Without a held meeting, "since the last meeting" means this long.

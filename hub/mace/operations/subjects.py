@@ -17,11 +17,12 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
-from hub.auth.roles import OrgKind
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.mace.models import (
+from hub.mace.operations.intelligence import intelligence_about
+from hub.mace.service import SHORT_MAX, check_text, group_for
+from hub.models.auth import User
+from hub.models.mace import (
     LocationKind,
     MaceAgendaChild,
     MaceGroup,
@@ -30,12 +31,11 @@ from hub.mace.models import (
     MacePerson,
     PersonKind,
 )
-from hub.mace.operations.intelligence import intelligence_about
-from hub.mace.service import SHORT_MAX, check_text, group_for
-from hub.people.models import Child
+from hub.models.people import Child
+from hub.models.roles import OrgKind
+from hub.models.sharing import ShareRecord
 from hub.permissions import load_mace_object, mace_child_access, visible_child_ids
 from hub.sharing import legal_bases
-from hub.sharing.models import ShareRecord
 
 REVIEW_MONTHS_MAX = 12
 

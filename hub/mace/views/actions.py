@@ -7,8 +7,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, url_for
 
 from hub.errors import Invalid
 from hub.mace.forms.actions import ActionForm, BreachForm, OutcomeForm, StatusForm
-from hub.mace.models import ActionKind, ActionStatus, DisruptionKind
 from hub.mace.operations import actions, exports, mine, outcomes
+from hub.models.mace import ActionKind, ActionStatus, DisruptionKind
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("mace_actions", __name__, url_prefix="/mace")

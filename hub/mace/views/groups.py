@@ -8,7 +8,7 @@ from flask_login import current_user
 from hub.errors import Invalid
 from hub.mace import service
 from hub.mace.forms.groups import AddMemberForm, EndMembershipForm
-from hub.mace.models import MemberRole
+from hub.models.mace import MemberRole
 from hub.permissions import is_chairing, may_manage_mace_membership, sits_on_a_mace_group
 from hub.web import actor, apply_errors, personal_data
 

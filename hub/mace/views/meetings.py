@@ -17,8 +17,8 @@ from hub.mace.forms.meetings import (
     UpdateForm,
     attendance_form,
 )
-from hub.mace.models import Attendance, ProposalDecision, SubjectKind
 from hub.mace.operations import agenda, meetings
+from hub.models.mace import Attendance, ProposalDecision, SubjectKind
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("mace_meetings", __name__, url_prefix="/mace")

@@ -31,8 +31,8 @@ from openpyxl import xml as openpyxl_xml
 
 from hub import validators
 from hub.exports import Sheet, write_workbook
-from hub.missing.models import Classification, MissingFrom, RiskGrade
 from hub.missing.service import CLOCK_SKEW, FREE_TEXT_MAX, EpisodeDetails
+from hub.models.missing import Classification, MissingFrom, RiskGrade
 
 LONDON = ZoneInfo("Europe/London")
 MB = 1024 * 1024

@@ -12,7 +12,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from hub.forms import DateInputField
 from hub.missing.imports.download import COLUMNS
 from hub.missing.imports.service import DISMISS_REASONS
-from hub.people.models import Gender
+from hub.models.people import Gender
 
 
 class UploadForm(FlaskForm):

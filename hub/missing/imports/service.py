@@ -46,9 +46,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db
 from hub.audit import service as audit
-from hub.audit.models import AuditEvent
-from hub.auth.models import Organisation, User
-from hub.auth.roles import OrgKind
 from hub.crypto import blind_index, normalise_identifier
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
@@ -66,7 +63,9 @@ from hub.missing.imports.download import (
     read_download,
     template_bytes,
 )
-from hub.missing.models import (
+from hub.models.audit import AuditEvent
+from hub.models.auth import Organisation, User
+from hub.models.missing import (
     ColumnMapping,
     EpisodeSource,
     ImportBatch,
@@ -76,9 +75,10 @@ from hub.missing.models import (
     MissingEpisode,
     ReviewStatus,
 )
+from hub.models.people import Child, ChildIdentifier, Gender, IdentifierKind
+from hub.models.roles import OrgKind
 from hub.notifications.routing import current_school
 from hub.people import service as people
-from hub.people.models import Child, ChildIdentifier, Gender, IdentifierKind
 from hub.permissions import (
     child_bases,
     load_or_refuse,

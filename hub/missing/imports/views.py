@@ -20,8 +20,8 @@ from hub.missing.imports.forms import (
     MatchForm,
     UploadForm,
 )
-from hub.missing.models import ImportStatus
-from hub.people.models import Gender
+from hub.models.missing import ImportStatus
+from hub.models.people import Gender
 from hub.permissions import may_administer, may_import, may_import_downloads, may_read_episodes
 from hub.web import actor, apply_errors, personal_data, requires
 

@@ -14,14 +14,15 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.auth.models import User
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
-from hub.missing.models import MissingEpisode, PhilomenaProfile, ProfileRelease
 from hub.missing.profiles import content as pc
 from hub.missing.profiles import photos
 from hub.missing.service import get_episode
-from hub.people.models import Child
+from hub.models.auth import User
+from hub.models.missing import MissingEpisode, PhilomenaProfile, ProfileRelease
+from hub.models.people import Child
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.permissions import (
     load_profile_child,
     may_keep_philomena_profile,
@@ -31,7 +32,6 @@ from hub.permissions import (
 )
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 
 #: The protocol's form, in its order. Part 1 is kept ahead with the carers (the photo is kept
 #: beside it: `PhilomenaProfile.photo`); part 2 is filled when the child goes missing.

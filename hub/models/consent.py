@@ -31,7 +31,7 @@ class ConsentRecord(Base):
     competence_note: Mapped[str | None] = mapped_column(EncryptedText)
     #: True: consent given; False: refused.
     given: Mapped[bool] = mapped_column(Boolean)
-    #: Share categories it covers, comma-separated codes of hub.sharing.models.Category.
+    #: Share categories it covers, comma-separated codes of hub.models.sharing.Category.
     purposes: Mapped[str] = mapped_column(String(300))
     obtained_on: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)

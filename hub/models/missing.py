@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from hub.crypto import EncryptedText
 from hub.db import Base, UTCDateTime, utcnow
-from hub.people.models import Child
+from hub.models.people import Child
 
 
 class Classification(str, enum.Enum):

@@ -20,10 +20,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from hub.audit import dpo, signing
 from hub.audit import service as audit_service
+from hub.audit import signing
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
+from hub.dpo import service as dpo
 from hub.mace.operations import outcomes
 from hub.missing.imports import service as imports
 from hub.notifications import delivery, escalation, still_missing

@@ -4,7 +4,10 @@ under a legal hold, so a newcomer can walk review -> destroy -> verify.
 
 Every demo record is written on the day the demo is loaded, so none is due by its rule: these are
 shown as kept at an earlier (fictional) review until a date now past, which puts them back on the
-queue as a real keep decision would."""
+queue as a real keep decision would.
+
+Beside hub/demo.py, not in hub/retention/: it makes shares through hub.sharing, which itself
+stands above the retention schedule (a share is scheduled for review when made)."""
 
 from __future__ import annotations
 
@@ -13,14 +16,14 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from hub import db
-from hub.auth.models import Organisation, User
 from hub.db import unit_of_work, utcnow
-from hub.missing.models import MissingEpisode
+from hub.models.auth import Organisation, User
+from hub.models.missing import MissingEpisode
+from hub.models.retention import HoldKind, RecordClass, RetentionRecord, RetentionStatus
+from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.retention import service
-from hub.retention.models import HoldKind, RecordClass, RetentionRecord, RetentionStatus
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from hub.sharing.models import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 
 KEPT_BEFORE = "Fictional demo: kept at an earlier review until this date"
 #: (demo reference of the share, index of the child: one the council is responsible for)

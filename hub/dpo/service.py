@@ -20,7 +20,12 @@ from hub.audit import alarms, signing, witnessing
 from hub.audit import flag_rules as rules
 from hub.audit import service as audit
 from hub.audit.export import build_export
-from hub.audit.models import (
+from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
+from hub.crypto import blind_index, name_tokens
+from hub.db import unit_of_work, utcnow
+from hub.errors import Forbidden, Invalid, NotFound
+from hub.exports import write_xlsx
+from hub.models.audit import (
     AuditAlarm,
     AuditEvent,
     AuditEventOrganisation,
@@ -31,13 +36,8 @@ from hub.audit.models import (
     Cosignature,
     WitnessState,
 )
-from hub.audit.verification import SavedHead, Verification, verify_log, verify_since
-from hub.auth.models import Organisation, User
-from hub.crypto import blind_index, name_tokens
-from hub.db import unit_of_work, utcnow
-from hub.errors import Forbidden, Invalid, NotFound
-from hub.exports import write_xlsx
-from hub.people.models import Child, ChildNameToken
+from hub.models.auth import Organisation, User
+from hub.models.people import Child, ChildNameToken
 from hub.people.service import ChildSearch, search_clauses
 from hub.permissions import (
     audit_event_scope,

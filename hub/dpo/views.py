@@ -1,6 +1,6 @@
 """The audit log's pages: the DPO's search, "who has seen this child", "what has this user
 done", exports, flags and the integrity panel; and, for anyone, the public key and checkpoint.
-Thin: every read and change goes through hub.audit.dpo, which checks the role and audits it."""
+Thin: every read and change goes through hub.dpo.service, which checks the role and audits it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from datetime import date
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from hub.admin import service as admin_service
-from hub.audit import alarms, dpo, export, service, signing
-from hub.audit.forms import AuditSearchForm, CloseFlagsForm, VerifyForm
+from hub.audit import alarms, export, service, signing
+from hub.auth import service as auth_service
+from hub.dpo import service as dpo
+from hub.dpo.forms import AuditSearchForm, CloseFlagsForm, VerifyForm
 from hub.errors import Invalid
 from hub.permissions import may_check_audit_integrity, may_review_audit_log
 from hub.web import actor, apply_errors, personal_data, public, requires
@@ -70,7 +71,7 @@ class Matches:
 
 def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter, Matches]:
     form = AuditSearchForm(request.args)
-    form.organisation_id.choices = [(0, "Any")] + [(o.id, o.name) for o in admin_service.organisations()]
+    form.organisation_id.choices = [(0, "Any")] + [(o.id, o.name) for o in auth_service.organisations()]
     filters, matches = dpo.EventFilter(), Matches()
     if request.args and form.validate():
         # What the DPO typed wins over an id carried by a link.

@@ -13,10 +13,11 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from hub import db
-from hub.audit import checkpoint, dpo, service, signing
+from hub.audit import checkpoint, service, signing
 from hub.audit.context import cli_origin
 from hub.audit.export import tree_head_json
 from hub.audit.verification import SavedHead
+from hub.dpo import service as dpo
 from hub.errors import Invalid
 
 

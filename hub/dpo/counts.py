@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit.models import AuditFlag
-from hub.auth.models import User
+from hub.models.audit import AuditFlag
+from hub.models.auth import User
 from hub.permissions import audit_flag_scope
 
 

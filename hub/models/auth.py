@@ -17,9 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.auth.roles import OrgKind, Role
 from hub.crypto import EncryptedText
 from hub.db import Base, utcnow
+from hub.models.roles import OrgKind, Role
 
 
 class Organisation(Base):

@@ -1,4 +1,8 @@
-"""Children's pages: find a child, see their record. Thin: the service checks and audits."""
+"""Children's pages: find a child, see their record. Thin: the service checks and audits.
+
+A child's record gathers every feature's part of it (shares, consent, missing episodes, the
+Philomena profile), so its page stands above those packages, which all read hub.people: not in
+hub/people/, where it would close a circle. The blueprint keeps its name, `people`."""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from hub.consent.forms import WithdrawForm
 from hub.errors import Invalid, NotFound
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
+from hub.models.people import BreakGlassCategory
 from hub.people import service
 from hub.people.forms import BreakGlassForm, ChildSearchForm
-from hub.people.models import BreakGlassCategory
 from hub.permissions import may_record_episodes, may_review_child_audit
 from hub.sharing import service as sharing
 from hub.web import actor, apply_errors, personal_data

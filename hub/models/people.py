@@ -13,9 +13,9 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from hub.auth.models import Organisation
 from hub.crypto import EncryptedText
 from hub.db import Base, utcnow
+from hub.models.auth import Organisation
 
 
 class Gender(str, enum.Enum):

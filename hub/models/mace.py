@@ -28,9 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.auth.models import Organisation, User
 from hub.crypto import EncryptedText
 from hub.db import Base, UTCDateTime, utcnow
+from hub.models.auth import Organisation, User
 
 #: Many protocols say a risk level is reviewed at least every three months.
 DEFAULT_REVIEW_DAYS = 90

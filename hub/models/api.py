@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.auth.models import Organisation
 from hub.db import Base, UTCDateTime, utcnow
+from hub.models.auth import Organisation
 
 
 class ApiClient(Base):
