@@ -12,9 +12,10 @@ not outlive its checkout. So each mutant's verdict is kept in a ledger committed
 each function it belongs to; and its `mutmut-stats.json`, gzipped: which tests reach which
 function). A run seeds a fresh scratch copy from the ledger, and mutmut then runs only the mutants
 without a verdict and those of functions whose code changed since (their hash differs); `--save`
-writes the ledger from the scratch copy, and every run saves it when it ends. A verdict of
-"killed" is not re-checked when tests are removed: `--fresh` starts again from nothing.
-"""
+writes the ledger from the scratch copy, and every run saves it when it ends. Every run also
+judges the ledger's survivors (and timeouts) again, since tests may have been written against
+them. A verdict of "killed" is not re-checked when tests are removed: `--fresh` starts again from
+nothing. Changing a target's test selection makes mutmut judge every mutant again."""
 
 from __future__ import annotations
 
@@ -146,6 +147,9 @@ def run(name: str, children: int, resume: bool = False, fresh: bool = False) -> 
         _refresh_mutants_copy(scratch)
     if not fresh:
         _seed_from_ledger(name, scratch)
+        # A survivor's verdict is kept while its function is unchanged, but tests may have been
+        # written against it since: every run judges the ledger's unfinished mutants again.
+        rerun = rerun or [m for m, status in _results(name).items() if status in unfinished]
     # mutmut reads [tool.mutmut] from pyproject.toml before setup.cfg: the target's config rules.
     (scratch / "setup.cfg").write_text(_config(target))
     # The scratch copy has no ../shared beside it: the RFC 9162 vectors are named where they are.
