@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, insert, select, text
@@ -19,12 +20,20 @@ from hub.audit.verification import (
     SavedHead,
     Verification,
     _check_counter,
+    _check_listing_index,
     _check_organisation_index,
+    _pair_digest,
     verify_log,
     verify_since,
 )
 from hub.dpo import service as dpo
-from hub.models.audit import AuditEvent, AuditEventOrganisation, AuditVerification, SignedTreeHead
+from hub.models.audit import (
+    AuditEvent,
+    AuditEventChild,
+    AuditEventOrganisation,
+    AuditVerification,
+    SignedTreeHead,
+)
 from hub.models.roles import OrgKind, Role
 from tests.factories import involve, make_child, make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers, rebuild_tree, record_events, rewrite_entry
@@ -556,3 +565,32 @@ def test_a_row_naming_no_entry_or_a_waiting_one_is_found_by_a_full_check_only(st
     assert _index_check(0, size) == [LACKS.format(1), STRAY.format(2)]
     assert _index_check(staff_acts["seqs"][2], size) == [LACKS.format(1)]
     assert _index_check(1, size) == [LACKS.format(1)]
+
+
+def test_a_head_read_lower_after_the_scan_than_before_is_named_by_its_later_reading(app):
+    """The head moved backwards during the check (rewound by hand): a log that ends where the first
+    reading said is still past the second, and the problem names the second."""
+    rewound = Verification(tree_size=10)
+    assert not _check_counter(rewound, 10, 8)
+    assert rewound.problems == ["the log ends at 10, the head says 8"] and rewound.first_bad_entry == 8
+
+
+def test_the_listing_index_check_compares_only_the_entries_its_scan_covered(app):
+    """Listings sequenced after a check's end (the integrator runs while a check does) are not the
+    check's: their index rows are left out of the comparison, the last covered entry's included."""
+    for i in range(4):
+        with db.unit_of_work():
+            audit.record("read", object_type="child-list", children=[100 + i, 200 + i])
+    audit.integrate_all()
+    end = db.session().scalar(select(func.max(AuditEvent.seq))) - 1  # the last listing is beyond the check
+    pairs = db.session().execute(select(AuditEventChild.event_id, AuditEventChild.child_id).join(
+        AuditEvent, AuditEvent.id == AuditEventChild.event_id).where(AuditEvent.seq < end)).all()
+    scan = SimpleNamespace(listing_digest=sum(_pair_digest(e, c) for e, c in pairs) % 2**64,
+                           listing_pairs=len(pairs))
+    result = Verification(tree_size=end)
+    _check_listing_index(result, scan)
+    assert result.ok, result.problems
+    short = Verification(tree_size=end)
+    _check_listing_index(short, SimpleNamespace(listing_digest=scan.listing_digest, listing_pairs=len(pairs) - 2))
+    assert short.problems == [f"the index of children shown by listings holds {len(pairs)} entries where the log's "
+                              f"leaves name {len(pairs) - 2}: it was changed"]

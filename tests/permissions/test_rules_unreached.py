@@ -35,6 +35,7 @@ from hub.permissions import (
 )
 from hub.permissions.children import organisations_holding
 from tests.support.audit_log import last_event
+from tests.support.statements import count_statements
 
 FORCE_ONE_STAFF = {"off1", "dpo_f1", "member", "former", "mace_only"}
 
@@ -204,3 +205,16 @@ def test_a_deactivated_user_has_no_basis_on_any_child(world):
         nested.rollback()
         session.refresh(user)
     assert user.active
+
+
+@pytest.mark.parametrize("who", ["hub_dpo", "admin", "dsl_a"])
+def test_a_listing_asks_once_a_request_for_each_child_whatever_the_answer(world, world_app, who):
+    """child_bases keeps every answer for the rest of the request, a role's grant (the hub's DPO,
+    the administrator) and a refusal (a DSL's answer for the children of other schools) included:
+    the same listing again runs no statement and answers the same."""
+    user = world.user(who)
+    ids = [child.id for child in world.children.values()]
+    first = child_bases(user, ids)
+    assert count_statements(world_app, lambda: child_bases(user, ids)) == 0
+    assert child_bases(user, ids) == first
+    assert (len(first) < len(ids)) is (who == "dsl_a")  # the DSL is refused most of them
