@@ -26,12 +26,14 @@ from hub.permissions import (
     child_bases,
     command_line_report_scope,
     hub_dpos,
+    load_mace_object,
     load_or_refuse,
     load_profile_child,
     mace_proposable_child_ids,
     organisation_child_ids,
     quality_may_link_download_row,
     report_linkable_groups,
+    report_scope,
 )
 from hub.permissions.children import organisations_holding
 from tests.support.audit_log import last_event
@@ -218,3 +220,46 @@ def test_a_listing_asks_once_a_request_for_each_child_whatever_the_answer(world,
     assert count_statements(world_app, lambda: child_bases(user, ids)) == 0
     assert child_bases(user, ids) == first
     assert (len(first) < len(ids)) is (who == "dsl_a")  # the DSL is refused most of them
+
+
+def test_a_refusal_names_what_was_asked_and_how(world):
+    """The refusal's event says which action was refused (a read unless the caller says otherwise;
+    a change as a change), and an id that is no object's id (True, which the database would read as
+    1) names no child."""
+    analyst, outsider = world.user("analyst"), world.user("dsl_b")
+    with pytest.raises(NotFound):
+        load_mace_object(outsider, MaceGroup, world.group.id)
+    refused = last_event(outsider.id)
+    assert (refused.outcome, refused.action, refused.object_type) == ("refused", "read", "mace-group")
+    notification = db.session().scalar(select(Notification.id).order_by(Notification.id).limit(1))
+    with pytest.raises(NotFound):
+        load_or_refuse(analyst, Notification, notification, action="update")
+    assert (last_event(analyst.id).action, last_event(analyst.id).object_id) == ("update", str(notification))
+    with pytest.raises(NotFound):
+        load_or_refuse(analyst, Notification, True)
+    assert (last_event(analyst.id).action, last_event(analyst.id).child_id) == ("read", None)
+
+
+def test_the_la_education_services_school_figures_are_its_schools_pupils(world):
+    """A notification the authority's education team was sent (a school with no key adult) counts
+    in its figures when the child is on the roll of a school of its area; the team's schools are
+    its own, not every school's."""
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        edu = world.user("edu")
+        told = Notification(episode_id=world.episodes["episode"].id, organisation_id=world.orgs["edu"].id,
+                            user_id=edu.id, kind=next(iter(NotificationKind)), reason=RecipientReason.la_contact,
+                            group_key="la-contact", deadline_at=utcnow())
+        session.add(told)
+        session.flush()
+        counted = select(Notification.id).join(MissingEpisode, MissingEpisode.id == Notification.episode_id)
+        # The episode's child on school A's roll (in the area), then on school C's (outside it).
+        session.execute(update(MissingEpisode).where(MissingEpisode.id == world.episodes["episode"].id)
+                        .values(child_id=world.children["roll_a"].id))
+        assert told.id in set(session.scalars(counted.where(report_scope(edu).school_notifications)))
+        session.execute(update(MissingEpisode).where(MissingEpisode.id == world.episodes["episode"].id)
+                        .values(child_id=world.children["roll_c"].id))
+        assert told.id not in set(session.scalars(counted.where(report_scope(edu).school_notifications)))
+    finally:
+        nested.rollback()
