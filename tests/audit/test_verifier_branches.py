@@ -594,3 +594,15 @@ def test_the_listing_index_check_compares_only_the_entries_its_scan_covered(app)
     _check_listing_index(short, SimpleNamespace(listing_digest=scan.listing_digest, listing_pairs=len(pairs) - 2))
     assert short.problems == [f"the index of children shown by listings holds {len(pairs)} entries where the log's "
                               f"leaves name {len(pairs) - 2}: it was changed"]
+
+
+def test_bad_tree_heads_are_named_from_the_smallest_tree_up(app):
+    """Heads are read in the order of the trees they sign (not the order they were stored), so the
+    problems read from the oldest part of the log up."""
+    record_events(8)
+    root = bytes(32)  # the signatures fail first: the roots are not what is compared here
+    larger = sign_head(8, root, valid=False)
+    smaller = sign_head(4, root, valid=False)  # stored after the larger one
+    problems = [p for p in verify_log(key()).problems if "signature is not valid" in p]
+    assert problems == [f"tree head {smaller.id} (size 4): the signature is not valid",
+                        f"tree head {larger.id} (size 8): the signature is not valid"]
