@@ -23,19 +23,22 @@ from hub.models.people import AgencyInvolvement
 from hub.models.roles import Role
 from hub.permissions import (
     audit_person_scope,
+    child_access,
     child_bases,
     command_line_report_scope,
     hub_dpos,
     load_mace_object,
     load_or_refuse,
     load_profile_child,
+    mace_membership,
     mace_proposable_child_ids,
     organisation_child_ids,
     quality_may_link_download_row,
     report_linkable_groups,
+    report_school_choices,
     report_scope,
 )
-from hub.permissions.children import organisations_holding
+from hub.permissions.children import organisations_holding, visible_child_ids
 from tests.support.audit_log import last_event
 from tests.support.statements import count_statements
 
@@ -193,20 +196,60 @@ def test_an_involvement_holds_its_child_to_the_end_of_its_last_day(world):
 
 
 def test_a_deactivated_user_has_no_basis_on_any_child(world):
-    """A user whose account is switched off keeps their roles and organisation, and reaches no
-    child through them: a listing's bases are empty, as a single record's refusal is."""
-    user, child = world.user("dsl_a"), world.children["roll_a"].id
+    """A user whose account is switched off keeps their roles, organisation and memberships, and
+    reaches nothing through them: no child in a listing, no basis, no group."""
+    user, member, child = world.user("dsl_a"), world.user("member"), world.children["roll_a"].id
     assert child_bases(user, [child]) == {child: "enrolment"}
+    assert mace_membership(member, world.group.id) is not None
     session = db.session()
     nested = session.begin_nested()
     try:
-        user.active = False
+        user.active = member.active = False
         session.flush()
         assert child_bases(user, [child]) == {}
+        assert not set(session.scalars(visible_child_ids(user)))
+        assert mace_membership(member, world.group.id) is None
     finally:
         nested.rollback()
         session.refresh(user)
-    assert user.active
+        session.refresh(member)
+    assert user.active and member.active
+
+
+def test_a_child_asked_for_by_an_id_that_is_none_is_refused_to_those_who_hold_child_1(world):
+    """True is 1 to the database, and "1" becomes 1: neither is a child's id, even for a user who
+    holds the child whose id is 1."""
+    user, child = world.user("dsl_a"), world.children["roll_a"]
+    assert child_access(user, child.id)
+    for wrong in (True, str(child.id)):
+        assert not child_access(user, wrong)
+
+
+def test_a_membership_is_of_one_group_only(world):
+    """A member of one group is nobody on another."""
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        other = MaceGroup(code="OTHER-M", name="Other Group", host_organisation_id=world.orgs["host"].id)
+        session.add(other)
+        session.flush()
+        assert mace_membership(world.user("member"), world.group.id) is not None
+        assert mace_membership(world.user("member"), other.id) is None
+    finally:
+        nested.rollback()
+
+
+@pytest.mark.parametrize("who,schools", [
+    ("dsl_a", {"school_a"}), ("edu", {"edu", "school_a", "school_b"}),
+    ("sw_h", None), ("off1", None), ("analyst", None), ("chair", None)])
+def test_the_reports_filter_offers_a_dsl_their_schools_and_everyone_else_every_school(world, who, schools):
+    """A DSL with no other reporting role chooses among their own schools (the LA education
+    service: the schools of its area); the missing team, the police, the analyst and a MACE chair
+    who is none of these choose among every school."""
+    choices = report_school_choices(world.user(who))
+    names = {name for name, org in world.orgs.items()
+             if choices is not None and org.id in set(db.session().scalars(choices))}
+    assert (names if choices is not None else None) == schools
 
 
 @pytest.mark.parametrize("who", ["hub_dpo", "admin", "dsl_a"])
