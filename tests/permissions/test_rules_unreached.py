@@ -306,3 +306,33 @@ def test_the_la_education_services_school_figures_are_its_schools_pupils(world):
         assert told.id not in set(session.scalars(counted.where(report_scope(edu).school_notifications)))
     finally:
         nested.rollback()
+
+
+def test_each_kind_of_reports_says_how_far_it_reaches(world):
+    """The analyst: the whole area and every group, never a link to a record; the missing team: its
+    own reach, with links (each still checked against the record)."""
+    analyst = report_scope(world.user("analyst"))
+    assert (analyst.whole_area, analyst.drill_down, analyst.school_notifications) == (True, False, None)
+    assert set(db.session().scalars(analyst.mace_groups)) == set(db.session().scalars(select(MaceGroup.id)))
+    team = report_scope(world.user("sw_h"))
+    assert (team.whole_area, team.drill_down, team.school_notifications) == (False, True, None)
+
+
+@pytest.mark.parametrize("extra", [Role.social_worker, Role.police_officer, Role.analyst])
+def test_a_dsl_with_another_reporting_role_reports_as_that_role(world, extra):
+    """A DSL who also works for the missing team, the police or as the analyst reports as that
+    role: every school offered in the filter, and the schools' notifications not narrowed to
+    their own school's pupils."""
+    user = world.user("dsl_a")
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        session.add(UserRole(user_id=user.id, role=extra))
+        session.flush()
+        session.expire(user)
+        assert report_school_choices(user) is None
+        assert report_scope(user).school_notifications is None
+    finally:
+        nested.rollback()
+        session.expire(user)
+    assert user.roles == {Role.dsl}
