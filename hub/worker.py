@@ -26,7 +26,7 @@ from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
 from hub.dpo import service as dpo
 from hub.mace.operations import outcomes
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
 from hub.notifications import delivery, escalation, still_missing
 from hub.notifications.delivery import SmtpSettings
 
@@ -129,7 +129,8 @@ def audit_duties() -> list:
 def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:
     """One queued police download (uploaded on the web), imported by this worker; the e-mails
     each chunk queues are sent before the next chunk, so schools hear at once."""
-    done = imports.run_queued(worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))
+    done = import_batches.run_queued(
+        worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))
     if done is not None:
         click.echo(f"Import {done.id}: {done.status.value}, {done.rows_done} of {done.rows_total} rows.")
     return int(done is not None)

@@ -310,7 +310,7 @@ def test_the_worker_loop_escalates_and_delivers_until_stopped(world, smtp):
 
 
 def test_the_worker_loop_runs_background_work_each_cycle_without_pausing_while_there_is_more(app, smtp):
-    """The hook the police download's queued imports run in (hub.missing.imports.service.run_queued)."""
+    """The hook the police download's queued imports run in (hub.missing.imports.batches.run_queued)."""
     class Stop(threading.Event):
         """The worker's stop event, noting each pause between cycles."""
 
