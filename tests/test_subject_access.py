@@ -25,6 +25,8 @@ from hub.models.auth import User
 from hub.models.missing import Classification, MissingFrom, RiskGrade
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
+from hub.sharing import corrections as share_corrections
+from hub.sharing import decisions as share_decisions
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.subject_access import service
@@ -77,9 +79,9 @@ def shares(world):
         recipient_org_ids=[w["health"].id]))
     made["parent"] = sharing.create_share(w["worker"], draft(
         w, summary="Mother's account", obtained_how=ObtainedHow.parent_or_carer))
-    made["decision"] = sharing.record_decision_not_to_share(w["worker"], draft(
+    made["decision"] = share_decisions.record_decision_not_to_share(w["worker"], draft(
         w, summary="Not shared with the school", recipient_org_ids=[w["school"].id]))
-    made["correction"] = sharing.correct(w["worker"], made["plain"].id, draft(w, summary="Corrected risk"),
+    made["correction"] = share_corrections.correct(w["worker"], made["plain"].id, draft(w, summary="Corrected risk"),
                                          "The date was wrong")
     intel = dict(category=Category.police_intelligence, law_enforcement=True, source_evaluation="2",
                  intelligence_assessment="B", bases=BasisChoice(part_3="S35+S8P4", gateway="CDA1998-s115"),
@@ -88,7 +90,7 @@ def shares(world):
         w, summary="Guarded intelligence", handling_code="C", recipient_org_ids=[w["la"].id], **intel))
     made["intel_p"] = sharing.create_share(w["officer"], draft(
         w, summary="Open intelligence", handling_code="P", recipient_org_ids=[w["la"].id], **intel))
-    made["onward"] = sharing.share_onward(w["worker"], made["intel_p"].id, draft(
+    made["onward"] = share_corrections.share_onward(w["worker"], made["intel_p"].id, draft(
         w, summary="Passed to the school", recipient_org_ids=[w["school"].id]))
     return made
 

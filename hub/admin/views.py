@@ -20,8 +20,8 @@ from hub.notifications.views import closure_page
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
 from hub.permissions import may_administer
+from hub.sharing import gateways as share_gateways
 from hub.sharing import legal_bases
-from hub.sharing import service as sharing_service
 from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -234,19 +234,19 @@ def gateways():
     form = LocalGatewayForm()
     if form.validate_on_submit():
         try:
-            gateway = sharing_service.add_local_gateway(actor(), form.code.data, form.label.data, form.explanation.data)
+            gateway = share_gateways.add_local_gateway(actor(), form.code.data, form.label.data, form.explanation.data)
             flash(f"Added {gateway.code}: practitioners can now choose it in the share form.", "success")
             return redirect(url_for("admin.gateways"))
         except Invalid as exc:
             apply_errors(form, exc)
     return render_template("admin/gateways.html", form=form, national=legal_bases.GATEWAYS,
-                           local=sharing_service.local_gateways(include_retired=True), confirm=ConfirmForm())
+                           local=share_gateways.local_gateways(include_retired=True), confirm=ConfirmForm())
 
 
 @bp.route("/gateways/<int:gateway_id>/<any(retire, restore):change>", methods=["POST"])
 def change_gateway(gateway_id: int, change: str):
     if ConfirmForm().validate_on_submit():
-        gateway = sharing_service.set_local_gateway_active(actor(), gateway_id, change == "restore")
+        gateway = share_gateways.set_local_gateway_active(actor(), gateway_id, change == "restore")
         flash(f"{gateway.code} {'brought back' if gateway.active else 'retired: earlier shares keep it'}.", "success")
     return redirect(url_for("admin.gateways"))
 

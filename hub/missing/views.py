@@ -19,7 +19,7 @@ from hub.notifications.inbox import status_for_episode
 from hub.notifications.replies import replies_for_episode
 from hub.people import service as people
 from hub.permissions import may_record_episodes
-from hub.sharing import service as sharing
+from hub.sharing import reading as share_reading
 from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("missing", __name__, url_prefix="/missing")
@@ -59,7 +59,8 @@ def _progress_form(episode: MissingEpisode, child: Child) -> ProgressForm:
     form.receiving_authority_id.choices = authorities
     form.home_authority_id.choices = authorities
     form.return_interview_share_id.choices = [(0, "Not recorded")] + [
-        (s.id, f"Share {s.id}: {s.summary}") for s in sharing.chronology(actor(), child.id, per_page=None) if s.shared]
+        (s.id, f"Share {s.id}: {s.summary}") for s in share_reading.chronology(actor(), child.id, per_page=None)
+        if s.shared]
     if not form.is_submitted():
         for name, (day_field, time_field) in TIMES.items():
             day, hhmm = utc_to_london(getattr(episode, name))

@@ -25,6 +25,7 @@ from hub.auth import service as auth_service
 from hub.consent import service as consent_service
 from hub.forms import DateInputField
 from hub.models.sharing import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.sharing import gateways as share_gateways
 from hub.sharing import legal_bases, service
 from hub.sharing.service import ShareDraft
 
@@ -193,4 +194,4 @@ def fill_choices(form, actor, child_id: int) -> None:
         form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in service.authorisers(actor)]
     if hasattr(form, "gateway"):
         # Only the gateways in force today: one enacted but not yet commenced is not offered.
-        form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in service.gateways()]
+        form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in share_gateways.gateways()]

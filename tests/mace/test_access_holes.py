@@ -27,6 +27,7 @@ from hub.models.missing import Classification, EpisodeSource, MissingFrom, RiskG
 from hub.models.roles import Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.permissions import child_access
+from hub.sharing import recipients as share_recipients
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import make_child, make_org, make_user, sign_in
@@ -171,7 +172,7 @@ def test_a_member_named_after_intelligence_was_shared_reads_it_and_no_organisati
     sign_in(client, late, late_secret)
     assert SUMMARY in client.get(f"/mace/intelligence/{share_id}").get_data(as_text=True)
     with pytest.raises(Invalid):
-        sharing.revoke(mace.user("police"), share_id, mace.authority.id, "no longer needed")
+        share_recipients.revoke(mace.user("police"), share_id, mace.authority.id, "no longer needed")
     page = _client(app, mace, "police").get(f"/sharing/{share_id}").get_data(as_text=True)
     assert "Revoke a recipient" not in page
 

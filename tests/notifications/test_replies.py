@@ -23,7 +23,7 @@ from hub.models.notifications import Notification, NotificationReply, OutboxMess
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import ConsentPosition, ShareRecord
 from hub.notifications import escalation, inbox, replies
-from hub.sharing import service as sharing
+from hub.sharing import register as share_register
 from hub.web import london
 from tests.factories import csrf_token, episode_details, involve, make_child, make_org, make_user, signed_in_client
 
@@ -74,7 +74,7 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     assert detail["alerted"] == [world.officer.id]
     # The force sees it in "shared with us" and on the episode; the missing team sees who and when.
     officer = _user(world.officer)
-    assert share.id in [s.id for s in sharing.lists(officer).received]
+    assert share.id in [s.id for s in share_register.lists(officer).received]
     [view] = replies.replies_for_episode(officer, missing.get_episode(officer, episode.id))
     assert view.reply.id == reply.id and view.may_open_share and view.organisation.id == world.school.id
     worker = _user(world.worker)
