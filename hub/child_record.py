@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from hub.consent import service as consent
 from hub.consent.forms import WithdrawForm
 from hub.errors import Invalid, NotFound
-from hub.missing import service as missing
+from hub.missing import reading as episode_reading
 from hub.missing.profiles import service as profiles
 from hub.models.people import BreakGlassCategory
 from hub.people import service
@@ -47,7 +47,7 @@ def show(child_id: int):
     shares = share_reading.chronology(actor(), child_id, page=request.args.get("page", 1, type=int))
     return render_template("people/show.html", child=child, shares=shares, superseded_ids=shares.superseded,
                            consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm(),
-                           episodes=missing.episodes_of(actor(), child_id),
+                           episodes=episode_reading.episodes_of(actor(), child_id),
                            records_episodes=may_record_episodes(actor()),
                            keeps_profile=profiles.may_keep_profile(actor(), child),
                            reviews_audit=may_review_child_audit(actor(), child_id))

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from hub import db
 from hub.db import utcnow
 from hub.errors import NotFound
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
 from hub.models.audit import AuditEvent
@@ -252,7 +253,7 @@ def test_the_childs_page_links_to_the_pack_for_a_dpo_only(app, world):
 
 
 def test_missing_episodes_and_the_profile_are_in_the_pack_with_free_text_marked(world):
-    missing.record_episode(world["officer"], world["child"].id, missing.EpisodeDetails(
+    missing.record_episode(world["officer"], world["child"].id, missing_details.EpisodeDetails(
         police_reference="SAR/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.high, missing_from=MissingFrom.home, missing_from_detail="the park"))
     profiles.save_profile(world["worker"], world["child"].id, {"friends_and_associates": "A friend called Sam",

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit.context import cli_origin
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.errors import HubError
 from hub.missing import deadlines
 from hub.missing.imports import batches as import_batches
@@ -88,7 +88,7 @@ class _Progress:
 
 
 def _officer(force_code: str, email: str) -> User:
-    force = auth_service.organisation_by_code(force_code)
+    force = auth_organisations.organisation_by_code(force_code)
     if force is None or force.kind != OrgKind.police:
         raise click.ClickException(f"No police force has the code {force_code!r}")
     user = db.session().scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
@@ -105,7 +105,7 @@ def template_command(out: Path, force_code: str | None) -> None:
     """Write the blank download template, with a Guidance sheet describing each column."""
     force_id = None
     if force_code:
-        force = auth_service.organisation_by_code(force_code)
+        force = auth_organisations.organisation_by_code(force_code)
         if force is None or force.kind != OrgKind.police:
             raise click.ClickException(f"No police force has the code {force_code!r}")
         force_id = force.id

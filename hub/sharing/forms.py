@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.consent import service as consent_service
 from hub.forms import DateInputField
 from hub.models.sharing import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
@@ -184,7 +184,7 @@ def fill_choices(form, actor, child_id: int) -> None:
     """The choices of the share form's lists that depend on who is sharing about whom (on the
     whole form or on any question page that has them)."""
     if hasattr(form, "recipient_org_ids"):
-        form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_service.recipients_for(actor)]
+        form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_organisations.recipients_for(actor)]
     if hasattr(form, "consent_record_id"):
         form.consent_record_id.choices = [(0, "None")] + [
             (c.id, f"Consent {c.id}: {'given' if c.given else 'refused'} {c.obtained_on:%-d %b %Y}, for "

@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.auth.forms import ConfirmForm
 from hub.errors import Invalid
 from hub.models.sharing import (
@@ -97,7 +97,7 @@ def _fill(form: ShareForm, share: ShareRecord, only: set[str] | None = None) -> 
 
 
 def _register_filter(form) -> share_register.RegisterFilter:
-    organisations = [(0, "Any")] + [(o.id, o.name) for o in auth_service.recipients_for(actor())] + [
+    organisations = [(0, "Any")] + [(o.id, o.name) for o in auth_organisations.recipients_for(actor())] + [
         (actor().organisation_id, actor().organisation.name)]
     form.sender_org_id.choices = organisations
     form.recipient_org_id.choices = organisations
@@ -181,7 +181,7 @@ def onward(share_id: int):
 def decision(child_id: int):
     child = people.get_child(actor(), child_id, purpose="record a decision not to share")
     form = DecisionForm()
-    form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_service.recipients_for(actor())]
+    form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_organisations.recipients_for(actor())]
     if form.validate_on_submit():
         try:
             record = share_decisions.record_decision_not_to_share(actor(), service.ShareDraft(
@@ -204,7 +204,7 @@ def show(share_id: int):
     revoke = RevokeForm()
     revoke.recipient.choices = [(r.organisation_id, str(r.organisation_id)) for r in share.recipients]
     return render_template("sharing/show.html", share=share, revoke=revoke, bases=legal_bases,
-                           organisations={o.id: o for o in auth_service.recipients_for(actor())},
+                           organisations={o.id: o for o in auth_organisations.recipients_for(actor())},
                            mine=share.sender_org_id == actor().organisation_id,
                            about=share_reading.children_named(actor(), [share]).get(share.child_id),
                            corrected_by=share_corrections.corrections(actor(), share))

@@ -21,10 +21,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from hub import db
+from hub.audit import keys as audit_keys
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.verification import verify_log
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
+from hub.missing import details as missing_details
 from hub.missing import service
 from hub.missing.imports import batches as import_batches
 from hub.models.audit import AuditEvent
@@ -236,8 +239,8 @@ def test_bulk_e_mails_carry_no_personal_data_and_encrypted_columns_are_encrypted
 
 def test_the_log_still_verifies_after_a_bulk_import(town, monkeypatch, runner, app):
     import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
-    audit.sign_tree_head()
-    assert verify_log(audit.signing_key().public_key()).ok
+    audit_tree_heads.sign_tree_head()
+    assert verify_log(audit_keys.signing_key().public_key()).ok
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert "OK:" in result.output
@@ -305,8 +308,8 @@ def test_a_database_error_in_the_bulk_insert_falls_back_to_one_row_at_a_time(tow
     assert len(creates) == 3  # the rolled-back bulk attempt left no event behind
     assert db.session().scalar(select(Notification.id).where(
         Notification.episode_id.not_in(list(_episodes(force.id))))) is None
-    audit.sign_tree_head()
-    assert verify_log(audit.signing_key().public_key()).ok
+    audit_tree_heads.sign_tree_head()
+    assert verify_log(audit_keys.signing_key().public_key()).ok
 
 
 def test_an_error_in_the_hub_during_the_bulk_path_stops_the_import_and_keeps_the_chunks_before_it(
@@ -343,11 +346,11 @@ def test_progress_is_reported_per_chunk_on_the_bulk_path(town, monkeypatch):
 def test_create_episodes_refuses_bad_rows_alone_and_leaves_recorded_ones_to_the_per_row_path(town):
     force, officer = town.forces[0]
 
-    def details(reference: str, **extra) -> service.EpisodeDetails:
+    def details(reference: str, **extra) -> missing_details.EpisodeDetails:
         values = dict(police_reference=reference, reported_start=utcnow() - timedelta(hours=3),
                       classification=Classification.missing, risk_grade=RiskGrade.low, missing_from=MissingFrom.home)
         values.update(extra)
-        return service.EpisodeDetails(**values)
+        return missing_details.EpisodeDetails(**values)
 
     with unit_of_work():
         service.apply_police_record(officer, force.id, town.ava.id, details("DONE/1"), EpisodeSource.api)

@@ -20,6 +20,7 @@ from hub import db
 from hub.consent import service as consent
 from hub.db import unit_of_work, utcnow
 from hub.mace.operations import actions, agenda, intelligence, meetings, subjects
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
 from hub.models.auth import Organisation, User
@@ -126,14 +127,14 @@ def _episode(world: AccessWorld, name: str, officer: str, child: str, reference:
     actor = world.user(officer)
     with unit_of_work():
         outcome = missing.apply_police_record(actor, actor.organisation_id, world.children[child].id,
-                                              missing.EpisodeDetails(
+                                              missing_details.EpisodeDetails(
                                                   police_reference=reference,
                                                   reported_start=utcnow() - timedelta(hours=3),
                                                   classification=Classification.missing, risk_grade=RiskGrade.medium,
                                                   missing_from=MissingFrom.home),
                                               EpisodeSource.police_download)
     if changes:
-        missing.update_episode(world.user(officer), outcome.episode.id, missing.EpisodeChanges(**changes))
+        missing.update_episode(world.user(officer), outcome.episode.id, missing_details.EpisodeChanges(**changes))
     world.episodes[name] = db.session().get(MissingEpisode, outcome.episode.id)
 
 

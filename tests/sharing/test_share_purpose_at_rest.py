@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, text
 
 from hub import crypto, db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.errors import Invalid
 from hub.migrate import alembic_config
 from hub.models.sharing import PURPOSE_MAX, ShareRecord
@@ -79,7 +79,7 @@ def test_keys_rotate_re_encrypts_the_purpose_and_every_other_encrypted_column(ap
 
 def test_migration_0019_encrypts_the_purposes_already_written_and_back(app, world):
     share = service.create_share(world["worker"], draft(world, purpose="placeholder"))
-    audit.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
+    audit_integrator.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
     db.session.remove()
     command.downgrade(alembic_config(app), "0017")
     with app.extensions["hub_engine"].begin() as conn:

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import event, select
 
 from hub import db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.models.audit import AuditEvent
 from hub.models.auth import User
 from hub.models.roles import Role
@@ -181,7 +181,7 @@ def test_a_shares_free_text_purpose_never_reaches_the_audit_log(world):
     share = service.create_share(world["worker"], draft(world, purpose=purpose))
     share_reading.get_share(world["dsl"], share.id)
     share_register.register_xlsx(world["worker"], share_register.RegisterFilter())
-    audit.integrate_all()  # the leaves are written by the integrator
+    audit_integrator.integrate_all()  # the leaves are written by the integrator
     events = db.session().scalars(select(AuditEvent)).all()
     assert events
     for e in events:

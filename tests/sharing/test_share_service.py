@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.consent import service as consent_service
 from hub.errors import Invalid, NotFound
 from hub.models.audit import AuditEvent
@@ -66,7 +66,7 @@ def test_the_first_opening_by_a_recipient_is_kept_and_each_view_is_audited(world
 
 def test_the_share_event_carries_the_purposes_category_and_legal_basis_but_not_the_free_text(world):
     share = service.create_share(world["worker"], draft(world))
-    audit.integrate_all()  # the leaf is written by the integrator
+    audit_integrator.integrate_all()  # the leaf is written by the integrator
     event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "share"))
     assert (event.object_id, event.child_id) == (str(share.id), world["child"].id)
     assert event.legal_basis == "6(1)(e); CA1989-s47" and event.purpose == "risk_assessment"

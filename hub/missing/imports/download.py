@@ -31,7 +31,7 @@ from openpyxl import xml as openpyxl_xml
 
 from hub import validators
 from hub.exports import Sheet, write_workbook
-from hub.missing.service import CLOCK_SKEW, FREE_TEXT_MAX, EpisodeDetails
+from hub.missing.details import CLOCK_SKEW, FREE_TEXT_MAX, EpisodeDetails
 from hub.models.missing import Classification, MissingFrom, RiskGrade
 
 LONDON = ZoneInfo("Europe/London")

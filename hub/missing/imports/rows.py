@@ -33,6 +33,7 @@ from hub.audit import service as audit
 from hub.crypto import blind_index, normalise_identifier
 from hub.db import unit_of_work
 from hub.errors import Invalid
+from hub.missing import details as missing_details
 from hub.missing import service
 from hub.missing.imports.claims import _Claim, _renew
 from hub.missing.imports.download import (
@@ -220,10 +221,10 @@ def _children_by_police_id(values: list[str]) -> dict[str, int]:
     return found
 
 
-def _changes(row: ParsedRow) -> service.EpisodeChanges:
+def _changes(row: ParsedRow) -> missing_details.EpisodeChanges:
     """The change apply_police_record makes from a row (the same fields, the same way)."""
     d = row.details
-    return service.EpisodeChanges(reported_start=d.reported_start, classification=d.classification,
+    return missing_details.EpisodeChanges(reported_start=d.reported_start, classification=d.classification,
                                   risk_grade=d.risk_grade, found_at=d.found_at, found_where=d.found_where or None)
 
 

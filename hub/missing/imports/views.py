@@ -9,7 +9,7 @@ from datetime import date
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
 from hub.errors import Invalid
-from hub.missing import service
+from hub.missing import reading as episode_reading
 from hub.missing.imports import batches as import_batches
 from hub.missing.imports import mapping as import_mapping
 from hub.missing.imports import review as import_review
@@ -178,7 +178,7 @@ def dismiss(item_id: int):
 @requires(may_administer)
 def mapping():
     """A force's own column headings (administrators)."""
-    forces = service.police_forces()
+    forces = episode_reading.police_forces()
     choice = ForceChoiceForm(request.args)
     choice.force.choices = [(0, "Choose a force")] + [(f.id, f.name) for f in forces]
     force_id = choice.force.data if request.args.get("force") else None

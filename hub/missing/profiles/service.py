@@ -18,7 +18,7 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing.profiles import content as pc
 from hub.missing.profiles import photos
-from hub.missing.service import get_episode
+from hub.missing.reading import get_episode
 from hub.models.auth import User
 from hub.models.missing import MissingEpisode, PhilomenaProfile, ProfileRelease
 from hub.models.people import Child
