@@ -150,8 +150,6 @@ def load_or_refuse(user: User | None, model, object_id, *, action: str = READ, o
                    options=()):
     """The object, when the user may see it (`action` READ) or act on it (CHANGE or any other
     action); else the refusal audited and a 404."""
-    if model is Child:
-        return load_child_or_refuse(user, object_id, action=action, options=options)
     rule = RULES[model]
     obj = _load(user, model, object_id, rule, action, options)
     if obj is None:

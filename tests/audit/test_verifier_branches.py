@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, insert, select, text
 
 from hub import db
 from hub.audit import checkpoint, merkle, verification
+from hub.audit import integrator as audit_integrator
 from hub.audit import keys as audit_keys
 from hub.audit import service as audit
 from hub.audit import tree_heads as audit_tree_heads
@@ -21,12 +23,20 @@ from hub.audit.verification import (
     SavedHead,
     Verification,
     _check_counter,
+    _check_listing_index,
     _check_organisation_index,
+    _pair_digest,
     verify_log,
     verify_since,
 )
 from hub.dpo import integrity as dpo_integrity
-from hub.models.audit import AuditEvent, AuditEventOrganisation, AuditVerification, SignedTreeHead
+from hub.models.audit import (
+    AuditEvent,
+    AuditEventChild,
+    AuditEventOrganisation,
+    AuditVerification,
+    SignedTreeHead,
+)
 from hub.models.roles import OrgKind, Role
 from tests.factories import involve, make_child, make_org, make_user, sign_in
 from tests.support.audit_log import disable_triggers, rebuild_tree, record_events, rewrite_entry
@@ -558,3 +568,44 @@ def test_a_row_naming_no_entry_or_a_waiting_one_is_found_by_a_full_check_only(st
     assert _index_check(0, size) == [LACKS.format(1), STRAY.format(2)]
     assert _index_check(staff_acts["seqs"][2], size) == [LACKS.format(1)]
     assert _index_check(1, size) == [LACKS.format(1)]
+
+
+def test_a_head_read_lower_after_the_scan_than_before_is_named_by_its_later_reading(app):
+    """The head moved backwards during the check (rewound by hand): a log that ends where the first
+    reading said is still past the second, and the problem names the second."""
+    rewound = Verification(tree_size=10)
+    assert not _check_counter(rewound, 10, 8)
+    assert rewound.problems == ["the log ends at 10, the head says 8"] and rewound.first_bad_entry == 8
+
+
+def test_the_listing_index_check_compares_only_the_entries_its_scan_covered(app):
+    """Listings sequenced after a check's end (the integrator runs while a check does) are not the
+    check's: their index rows are left out of the comparison, the last covered entry's included."""
+    for i in range(4):
+        with db.unit_of_work():
+            audit.record("read", object_type="child-list", children=[100 + i, 200 + i])
+    audit_integrator.integrate_all()
+    end = db.session().scalar(select(func.max(AuditEvent.seq))) - 1  # the last listing is beyond the check
+    pairs = db.session().execute(select(AuditEventChild.event_id, AuditEventChild.child_id).join(
+        AuditEvent, AuditEvent.id == AuditEventChild.event_id).where(AuditEvent.seq < end)).all()
+    scan = SimpleNamespace(listing_digest=sum(_pair_digest(e, c) for e, c in pairs) % 2**64,
+                           listing_pairs=len(pairs))
+    result = Verification(tree_size=end)
+    _check_listing_index(result, scan)
+    assert result.ok, result.problems
+    short = Verification(tree_size=end)
+    _check_listing_index(short, SimpleNamespace(listing_digest=scan.listing_digest, listing_pairs=len(pairs) - 2))
+    assert short.problems == [f"the index of children shown by listings holds {len(pairs)} entries where the log's "
+                              f"leaves name {len(pairs) - 2}: it was changed"]
+
+
+def test_bad_tree_heads_are_named_from_the_smallest_tree_up(app):
+    """Heads are read in the order of the trees they sign (not the order they were stored), so the
+    problems read from the oldest part of the log up."""
+    record_events(8)
+    root = bytes(32)  # the signatures fail first: the roots are not what is compared here
+    larger = sign_head(8, root, valid=False)
+    smaller = sign_head(4, root, valid=False)  # stored after the larger one
+    problems = [p for p in verify_log(key()).problems if "signature is not valid" in p]
+    assert problems == [f"tree head {smaller.id} (size 4): the signature is not valid",
+                        f"tree head {larger.id} (size 8): the signature is not valid"]

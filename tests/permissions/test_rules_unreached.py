@@ -23,18 +23,24 @@ from hub.models.people import AgencyInvolvement
 from hub.models.roles import Role
 from hub.permissions import (
     audit_person_scope,
+    child_access,
     child_bases,
     command_line_report_scope,
     hub_dpos,
+    load_mace_object,
     load_or_refuse,
     load_profile_child,
+    mace_membership,
     mace_proposable_child_ids,
     organisation_child_ids,
     quality_may_link_download_row,
     report_linkable_groups,
+    report_school_choices,
+    report_scope,
 )
-from hub.permissions.children import organisations_holding
+from hub.permissions.children import organisations_holding, visible_child_ids
 from tests.support.audit_log import last_event
+from tests.support.statements import count_statements
 
 FORCE_ONE_STAFF = {"off1", "dpo_f1", "member", "former", "mace_only"}
 
@@ -190,17 +196,113 @@ def test_an_involvement_holds_its_child_to_the_end_of_its_last_day(world):
 
 
 def test_a_deactivated_user_has_no_basis_on_any_child(world):
-    """A user whose account is switched off keeps their roles and organisation, and reaches no
-    child through them: a listing's bases are empty, as a single record's refusal is."""
-    user, child = world.user("dsl_a"), world.children["roll_a"].id
+    """A user whose account is switched off keeps their roles, organisation and memberships, and
+    reaches nothing through them: no child in a listing, no basis, no group."""
+    user, member, child = world.user("dsl_a"), world.user("member"), world.children["roll_a"].id
     assert child_bases(user, [child]) == {child: "enrolment"}
+    assert mace_membership(member, world.group.id) is not None
     session = db.session()
     nested = session.begin_nested()
     try:
-        user.active = False
+        user.active = member.active = False
         session.flush()
         assert child_bases(user, [child]) == {}
+        assert not set(session.scalars(visible_child_ids(user)))
+        assert mace_membership(member, world.group.id) is None
     finally:
         nested.rollback()
         session.refresh(user)
-    assert user.active
+        session.refresh(member)
+    assert user.active and member.active
+
+
+def test_a_child_asked_for_by_an_id_that_is_none_is_refused_to_those_who_hold_child_1(world):
+    """True is 1 to the database, and "1" becomes 1: neither is a child's id, even for a user who
+    holds the child whose id is 1."""
+    user, child = world.user("dsl_a"), world.children["roll_a"]
+    assert child_access(user, child.id)
+    for wrong in (True, str(child.id)):
+        assert not child_access(user, wrong)
+
+
+def test_a_membership_is_of_one_group_only(world):
+    """A member of one group is nobody on another."""
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        other = MaceGroup(code="OTHER-M", name="Other Group", host_organisation_id=world.orgs["host"].id)
+        session.add(other)
+        session.flush()
+        assert mace_membership(world.user("member"), world.group.id) is not None
+        assert mace_membership(world.user("member"), other.id) is None
+    finally:
+        nested.rollback()
+
+
+@pytest.mark.parametrize("who,schools", [
+    ("dsl_a", {"school_a"}), ("edu", {"edu", "school_a", "school_b"}),
+    ("sw_h", None), ("off1", None), ("analyst", None), ("chair", None)])
+def test_the_reports_filter_offers_a_dsl_their_schools_and_everyone_else_every_school(world, who, schools):
+    """A DSL with no other reporting role chooses among their own schools (the LA education
+    service: the schools of its area); the missing team, the police, the analyst and a MACE chair
+    who is none of these choose among every school."""
+    choices = report_school_choices(world.user(who))
+    names = {name for name, org in world.orgs.items()
+             if choices is not None and org.id in set(db.session().scalars(choices))}
+    assert (names if choices is not None else None) == schools
+
+
+@pytest.mark.parametrize("who", ["hub_dpo", "admin", "dsl_a"])
+def test_a_listing_asks_once_a_request_for_each_child_whatever_the_answer(world, world_app, who):
+    """child_bases keeps every answer for the rest of the request, a role's grant (the hub's DPO,
+    the administrator) and a refusal (a DSL's answer for the children of other schools) included:
+    the same listing again runs no statement and answers the same."""
+    user = world.user(who)
+    ids = [child.id for child in world.children.values()]
+    first = child_bases(user, ids)
+    assert count_statements(world_app, lambda: child_bases(user, ids)) == 0
+    assert child_bases(user, ids) == first
+    assert (len(first) < len(ids)) is (who == "dsl_a")  # the DSL is refused most of them
+
+
+def test_a_refusal_names_what_was_asked_and_how(world):
+    """The refusal's event says which action was refused (a read unless the caller says otherwise;
+    a change as a change), and an id that is no object's id (True, which the database would read as
+    1) names no child."""
+    analyst, outsider = world.user("analyst"), world.user("dsl_b")
+    with pytest.raises(NotFound):
+        load_mace_object(outsider, MaceGroup, world.group.id)
+    refused = last_event(outsider.id)
+    assert (refused.outcome, refused.action, refused.object_type) == ("refused", "read", "mace-group")
+    notification = db.session().scalar(select(Notification.id).order_by(Notification.id).limit(1))
+    with pytest.raises(NotFound):
+        load_or_refuse(analyst, Notification, notification, action="update")
+    assert (last_event(analyst.id).action, last_event(analyst.id).object_id) == ("update", str(notification))
+    with pytest.raises(NotFound):
+        load_or_refuse(analyst, Notification, True)
+    assert (last_event(analyst.id).action, last_event(analyst.id).child_id) == ("read", None)
+
+
+def test_the_la_education_services_school_figures_are_its_schools_pupils(world):
+    """A notification the authority's education team was sent (a school with no key adult) counts
+    in its figures when the child is on the roll of a school of its area; the team's schools are
+    its own, not every school's."""
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        edu = world.user("edu")
+        told = Notification(episode_id=world.episodes["episode"].id, organisation_id=world.orgs["edu"].id,
+                            user_id=edu.id, kind=next(iter(NotificationKind)), reason=RecipientReason.la_contact,
+                            group_key="la-contact", deadline_at=utcnow())
+        session.add(told)
+        session.flush()
+        counted = select(Notification.id).join(MissingEpisode, MissingEpisode.id == Notification.episode_id)
+        # The episode's child on school A's roll (in the area), then on school C's (outside it).
+        session.execute(update(MissingEpisode).where(MissingEpisode.id == world.episodes["episode"].id)
+                        .values(child_id=world.children["roll_a"].id))
+        assert told.id in set(session.scalars(counted.where(report_scope(edu).school_notifications)))
+        session.execute(update(MissingEpisode).where(MissingEpisode.id == world.episodes["episode"].id)
+                        .values(child_id=world.children["roll_c"].id))
+        assert told.id not in set(session.scalars(counted.where(report_scope(edu).school_notifications)))
+    finally:
+        nested.rollback()

@@ -120,6 +120,8 @@ def test_a_former_pupils_notifications_leave_the_schools_figures(picture):
                   .values(end_date=date(2026, 11, 30)))
     assert _school_figure(picture, "dsl_1")["Sent"] == 0
     assert _school_figure(picture, "deputy_1")["Sent"] == 0
+    enrol(picture.children["c1"], picture.orgs["S2"], start=date(2026, 12, 1))  # on another school's roll now
+    assert _school_figure(picture, "dsl_1")["Sent"] == 0
 
 
 def test_a_schools_replies_to_the_police_are_counted(picture):
