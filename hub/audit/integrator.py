@@ -12,12 +12,7 @@ from hub import db
 from hub.audit import merkle
 from hub.audit.merkle import leaf_hash
 from hub.audit.service import LEAF_FIELDS, _leaf_of, _nodes
-from hub.models.audit import (
-    AuditEvent,
-    AuditEventOrganisation,
-    AuditHead,
-    AuditNode,
-)
+from hub.models.audit import AuditEvent, AuditEventOrganisation, AuditHead, AuditNode
 
 # --- the integrator -----------------------------------------------------------------------------
 # As transparency logs do it (Trillian, Tessera): entries are written by many, sequenced by one

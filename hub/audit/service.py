@@ -23,11 +23,7 @@ from sqlalchemy import and_, any_, func, insert, or_, select, union_all
 from hub import db
 from hub.audit import merkle
 from hub.audit.context import current_origin
-from hub.models.audit import (
-    AuditEvent,
-    AuditEventChild,
-    AuditNode,
-)
+from hub.models.audit import AuditEvent, AuditEventChild, AuditNode
 
 DONE = "done"
 

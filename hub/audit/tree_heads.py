@@ -13,13 +13,7 @@ from hub.audit import checkpoint, merkle
 from hub.audit.integrator import _lock_head, integrate_all
 from hub.audit.keys import signing_key, trusted_keys
 from hub.audit.service import Anchor, _nodes, proof_problem, record
-from hub.models.audit import (
-    AuditEvent,
-    AuditHead,
-    AuditVerification,
-    Cosignature,
-    SignedTreeHead,
-)
+from hub.models.audit import AuditEvent, AuditHead, AuditVerification, Cosignature, SignedTreeHead
 
 # --- tree heads and proofs ----------------------------------------------------------------------
 

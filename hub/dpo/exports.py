@@ -9,19 +9,14 @@ from hub.audit import service as audit
 from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.export import build_export
 from hub.db import unit_of_work
-from hub.dpo.flags import _child_names
 from hub.dpo.integrity import _integrate_for_check
-from hub.dpo.scope import _require, _scoped
+from hub.dpo.scope import _child_names, _require, _scoped
 from hub.dpo.search import EventFilter, _names
 from hub.errors import Invalid
 from hub.exports import write_xlsx
-from hub.models.audit import (
-    AuditEvent,
-)
+from hub.models.audit import AuditEvent
 from hub.models.auth import User
-from hub.permissions import (
-    is_hub_dpo,
-)
+from hub.permissions import is_hub_dpo
 
 # --- exports ------------------------------------------------------------------------------------
 

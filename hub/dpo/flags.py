@@ -15,20 +15,12 @@ from hub.audit import service as audit
 from hub.crypto import blind_index, name_tokens
 from hub.db import unit_of_work, utcnow
 from hub.dpo.integrity import _integrate_for_check
-from hub.dpo.scope import _require
+from hub.dpo.scope import _child_names, _require
 from hub.errors import Invalid, NotFound
-from hub.models.audit import (
-    AuditEvent,
-    AuditFlag,
-    AuditFlagEvent,
-    AuditFlagScan,
-)
+from hub.models.audit import AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan
 from hub.models.auth import Organisation, User
-from hub.models.people import Child, ChildNameToken
-from hub.permissions import (
-    audit_flag_scope,
-    visible_child_ids,
-)
+from hub.models.people import ChildNameToken
+from hub.permissions import audit_flag_scope
 
 FLAG_SCAN_WINDOW = timedelta(days=7)
 
@@ -232,15 +224,6 @@ def _children_behind(flag_ids: list[int]) -> tuple[dict[int, list[int]], dict[in
         children[flag_id].append(child_id)
         counts[flag_id] = total
     return children, counts
-
-
-def _child_names(actor: User, child_ids: set[int]) -> dict[int, str]:
-    """Names of the children the DPO may see (every child for the hub's DPO, the children their
-    organisation holds for an organisation's DPO): the list rule of children."""
-    if not child_ids:
-        return {}
-    query = select(Child).where(Child.id.in_(child_ids), Child.id.in_(visible_child_ids(actor)))
-    return {c.id: c.full_name for c in db.session().scalars(query)}
 
 
 def close_flags(actor: User, flag_ids: list[int], note: str) -> list[AuditFlag]:

@@ -20,16 +20,9 @@ from hub.audit.verification import SavedHead, Verification, verify_log, verify_s
 from hub.db import unit_of_work, utcnow
 from hub.dpo.scope import _require
 from hub.errors import Invalid, NotFound
-from hub.models.audit import (
-    AuditAlarm,
-    AuditVerification,
-    Cosignature,
-    WitnessState,
-)
+from hub.models.audit import AuditAlarm, AuditVerification, Cosignature, WitnessState
 from hub.models.auth import User
-from hub.permissions import (
-    may_check_audit_integrity,
-)
+from hub.permissions import may_check_audit_integrity
 
 # --- integrity ---------------------------------------------------------------------------------
 

@@ -8,21 +8,16 @@ integrity panel only. Every search, export and flag review is itself audited.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_
+from sqlalchemy import Select, and_, select
 
 from hub import db
 from hub.audit import service as audit
 from hub.db import unit_of_work
 from hub.errors import Forbidden
-from hub.models.audit import (
-    AuditEvent,
-    AuditEventOrganisation,
-)
+from hub.models.audit import AuditEvent, AuditEventOrganisation
 from hub.models.auth import User
-from hub.permissions import (
-    audit_event_scope,
-    may_review_audit_log,
-)
+from hub.models.people import Child
+from hub.permissions import audit_event_scope, may_review_audit_log, visible_child_ids
 
 PAGE_SIZE = 50
 
@@ -107,3 +102,12 @@ def _waiting_in_scope(actor: User, waiting: Select, limit: int) -> list[AuditEve
             break
         statement = waiting.where(chunk[-1].id > NEWEST)
     return found[:limit]
+
+
+def _child_names(actor: User, child_ids: set[int]) -> dict[int, str]:
+    """Names of the children the DPO may see (every child for the hub's DPO, the children their
+    organisation holds for an organisation's DPO): the list rule of children."""
+    if not child_ids:
+        return {}
+    query = select(Child).where(Child.id.in_(child_ids), Child.id.in_(visible_child_ids(actor)))
+    return {c.id: c.full_name for c in db.session().scalars(query)}

@@ -12,19 +12,13 @@ from sqlalchemy import Select, func, or_, select
 from hub import db
 from hub.audit import service as audit
 from hub.db import unit_of_work
-from hub.dpo.flags import _child_names
-from hub.dpo.scope import PAGE_SIZE, _newest_events, _require
+from hub.dpo.scope import PAGE_SIZE, _child_names, _newest_events, _require
 from hub.errors import Invalid
-from hub.models.audit import (
-    AuditEvent,
-)
+from hub.models.audit import AuditEvent
 from hub.models.auth import Organisation, User
 from hub.models.people import Child
 from hub.people.service import ChildSearch, search_clauses
-from hub.permissions import (
-    audit_person_scope,
-    visible_child_ids,
-)
+from hub.permissions import audit_person_scope, visible_child_ids
 
 # --- search -------------------------------------------------------------------------------------
 

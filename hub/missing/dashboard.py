@@ -13,16 +13,11 @@ from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.missing import deadlines
 from hub.models.auth import User
-from hub.models.missing import (
-    MissingEpisode,
-)
+from hub.models.missing import MissingEpisode
 from hub.models.people import Child
 from hub.notifications import counts as notification_counts
 from hub.notifications.counts import EpisodeTold, Told
-from hub.permissions import (
-    episode_visible,
-    may_read_episodes,
-)
+from hub.permissions import episode_visible, may_read_episodes
 
 # --- the missing team's list -----------------------------------------------------------------------
 

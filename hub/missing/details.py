@@ -11,19 +11,10 @@ from hub import db
 from hub.errors import Invalid
 from hub.missing import rules
 from hub.models.auth import Organisation, User
-from hub.models.missing import (
-    Classification,
-    MissingEpisode,
-    MissingFrom,
-    RiskGrade,
-)
+from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.roles import OrgKind
 from hub.models.sharing import ShareRecord
-from hub.permissions import (
-    child_access,
-    may_record_episodes,
-    refuse,
-)
+from hub.permissions import child_access, may_record_episodes, refuse
 
 #: An episode's start may be at most this far in the future (clock skew of agency systems).
 CLOCK_SKEW = timedelta(minutes=5)

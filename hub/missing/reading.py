@@ -12,16 +12,10 @@ from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.missing import rules
 from hub.models.auth import Organisation, User
-from hub.models.missing import (
-    MissingEpisode,
-)
+from hub.models.missing import MissingEpisode
 from hub.models.people import Child
 from hub.models.roles import OrgKind
-from hub.permissions import (
-    child_access,
-    load_or_refuse,
-    may_read_episodes,
-)
+from hub.permissions import child_access, load_or_refuse, may_read_episodes
 
 # --- reading ------------------------------------------------------------------------------------
 

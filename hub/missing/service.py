@@ -27,12 +27,7 @@ from hub.missing import deadlines, rules
 from hub.missing.details import EpisodeChanges, EpisodeDetails, _check_changes, _check_details, _may_record, _police_org
 from hub.missing.reading import _episode_for
 from hub.models.auth import User
-from hub.models.missing import (
-    EpisodeSource,
-    MissingEpisode,
-    RiskGrade,
-    RiskGradeChange,
-)
+from hub.models.missing import EpisodeSource, MissingEpisode, RiskGrade, RiskGradeChange
 from hub.models.people import Child, IdentifierKind
 from hub.notifications import issuing
 from hub.people import service as people

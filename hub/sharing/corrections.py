@@ -10,9 +10,7 @@ from hub.audit import service as audit
 from hub.db import unit_of_work
 from hub.errors import Invalid
 from hub.models.auth import User
-from hub.models.sharing import (
-    ShareRecord,
-)
+from hub.models.sharing import ShareRecord
 from hub.sharing.reading import _sent_by, get_share, visible_to
 from hub.sharing.service import ShareDraft, _legal_basis_text, create_share
 

@@ -9,15 +9,8 @@ from hub.audit import service as audit
 from hub.db import unit_of_work
 from hub.errors import Invalid
 from hub.models.auth import User
-from hub.models.sharing import (
-    ShareRecipient,
-    ShareRecord,
-)
-from hub.permissions import (
-    child_access,
-    may_share,
-    refuse,
-)
+from hub.models.sharing import ShareRecipient, ShareRecord
+from hub.permissions import child_access, may_share, refuse
 from hub.retention import scheduling as retention
 from hub.sharing.service import ShareDraft, _check_recipients, _grant_access
 

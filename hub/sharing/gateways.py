@@ -14,12 +14,8 @@ from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.models.auth import User
-from hub.models.sharing import (
-    LocalGateway,
-)
-from hub.permissions import (
-    may_administer,
-)
+from hub.models.sharing import LocalGateway
+from hub.permissions import may_administer
 from hub.sharing import legal_bases
 
 LONDON = ZoneInfo("Europe/London")

@@ -13,9 +13,7 @@ from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.models.auth import User
 from hub.models.people import Child
-from hub.models.sharing import (
-    ShareRecord,
-)
+from hub.models.sharing import ShareRecord
 from hub.permissions import (
     CHANGE,
     child_access,

@@ -10,10 +10,7 @@ from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.models.auth import User
-from hub.models.sharing import (
-    RecipientStatus,
-    ShareAccess,
-)
+from hub.models.sharing import RecipientStatus, ShareAccess
 from hub.sharing.reading import _sent_by, get_share
 
 

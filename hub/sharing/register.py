@@ -17,20 +17,8 @@ from hub.errors import Invalid
 from hub.exports import write_xlsx
 from hub.models.auth import User
 from hub.models.mace import MaceGroup
-from hub.models.sharing import (
-    Category,
-    ConsentPosition,
-    RecipientStatus,
-    ShareAccess,
-    ShareRecipient,
-    ShareRecord,
-)
-from hub.permissions import (
-    current_member_groups,
-    share_fact_only,
-    share_register_row,
-    share_visible,
-)
+from hub.models.sharing import Category, ConsentPosition, RecipientStatus, ShareAccess, ShareRecipient, ShareRecord
+from hub.permissions import current_member_groups, share_fact_only, share_register_row, share_visible
 from hub.sharing import legal_bases
 from hub.sharing.gateways import gateways
 from hub.sharing.reading import _child_name, children_named

@@ -35,25 +35,12 @@ from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden
 from hub.missing.imports.claims import LEASE, _Claim, _ClaimLost, claim_batch
-from hub.missing.imports.download import (
-    Limits,
-    UnreadableFile,
-    check_archive,
-    read_download,
-)
+from hub.missing.imports.download import Limits, UnreadableFile, check_archive, read_download
 from hub.missing.imports.mapping import _stored_mapping
 from hub.missing.imports.rows import _apply_chunk, _Run, _summary_json
 from hub.models.auth import User
-from hub.models.missing import (
-    ImportBatch,
-    ImportFile,
-    ImportStatus,
-)
-from hub.permissions import (
-    load_or_refuse,
-    may_import,
-    visible_clause,
-)
+from hub.models.missing import ImportBatch, ImportFile, ImportStatus
+from hub.permissions import load_or_refuse, may_import, visible_clause
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,7 @@ from sqlalchemy import and_, or_, select, update
 
 from hub import db
 from hub.db import unit_of_work, utcnow
-from hub.models.missing import (
-    ImportBatch,
-    ImportStatus,
-)
+from hub.models.missing import ImportBatch, ImportStatus
 
 # --- importing in the background -------------------------------------------------------------------
 

@@ -12,20 +12,11 @@ from hub import db
 from hub.audit import service as audit
 from hub.db import unit_of_work
 from hub.errors import Invalid, NotFound
-from hub.missing.imports.download import (
-    COLUMN_BY_FIELD,
-    check_mapping,
-    headings_for,
-    template_bytes,
-)
+from hub.missing.imports.download import COLUMN_BY_FIELD, check_mapping, headings_for, template_bytes
 from hub.models.auth import Organisation, User
-from hub.models.missing import (
-    ColumnMapping,
-)
+from hub.models.missing import ColumnMapping
 from hub.models.roles import OrgKind
-from hub.permissions import (
-    may_administer,
-)
+from hub.permissions import may_administer
 
 # --- a force's column headings --------------------------------------------------------------------------
 

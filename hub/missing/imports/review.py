@@ -15,29 +15,14 @@ from hub.crypto import normalise_identifier
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import service
-from hub.missing.imports.download import (
-    COLUMN_BY_FIELD,
-    ParsedRow,
-)
+from hub.missing.imports.download import COLUMN_BY_FIELD, ParsedRow
 from hub.models.audit import AuditEvent
 from hub.models.auth import Organisation, User
-from hub.models.missing import (
-    EpisodeSource,
-    ImportReviewItem,
-    MissingEpisode,
-    ReviewStatus,
-)
+from hub.models.missing import EpisodeSource, ImportReviewItem, MissingEpisode, ReviewStatus
 from hub.models.people import Child, Gender, IdentifierKind
 from hub.notifications.routing import current_school
 from hub.people import service as people
-from hub.permissions import (
-    child_bases,
-    load_or_refuse,
-    may_administer,
-    may_import_downloads,
-    refuse,
-    visible_clause,
-)
+from hub.permissions import child_bases, load_or_refuse, may_administer, may_import_downloads, refuse, visible_clause
 
 DISMISS_REASONS = {
     "not_a_child": "Not a child: the person is 18 or over",

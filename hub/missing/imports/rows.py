@@ -36,20 +36,10 @@ from hub.errors import Invalid
 from hub.missing import details as missing_details
 from hub.missing import service
 from hub.missing.imports.claims import _Claim, _renew
-from hub.missing.imports.download import (
-    NEW_REPORT_NEEDS_CHILD,
-    ParsedRow,
-    RowError,
-)
+from hub.missing.imports.download import NEW_REPORT_NEEDS_CHILD, ParsedRow, RowError
 from hub.missing.imports.review import _reason, _resolve
 from hub.models.auth import User
-from hub.models.missing import (
-    EpisodeSource,
-    ImportBatch,
-    ImportReviewItem,
-    MissingEpisode,
-    ReviewStatus,
-)
+from hub.models.missing import EpisodeSource, ImportBatch, ImportReviewItem, MissingEpisode, ReviewStatus
 from hub.models.people import Child, ChildIdentifier, IdentifierKind
 
 log = logging.getLogger(__name__)
