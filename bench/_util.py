@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from bench.audit_log import _environment
 from hub import db
 from hub.audit import service as audit
-from hub.auth import service as auth_service
+from hub.auth import second_factor as auth_second_factor
 from hub.models.auth import User
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +196,7 @@ def give_totp(user_ids: list[int]) -> dict[int, str]:
     secrets_ = {}
     with db.unit_of_work() as s:
         for user in s.query(User).filter(User.id.in_(user_ids)):
-            secrets_[user.id] = user.totp_secret = auth_service.new_totp_secret()
+            secrets_[user.id] = user.totp_secret = auth_second_factor.new_totp_secret()
             user.totp_confirmed_at = db.utcnow()
     return secrets_
 

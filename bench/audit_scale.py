@@ -17,7 +17,7 @@ verification on a 10,000,000-event log, each against a baseline measured in the 
    check (AuditVerification: done, ok, full, tree_size N, the computed root) is recorded, as if the
    log had been verified; a signed tree head is made over it (its root, read back from the stored
    nodes, must equal the computed one).
-2. The organisation DPO's unfiltered search (`dpo.search(actor, EventFilter())`: first page, the
+2. The organisation DPO's unfiltered search (`dpo_search.search(actor, EventFilter())`: first page, the
    next older page by keyset, and a deep page half way down the log) and "who has seen this child"
    (filtered by a child the organisation holds), p95 over --runs runs (nearest rank), alternated
    with the hub DPO's same search as the baseline. Goal: p95 < 100 ms at 10M events. For the
@@ -25,7 +25,7 @@ verification on a 10,000,000-event log, each against a baseline measured in the 
    authority's DPOs.
 3. 10,000 new events through the real write path (`audit.record` / `record_many`, one unit of work
    each, 2% of them listings), integrated (`integrate_all`: entries/s against hashlib over the same
-   leaves), then `dpo.run_verification("incremental")` (goal < 2 s for 10,000 new on a 10M log)
+   leaves), then `dpo_integrity.run_verification("incremental")` (goal < 2 s for 10,000 new on a 10M log)
    against hashlib over the same leaves; then `verify_since` from the same verified tree again, a
    few times, alternated with the hashlib baseline.
 
@@ -62,12 +62,17 @@ from sqlalchemy.engine import make_url
 from bench import audit_log
 from bench._databases import is_postgres, throwaway_postgres
 from hub import db
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
 from hub.audit import merkle
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.verification import verify_log, verify_since
 from hub.crypto import blind_index
 from hub.db import utcnow
-from hub.dpo import service as dpo
+from hub.dpo import integrity as dpo_integrity
+from hub.dpo import scope as dpo_scope
+from hub.dpo import search as dpo_search
 from hub.models.audit import AuditEvent, AuditEventChild, AuditNode, AuditVerification
 from hub.models.auth import Organisation, User, UserRole
 from hub.models.people import AgencyInvolvement, Child, Enrolment, Gender
@@ -488,7 +493,7 @@ def record_verified(total: int, root: bytes) -> None:
     with db.unit_of_work() as s:
         s.add(AuditVerification(kind="full", status="done", ok=True, tree_size=total, root_hash=root,
                                 checked=total, total=total, finished_at=utcnow(), heads_checked=0))
-    head = audit.sign_tree_head()  # reads the root back from the stored nodes
+    head = audit_tree_heads.sign_tree_head()  # reads the root back from the stored nodes
     assert head.tree_size == total and head.root_hash == root, \
         f"the stored tree does not give the computed root ({head.tree_size} vs {total})"
     db.session.remove()
@@ -500,7 +505,7 @@ def _search_once(user_id: int, filters, before: int | None):
     actor = db.session().get(User, user_id)
     _ = actor.roles  # loaded before the clock starts (the session check has them on a page)
     start = time.perf_counter()
-    page = dpo.search(actor, filters, before=before)
+    page = dpo_search.search(actor, filters, before=before)
     elapsed = (time.perf_counter() - start) * 1000
     shown, next_before = len(page.events), page.next_before
     db.session.remove()
@@ -511,7 +516,7 @@ def _integrate() -> None:
     """What the delivery worker's integrator does every second, here between two timed searches
     (each search records an event): no entry waits past the alarm, and no thread of this process
     competes with the timed search for the interpreter."""
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     db.session.remove()
 
 
@@ -544,10 +549,10 @@ def measure_pair(label: str, org_user: int, hub_user: int, filters_factory, befo
 
 
 def search_query(user_id: int, filters, before: int | None):
-    """The SELECTs dpo.search runs (the same builder), for EXPLAIN: for an organisation's DPO, the
+    """The SELECTs dpo_search.search runs (the same builder), for EXPLAIN: for an organisation's DPO, the
     entries waiting to be sequenced, then their organisation's rows of the scope index."""
     actor = db.session().get(User, user_id)
-    return dpo._newest_queries(actor, filters.apply(select(AuditEvent)), before, dpo.PAGE_SIZE + 1)
+    return dpo_scope._newest_queries(actor, filters.apply(select(AuditEvent)), before, dpo_scope.PAGE_SIZE + 1)
 
 
 def explain(query) -> str:
@@ -573,11 +578,11 @@ def bench_search(people: dict, total: int, runs: int, always_explain: bool) -> l
         org_user = people["dpos"][key]
         held = people["held"][people["orgs"][key]]
         child = held[rng.randrange(len(held))]
-        _, _, second = _search_once(org_user, dpo.EventFilter(), None)
-        cases = [("first page", lambda: dpo.EventFilter(), None),
-                 ("next older page (keyset)", lambda: dpo.EventFilter(), second),
-                 ("a page half way down the log", lambda: dpo.EventFilter(), total // 2),
-                 (f"who has seen child {child}", lambda c=child: dpo.EventFilter(child_id=c), None)]
+        _, _, second = _search_once(org_user, dpo_search.EventFilter(), None)
+        cases = [("first page", lambda: dpo_search.EventFilter(), None),
+                 ("next older page (keyset)", lambda: dpo_search.EventFilter(), second),
+                 ("a page half way down the log", lambda: dpo_search.EventFilter(), total // 2),
+                 (f"who has seen child {child}", lambda c=child: dpo_search.EventFilter(child_id=c), None)]
         print(f"{name}, unfiltered search and by child, at {total:,} events:", flush=True)
         for label, factory, before in cases:
             # The goal's case (the school) gets the full count of runs; the larger scopes fewer.
@@ -634,7 +639,7 @@ def _hash_all(leaves: list[bytes]) -> float:
 
 
 def _last_verified():
-    row = dpo._last_verified()
+    row = dpo_integrity._last_verified()
     size, root = row.tree_size, row.root_hash
     db.session.remove()
     return size, root
@@ -645,7 +650,7 @@ def bench_incremental(people: dict, new: int, repeats: int, always_explain: bool
     # The searches above left their own events pending: check them first, so the measured run
     # starts from a verified tree and covers the new events (and little else).
     start = time.perf_counter()
-    warm = dpo.run_verification("incremental")
+    warm = dpo_integrity.run_verification("incremental")
     out["warmup_s"] = time.perf_counter() - start
     assert warm.ok, warm.problems
     print(f"(incremental check of the {warm.tree_size - warm.start:,} entries the searches wrote: "
@@ -655,9 +660,9 @@ def bench_incremental(people: dict, new: int, repeats: int, always_explain: bool
     writing = write_new_events(people, new)
     print(f"wrote {new:,} events through audit.record, one unit of work each: {writing:.1f} s "
           f"({new / writing:.0f}/s)", flush=True)
-    size0 = audit.tree_size()
+    size0 = audit_tree_heads.tree_size()
     start = time.perf_counter()
-    integrated = audit.integrate_all()
+    integrated = audit_integrator.integrate_all()
     integrating = time.perf_counter() - start
     db.session.remove()
     leaves = _leaves_from(size0)
@@ -671,7 +676,7 @@ def bench_incremental(people: dict, new: int, repeats: int, always_explain: bool
     size, root = _last_verified()
     leaves = _leaves_from(size)
     start = time.perf_counter()
-    result = dpo.run_verification("incremental")
+    result = dpo_integrity.run_verification("incremental")
     seconds = time.perf_counter() - start
     assert result.ok, result.problems
     checked = result.tree_size - result.start
@@ -685,7 +690,7 @@ def bench_incremental(people: dict, new: int, repeats: int, always_explain: bool
     db.session.remove()
 
     # The check itself again from the same verified tree, alternated with the baseline.
-    key = audit.signing_key().public_key()
+    key = audit_keys.signing_key().public_key()
     again, base = [], []
     profile = cProfile.Profile()
     for n in range(repeats):
@@ -715,7 +720,7 @@ def bench_incremental(people: dict, new: int, repeats: int, always_explain: bool
 
 def _explain_verification(size: int) -> None:
     """The plans of the incremental check's own queries (the listing index, the stored nodes)."""
-    end = audit.tree_size()
+    end = audit_tree_heads.tree_size()
     listing = (select(AuditEventChild.event_id, AuditEventChild.child_id)
                .join(AuditEvent, AuditEvent.id == AuditEventChild.event_id)
                .where(AuditEvent.seq >= size, AuditEvent.seq < end))
@@ -765,7 +770,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["build_s"] = build
         if args.check_load:
             start = time.perf_counter()
-            check = verify_log(audit.signing_key().public_key(), fast=True)
+            check = verify_log(audit_keys.signing_key().public_key(), fast=True)
             assert check.ok, check.problems[:5]
             print(f"(full fast verification of the loaded log: ok, {time.perf_counter() - start:.0f} s)", flush=True)
         _check_disk()

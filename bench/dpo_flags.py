@@ -25,7 +25,7 @@ from bench.world import signed_in_client
 from hub import db
 from hub.admin import service as admin
 from hub.audit import service as audit
-from hub.auth import service as auth_service
+from hub.auth import second_factor as auth_second_factor
 from hub.models.audit import AuditFlag, AuditFlagEvent
 from hub.models.auth import User
 from hub.models.people import Enrolment, Gender
@@ -59,7 +59,7 @@ def _setup(total_flags: int) -> dict:
     for name, org in (("hub_dpo", host), ("school_dpo", schools[0])):
         user = admin.create_user(None, admin.UserDetails(f"{name}@bench.example.test", f"Bench {name}", org.id,
                                                          {Role.dpo}, password=PASSWORD))
-        secret = auth_service.new_totp_secret()
+        secret = auth_second_factor.new_totp_secret()
         with db.unit_of_work():
             row = db.session().get(User, user.id)
             row.totp_secret, row.totp_confirmed_at = secret, db.utcnow()

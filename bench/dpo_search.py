@@ -35,9 +35,10 @@ from sqlalchemy import select, update
 from bench import audit_scale
 from bench._util import PASSWORD, give_totp, percentile, serve, sign_in, stop
 from hub import db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.auth.service import hash_password
-from hub.dpo import service as dpo
+from hub.dpo import scope as dpo_scope
+from hub.dpo import search as dpo_search
 from hub.models.audit import AuditEvent, AuditEventOrganisation
 from hub.models.auth import User
 from hub.permissions.dpo import event_organisations
@@ -72,7 +73,7 @@ def check_index_sample(total: int, sample: int = 3000) -> int:
 
 
 def _integrate() -> None:
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     db.session.remove()
 
 
@@ -102,7 +103,7 @@ def measure(org_session, hub_session, url: str, requests_: int) -> dict:
 
 
 def queries_alone(org_user: int, hub_user: int, filters, before: int | None, runs: int) -> dict:
-    """The page's event queries alone (dpo._newest_events: for an organisation's DPO the waiting
+    """The page's event queries alone (hub.dpo.scope._newest_events: for an organisation's DPO the waiting
     entries and their rows of the scope index), without the page's audit event and its commit;
     alternated with the hub DPO's, one session each."""
     times: dict[int, list[float]] = {org_user: [], hub_user: []}
@@ -111,7 +112,7 @@ def queries_alone(org_user: int, hub_user: int, filters, before: int | None, run
             actor = db.session().get(User, user_id)
             _ = actor.roles  # loaded before the clock starts, as a request's sign-in check does
             start = time.perf_counter()
-            dpo._newest_events(actor, filters().apply(select(AuditEvent)), before, dpo.PAGE_SIZE + 1)
+            dpo_scope._newest_events(actor, filters().apply(select(AuditEvent)), before, dpo_scope.PAGE_SIZE + 1)
             if n >= 3:
                 times[user_id].append((time.perf_counter() - start) * 1000)
             db.session.remove()
@@ -168,12 +169,13 @@ def main(argv: list[str] | None = None) -> dict:
                           f"{r['shown']} shown; baseline hub DPO p95 {r['hub_p95']:.0f} ms (median "
                           f"{r['hub_median']:.0f}); goal < {GOAL_MS:.0f} ms: "
                           f"{'met' if r['org_p95'] < GOAL_MS else 'SHORT'}", flush=True)
-                # The search itself, in process (dpo.search: the page's queries and its audit event).
-                for label, filters, before in (("first page", dpo.EventFilter, None),
-                                               ("next older page", dpo.EventFilter, second),
-                                               ("a page half way down the log", dpo.EventFilter, args.events // 2),
+                # The search itself, in process (dpo_search.search: the page's queries and its audit event).
+                for label, filters, before in (("first page", dpo_search.EventFilter, None),
+                                               ("next older page", dpo_search.EventFilter, second),
+                                               ("a page half way down the log", dpo_search.EventFilter,
+                                                args.events // 2),
                                                ("who has seen a child it holds",
-                                                lambda c=child: dpo.EventFilter(child_id=c), None)):
+                                                lambda c=child: dpo_search.EventFilter(child_id=c), None)):
                     r = audit_scale.measure_pair(f"{label}, dpo.search in process", dpos[key], dpos["hub"], filters,
                                                  before, args.requests, budget_s=30)
                     results["in_process"] = results.get("in_process", []) + [r | {"who": key}]
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _explain(people: dict, total: int) -> None:
     for key, name in KINDS:
-        query = audit_scale.search_query(people["dpos"][key], dpo.EventFilter(), total // 2)
+        query = audit_scale.search_query(people["dpos"][key], dpo_search.EventFilter(), total // 2)
         print(f"\n-- query plans: {name} DPO, a page half way down the log\n{audit_scale.explain(query)}", flush=True)
 
 

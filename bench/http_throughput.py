@@ -26,7 +26,7 @@ from bench._util import signed_in_session as _signed_in_session  # noqa: F401 - 
 from bench.audit_log import _app, _environment
 from hub import db
 from hub.admin import service as admin
-from hub.auth import service as auth_service
+from hub.auth import second_factor as auth_second_factor
 from hub.models.auth import User
 from hub.models.roles import OrgKind, Role
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                                            "999999"))
         admin.create_user(None, admin.UserDetails("dsl@bench.example.test", "Bench DSL", school.id, {Role.dsl},
                                                   password="bench password 123"))
-        secret = auth_service.new_totp_secret()
+        secret = auth_second_factor.new_totp_secret()
         with db.unit_of_work():
             user = db.session().scalar(select(User))
             user.totp_secret, user.totp_confirmed_at = secret, db.utcnow()

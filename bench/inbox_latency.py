@@ -32,7 +32,7 @@ from bench.audit_log import _app
 from bench.notifications import _record
 from hub import db
 from hub.admin import service as admin
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.models.people import AgencyInvolvement, Child, Enrolment
 from hub.models.roles import OrgKind, Role
 
@@ -85,7 +85,7 @@ def _setup(episodes: int, backlog: int):
     for n in range(backlog):  # the inbox already holds some notifications
         _record(officer, ids[episodes + n], 100_000 + n)
     secret = _util.give_totp([dsl.id])[dsl.id]
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     db.session.remove()
     return app, officer, ids[:episodes], (dsl.email, secret)
 

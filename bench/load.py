@@ -48,6 +48,7 @@ from bench.missing_import import _download
 from bench.page_throughput import _shares
 from hub import db
 from hub.admin import service as admin
+from hub.audit import integrator as audit_integrator
 from hub.audit import service as audit
 from hub.crypto import blind_index, dob_index, normalise_identifier
 from hub.missing.imports.download import COLUMNS
@@ -114,7 +115,7 @@ def _setup(users: int, rows: int) -> dict:
         _shares(la.id, schools[n], sw.id, 0, [rng.choice(ids[n::SCHOOLS]) for _ in range(60)], n)
     _shares(police.id, la.id, pc.id, 0, [rng.choice(ids[:2000]) for _ in range(500)], 99)
     secrets_ = _util.give_totp([u.id for _, u in load_users])
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     db.session.remove()
     visible = {"dsl": lambda u: ids[schools.index(u.organisation_id)::SCHOOLS], "social_worker": lambda u: ids,
                "police_officer": lambda u: ids[:2000], "dpo": lambda u: ids}

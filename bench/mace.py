@@ -29,7 +29,7 @@ from bench.http_throughput import _serve, _signed_in_session
 from bench.world import signed_in_client
 from hub import db
 from hub.admin import service as admin
-from hub.auth import service as auth_service
+from hub.auth import second_factor as auth_second_factor
 from hub.models.mace import (
     ActionStatus,
     Attendance,
@@ -233,7 +233,7 @@ def _setup(folder: Path, scale: float):
                                                            orgs["health"].id, {Role.health_practitioner},
                                                            password=PASSWORD)),
     }
-    secret, secret2 = auth_service.new_totp_secret(), auth_service.new_totp_secret()
+    secret, secret2 = auth_second_factor.new_totp_secret(), auth_second_factor.new_totp_secret()
     with db.unit_of_work():
         users["chair"].totp_secret, users["chair"].totp_confirmed_at = secret, db.utcnow()
         users["chair2"].totp_secret, users["chair2"].totp_confirmed_at = secret2, db.utcnow()

@@ -37,11 +37,12 @@ from bench import _util
 from bench.audit_log import _app
 from hub import db
 from hub.admin import service as admin
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.crypto import dob_index
 from hub.missing import deadlines, rules
+from hub.missing import details as missing_details
 from hub.missing import service as missing
-from hub.missing.service import RECENTLY_FOUND
+from hub.missing.dashboard import RECENTLY_FOUND
 from hub.models.auth import User
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.people import AgencyInvolvement, Child, Enrolment, Gender
@@ -49,7 +50,7 @@ from hub.models.roles import OrgKind, Role
 from hub.permissions import episode_visible
 
 CHILDREN = 200
-PAGE = 200  # the missing list's length (hub.missing.service.dashboard)
+PAGE = 200  # the missing list's length (hub.missing.dashboard.dashboard)
 PAGES = ("home", "children list", "missing list", "child's page")
 
 
@@ -81,11 +82,11 @@ def _setup() -> dict:
                                                    started_on=date(2025, 1, 1)) for c in ids])
     now = db.utcnow()
     # The small world: one open episode, of a looked-after child, the IRO not told within the day.
-    missing.record_episode(officer, ids[0], missing.EpisodeDetails(
+    missing.record_episode(officer, ids[0], missing_details.EpisodeDetails(
         police_reference="MENU/ONE", reported_start=now - timedelta(hours=30), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
     secrets_ = _util.give_totp([officer.id, worker.id, dsl.id])
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     users = {"officer": officer, "worker": worker, "dsl": dsl}
     return {"app": app, "children": ids, "police": police.id, "officer_id": officer.id,
             "users": {k: (u.email, secrets_[u.id]) for k, u in users.items()}}

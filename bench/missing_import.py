@@ -26,7 +26,7 @@ from bench.audit_log import _app, _environment
 from hub import db
 from hub.admin import service as admin
 from hub.crypto import blind_index, dob_index, normalise_identifier
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
 from hub.missing.imports.download import COLUMNS, read_download
 from hub.models.auth import User
 from hub.models.people import Child, ChildIdentifier, Enrolment, Gender, IdentifierKind
@@ -156,31 +156,31 @@ def main(argv: list[str] | None = None) -> dict:
     actor = db.session().get(User, officer.id)
     statements = _Statements()
     t0 = time.perf_counter()
-    first = imports.import_file(actor, data, "bench.xlsx")
+    first = import_batches.import_file(actor, data, "bench.xlsx")
     first_s = time.perf_counter() - t0
     first_sql = statements.take()
-    summary = imports.summary_of(first)
+    summary = import_batches.summary_of(first)
     assert summary["created"] == args.rows, summary
     new_runs = [first_s]
     for n in range(2, args.repeats + 1):
         other = _other_force(n)
         t0 = time.perf_counter()
-        repeat = imports.import_file(db.session().get(User, other.id), data, "bench.xlsx")
+        repeat = import_batches.import_file(db.session().get(User, other.id), data, "bench.xlsx")
         new_runs.append(time.perf_counter() - t0)
-        assert imports.summary_of(repeat)["created"] == args.rows
+        assert import_batches.summary_of(repeat)["created"] == args.rows
     statements.take()
     first_s = min(new_runs)
     t0 = time.perf_counter()
-    again = imports.import_file(actor, data, "bench.xlsx")
+    again = import_batches.import_file(actor, data, "bench.xlsx")
     again_s = time.perf_counter() - t0
     again_sql = statements.take()
-    assert imports.summary_of(again)["unchanged"] == args.rows, imports.summary_of(again)
+    assert import_batches.summary_of(again)["unchanged"] == args.rows, import_batches.summary_of(again)
     later = _download(args.rows, later=True)
     t0 = time.perf_counter()
-    third = imports.import_file(actor, later, "bench-later.xlsx")
+    third = import_batches.import_file(actor, later, "bench-later.xlsx")
     later_s = time.perf_counter() - t0
     later_sql = statements.take()
-    later_summary = imports.summary_of(third)
+    later_summary = import_batches.summary_of(third)
     assert later_summary["errors"] == 0 and later_summary["updated"] > 0, later_summary
     rates = {
         "openpyxl_read_rows_per_s": args.rows / baseline,

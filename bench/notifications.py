@@ -39,8 +39,10 @@ from bench.audit_log import _app, _environment
 from bench.world import enrol, involve
 from hub import db
 from hub.admin import service as admin
+from hub.audit import integrator as audit_integrator
 from hub.audit import service as audit
 from hub.db import utcnow
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.auth import User
 from hub.models.missing import Classification, MissingFrom, RiskGrade
@@ -86,7 +88,7 @@ def _setup(port: int, episodes: int, schools: int, extra: int, folder: str, data
 
 
 def _record(officer, child_id: int, n: int):
-    return missing.record_episode(officer, child_id, missing.EpisodeDetails(
+    return missing.record_episode(officer, child_id, missing_details.EpisodeDetails(
         police_reference=f"BENCH/{n}", reported_start=utcnow() - timedelta(hours=1),
         classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
 
@@ -201,7 +203,7 @@ def _run(args, folder: str, database_url: str | None) -> dict:
         start = time.perf_counter()
         app, officer, children, dsl_of = _setup(port, args.episodes, args.schools, args.latency_samples, folder,
                                                 database_url)
-        audit.integrate_all()  # the set-up's own entries: not part of the figure
+        audit_integrator.integrate_all()  # the set-up's own entries: not part of the figure
         print(f"(set up {args.schools} schools, each with a DSL and a deputy, and "
               f"{len(children):,} children in {time.perf_counter() - start:.0f} s)")
         start = time.perf_counter()

@@ -38,7 +38,7 @@ from bench.notifications import _record
 from bench.world import signed_in_client
 from hub import create_app, db
 from hub.admin import service as admin
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.models.auth import User
 from hub.models.people import AgencyInvolvement, Child, Enrolment
 from hub.models.roles import OrgKind, Role
@@ -86,7 +86,7 @@ def _setup(other_shares: int, inbox: int) -> dict:
     for n, child in enumerate(ids[1:inbox + 1]):
         _record(officer, child, n)
     secrets_ = _util.give_totp([worker.id, dsl.id])
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     db.session.remove()
     return {"app": app, "child": ids[0], "la": la.id, "worker": (worker.email, secrets_[worker.id], worker.id),
             "dsl": (dsl.email, secrets_[dsl.id], dsl.id)}

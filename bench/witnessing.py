@@ -29,8 +29,10 @@ from pathlib import Path
 from bench._util import environment, percentile, scratch, stop
 from bench.audit_log import _app
 from hub import db
-from hub.audit import service, signing, witnessing
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
 from hub.audit import service as audit
+from hub.audit import signing, witnessing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,7 +66,7 @@ def _entries(count: int, offset: int) -> None:
     with db.unit_of_work():
         audit.record_many(None, [audit.Entry("read", object_type="child", object_id=offset + i, child_id=i % 50)
                                  for i in range(count)])
-    audit.integrate_all()
+    audit_integrator.integrate_all()
 
 
 def _side(app, config, checkpoints: int, entries: int, offset: int) -> list[float]:
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         environment(folder, os.environ.get("HUB_BENCH_DATABASE_URL"))
         app = _app()
         origin = witnessing.settings().origin
-        log_vkey = service.log_verifier_key(origin)
+        log_vkey = audit_keys.log_verifier_key(origin)
         processes = []
         try:
             for name in ("police.example.test/witness", "council.example.test/witness"):

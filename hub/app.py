@@ -14,8 +14,10 @@ from hub.admin.views import bp as admin_bp
 from hub.api import oauth
 from hub.api.views import bp as api_bp
 from hub.audit import alarms, witnessing
-from hub.audit import service as audit_service
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
 from hub.auth import service as auth_service
+from hub.auth import sessions as auth_sessions
 from hub.auth.sso import bp as sso_bp
 from hub.auth.views import bp as auth_bp
 from hub.child_record import bp as people_bp
@@ -66,9 +68,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # Each module reads its own settings from app.config["HUB"] and keeps what it derives (keys,
     # hashers) in app.extensions; a wrong key or witness list stops start-up here.
-    for module in (crypto, audit_service, witnessing, auth_service):
+    for module in (crypto, audit_keys, witnessing, auth_service):
         module.init_app(app)
-    audit_service.use_event_scope(permissions_dpo.event_organisations)
+    audit_integrator.use_event_scope(permissions_dpo.event_organisations)
     alarms.use_mailer(dpo_alarms.email_hub_dpos)
     engine = db.make_engine(settings.database_url)
     app.extensions["hub_engine"] = engine
@@ -77,7 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _templates(app)
     login_manager.init_app(app)
-    login_manager.user_loader(auth_service.load_session)
+    login_manager.user_loader(auth_sessions.load_session)
     web.init_app(app)  # sign-in check first: an anonymous POST is sent to sign in, not told about CSRF
     home.init_app(app)
     csrf.init_app(app)

@@ -11,13 +11,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from hub.consent import service as consent
 from hub.consent.forms import WithdrawForm
 from hub.errors import Invalid, NotFound
-from hub.missing import service as missing
+from hub.missing import reading as episode_reading
 from hub.missing.profiles import service as profiles
 from hub.models.people import BreakGlassCategory
 from hub.people import service
 from hub.people.forms import BreakGlassForm, ChildSearchForm
 from hub.permissions import may_record_episodes, may_review_child_audit
-from hub.sharing import service as sharing
+from hub.sharing import reading as share_reading
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("people", __name__, url_prefix="/children")
@@ -44,10 +44,10 @@ def show(child_id: int):
     except NotFound:
         # The same page whether the child exists or not; it offers emergency access.
         return render_template("people/not_found.html", child_id=child_id), 404
-    shares = sharing.chronology(actor(), child_id, page=request.args.get("page", 1, type=int))
+    shares = share_reading.chronology(actor(), child_id, page=request.args.get("page", 1, type=int))
     return render_template("people/show.html", child=child, shares=shares, superseded_ids=shares.superseded,
                            consents=consent.consents_for(actor(), child_id), withdraw=WithdrawForm(),
-                           episodes=missing.episodes_of(actor(), child_id),
+                           episodes=episode_reading.episodes_of(actor(), child_id),
                            records_episodes=may_record_episodes(actor()),
                            keeps_profile=profiles.may_keep_profile(actor(), child),
                            reviews_audit=may_review_child_audit(actor(), child_id))

@@ -16,7 +16,7 @@ from hub import worker as notifications_cli
 from hub.admin import cli as admin_cli
 from hub.api import cli as api_cli
 from hub.audit.context import cli_origin
-from hub.audit.service import latest_tree_head, sign_tree_head, tree_size
+from hub.audit.tree_heads import latest_tree_head, sign_tree_head, tree_size
 from hub.dpo import cli as audit_cli
 from hub.migrate import upgrade
 from hub.missing import cli as missing_cli

@@ -17,9 +17,11 @@ from hub import db, retention_demo
 from hub.admin import service as admin
 from hub.api import service as api
 from hub.audit import service as audit
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
+from hub.auth import second_factor as auth_second_factor
 from hub.db import unit_of_work, utcnow
 from hub.mace import demo as mace_demo
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.auth import Organisation, User
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
@@ -111,10 +113,10 @@ def _api_client() -> None:
 def _organisations() -> dict[str, Organisation]:
     orgs: dict[str, Organisation] = {}
     for code, name, kind, ident in ORGANISATIONS:
-        orgs[code] = auth_service.organisation_by_code(code) or admin.create_organisation(
+        orgs[code] = auth_organisations.organisation_by_code(code) or admin.create_organisation(
             None, admin.OrganisationDetails(code=code, name=name, kind=kind, identifier=ident))
     for code, name, urn in SCHOOLS:
-        orgs[code] = auth_service.organisation_by_code(code) or admin.create_organisation(
+        orgs[code] = auth_organisations.organisation_by_code(code) or admin.create_organisation(
             None, admin.OrganisationDetails(code=code, name=f"{name} (fictional)", kind=OrgKind.school, identifier=urn,
                                             local_authority_id=orgs["NBEDU"].id, school_day_start="08:30"))
     return orgs
@@ -138,14 +140,14 @@ def _staff(orgs: dict[str, Organisation]) -> list[DemoLogin]:
         logins.append(DemoLogin(
             email=email, name=name, roles=", ".join(sorted(r.label for r in user.roles)),
             organisation=orgs[org_code].name, password=DEMO_PASSWORD, totp_secret=user.totp_secret,
-            otpauth_uri=auth_service.totp_uri(user, user.totp_secret),
+            otpauth_uri=auth_second_factor.totp_uri(user, user.totp_secret),
         ))
     return logins
 
 
 def _enrol_demo_totp(user: User) -> None:
     with unit_of_work():
-        user.totp_secret = auth_service.new_totp_secret()
+        user.totp_secret = auth_second_factor.new_totp_secret()
         user.totp_confirmed_at = utcnow()
         audit.record("update", object_type="user", object_id=user.id, detail={"change": "demo-totp-enrolled"})
 
@@ -236,7 +238,7 @@ def _episodes(orgs: dict[str, Organisation], children: list[int]) -> None:
         if db.session().scalar(select(MissingEpisode.id).where(
                 MissingEpisode.police_reference == f"DEMO-MP-{number:04d}")):
             continue  # loaded before: the times stay as they were, so running twice changes nothing
-        details = missing.EpisodeDetails(
+        details = missing_details.EpisodeDetails(
             police_reference=f"DEMO-MP-{number:04d}", reported_start=now - timedelta(hours=started),
             classification=Classification.missing, risk_grade=grade, missing_from=MissingFrom.home,
             found_at=now - timedelta(hours=found) if found else None)
@@ -244,5 +246,5 @@ def _episodes(orgs: dict[str, Organisation], children: list[int]) -> None:
             outcome = missing.apply_police_record(officer, orgs["NBPOL"].id, children[index], details,
                                                   EpisodeSource.police_download)
         if outcome.outcome == "created" and found and found > 100:
-            missing.update_episode(officer, outcome.episode.id, missing.EpisodeChanges(
+            missing.update_episode(officer, outcome.episode.id, missing_details.EpisodeChanges(
                 prevention_check_at=now - timedelta(hours=found - 2), prevention_check_by="PC 0000 (fictional)"))

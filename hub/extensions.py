@@ -14,7 +14,7 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.sign_in"
 login_manager.login_message = "Sign in to continue."
 login_manager.login_message_category = "info"
-# Sessions are checked server-side on every request (hub.auth.service.load_session, the user loader
+# Sessions are checked server-side on every request (hub.auth.sessions.load_session, the user loader
 # hub.app hands to it: this module sits below every package), which is
 # stronger than flask-login's IP/agent fingerprint and survives a mobile network change.
 login_manager.session_protection = None

@@ -20,13 +20,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from hub.audit import service as audit_service
+from hub.audit import integrator as audit_integrator
 from hub.audit import signing
 from hub.audit.context import Origin, new_request_id, set_origin
 from hub.config import ConfigurationError
-from hub.dpo import service as dpo
+from hub.dpo import flags as dpo_flags
+from hub.dpo import integrity as dpo_integrity
 from hub.mace.operations import outcomes
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
 from hub.notifications import delivery, escalation, still_missing
 from hub.notifications.delivery import SmtpSettings
 
@@ -71,7 +72,7 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     _origin(worker, "cli" if once else "worker")
     if once:
         click.echo(_summary(delivery.deliver_all(settings, worker, batch)))
-        audit_service.integrate_all()
+        audit_integrator.integrate_all()
         return
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -93,8 +94,8 @@ def run_all(settings, worker: str, batch: int, poll: float, stop: threading.Even
     and the delivery loop (escalate, deliver, import) here."""
     threads = [
         threading.Thread(target=delivery.run_duties, name="audit-integrator", daemon=True,
-                         args=([delivery.Duty("integrate", audit_service.integrate_all)], stop,
-                               audit_service.INTEGRATE_EVERY)),
+                         args=([delivery.Duty("integrate", audit_integrator.integrate_all)], stop,
+                               audit_integrator.INTEGRATE_EVERY)),
         threading.Thread(target=delivery.run_duties, args=(audit_duties(), stop, poll), name="audit-duties",
                          daemon=True),
     ]
@@ -121,15 +122,16 @@ def audit_duties() -> list:
     head to witnesses that have not cosigned it), the DPO's flags, the nightly full check and
     the checks the DPOs queued. Each fails on its own (alarmed), like every worker duty."""
     return [delivery.Duty("sign and witness", signing.sign_and_publish_if_due),
-            delivery.Duty("flags", dpo.raise_flags),
-            delivery.Duty("nightly check", dpo.queue_nightly_check),
-            delivery.Duty("queued checks", dpo.run_queued_verifications)]
+            delivery.Duty("flags", dpo_flags.raise_flags),
+            delivery.Duty("nightly check", dpo_integrity.queue_nightly_check),
+            delivery.Duty("queued checks", dpo_integrity.run_queued_verifications)]
 
 
 def _import_queued(settings, worker: str, batch: int, stop: threading.Event) -> int:
     """One queued police download (uploaded on the web), imported by this worker; the e-mails
     each chunk queues are sent before the next chunk, so schools hear at once."""
-    done = imports.run_queued(worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))
+    done = import_batches.run_queued(
+        worker, between_chunks=lambda: delivery.deliver_all(settings, worker, batch, stop=stop))
     if done is not None:
         click.echo(f"Import {done.id}: {done.status.value}, {done.rows_done} of {done.rows_total} rows.")
     return int(done is not None)

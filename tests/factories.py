@@ -15,6 +15,7 @@ import pyotp
 from hub import db
 from hub.admin import service as admin
 from hub.db import unit_of_work, utcnow
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.auth import User
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
@@ -94,12 +95,12 @@ def involve(child, org, reason="open case"):
 
 # --- episodes ------------------------------------------------------------------------------------
 
-def episode_details(**overrides) -> missing.EpisodeDetails:
+def episode_details(**overrides) -> missing_details.EpisodeDetails:
     """A medium-risk child missing from home, reported three hours ago."""
     values = dict(police_reference="MP/26/0001", reported_start=utcnow() - timedelta(hours=3),
                   classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)
     values.update(overrides)
-    return missing.EpisodeDetails(**values)
+    return missing_details.EpisodeDetails(**values)
 
 
 def make_episode(actor: User, child: Child, **details) -> MissingEpisode:
@@ -120,7 +121,7 @@ def report_episode(officer: User, child: Child, source: EpisodeSource = EpisodeS
 
 def change_episode(actor: User, episode: MissingEpisode, **changes) -> MissingEpisode:
     """An episode changed as its page changes it (only the fields given)."""
-    return missing.update_episode(actor, episode.id, missing.EpisodeChanges(**changes))
+    return missing.update_episode(actor, episode.id, missing_details.EpisodeChanges(**changes))
 
 
 def notify_key_adults(episode: MissingEpisode, kind: NotificationKind = NotificationKind.missing) -> list[Notification]:

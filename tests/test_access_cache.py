@@ -14,6 +14,7 @@ from hub.models.people import BreakGlassCategory, BreakGlassGrant, Enrolment
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from hub.permissions import child_access, child_bases
+from hub.sharing import recipients as share_recipients
 from hub.sharing import service as sharing
 from tests.factories import enrol, make_child, make_org, make_user
 from tests.support.sharing import draft
@@ -92,7 +93,7 @@ def test_access_ends_within_the_request_when_a_share_is_revoked_by_a_bulk_delete
     share = sharing.create_share(world["worker"], draft(world, recipient_org_ids=[world["health"].id]))
     with app.test_request_context("/"):
         assert child_access(world["nurse"], world["child"].id).basis == "share-received"
-        sharing.revoke(world["worker"], share.id, world["health"].id, "Sent to the wrong service")
+        share_recipients.revoke(world["worker"], share.id, world["health"].id, "Sent to the wrong service")
         assert not child_access(world["nurse"], world["child"].id)
 
 

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
+from hub.auth import organisations as auth_organisations
 from hub.auth import service as auth_service
 from hub.errors import Forbidden, Invalid
 from hub.models.audit import AuditEvent
@@ -96,8 +97,8 @@ def test_an_administrator_sets_sso_and_the_secret_never_reaches_the_log(admin_cl
     response = post_form(client, f"/admin/organisations/{org.id}/sso", {
         "issuer": "https://login.police.example.test", "client_id": "hub", "client_secret": "s3cret-value"})
     assert response.status_code == 302
-    assert auth_service.sso_provider_for(org.id).client_secret == "s3cret-value"
-    audit.integrate_all()  # the leaves are written by the integrator
+    assert auth_organisations.sso_provider_for(org.id).client_secret == "s3cret-value"
+    audit_integrator.integrate_all()  # the leaves are written by the integrator
     leaves = b" ".join(e.leaf for e in db.session().scalars(select(AuditEvent)))
     assert b"s3cret-value" not in leaves
 
@@ -107,7 +108,7 @@ def test_the_sso_command_sets_an_organisations_provider(runner, app):
     result = runner.invoke(args=["sso", "set", "POLX", "--issuer", "https://idp.example.test",
                                  "--client-id", "hub", "--client-secret", "x"])
     assert result.exit_code == 0, result.output
-    assert auth_service.sso_provider_for(org.id).issuer == "https://idp.example.test"
+    assert auth_organisations.sso_provider_for(org.id).issuer == "https://idp.example.test"
     bad = runner.invoke(args=["sso", "set", "NOPE", "--issuer", "https://x", "--client-id", "a",
                               "--client-secret", "b"])
     assert bad.exit_code != 0 and "No organisation" in bad.output

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.db import utcnow
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.audit import AuditEvent, AuditFlag
 from hub.models.auth import Organisation
@@ -74,7 +75,7 @@ def _episode(child) -> int:
     force = make_org(OrgKind.police)
     involve(child, force)
     officer, _ = make_user(force, Role.police_officer)
-    return missing.record_episode(officer, child.id, missing.EpisodeDetails(
+    return missing.record_episode(officer, child.id, missing_details.EpisodeDetails(
         police_reference="COVERAGE/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home)).id
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from hub import create_app, db
 from hub.admin import service as admin
+from hub.auth import second_factor as auth_second_factor
 from hub.auth import service as auth_service
-from hub.auth.service import enrol_totp
+from hub.auth.second_factor import enrol_totp
 from hub.config import ConfigurationError
 from hub.models.audit import AuditEvent
 from hub.models.auth import RecoveryCode, SignInAttempt, User, UserSession
@@ -93,7 +94,7 @@ def test_one_wrong_password_short_of_the_lock_still_lets_the_right_one_in(app, d
 def test_the_second_factor_lock_also_falls_on_exactly_the_nth_wrong_code(app, dsl):
     user, secret = dsl
     wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
-    answers = [auth_service.check_second_factor(user.id, wrong, "192.0.2.1")
+    answers = [auth_second_factor.check_second_factor(user.id, wrong, "192.0.2.1")
                for _ in range(auth_service.MAX_ACCOUNT_FAILURES + 1)]
     assert answers == ["wrong"] * (auth_service.MAX_ACCOUNT_FAILURES - 1) + ["locked", "locked"]
 
@@ -342,7 +343,7 @@ def test_production_refuses_to_start_without_its_secrets(monkeypatch):
 def test_recovery_codes_are_kept_as_salted_argon2id_hashes_and_an_old_one_still_works_once(app, dsl):
     """ASVS 5.0 V6.5.2: a copied database must not give up the codes to a brute force."""
     user, secret = dsl
-    codes = auth_service.enrol_totp(user.id, secret, next_code(user.id, secret))
+    codes = auth_second_factor.enrol_totp(user.id, secret, next_code(user.id, secret))
     stored = db.session().scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id)).all()
     assert len(stored) == len(codes) and all(h.startswith("$argon2id$") for h in stored)
     assert len(set(stored)) == len(stored)  # salted: no two alike
@@ -350,8 +351,8 @@ def test_recovery_codes_are_kept_as_salted_argon2id_hashes_and_an_old_one_still_
     with db.unit_of_work() as s:  # a code issued before the change, kept as its SHA-256
         s.add(RecoveryCode(user_id=user.id, code_hash=hashlib.sha256(b"abcdef123456").hexdigest()))
     with db.unit_of_work():
-        assert auth_service._use_recovery_code(user, "ABCDEF-123456")
+        assert auth_second_factor._use_recovery_code(user, "ABCDEF-123456")
     with db.unit_of_work():
-        assert not auth_service._use_recovery_code(user, "abcdef-123456")  # once only
-        assert auth_service._use_recovery_code(user, codes[3].upper())
-        assert not auth_service._use_recovery_code(user, "000000-000000")
+        assert not auth_second_factor._use_recovery_code(user, "abcdef-123456")  # once only
+        assert auth_second_factor._use_recovery_code(user, codes[3].upper())
+        assert not auth_second_factor._use_recovery_code(user, "000000-000000")

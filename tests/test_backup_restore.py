@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from hub import create_app, db
+from hub.audit import integrator as audit_integrator
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.models.audit import AuditEvent
 from hub.models.auth import User
 from hub.models.roles import OrgKind, Role
@@ -27,7 +29,7 @@ def _read_events(n: int) -> None:
     for i in range(n):
         with db.unit_of_work():
             audit.record("read", object_type="child", object_id=i, child_id=i, detail={"i": i})
-    audit.integrate_all()
+    audit_integrator.integrate_all()
 
 
 def _log_size() -> int:
@@ -57,14 +59,14 @@ def test_a_restored_backup_verifies_and_shows_what_it_lost_against_a_kept_tree_h
         app, runner, tmp_path, fresh_database_url):
     social_worker, secret = make_user(make_org(OrgKind.childrens_social_care), Role.social_worker)
     _read_events(5)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     backup_file = tmp_path / "hub.backup"
     made = runner.invoke(args=["db", "backup", "--out", str(backup_file)])
     assert made.exit_code == 0 and backup_file.stat().st_size > 0, made.output
     at_backup = _log_size()
 
     _read_events(3)  # written after the backup, then signed and the head kept outside the database
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     kept = tmp_path / "latest-head.json"
     assert runner.invoke(args=["audit", "tree-head", "--out", str(kept)]).exit_code == 0
     latest = _log_size()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from hub import db
 from hub.db import utcnow
 from hub.missing import deadlines, service
+from hub.missing import details as missing_details
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.notifications import Notification
 from hub.models.roles import OrgKind, Role
@@ -24,7 +25,7 @@ from tests.support.statements import page_statements
 
 LARGE = 3000
 PAGES = ["/", "/missing", "/children"]
-#: The most episodes a page may load: the missing list shows at most 200 (service.dashboard).
+#: The most episodes a page may load: the missing list shows at most 200 (hub.missing.dashboard.dashboard).
 SHOWN = {"/": 0, "/children": 0, "/missing": 200}
 
 
@@ -46,7 +47,7 @@ def world(app):
 def _one_overdue_episode(world) -> None:
     """A looked-after child missing for 30 hours, the IRO not told: one open episode, one overdue duty."""
     now = utcnow()
-    service.record_episode(world["officer"], world["children"][0], service.EpisodeDetails(
+    service.record_episode(world["officer"], world["children"][0], missing_details.EpisodeDetails(
         police_reference="MP/ONE", reported_start=now - timedelta(hours=30), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
 

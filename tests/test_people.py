@@ -13,9 +13,9 @@ from sqlalchemy import delete, event, func, select, text
 
 from hub import crypto, db, validators
 from hub.admin import service as admin
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.crypto import blind_index, name_tokens
-from hub.dpo import service as dpo
+from hub.dpo import flags as dpo_flags
 from hub.errors import Invalid, NotFound
 from hub.models.audit import AuditEvent, AuditFlag
 from hub.models.auth import Organisation
@@ -182,7 +182,7 @@ def test_a_deactivated_user_reaches_nothing(locality):
 def test_reading_a_child_writes_an_audit_event_with_its_basis(locality):
     user, _ = locality["users"][Role.dsl]
     people.get_child(user, locality["related"].id, purpose="view record")
-    audit.integrate_all()  # the leaf is written by the integrator
+    audit_integrator.integrate_all()  # the leaf is written by the integrator
     event = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.child_id ==
                                                           locality["related"].id)).one()
     assert (event.actor_user_id, event.access_basis, event.outcome) == (user.id, "enrolment", "done")
@@ -272,7 +272,7 @@ def test_break_glass_gives_an_hour_of_audited_flagged_access_with_a_typed_reason
     assert {(e.action, e.access_basis) for e in events if e.outcome == "done"} == {
         ("break-glass", "break-glass"), ("read", "break-glass")}
     assert [e.purpose for e in events if e.action == "break-glass"] == ["injured_or_unwell"]
-    dpo.raise_flags()
+    dpo_flags.raise_flags()
     assert db.session().scalar(select(AuditFlag).where(AuditFlag.kind == "break-glass",
                                                        AuditFlag.actor_user_id == user.id)) is not None
     with db.unit_of_work() as s:  # an hour later
@@ -288,7 +288,7 @@ def test_the_audit_log_keeps_the_break_glass_category_and_no_trace_of_the_typed_
     user, _ = make_user(make_org(OrgKind.school), Role.dsl)
     reason = "Mr Kowalski at 14 Mill Lane says she left with Jayden Price, aged 19"
     people.break_glass(user, locality["related"].id, BreakGlassCategory.missing_at_risk, reason)
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "break-glass"))
     assert (event.purpose, event.access_basis) == ("missing_at_risk", "break-glass")
     grant = db.session().scalar(select(BreakGlassGrant))

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from hub import db
 from hub.db import utcnow
 from hub.errors import NotFound
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
 from hub.models.audit import AuditEvent
@@ -25,6 +26,8 @@ from hub.models.auth import User
 from hub.models.missing import Classification, MissingFrom, RiskGrade
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
+from hub.sharing import corrections as share_corrections
+from hub.sharing import decisions as share_decisions
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.subject_access import service
@@ -77,9 +80,9 @@ def shares(world):
         recipient_org_ids=[w["health"].id]))
     made["parent"] = sharing.create_share(w["worker"], draft(
         w, summary="Mother's account", obtained_how=ObtainedHow.parent_or_carer))
-    made["decision"] = sharing.record_decision_not_to_share(w["worker"], draft(
+    made["decision"] = share_decisions.record_decision_not_to_share(w["worker"], draft(
         w, summary="Not shared with the school", recipient_org_ids=[w["school"].id]))
-    made["correction"] = sharing.correct(w["worker"], made["plain"].id, draft(w, summary="Corrected risk"),
+    made["correction"] = share_corrections.correct(w["worker"], made["plain"].id, draft(w, summary="Corrected risk"),
                                          "The date was wrong")
     intel = dict(category=Category.police_intelligence, law_enforcement=True, source_evaluation="2",
                  intelligence_assessment="B", bases=BasisChoice(part_3="S35+S8P4", gateway="CDA1998-s115"),
@@ -88,7 +91,7 @@ def shares(world):
         w, summary="Guarded intelligence", handling_code="C", recipient_org_ids=[w["la"].id], **intel))
     made["intel_p"] = sharing.create_share(w["officer"], draft(
         w, summary="Open intelligence", handling_code="P", recipient_org_ids=[w["la"].id], **intel))
-    made["onward"] = sharing.share_onward(w["worker"], made["intel_p"].id, draft(
+    made["onward"] = share_corrections.share_onward(w["worker"], made["intel_p"].id, draft(
         w, summary="Passed to the school", recipient_org_ids=[w["school"].id]))
     return made
 
@@ -250,7 +253,7 @@ def test_the_childs_page_links_to_the_pack_for_a_dpo_only(app, world):
 
 
 def test_missing_episodes_and_the_profile_are_in_the_pack_with_free_text_marked(world):
-    missing.record_episode(world["officer"], world["child"].id, missing.EpisodeDetails(
+    missing.record_episode(world["officer"], world["child"].id, missing_details.EpisodeDetails(
         police_reference="SAR/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.high, missing_from=MissingFrom.home, missing_from_detail="the park"))
     profiles.save_profile(world["worker"], world["child"].id, {"friends_and_associates": "A friend called Sam",

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 
 from hub.admin import service as admin
 from hub.audit.context import cli_origin
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.errors import Invalid
 
 group = AppGroup("sso", help="Single sign-on settings.")
@@ -23,7 +23,7 @@ group = AppGroup("sso", help="Single sign-on settings.")
 def sso_set(org_code: str, issuer: str, client_id: str, client_secret: str, disable: bool) -> None:
     """Set ORG_CODE's OpenID Connect provider."""
     cli_origin()
-    org = auth_service.organisation_by_code(org_code)
+    org = auth_organisations.organisation_by_code(org_code)
     if org is None:
         raise click.ClickException(f"No organisation has the code {org_code!r}")
     try:

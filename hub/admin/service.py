@@ -16,6 +16,7 @@ from hub import db
 from hub.audit import service as audit
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
 from hub.auth import service as auth_service
+from hub.auth import sessions as auth_sessions
 from hub.db import unit_of_work
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.models.auth import Organisation, SsoProvider, User, UserRole
@@ -179,7 +180,7 @@ def update_user(actor: User, user_id: int, details: UserDetails) -> User:
                              **({"change": "password-reset"} if details.password else {})})
         if (user.organisation_id, set(details.roles)) != before or details.password:
             s.flush()
-            auth_service.end_all_sessions(user, "roles-changed", actor=actor)
+            auth_sessions.end_all_sessions(user, "roles-changed", actor=actor)
     return user
 
 
@@ -195,7 +196,7 @@ def set_user_active(actor: User, user_id: int, active: bool) -> User:
         audit.record("update", actor=actor, object_type="user", object_id=user.id,
                      detail={"change": "activated" if active else "deactivated"})
         if not active:
-            auth_service.end_all_sessions(user, "deactivated", actor=actor)
+            auth_sessions.end_all_sessions(user, "deactivated", actor=actor)
     return user
 
 
@@ -209,7 +210,7 @@ def reset_second_factor(actor: User, user_id: int) -> None:
         user.totp_secret = None
         user.totp_confirmed_at = None
         audit.record("update", actor=actor, object_type="user", object_id=user.id, detail={"change": "totp-reset"})
-        auth_service.end_all_sessions(user, "totp-reset", actor=actor)
+        auth_sessions.end_all_sessions(user, "totp-reset", actor=actor)
 
 
 def users(actor: User, organisation_id: int | None = None) -> list[User]:

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.admin import service
 from hub.admin.forms import LocalGatewayForm, OrganisationForm, SsoForm, UserForm
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.auth.forms import ConfirmForm
 from hub.errors import Invalid
 from hub.models.people import Gender, IdentifierKind
@@ -20,8 +20,8 @@ from hub.notifications.views import closure_page
 from hub.people import service as people_service
 from hub.people.forms import ChildForm, EnrolmentForm
 from hub.permissions import may_administer
+from hub.sharing import gateways as share_gateways
 from hub.sharing import legal_bases
-from hub.sharing import service as sharing_service
 from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -41,7 +41,8 @@ def index():
 # --- organisations ------------------------------------------------------------------------------
 
 def _org_form(form: OrganisationForm) -> OrganisationForm:
-    las = auth_service.organisations(OrgKind.childrens_social_care) + auth_service.organisations(OrgKind.la_education)
+    las = (auth_organisations.organisations(OrgKind.childrens_social_care)
+           + auth_organisations.organisations(OrgKind.la_education))
     form.local_authority_id.choices = [(0, "None")] + [(o.id, o.name) for o in las]
     return form
 
@@ -56,7 +57,7 @@ def _org_details(form: OrganisationForm) -> service.OrganisationDetails:
 
 @bp.route("/organisations")
 def organisations():
-    return render_template("admin/organisations.html", organisations=auth_service.organisations())
+    return render_template("admin/organisations.html", organisations=auth_organisations.organisations())
 
 
 @bp.route("/organisations/new", methods=["GET", "POST"])
@@ -74,7 +75,7 @@ def new_organisation():
 
 @bp.route("/organisations/<int:org_id>", methods=["GET", "POST"])
 def edit_organisation(org_id: int):
-    org = auth_service.get_organisation(org_id)
+    org = auth_organisations.get_organisation(org_id)
     form = _org_form(OrganisationForm(obj=org if request.method == "GET" else None))
     if request.method == "GET":
         form.kind.data = org.kind.value
@@ -91,8 +92,8 @@ def edit_organisation(org_id: int):
 
 @bp.route("/organisations/<int:org_id>/sso", methods=["GET", "POST"])
 def sso_settings(org_id: int):
-    org = auth_service.get_organisation(org_id)
-    provider = auth_service.sso_provider_for(org_id)
+    org = auth_organisations.get_organisation(org_id)
+    provider = auth_organisations.sso_provider_for(org_id)
     form = SsoForm(obj=provider if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
@@ -108,7 +109,7 @@ def sso_settings(org_id: int):
 # --- users --------------------------------------------------------------------------------------
 
 def _user_form(form: UserForm) -> UserForm:
-    form.organisation_id.choices = [(o.id, o.name) for o in auth_service.organisations()]
+    form.organisation_id.choices = [(o.id, o.name) for o in auth_organisations.organisations()]
     return form
 
 
@@ -124,7 +125,7 @@ def _user_details(form: UserForm) -> service.UserDetails:
 def users():
     org_id = request.args.get("organisation", type=int)
     return render_template("admin/users.html", users=service.users(actor(), org_id),
-                           organisations=auth_service.organisations(), org_id=org_id, form=ConfirmForm())
+                           organisations=auth_organisations.organisations(), org_id=org_id, form=ConfirmForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -179,7 +180,8 @@ def change_user(user_id: int, change: str):
 @bp.route("/children/new", methods=["GET", "POST"])
 def new_child():
     form = ChildForm()
-    authorities = [(0, "None")] + [(o.id, o.name) for o in auth_service.organisations(OrgKind.childrens_social_care)]
+    authorities = [(0, "None")] + [
+        (o.id, o.name) for o in auth_organisations.organisations(OrgKind.childrens_social_care)]
     form.responsible_authority_id.choices = authorities
     form.placing_authority_id.choices = authorities
     if form.validate_on_submit():
@@ -205,7 +207,7 @@ def new_child():
 def enrolments(child_id: int):
     child = people_service.get_child(actor(), child_id, purpose="manage enrolments")
     form = EnrolmentForm()
-    form.school_id.choices = [(o.id, o.name) for o in auth_service.organisations(OrgKind.school)]
+    form.school_id.choices = [(o.id, o.name) for o in auth_organisations.organisations(OrgKind.school)]
     if form.validate_on_submit():
         try:
             people_service.add_enrolment(actor(), child_id, form.school_id.data, form.start_date.data)
@@ -234,19 +236,19 @@ def gateways():
     form = LocalGatewayForm()
     if form.validate_on_submit():
         try:
-            gateway = sharing_service.add_local_gateway(actor(), form.code.data, form.label.data, form.explanation.data)
+            gateway = share_gateways.add_local_gateway(actor(), form.code.data, form.label.data, form.explanation.data)
             flash(f"Added {gateway.code}: practitioners can now choose it in the share form.", "success")
             return redirect(url_for("admin.gateways"))
         except Invalid as exc:
             apply_errors(form, exc)
     return render_template("admin/gateways.html", form=form, national=legal_bases.GATEWAYS,
-                           local=sharing_service.local_gateways(include_retired=True), confirm=ConfirmForm())
+                           local=share_gateways.local_gateways(include_retired=True), confirm=ConfirmForm())
 
 
 @bp.route("/gateways/<int:gateway_id>/<any(retire, restore):change>", methods=["POST"])
 def change_gateway(gateway_id: int, change: str):
     if ConfirmForm().validate_on_submit():
-        gateway = sharing_service.set_local_gateway_active(actor(), gateway_id, change == "restore")
+        gateway = share_gateways.set_local_gateway_active(actor(), gateway_id, change == "restore")
         flash(f"{gateway.code} {'brought back' if gateway.active else 'retired: earlier shares keep it'}.", "success")
     return redirect(url_for("admin.gateways"))
 

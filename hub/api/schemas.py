@@ -29,7 +29,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from hub import request_text
 from hub.errors import Invalid
 from hub.missing import rules
-from hub.missing.service import FREE_TEXT_MAX, EpisodeChanges, EpisodeDetails
+from hub.missing.details import FREE_TEXT_MAX, EpisodeChanges, EpisodeDetails
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 
 REFERENCE_MAX = 40

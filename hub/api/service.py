@@ -31,8 +31,9 @@ from hub.audit import service as audit
 from hub.auth import service as auth_service
 from hub.db import unit_of_work, utcnow
 from hub.errors import HubError, Invalid, NotFound
+from hub.missing import reading as episode_reading
 from hub.missing import service as missing
-from hub.missing.service import EpisodeChanges
+from hub.missing.details import EpisodeChanges
 from hub.models.api import ApiClient, ApiToken, IdempotencyRecord
 from hub.models.auth import Organisation
 from hub.models.missing import EpisodeSource, MissingEpisode
@@ -337,7 +338,7 @@ def change_episode(actor: ApiActor, episode_id: int, changes: EpisodeChanges) ->
 
 def read_episode(actor: ApiActor, episode_id: int) -> dict[str, Any]:
     _own_episode(actor, episode_id, "read")
-    return episode_json(missing.get_episode(actor, episode_id))
+    return episode_json(episode_reading.get_episode(actor, episode_id))
 
 
 def post_episode(actor: ApiActor, body: Any, key: str | None, fingerprint: str) -> ApiResult:

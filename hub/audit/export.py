@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from hub import db
+from hub.audit import keys as audit_keys
 from hub.audit import service, signing
+from hub.audit import tree_heads as audit_tree_heads
 from hub.models.audit import AuditEvent
 
 FORMAT = "hub-audit-export/1"
@@ -30,7 +32,7 @@ def _b64(data: bytes) -> str:
 
 
 def public_key_pem() -> str:
-    return service.signing_key().public_key().public_bytes(
+    return audit_keys.signing_key().public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
@@ -59,11 +61,12 @@ def build_export(child_id: int | None = None, date_from: date | None = None, dat
     for seq, leaf in db.session().execute(query):
         entry = {"index": seq, "leaf": _b64(leaf)}
         if partial:
-            entry["inclusion_proof"] = [_b64(h) for h in service.inclusion_proof(seq, head.tree_size)]
+            entry["inclusion_proof"] = [_b64(h) for h in audit_tree_heads.inclusion_proof(seq, head.tree_size)]
         entries.append(entry)
     data = {"format": FORMAT, "public_key": public_key_pem(), "tree_head": tree_head_json(head),
-            "checkpoint": service.checkpoint_note(signing.origin(), head), "entries": entries}
+            "checkpoint": audit_tree_heads.checkpoint_note(signing.origin(), head), "entries": entries}
     if prove_from is not None and 0 < prove_from < head.tree_size:
         data["consistency"] = {"old_size": prove_from,
-                               "proof": [_b64(h) for h in service.consistency_proof(prove_from, head.tree_size)]}
+                               "proof": [_b64(h) for h in
+                                         audit_tree_heads.consistency_proof(prove_from, head.tree_size)]}
     return data

@@ -2,46 +2,34 @@
 
 `record()` is called by services inside their unit of work, so the event and the change commit
 together or not at all. It only inserts the event, pending: no lock, no sequence number. The
-integrator (`integrate()`, run by the delivery worker every cycle and on demand) gives committed
-entries their gap-free sequence numbers and canonical leaves, extends the Merkle tree's stored
-perfect subtrees and moves the head, in batches and off the request's critical path.
+integrator (hub/audit/integrator.py: `integrate()`, run by the delivery worker every cycle and on
+demand) gives committed entries their gap-free sequence numbers and canonical leaves, extends the
+Merkle tree's stored perfect subtrees and moves the head, in batches and off the request's
+critical path. Tree heads and proofs are hub/audit/tree_heads.py; the signing keys
+hub/audit/keys.py. What stays here besides recording (pending entries, stored nodes, an anchor's
+consistency proof) is what the verifier (hub/audit/verification.py) reads of this module.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import rfc8785
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from flask import Flask
-from sqlalchemy import and_, any_, bindparam, func, insert, or_, select, union_all, update
+from sqlalchemy import and_, any_, func, insert, or_, select, union_all
 
 from hub import db
-from hub.audit import checkpoint, merkle
+from hub.audit import merkle
 from hub.audit.context import current_origin
-from hub.audit.merkle import leaf_hash
-from hub.extensions import app_state
-from hub.models.audit import (
-    AuditEvent,
-    AuditEventChild,
-    AuditEventOrganisation,
-    AuditHead,
-    AuditNode,
-    AuditVerification,
-    Cosignature,
-    SignedTreeHead,
-)
-
-log = logging.getLogger(__name__)
+from hub.models.audit import AuditEvent, AuditEventChild, AuditNode
 
 DONE = "done"
+
+
 REFUSED = "refused"
+
 
 LEAF_FIELDS = (
     "seq", "occurred_at", "outcome", "actor_user_id", "actor_org_id", "actor_roles", "auth_method",
@@ -82,9 +70,13 @@ def _leaf_of(values: dict[str, Any]) -> bytes:
 # the leaf is canonical either way; tests/audit check the two agree.
 
 _MAX_SAFE_INTEGER = 2**53 - 1
+
+
 #: The detail column's JSON: json.dumps(detail, sort_keys=True, separators=(",", ":")), with the
 #: encoder made once rather than per event.
 _detail_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
 
 
@@ -251,95 +243,6 @@ def _auth_method(actor, channel: str) -> str:
     return channel if actor is not None or channel != "web" else "anonymous"
 
 
-# --- the integrator -----------------------------------------------------------------------------
-# As transparency logs do it (Trillian, Tessera): entries are written by many, sequenced by one
-# at a time. The integrator takes the head's lock, numbers the committed pending entries in
-# insertion order from the tree size on, stores their leaves, extends the tree and moves the head,
-# all in one transaction: two integrators queue on the lock, and the second sees the first's
-# work, so every entry gets exactly one number and the numbers have no gaps. An entry whose
-# transaction rolled back was never committed, so no integrator ever sees it.
-
-#: Entries numbered per integrator transaction: big enough to keep up with an import, small
-#: enough that the head's lock is held for well under a second.
-INTEGRATE_BATCH = 5000
-
-_PENDING_COLUMNS = ["id"] + [name for name in LEAF_FIELDS if name != "seq"]
-
-
-#: The rule deciding whose organisation DPO sees each entry (hub.permissions.dpo's
-#: `event_organisations`: who holds a child is an access rule). hub.permissions depends on this
-#: module (every refusal is audited), so the rule is handed to it at start-up (hub.app) instead
-#: of imported: the dependency runs one way.
-EventScopeRule = Callable[[Any, Sequence[Mapping[str, Any]]], list[dict[str, int]]]
-_event_scope_rule: list[EventScopeRule] = []
-
-
-def use_event_scope(rule: EventScopeRule) -> None:
-    _event_scope_rule[:] = [rule]
-
-
-def _event_scope() -> EventScopeRule:
-    if not _event_scope_rule:  # never an entry sequenced without its index rows
-        raise RuntimeError("the audit log's event scope rule is not set up (hub.app's create_app hands it over)")
-    return _event_scope_rule[0]
-
-
-def integrate(limit: int = INTEGRATE_BATCH) -> int:
-    """Sequence up to `limit` pending entries; the number sequenced."""
-    table = AuditEvent.__table__
-    with db.unit_of_work() as session:
-        connection = session.connection()
-        size = _lock_head(connection)
-        pending = connection.execute(
-            select(*[table.c[name] for name in _PENDING_COLUMNS])
-            .where(table.c.seq.is_(None)).order_by(table.c.id).limit(limit)).mappings().all()
-        if not pending:
-            return 0
-        updates = [_integrated(size + offset, row) for offset, row in enumerate(pending)]
-        connection.execute(
-            update(table).where(table.c.id == bindparam("entry"))
-            .values(seq=bindparam("number"), leaf=bindparam("leaf_bytes"), leaf_hash=bindparam("hash")),
-            updates)
-        _extend_tree_many(session, size, [u["hash"] for u in updates])
-        # Whose organisation DPO sees each entry, decided now (a second or so after it happened,
-        # by the relationships of the moment) and committed with its number: never an entry
-        # sequenced and not indexed. Not part of the leaf.
-        if scope := _event_scope()(connection, pending):
-            connection.execute(insert(AuditEventOrganisation.__table__), scope)
-        connection.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
-                           .values(tree_size=size + len(updates)))
-    return len(updates)
-
-
-def integrate_all(limit: int = INTEGRATE_BATCH) -> int:
-    """Integrate until nothing committed is pending; the number sequenced."""
-    total = 0
-    while (done := integrate(limit)):
-        total += done
-    return total
-
-
-#: How often the worker's integrator thread looks for pending entries (hub.worker).
-INTEGRATE_EVERY = 1.0
-
-
-def _lock_head(connection) -> int:
-    """The tree size, with the head's row lock (PostgreSQL) or the database's write lock
-    (SQLite) held to the end of the transaction. A write, not a read: a SQLite transaction that
-    reads first may be refused the write lock later."""
-    head = AuditHead.__table__
-    return connection.execute(
-        update(head).where(head.c.id == 1).values(tree_size=head.c.tree_size).returning(head.c.tree_size)
-    ).scalar_one()
-
-
-def _integrated(seq: int, row) -> dict[str, Any]:
-    values = {name: row[name] for name in LEAF_FIELDS if name != "seq"}
-    values["seq"] = seq
-    leaf = _leaf_of(values)
-    return {"entry": row["id"], "number": seq, "leaf_bytes": leaf, "hash": leaf_hash(leaf)}
-
-
 @dataclass(frozen=True)
 class Pending:
     count: int
@@ -363,17 +266,6 @@ def pending() -> Pending:
     count, oldest = db.session().connection().execute(
         select(func.count(), func.min(table.c.occurred_at)).where(table.c.seq.is_(None))).one()
     return Pending(count, oldest)
-
-
-def _extend_tree_many(session, first: int, hashes: list[bytes]) -> None:
-    """Resume the tree's right edge at `first` (popcount(first) stored nodes, one or two
-    queries), append every leaf, and insert all the perfect subtrees they complete at once."""
-    edge = merkle.root_nodes(first)
-    known = _nodes(session, list(edge))
-    tree = merkle.CompactRange.from_store(first, lambda level, index: known[(level, index)])
-    rows = [{"level": lvl, "idx": idx, "hash": h} for leaf in hashes for lvl, idx, h in tree.append(leaf)]
-    if rows:
-        session.connection().execute(insert(AuditNode.__table__), rows)
 
 
 def _nodes(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -407,113 +299,6 @@ def get_node(level: int, index: int) -> bytes:
     return _nodes(db.session(), [(level, index)])[(level, index)]
 
 
-# --- tree heads and proofs ----------------------------------------------------------------------
-
-def tree_size() -> int:
-    return db.session().scalar(select(AuditHead.tree_size).where(AuditHead.id == 1)) or 0
-
-
-def prefetch(keys) -> callable:
-    """A get_node for merkle's proof functions that reads all the nodes it needs in one or two
-    queries (events for level 0, stored nodes above), instead of one query per node."""
-    found = _nodes(db.session(), list({k for group in keys for k in group}))
-
-    def get(level: int, index: int) -> bytes:
-        return found[(level, index)]
-
-    return get
-
-
-def root_at(size: int) -> bytes:
-    nodes = merkle.root_nodes(size)
-    return merkle.fold(nodes, prefetch([nodes]))
-
-
-def inclusion_proof(seq: int, size: int) -> list[bytes]:
-    plan = merkle.inclusion_nodes(seq, size)
-    get = prefetch(plan)
-    return [merkle.fold(group, get) for group in plan]
-
-
-def consistency_proof(size1: int, size2: int) -> list[bytes]:
-    plan = merkle.consistency_nodes(size1, size2)
-    get = prefetch(plan)
-    return [merkle.fold(group, get) for group in plan]
-
-
-@dataclass(frozen=True)
-class Signing:
-    """The key that signs new tree heads, and every key the hub's heads may carry."""
-
-    key: Ed25519PrivateKey
-    trusted: tuple[checkpoint.TrustedKey, ...]
-
-
-def init_app(app: Flask) -> None:
-    """HUB_AUDIT_SIGNING_KEY and HUB_AUDIT_RETIRED_KEYS of app.config["HUB"]; a wrong key stops
-    start-up."""
-    settings = app.config["HUB"]
-    app.extensions["hub_audit_signing"] = signing_keys(settings.audit_signing_key_pem,
-                                                       parse_retired_keys(settings.audit_retired_keys))
-
-
-def signing_keys(private_key_pem: str, retired: list[checkpoint.TrustedKey] | None = None) -> Signing:
-    """The current key and the retired ones; a key that is not Ed25519 is refused. The current key
-    is trusted from the moment the last retired key stopped being valid."""
-    key = serialization.load_pem_private_key(private_key_pem.encode(), None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("HUB_AUDIT_SIGNING_KEY must be an Ed25519 private key")
-    retired = list(retired or [])
-    fingerprint = checkpoint.key_fingerprint(key.public_key())
-    if any(old.fingerprint == fingerprint for old in retired):
-        raise ValueError("HUB_AUDIT_SIGNING_KEY is one of the retired keys: a retired key never signs again")
-    if any(old.valid_until is None for old in retired):
-        raise ValueError("each retired audit signing key needs the time it was retired (valid_until)")
-    since = max((old.valid_until for old in retired), key=checkpoint.instant, default=None)
-    return Signing(key, (*retired, checkpoint.TrustedKey(key.public_key(), valid_from=since)))
-
-
-def parse_retired_keys(text: str) -> list[checkpoint.TrustedKey]:
-    """HUB_AUDIT_RETIRED_KEYS (JSON); a malformed list stops start-up, naming what is wrong."""
-    if not text.strip():
-        return []
-    try:
-        return checkpoint.parse_trusted_keys(json.loads(text))
-    except ValueError as exc:
-        raise ValueError(f"HUB_AUDIT_RETIRED_KEYS: {exc}") from exc
-
-
-def signing_key() -> Ed25519PrivateKey:
-    return app_state("hub_audit_signing").key
-
-
-def trusted_keys() -> tuple[checkpoint.TrustedKey, ...]:
-    """Every key the hub's tree heads may carry, each with its period: the retired ones and the
-    current one (README, "Rotating the audit signing key")."""
-    return app_state("hub_audit_signing").trusted
-
-
-def log_verifier_keys(origin: str) -> list[str]:
-    """The signed-note verifier keys of every trusted key: a witness's checkpoint cosigned before
-    a rotation carries the old key's signature."""
-    return [checkpoint.verifier_key(origin, key.public_key) for key in trusted_keys()]
-
-
-def note_key_change() -> None:
-    """Put a change of signing key in the log itself, before the first head the new key signs:
-    the latest head was signed by another trusted key than the current one."""
-    latest = latest_tree_head()
-    if latest is None:
-        return
-    signer = checkpoint.head_signer(trusted_keys(), latest.tree_size, latest.root_hash, latest.timestamp,
-                                    latest.signature)
-    current = checkpoint.key_fingerprint(signing_key().public_key())
-    if signer is not None and signer.fingerprint != current:
-        with db.unit_of_work():
-            record("key-changed", object_type="audit-signing-key", object_id=current,
-                   detail={"from": signer.fingerprint, "to": current, "retired_at": signer.valid_until})
-
-
 @dataclass(frozen=True)
 class Anchor:
     """A tree the log must still extend: a signed head, a root a check verified, a witness's
@@ -522,29 +307,6 @@ class Anchor:
     size: int
     root: bytes
     source: str
-
-
-class SigningRefused(Exception):
-    """The hub will not sign: the log is not an append-only extension of what it signed, verified
-    or had cosigned before (or cannot be shown to be)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def extension_problem(anchor: Anchor, size: int, root: bytes) -> str | None:
-    """Why the tree (size, root), built from the stored nodes, is not an append-only extension of
-    `anchor`, proven with an RFC 9162 consistency proof from the stored nodes; None when it is."""
-    if anchor.size > size:
-        return f"the log has {size} entries, fewer than the {anchor.size} of {anchor.source}"
-    if anchor.size == 0:
-        return None if anchor.root == merkle.EMPTY_ROOT else f"{anchor.source} has a wrong root for an empty log"
-    if anchor.size == size:
-        if anchor.root == root:
-            return None
-        return f"the first {size} entries no longer produce the root of {anchor.source}"
-    return proof_problem(anchor, size, root, prefetch(merkle.consistency_nodes(anchor.size, size)))
 
 
 def proof_problem(anchor: Anchor, size: int, root: bytes, get_node: merkle.GetNode) -> str | None:
@@ -558,89 +320,6 @@ def proof_problem(anchor: Anchor, size: int, root: bytes, get_node: merkle.GetNo
         return (f"the consistency proof from {anchor.source} ({anchor.size} entries) to {size} entries does "
                 "not verify: entries before it were changed or removed")
     return None
-
-
-def stored_anchors() -> tuple[list[Anchor], list[str]]:
-    """What the database itself says the log must extend: the largest signed tree head (its
-    signature checked) and the largest root a check verified; and a problem while the latest
-    check failed (nothing is signed over a log known to be damaged). A database administrator can delete
-    both, which is why the witnesses' checkpoints are anchors too (hub.audit.signing)."""
-    anchors, problems = [], []
-    head = db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.tree_size.desc(),
-                                                               SignedTreeHead.id.desc()).limit(1))
-    if head is not None:
-        if checkpoint.head_signer(trusted_keys(), head.tree_size, head.root_hash, head.timestamp,
-                                  head.signature) is not None:
-            anchors.append(Anchor(head.tree_size, head.root_hash, f"signed tree head {head.id}"))
-        else:
-            problems.append(f"signed tree head {head.id} (size {head.tree_size}): the signature is not valid")
-    verified = db.session().execute(
-        select(AuditVerification.id, AuditVerification.tree_size, AuditVerification.root_hash)
-        .where(AuditVerification.ok.is_(True), AuditVerification.root_hash.is_not(None))
-        .order_by(AuditVerification.tree_size.desc(), AuditVerification.id.desc()).limit(1)).first()
-    if verified is not None:
-        anchors.append(Anchor(verified.tree_size, verified.root_hash, f"the root verified by check {verified.id}"))
-    last = db.session().execute(
-        select(AuditVerification.id, AuditVerification.ok).where(AuditVerification.status == "done")
-        .order_by(AuditVerification.finished_at.desc().nulls_last(), AuditVerification.id.desc()).limit(1)).first()
-    if last is not None and last.ok is False:
-        problems.append(f"the latest check of the log (check {last.id}) failed: a tree head is signed again only "
-                        "once a check passes")
-    return anchors, problems
-
-
-def sign_tree_head(anchors: list[Anchor] | None = None) -> SignedTreeHead:
-    """Integrate what is committed, then sign the log as it stands and keep the tree head
-    (append-only table) -- but only once an RFC 9162 consistency proof shows the log extends the
-    previous signed head, the latest verified root and every `anchors` (the witnesses'); else
-    SigningRefused and nothing is signed. The size is read under the head's lock, so the head
-    covers exactly the entries integrated before it and no integrator moves the tree meanwhile."""
-    note_key_change()
-    integrate_all()
-    with db.unit_of_work() as s:
-        size = _lock_head(s.connection())
-        end = s.scalar(select(func.max(AuditEvent.seq)))
-        end = 0 if end is None else end + 1
-        if end != size:
-            raise SigningRefused([f"the log ends at {end}, the head says {size}: entries were removed or forged"])
-        try:
-            root = root_at(size)
-        except KeyError as exc:
-            raise SigningRefused([f"the tree nodes for a root of {size} entries are missing"]) from exc
-        stored, problems = stored_anchors()
-        problems += [p for anchor in stored + list(anchors or []) if (p := extension_problem(anchor, size, root))]
-        if problems:
-            raise SigningRefused(problems)
-        timestamp = checkpoint.rfc3339_utc(datetime.now(UTC))
-        head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=timestamp,
-                              signature=checkpoint.sign_tree_head(size, root, timestamp, signing_key()))
-        s.add(head)
-    return head
-
-
-def latest_tree_head() -> SignedTreeHead | None:
-    return db.session().scalar(select(SignedTreeHead).order_by(SignedTreeHead.id.desc()).limit(1)
-                               .execution_options(populate_existing=True))
-
-
-def signed_checkpoint(origin: str, head: SignedTreeHead) -> str:
-    """A tree head as a C2SP tlog-checkpoint note signed by the hub (Ed25519 is deterministic, so
-    the note of a head is always the same bytes)."""
-    return checkpoint.sign_note(checkpoint.checkpoint_body(origin, head.tree_size, head.root_hash), origin,
-                                signing_key())
-
-
-def checkpoint_note(origin: str, head: SignedTreeHead) -> str:
-    """The signed checkpoint followed by the witnesses' cosignature lines."""
-    note = signed_checkpoint(origin, head)
-    lines = db.session().scalars(select(Cosignature.line).where(Cosignature.tree_head_id == head.id)
-                                 .order_by(Cosignature.witness))
-    return note + "".join(lines)
-
-
-def log_verifier_key(origin: str) -> str:
-    """The hub's signed-note verifier key: what a witness is told to trust for this log."""
-    return checkpoint.verifier_key(origin, signing_key().public_key())
 
 
 def record_refusal(actor, object_type: str, object_id=None, child_id: int | None = None,

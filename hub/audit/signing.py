@@ -3,7 +3,7 @@ checkpoint put to the witnesses.
 
 `sign_and_publish()` is the one way the hub signs outside tests: it first asks each witness what
 it last cosigned for this log (verifying the hub's signature and the witness's cosignature on the
-answer), then `service.sign_tree_head` proves with RFC 9162 consistency proofs that the log
+answer), then `tree_heads.sign_tree_head` proves with RFC 9162 consistency proofs that the log
 extends the previous signed head, the latest verified root and each of those checkpoints, and
 refuses (SigningRefused, and an alarm) when it does not. A database administrator can delete
 the signed heads and the recorded roots, but not what the witnesses hold: a rewritten log is
@@ -24,7 +24,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit import alarms, checkpoint, service, witnessing
+from hub.audit import alarms, checkpoint, witnessing
+from hub.audit import keys as audit_keys
+from hub.audit import tree_heads as audit_tree_heads
 from hub.db import unit_of_work, utcnow
 from hub.models.audit import Cosignature, SignedTreeHead, WitnessState
 
@@ -52,12 +54,12 @@ def origin() -> str:
 def sign_and_publish() -> SignedTreeHead:
     """Sign the log as it stands, after proving it extends everything signed, verified and
     cosigned before; then submit it to the witnesses. SigningRefused when the proof fails."""
-    cosigned, problems = witnessing.latest_cosigned(origin(), service.log_verifier_keys(origin()))
+    cosigned, problems = witnessing.latest_cosigned(origin(), audit_keys.log_verifier_keys(origin()))
     for problem in problems:
         alarms.raise_alarm("witness-unreachable", problem, subject=problem.split()[1])
     try:
-        head = service.sign_tree_head(witnessing.anchors(cosigned))
-    except service.SigningRefused as refused:
+        head = audit_tree_heads.sign_tree_head(witnessing.anchors(cosigned))
+    except audit_tree_heads.SigningRefused as refused:
         alarms.raise_alarm("signing-refused", "; ".join(refused.problems))
         raise
     alarms.clear("signing-refused")
@@ -69,7 +71,7 @@ def due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> bool
     """No tree head yet, or the latest is `every` old: each worker asks every cycle and the
     latest head in the database decides, so several workers between them sign about once per
     `every`."""
-    latest = service.latest_tree_head()
+    latest = audit_tree_heads.latest_tree_head()
     if latest is None:
         return True
     signed_at = datetime.strptime(latest.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -82,7 +84,7 @@ def sign_and_publish_if_due(every: timedelta = TREE_HEAD_EVERY, now: datetime | 
     if due(every, now):
         sign_and_publish()
         return 1
-    latest = service.latest_tree_head()
+    latest = audit_tree_heads.latest_tree_head()
     if latest is not None:
         publish(latest, only_due=True)
     return 0
@@ -122,7 +124,7 @@ def publish(head: SignedTreeHead, only_due: bool = False) -> Publication:
     result = Publication(head.id)
     if not config.witnesses:
         return result
-    note = service.signed_checkpoint(config.origin, head)
+    note = audit_tree_heads.signed_checkpoint(config.origin, head)
     body = checkpoint.checkpoint_body(config.origin, head.tree_size, head.root_hash)
     done = _cosigned_by(head.id)
     todo = {w: _known_size(w.name) for w in config.witnesses
@@ -156,7 +158,7 @@ def _submit(sizes: dict[witnessing.Witness, int], head: SignedTreeHead, note: st
         if old > head.tree_size:
             old = 0  # the hub's record is ahead of this head: ask, and the 409 tells the truth
         try:
-            proof = service.consistency_proof(old, head.tree_size) if 0 < old < head.tree_size else []
+            proof = audit_tree_heads.consistency_proof(old, head.tree_size) if 0 < old < head.tree_size else []
         except KeyError:
             result.refused[witness.name] = f"the tree nodes to prove consistency from {old} entries are missing"
             continue

@@ -30,7 +30,8 @@ from joserfc.errors import ClaimError, JoseError
 from requests import RequestException
 
 from hub import request_text
-from hub.auth import service
+from hub.auth import organisations as auth_organisations
+from hub.auth import sso_accounts as auth_sso_accounts
 from hub.auth.views import complete_sign_in, safe_next
 from hub.models.auth import SsoIdentity, SsoProvider
 from hub.web import public
@@ -171,8 +172,8 @@ def _redirect_uri(org_code: str) -> str:
 
 
 def _provider(org_code: str) -> SsoProvider:
-    org = service.organisation_by_code(org_code)
-    provider = service.sso_provider_for(org.id) if org else None
+    org = auth_organisations.organisation_by_code(org_code)
+    provider = auth_organisations.sso_provider_for(org.id) if org else None
     if provider is None or not provider.enabled:
         # The same words either way: the page does not say which organisation codes exist.
         raise SsoRefused("Single sign-on is not set up for this organisation.",
@@ -208,7 +209,7 @@ def start(org_code: str):
         hint = {"login_hint": request.args["login_hint"][:254]} if request.args.get("login_hint") else {}
         return client.authorize_redirect(_redirect_uri(org_code), **hint)
     except SsoRefused as exc:
-        service.record_sso_refusal(org_code, exc.reason, exc.issuer, exc.subject, step="start", **exc.detail)
+        auth_sso_accounts.record_sso_refusal(org_code, exc.reason, exc.issuer, exc.subject, step="start", **exc.detail)
         return _refused(str(exc))
 
 
@@ -235,16 +236,16 @@ def callback(org_code: str):
         if not claims:
             raise SsoRefused(FAILED, "sso-no-id-token", provider.issuer)
         claims = _checked_email(provider.issuer, _with_email(client, token, dict(claims)))
-        outcome = service.sso_user(provider, claims)
+        outcome = auth_sso_accounts.sso_user(provider, claims)
     except SsoRefused as exc:
-        service.record_sso_refusal(org_code, exc.reason, exc.issuer, exc.subject, **exc.detail)
+        auth_sso_accounts.record_sso_refusal(org_code, exc.reason, exc.issuer, exc.subject, **exc.detail)
         return _refused(str(exc))
     except (AuthlibBaseError, RequestException, ValueError, KeyError) as exc:  # state, the provider's error...
-        service.record_sso_refusal(org_code, "sso-failed", provider.issuer if provider else None,
+        auth_sso_accounts.record_sso_refusal(org_code, "sso-failed", provider.issuer if provider else None,
                                    error=_failure_code(exc))
         return _refused(FAILED)
     if outcome.user is None:
-        return _refused(DEACTIVATED if outcome.refusal == service.SSO_DEACTIVATED else NOT_SET_UP)
+        return _refused(DEACTIVATED if outcome.refusal == auth_sso_accounts.SSO_DEACTIVATED else NOT_SET_UP)
     return complete_sign_in(outcome.user.id, "sso", next_url)
 
 

@@ -9,7 +9,11 @@ import segno
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from hub.auth import organisations as auth_organisations
+from hub.auth import second_factor as auth_second_factor
 from hub.auth import service
+from hub.auth import sessions as auth_sessions
+from hub.auth import sso_accounts as auth_sso_accounts
 from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
 from hub.models.auth import User
 from hub.web import client_address, public
@@ -31,7 +35,7 @@ def safe_next(target: str | None) -> str:
 def complete_sign_in(user_id: int, method: str, next_url: str | None = None):
     """Clear everything from before sign-in (no session fixation), then start a new session."""
     session.clear()
-    user, _row = service.start_session(user_id, method)
+    user, _row = auth_sessions.start_session(user_id, method)
     login_user(user, remember=False)
     return redirect(safe_next(next_url))
 
@@ -40,7 +44,7 @@ def _pending_user() -> User | None:
     user_id, since = session.get("pending_user"), session.get("pending_at", 0)
     if not user_id or time.time() - since > PENDING_SECONDS:
         return None
-    return service.signing_in_user(user_id)
+    return auth_second_factor.signing_in_user(user_id)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -67,7 +71,7 @@ def sign_in():
             "throttled": "Too many wrong attempts from this network: wait 15 minutes and try again",
         }[result.status]
         form.password.errors = [error]
-    sso_orgs = [p.organisation for p in service.enabled_sso_providers()]
+    sso_orgs = [p.organisation for p in auth_sso_accounts.enabled_sso_providers()]
     return render_template("auth/sign_in.html", form=form, error=error, sso_orgs=sso_orgs)
 
 
@@ -80,7 +84,7 @@ def second_factor():
         return redirect(url_for("auth.sign_in"))
     form = SecondFactorForm()
     if form.validate_on_submit():
-        outcome = service.check_second_factor(user.id, form.code.data, client_address())
+        outcome = auth_second_factor.check_second_factor(user.id, form.code.data, client_address())
         if outcome in ("ok", "ok-recovery"):
             method = "password+totp" if outcome == "ok" else "password+recovery-code"
             return complete_sign_in(user.id, method, session.get("next"))
@@ -103,17 +107,17 @@ def enrol():
         return redirect(url_for("auth.sign_in"))
     if user.totp_confirmed_at:
         return redirect(url_for("auth.second_factor"))
-    secret = session.get("enrol_secret") or service.new_totp_secret()
+    secret = session.get("enrol_secret") or auth_second_factor.new_totp_secret()
     session["enrol_secret"] = secret
     form = EnrolForm()
     if form.validate_on_submit():
-        codes = service.enrol_totp(user.id, secret, form.code.data)
+        codes = auth_second_factor.enrol_totp(user.id, secret, form.code.data)
         if codes is not None:
             next_url = session.get("next")
             complete_sign_in(user.id, "password+totp", next_url)
             return render_template("auth/recovery_codes.html", codes=codes, next_url=safe_next(next_url))
         form.code.errors = ["The security code is not right: check your app shows the hub and try again"]
-    uri = service.totp_uri(user, secret)
+    uri = auth_second_factor.totp_uri(user, secret)
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
     return render_template("auth/enrol.html", form=form, secret=secret, qr=qr)
 
@@ -124,7 +128,7 @@ def sign_out():
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         if current_user.is_authenticated:
-            service.sign_out(current_user)
+            auth_sessions.sign_out(current_user)
         logout_user()
         session.clear()
         flash("You have signed out.", "success")
@@ -138,10 +142,10 @@ def sign_out():
 def account():
     form = ConfirmForm()
     if form.validate_on_submit():
-        count = service.end_all_sessions(current_user, "sign-out-everywhere")
+        count = auth_sessions.end_all_sessions(current_user, "sign-out-everywhere")
         logout_user()
         session.clear()
         flash(f"You have signed out everywhere ({count} session{'s' if count != 1 else ''} ended).", "success")
         return redirect(url_for("auth.sign_in"))
-    sso = service.sso_provider_for(current_user.organisation_id)
+    sso = auth_organisations.sso_provider_for(current_user.organisation_id)
     return render_template("auth/account.html", form=form, sso=sso)

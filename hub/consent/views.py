@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.consent import service
 from hub.consent.forms import ConsentForm, WithdrawForm
 from hub.errors import Invalid
@@ -21,7 +21,7 @@ bp = Blueprint("consent", __name__, url_prefix="/consent")
 def new(child_id: int):
     child = people.get_child(actor(), child_id, purpose="record consent")
     form = ConsentForm()
-    form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_service.recipients_for(actor())]
+    form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_organisations.recipients_for(actor())]
     if form.validate_on_submit():
         competent = {"yes": True, "no": False}.get(form.child_competent.data)
         try:

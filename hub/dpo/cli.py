@@ -13,11 +13,15 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from hub import db
-from hub.audit import checkpoint, service, signing
+from hub.audit import checkpoint, signing
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.context import cli_origin
 from hub.audit.export import tree_head_json
 from hub.audit.verification import SavedHead
-from hub.dpo import service as dpo
+from hub.dpo import exports as dpo_exports
+from hub.dpo import integrity as dpo_integrity
 from hub.errors import Invalid
 
 
@@ -36,7 +40,7 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
         """Recompute the tree from every event (or from the last check) and check the signed tree heads."""
         cli_origin()
         saved = _read_saved_head(against) if against else None
-        result = dpo.run_verification("incremental" if incremental else "full", against=saved, fast=fast)
+        result = dpo_integrity.run_verification("incremental" if incremental else "full", against=saved, fast=fast)
         for problem in result.problems:
             click.echo(f"FAIL: {problem}", err=True)
         for alarm in result.alarms:
@@ -58,7 +62,8 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
     @group.command("integrate")
     def audit_integrate():
         """Sequence every committed entry now (the delivery worker does this every cycle)."""
-        click.echo(f"Sequenced {service.integrate_all()} entries; the log holds {service.tree_size()}.")
+        sequenced = audit_integrator.integrate_all()
+        click.echo(f"Sequenced {sequenced} entries; the log holds {audit_tree_heads.tree_size()}.")
 
     @group.command("export")
     @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
@@ -71,7 +76,7 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
         """Write a signed JSON export that `python -m hub.audit.verify FILE` checks offline."""
         cli_origin()
         try:
-            data = dpo.export_json(None, prove_from=prove_from, child_id=child_id,
+            data = dpo_exports.export_json(None, prove_from=prove_from, child_id=child_id,
                                    date_from=date_from and date_from.date(), date_to=date_to and date_to.date())
         except Invalid as exc:
             raise click.ClickException(next(iter(exc.errors.values()))) from exc
@@ -86,7 +91,7 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
         while True:
             try:
                 head = signing.sign_and_publish()
-            except service.SigningRefused as refused:
+            except audit_tree_heads.SigningRefused as refused:
                 raise click.ClickException("the hub will not sign: " + "; ".join(refused.problems)) from refused
             published = "published" if signing.is_published(head) else "not cosigned by the quorum of witnesses"
             click.echo(f"Signed tree head: size {head.tree_size} at {head.timestamp} ({published})")
@@ -99,7 +104,7 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
     @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
     def audit_tree_head(out):
         """Save the latest signed tree head, for a later `audit verify --against`."""
-        head = service.latest_tree_head() or signing.sign_and_publish()
+        head = audit_tree_heads.latest_tree_head() or signing.sign_and_publish()
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(tree_head_json(head), handle, indent=1)
         click.echo(f"Saved tree head of size {head.tree_size} to {out}")
@@ -108,9 +113,9 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
     @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
     def audit_checkpoint(out):
         """Save the latest checkpoint with its cosignatures, for `python -m hub.audit.verify --against`."""
-        head = service.latest_tree_head() or signing.sign_and_publish()
+        head = audit_tree_heads.latest_tree_head() or signing.sign_and_publish()
         with open(out, "w", encoding="utf-8") as handle:
-            handle.write(service.checkpoint_note(signing.origin(), head))
+            handle.write(audit_tree_heads.checkpoint_note(signing.origin(), head))
         click.echo(f"Saved the checkpoint of {head.tree_size} entries to {out}")
 
     @group.command("retire-key")
@@ -118,7 +123,7 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
                   help="The retired keys' file (HUB_AUDIT_RETIRED_KEYS), made if it does not exist.")
     def audit_retire_key(path: Path):
         """Retire the current signing key now: add its public half, with its period, to the file."""
-        current = service.trusted_keys()[-1]
+        current = audit_keys.trusted_keys()[-1]
         retired = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
         entry = checkpoint.trusted_keys_json([checkpoint.TrustedKey(
             current.public_key, current.valid_from, checkpoint.rfc3339_utc(datetime.now(UTC)))])[0]
@@ -132,13 +137,13 @@ def register(app: Flask) -> None:  # noqa: C901 - see above
     def audit_trusted_keys(out: Path):
         """Save every key the tree heads may carry, with its period, for `python -m hub.audit.verify
         --trusted-keys` (give it to an auditor by a channel other than the export)."""
-        out.write_text(json.dumps(checkpoint.trusted_keys_json(service.trusted_keys()), indent=1), encoding="utf-8")
-        click.echo(f"Saved {len(service.trusted_keys())} trusted keys to {out}")
+        out.write_text(json.dumps(checkpoint.trusted_keys_json(audit_keys.trusted_keys()), indent=1), encoding="utf-8")
+        click.echo(f"Saved {len(audit_keys.trusted_keys())} trusted keys to {out}")
 
     @group.command("verifier-key")
     def audit_verifier_key():
         """Print the log's signed-note verifier key, for a witness to trust (`python -m hub.witness trust`)."""
-        click.echo(service.log_verifier_key(signing.origin()))
+        click.echo(audit_keys.log_verifier_key(signing.origin()))
 
     app.cli.add_command(group)
 

@@ -1,6 +1,7 @@
 """The audit log's pages: the DPO's search, "who has seen this child", "what has this user
 done", exports, flags and the integrity panel; and, for anyone, the public key and checkpoint.
-Thin: every read and change goes through hub.dpo.service, which checks the role and audits it."""
+Thin: every read and change goes through hub.dpo (search, integrity, exports, flags), which checks
+the role and audits it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from flask import Blueprint, Response, abort, current_app, flash, jsonify, redir
 from flask_login import current_user
 
 from hub.audit import alarms, export, service, signing
-from hub.auth import service as auth_service
-from hub.dpo import service as dpo
+from hub.audit import tree_heads as audit_tree_heads
+from hub.auth import organisations as auth_organisations
+from hub.dpo import exports as dpo_exports
+from hub.dpo import flags as dpo_flags
+from hub.dpo import integrity as dpo_integrity
+from hub.dpo import search as dpo_search
 from hub.dpo.forms import AuditSearchForm, CloseFlagsForm, VerifyForm
 from hub.errors import Invalid
 from hub.permissions import may_check_audit_integrity, may_review_audit_log
@@ -51,14 +56,14 @@ def public_key():
 def checkpoint():
     """The latest signed tree head as a C2SP tlog-checkpoint signed note with the witnesses'
     cosignatures: what a DPO saves for a later `verify --against`."""
-    head = service.latest_tree_head()
+    head = audit_tree_heads.latest_tree_head()
     if head is None:
         try:
             head = signing.sign_and_publish()
-        except service.SigningRefused:
+        except audit_tree_heads.SigningRefused:
             return Response("The audit log does not verify: no checkpoint can be signed.\n", status=503,
                             mimetype="text/plain")
-    return Response(service.checkpoint_note(signing.origin(), head), mimetype="text/plain")
+    return Response(audit_tree_heads.checkpoint_note(signing.origin(), head), mimetype="text/plain")
 
 
 @dataclass
@@ -69,17 +74,17 @@ class Matches:
     people: list = field(default_factory=list)
 
 
-def _search_form() -> tuple[AuditSearchForm, dpo.EventFilter, Matches]:
+def _search_form() -> tuple[AuditSearchForm, dpo_search.EventFilter, Matches]:
     form = AuditSearchForm(request.args)
-    form.organisation_id.choices = [(0, "Any")] + [(o.id, o.name) for o in auth_service.organisations()]
-    filters, matches = dpo.EventFilter(), Matches()
+    form.organisation_id.choices = [(0, "Any")] + [(o.id, o.name) for o in auth_organisations.organisations()]
+    filters, matches = dpo_search.EventFilter(), Matches()
     if request.args and form.validate():
         # What the DPO typed wins over an id carried by a link.
-        child_id = _one(form.child, dpo.find_children, matches.children, "child") if form.child.data \
+        child_id = _one(form.child, dpo_search.find_children, matches.children, "child") if form.child.data \
             else form.child_id.data
-        user_id = _one(form.person, dpo.find_people, matches.people, "person") if form.person.data \
+        user_id = _one(form.person, dpo_search.find_people, matches.people, "person") if form.person.data \
             else form.user_id.data
-        filters = dpo.EventFilter(
+        filters = dpo_search.EventFilter(
             child_id=child_id, user_id=user_id, organisation_id=form.organisation_id.data or None,
             action=form.action.data or None, outcome=form.outcome.data or None,
             date_from=form.date_from.data, date_to=form.date_to.data)
@@ -97,20 +102,20 @@ def _one(field_, find, choices: list, what: str) -> int | None:
     if not found:
         field_.errors.append(f"No {what} you may review matches '{field_.data.strip()}'")
     else:
-        choices.extend(found[:dpo.MATCHES_SHOWN])
-        many = f"More than {dpo.MATCHES_SHOWN}" if len(found) > dpo.MATCHES_SHOWN else str(len(found))
+        choices.extend(found[:dpo_search.MATCHES_SHOWN])
+        many = f"More than {dpo_search.MATCHES_SHOWN}" if len(found) > dpo_search.MATCHES_SHOWN else str(len(found))
         field_.errors.append(f"{many} match '{field_.data.strip()}': choose one from the list, or type more")
     return None
 
 
-def _results(form, filters: dpo.EventFilter, title: str, purpose: str, endpoint: str = "audit.search",
+def _results(form, filters: dpo_search.EventFilter, title: str, purpose: str, endpoint: str = "audit.search",
              matches: Matches | None = None, **path):
     """The events page; `endpoint` and `path` (child_id or user_id) say which page it is, for the
     "Older events" link. The download links carry the same filters as the page shows."""
     page = None
     if not form.errors:  # bad input: show what is wrong, not the whole unfiltered log
         try:
-            page = dpo.search(actor(), filters, before=request.args.get("before", type=int), purpose=purpose)
+            page = dpo_search.search(actor(), filters, before=request.args.get("before", type=int), purpose=purpose)
         except Invalid as exc:
             apply_errors(form, exc)
     args = {k: v for k, v in request.args.to_dict(flat=False).items()
@@ -122,7 +127,7 @@ def _results(form, filters: dpo.EventFilter, title: str, purpose: str, endpoint:
     if page and page.next_before:
         older_url = url_for(endpoint, **path, **args, before=page.next_before)
     return render_template("audit/search.html", form=form, page=page, title=title, query=path or args,
-                           detail=dpo.detail, older_url=older_url, matches=matches or Matches())
+                           detail=dpo_search.detail, older_url=older_url, matches=matches or Matches())
 
 
 @bp.route("")
@@ -139,9 +144,9 @@ def search():
 def child(child_id: int):
     form, _, _ = _search_form()
     form.child_id.data = child_id  # the filter form narrows this child's events further
-    name = dpo.child_name(actor(), child_id)
+    name = dpo_search.child_name(actor(), child_id)
     title = f"Who has seen {name}'s record" if name else "Who has seen this child's record"
-    return _results(form, dpo.EventFilter(child_id=child_id), title,
+    return _results(form, dpo_search.EventFilter(child_id=child_id), title,
                     "who has seen this record", "audit.child", child_id=child_id)
 
 
@@ -151,15 +156,16 @@ def child(child_id: int):
 def user(user_id: int):
     form, _, _ = _search_form()
     form.user_id.data = user_id
-    who = dpo.person(actor(), user_id)
-    return _results(form, dpo.EventFilter(user_id=user_id), f"What {who.name} has done" if who else
+    who = dpo_search.person(actor(), user_id)
+    return _results(form, dpo_search.EventFilter(user_id=user_id), f"What {who.name} has done" if who else
                     "What this person has done", "user activity", "audit.user", user_id=user_id)
 
 
 DOWNLOADS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             lambda filters: dpo.export_xlsx(actor(), filters)),
-    "json": ("application/json", lambda filters: json.dumps(dpo.export_json(actor(), **filters.__dict__), indent=1)),
+             lambda filters: dpo_exports.export_xlsx(actor(), filters)),
+    "json": ("application/json",
+             lambda filters: json.dumps(dpo_exports.export_json(actor(), **filters.__dict__), indent=1)),
 }
 
 
@@ -191,9 +197,9 @@ def download(kind: str):
 @bp.route("/integrity")
 @requires(may_check_audit_integrity)
 def integrity():
-    status = dpo.integrity(actor())
+    status = dpo_integrity.integrity(actor())
     return render_template("audit/integrity.html", status=status, form=VerifyForm(),
-                           progress_text=dpo.progress_text(status.running) if status.running else "",
+                           progress_text=dpo_integrity.progress_text(status.running) if status.running else "",
                            alarm_seconds=int(service.PENDING_ALARM.total_seconds()), alarm_kinds=alarms.KINDS)
 
 
@@ -202,7 +208,7 @@ def integrity():
 def verify():
     form = VerifyForm()
     if form.validate_on_submit():
-        dpo.verify_now(actor(), form.kind.data)
+        dpo_integrity.verify_now(actor(), form.kind.data)
         flash("The check has started. This page shows its progress; you can leave it and come back.", "success")
     return redirect(url_for("audit.integrity"))
 
@@ -211,9 +217,9 @@ def verify():
 @requires(may_check_audit_integrity)
 def verification_progress(verification_id: int):
     """The integrity page's live progress (hub/static/import-progress.js polls it): numbers only."""
-    row = dpo.get_verification(actor(), verification_id)
-    return jsonify(status=row.status, checked=row.checked, total=row.total, text=dpo.progress_text(row),
-                   finished=row.status == dpo.DONE)
+    row = dpo_integrity.get_verification(actor(), verification_id)
+    return jsonify(status=row.status, checked=row.checked, total=row.total, text=dpo_integrity.progress_text(row),
+                   finished=row.status == dpo_integrity.DONE)
 
 
 @bp.route("/flags")
@@ -221,7 +227,7 @@ def verification_progress(verification_id: int):
 @personal_data
 def flags():
     status = "closed" if request.args.get("status") == "closed" else "open"
-    page = dpo.flag_queue(actor(), status, before=request.args.get("before", type=int))
+    page = dpo_flags.flag_queue(actor(), status, before=request.args.get("before", type=int))
     older_url = url_for("audit.flags", status=status, before=page.next_before) if page.next_before else None
     return render_template("audit/flags.html", page=page, status=status, older_url=older_url,
                            close_form=CloseFlagsForm())
@@ -235,7 +241,7 @@ def close_flags():
     try:
         if not form.validate_on_submit():
             raise Invalid({"note": (form.note.errors or ["Write what you found"])[0]})
-        closed = dpo.close_flags(actor(), form.flag_id.data, form.note.data)
+        closed = dpo_flags.close_flags(actor(), form.flag_id.data, form.note.data)
         flash(f"{len(closed)} flag{'s' if len(closed) != 1 else ''} closed.", "success")
     except Invalid as exc:
         flash(next(iter(exc.errors.values())), "error")

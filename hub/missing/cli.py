@@ -13,10 +13,12 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.audit.context import cli_origin
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.errors import HubError
 from hub.missing import deadlines
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
+from hub.missing.imports import mapping as import_mapping
+from hub.missing.imports import rows as import_rows
 from hub.missing.imports.download import Limits
 from hub.models.auth import User
 from hub.models.roles import OrgKind
@@ -40,17 +42,17 @@ def import_command(path: Path, force_code: str, email: str) -> None:
         raise click.ClickException(f"The file is larger than {limits.max_bytes // (1024 * 1024)} MB: split it")
     bar = _Progress()
     try:
-        batch = imports.import_file(actor, path.read_bytes(), path.name, limits, progress=bar.update)
+        batch = import_batches.import_file(actor, path.read_bytes(), path.name, limits, progress=bar.update)
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         bar.close()
-    summary = imports.summary_of(batch)
+    summary = import_batches.summary_of(batch)
     if batch.status.value == "failed":
         raise click.ClickException(f"Import {batch.id} failed: {summary.get('failure', 'unknown reason')}")
-    counts = ", ".join(f"{key} {summary.get(key, 0)}" for key in imports.COUNT_KEYS)
+    counts = ", ".join(f"{key} {summary.get(key, 0)}" for key in import_rows.COUNT_KEYS)
     click.echo(f"Import {batch.id} done: {batch.rows_total} rows: {counts}.")
-    errors = imports.errors_of(batch)
+    errors = import_batches.errors_of(batch)
     for error in errors:
         click.echo(f"  row {error['row']}: {error['reason']}", err=True)
     if summary.get("review"):
@@ -86,7 +88,7 @@ class _Progress:
 
 
 def _officer(force_code: str, email: str) -> User:
-    force = auth_service.organisation_by_code(force_code)
+    force = auth_organisations.organisation_by_code(force_code)
     if force is None or force.kind != OrgKind.police:
         raise click.ClickException(f"No police force has the code {force_code!r}")
     user = db.session().scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
@@ -103,11 +105,11 @@ def template_command(out: Path, force_code: str | None) -> None:
     """Write the blank download template, with a Guidance sheet describing each column."""
     force_id = None
     if force_code:
-        force = auth_service.organisation_by_code(force_code)
+        force = auth_organisations.organisation_by_code(force_code)
         if force is None or force.kind != OrgKind.police:
             raise click.ClickException(f"No police force has the code {force_code!r}")
         force_id = force.id
-    out.write_bytes(imports.template(force_id))
+    out.write_bytes(import_mapping.template(force_id))
     click.echo(f"Template written to {out}.")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.missing import deadlines
-from hub.missing.service import RECENTLY_FOUND
+from hub.missing.dashboard import RECENTLY_FOUND
 from hub.models.auth import User
 from hub.models.missing import ImportReviewItem, ReviewStatus
 from hub.permissions import episode_visible, visible_clause

@@ -6,14 +6,16 @@ unit of work, so a whole file or request commits or rolls back together). Every 
 or a chunk of the download's, is written by `create_episodes` (one is a list of one). Each change
 writes its audit event and, when the school must hear of it, its notifications and outbox e-mails
 in the same transaction (`hub.notifications.issuing.notify_episodes`): nothing is told that was
-not stored, and nothing stored goes untold.
+not stored, and nothing stored goes untold. What an episode says and the checks on it are
+hub/missing/details.py; reading episodes hub/missing/reading.py; the team's list
+hub/missing/dashboard.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import insert, select
 
@@ -22,83 +24,14 @@ from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import deadlines, rules
-from hub.models.auth import Organisation, User
-from hub.models.missing import (
-    Classification,
-    EpisodeSource,
-    MissingEpisode,
-    MissingFrom,
-    RiskGrade,
-    RiskGradeChange,
-)
+from hub.missing.details import EpisodeChanges, EpisodeDetails, _check_changes, _check_details, _may_record, _police_org
+from hub.missing.reading import _episode_for
+from hub.models.auth import User
+from hub.models.missing import EpisodeSource, MissingEpisode, RiskGrade, RiskGradeChange
 from hub.models.people import Child, IdentifierKind
-from hub.models.roles import OrgKind
-from hub.models.sharing import ShareRecord
-from hub.notifications import counts as notification_counts
 from hub.notifications import issuing
-from hub.notifications.counts import EpisodeTold, Told
 from hub.people import service as people
-from hub.permissions import (
-    child_access,
-    episode_visible,
-    load_or_refuse,
-    may_read_episodes,
-    may_record_episodes,
-    refuse,
-)
 from hub.retention import scheduling as retention
-
-#: An episode's start may be at most this far in the future (clock skew of agency systems).
-CLOCK_SKEW = timedelta(minutes=5)
-FREE_TEXT_MAX = 2000
-
-
-@dataclass
-class EpisodeDetails:
-    """What a new episode says. Times are aware datetimes."""
-
-    police_reference: str
-    reported_start: datetime
-    classification: Classification
-    risk_grade: RiskGrade
-    missing_from: MissingFrom
-    police_org_id: int | None = None          # the actor's force when the actor is police
-    missing_from_detail: str | None = None
-    found_at: datetime | None = None
-    found_where: str | None = None
-
-
-@dataclass
-class EpisodeChanges:
-    """A change to an episode: only the fields given (not None) change. `risk_factors` etc. are
-    sets of codes from `hub.missing.rules`."""
-
-    reported_start: datetime | None = None
-    classification: Classification | None = None
-    risk_grade: RiskGrade | None = None
-    missing_from: MissingFrom | None = None
-    missing_from_detail: str | None = None
-    found_at: datetime | None = None
-    found_where: str | None = None
-    prevention_check_at: datetime | None = None
-    prevention_check_by: str | None = None
-    return_interview_offered_at: datetime | None = None
-    return_interview_at: datetime | None = None
-    return_interview_by: str | None = None
-    return_interview_declined: bool | None = None
-    return_interview_share_id: int | None = None
-    iro_informed_at: datetime | None = None
-    home_authority_id: int | None = None
-    receiving_authority_id: int | None = None
-    strategy_discussion_at: datetime | None = None
-    trigger_plan_at: datetime | None = None
-    police_requested_meeting: bool | None = None
-    risk_factors: set[str] | None = None
-    push_factors: set[str] | None = None
-    pull_factors: set[str] | None = None
-
-    def given(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 @dataclass
@@ -108,77 +41,6 @@ class RowOutcome:
     outcome: str                       # created | updated | unchanged
     episode: MissingEpisode
     changed: list[str] = field(default_factory=list)
-
-
-# --- checks -------------------------------------------------------------------------------------
-
-def _may_record(actor: User, child_id: int):
-    access = child_access(actor, child_id)
-    if not access or not may_record_episodes(actor):
-        refuse(actor, "child", child_id, child_id, action="create")
-    return access
-
-
-def _police_org(actor: User, police_org_id: int | None) -> int:
-    if actor.organisation.kind == OrgKind.police:
-        return actor.organisation_id
-    force = db.session().get(Organisation, police_org_id) if police_org_id else None
-    if force is None or force.kind != OrgKind.police:
-        raise Invalid({"police_org_id": "Choose the police force that holds the missing report"})
-    return force.id
-
-
-def _check_times(errors: dict[str, str], now: datetime, **times: datetime | None) -> None:
-    for name, value in times.items():
-        if value is not None and value > now + CLOCK_SKEW:
-            errors[name] = "This time is in the future: enter when it happened"
-
-
-def _check_details(details: EpisodeDetails, now: datetime) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    reference = (details.police_reference or "").strip()
-    if not reference:
-        errors["police_reference"] = "Enter the police reference of the missing report"
-    elif len(reference) > 40:
-        errors["police_reference"] = "The police reference must be 40 characters or fewer"
-    if details.reported_start is None:
-        errors["reported_start"] = "Enter when the child was reported missing"
-    _check_times(errors, now, reported_start=details.reported_start, found_at=details.found_at)
-    if details.found_at and details.reported_start and details.found_at < details.reported_start:
-        errors["found_at"] = "The child cannot be found before they were reported missing"
-    for name in ("missing_from_detail", "found_where"):
-        if len(getattr(details, name) or "") > FREE_TEXT_MAX:
-            errors[name] = f"Keep this under {FREE_TEXT_MAX} characters"
-    return errors
-
-
-def _check_changes(episode: MissingEpisode, changes: EpisodeChanges, now: datetime) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    given = changes.given()
-    _check_times(errors, now, **{k: v for k, v in given.items() if isinstance(v, datetime)})
-    start = changes.reported_start or episode.reported_start
-    found = changes.found_at or episode.found_at
-    if found is not None and found < start:
-        errors["found_at"] = "The child cannot be found before they were reported missing"
-    for name, codes in (("risk_factors", changes.risk_factors), ("push_factors", changes.push_factors),
-                        ("pull_factors", changes.pull_factors)):
-        unknown = (codes or set()) - rules.FACTOR_LISTS[name].keys()
-        if unknown:
-            errors[name] = "Choose factors from the list"
-    for name in ("home_authority_id", "receiving_authority_id"):
-        org_id = given.get(name)
-        if org_id is not None:
-            org = db.session().get(Organisation, org_id)
-            if org is None or org.kind != OrgKind.childrens_social_care:
-                errors[name] = "Choose a children's social care authority"
-    if changes.return_interview_share_id is not None:
-        share = db.session().get(ShareRecord, changes.return_interview_share_id)
-        if share is None or share.child_id != episode.child_id:
-            errors["return_interview_share_id"] = "Choose a share about this child"
-    for name in ("missing_from_detail", "found_where", "prevention_check_by", "return_interview_by"):
-        if len(str(given.get(name) or "")) > FREE_TEXT_MAX:
-            errors[name] = f"Keep this under {FREE_TEXT_MAX} characters"
-    return errors
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -408,102 +270,3 @@ def _new_rows(police_org_id: int, rows: Sequence[tuple[int, EpisodeDetails]], no
             seen.add(reference)
             good.append((index, child_id, details))
     return good
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-def _episode_for(actor: User, episode_id: int, action: str = "read"):
-    """The episode and the actor's basis, or a 404 (audited) without saying whether it exists."""
-    episode = load_or_refuse(actor, MissingEpisode, episode_id, action=action)
-    return episode, child_access(actor, episode.child_id)
-
-
-def get_episode(actor: User, episode_id: int) -> MissingEpisode:
-    episode, access = _episode_for(actor, episode_id)
-    with unit_of_work():
-        audit.record("read", actor=actor, object_type="missing-episode", object_id=episode.id,
-                     child_id=episode.child_id, basis=access.basis)
-    return episode
-
-
-def episodes_of(actor: User, child_id: int) -> list[MissingEpisode]:
-    """A child's episodes, newest first, for a reader who may see episodes (else empty). The
-    caller has already audited reading the child's page."""
-    if not may_read_episodes(actor) or not child_access(actor, child_id):
-        return []
-    return list(db.session().scalars(select(MissingEpisode).where(MissingEpisode.child_id == child_id)
-                                     .order_by(MissingEpisode.reported_start.desc())))
-
-
-def assess(episode: MissingEpisode, now: datetime | None = None) -> rules.Assessment:
-    """The computed picture of one episode: criteria met, meeting triggers, duties due."""
-    child = db.session().get(Child, episode.child_id)
-    starts = list(db.session().scalars(select(MissingEpisode.reported_start)
-                                       .where(MissingEpisode.child_id == episode.child_id)))
-    return rules.assess(episode, child.looked_after, starts, now or utcnow())
-
-
-def police_forces() -> list[Organisation]:
-    return list(db.session().scalars(select(Organisation).where(Organisation.kind == OrgKind.police,
-                                                                Organisation.active.is_(True))
-                                     .order_by(Organisation.name)))
-
-
-def childrens_services() -> list[Organisation]:
-    """The children's social care authorities an episode may name as home or receiving authority."""
-    return list(db.session().scalars(select(Organisation).where(Organisation.kind == OrgKind.childrens_social_care)
-                                     .order_by(Organisation.name)))
-
-
-# --- the missing team's list -----------------------------------------------------------------------
-
-RECENTLY_FOUND = timedelta(days=14)
-
-
-@dataclass
-class DashboardRow:
-    episode: MissingEpisode
-    child: Child
-    #: What is overdue (`rules.Due.what`), earliest first, from the due times stored by the rules.
-    overdue: list[str]
-    schools_told: int            # notification groups sent
-    schools_acknowledged: int    # of which acknowledged
-    schools_overdue: int         # not acknowledged by the deadline
-    #: The latest time a school told the force the child is at school, while still missing.
-    seen_at_school: datetime | None = None
-    #: Each kind of notification sent, in the order first sent.
-    told: list[Told] = field(default_factory=list)
-
-
-def dashboard(actor: User, now: datetime | None = None, limit: int = 200) -> list[DashboardRow]:
-    """Open episodes, and those found in the last two weeks, of children the actor may see: with
-    what is overdue and whether the schools acknowledged. Audited as one read per child shown.
-
-    Open ones first, then the found, each newest first: two queries that each walk the index on
-    (found_at, reported_start) and stop at the page's length, so the page reads what it shows
-    whatever the number of open episodes; what is overdue is read from the stored due times."""
-    if not may_read_episodes(actor):
-        return []
-    now = now or utcnow()
-    session = db.session()
-    shown = (select(MissingEpisode, Child).join(Child, Child.id == MissingEpisode.child_id)
-             .where(episode_visible(actor)).order_by(MissingEpisode.reported_start.desc()))
-    rows = session.execute(shown.where(MissingEpisode.found_at.is_(None)).limit(limit)).all()
-    rows += session.execute(shown.where(MissingEpisode.found_at >= now - RECENTLY_FOUND)
-                            .limit(limit - len(rows))).all()
-    if not rows:
-        return []
-    child_ids = {c.id for _, c in rows}
-    told = notification_counts.told_of_episodes([e.id for e, _ in rows], now)
-    seen = notification_counts.seen_at_school([e.id for e, _ in rows if e.found_at is None])
-    result = []
-    for episode, child in rows:
-        schools = told.get(episode.id, EpisodeTold())
-        result.append(DashboardRow(
-            episode, child, deadlines.overdue(episode, now), schools.sent, schools.acknowledged, schools.overdue,
-            seen.get(episode.id), schools.kinds))
-    with unit_of_work():
-        # One event for the page, naming every child it shows (who-has-seen finds each).
-        audit.record("read", actor=actor, object_type="missing-dashboard", purpose="missing dashboard",
-                     children=sorted(child_ids), detail={"shown": len(child_ids)})
-    return result

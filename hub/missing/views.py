@@ -7,6 +7,9 @@ from flask import Blueprint, flash, make_response, redirect, render_template, ur
 
 from hub.errors import Invalid
 from hub.forms import london_to_utc, utc_to_london
+from hub.missing import dashboard as missing_dashboard
+from hub.missing import details as missing_details
+from hub.missing import reading as episode_reading
 from hub.missing import rules, service
 from hub.missing.forms import TIMES, EpisodeForm, ProfileForm, ProgressForm, ReleaseForm
 from hub.missing.profiles import service as profiles
@@ -19,7 +22,7 @@ from hub.notifications.inbox import status_for_episode
 from hub.notifications.replies import replies_for_episode
 from hub.people import service as people
 from hub.permissions import may_record_episodes
-from hub.sharing import service as sharing
+from hub.sharing import reading as share_reading
 from hub.web import actor, apply_errors, personal_data, requires
 
 bp = Blueprint("missing", __name__, url_prefix="/missing")
@@ -28,7 +31,7 @@ bp = Blueprint("missing", __name__, url_prefix="/missing")
 @bp.route("")
 @personal_data
 def index():
-    return render_template("missing/index.html", rows=service.dashboard(actor()))
+    return render_template("missing/index.html", rows=missing_dashboard.dashboard(actor()))
 
 
 @bp.route("/new/<int:child_id>", methods=["GET", "POST"])
@@ -38,10 +41,10 @@ def new(child_id: int):
     child = people.get_child(actor(), child_id, purpose="record a missing episode")
     form = EpisodeForm()
     police = actor().organisation.kind == OrgKind.police
-    form.police_org_id.choices = [(0, "Choose")] + [(f.id, f.name) for f in service.police_forces()]
+    form.police_org_id.choices = [(0, "Choose")] + [(f.id, f.name) for f in episode_reading.police_forces()]
     if form.validate_on_submit():
         try:
-            episode = service.record_episode(actor(), child_id, service.EpisodeDetails(
+            episode = service.record_episode(actor(), child_id, missing_details.EpisodeDetails(
                 police_reference=form.police_reference.data, police_org_id=form.police_org_id.data or None,
                 reported_start=london_to_utc(form.reported_on.data, form.reported_time.data),
                 classification=Classification(form.classification.data), risk_grade=RiskGrade(form.risk_grade.data),
@@ -55,11 +58,12 @@ def new(child_id: int):
 
 def _progress_form(episode: MissingEpisode, child: Child) -> ProgressForm:
     form = ProgressForm()
-    authorities = [(0, "Not recorded")] + [(o.id, o.name) for o in service.childrens_services()]
+    authorities = [(0, "Not recorded")] + [(o.id, o.name) for o in episode_reading.childrens_services()]
     form.receiving_authority_id.choices = authorities
     form.home_authority_id.choices = authorities
     form.return_interview_share_id.choices = [(0, "Not recorded")] + [
-        (s.id, f"Share {s.id}: {s.summary}") for s in sharing.chronology(actor(), child.id, per_page=None) if s.shared]
+        (s.id, f"Share {s.id}: {s.summary}") for s in share_reading.chronology(actor(), child.id, per_page=None)
+        if s.shared]
     if not form.is_submitted():
         for name, (day_field, time_field) in TIMES.items():
             day, hhmm = utc_to_london(getattr(episode, name))
@@ -79,9 +83,9 @@ def _progress_form(episode: MissingEpisode, child: Child) -> ProgressForm:
     return form
 
 
-def _changes(form: ProgressForm) -> service.EpisodeChanges:
+def _changes(form: ProgressForm) -> missing_details.EpisodeChanges:
     times = {name: london_to_utc(getattr(form, d).data, getattr(form, t).data) for name, (d, t) in TIMES.items()}
-    return service.EpisodeChanges(
+    return missing_details.EpisodeChanges(
         risk_grade=RiskGrade(form.risk_grade.data) if form.risk_grade.data else None,
         classification=Classification(form.classification.data) if form.classification.data else None,
         found_where=form.found_where.data or None,
@@ -99,7 +103,7 @@ def _changes(form: ProgressForm) -> service.EpisodeChanges:
 @bp.route("/<int:episode_id>", methods=["GET", "POST"])
 @personal_data
 def show(episode_id: int):
-    episode = service.get_episode(actor(), episode_id)
+    episode = episode_reading.get_episode(actor(), episode_id)
     child = people.get_child(actor(), episode.child_id, purpose="missing episode")
     form = _progress_form(episode, child)
     if form.validate_on_submit():
@@ -112,7 +116,7 @@ def show(episode_id: int):
     statuses = status_for_episode(actor(), episode)
     replies = replies_for_episode(actor(), episode)  # what schools told the police
     return render_template("missing/show.html", episode=episode, child=child, form=form,
-                           assessment=service.assess(episode), statuses=statuses, replies=replies, rules=rules,
+                           assessment=episode_reading.assess(episode), statuses=statuses, replies=replies, rules=rules,
                            releases=profiles.releases(episode_id), release_form=ReleaseForm(),
                            may_release=profiles.may_keep_profile(actor(), child))
 
@@ -168,7 +172,7 @@ NO_PHOTO_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60
 @personal_data
 def released_profile(episode_id: int):
     """The profile as released to the police for this episode, in the protocol's sections."""
-    episode = service.get_episode(actor(), episode_id)
+    episode = episode_reading.get_episode(actor(), episode_id)
     share = profiles.released_profile(actor(), episode_id)
     parts = profiles.released_sections(share.content or "") if share is not None else []
     has_photo = any(s.label == profiles.PHOTO_LABEL and s.text == PHOTO_HELD for p in parts for s in p.sections)

@@ -152,7 +152,7 @@ class GroupStatus:
 
 def status_for_episode(actor: User, episode: MissingEpisode, now: datetime | None = None) -> list[GroupStatus]:
     """Who was told about an episode and what they did, for a reader of the episode: `episode` is
-    what `hub.missing.service.get_episode` gave them (it checked and audited their access; the
+    what `hub.missing.reading.get_episode` gave them (it checked and audited their access; the
     dependency runs from episodes to notifications, never back)."""
     episode_id = episode.id
     now = now or utcnow()

@@ -215,7 +215,7 @@ def replies_from_school(actor: User, n: Notification) -> list[ReplyView]:
 
 def replies_for_episode(actor: User, episode: MissingEpisode) -> list[ReplyView]:
     """What schools told the police about an episode, for a reader of the episode (the police and
-    the missing team) given it by `hub.missing.service.get_episode`; the content stays in the
+    the missing team) given it by `hub.missing.reading.get_episode`; the content stays in the
     share, for its sender and the force."""
     replies = list(db.session().scalars(select(NotificationReply).where(NotificationReply.episode_id == episode.id)
                                         .order_by(NotificationReply.id.desc())))

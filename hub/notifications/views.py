@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.auth.forms import ConfirmForm
 from hub.db import utcnow
 from hub.errors import Invalid
@@ -106,10 +106,10 @@ def closure_page(form, *, admin: bool, org_id: int | None, start_form=None):
         form.kind.choices = [(ClosureKind.inset.value, "INSET (training) day")]
     if not form.is_submitted() and org_id:
         form.organisation_id.data = org_id
-    chosen = auth_service.get_organisation(org_id) if admin and org_id else None
+    chosen = auth_organisations.get_organisation(org_id) if admin and org_id else None
     if start_form is not None and chosen is not None and not start_form.is_submitted():
         start_form.school_day_start.data = chosen.school_day_start
-    organisations = {o.id: o for o in auth_service.organisations()}
+    organisations = {o.id: o for o in auth_organisations.organisations()}
     return render_template("notifications/closures.html", form=form, admin=admin, owners=owners, org_id=org_id,
                            chosen=chosen, start_form=start_form if chosen is not None and
                            chosen.kind == OrgKind.school else None, organisations=organisations,

@@ -12,7 +12,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from hub.audit import service as audit_service
+from hub.audit import integrator as audit_integrator
 from hub.audit.context import cli_origin
 from hub.db import unit_of_work
 from hub.retention import destruction, scheduling
@@ -31,7 +31,7 @@ def destroy() -> None:
                    f"(organisation {c.organisation_id}, approved by {c.approved_by_user_id or 'the schedule'}).")
     if not certificates and not outbox:
         click.echo("Nothing approved for destruction.")
-    audit_service.integrate_all()
+    audit_integrator.integrate_all()
 
 
 @group.command("schedule-existing")

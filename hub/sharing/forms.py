@@ -21,10 +21,11 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.consent import service as consent_service
 from hub.forms import DateInputField
 from hub.models.sharing import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
+from hub.sharing import gateways as share_gateways
 from hub.sharing import legal_bases, service
 from hub.sharing.service import ShareDraft
 
@@ -183,7 +184,7 @@ def fill_choices(form, actor, child_id: int) -> None:
     """The choices of the share form's lists that depend on who is sharing about whom (on the
     whole form or on any question page that has them)."""
     if hasattr(form, "recipient_org_ids"):
-        form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_service.recipients_for(actor)]
+        form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_organisations.recipients_for(actor)]
     if hasattr(form, "consent_record_id"):
         form.consent_record_id.choices = [(0, "None")] + [
             (c.id, f"Consent {c.id}: {'given' if c.given else 'refused'} {c.obtained_on:%-d %b %Y}, for "
@@ -193,4 +194,4 @@ def fill_choices(form, actor, child_id: int) -> None:
         form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in service.authorisers(actor)]
     if hasattr(form, "gateway"):
         # Only the gateways in force today: one enacted but not yet commenced is not offered.
-        form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in service.gateways()]
+        form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in share_gateways.gateways()]

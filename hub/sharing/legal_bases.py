@@ -161,7 +161,7 @@ PUBLIC_BODIES = {OrgKind.police, OrgKind.childrens_social_care, OrgKind.school, 
 def describe(code: str | None, local_gateways: Iterable[LegalBasis] = ()) -> str:
     """A code in plain English, label first with the code beside it: "Public task (UK GDPR 6(1)(e))".
     The one place every page, list and spreadsheet turns a code into words. `local_gateways`: the
-    locality's own gateways (hub.sharing.service.gateways()); a code in no list is shown as it is."""
+    locality's own gateways (hub.sharing.gateways.gateways()); a code in no list is shown as it is."""
     if not code:
         return ""
     for name, entries in BY_CODE.items():

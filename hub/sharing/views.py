@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
-from hub.auth import service as auth_service
+from hub.auth import organisations as auth_organisations
 from hub.auth.forms import ConfirmForm
 from hub.errors import Invalid
 from hub.models.sharing import (
@@ -18,7 +18,13 @@ from hub.models.sharing import (
     SourceKind,
 )
 from hub.people import service as people
+from hub.sharing import corrections as share_corrections
+from hub.sharing import decisions as share_decisions
+from hub.sharing import gateways as share_gateways
 from hub.sharing import journey, legal_bases, service
+from hub.sharing import reading as share_reading
+from hub.sharing import recipients as share_recipients
+from hub.sharing import register as share_register
 from hub.sharing.forms import (
     CorrectionForm,
     DecisionForm,
@@ -38,7 +44,7 @@ journey.register(bp)  # /sharing/new/<child_id>: the question pages and "Check y
 def _local_gateways() -> list[legal_bases.LegalBasis]:
     """The locality's gateways, read once per request however many codes a page shows."""
     if "sharing_gateways" not in g:
-        g.sharing_gateways = service.gateways()
+        g.sharing_gateways = share_gateways.gateways()
     return g.sharing_gateways
 
 
@@ -59,9 +65,9 @@ def share_legal_bases(share: ShareRecord) -> list[str]:
 @bp.route("")
 @personal_data
 def index():
-    lists = service.lists(actor())
+    lists = share_register.lists(actor())
     return render_template("sharing/index.html", lists=lists,
-                           share_children=service.children_named(actor(), lists.received + lists.sent))
+                           share_children=share_reading.children_named(actor(), lists.received + lists.sent))
 
 
 def _share_form(child_id: int, form_class: type[ShareForm] = ShareForm) -> ShareForm:
@@ -90,8 +96,8 @@ def _fill(form: ShareForm, share: ShareRecord, only: set[str] | None = None) -> 
             field.data = getattr(value, "value", value)  # enums as their form values
 
 
-def _register_filter(form) -> service.RegisterFilter:
-    organisations = [(0, "Any")] + [(o.id, o.name) for o in auth_service.recipients_for(actor())] + [
+def _register_filter(form) -> share_register.RegisterFilter:
+    organisations = [(0, "Any")] + [(o.id, o.name) for o in auth_organisations.recipients_for(actor())] + [
         (actor().organisation_id, actor().organisation.name)]
     form.sender_org_id.choices = organisations
     form.recipient_org_id.choices = organisations
@@ -99,8 +105,8 @@ def _register_filter(form) -> service.RegisterFilter:
     form.legal_basis.choices = form.legal_basis.choices + [  # a new list: the class's stays as it is
         (b.code, legal_bases.describe(b.code, local)) for b in local]
     if not request.args or not form.validate():
-        return service.RegisterFilter()
-    return service.RegisterFilter(
+        return share_register.RegisterFilter()
+    return share_register.RegisterFilter(
         sender_org_id=form.sender_org_id.data or None, recipient_org_id=form.recipient_org_id.data or None,
         legal_basis=form.legal_basis.data or None,
         consent_position=ConsentPosition(form.consent_position.data) if form.consent_position.data else None,
@@ -116,21 +122,21 @@ def register():
     page = request.args.get("page", 1, type=int)
     shares, more = [], False
     try:
-        shares, more = service.register(actor(), filters, page)
+        shares, more = share_register.register(actor(), filters, page)
     except Invalid as exc:
         apply_errors(form, exc)
     args = request.args.to_dict(flat=False)
     args.pop("page", None)
     next_url = url_for("sharing.register", **args, page=page + 1) if more else None
     return render_template("sharing/register.html", form=form, shares=shares, next_url=next_url, args=args,
-                           share_children=service.children_named(actor(), shares))
+                           share_children=share_reading.children_named(actor(), shares))
 
 
 @bp.route("/register.xlsx")
 @personal_data
 def register_xlsx():
     form = RegisterFilterForm(request.args)
-    content = service.register_xlsx(actor(), _register_filter(form))
+    content = share_register.register_xlsx(actor(), _register_filter(form))
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="sharing-register-{date.today()}.xlsx"'})
 
@@ -138,13 +144,14 @@ def register_xlsx():
 @bp.route("/<int:share_id>/correct", methods=["GET", "POST"])
 @personal_data
 def correct(share_id: int):
-    original = service.for_correction(actor(), share_id)
+    original = share_corrections.for_correction(actor(), share_id)
     child = people.get_child(actor(), original.child_id, purpose="correct a share")
     form = _share_form(original.child_id, CorrectionForm)
     _fill(form, original)
     if form.validate_on_submit():
         try:
-            share = service.correct(actor(), share_id, share_draft(form, original.child_id), form.supersede_reason.data)
+            share = share_corrections.correct(actor(), share_id, share_draft(form, original.child_id),
+                                              form.supersede_reason.data)
             flash(f"Corrected. Share {original.id} stays on the record, marked as superseded.", "success")
             return redirect(url_for("sharing.show", share_id=share.id))
         except Invalid as exc:
@@ -155,13 +162,13 @@ def correct(share_id: int):
 @bp.route("/<int:share_id>/onward", methods=["GET", "POST"])
 @personal_data
 def onward(share_id: int):
-    origin = service.for_onward(actor(), share_id)
+    origin = share_corrections.for_onward(actor(), share_id)
     child = people.get_child(actor(), origin.child_id, purpose="share information onward")
     form = _share_form(origin.child_id, OnwardForm)
     _fill(form, origin, only={"category", "summary", "content"})
     if form.validate_on_submit():
         try:
-            share = service.share_onward(actor(), share_id, share_draft(form, origin.child_id))
+            share = share_corrections.share_onward(actor(), share_id, share_draft(form, origin.child_id))
             flash("Shared onward. The recipients see it in their 'shared with us' list.", "success")
             return redirect(url_for("sharing.show", share_id=share.id))
         except Invalid as exc:
@@ -174,10 +181,10 @@ def onward(share_id: int):
 def decision(child_id: int):
     child = people.get_child(actor(), child_id, purpose="record a decision not to share")
     form = DecisionForm()
-    form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_service.recipients_for(actor())]
+    form.recipient_org_ids.choices = [(o.id, o.name) for o in auth_organisations.recipients_for(actor())]
     if form.validate_on_submit():
         try:
-            record = service.record_decision_not_to_share(actor(), service.ShareDraft(
+            record = share_decisions.record_decision_not_to_share(actor(), service.ShareDraft(
                 child_id=child_id, category=Category(form.category.data), summary=form.summary.data or "",
                 content="", purpose="", recipient_org_ids=list(form.recipient_org_ids.data or []),
                 source_kind=SourceKind.organisation, source_description="", obtained_how=ObtainedHow.other,
@@ -193,21 +200,21 @@ def decision(child_id: int):
 @bp.route("/<int:share_id>")
 @personal_data
 def show(share_id: int):
-    share = service.get_share(actor(), share_id)
+    share = share_reading.get_share(actor(), share_id)
     revoke = RevokeForm()
     revoke.recipient.choices = [(r.organisation_id, str(r.organisation_id)) for r in share.recipients]
     return render_template("sharing/show.html", share=share, revoke=revoke, bases=legal_bases,
-                           organisations={o.id: o for o in auth_service.recipients_for(actor())},
+                           organisations={o.id: o for o in auth_organisations.recipients_for(actor())},
                            mine=share.sender_org_id == actor().organisation_id,
-                           about=service.children_named(actor(), [share]).get(share.child_id),
-                           corrected_by=service.corrections(actor(), share))
+                           about=share_reading.children_named(actor(), [share]).get(share.child_id),
+                           corrected_by=share_corrections.corrections(actor(), share))
 
 
 @bp.route("/<int:share_id>/<any(accept, decline):answer>", methods=["POST"])
 def respond(share_id: int, answer: str):
     if ConfirmForm().validate_on_submit():
         try:
-            service.respond(actor(), share_id, accept=answer == "accept")
+            share_recipients.respond(actor(), share_id, accept=answer == "accept")
             flash(f"You have {answer}d this share.", "success")
         except Invalid as exc:
             flash(next(iter(exc.errors.values())), "error")
@@ -220,7 +227,7 @@ def revoke(share_id: int):
     form.recipient.choices = []
     if form.validate_on_submit():
         try:
-            service.revoke(actor(), share_id, form.recipient.data, form.reason.data)
+            share_recipients.revoke(actor(), share_id, form.recipient.data, form.reason.data)
             flash("Access revoked.", "success")
         except Invalid as exc:
             flash(next(iter(exc.errors.values())), "error")

@@ -4,7 +4,7 @@ officer answering a subject access request, with what a reviewer must consider r
 The only code that reads for the pack: it checks the DPO's scope, gathers, and writes one audit
 event in the same transaction as the reads. A hub DPO gets every share about the child; an
 organisation's DPO gets the shares their organisation sent or received, by the register's own
-rule (`hub.sharing.service.visible_to`).
+rule (`hub.sharing.reading.visible_to`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from hub.permissions import (
     subject_access_shares,
 )
 from hub.sharing import legal_bases
-from hub.sharing.service import gateways
+from hub.sharing.gateways import gateways
 
 OBJECT_TYPE = "subject-access-pack"
 SHARES_TITLE = "Information shared"

@@ -45,7 +45,7 @@ from hub.models.notifications import Notification
 from hub.models.people import AgencyInvolvement, Child, Enrolment
 from hub.models.sharing import ShareRecipient, ShareRecord
 from hub.people import service as people
-from hub.sharing import service as sharing
+from hub.sharing import recipients as share_recipients
 from tests.access.world import CHILDREN, RichWorld
 from tests.permissions.world import _draft
 
@@ -107,7 +107,7 @@ def apply(world: RichWorld, change: tuple) -> None:
         elif kind == "revoke":
             share = world.shares[args[0]]
             for recipient in db.session().scalars(select(ShareRecipient).where(ShareRecipient.share_id == share.id)):
-                sharing.revoke(world.user("nurse"), share.id, recipient.organisation_id, "no longer needed")
+                share_recipients.revoke(world.user("nurse"), share.id, recipient.organisation_id, "no longer needed")
     except (Invalid, NotFound):  # the hub said no: nothing changed
         db.session.rollback()
 

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from hub import db
 from hub.db import unit_of_work, utcnow
 from hub.mace.operations import agenda, intelligence, meetings, outcomes, subjects
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.mace import Attendance, MaceGroup, MaceMeeting, MaceMember, MaceMembership, MemberRole, SubjectKind
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
@@ -145,7 +146,7 @@ def build_rich_world() -> RichWorld:
     officer = w.user("off2")
     with unit_of_work():
         reported = missing.apply_police_record(
-            officer, officer.organisation_id, c["area"].id, missing.EpisodeDetails(
+            officer, officer.organisation_id, c["area"].id, missing_details.EpisodeDetails(
                 police_reference="F2/EP/3", reported_start=utcnow(), classification=Classification.missing,
                 risk_grade=RiskGrade.medium, missing_from=MissingFrom.home), EpisodeSource.police_download)
     w.episodes["area"] = db.session().get(MissingEpisode, reported.episode.id)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pytest
 from werkzeug.serving import make_server
 
-from hub.audit import alarms, service, signing, witnessing
+from hub.audit import alarms, signing, witnessing
+from hub.audit import keys as audit_keys
 from hub.notifications import delivery
 from hub.witness.__main__ import init, trust
 from hub.witness.app import make_app
@@ -39,7 +40,7 @@ class Running:
 
 def start_witness(directory, name: str) -> Running:
     witness = init(directory, name)
-    trust(witness, service.log_verifier_key(signing.origin()))
+    trust(witness, audit_keys.log_verifier_key(signing.origin()))
     server = make_server("127.0.0.1", 0, make_app(witness), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

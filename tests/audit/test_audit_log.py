@@ -15,10 +15,13 @@ from sqlalchemy import select, text
 
 from hub import db
 from hub import worker as cli
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
 from hub.audit import merkle, signing
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.checkpoint import verifier_key, verify_note
-from hub.dpo import service as dpo
+from hub.dpo import integrity as dpo_integrity
 from hub.models.audit import AuditEvent, AuditVerification, SignedTreeHead
 from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery
@@ -34,7 +37,7 @@ def _events(n: int, integrate: bool = True) -> None:
         with db.unit_of_work():
             audit.record("read", object_type="child", object_id=i, child_id=i % 3, detail={"i": i})
     if integrate:
-        audit.integrate_all()
+        audit_integrator.integrate_all()
 
 
 def _dialect() -> str:
@@ -66,7 +69,7 @@ def _verify(runner, *args):
 ])
 def test_the_database_refuses_to_change_or_remove_audit_rows(app, statement):
     _events(4)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     with pytest.raises(Exception, match="append-only|only grows|cannot be deleted"), db.unit_of_work() as s:
         s.execute(text(statement))
     assert db.session().scalar(text("SELECT count(*) FROM audit_event")) == 4
@@ -79,9 +82,9 @@ def test_sequence_numbers_run_from_zero_without_gaps(app):
 
 def test_a_clean_log_verifies(app, runner):
     _events(13)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     _events(4)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     result = _verify(runner)
     assert result.exit_code == 0, result.output
     assert "OK: 17 entries" in result.output and "2 signed tree heads" in result.output
@@ -89,7 +92,7 @@ def test_a_clean_log_verifies(app, runner):
 
 def test_one_byte_edited_behind_the_applications_back_is_caught_and_named(app, runner):
     _events(20)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     _drop_triggers()
     with db.unit_of_work() as s:
         leaf = s.scalar(select(AuditEvent.leaf).where(AuditEvent.seq == 7))
@@ -102,7 +105,7 @@ def test_one_byte_edited_behind_the_applications_back_is_caught_and_named(app, r
 
 def test_a_column_edited_without_its_leaf_is_caught(app, runner):
     _events(10)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     _drop_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET actor_user_id = 999 WHERE seq = 3"))
@@ -112,7 +115,7 @@ def test_a_column_edited_without_its_leaf_is_caught(app, runner):
 
 def test_a_leaf_rewritten_with_its_hash_is_caught_by_the_signed_tree_head(app, runner):
     _events(16)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     _drop_triggers()
     with db.unit_of_work() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.seq == 5)).one()
@@ -126,7 +129,7 @@ def test_a_leaf_rewritten_with_its_hash_is_caught_by_the_signed_tree_head(app, r
 
 def test_a_removed_entry_is_caught(app, runner):
     _events(10)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     _drop_triggers()
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_event WHERE seq = 4"))
@@ -136,7 +139,7 @@ def test_a_removed_entry_is_caught(app, runner):
 
 def test_reordered_entries_are_caught(app, runner):
     _events(8)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     _drop_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET seq = seq + 100 WHERE seq IN (2, 3)"))
@@ -166,7 +169,7 @@ def test_a_whole_log_rewritten_with_the_signing_key_is_caught_against_a_saved_he
             for level, index, node in tree.append(h):
                 s.execute(text("INSERT INTO audit_node (level, idx, hash) VALUES (:l, :i, :h)"),
                           {"l": level, "i": index, "h": node})
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     clean = _verify(runner)
     assert clean.exit_code == 0, clean.output  # it looks perfect on its own...
     result = _verify(runner, "--against", str(saved))
@@ -194,25 +197,25 @@ def test_an_export_verifies_offline_and_an_edited_one_does_not(app, runner, tmp_
 
 def test_inclusion_and_consistency_proofs_from_the_database_verify(app):
     _events(21)
-    first = audit.sign_tree_head()
+    first = audit_tree_heads.sign_tree_head()
     _events(12)
-    second = audit.sign_tree_head()
+    second = audit_tree_heads.sign_tree_head()
     for seq in (0, 7, 20, 32):
         leaf_hash = db.session().scalar(select(AuditEvent.leaf_hash).where(AuditEvent.seq == seq))
-        proof = audit.inclusion_proof(seq, second.tree_size)
+        proof = audit_tree_heads.inclusion_proof(seq, second.tree_size)
         assert merkle.verify_inclusion(leaf_hash, seq, second.tree_size, proof, second.root_hash)
-    proof = audit.consistency_proof(first.tree_size, second.tree_size)
+    proof = audit_tree_heads.consistency_proof(first.tree_size, second.tree_size)
     assert merkle.verify_consistency(first.tree_size, second.tree_size, first.root_hash, second.root_hash, proof)
 
 
 def test_the_checkpoint_is_a_signed_note_for_the_latest_tree_head(app, client):
     _events(5)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     origin = app.config["HUB"].audit_log_origin
     with app.app_context():
-        note = audit.checkpoint_note(origin, audit.latest_tree_head())
-        key = verifier_key(origin, audit.signing_key().public_key())
-    assert verify_note(note, key) == (origin, 5, audit.latest_tree_head().root_hash)
+        note = audit_tree_heads.checkpoint_note(origin, audit_tree_heads.latest_tree_head())
+        key = verifier_key(origin, audit_keys.signing_key().public_key())
+    assert verify_note(note, key) == (origin, 5, audit_tree_heads.latest_tree_head().root_hash)
 
 
 def test_no_personal_content_reaches_the_log(app):
@@ -221,7 +224,7 @@ def test_no_personal_content_reaches_the_log(app):
     child = make_child("Philippa", "Quenby")
     enrol(child, school)
     people.get_child(user, child.id)
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     everything = b" ".join(db.session().scalars(select(AuditEvent.leaf)))
     assert b"Philippa" not in everything and b"Quenby" not in everything
 
@@ -231,14 +234,14 @@ def test_a_batch_of_events_extends_the_tree_exactly_as_single_appends_would(app,
     _events(before)
     with db.unit_of_work():
         audit.record_many(None, [audit.Entry("read", object_type="child", child_id=i) for i in range(batch)])
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     seqs = list(db.session().scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
     assert seqs == list(range(before + batch))
-    head = audit.sign_tree_head()
+    head = audit_tree_heads.sign_tree_head()
     hashes = list(db.session().scalars(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)))
     assert head.root_hash == merkle.root_from_leaf_hashes(hashes)
     for seq in (0, before + batch - 1):
-        proof = audit.inclusion_proof(seq, head.tree_size)
+        proof = audit_tree_heads.inclusion_proof(seq, head.tree_size)
         assert merkle.verify_inclusion(hashes[seq], seq, head.tree_size, proof, head.root_hash)
     assert _verify(runner).exit_code == 0
 
@@ -254,7 +257,7 @@ def _delete_from(seq: int) -> None:
 def test_entries_deleted_from_the_end_are_caught_by_the_append_counter(app, runner, signed):
     _events(10)
     if signed:
-        audit.sign_tree_head()
+        audit_tree_heads.sign_tree_head()
     _delete_from(7)
     result = _verify(runner)
     assert result.exit_code == 1, result.output
@@ -276,8 +279,8 @@ def test_the_check_records_its_own_event_after_the_entries_it_verified(app, runn
 
 def test_a_fresh_demo_hub_has_a_signed_head_so_a_cut_log_does_not_verify(app, runner):
     assert runner.invoke(args=["demo-data"]).exit_code == 0
-    head = audit.latest_tree_head()
-    assert head is not None and head.tree_size == audit.tree_size()
+    head = audit_tree_heads.latest_tree_head()
+    assert head is not None and head.tree_size == audit_tree_heads.tree_size()
     _delete_from(head.tree_size - 3)
     result = _verify(runner)
     assert result.exit_code == 1
@@ -290,9 +293,9 @@ def test_the_dpos_check_never_signs_a_head_over_a_tampered_log(app):
     _drop_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET actor_user_id = 999 WHERE seq = 3"))
-    queued = dpo.verify_now(admin, "full")
+    queued = dpo_integrity.verify_now(admin, "full")
     assert (queued.status, queued.ok) == ("queued", None)  # the request only queues it
-    assert dpo.run_queued_verifications() == 1
+    assert dpo_integrity.run_queued_verifications() == 1
     row = db.session().get(AuditVerification, queued.id, populate_existing=True)
     assert row.status == "done" and not row.ok and row.first_bad_entry == 3
     assert db.session().scalar(select(SignedTreeHead.id).limit(1)) is None

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.audit import service
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.verify import verify_export
-from hub.dpo import service as dpo
+from hub.dpo import flags as dpo_flags
+from hub.dpo import integrity as dpo_integrity
 from hub.models.audit import AuditEvent, AuditFlag, AuditVerification
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
@@ -112,12 +113,12 @@ def test_a_hub_admin_can_verify_the_log(app, setting):
     assert "Audit integrity" in page and 'href="/audit/public-key"' in page and 'href="/audit/checkpoint"' in page
     response = client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert "The check has started" in response.get_data(as_text=True)
-    assert dpo.run_queued_verifications() == 1  # the worker runs it
+    assert dpo_integrity.run_queued_verifications() == 1  # the worker runs it
     assert "Verified" in client.get("/audit/integrity").get_data(as_text=True)
 
 
 def test_the_checkpoint_is_public_plain_text(app, setting):
-    service.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     db.session().commit()
     response = app.test_client().get("/audit/checkpoint")
     assert response.status_code == 200 and response.mimetype == "text/plain"
@@ -223,14 +224,14 @@ def test_verify_now_runs_in_the_background_with_progress_then_shows_a_verified_l
     assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 1
     progress = client.get(f"/audit/integrity/verifications/{job.id}/progress").get_json()
     assert progress["finished"] is False and progress["status"] == "queued"
-    assert dpo.run_queued_verifications() == 1
+    assert dpo_integrity.run_queued_verifications() == 1
     progress = client.get(f"/audit/integrity/verifications/{job.id}/progress").get_json()
     assert progress["finished"] is True and "verified" in progress["text"]
     assert "Verified" in client.get("/audit/integrity").get_data(as_text=True)
     # The next press checks only what is new since, from the verified root.
     page = client.get("/audit/integrity").get_data(as_text=True)
     client.post("/audit/integrity/verify", data={"csrf_token": csrf_token(page), "kind": "incremental"})
-    dpo.run_queued_verifications()
+    dpo_integrity.run_queued_verifications()
     latest = db.session().scalars(select(AuditVerification).order_by(AuditVerification.id.desc())
                                   .execution_options(populate_existing=True)).first()
     assert (latest.kind, latest.ok) == ("incremental", True) and latest.checked < latest.tree_size
@@ -266,7 +267,7 @@ def test_a_look_up_of_a_same_surname_child_is_flagged(app, setting):
     admin.update_user(None, dsl.id, admin.UserDetails(email=dsl.email, name="Sam Subject",
                                                       organisation_id=dsl.organisation_id, roles={Role.dsl}))
     people.get_child(db.session().get(type(dsl), dsl.id), relative.id)
-    assert dpo.raise_flags() >= 1
+    assert dpo_flags.raise_flags() >= 1
 
     kinds = set(db.session().scalars(select(AuditFlag.kind)))
     assert "same-surname" in kinds

@@ -15,9 +15,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, text, update
 
 from hub import db
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
 from hub.audit import service as audit
 from hub.audit.verification import verify_log
-from hub.dpo import service as dpo
+from hub.dpo import exports as dpo_exports
+from hub.dpo import search as dpo_search
 from hub.models.audit import AuditEvent, AuditEventOrganisation, AuditHead
 from hub.models.people import Enrolment
 from hub.models.roles import OrgKind, Role
@@ -66,7 +69,7 @@ def moved(app):
     record("e1", staff["police"], object_type="child", child_id=child.id)
     record("e2", staff["la"], object_type="child", child_id=child.id)
     record("e3", staff["police"], object_type="child-list", children=[nobodys.id, child.id])
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     with db.unit_of_work() as s:  # the move
         s.execute(update(Enrolment).where(Enrolment.child_id == child.id).values(end_date=date.today()))
     enrol(child, orgs["school_b"], start=date.today())
@@ -76,7 +79,7 @@ def moved(app):
     record("e6", staff["la"], object_type="child-list", children=[child.id])
     for key, user in staff.items():
         record(f"staff_{key}", user, object_type="child", child_id=nobodys.id)
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     seqs = dict(db.session().execute(select(AuditEvent.id, AuditEvent.seq)
                                      .where(AuditEvent.id.in_(labels.values()))).all())
     return {"host": host, "orgs": orgs, "staff": staff, "dpos": dpos, "child": child,
@@ -156,10 +159,11 @@ def test_an_entry_waiting_to_be_sequenced_shows_by_the_same_rule_then_once_when_
         audit.record("update", actor=moved["staff"]["police"], object_type="child", child_id=moved["child"].id)
     waiting = db.session().scalar(select(func.max(AuditEvent.id)))
     assert db.session().get(AuditEvent, waiting).seq is None
-    assert waiting in [e.id for e in dpo.search(school_b, dpo.EventFilter()).events]
-    assert waiting not in [e.id for e in dpo.search(moved["dpos"]["school_a"][0], dpo.EventFilter()).events]
-    audit.integrate_all()
-    ids = [e.id for e in dpo.search(school_b, dpo.EventFilter()).events]
+    assert waiting in [e.id for e in dpo_search.search(school_b, dpo_search.EventFilter()).events]
+    page = dpo_search.search(moved["dpos"]["school_a"][0], dpo_search.EventFilter())
+    assert waiting not in [e.id for e in page.events]
+    audit_integrator.integrate_all()
+    ids = [e.id for e in dpo_search.search(school_b, dpo_search.EventFilter()).events]
     assert ids.count(waiting) == 1 and ids == sorted(ids, reverse=True)
 
 
@@ -173,9 +177,9 @@ def test_the_index_is_written_in_the_sequencing_transaction(app, moved, monkeypa
     def failing(connection, events):
         raise RuntimeError("the index could not be written")
 
-    monkeypatch.setattr(audit, "_event_scope_rule", [failing])
+    monkeypatch.setattr(audit_integrator, "_event_scope_rule", [failing])
     with pytest.raises(RuntimeError):
-        audit.integrate()
+        audit_integrator.integrate()
     db.session.remove()
     # Nothing of the transaction stayed: the entry is still waiting, unnumbered and not indexed.
     assert db.session().scalar(select(AuditHead.tree_size)) == size
@@ -183,7 +187,7 @@ def test_the_index_is_written_in_the_sequencing_transaction(app, moved, monkeypa
     assert waiting is not None
     assert db.session().scalar(select(func.count()).select_from(AuditEventOrganisation)) == rows
     monkeypatch.undo()
-    assert audit.integrate() == 1
+    assert audit_integrator.integrate() == 1
     # Numbered and indexed together: the force (the actor's, and holding the child), the
     # authority, school B and the health trust (holding the child now); not school A.
     assert set(db.session().scalars(select(AuditEventOrganisation.organisation_id).where(
@@ -191,7 +195,7 @@ def test_the_index_is_written_in_the_sequencing_transaction(app, moved, monkeypa
 
 
 def test_verify_catches_an_actors_row_removed_or_a_row_naming_no_entry(app, moved):
-    key = audit.signing_key().public_key()
+    key = audit_keys.signing_key().public_key()
     assert verify_log(key).ok
     e1 = db.session().scalar(select(AuditEvent).where(AuditEvent.seq == moved["seq"]["e1"]))
     disable_triggers()
@@ -217,7 +221,8 @@ def test_the_index_is_append_only(app, moved):
 def _exported(dpo_user) -> set[int]:
     """The sequence numbers in the DPO's spreadsheet export (the export's scope is one condition on
     the log, not the pages' two walks: sequenced entries by the index, waiting ones by the rule)."""
-    sheet = load_workbook(io.BytesIO(dpo.export_xlsx(dpo_user, dpo.EventFilter())), read_only=True).active
+    sheet = load_workbook(io.BytesIO(dpo_exports.export_xlsx(dpo_user, dpo_search.EventFilter())),
+                          read_only=True).active
     return {row[0] for row in sheet.iter_rows(min_row=2, values_only=True) if row[0] is not None}
 
 

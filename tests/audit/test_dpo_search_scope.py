@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
-from hub.dpo import service as dpo
+from hub.dpo import scope as dpo_scope
+from hub.dpo import search as dpo_search
 from hub.models.audit import AuditEvent
 from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user
@@ -17,7 +18,7 @@ from tests.factories import enrol, make_child, make_org, make_user
 def _every_page(actor) -> list[int]:
     ids, before = [], None
     while True:
-        page = dpo.search(actor, dpo.EventFilter(), before=before)
+        page = dpo_search.search(actor, dpo_search.EventFilter(), before=before)
         ids += [e.id for e in page.events]
         if page.next_before is None:
             return ids
@@ -40,7 +41,7 @@ def test_an_organisations_dpo_pages_through_exactly_their_scope_newest_first(app
                          children=[elsewhere.id, child.id])
             audit.record("read", actor=other_dsl, object_type="child-list", children=[elsewhere.id])  # neither
     before_search = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
-    expected = list(db.session().scalars(dpo._scoped(school_dpo, select(AuditEvent.id)).where(
+    expected = list(db.session().scalars(dpo_scope._scoped(school_dpo, select(AuditEvent.id)).where(
         AuditEvent.id <= before_search).order_by(AuditEvent.id.desc())))
     found = [i for i in _every_page(school_dpo) if i <= before_search]  # its own searches are in scope too
     assert found == expected and len(found) >= 210

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit_service
-from hub.dpo import service as dpo
+from hub.dpo import flags as dpo_flags
 from hub.errors import NotFound
 from hub.models.audit import AuditEvent, AuditFlag, AuditFlagEvent
 from hub.models.auth import Organisation
@@ -53,7 +53,7 @@ def _client(app, pair):
 
 
 def _raise(now: datetime = TUESDAY_EVENING) -> int:
-    return dpo.raise_flags(now=now + timedelta(hours=2))
+    return dpo_flags.raise_flags(now=now + timedelta(hours=2))
 
 
 def test_fifteen_out_of_hours_reads_by_one_user_in_one_day_give_one_flag_with_count_15_and_the_children(
@@ -84,7 +84,7 @@ def test_reads_on_the_next_day_or_after_a_flag_is_closed_start_a_new_flag(app, s
     people.get_child(dsl, child.id)
     _raise()
     first = db.session().scalar(select(AuditFlag))
-    dpo.close_flags(make_user(make_org(OrgKind.mace_host), Role.dpo)[0], [first.id], "Known late visit")
+    dpo_flags.close_flags(make_user(make_org(OrgKind.mace_host), Role.dpo)[0], [first.id], "Known late visit")
     clock(TUESDAY_EVENING + timedelta(minutes=30))
     people.get_child(dsl, child.id)
     clock(TUESDAY_EVENING + timedelta(days=1))
@@ -194,7 +194,7 @@ def test_another_organisations_dpo_cannot_close_a_flag_they_do_not_see(app, scho
     _raise()
     other_dpo, _ = make_user(make_org(OrgKind.school), Role.dpo)
     with pytest.raises(NotFound):
-        dpo.close_flags(other_dpo, [db.session().scalar(select(AuditFlag.id))], "Not mine")
+        dpo_flags.close_flags(other_dpo, [db.session().scalar(select(AuditFlag.id))], "Not mine")
     assert db.session().scalar(select(AuditFlag.status)) == "open"
 
 

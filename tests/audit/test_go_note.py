@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.audit import service, signing
+from hub.audit import keys as audit_keys
+from hub.audit import signing
+from hub.audit import tree_heads as audit_tree_heads
 from tests.support.audit_log import record_events
 
 GO = shutil.which("go")
@@ -44,8 +46,8 @@ def go_open(gonote: Path, note: str, *vkeys: str) -> subprocess.CompletedProcess
 def test_go_s_note_package_verifies_the_hub_s_checkpoint_and_both_cosignatures(app, witnesses, gonote):
     record_events(9)
     head = signing.sign_and_publish()
-    note = service.checkpoint_note(signing.origin(), head)
-    log_vkey = service.log_verifier_key(signing.origin())
+    note = audit_tree_heads.checkpoint_note(signing.origin(), head)
+    log_vkey = audit_keys.log_verifier_key(signing.origin())
     opened = go_open(gonote, note, log_vkey, *(w.witness.vkey for w in witnesses))
     assert opened.returncode == 0, opened.stdout + opened.stderr
     names = sorted(line.split()[0] for line in opened.stdout.splitlines())
@@ -61,8 +63,8 @@ def test_go_s_note_package_verifies_the_hub_s_checkpoint_and_both_cosignatures(a
 def test_go_s_note_package_refuses_an_altered_checkpoint_or_cosignature(app, witnesses, gonote):
     record_events(4)
     head = signing.sign_and_publish()
-    note = service.checkpoint_note(signing.origin(), head)
-    log_vkey = service.log_verifier_key(signing.origin())
+    note = audit_tree_heads.checkpoint_note(signing.origin(), head)
+    log_vkey = audit_keys.log_verifier_key(signing.origin())
     keys = [log_vkey, *(w.witness.vkey for w in witnesses)]
     altered = note.replace(f"\n{head.tree_size}\n", f"\n{head.tree_size + 1}\n", 1)
     assert go_open(gonote, altered, *keys).returncode == 1

@@ -13,10 +13,12 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub import db
+from hub.audit import integrator as audit_integrator
 from hub.audit import merkle
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.context import Origin, set_origin
-from hub.dpo import service as dpo
+from hub.dpo import integrity as dpo_integrity
 from hub.models.audit import AuditEvent, AuditEventChild, AuditHead, AuditVerification
 from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user, sign_in
@@ -47,31 +49,31 @@ def _drop_triggers() -> None:
 
 def test_a_request_takes_no_lock_and_leaves_its_entry_pending_for_the_integrator(app):
     _events(3)
-    assert audit.tree_size() == 0 and audit.pending().count == 3
+    assert audit_tree_heads.tree_size() == 0 and audit.pending().count == 3
     assert db.session().scalar(select(func.count()).where(AuditEvent.seq.is_(None))) == 3
-    assert audit.integrate() == 3
-    assert (audit.tree_size(), audit.pending().count, _seqs()) == (3, 0, [0, 1, 2])
-    assert audit.integrate() == 0  # nothing twice
+    assert audit_integrator.integrate() == 3
+    assert (audit_tree_heads.tree_size(), audit.pending().count, _seqs()) == (3, 0, [0, 1, 2])
+    assert audit_integrator.integrate() == 0  # nothing twice
 
 
 def test_an_entry_whose_change_rolled_back_is_never_integrated(app):
     school = make_org(OrgKind.school)
-    audit.integrate_all()  # the set-up's own events
-    size = audit.tree_size()
+    audit_integrator.integrate_all()  # the set-up's own events
+    size = audit_tree_heads.tree_size()
     with pytest.raises(RuntimeError), db.unit_of_work() as s:
         school.name = "Renamed and rolled back"
         audit.record("update", object_type="organisation", object_id=school.id)
         s.flush()
         raise RuntimeError("the change failed after its event was written")
     _events(1)
-    assert audit.integrate_all() == 1
+    assert audit_integrator.integrate_all() == 1
     leaves = db.session().scalars(select(AuditEvent.object_type).where(AuditEvent.seq >= size)).all()
     assert leaves == ["child"]
 
 
 def test_an_integrated_entry_cannot_be_integrated_again_or_changed(app):
     _events(2)
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     for statement in ("UPDATE audit_event SET seq = 7 WHERE seq = 0",
                       "UPDATE audit_event SET leaf = leaf WHERE seq = 0",
                       "UPDATE audit_event SET action = 'x' WHERE seq IS NOT NULL"):
@@ -122,7 +124,7 @@ def test_two_integrators_at_once_give_each_entry_one_number_with_no_gaps(app, da
             while True:
                 session = own_session(engine)
                 try:
-                    moved = audit.integrate(limit)
+                    moved = audit_integrator.integrate(limit)
                 finally:
                     session.close()
                 if done.is_set() and not moved:
@@ -147,12 +149,12 @@ def test_two_integrators_at_once_give_each_entry_one_number_with_no_gaps(app, da
     assert [seq for _, seq in numbered] == list(range(writers * each))  # every entry, once, no gaps
     assert len({event_id for event_id, _ in numbered}) == writers * each
     assert db.session().scalar(select(AuditHead.tree_size)) == writers * each
-    assert dpo.run_verification("full").ok
+    assert dpo_integrity.run_verification("full").ok
 
 
 def test_an_entry_waiting_past_the_limit_is_an_alarm_on_the_panel_and_in_audit_verify(app, runner):
     _events(2)
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     with db.unit_of_work() as s:  # an entry committed a minute ago that no integrator has taken
         s.connection().execute(insert(AuditEvent.__table__), {
             "occurred_at": datetime.now(UTC) - timedelta(minutes=1), "outcome": "done", "action": "read"})
@@ -173,11 +175,11 @@ def test_an_entry_waiting_past_the_limit_is_an_alarm_on_the_panel_and_in_audit_v
 def test_a_fresh_entry_is_no_alarm(app):
     _events(1)
     assert not audit.pending().late(audit.PENDING_ALARM)
-    assert dpo.run_verification("full").ok
+    assert dpo_integrity.run_verification("full").ok
 
 
 def _verified(kind: str = "full"):
-    result = dpo.run_verification(kind)
+    result = dpo_integrity.run_verification(kind)
     assert result.ok, result.problems
     return result
 
@@ -216,7 +218,7 @@ def test_incremental_verification_catches_an_edited_old_entry_through_the_consis
     _verified()
     _events(9, start=20)
     _rewrite_consistently(5)  # before the verified size
-    result = dpo.run_verification("incremental")
+    result = dpo_integrity.run_verification("incremental")
     assert not result.ok
     assert "no longer produce the root verified before" in result.problems[0] or "consistency" in result.problems[0]
 
@@ -225,12 +227,12 @@ def test_incremental_verification_catches_an_edited_new_entry_through_its_leaf(a
     _events(20)
     first = _verified()
     _events(9, start=20)
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     _drop_triggers()
     victim = first.tree_size + 4
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET actor_user_id = 999 WHERE seq = :seq"), {"seq": victim})
-    result = dpo.run_verification("incremental")
+    result = dpo_integrity.run_verification("incremental")
     assert not result.ok and result.first_bad_entry == victim
 
 
@@ -272,7 +274,7 @@ def test_a_row_removed_from_the_listing_index_is_caught_by_verification(app, lis
     _drop_triggers()
     with db.unit_of_work() as s:  # hide one sight of a child from "who has seen this child"
         s.execute(text("DELETE FROM audit_event_child WHERE child_id = :c"), {"c": children[1].id})
-    result = dpo.run_verification("full")
+    result = dpo_integrity.run_verification("full")
     assert not result.ok and "index of children shown by listings" in " ".join(result.problems)
 
 

@@ -20,6 +20,9 @@ from sqlalchemy import select, text
 
 from hub import create_app, db
 from hub.audit import checkpoint, service, signing
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
+from hub.audit import tree_heads as audit_tree_heads
 from hub.models.audit import AuditEvent, SignedTreeHead
 from hub.witness.__main__ import trust
 
@@ -30,7 +33,7 @@ def _events(n: int) -> None:
     for i in range(n):
         with db.unit_of_work():
             service.record("read", object_type="child", object_id=i, child_id=i, detail={"i": i})
-    service.integrate_all()
+    audit_integrator.integrate_all()
 
 
 def _new_pem() -> str:
@@ -55,7 +58,7 @@ def rotation(app, runner, tmp_path):
         new_pem = _new_pem()
         app.config["HUB"] = replace(app.config["HUB"], audit_signing_key_pem=new_pem,
                                     audit_retired_keys=retired_file.read_text())
-        service.init_app(app)
+        audit_keys.init_app(app)
         return new_pem
 
     return rotate, retired_file
@@ -63,9 +66,9 @@ def rotation(app, runner, tmp_path):
 
 def test_heads_signed_before_and_after_a_rotation_verify_and_the_log_says_when(app, runner, rotation, tmp_path):
     rotate, retired_file = rotation
-    old_key = service.signing_key().public_key()
+    old_key = audit_keys.signing_key().public_key()
     _events(3)
-    old_head = service.sign_tree_head()
+    old_head = audit_tree_heads.sign_tree_head()
     saved_head, saved_note = tmp_path / "old-head.json", tmp_path / "old-checkpoint.txt"
     assert runner.invoke(args=["audit", "tree-head", "--out", str(saved_head)]).exit_code == 0
     assert runner.invoke(args=["audit", "checkpoint", "--out", str(saved_note)]).exit_code == 0
@@ -74,8 +77,8 @@ def test_heads_signed_before_and_after_a_rotation_verify_and_the_log_says_when(a
     [retired] = json.loads(retired_file.read_text())
     assert retired["fingerprint"] == checkpoint.key_fingerprint(old_key) and retired["valid_until"]
     _events(2)
-    new_head = service.sign_tree_head()
-    new_fingerprint = checkpoint.key_fingerprint(service.signing_key().public_key())
+    new_head = audit_tree_heads.sign_tree_head()
+    new_fingerprint = checkpoint.key_fingerprint(audit_keys.signing_key().public_key())
     assert new_fingerprint != retired["fingerprint"]
 
     # The log says when the key changed, inside what the new key's first head covers.
@@ -84,7 +87,7 @@ def test_heads_signed_before_and_after_a_rotation_verify_and_the_log_says_when(a
     assert json.loads(changed[0].detail) == {"from": retired["fingerprint"], "to": new_fingerprint,
                                              "retired_at": retired["valid_until"]}
     _events(1)
-    service.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     assert db.session().scalar(select(text("count(*)")).select_from(AuditEvent).where(
         AuditEvent.action == "key-changed")) == 1  # once, not at every head
 
@@ -111,17 +114,17 @@ def test_heads_signed_before_and_after_a_rotation_verify_and_the_log_says_when(a
 
 def test_the_retired_key_cannot_sign_history_after_its_retirement(app, runner, rotation):
     rotate, retired_file = rotation
-    old_private = service.signing_key()
+    old_private = audit_keys.signing_key()
     _events(2)
-    service.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     rotate()
     _events(2)
-    service.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
     # Whoever kept the old key signs the log as it stands, dated after the retirement.
     until = checkpoint.instant(json.loads(retired_file.read_text())[0]["valid_until"])
-    size = service.tree_size()
-    root = service.root_at(size)
+    size = audit_tree_heads.tree_size()
+    root = audit_tree_heads.root_at(size)
     later = checkpoint.rfc3339_utc(until + timedelta(hours=1))
     with db.unit_of_work() as s:
         forged = SignedTreeHead(tree_size=size, root_hash=root, timestamp=later,
@@ -131,7 +134,7 @@ def test_the_retired_key_cannot_sign_history_after_its_retirement(app, runner, r
     assert result.exit_code == 1
     assert f"tree head {forged.id} (size {size}): the signature is not valid" in result.output
     # The same signature dated inside the old key's period is genuine.
-    assert checkpoint.head_signer(service.trusted_keys(), size, root, checkpoint.rfc3339_utc(until),
+    assert checkpoint.head_signer(audit_keys.trusted_keys(), size, root, checkpoint.rfc3339_utc(until),
                                   checkpoint.sign_tree_head(size, root, checkpoint.rfc3339_utc(until), old_private))
 
 
@@ -143,7 +146,7 @@ def test_witnesses_told_of_the_new_key_cosign_on_across_the_rotation(app, runner
     rotate()
     # Until a witness trusts the new key it refuses the checkpoint; the operator tells each one.
     for w in witnesses:
-        trust(w.witness, service.log_verifier_key(signing.origin()))
+        trust(w.witness, audit_keys.log_verifier_key(signing.origin()))
     _events(2)
     after = signing.sign_and_publish()  # the witnesses' old-key checkpoints are anchors still
     assert signing.is_published(after) and after.tree_size > before.tree_size
@@ -155,9 +158,9 @@ def test_a_retired_key_never_signs_again_and_each_needs_its_end(app):
     old_public = serialization.load_pem_private_key(old_pem.encode(), None).public_key()
     now = checkpoint.rfc3339_utc(datetime.now(UTC))
     with pytest.raises(ValueError, match="one of the retired keys"):
-        service.signing_keys(old_pem, [checkpoint.TrustedKey(old_public, None, now)])
+        audit_keys.signing_keys(old_pem, [checkpoint.TrustedKey(old_public, None, now)])
     with pytest.raises(ValueError, match="needs the time it was retired"):
-        service.signing_keys(_new_pem(), [checkpoint.TrustedKey(old_public, None, None)])
+        audit_keys.signing_keys(_new_pem(), [checkpoint.TrustedKey(old_public, None, None)])
 
 
 @pytest.mark.parametrize("setting, message", [

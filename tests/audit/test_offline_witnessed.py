@@ -14,7 +14,9 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from hub import db
-from hub.audit import export, service, signing
+from hub.audit import export, signing
+from hub.audit import keys as audit_keys
+from hub.audit import tree_heads as audit_tree_heads
 from hub.models.audit import AuditEvent
 from tests.support.audit_log import disable_triggers, forced_head, record_events, rewrite_entry
 
@@ -75,7 +77,7 @@ def test_a_checkpoint_short_of_the_quorum_fails_and_names_the_missing_witness(ap
             "(not cosigned by council.example.test/witness)") in result.stderr
     assert verify(path, *keys(tmp_path, witnesses), "--quorum", "1").returncode == 0
     assert verify(path, *keys(tmp_path, witnesses), "--quorum", "3").returncode == 2
-    assert verify(path, "--witness", service.log_verifier_key(signing.origin())).returncode == 2  # a log key
+    assert verify(path, "--witness", audit_keys.log_verifier_key(signing.origin())).returncode == 2  # a log key
 
 
 def forged_export(path: Path) -> Path:
@@ -86,7 +88,7 @@ def forged_export(path: Path) -> Path:
                                   .where(AuditEvent.seq.is_not(None), AuditEvent.seq < head.tree_size)
                                   .order_by(AuditEvent.seq))
     data = {"format": export.FORMAT, "public_key": export.public_key_pem(), "tree_head": export.tree_head_json(head),
-            "checkpoint": service.checkpoint_note(signing.origin(), head),
+            "checkpoint": audit_tree_heads.checkpoint_note(signing.origin(), head),
             "entries": [{"index": i, "leaf": base64.b64encode(leaf).decode()} for i, leaf in enumerate(leaves)]}
     path.write_text(json.dumps(data))
     return path

@@ -11,7 +11,8 @@ from sqlalchemy import func, select, text
 from hub import db
 from hub.audit import alarms, merkle, signing
 from hub.audit import service as audit
-from hub.dpo import service as dpo
+from hub.audit import tree_heads as audit_tree_heads
+from hub.dpo import integrity as dpo_integrity
 from hub.models.audit import AuditAlarm, AuditVerification, SignedTreeHead
 from hub.models.roles import OrgKind, Role
 from tests.factories import make_org, make_user, sign_in
@@ -23,7 +24,7 @@ def history(app, witnesses):
     """20 entries signed and cosigned, a full check, 10 more signed and cosigned."""
     record_events(20)
     signing.sign_and_publish()
-    assert dpo.run_verification("full").ok
+    assert dpo_integrity.run_verification("full").ok
     record_events(10)
     head = signing.sign_and_publish()
     assert [w.cosigned_size() for w in witnesses] == [head.tree_size] * 2
@@ -35,10 +36,10 @@ def heads() -> int:
 
 
 def assert_caught(witnesses, cosigned_before: int, check_says: str) -> None:
-    result = dpo.run_verification("full")
+    result = dpo_integrity.run_verification("full")
     assert not result.ok and check_says in " ".join(result.problems), result.problems
     before = heads()
-    with pytest.raises(audit.SigningRefused):
+    with pytest.raises(audit_tree_heads.SigningRefused):
         signing.sign_and_publish()
     assert heads() == before  # the hub never signed the rewritten tree
     assert alarms.is_open("log-damaged") and alarms.is_open("signing-refused")
@@ -80,11 +81,11 @@ def test_a_rewrite_of_the_recorded_roots_too_is_caught_by_the_witnesses_alone(hi
 
 def test_a_forged_integrated_row_is_caught_and_the_log_is_not_signed_again(history, witnesses):
     size = forge_integrated_row()
-    result = dpo.run_verification("full")
+    result = dpo_integrity.run_verification("full")
     assert not result.ok and f"the log ends at {size + 1}, the head says {size}" in result.problems
-    incremental = dpo.run_verification("incremental")  # a verdict, not KeyError: (1, 346)
+    incremental = dpo_integrity.run_verification("incremental")  # a verdict, not KeyError: (1, 346)
     assert not incremental.ok
-    with pytest.raises(audit.SigningRefused, match="removed or forged"):
+    with pytest.raises(audit_tree_heads.SigningRefused, match="removed or forged"):
         signing.sign_and_publish()  # the integrator cannot number past the forged row
     assert heads() == 3 and [w.cosigned_size() for w in witnesses] == [size] * 2
 
@@ -101,7 +102,7 @@ def test_an_entry_integrated_as_minus_one_is_refused_by_the_trigger_and_caught_b
         s.execute(text("UPDATE audit_event SET seq = -1, leaf = :l, leaf_hash = :h WHERE seq IS NULL"),
                   {"l": junk, "h": merkle.leaf_hash(junk)})
     for kind in ("full", "incremental"):
-        result = dpo.run_verification(kind)
+        result = dpo_integrity.run_verification(kind)
         assert not result.ok and "an entry is numbered -1, outside the log" in " ".join(result.problems)
         assert result.first_bad_entry == -1
 
@@ -113,7 +114,7 @@ def test_the_panel_shows_the_witnesses_refusal_and_the_alarms_of_a_rewritten_log
         s.execute(text("DELETE FROM audit_cosignature"))
         s.execute(text("DELETE FROM audit_tree_head"))
     record_events(2)  # the rewritten log goes on growing
-    dpo.run_verification("full")
+    dpo_integrity.run_verification("full")
     signing.publish(forced_head())
     admin, secret = make_user(make_org(OrgKind.mace_host), Role.hub_admin)
     client = app.test_client()
@@ -131,7 +132,7 @@ def test_the_panel_shows_the_witnesses_refusal_and_the_alarms_of_a_rewritten_log
     # of the worker raises them again.
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_alarm"))
-    with pytest.raises(audit.SigningRefused):
+    with pytest.raises(audit_tree_heads.SigningRefused):
         signing.sign_and_publish_if_due(every=__import__("datetime").timedelta(0))
     assert db.session().scalar(select(func.count()).select_from(AuditAlarm)) >= 1
     assert 'data-testid="alarm-signing-refused"' in client.get("/audit/integrity").get_data(as_text=True)
@@ -140,14 +141,14 @@ def test_the_panel_shows_the_witnesses_refusal_and_the_alarms_of_a_rewritten_log
 def test_the_hub_never_signs_without_a_proof_from_the_previous_signed_head(app):
     """No witnesses here: the database's own previous head and verified root are the anchors."""
     record_events(12)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     disable_triggers()
     rewrite_entry(4)
-    with pytest.raises(audit.SigningRefused, match="signed tree head"):
-        audit.sign_tree_head()
+    with pytest.raises(audit_tree_heads.SigningRefused, match="signed tree head"):
+        audit_tree_heads.sign_tree_head()
     assert heads() == 1
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_tree_head"))
-    assert audit.sign_tree_head()  # with every head and root deleted, only witnesses could tell
+    assert audit_tree_heads.sign_tree_head()  # with every head and root deleted, only witnesses could tell
     assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 0
 

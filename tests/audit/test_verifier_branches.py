@@ -14,7 +14,10 @@ from sqlalchemy import func, insert, select, text
 
 from hub import db
 from hub.audit import checkpoint, merkle, verification
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.export import build_export
 from hub.audit.verification import (
     SavedHead,
@@ -26,7 +29,7 @@ from hub.audit.verification import (
     verify_log,
     verify_since,
 )
-from hub.dpo import service as dpo
+from hub.dpo import integrity as dpo_integrity
 from hub.models.audit import (
     AuditEvent,
     AuditEventChild,
@@ -40,18 +43,18 @@ from tests.support.audit_log import disable_triggers, rebuild_tree, record_event
 
 
 def key():
-    return audit.signing_key().public_key()
+    return audit_keys.signing_key().public_key()
 
 
 def verified(kind: str = "full"):
-    result = dpo.run_verification(kind)
+    result = dpo_integrity.run_verification(kind)
     assert result.ok, result.problems
     return result
 
 
 def sign_head(size: int, root: bytes, valid: bool = True) -> SignedTreeHead:
     stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
-    signature = checkpoint.sign_tree_head(size, root, stamp, audit.signing_key()) if valid else bytes(64)
+    signature = checkpoint.sign_tree_head(size, root, stamp, audit_keys.signing_key()) if valid else bytes(64)
     with db.unit_of_work() as s:
         head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=stamp, signature=signature)
         s.add(head)
@@ -84,7 +87,7 @@ def test_an_incremental_check_proves_consistency_with_every_older_anchor(app):
     """A node under an older signed head rewritten, with the newer tree left intact: only the
     consistency proof from that older head finds it; a node deleted is named as missing."""
     record_events(5)
-    audit.sign_tree_head()  # an anchor at 5
+    audit_tree_heads.sign_tree_head()  # an anchor at 5
     record_events(11)
     first = verified()  # verified at 16 (and signed)
     record_events(3)
@@ -115,8 +118,8 @@ def test_a_rewritten_tree_before_the_verified_root_fails_the_incremental_check_a
 
 def test_a_signed_head_with_a_bad_signature_fails_both_checks(app):
     record_events(6)
-    bad = sign_head(6, audit.root_at(6), valid=False)
-    for result in (verify_log(key()), verify_since(key(), 3, audit.root_at(3))):
+    bad = sign_head(6, audit_tree_heads.root_at(6), valid=False)
+    for result in (verify_log(key()), verify_since(key(), 3, audit_tree_heads.root_at(3))):
         assert f"tree head {bad.id} (size 6): the signature is not valid" in result.problems
 
 
@@ -129,14 +132,14 @@ def test_a_signed_head_of_an_empty_log_with_a_wrong_root_fails(app):
 def test_a_saved_head_with_a_bad_signature_or_larger_than_the_log_fails(app):
     record_events(8)
     stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
-    root = audit.root_at(8)
+    root = audit_tree_heads.root_at(8)
     forged = SavedHead(8, root, stamp, bytes(64))
     assert verify_log(key(), against=forged).problems == ["the saved tree head's signature is not valid"]
-    bigger = SavedHead(20, root, stamp, checkpoint.sign_tree_head(20, root, stamp, audit.signing_key()))
+    bigger = SavedHead(20, root, stamp, checkpoint.sign_tree_head(20, root, stamp, audit_keys.signing_key()))
     result = verify_log(key(), against=bigger)
     assert result.problems == ["the saved tree head covers 20 entries but the log has 8"]
     assert result.first_bad_entry == 8
-    good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit.signing_key()))
+    good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit_keys.signing_key()))
     assert verify_log(key(), against=good).ok
 
 
@@ -194,7 +197,7 @@ def test_a_child_s_signed_export_holds_the_listings_that_showed_the_child(app):
 def test_the_incremental_command_after_a_forged_row_gives_a_verdict_not_a_traceback(app, runner):
     record_events(6)
     verified()
-    size = audit.tree_size()
+    size = audit_tree_heads.tree_size()
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(UTC), outcome="done",
@@ -208,7 +211,7 @@ def test_the_incremental_command_after_a_forged_row_gives_a_verdict_not_a_traceb
 @pytest.mark.parametrize("size", [10, 11])
 def test_an_export_after_the_tail_was_cut_is_refused_with_a_verdict(app, runner, tmp_path, size):
     record_events(size)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("DELETE FROM audit_event WHERE seq >= 7"))
@@ -240,7 +243,7 @@ def test_entries_waiting_too_long_are_an_alarm_and_the_log_still_verifies(app):
     with db.unit_of_work() as s:
         s.connection().execute(insert(AuditEvent.__table__), {
             "occurred_at": datetime.now(UTC) - timedelta(minutes=1), "outcome": "done", "action": "read"})
-    result = dpo.run_verification("full")
+    result = dpo_integrity.run_verification("full")
     assert result.ok and result.late_pending == 1 and "waiting to be sequenced" in result.alarms[0]
     row = db.session().scalars(select(AuditVerification)).one()
     assert row.ok is True and row.summary is None  # not "The log did not verify"
@@ -254,15 +257,15 @@ def test_entries_waiting_too_long_are_an_alarm_and_the_log_still_verifies(app):
 
 def test_a_clean_incremental_check_proves_every_older_anchor_and_reads_only_what_is_new(app):
     record_events(5)
-    audit.sign_tree_head()  # an anchor below where the check will start
+    audit_tree_heads.sign_tree_head()  # an anchor below where the check will start
     record_events(11)
     first = verified()
     record_events(3)
-    size = audit.tree_size()
+    size = audit_tree_heads.tree_size()
     result = verify_since(key(), first.tree_size, first.root)
     assert result.ok, result.problems
     assert (result.kind, result.start, result.tree_size) == ("incremental", first.tree_size, size)
-    assert result.root == audit.root_at(size) and result.appendable and result.first_bad_entry is None
+    assert result.root == audit_tree_heads.root_at(size) and result.appendable and result.first_bad_entry is None
     heads = db.session().scalars(select(SignedTreeHead)).all()
     trees = {(h.tree_size, h.root_hash) for h in heads} | {(first.tree_size, first.root)}
     assert result.heads_checked == len(heads) and result.anchors_checked == len(trees)  # each tree once
@@ -272,7 +275,7 @@ def test_an_incremental_check_reads_new_entries_columns_unless_asked_to_be_fast(
     record_events(8)
     first = verified()
     record_events(4)
-    victim = audit.tree_size() - 2
+    victim = audit_tree_heads.tree_size() - 2
     disable_triggers()
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_event SET actor_user_id = 999 WHERE seq = :seq"), {"seq": victim})
@@ -342,7 +345,7 @@ def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
     record_events(4)
     late = audit.Pending(2, datetime.now(UTC) - timedelta(minutes=5))
     fresh = audit.Pending(2, datetime.now(UTC))
-    for result in (verify_log(key(), waiting=late), verify_since(key(), 2, audit.root_at(2), waiting=late)):
+    for result in (verify_log(key(), waiting=late), verify_since(key(), 2, audit_tree_heads.root_at(2), waiting=late)):
         assert result.ok and result.late_pending == 2
         assert result.alarms[0].startswith("2 entries are waiting to be sequenced, the oldest since ")
     assert verify_log(key(), waiting=fresh).alarms == []
@@ -351,13 +354,13 @@ def test_entries_waiting_past_the_limit_are_an_alarm_of_either_check(app):
 def test_a_saved_head_and_the_witnesses_anchors_are_both_checked(app):
     record_events(8)
     stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
-    root = audit.root_at(8)
-    good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit.signing_key()))
+    root = audit_tree_heads.root_at(8)
+    good = SavedHead(8, root, stamp, checkpoint.sign_tree_head(8, root, stamp, audit_keys.signing_key()))
     bad = audit.Anchor(6, bytes(32), "the checkpoint witness w cosigned")
     result = verify_log(key(), against=good, anchors=[bad])
     assert result.problems == ["the log is not consistent with the checkpoint witness w cosigned (size 6): it no "
                                "longer produces its root, so entries before it were changed or removed"]
-    assert verify_log(key(), against=good, anchors=[audit.Anchor(6, audit.root_at(6), "w")]).ok
+    assert verify_log(key(), against=good, anchors=[audit.Anchor(6, audit_tree_heads.root_at(6), "w")]).ok
 
 
 def test_an_entry_numbered_below_zero_fails_both_checks_directly(app):
@@ -366,16 +369,16 @@ def test_an_entry_numbered_below_zero_fails_both_checks_directly(app):
     with db.unit_of_work() as s:
         s.execute(insert(AuditEvent.__table__).values(seq=-1, occurred_at=datetime.now(UTC), outcome="done",
                                                       action="read", leaf=b"{}", leaf_hash=merkle.leaf_hash(b"{}")))
-    for result in (verify_log(key()), verify_since(key(), 2, audit.root_at(2))):
+    for result in (verify_log(key()), verify_since(key(), 2, audit_tree_heads.root_at(2))):
         assert result.problems == ["an entry is numbered -1, outside the log (numbers start at 0)"]
         assert result.first_bad_entry == -1
 
 
 def test_an_incremental_check_with_nothing_new_verifies(app):
     record_events(6)
-    size = audit.tree_size()
-    result = verify_since(key(), size, audit.root_at(size))
-    assert result.ok and result.tree_size == size and result.root == audit.root_at(size)
+    size = audit_tree_heads.tree_size()
+    result = verify_since(key(), size, audit_tree_heads.root_at(size))
+    assert result.ok and result.tree_size == size and result.root == audit_tree_heads.root_at(size)
 
 
 def test_the_incremental_check_reports_its_progress(app):
@@ -394,7 +397,7 @@ def test_the_incremental_check_reports_its_progress(app):
 def test_many_anchors_are_proven_with_their_nodes_fetched_in_chunks(app, monkeypatch):
     for _ in range(6):
         record_events(3)
-        audit.sign_tree_head()
+        audit_tree_heads.sign_tree_head()
     first = verified()
     record_events(5)
     monkeypatch.setattr(verification, "NODE_CHUNK", 2)
@@ -404,9 +407,9 @@ def test_many_anchors_are_proven_with_their_nodes_fetched_in_chunks(app, monkeyp
 
 def test_a_mismatched_anchor_blames_the_first_entry_after_the_last_good_one(app):
     record_events(4)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     record_events(4)
-    second = audit.sign_tree_head()
+    second = audit_tree_heads.sign_tree_head()
     disable_triggers()
     rewrite_entry(second.tree_size - 2)  # under the second head only
     result = verify_log(key())
@@ -471,7 +474,7 @@ def test_an_emptied_log_is_shorter_than_one_verified_entry(app):
 
 def test_a_mismatched_first_anchor_blames_where_the_check_started(app):
     record_events(6)
-    audit.sign_tree_head()
+    audit_tree_heads.sign_tree_head()
     disable_triggers()
     rewrite_entry(2)
     result = verify_log(key())
@@ -483,7 +486,7 @@ def test_an_incremental_check_proves_heads_of_an_empty_log_and_of_one_entry_belo
     empty tree), and one of size 1 is proven like any other below the start."""
     sign_head(0, merkle.EMPTY_ROOT)
     record_events(1)
-    sign_head(1, audit.root_at(1))
+    sign_head(1, audit_tree_heads.root_at(1))
     record_events(6)
     first = verified()
     record_events(3)
@@ -581,7 +584,7 @@ def test_the_listing_index_check_compares_only_the_entries_its_scan_covered(app)
     for i in range(4):
         with db.unit_of_work():
             audit.record("read", object_type="child-list", children=[100 + i, 200 + i])
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     end = db.session().scalar(select(func.max(AuditEvent.seq))) - 1  # the last listing is beyond the check
     pairs = db.session().execute(select(AuditEventChild.event_id, AuditEventChild.child_id).join(
         AuditEvent, AuditEvent.id == AuditEventChild.event_id).where(AuditEvent.seq < end)).all()

@@ -15,8 +15,8 @@ from sqlalchemy import func, select, text
 from hub import db
 from hub import worker as cli
 from hub.audit import alarms
-from hub.audit import service as audit
-from hub.dpo import service as dpo
+from hub.audit import integrator as audit_integrator
+from hub.dpo import integrity as dpo_integrity
 from hub.models.audit import AuditVerification
 from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery
@@ -88,20 +88,20 @@ def test_a_duty_that_fails_alarms_once_and_clears_when_it_works_again(app):
 
 
 def test_the_worker_queues_a_full_check_every_night_and_runs_it(app):
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     night = datetime(2026, 12, 8, 3, 0, tzinfo=UTC)  # 03:00 London, after the 02:00 mark
-    assert dpo.nightly_check_due(night)
-    assert dpo.queue_nightly_check(night) == 1
-    assert dpo.queue_nightly_check(night) == 0  # one waits already
-    assert dpo.run_queued_verifications() == 1
+    assert dpo_integrity.nightly_check_due(night)
+    assert dpo_integrity.queue_nightly_check(night) == 1
+    assert dpo_integrity.queue_nightly_check(night) == 0  # one waits already
+    assert dpo_integrity.run_queued_verifications() == 1
     check = db.session().scalars(select(AuditVerification)).one()
     assert (check.kind, check.ok, check.by_user_id) == ("full", True, None)
     later = check.finished_at + timedelta(hours=2)
-    assert not dpo.nightly_check_due(later)  # done tonight
+    assert not dpo_integrity.nightly_check_due(later)  # done tonight
     with db.unit_of_work() as s:
         s.execute(text("UPDATE audit_verification SET finished_at = :t"), {"t": night - timedelta(hours=2)})
-    assert dpo.nightly_check_due(night)  # last night's does not count for tonight
-    assert not dpo.nightly_check_due(night - timedelta(hours=1, minutes=30))  # 01:30: not yet time
+    assert dpo_integrity.nightly_check_due(night)  # last night's does not count for tonight
+    assert not dpo_integrity.nightly_check_due(night - timedelta(hours=1, minutes=30))  # 01:30: not yet time
     duties = {d.name for d in cli.audit_duties()}
     assert duties == {"sign and witness", "flags", "nightly check", "queued checks"}
     assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 1

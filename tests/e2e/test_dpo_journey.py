@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openpyxl import load_workbook
 
-from hub.dpo import service as audit_dpo
+from hub.dpo import integrity as dpo_integrity
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from tests.factories import PASSWORD, enrol, make_child, make_org, make_user
@@ -41,7 +41,7 @@ def test_a_dpo_filters_to_a_child_verifies_integrity_and_downloads_the_xlsx(page
     assert "The check has started" in page.locator(".govuk-notification-banner").inner_text()
     page.get_by_test_id("progress").wait_for()
     assert_accessible(page)
-    assert audit_dpo.run_queued_verifications() == 1
+    assert dpo_integrity.run_queued_verifications() == 1
     page.get_by_test_id("see-summary").click(timeout=30_000)
     assert "Verified" in page.locator(".govuk-summary-list").inner_text()
     assert_accessible(page)

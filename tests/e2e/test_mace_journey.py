@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from hub.db import utcnow
 from hub.mace.operations import outcomes
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.missing import Classification, MissingFrom, RiskGrade
 from hub.models.roles import OrgKind, Role
@@ -33,7 +34,7 @@ def _missing_episode(child, reference: str) -> None:
     force = make_org(OrgKind.police)
     involve(child, force)
     officer, _ = make_user(force, Role.police_officer)
-    missing.record_episode(officer, child.id, missing.EpisodeDetails(
+    missing.record_episode(officer, child.id, missing_details.EpisodeDetails(
         police_reference=reference, reported_start=utcnow() - timedelta(hours=3),
         classification=Classification.missing, risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import openpyxl
 
 from hub.db import utcnow
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
 from hub.missing.imports.download import COLUMNS
 from hub.models.people import IdentifierKind
 from hub.models.roles import OrgKind, Role
@@ -62,7 +62,7 @@ def test_the_download_reaches_the_school_and_the_missing_team_sees_it_acknowledg
     assert_accessible(page)
     # One cycle of the worker, in-process (the delivery worker runs this each cycle); the page, which
     # follows the progress in place, then offers the summary.
-    assert imports.run_queued("e2e-worker") is not None
+    assert import_batches.run_queued("e2e-worker") is not None
     page.get_by_test_id("see-summary").click(timeout=30_000)  # the page's script saw it finish
     page.get_by_test_id("summary").wait_for(timeout=30_000)
     assert page.get_by_test_id("count-created").inner_text() == "1", page.content()[-3000:]

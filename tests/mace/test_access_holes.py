@@ -19,6 +19,7 @@ from hub import db
 from hub.db import utcnow
 from hub.errors import Invalid
 from hub.mace.operations import intelligence
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
 from hub.models.audit import AuditEvent
@@ -27,6 +28,7 @@ from hub.models.missing import Classification, EpisodeSource, MissingFrom, RiskG
 from hub.models.roles import Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.permissions import child_access
+from hub.sharing import recipients as share_recipients
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import make_child, make_org, make_user, sign_in
@@ -126,7 +128,7 @@ def test_a_profile_release_shows_its_photo_to_the_force_it_went_to_and_not_to_th
         s.add(MaceAgendaChild(group_id=mace.group.id, child_id=child.id))
     assert child_access(chair, child.id)  # the group holds the child: the chair may open the record
     profiles.save_profile(keeper, child.id, {"physical_description": "Tall"}, profiles.PhotoChange(upload=_jpeg()))
-    episode = missing.record_episode(mace.user("police"), child.id, missing.EpisodeDetails(
+    episode = missing.record_episode(mace.user("police"), child.id, missing_details.EpisodeDetails(
         police_reference="MP/26/7001", reported_start=utcnow() - timedelta(hours=2),
         classification=Classification.missing, risk_grade=RiskGrade.high, missing_from=MissingFrom.home))
     profiles.release_profile(keeper, episode.id)
@@ -171,7 +173,7 @@ def test_a_member_named_after_intelligence_was_shared_reads_it_and_no_organisati
     sign_in(client, late, late_secret)
     assert SUMMARY in client.get(f"/mace/intelligence/{share_id}").get_data(as_text=True)
     with pytest.raises(Invalid):
-        sharing.revoke(mace.user("police"), share_id, mace.authority.id, "no longer needed")
+        share_recipients.revoke(mace.user("police"), share_id, mace.authority.id, "no longer needed")
     page = _client(app, mace, "police").get(f"/sharing/{share_id}").get_data(as_text=True)
     assert "Revoke a recipient" not in page
 
@@ -183,7 +185,7 @@ def test_the_sharing_pages_name_intelligences_child_only_to_a_member_who_may_see
     child = make_child("Ottoline", "Farquharson")
     police = mace.user("police")
     with db.unit_of_work():
-        missing.apply_police_record(police, police.organisation_id, child.id, missing.EpisodeDetails(
+        missing.apply_police_record(police, police.organisation_id, child.id, missing_details.EpisodeDetails(
             police_reference="HOLE/INTEL/1", reported_start=utcnow(), classification=Classification.missing,
             risk_grade=RiskGrade.medium, missing_from=MissingFrom.home), EpisodeSource.manual)
     draft = sharing.ShareDraft(

@@ -24,6 +24,8 @@ from hub.models.sharing import (
     SourceKind,
 )
 from hub.permissions import child_access
+from hub.sharing import corrections as share_corrections
+from hub.sharing import reading as share_reading
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import make_user, sign_in
@@ -109,7 +111,7 @@ def test_a_former_member_or_a_non_member_colleague_of_a_recipient_cannot_see_it(
     with pytest.raises(NotFound):
         intelligence.intelligence_item(user, share.id)
     with pytest.raises(NotFound):
-        sharing.get_share(user, share.id)
+        share_reading.get_share(user, share.id)
     refused = db.session().scalars(select(AuditEvent).where(
         AuditEvent.actor_user_id == user.id, AuditEvent.outcome == "refused")).all()
     assert refused
@@ -131,19 +133,19 @@ def test_handling_code_c_blocks_onward_sharing_and_a_former_member_cannot_pass_i
                                             _draft(mace, "nurse", handling_code="C"),
                                             intelligence.Subjects(child_ids=[child.id]))
     with pytest.raises(Invalid) as exc:
-        sharing.for_onward(mace.user("police"), coded.id)
+        share_corrections.for_onward(mace.user("police"), coded.id)
     assert "(C)" in exc.value.errors[""]
     open_item = intelligence.share_intelligence(mace.user("nurse"), mace.group.id, _draft(mace, "nurse"),
                                                 intelligence.Subjects(child_ids=[child.id]))
-    assert sharing.for_onward(mace.user("police"), open_item.id).id == open_item.id
+    assert share_corrections.for_onward(mace.user("police"), open_item.id).id == open_item.id
     with pytest.raises(NotFound):
-        sharing.for_onward(mace.user("former"), open_item.id)
+        share_corrections.for_onward(mace.user("former"), open_item.id)
 
 
 def test_intelligence_about_only_a_place_stays_in_the_group(mace):
     share = _share_about_place(mace)
     with pytest.raises(Invalid) as exc:
-        sharing.for_onward(mace.user("nurse"), share.id)
+        share_corrections.for_onward(mace.user("nurse"), share.id)
     assert "stays within its MACE group" in exc.value.errors[""]
 
 

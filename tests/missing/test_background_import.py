@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text
 
 from hub import db
 from hub.db import unit_of_work, utcnow
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
+from hub.missing.imports import claims as import_claims
 from hub.missing.imports.download import COLUMNS, REQUIRED_FOR_NEW_REPORT, template_bytes
 from hub.models.audit import AuditEvent
 from hub.models.missing import ImportBatch, ImportStatus, MissingEpisode
@@ -28,7 +29,7 @@ def world(app) -> DownloadWorld:
 
 
 def _queued(world, rows: list[dict]) -> ImportBatch:
-    return imports.queue_file(world.officer, xlsx(rows), "download.xlsx")
+    return import_batches.queue_file(world.officer, xlsx(rows), "download.xlsx")
 
 
 def _rows(n: int, bad: set[int] = frozenset()) -> list[dict]:
@@ -38,7 +39,7 @@ def _rows(n: int, bad: set[int] = frozenset()) -> list[dict]:
 
 
 def test_the_worker_commits_rows_done_of_rows_total_and_the_errors_so_far_after_each_chunk(world, app, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(import_batches, "CHUNK_ROWS", 2)
     batch = _queued(world, _rows(5, bad={2}))
     seen = []
 
@@ -47,12 +48,12 @@ def test_the_worker_commits_rows_done_of_rows_total_and_the_errors_so_far_after_
             seen.append(other.execute(select(ImportBatch.rows_done, ImportBatch.rows_total, ImportBatch.row_errors)
                                       .where(ImportBatch.id == batch.id)).one())
 
-    imports.run_queued("worker-1", between_chunks=look)
+    import_batches.run_queued("worker-1", between_chunks=look)
     # Row 3 (the second data row) is refused on reading: done at once, and its error shown at once.
     assert [(done, total) for done, total, _ in seen] == [(1, 5), (3, 5), (5, 5)]
     assert all("Risk grade: not one of" in errors for _, _, errors in seen)
     finished = db.session().get(ImportBatch, batch.id, populate_existing=True)
-    assert finished.status == ImportStatus.done and imports.summary_of(finished)["created"] == 4
+    assert finished.status == ImportStatus.done and import_batches.summary_of(finished)["created"] == 4
 
 
 def test_the_batch_page_shows_rows_done_of_rows_total_and_the_errors_so_far(world, client):
@@ -83,7 +84,7 @@ def test_a_bad_file_still_gives_a_clear_error(world, client):
     headings = {c.field: c.heading for c in COLUMNS} | {"risk_grade": ""}
     response = upload(client, xlsx([row("MP/1", police_id="NB-P-1001")], headings))
     assert "Queued" in client.get(response.headers["Location"]).get_data(as_text=True)
-    failed = imports.run_queued("worker-1")
+    failed = import_batches.run_queued("worker-1")
     assert failed.status == ImportStatus.failed
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "The import failed" in page and "The heading row has no column &#39;Risk grade&#39;" in page
@@ -97,7 +98,7 @@ def test_two_workers_claiming_at_once_never_share_a_batch(world, app):
     def claim_all(name: str) -> list[int]:
         mine = []
         for _ in range(len(ids)):
-            got = imports.claim_batch(name)
+            got = import_claims.claim_batch(name)
             if got is None:
                 break
             mine.append(got)
@@ -110,19 +111,20 @@ def test_two_workers_claiming_at_once_never_share_a_batch(world, app):
 
 
 def test_two_workers_do_not_import_one_batch_twice(world, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(import_batches, "CHUNK_ROWS", 1)
     batch = _queued(world, _rows(4))
     taken_over, calls = [], []
 
     def second_worker_arrives() -> None:
         # While the first worker imports, a second looks for work: the batch is claimed.
-        assert imports.claim_batch("worker-2") is None
+        assert import_claims.claim_batch("worker-2") is None
         calls.append(1)
         if len(calls) == 2:  # after the first chunk
             # The first worker stalls past its lease: the second takes the batch over ...
-            taken_over.append(imports.claim_batch("worker-2", now=utcnow() + imports.LEASE + timedelta(seconds=1)))
+            lapsed = utcnow() + import_claims.LEASE + timedelta(seconds=1)
+            taken_over.append(import_claims.claim_batch("worker-2", now=lapsed))
 
-    imports.run_queued("worker-1", between_chunks=second_worker_arrives)
+    import_batches.run_queued("worker-1", between_chunks=second_worker_arrives)
     assert taken_over == [batch.id]
     # ... and the first stops at its next chunk instead of importing alongside it.
     started = db.session().scalar(select(ImportBatch).where(ImportBatch.id == batch.id)
@@ -131,12 +133,12 @@ def test_two_workers_do_not_import_one_batch_twice(world, monkeypatch):
     assert started.rows_done == 1
     assert count(MissingEpisode) == 1
     # worker-2 holds a live lease, so nobody else takes it; when it is done, nothing was imported twice.
-    assert imports.run_queued("worker-3") is None
+    assert import_batches.run_queued("worker-3") is None
     started.claimed_until = utcnow() - timedelta(seconds=1)  # worker-2 dies too; worker-3 then finishes it
     db.session().commit()
-    done = imports.run_queued("worker-3")
+    done = import_batches.run_queued("worker-3")
     assert done.status == ImportStatus.done
-    assert imports.summary_of(done)["created"] == 3 and imports.summary_of(done)["unchanged"] == 1
+    assert import_batches.summary_of(done)["created"] == 3 and import_batches.summary_of(done)["unchanged"] == 1
     assert count(MissingEpisode) == 4
     finished = db.session().scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.object_type == "import-batch", AuditEvent.object_id == str(batch.id),
@@ -157,9 +159,9 @@ def _full_row(reference: str) -> dict:
 
 def _imports(world, values: dict) -> bool:
     """Does the import take this one row (no row error)?"""
-    batch = imports.import_file(world.officer, xlsx([values]), "x.xlsx")
-    assert batch.status == ImportStatus.done, imports.summary_of(batch)
-    return not imports.errors_of(batch)
+    batch = import_batches.import_file(world.officer, xlsx([values]), "x.xlsx")
+    assert batch.status == ImportStatus.done, import_batches.summary_of(batch)
+    return not import_batches.errors_of(batch)
 
 
 def test_the_guidance_sheet_marks_as_required_exactly_what_the_import_requires(world):

@@ -13,8 +13,8 @@ from openpyxl import Workbook, xml
 from sqlalchemy import func, select
 
 from hub import db
+from hub.missing.imports import batches as import_batches
 from hub.missing.imports import download
-from hub.missing.imports import service as imports
 from hub.missing.imports.download import (
     COLUMNS,
     Limits,
@@ -214,8 +214,8 @@ def test_importing_a_malicious_file_stores_only_its_failed_batch(app, kind):
             "laughs": with_sheet(BILLION_LAUGHS.encode()),
             "random": bytes(range(256)) * 10,
             "no-workbook": no_workbook.getvalue()}[kind]
-    batch = imports.import_file(officer, data, "evil.xlsx")
-    assert batch.status == ImportStatus.failed and imports.summary_of(batch)["failure"]
+    batch = import_batches.import_file(officer, data, "evil.xlsx")
+    assert batch.status == ImportStatus.failed and import_batches.summary_of(batch)["failure"]
     assert db.session().scalar(select(func.count()).select_from(MissingEpisode)) == 0
     assert db.session().scalar(select(func.count()).select_from(ImportReviewItem)) == 0
     assert db.session().scalar(select(func.count()).select_from(ImportBatch)) == 1

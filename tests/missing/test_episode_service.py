@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from hub import db
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
+from hub.missing import details as missing_details
+from hub.missing import reading as episode_reading
 from hub.missing import service
 from hub.models.audit import AuditEvent
 from hub.models.missing import EpisodeSource, MissingEpisode, RiskGrade, RiskGradeChange
@@ -45,12 +47,12 @@ def test_a_new_episode_notifies_each_key_adult_of_the_school_once(world):
 
 def test_found_and_a_rise_in_risk_notify_again_but_other_changes_do_not(world):
     episode = service.record_episode(world.officer, world.child.id, episode_details(risk_grade=RiskGrade.low))
-    service.update_episode(world.officer, episode.id, service.EpisodeChanges(risk_grade=RiskGrade.high))
+    service.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(risk_grade=RiskGrade.high))
     assert len(notifications("risk_raised")) == 2
-    service.update_episode(world.officer, episode.id, service.EpisodeChanges(risk_grade=RiskGrade.medium))
-    service.update_episode(world.officer, episode.id, service.EpisodeChanges(missing_from_detail="park"))
+    service.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(risk_grade=RiskGrade.medium))
+    service.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(missing_from_detail="park"))
     assert len(notifications("risk_raised")) == 2
-    service.update_episode(world.officer, episode.id, service.EpisodeChanges(found_at=utcnow()))
+    service.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(found_at=utcnow()))
     assert len(notifications("found")) == 2
     grades = db.session().scalars(select(RiskGradeChange.grade).where(RiskGradeChange.episode_id == episode.id)
                                   .order_by(RiskGradeChange.id)).all()
@@ -145,4 +147,4 @@ def test_the_other_school_and_its_dsl_get_nothing(world):
     service.record_episode(world.officer, world.child.id, episode_details())
     assert world.other_dsl.id not in {n.user_id for n in notifications()}
     with pytest.raises(NotFound):
-        service.get_episode(world.other_dsl, 1)
+        episode_reading.get_episode(world.other_dsl, 1)

@@ -15,7 +15,10 @@ from hub import db
 from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.missing import service
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
+from hub.missing.imports import mapping as import_mapping
+from hub.missing.imports import review as import_review
+from hub.missing.imports import rows as import_rows
 from hub.missing.imports.download import COLUMNS
 from hub.models.audit import AuditEvent
 from hub.models.auth import User
@@ -60,7 +63,7 @@ def good_file(world, **overrides) -> bytes:
 def one_row_at_a_time(monkeypatch) -> None:
     """Every new row through the per-row path (apply_police_record, each a list of one), as when a
     chunk's insert hits a database error (the chunk's path: test_import_bulk.py)."""
-    monkeypatch.setattr(imports, "_apply_new_in_bulk", lambda run, new: new)
+    monkeypatch.setattr(import_rows, "_apply_new_in_bulk", lambda run, new: new)
 
 
 def audit_count(action: str, object_type: str = "missing-episode") -> int:
@@ -75,11 +78,11 @@ def world(app) -> DownloadWorld:
 # --- a good file, twice, and a later one ----------------------------------------------------------------
 
 def test_a_good_file_matches_each_child_by_its_key_records_episodes_and_tells_the_school(world):
-    batch = imports.import_file(world.officer, good_file(world), "download.xlsx")
+    batch = import_batches.import_file(world.officer, good_file(world), "download.xlsx")
     assert batch.status == ImportStatus.done
-    assert imports.summary_of(batch) == {"created": 3, "updated": 0, "unchanged": 0, "review": 0, "dismissed": 0,
+    assert import_batches.summary_of(batch) == {"created": 3, "updated": 0, "unchanged": 0, "review": 0, "dismissed": 0,
                                          "errors": 0}
-    assert imports.errors_of(batch) == []
+    assert import_batches.errors_of(batch) == []
     assert batch.rows_total == batch.rows_done == 3
     found = episodes()
     # by police id (case and hyphens as the force types them), by NHS number, by name and date of birth
@@ -97,14 +100,14 @@ def test_a_good_file_matches_each_child_by_its_key_records_episodes_and_tells_th
 
 def test_importing_the_same_file_again_changes_nothing(world):
     data = good_file(world)
-    imports.import_file(world.officer, data, "download.xlsx")
+    import_batches.import_file(world.officer, data, "download.xlsx")
     before = {name: count(model) for name, model in (("episodes", MissingEpisode), ("notes", Notification),
                                                      ("mail", OutboxMessage), ("risk", RiskGradeChange))}
     updates = audit_count("update")
     stamps = {ref: e.updated_at for ref, e in episodes().items()}
-    again = imports.import_file(world.officer, data, "download.xlsx")
-    assert imports.summary_of(again)["unchanged"] == 3
-    assert imports.summary_of(again)["created"] == imports.summary_of(again)["updated"] == 0
+    again = import_batches.import_file(world.officer, data, "download.xlsx")
+    assert import_batches.summary_of(again)["unchanged"] == 3
+    assert import_batches.summary_of(again)["created"] == import_batches.summary_of(again)["updated"] == 0
     after = {name: count(model) for name, model in (("episodes", MissingEpisode), ("notes", Notification),
                                                     ("mail", OutboxMessage), ("risk", RiskGradeChange))}
     assert after == before
@@ -114,14 +117,14 @@ def test_importing_the_same_file_again_changes_nothing(world):
 
 
 def test_a_later_file_updates_found_times_and_risk_grades(world):
-    imports.import_file(world.officer, good_file(world), "monday.xlsx")
+    import_batches.import_file(world.officer, good_file(world), "monday.xlsx")
     found_at = local(utcnow() - timedelta(hours=1))
     rows = three_rows()
     rows[1]["nhs_number"] = world.nhs
     rows[0].update(found_at=found_at, found_where="Bus station")
     rows[1].update(risk_grade="High")
-    batch = imports.import_file(world.officer, xlsx(rows), "tuesday.xlsx")
-    assert imports.summary_of(batch) == {"created": 0, "updated": 2, "unchanged": 1, "review": 0,
+    batch = import_batches.import_file(world.officer, xlsx(rows), "tuesday.xlsx")
+    assert import_batches.summary_of(batch) == {"created": 0, "updated": 2, "unchanged": 1, "review": 0,
                                              "dismissed": 0, "errors": 0}
     found = episodes()
     assert found["MP/1"].found_at == found_at.replace(tzinfo=LONDON).astimezone(UTC)
@@ -139,8 +142,8 @@ def test_times_are_read_as_london_time_and_iso_text_may_carry_its_own_zone(world
             row("T/3", given_name="Cara", family_name="Named", date_of_birth="27/03/2013",
                 reported_start="2026-07-01T09:30:00Z")]
     make_child("Cara", "Named", date(2013, 3, 27), identifiers={})
-    batch = imports.import_file(world.officer, xlsx(rows), "times.xlsx")
-    assert imports.summary_of(batch)["created"] == 3, imports.errors_of(batch)
+    batch = import_batches.import_file(world.officer, xlsx(rows), "times.xlsx")
+    assert import_batches.summary_of(batch)["created"] == 3, import_batches.errors_of(batch)
     found = episodes()
     assert found["T/1"].reported_start == datetime(2026, 7, 1, 8, 30, tzinfo=UTC)
     assert found["T/2"].reported_start == datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
@@ -159,11 +162,11 @@ def test_bad_rows_are_reported_by_row_number_and_reason_and_the_good_rows_still_
             row("BAD/FOUND", police_id="NB-P-1001", reported_start=start,
                 found_at=start - timedelta(hours=2)),                                    # row 6
             row("GOOD/1", police_id="NB-P-1001")]                                        # row 7
-    batch = imports.import_file(world.officer, xlsx(rows), "bad.xlsx")
+    batch = import_batches.import_file(world.officer, xlsx(rows), "bad.xlsx")
     assert batch.status == ImportStatus.done
-    summary = imports.summary_of(batch)
+    summary = import_batches.summary_of(batch)
     assert summary["created"] == 1 and summary["errors"] == 5
-    errors = imports.errors_of(batch)
+    errors = import_batches.errors_of(batch)
     assert [e["row"] for e in errors] == [2, 3, 4, 5, 6]
     reasons = {e["row"]: e["reason"] for e in errors}
     assert reasons[2] == "Police reference: this column is empty"
@@ -179,8 +182,8 @@ def test_bad_rows_are_reported_by_row_number_and_reason_and_the_good_rows_still_
 
 def test_a_row_without_anything_identifying_the_child_and_a_repeated_reference_are_errors(world):
     rows = [row("R/1"), row("R/2", police_id="NB-P-1001"), row("R/2", police_id="NB-P-1001", risk_grade="High")]
-    batch = imports.import_file(world.officer, xlsx(rows), "x.xlsx")
-    reasons = {e["row"]: e["reason"] for e in imports.errors_of(batch)}
+    batch = import_batches.import_file(world.officer, xlsx(rows), "x.xlsx")
+    reasons = {e["row"]: e["reason"] for e in import_batches.errors_of(batch)}
     assert reasons[2].startswith("Child: give the child's police id")
     assert reasons[4] == "Police reference: the same reference is already in row 3"
     assert episodes()["R/2"].risk_grade == RiskGrade.medium
@@ -199,9 +202,9 @@ def test_a_row_the_service_refuses_after_writing_is_rolled_back_alone(world, mon
 
     monkeypatch.setattr(service, "apply_police_record", failing)
     one_row_at_a_time(monkeypatch)
-    batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
-    assert imports.summary_of(batch)["created"] == 2 and imports.summary_of(batch)["errors"] == 1
-    assert imports.errors_of(batch) == [{"row": 3, "reason": "Police reference: refused after writing"}]
+    batch = import_batches.import_file(world.officer, good_file(world), "x.xlsx")
+    assert import_batches.summary_of(batch)["created"] == 2 and import_batches.summary_of(batch)["errors"] == 1
+    assert import_batches.errors_of(batch) == [{"row": 3, "reason": "Police reference: refused after writing"}]
     assert set(episodes()) == {"MP/1", "MP/3"}
     assert count(Notification) == 4
     assert audit_count("create") == 2
@@ -217,18 +220,18 @@ def test_an_error_in_the_hub_stops_the_import_and_keeps_the_chunks_before_it(wor
 
     monkeypatch.setattr(service, "apply_police_record", broken)
     one_row_at_a_time(monkeypatch)
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
-    batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
+    monkeypatch.setattr(import_batches, "CHUNK_ROWS", 2)
+    batch = import_batches.import_file(world.officer, good_file(world), "x.xlsx")
     assert batch.status == ImportStatus.failed
-    summary = imports.summary_of(batch)
+    summary = import_batches.summary_of(batch)
     assert "stopped at row 4" in summary["failure"] and summary["created"] == 2
     assert set(episodes()) == {"MP/1", "MP/2"}
 
 
 def test_a_reference_recorded_for_another_child_is_a_row_error(world):
-    imports.import_file(world.officer, xlsx([row("MP/9", police_id="NB-P-1001")]), "a.xlsx")
-    batch = imports.import_file(world.officer, xlsx([row("MP/9", nhs_number=world.nhs)]), "b.xlsx")
-    assert imports.errors_of(batch) == [
+    import_batches.import_file(world.officer, xlsx([row("MP/9", police_id="NB-P-1001")]), "a.xlsx")
+    batch = import_batches.import_file(world.officer, xlsx([row("MP/9", nhs_number=world.nhs)]), "b.xlsx")
+    assert import_batches.errors_of(batch) == [
         {"row": 2, "reason": "Police reference: This police reference is recorded for a different child"}]
 
 
@@ -240,9 +243,9 @@ def test_a_reference_recorded_for_another_child_is_a_row_error(world):
 ])
 def test_an_unreadable_file_changes_nothing_but_its_failed_batch(world, data, reason):
     events = count(AuditEvent)
-    batch = imports.import_file(world.officer, data, "junk.xlsx")
+    batch = import_batches.import_file(world.officer, data, "junk.xlsx")
     assert batch.status == ImportStatus.failed
-    assert reason in imports.summary_of(batch)["failure"]
+    assert reason in import_batches.summary_of(batch)["failure"]
     assert count(MissingEpisode) == count(ImportReviewItem) == count(Notification) == 0
     # Only the batch's own start and failure are on record.
     assert count(AuditEvent) == events + 2
@@ -250,17 +253,17 @@ def test_an_unreadable_file_changes_nothing_but_its_failed_batch(world, data, re
 
 def test_a_file_without_a_required_column_is_refused_whole(world):
     headings = {"risk_grade": ""}
-    batch = imports.import_file(world.officer, xlsx([row("MP/1", police_id="NB-P-1001")], headings), "x.xlsx")
+    batch = import_batches.import_file(world.officer, xlsx([row("MP/1", police_id="NB-P-1001")], headings), "x.xlsx")
     assert batch.status == ImportStatus.failed
-    assert "no column 'Risk grade'" in imports.summary_of(batch)["failure"]
+    assert "no column 'Risk grade'" in import_batches.summary_of(batch)["failure"]
     assert count(MissingEpisode) == 0
 
 
 def test_only_a_police_officer_imports_and_only_for_their_own_force(world):
     with pytest.raises(Forbidden):
-        imports.import_file(world.dsl, good_file(world), "x.xlsx")
+        import_batches.import_file(world.dsl, good_file(world), "x.xlsx")
     with pytest.raises(Forbidden):
-        imports.import_file(world.admin, good_file(world), "x.xlsx")
+        import_batches.import_file(world.admin, good_file(world), "x.xlsx")
     assert count(ImportBatch) == 0
     assert count(AuditEvent, AuditEvent.outcome == "refused", AuditEvent.object_type == "import-batch") == 2
 
@@ -273,32 +276,32 @@ def unmatched_file(**extra) -> bytes:
 
 
 def test_unmatched_rows_wait_for_review_once_with_their_values_encrypted(world):
-    batch = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
-    assert imports.summary_of(batch)["review"] == 1 and imports.summary_of(batch)["created"] == 1
+    batch = import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert import_batches.summary_of(batch)["review"] == 1 and import_batches.summary_of(batch)["created"] == 1
     item = db.session().scalar(select(ImportReviewItem))
     assert item.status == ReviewStatus.waiting and item.row_number == 2 and item.police_reference == "UN/1"
     raw = db.session().execute(text("SELECT row_data FROM import_review_item")).scalar_one()
     assert "Dana" not in raw and "NB-P-9999" not in raw
-    again = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
-    assert imports.summary_of(again)["review"] == 1 and imports.summary_of(again)["unchanged"] == 1
+    again = import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert import_batches.summary_of(again)["review"] == 1 and import_batches.summary_of(again)["unchanged"] == 1
     assert count(ImportReviewItem) == 1
     # A later file with more to say updates the waiting row, still one.
-    imports.import_file(world.officer, unmatched_file(risk_grade="High"), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(risk_grade="High"), "x.xlsx")
     assert count(ImportReviewItem) == 1
     db.session().expire_all()
     assert json.loads(db.session().scalar(select(ImportReviewItem)).row_data)["risk_grade"] == "high"
 
 
 def test_matching_a_review_row_records_the_episode_and_tells_the_school(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
-    search = imports.CandidateSearch(given_name="Ava", family_name="Police", date_of_birth=date(2011, 5, 1))
-    found = imports.candidates(world.officer, item.id, search)
+    search = import_review.CandidateSearch(given_name="Ava", family_name="Police", date_of_birth=date(2011, 5, 1))
+    found = import_review.candidates(world.officer, item.id, search)
     assert [c.child_id for c in found] == [world.by_police_id.id]
     # The force already holds a report about this child: the officer sees the child whole.
     assert found[0].child.id == world.by_police_id.id and found[0].school.id == world.school.id
     notes = count(Notification)
-    episode = imports.match_item(world.officer, item.id, world.by_police_id.id, search)
+    episode = import_review.match_item(world.officer, item.id, world.by_police_id.id, search)
     assert episode.child_id == world.by_police_id.id and episode.police_reference == "UN/1"
     assert count(Notification) == notes + 2  # the school's DSL and deputy
     db.session().expire_all()
@@ -306,43 +309,43 @@ def test_matching_a_review_row_records_the_episode_and_tells_the_school(world):
     assert item.status == ReviewStatus.matched and item.episode_id == episode.id
     assert item.resolved_by_user_id == world.officer.id
     # The same file again: the reference's episode says whose row it is.
-    again = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
-    assert imports.summary_of(again)["unchanged"] == 2 and imports.summary_of(again)["review"] == 0
+    again = import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert import_batches.summary_of(again)["unchanged"] == 2 and import_batches.summary_of(again)["review"] == 0
 
 
 def test_a_reviewer_cannot_match_a_child_their_search_did_not_find(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
-    search = imports.CandidateSearch(given_name="Ava", family_name="Police", date_of_birth=date(2011, 5, 1))
+    search = import_review.CandidateSearch(given_name="Ava", family_name="Police", date_of_birth=date(2011, 5, 1))
     with pytest.raises(Invalid):
-        imports.match_item(world.officer, item.id, world.by_nhs.id, search)
+        import_review.match_item(world.officer, item.id, world.by_nhs.id, search)
     with pytest.raises(Invalid):
-        imports.match_item(world.officer, item.id, world.by_nhs.id, None)
+        import_review.match_item(world.officer, item.id, world.by_nhs.id, None)
     assert count(MissingEpisode, MissingEpisode.police_reference == "UN/1") == 0
 
 
 def test_an_identifier_search_finds_a_child_by_any_of_their_identifiers(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
-    found = imports.candidates(world.officer, item.id, imports.CandidateSearch(identifier=world.nhs))
+    found = import_review.candidates(world.officer, item.id, import_review.CandidateSearch(identifier=world.nhs))
     assert [c.child_id for c in found] == [world.by_nhs.id]
 
 
 def test_a_candidate_is_shown_whole_only_to_a_reviewer_who_may_see_the_child(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
-    search = imports.CandidateSearch(identifier=world.nhs)
-    [blind] = imports.candidates(world.officer, item.id, search)
+    search = import_review.CandidateSearch(identifier=world.nhs)
+    [blind] = import_review.candidates(world.officer, item.id, search)
     assert blind.child is None and blind.school is None
     admin = make_user(make_org(OrgKind.mace_host), Role.hub_admin)[0]  # who may see every child
-    [whole] = imports.candidates(admin, item.id, search)
+    [whole] = import_review.candidates(admin, item.id, search)
     assert whole.child.id == world.by_nhs.id and whole.matches == blind.matches
 
 
 def test_creating_the_child_from_a_review_row(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
-    episode = imports.create_child_for_item(world.officer, item.id, Gender.female)
+    episode = import_review.create_child_for_item(world.officer, item.id, Gender.female)
     child = db.session().get(Child, episode.child_id)
     assert (child.given_name, child.family_name, child.date_of_birth) == ("Dana", "Unknown", date(2012, 1, 2))
     assert service.match_child("NB-P-9999", None, None, None, None) == child.id
@@ -353,40 +356,40 @@ def test_creating_the_child_from_a_review_row(world):
 
 
 def test_dismissing_a_row_keeps_it_dismissed_on_the_next_import(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
     with pytest.raises(Invalid):
-        imports.dismiss_item(world.officer, item.id, "because I said so")
-    imports.dismiss_item(world.officer, item.id, "test_record")
-    assert imports.dismissal_reason(item.id) == imports.DISMISS_REASONS["test_record"]
+        import_review.dismiss_item(world.officer, item.id, "because I said so")
+    import_review.dismiss_item(world.officer, item.id, "test_record")
+    assert import_review.dismissal_reason(item.id) == import_review.DISMISS_REASONS["test_record"]
     with pytest.raises(Invalid):
-        imports.dismiss_item(world.officer, item.id, "test_record")
-    again = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
-    assert imports.summary_of(again)["dismissed"] == 1 and count(ImportReviewItem) == 1
+        import_review.dismiss_item(world.officer, item.id, "test_record")
+    again = import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert import_batches.summary_of(again)["dismissed"] == 1 and count(ImportReviewItem) == 1
 
 
 def test_a_waiting_row_is_answered_when_a_later_import_matches_it(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     make_child("Dana", "Unknown", date(2012, 1, 2), identifiers={IdentifierKind.police_id: "NB-P-9999"})
-    batch = imports.import_file(world.officer, unmatched_file(), "x.xlsx")
-    assert imports.summary_of(batch)["created"] == 1 and imports.summary_of(batch)["review"] == 0
+    batch = import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
+    assert import_batches.summary_of(batch)["created"] == 1 and import_batches.summary_of(batch)["review"] == 0
     db.session().expire_all()
     assert db.session().scalar(select(ImportReviewItem)).status == ReviewStatus.matched
 
 
 def test_another_force_sees_none_of_the_queue_and_gets_a_404(world):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
     other, _ = make_user(make_org(OrgKind.police), Role.police_officer)
-    assert imports.review_queue(other) == []
+    assert import_review.review_queue(other) == []
     with pytest.raises(NotFound):
-        imports.get_review_item(other, item.id)
+        import_review.get_review_item(other, item.id)
     with pytest.raises(NotFound):
-        imports.dismiss_item(other, item.id, "test_record")
+        import_review.dismiss_item(other, item.id, "test_record")
     with pytest.raises(NotFound):
-        imports.review_queue(world.dsl)
-    assert [r.item.id for r in imports.review_queue(world.admin)] == [item.id]
-    assert [r.item.id for r in imports.review_queue(world.officer)] == [item.id]
+        import_review.review_queue(world.dsl)
+    assert [r.item.id for r in import_review.review_queue(world.admin)] == [item.id]
+    assert [r.item.id for r in import_review.review_queue(world.officer)] == [item.id]
 
 
 # --- a force's own headings ----------------------------------------------------------------------------
@@ -395,22 +398,22 @@ def test_an_administrator_sets_a_force_s_headings_and_its_export_imports(world):
     own = {"police_reference": "Occurrence No", "reported_start": "Reported Date/Time", "police_id": "Person URN",
            "found_where": ""}
     with pytest.raises(NotFound):
-        imports.save_mapping(world.officer, world.police.id, own)
+        import_mapping.save_mapping(world.officer, world.police.id, own)
     with pytest.raises(Invalid) as refused:
-        imports.save_mapping(world.admin, world.police.id, {**own, "risk_grade": ""})
+        import_mapping.save_mapping(world.admin, world.police.id, {**own, "risk_grade": ""})
     assert "risk_grade" in refused.value.errors
     headings = {c.field: c.heading for c in COLUMNS} | own
-    imports.save_mapping(world.admin, world.police.id, headings)
+    import_mapping.save_mapping(world.admin, world.police.id, headings)
     data = xlsx([row("OCC/1", police_id="NB-P-1001")], headings={**own, "found_where": ""})
-    batch = imports.import_file(world.officer, data, "force-export.xlsx")
-    assert imports.summary_of(batch)["created"] == 1, imports.summary_of(batch)
+    batch = import_batches.import_file(world.officer, data, "force-export.xlsx")
+    assert import_batches.summary_of(batch)["created"] == 1, import_batches.summary_of(batch)
     # The hub's own headings no longer fit this force.
-    assert imports.import_file(world.officer, good_file(world), "x.xlsx").status == ImportStatus.failed
+    assert import_batches.import_file(world.officer, good_file(world), "x.xlsx").status == ImportStatus.failed
 
 
 def test_headings_must_be_distinct(world):
     with pytest.raises(Invalid) as refused:
-        imports.save_mapping(world.admin, world.police.id, {c.field: c.heading for c in COLUMNS}
+        import_mapping.save_mapping(world.admin, world.police.id, {c.field: c.heading for c in COLUMNS}
                              | {"found_at": "Police reference"})
     assert "found_at" in refused.value.errors
 
@@ -431,8 +434,8 @@ def test_the_upload_returns_at_once_with_the_batch_queued_and_the_worker_imports
     assert batch.status == ImportStatus.queued
     stored = db.session().execute(text("SELECT data FROM import_file")).scalar_one()
     assert "UEsDB" not in stored  # base64 of the zip's "PK\x03\x04": the file is stored encrypted
-    assert imports.run_queued("worker-1").id == batch.id
-    assert imports.run_queued("worker-1") is None  # nothing else waits
+    assert import_batches.run_queued("worker-1").id == batch.id
+    assert import_batches.run_queued("worker-1") is None  # nothing else waits
     assert db.session().execute(text("SELECT count(*) FROM import_file")).scalar_one() == 0  # deleted once done
     summary = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-testid="count-created">1<' in summary and 'data-testid="count-errors">1<' in summary
@@ -460,7 +463,7 @@ def test_the_upload_page_refuses_a_missing_or_wrong_file_with_a_clear_message(wo
 
 
 def test_a_school_cannot_open_the_upload_page_and_another_force_cannot_see_a_batch(world, client, app):
-    batch = imports.import_file(world.officer, good_file(world), "x.xlsx")
+    batch = import_batches.import_file(world.officer, good_file(world), "x.xlsx")
     sign_in(client, world.dsl, world.dsl_secret)
     assert client.get("/missing/import").status_code == 403
     assert client.get(f"/missing/import/{batch.id}").status_code == 404
@@ -487,7 +490,7 @@ def test_a_running_batch_page_updates_its_progress_without_reloading_itself(worl
 
 
 def test_the_review_pages_match_a_row_to_a_child(world, client):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
     sign_in(client, world.officer, world.officer_secret)
     queue = client.get("/missing/import/review").get_data(as_text=True)
@@ -505,7 +508,7 @@ def test_the_review_pages_match_a_row_to_a_child(world, client):
 
 
 def test_the_review_page_refuses_a_half_search_and_a_child_not_found(world, client):
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))
     sign_in(client, world.officer, world.officer_secret)
     url = f"/missing/import/review/{item.id}"
@@ -529,7 +532,7 @@ def test_an_administrator_edits_a_force_s_headings_on_the_mapping_page(world, cl
     url = f"/missing/import/mapping?force={world.police.id}"
     response = post_form(client, url, data)
     assert response.status_code == 302
-    assert imports.headings(world.police.id)["police_reference"] == "Occurrence No"
+    assert import_mapping.headings(world.police.id)["police_reference"] == "Occurrence No"
     response = post_form(client, url, data | {"classification": ""})
     assert "Enter the heading of the classification column" in response.get_data(as_text=True)
     other = client.application.test_client()
@@ -549,7 +552,7 @@ def test_the_template_is_a_blank_download_with_a_guidance_sheet(world, client):
     assert all(c.heading in guidance for c in COLUMNS)
     # The template itself imports (as an empty file).
     officer = db.session().get(User, world.officer.id)  # the request detached the test's objects
-    assert imports.import_file(officer, response.data, "t.xlsx").status == ImportStatus.done
+    assert import_batches.import_file(officer, response.data, "t.xlsx").status == ImportStatus.done
 
 
 # --- the command line ------------------------------------------------------------------------------------
@@ -594,7 +597,7 @@ def test_the_cli_writes_the_template(runner, tmp_path, app):
 
 def test_the_cli_template_can_carry_a_force_s_own_headings(world, runner, tmp_path):
     own = {"police_reference": "Occurrence No", "found_where": ""}
-    imports.save_mapping(world.admin, world.police.id, {c.field: c.heading for c in COLUMNS} | own)
+    import_mapping.save_mapping(world.admin, world.police.id, {c.field: c.heading for c in COLUMNS} | own)
     out = tmp_path / "force.xlsx"
     result = runner.invoke(args=["missing", "template", str(out), "--force", world.police.code])
     assert result.exit_code == 0, result.output
@@ -607,7 +610,7 @@ def test_the_cli_template_can_carry_a_force_s_own_headings(world, runner, tmp_pa
 def test_matching_shows_where_the_row_or_a_child_has_no_nhs_number(world, client):
     """The consistent identifier (Children Act 2004 s.16LC) is what agencies match on: the review
     page says when the row gives none and when a candidate child has none recorded."""
-    imports.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem).where(ImportReviewItem.police_reference == "UN/1"))
     sign_in(client, world.admin, world.admin_secret)  # may see every child: candidates are shown whole
     page = client.get(f"/missing/import/review/{item.id}").get_data(as_text=True)

@@ -6,7 +6,7 @@ LA contact when a school has no key adult, nobody for a child with no school), o
 without personal data, and the same audit events in the same order, in a log that still verifies.
 
 Each comparison imports the same file twice in one database, for two forces: once a row per chunk
-and once in chunks of `imports.CHUNK_ROWS`, then compares the two forces' results with their ids
+and once in chunks of `import_batches.CHUNK_ROWS`, then compares the two forces' results with their ids
 replaced by police references."""
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from hub import db
+from hub.audit import keys as audit_keys
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.audit.verification import verify_log
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
+from hub.missing import details as missing_details
 from hub.missing import service
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
 from hub.models.audit import AuditEvent
 from hub.models.missing import (
     Classification,
@@ -96,8 +99,8 @@ def import_as(force_index: int, t, data: bytes, bulk: bool, monkeypatch, **kwarg
     first = db.session().scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0
     with monkeypatch.context() as patch:
         if not bulk:
-            patch.setattr(imports, "CHUNK_ROWS", 1)  # each new episode a list of one
-        batch = imports.import_file(officer, data, "download.xlsx", **kwargs)
+            patch.setattr(import_batches, "CHUNK_ROWS", 1)  # each new episode a list of one
+        batch = import_batches.import_file(officer, data, "download.xlsx", **kwargs)
     return batch, first + 1
 
 
@@ -171,7 +174,7 @@ def same_results(t, monkeypatch, *files: bytes) -> tuple[dict, dict, list, list]
 
 def test_new_episodes_in_bulk_are_exactly_what_the_per_row_path_writes(town, monkeypatch):
     per_row, bulk, [a], [b] = same_results(town, monkeypatch, xlsx(new_rows(town)))
-    assert imports.summary_of(a) == imports.summary_of(b) == {
+    assert import_batches.summary_of(a) == import_batches.summary_of(b) == {
         "created": 4, "updated": 0, "unchanged": 0, "review": 0, "dismissed": 0, "errors": 0}
     assert bulk["episodes"] == per_row["episodes"] and len(bulk["episodes"]) == 4
     assert bulk["notifications"] == per_row["notifications"]
@@ -184,7 +187,7 @@ def test_new_episodes_in_bulk_are_exactly_what_the_per_row_path_writes(town, mon
 def test_the_bulk_path_tells_the_right_people_by_the_right_deadline(town, monkeypatch):
     force, _officer = town.forces[1]
     batch, _ = import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
-    assert imports.summary_of(batch)["created"] == 4
+    assert import_batches.summary_of(batch)["created"] == 4
     episodes = {e.police_reference: e for e in _episodes(force.id).values()}
     told = {}
     for n in db.session().scalars(select(Notification).order_by(Notification.id)):
@@ -215,7 +218,7 @@ def test_the_bulk_path_tells_the_right_people_by_the_right_deadline(town, monkey
 
 def test_bulk_e_mails_carry_no_personal_data_and_encrypted_columns_are_encrypted(town, monkeypatch):
     batch, _ = import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
-    assert imports.summary_of(batch)["created"] == 4
+    assert import_batches.summary_of(batch)["created"] == 4
     notes = {n.id: n for n in db.session().scalars(select(Notification))}
     mail = list(db.session().scalars(select(OutboxMessage)))
     assert sorted(m.notification_id for m in mail) == sorted(notes)  # one e-mail per notification
@@ -236,8 +239,8 @@ def test_bulk_e_mails_carry_no_personal_data_and_encrypted_columns_are_encrypted
 
 def test_the_log_still_verifies_after_a_bulk_import(town, monkeypatch, runner, app):
     import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
-    audit.sign_tree_head()
-    assert verify_log(audit.signing_key().public_key()).ok
+    audit_tree_heads.sign_tree_head()
+    assert verify_log(audit_keys.signing_key().public_key()).ok
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert "OK:" in result.output
@@ -256,8 +259,8 @@ def test_a_mixed_file_gives_the_same_result_both_ways(town, monkeypatch):
     ])
     per_row, bulk, batches_a, batches_b = same_results(town, monkeypatch, earlier, mixed)
     summary = {"created": 4, "updated": 1, "unchanged": 1, "review": 1, "dismissed": 0, "errors": 2}
-    assert imports.summary_of(batches_a[1]) == imports.summary_of(batches_b[1]) == summary
-    assert imports.errors_of(batches_a[1]) == imports.errors_of(batches_b[1]) == [
+    assert import_batches.summary_of(batches_a[1]) == import_batches.summary_of(batches_b[1]) == summary
+    assert import_batches.errors_of(batches_a[1]) == import_batches.errors_of(batches_b[1]) == [
         {"row": 8, "reason": "Risk grade: not one of No apparent risk, Low, Medium or High"},
         {"row": 10, "reason": "Police reference: This police reference is recorded for a different child"}]
     for part in ("episodes", "notifications", "outbox", "audit", "batch_events"):
@@ -267,7 +270,7 @@ def test_a_mixed_file_gives_the_same_result_both_ways(town, monkeypatch):
     assert sorted(i.police_org_id for i in waiting) == sorted(f.id for f, _ in town.forces)
     # And the same file again changes nothing, whichever path wrote it.
     again, _ = import_as(1, town, mixed, True, monkeypatch)
-    assert imports.summary_of(again) == {"created": 0, "updated": 0, "unchanged": 6, "review": 1, "dismissed": 0,
+    assert import_batches.summary_of(again) == {"created": 0, "updated": 0, "unchanged": 6, "review": 1, "dismissed": 0,
                                          "errors": 2}
 
 
@@ -295,8 +298,8 @@ def test_a_database_error_in_the_bulk_insert_falls_back_to_one_row_at_a_time(tow
     monkeypatch.setattr(service, "apply_police_record", one_bad_row)
     batch, since = import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
     assert calls == [4]
-    assert imports.summary_of(batch)["created"] == 3 and imports.summary_of(batch)["errors"] == 1
-    assert imports.errors_of(batch) == [
+    assert import_batches.summary_of(batch)["created"] == 3 and import_batches.summary_of(batch)["errors"] == 1
+    assert import_batches.errors_of(batch) == [
         {"row": 3, "reason": "Row: it could not be stored (a database error); import the file again"}]
     force, officer = town.forces[1]
     assert sorted(e.police_reference for e in _episodes(force.id).values()) == ["NEW/1", "NEW/3", "NEW/4"]
@@ -305,8 +308,8 @@ def test_a_database_error_in_the_bulk_insert_falls_back_to_one_row_at_a_time(tow
     assert len(creates) == 3  # the rolled-back bulk attempt left no event behind
     assert db.session().scalar(select(Notification.id).where(
         Notification.episode_id.not_in(list(_episodes(force.id))))) is None
-    audit.sign_tree_head()
-    assert verify_log(audit.signing_key().public_key()).ok
+    audit_tree_heads.sign_tree_head()
+    assert verify_log(audit_keys.signing_key().public_key()).ok
 
 
 def test_an_error_in_the_hub_during_the_bulk_path_stops_the_import_and_keeps_the_chunks_before_it(
@@ -321,15 +324,16 @@ def test_an_error_in_the_hub_during_the_bulk_path_stops_the_import_and_keeps_the
         return real(actor, police_org_id, rows, source)
 
     monkeypatch.setattr(service, "create_episodes", broken)
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(import_batches, "CHUNK_ROWS", 2)
     batch, _ = import_as(1, town, xlsx(new_rows(town)), True, monkeypatch)
     assert batch.status.value == "failed"
-    assert "stopped at row 4" in imports.summary_of(batch)["failure"] and imports.summary_of(batch)["created"] == 2
+    summary = import_batches.summary_of(batch)
+    assert "stopped at row 4" in summary["failure"] and summary["created"] == 2
     assert sorted(e.police_reference for e in _episodes(town.forces[1][0].id).values()) == ["NEW/1", "NEW/2"]
 
 
 def test_progress_is_reported_per_chunk_on_the_bulk_path(town, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(import_batches, "CHUNK_ROWS", 3)
     seen = []
     batch, _ = import_as(1, town, xlsx(new_rows(town) + [row("BAD", police_id="BK-1", risk_grade="?")]), True,
                          monkeypatch, progress=lambda done, total: seen.append((done, total)))
@@ -342,11 +346,11 @@ def test_progress_is_reported_per_chunk_on_the_bulk_path(town, monkeypatch):
 def test_create_episodes_refuses_bad_rows_alone_and_leaves_recorded_ones_to_the_per_row_path(town):
     force, officer = town.forces[0]
 
-    def details(reference: str, **extra) -> service.EpisodeDetails:
+    def details(reference: str, **extra) -> missing_details.EpisodeDetails:
         values = dict(police_reference=reference, reported_start=utcnow() - timedelta(hours=3),
                       classification=Classification.missing, risk_grade=RiskGrade.low, missing_from=MissingFrom.home)
         values.update(extra)
-        return service.EpisodeDetails(**values)
+        return missing_details.EpisodeDetails(**values)
 
     with unit_of_work():
         service.apply_police_record(officer, force.id, town.ava.id, details("DONE/1"), EpisodeSource.api)

@@ -6,7 +6,7 @@ from alembic import command
 from sqlalchemy import select, text
 
 from hub import crypto, db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.migrate import alembic_config
 from hub.models.missing import PhilomenaProfile
 from hub.models.roles import OrgKind
@@ -16,7 +16,7 @@ from tests.factories import make_child, make_org
 def test_the_old_free_text_moves_into_the_new_sections(app):
     csc = make_org(OrgKind.childrens_social_care)
     child = make_child(responsible_authority_id=csc.id)
-    audit.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
+    audit_integrator.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
     db.session.remove()
     command.downgrade(alembic_config(app), "0014")
     old = {"physical_description": "Tall", "photo_description": "School photo, on file",
@@ -38,7 +38,7 @@ def test_the_old_free_text_moves_into_the_new_sections(app):
     # And back: the split sections join again, the keeper is recorded.
     with db.unit_of_work() as s:
         s.scalar(select(PhilomenaProfile)).social_media = "snap: n_o"
-    audit.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
+    audit_integrator.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
     db.session.remove()
     command.downgrade(alembic_config(app), "0014")
     with app.extensions["hub_engine"].connect() as conn:

@@ -16,12 +16,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hub import db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.db import utcnow
 from hub.home import work_for
 from hub.migrate import alembic_config
+from hub.missing import dashboard as missing_dashboard
 from hub.missing import deadlines, rules, service
-from hub.missing.service import RECENTLY_FOUND
+from hub.missing import details as missing_details
+from hub.missing import reading as episode_reading
+from hub.missing.dashboard import RECENTLY_FOUND
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.people import Child
 from hub.models.roles import OrgKind, Role
@@ -37,10 +40,10 @@ def _reference() -> str:
 
 
 def _details(start_hours_ago: int, found_after: int | None, classification: Classification,
-             now: datetime) -> service.EpisodeDetails:
+             now: datetime) -> missing_details.EpisodeDetails:
     start = now - timedelta(hours=start_hours_ago, minutes=7)
     found = None if found_after is None else min(start + timedelta(hours=found_after), now)
-    return service.EpisodeDetails(police_reference=_reference(), reported_start=start,
+    return missing_details.EpisodeDetails(police_reference=_reference(), reported_start=start,
                                   classification=classification, risk_grade=RiskGrade.medium,
                                   missing_from=MissingFrom.home, found_at=found)
 
@@ -71,7 +74,7 @@ OPERATION = st.one_of(
 )
 
 
-def _changes(episode: MissingEpisode, change: dict, now: datetime) -> service.EpisodeChanges:
+def _changes(episode: MissingEpisode, change: dict, now: datetime) -> missing_details.EpisodeChanges:
     """Times after the episode's start (or found time), never in the future."""
     start = episode.reported_start - timedelta(hours=change.get("start_earlier", 0))
     values: dict[str, object] = {}
@@ -89,7 +92,7 @@ def _changes(episode: MissingEpisode, change: dict, now: datetime) -> service.Ep
     for name in ("return_interview_declined", "police_requested_meeting", "risk_factors", "classification"):
         if name in change:
             values[name] = change[name]
-    return service.EpisodeChanges(**values)
+    return missing_details.EpisodeChanges(**values)
 
 
 def _computed(now: datetime) -> tuple[dict[int, dict[str, object]], int]:
@@ -154,7 +157,7 @@ def test_the_stored_deadlines_are_the_rules_after_every_kind_of_change(world, op
             # The force's record brings the episode up to date (found, or found later).
             episode = db.session().get(MissingEpisode, mine[operation[1] % len(mine)])
             found_after = operation[2]
-            row = service.EpisodeDetails(
+            row = missing_details.EpisodeDetails(
                 police_reference=episode.police_reference, reported_start=episode.reported_start,
                 classification=episode.classification, risk_grade=RiskGrade.high, missing_from=MissingFrom.home,
                 found_at=None if found_after is None else min(episode.reported_start + timedelta(hours=found_after),
@@ -174,11 +177,11 @@ def test_the_stored_deadlines_are_the_rules_after_every_kind_of_change(world, op
 def test_a_second_episode_makes_a_return_interview_due_for_the_first(world):
     """The rules read the child's other episodes: a write of one episode moves another's deadline."""
     now = utcnow()
-    first = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+    first = service.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=10), classification=Classification.missing,
         risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=now - timedelta(hours=8)))
     assert db.session().get(MissingEpisode, first.id).return_interview_due_at is None  # one short episode
-    service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+    service.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="MP/2", reported_start=now - timedelta(hours=2), classification=Classification.missing,
         risk_grade=RiskGrade.low, missing_from=MissingFrom.home))
     db.session().expire_all()
@@ -190,14 +193,14 @@ def test_a_second_episode_makes_a_return_interview_due_for_the_first(world):
 
 def test_correcting_the_found_time_moves_the_stored_deadline_and_doing_the_duty_clears_it(world):
     now = utcnow()
-    episode = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+    episode = service.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=10), classification=Classification.missing,
         risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=now - timedelta(hours=8)))
     assert work_for(world.officer).overdue_duties == 1
-    service.update_episode(world.officer, episode.id, service.EpisodeChanges(found_at=now - timedelta(hours=2)))
+    service.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(found_at=now - timedelta(hours=2)))
     assert episode.next_due_at == now - timedelta(hours=2) + rules.PREVENTION_CHECK_WITHIN
     assert work_for(world.officer).overdue_duties == 0
-    service.update_episode(world.officer, episode.id, service.EpisodeChanges(prevention_check_at=now))
+    service.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(prevention_check_at=now))
     assert (episode.next_due_at, episode.next_due, episode.prevention_check_due_at) == (None, None, None)
 
 
@@ -209,7 +212,7 @@ def test_the_count_keeps_to_the_children_the_reader_may_see(world, who):
     other_officer, _ = make_user(other_force, Role.police_officer)
     for child, officer in ((world.child, world.officer), (stranger, other_officer)):
         with db.unit_of_work():
-            service.create_episodes(officer, officer.organisation_id, [(child.id, service.EpisodeDetails(
+            service.create_episodes(officer, officer.organisation_id, [(child.id, missing_details.EpisodeDetails(
                 police_reference="MP/1", reported_start=now - timedelta(hours=10),
                 classification=Classification.missing, risk_grade=RiskGrade.low, missing_from=MissingFrom.home,
                 found_at=now - timedelta(hours=8)))], EpisodeSource.police_download)
@@ -223,20 +226,20 @@ def test_a_duty_is_overdue_only_after_its_due_time_as_the_rules_say(world):
     the due time itself and just after it."""
     now = utcnow()
     found = now - timedelta(hours=5)
-    episode = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+    episode = service.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=9), classification=Classification.missing,
         risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=found))
     due_at = found + rules.PREVENTION_CHECK_WITHIN
     for at, overdue in ((due_at, []), (due_at + timedelta(microseconds=1), [rules.PREVENTION_CHECK])):
-        assert [d.what for d in service.assess(episode, at).overdue] == overdue
+        assert [d.what for d in episode_reading.assess(episode, at).overdue] == overdue
         assert work_for(world.officer, now=at).overdue_duties == len(overdue)
-        [row] = service.dashboard(world.officer, now=at)
+        [row] = missing_dashboard.dashboard(world.officer, now=at)
         assert row.overdue == overdue
 
 
 def test_the_command_recomputes_stored_deadlines_left_by_older_rules(world, runner):
     now = utcnow()
-    episode = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+    episode = service.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=9), classification=Classification.missing,
         risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=now - timedelta(hours=5)))
     with db.unit_of_work() as s:  # as if the rules had been different when it was written
@@ -251,15 +254,15 @@ def test_the_command_recomputes_stored_deadlines_left_by_older_rules(world, runn
 
 def test_the_migration_fills_the_deadlines_of_episodes_recorded_before_it(app, world):
     now = utcnow()
-    first = service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+    first = service.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="MP/1", reported_start=now - timedelta(hours=30), classification=Classification.missing,
         risk_grade=RiskGrade.low, missing_from=MissingFrom.home, found_at=now - timedelta(hours=20)))
-    service.record_episode(world.officer, world.child.id, service.EpisodeDetails(
+    service.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="MP/2", reported_start=now - timedelta(hours=3), classification=Classification.missing,
         risk_grade=RiskGrade.low, missing_from=MissingFrom.home))
     expected = _stored()
     assert expected[first.id]["return_interview_due_at"] is not None  # a second episode: the interview is due
-    audit.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
+    audit_integrator.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
     db.session.remove()
     command.downgrade(alembic_config(app), "0020")
     command.upgrade(alembic_config(app), "head")

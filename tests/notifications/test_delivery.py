@@ -19,6 +19,7 @@ from hub import db
 from hub.config import ConfigurationError
 from hub.db import utcnow
 from hub.errors import Forbidden, Invalid
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.audit import AuditEvent
 from hub.models.notifications import DeliveryAttempt, MessageStatus, Notification, OutboxMessage
@@ -83,7 +84,7 @@ def test_a_new_episode_sends_exactly_one_email_to_each_key_adult_with_no_persona
 def test_the_found_update_sends_one_more_email_to_each_key_adult(world, smtp):
     episode = record(world)
     delivery.deliver_all(smtp.settings, "worker-1")
-    missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
+    missing.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(found_at=utcnow()))
     result = delivery.deliver_all(smtp.settings, "worker-1")
     assert result.sent == 2
     found = smtp.handler.received[2:]
@@ -310,7 +311,7 @@ def test_the_worker_loop_escalates_and_delivers_until_stopped(world, smtp):
 
 
 def test_the_worker_loop_runs_background_work_each_cycle_without_pausing_while_there_is_more(app, smtp):
-    """The hook the police download's queued imports run in (hub.missing.imports.service.run_queued)."""
+    """The hook the police download's queued imports run in (hub.missing.imports.batches.run_queued)."""
     class Stop(threading.Event):
         """The worker's stop event, noting each pause between cycles."""
 

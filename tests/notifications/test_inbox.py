@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hub import db
 from hub.errors import Invalid
+from hub.missing import reading as episode_reading
 from hub.missing import service as missing
 from hub.models.audit import AuditEvent
 from hub.models.auth import User
@@ -39,7 +40,7 @@ def test_the_dsl_sees_opens_and_acknowledges_for_the_whole_school(app, world, ep
     with pytest.raises(Invalid):
         acknowledge(db.session().get(User, world.deputy.id), mine.id, "again")
     officer = db.session().get(User, world.officer.id)
-    statuses = status_for_episode(officer, missing.get_episode(officer, episode.id))
+    statuses = status_for_episode(officer, episode_reading.get_episode(officer, episode.id))
     assert statuses[0].acknowledged_at is not None and statuses[0].school_action == "In school today"
 
 

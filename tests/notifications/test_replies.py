@@ -16,6 +16,9 @@ from hub.admin import service as admin
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
 from hub.forms import utc_to_london
+from hub.missing import dashboard as missing_dashboard
+from hub.missing import details as missing_details
+from hub.missing import reading as episode_reading
 from hub.missing import service as missing
 from hub.models.audit import AuditEvent
 from hub.models.auth import User
@@ -23,7 +26,7 @@ from hub.models.notifications import Notification, NotificationReply, OutboxMess
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import ConsentPosition, ShareRecord
 from hub.notifications import escalation, inbox, replies
-from hub.sharing import service as sharing
+from hub.sharing import register as share_register
 from hub.web import london
 from tests.factories import csrf_token, episode_details, involve, make_child, make_org, make_user, signed_in_client
 
@@ -74,21 +77,21 @@ def test_the_dsl_tells_the_police_the_child_is_at_school_as_a_share_with_its_bas
     assert detail["alerted"] == [world.officer.id]
     # The force sees it in "shared with us" and on the episode; the missing team sees who and when.
     officer = _user(world.officer)
-    assert share.id in [s.id for s in sharing.lists(officer).received]
-    [view] = replies.replies_for_episode(officer, missing.get_episode(officer, episode.id))
+    assert share.id in [s.id for s in share_register.lists(officer).received]
+    [view] = replies.replies_for_episode(officer, episode_reading.get_episode(officer, episode.id))
     assert view.reply.id == reply.id and view.may_open_share and view.organisation.id == world.school.id
     worker = _user(world.worker)
-    [for_worker] = replies.replies_for_episode(worker, missing.get_episode(worker, episode.id))
+    [for_worker] = replies.replies_for_episode(worker, episode_reading.get_episode(worker, episode.id))
     assert for_worker.reply.id == reply.id and not for_worker.may_open_share
 
 
 def test_the_missing_dashboard_shows_where_the_child_was_seen_and_not_for_information(world, episode):
     replies.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
-    [row] = missing.dashboard(_user(world.worker))
+    [row] = missing_dashboard.dashboard(_user(world.worker))
     assert row.seen_at_school is None
     seen = utcnow() - timedelta(minutes=5)
     replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, seen)
-    [row] = missing.dashboard(_user(world.worker))
+    [row] = missing_dashboard.dashboard(_user(world.worker))
     assert row.seen_at_school == seen
 
 
@@ -131,7 +134,7 @@ def test_another_school_and_a_non_key_adult_get_the_same_404(world, episode):
 
 
 def test_no_reply_once_the_child_is_found(world, episode):
-    missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
+    missing.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(found_at=utcnow()))
     with pytest.raises(Invalid) as exc:
         replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow())
     assert "has been found" in exc.value.errors[""]
@@ -177,18 +180,21 @@ def test_a_reply_acknowledges_for_the_school_so_escalation_no_longer_fires(world
     assert db.session().scalar(select(func.count()).select_from(Notification).where(
         Notification.group_key == n.group_key, Notification.reason == RecipientReason.escalation)) == 0
     assert all(db.session().get(Notification, c.id).escalated_at is None for c in copies)
-    [row] = missing.dashboard(_user(world.worker))  # the missing team's list no longer says "Waiting"
+    [row] = missing_dashboard.dashboard(_user(world.worker))  # the missing team's list no longer says "Waiting"
     assert row.schools_acknowledged == row.schools_told == 1 and row.schools_overdue == 0
 
 
 def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(app, world, episode):
-    [before] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    [before] = inbox.status_for_episode(
+        _user(world.officer), episode_reading.get_episode(_user(world.officer), episode.id))
     assert before.status == "New" and before.status_at == before.sent_at
     inbox.open_notification(_user(world.dsl), _mine(world.dsl).id)
-    [opened] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    [opened] = inbox.status_for_episode(
+        _user(world.officer), episode_reading.get_episode(_user(world.officer), episode.id))
     assert opened.status == "Opened" and opened.status_at == _mine(world.dsl).opened_at
     reply = replies.reply_seen_at_school(_user(world.dsl), _mine(world.dsl).id, utcnow() - timedelta(minutes=10))
-    [status] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    [status] = inbox.status_for_episode(
+        _user(world.officer), episode_reading.get_episode(_user(world.officer), episode.id))
     assert status.status == "Replied" and status.status_at == reply.created_at and not status.overdue
     for who in (world.officer, world.worker):
         page = signed_in_client(app, who.id).get(f"/missing/{episode.id}").get_data(as_text=True)
@@ -200,7 +206,8 @@ def test_the_police_and_missing_team_see_replied_with_its_time_for_the_school(ap
 def test_a_school_that_acknowledged_and_then_replied_reads_replied_with_both_times(app, world, episode):
     acknowledged = inbox.acknowledge(_user(world.dsl), _mine(world.dsl).id, "Parents called").acknowledged_at
     reply = replies.reply_information(_user(world.deputy), _mine(world.deputy).id, "Goes to the canal", world.dsl.id)
-    [status] = inbox.status_for_episode(_user(world.officer), missing.get_episode(_user(world.officer), episode.id))
+    [status] = inbox.status_for_episode(
+        _user(world.officer), episode_reading.get_episode(_user(world.officer), episode.id))
     assert (status.status, status.status_at, status.acknowledged_at) == ("Replied", reply.created_at, acknowledged)
     page = signed_in_client(app, world.worker.id).get(f"/missing/{episode.id}").get_data(as_text=True)
     cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]
@@ -258,7 +265,7 @@ def test_pages_refuse_another_school_a_missing_csrf_token_and_a_closed_episode(a
     assert client.post(f"/notifications/{notification.id}/information",
                        data={"info-information": "no token"}).status_code in (400, 200)
     assert db.session().scalar(select(func.count()).select_from(ShareRecord)) == 0
-    missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
+    missing.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(found_at=utcnow()))
     page = client.get(f"/notifications/{notification.id}").get_data(as_text=True)
     assert 'data-testid="replies-closed"' in page and 'data-testid="seen-at-school"' not in page
     response = client.post(f"/notifications/{notification.id}/information",
@@ -289,8 +296,8 @@ def test_a_contact_with_no_route_to_the_child_is_told_to_telephone(app):
 
 def test_the_missing_list_says_which_notification_the_school_status_is_about(app, world, episode):
     replies.reply_information(_user(world.dsl), _mine(world.dsl).id, "Often at the skate park")
-    missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=utcnow()))
-    [row] = missing.dashboard(_user(world.worker))
+    missing.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(found_at=utcnow()))
+    [row] = missing_dashboard.dashboard(_user(world.worker))
     assert [(t.kind, t.status) for t in row.told] == [("Reported missing", "acknowledged"), ("Found", "waiting")]
     page = signed_in_client(app, world.worker.id).get("/missing").get_data(as_text=True)
     cell = page.split('data-testid="school-status"', 1)[1].split("</td>", 1)[0]

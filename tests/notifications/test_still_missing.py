@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import db
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.auth import User
 from hub.models.notifications import Notification, NotificationKind, OutboxMessage, RecipientReason
@@ -64,7 +65,7 @@ def test_a_notice_sent_at_the_weekend_belongs_to_monday(world):
 
 def test_none_once_the_child_is_found_before_the_next_school_day(world):
     episode = episode_told_at(world, at(THURSDAY, "20:00"))
-    missing.update_episode(world.officer, episode.id, missing.EpisodeChanges(found_at=at(THURSDAY, "23:00")))
+    missing.update_episode(world.officer, episode.id, missing_details.EpisodeChanges(found_at=at(THURSDAY, "23:00")))
     assert remind_still_missing(at(FRIDAY, "08:30")) == 0
     assert remind_still_missing(at(MONDAY, "08:30")) == 0
     assert still_missing() == []

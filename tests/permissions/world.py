@@ -20,6 +20,7 @@ from hub import db
 from hub.consent import service as consent
 from hub.db import unit_of_work, utcnow
 from hub.mace.operations import actions, agenda, intelligence, meetings, subjects
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
 from hub.models.auth import Organisation, User
@@ -51,7 +52,9 @@ from hub.models.people import AgencyInvolvement, BreakGlassCategory, Child, Enro
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.people import service as people
+from hub.sharing import decisions as share_decisions
 from hub.sharing import drafts
+from hub.sharing import recipients as share_recipients
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import make_child, make_org, make_user
@@ -124,14 +127,14 @@ def _episode(world: AccessWorld, name: str, officer: str, child: str, reference:
     actor = world.user(officer)
     with unit_of_work():
         outcome = missing.apply_police_record(actor, actor.organisation_id, world.children[child].id,
-                                              missing.EpisodeDetails(
+                                              missing_details.EpisodeDetails(
                                                   police_reference=reference,
                                                   reported_start=utcnow() - timedelta(hours=3),
                                                   classification=Classification.missing, risk_grade=RiskGrade.medium,
                                                   missing_from=MissingFrom.home),
                                               EpisodeSource.police_download)
     if changes:
-        missing.update_episode(world.user(officer), outcome.episode.id, missing.EpisodeChanges(**changes))
+        missing.update_episode(world.user(officer), outcome.episode.id, missing_details.EpisodeChanges(**changes))
     world.episodes[name] = db.session().get(MissingEpisode, outcome.episode.id)
 
 
@@ -236,8 +239,8 @@ def add_health_shares(w: AccessWorld, sent: str, decided: str) -> None:
         w, c["sent"], ["f1", "f2"], "nurse", sent, category=Category.health_information,
         bases=BasisChoice(article_6="6(1)(e)", article_9="9(2)(g)+S1P18", gateway="CA2004-s11"),
         source_evaluation=None, intelligence_assessment=None, handling_code=None))
-    sharing.revoke(w.user("nurse"), w.shares["sent"].id, w.orgs["f2"].id, "sent in error")
-    w.shares["decided"] = sharing.record_decision_not_to_share(w.user("nurse"), _draft(
+    share_recipients.revoke(w.user("nurse"), w.shares["sent"].id, w.orgs["f2"].id, "sent in error")
+    w.shares["decided"] = share_decisions.record_decision_not_to_share(w.user("nurse"), _draft(
         w, c["decided"], ["f2"], "nurse", decided, category=Category.health_information))
     with unit_of_work() as s:
         for involvement in s.query(AgencyInvolvement).filter(
@@ -270,7 +273,7 @@ def add_profile_consent_and_listings(w: AccessWorld, giver: str) -> None:
     profiles.release_profile(w.user("sw_h"), w.episodes["roll_a"].id)
     _episode(w, "roll_a_f2", "off2", "roll_a", "F2/EP/2")
     released = profiles.release_profile(w.user("sw_h"), w.episodes["roll_a_f2"].id)
-    sharing.revoke(w.user("sw_h"), released.id, w.orgs["f2"].id, "released to the wrong force")
+    share_recipients.revoke(w.user("sw_h"), released.id, w.orgs["f2"].id, "released to the wrong force")
     w.consent = consent.record_consent(w.user("sw_h"), consent.ConsentDetails(
         child_id=c["roll_a"].id, given_by=GivenBy.child, giver_description=giver, given=True,
         purposes=[Category.missing_episode], recipient_org_ids=[w.orgs["f1"].id], obtained_on=TODAY,

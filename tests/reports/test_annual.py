@@ -17,7 +17,7 @@ from hub.models.audit import AuditEvent
 from hub.models.missing import Classification
 from hub.models.roles import OrgKind, Role
 from hub.permissions import command_line_report_scope
-from hub.reports import annual
+from hub.reports import annual, annual_themes
 from hub.reports.figures import Figure
 from hub.reports.returns import CollectionYear
 from hub.reports.suppression import LinkedCounts
@@ -158,7 +158,7 @@ def test_someone_with_no_reports_cannot_make_the_annual_report(world, client):
     assert client.get("/reports/annual?year=2026").status_code == 404
 
 
-def published(make, limit: int = 10) -> annual.Table:
+def published(make, limit: int = 10) -> annual_themes.Table:
     """A table made on its own, suppressed as a workbook of that one table."""
     counts = LinkedCounts()
     table = make(counts)
@@ -169,16 +169,16 @@ def test_a_percentage_is_hidden_with_its_count_and_with_the_count_it_is_a_share_
     figure = Figure(key="x", title="", subtitle="", columns=["Episodes", "Number", "Per cent"],
                     rows=[["Ended", 40, 100.0], ["Interview offered", 4, 10.0], ["Interview done", 20, 50.0],
                           ["Agencies", 12, None]])
-    assert published(lambda counts: annual.nested_table("t", figure, counts, "t")).rows == [
+    assert published(lambda counts: annual_themes.nested_table("t", figure, counts, "t")).rows == [
         ["Ended", 40, 100.0], ["Interview offered", "c", "c"], ["Interview done", 20, 50.0], ["Agencies", 12, None]]
     small_base = Figure(key="x", title="", subtitle="", columns=["Episodes", "Number", "Per cent"],
                         rows=[["Ended", 8, 100.0], ["Interview done", 0, 0.0]])
-    assert published(lambda counts: annual.nested_table("t", small_base, counts, "t")).rows == [
+    assert published(lambda counts: annual_themes.nested_table("t", small_base, counts, "t")).rows == [
         ["Ended", "c", "c"], ["Interview done", 0, "c"]]
 
 
 def test_a_single_column_table_is_protected_against_its_total_without_repeating_it():
-    made = published(lambda counts: annual.additive_table(
+    made = published(lambda counts: annual_themes.additive_table(
         "Risk", "Risk level", ["High", "Medium", "Low"], ["Children"], [[3], [12], [20]], counts, "risk"))
     assert made.columns == ["Risk level", "Children"]
     assert made.rows == [["High", "c"], ["Medium", "c"], ["Low", 20], ["Total", 35]]

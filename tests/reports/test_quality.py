@@ -12,6 +12,7 @@ from sqlalchemy import select
 from hub import db
 from hub.db import unit_of_work, utcnow
 from hub.errors import NotFound
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.audit import AuditEvent
 from hub.models.mace import (
@@ -76,12 +77,13 @@ def _starts(w, kids) -> None:
     """Starts changed by hand after the force's record (listed), by hand on an episode the force
     never had (not), and by the download after a hand change (not)."""
     w.hand_changed = add_episode(kids[5], w.police, ago(days=3), source=EpisodeSource.police_download)
-    missing.update_episode(w.worker, w.hand_changed.id, missing.EpisodeChanges(reported_start=ago(days=3, hours=2)))
+    missing.update_episode(w.worker, w.hand_changed.id,
+                           missing_details.EpisodeChanges(reported_start=ago(days=3, hours=2)))
     manual = add_episode(kids[6], w.police, ago(days=3))
-    missing.update_episode(w.worker, manual.id, missing.EpisodeChanges(reported_start=ago(days=3, hours=2)))
+    missing.update_episode(w.worker, manual.id, missing_details.EpisodeChanges(reported_start=ago(days=3, hours=2)))
     restored = add_episode(kids[7], w.police, ago(days=3), source=EpisodeSource.police_download)
-    missing.update_episode(w.worker, restored.id, missing.EpisodeChanges(reported_start=ago(days=3, hours=2)))
-    missing.update_episode(w.officer, restored.id, missing.EpisodeChanges(reported_start=ago(days=3)),
+    missing.update_episode(w.worker, restored.id, missing_details.EpisodeChanges(reported_start=ago(days=3, hours=2)))
+    missing.update_episode(w.officer, restored.id, missing_details.EpisodeChanges(reported_start=ago(days=3)),
                            source=EpisodeSource.police_download)
 
 

@@ -15,6 +15,7 @@ from hub import db
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
 from hub.mace.operations import intelligence, subjects
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.audit import AuditEvent
 from hub.models.auth import Organisation, User
@@ -123,7 +124,7 @@ def test_a_looked_after_childs_share_is_a_case_record_kept_to_the_75th_birthday(
 
 
 def test_an_episode_is_the_forces_police_record_reviewed_at_6_years(world):
-    episode = missing.record_episode(world.officer, world.child.id, missing.EpisodeDetails(
+    episode = missing.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="RET/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
     record = _retention(RecordClass.police_record, episode.id)
@@ -291,7 +292,7 @@ def test_a_hold_on_a_child_the_dpos_organisation_does_not_hold_is_refused(world)
 
 def test_destruction_writes_a_certificate_and_nothing_personal_reaches_the_audit_log(world):
     share, record = _due_share(world)
-    episode = missing.record_episode(world.officer, world.child.id, missing.EpisodeDetails(
+    episode = missing.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="RET/2", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
     police = _retention(RecordClass.police_record, episode.id)

@@ -12,6 +12,7 @@ from hub.models.audit import AuditEvent
 from hub.models.auth import User
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import LocalGateway
+from hub.sharing import gateways as share_gateways
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import make_org, make_user, post_form, sign_in
@@ -47,10 +48,10 @@ def test_an_administrator_adds_a_gateway_and_a_practitioner_can_name_it(admin, w
 
 def test_the_share_form_offers_it_and_a_retired_one_is_refused_for_new_shares(admin, world):
     _, user = admin
-    gateway = service.add_local_gateway(user, "LOCAL-EXAMPLE", "Example protocol", "For the tests.")
-    assert "LOCAL-EXAMPLE" in [g.code for g in service.gateways()]
-    service.set_local_gateway_active(user, gateway.id, False)
-    assert "LOCAL-EXAMPLE" not in [g.code for g in service.gateways()]
+    gateway = share_gateways.add_local_gateway(user, "LOCAL-EXAMPLE", "Example protocol", "For the tests.")
+    assert "LOCAL-EXAMPLE" in [g.code for g in share_gateways.gateways()]
+    share_gateways.set_local_gateway_active(user, gateway.id, False)
+    assert "LOCAL-EXAMPLE" not in [g.code for g in share_gateways.gateways()]
     with pytest.raises(Invalid) as refused:
         service.create_share(world["worker"], draft(world, bases=BasisChoice(article_6="6(1)(e)",
                                                                             gateway="LOCAL-EXAMPLE")))
@@ -72,12 +73,12 @@ def test_bad_entries_are_refused_with_a_message_and_nothing_is_stored(admin, cod
 
 def test_a_duplicate_code_is_refused(admin):
     _, user = admin
-    service.add_local_gateway(user, "LOCAL-EXAMPLE", "Example", "For the tests.")
+    share_gateways.add_local_gateway(user, "LOCAL-EXAMPLE", "Example", "For the tests.")
     with pytest.raises(Invalid) as refused:
-        service.add_local_gateway(user, "local-example", "Again", "Again.")
+        share_gateways.add_local_gateway(user, "local-example", "Again", "Again.")
     assert refused.value.errors["code"] == "There is already a gateway with that code"
     with pytest.raises(Invalid):
-        service.add_local_gateway(user, "CA1989-s47", "National", "Already national.")
+        share_gateways.add_local_gateway(user, "CA1989-s47", "National", "Already national.")
     assert _gateways() == 1
 
 
@@ -88,5 +89,5 @@ def test_only_an_administrator_changes_the_list(app, world):
     assert post_form(client, "/admin/gateways", {"code": "LOCAL-SNEAKY", "label": "x", "explanation": "x"},
                      form_page="/auth/account").status_code == 403
     with pytest.raises(Forbidden):
-        service.add_local_gateway(db.session().get(User, world["worker"].id), "LOCAL-SNEAKY", "x", "x")
+        share_gateways.add_local_gateway(db.session().get(User, world["worker"].id), "LOCAL-SNEAKY", "x", "x")
     assert _gateways() == 0

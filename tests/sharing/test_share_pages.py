@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from hub import db
 from hub.errors import Invalid
 from hub.models.sharing import Category, ShareRecord
+from hub.sharing import corrections as share_corrections
+from hub.sharing import decisions as share_decisions
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import post_form
@@ -78,16 +80,18 @@ def test_a_correction_on_the_page_keeps_the_original_and_links_both_ways(app, wo
 
 def test_a_share_already_corrected_or_a_decision_cannot_be_corrected(app, world):
     original = service.create_share(world["worker"], draft(world))
-    correction = service.correct(world["worker"], original.id, draft(world), "Wrong date")
+    correction = share_corrections.correct(world["worker"], original.id, draft(world), "Wrong date")
     with pytest.raises(Invalid) as info:
-        service.correct(world["worker"], original.id, draft(world), "Wrong again")
+        share_corrections.correct(world["worker"], original.id, draft(world), "Wrong again")
     assert f"already corrected by share {correction.id}" in info.value.errors[""]
-    decision = service.record_decision_not_to_share(world["worker"], draft(world, rationale="Not proportionate"))
+    decision = share_decisions.record_decision_not_to_share(world["worker"],
+                                                            draft(world, rationale="Not proportionate"))
     with pytest.raises(Invalid):
-        service.correct(world["worker"], decision.id, draft(world), "Changed my mind")
+        share_corrections.correct(world["worker"], decision.id, draft(world), "Changed my mind")
     page = pages_client(app, world, "worker").get(f"/sharing/{original.id}/correct")
     assert page.status_code == 400 and "correct that one" in page.get_data(as_text=True)
-    assert service.correct(world["worker"], correction.id, draft(world), "Still wrong").supersedes_id == correction.id
+    again = share_corrections.correct(world["worker"], correction.id, draft(world), "Still wrong")
+    assert again.supersedes_id == correction.id
 
 
 def test_only_the_sender_corrects_and_only_a_recipient_shares_onward(app, world):

@@ -13,11 +13,13 @@ from openpyxl import load_workbook
 from sqlalchemy import select, text
 
 from hub import crypto, db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.errors import Invalid
 from hub.migrate import alembic_config
 from hub.models.sharing import PURPOSE_MAX, ShareRecord
 from hub.people import service as people
+from hub.sharing import reading as share_reading
+from hub.sharing import register as share_register
 from hub.sharing import service
 from hub.subject_access import service as subject_access
 from tests.support.sharing import draft
@@ -34,15 +36,16 @@ def test_the_purpose_is_stored_as_a_token_and_read_back_as_the_words(world):
     [stored] = _stored_purposes()
     assert stored.startswith("gAAAA") and "takeaway" not in stored
     db.session.remove()
-    assert service.get_share(world["dsl"], share.id).purpose == PURPOSE
+    assert share_reading.get_share(world["dsl"], share.id).purpose == PURPOSE
 
 
 def test_the_register_export_and_the_subject_access_pack_still_show_the_purpose(world):
     service.create_share(world["worker"], draft(world, purpose=PURPOSE))
-    sheet = load_workbook(io.BytesIO(service.register_xlsx(world["worker"], service.RegisterFilter()))).active
+    sheet = load_workbook(io.BytesIO(
+        share_register.register_xlsx(world["worker"], share_register.RegisterFilter()))).active
     header = [c.value for c in sheet[1]]
     assert [row[header.index("Purpose")] for row in sheet.iter_rows(min_row=2, values_only=True)] == [PURPOSE]
-    shares, _more = service.register(world["worker"], service.RegisterFilter())
+    shares, _more = share_register.register(world["worker"], share_register.RegisterFilter())
     assert [s.purpose for s in shares] == [PURPOSE]
     pack = subject_access.pack(world["hub_dpo"], world["child"].id)
     assert any(PURPOSE in map(str, row.values) for section in pack.sections for row in section.rows)
@@ -66,7 +69,7 @@ def test_keys_rotate_re_encrypts_the_purpose_and_every_other_encrypted_column(ap
     rotated = people.rotate_keys()
     app.extensions["hub_crypto"] = crypto.Keyring.of([new_key], settings.blind_index_key)  # the old key is gone now
     db.session.remove()
-    assert service.get_share(world["worker"], share.id).purpose == PURPOSE
+    assert share_reading.get_share(world["worker"], share.id).purpose == PURPOSE
     # Every encrypted value in the database opens with the new key alone.
     for _table, _key, column in people.encrypted_columns():
         for token in db.session().execute(select(column).where(column.is_not(None))).scalars():
@@ -76,7 +79,7 @@ def test_keys_rotate_re_encrypts_the_purpose_and_every_other_encrypted_column(ap
 
 def test_migration_0019_encrypts_the_purposes_already_written_and_back(app, world):
     share = service.create_share(world["worker"], draft(world, purpose="placeholder"))
-    audit.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
+    audit_integrator.integrate_all()  # downgrading past 0016 needs every audit entry sequenced
     db.session.remove()
     command.downgrade(alembic_config(app), "0017")
     with app.extensions["hub_engine"].begin() as conn:

@@ -14,12 +14,15 @@ from openpyxl import load_workbook
 from sqlalchemy import event, select
 
 from hub import db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.models.audit import AuditEvent
 from hub.models.auth import User
 from hub.models.roles import Role
 from hub.models.sharing import ConsentPosition
+from hub.sharing import gateways as share_gateways
 from hub.sharing import legal_bases, service
+from hub.sharing import reading as share_reading
+from hub.sharing import register as share_register
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import enrol, make_child, make_user
 from tests.support.sharing import draft, pages_client, pages_world
@@ -67,7 +70,8 @@ def test_the_sender_sees_the_child_in_shared_by_us_and_the_chronology(app, world
 
 def test_the_register_spreadsheet_names_the_child(world):
     share = service.create_share(world["worker"], draft(world))
-    sheet = load_workbook(io.BytesIO(service.register_xlsx(world["worker"], service.RegisterFilter()))).active
+    sheet = load_workbook(io.BytesIO(
+        share_register.register_xlsx(world["worker"], share_register.RegisterFilter()))).active
     header, *rows = list(sheet.iter_rows(values_only=True))
     [row] = [r for r in rows if r[0] == share.id]
     assert row[header.index("Child")] == "Paged Share"
@@ -75,20 +79,21 @@ def test_the_register_spreadsheet_names_the_child(world):
 
 def test_a_reader_without_a_relationship_to_the_child_sees_the_name_but_no_link(world):
     share = service.create_share(world["worker"], draft(world))
-    assert service.children_named(world["dsl"], [share]) == {
-        world["child"].id: service.ShareChild("Paged Share", may_open=True)}
+    assert share_reading.children_named(world["dsl"], [share]) == {
+        world["child"].id: share_reading.ShareChild("Paged Share", may_open=True)}
     other = make_child("Other", "Child")
     with db.unit_of_work():
         share.child_id = other.id  # a share about a child the police have no route to
-    assert service.children_named(world["officer"], [share]) == {
-        other.id: service.ShareChild("Other Child", may_open=False)}
+    assert share_reading.children_named(world["officer"], [share]) == {
+        other.id: share_reading.ShareChild("Other Child", may_open=False)}
 
 
 def test_intelligence_about_no_single_child_says_so_in_the_spreadsheet(world):
     share = service.create_share(world["worker"], draft(world))
     with db.unit_of_work():
         share.child_id = None  # as MACE intelligence about a place is stored
-    sheet = load_workbook(io.BytesIO(service.register_xlsx(world["worker"], service.RegisterFilter()))).active
+    sheet = load_workbook(io.BytesIO(
+        share_register.register_xlsx(world["worker"], share_register.RegisterFilter()))).active
     header, *rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][header.index("Child")] == "No single child (MACE intelligence)"
 
@@ -153,7 +158,7 @@ def test_the_share_page_lists_and_register_show_bases_and_consent_in_plain_engli
 
 def test_a_local_gateway_reads_as_its_label_on_the_share_page(app, world):
     admin, _ = make_user(world["la"], Role.hub_admin)
-    service.add_local_gateway(admin, "LOCAL-MACE-PROTOCOL", "Local MACE protocol", "Sharing at MACE meetings")
+    share_gateways.add_local_gateway(admin, "LOCAL-MACE-PROTOCOL", "Local MACE protocol", "Sharing at MACE meetings")
     share = service.create_share(world["worker"], draft(world, bases=BasisChoice(
         article_6="6(1)(e)", gateway="LOCAL-MACE-PROTOCOL")))
     assert "Local MACE protocol (LOCAL-MACE-PROTOCOL)" in _page(pages_client(app, world, "dsl"), f"/sharing/{share.id}")
@@ -161,7 +166,8 @@ def test_a_local_gateway_reads_as_its_label_on_the_share_page(app, world):
 
 def test_the_register_spreadsheet_shows_bases_and_consent_in_plain_english(world):
     service.create_share(world["worker"], draft(world))
-    sheet = load_workbook(io.BytesIO(service.register_xlsx(world["worker"], service.RegisterFilter()))).active
+    sheet = load_workbook(io.BytesIO(
+        share_register.register_xlsx(world["worker"], share_register.RegisterFilter()))).active
     header, row = list(sheet.iter_rows(values_only=True))[:2]
     assert row[header.index("Article 6")] == "Public task (UK GDPR 6(1)(e))"
     assert row[header.index("Gateway")] == "Children Act 1989 section 47 (CA1989-s47)"
@@ -173,9 +179,9 @@ def test_the_register_spreadsheet_shows_bases_and_consent_in_plain_english(world
 def test_a_shares_free_text_purpose_never_reaches_the_audit_log(world):
     purpose = "Zanzibar-Quokka strategy meeting about her mother's new partner"
     share = service.create_share(world["worker"], draft(world, purpose=purpose))
-    service.get_share(world["dsl"], share.id)
-    service.register_xlsx(world["worker"], service.RegisterFilter())
-    audit.integrate_all()  # the leaves are written by the integrator
+    share_reading.get_share(world["dsl"], share.id)
+    share_register.register_xlsx(world["worker"], share_register.RegisterFilter())
+    audit_integrator.integrate_all()  # the leaves are written by the integrator
     events = db.session().scalars(select(AuditEvent)).all()
     assert events
     for e in events:

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from hub import db
-from hub.audit import service as audit
+from hub.audit import integrator as audit_integrator
 from hub.consent import service as consent_service
 from hub.errors import Invalid, NotFound
 from hub.models.audit import AuditEvent
@@ -19,6 +19,12 @@ from hub.models.consent import ConsentRecord, GivenBy
 from hub.models.roles import Role
 from hub.models.sharing import Category, ConsentPosition, ShareRecord
 from hub.permissions import child_access
+from hub.sharing import corrections as share_corrections
+from hub.sharing import decisions as share_decisions
+from hub.sharing import gateways as share_gateways
+from hub.sharing import reading as share_reading
+from hub.sharing import recipients as share_recipients
+from hub.sharing import register as share_register
 from hub.sharing import service
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import csrf_token, involve, make_child, make_user, post_form, sign_in
@@ -32,10 +38,10 @@ def _count() -> int:
 def test_sender_and_each_recipient_see_a_share_and_nobody_else_does(world):
     share = service.create_share(world["worker"], draft(world))
     for who in ("worker", "dsl", "nurse"):
-        assert service.get_share(world[who], share.id).id == share.id
+        assert share_reading.get_share(world[who], share.id).id == share.id
     for who in ("other_dsl", "officer", "hub_dpo"):
         with pytest.raises(NotFound):
-            service.get_share(world[who], share.id)
+            share_reading.get_share(world[who], share.id)
 
 
 def test_a_recipient_reaches_the_child_through_the_share(world):
@@ -46,12 +52,12 @@ def test_a_recipient_reaches_the_child_through_the_share(world):
 
 def test_the_first_opening_by_a_recipient_is_kept_and_each_view_is_audited(world):
     share = service.create_share(world["worker"], draft(world))
-    service.get_share(world["worker"], share.id)
+    share_reading.get_share(world["worker"], share.id)
     assert all(r.first_opened_at is None for r in share.recipients)  # the sender's own reads do not count
-    first = service.get_share(world["dsl"], share.id)
+    first = share_reading.get_share(world["dsl"], share.id)
     opened = next(r for r in first.recipients if r.organisation_id == world["school"].id).first_opened_at
-    service.get_share(world["dsl"], share.id)
-    again = next(r for r in service.get_share(world["dsl"], share.id).recipients
+    share_reading.get_share(world["dsl"], share.id)
+    again = next(r for r in share_reading.get_share(world["dsl"], share.id).recipients
                  if r.organisation_id == world["school"].id).first_opened_at
     assert opened is not None and again == opened
     events = db.session().scalars(select(AuditEvent.action).where(AuditEvent.object_type == "share")).all()
@@ -60,7 +66,7 @@ def test_the_first_opening_by_a_recipient_is_kept_and_each_view_is_audited(world
 
 def test_the_share_event_carries_the_purposes_category_and_legal_basis_but_not_the_free_text(world):
     share = service.create_share(world["worker"], draft(world))
-    audit.integrate_all()  # the leaf is written by the integrator
+    audit_integrator.integrate_all()  # the leaf is written by the integrator
     event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "share"))
     assert (event.object_id, event.child_id) == (str(share.id), world["child"].id)
     assert event.legal_basis == "6(1)(e); CA1989-s47" and event.purpose == "risk_assessment"
@@ -147,13 +153,13 @@ def test_withdrawing_consent_blocks_new_shares_and_flags_earlier_ones(world):
 
 def test_a_correction_supersedes_and_keeps_the_original(world):
     original = service.create_share(world["worker"], draft(world))
-    corrected = service.correct(world["worker"], original.id, draft(world, summary="Corrected summary"),
+    corrected = share_corrections.correct(world["worker"], original.id, draft(world, summary="Corrected summary"),
                                 "The date of the sighting was wrong")
-    chronology = service.chronology(world["dsl"], world["child"].id)
+    chronology = share_reading.chronology(world["dsl"], world["child"].id)
     assert [s.id for s in chronology] == [corrected.id, original.id]
     assert corrected.supersedes_id == original.id and corrected.supersede_reason.startswith("The date")
     with pytest.raises(NotFound):
-        service.correct(world["dsl"], original.id, draft(world), "not mine to correct")
+        share_corrections.correct(world["dsl"], original.id, draft(world), "not mine to correct")
 
 
 def test_handling_code_c_forbids_onward_sharing_and_p_allows_it_with_its_origin(world):
@@ -164,9 +170,9 @@ def test_handling_code_c_forbids_onward_sharing_and_p_allows_it_with_its_origin(
     guarded = service.create_share(world["officer"], draft(world, handling_code="C", **intel))
     onward = draft(world, recipient_org_ids=[world["school"].id])
     with pytest.raises(Invalid):
-        service.share_onward(world["worker"], guarded.id, onward)
+        share_corrections.share_onward(world["worker"], guarded.id, onward)
     open_intel = service.create_share(world["officer"], draft(world, handling_code="P", **intel))
-    passed_on = service.share_onward(world["worker"], open_intel.id, onward)
+    passed_on = share_corrections.share_onward(world["worker"], open_intel.id, onward)
     assert passed_on.origin_share_id == open_intel.id
 
 
@@ -181,11 +187,12 @@ def test_police_intelligence_needs_its_grading(world):
 
 def test_a_revoked_recipient_loses_the_share_and_a_recipient_can_decline(world):
     share = service.create_share(world["worker"], draft(world))
-    service.respond(world["nurse"], share.id, accept=False)
-    service.revoke(world["worker"], share.id, world["school"].id, "Sent to the wrong school")
+    share_recipients.respond(world["nurse"], share.id, accept=False)
+    share_recipients.revoke(world["worker"], share.id, world["school"].id, "Sent to the wrong school")
     with pytest.raises(NotFound):
-        service.get_share(world["dsl"], share.id)
-    statuses = {r.organisation_id: r.status.value for r in service.get_share(world["worker"], share.id).recipients}
+        share_reading.get_share(world["dsl"], share.id)
+    statuses = {r.organisation_id: r.status.value
+                for r in share_reading.get_share(world["worker"], share.id).recipients}
     assert statuses == {world["school"].id: "revoked", world["health"].id: "declined"}
 
 
@@ -196,22 +203,22 @@ def test_an_unrelated_practitioner_cannot_share_about_the_child(world):
 
 
 def test_a_decision_not_to_share_is_recorded_and_never_reaches_the_would_be_recipients(world):
-    decision = service.record_decision_not_to_share(world["worker"], draft(
+    decision = share_decisions.record_decision_not_to_share(world["worker"], draft(
         world, rationale="The school already knows; sharing more is not proportionate."))
     assert decision.shared is False
     with pytest.raises(NotFound):
-        service.get_share(world["dsl"], decision.id)
-    assert service.get_share(world["worker"], decision.id).id == decision.id
+        share_reading.get_share(world["dsl"], decision.id)
+    assert share_reading.get_share(world["worker"], decision.id).id == decision.id
     with pytest.raises(Invalid):
-        service.record_decision_not_to_share(world["worker"], draft(world, rationale=""))
+        share_decisions.record_decision_not_to_share(world["worker"], draft(world, rationale=""))
 
 
 def test_each_side_lists_what_it_shared_and_received(world):
     share = service.create_share(world["worker"], draft(world))
-    assert [s.id for s in service.lists(world["dsl"]).received] == [share.id]
-    assert service.lists(world["dsl"]).sent == []
-    assert [s.id for s in service.lists(world["worker"]).sent] == [share.id]
-    assert service.lists(world["other_dsl"]).received == []
+    assert [s.id for s in share_register.lists(world["dsl"]).received] == [share.id]
+    assert share_register.lists(world["dsl"]).sent == []
+    assert [s.id for s in share_register.lists(world["worker"]).sent] == [share.id]
+    assert share_register.lists(world["other_dsl"]).received == []
 
 
 def test_the_register_filters_by_legal_basis_consent_and_category_and_exports_xlsx(world):
@@ -219,16 +226,17 @@ def test_the_register_filters_by_legal_basis_consent_and_category_and_exports_xl
     second = service.create_share(world["worker"], draft(
         world, category=Category.health_information,
         bases=BasisChoice(article_6="6(1)(e)", article_9="9(2)(g)+S1P18", gateway="CA2004-s11")))
-    f = service.RegisterFilter
-    assert [s.id for s in service.register(world["worker"], f())[0]] == [second.id, first.id]
-    assert [s.id for s in service.register(world["worker"], f(legal_basis="9(2)(g)+S1P18"))[0]] == [second.id]
-    assert [s.id for s in service.register(world["worker"], f(category=Category.risk_assessment))[0]] == [first.id]
-    assert [s.id for s in service.register(world["worker"], f(sort="oldest"))[0]] == [first.id, second.id]
-    assert [s.id for s in service.register(world["worker"], f(sort="drop table"))[0]] == [second.id, first.id]
-    assert service.register(world["other_dsl"], f())[0] == []
+    f = share_register.RegisterFilter
+    assert [s.id for s in share_register.register(world["worker"], f())[0]] == [second.id, first.id]
+    assert [s.id for s in share_register.register(world["worker"], f(legal_basis="9(2)(g)+S1P18"))[0]] == [second.id]
+    assert [s.id for s in share_register.register(world["worker"], f(category=Category.risk_assessment))[0]] == [
+        first.id]
+    assert [s.id for s in share_register.register(world["worker"], f(sort="oldest"))[0]] == [first.id, second.id]
+    assert [s.id for s in share_register.register(world["worker"], f(sort="drop table"))[0]] == [second.id, first.id]
+    assert share_register.register(world["other_dsl"], f())[0] == []
     with pytest.raises(Invalid):
-        service.register(world["worker"], f(date_from=date.today(), date_to=date.today() - timedelta(days=1)))
-    sheet = load_workbook(io.BytesIO(service.register_xlsx(world["dsl"], f()))).active
+        share_register.register(world["worker"], f(date_from=date.today(), date_to=date.today() - timedelta(days=1)))
+    sheet = load_workbook(io.BytesIO(share_register.register_xlsx(world["dsl"], f()))).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "Share" and {r[0] for r in rows[1:]} == {first.id, second.id}
 
@@ -243,7 +251,7 @@ def test_the_sender_revokes_a_recipient_from_the_share_page(app, world):
     client.post(f"/sharing/{share.id}/revoke", data={"csrf_token": csrf_token(page), "recipient": world["school"].id,
                                                      "reason": "Wrong school"})
     with pytest.raises(NotFound):
-        service.get_share(world["dsl"], share.id)
+        share_reading.get_share(world["dsl"], share.id)
 
 
 def test_a_practitioner_records_and_withdraws_consent_on_the_pages(app, world):
@@ -277,7 +285,7 @@ def test_two_corrections_of_one_share_at_the_same_moment_cannot_both_be_stored(w
                              supersede_reason="wrong place")
     assert "corrected by someone else" in info.value.errors[""]
     assert _count() == before
-    assert [s.id for s in service.corrections(world["worker"], original)] == [first.id]
+    assert [s.id for s in share_corrections.corrections(world["worker"], original)] == [first.id]
 
 
 # --- Each rule that no test ran before (issue 24, "every rule executed"): the refusal says what is
@@ -360,7 +368,7 @@ def test_a_decision_not_to_share_needs_what_was_not_shared_and_why(world):
                                     ("recipient_org_ids", {"recipient_org_ids": [world["la"].id]},
                                      "You cannot share with your own organisation")):
         with pytest.raises(Invalid) as info:
-            service.record_decision_not_to_share(world["worker"], draft(world, **changes))
+            share_decisions.record_decision_not_to_share(world["worker"], draft(world, **changes))
         assert message in info.value.errors[field]
     assert _shares() == 0
 
@@ -368,11 +376,11 @@ def test_a_decision_not_to_share_needs_what_was_not_shared_and_why(world):
 def test_only_a_recipient_accepts_or_declines(world):
     share = service.create_share(world["worker"], draft(world))
     with pytest.raises(Invalid) as info:
-        service.respond(world["worker"], share.id, accept=True)  # the sender, who sees it, is no recipient
+        share_recipients.respond(world["worker"], share.id, accept=True)  # the sender, who sees it, is no recipient
     assert info.value.errors[""] == "Only a recipient can accept or decline a share"
     with pytest.raises(NotFound):
-        service.respond(world["other_dsl"], share.id, accept=True)  # nor is anyone else
-    service.respond(world["dsl"], share.id, accept=False)
+        share_recipients.respond(world["other_dsl"], share.id, accept=True)  # nor is anyone else
+    share_recipients.respond(world["dsl"], share.id, accept=False)
 
 
 @pytest.mark.parametrize("changes, field, message", [
@@ -412,7 +420,7 @@ def test_consent_is_withdrawn_once_and_with_a_reason(world):
     assert consent_service.child_of(consent.id) == world["child"].id and consent_service.child_of(10**6) is None
 def test_a_share_today_cannot_name_the_information_sharing_duty_before_it_is_in_force(world):
     """The Children's Wellbeing and Schools Act 2026's s.16LA gateway awaits its commencement."""
-    assert "CA2004-s16LA" not in {g.code for g in service.gateways()}
+    assert "CA2004-s16LA" not in {g.code for g in share_gateways.gateways()}
     with pytest.raises(Invalid) as refused:
         service.create_share(world["worker"], draft(world, bases=BasisChoice(article_6="6(1)(e)",
                                                                              gateway="CA2004-s16LA")))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.admin import service as admin
-from hub.auth import service as auth_service
+from hub.auth import sso_accounts as auth_sso_accounts
 from hub.models.audit import AuditEvent
 from hub.models.auth import SsoIdentity
 from hub.models.roles import OrgKind, Role
@@ -177,7 +177,7 @@ def test_a_not_provisioned_refusal_carries_a_keyed_hash_of_the_e_mail_offered_ne
                        "Your account has not been set up")
         detail = refusal_details()[-1]
         assert (detail["reason"], detail["email_standing"]) == ("sso-not-provisioned", standing)
-        assert detail["email_key"] == auth_service.email_key(email)
+        assert detail["email_key"] == auth_sso_accounts.email_key(email)
         everything = json.dumps([e.detail for e in db.session().scalars(select(AuditEvent))])
         assert email not in everything and email.split("@")[0] + "@" not in everything
 

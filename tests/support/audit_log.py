@@ -9,7 +9,10 @@ from sqlalchemy import insert, select, text
 
 from hub import db
 from hub.audit import checkpoint, merkle
+from hub.audit import integrator as audit_integrator
+from hub.audit import keys as audit_keys
 from hub.audit import service as audit
+from hub.audit import tree_heads as audit_tree_heads
 from hub.models.audit import AuditEvent, SignedTreeHead
 
 AUDIT_TABLES = ("audit_event", "audit_event_child", "audit_node", "audit_tree_head", "audit_head", "audit_cosignature",
@@ -21,7 +24,7 @@ def record_events(n: int) -> None:
     for i in range(n):
         with db.unit_of_work():
             audit.record("read", object_type="child", object_id=i, child_id=i % 3, detail={"i": i})
-    audit.integrate_all()
+    audit_integrator.integrate_all()
 
 
 def disable_triggers() -> None:
@@ -58,12 +61,12 @@ def rewrite_entry(seq: int) -> None:
 def forced_head() -> SignedTreeHead:
     """What an operator holding the signing key (or a hub without the proof) would sign: the
     tree as the database now holds it."""
-    size = audit.tree_size()
-    root = audit.root_at(size)
+    size = audit_tree_heads.tree_size()
+    root = audit_tree_heads.root_at(size)
     stamp = checkpoint.rfc3339_utc(datetime.now(UTC))
     with db.unit_of_work() as s:
         head = SignedTreeHead(tree_size=size, root_hash=root, timestamp=stamp,
-                              signature=checkpoint.sign_tree_head(size, root, stamp, audit.signing_key()))
+                              signature=checkpoint.sign_tree_head(size, root, stamp, audit_keys.signing_key()))
         s.add(head)
     return head
 
@@ -71,9 +74,9 @@ def forced_head() -> SignedTreeHead:
 def forge_integrated_row() -> int:
     """The issue's damaged tail: a row inserted already integrated at the next number (the head
     left as it was), so the integrator fails on every new entry; the row's number."""
-    audit.integrate_all()
+    audit_integrator.integrate_all()
     disable_triggers()
-    size = audit.tree_size()
+    size = audit_tree_heads.tree_size()
     forged = b'{"forged":true}'
     with db.unit_of_work() as s:
         s.execute(insert(AuditEvent.__table__).values(seq=size, occurred_at=datetime.now(UTC), outcome="done",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from hub.db import utcnow
+from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.people import Child
@@ -25,7 +26,7 @@ def delivery_world() -> World:
 
 
 def record(w: World, child: Child | None = None, reference: str = REFERENCE) -> MissingEpisode:
-    return missing.record_episode(w.officer, (child or w.child).id, missing.EpisodeDetails(
+    return missing.record_episode(w.officer, (child or w.child).id, missing_details.EpisodeDetails(
         police_reference=reference, reported_start=utcnow() - timedelta(hours=2),
         classification=Classification.missing, risk_grade=RiskGrade.high, missing_from=MissingFrom.home))
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.db import utcnow
-from hub.missing.imports import service as imports
+from hub.missing.imports import batches as import_batches
 from hub.missing.imports.download import COLUMNS
 from hub.models.auth import Organisation, User
 from hub.models.missing import ImportReviewItem, MissingEpisode
@@ -112,5 +112,5 @@ def review_item_id() -> int:
     """A row waiting for review, from a new force (tests/test_audit_coverage.py walks its page)."""
     force = make_org(OrgKind.police)
     officer, _ = make_user(force, Role.police_officer)
-    imports.import_file(officer, xlsx([row("COVERAGE/REVIEW", police_id="NB-P-UNKNOWN")]), "x.xlsx")
+    import_batches.import_file(officer, xlsx([row("COVERAGE/REVIEW", police_id="NB-P-UNKNOWN")]), "x.xlsx")
     return db.session().scalar(select(ImportReviewItem.id).where(ImportReviewItem.police_org_id == force.id))

@@ -6,7 +6,7 @@ one) and calls hub.sharing.service.create_share, which applies the register's ru
 consent, source, 3x5x2 grading, handling code) and checks membership through hub.permissions.
 The subjects the item concerns are written in the same transaction. Only the group's current
 named members (and the sender's organisation) see the item; onward sharing and handling code C
-follow the register (hub.sharing.service.share_onward / for_onward).
+follow the register (hub.sharing.corrections.share_onward / for_onward).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from hub.models.mace import MaceGroup, MaceIntelligenceSubject, MaceLocation, Ma
 from hub.models.people import Child
 from hub.models.sharing import ShareRecord
 from hub.permissions import load_mace_object, mace_child_access, share_visible, visible_child_ids
+from hub.sharing import reading as share_reading
 from hub.sharing import service as sharing
 
 
@@ -160,7 +161,7 @@ def intelligence_item(actor: User, share_id: int) -> IntelligenceItem:
     rows = list(db.session().scalars(select(MaceIntelligenceSubject).where(
         MaceIntelligenceSubject.share_id == share.id)))
     named = _names(actor, rows)
-    share = sharing.get_share(actor, share.id, object_type="mace-intelligence",
+    share = share_reading.get_share(actor, share.id, object_type="mace-intelligence",
                               detail={"group": share.mace_group_id, "children": _children(named)})
     return IntelligenceItem(share, named.get(share.id, []), share.sender_org_id == actor.organisation_id)
 

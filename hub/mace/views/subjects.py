@@ -15,6 +15,7 @@ from hub.mace.forms.subjects import (
     RemoveForm,
 )
 from hub.mace.operations import intelligence, network, subjects
+from hub.sharing import gateways as share_gateways
 from hub.sharing import legal_bases
 from hub.sharing import service as sharing
 from hub.sharing.forms import share_draft
@@ -186,7 +187,7 @@ def new_intelligence(group_id: int):
     form.person_ids.choices = [(p.id, p.name) for p in choices.persons]
     form.consent_record_id.choices = [(0, "None")]
     form.authorised_by_user_id.choices = [(0, "Choose")] + [(u.id, u.name) for u in sharing.authorisers(actor())]
-    form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in sharing.gateways()]
+    form.gateway.choices = [("", "Choose")] + [(b.code, b.label) for b in share_gateways.gateways()]
     if form.validate_on_submit():
         try:
             share = intelligence.share_intelligence(actor(), group_id, share_draft(form, None), intelligence.Subjects(

@@ -1,3 +1,4 @@
 """The police daily download: download.py reads and checks the spreadsheet and writes nothing;
-service.py queues, claims and applies it (through hub.missing.service), with the review queue and
-each force's column mapping; views.py and forms.py are its pages (the `missing_import` blueprint)."""
+batches.py queues and runs it (a worker's lease in claims.py), rows.py applies its rows (through
+hub.missing.service), review.py is the queue of rows that match no child, mapping.py each force's
+column headings; views.py and forms.py are its pages (the `missing_import` blueprint)."""

@@ -11,8 +11,8 @@ defusedxml, which refuses entity declarations (billion laughs, external entities
 defusedxml the hub refuses to read any file. Row and column counts are capped while streaming.
 
 Nothing here touches the database: `read_download` turns bytes into parsed rows and per-row
-errors, and the import service (hub/missing/imports/service.py) applies them. Error messages name the
-column and the problem, never the value, so they can be stored and shown without personal data.
+errors, and the import (hub/missing/imports/rows.py) applies them. Error messages name the column
+and the problem, never the value, so they can be stored and shown without personal data.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from openpyxl import xml as openpyxl_xml
 
 from hub import validators
 from hub.exports import Sheet, write_workbook
-from hub.missing.service import CLOCK_SKEW, FREE_TEXT_MAX, EpisodeDetails
+from hub.missing.details import CLOCK_SKEW, FREE_TEXT_MAX, EpisodeDetails
 from hub.models.missing import Classification, MissingFrom, RiskGrade
 
 LONDON = ZoneInfo("Europe/London")
@@ -116,7 +116,7 @@ COLUMN_BY_FIELD = {c.field: c for c in COLUMNS}
 REQUIRED_FIELDS = [c.field for c in COLUMNS if c.required]
 #: The import's rule for the columns that identify the child, as the Guidance sheet states it: a
 #: row of a report the hub already holds needs none of them (its episode says whose it is); a
-#: new report needs one of these sets (hub.missing.imports.service refuses it otherwise).
+#: new report needs one of these sets (hub.missing.imports.rows refuses it otherwise).
 CHILD_KEYS = (("police_id",), ("nhs_number",), ("given_name", "family_name", "date_of_birth"))
 REQUIRED_FOR_NEW_REPORT = ("For a new report: the child's police id, the NHS number, or the given name, "
                            "family name and date of birth")
@@ -430,7 +430,7 @@ def parse_row(number: int, values: tuple, positions: dict[str, int],
     if born is not None and born > now.date():
         problems.append("Date of birth: the date is in the future")
     # Nothing identifying the child is a problem only for a new report: the import decides
-    # (hub.missing.imports.service), because only the database knows whether the reference is new.
+    # (hub.missing.imports.rows), because only the database knows whether the reference is new.
     if problems:
         return None, problems
     details = EpisodeDetails(police_reference=reference, reported_start=start, classification=classification,

@@ -11,7 +11,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from hub.forms import DateInputField
 from hub.missing.imports.download import COLUMNS
-from hub.missing.imports.service import DISMISS_REASONS
+from hub.missing.imports.review import DISMISS_REASONS
 from hub.models.people import Gender
 
 

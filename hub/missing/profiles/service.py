@@ -18,7 +18,7 @@ from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing.profiles import content as pc
 from hub.missing.profiles import photos
-from hub.missing.service import get_episode
+from hub.missing.reading import get_episode
 from hub.models.auth import User
 from hub.models.missing import MissingEpisode, PhilomenaProfile, ProfileRelease
 from hub.models.people import Child
@@ -31,6 +31,7 @@ from hub.permissions import (
     share_visible,
 )
 from hub.sharing import legal_bases
+from hub.sharing import reading as share_reading
 from hub.sharing import service as sharing
 
 #: The protocol's form, in its order. Part 1 is kept ahead with the carers (the photo is kept
@@ -222,7 +223,7 @@ def released_profile(actor: User, episode_id: int) -> ShareRecord | None:
                                      .order_by(ProfileRelease.id.desc()))
     visible = db.session().scalar(select(ShareRecord.id).where(ShareRecord.id.in_(list(share_ids)),
                                                                share_visible(actor)).limit(1))
-    return sharing.get_share(actor, visible) if visible is not None else None
+    return share_reading.get_share(actor, visible) if visible is not None else None
 
 
 def releases(episode_id: int) -> list[ProfileRelease]:
