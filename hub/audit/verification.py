@@ -25,6 +25,9 @@ alone were edited is caught only by it.
 
 Both also report entries that have waited too long to be sequenced (no integrator is running) as
 an alarm, not as a failure of the log.
+
+Longer than the 400 lines a module here aims at, on purpose: the online check is one scan with its
+checks around it, and its mutation ledger (bench/mutation/audit/) is kept per module.
 """
 
 from __future__ import annotations

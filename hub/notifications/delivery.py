@@ -25,6 +25,9 @@ administrator to see and retry); nothing is deleted. Logs name message ids, neve
 
 SMTP settings come from `HUB_SMTP_*` (see `SmtpSettings`). Workers on several hosts compare
 leases with their own clocks: keep the hosts' clocks synchronised (NTP).
+
+Longer than the 400 lines a module here aims at, on purpose: it is one state machine (the one
+drawn above), whose leases, retries and sending read best in one place.
 """
 
 from __future__ import annotations
