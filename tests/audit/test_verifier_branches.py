@@ -609,3 +609,33 @@ def test_bad_tree_heads_are_named_from_the_smallest_tree_up(app):
     problems = [p for p in verify_log(key()).problems if "signature is not valid" in p]
     assert problems == [f"tree head {smaller.id} (size 4): the signature is not valid",
                         f"tree head {larger.id} (size 8): the signature is not valid"]
+
+
+def test_a_signed_head_at_an_incremental_checks_start_is_compared_with_the_root_verified_there(app):
+    """A head signed for exactly the size the last check verified, but with another root (a forged
+    head, or a log rewritten under it): the incremental check names that head as inconsistent with
+    the log, blaming from where it started."""
+    record_events(5)
+    first = verified()
+    forged = sign_head(first.tree_size, bytes(32))
+    record_events(3)
+    result = verify_since(key(), first.tree_size, first.root)
+    assert result.problems == [f"the log is not consistent with tree head {forged.id} (size {first.tree_size}): it "
+                               "no longer produces its root, so entries before it were changed or removed"]
+    assert result.first_bad_entry == first.tree_size
+
+
+def test_two_roots_verified_at_one_size_are_each_an_anchor(app):
+    """A second "verified" root at a size already verified, written in by a database administrator:
+    it is an anchor of its own, and the log does not produce it."""
+    record_events(5)
+    first = verified()
+    disable_triggers()
+    with db.unit_of_work() as s:
+        forged = AuditVerification(kind="full", status="done", ok=True, tree_size=first.tree_size,
+                                   root_hash=bytes(32), finished_at=datetime.now(UTC))
+        s.add(forged)
+    problems = verify_log(key()).problems
+    assert [p for p in problems if f"check {forged.id}" in p] == [
+        f"the log is not consistent with the root verified by check {forged.id} (size {first.tree_size}): it no "
+        "longer produces its root, so entries before it were changed or removed"]
