@@ -19,8 +19,9 @@ from hub.models.auth import User, UserRole
 from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMember
 from hub.models.missing import MissingEpisode
 from hub.models.notifications import Notification, NotificationKind, RecipientReason
-from hub.models.people import AgencyInvolvement
+from hub.models.people import AgencyInvolvement, BreakGlassGrant, Child
 from hub.models.roles import Role
+from hub.models.sharing import ShareRecord
 from hub.permissions import (
     audit_person_scope,
     child_access,
@@ -32,13 +33,18 @@ from hub.permissions import (
     load_profile_child,
     mace_membership,
     mace_proposable_child_ids,
+    may_view_reports,
     organisation_child_ids,
     quality_may_link_download_row,
     report_linkable_groups,
     report_school_choices,
     report_scope,
+    share_sent_by,
+    share_visible,
+    visible_clause,
 )
 from hub.permissions.children import organisations_holding, visible_child_ids
+from tests.permissions.expected import EVERYONE
 from tests.support.audit_log import last_event
 from tests.support.statements import count_statements
 
@@ -336,3 +342,63 @@ def test_a_dsl_with_another_reporting_role_reports_as_that_role(world, extra):
         nested.rollback()
         session.expire(user)
     assert user.roles == {Role.dsl}
+
+
+def _scope_episodes(world, who: str) -> set[str]:
+    scope = report_scope(world.user(who))
+    ids = set(db.session().scalars(select(MissingEpisode.id).join(Child, Child.id == MissingEpisode.child_id)
+                                   .where(scope.episodes)))
+    return {name for name, episode in world.episodes.items() if episode.id in ids}
+
+
+def test_each_authoritys_and_forces_figures_count_the_episodes_it_is_named_on(world):
+    """The home authority (responsible for Rolla, home authority of the episode) and the placing
+    one (placing Rolla, receiving the episode) both count both children's episodes, whichever
+    force reported them; a force counts its own reports."""
+    for authority in ("sw_h", "sw_p"):
+        assert _scope_episodes(world, authority) == {"episode", "roll_a", "roll_a_f2"}, authority
+    assert _scope_episodes(world, "off1") == {"intel", "roll_a"}
+    assert _scope_episodes(world, "off2") == {"episode", "roll_a_f2"}
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_the_menu_offers_reports_exactly_to_those_with_a_reporting_scope(world, who):
+    """may_view_reports (the menu, on every page) is report_scope's answer without its queries:
+    for every user, and for each of them switched off."""
+    user = world.user(who)
+    assert may_view_reports(user) == (report_scope(user) is not None)
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        user.active = False
+        session.flush()
+        assert not may_view_reports(user) and report_scope(user) is None
+    finally:
+        nested.rollback()
+        session.refresh(user)
+
+
+def test_emergency_access_ends_when_its_time_runs_out(world):
+    """A break-glass grant is a basis until it expires, then nothing."""
+    user, child = world.user("glass"), world.children["glass"].id
+    assert child_access(user, child).basis == "break-glass"
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        session.execute(update(BreakGlassGrant).where(BreakGlassGrant.user_id == user.id)
+                        .values(expires_at=utcnow() - timedelta(minutes=1)))
+        session.flush()
+        assert not child_access(user, child)
+    finally:
+        nested.rollback()
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_the_lists_of_shares_use_the_read_rule_to_read_and_the_senders_rule_to_act(world, who):
+    user = world.user(who)
+
+    def ids(clause) -> set[int]:
+        return set(db.session().scalars(select(ShareRecord.id).where(clause)))
+
+    assert ids(visible_clause(user, ShareRecord)) == ids(share_visible(user))
+    assert ids(visible_clause(user, ShareRecord, "update")) == ids(share_sent_by(user))
