@@ -33,6 +33,7 @@ from hub.permissions import (
     load_profile_child,
     mace_membership,
     mace_proposable_child_ids,
+    may_search_children,
     may_view_reports,
     organisation_child_ids,
     quality_may_link_download_row,
@@ -41,6 +42,7 @@ from hub.permissions import (
     report_scope,
     share_sent_by,
     share_visible,
+    sits_on_a_mace_group,
     visible_clause,
 )
 from hub.permissions.children import organisations_holding, visible_child_ids
@@ -214,7 +216,7 @@ def test_a_deactivated_user_has_no_basis_on_any_child(world):
         session.flush()
         assert child_bases(user, [child]) == {}
         assert not set(session.scalars(visible_child_ids(user)))
-        assert mace_membership(member, world.group.id) is None
+        assert mace_membership(member, world.group.id) is None and not sits_on_a_mace_group(member)
     finally:
         nested.rollback()
         session.refresh(user)
@@ -402,3 +404,27 @@ def test_the_lists_of_shares_use_the_read_rule_to_read_and_the_senders_rule_to_a
 
     assert ids(visible_clause(user, ShareRecord)) == ids(share_visible(user))
     assert ids(visible_clause(user, ShareRecord, "update")) == ids(share_sent_by(user))
+
+
+def test_whether_someone_sits_on_a_group_is_remembered_for_them_alone(world):
+    """The answer kept for the request is the asker's: a member first, then someone on no group."""
+    assert sits_on_a_mace_group(world.user("member"))
+    assert not sits_on_a_mace_group(world.user("dsl_a"))
+    assert sits_on_a_mace_group(world.user("chair"))
+
+
+def test_a_user_left_with_no_role_finds_no_child(world):
+    """An account whose every role was taken away keeps its organisation, and nothing else."""
+    user = world.user("dsl_a")
+    assert may_search_children(user)
+    session = db.session()
+    nested = session.begin_nested()
+    try:
+        session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+        session.flush()
+        session.expire(user)
+        assert user.roles == set() and not may_search_children(user)
+    finally:
+        nested.rollback()
+        session.expire(user)
+    assert user.roles == {Role.dsl}
