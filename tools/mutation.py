@@ -13,9 +13,10 @@ each function it belongs to; and its `mutmut-stats.json`, gzipped: which tests r
 function). A run seeds a fresh scratch copy from the ledger, and mutmut then runs only the mutants
 without a verdict and those of functions whose code changed since (their hash differs); `--save`
 writes the ledger from the scratch copy, and every run saves it when it ends. Every run also
-judges the ledger's unexplained survivors (and timeouts) again, since tests may have been written
-against them. A verdict of "killed" is not re-checked when tests are removed: `--fresh` starts again from
-nothing. Changing a target's test selection makes mutmut judge every mutant again."""
+judges the ledger's unexplained survivors again, since tests may have been written against them
+(timeouts only with `--resume`: most are endless loops, each minutes to judge). A verdict of
+"killed" is not re-checked when tests are removed: `--fresh` starts again from nothing. Changing a
+target's test selection makes mutmut judge every mutant again."""
 
 from __future__ import annotations
 
@@ -150,8 +151,11 @@ def run(name: str, children: int, resume: bool = False, fresh: bool = False) -> 
         # A survivor's verdict is kept while its function is unchanged, but tests may have been
         # written against it since: every run judges the ledger's unfinished mutants again.
         # (Those read and listed as equivalent are not: the same behaviour however a test looks.)
+        # A mutant that ran past its time limit is not: most are endless loops, each costing minutes
+        # to judge again (`--resume` judges them again, for a run made on a loaded machine).
         equivalent = _equivalents(name)
-        rerun = rerun or [m for m, status in _results(name).items() if status in unfinished and m not in equivalent]
+        rerun = rerun or [m for m, status in _results(name).items()
+                          if status in ("survived", "no tests") and m not in equivalent]
     # mutmut reads [tool.mutmut] from pyproject.toml before setup.cfg: the target's config rules.
     (scratch / "setup.cfg").write_text(_config(target))
     # The scratch copy has no ../shared beside it: the RFC 9162 vectors are named where they are.
