@@ -82,9 +82,6 @@ class User(Base):
     def roles(self) -> set[Role]:
         return {r.role for r in self.role_rows}
 
-    def has_role(self, *roles: Role) -> bool:
-        return bool(self.roles & set(roles))
-
     # flask-login protocol. get_id() is the server-side session token, not the user id, so a
     # cookie only ever names one sign-in, which the hub can end.
     @property
