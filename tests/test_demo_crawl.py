@@ -64,9 +64,9 @@ def shape(url: str) -> str:
     return re.sub(r"\d+", "N", path) + "?" + "&".join(keys)
 
 
-def crawl(client, start: str = "/") -> dict[str, int]:
+def crawl(client, start: str = "/", per_shape: int = PER_SHAPE) -> dict[str, int]:
     """Breadth first from `start`: each page fetched once, its status; at most CAP pages and
-    PER_SHAPE of each shape (the first found, breadth first)."""
+    `per_shape` of each shape (the first found, breadth first)."""
     seen: dict[str, int] = {}
     queue = deque([(start, 0)])
     queued = {start}
@@ -80,7 +80,7 @@ def crawl(client, start: str = "/") -> dict[str, int]:
         for href in HREF.findall(response.get_data(as_text=True)):
             link = _same_origin(url.split("?")[0], href)
             if (link and link not in queued and not NOT_FOLLOWED.match(link) and not link.startswith("/static/")
-                    and shapes[shape(link)] < PER_SHAPE):
+                    and shapes[shape(link)] < per_shape):
                 queued.add(link)
                 shapes[shape(link)] += 1
                 queue.append((link, depth + 1))

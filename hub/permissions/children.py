@@ -198,8 +198,12 @@ def _ranked(user: User, child_ids: list[int]):
     if not queries:
         return None
     names = [q.selected_columns[1].element.value for q in queries]
-    return union_all(*[q.where(q.selected_columns[0].in_(child_ids)).add_columns(literal(rank).label("rank"))
-                       for rank, q in enumerate(queries)]), names
+    # Per child and relationship, whether one row exists, not every row: a school that received
+    # 2,000 shares about a child is one probe of the recipient index, not 2,000 rows to group.
+    wanted = Child.__table__.alias("wanted")
+    return union_all(*[select(wanted.c.id, literal(name).label("basis"), literal(rank).label("rank"))
+                       .where(wanted.c.id.in_(child_ids), q.where(q.selected_columns[0] == wanted.c.id).exists())
+                       for rank, (name, q) in enumerate(zip(names, queries, strict=True))]), names
 
 
 def _child_access(user: User, child_id: int) -> Access:
