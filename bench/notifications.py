@@ -1,8 +1,8 @@
-"""School notification figures (issue 5): from 1,000 missing episodes recorded to 2,000 e-mails
-accepted by a local SMTP server, through `flask --app hub notifications deliver --once`, against
-2,000 bare smtplib sends to the same server (the baseline, same run); and the time from an
-episode's commit to its notification being in the school's inbox (p95, goal under 1 s), with a
-delivery worker running beside it.
+"""School notifications end to end (issues 5, 13 and 22): 1,000 children reported missing to
+2,000 e-mails accepted by a local SMTP server, against 2,000 bare smtplib sends to the same server
+(the baseline, measured before and after the hub's run and between its two halves: the median of
+three), and the time from an episode's commit to its notification being in the school's inbox
+(p95, goal under 1 s), with a delivery worker running beside it.
 
 Run: `make bench` or `.venv/bin/python -m bench.notifications [--episodes 1000] [--schools 50]`.
 The SMTP server is aiosmtpd's Sink (accepts and discards) in its own process on 127.0.0.1; the
@@ -10,19 +10,25 @@ database is a throw-away SQLite file in a temporary folder, removed at the end
 (HUB_BENCH_DATABASE_URL=postgresql+psycopg://user@host:port/any for PostgreSQL: the bench creates
 its own database on that server and drops it at the end, also on error).
 
-The issue-13 goal, "1,000 episodes to 2,000 e-mails under 20 s", is printed as one line, met or
-short: the time to record the episodes (each its own transaction, with its audit entries pending)
-plus `deliver --once` until every e-mail is accepted (the command integrates the audit log at its
-end, so that time is in the figure), against the bare smtplib sends of the same e-mails.
+The goal (issue 22: the hub within 2x of the raw send, and under 20 s on a quiet machine) is
+measured as 1,000 episodes arrive at once: the police daily download of 1,000 rows imported
+(`import_file`, the path `flask --app hub missing import` takes: the rows matched, the episodes
+written in chunks with their notifications, e-mails and audit entries, one transaction per chunk)
+and then `notifications deliver --once` until every e-mail is accepted (the command integrates the
+audit log at its end, so that time is in the figure). For reference it also prints the same work
+with the episodes recorded one by one through the officer's own path (`record_episode`, each its
+own transaction with its permission check), which is how a force without the download reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import queue
 import smtplib
+import statistics
 import tempfile
 import threading
 import time
@@ -30,8 +36,10 @@ from contextlib import ExitStack
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from openpyxl import Workbook
+from sqlalchemy import func, insert, select
 
 from bench._databases import is_postgres, throwaway_postgres
 from bench._util import _free_port, _smtp_server
@@ -41,13 +49,16 @@ from hub import db
 from hub.admin import service as admin
 from hub.audit import integrator as audit_integrator
 from hub.audit import service as audit
+from hub.crypto import blind_index, normalise_identifier
 from hub.db import utcnow
 from hub.missing import details as missing_details
 from hub.missing import service as missing
+from hub.missing.imports import batches as import_batches
+from hub.missing.imports.download import COLUMNS
 from hub.models.auth import User
 from hub.models.missing import Classification, MissingFrom, RiskGrade
 from hub.models.notifications import MessageStatus, Notification, OutboxMessage
-from hub.models.people import Gender
+from hub.models.people import ChildIdentifier, Gender, IdentifierKind
 from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery, escalation, inbox
 from hub.people import service as people
@@ -84,7 +95,28 @@ def _setup(port: int, episodes: int, schools: int, extra: int, folder: str, data
         enrol(child, school_id)
         involve(child, police)
         children.append((child.id, school_id))
+    with db.unit_of_work() as s:  # the force's id for each child, which the download matches on
+        s.execute(insert(ChildIdentifier), [dict(
+            child_id=child_id, kind=IdentifierKind.police_id, value=f"BP-{n:06d}",
+            lookup_hash=blind_index("police_id", normalise_identifier(f"BP-{n:06d}")))
+            for n, (child_id, _) in enumerate(children)])
     return app, officer, children, dsl_of
+
+
+def _download(rows: int) -> bytes:
+    """The force's daily download: `rows` children reported missing in the last hours, none found."""
+    london = ZoneInfo("Europe/London")
+    now = utcnow()
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Download")
+    sheet.append([c.heading for c in COLUMNS])
+    for n in range(rows):
+        start = (now - timedelta(hours=1, minutes=n % 120)).astimezone(london).replace(tzinfo=None, microsecond=0)
+        sheet.append([f"DL/{n:06d}", start, "Missing", "Medium", "Home", None, None, f"BP-{n:06d}",
+                      None, None, None, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def _record(officer, child_id: int, n: int):
@@ -206,37 +238,59 @@ def _run(args, folder: str, database_url: str | None) -> dict:
         audit_integrator.integrate_all()  # the set-up's own entries: not part of the figure
         print(f"(set up {args.schools} schools, each with a DSL and a deputy, and "
               f"{len(children):,} children in {time.perf_counter() - start:.0f} s)")
+        emails = 2 * args.episodes
+        data = _download(args.episodes)
+        baselines = [bench_bare_smtplib(port, emails)]
+        start = time.perf_counter()
+        batch = import_batches.import_file(officer, data, "bench.xlsx")
+        imported = time.perf_counter() - start
+        summary = import_batches.summary_of(batch)
+        assert summary["created"] == args.episodes, summary
+        print(f"imported a {args.episodes:,}-row download in {imported:.2f} s ({args.episodes / imported:.0f} rows/s): "
+              f"{args.episodes:,} episodes, each with 2 notifications and 2 outbox e-mails, a transaction per chunk")
+        delivered = bench_delivery(app, emails)
+        db.session.remove()
+        baselines.append(bench_bare_smtplib(port, emails))
+        end_to_end = imported + delivered
+        print(f"notifications deliver --once, {emails:,} e-mails accepted: {delivered:.2f} s "
+              f"({emails / delivered:.0f}/s)")
+        # The same number again, each episode recorded by the officer in its own transaction (a
+        # second episode for each child; they are the same shape of notification and e-mail).
         start = time.perf_counter()
         for n, (child_id, _school) in enumerate(children[:args.episodes]):
             _record(officer, child_id, n)
         recording = time.perf_counter() - start
-        emails = 2 * args.episodes
-        print(f"recorded {args.episodes:,} episodes in {recording:.1f} s ({args.episodes / recording:.0f}/s), "
+        print(f"recorded {args.episodes:,} episodes one by one in {recording:.1f} s "
+              f"({args.episodes / recording:.0f}/s), "
               f"each writing 2 notifications and 2 outbox e-mails in its own transaction")
-        baseline = bench_bare_smtplib(port, emails)
-        print(f"baseline, {emails:,} bare smtplib sends over one session: {baseline:.2f} s "
-              f"({emails / baseline:.0f}/s)")
         pending_before = _pending_audit()
-        delivered = bench_delivery(app, emails)
+        delivered_one_by_one = bench_delivery(app, 2 * emails)
         pending_after = _pending_audit()
-        print(f"notifications deliver --once, {emails:,} e-mails accepted: {delivered:.2f} s "
-              f"({emails / delivered:.0f}/s), {baseline / delivered:.2f} of the bare send rate "
-              f"(audit entries waiting to be sequenced: {pending_before:,} before, {pending_after:,} after: "
-              f"the command integrates them at its end)")
-        end_to_end = recording + delivered
-        print(f"end to end, {args.episodes:,} episodes recorded to {emails:,} e-mails accepted: {end_to_end:.1f} s "
-              f"(recording {recording:.1f} s + delivery {delivered:.1f} s); baseline {emails:,} bare smtplib sends "
-              f"{baseline:.2f} s, ratio {end_to_end / baseline:.1f}x; goal < {END_TO_END_GOAL_S:.0f} s: "
-              f"{'met' if end_to_end < END_TO_END_GOAL_S else 'SHORT'}"
-              + ("" if args.episodes == 1000 else " (the goal is for 1,000 episodes)"), flush=True)
-        latency = bench_inbox_latency(app, officer, children[args.episodes:], dsl_of, args.episodes)
+        baselines.append(bench_bare_smtplib(port, emails))
+        baseline = statistics.median(baselines)
+        print(f"baseline, {emails:,} bare smtplib sends over one session: "
+              f"{', '.join(f'{b:.2f}' for b in baselines)} s (median {baseline:.2f} s, {emails / baseline:.0f}/s)")
+        print(f"notifications deliver --once after the one-by-one recording: {delivered_one_by_one:.2f} s, "
+              f"{baseline / delivered_one_by_one:.2f} of the bare send rate (audit entries waiting to be sequenced: "
+              f"{pending_before:,} before, {pending_after:,} after: the command integrates them at its end)")
+        ratio = end_to_end / baseline
+        print(f"END TO END, a {args.episodes:,}-row download to {emails:,} e-mails accepted: {end_to_end:.2f} s "
+              f"(import {imported:.2f} s + delivery {delivered:.2f} s); baseline {baseline:.2f} s; "
+              f"ratio {ratio:.2f}x (goal within 2x: {'met' if ratio <= 2 else 'SHORT'}); "
+              f"goal < {END_TO_END_GOAL_S:.0f} s: {'met' if end_to_end < END_TO_END_GOAL_S else 'SHORT'}"
+              + ("" if args.episodes == 1000 else " (the goals are for 1,000 episodes)"))
+        one_by_one = recording + delivered_one_by_one
+        print(f"for reference, recorded one by one to {emails:,} e-mails: {one_by_one:.1f} s "
+              f"(recording {recording:.1f} s + delivery {delivered_one_by_one:.1f} s), {one_by_one / baseline:.1f}x",
+              flush=True)
+        latency = bench_inbox_latency(app, officer, children[args.episodes:], dsl_of, 2 * args.episodes)
         print(f"episode commit to the school's inbox ({latency['samples']} episodes, worker running): "
               f"median {latency['inbox_median_ms']:.1f} ms, p95 {latency['inbox_p95_ms']:.1f} ms (goal p95 < 1 s)")
         print(f"episode commit to e-mail accepted ({latency['emails']} e-mails, worker pausing 0.2 s when idle): "
               f"median {latency['email_median_ms']:.0f} ms, p95 {latency['email_p95_ms']:.0f} ms")
-        return {"recording_s": recording, "baseline_s": baseline, "delivery_s": delivered,
-                "ratio": baseline / delivered, "end_to_end_s": end_to_end,
-                "end_to_end_met": end_to_end < END_TO_END_GOAL_S, "audit_pending_after": pending_after, **latency}
+        return {"import_s": imported, "baseline_s": baseline, "delivery_s": delivered, "end_to_end_s": end_to_end,
+                "ratio": ratio, "end_to_end_met": end_to_end < END_TO_END_GOAL_S and ratio <= 2,
+                "one_by_one_s": one_by_one, "audit_pending_after": pending_after, **latency}
     finally:
         server.terminate()
         server.wait(10)

@@ -80,6 +80,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", _sqlite_full_sync_again)
     return engine
 
 
@@ -90,6 +91,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def commit_need_not_wait_for_the_disk(connection) -> None:
+    """Call first in a transaction whose work is redone if it is lost: its commit returns before
+    the disk has it. It still survives a crash of this process (and, on PostgreSQL, a restart of
+    the server); it is lost only if the database server or its machine crashes in that moment.
+    PostgreSQL: `synchronous_commit` off for this transaction. SQLite: `synchronous=NORMAL` (in WAL
+    mode the same promise) on this connection until it goes back to the pool."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    elif connection.dialect.name == "sqlite":
+        pooled = connection.connection
+        if not pooled.dbapi_connection.in_transaction:  # SQLite refuses the change inside one
+            connection.exec_driver_sql("PRAGMA synchronous=NORMAL")  # a PRAGMA opens no transaction
+            pooled.info["synchronous_normal"] = True
+
+
+def _sqlite_full_sync_again(dbapi_connection, record) -> None:
+    if record.info.pop("synchronous_normal", False):
+        dbapi_connection.execute("PRAGMA synchronous=FULL")
 
 
 def bind(engine: Engine) -> None:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hub import db
 from hub.config import ConfigurationError
@@ -430,3 +430,27 @@ def test_backoff_doubles_from_a_minute_is_capped_at_an_hour_and_is_jittered():
         wait = delivery.backoff(attempt, rng)
         assert nominal / 2 <= wait <= nominal
     assert len({delivery.backoff(3, rng) for _ in range(5)}) > 1
+
+
+def test_recording_a_send_waits_less_for_the_disk_and_only_in_its_own_transaction(world, smtp):
+    """The attempt's commit need not wait for the disk (redone at worst: the same message sent
+    again); every other transaction on the same connection still does."""
+    record(world)
+    engine = db.session().get_bind()
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, text, *_args) -> None:
+        seen.append(text)
+
+    sqlite = engine.dialect.name == "sqlite"
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        delivery.deliver_all(smtp.settings, "w1")
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert [m.status for m in messages()] == [MessageStatus.sent, MessageStatus.sent]
+    relaxed = "PRAGMA synchronous=NORMAL" if sqlite else "SET LOCAL synchronous_commit TO OFF"
+    assert sum(relaxed in text for text in seen) == 2, seen  # one per message recorded
+    with engine.connect() as connection:  # the pool's connection, back from the worker's use
+        level = connection.exec_driver_sql("PRAGMA synchronous" if sqlite else "SHOW synchronous_commit").scalar()
+    assert level in (2, "on"), level  # FULL (2) on SQLite, on for PostgreSQL: the default again
