@@ -21,7 +21,7 @@ from flask_login import current_user
 
 from hub.db import utcnow
 from hub.dpo import counts as audit_counts
-from hub.mace.operations.mine import home_counts as mace_home_counts
+from hub.mace.operations.mine import menu_waiting as mace_menu_waiting
 from hub.missing import counts as missing_counts
 from hub.models.auth import User
 from hub.notifications import counts as notification_counts
@@ -46,10 +46,11 @@ class Work:
 
 def work_for(user: User, now: datetime | None = None) -> Work:
     now = now or utcnow()
+    overdue, waiting = missing_counts.overdue_and_waiting(user, now, may_record_episodes(user), may_import(user))
     return Work(
         notifications=notification_counts.waiting_for(user) if is_key_adult(user) else None,
-        overdue_duties=missing_counts.overdue_duties(user, now) if may_record_episodes(user) else None,
-        review_queue=missing_counts.review_queue(user) if may_import(user) else None,
+        overdue_duties=overdue,
+        review_queue=waiting,
         open_flags=audit_counts.open_flags(user) if may_review_audit_log(user) else None,
         mace_waiting=_mace_waiting(user),
     )
@@ -59,8 +60,7 @@ def _mace_waiting(user: User) -> int | None:
     """Open actions and outcomes waiting, from the MACE home counts (None for a non-member)."""
     if not sits_on_a_mace_group(user):
         return None
-    counts = mace_home_counts(user)
-    return counts.open_actions + counts.outcomes_waiting
+    return mace_menu_waiting(user)
 
 
 def init_app(app: Flask) -> None:

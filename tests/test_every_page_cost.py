@@ -150,3 +150,12 @@ def test_every_page_a_demo_user_reaches_runs_the_same_statements_in_a_hub_many_t
     grown = {url: (small[email][url], large[email][url]) for url in small[email]
              if small[email][url] != large[email][url] and shape(url) not in EXEMPT}
     assert grown == {}, f"statements ({SMALL + 1}, {LARGE + 1} times the demo's history), pages of {email}: {grown}"
+
+
+@pytest.mark.parametrize("email", _demo_logins())
+def test_a_childs_page_runs_at_most_12_statements_for_every_demo_user(costs, email):
+    """A child's page (the record every practitioner opens most) within 12 statements, everything
+    counted: the session, the menu's counts, the child, each panel, the audit event."""
+    _small, large = costs
+    child_pages = {url: n for url, n in large[email].items() if shape(url) == "/children/N?"}
+    assert {url: n for url, n in child_pages.items() if n > 12} == {}, child_pages

@@ -4,7 +4,7 @@ agency, and the reminders (5 working days) and the chair's escalation (10), each
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,11 +13,13 @@ from sqlalchemy import select
 from hub import db
 from hub import worker as cli
 from hub.errors import Invalid, NotFound
-from hub.mace.operations import outcomes
+from hub.home import work_for
+from hub.mace.operations import actions, mine, outcomes
 from hub.models.audit import AuditEvent
 from hub.models.mace import Attendance, MaceAgendaItem, MaceAttendance, MaceMeeting, MaceOutcome
 from hub.models.notifications import OutboxMessage
 from tests.factories import post_form, sign_in
+from tests.support.statements import count_statements
 
 LONDON = ZoneInfo("Europe/London")
 #: Thursday 24 December 2026; Christmas Day, the Boxing Day substitute (Mon 28) and New Year's Day
@@ -203,3 +205,17 @@ def test_the_nurse_confirms_on_the_outcomes_page_and_the_chair_sees_it_confirmed
     sign_in(chair_client, chair, chair_secret)
     page = chair_client.get(url).get_data(as_text=True)
     assert "Confirmed" in page and "On the health record" not in page and "HR-9" not in page
+
+
+def test_the_menus_mace_count_is_my_open_actions_and_the_outcomes_my_agency_owes_in_one_statement(app, mace, held):
+    police = mace.user("police")
+    actions.create_action(mace.user("chair"), held.id, actions.ActionDraft(
+        description="Visit the park", owner_organisation_id=mace.police.id, owner_user_id=police.id,
+        due_on=date.today() + timedelta(days=7)))
+    counts = mine.home_counts(police)
+    assert (counts.open_actions, counts.outcomes_waiting) == (1, 2)  # two children on the agenda, police present
+    assert count_statements(app, lambda: mine.menu_waiting(police)) == 1
+    assert mine.menu_waiting(police) == 3 == work_for(police).mace_waiting
+    confirm(mace, held, who="police")
+    assert mine.menu_waiting(police) == 2
+    assert mine.menu_waiting(mace.user("dsl")) == 0  # apologies sent: the school owes nothing, owns no action

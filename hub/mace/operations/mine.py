@@ -12,7 +12,7 @@ from hub import db
 from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
 from hub.mace.operations.actions import mine_clause
-from hub.mace.operations.outcomes import waiting_count
+from hub.mace.operations.outcomes import waiting_count, waiting_count_query
 from hub.models.auth import User
 from hub.models.mace import MaceAction, MaceMeeting
 from hub.permissions import member_group_ids
@@ -52,6 +52,13 @@ class HomeCounts:
     overdue_actions: int
     outcomes_waiting: int
     upcoming_meetings: int
+
+
+def menu_waiting(actor: User) -> int:
+    """The menu's MACE count on every page: my open actions and the outcomes my agency owes, in
+    one statement (the home page's counts also load the meetings; the menu needs neither)."""
+    actions = select(func.count()).select_from(MaceAction).where(mine_clause(actor)).scalar_subquery()
+    return db.session().scalar(select(actions + waiting_count_query(actor))) or 0
 
 
 def home_counts(actor: User, today: date | None = None) -> HomeCounts:

@@ -251,8 +251,13 @@ def _owed(actor: User):
 
 
 def waiting_count(actor: User) -> int:
-    """How many outcomes the actor's agency owes (the home page and the menu): one COUNT."""
-    return db.session().scalar(select(func.count()).select_from(_owed(actor).subquery())) or 0
+    """How many outcomes the actor's agency owes (the home page): one COUNT."""
+    return db.session().scalar(select(waiting_count_query(actor))) or 0
+
+
+def waiting_count_query(actor: User):
+    """The COUNT of `waiting_count`, as a scalar subquery (the menu asks it beside another)."""
+    return select(func.count()).select_from(_owed(actor).subquery()).scalar_subquery()
 
 
 def waiting_for(actor: User) -> list[Waiting]:
