@@ -15,6 +15,7 @@ from sqlalchemy import select
 from hub import db
 from hub.audit import service as audit
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
+from hub.auth import passwords
 from hub.auth import service as auth_service
 from hub.auth import sessions as auth_sessions
 from hub.db import unit_of_work
@@ -135,9 +136,9 @@ def _clean_user(details: UserDetails, existing_id: int | None) -> dict:
         if wrong:
             errors["roles"] = (f"{', '.join(sorted(r.label for r in wrong))} cannot be given to someone in "
                                f"a {org.kind.label.lower()} organisation")
-    if details.password is not None and len(details.password) < 12:
-        # bandit B105 takes the message for a password.
-        errors["password"] = "Passwords must be at least 12 characters"  # nosec B105
+    if details.password is not None and (weak := passwords.problem(details.password,
+                                                                    passwords.context_words(email or details.email))):
+        errors["password"] = weak
     if email and db.session().scalar(select(User.id).where(User.email == email, User.id != (existing_id or 0))):
         errors["email"] = "Another account already uses this e-mail address"
     if errors:

@@ -1,0 +1,117 @@
+"""Passwords (docs/security.md, "Password rules"; ASVS V6.2): any characters, up to 200, checked
+exactly as typed; a new one is refused when short, one of the 3,000 most common, or built on the
+hub's name or the person's e-mail; the fields are password fields that password managers and
+pasting can fill."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from hub.auth import passwords
+from hub.errors import Invalid
+from hub.models.roles import OrgKind, Role
+from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, sign_in
+
+
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: dict[str, dict[str, str | None]] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "input" and attributes.get("name"):
+            self.inputs[attributes["name"]] = attributes
+
+
+def _inputs(html: str) -> dict[str, dict[str, str | None]]:
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.inputs
+
+
+def _password_step(client, email: str, password: str):
+    page = client.get("/auth/sign-in")
+    return client.post("/auth/sign-in", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                              "email": email, "password": password})
+
+
+@pytest.mark.parametrize("password", [
+    "qwerty123456", "LeaveMeAlone", "1q2w3e4r5t6y",   # among the 3,000 most common, in any case
+    "password2024123", "sunshine12345678",            # a common one with digits added
+])
+def test_a_common_password_is_refused(app, password):
+    school = make_org(OrgKind.school)
+    with pytest.raises(Invalid) as refused:
+        make_user(school, Role.dsl, password=password)
+    assert refused.value.errors["password"] == "This is one of the most common passwords: choose another"
+
+
+@pytest.mark.parametrize("email, password, word", [
+    ("someone@example.test", "Safeguarding is my job", "safeguard"),
+    ("jane.rowntree@school.example.test", "rowntree family 1987", "rowntree"),
+])
+def test_a_password_built_on_the_hubs_name_or_the_persons_e_mail_is_refused(app, email, password, word):
+    school = make_org(OrgKind.school)
+    with pytest.raises(Invalid) as refused:
+        make_user(school, Role.dsl, email=email, password=password)
+    assert refused.value.errors["password"].endswith(f"({word})")
+
+
+def test_the_rules_are_the_documented_ones():
+    assert len(passwords.COMMON) == 3000 and "123456" in passwords.COMMON
+    assert passwords.problem("a" * 11, set()) == "Passwords must be at least 12 characters"
+    assert passwords.problem("b" * 201, set()) == "Passwords must be 200 characters or fewer"
+    assert passwords.problem(PASSWORD, passwords.context_words("user1@example.test")) is None
+    # Two- and three-letter parts of an address are chance in a passphrase, not context.
+    assert passwords.context_words("al.b@example.test") == set(passwords.HUB_WORDS)
+
+
+@pytest.mark.parametrize("password", [
+    "   ü 漢字 密码 ñ   \t é  ",        # spaces, tabs and any script; no composition rule
+    "x" * 64 + " and then some more " + "y" * 100,   # far beyond 64 characters
+])
+def test_any_characters_and_long_passwords_sign_in_exactly_as_set(app, password):
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl, password=password)
+    # Four wrong tries (the fifth would lock the account): changed case, one character short, one
+    # space more, and trimmed or cut at 64 (whichever differs).
+    variants = {password.upper(), password[:-1], password + " ", password.strip(), password[:64]} - {password}
+    assert len(variants) == 4
+    for variant in variants:
+        client = app.test_client()
+        refused = _password_step(client, user.email, variant)
+        assert refused.status_code == 200 and "The e-mail address or password is not right" in \
+            refused.get_data(as_text=True), repr(variant)
+    client = app.test_client()
+    sign_in(client, user, secret, password=password)
+    assert client.get("/").status_code == 200
+
+
+def test_the_password_fields_are_password_fields_a_manager_or_paste_can_fill(app):
+    client = app.test_client()
+    html = client.get("/auth/sign-in").get_data(as_text=True)
+    field = _inputs(html)["password"]
+    assert field["type"] == "password" and field["autocomplete"] == "current-password"
+    assert not [name for name in field if name.startswith("on")]  # no onpaste, oncopy or other handler
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # and no inline script to block pasting
+    host = make_org(OrgKind.mace_host)
+    administrator, secret = make_user(host, Role.hub_admin)
+    sign_in(client, administrator, secret)
+    temporary = _inputs(client.get("/admin/users/new").get_data(as_text=True))["password"]
+    assert temporary["type"] == "password" and not [name for name in temporary if name.startswith("on")]
+
+
+def test_the_second_step_is_still_needed_after_any_password(app):
+    """However the password was typed, it is only the first step (a wrong code ends nowhere)."""
+    password = "   ü 漢字 密码 ñ   \t é  "
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl, password=password)
+    client = app.test_client()
+    assert _password_step(client, user.email, password).status_code == 302
+    assert client.get("/").status_code == 302
+    page = client.get("/auth/two-factor")
+    wrong = str((int(next_code(user.id, secret)) + 1) % 1_000_000).zfill(6)
+    client.post("/auth/two-factor", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "code": wrong})
+    assert client.get("/").status_code == 302
