@@ -89,12 +89,12 @@ def test_no_format_string_comes_from_input():
                 for target in node.targets[0].elts:
                     if isinstance(target, ast.Name) and values:
                         chosen[target.id] = True
-            if isinstance(node, ast.For) and isinstance(node.target, ast.Tuple) and isinstance(node.iter, ast.Call):
-                # for n, (code, (system, reference)) in enumerate(SYSTEMS.items()): the table's literals
-                if any(_is_constant_name(n) for n in ast.walk(node.iter)):
-                    for target in ast.walk(node.target):
-                        if isinstance(target, ast.Name):
-                            chosen[target.id] = True
+            # for n, (code, (system, reference)) in enumerate(SYSTEMS.items()): the table's literals
+            if isinstance(node, ast.For) and isinstance(node.target, ast.Tuple) and isinstance(node.iter, ast.Call) \
+                    and any(_is_constant_name(n) for n in ast.walk(node.iter)):
+                for target in ast.walk(node.target):
+                    if isinstance(target, ast.Name):
+                        chosen[target.id] = True
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                     and node.func.attr in ("format", "format_map"):
