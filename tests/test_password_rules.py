@@ -9,9 +9,13 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from sqlalchemy import select
 
+from hub import db
+from hub.admin import service as admin_service
 from hub.auth import passwords
-from hub.errors import Invalid
+from hub.errors import Forbidden, Invalid
+from hub.models.audit import AuditEvent
 from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, sign_in
 
@@ -115,3 +119,37 @@ def test_the_second_step_is_still_needed_after_any_password(app):
     wrong = str((int(next_code(user.id, secret)) + 1) % 1_000_000).zfill(6)
     client.post("/auth/two-factor", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "code": wrong})
     assert client.get("/").status_code == 302
+
+
+def test_a_password_reset_leaves_the_second_factor_and_a_factor_reset_ends_every_session(app):
+    """ASVS V6.4.3, V6.4.4: the one way back in after a forgotten password (an administrator's
+    temporary password) still asks for the authenticator; a lost authenticator is reset by an
+    administrator only, which ends the person's sessions, is audited, and sends them to enrol
+    a new one (after the password) at their next sign-in."""
+    host = make_org(OrgKind.mace_host)
+    administrator, _ = make_user(host, Role.hub_admin)
+    school = make_org(OrgKind.school)
+    person, secret = make_user(school, Role.dsl)
+    admin_service.update_user(administrator, person.id, admin_service.UserDetails(
+        email=person.email, name=person.name, organisation_id=school.id, roles={Role.dsl},
+        password="a brand new temporary one"))
+    client = app.test_client()
+    step = _password_step(client, person.email, "a brand new temporary one")
+    assert step.status_code == 302 and step.headers["Location"].endswith("/auth/two-factor")
+    assert client.get("/").status_code == 302  # the password alone reaches nothing
+
+    theirs = app.test_client()
+    sign_in(theirs, person, secret, password="a brand new temporary one")
+    assert theirs.get("/").status_code == 200
+    someone_else = make_user(school, Role.dsl)[0]
+    with pytest.raises(Forbidden):
+        admin_service.reset_second_factor(someone_else, person.id)
+    admin_service.reset_second_factor(administrator, person.id)
+    assert theirs.get("/").status_code == 302  # every session ended at once
+    again = app.test_client()
+    step = _password_step(again, person.email, "a brand new temporary one")
+    assert step.status_code == 302 and step.headers["Location"].endswith("/auth/two-factor/set-up")
+    assert again.get("/").status_code == 302
+    reset = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user",
+                                                          AuditEvent.object_id == str(person.id))).all()
+    assert any('"totp-reset"' in (event.detail or "") and event.actor_user_id == administrator.id for event in reset)
