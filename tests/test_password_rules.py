@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from hub import db
 from hub.admin import service as admin_service
-from hub.auth import passwords
+from hub.auth import password_change, passwords
+from hub.auth import service as auth_service
 from hub.errors import Forbidden, Invalid
 from hub.models.audit import AuditEvent
 from hub.models.roles import OrgKind, Role
@@ -153,3 +154,61 @@ def test_a_password_reset_leaves_the_second_factor_and_a_factor_reset_ends_every
     reset = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user",
                                                           AuditEvent.object_id == str(person.id))).all()
     assert any('"totp-reset"' in (event.detail or "") and event.actor_user_id == administrator.id for event in reset)
+
+
+def _change(client, current: str, new: str, confirm: str | None = None):
+    page = client.get("/auth/account/password")
+    return client.post("/auth/account/password", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "current": current, "new": new,
+        "confirm": new if confirm is None else confirm})
+
+
+def test_a_person_changes_their_own_password_with_their_current_one_and_their_other_sessions_end(app):
+    """ASVS V6.2.2, V6.2.3, V7.5.1: signed in, with the current password, to one the rules allow;
+    the session in use goes on, every other ends; the log says the password changed, not what to."""
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl)
+    here, elsewhere = app.test_client(), app.test_client()
+    sign_in(here, user, secret)
+    sign_in(elsewhere, user, secret)
+    assert 'href="/auth/account/password"' in here.get("/auth/account").get_data(as_text=True)
+    fields = _inputs(here.get("/auth/account/password").get_data(as_text=True))
+    assert [fields[f]["type"] for f in ("current", "new", "confirm")] == ["password"] * 3
+    assert fields["new"]["autocomplete"] == "new-password"
+
+    new = "a fresh passphrase of mine"
+    for current, typed, confirm, message in (
+            ("not my password!", new, new, "Your current password is not right"),
+            (PASSWORD, "qwerty123456", "qwerty123456", "This is one of the most common passwords"),
+            (PASSWORD, new, new + "!", "The two new passwords are not the same"),
+            (PASSWORD, PASSWORD, PASSWORD, "Choose a password different from your current one")):
+        refused = _change(here, current, typed, confirm)
+        assert refused.status_code == 200 and message in refused.get_data(as_text=True), message
+    assert auth_service.check_password(user.email, PASSWORD, None).status == "ok"  # nothing changed yet
+
+    changed = _change(here, PASSWORD, new)
+    assert changed.status_code == 302 and changed.headers["Location"].endswith("/auth/account")
+    assert here.get("/").status_code == 200 and elsewhere.get("/").status_code == 302
+    assert auth_service.check_password(user.email, PASSWORD, None).status == "wrong"
+    assert auth_service.check_password(user.email, new, None).status == "ok"
+    events = db.session().scalars(select(AuditEvent.detail).where(AuditEvent.object_type == "user",
+                                                                  AuditEvent.object_id == str(user.id))).all()
+    assert any('"password-changed"' in (d or "") for d in events)
+    assert not any(new in (d or "") or PASSWORD in (d or "") for d in events)
+
+
+def test_guessing_the_current_password_from_a_borrowed_session_locks_the_account(app):
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl)
+    client = app.test_client()
+    sign_in(client, user, secret)
+    for n in range(auth_service.MAX_ACCOUNT_FAILURES):
+        _change(client, f"guess number {n}!", "a fresh passphrase of mine")
+    locked = _change(client, PASSWORD, "a fresh passphrase of mine")
+    assert "this account is locked" in locked.get_data(as_text=True)
+    assert auth_service.check_password(user.email, PASSWORD, None).status == "locked"
+
+
+def test_someone_signed_in_through_their_provider_has_no_password_to_change(app):
+    user, _ = make_user(make_org(OrgKind.school), Role.dsl, password=None)
+    assert not password_change.has_password(user)  # the account page offers no change
+    errors = password_change.change_password(user, "anything at all", "a fresh passphrase of mine", None)
+    assert errors == {"current": "Your organisation's sign-in provider looks after your password: change it there"}
