@@ -8,6 +8,8 @@ import logging
 import re
 from pathlib import Path
 
+import pyotp
+
 from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, sign_in
 from tests.support.routes import sample_url
@@ -100,3 +102,22 @@ def test_the_hub_logs_only_to_standard_error_and_gunicorn_to_standard_output(app
     settings = (REPO / "gunicorn.conf.py").read_text()
     assert re.search(r'^accesslog = "-"$', settings, re.M) and "errorlog" not in settings
     assert "logconfig" not in settings
+
+
+def test_a_new_authenticator_seed_waits_in_the_cookie_only_encrypted(app):
+    """ASVS V14.3.3: between the set-up page and the first code, the session cookie (signed, not
+    encrypted) holds the new seed encrypted with the field keys; the same seed is shown again on
+    a reload, and a code from it completes enrolment."""
+    user, _ = make_user(make_org(OrgKind.school), Role.dsl, totp=False)
+    client = app.test_client()
+    token = csrf_token(client.get("/auth/sign-in").get_data(as_text=True))
+    client.post("/auth/sign-in", data={"csrf_token": token, "email": user.email, "password": PASSWORD})
+    page = client.get("/auth/two-factor/set-up").get_data(as_text=True)
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)
+    held = _session(app, client)
+    assert held["enrol_secret"] and secret not in str(held)
+    again = client.get("/auth/two-factor/set-up").get_data(as_text=True)
+    assert f'data-testid="totp-secret">{secret}<' in again
+    done = client.post("/auth/two-factor/set-up", data={"csrf_token": csrf_token(again),
+                                                         "code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and client.get("/").status_code == 200

@@ -107,8 +107,8 @@ def enrol():
         return redirect(url_for("auth.sign_in"))
     if user.totp_confirmed_at:
         return redirect(url_for("auth.second_factor"))
-    secret = session.get("enrol_secret") or auth_second_factor.new_totp_secret()
-    session["enrol_secret"] = secret
+    secret = auth_second_factor.opened_secret(session.get("enrol_secret")) or auth_second_factor.new_totp_secret()
+    session["enrol_secret"] = auth_second_factor.sealed_secret(secret)
     form = EnrolForm()
     if form.validate_on_submit():
         codes = auth_second_factor.enrol_totp(user.id, secret, form.code.data)
