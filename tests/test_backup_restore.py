@@ -25,8 +25,8 @@ from hub.audit import tree_heads as audit_tree_heads
 from hub.models.audit import AuditEvent
 from hub.models.auth import User
 from hub.models.roles import OrgKind, Role
-from tests.audit.conftest import start_witness
 from tests.factories import make_org, make_user, sign_in
+from tests.support.witnesses import start_witness
 
 POSTGRES_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 REPO = Path(__file__).resolve().parents[1]

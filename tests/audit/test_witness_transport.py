@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from hub.audit import witnessing
 from hub.config import ConfigurationError
-from tests.audit.conftest import start_witness
+from tests.support.witnesses import start_witness
 
 
 def _vkey(tmp_path) -> str:
