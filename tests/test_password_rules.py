@@ -6,19 +6,22 @@ pasting can fill."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub import db
 from hub.admin import service as admin_service
 from hub.auth import password_change, passwords
 from hub.auth import service as auth_service
+from hub.db import utcnow
 from hub.errors import Forbidden, Invalid
 from hub.models.audit import AuditEvent
+from hub.models.auth import User, UserSession
 from hub.models.roles import OrgKind, Role
-from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, sign_in
+from tests.factories import PASSWORD, csrf_token, make_org, make_user, next_code, post_form, sign_in
 
 
 class _Inputs(HTMLParser):
@@ -212,3 +215,38 @@ def test_someone_signed_in_through_their_provider_has_no_password_to_change(app)
     assert not password_change.has_password(user)  # the account page offers no change
     errors = password_change.change_password(user, "anything at all", "a fresh passphrase of mine", None)
     assert errors == {"current": "Your organisation's sign-in provider looks after your password: change it there"}
+
+
+def test_an_administrator_changes_how_someone_signs_in_only_soon_after_signing_in_themselves(app):
+    """ASVS V7.5.1: another person's e-mail, a temporary password and a second-factor reset need
+    an administrator who signed in within 10 minutes; later (a session left open, a stolen cookie)
+    they are refused and nothing changes, while their other edits go on; signing in again opens them."""
+    host = make_org(OrgKind.mace_host)
+    administrator, admin_secret = make_user(host, Role.hub_admin)
+    school = make_org(OrgKind.school)
+    person, _ = make_user(school, Role.dsl, email="person@school.example.test")
+    client = app.test_client()
+    sign_in(client, administrator, admin_secret)
+    with db.unit_of_work() as s:
+        s.execute(update(UserSession).where(UserSession.user_id == administrator.id)
+                  .values(created_at=utcnow() - admin_service.REAUTHENTICATE_WITHIN - timedelta(minutes=1)))
+    form = {"name": person.name, "email": person.email, "organisation_id": school.id, "roles": ["dsl"]}
+    for change in ({"email": "someone.else@school.example.test"}, {"password": "a brand new temporary one"}):
+        refused = post_form(client, f"/admin/users/{person.id}", {**form, **change})
+        assert refused.status_code == 200 and "Sign out and sign in again" in refused.get_data(as_text=True)
+    assert post_form(client, f"/admin/users/{person.id}", {**form, "name": "A New Name"}).status_code == 302
+    reset = post_form(client, f"/admin/users/{person.id}/reset-two-factor", {}, form_page=f"/admin/users/{person.id}")
+    assert "Sign out and sign in again" in client.get(reset.headers["Location"]).get_data(as_text=True)
+    db.session().expire_all()
+    kept = db.session().get(User, person.id)
+    assert (kept.email, kept.name, kept.totp_confirmed_at is not None) == (person.email, "A New Name", True)
+    assert auth_service.check_password(person.email, PASSWORD, None).status == "ok"
+
+    fresh = app.test_client()
+    sign_in(fresh, administrator, admin_secret)
+    changed = post_form(fresh, f"/admin/users/{person.id}", {**form, "email": "someone.else@school.example.test"})
+    assert changed.status_code == 302
+    assert post_form(fresh, f"/admin/users/{person.id}/reset-two-factor", {},
+                     form_page=f"/admin/users/{person.id}").status_code == 302
+    db.session().expire_all()
+    assert db.session().get(User, person.id).totp_confirmed_at is None

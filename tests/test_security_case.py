@@ -32,7 +32,6 @@ KNOWN_OPEN = {
     "V6.2.12",  # no breached-password check
     "V6.4.1",   # temporary passwords are typed, do not expire and need not be changed
     "V6.5.5",   # a TOTP code lives up to 90 seconds (drift window)
-    "V7.5.1",   # an administrator changes another's e-mail or second factor without re-authenticating
     "V13.2.1",  # static database and SMTP passwords
     "V13.2.4",  # no enforced allowlist of outbound hosts
 }
