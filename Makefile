@@ -17,7 +17,7 @@ WITNESS_POLICE_PORT ?= 5101
 WITNESS_COUNCIL_PORT ?= 5102
 WITNESS_DIRS := instance/witness-police instance/witness-council
 
-.PHONY: run test lint setup dev assets migrate demo witnesses bench proof proof-audit proof-permissions clean
+.PHONY: run test lint security setup dev assets migrate demo witnesses bench proof proof-audit proof-permissions clean
 
 setup: $(VENV)/.installed $(ASSETS)/.built
 
@@ -82,6 +82,14 @@ LINT_PATHS := hub tests bench tools
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(LINT_PATHS)
+
+# Static security checks (also in `make test`: tests/test_static_checks.py; and in .ci/run): bandit
+# over the hub's code, every finding fixed or justified inline (`# nosec <id>` beside a comment
+# saying why), then pip-audit against the registry's advisory data, which says plainly when the
+# registry here cannot answer rather than passing.
+security: $(VENV)/.installed
+	$(BIN)/bandit -q -r hub
+	$(BIN)/python -m tools.dependency_audit
 
 # `make test` runs the suite in parallel on every core with pytest-xdist (XDIST); each worker has
 # its own template and per-test databases, browser and loopback servers. For one file without

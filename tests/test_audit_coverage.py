@@ -28,7 +28,8 @@ from tests.support.police_download import review_item_id
 # Pages that show no personal data: forms to create things, settings, the home page, the
 # integrity panel (sizes and hashes only), the public key and checkpoint.
 NO_PERSONAL_DATA = {
-    "core.home", "core.health", "auth.account", "admin.index", "admin.organisations", "admin.new_organisation",
+    "core.home", "core.health", "auth.account", "auth.change_password",
+    "admin.index", "admin.organisations", "admin.new_organisation",
     "admin.edit_organisation", "admin.sso_settings", "admin.new_user", "admin.new_child",
     "audit.integrity", "audit.public_key", "audit.checkpoint", "people.break_glass", "admin.gateways",
     "missing_import.index", "missing_import.template", "missing_import.batch", "missing_import.progress",

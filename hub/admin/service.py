@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -15,9 +16,10 @@ from sqlalchemy import select
 from hub import db
 from hub.audit import service as audit
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
+from hub.auth import passwords
 from hub.auth import service as auth_service
 from hub.auth import sessions as auth_sessions
-from hub.db import unit_of_work
+from hub.db import unit_of_work, utcnow
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.models.auth import Organisation, SsoProvider, User, UserRole
 from hub.models.roles import ROLES_FOR_KIND, OrgKind, Role
@@ -135,9 +137,9 @@ def _clean_user(details: UserDetails, existing_id: int | None) -> dict:
         if wrong:
             errors["roles"] = (f"{', '.join(sorted(r.label for r in wrong))} cannot be given to someone in "
                                f"a {org.kind.label.lower()} organisation")
-    if details.password is not None and len(details.password) < 12:
-        # bandit B105 takes the message for a password.
-        errors["password"] = "Passwords must be at least 12 characters"  # nosec B105
+    if details.password is not None and (weak := passwords.problem(details.password,
+                                                                    passwords.context_words(email or details.email))):
+        errors["password"] = weak
     if email and db.session().scalar(select(User.id).where(User.email == email, User.id != (existing_id or 0))):
         errors["email"] = "Another account already uses this e-mail address"
     if errors:
@@ -159,6 +161,24 @@ def create_user(actor: User | None, details: UserDetails) -> User:
     return user
 
 
+#: How recently an administrator must have signed in to change how someone else signs in.
+REAUTHENTICATE_WITHIN = timedelta(minutes=10)
+SIGN_IN_AGAIN = ("Sign out and sign in again to change how someone signs in (their e-mail, password or "
+                 "two-factor sign-in): you signed in more than 10 minutes ago")
+
+
+def _require_recent_sign_in(actor: User | None) -> None:
+    """ASVS V7.5.1: what lets someone sign in (their e-mail, a temporary password, their second
+    factor) is changed only by an administrator who proved who they are in the last 10 minutes,
+    so a session left open, or a stolen cookie, cannot take over other people's accounts. The
+    operator's commands (no session) are not asked."""
+    session = getattr(actor, "current_session", None)
+    if session is None:
+        return
+    if utcnow() - auth_service._aware(session.created_at) > REAUTHENTICATE_WITHIN:
+        raise Invalid(SIGN_IN_AGAIN)
+
+
 def update_user(actor: User, user_id: int, details: UserDetails) -> User:
     """Edit a user; a change of organisation or roles, or a temporary password (a forgotten one
     reset), signs them out everywhere."""
@@ -168,6 +188,8 @@ def update_user(actor: User, user_id: int, details: UserDetails) -> User:
         if user is None:
             raise NotFound("user not found")
         clean = _clean_user(details, user_id)
+        if clean["email"] != user.email or details.password:
+            _require_recent_sign_in(actor)
         before = (user.organisation_id, user.roles)
         for key, value in clean.items():
             setattr(user, key, value)
@@ -203,6 +225,7 @@ def set_user_active(actor: User, user_id: int, active: bool) -> User:
 def reset_second_factor(actor: User, user_id: int) -> None:
     """For a lost authenticator: the user enrols again at their next sign-in."""
     _require_admin(actor, "user", user_id)
+    _require_recent_sign_in(actor)
     with unit_of_work() as s:
         user = s.get(User, user_id)
         if user is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from flask import Flask
@@ -28,6 +28,8 @@ from hub.config import ConfigurationError
 from hub.extensions import app_state
 
 SIZE_TYPE = "text/x.tlog.size"
+#: The hosts a witness may be reached on over plain http (a demo's witnesses on the same machine).
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ def parse(witnesses: str, quorum: str = "", timeout: str = "", origin: str = "hu
         if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
             raise ConfigurationError("HUB_AUDIT_WITNESSES holds comma-separated '<URL> <verifier key>' pairs")
         url, vkey = parts
+        if not _https_or_loopback(url):
+            raise ConfigurationError(f"HUB_AUDIT_WITNESSES: {url} must be https:// (plain http only on this "
+                                     "machine's loopback, as `make run` does)")
         try:
             name, _ = checkpoint.parse_verifier_key(vkey, checkpoint.COSIGNATURE_ALGORITHM)
         except ValueError as exc:
@@ -74,6 +79,12 @@ def parse(witnesses: str, quorum: str = "", timeout: str = "", origin: str = "hu
     if not 0 < seconds <= 120:
         raise ConfigurationError("HUB_AUDIT_WITNESS_TIMEOUT must be 1 to 120 seconds")
     return Witnessing(tuple(found), k, seconds, origin)
+
+
+def _https_or_loopback(url: str) -> bool:
+    """A witness is reached over TLS (ASVS V12.3.3), except one on this machine's loopback."""
+    parsed = urlsplit(url)
+    return parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK)
 
 
 def init_app(app: Flask) -> None:
@@ -99,7 +110,9 @@ class Reply:
 
 def _get(witness: Witness, origin: str, timeout: float) -> Reply:
     try:
-        response = requests.get(f"{witness.url}/checkpoint?origin={quote(origin, safe='')}", timeout=timeout)
+        # Never a redirect (ASVS V15.3.2): a witness answers for itself, at the URL the operator set.
+        response = requests.get(f"{witness.url}/checkpoint?origin={quote(origin, safe='')}", timeout=timeout,
+                                allow_redirects=False)
     except requests.RequestException as exc:
         return Reply(witness, None, type(exc).__name__)
     return Reply(witness, response.status_code, response.text, response.headers.get("Content-Type", ""))
@@ -107,7 +120,8 @@ def _get(witness: Witness, origin: str, timeout: float) -> Reply:
 
 def _post(witness: Witness, body: str, timeout: float) -> Reply:
     try:
-        response = requests.post(f"{witness.url}/add-checkpoint", data=body.encode("utf-8"), timeout=timeout)
+        response = requests.post(f"{witness.url}/add-checkpoint", data=body.encode("utf-8"), timeout=timeout,
+                                 allow_redirects=False)
     except requests.RequestException as exc:
         return Reply(witness, None, type(exc).__name__)
     return Reply(witness, response.status_code, response.text, response.headers.get("Content-Type", ""))

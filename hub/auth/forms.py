@@ -36,3 +36,14 @@ class ConfirmForm(FlaskForm):
     """A form with only a button: POST plus CSRF for sign-out and similar actions."""
 
     submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", widget=GovPasswordInput(),
+                            validators=[InputRequired("Enter your current password"), Length(max=200)])
+    new = PasswordField("New password", widget=GovPasswordInput(),
+                        description="At least 12 characters; a few words you will remember are best",
+                        validators=[InputRequired("Enter a new password"), Length(max=200)])
+    confirm = PasswordField("New password again", widget=GovPasswordInput(),
+                            validators=[InputRequired("Enter the new password again")])
+    submit = SubmitField("Change password", widget=GovSubmitInput())

@@ -10,11 +10,11 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 
 from hub.auth import organisations as auth_organisations
+from hub.auth import password_change, service
 from hub.auth import second_factor as auth_second_factor
-from hub.auth import service
 from hub.auth import sessions as auth_sessions
 from hub.auth import sso_accounts as auth_sso_accounts
-from hub.auth.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
+from hub.auth.forms import ChangePasswordForm, ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
 from hub.models.auth import User
 from hub.web import client_address, public
 
@@ -107,8 +107,8 @@ def enrol():
         return redirect(url_for("auth.sign_in"))
     if user.totp_confirmed_at:
         return redirect(url_for("auth.second_factor"))
-    secret = session.get("enrol_secret") or auth_second_factor.new_totp_secret()
-    session["enrol_secret"] = secret
+    secret = auth_second_factor.opened_secret(session.get("enrol_secret")) or auth_second_factor.new_totp_secret()
+    session["enrol_secret"] = auth_second_factor.sealed_secret(secret)
     form = EnrolForm()
     if form.validate_on_submit():
         codes = auth_second_factor.enrol_totp(user.id, secret, form.code.data)
@@ -148,4 +148,22 @@ def account():
         flash(f"You have signed out everywhere ({count} session{'s' if count != 1 else ''} ended).", "success")
         return redirect(url_for("auth.sign_in"))
     sso = auth_organisations.sso_provider_for(current_user.organisation_id)
-    return render_template("auth/account.html", form=form, sso=sso)
+    return render_template("auth/account.html", form=form, sso=sso,
+                           has_password=password_change.has_password(current_user))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if form.new.data != form.confirm.data:
+            form.confirm.errors = ["The two new passwords are not the same"]
+        else:
+            errors = password_change.change_password(current_user, form.current.data, form.new.data,
+                                                     client_address())
+            if not errors:
+                flash("Your password has changed. Your other sessions have ended.", "success")
+                return redirect(url_for("auth.account"))
+            for field, message in errors.items():
+                getattr(form, field).errors = [message]
+    return render_template("auth/change_password.html", form=form)

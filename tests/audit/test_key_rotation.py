@@ -6,6 +6,7 @@ retirement, whoever holds it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -173,3 +174,87 @@ def test_a_malformed_retired_keys_setting_stops_start_up(database_url, monkeypat
     monkeypatch.setenv("HUB_AUDIT_RETIRED_KEYS", setting)
     with pytest.raises(Exception, match=message):
         create_app({"env": "testing", "database_url": database_url})
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _signed_by(head: dict, private_key: Ed25519PrivateKey, timestamp: str) -> dict:
+    """The same tree (size and root) signed by `private_key` and dated `timestamp`."""
+    root = base64.b64decode(head["root_hash"])
+    return {**head, "timestamp": timestamp,
+            "signature": _b64(checkpoint.sign_tree_head(head["tree_size"], root, timestamp, private_key))}
+
+
+def _public_pem(private_key: Ed25519PrivateKey) -> str:
+    return private_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def test_offline_a_head_signed_outside_its_keys_period_is_refused_and_inside_it_accepted(app, runner, rotation,
+                                                                                        tmp_path):
+    """The offline verifier with the trusted keys and their periods: the same tree signed by the
+    retired key verifies when dated inside its period and is refused when dated after its
+    retirement (whoever kept the old key); the new key's signature dated before its period is
+    refused too; and a saved tree head forged the same way is refused as an anchor."""
+    rotate, retired_file = rotation
+    old_private = audit_keys.signing_key()
+    _events(2)
+    audit_tree_heads.sign_tree_head()
+    new_pem = rotate()
+    new_private = serialization.load_pem_private_key(new_pem.encode(), None)
+    _events(2)
+    audit_tree_heads.sign_tree_head()
+    keys_file, export_file = tmp_path / "trusted-keys.json", tmp_path / "export.json"
+    assert runner.invoke(args=["audit", "trusted-keys", "--out", str(keys_file)]).exit_code == 0
+    assert runner.invoke(args=["audit", "export", "--out", str(export_file)]).exit_code == 0
+    export = json.loads(export_file.read_text())
+    assert _offline(export_file, "--trusted-keys", keys_file).returncode == 0
+
+    [old, new] = json.loads(keys_file.read_text())
+    until, since = checkpoint.instant(old["valid_until"]), checkpoint.instant(new["valid_from"])
+    after_retirement = checkpoint.rfc3339_utc(until + timedelta(hours=1))
+    before_new_key = checkpoint.rfc3339_utc(since - timedelta(hours=1))
+    cases = {
+        "old key, inside its period": (old_private, old["valid_until"], 0),
+        "old key, after its retirement": (old_private, after_retirement, 1),
+        "new key, before its period began": (new_private, before_new_key, 1),
+    }
+    for case, (key, timestamp, expected) in cases.items():
+        forged = tmp_path / f"{case}.json"
+        forged.write_text(json.dumps({**export, "public_key": _public_pem(key),
+                                      "tree_head": _signed_by(export["tree_head"], key, timestamp)}))
+        result = _offline(forged, "--trusted-keys", keys_file)
+        assert result.returncode == expected, (case, result.stdout, result.stderr)
+        if expected:
+            assert "does not verify with any trusted key valid at its time" in result.stdout + result.stderr, case
+
+    # A saved tree head is an anchor only when its key was valid at its time.
+    saved = tmp_path / "saved-head.json"
+    saved.write_text(json.dumps(_signed_by(export["tree_head"], old_private, after_retirement)))
+    refused = _offline(export_file, "--trusted-keys", keys_file, "--against", saved)
+    assert refused.returncode == 1
+    assert "the saved tree head's signature does not verify" in refused.stdout + refused.stderr
+    saved.write_text(json.dumps(_signed_by(export["tree_head"], old_private, old["valid_until"])))
+    assert _offline(export_file, "--trusted-keys", keys_file, "--against", saved).returncode == 0
+
+
+def test_online_a_saved_head_signed_after_its_keys_retirement_is_refused(app, runner, rotation, tmp_path):
+    rotate, _ = rotation
+    old_private = audit_keys.signing_key()
+    _events(2)
+    audit_tree_heads.sign_tree_head()
+    rotate()
+    _events(1)
+    head = audit_tree_heads.sign_tree_head()
+    retired = audit_keys.trusted_keys()[0]
+    saved = tmp_path / "saved-head.json"
+    as_json = {"tree_size": head.tree_size, "root_hash": _b64(head.root_hash)}
+    saved.write_text(json.dumps(_signed_by(as_json, old_private,
+                                           checkpoint.rfc3339_utc(checkpoint.instant(retired.valid_until)
+                                                                  + timedelta(minutes=5)))))
+    result = runner.invoke(args=["audit", "verify", "--against", str(saved)])
+    assert result.exit_code == 1 and "the saved tree head's signature is not valid" in result.output, result.output
+    saved.write_text(json.dumps(_signed_by(as_json, old_private, retired.valid_until)))
+    assert runner.invoke(args=["audit", "verify", "--against", str(saved)]).exit_code == 0

@@ -187,3 +187,18 @@ def test_a_callback_for_an_organisation_without_sso_is_audited(client, app):
         response = client.get(f"/auth/sso/{code}/callback?code=x&state=y")
         assert response.status_code == 403
         assert refusal_details()[-1] == {"reason": reason, "organisation_code": code}
+
+
+def test_the_providers_tokens_stay_on_the_server_and_are_not_kept(app, client, police, provider):
+    """ASVS V10.1.1: the ID and access tokens are used in the callback on the server; after it the
+    browser's session cookie holds the hub's own session token only (no provider token, no
+    authlib state left behind), and nothing of them is stored in the database."""
+    response = finish_sign_in(client, provider, "alice-sub")
+    assert response.status_code == 302
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    held = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert set(held) <= {"_user_id", "_fresh", "_id", "csrf_token", "next"} and held.get("_user_id"), sorted(held)
+    assert "eyJ" not in str(held)  # no JWT (an ID token, an access token) among its values
+    assert {c.key for c in client._cookies.values()} == {app.config["SESSION_COOKIE_NAME"]}
+    identity = db.session().scalar(select(SsoIdentity).where(SsoIdentity.subject == "alice-sub"))
+    assert "eyJ" not in repr({c.key: getattr(identity, c.key) for c in SsoIdentity.__table__.columns})
