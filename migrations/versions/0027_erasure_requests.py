@@ -81,7 +81,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(sa.text("UPDATE retention_record SET record_class = 'police_record' WHERE record_class = 'police_share'"))
+    # Back to one class, except where a share's row would now collide with an episode's (the
+    # ambiguity this migration removed): those stay police_share.
+    op.execute(sa.text("""
+        UPDATE retention_record SET record_class = 'police_record'
+        WHERE record_class = 'police_share'
+          AND NOT EXISTS (SELECT 1 FROM retention_record other
+                          WHERE other.record_class = 'police_record' AND other.record_id = retention_record.record_id)"""))
     with op.batch_alter_table('erasure_decision', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_erasure_decision_request_id'))
 
