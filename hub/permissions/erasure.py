@@ -4,7 +4,8 @@
   access scope: hub.permissions.dpo); the hub's DPO for any child.
 - Seeing a request (what each agency holds about the child, by class and count, never content;
   the decisions made): the DPO of the organisation that received it, the DPO of every
-  organisation that holds records about the child (each decides for its own), and the hub's DPO.
+  organisation that holds records about the child (each decides for its own) or has decided on
+  it (its records since erased), and the hub's DPO.
 - Deciding: each agency's DPO, for its own records only (each agency is their controller, as for
   their review: hub.permissions.retention); the hub's DPO for the host's.
 - Sending the reply: the DPO of the organisation that received the request.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, exists, or_, true
 
 from hub.models.auth import User
+from hub.models.erasure import ErasureDecision
 from hub.models.retention import RetentionRecord, RetentionStatus
 from hub.permissions.dpo import may_prepare_subject_access
 from hub.permissions.roles import is_hub_dpo, may_keep_retention
@@ -53,7 +55,10 @@ def erasure_request_visible(user: User | None, model, action: str = "read") -> C
         return own
     if is_hub_dpo(user):
         return true()
-    return or_(own, holds_records_about(user, model.child_id))
+    # An agency that decided keeps sight of its decision after its records are erased.
+    decided = exists().where(ErasureDecision.request_id == model.id,
+                             ErasureDecision.organisation_id == user.organisation_id)
+    return or_(own, holds_records_about(user, model.child_id), decided)
 
 
 def may_decide_for(user: User | None, owning_org_id: int) -> bool:

@@ -138,6 +138,18 @@ def test_erasing_approves_destruction_at_once_and_the_pack_says_what_when_and_un
     assert (seen.remaining, seen.erased, seen.decision.outcome) == (0, 2, Outcome.erase)
 
 
+def test_an_agency_that_erased_all_it_held_still_sees_its_decision(world):
+    request = _request(world)
+    erasure.decide(world.force_dpo[0], request.id, RecordClass.police_record, Outcome.erase, REASON)
+    destruction.destroy_approved()
+    db.session.remove()
+    force_dpo = db.session().get(User, world.force_dpo[0].id)
+    seen = _holdings(force_dpo, request.id)[(world.force.id, RecordClass.police_record)]
+    assert (seen.remaining, seen.erased, seen.decision.outcome) == (0, 1, Outcome.erase)
+    with pytest.raises(NotFound):  # an agency that neither holds nor decided sees nothing
+        erasure.request_page(db.session().get(User, world.other_dpo[0].id), request.id)
+
+
 def test_a_held_class_cannot_be_erased_but_can_be_kept_for_the_claim(world):
     request = _request(world)
     retention.set_hold(world.la_dpo[0], retention.HoldDetails(HoldKind.litigation, "A claim", child_id=world.child.id))
