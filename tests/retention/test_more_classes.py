@@ -46,7 +46,7 @@ from hub.retention import destruction, purge, service
 from hub.retention.rules import add_years, london_day
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from tests.factories import involve, make_child, make_episode, make_org, make_user
+from tests.factories import involve, make_child, make_episode, make_org, make_user, sign_in
 
 DOB = date(2010, 5, 17)
 
@@ -335,3 +335,19 @@ def test_the_delivery_worker_destroys_what_was_approved_but_never_a_held_record(
     assert json.loads(certificate.detail)["count"] == 1
     assert delivery.run_duty(hub_worker.delivery_duties()[0]) == 0  # run again: the hold still stands
     assert db.session().get(ConsentRecord, held_consent.id) is not None
+
+
+def test_the_queue_lists_a_consent_record_due_without_a_link_to_a_share_of_the_same_id(app):
+    la, school = make_org(OrgKind.childrens_social_care), make_org(OrgKind.school)
+    child = make_child(dob=DOB, responsible_authority_id=la.id)
+    (worker, _), (dpo, secret) = make_user(la, Role.social_worker), make_user(la, Role.dpo)
+    record = _retention(RecordClass.consent_record, _consent(worker, child.id, school.id).id)
+    with unit_of_work():
+        db.session().execute(update(RetentionRecord).where(RetentionRecord.id == record.id)
+                             .values(review_on=_today() - timedelta(days=1)))
+    client = app.test_client()
+    sign_in(client, dpo, secret)
+    body = client.get("/retention/").get_data(as_text=True)
+    row = body[body.index(f'data-retention-id="{record.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Consent record" in row and "/sharing/" not in row
