@@ -26,6 +26,7 @@ from hub.config import load_settings
 from hub.consent.views import bp as consent_bp
 from hub.dpo import alarms as dpo_alarms
 from hub.dpo.views import bp as audit_bp
+from hub.erasure.views import bp as erasure_bp
 from hub.extensions import csrf, login_manager
 from hub.mace.views.actions import bp as mace_actions_bp
 from hub.mace.views.groups import bp as mace_bp
@@ -109,7 +110,7 @@ def _templates(app: Flask) -> None:
 def _blueprints(app: Flask) -> None:
     for bp in (core_bp, auth_bp, sso_bp, people_bp, sharing_bp, consent_bp, admin_bp, audit_bp, missing_bp,
                missing_import_bp, notifications_bp, api_bp, subject_access_bp, mace_bp, mace_meetings_bp,
-               mace_subjects_bp, mace_actions_bp, reports_bp, reports_returns_bp, retention_bp):
+               mace_subjects_bp, mace_actions_bp, reports_bp, reports_returns_bp, retention_bp, erasure_bp):
         app.register_blueprint(bp)
     # The API takes no cookies (bearer tokens only), so cross-site request forgery cannot reach it.
     csrf.exempt(api_bp)

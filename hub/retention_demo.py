@@ -1,6 +1,8 @@
 """The demo's retention walk-through (fictional): records past their review date in two
 agencies (Northbridge Police and Northbridge Council's children's social care), and one of them
-under a legal hold, so a newcomer can walk review -> destroy -> verify.
+under a legal hold, so a newcomer can walk review -> destroy -> verify; and an erasure request
+(UK GDPR Art 17) the council received about a child the council and the police both hold records
+about, so the newcomer can walk request -> each agency's decision -> reply.
 
 Every demo record is written on the day the demo is loaded, so none is due by its rule: these are
 shown as kept at an earlier (fictional) review until a date now past, which puts them back on the
@@ -16,12 +18,13 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from hub import db
-from hub.db import unit_of_work, utcnow
+from hub.db import london_today, unit_of_work, utcnow
+from hub.erasure import service as erasure
 from hub.models.auth import Organisation, User
 from hub.models.missing import MissingEpisode
 from hub.models.retention import HoldKind, RecordClass, RetentionRecord, RetentionStatus
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
-from hub.retention import service
+from hub.retention import scheduling, service
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 
@@ -29,6 +32,10 @@ KEPT_BEFORE = "Fictional demo: kept at an earlier review until this date"
 #: (demo reference of the share, index of the child: one the council is responsible for)
 SHARES = [("DEMO-RET-1", 2), ("DEMO-RET-2", 5)]
 HELD = "DEMO-RET-2"
+#: The erasure request's child: the council's, with the force's episode DEMO-MP-0003, and a share
+#: of the council's written for the demo (not due: an erasure does not wait for a review date).
+ERASURE_CHILD = 11
+ERASURE_SHARE = "DEMO-ERASE-1"
 
 
 def load(orgs: dict[str, Organisation], children: list[int], domain: str) -> None:
@@ -46,6 +53,14 @@ def load(orgs: dict[str, Organisation], children: list[int], domain: str) -> Non
     service.set_hold(person["council.dpo"], service.HoldDetails(
         HoldKind.subject_access, "Fictional demo: a subject access request from the child's parent, due next month",
         child_id=shares[HELD].child_id))
+    # The MACE demo's meetings, items, actions and outcomes and any consent written straight into
+    # their tables get their review dates as if written by the services.
+    with unit_of_work():
+        scheduling.schedule_existing()
+    _share(person["social.worker"], person["missing.team"], children[ERASURE_CHILD], orgs["NBNHS"], ERASURE_SHARE)
+    erasure.record_request(person["council.dpo"], erasure.RequestDetails(
+        children[ERASURE_CHILD], london_today() - timedelta(days=3), "Fictional demo: the young person herself",
+        "Fictional demo: to erase what the council and the police hold about her missing episodes"), london_today())
 
 
 def _share(worker: User, manager: User, child_id: int, recipient: Organisation, reference: str) -> ShareRecord:

@@ -30,6 +30,7 @@ from hub.mace.operations import outcomes
 from hub.missing.imports import batches as import_batches
 from hub.notifications import delivery, escalation, still_missing
 from hub.notifications.delivery import SmtpSettings
+from hub.retention import purge as retention
 
 group = AppGroup("notifications", help="School notifications: delivery and escalation.")
 
@@ -91,7 +92,7 @@ def run_all(settings, worker: str, batch: int, poll: float, stop: threading.Even
     """The whole worker until `stop`: the audit log's integrator and its other duties each in a
     thread of its own, so entries are sequenced within a second or two even while an import or a
     full check keeps another loop busy and school notifications never wait for the audit log;
-    and the delivery loop (escalate, deliver, import) here."""
+    and the delivery loop (escalate, deliver, import, retention) here."""
     threads = [
         threading.Thread(target=delivery.run_duties, name="audit-integrator", daemon=True,
                          args=([delivery.Duty("integrate", audit_integrator.integrate_all)], stop,
@@ -103,11 +104,18 @@ def run_all(settings, worker: str, batch: int, poll: float, stop: threading.Even
         thread.start()
     try:
         delivery.run_worker(settings, worker, batch, poll, stop, escalate=escalate_due, report=report,
-                            background=lambda: _import_queued(settings, worker, batch, stop))
+                            background=lambda: _import_queued(settings, worker, batch, stop),
+                            duties=delivery_duties())
     finally:
         stop.set()
         for thread in threads:
             thread.join(60)
+
+
+def delivery_duties() -> list:
+    """The delivery loop's other duties: retention (destroy what the DPOs approved, never a held
+    record, and purge operational data by age, each with its destruction certificate)."""
+    return [delivery.Duty("retention", retention.run_due)]
 
 
 def escalate_due() -> int:

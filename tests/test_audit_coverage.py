@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from hub import db
 from hub.db import utcnow
+from hub.erasure import service as erasure
 from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.models.audit import AuditEvent, AuditFlag
@@ -44,6 +45,9 @@ NO_PERSONAL_DATA = {
     # no child, no content). The holds page names children and is marked.
     "retention.index", "retention.keep", "retention.schedule", "retention.period", "retention.new_hold",
     "retention.lift",
+    # Erasure: the request form, and an agency's decision form (the class and counts of its own
+    # records; no child). The list, the request and the reply name the child and are marked.
+    "erasure.new", "erasure.decide",
 }
 # Sign-in pages and downloads are covered elsewhere (downloads are audited as exports).
 SKIP = {"static", "auth.sign_in", "auth.second_factor", "auth.enrol", "auth.sign_out", "sso.start", "sso.callback",
@@ -103,7 +107,12 @@ def test_every_page_showing_personal_data_writes_an_audit_event(app):
     per_page = {"sharing.correct": {"share_id": sent_id}}
     dsl, dsl_secret = make_user(school, Role.dsl)  # a key adult, told of the episode below
     episode_id = _episode(child)
-    samples = {"episode_id": episode_id, "child_id": child.id, "user_id": user.id, "org_id": school.id,
+    # An erasure request about a child no agency holds records about: every decision made, so its
+    # reply opens too.
+    samples_erasure = erasure.record_request(user, erasure.RequestDetails(make_child().id, date.today(), "mother",
+                                                                          "everything"), date.today()).id
+    samples = {"erasure_id": samples_erasure, "episode_id": episode_id, "child_id": child.id, "user_id": user.id,
+               "org_id": school.id,
                "flag_id": flag_id, "enrolment_id": 1, "kind": "xlsx", "share_id": share_id,
                "item_id": review_item_id()}
     client = app.test_client()

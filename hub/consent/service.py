@@ -17,6 +17,7 @@ from hub.models.auth import User
 from hub.models.consent import ConsentRecipient, ConsentRecord, GivenBy
 from hub.models.sharing import Category, ShareRecord
 from hub.permissions import CHANGE, child_access, load_or_refuse, may_share, refuse, visible_clause
+from hub.retention import scheduling as retention
 
 
 @dataclass
@@ -62,6 +63,7 @@ def record_consent(actor: User, details: ConsentDetails) -> ConsentRecord:
             recipients=[ConsentRecipient(organisation_id=o) for o in dict.fromkeys(details.recipient_org_ids)])
         s.add(consent)
         s.flush()
+        retention.schedule_consent(consent)
         audit.record("create", actor=actor, object_type="consent", object_id=consent.id, child_id=details.child_id,
                      basis=access.basis, detail={"given": details.given})
     return consent

@@ -9,6 +9,7 @@ import hub.models.api
 import hub.models.audit
 import hub.models.auth
 import hub.models.consent
+import hub.models.erasure
 import hub.models.mace
 import hub.models.missing
 import hub.models.notifications

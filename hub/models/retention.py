@@ -26,10 +26,23 @@ class RecordClass(str, enum.Enum):
     social_care_record = "social_care_record"
     school_child_protection = "school_child_protection"
     health_record = "health_record"
+    #: A force's missing episode.
     police_record = "police_record"
+    #: A force's share record (not an episode: its own class, so the two never share an id).
+    police_share = "police_share"
     partner_record = "partner_record"
     mace_intelligence = "mace_intelligence"
+    consent_record = "consent_record"
+    mace_minutes = "mace_minutes"
+    mace_agenda_item = "mace_agenda_item"
+    mace_action = "mace_action"
+    mace_outcome = "mace_outcome"
+    philomena_profile = "philomena_profile"
+    # Operational data: purged by age in days, without a review of each row (no retention row).
     outbox_email = "outbox_email"
+    sign_in_attempt = "sign_in_attempt"
+    user_session = "user_session"
+    import_file = "import_file"
 
 
 class RetentionStatus(str, enum.Enum):

@@ -24,6 +24,7 @@ these rules (hub/permissions/table.py, shown in the README's "Permissions" secti
 | `dpo`           | the DPO's scope in the audit log; subject access                         |
 | `reports`       | whose figures a report counts; the returns                               |
 | `retention`     | an agency's schedule, review queue and legal holds: its own DPO          |
+| `erasure`       | erasure requests: who records, sees, decides (per agency) and answers    |
 | `cache`         | the per-request answers, forgotten when a relationship changes           |
 """
 
@@ -64,6 +65,14 @@ from hub.permissions.episodes import (
     may_resolve_download_row,
     philomena_released_to,
     profile_photo_basis,
+)
+from hub.permissions.erasure import (
+    erasure_child_named,
+    erasure_request_visible,
+    holds_records_about,
+    may_decide_for,
+    may_handle_erasure,
+    may_record_erasure,
 )
 from hub.permissions.loading import (
     RULES,
@@ -118,6 +127,7 @@ from hub.permissions.retention import (
     legal_hold_visible,
     may_hold_child,
     retention_record_visible,
+    subject_access_retention,
 )
 from hub.permissions.roles import (
     AGGREGATE_ONLY_ROLES,

@@ -29,12 +29,14 @@ from hub.audit import service as audit
 from hub.errors import NotFound
 from hub.models.auth import User
 from hub.models.consent import ConsentRecord
+from hub.models.erasure import ErasureRequest
 from hub.models.missing import ImportBatch, ImportReviewItem, MissingEpisode
 from hub.models.notifications import Notification
 from hub.models.people import Child
 from hub.models.retention import LegalHold, RetentionRecord
 from hub.models.sharing import ShareRecord
 from hub.permissions.children import child_access, child_visible, is_object_id
+from hub.permissions.erasure import erasure_request_visible
 from hub.permissions.notifications import notification_visible
 from hub.permissions.retention import legal_hold_visible, retention_record_visible
 from hub.permissions.roles import (
@@ -96,6 +98,7 @@ RULES: dict[type, Rule] = {
     ConsentRecord: Rule("consent", allowed=_consent_roles, child_column="child_id"),
     RetentionRecord: Rule("retention-record", clause=retention_record_visible),
     LegalHold: Rule("legal-hold", clause=legal_hold_visible),
+    ErasureRequest: Rule("erasure-request", clause=erasure_request_visible),
 }
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, true
 
 from hub.models.auth import User
+from hub.models.retention import RetentionRecord
 from hub.permissions.dpo import may_prepare_subject_access
-from hub.permissions.roles import may_keep_retention
+from hub.permissions.roles import is_hub_dpo, may_keep_retention
 
 
 def retention_record_visible(user: User | None, model, _action: str = "read") -> ColumnElement[bool]:
@@ -38,3 +39,11 @@ def may_hold_child(user: User | None, child_id: int) -> bool:
     """A hold on one child's records: for a child the DPO's organisation holds (the subject
     access scope: not through emergency access or an administrator's grant)."""
     return may_keep_retention(user) and may_prepare_subject_access(user, child_id)
+
+
+def subject_access_retention(user: User) -> ColumnElement[bool]:
+    """The destroyed records a subject access pack lists (what, when, under which rule): all for
+    the hub's DPO, the organisation's own for an organisation's DPO (its pack's scope)."""
+    if is_hub_dpo(user):
+        return true()
+    return RetentionRecord.owning_org_id == user.organisation_id

@@ -2,7 +2,8 @@
 before retention existed.
 
     flask --app hub retention destroy            # destroy what DPOs approved (never what is held),
-                                                 # purge old outbox e-mails; certificates to the log
+                                                 # purge operational data by age; certificates to the
+                                                 # log (the delivery worker does this too)
     flask --app hub retention schedule-existing  # give every record without one its review date
 """
 
@@ -15,21 +16,21 @@ from flask.cli import AppGroup
 from hub.audit import integrator as audit_integrator
 from hub.audit.context import cli_origin
 from hub.db import unit_of_work
-from hub.retention import destruction, scheduling
+from hub.retention import purge, scheduling
 
 group = AppGroup("retention", help="Retention: destruction of approved records, review dates.")
 
 
 @group.command("destroy")
 def destroy() -> None:
-    """Destroy the records approved for destruction (not those under a legal hold) and old e-mails."""
+    """Destroy the records approved for destruction (not those under a legal hold) and operational data
+    past its days (e-mails, sign-in attempts, sessions, download files)."""
     cli_origin()
-    certificates = destruction.destroy_approved()
-    outbox = destruction.purge_outbox()
-    for c in certificates + ([outbox] if outbox else []):
+    certificates = purge.destroy_and_purge()
+    for c in certificates:
         click.echo(f"Destroyed {c.count} {c.record_class.value} record(s) under {c.rule!r} "
                    f"(organisation {c.organisation_id}, approved by {c.approved_by_user_id or 'the schedule'}).")
-    if not certificates and not outbox:
+    if not certificates:
         click.echo("Nothing approved for destruction.")
     audit_integrator.integrate_all()
 

@@ -35,7 +35,7 @@ from hub.models.notifications import DeliveryAttempt, MessageStatus, Notificatio
 from hub.models.retention import RecordClass, RetentionRecord, RetentionStatus
 from hub.models.roles import OrgKind
 from hub.models.sharing import ShareAccess, ShareRecipient, ShareRecord
-from hub.retention import rules
+from hub.retention import records, rules
 from hub.retention.holds import class_held, held, is_held
 from hub.retention.scheduling import periods_of
 
@@ -63,8 +63,10 @@ def destroy_record(record: RetentionRecord, now: datetime) -> None:
         raise Held(f"retention record {record.id} is under a legal hold")
     if record.record_class == RecordClass.police_record:
         _destroy_episode(record.record_id)
-    elif record.record_class == RecordClass.outbox_email:
-        raise ValueError("e-mails in the outbox are purged by age (purge_outbox), not one by one")
+    elif record.record_class in records.DESTROYERS:
+        records.DESTROYERS[record.record_class](record.record_id)
+    elif record.record_class in rules.OPERATIONAL:
+        raise ValueError("operational data is purged by age (hub.retention.purge), not one by one")
     else:  # every other class is a share record (hub.retention.rules.share_class)
         _destroy_share(record.record_id)
     record.status, record.destroyed_at, record.keep_reason = RetentionStatus.destroyed, now, None

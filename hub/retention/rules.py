@@ -9,11 +9,24 @@ Each class's default, and its source (an agency's DPO may set its own period: hu
   Management Toolkit for Schools);
 - an NHS child record: to the 25th birthday, or the 26th if 17 at the end of care (NHS Records
   Management Code of Practice 2023);
-- a police record: reviewed 6 years after it was written (College of Policing APP, review,
+- a police record (a missing episode; a force's share record is its own class, `police_share`, with
+  the same rule): reviewed 6 years after it was written (College of Policing APP, review,
   retention and disposal);
 - another partner's record: to the 25th birthday (a local setting);
 - MACE intelligence: to the 25th birthday, like child protection conference minutes (a local setting);
-- an e-mail in the outbox (operational data): 30 days after it was written (a local setting).
+- a consent record (or a refusal): to the 25th birthday, like the child's file it supports (a local
+  setting); its owner is the organisation that recorded it;
+- MACE minutes (a meeting's own notes and attendance), agenda items (minutes and decisions about one
+  subject), actions and outcomes: to the 25th birthday, like child protection conference minutes (a
+  local setting). Minutes, items and actions are the group's host's; an outcome is the agency's
+  whose outcome it is;
+- a Philomena profile: to the 25th birthday (a local setting: it is kept to find a missing child);
+  it is the authority's that keeps it (the placing authority, else the home authority);
+- operational data, destroyed on its days without a review of each row (local settings): an e-mail
+  in the outbox 30 days after it was written; a failed sign-in attempt 90 days after it was made
+  (the lock-out counts 15 minutes; the rest is for looking into an attack); a session 90 days after
+  it ended or was last used; a police download's stored file 7 days after upload (it is deleted when
+  its import ends: this catches a file an import never finished).
 
 Two stated fallbacks:
 - **No date of birth** (not known, or the record is about a place or a person of concern rather
@@ -73,24 +86,57 @@ DEFAULTS: dict[RecordClass, Default] = {
     RecordClass.police_record: Default(
         "Police record", Basis.years, 6,
         "College of Policing APP, review, retention and disposal: reviewed at 6 years"),
+    RecordClass.police_share: Default(
+        "Police share record", Basis.years, 6,
+        "College of Policing APP, review, retention and disposal: reviewed at 6 years"),
     RecordClass.partner_record: Default(
         "Other partner's record", Basis.birthday, 25, "Local setting (no national rule): as a child protection file"),
     RecordClass.mace_intelligence: Default(
         "MACE intelligence", Basis.birthday, 25,
         "Local setting: like child protection conference minutes"),
+    RecordClass.consent_record: Default(
+        "Consent record", Basis.birthday, 25, "Local setting: kept with the child's file it supports"),
+    RecordClass.mace_minutes: Default(
+        "MACE minutes (a meeting's notes and attendance)", Basis.birthday, 25,
+        "Local setting: like child protection conference minutes"),
+    RecordClass.mace_agenda_item: Default(
+        "MACE agenda item (minutes and decisions)", Basis.birthday, 25,
+        "Local setting: like child protection conference minutes"),
+    RecordClass.mace_action: Default(
+        "MACE action", Basis.birthday, 25, "Local setting: like child protection conference minutes"),
+    RecordClass.mace_outcome: Default(
+        "MACE outcome (an agency's)", Basis.birthday, 25, "Local setting: like child protection conference minutes"),
+    RecordClass.philomena_profile: Default(
+        "Philomena profile", Basis.birthday, 25, "Local setting: as a child protection file"),
     RecordClass.outbox_email: Default(
         "E-mail in the outbox (operational)", Basis.days, 30, "Local setting: operational data", reviewed=False),
+    RecordClass.sign_in_attempt: Default(
+        "Failed sign-in attempt (operational)", Basis.days, 90, "Local setting: operational data, security monitoring",
+        reviewed=False),
+    RecordClass.user_session: Default(
+        "Sign-in session (operational)", Basis.days, 90, "Local setting: operational data, counted from its end",
+        reviewed=False),
+    RecordClass.import_file: Default(
+        "Police download file awaiting import (operational)", Basis.days, 7,
+        "Local setting: operational data (deleted when its import ends)", reviewed=False),
 }
+
+#: Operational data: the hub's own (its host's schedule), purged by age, never reviewed one by one.
+OPERATIONAL: tuple[RecordClass, ...] = tuple(c for c, d in DEFAULTS.items() if not d.reviewed)
+#: Classes any agency may own: what its staff recorded (consent) or its own MACE outcome.
+_ANY_AGENCY = (RecordClass.consent_record, RecordClass.mace_outcome)
 
 #: The record classes each kind of agency owns, in the order its schedule page shows them.
 CLASSES_FOR_KIND: dict[OrgKind, tuple[RecordClass, ...]] = {
-    OrgKind.childrens_social_care: (RecordClass.looked_after_case_record, RecordClass.social_care_record),
-    OrgKind.school: (RecordClass.school_child_protection,),
-    OrgKind.health: (RecordClass.health_record,),
-    OrgKind.police: (RecordClass.police_record,),
-    OrgKind.la_education: (RecordClass.partner_record,),
-    OrgKind.voluntary: (RecordClass.partner_record,),
-    OrgKind.mace_host: (RecordClass.mace_intelligence, RecordClass.partner_record, RecordClass.outbox_email),
+    OrgKind.childrens_social_care: (RecordClass.looked_after_case_record, RecordClass.social_care_record,
+                                    RecordClass.philomena_profile, *_ANY_AGENCY),
+    OrgKind.school: (RecordClass.school_child_protection, *_ANY_AGENCY),
+    OrgKind.health: (RecordClass.health_record, *_ANY_AGENCY),
+    OrgKind.police: (RecordClass.police_record, RecordClass.police_share, *_ANY_AGENCY),
+    OrgKind.la_education: (RecordClass.partner_record, *_ANY_AGENCY),
+    OrgKind.voluntary: (RecordClass.partner_record, *_ANY_AGENCY),
+    OrgKind.mace_host: (RecordClass.mace_intelligence, RecordClass.mace_minutes, RecordClass.mace_agenda_item,
+                        RecordClass.mace_action, RecordClass.partner_record, *_ANY_AGENCY, *OPERATIONAL),
 }
 
 LONDON = ZoneInfo("Europe/London")
@@ -117,7 +163,7 @@ def share_class(sender_kind: OrgKind, *, mace_intelligence: bool, looked_after: 
     if sender_kind == OrgKind.childrens_social_care:
         return RecordClass.looked_after_case_record if looked_after else RecordClass.social_care_record
     return {OrgKind.school: RecordClass.school_child_protection, OrgKind.health: RecordClass.health_record,
-            OrgKind.police: RecordClass.police_record}.get(sender_kind, RecordClass.partner_record)
+            OrgKind.police: RecordClass.police_share}.get(sender_kind, RecordClass.partner_record)
 
 
 def add_years(day: date, years: int) -> date:

@@ -12,9 +12,14 @@ from hub.models.retention import HoldKind, RecordClass
 from hub.permissions import may_keep_retention
 from hub.retention import rules, service
 from hub.retention.forms import ApproveForm, HoldForm, KeepForm, LiftForm, PeriodForm
+from hub.retention.scheduling import SHARE_CLASSES
 from hub.web import actor, apply_errors, personal_data
 
 bp = Blueprint("retention", __name__, url_prefix="/retention")
+
+#: The classes whose record is a share the DPO can open from the queue (MACE intelligence opens
+#: only to the group's members; the other classes have no page of their own to link).
+OPENABLE_SHARES = {c.value for c in SHARE_CLASSES} - {RecordClass.mace_intelligence.value}
 
 
 @bp.before_request
@@ -30,7 +35,7 @@ def index():
     """The records due for review: class, number, dates and rule; no child, no content."""
     rows, total = service.due(actor(), london_today())
     return render_template("retention/queue.html", rows=rows, total=total, form=ApproveForm(),
-                           defaults=rules.DEFAULTS)
+                           defaults=rules.DEFAULTS, shares=OPENABLE_SHARES)
 
 
 @bp.route("/approve", methods=["POST"])

@@ -27,6 +27,7 @@ from hub.models.auth import Organisation, User
 from hub.models.consent import ConsentRecord, GivenBy
 from hub.models.missing import MissingEpisode, PhilomenaProfile
 from hub.models.people import AgencyInvolvement, Child, Enrolment
+from hub.models.retention import RetentionRecord, RetentionStatus
 from hub.models.sharing import ObtainedHow, ShareRecord, SourceKind
 from hub.permissions import (
     is_hub_dpo,
@@ -34,13 +35,16 @@ from hub.permissions import (
     refuse,
     subject_access_episodes,
     subject_access_profile,
+    subject_access_retention,
     subject_access_shares,
 )
+from hub.retention.rules import DEFAULTS as RETENTION_CLASSES
 from hub.sharing import legal_bases
 from hub.sharing.gateways import gateways
 
 OBJECT_TYPE = "subject-access-pack"
 SHARES_TITLE = "Information shared"
+DESTROYED_TITLE = "Records destroyed"
 PURPOSE = "subject access request"
 
 THIRD_PARTY_SOURCE = "Third-party source"
@@ -170,7 +174,11 @@ def _gather(actor: User, child_id: int) -> Pack:
     enrolments = list(s.scalars(select(Enrolment).where(Enrolment.child_id == child_id)
                                 .order_by(Enrolment.start_date, Enrolment.id)))
     access = _access_summary(child_id)
-    org_ids = {actor.organisation_id, *(a[0] for a in access if a[0] is not None)}
+    destroyed = list(s.scalars(select(RetentionRecord).where(
+        RetentionRecord.child_id == child_id, RetentionRecord.status == RetentionStatus.destroyed,
+        subject_access_retention(actor)).order_by(RetentionRecord.destroyed_at, RetentionRecord.id)))
+    org_ids = {actor.organisation_id, *(a[0] for a in access if a[0] is not None),
+               *(r.owning_org_id for r in destroyed)}
     user_ids = {a[1] for a in access if a[1] is not None}
     for x in shares:
         org_ids |= {x.sender_org_id, *(r.organisation_id for r in x.recipients)}
@@ -193,6 +201,7 @@ def _gather(actor: User, child_id: int) -> Pack:
         _episodes_section(_episodes(actor, child_id, hub_wide), names),
         _profile_section(s.scalar(select(PhilomenaProfile).where(
             PhilomenaProfile.child_id == child_id, subject_access_profile(actor)))),
+        _destroyed_section(destroyed, names),
         _access_section(access, names),
     ]
     about = _about_section(actor, child, hub_wide, prepared_at, sum(1 for x in sections for r in x.rows if r.review))
@@ -368,6 +377,14 @@ def _consent_section(consents: list[ConsentRecord], names: _Names) -> Section:
         title = f"Consent {c.id}: {'given' if c.given else 'refused'}{', withdrawn' if c.withdrawn_at else ''}"
         rows.append(Row(values, review, title=title))
     return Section("Consent", CONSENT_HEADERS, rows, reviewed=True, records=True)
+
+
+def _destroyed_section(records: list[RetentionRecord], names: _Names) -> Section:
+    """What was destroyed, when and under which rule (a retention period, or an erasure request):
+    the register the retention rows keep after the records are gone; nothing of their content."""
+    return Section(DESTROYED_TITLE, ["Record", "Held by", "Written", "Destroyed", "Rule"], [
+        Row([RETENTION_CLASSES[r.record_class].label, names.org(r.owning_org_id), r.written_on, r.destroyed_at,
+             r.rule]) for r in records], empty="No record about the child has been destroyed.")
 
 
 def _access_summary(child_id: int) -> list[tuple]:

@@ -78,6 +78,13 @@ def retention_keeper(user: str, owner: str) -> bool:
     return "dpo" in ROLES[user] and ORG[user] == owner
 
 
+#: The erasure request about roll_a: received by her home authority; seen by its DPO, the DPOs of
+#: the organisations holding records about her (the forces' episodes; the placing authority's
+#: profile), and the hub's DPO.
+ERASURE_RECEIVED_BY = "dpo_h"
+ERASURE_SEES = {"dpo_h", "dpo_f1", "hub_dpo"}
+
+
 def org_holds(org: str) -> set[str]:
     return {child for o, _rel, child in FACTS if o == org}
 

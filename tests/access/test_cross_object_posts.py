@@ -70,6 +70,8 @@ def _sees(user: str, kind: str, name: str, extra: dict) -> bool:
         return "hub_admin" in policy.ROLES[user]  # an administrator's object
     if kind == "retention":
         return policy.retention_keeper(user, name)
+    if kind == "erasure":
+        return user in policy.ERASURE_SEES
     raise KeyError(kind)
 
 
@@ -108,6 +110,9 @@ def _pools(world) -> tuple[dict, dict]:
             select(RetentionRecord.owning_org_id, func.min(RetentionRecord.id))
             .group_by(RetentionRecord.owning_org_id)).all()],
         "hold_id": [],
+        # The erasure request about roll_a; a decision on the forces' class of record.
+        "erasure_id": [("erasure", "roll_a", world.erasure.id)],
+        "record_class": [("record_class", "police_record", "police_record")],
         "gateway_id": [],
         "message_id": [],
         "change": [("change", "first", None)],
@@ -136,7 +141,7 @@ def post_cases(app, world) -> list[tuple[str, str, str, tuple]]:
                 choices.append(pools[a])
         for combination in itertools.product(*choices):
             values = {a: v for a, (_k, _n, v) in zip(arguments, combination, strict=True)}
-            objects = tuple((k, n) for k, n, _v in combination if k not in ("change", "answer"))
+            objects = tuple((k, n) for k, n, _v in combination if k not in ("change", "answer", "record_class"))
             url = adapter.build(rule.endpoint, values)
             for user in NEAR:
                 if any(not _sees(user, k, n, extra) for k, n in objects):

@@ -107,6 +107,7 @@ def _pools(world: RichWorld) -> dict[str, list[tuple[str, str, object]]]:
         # Retention: one record of each owning organisation (named by the organisation), every class.
         "retention_id": [("retention", owners[org], i) for org, i in retained.items()] + none,
         "hold_id": none,
+        "erasure_id": [("erasure", "roll_a", world.erasure.id)] + none,
         "record_class": [("record_class", c.value, c.value) for c in RecordClass],
     }
 
@@ -229,6 +230,18 @@ def expected(user: str, case: Case) -> bool | None:  # noqa: C901 - see above
         if not policy.is_hub_dpo(user) and not policy.is_org_dpo(user):
             return False
         return None if e in ("retention.period", "retention.lift") else True
+    if e.startswith("erasure."):
+        # A DPO's pages; one request: its receiving DPO, the DPOs holding records about the
+        # child, and the hub's DPO see it; only the receiving DPO sends the reply (not yet due).
+        if not policy.is_hub_dpo(user) and not policy.is_org_dpo(user):
+            return False
+        if "erasure" not in kinds:
+            return True if e == "erasure.index" else None
+        if user not in policy.ERASURE_SEES:
+            return False
+        if e == "erasure.show":
+            return True
+        return None if user == policy.ERASURE_RECEIVED_BY or e == "erasure.decide" else False
     if e == "reports.data" and policy.ROLES[user] <= {"dsl", "deputy_dsl"}:
         # A school's reports count its own notifications and replies, never an episode's attributes.
         return None if kinds["figure"] == "school-notifications" else False

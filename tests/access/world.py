@@ -18,9 +18,11 @@ from datetime import date, timedelta
 
 from hub import db
 from hub.db import unit_of_work, utcnow
+from hub.erasure import service as erasure
 from hub.mace.operations import agenda, intelligence, meetings, outcomes, subjects
 from hub.missing import details as missing_details
 from hub.missing import service as missing
+from hub.models.erasure import ErasureRequest
 from hub.models.mace import Attendance, MaceGroup, MaceMeeting, MaceMember, MaceMembership, MemberRole, SubjectKind
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.people import IdentifierKind
@@ -76,6 +78,7 @@ class RichWorld(AccessWorld):
     nhs_numbers: dict[str, str] = field(default_factory=dict)
     share_text: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    erasure: ErasureRequest | None = None
 
 
 #: Every user: the access rules' (tests/permissions/world.py), and
@@ -159,4 +162,7 @@ def build_rich_world() -> RichWorld:
         "risk_grade": "medium", "missing_from": "home", "found_at": None, "found_where": None,
         "police_id": "F1-77", "nhs_number": None, "given_name": "Rowanne", "family_name": "Tidwell",
         "date_of_birth": "2010-12-12"}))
+    # An erasure request about the child on school A's roll, received by her home authority.
+    w.erasure = erasure.record_request(w.user("dpo_h"), erasure.RequestDetails(
+        c["roll_a"].id, TODAY, "Her mother", "Everything the hub holds about her"), TODAY)
     return w

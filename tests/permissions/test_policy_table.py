@@ -31,5 +31,5 @@ def test_each_kind_names_a_module_that_exists_and_every_rule_is_a_kind():
         word = {"ShareRecord": "share record", "MissingEpisode": "missing episode", "Notification": "notification",
                 "ConsentRecord": "consent record", "ImportBatch": "police download",
                 "ImportReviewItem": "police download", "RetentionRecord": "record under retention",
-                "LegalHold": "legal hold"}[model.__name__]
+                "LegalHold": "legal hold", "ErasureRequest": "erasure request"}[model.__name__]
         assert word in named, model.__name__

@@ -73,7 +73,7 @@ def test_an_agencys_own_period_replaces_the_default():
     (OrgKind.childrens_social_care, False, False, RecordClass.social_care_record),
     (OrgKind.school, False, True, RecordClass.school_child_protection),
     (OrgKind.health, False, False, RecordClass.health_record),
-    (OrgKind.police, False, False, RecordClass.police_record),
+    (OrgKind.police, False, False, RecordClass.police_share),
     (OrgKind.voluntary, False, False, RecordClass.partner_record),
     (OrgKind.police, True, False, RecordClass.mace_intelligence),
 ])

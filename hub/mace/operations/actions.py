@@ -45,6 +45,7 @@ from hub.models.mace import (
 )
 from hub.models.people import Child
 from hub.permissions import load_mace_object, member_group_ids
+from hub.retention import scheduling as retention
 
 
 @dataclass
@@ -163,6 +164,7 @@ def create_action(actor: User, meeting_id: int, draft: ActionDraft) -> MaceActio
             review_on=draft.review_on if disruption else None, breaches=0, created_by_user_id=actor.id)
         s.add(action)
         s.flush()
+        retention.schedule_action(action)
         s.add(MaceActionUpdate(action_id=action.id, status=ActionStatus.open, user_id=actor.id))
         audit.record("create", actor=actor, object_type="mace-action", object_id=action.id, child_id=action.child_id,
                      basis="mace-member", detail={"meeting": options.meeting.id, "kind": draft.kind.value,

@@ -36,6 +36,7 @@ from hub.models.mace import (
 )
 from hub.models.people import Child
 from hub.permissions import is_chairing, mace_agenda_child_access
+from hub.retention import scheduling as retention
 
 BY_CHAIR = "Added by the chair"
 
@@ -104,6 +105,7 @@ def _add_item(actor: User, meeting: MaceMeeting, kind: SubjectKind, subject_id: 
         elif held.removed_at is not None:
             held.removed_at = None
     s.flush()
+    retention.schedule_agenda_items([item], meeting.group_id)
     return item
 
 

@@ -36,6 +36,7 @@ from hub.models.mace import (
     MeetingStatus,
 )
 from hub.permissions import is_chairing, load_mace_object
+from hub.retention import scheduling as retention
 
 #: How far ahead (and back, to record a meeting already held) a meeting may be scheduled.
 SCHEDULE_WINDOW = timedelta(days=366)
@@ -90,6 +91,7 @@ def schedule(actor: User, group_id: int, details: MeetingDetails) -> MaceMeeting
         meeting = MaceMeeting(group_id=group.id, scheduled_for=when, venue=venue, created_by_user_id=actor.id)
         s.add(meeting)
         s.flush()
+        retention.schedule_meeting(meeting)
         audit.record("create", actor=actor, object_type="mace-meeting", object_id=meeting.id,
                      detail={"group": group.id, "scheduled_for": when.isoformat()})
     return meeting

@@ -37,6 +37,7 @@ from hub.models.people import Child
 from hub.notifications import calendar, outbox
 from hub.notifications.service import base_url
 from hub.permissions import is_chairing, load_mace_object, mace_agency_sees, may_record_mace_outcome
+from hub.retention import scheduling as retention
 
 #: Working days an agency has to confirm before it is reminded, and before the chair is told.
 REMIND_AFTER = 5
@@ -215,6 +216,7 @@ def record_outcome(actor: User, meeting_id: int, draft: OutcomeDraft) -> MaceOut
         row.outcome, row.system_name, row.system_reference = outcome, system_name, reference
         row.confirmed_at, row.confirmed_by_user_id = utcnow(), actor.id
         s.flush()
+        retention.schedule_outcome(row)
         audit.record(action, actor=actor, object_type="mace-outcome", object_id=row.id, child_id=row.child_id,
                      basis="mace-member", detail={"meeting": meeting.id, "organisation": draft.organisation_id,
                                                   "confirmed": True})

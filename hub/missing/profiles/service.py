@@ -30,6 +30,7 @@ from hub.permissions import (
     refuse,
     share_visible,
 )
+from hub.retention import scheduling as retention
 from hub.sharing import legal_bases
 from hub.sharing import reading as share_reading
 from hub.sharing import service as sharing
@@ -132,6 +133,7 @@ def save_profile(actor: User, child_id: int, values: dict[str, str | None],
         photo_changed = _set_photo(profile, jpeg, photo.remove)
         profile.updated_by_user_id = actor.id
         s.flush()
+        retention.schedule_profile(profile, actor.organisation_id)
         audit.record("create" if created else "update", actor=actor, object_type="philomena-profile",
                      object_id=profile.id, child_id=child_id, basis=access.basis,
                      detail={"photo": photo_changed} if photo_changed else None)
