@@ -34,7 +34,7 @@ from hub.subject_access import service
 from tests.factories import enrol, involve, make_child, make_org, make_user, sign_in
 
 SHEETS = ["About this pack", "The child", "Schools", "Agencies involved", "Information shared", "Consent",
-          "Missing episodes", "Philomena protocol profile", "Access to the record"]
+          "Missing episodes", "Philomena protocol profile", "Records destroyed", "Access to the record"]
 
 
 @pytest.fixture
