@@ -17,7 +17,10 @@ not before. A worker stops sending from its batch well before its lease could la
 Nothing sent twice. A message is marked sent in the same commit as its attempt row, and only the
 holder of a live lease sends it. One edge is at-least-once by nature and is not closed here: the
 SMTP server accepted the message, then the worker died (or its commit failed) before recording
-it; when the lease lapses another worker sends it again. Every copy of a message carries the
+it; when the lease lapses another worker sends it again. That commit does not wait for the disk
+(`db.commit_need_not_wait_for_the_disk`: the flush was most of a message's time), so the same
+edge also opens if the database server or its machine crashes in the moment after it; a crash of
+the worker alone still loses nothing. Every copy of a message carries the
 same Message-ID, `<outbox-{id}@hub>`, so the receiving system can discard the second one.
 
 Nothing lost. Every failure leaves the row pending (with its next attempt time) or failed (for an
