@@ -8,6 +8,7 @@ vocabulary the tables use (organisation kinds and roles: roles.py) stands beside
 import hub.models.api
 import hub.models.audit
 import hub.models.auth
+import hub.models.child_keys  # the child-scoped columns' write hooks
 import hub.models.consent
 import hub.models.mace
 import hub.models.missing

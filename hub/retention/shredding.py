@@ -1,0 +1,107 @@
+"""Crypto-shredding: when a child's last record is destroyed, the child's data key goes, and with it
+every copy of the child's fields, backups and replicas included (hub.crypto, envelope encryption).
+
+`shred_child` runs in the caller's transaction (destruction.destroy_record calls it): it does
+nothing while anything about the child still stands (a record not yet destroyed, under a hold or
+not: a held record keeps its retention row undestroyed; a MACE record about the child, which has no
+retention class yet), so it never takes a key a remaining record needs. Otherwise it:
+
+- deletes the child's keyed search indexes (name words, prefixes and sound-alike codes; the date of
+  birth's hash; the identifiers and their hashes) and the month of birth kept in clear;
+- deletes the child's row and what is only part of it (enrolments, agency involvement, emergency
+  access grants, looked-after periods, the Philomena profile, consent records, share drafts); an
+  import file's review row forgets the child (import files are a class of their own);
+- empties the wrapped data key and dates its destruction: no field under it can be read again,
+  wherever a copy of it lies.
+
+The audit log keeps the child's events (they hold ids, never content): the retention rows say when
+the child's records were destroyed and under which rule (`destroyed_child`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select, update
+
+from hub import crypto, db
+from hub.models.consent import ConsentRecord
+from hub.models.mace import MaceAction, MaceAgendaChild, MaceAgendaItem, MaceIntelligenceSubject, MaceLink, MaceOutcome
+from hub.models.missing import ImportReviewItem, MissingEpisode, PhilomenaProfile
+from hub.models.people import (
+    AgencyInvolvement,
+    BreakGlassGrant,
+    Child,
+    ChildDataKey,
+    ChildIdentifier,
+    ChildNameToken,
+    Enrolment,
+    LookedAfterPeriod,
+)
+from hub.models.retention import RetentionRecord, RetentionStatus
+from hub.models.sharing import ShareDraftRecord, ShareRecord
+
+#: Records about the child that keep the child (and its key) while one stands.
+_RECORDS = (ShareRecord, MissingEpisode, MaceLink, MaceAgendaItem, MaceAction, MaceOutcome, MaceIntelligenceSubject,
+            MaceAgendaChild)
+#: What is only part of the child's own record: it goes with the child.
+_PARTS = (ChildNameToken, ChildIdentifier, Enrolment, AgencyInvolvement, BreakGlassGrant, LookedAfterPeriod,
+          PhilomenaProfile, ConsentRecord, ShareDraftRecord)
+
+
+def _still_stands(child_id: int) -> bool:
+    s = db.session()
+    if s.scalar(select(exists().where(RetentionRecord.child_id == child_id,
+                                      RetentionRecord.status != RetentionStatus.destroyed))):
+        return True
+    return any(s.scalar(select(exists().where(model.child_id == child_id))) for model in _RECORDS)
+
+
+def shred_child(child_id: int, now: datetime) -> bool:
+    """Destroy the child's data key, search indexes and own row once no record about the child
+    stands; True when it did. In the caller's transaction."""
+    s = db.session()
+    key_id = s.scalar(select(Child.data_key_id).where(Child.id == child_id))
+    if key_id is None and s.get(Child, child_id) is None:
+        return False  # no such child, or shredded already
+    if _still_stands(child_id):
+        return False
+    s.flush()
+    s.execute(update(ImportReviewItem).where(ImportReviewItem.child_id == child_id).values(child_id=None))
+    for model in _PARTS:
+        s.execute(delete(model).where(model.child_id == child_id))
+    s.execute(delete(Child).where(Child.id == child_id))
+    if key_id is not None:
+        s.execute(update(ChildDataKey).where(ChildDataKey.id == key_id).values(wrapped_key=None, destroyed_at=now))
+        crypto.forget_key(key_id)
+    s.info.get("hub_child_key_ids", {}).pop(child_id, None)
+    for stale in list(s.identity_map.values()):  # the deleted rows' objects must not be flushed again
+        if (isinstance(stale, Child) and stale.id == child_id) or (
+                isinstance(stale, _PARTS) and stale.child_id == child_id):
+            s.expunge(stale)
+    return True
+
+
+@dataclass(frozen=True)
+class Destroyed:
+    """What the register says of a destroyed child: when its last record went, under which rule."""
+
+    on: datetime
+    rule: str
+
+
+def destroyed_child(child_id: int) -> Destroyed | None:
+    """The date and rule of a child's destruction, from the retention register, when the child's
+    records were destroyed and its key with them; None otherwise."""
+    s = db.session()
+    gone = s.scalar(select(exists().where(ChildDataKey.child_id == child_id, ChildDataKey.destroyed_at.is_not(None))))
+    if not gone:
+        return None
+    last = s.execute(select(RetentionRecord.destroyed_at, RetentionRecord.rule)
+                     .where(RetentionRecord.child_id == child_id, RetentionRecord.status == RetentionStatus.destroyed)
+                     .order_by(RetentionRecord.destroyed_at.desc()).limit(1)).first()
+    if last is None:
+        key_gone = s.scalar(select(ChildDataKey.destroyed_at).where(ChildDataKey.child_id == child_id))
+        return Destroyed(key_gone, "")
+    return Destroyed(last[0], last[1])
