@@ -26,6 +26,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select, update
 
 from hub import crypto, db
+from hub.db import london_today
 from hub.models.consent import ConsentRecord
 from hub.models.mace import MaceAction, MaceAgendaChild, MaceAgendaItem, MaceIntelligenceSubject, MaceLink, MaceOutcome
 from hub.models.missing import ImportReviewItem, MissingEpisode, PhilomenaProfile
@@ -105,3 +106,22 @@ def destroyed_child(child_id: int) -> Destroyed | None:
         key_gone = s.scalar(select(ChildDataKey.destroyed_at).where(ChildDataKey.child_id == child_id))
         return Destroyed(key_gone, "")
     return Destroyed(last[0], last[1])
+
+
+_DESTROYED = "about a record destroyed on "
+
+
+def destroyed_labels(child_ids: set[int]) -> dict[int, str]:
+    """What a page shows for each child among `child_ids` whose records were destroyed (its key
+    with them): "about a record destroyed on <date> under <rule>", from the retention register."""
+    labels = {}
+    for child_id in sorted(child_ids):
+        found = destroyed_child(child_id)
+        if found is not None:
+            on = london_today(found.on).strftime("%-d %B %Y")
+            labels[child_id] = f"{_DESTROYED}{on} under {found.rule}" if found.rule else f"{_DESTROYED}{on}"
+    return labels
+
+
+def is_destroyed_label(text: str) -> bool:
+    return text.startswith(_DESTROYED)
