@@ -44,6 +44,8 @@ def backup(engine: Engine, out: Path) -> None:
     if url.get_backend_name() == "sqlite":
         _sqlite_copy(Path(url.database), out)
         with sqlite3.connect(out) as copy:  # the keys out, and their bytes out of the free pages too
+            copy.execute("PRAGMA journal_mode=DELETE")  # one file: no write-ahead log beside it
+            copy.execute("PRAGMA secure_delete=ON")
             if copy.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (KEYS_TABLE,)).fetchone():
                 copy.execute(f"UPDATE {KEYS_TABLE} SET wrapped_key = NULL")  # nosec B608 - a constant
         with sqlite3.connect(out) as copy:
