@@ -10,6 +10,7 @@ import hub.models.audit
 import hub.models.auth
 import hub.models.child_keys  # the child-scoped columns' write hooks
 import hub.models.consent
+import hub.models.destruction_indexes
 import hub.models.mace
 import hub.models.missing
 import hub.models.notifications

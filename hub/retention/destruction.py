@@ -57,8 +57,10 @@ class Certificate:
     approved_by_user_id: int | None
 
 
-def destroy_record(record: RetentionRecord, now: datetime) -> None:
-    """Destroy one record and everything that is only part of it, in the caller's transaction."""
+def destroy_record(record: RetentionRecord, now: datetime, shred: bool = True) -> None:
+    """Destroy one record and everything that is only part of it, in the caller's transaction;
+    then the child, if that was the child's last record (`shred`: a batch shreds its children
+    together, once, after its records)."""
     if is_held(record):
         raise Held(f"retention record {record.id} is under a legal hold")
     if record.record_class == RecordClass.police_record:
@@ -68,7 +70,7 @@ def destroy_record(record: RetentionRecord, now: datetime) -> None:
     else:  # every other class is a share record (hub.retention.rules.share_class)
         _destroy_share(record.record_id)
     record.status, record.destroyed_at, record.keep_reason = RetentionStatus.destroyed, now, None
-    if record.child_id is not None:
+    if shred and record.child_id is not None:
         shredding.shred_child(record.child_id, now)
 
 
@@ -129,10 +131,11 @@ def destroy_approved(now: datetime | None = None, batch: int = 500) -> list[Cert
             for (org, record_class, rule, approver), group in groupby(records, _CERTIFIED_TOGETHER):
                 group = list(group)
                 for record in group:
-                    destroy_record(record, now)
+                    destroy_record(record, now, shred=False)
                 certificate = Certificate(org, record_class, len(group), rule, approver)
                 _certify(certificate, min(r.decided_at for r in group), max(r.decided_at for r in group))
                 certificates.append(certificate)
+            shredding.shred_children({r.child_id for r in records if r.child_id is not None}, now)
     return certificates
 
 

@@ -1,7 +1,8 @@
 """Crypto-shredding: when a child's last record is destroyed, the child's data key goes, and with it
 every copy of the child's fields, backups and replicas included (hub.crypto, envelope encryption).
 
-`shred_child` runs in the caller's transaction (destruction.destroy_record calls it): it does
+`shred_child` runs in the caller's transaction (destruction.destroy_record calls it; a batch of
+`destroy_approved` calls `shred_children` once for all its children): it does
 nothing while anything about the child still stands (a record not yet destroyed, under a hold or
 not: a held record keeps its retention row undestroyed; a MACE record about the child, which has no
 retention class yet), so it never takes a key a remaining record needs. Otherwise it:
@@ -23,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, select, union, update
 
 from hub import crypto, db
 from hub.db import london_today
@@ -46,42 +47,61 @@ from hub.models.sharing import ShareDraftRecord, ShareRecord
 #: Records about the child that keep the child (and its key) while one stands.
 _RECORDS = (ShareRecord, MissingEpisode, MaceLink, MaceAgendaItem, MaceAction, MaceOutcome, MaceIntelligenceSubject,
             MaceAgendaChild)
+_CHUNK = 500
 #: What is only part of the child's own record: it goes with the child.
 _PARTS = (ChildNameToken, ChildIdentifier, Enrolment, AgencyInvolvement, BreakGlassGrant, LookedAfterPeriod,
           PhilomenaProfile, ConsentRecord, ShareDraftRecord)
 
 
-def _still_stands(child_id: int) -> bool:
-    s = db.session()
-    if s.scalar(select(exists().where(RetentionRecord.child_id == child_id,
-                                      RetentionRecord.status != RetentionStatus.destroyed))):
-        return True
-    return any(s.scalar(select(exists().where(model.child_id == child_id))) for model in _RECORDS)
+def _standing(connection, child_ids: list[int]) -> set[int]:
+    """Which of the children a record still stands about: one query (a retention row not
+    destroyed, or a record of a kind that keeps the child)."""
+    standing = [select(RetentionRecord.child_id).where(RetentionRecord.child_id.in_(child_ids),
+                                                       RetentionRecord.status != RetentionStatus.destroyed),
+                *(select(model.child_id).where(model.child_id.in_(child_ids)) for model in _RECORDS)]
+    return set(connection.scalars(union(*standing)))
 
 
 def shred_child(child_id: int, now: datetime) -> bool:
     """Destroy the child's data key, search indexes and own row once no record about the child
     stands; True when it did. In the caller's transaction."""
+    return shred_children({child_id}, now) == {child_id}
+
+
+def shred_children(child_ids: set[int], now: datetime) -> set[int]:
+    """`shred_child` for many children at once (destruction's batches): set-based statements on
+    the caller's connection, so a batch of thousands costs a few statements per 500 children.
+    Returns the children it shredded."""
     s = db.session()
-    key_id = s.scalar(select(Child.data_key_id).where(Child.id == child_id))
-    if key_id is None and s.get(Child, child_id) is None:
-        return False  # no such child, or shredded already
-    if _still_stands(child_id):
-        return False
-    s.flush()
-    s.execute(update(ImportReviewItem).where(ImportReviewItem.child_id == child_id).values(child_id=None))
-    for model in _PARTS:
-        s.execute(delete(model).where(model.child_id == child_id))
-    s.execute(delete(Child).where(Child.id == child_id))
-    if key_id is not None:
-        s.execute(update(ChildDataKey).where(ChildDataKey.id == key_id).values(wrapped_key=None, destroyed_at=now))
-        crypto.forget_key(key_id)
-    s.info.get("hub_child_key_ids", {}).pop(child_id, None)
-    for stale in list(s.identity_map.values()):  # the deleted rows' objects must not be flushed again
-        if (isinstance(stale, Child) and stale.id == child_id) or (
-                isinstance(stale, _PARTS) and stale.child_id == child_id):
-            s.expunge(stale)
-    return True
+    s.flush()  # the caller's changes (the records just destroyed) first
+    connection = s.connection()
+    shredded: set[int] = set()
+    ordered = sorted(child_ids)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start:start + _CHUNK]
+        keys = dict(connection.execute(select(Child.id, Child.data_key_id).where(Child.id.in_(chunk))).all())
+        gone = sorted(set(keys) - _standing(connection, list(keys)))
+        if not gone:
+            continue
+        connection.execute(update(ImportReviewItem).where(ImportReviewItem.child_id.in_(gone)).values(child_id=None))
+        for model in _PARTS:
+            connection.execute(delete(model).where(model.child_id.in_(gone)))
+        connection.execute(delete(Child).where(Child.id.in_(gone)))
+        key_ids = [keys[c] for c in gone if keys[c] is not None]
+        connection.execute(update(ChildDataKey).where(ChildDataKey.id.in_(key_ids))
+                           .values(wrapped_key=None, destroyed_at=now))
+        for key_id in key_ids:
+            crypto.forget_key(key_id)
+        shredded.update(gone)
+    if shredded:
+        cached = s.info.get("hub_child_key_ids", {})
+        for child_id in shredded:
+            cached.pop(child_id, None)
+        for stale in list(s.identity_map.values()):  # the deleted rows' objects must not be flushed again
+            if (isinstance(stale, Child) and stale.id in shredded) or (
+                    isinstance(stale, _PARTS) and stale.child_id in shredded):
+                s.expunge(stale)
+    return shredded
 
 
 @dataclass(frozen=True)

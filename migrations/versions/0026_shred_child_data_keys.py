@@ -6,6 +6,10 @@ identifiers, the profile, and the records about that one child: hub.models.child
 re-encrypted under it, as `ck1.<key id>.<Fernet token>`. A row about no child stays under the field
 key. A thousand rows at a time; at 20,000 children with their records this takes a minute or two.
 
+Also the indexes destruction needs (hub.models.destruction_indexes): every column pointing at a
+share, an episode or a child that destruction deletes or clears by, so that destroying N records no
+longer scans those tables once per record.
+
 Downgrade puts every field back under the field key and drops the keys.
 
 Revision ID: 0026_shred_keys
@@ -50,6 +54,15 @@ SCOPED = [
 ]
 
 
+#: (table, column) indexed as ix_<table>_<column>.
+POINTERS = [
+    ("share_record", "origin_share_id"), ("share_access", "share_id"), ("missing_episode", "return_interview_share_id"),
+    ("mace_link", "share_id"), ("notification_reply", "share_id"), ("philomena_release", "share_id"),
+    ("import_review_item", "child_id"), ("import_review_item", "episode_id"), ("break_glass_grant", "child_id"),
+    ("share_draft", "child_id"), ("mace_outcome", "child_id"), ("mace_action", "child_id"),
+]
+
+
 def _field_keys():
     from hub import crypto  # the app's keyring: the migration runs inside the app (migrations/env.py)
 
@@ -67,6 +80,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_child_data_key')),
     )
     op.create_index(op.f('ix_child_data_key_child_id'), 'child_data_key', ['child_id'], unique=False)
+    for table, column in POINTERS:
+        op.create_index(op.f(f'ix_{table}_{column}'), table, [column], unique=False)
     # Plain ADD / DROP COLUMN (SQLite has both): a batch copy of `child` would trip its foreign keys.
     op.add_column('child', sa.Column('data_key_id', sa.String(length=32), nullable=True))
     bind = op.get_bind()
@@ -136,5 +151,7 @@ def downgrade() -> None:
 
     _rewrite(bind, to_field)
     op.drop_column('child', 'data_key_id')
+    for table, column in POINTERS:
+        op.drop_index(op.f(f'ix_{table}_{column}'), table_name=table)
     op.drop_index(op.f('ix_child_data_key_child_id'), table_name='child_data_key')
     op.drop_table('child_data_key')
