@@ -90,10 +90,13 @@ class ScopedStr(str):
 
     key_id: str
 
-    def __new__(cls, value: str, key_id: str) -> ScopedStr:
+    def __new__(cls, value: str, key_id: str | None = None) -> ScopedStr:
         made = super().__new__(cls, value)
         made.key_id = key_id
         return made
+
+    def __getnewargs__(self):  # copies and pickles keep the key id
+        return (str(self), self.key_id)
 
 
 class ScopedBytes(bytes):
@@ -101,10 +104,13 @@ class ScopedBytes(bytes):
 
     key_id: str
 
-    def __new__(cls, value: bytes, key_id: str) -> ScopedBytes:
+    def __new__(cls, value: bytes, key_id: str | None = None) -> ScopedBytes:
         made = super().__new__(cls, value)
         made.key_id = key_id
         return made
+
+    def __getnewargs__(self):  # copies and pickles keep the key id
+        return (bytes(self), self.key_id)
 
 
 def scoped(value, key_id: str):

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from hub import crypto, db
 from hub.crypto import EncryptedText, scoped
-from hub.db import utcnow
+from hub.db import Base, utcnow
 from hub.models.consent import ConsentRecord
 from hub.models.mace import MaceAction, MaceAgendaItem, MaceLink, MaceOutcome
 from hub.models.missing import MissingEpisode, PhilomenaProfile
@@ -148,6 +148,22 @@ def _listen(model: type, find_child: Callable[[Connection, object], int | None])
 
 for _model, _find in CHILD_SCOPED.items():
     _listen(_model, _find)
+
+_HUB_COLUMNS: dict[type, list[str]] = {}
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _hub_level(mapper, _connection: Connection, target) -> None:
+    """A value read under a child's key and written into a table about no child (a reason copied
+    into a hold, say) goes under the field key: only the child-scoped tables use children's keys."""
+    model = mapper.class_
+    if model is Child or model in CHILD_SCOPED:
+        return
+    if model not in _HUB_COLUMNS:
+        _HUB_COLUMNS[model] = scoped_columns(model)
+    if _HUB_COLUMNS[model]:
+        _scope(target, None, _HUB_COLUMNS[model], inserting=inspect(target).key is None)
 
 
 def _wrapped_key(key_id: str) -> str | None:

@@ -27,7 +27,7 @@ from hub.missing.profiles import service as profiles
 from hub.models.consent import GivenBy
 from hub.models.missing import Classification, MissingFrom, RiskGrade
 from hub.models.people import BreakGlassCategory, Child, ChildDataKey, IdentifierKind
-from hub.models.retention import HoldKind, RecordClass
+from hub.models.retention import HoldKind, LegalHold, RecordClass
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.people import search as name_search
@@ -315,3 +315,15 @@ def test_the_demo_data_loads_with_every_child_under_its_own_key(app, runner):
     assert all(v.startswith(crypto.CHILD_PREFIX) for v in plain)
     assert json.dumps(plain)  # plain text tokens
 
+
+
+def test_a_childs_value_copied_into_a_table_about_no_child_goes_under_the_field_key(world):
+    target = _marked_child(world, "Philippa", "Strangeways", date(2012, 8, 9), "9434765838")
+    db.session.remove()
+    name = db.session().get(Child, target.child.id).given_name
+    assert getattr(name, "key_id", None)  # read back still scoped to the child's key
+    hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON))
+    with unit_of_work() as s:
+        s.get(LegalHold, hold.id).reason = name  # the very value, key id and all
+    stored = db.session().execute(text("SELECT reason FROM legal_hold WHERE id = :i"), {"i": hold.id}).scalar()
+    assert stored.startswith("gAAAA") and crypto.decrypt(stored) == "Philippa"
