@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic import command
 from cryptography.fernet import Fernet
 from sqlalchemy import func, inspect, select, text
 
@@ -21,6 +22,7 @@ from hub.audit import verify as offline
 from hub.consent import service as consent
 from hub.crypto import blind_index, dob_index, normalise_identifier
 from hub.db import unit_of_work, utcnow
+from hub.migrate import alembic_config
 from hub.missing import details as missing_details
 from hub.missing import service as missing
 from hub.missing.profiles import service as profiles
@@ -327,3 +329,26 @@ def test_a_childs_value_copied_into_a_table_about_no_child_goes_under_the_field_
         s.get(LegalHold, hold.id).reason = name  # the very value, key id and all
     stored = db.session().execute(text("SELECT reason FROM legal_hold WHERE id = :i"), {"i": hold.id}).scalar()
     assert stored.startswith("gAAAA") and crypto.decrypt(stored) == "Philippa"
+
+
+def test_migration_0026_puts_existing_children_under_their_own_keys_and_back(app, world):
+    target = _marked_child(world, "Octavia", "Brackenbury", date(2011, 11, 11), "9434765846")
+    audit_integrator.integrate_all()
+    db.session.remove()
+    command.downgrade(alembic_config(app), "0025_dposcope")
+    with app.extensions["hub_engine"].connect() as conn:
+        given, content = conn.execute(text(
+            "SELECT c.given_name, s.content FROM child c JOIN share_record s ON s.child_id = c.id WHERE c.id = :i"),
+            {"i": target.child.id}).one()
+    assert crypto.decrypt(given) == "Octavia" and "Octavia" in crypto.decrypt(content)  # the field key's, as before
+    command.upgrade(alembic_config(app), "head")
+    db.session.remove()
+    child = db.session().get(Child, target.child.id)
+    assert child.full_name == "Octavia Brackenbury" and child.data_key_id
+    with app.extensions["hub_engine"].connect() as conn:
+        tokens = conn.execute(text(
+            "SELECT c.given_name, s.content, p.physical_description FROM child c JOIN share_record s ON "
+            "s.child_id = c.id JOIN philomena_profile p ON p.child_id = c.id WHERE c.id = :i"),
+            {"i": target.child.id}).one()
+    assert all(t.startswith(f"{crypto.CHILD_PREFIX}{child.data_key_id}.") for t in tokens)
+    assert "Octavia" in crypto.decrypt_any(tokens[1])
