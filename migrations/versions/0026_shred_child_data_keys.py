@@ -118,12 +118,12 @@ def upgrade() -> None:
 
 def _rewrite(bind, change) -> None:
     for table, columns, child in SCOPED:
-        last = 0
+        last = None  # ids are integers, or text (share_draft): the first page has no lower bound
         picked = ", ".join(f"t.{c}" for c in columns)
         while True:
+            after = "" if last is None else "WHERE t.id > :last "
             rows = bind.execute(sa.text(f"SELECT t.id, {child} AS child_id, {picked} FROM {table} t "  # nosec B608
-                                        "WHERE t.id > :last ORDER BY t.id LIMIT :n"),
-                                {"last": last, "n": BATCH}).all()
+                                        f"{after}ORDER BY t.id LIMIT :n"), {"last": last, "n": BATCH}).all()
             if not rows:
                 break
             updates = []

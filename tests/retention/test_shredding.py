@@ -144,7 +144,8 @@ def _readings(value) -> list[str]:
     return readings
 
 
-def test_destroying_a_childs_records_leaves_nothing_of_the_child_readable_anywhere(app, world, runner, tmp_path):
+def test_destroying_a_childs_records_leaves_nothing_of_the_child_readable_anywhere(app, world, runner, tmp_path,
+                                                                                  fresh_database_url):
     target = _marked_child(world, "Wilhelmina", "Quarrendon", date(2011, 9, 23), "9434765919")
     other = _marked_child(world, "Bartholomew", "Fenwright", date(2012, 2, 14), "4010232137")
     engine = app.extensions["hub_engine"]
@@ -201,11 +202,10 @@ def test_destroying_a_childs_records_leaves_nothing_of_the_child_readable_anywhe
     # of the target (its fields are there, their key is not) and everything of the other child.
     keys_file = tmp_path / "keys.jsonl"
     assert runner.invoke(args=["keys", "backup", "--out", str(keys_file)]).exit_code == 0
-    _restored_reads(tmp_path, backup_file, keys_file, target, other)
+    _restored_reads(fresh_database_url, backup_file, keys_file, target, other)
 
 
-def _restored_reads(tmp_path: Path, backup_file: Path, keys_file: Path, target: Marked, other: Marked) -> None:
-    fresh = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+def _restored_reads(fresh: str, backup_file: Path, keys_file: Path, target: Marked, other: Marked) -> None:
     restored = create_app({"env": "testing", "database_url": fresh})
     live = db.session.registry().get_bind()
     try:
