@@ -98,9 +98,9 @@ def shred_children(child_ids: set[int], now: datetime) -> set[int]:
         for child_id in shredded:
             cached.pop(child_id, None)
         for stale in list(s.identity_map.values()):  # the deleted rows' objects must not be flushed again
-            if (isinstance(stale, Child) and stale.id in shredded) or (
-                    isinstance(stale, _PARTS) and stale.child_id in shredded):
-                s.expunge(stale)
+            if ((isinstance(stale, Child) and stale.id in shredded) or (
+                    isinstance(stale, _PARTS) and stale.child_id in shredded)) and stale in s:
+                s.expunge(stale)  # (a child's identifiers go with it: `stale in s` skips them after)
     return shredded
 
 
