@@ -29,7 +29,9 @@ from datetime import date
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask
-from sqlalchemy import Text
+from sqlalchemy import Text, case, func, select, type_coerce
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.types import TypeDecorator
 
 from hub import db
@@ -37,6 +39,8 @@ from hub.extensions import app_state
 
 #: The prefix of a token under a child's data key: `ck1.<key id>.<Fernet token>`.
 CHILD_PREFIX = "ck1."
+#: A data key's id: 32 hex digits.
+KEY_ID_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,10 @@ def unwrap(wrapped: str) -> bytes:
         raise RuntimeError("a child's data key could not be unwrapped with the configured keys") from exc
 
 
+_DESTROYED = "destroyed"  # the row brought no key: never unwrapped, never read again by id
+#: The children's keys as a read sees them, beside each child-scoped token (column_expression).
+_KEYS = sa_table("child_data_key", sa_column("id"), sa_column("wrapped_key"), sa_column("destroyed_at"))
+
 #: Reads a wrapped data key by its id, in the session's transaction (hub.models.child_keys sets it):
 #: None when the key was destroyed.
 _wrapped_key_of: Callable[[str], str | None] | None = None
@@ -161,12 +169,15 @@ def forget_key(key_id: str) -> None:
     _key_cache().pop(key_id, None)
 
 
-def _child_fernet(key_id: str) -> Fernet:
+def _child_fernet(key_id: str, wrapped: str | None = None) -> Fernet:
+    """The child's data key: cached, or unwrapped from what the row brought (`wrapped`, see
+    EncryptedText.column_expression), or read by its id as a last resort (a raw query)."""
     cache = _key_cache()
     found = cache.get(key_id)
     if found is None:
-        wrapped = _wrapped_key_of(key_id) if _wrapped_key_of else None
-        if wrapped is None:
+        if wrapped is None and _wrapped_key_of:
+            wrapped = _wrapped_key_of(key_id)
+        if wrapped is None or wrapped is _DESTROYED:
             raise KeyDestroyed("a field is under a child's data key that no longer exists")
         found = cache[key_id] = Fernet(unwrap(wrapped))
     return found
@@ -186,12 +197,15 @@ def key_id_of(token: str) -> str | None:
 
 
 def decrypt_any(token: str) -> str:
-    """A token under a child's data key or under the field keys."""
+    """A token under a child's data key or under the field keys; read through EncryptedText, a
+    child's token arrives as `<token>|<wrapped key>` (empty when the key was destroyed)."""
     if not token.startswith(CHILD_PREFIX):
         return decrypt(token)
+    token, bar, wrapped = token.partition("|")
     key_id, inner = token[len(CHILD_PREFIX):].split(".", 1)
     try:
-        return _child_fernet(key_id).decrypt(inner.encode("ascii")).decode("utf-8")
+        return _child_fernet(key_id, (wrapped or _DESTROYED) if bar else None).decrypt(
+            inner.encode("ascii")).decode("utf-8")
     except InvalidToken as exc:
         raise RuntimeError("an encrypted field could not be decrypted with its child's data key") from exc
 
@@ -207,6 +221,17 @@ class EncryptedText(TypeDecorator):
         if value is None:
             return None
         return encrypt_scoped(str(value), getattr(value, "key_id", None))
+
+    def column_expression(self, column):
+        """A child's token is read with its wrapped key beside it (`<token>|<wrapped key>`), from
+        a correlated lookup in the same statement: a list of 50 children is one statement, not 51."""
+        key_id = func.substr(column, len(CHILD_PREFIX) + 1, KEY_ID_LENGTH)
+        wrapped = (select(_KEYS.c.wrapped_key).where(_KEYS.c.id == key_id, _KEYS.c.destroyed_at.is_(None))
+                   .scalar_subquery())
+        raw = type_coerce(column, Text())
+        # Typed as this column, so the value is still decrypted as it is read.
+        return type_coerce(case((raw.startswith(CHILD_PREFIX), raw + "|" + func.coalesce(wrapped, "")), else_=raw),
+                           self)
 
     def process_result_value(self, value, dialect):
         if value is None:
