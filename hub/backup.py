@@ -33,6 +33,11 @@ from sqlalchemy.engine import Engine, make_url
 #: The table of the children's wrapped data keys: never in a backup of the data.
 KEYS_TABLE = "child_data_key"
 _KEY_COLUMNS = ("id", "child_id", "wrapped_key", "created_at", "destroyed_at")
+_READ_KEYS = "SELECT id, child_id, wrapped_key, created_at, destroyed_at FROM child_data_key ORDER BY id"
+_EMPTY_KEYS = "UPDATE child_data_key SET wrapped_key = NULL"
+_DROP_KEYS = "DELETE FROM child_data_key"
+_LOAD_KEY = ("INSERT INTO child_data_key (id, child_id, wrapped_key, created_at, destroyed_at) "
+             "VALUES (:id, :child_id, :wrapped_key, :created_at, :destroyed_at)")
 
 
 class BackupError(Exception):
@@ -47,7 +52,7 @@ def backup(engine: Engine, out: Path) -> None:
             copy.execute("PRAGMA journal_mode=DELETE")  # one file: no write-ahead log beside it
             copy.execute("PRAGMA secure_delete=ON")
             if copy.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (KEYS_TABLE,)).fetchone():
-                copy.execute(f"UPDATE {KEYS_TABLE} SET wrapped_key = NULL")  # nosec B608 - a constant
+                copy.execute(_EMPTY_KEYS)
         with sqlite3.connect(out) as copy:
             copy.execute("VACUUM")
     elif url.get_backend_name() == "postgresql":
@@ -61,7 +66,7 @@ def backup_keys(engine: Engine, out: Path) -> int:
     """The children's data keys, still wrapped by the field keys, as JSON lines (one key a line,
     destroyed ones with no key): keep only the latest copy. How many keys it holds."""
     with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT {', '.join(_KEY_COLUMNS)} FROM {KEYS_TABLE} ORDER BY id")).all()  # nosec B608
+        rows = conn.execute(text(_READ_KEYS)).all()
     written = out.with_name(out.name + ".new")
     with written.open("w", encoding="ascii") as file:
         for row in rows:
@@ -77,10 +82,9 @@ def _load_keys(engine: Engine, keys_file: Path) -> None:
         raise BackupError(f"{keys_file.name}: no such key file")
     rows = [json.loads(line) for line in keys_file.read_text(encoding="ascii").splitlines() if line.strip()]
     with engine.begin() as conn:
-        conn.execute(text(f"DELETE FROM {KEYS_TABLE}"))  # nosec B608
+        conn.execute(text(_DROP_KEYS))
         if rows:
-            conn.execute(text(f"INSERT INTO {KEYS_TABLE} ({', '.join(_KEY_COLUMNS)}) VALUES "  # nosec B608
-                              f"({', '.join(':' + c for c in _KEY_COLUMNS)})"), rows)
+            conn.execute(text(_LOAD_KEY), rows)
 
 
 def restore(engine: Engine, backup_file: Path, keys_file: Path | None = None) -> None:

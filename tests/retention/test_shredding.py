@@ -22,6 +22,7 @@ from hub.audit import verify as offline
 from hub.consent import service as consent
 from hub.crypto import blind_index, dob_index, normalise_identifier
 from hub.db import unit_of_work, utcnow
+from hub.errors import NotFound
 from hub.migrate import alembic_config
 from hub.missing import details as missing_details
 from hub.missing import service as missing
@@ -40,7 +41,7 @@ from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from hub.subject_access import service as subject_access
 from tests.factories import involve, make_child, make_org, make_user, sign_in
-from tests.retention.test_retention import HOLD_REASON, World, _make_due, _retention, _today
+from tests.support.retention import HOLD_REASON, World, make_due, retention_of, today
 
 NHS = IdentifierKind.nhs_number
 TOKEN_STARTS = ("gAAAA", crypto.CHILD_PREFIX)
@@ -100,12 +101,12 @@ def _marked_child(world: World, given: str, family: str, dob: date, nhs: str) ->
 
 
 def _approve_all_of(world: World, child_id: int) -> None:
-    records = [r for r in (_retention(c, i) for c, i in _records_of(child_id)) if r is not None]
-    _make_due(*records)
+    records = [r for r in (retention_of(c, i) for c, i in _records_of(child_id)) if r is not None]
+    make_due(*records)
     force_dpo = make_user(world.force, Role.dpo)[0]
     for record in records:
         approver = force_dpo if record.record_class == RecordClass.police_record else world.dpo1.user
-        service.approve_destruction(approver, [record.id], _today())
+        service.approve_destruction(approver, [record.id], today())
 
 
 def _records_of(child_id: int) -> list[tuple[RecordClass, int]]:
@@ -253,9 +254,11 @@ def test_the_dpos_log_search_says_when_and_under_which_rule_a_childs_records_wer
     client = app.test_client()
     sign_in(client, hub_dpo, secret)
     page = client.get(f"/audit/children/{target.child.id}").get_data(as_text=True)
-    today = _today().strftime("%-d %B %Y")
-    assert f"about a record destroyed on {today} under " in page
+    on = today().strftime("%-d %B %Y")
+    assert f"about a record destroyed on {on} under " in page
     assert "Ignatius" not in page and "Vellacott" not in page
+    with pytest.raises(NotFound):  # nothing is held to give: a subject access pack finds no child
+        subject_access.pack(db.session().merge(hub_dpo), target.child.id)
 
 
 def test_keys_rotate_rewraps_every_data_key_and_the_old_key_opens_nothing(app, world):
@@ -380,9 +383,9 @@ def test_no_event_of_any_kind_holds_the_marked_text_of_what_it_is_about(app, wor
     hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, f"Inquiry into {mark}",
                                                                  child_id=other.child.id))
     service.lift_hold(world.dpo1.user, hold.id, f"{mark} inquiry closed")
-    record = _retention(RecordClass.social_care_record, share_id)
-    _make_due(record)
-    service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), f"Kept for {mark}", _today())
+    record = retention_of(RecordClass.social_care_record, share_id)
+    make_due(record)
+    service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), f"Kept for {mark}", today())
     subject_access.pack(world.dpo1.user, other.child.id)
     _approve_all_of(world, target.child.id)
     destruction.destroy_approved()
