@@ -2,7 +2,8 @@
 
 Field values are Fernet tokens (AES-128-CBC + HMAC-SHA256) made with the first key of
 HUB_FIELD_KEYS; older keys still decrypt, so keys rotate by putting a new key first and running
-`flask --app hub keys rotate`, which re-encrypts every field with it.
+`flask --app hub keys rotate`, which re-wraps every child's data key with it and re-encrypts every
+field still under the field keys.
 
 **Envelope encryption per child** (crypto-shredding): a child's personal fields, and the records
 about that one child, are encrypted under a data key of the child's own (a random Fernet key),

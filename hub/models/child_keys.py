@@ -11,7 +11,11 @@ organisations' texts (hold reasons, schedule reasons) and import files (many chi
 
 The values are scoped in the ORM's `before_insert` / `before_update` (the one place every ORM
 write passes); a Core insert of a child-scoped table scopes its values itself with `key_for_child`
-(hub.missing.service does). A child's data key is made with the child's row.
+(hub.missing.service does). An ORM bulk insert (`session.execute(insert(Model), rows)`) passes
+no hook either: a value it does not scope lands under the field key, readable and rotated like any
+hub-level field but not shredded with the child (the benchmarks' loaders write so). A child's data
+key is made with the child's row. A value read under one child's key and written into a table about
+no child goes under the field key (`_hub_level`).
 """
 
 from __future__ import annotations
