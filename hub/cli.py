@@ -80,15 +80,18 @@ def db_upgrade(revision: str) -> None:
 def db_backup(out: Path) -> None:
     """A consistent copy of the database while the hub runs (SQLite's online backup, pg_dump)."""
     _as_click_error(backup.backup, current_app.extensions["hub_engine"], out)
-    click.echo(f"Backed up the database to {out}. Keep the latest signed tree head "
+    click.echo(f"Backed up the database to {out}, without the children's data keys: back them up with "
+               "`keys backup` (keep only the latest). Keep the latest signed tree head "
                "(`audit tree-head`) apart from it: a restore is checked against it.")
 
 
 @db_group.command("restore")
 @click.option("--from", "backup_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def db_restore(backup_file: Path) -> None:
+@click.option("--keys", "keys_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The latest `keys backup`: the children's data keys (without it no child's field reads).")
+def db_restore(backup_file: Path, keys_file: Path | None) -> None:
     """Restore a backup into this hub's database, which must be empty (a fresh database)."""
-    _as_click_error(backup.restore, current_app.extensions["hub_engine"], backup_file)
+    _as_click_error(backup.restore, current_app.extensions["hub_engine"], backup_file, keys_file)
     click.echo(f"Restored {backup_file}. Now check the log against the latest tree head kept outside "
                "the database: `flask --app hub audit verify --against HEAD.json`.")
 

@@ -85,9 +85,10 @@ def test_keys_rotate_and_old_data_stays_readable(app, monkeypatch):
     new_key = Fernet.generate_key().decode()
     blind_index_key = app.config["HUB"].blind_index_key
     app.extensions["hub_crypto"] = crypto.Keyring.of([new_key, old_key], blind_index_key)
-    assert people.rotate_keys() >= 3
+    # The child's fields are under the child's data key: rotation re-wraps that key, not the fields.
+    assert people.rotate_keys() >= 1
     app.extensions["hub_crypto"] = crypto.Keyring.of([new_key], blind_index_key)  # the old key is gone now
-    db.session().expire_all()
+    db.session.remove()  # and so are the unwrapped data keys the session had
     assert db.session().get(Child, child.id).given_name == "Rotate"
 
 
@@ -299,7 +300,7 @@ def test_the_audit_log_keeps_the_break_glass_category_and_no_trace_of_the_typed_
     for word in ("Kowalski", "Mill Lane", "Jayden", "Price", "aged 19", reason[:20]):
         assert word.encode() not in leaves and word not in columns, word
     stored = db.session().execute(text("SELECT reason, category FROM break_glass_grant")).one()
-    assert stored[0].startswith("gAAAA") and "Kowalski" not in stored[0] and stored[1] == "missing_at_risk"
+    assert stored[0].startswith(("gAAAA", "ck1.")) and "Kowalski" not in stored[0] and stored[1] == "missing_at_risk"
 
 
 def test_the_dpos_reviewing_break_glass_read_the_typed_reason_on_the_grant_and_nobody_else_does(app, locality):

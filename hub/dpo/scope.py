@@ -18,6 +18,7 @@ from hub.models.audit import AuditEvent, AuditEventOrganisation
 from hub.models.auth import User
 from hub.models.people import Child
 from hub.permissions import audit_event_scope, may_review_audit_log, visible_child_ids
+from hub.retention import shredding
 
 PAGE_SIZE = 50
 
@@ -110,4 +111,8 @@ def _child_names(actor: User, child_ids: set[int]) -> dict[int, str]:
     if not child_ids:
         return {}
     query = select(Child).where(Child.id.in_(child_ids), Child.id.in_(visible_child_ids(actor)))
-    return {c.id: c.full_name for c in db.session().scalars(query)}
+    names = {c.id: c.full_name for c in db.session().scalars(query)}
+    # A child whose records were destroyed has no name left: the retention register says when and
+    # under which rule, which names nobody (the log's events about the child stay, and verify).
+    names.update(shredding.destroyed_labels(child_ids - names.keys()))
+    return names

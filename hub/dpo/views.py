@@ -22,6 +22,7 @@ from hub.dpo import search as dpo_search
 from hub.dpo.forms import AuditSearchForm, CloseFlagsForm, VerifyForm
 from hub.errors import Invalid
 from hub.permissions import may_check_audit_integrity, may_review_audit_log
+from hub.retention import shredding
 from hub.web import actor, apply_errors, personal_data, public, requires
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -145,7 +146,10 @@ def child(child_id: int):
     form, _, _ = _search_form()
     form.child_id.data = child_id  # the filter form narrows this child's events further
     name = dpo_search.child_name(actor(), child_id)
-    title = f"Who has seen {name}'s record" if name else "Who has seen this child's record"
+    if name and shredding.is_destroyed_label(name):
+        title = f"Events {name}"
+    else:
+        title = f"Who has seen {name}'s record" if name else "Who has seen this child's record"
     return _results(form, dpo_search.EventFilter(child_id=child_id), title,
                     "who has seen this record", "audit.child", child_id=child_id)
 

@@ -21,12 +21,14 @@ from sqlalchemy import insert, select
 
 from hub import db
 from hub.audit import service as audit
+from hub.crypto import scoped
 from hub.db import unit_of_work, utcnow
 from hub.errors import Invalid
 from hub.missing import deadlines, rules
 from hub.missing.details import EpisodeChanges, EpisodeDetails, _check_changes, _check_details, _may_record, _police_org
 from hub.missing.reading import _episode_for
 from hub.models.auth import User
+from hub.models.child_keys import key_for_child
 from hub.models.missing import EpisodeSource, MissingEpisode, RiskGrade, RiskGradeChange
 from hub.models.people import Child, IdentifierKind
 from hub.notifications import issuing
@@ -220,12 +222,15 @@ def create_episodes(actor, police_org_id: int, rows: Sequence[tuple[int, Episode
 def _episode_values(actor, child_id: int, police_org_id: int, details: EpisodeDetails,
                     source: EpisodeSource) -> dict[str, object]:
     """A new episode's columns."""
+    key = key_for_child(db.session().connection(), child_id)
     return dict(
         child_id=child_id, police_org_id=police_org_id, police_reference=details.police_reference.strip(),
         reported_start=details.reported_start, classification=details.classification,
         risk_grade=details.risk_grade, missing_from=details.missing_from,
-        missing_from_detail=details.missing_from_detail or None, found_at=details.found_at,
-        found_where=details.found_where or None, source=source, created_by_user_id=getattr(actor, "id", None),
+        # A Core insert passes no ORM hook: the episode's notes are scoped to the child's key here.
+        missing_from_detail=scoped(details.missing_from_detail or None, key), found_at=details.found_at,
+        found_where=scoped(details.found_where or None, key), source=source,
+        created_by_user_id=getattr(actor, "id", None),
     )
 
 

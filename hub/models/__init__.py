@@ -8,7 +8,9 @@ vocabulary the tables use (organisation kinds and roles: roles.py) stands beside
 import hub.models.api
 import hub.models.audit
 import hub.models.auth
+import hub.models.child_keys  # the child-scoped columns' write hooks
 import hub.models.consent
+import hub.models.destruction_indexes
 import hub.models.erasure
 import hub.models.mace
 import hub.models.missing

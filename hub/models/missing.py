@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from hub.crypto import EncryptedText
+from hub.crypto import EncryptedText, key_id_of, scoped
 from hub.db import Base, UTCDateTime, utcnow
 from hub.models.people import Child
 
@@ -152,10 +152,18 @@ class EncryptedBytes(EncryptedText):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        return None if value is None else super().process_bind_param(base64.b64encode(value).decode("ascii"), dialect)
+        if value is None:
+            return None
+        text = base64.b64encode(value).decode("ascii")
+        key_id = getattr(value, "key_id", None)
+        return super().process_bind_param(scoped(text, key_id) if key_id else text, dialect)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else base64.b64decode(super().process_result_value(value, dialect))
+        if value is None:
+            return None
+        plain = base64.b64decode(super().process_result_value(value, dialect))
+        key_id = key_id_of(value)
+        return scoped(plain, key_id) if key_id else plain
 
 
 class PhilomenaProfile(Base):

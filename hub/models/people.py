@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from hub.crypto import EncryptedText
@@ -41,10 +41,29 @@ class IdentifierKind(str, enum.Enum):
         }[self.value]
 
 
+class ChildDataKey(Base):
+    """A child's own data key (envelope encryption, hub.crypto): the random key that encrypts the
+    child's personal fields and the records about the child, stored only wrapped by the field keys
+    (HUB_FIELD_KEYS). Rotating the field keys re-wraps it; destroying the child's records destroys
+    it (`wrapped_key` emptied, `destroyed_at` set), after which no copy of those fields can be read.
+    The row stays, with no key, as the register that the key existed and when it went."""
+
+    __tablename__ = "child_data_key"
+
+    #: Random, made in Python so a child's fields can be encrypted before the child has an id.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    child_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    wrapped_key: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Child(Base):
     __tablename__ = "child"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The child's data key (ChildDataKey.id): every child-scoped field is encrypted under it.
+    data_key_id: Mapped[str | None] = mapped_column(String(32))
     given_name: Mapped[str] = mapped_column(EncryptedText)
     family_name: Mapped[str] = mapped_column(EncryptedText)
     #: ISO date, encrypted; `dob_hash` finds it.

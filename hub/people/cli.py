@@ -3,11 +3,13 @@ and index them for search."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from hub import config
+from hub import backup, config
 from hub.audit.context import cli_origin
 from hub.people.service import reindex_children, rotate_keys
 
@@ -16,9 +18,22 @@ group = AppGroup("keys", help="Encryption keys.")
 
 @group.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every encrypted field with the first key in HUB_FIELD_KEYS."""
+    """Re-wrap every child's data key, and re-encrypt every field under the field keys, with the
+    first key in HUB_FIELD_KEYS."""
     cli_origin()
-    click.echo(f"Re-encrypted {rotate_keys()} fields with the current key.")
+    click.echo(f"Re-wrapped or re-encrypted {rotate_keys()} data keys and fields with the current key.")
+
+
+@group.command("backup")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def keys_backup(out: Path) -> None:
+    """The children's data keys (wrapped by the field keys), apart from `db backup`: keep only the latest."""
+    try:
+        count = backup.backup_keys(current_app.extensions["hub_engine"], out)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Saved {count} children's data keys to {out}. Keep only this latest copy: a key destroyed "
+               "since must survive nowhere.")
 
 
 @group.command("reindex")

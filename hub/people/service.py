@@ -14,7 +14,7 @@ from sqlalchemy.sql.expression import ColumnClause, TableClause
 import hub.models  # noqa: F401  (every model registered, for encrypted_columns)
 from hub import db, validators
 from hub.audit import service as audit
-from hub.crypto import EncryptedText, blind_index, dob_index, name_tokens, normalise_identifier, rotate
+from hub.crypto import CHILD_PREFIX, EncryptedText, blind_index, dob_index, name_tokens, normalise_identifier, rotate
 from hub.db import Base, unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
 from hub.models.auth import Organisation, User
@@ -24,6 +24,7 @@ from hub.models.people import (
     BreakGlassCategory,
     BreakGlassGrant,
     Child,
+    ChildDataKey,
     ChildIdentifier,
     ChildNameToken,
     Enrolment,
@@ -359,20 +360,41 @@ ROTATE_PAGE = 500
 
 
 def rotate_keys() -> int:
-    """Re-encrypt every encrypted field under the current key (after HUB_FIELD_KEYS rotation):
-    every EncryptedText column of every table, found from the models, so a column encrypted later
-    (a share's purpose, say) is never left under a key about to be retired."""
+    """After HUB_FIELD_KEYS rotation, put everything under the current field key: re-wrap every
+    child's data key (the child-scoped fields themselves stay as they are, under the child's key:
+    envelope encryption) and re-encrypt every field that is under the field keys (the hub's own
+    secrets, the organisations' texts, rows about no child): every EncryptedText column of every
+    table, found from the models, so a column encrypted later is never left under a key about to
+    be retired. Returns how many keys and fields it re-encrypted."""
     with unit_of_work() as s:
-        count = sum(_rotate_column(s, *found) for found in encrypted_columns())
-        audit.record("update", object_type="encryption-keys", detail={"rotated_fields": count})
+        keys = _rewrap_data_keys(s)
+        fields = sum(_rotate_column(s, *found) for found in encrypted_columns())
+        audit.record("update", object_type="encryption-keys", detail={"rotated_fields": fields,
+                                                                      "rewrapped_data_keys": keys})
+    return keys + fields
+
+
+def _rewrap_data_keys(s) -> int:
+    """Every child's data key re-wrapped under the current field key, a page at a time."""
+    page = (select(ChildDataKey.id, ChildDataKey.wrapped_key).where(ChildDataKey.wrapped_key.is_not(None))
+            .order_by(ChildDataKey.id).limit(ROTATE_PAGE))
+    change = (update(ChildDataKey.__table__).where(ChildDataKey.__table__.c.id == bindparam("key_id"))
+              .values(wrapped_key=bindparam("wrapped")))
+    count, rows = 0, s.execute(page).all()
+    while rows:
+        s.execute(change, [{"key_id": key_id, "wrapped": rotate(wrapped)} for key_id, wrapped in rows])
+        count += len(rows)
+        rows = s.execute(page.where(ChildDataKey.id > rows[-1][0])).all()
     return count
 
 
 def _rotate_column(s, table: TableClause, key: ColumnClause, column: ColumnClause) -> int:
-    """Rotate one column's tokens as they are (never decrypted here), a page of rows at a time in
-    the order of the row's key, so a large table (import files) is never held in memory at once."""
+    """Rotate one column's tokens under the field keys as they are (never decrypted here), a page
+    of rows at a time in the order of the row's key, so a large table (import files) is never held
+    in memory at once. Tokens under a child's data key are left: their key was re-wrapped."""
     change = update(table).where(key == bindparam("row_key")).values({column.name: bindparam("token")})
-    page = select(key, column).where(column.is_not(None)).order_by(key).limit(ROTATE_PAGE)
+    page = (select(key, column).where(column.is_not(None), ~column.startswith(CHILD_PREFIX, autoescape=True))
+            .order_by(key).limit(ROTATE_PAGE))
     count, rows = 0, s.execute(page).all()
     while rows:
         s.execute(change, [{"row_key": row_key, "token": rotate(token)} for row_key, token in rows])

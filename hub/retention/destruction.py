@@ -3,13 +3,13 @@
     approved (by the owning agency's DPO) --worker/CLI, not held--> destroyed + certificate
 
 `destroy_record` is the one step that destroys a record, whatever asks: it refuses a record under
-a standing legal hold even if its approval came first. Crypto-shredding (a later slice) will make
-it also destroy the child's data key once the child has no record left; the callers stay as they
-are. `destroy_approved` is the worker's and the command line's: it destroys, in one transaction
-per agency and class, and writes one **destruction certificate** per (agency, class, rule,
-approver) as an audit event: the class, how many, the rule, who approved and when. The
-certificate names no child and no record's content; the retention rows stay, status destroyed,
-as the register of what was destroyed.
+a standing legal hold even if its approval came first. When it destroys the child's last record,
+it crypto-shreds the child (hub.retention.shredding: the child's data key, search indexes and own
+row go, so no backup can be read for the child again); the callers stay as they are.
+`destroy_approved` is the worker's and the command line's: it destroys, in one transaction per
+agency and class, and writes one **destruction certificate** per (agency, class, rule, approver) as
+an audit event: the class, how many, the rule, who approved and when. The certificate names no
+child and no record's content; the retention rows stay, status destroyed, as the register of what was destroyed.
 
 Operational data (e-mails in the outbox) is destroyed on its schedule in days without a review of
 each e-mail: only sent or failed e-mails, counted from when they were written, unless a standing
@@ -35,7 +35,7 @@ from hub.models.notifications import DeliveryAttempt, MessageStatus, Notificatio
 from hub.models.retention import RecordClass, RetentionRecord, RetentionStatus
 from hub.models.roles import OrgKind
 from hub.models.sharing import ShareAccess, ShareRecipient, ShareRecord
-from hub.retention import records, rules
+from hub.retention import records, rules, shredding
 from hub.retention.holds import class_held, held, is_held
 from hub.retention.scheduling import periods_of
 
@@ -57,8 +57,10 @@ class Certificate:
     approved_by_user_id: int | None
 
 
-def destroy_record(record: RetentionRecord, now: datetime) -> None:
-    """Destroy one record and everything that is only part of it, in the caller's transaction."""
+def destroy_record(record: RetentionRecord, now: datetime, shred: bool = True) -> None:
+    """Destroy one record and everything that is only part of it, in the caller's transaction;
+    then the child, if that was the child's last record (`shred`: a batch shreds its children
+    together, once, after its records)."""
     if is_held(record):
         raise Held(f"retention record {record.id} is under a legal hold")
     if record.record_class == RecordClass.police_record:
@@ -70,6 +72,8 @@ def destroy_record(record: RetentionRecord, now: datetime) -> None:
     else:  # every other class is a share record (hub.retention.rules.share_class)
         _destroy_share(record.record_id)
     record.status, record.destroyed_at, record.keep_reason = RetentionStatus.destroyed, now, None
+    if shred and record.child_id is not None:
+        shredding.shred_child(record.child_id, now)
 
 
 def _destroy_share(share_id: int) -> None:
@@ -129,10 +133,11 @@ def destroy_approved(now: datetime | None = None, batch: int = 500) -> list[Cert
             for (org, record_class, rule, approver), group in groupby(records, _CERTIFIED_TOGETHER):
                 group = list(group)
                 for record in group:
-                    destroy_record(record, now)
+                    destroy_record(record, now, shred=False)
                 certificate = Certificate(org, record_class, len(group), rule, approver)
                 _certify(certificate, min(r.decided_at for r in group), max(r.decided_at for r in group))
                 certificates.append(certificate)
+            shredding.shred_children({r.child_id for r in records if r.child_id is not None}, now)
     return certificates
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload, undefer_group
 from hub import db
 from hub.audit import service as audit
 from hub.db import unit_of_work, utcnow
+from hub.errors import NotFound
 from hub.exports import Sheet, write_workbook
 from hub.missing.profiles.service import PROFILE_FIELDS
 from hub.models.audit import AuditEvent
@@ -163,6 +164,8 @@ class _Names:
 def _gather(actor: User, child_id: int) -> Pack:
     s = db.session()
     child = s.get(Child, child_id)
+    if child is None:  # never recorded, or its records destroyed (the DPO's log search says when)
+        raise NotFound("child not found")
     hub_wide = is_hub_dpo(actor)
     shares = list(s.scalars(select(ShareRecord).where(ShareRecord.child_id == child_id, subject_access_shares(actor))
                             .options(undefer_group("detail"), selectinload(ShareRecord.recipients))

@@ -12,14 +12,14 @@ of that id belongs to its force and a share of that id was sent by it. (New reco
 schema change: the class column is a plain string.)
 
 Revision ID: 0027_erasure
-Revises: 0025_dposcope
+Revises: 0026_shred_keys
 """
 import sqlalchemy as sa
 from alembic import op
 
 
 revision = '0027_erasure'
-down_revision = '0025_dposcope'
+down_revision = '0026_shred_keys'
 branch_labels = None
 depends_on = None
 
