@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, union, update
+from sqlalchemy import delete, exists, inspect, select, union, update
 
 from hub import crypto, db
 from hub.db import london_today
@@ -98,8 +98,12 @@ def shred_children(child_ids: set[int], now: datetime) -> set[int]:
         for child_id in shredded:
             cached.pop(child_id, None)
         for stale in list(s.identity_map.values()):  # the deleted rows' objects must not be flushed again
-            if ((isinstance(stale, Child) and stale.id in shredded) or (
-                    isinstance(stale, _PARTS) and stale.child_id in shredded)) and stale in s:
+            # Read what is loaded, never the database: a row another destroy step deleted in this
+            # unit of work is gone, and loading its columns would raise.
+            state = inspect(stale)
+            child_id = (state.identity[0] if isinstance(stale, Child)
+                        else state.dict.get("child_id") if isinstance(stale, _PARTS) else None)
+            if child_id in shredded and stale in s:
                 s.expunge(stale)  # (a child's identifiers go with it: `stale in s` skips them after)
     return shredded
 
