@@ -23,7 +23,7 @@ from hub.models.sharing import (
     ShareDraftRecord,
     ShareRecord,
 )
-from hub.sharing import corrections, drafts, gateways, reading, recipients, register, service
+from hub.sharing import corrections, decisions, drafts, gateways, reading, recipients, register, service
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import make_org, make_user
 from tests.support.sharing import draft
@@ -206,3 +206,9 @@ def test_a_page_past_the_end_of_the_chronology_shows_its_last_page(world):
     assert (stale.page, stale.pages, stale.total) == (2, 2, 3) and [s.id for s in stale] == made[:1]
     everything = reading.chronology(world["worker"], world["child"].id, per_page=None)
     assert (everything.pages, len(everything)) == (1, 3)
+
+
+def test_a_decision_not_to_share_is_recorded_only_by_someone_who_may_share_about_the_child(world):
+    with pytest.raises(NotFound):
+        decisions.record_decision_not_to_share(world["other_dsl"], draft(world, recipient_org_ids=[world["la"].id]))
+    assert _count(ShareRecord) == 0
