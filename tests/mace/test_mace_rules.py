@@ -26,7 +26,8 @@ from hub.models.mace import (
     ProposalDecision,
     SubjectKind,
 )
-from hub.models.sharing import ShareRecord
+from hub.models.sharing import Category, ShareRecord
+from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.service import ShareDraft
 from tests.support.sharing import draft as share_draft
 
@@ -166,3 +167,41 @@ def test_a_membership_ends_once_and_not_before_it_began(mace):
     with pytest.raises(Invalid) as info:
         service.end_membership(mace.user("chair"), member.id, date.today())
     assert info.value.errors["end_date"] == "That membership has already ended"
+
+
+# --- intelligence's subjects -----------------------------------------------------------------------------
+
+def _intelligence_draft(mace) -> ShareDraft:
+    return share_draft({"child": mace.children[0], "school": mace.school, "health": mace.health,
+                        "manager": mace.user("outsider_police")}, child_id=None, recipient_org_ids=[],
+                       category=Category.police_intelligence, source_evaluation="2",
+                       intelligence_assessment="B", handling_code="P",
+                       bases=BasisChoice(article_6="6(1)(e)", article_10="10+S1P10", gateway="CDA1998-s115"))
+
+
+def test_intelligence_names_the_groups_own_places_only(mace):
+    other = MaceGroup(code="MACE-N", name="North MACE", host_organisation_id=mace.host.id,
+                      area_authority_id=mace.authority.id)
+    with db.unit_of_work() as s:
+        s.add(other)
+    place = subjects.add_location(mace.user("police"), mace.group.id, subjects.LocationDetails("Rec ground", "park"))
+    with db.unit_of_work() as s:
+        s.get(type(place), place.id).group_id = other.id
+    with pytest.raises(Invalid) as info:
+        intelligence.share_intelligence(mace.user("police"), mace.group.id, _intelligence_draft(mace),
+                                        intelligence.Subjects(location_ids=[place.id]))
+    assert info.value.errors["location_ids"] == "Choose the group's own locations"
+    assert _count(ShareRecord) == 0
+
+
+def test_intelligence_names_its_person_until_the_person_is_removed_at_review(mace):
+    person = subjects.add_person(mace.user("police"), mace.group.id, subjects.PersonDetails(
+        kind="person", name="Tiny", legal_basis="10+S1P18", justification="Seen giving lifts",
+        review_on=date.today() + timedelta(days=90)))
+    share = intelligence.share_intelligence(mace.user("police"), mace.group.id, _intelligence_draft(mace),
+                                            intelligence.Subjects(person_ids=[person.id]))
+    listed = intelligence.group_intelligence(mace.user("nurse"), mace.group.id)
+    assert [(n.kind, n.name) for n in listed.subjects[share.id]] == [("person", "Tiny")]
+    subjects.remove_person(mace.user("police"), person.id)
+    listed = intelligence.group_intelligence(mace.user("nurse"), mace.group.id)
+    assert [i.id for i in listed.items] == [share.id] and share.id not in listed.subjects
