@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from hub import db
-from hub.errors import Invalid
+from hub.errors import Invalid, NotFound
 from hub.mace import service
-from hub.mace.operations import agenda, intelligence, meetings, subjects
+from hub.mace.operations import agenda, intelligence, meetings, network, subjects
+from hub.models.audit import AuditEvent
 from hub.models.mace import (
     Attendance,
     MaceAgendaChild,
@@ -205,3 +206,18 @@ def test_intelligence_names_its_person_until_the_person_is_removed_at_review(mac
     subjects.remove_person(mace.user("police"), person.id)
     listed = intelligence.group_intelligence(mace.user("nurse"), mace.group.id)
     assert [i.id for i in listed.items] == [share.id] and share.id not in listed.subjects
+
+
+def test_no_network_is_drawn_around_a_removed_person_or_an_unknown_kind_of_subject(mace):
+    person = subjects.add_person(mace.user("police"), mace.group.id, subjects.PersonDetails(
+        kind="person", name="Tiny", legal_basis="10+S1P18", justification="Seen giving lifts",
+        review_on=date.today() + timedelta(days=90)))
+    assert network.network(mace.user("nurse"), "person", person.id).group.id == mace.group.id
+    subjects.remove_person(mace.user("police"), person.id)
+    with pytest.raises(NotFound):
+        network.network(mace.user("nurse"), "person", person.id)
+    refused = db.session().scalars(select(AuditEvent).where(AuditEvent.outcome == "refused",
+                                                            AuditEvent.object_type == "mace-person")).one()
+    assert refused.actor_user_id == mace.user("nurse").id
+    with pytest.raises(NotFound):
+        network.network(mace.user("nurse"), "vehicle", 1)
