@@ -5,6 +5,8 @@ DPO is refused and the refusal recorded."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from hub import db
 from hub.audit import service as audit
+from hub.dpo import exports as dpo_exports
 from hub.dpo import search as dpo_search
 from hub.errors import Forbidden, Invalid
 from hub.models.audit import AuditEvent
@@ -71,3 +74,15 @@ def test_finding_a_person_needs_two_characters_and_a_dpo(log):
         AuditEvent.actor_user_id == log["dsl"].id, AuditEvent.object_type == "audit-log",
         AuditEvent.outcome == audit.REFUSED)).all()
     assert len(refusals) == 2
+
+
+def test_a_json_export_holds_what_the_filter_allows_and_is_refused_while_the_log_cannot_be_sequenced(log,
+                                                                                                      monkeypatch):
+    data = dpo_exports.export_json(log["hub_dpo"], user_id=log["other_dsl"].id)
+    leaves = [json.loads(base64.b64decode(e["leaf"])) for e in data["entries"]]
+    assert leaves and {leaf["actor_user_id"] for leaf in leaves} == {log["other_dsl"].id}
+    monkeypatch.setattr(dpo_exports, "_integrate_for_check",
+                        lambda: "the integrator cannot sequence new entries (OperationalError)")
+    with pytest.raises(Invalid) as info:
+        dpo_exports.export_json(log["hub_dpo"])
+    assert info.value.errors[""].startswith("The audit log cannot be exported now: the integrator cannot")
