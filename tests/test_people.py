@@ -20,7 +20,15 @@ from hub.errors import Invalid, NotFound
 from hub.models.audit import AuditEvent, AuditFlag
 from hub.models.auth import Organisation
 from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
-from hub.models.people import BreakGlassCategory, BreakGlassGrant, Child, ChildNameToken, Enrolment, IdentifierKind
+from hub.models.people import (
+    BreakGlassCategory,
+    BreakGlassGrant,
+    Child,
+    ChildNameToken,
+    Enrolment,
+    Gender,
+    IdentifierKind,
+)
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from hub.permissions import child_access
@@ -436,3 +444,31 @@ def test_a_childs_page_says_when_no_nhs_number_is_recorded(app):
     warning = page.split('data-testid="no-nhs-number"', 1)[1].split("</div>", 1)[0]
     assert "No NHS number is recorded" in warning and "section 16LC" in warning
     assert 'data-testid="no-nhs-number"' not in client.get(f"/children/{with_one.id}").get_data(as_text=True)
+
+
+# --- each refusal of a child's record (issue 24, "every rule executed") ------------------------------------
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"given_name": " "}, "given_name", "Enter the child's first name"),
+    ({"family_name": ""}, "family_name", "Enter the child's last name"),
+    ({"date_of_birth": date(date.today().year + 1, 1, 1)}, "date_of_birth",
+     "Date of birth must be today or in the past"),
+    ({"date_of_birth": date(date.today().year - 27, 1, 1)}, "date_of_birth",
+     "Date of birth is too long ago for a child or care leaver"),
+], ids=["no-first-name", "no-last-name", "born-next-year", "too-old"])
+def test_a_childs_record_needs_names_and_a_date_of_birth_a_child_can_have(app, changes, field, message):
+    details = dict(given_name="Ada", family_name="Brook", date_of_birth=date(2014, 2, 3), gender=Gender.female)
+    with pytest.raises(Invalid) as info:
+        people.create_child(None, people.ChildDetails(**(details | changes)))
+    assert info.value.errors[field] == message
+    assert db.session().scalar(select(func.count()).select_from(Child)) == 0
+
+
+def test_break_glass_needs_the_kind_of_emergency_and_a_reason(app):
+    user = make_user(make_org(OrgKind.police), Role.police_officer)[0]
+    child = make_child("Glass", "Child")
+    with pytest.raises(Invalid) as info:
+        people.break_glass(user, child.id, None, "short")
+    assert set(info.value.errors) == {"category", "reason"}
+    assert info.value.errors["category"] == "Choose what kind of emergency this is"
+    assert db.session().scalar(select(func.count()).select_from(BreakGlassGrant)) == 0

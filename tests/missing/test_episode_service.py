@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from hub import db
 from hub.db import utcnow
 from hub.errors import Invalid, NotFound
+from hub.missing import dashboard as missing_dashboard
 from hub.missing import details as missing_details
 from hub.missing import reading as episode_reading
 from hub.missing import service
@@ -148,3 +149,16 @@ def test_the_other_school_and_its_dsl_get_nothing(world):
     assert world.other_dsl.id not in {n.user_id for n in notifications()}
     with pytest.raises(NotFound):
         episode_reading.get_episode(world.other_dsl, 1)
+
+
+def test_the_missing_teams_list_is_empty_for_a_school_and_for_a_team_with_no_episodes(team):
+    """A school never reads episodes (it hears through its notifications); a team with nothing open
+    or lately found sees an empty list, and nothing is audited as read."""
+    reads = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "read")
+    before = db.session().scalar(reads)
+    assert missing_dashboard.dashboard(team.officer) == []
+    service.record_episode(team.officer, team.child.id, episode_details())
+    assert missing_dashboard.dashboard(team.dsl) == []
+    assert db.session().scalar(reads) == before
+    [row] = missing_dashboard.dashboard(team.officer)
+    assert row.child.id == team.child.id

@@ -411,6 +411,21 @@ def test_an_administrator_sets_a_force_s_headings_and_its_export_imports(world):
     assert import_batches.import_file(world.officer, good_file(world), "x.xlsx").status == ImportStatus.failed
 
 
+def test_a_forces_headings_are_read_and_set_only_by_an_administrator_and_only_for_a_force(world):
+    assert import_mapping.mapping_of(world.admin, world.police.id) == import_mapping.headings(world.police.id)
+    with pytest.raises(NotFound):
+        import_mapping.mapping_of(world.officer, world.police.id)
+    refused = db.session().scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "import-column-mapping", AuditEvent.outcome == "refused")).one()
+    assert refused.actor_user_id == world.officer.id
+    for not_a_force in (world.school.id, 10**6):
+        with pytest.raises(Invalid) as info:
+            import_mapping.mapping_of(world.admin, not_a_force)
+        assert info.value.errors["police_org_id"] == "Choose a police force"
+        with pytest.raises(Invalid):
+            import_mapping.save_mapping(world.admin, not_a_force, {c.field: c.heading for c in COLUMNS})
+
+
 def test_headings_must_be_distinct(world):
     with pytest.raises(Invalid) as refused:
         import_mapping.save_mapping(world.admin, world.police.id, {c.field: c.heading for c in COLUMNS}

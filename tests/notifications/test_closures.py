@@ -173,3 +173,17 @@ def test_the_dsls_page_and_the_wrong_roles(app, world, administrator):
     assert client.post(f"/notifications/closures/{closure.id}/remove",
                        data={"csrf_token": csrf_token(page)}).status_code == 302
     assert db.session().get(SchoolClosure, closure.id) is None
+
+
+@pytest.mark.parametrize("kind, last, description, field, message", [
+    ("half-day", FRIDAY, "", "kind", "Choose whether it is an INSET day or a school holiday"),
+    (None, FRIDAY, "", "kind", "Choose whether it is an INSET day or a school holiday"),
+    ("inset", None, "", "last_day", "Enter the last day closed"),
+    ("inset", FRIDAY, "d" * 201, "description", "Keep the description under 200 characters"),
+], ids=["unknown-kind", "no-kind", "no-last-day", "long-description"])
+def test_a_closure_needs_its_kind_its_last_day_and_a_short_description(world, administrator, kind, last,
+                                                                       description, field, message):
+    with pytest.raises(Invalid) as exc:
+        closures.add_closure(administrator[0], world.school.id, kind, FRIDAY, last, description)
+    assert exc.value.errors[field] == message
+    assert db.session().scalar(select(func.count()).select_from(SchoolClosure)) == 0

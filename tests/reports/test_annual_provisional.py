@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 
+from hub.models.roles import OrgKind, Role
 from hub.permissions import command_line_report_scope
 from hub.reports import annual
-from hub.reports.returns import CollectionYear
-from tests.factories import sign_in
+from hub.reports.returns import CollectionYear, latest_complete_year
+from tests.factories import make_org, make_user, sign_in
 
 #: 1 December 2026: collection year 2027 runs to 31 March 2027.
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -67,3 +68,10 @@ def test_the_form_offers_the_latest_year_with_data(picture, client):
     sign_in(client, *picture.users["analyst"])
     html = client.get("/reports/annual").get_data(as_text=True)
     assert 'value="2027"' in html
+
+
+def test_the_form_offers_the_last_year_ended_to_someone_without_reports_or_without_episodes(app):
+    """No report scope (a school's DPO), or one with no episode in it (an analyst of an empty hub):
+    a year of zeros or a future year helps no one, so the last year ended."""
+    assert annual.default_year(make_user(make_org(OrgKind.school), Role.dpo)[0]) == latest_complete_year()
+    assert annual.default_year(make_user(make_org(OrgKind.mace_host), Role.analyst)[0]) == latest_complete_year()

@@ -23,7 +23,7 @@ from hub.models.mace import MaceGroup, MaceIntelligenceSubject, MaceMember, Mace
 from hub.models.missing import Classification, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.notifications import MessageStatus, OutboxMessage
 from hub.models.people import Child
-from hub.models.retention import HoldKind, RecordClass, RetentionRecord, RetentionStatus
+from hub.models.retention import HoldKind, RecordClass, RetentionRecord, RetentionSetting, RetentionStatus
 from hub.models.roles import OrgKind, Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.notifications import outbox
@@ -407,3 +407,71 @@ def test_nobody_but_a_dpo_reaches_a_record_or_a_hold_even_of_their_own_agency(wo
     db.session.expire_all()
     assert _retention(RecordClass.social_care_record, record.record_id).status == RetentionStatus.scheduled
     assert db.session().get(type(hold), hold.id).lifted_at is None
+
+
+# --- each refusal of the retention service (issue 24, "every rule executed") -------------------------------
+
+def _settings() -> int:
+    return db.session().scalar(select(func.count()).select_from(RetentionSetting))
+
+
+@pytest.mark.parametrize("period, reason, field, message", [
+    (30, "  ", "reason", "Say why your organisation keeps these records for this period"),
+    (30, "r" * (service.REASON_MAX + 1), "reason", f"Keep the reason to {service.REASON_MAX} characters"),
+    (0, "Schedule ref CS-12", "period", "Enter a whole number from 1 to"),
+    (None, "Schedule ref CS-12", "period", "Enter a whole number from 1 to"),
+    (10_000, "Schedule ref CS-12", "period", "Enter a whole number from 1 to"),
+], ids=["no-reason", "long-reason", "zero", "none", "too-long"])
+def test_a_period_needs_a_sound_number_and_a_reason(world, period, reason, field, message):
+    with pytest.raises(Invalid) as info:
+        service.set_period(world.dpo1.user, RecordClass.social_care_record, period, reason)
+    assert info.value.errors[field].startswith(message)
+    assert _settings() == 0
+
+
+def test_a_destroyed_record_is_not_kept_and_only_records_due_are_approved(world):
+    _, record = _due_share(world)
+    with pytest.raises(Invalid) as info:
+        service.approve_destruction(world.dpo1.user, [], _today())
+    assert info.value.errors["record"] == "Choose the records to destroy"
+    not_due = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+                                                                world.school).id)
+    with pytest.raises(Invalid) as info:
+        service.approve_destruction(world.dpo1.user, [record.id, not_due.id], _today())
+    assert info.value.errors["record"] == "Only records due for review can be approved for destruction"
+    assert db.session().get(RetentionRecord, record.id).status is RetentionStatus.scheduled  # refused whole
+    with unit_of_work():
+        db.session().execute(update(RetentionRecord).where(RetentionRecord.id == record.id)
+                             .values(status=RetentionStatus.destroyed))
+    with pytest.raises(Invalid) as info:
+        service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), KEEP_REASON, _today())
+    assert info.value.errors["until"] == "This record has already been destroyed"
+
+
+def test_a_hold_names_a_class_the_organisation_keeps_and_is_lifted_once_with_a_reason(world):
+    with pytest.raises(Invalid) as info:
+        service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON,
+                                                              record_class=RecordClass.police_record))
+    assert info.value.errors["record_class"] == "Your organisation keeps no records of this class"
+    with pytest.raises(Invalid) as info:
+        service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, " "))
+    assert "Say what the hold is for" in info.value.errors["reason"]
+    assert service.holds_for(world.dpo1.user, include_lifted=True) == []
+    hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.litigation, HOLD_REASON,
+                                                                 child_id=world.child.id))
+    with pytest.raises(Invalid) as info:
+        service.lift_hold(world.dpo1.user, hold.id, "")
+    assert info.value.errors["reason"] == "Say why the hold is lifted"
+    service.lift_hold(world.dpo1.user, hold.id, "The claim was settled")
+    with pytest.raises(Invalid) as info:
+        service.lift_hold(world.dpo1.user, hold.id, "again")
+    assert info.value.errors["reason"] == "This hold has already been lifted"
+    assert service.holds_for(world.dpo1.user) == []
+    lifted = service.holds_for(world.dpo1.user, include_lifted=True)
+    assert [h.id for h in lifted] == [hold.id]
+    service.record_holds_read(world.dpo1.user, lifted)
+    read = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "legal-hold",
+                                                         AuditEvent.action == "read")).one()
+    assert json.loads(read.detail)["count"] == 1 and HOLD_REASON not in read.detail
+    with pytest.raises(NotFound):
+        service.holds_for(world.worker1)
