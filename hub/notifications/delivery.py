@@ -321,6 +321,21 @@ def release(ids: list[int], worker: str) -> None:
                   .values(claimed_by=None, claimed_until=None), execution_options={"synchronize_session": False})
 
 
+def release_own(worker: str) -> int:
+    """A worker starting under its name hands back what an earlier run under that name still
+    holds: that run died holding its claims (SIGKILL, a crashed host), and the name is its alone
+    (`--worker-id` must be unique), so nobody is sending them. Without this they would wait out
+    the lease -- ten minutes at the default timeout -- though the worker is back in seconds. The
+    message in hand when it died may have been accepted by the server already: it goes again with
+    the same Message-ID, the at-least-once edge of the module docstring, as after a lapsed lease.
+    How many were handed back."""
+    m = OutboxMessage
+    with unit_of_work() as s:
+        return s.execute(update(m).where(m.claimed_by == worker, m.status == MessageStatus.pending)
+                         .values(claimed_by=None, claimed_until=None),
+                         execution_options={"synchronize_session": False}).rowcount
+
+
 def record(claimed: Claimed, worker: str, outcome: str, detail: str, now: datetime) -> str:
     """Record one attempt and move the message on, in one commit. Returns the outcome stored
     (a retry becomes a failure after MAX_ATTEMPTS). On the Core connection: the ORM's

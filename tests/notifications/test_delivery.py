@@ -217,6 +217,26 @@ def test_a_crashed_worker_s_claim_lapses_and_then_another_worker_sends_the_messa
     assert len(smtp.handler.received) == 2
 
 
+def test_a_worker_restarted_under_its_name_sends_at_once_what_it_held_when_it_was_killed(world, smtp, app):
+    record(world)
+    now = utcnow()
+    assert len(delivery.claim("worker-1", 10, smtp.settings.lease, now)) == 2  # ... then SIGKILL
+    assert delivery.deliver_due(smtp.settings, "worker-2", clock=lambda: now).claimed == 0  # the lease holds
+    app.config["HUB"].smtp.update(host="127.0.0.1", port=str(smtp.port), timeout="5")
+    result = app.test_cli_runner().invoke(args=["notifications", "deliver", "--once", "--worker-id", "worker-1"])
+    assert result.exit_code == 0 and "Sent 2," in result.output, result.output
+    assert len(smtp.handler.received) == 2
+
+
+def test_a_worker_hands_back_only_its_own_claims_when_it_starts(world, smtp):
+    record(world)
+    now = utcnow()
+    assert len(delivery.claim("worker-2", 10, smtp.settings.lease, now)) == 2
+    assert delivery.release_own("worker-1") == 0
+    assert delivery.deliver_due(smtp.settings, "worker-1", clock=lambda: now).claimed == 0
+    assert {m.claimed_by for m in messages()} == {"worker-2"}
+
+
 def test_a_stopping_worker_hands_back_what_it_has_not_sent(world, smtp):
     record(world)
     stop = threading.Event()
