@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from hub import db
+from hub import db, home
 from hub.config import ConfigurationError, load_settings
 from hub.models.audit import AuditEvent
 from hub.models.roles import OrgKind, Role
@@ -121,6 +121,47 @@ def test_an_unexpected_error_shows_a_reference_not_a_stack_trace(app):
     assert response.status_code == 500
     assert "secret internals" not in body and "Traceback" not in body
     assert "Reference" in body
+
+
+def _signed_in_dsl(app):
+    client = app.test_client()
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl)
+    sign_in(client, user, secret)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    return client
+
+
+def test_a_connection_lost_mid_request_shows_the_hub_s_error_page_with_its_menu(app):
+    """A database restarted or a connection ended under a request (proof.faults) leaves the
+    session's transaction unusable: the error page's menu still reads, on a fresh connection."""
+    @app.route("/lost-connection-for-test")
+    def lost():
+        db.session().execute(select(1))
+        db.session().connection().invalidate()  # what the server ending the connection does
+        db.session().execute(select(1))
+
+    response = _signed_in_dsl(app).get("/lost-connection-for-test")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in body and "Traceback" not in body
+    assert 'data-testid="signed-in-as"' in body
+
+
+def test_the_error_page_shows_without_its_menu_when_the_database_cannot_be_read(app, monkeypatch):
+    @app.route("/database-gone-for-test")
+    def gone():
+        raise RuntimeError("the database is restarting")
+
+    def unreadable(_user):
+        raise RuntimeError("the menu's counts cannot be read")
+
+    client = _signed_in_dsl(app)
+    monkeypatch.setattr(home, "work_for", unreadable)
+    response = client.get("/database-gone-for-test")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in body and "Reference" in body
+    assert "Traceback" not in body and 'data-testid="signed-in-as"' not in body
 
 
 @pytest.mark.parametrize("package", ["flask", "werkzeug", "authlib", "cryptography"])
