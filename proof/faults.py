@@ -338,7 +338,7 @@ class Proof:
                     "SELECT claimed_by, count(*) FROM outbox_message WHERE status = 'pending' "
                     "AND claimed_until > now() AND claimed_by = ANY(%s) GROUP BY 1", (list(WORKERS),)))
                 for name, held in claimed.items():
-                    if 0 < held < previous.get(name, 0):  # it holds a batch and is sending from it
+                    if 5 <= held < previous.get(name, 0):  # it holds a batch and is sending from it
                         self.hub.kill_worker(name)
                         time.sleep(3)
                         self.hub.start_worker(name)
@@ -458,6 +458,7 @@ class Proof:
     # -- a phase --
 
     def phase(self, name: str, fault: Callable[[], str] | None, seconds: float) -> Row:
+        started = time.monotonic()
         row = Row(name, first_id=self.last_outbox_id() + 1)
         self.load.take()
         print(f"-- {name}: {seconds:.0f} s under load", flush=True)
@@ -480,6 +481,7 @@ class Proof:
             row.failures.append("the fault was not injected")
         self.settle_and_check(row)
         self.rows.append(row)
+        print(f"   ({time.monotonic() - started:.0f} s with the checks)", flush=True)
         return row
 
     def settle_and_check(self, row: Row) -> None:
