@@ -301,6 +301,10 @@ def _unexpected_error(exc: Exception):
     except Exception:  # noqa: BLE001 - the database is still out of reach: the page without the menu
         current_app.logger.warning("error page without its menu in request %s", g.get("request_id"))
         _roll_back()
+        # Nor the user: flask-login's template context loads them from the database when the
+        # failure came before they were read (signing the session in is the first query).
+        if "_login_user" not in g:
+            g._login_user = current_app.login_manager.anonymous_user()
         return render_template("error.html", status=500, title=title, message=message, without_menu=True), 500
 
 
