@@ -503,6 +503,11 @@ class Proof:
             "SELECT count(*) FROM outbox_message WHERE status = 'pending' AND next_attempt_at <= now() "
             "AND (claimed_until IS NULL OR claimed_until < now())") == 0, 60)
         row.last_id = self.last_outbox_id()
+        for name, process in [*self.hub.workers.items(), ("gunicorn", self.hub.web)]:
+            if process.poll() is not None:  # only the proof kills, and it starts again what it killed
+                row.failures.append(f"{name} exited by itself (code {process.returncode}); see its log")
+                if name in WORKERS:
+                    self.hub.start_worker(name)
         for invariant, query in INVARIANTS.items():
             if count := self.hub.one(query):
                 row.failures.append(f"{count} {invariant}")
@@ -593,6 +598,11 @@ class Proof:
         if outside:
             row.failures.append(f"{outside} user errors outside the faults' windows")
         memory = self.memory(samples, time.monotonic() - started)
+        lives = defaultdict(list)
+        for (label, pid), points in samples.items():
+            lives[label].append(f"{pid} {points[0][0]:.0f}-{points[-1][0]:.0f} s")
+        row.notes += [f"{label} not judged for memory, restarted: lived {', '.join(spans)}"
+                      for label, spans in sorted(lives.items()) if label not in memory]
         for label, figures in memory.items():
             if figures["growth_mb"] > MEMORY_BOUND_MB:
                 row.failures.append(f"{label} grew {figures['growth_mb']:.0f} MB (bound {MEMORY_BOUND_MB} MB)")
