@@ -72,6 +72,8 @@ SMTP_TIMEOUT = 30
 #: A process's resident memory may grow by this much from the soak's first quarter to its last.
 MEMORY_BOUND_MB = 64
 IMPORT_ROWS = 200
+#: Seconds a process started during the soak is left to start before its memory is judged.
+WARM_UP = 60
 ADMIN_EMAIL = "proof-admin@bench.example.test"
 
 #: "No half-done change": what every committed change leaves whole (each a count that must be 0).
@@ -612,9 +614,13 @@ class Proof:
     @staticmethod
     def memory(samples: dict, length: float) -> dict[str, dict]:
         """Per process that lived through most of the soak: median RSS of the first and the last
-        quarter, and the largest seen."""
+        quarter, and the largest seen. A process started during the soak (a worker restarted
+        after its SIGKILL) is judged from WARM_UP seconds after its start: it is still importing
+        the hub and filling its caches before (+100 MB in a minute), which is not growth."""
         out = {}
         for (label, _pid), points in sorted(samples.items()):
+            if points[0][0] > 10:
+                points = [p for p in points if p[0] >= points[0][0] + WARM_UP]
             if len(points) < 4 or points[-1][0] - points[0][0] < length / 2:
                 continue  # a process restarted by a fault: too short-lived to speak of growth
             quarter = max(1, len(points) // 4)
