@@ -81,14 +81,15 @@ def figures(latencies_s: list[float], elapsed_s: float | None = None) -> dict:
     return out
 
 
-def serve(app_spec: str, env: dict, workers: int = 2, timeout: int = 60) -> tuple[subprocess.Popen, str]:
-    """`gunicorn -w N` on a free loopback port; returns once /health answers."""
+def serve(app_spec: str, env: dict, workers: int = 2, timeout: int = 60, log=None) -> tuple[subprocess.Popen, str]:
+    """`gunicorn -w N` on a free loopback port; returns once /health answers. `log`, an open file,
+    takes its error output (a long run must give one: nobody reads the pipe, which fills)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen([GUNICORN, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                                 "--timeout", str(timeout), app_spec],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log or subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and process.poll() is None:
@@ -99,7 +100,7 @@ def serve(app_spec: str, env: dict, workers: int = 2, timeout: int = 60) -> tupl
             time.sleep(0.2)
     process.kill()
     process.wait()
-    raise RuntimeError(f"{app_spec} did not start: {process.stderr.read().decode()[:2000]}")
+    raise RuntimeError(f"{app_spec} did not start: {process.stderr.read().decode()[:2000] if log is None else ''}")
 
 
 def stop(process: subprocess.Popen | None, timeout: float = 30) -> None:

@@ -157,6 +157,9 @@ class _User:
         self.pages, self.weights = list(pages), list(pages.values())
 
     def step(self, record) -> None:
+        """One request of the journey (two for an episode: its form, then the POST). `record` is
+        called with (page, seconds, ok, the response or None when none came back); proof.faults
+        reads the responses to check what users saw."""
         page = self.rng.choices(self.pages, self.weights)[0]
         urls = {"home": "/", "children list": "/children", "/sharing": "/sharing", "inbox": "/notifications",
                 "audit search": "/audit"}
@@ -174,7 +177,7 @@ class _User:
             ok = response.status_code == 200
         except requests.RequestException:
             response, ok = None, False
-        record(page, time.perf_counter() - start, ok)
+        record(page, time.perf_counter() - start, ok, response)
         return response
 
     def _record_episode(self, record) -> None:
@@ -194,8 +197,8 @@ class _User:
                                          timeout=60)
             ok = response.status_code == 302
         except requests.RequestException:
-            ok = False
-        record("record episode", time.perf_counter() - start, ok)
+            response, ok = None, False
+        record("record episode", time.perf_counter() - start, ok, response)
 
 
 def _run(users: list[_User], seconds: float, think: float) -> dict:
@@ -204,7 +207,7 @@ def _run(users: list[_User], seconds: float, think: float) -> dict:
     times: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
 
-    def record(page: str, elapsed: float, ok: bool) -> None:
+    def record(page: str, elapsed: float, ok: bool, _response: requests.Response | None = None) -> None:
         with lock:
             times[page].append(elapsed)
             errors[page] += not ok

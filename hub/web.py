@@ -291,8 +291,28 @@ def _unexpected_error(exc: Exception):
         message = "This page could not be shown. Try again later."
     else:
         message = "Nothing you sent has been saved. Try again later."
-    return _render_error(500, "Sorry, there is a problem with the service",
-                         f"{message} Reference: {g.get('request_id', '')}")
+    title, message = "Sorry, there is a problem with the service", f"{message} Reference: {g.get('request_id', '')}"
+    # A database restarted or a connection ended leaves the session's transaction unusable, and
+    # the page's menu reads the user's counts: roll back first, so the menu reads on a fresh
+    # connection (proof.faults found the server's bare "Internal Server Error" instead).
+    _roll_back()
+    try:
+        return _render_error(500, title, message)
+    except Exception:  # noqa: BLE001 - the database is still out of reach: the page without the menu
+        current_app.logger.warning("error page without its menu in request %s", g.get("request_id"))
+        _roll_back()
+        # Nor the user: flask-login's template context loads them from the database when the
+        # failure came before they were read (signing the session in is the first query).
+        if "_login_user" not in g:
+            g._login_user = current_app.login_manager.anonymous_user()
+        return render_template("error.html", status=500, title=title, message=message, without_menu=True), 500
+
+
+def _roll_back() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - nothing to roll back on a connection already gone
+        current_app.logger.warning("rollback failed in request %s", g.get("request_id"))
 
 
 @bp.route("/health")

@@ -71,6 +71,9 @@ def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     settings = _settings()
     worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}")[:100]
     _origin(worker, "cli" if once else "worker")
+    # Restarted under its name after dying mid-batch: its claims are its own to take back at once.
+    # A duty, so a database still down at start is alarmed and the worker starts anyway.
+    delivery.run_duty(delivery.Duty("hand back", lambda: delivery.release_own(worker)))
     if once:
         click.echo(_summary(delivery.deliver_all(settings, worker, batch)))
         audit_integrator.integrate_all()

@@ -10,10 +10,12 @@ import sys
 from importlib.metadata import version
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
-from hub import db
+from hub import db, home
 from hub.config import ConfigurationError, load_settings
 from hub.models.audit import AuditEvent
 from hub.models.roles import OrgKind, Role
@@ -121,6 +123,84 @@ def test_an_unexpected_error_shows_a_reference_not_a_stack_trace(app):
     assert response.status_code == 500
     assert "secret internals" not in body and "Traceback" not in body
     assert "Reference" in body
+
+
+def _signed_in_dsl(app):
+    client = app.test_client()
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl)
+    sign_in(client, user, secret)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    return client
+
+
+def test_a_connection_lost_mid_request_shows_the_hub_s_error_page_with_its_menu(app):
+    """A database restarted or a connection ended under a request (proof.faults) leaves the
+    session's transaction unusable: the error page's menu still reads, on a fresh connection."""
+    @app.route("/lost-connection-for-test")
+    def lost():
+        db.session().execute(select(1))
+        db.session().connection().invalidate()  # what the server ending the connection does
+        db.session().execute(select(1))
+
+    response = _signed_in_dsl(app).get("/lost-connection-for-test")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in body and "Traceback" not in body
+    assert 'data-testid="signed-in-as"' in body
+
+
+def test_the_error_page_shows_without_its_menu_when_the_database_cannot_be_read(app, monkeypatch):
+    @app.route("/database-gone-for-test")
+    def gone():
+        raise RuntimeError("the database is restarting")
+
+    def unreadable(_user):
+        raise RuntimeError("the menu's counts cannot be read")
+
+    client = _signed_in_dsl(app)
+    monkeypatch.setattr(home, "work_for", unreadable)
+    response = client.get("/database-gone-for-test")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in body and "Reference" in body
+    assert "Traceback" not in body and 'data-testid="signed-in-as"' not in body
+
+
+def test_the_error_page_shows_when_even_the_signed_in_user_cannot_be_read(app, monkeypatch):
+    @app.route("/user-unreadable-for-test")
+    def unreadable_user():
+        g.pop("_login_user", None)  # as when the first query of the request, the user's, failed
+        raise RuntimeError("the database is restarting")
+
+    def gone(*_args):
+        raise RuntimeError("the database is restarting")
+
+    client = _signed_in_dsl(app)
+    monkeypatch.setattr(app.login_manager, "_user_callback", gone)
+    monkeypatch.setattr(app.login_manager, "_request_callback", gone)
+    monkeypatch.setattr(home, "work_for", gone)
+    response = client.get("/user-unreadable-for-test")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in body and "Traceback" not in body
+
+
+def test_a_connection_lost_as_a_request_ends_does_not_spoil_its_answer(app, monkeypatch):
+    @app.route("/ends-without-its-connection-for-test")
+    def ends():
+        db.session().execute(select(1))
+        return "done"
+
+    client = _signed_in_dsl(app)
+    close = Session.close
+
+    def dead(self):
+        monkeypatch.setattr(Session, "close", close)
+        raise OperationalError("ROLLBACK", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(Session, "close", dead)
+    response = client.get("/ends-without-its-connection-for-test")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "done")
 
 
 @pytest.mark.parametrize("package", ["flask", "werkzeug", "authlib", "cryptography"])

@@ -52,6 +52,7 @@ from email.message import Message
 from email.mime.text import MIMEText
 
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from hub import db
 from hub.audit import alarms
@@ -324,6 +325,21 @@ def release(ids: list[int], worker: str) -> None:
                   .values(claimed_by=None, claimed_until=None), execution_options={"synchronize_session": False})
 
 
+def release_own(worker: str) -> int:
+    """A worker starting under its name hands back what an earlier run under that name still
+    holds: that run died holding its claims (SIGKILL, a crashed host), and the name is its alone
+    (`--worker-id` must be unique), so nobody is sending them. Without this they would wait out
+    the lease -- ten minutes at the default timeout -- though the worker is back in seconds. The
+    message in hand when it died may have been accepted by the server already: it goes again with
+    the same Message-ID, the at-least-once edge of the module docstring, as after a lapsed lease.
+    How many were handed back."""
+    m = OutboxMessage
+    with unit_of_work() as s:
+        return s.execute(update(m).where(m.claimed_by == worker, m.status == MessageStatus.pending)
+                         .values(claimed_by=None, claimed_until=None),
+                         execution_options={"synchronize_session": False}).rowcount
+
+
 # The three statements of `record`, built once: building and hashing a statement per message cost
 # more than running it (a quarter of a message's time in the delivery benchmark's profile).
 _OUTBOX = OutboxMessage.__table__
@@ -369,6 +385,32 @@ def record(claimed: Claimed, worker: str, outcome: str, detail: str, now: dateti
         connection.execute(_ATTEMPT, {"message_id": claimed.id, "now": now, "outcome": outcome,
                                       "detail": detail[:DETAIL_MAX], "worker": worker[:100]})
     return outcome
+
+
+#: How long a worker keeps trying to record an attempt while the database is out of reach (a
+#: restart, a failover): the server has answered, and only this worker knows what it said.
+RECORD_PATIENCE = 60.0
+
+
+def record_surely(claimed: Claimed, worker: str, outcome: str, detail: str, clock: Clock,
+                  patience: float | None = None) -> str:
+    """`record`, tried again while the database cannot be reached (each try a fresh connection)
+    for up to `patience` seconds. A message the server accepted and that was not recorded would
+    wait out the lease and be sent a second time: proof.faults saw it when the database
+    restarted mid-batch."""
+    deadline = time.monotonic() + (RECORD_PATIENCE if patience is None else patience)
+    pause = 0.25
+    while True:
+        try:
+            return record(claimed, worker, outcome, detail, clock())
+        except OperationalError:
+            db.session.remove()
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("outbox message %d: the database is out of reach; recording again in %.1f s",
+                        claimed.id, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 # --- the worker ------------------------------------------------------------------------------------
@@ -419,19 +461,19 @@ def deliver_due(settings: SmtpSettings, worker: str, batch: int = 50, clock: Clo
                 result.unavailable = True
                 log.warning("SMTP server unavailable; %d messages wait (%s)", len(claimed) - position, exc)
                 for waiting in claimed[position:]:
-                    result.count(record(waiting, worker, RETRY, describe(exc), clock()))
+                    result.count(record_surely(waiting, worker, RETRY, describe(exc), clock))
                 break
             except (OSError, smtplib.SMTPException) as exc:
                 outcome = FAILED if is_permanent(exc) else RETRY
-                stored = record(message, worker, outcome, describe(exc), clock())
+                stored = record_surely(message, worker, outcome, describe(exc), clock)
                 log.info("outbox message %d: %s (%s)", message.id, stored, describe(exc))
                 result.count(stored)
             except Exception as exc:  # noqa: BLE001 - a message that cannot be built would block its row forever
                 # Not log.exception: the exception's text may hold the address.
                 log.error("outbox message %d: could not be sent (%s)", message.id, type(exc).__name__)
-                result.count(record(message, worker, FAILED, f"not sent: {type(exc).__name__}", clock()))
+                result.count(record_surely(message, worker, FAILED, f"not sent: {type(exc).__name__}", clock))
             else:
-                result.count(record(message, worker, SENT, "accepted", clock()))
+                result.count(record_surely(message, worker, SENT, "accepted", clock))
                 log.debug("outbox message %d: sent", message.id)
     finally:
         mailer.close()
@@ -506,11 +548,20 @@ def run_worker(settings: SmtpSettings, worker: str, batch: int = 50, poll: float
     until `stop` is set. Each is a duty that fails on its own (`run_duty`): a database outage or
     a broken audit log is alarmed and tried again next cycle while the rest go on."""
     stop = stop or threading.Event()
+    # A pass that failed (the database gone mid-batch) leaves this worker's claims on the rows it
+    # had not recorded; it is alive and holds none of them now, so it hands them back before the
+    # next pass rather than leaving them to wait out the lease.
+    failed_pass = [False]
     while not stop.is_set():
         outcome = {"result": RunResult()}
 
         def deliver(outcome: dict[str, RunResult] = outcome) -> int:  # this cycle's outcome, bound now
+            if failed_pass[0]:
+                release_own(worker)
+                failed_pass[0] = False
+            failed_pass[0] = True
             outcome["result"] = deliver_all(settings, worker, batch, stop=stop)
+            failed_pass[0] = False
             return outcome["result"].claimed
 
         escalated = run_duty(Duty("escalate", escalate)) if escalate is not None else 0

@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from hub import db
 from hub.config import ConfigurationError
@@ -215,6 +216,66 @@ def test_a_crashed_worker_s_claim_lapses_and_then_another_worker_sends_the_messa
     assert delivery.deliver_due(smtp.settings, "worker-2", clock=lambda: after_lease).sent == 2
     assert [a.worker for a in attempts()] == ["worker-2", "worker-2"]
     assert len(smtp.handler.received) == 2
+
+
+def test_a_worker_restarted_under_its_name_sends_at_once_what_it_held_when_it_was_killed(world, smtp, app):
+    record(world)
+    now = utcnow()
+    assert len(delivery.claim("worker-1", 10, smtp.settings.lease, now)) == 2  # ... then SIGKILL
+    assert delivery.deliver_due(smtp.settings, "worker-2", clock=lambda: now).claimed == 0  # the lease holds
+    app.config["HUB"].smtp.update(host="127.0.0.1", port=str(smtp.port), timeout="5")
+    result = app.test_cli_runner().invoke(args=["notifications", "deliver", "--once", "--worker-id", "worker-1"])
+    assert result.exit_code == 0 and "Sent 2," in result.output, result.output
+    assert len(smtp.handler.received) == 2
+
+
+def test_a_worker_hands_back_only_its_own_claims_when_it_starts(world, smtp):
+    record(world)
+    now = utcnow()
+    assert len(delivery.claim("worker-2", 10, smtp.settings.lease, now)) == 2
+    assert delivery.release_own("worker-1") == 0
+    assert delivery.deliver_due(smtp.settings, "worker-1", clock=lambda: now).claimed == 0
+    assert {m.claimed_by for m in messages()} == {"worker-2"}
+
+
+def _database_gone_once(monkeypatch) -> None:
+    """The first attempt's record fails as a database restarting under it does."""
+    real, calls = delivery.record, []
+
+    def flaky(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE outbox_message", {}, Exception("server closed the connection"))
+        return real(*args)
+
+    monkeypatch.setattr(delivery, "record", flaky)
+
+
+def test_an_attempt_is_recorded_once_the_database_is_back_so_the_message_goes_once(world, smtp, monkeypatch):
+    record(world)
+    _database_gone_once(monkeypatch)
+    assert delivery.deliver_all(smtp.settings, "worker-1").sent == 2
+    smtp.handler.settle()
+    assert len(smtp.handler.ids()) == len(set(smtp.handler.ids())) == 2
+    assert {m.status for m in messages()} == {MessageStatus.sent}
+
+
+def test_a_worker_whose_pass_failed_mid_batch_hands_back_its_claims_at_the_next_pass(world, smtp, monkeypatch):
+    record(world)
+    _database_gone_once(monkeypatch)
+    monkeypatch.setattr(delivery, "RECORD_PATIENCE", 0)  # the database stays away: the pass fails
+    stop, cycles = threading.Event(), []
+
+    def escalate() -> int:
+        cycles.append(1)
+        if len(cycles) == 3:
+            stop.set()
+        return 0
+
+    delivery.run_worker(smtp.settings, "worker-1", poll=0.05, stop=stop, escalate=escalate)
+    # At least once: the message whose record failed is sent again, with its Message-ID.
+    assert {m.status for m in messages()} == {MessageStatus.sent}
+    assert {m.claimed_by for m in messages()} == {None}
 
 
 def test_a_stopping_worker_hands_back_what_it_has_not_sent(world, smtp):
