@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from hub import create_app, db
 from hub.audit import alarms, signing, witnessing
@@ -41,28 +39,6 @@ def _read_events(n: int) -> None:
 
 def _log_size() -> int:
     return db.session().scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_not(None)))
-
-
-@pytest.fixture
-def fresh_database_url(tmp_path):
-    """An empty database, as an operator would create for a restore."""
-    if not POSTGRES_URL:
-        yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-        return
-    if shutil.which("pg_dump") is None:
-        pytest.fail("the suite runs on PostgreSQL but its client tools (pg_dump, pg_restore) are not installed")
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    # Beside the suite's own database (test -> test2; test_restore -> test_restore2), one per
-    # pytest-xdist worker so that two workers never drop each other's.
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    name = f"{make_url(POSTGRES_URL).database}2" + (f"_{worker}" if worker else "")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_a_restored_backup_verifies_and_shows_what_it_lost_against_a_kept_tree_head(

@@ -5,7 +5,6 @@ certificate, with nothing personal in the audit log."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -28,38 +27,14 @@ from hub.models.roles import OrgKind, Role
 from hub.models.sharing import Category, ConsentPosition, NoConsentReason, ObtainedHow, ShareRecord, SourceKind
 from hub.notifications import outbox
 from hub.retention import destruction, service
-from hub.retention.rules import add_years, london_day
+from hub.retention.rules import add_years
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
-from tests.factories import csrf_token, involve, make_child, make_org, make_user, sign_in
+from tests.factories import csrf_token, make_child, make_org, make_user, sign_in
+from tests.support.retention import HOLD_REASON, People, World, build_world, make_due, retention_of, today
 
 SECRET_SUMMARY = "Marked-summary-Zebedee-7731"
-HOLD_REASON = "Marked-hold-reason-Quimby-inquiry"
 KEEP_REASON = "Marked-keep-reason-Xanthe"
-
-
-@dataclass
-class People:
-    user: User
-    secret: str
-
-
-@dataclass
-class World:
-    la1: Organisation
-    la2: Organisation
-    school: Organisation
-    force: Organisation
-    worker1: User
-    manager1: User
-    worker2: User
-    manager2: User
-    officer: User
-    dpo1: People
-    dpo2: People
-    admin: People
-    practitioner: People
-    child: Child
 
 
 def _share(sender: User, manager: User, child_id: int, recipient: Organisation) -> ShareRecord:
@@ -74,43 +49,14 @@ def _share(sender: User, manager: User, child_id: int, recipient: Organisation) 
 
 @pytest.fixture
 def world(app) -> World:
-    la1, la2 = make_org(OrgKind.childrens_social_care), make_org(OrgKind.childrens_social_care)
-    school, force, host = make_org(OrgKind.school), make_org(OrgKind.police), make_org(OrgKind.mace_host)
-    child = make_child(given="Rowena", family="Threlkeld", dob=date(2010, 5, 17), responsible_authority_id=la1.id)
-    for org in (la2, force):
-        involve(child, org)
-    (worker1, _), (manager1, _) = make_user(la1, Role.social_worker), make_user(la1, Role.social_worker)
-    (worker2, _), (manager2, _) = make_user(la2, Role.social_worker), make_user(la2, Role.social_worker)
-    officer, _ = make_user(force, Role.police_officer)
-    dpo1, dpo2 = People(*make_user(la1, Role.dpo)), People(*make_user(la2, Role.dpo))
-    admin = People(*make_user(host, Role.hub_admin))
-    practitioner = People(*make_user(la1, Role.social_worker))
-    return World(la1, la2, school, force, worker1, manager1, worker2, manager2, officer, dpo1, dpo2, admin,
-                 practitioner, child)
-
-
-def _retention(record_class: RecordClass, record_id: int) -> RetentionRecord:
-    return db.session().scalar(select(RetentionRecord).where(RetentionRecord.record_class == record_class,
-                                                             RetentionRecord.record_id == record_id))
-
-
-def _make_due(*records: RetentionRecord) -> None:
-    with unit_of_work():
-        db.session().execute(update(RetentionRecord).where(RetentionRecord.id.in_([r.id for r in records]))
-                             .values(review_on=date.today() - timedelta(days=1)))
-    for record in records:
-        record.review_on = date.today() - timedelta(days=1)  # as stored (no reload: it may be detached)
-
-
-def _today() -> date:
-    return london_day(utcnow())
+    return build_world()
 
 
 # --- review dates stored when records are written ------------------------------------------------
 
 def test_a_share_gets_its_senders_class_owner_and_review_date_when_it_is_written(world):
     share = _share(world.worker1, world.manager1, world.child.id, world.school)
-    record = _retention(RecordClass.social_care_record, share.id)
+    record = retention_of(RecordClass.social_care_record, share.id)
     assert (record.owning_org_id, record.child_id, record.status) == (world.la1.id, world.child.id,
                                                                        RetentionStatus.scheduled)
     assert record.review_on == date(2035, 5, 17)  # the 25th birthday
@@ -120,16 +66,16 @@ def test_a_share_gets_its_senders_class_owner_and_review_date_when_it_is_written
 def test_a_looked_after_childs_share_is_a_case_record_kept_to_the_75th_birthday(world):
     child = make_child(dob=date(2011, 2, 3), looked_after=True, responsible_authority_id=world.la1.id)
     share = _share(world.worker1, world.manager1, child.id, world.school)
-    assert _retention(RecordClass.looked_after_case_record, share.id).review_on == date(2086, 2, 3)
+    assert retention_of(RecordClass.looked_after_case_record, share.id).review_on == date(2086, 2, 3)
 
 
 def test_an_episode_is_the_forces_police_record_reviewed_at_6_years(world):
     episode = missing.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="RET/1", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
-    record = _retention(RecordClass.police_record, episode.id)
+    record = retention_of(RecordClass.police_record, episode.id)
     assert record.owning_org_id == world.force.id
-    assert record.review_on == add_years(_today(), 6)
+    assert record.review_on == add_years(today(), 6)
 
 
 def test_a_child_who_moves_authority_keeps_each_authoritys_own_dates(world):
@@ -140,7 +86,7 @@ def test_a_child_who_moves_authority_keeps_each_authoritys_own_dates(world):
     with unit_of_work():
         db.session().get(Child, world.child.id).responsible_authority_id = world.la2.id
     second = _share(world.worker2, world.manager2, world.child.id, world.school)
-    old, new = _retention(RecordClass.social_care_record, first.id), _retention(RecordClass.social_care_record,
+    old, new = retention_of(RecordClass.social_care_record, first.id), retention_of(RecordClass.social_care_record,
                                                                                  second.id)
     assert (old.owning_org_id, old.review_on) == (world.la1.id, date(2035, 5, 17))
     assert (new.owning_org_id, new.review_on) == (world.la2.id, date(2040, 5, 17))
@@ -167,13 +113,13 @@ def _queue_body(app, people: People) -> tuple[int, str]:
 
 
 def test_the_queue_shows_only_the_dpos_own_agencys_records_due(app, world):
-    mine = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+    mine = retention_of(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
                                                              world.school).id)
-    theirs = _retention(RecordClass.social_care_record, _share(world.worker2, world.manager2, world.child.id,
+    theirs = retention_of(RecordClass.social_care_record, _share(world.worker2, world.manager2, world.child.id,
                                                                world.school).id)
-    not_due = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+    not_due = retention_of(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
                                                                 world.school).id)
-    _make_due(mine, theirs)
+    make_due(mine, theirs)
     status, body = _queue_body(app, world.dpo1)
     assert status == 200
     assert f'data-retention-id="{mine.id}"' in body
@@ -193,37 +139,37 @@ def test_the_queue_shows_only_the_dpos_own_agencys_records_due(app, world):
 
 
 def test_another_agencys_dpo_can_neither_keep_nor_approve_a_record(world):
-    record = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+    record = retention_of(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
                                                                world.school).id)
-    _make_due(record)
+    make_due(record)
     with pytest.raises(NotFound):
-        service.keep(world.dpo2.user, record.id, date.today() + timedelta(days=400), "mine now", _today())
+        service.keep(world.dpo2.user, record.id, date.today() + timedelta(days=400), "mine now", today())
     with pytest.raises(NotFound):
-        service.approve_destruction(world.dpo2.user, [record.id], _today())
+        service.approve_destruction(world.dpo2.user, [record.id], today())
     assert db.session().scalar(select(AuditEvent.id).where(
         AuditEvent.outcome == "refused", AuditEvent.object_type == "retention-record",
         AuditEvent.object_id == str(record.id), AuditEvent.actor_user_id == world.dpo2.user.id))
 
 
 def test_keeping_a_record_sets_a_new_review_date_and_takes_it_off_the_queue(app, world):
-    record = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+    record = retention_of(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
                                                                world.school).id)
-    _make_due(record)
+    make_due(record)
     until = date.today() + timedelta(days=365)
-    service.keep(world.dpo1.user, record.id, until, KEEP_REASON, _today())
+    service.keep(world.dpo1.user, record.id, until, KEEP_REASON, today())
     record = db.session().get(RetentionRecord, record.id)
     assert (record.status, record.review_on, record.keep_reason) == (RetentionStatus.kept, until, KEEP_REASON)
     assert f'data-retention-id="{record.id}"' not in _queue_body(app, world.dpo1)[1]
     with pytest.raises(Invalid):
-        service.keep(world.dpo1.user, record.id, date.today(), "today is not a future date", _today())
+        service.keep(world.dpo1.user, record.id, date.today(), "today is not a future date", today())
 
 
 # --- legal holds and destruction -----------------------------------------------------------------
 
 def _due_share(world) -> tuple[ShareRecord, RetentionRecord]:
     share = _share(world.worker1, world.manager1, world.child.id, world.school)
-    record = _retention(RecordClass.social_care_record, share.id)
-    _make_due(record)
+    record = retention_of(RecordClass.social_care_record, share.id)
+    make_due(record)
     return share, record
 
 
@@ -231,7 +177,7 @@ def test_a_hold_blocks_approval_in_the_queue(app, world):
     share, record = _due_share(world)
     service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.litigation, HOLD_REASON, child_id=world.child.id))
     with pytest.raises(Invalid, match="legal hold"):
-        service.approve_destruction(world.dpo1.user, [record.id], _today())
+        service.approve_destruction(world.dpo1.user, [record.id], today())
     client = app.test_client()
     sign_in(client, world.dpo1.user, world.dpo1.secret)
     page = client.get("/retention/").get_data(as_text=True)
@@ -243,7 +189,7 @@ def test_a_hold_blocks_approval_in_the_queue(app, world):
 
 def test_a_hold_set_after_approval_stops_the_worker_the_cli_and_the_destroy_step(world, runner):
     share, record = _due_share(world)
-    service.approve_destruction(world.dpo1.user, [record.id], _today())
+    service.approve_destruction(world.dpo1.user, [record.id], today())
     hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.subject_access, HOLD_REASON,
                                                                  record_class=RecordClass.social_care_record))
     assert destruction.destroy_approved() == []
@@ -280,7 +226,7 @@ def test_a_hold_set_after_approval_stops_the_worker_the_cli_and_the_destroy_step
 def test_another_agencys_hold_covers_nothing_of_this_one(world):
     share, record = _due_share(world)
     service.set_hold(world.dpo2.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON))
-    service.approve_destruction(world.dpo1.user, [record.id], _today())
+    service.approve_destruction(world.dpo1.user, [record.id], today())
     assert [c.count for c in destruction.destroy_approved()] == [1]
 
 
@@ -295,13 +241,13 @@ def test_destruction_writes_a_certificate_and_nothing_personal_reaches_the_audit
     episode = missing.record_episode(world.officer, world.child.id, missing_details.EpisodeDetails(
         police_reference="RET/2", reported_start=utcnow(), classification=Classification.missing,
         risk_grade=RiskGrade.medium, missing_from=MissingFrom.home))
-    police = _retention(RecordClass.police_record, episode.id)
-    _make_due(police)
+    police = retention_of(RecordClass.police_record, episode.id)
+    make_due(police)
     force_dpo = make_user(world.force, Role.dpo)[0]
-    service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), KEEP_REASON, _today())
-    _make_due(record)
-    service.approve_destruction(world.dpo1.user, [record.id], _today())
-    service.approve_destruction(force_dpo, [police.id], _today())
+    service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), KEEP_REASON, today())
+    make_due(record)
+    service.approve_destruction(world.dpo1.user, [record.id], today())
+    service.approve_destruction(force_dpo, [police.id], today())
     hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON,
                                                                  child_id=world.child.id))
     service.lift_hold(world.dpo1.user, hold.id, HOLD_REASON + " lifted")
@@ -373,13 +319,13 @@ def test_mace_intelligence_belongs_to_its_groups_host_and_is_destroyed_with_its_
         authorised_by_user_id=authoriser.id, source_evaluation="2", intelligence_assessment="B",
         handling_code="P", family_told=False, family_not_told_reason="risk"), intelligence.Subjects(
         location_ids=[place.id]))
-    record = _retention(RecordClass.mace_intelligence, share.id)
+    record = retention_of(RecordClass.mace_intelligence, share.id)
     # About a place, not a child: the no-date-of-birth fallback, 25 years after written.
-    assert (record.owning_org_id, record.child_id, record.review_on) == (host.id, None, add_years(_today(), 25))
-    _make_due(record)
+    assert (record.owning_org_id, record.child_id, record.review_on) == (host.id, None, add_years(today(), 25))
+    make_due(record)
     with pytest.raises(NotFound):  # the force sent it, but the group's host decides
-        service.approve_destruction(make_user(force, Role.dpo)[0], [record.id], _today())
-    service.approve_destruction(host_dpo, [record.id], _today())
+        service.approve_destruction(make_user(force, Role.dpo)[0], [record.id], today())
+    service.approve_destruction(host_dpo, [record.id], today())
     assert [c.record_class for c in destruction.destroy_approved()] == [RecordClass.mace_intelligence]
     assert db.session().get(ShareRecord, share.id) is None
     assert db.session().scalar(select(func.count()).select_from(MaceIntelligenceSubject)) == 0
@@ -389,14 +335,14 @@ def test_nobody_but_a_dpo_reaches_a_record_or_a_hold_even_of_their_own_agency(wo
     """The keeper's rule answers "none" to anyone who is not a DPO, before the organisation is
     compared: a social worker of the owning authority and the hub's administrator can neither open
     nor decide a record, nor open or lift a hold, each refusal audited."""
-    record = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+    record = retention_of(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
                                                                world.school).id)
-    _make_due(record)
+    make_due(record)
     hold = service.set_hold(world.dpo1.user, service.HoldDetails(HoldKind.inquiry, HOLD_REASON))
     for user in (world.practitioner.user, world.admin.user):
         for attempt in (lambda u: service.record_for(u, record.id),
                         lambda u: service.keep(u, record.id, date.today() + timedelta(days=400), KEEP_REASON,
-                                               _today()),
+                                               today()),
                         lambda u: service.hold_for(u, hold.id),
                         lambda u: service.lift_hold(u, hold.id, "no longer needed")):
             with pytest.raises(NotFound):
@@ -405,7 +351,7 @@ def test_nobody_but_a_dpo_reaches_a_record_or_a_hold_even_of_their_own_agency(wo
             AuditEvent.outcome == "refused", AuditEvent.actor_user_id == user.id)))
         assert refused == {"retention-record", "legal-hold"}
     db.session.expire_all()
-    assert _retention(RecordClass.social_care_record, record.record_id).status == RetentionStatus.scheduled
+    assert retention_of(RecordClass.social_care_record, record.record_id).status == RetentionStatus.scheduled
     assert db.session().get(type(hold), hold.id).lifted_at is None
 
 
@@ -432,19 +378,19 @@ def test_a_period_needs_a_sound_number_and_a_reason(world, period, reason, field
 def test_a_destroyed_record_is_not_kept_and_only_records_due_are_approved(world):
     _, record = _due_share(world)
     with pytest.raises(Invalid) as info:
-        service.approve_destruction(world.dpo1.user, [], _today())
+        service.approve_destruction(world.dpo1.user, [], today())
     assert info.value.errors["record"] == "Choose the records to destroy"
-    not_due = _retention(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
+    not_due = retention_of(RecordClass.social_care_record, _share(world.worker1, world.manager1, world.child.id,
                                                                 world.school).id)
     with pytest.raises(Invalid) as info:
-        service.approve_destruction(world.dpo1.user, [record.id, not_due.id], _today())
+        service.approve_destruction(world.dpo1.user, [record.id, not_due.id], today())
     assert info.value.errors["record"] == "Only records due for review can be approved for destruction"
     assert db.session().get(RetentionRecord, record.id).status is RetentionStatus.scheduled  # refused whole
     with unit_of_work():
         db.session().execute(update(RetentionRecord).where(RetentionRecord.id == record.id)
                              .values(status=RetentionStatus.destroyed))
     with pytest.raises(Invalid) as info:
-        service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), KEEP_REASON, _today())
+        service.keep(world.dpo1.user, record.id, date.today() + timedelta(days=30), KEEP_REASON, today())
     assert info.value.errors["until"] == "This record has already been destroyed"
 
 
