@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from hub import db
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
@@ -125,3 +126,42 @@ def test_the_random_world_reaches_every_count(world):
     assert 0 < t["checked_4h"] < t["checked"] and 0 < t["rhi_72h"] < t["rhi_done"]
     assert 0 < t["plans_on_time"] < t["plans_on_file"] and 0 < t["iro_24h"] < t["iro_told"]
     assert per_statement.cross_border(ReportQuery(command_line_report_scope(), YEAR, NOW)).rows
+
+
+def _episode_statements(app, run) -> list[str]:
+    """The SQL of each statement `run` sends that reads the episodes table."""
+    engine = app.extensions["hub_engine"]
+    seen: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args):
+        if "missing_episode" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    return seen
+
+
+@pytest.mark.parametrize("who", ["whole area", "an authority's social worker"])
+def test_the_dashboard_reads_the_episodes_in_two_statements_each_reading_them_once(app, world, who):
+    """Issue 22: the period's episodes are read by two statements (the counts, and the school
+    notifications through each episode's notifications), where the statement-per-figure dashboard
+    read them in seven; the counts statement names the episodes' tables no more often than the
+    period's select itself does (the CTE, read by every GROUP BY, is the only read)."""
+    scope = command_line_report_scope() if who == "whole area" else report_scope(world["social_worker"])
+    filters = replace(YEAR, age_band="11_14")
+    statements = _episode_statements(app, lambda: figures.dashboard(scope, filters, NOW))
+    assert len(statements) == 2
+    q = ReportQuery(scope, filters, NOW)
+    old = _episode_statements(app, lambda: _old(q))
+    assert len(old) == 6  # and the school notifications' own: seven
+    one = next(s for s in statements if "UNION ALL" in s)
+    assert "MATERIALIZED" in one
+    reads_of_the_period = str(q._episode_select().compile(db.session().get_bind())).count("missing_episode")
+    assert one.count("missing_episode") == reads_of_the_period
+    # A figure alone: the same statement, one per figure.
+    for key in ("episodes-by-month", "looked-after", "cross-border", "trigger-plans"):
+        assert len(_episode_statements(app, lambda key=key: figures.figure(scope, filters, key, NOW))) == 1
