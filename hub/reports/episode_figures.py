@@ -1,12 +1,11 @@
 """The dashboard's figures about missing episodes, counted in SQL over the viewer's episodes
 (hub.reports.query), whatever the number of rows, so a year of a large county stays fast.
 
-Every episode figure but the school notifications is built from `counts()`: ONE statement that
-reads the period's episodes once (a materialised common table expression) and returns only
-counts, a `UNION ALL` of small `GROUP BY`s over them (a few hundred rows whatever the county).
-A figure alone (its download, the annual workbook) asks the same statement for the parts it needs.
-The school notifications read another table (each episode's notifications) and stay their own
-statement."""
+Every episode figure is built from `counts()`: ONE statement that reads the period's episodes
+once (a materialised common table expression) and returns only counts, a `UNION ALL` of small
+`GROUP BY`s over them (a few hundred rows whatever the county; the school notifications' part
+joins the same CTE to each episode's notifications). A figure alone (its download, the annual
+workbook) asks the same statement for the parts it needs."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Subquery,
     and_,
     case,
     cast,
@@ -61,7 +61,11 @@ def _period(q: ReportQuery) -> str:
 
 #: The parts of `counts()`, each one small GROUP BY over the period's episodes.
 MONTHS, TOTALS, CHILDREN, PLACES, CROSSING = "months", "totals", "children", "places", "crossing"
-PARTS = (MONTHS, TOTALS, CHILDREN, PLACES, CROSSING)
+#: The school notifications: the episodes' notifications, per message, summed.
+NOTIFICATIONS = "notifications"
+PARTS = (MONTHS, TOTALS, CHILDREN, PLACES, CROSSING, NOTIFICATIONS)
+#: The counts of the notifications part.
+MESSAGE_KEYS = ("sent", "acknowledged", "in_time", "escalated")
 
 #: The whole-period counts of the totals part (one row of sums over the episodes).
 TOTAL_KEYS = ("episodes", "missing", "over_24h", "found", "checked", "checked_4h", "rhi_offered", "rhi_done",
@@ -83,6 +87,8 @@ class EpisodeCounts:
     places: list[tuple[bool, MissingFrom, int]] = field(default_factory=list)
     #: (authority's name, "in" or "out", distinct children placed across its border).
     crossing: list[tuple[str, str, int]] = field(default_factory=list)
+    #: MESSAGE_KEYS -> count, of the messages to schools about the episodes.
+    notifications: dict[str, int] = field(default_factory=dict)
 
 
 def _totals_columns(q: ReportQuery, e) -> dict[str, ColumnElement[int]]:
@@ -127,7 +133,7 @@ def _union_types(e) -> dict[str, Any]:
     return {"part": String(), "month": String(), "classification": e.c.classification.type,
             "grade": e.c.risk_grade.type, "looked_after": e.c.looked_after.type, "place": e.c.missing_from.type,
             "authority": String(), "way": String(), "per_child": Integer(), "n": Integer(),
-            **{f"t_{k}": Integer() for k in TOTAL_KEYS}}
+            **{f"t_{k}": Integer() for k in TOTAL_KEYS}, **{f"m_{k}": Integer() for k in MESSAGE_KEYS}}
 
 
 def _branch(types: dict[str, Any], part: str, **values: ColumnElement) -> list[ColumnElement]:
@@ -189,13 +195,20 @@ def counts_statement(q: ReportQuery, parts: Iterable[str] = PARTS) -> Select | C
                         .group_by(e.c.looked_after, e.c.missing_from))
     if CROSSING in wanted:
         branches.extend(_crossing_branches(q, e, types))
+    if NOTIFICATIONS in wanted:
+        messages = _school_messages(e)
+        branches.append(select(*_branch(types, NOTIFICATIONS, m_sent=func.count(),
+                                        m_acknowledged=func.sum(messages.c.acknowledged),
+                                        m_in_time=func.sum(messages.c.in_time),
+                                        m_escalated=func.sum(messages.c.escalated))))
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
 
 def counts(q: ReportQuery, parts: Iterable[str] = PARTS) -> EpisodeCounts:
     """The parts' counts, from one statement (see `counts_statement`)."""
     wanted = set(parts)
-    found = EpisodeCounts(totals=dict.fromkeys(TOTAL_KEYS, 0) if TOTALS in wanted else {})
+    found = EpisodeCounts(totals=dict.fromkeys(TOTAL_KEYS, 0) if TOTALS in wanted else {},
+                          notifications=dict.fromkeys(MESSAGE_KEYS, 0) if NOTIFICATIONS in wanted else {})
     for row in db.session().execute(counts_statement(q, wanted)).mappings():
         part, n = row["part"], int(row["n"] or 0)
         if part == MONTHS:
@@ -206,6 +219,8 @@ def counts(q: ReportQuery, parts: Iterable[str] = PARTS) -> EpisodeCounts:
             found.children.append((bool(row["looked_after"]), int(row["per_child"]), n))
         elif part == PLACES:
             found.places.append((bool(row["looked_after"]), row["place"], n))
+        elif part == NOTIFICATIONS:
+            found.notifications = {k: int(row[f"m_{k}"] or 0) for k in MESSAGE_KEYS}
         else:
             found.crossing.append((row["authority"], row["way"], n))
     return found
@@ -374,38 +389,28 @@ def cross_border(q: ReportQuery, c: EpisodeCounts) -> Figure:
                "receiving authority (where the child was found) differs from the child's home authority."])
 
 
-#: Each figure built from `counts()`, with the parts it reads, in no particular order.
-FROM_COUNTS: dict[str, tuple[Callable[[ReportQuery, EpisodeCounts], Figure], tuple[str, ...]]] = {
-    "episodes-by-month": (episodes_by_month, (MONTHS,)),
-    "long-episodes": (long_episodes, (TOTALS,)),
-    "repeat-missing": (repeat_missing, (CHILDREN,)),
-    "looked-after": (looked_after, (CHILDREN, PLACES)),
-    "cross-border": (cross_border, (CROSSING,)),
-    "prevention-checks": (prevention_checks, (TOTALS,)),
-    "return-interviews": (return_interviews, (TOTALS,)),
-    "iro-told": (iro_told, (TOTALS,)),
-    "trigger-plans": (trigger_plans, (TOTALS,)),
-}
 
 
 # --- school notifications -----------------------------------------------------------------------
 
-def school_notifications(q: ReportQuery) -> Figure:
-    e, n = q.episodes(), Notification
-    # One row per message (its copies to one school's key adults share a group key), flagged when
-    # any copy was acknowledged, in time, or escalated; then summed. Equal to four
-    # count(DISTINCT group_key) with a CASE each, but one sort of the keys instead of four.
+def _school_messages(e) -> Subquery:
+    """One row per message to a school about the episodes `e` (its copies to one school's key
+    adults share a group key), flagged when any copy was acknowledged, in time, or escalated: the
+    notifications part sums them. Equal to four count(DISTINCT group_key) with a CASE each, but
+    one sort of the keys instead of four."""
+    n = Notification
     message = (select(func.max(case((n.acknowledged_at.is_not(None), 1), else_=0)).label("acknowledged"),
                       func.max(case((n.acknowledged_at <= n.deadline_at, 1), else_=0)).label("in_time"),
                       func.max(case((n.escalated_at.is_not(None), 1), else_=0)).label("escalated"))
                # From the period's episodes to their notifications (by the index on episode_id), not
                # from every notification ever sent to the episodes.
                .select_from(e).join(n, n.episode_id == e.c.id).where(n.reason != RecipientReason.escalation))
-    messages = message.group_by(n.group_key).subquery("messages")
-    query = select(func.count(), func.sum(messages.c.acknowledged), func.sum(messages.c.in_time),
-                   func.sum(messages.c.escalated))
-    sent, acknowledged, in_time, escalated = (int(v or 0) for v in db.session().execute(query).one())
-    return _notifications_figure(q, sent, acknowledged, in_time, escalated)
+    return message.group_by(n.group_key).subquery("messages")
+
+
+def school_notifications(q: ReportQuery, c: EpisodeCounts) -> Figure:
+    m = c.notifications
+    return _notifications_figure(q, m["sent"], m["acknowledged"], m["in_time"], m["escalated"])
 
 
 def _notifications_figure(q: ReportQuery, sent: int, acknowledged: int, in_time: int, escalated: int) -> Figure:
@@ -452,3 +457,18 @@ def own_school_notifications(q: ReportQuery) -> Figure:
 
 SCHOOL_ONLY_NOTE = ("A school's reports count its own notifications and replies, never the details of an episode: "
                     "only the period and school filters apply.")
+
+
+#: Each figure built from `counts()`, with the parts it reads, in no particular order.
+FROM_COUNTS: dict[str, tuple[Callable[[ReportQuery, EpisodeCounts], Figure], tuple[str, ...]]] = {
+    "episodes-by-month": (episodes_by_month, (MONTHS,)),
+    "long-episodes": (long_episodes, (TOTALS,)),
+    "repeat-missing": (repeat_missing, (CHILDREN,)),
+    "looked-after": (looked_after, (CHILDREN, PLACES)),
+    "cross-border": (cross_border, (CROSSING,)),
+    "prevention-checks": (prevention_checks, (TOTALS,)),
+    "return-interviews": (return_interviews, (TOTALS,)),
+    "iro-told": (iro_told, (TOTALS,)),
+    "trigger-plans": (trigger_plans, (TOTALS,)),
+    "school-notifications": (school_notifications, (NOTIFICATIONS,)),
+}

@@ -1,15 +1,13 @@
 """Every figure of the reports dashboard, counted in SQL over what the viewer may see.
 
 `dashboard(scope, filters)` computes them all with a fixed number of statements, whatever the
-size of the data: one for every episode figure but the school notifications (which read the
-notifications: their own statement), one per MACE figure. `figure(scope, filters, key)` computes
-one, for its CSV or xlsx download, from the same statement. Neither writes anything or audits:
+size of the data: one for every episode figure, one per MACE figure. `figure(scope, filters, key)`
+computes one, for its CSV or xlsx download, from the same statement. Neither writes anything or audits:
 hub.reports.service does both. The definitions are in hub.reports.query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from hub.db import london_today, utcnow
@@ -21,10 +19,6 @@ from hub.reports.query import AGE_BANDS, Figure, ReportFilters, ReportQuery
 __all__ = ["AGE_BANDS", "EPISODE_FIGURES", "MACE_FIGURES", "Figure", "ReportFilters", "ReportQuery",
            "dashboard", "figure", "london_today"]
 
-#: The one episode figure with its own statement: it reads each episode's notifications.
-_OWN_STATEMENT: dict[str, Callable[[ReportQuery], Figure]] = {
-    "school-notifications": ep.school_notifications,
-}
 #: In the dashboard's order.
 EPISODE_FIGURES = ["episodes-by-month", "long-episodes", "repeat-missing", "looked-after", "cross-border",
                    "prevention-checks", "return-interviews", "iro-told", "trigger-plans", "school-notifications"]
@@ -44,10 +38,9 @@ def dashboard(scope: ReportScope, filters: ReportFilters, now: datetime | None =
     q = ReportQuery(scope, filters, now or utcnow())
     figures: list[Figure] = []
     if q.counts_episodes:
-        # Every episode figure but one from one statement (hub.reports.episode_figures.counts).
+        # Every episode figure from one statement (hub.reports.episode_figures.counts).
         counts = ep.counts(q)
-        for key in EPISODE_FIGURES:
-            figures.append(ep.FROM_COUNTS[key][0](q, counts) if key in ep.FROM_COUNTS else _OWN_STATEMENT[key](q))
+        figures.extend(ep.FROM_COUNTS[key][0](q, counts) for key in EPISODE_FIGURES)
     elif scope.school_notifications is not None:
         figures.append(ep.own_school_notifications(q))
     if q.counts_mace:
@@ -79,6 +72,4 @@ def figure(scope: ReportScope, filters: ReportFilters, key: str, now: datetime |
         # The same statement as the dashboard's, asked only for the parts this figure reads.
         build, parts = ep.FROM_COUNTS[key]
         return build(q, ep.counts(q, parts))
-    if key in _OWN_STATEMENT:
-        return _OWN_STATEMENT[key](q)
     return _mace_figure(q, key)

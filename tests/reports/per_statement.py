@@ -1,7 +1,7 @@
 """The episode figures as the dashboard counted them before issue 22's one statement: one SQL
-statement each over the period's episodes (hub.reports.episode_figures as of issue 14, its school
-notifications left out: that figure is still its own statement). Kept only as the reference the
-one statement's figures are compared with (test_one_statement.py); nothing in the hub uses it.
+statement each over the period's episodes (hub.reports.episode_figures as of issue 14, the school
+notifications included). Kept only as the reference the one statement's figures are compared with
+(test_one_statement.py, bench.reports_counts); nothing in the hub uses it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from hub import db
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
 from hub.models.auth import Organisation
 from hub.models.missing import Classification, MissingFrom, RiskGrade
+from hub.models.notifications import Notification, RecipientReason
 from hub.reports.definitions import RETURN_INTERVIEW_OFFERED, return_interview_offered_clause
 from hub.reports.query import Figure, ReportQuery, agreeing, counted, rate, with_share
 
@@ -249,3 +250,36 @@ def cross_border(q: ReportQuery) -> Figure:
         rows=rows, chart="bar",
         notes=["Where a child is placed is not recorded in the hub: an episode counts as across a border when its "
                "receiving authority (where the child was found) differs from the child's home authority."])
+
+
+# --- school notifications -----------------------------------------------------------------------
+
+def school_notifications(q: ReportQuery) -> Figure:
+    e, n = q.episodes(), Notification
+    # One row per message (its copies to one school's key adults share a group key), flagged when
+    # any copy was acknowledged, in time, or escalated; then summed. Equal to four
+    # count(DISTINCT group_key) with a CASE each, but one sort of the keys instead of four.
+    message = (select(func.max(case((n.acknowledged_at.is_not(None), 1), else_=0)).label("acknowledged"),
+                      func.max(case((n.acknowledged_at <= n.deadline_at, 1), else_=0)).label("in_time"),
+                      func.max(case((n.escalated_at.is_not(None), 1), else_=0)).label("escalated"))
+               # From the period's episodes to their notifications (by the index on episode_id), not
+               # from every notification ever sent to the episodes.
+               .select_from(e).join(n, n.episode_id == e.c.id).where(n.reason != RecipientReason.escalation))
+    messages = message.group_by(n.group_key).subquery("messages")
+    query = select(func.count(), func.sum(messages.c.acknowledged), func.sum(messages.c.in_time),
+                   func.sum(messages.c.escalated))
+    sent, acknowledged, in_time, escalated = (int(v or 0) for v in db.session().execute(query).one())
+    return _notifications_figure(q, sent, acknowledged, in_time, escalated)
+
+
+def _notifications_figure(q: ReportQuery, sent: int, acknowledged: int, in_time: int, escalated: int) -> Figure:
+    return Figure(
+        key="school-notifications",
+        title=f"Schools acknowledged {in_time} of {counted(sent, 'notification', 'notifications')} before the deadline",
+        subtitle=f"Notifications to schools about episodes that started {_period(q)}; copies to one school's key "
+                 "adults count once",
+        columns=["School notifications", "Notifications", "Per cent"],
+        rows=[["Sent", sent, rate(sent, sent)], ["Acknowledged", acknowledged, rate(acknowledged, sent)],
+              ["Acknowledged before the deadline", in_time, rate(in_time, sent)],
+              ["Escalated (not acknowledged in time)", escalated, rate(escalated, sent)]],
+        chart="hbar", series=[1])
