@@ -3,9 +3,9 @@
 
 Every episode figure is built from `counts()`: ONE statement that reads the period's episodes
 once (a materialised common table expression) and returns only counts, a `UNION ALL` of small
-`GROUP BY`s over them (a few hundred rows whatever the county; the school notifications' part
-joins the same CTE to each episode's notifications). A figure alone (its download, the annual
-workbook) asks the same statement for the parts it needs."""
+`GROUP BY`s over them (a few hundred rows whatever the county), and the school notifications'
+part, which reads another table, in a second statement (see `counts`). A figure alone (its
+download, the annual workbook) asks the same code for the parts it needs."""
 
 from __future__ import annotations
 
@@ -168,9 +168,10 @@ def _crossing_branches(q: ReportQuery, e, types: dict[str, Any]) -> list[Select]
 
 def counts_statement(q: ReportQuery, parts: Iterable[str] = PARTS) -> Select | CompoundSelect:
     """The one statement: the period's episodes as a CTE read once (materialised: every part
-    scans it, not the tables), and a UNION ALL of one small GROUP BY per part."""
+    scans it, not the tables), and a UNION ALL of one small GROUP BY per part. The notifications'
+    part alone reads the episodes as a plain subquery (see `counts`)."""
     wanted = [p for p in PARTS if p in set(parts)]
-    e = q.episodes_cte()
+    e = q.episodes() if wanted == [NOTIFICATIONS] else q.episodes_cte()
     types = _union_types(e)
     branches: list[Select] = []
     if MONTHS in wanted:
@@ -205,11 +206,21 @@ def counts_statement(q: ReportQuery, parts: Iterable[str] = PARTS) -> Select | C
 
 
 def counts(q: ReportQuery, parts: Iterable[str] = PARTS) -> EpisodeCounts:
-    """The parts' counts, from one statement (see `counts_statement`)."""
+    """The parts' counts: every part but the notifications from one statement (`counts_statement`),
+    the notifications' part, when asked for, from its own.
+
+    Why two: the notifications are another table, joined to each episode. Within the one
+    statement (the CTE joined to the notifications) PostgreSQL hashes every notification ever sent
+    (a scan of the table, growing with the hub's history) and SQLite was twice as slow; on their
+    own, over the period's episodes as a subquery, both go from each episode to its notifications
+    by the index on episode_id (bench.reports_counts, bench/README.md)."""
     wanted = set(parts)
     found = EpisodeCounts(totals=dict.fromkeys(TOTAL_KEYS, 0) if TOTALS in wanted else {},
                           notifications=dict.fromkeys(MESSAGE_KEYS, 0) if NOTIFICATIONS in wanted else {})
-    for row in db.session().execute(counts_statement(q, wanted)).mappings():
+    statements = [counts_statement(q, group) for group in (wanted - {NOTIFICATIONS}, wanted & {NOTIFICATIONS})
+                  if group]
+    rows = [row for statement in statements for row in db.session().execute(statement).mappings()]
+    for row in rows:
         part, n = row["part"], int(row["n"] or 0)
         if part == MONTHS:
             found.months.append((row["month"], row["classification"], row["grade"], n))
