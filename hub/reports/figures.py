@@ -1,14 +1,13 @@
 """Every figure of the reports dashboard, counted in SQL over what the viewer may see.
 
-`dashboard(scope, filters)` computes them all with a fixed number of statements (one per figure,
-two for looked-after children; the totals of five figures share one), whatever the size of the
-data. `figure(scope, filters, key)` computes one, for its CSV or xlsx download. Neither writes
-anything or audits: hub.reports.service does both. The definitions are in hub.reports.query.
+`dashboard(scope, filters)` computes them all with a fixed number of statements, whatever the
+size of the data: one for every episode figure, one per MACE figure. `figure(scope, filters, key)`
+computes one, for its CSV or xlsx download, from the same statement. Neither writes anything or audits:
+hub.reports.service does both. The definitions are in hub.reports.query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from hub.db import london_today, utcnow
@@ -20,21 +19,6 @@ from hub.reports.query import AGE_BANDS, Figure, ReportFilters, ReportQuery
 __all__ = ["AGE_BANDS", "EPISODE_FIGURES", "MACE_FIGURES", "Figure", "ReportFilters", "ReportQuery",
            "dashboard", "figure", "london_today"]
 
-#: Figures built from the whole-period totals (one shared statement).
-_FROM_TOTALS: dict[str, Callable[[ReportQuery, dict[str, int]], Figure]] = {
-    "long-episodes": ep.long_episodes,
-    "prevention-checks": ep.prevention_checks,
-    "return-interviews": ep.return_interviews,
-    "iro-told": ep.iro_told,
-    "trigger-plans": ep.trigger_plans,
-}
-_OWN_STATEMENT: dict[str, Callable[[ReportQuery], Figure]] = {
-    "episodes-by-month": ep.episodes_by_month,
-    "repeat-missing": ep.repeat_missing,
-    "looked-after": ep.looked_after,
-    "cross-border": ep.cross_border,
-    "school-notifications": ep.school_notifications,
-}
 #: In the dashboard's order.
 EPISODE_FIGURES = ["episodes-by-month", "long-episodes", "repeat-missing", "looked-after", "cross-border",
                    "prevention-checks", "return-interviews", "iro-told", "trigger-plans", "school-notifications"]
@@ -54,9 +38,9 @@ def dashboard(scope: ReportScope, filters: ReportFilters, now: datetime | None =
     q = ReportQuery(scope, filters, now or utcnow())
     figures: list[Figure] = []
     if q.counts_episodes:
-        totals = ep.totals(q)
-        for key in EPISODE_FIGURES:
-            figures.append(_FROM_TOTALS[key](q, totals) if key in _FROM_TOTALS else _OWN_STATEMENT[key](q))
+        # Every episode figure from one statement (hub.reports.episode_figures.counts).
+        counts = ep.counts(q)
+        figures.extend(ep.FROM_COUNTS[key][0](q, counts) for key in EPISODE_FIGURES)
     elif scope.school_notifications is not None:
         figures.append(ep.own_school_notifications(q))
     if q.counts_mace:
@@ -84,8 +68,8 @@ def figure(scope: ReportScope, filters: ReportFilters, key: str, now: datetime |
     q = ReportQuery(scope, filters, now or utcnow())
     if key == SCHOOL_FIGURE and not q.counts_episodes:
         return ep.own_school_notifications(q)
-    if key in _FROM_TOTALS:
-        return _FROM_TOTALS[key](q, ep.totals(q))
-    if key in _OWN_STATEMENT:
-        return _OWN_STATEMENT[key](q)
+    if key in ep.FROM_COUNTS:
+        # The same statement as the dashboard's, asked only for the parts this figure reads.
+        build, parts = ep.FROM_COUNTS[key]
+        return build(q, ep.counts(q, parts))
     return _mace_figure(q, key)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, or_, select
+from sqlalchemy import CTE, ColumnElement, Select, Subquery, and_, case, func, or_, select
 
 from hub import db
 from hub.models.missing import MissingEpisode
@@ -140,6 +140,14 @@ class ReportQuery:
         if self._episodes is None:
             self._episodes = self._episode_select().subquery("episodes")
         return self._episodes
+
+    def episodes_cte(self) -> CTE:
+        """The same episodes as a common table expression, MATERIALIZED: a statement that reads
+        them several times (hub.reports.episode_figures.counts) scans the tables once. Both
+        databases materialise a CTE read more than once anyway; saying so keeps it when a
+        statement reads it once, and on PostgreSQL 12+ whatever the planner would prefer."""
+        cte = self._episode_select().cte("episodes")
+        return cte.prefix_with("MATERIALIZED", dialect="postgresql").prefix_with("MATERIALIZED", dialect="sqlite")
 
     def coverage(self, openable: Select) -> tuple[int, int, int]:
         """How many episodes the figures count; how many of them are not in `openable` (a SELECT
