@@ -24,6 +24,7 @@ from datetime import date
 
 from sqlalchemy import text
 
+from bench import reports_per_statement as per_statement
 from bench._databases import throwaway_postgres
 from bench._util import environment, percentile, scratch
 from bench.audit_log import _app
@@ -35,7 +36,6 @@ from hub.permissions import report_scope
 from hub.reports import episode_figures as ep
 from hub.reports import figures
 from hub.reports.query import ReportFilters, ReportQuery
-from tests.reports import per_statement
 
 YEAR = ReportFilters(date(2025, 1, 1), date(2025, 12, 31))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 
 import pytest
@@ -264,3 +265,13 @@ def fresh_database_url(tmp_path):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo(module_app):
+    """The demo loaded once, and its printed logins (e-mail and TOTP secret)."""
+    result = module_app.test_cli_runner().invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    logins = re.findall(r"^(\S+@\S+)\n(?:    .*\n)*?    totp secret: (\w+)$", result.output, re.M)
+    assert len(logins) >= 20, result.output[:2000]
+    return module_app, logins

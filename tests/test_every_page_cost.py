@@ -21,7 +21,7 @@ from hub.audit import service as audit
 from hub.db import Base
 from hub.models.auth import User
 from hub.models.people import Child
-from tests.test_demo_crawl import _demo_logins, crawl, demo, shape, sign_in  # noqa: F401 - demo is a fixture
+from tests.support.crawl import crawl, demo_logins, shape, sign_in
 
 #: The history tables multiplied, parents before children: each copy's ids are the original's
 #: plus an offset, and a column that points into one of these tables is moved by the same offset.
@@ -115,7 +115,7 @@ def _counts(app, clients: dict, pages: dict) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def costs(demo):  # noqa: F811 - the fixture imported above
+def costs(demo):
     app, logins = demo
     clients, pages = {}, {}
     for email, secret in logins:
@@ -143,7 +143,7 @@ def costs(demo):  # noqa: F811 - the fixture imported above
     return small, large
 
 
-@pytest.mark.parametrize("email", _demo_logins())
+@pytest.mark.parametrize("email", demo_logins())
 def test_every_page_a_demo_user_reaches_runs_the_same_statements_in_a_hub_many_times_larger(costs, email):
     small, large = costs
     assert len(small[email]) > 3, f"{email} reached only {sorted(small[email])}"
@@ -152,7 +152,7 @@ def test_every_page_a_demo_user_reaches_runs_the_same_statements_in_a_hub_many_t
     assert grown == {}, f"statements ({SMALL + 1}, {LARGE + 1} times the demo's history), pages of {email}: {grown}"
 
 
-@pytest.mark.parametrize("email", _demo_logins())
+@pytest.mark.parametrize("email", demo_logins())
 def test_a_childs_page_runs_at_most_12_statements_for_every_demo_user(costs, email):
     """A child's page (the record every practitioner opens most) within 12 statements, everything
     counted: the session, the menu's counts, the child, each panel, the audit event."""

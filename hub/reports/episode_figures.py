@@ -123,7 +123,8 @@ def _totals_columns(q: ReportQuery, e) -> dict[str, ColumnElement[int]]:
             plan_time > _seconds(TRIGGER_PLAN_WITHIN),
             and_(e.c.trigger_plan_at.is_(None), e.c.strategy_discussion_at < q.now - TRIGGER_PLAN_WITHIN)))),
     }
-    assert tuple(columns) == TOTAL_KEYS
+    if tuple(columns) != TOTAL_KEYS:  # the counts' row is read by position: the two must agree
+        raise RuntimeError(f"the totals' columns are not TOTAL_KEYS: {tuple(columns)}")
     return columns
 
 
@@ -138,7 +139,8 @@ def _union_types(e) -> dict[str, Any]:
 
 def _branch(types: dict[str, Any], part: str, **values: ColumnElement) -> list[ColumnElement]:
     """One branch's columns in the union's order, NULL (typed) where the part has no value."""
-    assert set(values) <= set(types), set(values) - set(types)
+    if not set(values) <= set(types):
+        raise RuntimeError(f"columns the union does not have: {set(values) - set(types)}")
     columns: list[ColumnElement] = [literal(part, String()).label("part")]
     for name, type_ in types.items():
         if name != "part":

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
+from bench import reports_per_statement as per_statement
 from hub import db
 from hub.missing.rules import LONG_EPISODE, PREVENTION_CHECK_WITHIN, RETURN_INTERVIEW_WITHIN, TRIGGER_PLAN_WITHIN
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
@@ -22,7 +23,6 @@ from hub.permissions import command_line_report_scope, report_scope
 from hub.reports import figures
 from hub.reports.query import ReportFilters, ReportQuery
 from tests.factories import enrol, make_child, make_org, make_user
-from tests.reports import per_statement
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 YEAR = ReportFilters(date(2026, 1, 1), date(2026, 12, 31))

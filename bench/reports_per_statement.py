@@ -1,7 +1,8 @@
 """The episode figures as the dashboard counted them before issue 22's one statement: one SQL
 statement each over the period's episodes (hub.reports.episode_figures as of issue 14, the school
 notifications included). Kept only as the reference the one statement's figures are compared with
-(test_one_statement.py, bench.reports_counts); nothing in the hub uses it.
+(tests/reports/test_one_statement.py, bench.reports_counts); nothing in the hub uses it. In bench/, not
+tests/: a benchmark may not import the tests (tests/test_honest_tests.py).
 """
 
 from __future__ import annotations
