@@ -13,7 +13,11 @@ from hub.models.erasure import Outcome
 class RequestForm(FlaskForm):
     child_id = IntegerField("The child's hub number", widget=GovTextInput(),
                             description="On the child's page and their subject access pack",
-                            validators=[InputRequired("Enter the child's hub number"), NumberRange(min=1)])
+                            validators=[Optional(), NumberRange(min=1)])
+    person_id = IntegerField("Or: the MACE person of concern's number", widget=GovTextInput(),
+                             description="For a request about an adult a MACE group holds as a person of concern "
+                                         "(the group's chair can give you the number)",
+                             validators=[Optional(), NumberRange(min=1)])
     received_on = DateInputField("Received on", validators=[InputRequired("Enter the day the request was received")])
     requester = TextAreaField("Who asked", widget=GovTextArea(), description="By relationship: the young person, "
                               "her mother", validators=[InputRequired("Say who asked"), Length(max=200)])

@@ -40,10 +40,11 @@ def new():
     if form.validate_on_submit():
         try:
             made = service.record_request(actor(), service.RequestDetails(
-                form.child_id.data, form.received_on.data, form.requester.data, form.request_text.data),
+                form.child_id.data, form.received_on.data, form.requester.data, form.request_text.data,
+                form.person_id.data),
                 london_today())
-            flash("Request recorded: each agency holding records about the child now decides for its own.",
-                  "success")
+            flash("Request recorded: each agency holding records about the "
+                  f"{'person' if made.person_id else 'child'} now decides for its own.", "success")
             return redirect(url_for("erasure.show", erasure_id=made.id))
         except Invalid as exc:
             apply_errors(form, exc)

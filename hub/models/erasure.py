@@ -1,5 +1,5 @@
-"""Erasure requests (UK GDPR Art 17): a request about a child, each agency's decision for each
-class of record it holds about the child, and the reply.
+"""Erasure requests (UK GDPR Art 17): a request about a child or about a MACE person of concern
+(an adult), each agency's decision for each class of record it holds about them, and the reply.
 
 A request is recorded by the DPO of the organisation that received it; every agency holding
 records about the child decides for its own records (each is the controller of them), one
@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.crypto import EncryptedText
@@ -60,16 +60,25 @@ class RequestStatus(str, enum.Enum):
 
 
 class ErasureRequest(Base):
-    """One erasure request about one child, received by one organisation (its DPO answers it)."""
+    """One erasure request about one child or one MACE person of concern, received by one
+    organisation (its DPO answers it)."""
 
     __tablename__ = "erasure_request"
-    __table_args__ = (Index("ix_erasure_request_child", "child_id"),)
+    __table_args__ = (
+        Index("ix_erasure_request_child", "child_id"),
+        Index("ix_erasure_request_person", "person_id"),
+        CheckConstraint("(child_id IS NULL) <> (person_id IS NULL)", name="one_subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The organisation that received the request; its DPO records it and sends the reply.
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     #: The child the request is about (no foreign key: the request outlives the child's record).
-    child_id: Mapped[int] = mapped_column(Integer)
+    child_id: Mapped[int | None] = mapped_column(Integer)
+    #: Or the MACE person of concern it is about (no foreign key either: it outlives the person's
+    #: record), with the person's group (who may see the request, after the person is erased too).
+    person_id: Mapped[int | None] = mapped_column(Integer)
+    mace_group_id: Mapped[int | None] = mapped_column(Integer)
     received_on: Mapped[date] = mapped_column(Date)
     #: Who asked, by relationship ("the young person", "her mother"): encrypted, never in the log.
     requester: Mapped[str] = mapped_column(EncryptedText)

@@ -38,6 +38,10 @@ class RecordClass(str, enum.Enum):
     mace_action = "mace_action"
     mace_outcome = "mace_outcome"
     philomena_profile = "philomena_profile"
+    #: A MACE person of concern (an adult): reviewed on its own date (hub.mace); a retention row is
+    #: written for it when an erasure request about the person is recorded, so its erasure goes
+    #: through the one destroy step (hub.retention.destruction) like every other record.
+    mace_person = "mace_person"
     # Operational data: purged by age in days, without a review of each row (no retention row).
     outbox_email = "outbox_email"
     sign_in_attempt = "sign_in_attempt"

@@ -73,6 +73,7 @@ from hub.permissions.erasure import (
     may_decide_for,
     may_handle_erasure,
     may_record_erasure,
+    may_record_person_erasure,
 )
 from hub.permissions.loading import (
     RULES,

@@ -11,15 +11,24 @@
 - Sending the reply: the DPO of the organisation that received the request.
 - The child's name on these pages: only to a DPO who may prepare the child's subject access pack;
   others see the hub reference.
+- A request about a MACE person of concern (an adult): recorded and seen by the DPO of the
+  person's group's host organisation or of an organisation that sits on the group (the agencies
+  whose people see the person, as named members: hub.permissions.mace); not by another group's
+  (a host's DPO is the hub's DPO for children, not for another group's persons of concern);
+  decided, as for a child, by each agency's DPO for its own records (the group's host holds the
+  group's records). The person is never named on these pages (their number only): a DPO is not a
+  named member of the group, and the pages show counts, never content.
 Anyone else: nothing (administrators, practitioners, the analyst).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, or_, true
+from sqlalchemy import ColumnElement, Select, exists, or_, select, true
 
+from hub import db
 from hub.models.auth import User
 from hub.models.erasure import ErasureDecision
+from hub.models.mace import MaceGroup, MaceMembership, MacePerson
 from hub.models.retention import RetentionRecord, RetentionStatus
 from hub.permissions.dpo import may_prepare_subject_access
 from hub.permissions.roles import is_hub_dpo, may_keep_retention
@@ -32,6 +41,20 @@ def may_handle_erasure(user: User | None) -> bool:
 
 def may_record_erasure(user: User | None, child_id: int) -> bool:
     return may_keep_retention(user) and may_prepare_subject_access(user, child_id)
+
+
+def _groups_of_organisation(organisation_id: int) -> Select:
+    """The MACE groups an organisation hosts or sits on, as a SELECT of ids."""
+    return select(MaceGroup.id).where(MaceGroup.host_organisation_id == organisation_id).union(
+        select(MaceMembership.group_id).where(MaceMembership.organisation_id == organisation_id))
+
+
+def may_record_person_erasure(user: User | None, person: MacePerson | None) -> bool:
+    """A request about a MACE person of concern: the DPO of the group's host or of a member
+    organisation (a group's persons are seen only through the group: hub.permissions.mace)."""
+    if person is None or not may_keep_retention(user):
+        return False
+    return person.group_id in set(db.session().scalars(_groups_of_organisation(user.organisation_id)))
 
 
 def erasure_child_named(user: User | None, child_id: int) -> bool:
@@ -53,12 +76,14 @@ def erasure_request_visible(user: User | None, model, action: str = "read") -> C
     own = model.organisation_id == user.organisation_id
     if action != "read":
         return own
-    if is_hub_dpo(user):
-        return true()
     # An agency that decided keeps sight of its decision after its records are erased.
     decided = exists().where(ErasureDecision.request_id == model.id,
                              ErasureDecision.organisation_id == user.organisation_id)
-    return or_(own, holds_records_about(user, model.child_id), decided)
+    # A request about a MACE person: the DPOs of the group's host and member organisations.
+    group = model.mace_group_id.in_(_groups_of_organisation(user.organisation_id))
+    if is_hub_dpo(user):  # every request about a child; a person's only through the group
+        return or_(model.person_id.is_(None), own, decided, group)
+    return or_(own, holds_records_about(user, model.child_id), decided, group)
 
 
 def may_decide_for(user: User | None, owning_org_id: int) -> bool:

@@ -75,7 +75,9 @@ KINDS = [
     ("an erasure request (what each agency holds about the child, by class and count; the decisions)",
      "the DPO of the organisation that received it (who records it, for a child it holds, and sends the reply), the "
      "DPO of each organisation holding records about the child (who decides for its own records only), the hub's "
-     "DPO; the child named only to a DPO who may prepare the child's subject access pack", "erasure"),
+     "DPO; the child named only to a DPO who may prepare the child's subject access pack; about a MACE person of "
+     "concern: the DPOs of the group's host and member organisations (never another group's), the person never "
+     "named", "erasure"),
 ]
 
 

@@ -36,16 +36,12 @@ from hub.models.retention import RecordClass, RetentionRecord, RetentionStatus
 from hub.models.roles import OrgKind
 from hub.models.sharing import ShareAccess, ShareRecipient, ShareRecord
 from hub.retention import records, rules, shredding
-from hub.retention.holds import class_held, held, is_held
+from hub.retention.holds import Held, class_held, held, is_held
 from hub.retention.scheduling import periods_of
 
 CERTIFICATE = "destruction-certificate"
 #: One certificate per agency, class, rule and approver (the order _approved reads them in).
 _CERTIFIED_TOGETHER = attrgetter("owning_org_id", "record_class", "rule", "decided_by_user_id")
-
-
-class Held(Exception):
-    """The record is under a standing legal hold: nothing destroys it."""
 
 
 @dataclass(frozen=True)

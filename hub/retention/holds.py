@@ -9,6 +9,10 @@ from hub import db
 from hub.models.retention import LegalHold, RecordClass, RetentionRecord
 
 
+class Held(Exception):
+    """The record is under a standing legal hold: nothing destroys it."""
+
+
 def standing():
     """Holds not lifted."""
     return LegalHold.lifted_at.is_(None)

@@ -1,11 +1,17 @@
 """Destroying one record of the classes that are neither a share nor an episode: consent records,
-MACE minutes, agenda items, actions and outcomes, Philomena profiles. Each removes the record and
+MACE minutes, agenda items, actions, outcomes and persons of concern, Philomena profiles. Each removes the record and
 what is only part of it; what merely points at it forgets it. Called only by
 hub.retention.destruction.destroy_record (the one destroy step, which refuses a held record).
 
 MACE minutes are a meeting's own notes and attendance: destroying them leaves the meeting's date
 and group (no one's data) while its agenda items, actions and outcomes, each dated by its own
 child, may be kept longer; the meeting row goes with its minutes if nothing hangs on it then.
+
+A MACE person of concern (destroyed only under an erasure request: hub.erasure) takes with it what
+hangs only on the person: the group's links to them and the agenda items about them (an item has
+exactly one subject; their retention rows were approved with the person's and are marked destroyed
+here). What merely names the person forgets them: an intelligence item's subject row naming them
+goes (the item stays unless erased on its own), a disruption action's `person_id` is cleared.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, exists, select, update
 
 from hub import db
+from hub.db import utcnow
 from hub.models.consent import ConsentRecipient, ConsentRecord
 from hub.models.mace import (
     MaceAction,
@@ -22,13 +29,17 @@ from hub.models.mace import (
     MaceAgencyUpdate,
     MaceAgendaItem,
     MaceAttendance,
+    MaceIntelligenceSubject,
+    MaceLink,
     MaceMeeting,
     MaceOutcome,
+    MacePerson,
     MaceProposalDecision,
 )
 from hub.models.missing import PhilomenaProfile, ProfileRelease
-from hub.models.retention import RecordClass
+from hub.models.retention import RecordClass, RetentionRecord, RetentionStatus
 from hub.models.sharing import ShareRecord
+from hub.retention.holds import Held, held
 
 
 def destroy_consent(consent_id: int) -> None:
@@ -70,6 +81,30 @@ def destroy_profile(profile_id: int) -> None:
     s.execute(delete(PhilomenaProfile).where(PhilomenaProfile.id == profile_id))
 
 
+def destroy_person(person_id: int) -> None:
+    """The person of concern, their links and the agenda items about them; intelligence and
+    disruption actions that name them forget them. The agenda items' retention rows say destroyed
+    (the destroy step checked the person's own row for a hold; the erasure decision refused if any
+    of these rows was held)."""
+    s = db.session()
+    items = list(s.scalars(select(MaceAgendaItem.id).where(MaceAgendaItem.person_id == person_id)))
+    if items and s.scalar(select(exists().where(RetentionRecord.record_class == RecordClass.mace_agenda_item,
+                                                RetentionRecord.record_id.in_(items), held()))):
+        # A hold placed on an item after the erasure was approved: the hold wins, nothing goes.
+        raise Held(f"an agenda item about MACE person {person_id} is under a legal hold")
+    for item_id in items:
+        destroy_agenda_item(item_id)
+    if items:
+        s.execute(update(RetentionRecord).where(
+            RetentionRecord.record_class == RecordClass.mace_agenda_item, RetentionRecord.record_id.in_(items),
+            RetentionRecord.status != RetentionStatus.destroyed).values(
+            status=RetentionStatus.destroyed, destroyed_at=utcnow(), keep_reason=None))
+    s.execute(delete(MaceLink).where(MaceLink.person_id == person_id))
+    s.execute(delete(MaceIntelligenceSubject).where(MaceIntelligenceSubject.person_id == person_id))
+    s.execute(update(MaceAction).where(MaceAction.person_id == person_id).values(person_id=None))
+    s.execute(delete(MacePerson).where(MacePerson.id == person_id))
+
+
 def _drop_meeting_if_bare(meeting_id: int) -> None:
     """Delete the meeting row, its minutes destroyed, if no item, action, outcome or proposal
     decision hangs on it (else the bare date and group stay for them)."""
@@ -87,5 +122,6 @@ DESTROYERS: dict[RecordClass, Callable[[int], None]] = {
     RecordClass.mace_agenda_item: destroy_agenda_item,
     RecordClass.mace_action: destroy_action,
     RecordClass.mace_outcome: destroy_outcome,
+    RecordClass.mace_person: destroy_person,
     RecordClass.philomena_profile: destroy_profile,
 }

@@ -108,6 +108,9 @@ DEFAULTS: dict[RecordClass, Default] = {
         "MACE outcome (an agency's)", Basis.birthday, 25, "Local setting: like child protection conference minutes"),
     RecordClass.philomena_profile: Default(
         "Philomena profile", Basis.birthday, 25, "Local setting: as a child protection file"),
+    RecordClass.mace_person: Default(
+        "MACE person of concern (with the group's links to them and agenda items about them)", Basis.years, 1,
+        "hub.mace: reviewed on the record's own review date; a retention row only for an erasure request"),
     RecordClass.outbox_email: Default(
         "E-mail in the outbox (operational)", Basis.days, 30, "Local setting: operational data", reviewed=False),
     RecordClass.sign_in_attempt: Default(
@@ -138,6 +141,16 @@ CLASSES_FOR_KIND: dict[OrgKind, tuple[RecordClass, ...]] = {
     OrgKind.mace_host: (RecordClass.mace_intelligence, RecordClass.mace_minutes, RecordClass.mace_agenda_item,
                         RecordClass.mace_action, RecordClass.partner_record, *_ANY_AGENCY, *OPERATIONAL),
 }
+
+#: Classes an agency may hold but sets no period for: a MACE person of concern is reviewed on its
+#: own date (hub.mace) and gets a retention row only for an erasure request (hub.erasure).
+HOLD_ONLY: dict[OrgKind, tuple[RecordClass, ...]] = {OrgKind.mace_host: (RecordClass.mace_person,)}
+
+
+def holdable(kind: OrgKind) -> tuple[RecordClass, ...]:
+    """The classes an agency of this kind may put under a legal hold by class."""
+    return CLASSES_FOR_KIND.get(kind, ()) + HOLD_ONLY.get(kind, ())
+
 
 LONDON = ZoneInfo("Europe/London")
 #: A young person's age at the end of care from which the NHS rule keeps one year longer.

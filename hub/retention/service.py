@@ -202,8 +202,7 @@ def set_hold(actor: User, details: HoldDetails) -> LegalHold:
     _require_keeper(actor, "legal-hold")
     if details.child_id is not None and not may_hold_child(actor, details.child_id):
         refuse(actor, "child", details.child_id, details.child_id, action=CHANGE)
-    if details.record_class is not None and details.record_class not in rules.CLASSES_FOR_KIND.get(
-            actor.organisation.kind, ()):
+    if details.record_class is not None and details.record_class not in rules.holdable(actor.organisation.kind):
         raise Invalid({"record_class": "Your organisation keeps no records of this class"})
     reason = _reason(details.reason, "reason", "Say what the hold is for (the inquiry, claim or request)")
     with unit_of_work() as s:
