@@ -107,8 +107,9 @@ def _certify(certificate: Certificate, approved_from: datetime | None, approved_
         "approved_to": audit.rfc3339(approved_to) if approved_to else None})
 
 
-def _approved(batch: int) -> list[RetentionRecord]:
-    query = (select(RetentionRecord).where(RetentionRecord.status == RetentionStatus.approved, ~held())
+def _approved(batch: int, waiting: set[int]) -> list[RetentionRecord]:
+    query = (select(RetentionRecord).where(RetentionRecord.status == RetentionStatus.approved, ~held(),
+                                           RetentionRecord.id.not_in(waiting))
              .order_by(RetentionRecord.owning_org_id, RetentionRecord.record_class, RetentionRecord.rule,
                        RetentionRecord.decided_by_user_id, RetentionRecord.id).limit(batch))
     session = db.session()
@@ -121,20 +122,35 @@ def destroy_approved(now: datetime | None = None, batch: int = 500) -> list[Cert
     """Destroy every approved record not under a hold, batch by batch, a certificate per group."""
     now = now or utcnow()
     certificates: list[Certificate] = []
+    waiting: set[int] = set()  # refused by a hold on what they would take with them: left approved
     while True:
         with unit_of_work():
-            records = _approved(batch)
+            records = _approved(batch, waiting)
             if not records:
                 break
+            destroyed = []
             for (org, record_class, rule, approver), group in groupby(records, _CERTIFIED_TOGETHER):
-                group = list(group)
-                for record in group:
-                    destroy_record(record, now, shred=False)
+                group = [record for record in group if _destroyed_unless_held(record, now, waiting)]
+                if not group:
+                    continue
                 certificate = Certificate(org, record_class, len(group), rule, approver)
                 _certify(certificate, min(r.decided_at for r in group), max(r.decided_at for r in group))
                 certificates.append(certificate)
-            shredding.shred_children({r.child_id for r in records if r.child_id is not None}, now)
+                destroyed += group
+            shredding.shred_children({r.child_id for r in destroyed if r.child_id is not None}, now)
     return certificates
+
+
+def _destroyed_unless_held(record: RetentionRecord, now: datetime, waiting: set[int]) -> bool:
+    """Destroy one approved record; a hold on something it would take with it (a person's agenda
+    items) refuses it before anything is changed, and it waits, approved, until the hold is lifted,
+    while the rest of the batch goes on (one refusal must not stop every destruction)."""
+    try:
+        destroy_record(record, now, shred=False)
+    except Held:
+        waiting.add(record.id)
+        return False
+    return True
 
 
 def purge_outbox(now: datetime | None = None) -> Certificate | None:

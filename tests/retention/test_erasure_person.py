@@ -47,7 +47,7 @@ from hub.retention import service as retention
 from hub.sharing import service as sharing
 from hub.sharing.legal_bases import BasisChoice
 from tests.factories import csrf_token, make_org, make_user, sign_in
-from tests.support.retention import retention_of, today
+from tests.support.retention import make_due, retention_of, today
 
 REQUESTER = "Marked-requester-Ulrika"
 ASKED = "Marked-request-erase-me-Valentin"
@@ -264,3 +264,23 @@ def test_the_new_request_page_takes_a_person(app, world):
     assert f"MACE person {world.person.id}" in body and NAME not in body
     assert f'data-holding="{world.host.id}-mace_person"' in body
     assert client.get(f"/erasure/{request_id}/decide/mace_person").status_code == 200
+
+
+def test_a_hold_on_an_agenda_item_about_the_person_keeps_the_person_and_lets_the_rest_of_the_batch_go(world):
+    """The hold on what the person's destruction would take with it (an agenda item about them) is
+    placed after the erasure was approved: the person waits, approved, and every other approved
+    record is destroyed as usual, with its certificate."""
+    request = _request(world)
+    erasure.decide(world.host_dpo[0], request.id, RecordClass.mace_person, Outcome.erase, REASON)
+    retention.set_hold(world.host_dpo[0], retention.HoldDetails(HoldKind.litigation, "A claim",
+                                                                record_class=RecordClass.mace_agenda_item))
+    other = retention_of(RecordClass.mace_action, world.action.id)
+    make_due(other)
+    retention.approve_destruction(world.host_dpo[0], [other.id], today())
+    destroyed = destruction.destroy_approved()
+    assert {(c.record_class, c.count) for c in destroyed} == {(RecordClass.mace_action, 1)}
+    db.session.remove()
+    assert db.session().get(MacePerson, world.person.id) is not None
+    assert db.session().get(MaceAgendaItem, world.item.id) is not None
+    assert retention_of(RecordClass.mace_person, world.person.id).status == RetentionStatus.approved
+    assert retention_of(RecordClass.mace_action, world.action.id).status == RetentionStatus.destroyed
