@@ -5,7 +5,7 @@ server a URL names, and dropped at the end of the run even when the run fails.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
@@ -44,3 +44,18 @@ def throwaway_postgres(server_url: str, prefix: str) -> Iterator[str]:
 
 def is_postgres(url: str | None) -> bool:
     return bool(url) and url.startswith("postgresql")
+
+
+def on_bench_database(name: str, run: Callable[[str | None], object]) -> object:
+    """`run(url)` on a throw-away PostgreSQL database named from `name` when HUB_BENCH_DATABASE_URL
+    names a PostgreSQL server (the variable hidden meanwhile, so nothing else opens the server's
+    own), else `run(None)` (SQLite in the bench's folder)."""
+    server_url = os.environ.get("HUB_BENCH_DATABASE_URL")
+    if not is_postgres(server_url):
+        return run(None)
+    with throwaway_postgres(server_url, name) as url:
+        os.environ.pop("HUB_BENCH_DATABASE_URL", None)
+        try:
+            return run(url)
+        finally:
+            os.environ["HUB_BENCH_DATABASE_URL"] = server_url

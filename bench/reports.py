@@ -34,7 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import event, insert, select
 
-from bench._databases import throwaway_postgres
+from bench._databases import on_bench_database
 from bench._util import PASSWORD, environment, flask, percentile, scratch, serve, stop
 from bench.audit_log import _app
 from bench.http_throughput import _signed_in_session
@@ -354,16 +354,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the county to load (0.05: a quick look)")
     parser.add_argument("--requests", type=int, default=40, help="dashboard requests per viewer for the p95")
     args = parser.parse_args(argv)
-    server_url = os.environ.get("HUB_BENCH_DATABASE_URL")
     with scratch("hub-bench-reports-") as folder:
-        if server_url and server_url.startswith("postgresql"):
-            with throwaway_postgres(server_url, "hub_bench_reports") as url:
-                os.environ.pop("HUB_BENCH_DATABASE_URL", None)
-                try:
-                    return _run(folder, args.scale, args.requests, url)
-                finally:
-                    os.environ["HUB_BENCH_DATABASE_URL"] = server_url
-        return _run(folder, args.scale, args.requests, None)
+        return on_bench_database("hub_bench_reports", lambda url: _run(folder, args.scale, args.requests, url))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from datetime import date
 from sqlalchemy import text
 
 from bench import reports_per_statement as per_statement
-from bench._databases import throwaway_postgres
+from bench._databases import on_bench_database
 from bench._util import environment, percentile, scratch
 from bench.audit_log import _app
 from bench.reports import _organisations, _scaled, _users, load_county
@@ -140,16 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=0.2)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
-    server_url = os.environ.get("HUB_BENCH_DATABASE_URL")
     with scratch("hub-bench-counts-") as folder:
-        if server_url and server_url.startswith("postgresql"):
-            with throwaway_postgres(server_url, "hub_bench_counts") as url:
-                os.environ.pop("HUB_BENCH_DATABASE_URL", None)
-                try:
-                    return _run(folder, args.scale, args.rounds, url)
-                finally:
-                    os.environ["HUB_BENCH_DATABASE_URL"] = server_url
-        return _run(folder, args.scale, args.rounds, None)
+        return on_bench_database("hub_bench_counts", lambda url: _run(folder, args.scale, args.rounds, url))
 
 
 if __name__ == "__main__":
