@@ -40,10 +40,21 @@ from hub.models.missing import PhilomenaProfile, ProfileRelease
 from hub.models.retention import RecordClass, RetentionRecord, RetentionStatus
 from hub.models.sharing import ShareRecord
 from hub.retention.holds import Held, held
+from hub.retention.rules import SHARE_CLASSES
 
 
 def destroy_consent(consent_id: int) -> None:
+    """The consent record and its recipients; a share that relied on it and goes in the same
+    batch forgets it. A share relying on it that is kept (not approved for destruction, or held)
+    keeps it too: the share's legal basis must be shown for as long as the share is, so the
+    consent waits, approved, until the share goes (the destroy step's Held)."""
     s = db.session()
+    going = exists().where(RetentionRecord.record_class.in_(SHARE_CLASSES),
+                           RetentionRecord.record_id == ShareRecord.id,
+                           RetentionRecord.status.in_((RetentionStatus.approved, RetentionStatus.destroyed)),
+                           ~held())
+    if s.scalar(select(exists().where(ShareRecord.consent_record_id == consent_id, ~going))):
+        raise Held(f"consent record {consent_id} is relied on by a share that is kept")
     s.execute(update(ShareRecord).where(ShareRecord.consent_record_id == consent_id).values(consent_record_id=None))
     s.execute(delete(ConsentRecipient).where(ConsentRecipient.consent_id == consent_id))
     s.execute(delete(ConsentRecord).where(ConsentRecord.id == consent_id))

@@ -167,6 +167,13 @@ class RecordFacts:
     date_of_birth: date | None = None
 
 
+#: The classes a share record can have (the values of `share_class`).
+SHARE_CLASSES: tuple[RecordClass, ...] = (
+    RecordClass.mace_intelligence, RecordClass.looked_after_case_record, RecordClass.social_care_record,
+    RecordClass.school_child_protection, RecordClass.health_record, RecordClass.police_share,
+    RecordClass.partner_record)
+
+
 def share_class(sender_kind: OrgKind, *, mace_intelligence: bool, looked_after: bool) -> RecordClass:
     """The class of a share record: MACE intelligence is the group's; otherwise the sender's kind
     says whose record it is (a social care record of a child looked after by the time it was

@@ -91,24 +91,60 @@ def test_a_consent_record_is_its_recorders_to_the_25th_birthday_and_stays_theirs
     assert (new.owning_org_id, new.review_on) == (la2.id, date(2035, 5, 17))
 
 
-def test_a_destroyed_consent_record_leaves_the_share_that_relied_on_it(app):
+def _share_relying_on(worker, manager, child_id: int, school_id: int, given: ConsentRecord) -> ShareRecord:
+    return sharing.create_share(worker, sharing.ShareDraft(
+        child_id=child_id, category=Category.other, summary="s", content="c", purpose="p",
+        recipient_org_ids=[school_id], source_kind=SourceKind.organisation, source_description="team",
+        obtained_how=ObtainedHow.observation, obtained_on=date.today(),
+        bases=BasisChoice(article_6="6(1)(e)", gateway="CA1989-s47"), consent_position=ConsentPosition.consent,
+        consent_record_id=given.id, rationale="r", authorised_by_user_id=manager.id, family_told=True,
+        family_told_on=date.today()))
+
+
+def test_a_consent_record_waits_while_a_share_relying_on_it_is_kept_and_goes_with_it(app):
+    """The share's legal basis is shown as long as the share is: its consent record, approved,
+    waits; once the share is approved too, both go in one run."""
+    la, school = make_org(OrgKind.childrens_social_care), make_org(OrgKind.school)
+    child = make_child(dob=DOB, responsible_authority_id=la.id)
+    (worker, _), (manager, _), (dpo, _) = (make_user(la, Role.social_worker), make_user(la, Role.social_worker),
+                                           make_user(la, Role.dpo))
+    given, spare = _consent(worker, child.id, school.id), _consent(worker, child.id, school.id)
+    share = _share_relying_on(worker, manager, child.id, school.id, given)
+    _due_and_approved(dpo, _retention(RecordClass.consent_record, given.id),
+                      _retention(RecordClass.consent_record, spare.id))
+
+    # The consent nobody relied on goes; the one the kept share relies on waits, approved.
+    assert [(c.record_class, c.count) for c in destruction.destroy_approved()] == [(RecordClass.consent_record, 1)]
+    db.session.remove()
+    assert db.session().get(ConsentRecord, spare.id) is None
+    assert db.session().get(ConsentRecord, given.id) is not None
+    assert db.session().get(ShareRecord, share.id).consent_record_id == given.id
+    assert _retention(RecordClass.consent_record, given.id).status == RetentionStatus.approved
+
+    _due_and_approved(dpo, _retention(RecordClass.social_care_record, share.id))
+    assert sorted((c.record_class.value, c.count) for c in destruction.destroy_approved()) == [
+        ("consent_record", 1), ("social_care_record", 1)]
+    db.session.remove()
+    assert db.session().get(ConsentRecord, given.id) is None
+    assert db.session().get(ShareRecord, share.id) is None
+
+
+def test_a_consent_record_waits_while_a_share_relying_on_it_is_approved_but_held(app):
     la, school = make_org(OrgKind.childrens_social_care), make_org(OrgKind.school)
     child = make_child(dob=DOB, responsible_authority_id=la.id)
     (worker, _), (manager, _), (dpo, _) = (make_user(la, Role.social_worker), make_user(la, Role.social_worker),
                                            make_user(la, Role.dpo))
     given = _consent(worker, child.id, school.id)
-    share = sharing.create_share(worker, sharing.ShareDraft(
-        child_id=child.id, category=Category.other, summary="s", content="c", purpose="p",
-        recipient_org_ids=[school.id], source_kind=SourceKind.organisation, source_description="team",
-        obtained_how=ObtainedHow.observation, obtained_on=date.today(),
-        bases=BasisChoice(article_6="6(1)(e)", gateway="CA1989-s47"), consent_position=ConsentPosition.consent,
-        consent_record_id=given.id, rationale="r", authorised_by_user_id=manager.id, family_told=True,
-        family_told_on=date.today()))
-    _due_and_approved(dpo, _retention(RecordClass.consent_record, given.id))
-    assert [(c.record_class, c.count) for c in destruction.destroy_approved()] == [(RecordClass.consent_record, 1)]
+    share = _share_relying_on(worker, manager, child.id, school.id, given)
+    _due_and_approved(dpo, _retention(RecordClass.consent_record, given.id),
+                      _retention(RecordClass.social_care_record, share.id))
+    service.set_hold(dpo, service.HoldDetails(kind=HoldKind.litigation, reason="Claim against the council",
+                                              record_class=RecordClass.social_care_record))
+
+    assert destruction.destroy_approved() == []
     db.session.remove()
-    assert db.session().get(ConsentRecord, given.id) is None
-    assert db.session().get(ShareRecord, share.id).consent_record_id is None
+    assert db.session().get(ConsentRecord, given.id) is not None
+    assert db.session().get(ShareRecord, share.id).consent_record_id == given.id
 
 
 # --- MACE ----------------------------------------------------------------------------------------
