@@ -168,6 +168,13 @@ def sign_in(client, user: User, secret: str | None, password: str = PASSWORD):
     return response
 
 
+def initial_password_shown(response) -> str:
+    """The initial password on the page the hub shows an administrator once (hub/admin/views.py)."""
+    match = re.search(r'data-testid="initial-password"><code>([^<]+)</code>', response.get_data(as_text=True))
+    assert match, "no initial password on the page"
+    return match.group(1)
+
+
 def post_form(client, url: str, data: dict, form_page: str | None = None):
     page = client.get(form_page or url)
     return client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **data})

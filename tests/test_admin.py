@@ -15,7 +15,7 @@ from hub.models.audit import AuditEvent
 from hub.models.auth import Organisation, User
 from hub.models.people import Enrolment
 from hub.models.roles import OrgKind, Role
-from tests.factories import make_child, make_org, make_user, post_form, sign_in
+from tests.factories import PASSWORD, initial_password_shown, make_child, make_org, make_user, post_form, sign_in
 
 
 @pytest.fixture
@@ -52,16 +52,30 @@ def test_an_administrator_creates_a_user_and_the_audit_records_it(admin_client):
     school = make_org(OrgKind.school)
     response = post_form(client, "/admin/users/new", {
         "name": "New Person", "email": "New.Person@School.example.test", "organisation_id": school.id,
-        "roles": ["dsl"], "password": "a long temporary password"})
-    assert response.status_code == 302
+        "roles": ["dsl"]})
+    assert response.status_code == 200 and "Account created for New Person" in response.get_data(as_text=True)
     user = db.session().scalar(select(User).where(User.email == "new.person@school.example.test"))
     assert user.roles == {Role.dsl}
+    created = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "create",
+                                                           AuditEvent.object_type == "user",
+                                                           AuditEvent.object_id == str(user.id)))
+    assert created.actor_user_id == actor.id
+
+
+def test_an_account_for_single_sign_on_only_has_no_password(admin_client):
+    client, _ = admin_client
+    school = make_org(OrgKind.school)
+    response = post_form(client, "/admin/users/new", {
+        "name": "Provider Person", "email": "provider@school.example.test", "organisation_id": school.id,
+        "roles": ["dsl"], "sso_only": "y"})
+    assert response.status_code == 302
+    user = db.session().scalar(select(User).where(User.email == "provider@school.example.test"))
+    assert (user.password_hash, user.initial_password_expires_at) == (None, None)
 
 
 @pytest.mark.parametrize("data, message", [
     ({"email": "not-an-email"}, "Enter an e-mail address in the correct format"),
     ({"roles": ["police_officer"]}, "cannot be given to someone in a school organisation"),
-    ({"password": "short"}, "Passwords must be at least 12 characters"),
     ({"roles": []}, "Choose at least one role"),
 ])
 def test_bad_user_details_show_a_clear_error_and_store_nothing(admin_client, data, message):
@@ -69,7 +83,7 @@ def test_bad_user_details_show_a_clear_error_and_store_nothing(admin_client, dat
     school = make_org(OrgKind.school)
     before = db.session().scalar(select(func.count()).select_from(User))
     form = {"name": "Someone", "email": "someone@example.test", "organisation_id": school.id, "roles": ["dsl"],
-            "password": "a long temporary password", **data}
+            **data}
     response = post_form(client, "/admin/users/new", form)
     body = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -146,24 +160,24 @@ def test_working_hours_that_are_not_times_or_end_before_they_start_are_refused(a
 
 
 def test_an_administrator_resets_a_forgotten_password_and_the_person_is_signed_out(admin_client, app):
-    client, _actor = admin_client
+    """The hub issues the new password (shown once); the old one stops working and every session ends."""
+    client, actor = admin_client
     school = make_org(OrgKind.school)
     person, secret = make_user(school, Role.dsl, email="forgot@school.example.test")
     theirs = app.test_client()
     sign_in(theirs, person, secret)
     assert theirs.get("/").status_code == 200
-    response = post_form(client, f"/admin/users/{person.id}", {
-        "name": person.name, "email": person.email, "organisation_id": school.id, "roles": ["dsl"],
-        "password": "a new temporary password"})
-    assert response.status_code == 302
-    assert auth_service.check_password("forgot@school.example.test", "a new temporary password", None).status == "ok"
-    assert auth_service.check_password("forgot@school.example.test", "correct horse battery", None).status == "wrong"
+    response = post_form(client, f"/admin/users/{person.id}/reset-password", {}, form_page=f"/admin/users/{person.id}")
+    assert response.status_code == 200
+    issued = initial_password_shown(response)
+    assert auth_service.check_password("forgot@school.example.test", issued, None).status == "ok"
+    assert auth_service.check_password("forgot@school.example.test", PASSWORD, None).status == "wrong"
     assert theirs.get("/").status_code == 302  # signed out everywhere
-    event = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user",
-                                                          AuditEvent.action == "update",
-                                                          AuditEvent.object_id == str(person.id))
-                                 .order_by(AuditEvent.id.desc())).first()
-    assert '"password-reset"' in event.detail and "a new temporary password" not in event.detail
+    events = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user",
+                                                           AuditEvent.object_id == str(person.id))).all()
+    assert any('"initial-password-issued"' in (e.detail or "") and '"password-reset"' in e.detail
+               and e.actor_user_id == actor.id for e in events)
+    assert not any(issued in (e.detail or "") for e in events)
 
 
 def test_editing_a_user_without_a_password_keeps_theirs(admin_client):
@@ -172,6 +186,6 @@ def test_editing_a_user_without_a_password_keeps_theirs(admin_client):
     person, _ = make_user(school, Role.dsl, email="keeps@school.example.test")
     before = db.session().get(User, person.id).password_hash
     post_form(client, f"/admin/users/{person.id}", {
-        "name": "Renamed", "email": person.email, "organisation_id": school.id, "roles": ["dsl"], "password": ""})
+        "name": "Renamed", "email": person.email, "organisation_id": school.id, "roles": ["dsl"]})
     db.session().expire_all()
     assert db.session().get(User, person.id).password_hash == before

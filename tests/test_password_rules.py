@@ -1,11 +1,12 @@
 """Passwords (docs/security.md, "Password rules"; ASVS V6.2): any characters, up to 200, checked
-exactly as typed; a new one is refused when short, one of the 3,000 most common, or built on the
-hub's name or the person's e-mail; the fields are password fields that password managers and
-pasting can fill."""
+exactly as typed; a new one is refused when short, one of the 3,000 most common, any other of the
+breached list, or built on the hub's name or the person's e-mail; the fields are password fields
+that password managers and pasting can fill."""
 
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -58,6 +59,40 @@ def test_a_common_password_is_refused(app, password):
     assert refused.value.errors["password"] == "This is one of the most common passwords: choose another"
 
 
+BREACHED = "This password has appeared in a data breach: choose another"
+
+
+@pytest.mark.parametrize("password", [
+    "gfhjkmgfhjkm", "89876065093rax",      # ranks 3,383 and 23,553 of zxcvbn's breached list
+    "SonyEricsson",                        # in any case
+    "finalfantasy2024",                    # with digits added
+    "f1n@lf@nt@sy", "S0nyEr1cSS0n",        # l33t: 1 for i, @ for a, 0 for o
+])
+def test_a_password_from_the_breached_list_is_refused_with_its_own_message(app, password, monkeypatch):
+    """ASVS V6.2.12: the whole of zxcvbn's list of passwords from public breaches, past the 3,000
+    most common, looked up in the installed package: no connection is opened."""
+    assert re.sub(r"\d+$", "", password.casefold()) not in passwords.COMMON
+    school = make_org(OrgKind.school)
+
+    def no_network(*_args, **_kwargs):
+        raise AssertionError("the breached-password check opened a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with pytest.raises(Invalid) as refused:
+        make_user(school, Role.dsl, password=password)
+    assert refused.value.errors["password"] == BREACHED
+
+
+def test_a_person_cannot_choose_a_breached_password_and_a_passphrase_holding_a_breached_word_is_fine(app):
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl)
+    client = app.test_client()
+    sign_in(client, user, secret)
+    refused = _change(client, PASSWORD, "lytghjgtnhjdcr")
+    assert refused.status_code == 200 and BREACHED in refused.get_data(as_text=True)
+    assert auth_service.check_password(user.email, PASSWORD, None).status == "ok"
+    assert _change(client, PASSWORD, "finalfantasy is what we played").status_code == 302
+
+
 @pytest.mark.parametrize("email, password, word", [
     ("someone@example.test", "Safeguarding is my job", "safeguard"),
     ("jane.rowntree@school.example.test", "rowntree family 1987", "rowntree"),
@@ -71,6 +106,7 @@ def test_a_password_built_on_the_hubs_name_or_the_persons_e_mail_is_refused(app,
 
 def test_the_rules_are_the_documented_ones():
     assert len(passwords.COMMON) == 3000 and "123456" in passwords.COMMON
+    assert len(passwords.BREACHED) == 30000 and passwords.COMMON < passwords.BREACHED
     assert passwords.problem("a" * 11, set()) == "Passwords must be at least 12 characters"
     assert passwords.problem("b" * 201, set()) == "Passwords must be 200 characters or fewer"
     assert passwords.problem(PASSWORD, passwords.context_words("user1@example.test")) is None
@@ -105,11 +141,11 @@ def test_the_password_fields_are_password_fields_a_manager_or_paste_can_fill(app
     assert field["type"] == "password" and field["autocomplete"] == "current-password"
     assert not [name for name in field if name.startswith("on")]  # no onpaste, oncopy or other handler
     assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # and no inline script to block pasting
-    host = make_org(OrgKind.mace_host)
-    administrator, secret = make_user(host, Role.hub_admin)
-    sign_in(client, administrator, secret)
-    temporary = _inputs(client.get("/admin/users/new").get_data(as_text=True))["password"]
-    assert temporary["type"] == "password" and not [name for name in temporary if name.startswith("on")]
+    user, secret = make_user(make_org(OrgKind.school), Role.dsl)
+    sign_in(client, user, secret)
+    fields = _inputs(client.get("/auth/account/password").get_data(as_text=True))
+    for name in ("current", "new", "confirm"):
+        assert fields[name]["type"] == "password" and not [a for a in fields[name] if a.startswith("on")]
 
 
 def test_the_second_step_is_still_needed_after_any_password(app):
@@ -134,16 +170,15 @@ def test_a_password_reset_leaves_the_second_factor_and_a_factor_reset_ends_every
     administrator, _ = make_user(host, Role.hub_admin)
     school = make_org(OrgKind.school)
     person, secret = make_user(school, Role.dsl)
-    admin_service.update_user(administrator, person.id, admin_service.UserDetails(
-        email=person.email, name=person.name, organisation_id=school.id, roles={Role.dsl},
-        password="a brand new temporary one"))
+    issued = admin_service.reset_password(administrator, person.id).password
     client = app.test_client()
-    step = _password_step(client, person.email, "a brand new temporary one")
+    step = _password_step(client, person.email, issued)
     assert step.status_code == 302 and step.headers["Location"].endswith("/auth/two-factor")
     assert client.get("/").status_code == 302  # the password alone reaches nothing
 
     theirs = app.test_client()
-    sign_in(theirs, person, secret, password="a brand new temporary one")
+    sign_in(theirs, person, secret, password=issued)
+    assert _change(theirs, issued, "a brand new one of my own").status_code == 302
     assert theirs.get("/").status_code == 200
     someone_else = make_user(school, Role.dsl)[0]
     with pytest.raises(Forbidden):
@@ -151,7 +186,7 @@ def test_a_password_reset_leaves_the_second_factor_and_a_factor_reset_ends_every
     admin_service.reset_second_factor(administrator, person.id)
     assert theirs.get("/").status_code == 302  # every session ended at once
     again = app.test_client()
-    step = _password_step(again, person.email, "a brand new temporary one")
+    step = _password_step(again, person.email, "a brand new one of my own")
     assert step.status_code == 302 and step.headers["Location"].endswith("/auth/two-factor/set-up")
     assert again.get("/").status_code == 302
     reset = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "user",
@@ -231,12 +266,12 @@ def test_an_administrator_changes_how_someone_signs_in_only_soon_after_signing_i
         s.execute(update(UserSession).where(UserSession.user_id == administrator.id)
                   .values(created_at=utcnow() - admin_service.REAUTHENTICATE_WITHIN - timedelta(minutes=1)))
     form = {"name": person.name, "email": person.email, "organisation_id": school.id, "roles": ["dsl"]}
-    for change in ({"email": "someone.else@school.example.test"}, {"password": "a brand new temporary one"}):
-        refused = post_form(client, f"/admin/users/{person.id}", {**form, **change})
-        assert refused.status_code == 200 and "Sign out and sign in again" in refused.get_data(as_text=True)
+    refused = post_form(client, f"/admin/users/{person.id}", {**form, "email": "someone.else@school.example.test"})
+    assert refused.status_code == 200 and "Sign out and sign in again" in refused.get_data(as_text=True)
     assert post_form(client, f"/admin/users/{person.id}", {**form, "name": "A New Name"}).status_code == 302
-    reset = post_form(client, f"/admin/users/{person.id}/reset-two-factor", {}, form_page=f"/admin/users/{person.id}")
-    assert "Sign out and sign in again" in client.get(reset.headers["Location"]).get_data(as_text=True)
+    for reset in ("reset-password", "reset-two-factor"):
+        answer = post_form(client, f"/admin/users/{person.id}/{reset}", {}, form_page=f"/admin/users/{person.id}")
+        assert "Sign out and sign in again" in client.get(answer.headers["Location"]).get_data(as_text=True)
     db.session().expire_all()
     kept = db.session().get(User, person.id)
     assert (kept.email, kept.name, kept.totp_confirmed_at is not None) == (person.email, "A New Name", True)

@@ -3,12 +3,13 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
+    GovCheckboxInput,
     GovPasswordInput,
     GovSelect,
     GovSubmitInput,
     GovTextInput,
 )
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional
 
 from hub.models.roles import ORG_KIND_LABELS, ROLE_LABELS
@@ -47,10 +48,16 @@ class UserForm(FlaskForm):
                                   validators=[InputRequired("Choose the person's organisation")])
     roles = SelectMultipleField("Roles", widget=GovCheckboxesInput(),
                                 choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
-    password = PasswordField("Temporary password", widget=GovPasswordInput(), validators=[Optional(), Length(max=200)],
-                             description="At least 12 characters. Leave empty for single sign-on only accounts, "
-                                         "or to keep the current password.")
     submit = SubmitField("Save user", widget=GovSubmitInput())
+
+
+class NewUserForm(UserForm):
+    """No password field: the hub generates the initial password and shows it once (ASVS V6.4.1)."""
+
+    sso_only = BooleanField("Single sign-on only: no password", widget=GovCheckboxInput(),
+                            description="They sign in only through their organisation's provider. Otherwise the hub "
+                                        "gives them an initial password, which you pass on.")
+    submit = SubmitField("Add user", widget=GovSubmitInput())
 
 
 class SsoForm(FlaskForm):

@@ -1,14 +1,16 @@
 """Administration: organisations, users, roles and single sign-on settings.
 
 Only hub administrators change these. Deactivating a user or changing their roles ends all of
-their sessions at once, so a copied cookie does not outlive the decision.
+their sessions at once, so a copied cookie does not outlive the decision. An administrator never
+chooses anyone's password: the hub generates an initial one (hub/auth/initial_passwords.py), shows
+it to them once to pass on, and keeps only its hash.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from hub import db
 from hub.audit import service as audit
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
-from hub.auth import passwords
+from hub.auth import initial_passwords, passwords
 from hub.auth import service as auth_service
 from hub.auth import sessions as auth_sessions
 from hub.db import unit_of_work, utcnow
@@ -114,7 +116,22 @@ class UserDetails:
     name: str
     organisation_id: int
     roles: set[Role] = field(default_factory=set)
+    #: A known password of the person's own, at creation by the operator only (the command line,
+    #: the demo data, tests); an administrator has the hub issue an initial one instead.
     password: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedPassword:
+    """An initial password the hub generated: shown once to the administrator, never stored."""
+
+    user: User
+    password: str
+    expires_at: datetime
+
+
+#: ASVS V6.4.1: an administrator does not choose people's passwords.
+GENERATED_NOT_TYPED = "The hub generates initial passwords: an administrator does not type one"
 
 
 def _clean_user(details: UserDetails, existing_id: int | None) -> dict:
@@ -148,17 +165,47 @@ def _clean_user(details: UserDetails, existing_id: int | None) -> dict:
 
 
 def create_user(actor: User | None, details: UserDetails) -> User:
+    """A new account with the operator's known password, or none (single sign-on only)."""
     _require_admin(actor, "user")
-    with unit_of_work() as s:
-        user = User(**_clean_user(details, None))
-        if details.password:
-            user.password_hash = auth_service.hash_password(details.password)
-        user.role_rows = [UserRole(role=r) for r in sorted(details.roles)]
-        s.add(user)
-        s.flush()
-        audit.record("create", actor=actor, object_type="user", object_id=user.id,
-                     detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id})
+    if actor is not None and details.password is not None:
+        raise Invalid({"password": GENERATED_NOT_TYPED})
+    with unit_of_work():
+        return _add_user(actor, details)
+
+
+def create_user_with_initial_password(actor: User, details: UserDetails) -> IssuedPassword:
+    """A new account and its initial password, in one transaction: the administrator is shown the
+    password once, and the person chooses their own at their first sign-in."""
+    _require_admin(actor, "user")
+    if details.password is not None:
+        raise Invalid({"password": GENERATED_NOT_TYPED})
+    with unit_of_work():
+        return _issue_initial_password(actor, _add_user(actor, details), "account-created")
+
+
+def _add_user(actor: User | None, details: UserDetails) -> User:
+    s = db.session()
+    user = User(**_clean_user(details, None))
+    if details.password:
+        user.password_hash = auth_service.hash_password(details.password)
+    user.role_rows = [UserRole(role=r) for r in sorted(details.roles)]
+    s.add(user)
+    s.flush()
+    audit.record("create", actor=actor, object_type="user", object_id=user.id,
+                 detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id})
     return user
+
+
+def _issue_initial_password(actor: User | None, user: User, reason: str) -> IssuedPassword:
+    """Generate, keep only the hash, start its time limit; the audit event says so, without it."""
+    password = initial_passwords.generate(user.email)
+    user.password_hash = auth_service.hash_password(password)
+    user.initial_password_expires_at = initial_passwords.expiry()
+    user.failed_sign_ins = 0
+    audit.record("update", actor=actor, object_type="user", object_id=user.id,
+                 detail={"change": "initial-password-issued", "reason": reason,
+                         "expires_at": user.initial_password_expires_at.isoformat()})
+    return IssuedPassword(user, password, user.initial_password_expires_at)
 
 
 #: How recently an administrator must have signed in to change how someone else signs in.
@@ -180,30 +227,44 @@ def _require_recent_sign_in(actor: User | None) -> None:
 
 
 def update_user(actor: User, user_id: int, details: UserDetails) -> User:
-    """Edit a user; a change of organisation or roles, or a temporary password (a forgotten one
-    reset), signs them out everywhere."""
+    """Edit a user; a change of organisation or roles signs them out everywhere. The password is
+    not theirs to edit here: a forgotten one is `reset_password`."""
     _require_admin(actor, "user", user_id)
+    if details.password is not None:
+        raise Invalid({"password": GENERATED_NOT_TYPED})
     with unit_of_work() as s:
         user = s.get(User, user_id)
         if user is None:
             raise NotFound("user not found")
         clean = _clean_user(details, user_id)
-        if clean["email"] != user.email or details.password:
+        if clean["email"] != user.email:
             _require_recent_sign_in(actor)
         before = (user.organisation_id, user.roles)
         for key, value in clean.items():
             setattr(user, key, value)
         if user.roles != details.roles:
             user.role_rows = [UserRole(role=r) for r in sorted(details.roles)]
-        if details.password:
-            user.password_hash = auth_service.hash_password(details.password)
         audit.record("update", actor=actor, object_type="user", object_id=user.id,
-                     detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id,
-                             **({"change": "password-reset"} if details.password else {})})
-        if (user.organisation_id, set(details.roles)) != before or details.password:
+                     detail={"roles": sorted(r.value for r in details.roles), "organisation": user.organisation_id})
+        if (user.organisation_id, set(details.roles)) != before:
             s.flush()
             auth_sessions.end_all_sessions(user, "roles-changed", actor=actor)
     return user
+
+
+def reset_password(actor: User, user_id: int) -> IssuedPassword:
+    """A forgotten password: the hub issues a new initial one, which signs the person out
+    everywhere; their second factor stays (ASVS V6.4.3), so the password alone opens nothing."""
+    _require_admin(actor, "user", user_id)
+    _require_recent_sign_in(actor)
+    with unit_of_work() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("user not found")
+        issued = _issue_initial_password(actor, user, "password-reset")
+        s.flush()
+        auth_sessions.end_all_sessions(user, "password-reset", actor=actor)
+    return issued
 
 
 def set_user_active(actor: User, user_id: int, active: bool) -> User:

@@ -7,7 +7,8 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from hub.admin import service
-from hub.admin.forms import LocalGatewayForm, OrganisationForm, SsoForm, UserForm
+from hub.admin.forms import LocalGatewayForm, NewUserForm, OrganisationForm, SsoForm, UserForm
+from hub.auth import initial_passwords
 from hub.auth import organisations as auth_organisations
 from hub.auth.forms import ConfirmForm
 from hub.errors import Invalid
@@ -116,7 +117,7 @@ def _user_form(form: UserForm) -> UserForm:
 def _user_details(form: UserForm) -> service.UserDetails:
     return service.UserDetails(
         email=form.email.data, name=form.name.data, organisation_id=form.organisation_id.data,
-        roles={Role(r) for r in form.roles.data or []}, password=form.password.data or None,
+        roles={Role(r) for r in form.roles.data or []},
     )
 
 
@@ -130,16 +131,35 @@ def users():
 
 @bp.route("/users/new", methods=["GET", "POST"])
 def new_user():
-    form = _user_form(UserForm())
+    form = _user_form(NewUserForm())
     if form.validate_on_submit():
         try:
-            user = service.create_user(actor(), _user_details(form))
-            flash(f"Account created for {user.name}. They set up two-factor sign-in the first time they sign in.",
-                  "success")
-            return redirect(url_for("admin.users"))
+            if form.sso_only.data:
+                user = service.create_user(actor(), _user_details(form))
+                flash(f"Account created for {user.name}. They sign in through their organisation's provider.",
+                      "success")
+                return redirect(url_for("admin.users"))
+            issued = service.create_user_with_initial_password(actor(), _user_details(form))
+            return _show_initial_password(issued, created=True)
         except Invalid as exc:
             apply_errors(form, exc)
     return render_template("admin/user_form.html", form=form, user=None)
+
+
+def _show_initial_password(issued: service.IssuedPassword, created: bool):
+    """The only time the password is shown: in the answer to the POST itself, never in the session
+    cookie or a page that can be opened again (and `no-store`, as every page)."""
+    return render_template("admin/initial_password.html", issued=issued, created=created)
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+def reset_password(user_id: int):
+    if ConfirmForm().validate_on_submit():
+        try:
+            return _show_initial_password(service.reset_password(actor(), user_id), created=False)
+        except Invalid as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("admin.edit_user", user_id=user_id))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -156,7 +176,8 @@ def edit_user(user_id: int):
             return redirect(url_for("admin.users"))
         except Invalid as exc:
             apply_errors(form, exc)
-    return render_template("admin/user_form.html", form=form, user=user, confirm=ConfirmForm())
+    return render_template("admin/user_form.html", form=form, user=user, confirm=ConfirmForm(),
+                           initial_hours=int(initial_passwords.LIFETIME.total_seconds() // 3600))
 
 
 @bp.route("/users/<int:user_id>/<any(deactivate, activate, 'reset-two-factor'):change>", methods=["POST"])

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 
 from hub import db
 from hub.audit import service as audit
+from hub.auth import initial_passwords
 from hub.auth.sso_accounts import email_key
 from hub.db import unit_of_work, utcnow
 from hub.extensions import app_state, hub_settings
@@ -107,7 +108,7 @@ def _token_hash(token: str) -> str:
 
 @dataclass
 class PasswordResult:
-    status: str  # ok, wrong, locked, throttled
+    status: str  # ok, wrong, locked, throttled, expired (an initial password past its time)
     user: User | None = None
 
 
@@ -121,7 +122,8 @@ def check_password(email: str, password: str, client_address: str | None) -> Pas
     lock that e-mail from that address only, so a stranger guessing from elsewhere cannot lock a
     practitioner out. While locked, even the right password gets the same answer (no oracle).
     A lock from wrong second-factor codes (`User.locked_until`) needs the password to trip, so
-    it holds for every address, and is told only to someone who gives the right password."""
+    it holds for every address, and is told only to someone who gives the right password; so is
+    an initial password past its time (hub/auth/initial_passwords.py), which is refused."""
     email = (email or "").strip().lower()
     address = client_address or "unknown"
     account = email_key(email)
@@ -144,6 +146,9 @@ def check_password(email: str, password: str, client_address: str | None) -> Pas
         if _locked(user):
             _refused(user, "locked")
             return PasswordResult("locked", user)
+        if initial_passwords.expired(user):
+            _refused(user, "initial-password-expired")
+            return PasswordResult("expired", user)
         if _hasher().check_needs_rehash(user.password_hash):
             user.password_hash = _hasher().hash(password)
         s.execute(delete(SignInAttempt).where(SignInAttempt.account_key == account,

@@ -9,8 +9,8 @@ import segno
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from hub.auth import initial_passwords, password_change, service
 from hub.auth import organisations as auth_organisations
-from hub.auth import password_change, service
 from hub.auth import second_factor as auth_second_factor
 from hub.auth import sessions as auth_sessions
 from hub.auth import sso_accounts as auth_sso_accounts
@@ -21,6 +21,8 @@ from hub.web import client_address, public
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 PENDING_SECONDS = 300  # between a correct password and the second factor
+#: All that someone signed in with an initial password may open until they have chosen their own.
+OPEN_BEFORE_OWN_PASSWORD = frozenset({"auth.change_password", "auth.sign_out", "static"})
 
 
 def safe_next(target: str | None) -> str:
@@ -47,6 +49,20 @@ def _pending_user() -> User | None:
     return auth_second_factor.signing_in_user(user_id)
 
 
+@bp.before_app_request
+def _own_password_first():
+    """ASVS V6.4.1: after their second factor (or setting one up), someone who signed in with the
+    initial password the hub issued them is sent to choose their own, from every page of the hub,
+    until they have. The API is not theirs: its callers are agency systems with tokens."""
+    if request.endpoint in OPEN_BEFORE_OWN_PASSWORD or request.path.startswith("/api/"):
+        return None
+    if not current_user.is_authenticated:
+        return None
+    if initial_passwords.must_choose(current_user):
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @public
 def sign_in():
@@ -69,6 +85,7 @@ def sign_in():
             # The same words whether or not the e-mail has an account (README, Signing in).
             "locked": "Too many wrong attempts for this e-mail address: wait 15 minutes and try again",
             "throttled": "Too many wrong attempts from this network: wait 15 minutes and try again",
+            "expired": "This initial password has expired: ask your administrator for a new one",
         }[result.status]
         form.password.errors = [error]
     sso_orgs = [p.organisation for p in auth_sso_accounts.enabled_sso_providers()]
@@ -155,15 +172,21 @@ def account():
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password():
     form = ChangePasswordForm()
+    first = initial_passwords.must_choose(current_user)
+    if first:
+        form.current.label.text = "The initial password your administrator gave you"
     if form.validate_on_submit():
         if form.new.data != form.confirm.data:
             form.confirm.errors = ["The two new passwords are not the same"]
         else:
             errors = password_change.change_password(current_user, form.current.data, form.new.data,
                                                      client_address())
+            if not errors and first:
+                flash("Your password is now your own. Only you know it.", "success")
+                return redirect(url_for("core.home"))
             if not errors:
                 flash("Your password has changed. Your other sessions have ended.", "success")
                 return redirect(url_for("auth.account"))
             for field, message in errors.items():
                 getattr(form, field).errors = [message]
-    return render_template("auth/change_password.html", form=form)
+    return render_template("auth/change_password.html", form=form, first=first)

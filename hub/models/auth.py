@@ -61,6 +61,9 @@ class User(Base):
     #: Argon2id hash; NULL for accounts that only sign in through their organisation's SSO.
     password_hash: Mapped[str | None] = mapped_column(String(200))
     #: TOTP shared secret (base32), encrypted at rest; NULL until the user has enrolled.
+    #: Set while the password is an initial one the hub generated (hub/auth/initial_passwords.py):
+    #: it signs in only to choose their own, and is refused from this moment. NULL: their own.
+    initial_password_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Last accepted TOTP time step: a code is refused if its step is not newer (no replay).
