@@ -33,7 +33,6 @@ KNOWN_OPEN = {
     "V6.4.1",   # temporary passwords are typed, do not expire and need not be changed
     "V6.5.5",   # a TOTP code lives up to 90 seconds (drift window)
     "V13.2.1",  # static database and SMTP passwords
-    "V13.2.4",  # no enforced allowlist of outbound hosts
 }
 
 # The level 1 and level 2 requirements of ASVS 5.0.0 (OWASP/ASVS,
