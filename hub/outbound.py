@@ -230,7 +230,7 @@ class CheckedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _pool_classes(self.allowed)
 
-    def send(self, request, *args, **kwargs):
+    def send(self, request: requests.PreparedRequest, *args, **kwargs) -> requests.Response:
         host, port = self.allowed.check_url(request.url)
         try:
             return super().send(request, *args, **kwargs)
