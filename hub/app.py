@@ -10,7 +10,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import crypto, db, extensions, home, web
+from hub import crypto, db, extensions, home, outbound, web
 from hub.admin.views import bp as admin_bp
 from hub.api import oauth
 from hub.api.views import bp as api_bp
@@ -69,8 +69,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.debug = False
 
     # Each module reads its own settings from app.config["HUB"] and keeps what it derives (keys,
-    # hashers) in app.extensions; a wrong key or witness list stops start-up here.
-    for module in (crypto, audit_keys, witnessing, auth_service):
+    # hashers) in app.extensions; a wrong key, outbound host or witness list stops start-up here.
+    for module in (crypto, audit_keys, outbound, witnessing, auth_service):
         module.init_app(app)
     audit_integrator.use_event_scope(permissions_dpo.event_organisations)
     alarms.use_mailer(dpo_alarms.email_hub_dpos)

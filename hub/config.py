@@ -22,6 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ENVIRONMENTS = ("development", "testing", "production")
+#: HUB_OUTBOUND_HOSTS outside production when unset: this machine's loopback, any port (the demo's
+#: witnesses, the tests' providers). Production's is empty: nothing outside until the operator lists it.
+LOOPBACK_HOSTS = "localhost,127.0.0.1,::1"
 
 
 class ConfigurationError(RuntimeError):
@@ -51,6 +54,8 @@ class HubSettings:
     audit_retired_keys: str = ""
     audit_witness_quorum: str = ""
     audit_witness_timeout: str = ""
+    #: The hosts the hub may call over HTTP (parsed by hub.outbound, which says what they mean).
+    outbound_hosts: str = ""
     #: Addresses of the reverse proxies whose X-Request-Id and X-Forwarded-For the hub believes.
     trusted_proxies: frozenset[str] = frozenset()
     #: Published figures show a count below this as "c" (small-number suppression, hub.reports.suppression).
@@ -128,6 +133,7 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> HubSett
         or f"sqlite:///{instance_path / 'hub.sqlite3'}",
         demo=(_env("DEMO", "0" if production else "1") == "1"),
         smtp={k.removeprefix("HUB_SMTP_").lower(): v for k, v in os.environ.items() if k.startswith("HUB_SMTP_")},
+        outbound_hosts=_env("OUTBOUND_HOSTS", "" if production else LOOPBACK_HOSTS) or "",
         **{name: parse(variable) for name, variable, parse in _SETTINGS},
     )
 

@@ -18,6 +18,13 @@ from hub.models.roles import OrgKind, Role
 from tests.factories import PASSWORD, initial_password_shown, make_child, make_org, make_user, post_form, sign_in
 
 
+@pytest.fixture(autouse=True)
+def _outbound_hosts(monkeypatch):
+    """The issuers these tests save are hosts the operator has listed (hub/outbound.py); the
+    loopback of the testing default is not. Autouse: set before the app reads its settings."""
+    monkeypatch.setenv("HUB_OUTBOUND_HOSTS", "login.police.example.test:443, idp.example.test")
+
+
 @pytest.fixture
 def admin_client(app):
     host = make_org(OrgKind.mace_host)
@@ -117,6 +124,20 @@ def test_an_administrator_sets_sso_and_the_secret_never_reaches_the_log(admin_cl
     assert b"s3cret-value" not in leaves
 
 
+@pytest.mark.parametrize("issuer", ["https://login.county.example.test", "https://169.254.169.254",
+                                    "https://login.police.example.test:8443", "http://127.0.0.1:5101"])
+def test_an_issuer_on_a_host_the_operator_has_not_listed_is_refused_and_nothing_is_stored(admin_client, issuer):
+    client, _ = admin_client
+    org = make_org(OrgKind.police)
+    response = post_form(client, f"/admin/organisations/{org.id}/sso", {
+        "issuer": issuer, "client_id": "hub", "client_secret": "s3cret-value"})
+    assert response.status_code == 200
+    assert "ask the hub&#39;s operator to add it to HUB_OUTBOUND_HOSTS" in response.get_data(as_text=True)
+    assert auth_organisations.sso_provider_for(org.id) is None
+    assert db.session().scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.object_type == "sso-provider", AuditEvent.action == "update")) == 0
+
+
 def test_the_sso_command_sets_an_organisations_provider(runner, app):
     org = make_org(OrgKind.police, code="POLX")
     result = runner.invoke(args=["sso", "set", "POLX", "--issuer", "https://idp.example.test",
@@ -126,6 +147,10 @@ def test_the_sso_command_sets_an_organisations_provider(runner, app):
     bad = runner.invoke(args=["sso", "set", "NOPE", "--issuer", "https://x", "--client-id", "a",
                               "--client-secret", "b"])
     assert bad.exit_code != 0 and "No organisation" in bad.output
+    unlisted = runner.invoke(args=["sso", "set", "POLX", "--issuer", "https://intranet.example.test",
+                                   "--client-id", "hub", "--client-secret", "x"])
+    assert unlisted.exit_code != 0 and "HUB_OUTBOUND_HOSTS" in unlisted.output
+    assert auth_organisations.sso_provider_for(org.id).issuer == "https://idp.example.test"
 
 
 def test_an_administrator_manages_a_childs_enrolment(admin_client):

@@ -31,7 +31,6 @@ KNOWN_OPEN = {
     "V5.4.3",   # no antivirus scan of uploads
     "V6.5.5",   # a TOTP code lives up to 90 seconds (drift window)
     "V13.2.1",  # static database and SMTP passwords
-    "V13.2.4",  # no enforced allowlist of outbound hosts
 }
 
 # The level 1 and level 2 requirements of ASVS 5.0.0 (OWASP/ASVS,

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from hub import db
+from hub import db, outbound
 from hub.audit import service as audit
 from hub.audit.flag_rules import DEFAULT_HOURS, valid_hours
 from hub.auth import initial_passwords, passwords
@@ -330,6 +331,10 @@ def set_sso(actor: User | None, org_id: int, issuer: str, client_id: str, client
     issuer = (issuer or "").strip().rstrip("/")
     if not re.fullmatch(r"https://[^\s/$.?#].[^\s]*|http://(localhost|127\.0\.0\.1)(:\d+)?(/[^\s]*)?", issuer):
         errors["issuer"] = "Enter the provider's issuer URL, starting https://"
+    elif not outbound.allowlist().permits_url(issuer):
+        # An issuer is a host the hub will call: only one the operator has allowed (SSRF, V1.3.6).
+        errors["issuer"] = (f"The hub may not call {urlsplit(issuer).netloc.rpartition('@')[2]}: ask the hub's "
+                            "operator to add it to HUB_OUTBOUND_HOSTS, or enter another issuer")
     if not (client_id or "").strip():
         errors["client_id"] = "Enter the client ID the provider gave the hub"
     with unit_of_work() as s:

@@ -10,6 +10,9 @@ Settings (HUB_ variables, read by hub.config):
                                (default: a majority of those configured)
     HUB_AUDIT_WITNESS_TIMEOUT  seconds per request to a witness (default 10)
 
+Each witness's host must be in HUB_OUTBOUND_HOSTS (hub.outbound), or the hub does not start; every
+request to a witness goes through hub.outbound, which checks it again.
+
 Network only here, no database: hub.audit.signing computes the proofs and records the outcomes.
 """
 
@@ -22,6 +25,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from flask import Flask
 
+from hub import outbound
 from hub.audit import checkpoint
 from hub.audit.service import Anchor
 from hub.config import ConfigurationError
@@ -90,8 +94,13 @@ def _https_or_loopback(url: str) -> bool:
 def init_app(app: Flask) -> None:
     """The HUB_AUDIT_WITNESS* settings of app.config["HUB"]; a wrong one stops start-up."""
     settings = app.config["HUB"]
-    app.extensions["hub_witnessing"] = parse(settings.audit_witnesses, settings.audit_witness_quorum,
-                                             settings.audit_witness_timeout, settings.audit_log_origin)
+    parsed = parse(settings.audit_witnesses, settings.audit_witness_quorum, settings.audit_witness_timeout,
+                   settings.audit_log_origin)
+    for witness in parsed.witnesses:
+        if not app.extensions["hub_outbound"].permits_url(witness.url):
+            raise ConfigurationError(f"HUB_AUDIT_WITNESSES: {urlsplit(witness.url).netloc} is not in "
+                                     "HUB_OUTBOUND_HOSTS (list every witness's host there)")
+    app.extensions["hub_witnessing"] = parsed
 
 
 def settings() -> Witnessing:
@@ -111,7 +120,8 @@ class Reply:
 def _get(witness: Witness, origin: str, timeout: float) -> Reply:
     try:
         # Never a redirect (ASVS V15.3.2): a witness answers for itself, at the URL the operator set.
-        response = requests.get(f"{witness.url}/checkpoint?origin={quote(origin, safe='')}", timeout=timeout,
+        with outbound.session() as http:
+            response = http.get(f"{witness.url}/checkpoint?origin={quote(origin, safe='')}", timeout=timeout,
                                 allow_redirects=False)
     except requests.RequestException as exc:
         return Reply(witness, None, type(exc).__name__)
@@ -120,7 +130,8 @@ def _get(witness: Witness, origin: str, timeout: float) -> Reply:
 
 def _post(witness: Witness, body: str, timeout: float) -> Reply:
     try:
-        response = requests.post(f"{witness.url}/add-checkpoint", data=body.encode("utf-8"), timeout=timeout,
+        with outbound.session() as http:
+            response = http.post(f"{witness.url}/add-checkpoint", data=body.encode("utf-8"), timeout=timeout,
                                  allow_redirects=False)
     except requests.RequestException as exc:
         return Reply(witness, None, type(exc).__name__)

@@ -24,12 +24,13 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client.apps import FlaskOAuth2App
 from authlib.integrations.flask_client.integration import FlaskIntegration
+from authlib.integrations.requests_client import OAuth2Session
 from flask import Blueprint, current_app, render_template, request, session, url_for
 from joserfc import jws
 from joserfc.errors import ClaimError, JoseError
 from requests import RequestException
 
-from hub import request_text
+from hub import outbound, request_text
 from hub.auth import organisations as auth_organisations
 from hub.auth import sso_accounts as auth_sso_accounts
 from hub.auth.views import complete_sign_in, safe_next
@@ -67,9 +68,21 @@ class SsoRefused(Exception):
         self.reason, self.issuer, self.subject, self.detail = reason, issuer, subject, detail
 
 
+class CheckedOAuth2Session(OAuth2Session):
+    """authlib's HTTP session with every request (discovery, token, JWKS, UserInfo, and any
+    redirect among them) through hub.outbound: a discovery document naming an endpoint on a host
+    HUB_OUTBOUND_HOSTS does not list, or one resolving to an internal address, gets nothing."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        outbound.guard(self)
+
+
 class ProviderClient(FlaskOAuth2App):
     """authlib's Flask client for one organisation's provider, with the ID token's algorithms
     pinned and every way its validation fails turned into an explained refusal."""
+
+    client_cls = CheckedOAuth2Session
 
     def __init__(self, provider: SsoProvider):
         name = f"org{provider.organisation_id}"

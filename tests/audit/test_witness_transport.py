@@ -17,8 +17,10 @@ from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
+from hub import outbound
 from hub.audit import witnessing
 from hub.config import ConfigurationError
+from tests.support.http import start_recording
 from tests.support.witnesses import start_witness
 
 
@@ -101,3 +103,18 @@ def test_a_witness_whose_certificate_the_hub_does_not_trust_is_not_reached(app, 
     finally:
         server.shutdown()
         real.stop()
+
+
+def test_a_witness_whose_host_the_operator_took_off_the_list_is_neither_asked_nor_sent_a_checkpoint(app, tmp_path):
+    """The start-up check (a witness not in HUB_OUTBOUND_HOSTS stops the hub) is backed by the check
+    on every request: the call is refused before anything is sent, as an unreachable witness."""
+    server = start_recording()
+    try:
+        app.extensions["hub_outbound"] = outbound.parse("witness.police.example.test")
+        witness = witnessing.Witness("w.example.test/witness", server.url, _vkey(tmp_path))
+        asked = witnessing._get(witness, "hub.example.test/audit", 5)
+        submitted = witnessing._post(witness, "old 0\n", 5)
+        assert [(r.status, r.text) for r in (asked, submitted)] == [(None, "OutboundRefused")] * 2
+        assert server.hits == []
+    finally:
+        server.stop()

@@ -8,11 +8,13 @@ only when the signature verified) and nothing personal."""
 from __future__ import annotations
 
 import json
+import logging
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from hub import db
+from hub import db, outbound
 from hub.admin import service as admin
 from hub.auth import sso_accounts as auth_sso_accounts
 from hub.models.audit import AuditEvent
@@ -28,6 +30,7 @@ from tests.sso.harness import (
     refusal_details,
     start_provider,
 )
+from tests.support.http import start_recording
 
 LONGEST_SUBJECT = "s" * 255
 CRAFTED_ACCOUNTS = ACCOUNTS + [
@@ -210,3 +213,49 @@ def test_a_deactivated_account_not_yet_linked_is_told_so_only_with_a_verified_e_
     response = finish_sign_in(client.application.test_client(), provider, "dave-sub")
     assert_refused(response, "Your account has not been set up")
     assert "deactivated" not in response.get_data(as_text=True)
+
+
+# --- the hosts the hub may call (hub/outbound.py, HUB_OUTBOUND_HOSTS) ----------------------------
+
+@pytest.fixture
+def trap():
+    """A server on loopback that no list below names: the hub must never call it."""
+    started = start_recording(body="{}")
+    yield started
+    started.stop()
+
+
+def _operator_lists_only(app, provider) -> None:
+    """HUB_OUTBOUND_HOSTS as an operator would set it for this provider alone: its host and port."""
+    app.extensions["hub_outbound"] = outbound.parse(urlsplit(provider.issuer).netloc)
+
+
+def test_a_sign_in_through_the_one_provider_the_operator_listed_works(app, client, police, provider):
+    _operator_lists_only(app, provider)
+    finish_sign_in(client, provider, "alice-sub")
+    assert _signed_in(client)
+
+
+def test_an_endpoint_the_discovery_document_puts_on_a_host_not_listed_gets_nothing(app, client, police, provider,
+                                                                                  trap, caplog):
+    """A provider (or whoever edits its discovery document) naming an internal JWKS URL cannot make
+    the hub fetch it: the listed issuer does not vouch for the hosts it names."""
+    _operator_lists_only(app, provider)
+    provider.set_faults({"discovery": {"jwks_uri": f"{trap.url}/jwks"}})
+    with caplog.at_level(logging.WARNING, logger="hub.outbound"):
+        assert_refused(finish_sign_in(client, provider, "alice-sub"))
+    assert trap.hits == [] and not _signed_in(client)
+    assert refusal_details()[-1]["error"] == "provider-unreachable"
+    assert f"outbound request refused: 127.0.0.1 port {trap.port}: host not in HUB_OUTBOUND_HOSTS" in caplog.text
+    assert "/jwks" not in caplog.text
+
+
+def test_an_issuer_saved_before_the_operator_took_its_host_off_the_list_is_not_called(app, client, provider, trap):
+    org = make_org(OrgKind.police, code="POL02")
+    admin.set_sso(None, org.id, trap.url, "hub-test", SECRET)  # loopback: listed by the testing default
+    _operator_lists_only(app, provider)
+    assert_refused(client.get("/auth/sso/POL02/start?login_hint=alice-sub"), "could not be reached")
+    assert trap.hits == []
+    detail = refusal_details()[-1]
+    assert (detail["reason"], detail["error"], detail["issuer"]) == ("sso-provider-unreachable", "OutboundRefused",
+                                                                     trap.url)
