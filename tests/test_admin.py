@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from html import unescape
+
 import pytest
 from sqlalchemy import func, select
 
@@ -10,19 +13,28 @@ from hub.admin import service as admin
 from hub.audit import integrator as audit_integrator
 from hub.auth import organisations as auth_organisations
 from hub.auth import service as auth_service
-from hub.errors import Forbidden, Invalid
+from hub.errors import Forbidden, Invalid, NotFound
 from hub.models.audit import AuditEvent
-from hub.models.auth import Organisation, User
+from hub.models.auth import Organisation, SsoProvider, User
 from hub.models.people import Enrolment
 from hub.models.roles import OrgKind, Role
-from tests.factories import PASSWORD, initial_password_shown, make_child, make_org, make_user, post_form, sign_in
+from tests.factories import (
+    PASSWORD,
+    csrf_token,
+    initial_password_shown,
+    make_child,
+    make_org,
+    make_user,
+    post_form,
+    sign_in,
+)
 
 
 @pytest.fixture(autouse=True)
 def _outbound_hosts(monkeypatch):
     """The issuers these tests save are hosts the operator has listed (hub/outbound.py); the
     loopback of the testing default is not. Autouse: set before the app reads its settings."""
-    monkeypatch.setenv("HUB_OUTBOUND_HOSTS", "login.police.example.test:443, idp.example.test")
+    monkeypatch.setenv("HUB_OUTBOUND_HOSTS", "login.police.example.test:443, idp.example.test, idp.police.example.test")
 
 
 @pytest.fixture
@@ -214,3 +226,150 @@ def test_editing_a_user_without_a_password_keeps_theirs(admin_client):
         "name": "Renamed", "email": person.email, "organisation_id": school.id, "roles": ["dsl"]})
     db.session().expire_all()
     assert db.session().get(User, person.id).password_hash == before
+
+
+def _audit_count() -> int:
+    return db.session().scalar(select(func.count()).select_from(AuditEvent))
+
+
+def _last_event(object_type: str) -> AuditEvent:
+    return db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == object_type)
+                                .order_by(AuditEvent.id.desc())).first()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("code", "x", "Enter a code of 2 to 20 capital letters, digits or -"),
+    ("name", "   ", "Enter the organisation's name"),
+    ("school_day_start", "9am", "Enter the school day start as HH:MM, like 08:30"),
+    ("code", "TAKEN", "Another organisation already has this code"),
+    ("identifier", "TAKEN", "Another organisation of this kind already has this identifier"),
+], ids=["bad-code", "blank-name", "bad-school-day-start", "code-taken", "identifier-taken"])
+def test_bad_organisation_details_show_a_clear_error_and_store_nothing(admin_client, field, value, message):
+    client, _ = admin_client
+    taken = make_org(OrgKind.school, code="TAKEN-SCHOOL")
+    value = {"code": taken.code, "identifier": taken.identifier}[field] if value == "TAKEN" else value
+    before = db.session().scalar(select(func.count()).select_from(Organisation))
+    form = {"name": "Hillside Primary", "code": "HILLSIDE-PRI", "kind": "school", "identifier": "654321",
+            "local_authority_id": 0, field: value}
+    response = post_form(client, "/admin/organisations/new", form)
+    assert response.status_code == 200 and message in unescape(response.get_data(as_text=True))
+    assert db.session().scalar(select(func.count()).select_from(Organisation)) == before
+
+
+def test_an_administrator_edits_an_organisation_and_the_audit_records_it(admin_client):
+    client, actor = admin_client
+    org = make_org(OrgKind.police)
+    response = post_form(client, f"/admin/organisations/{org.id}", {
+        "name": "Renamed Constabulary", "code": org.code, "kind": "police", "identifier": org.identifier,
+        "local_authority_id": 0, "working_hours_start": "07:00", "working_hours_end": "19:00"})
+    assert response.status_code == 302
+    db.session().expire_all()
+    saved = db.session().get(Organisation, org.id)
+    assert (saved.name, saved.working_hours_start, saved.working_hours_end) == ("Renamed Constabulary", "07:00",
+                                                                                 "19:00")
+    event = _last_event("organisation")
+    assert (event.action, event.object_id, event.actor_user_id) == ("update", str(org.id), actor.id)
+
+
+def test_a_blank_name_or_an_e_mail_another_account_uses_is_refused_and_nothing_is_stored(admin_client):
+    client, actor = admin_client
+    school = make_org(OrgKind.school)
+    before = db.session().scalar(select(func.count()).select_from(User))
+    for data, message in (({"name": "   "}, "Enter the person's name"),
+                          ({"email": actor.email.upper()}, "Another account already uses this e-mail address")):
+        response = post_form(client, "/admin/users/new", {
+            "name": "Someone", "email": "someone@example.test", "organisation_id": school.id, "roles": ["dsl"],
+            **data})
+        assert response.status_code == 200 and message in unescape(response.get_data(as_text=True))
+    assert db.session().scalar(select(func.count()).select_from(User)) == before
+
+
+def test_a_user_in_an_organisation_that_does_not_exist_is_refused_by_the_service(app):
+    before = db.session().scalar(select(func.count()).select_from(User))
+    with pytest.raises(Invalid) as refused:
+        admin.create_user(None, admin.UserDetails(email="nobody@example.test", name="Nobody", organisation_id=999999,
+                                                  roles={Role.dsl}))
+    assert refused.value.errors == {"organisation_id": "Choose the person's organisation"}
+    assert db.session().scalar(select(func.count()).select_from(User)) == before
+
+
+@pytest.mark.parametrize("url", ["/admin/users/999999", "/admin/users/999999/deactivate",
+                                 "/admin/users/999999/reset-two-factor"])
+def test_an_account_that_does_not_exist_is_a_404_page_and_nothing_is_written(admin_client, url):
+    client, actor = admin_client
+    token = csrf_token(client.get(f"/admin/users/{actor.id}").get_data(as_text=True))
+    before = _audit_count()
+    response = client.post(url, data={"csrf_token": token}) if url.count("/") == 4 else client.get(url)
+    assert response.status_code == 404
+    assert _audit_count() == before
+
+
+@pytest.mark.parametrize("change", [
+    lambda actor: admin.update_user(actor, 999999, admin.UserDetails("x@example.test", "X", actor.organisation_id,
+                                                                     {Role.hub_admin})),
+    lambda actor: admin.update_organisation(actor, 999999, admin.OrganisationDetails("NOPE", "Nope", OrgKind.police,
+                                                                                     "99")),
+    lambda actor: admin.set_sso(actor, 999999, "https://idp.example.test", "hub", "secret"),
+], ids=["user", "organisation", "sso"])
+def test_the_services_answer_not_found_for_what_does_not_exist_and_write_nothing(app, change):
+    host = make_org(OrgKind.mace_host)
+    actor, _ = make_user(host, Role.hub_admin)
+    before = _audit_count()
+    with pytest.raises(NotFound):
+        change(actor)
+    assert _audit_count() == before
+    assert db.session().scalar(select(func.count()).select_from(SsoProvider)) == 0
+
+
+def test_a_deactivated_account_made_active_again_can_sign_in(admin_client, app):
+    client, actor = admin_client
+    school = make_org(OrgKind.school)
+    person, secret = make_user(school, Role.dsl)
+    for change in ("deactivate", "activate"):
+        response = post_form(client, f"/admin/users/{person.id}/{change}", {}, form_page=f"/admin/users/{person.id}")
+        assert response.status_code == 302
+    sign_in(app.test_client(), db.session().get(User, person.id), secret)  # asserts the sign-in got through
+    event = _last_event("user")
+    assert (event.action, json.loads(event.detail)) == ("update", {"change": "activated"})
+
+
+def test_the_list_of_users_narrowed_to_an_organisation_shows_its_staff_only_and_is_one_audited_read(admin_client):
+    client, actor = admin_client
+    school, other = make_org(OrgKind.school), make_org(OrgKind.school)
+    ours, _ = make_user(school, Role.dsl)
+    theirs, _ = make_user(other, Role.dsl)
+    page = client.get(f"/admin/users?organisation={school.id}").get_data(as_text=True)
+    assert ours.email in page and theirs.email not in page and actor.email not in page
+    event = _last_event("user-list")
+    assert (event.action, event.actor_user_id, event.access_basis) == ("read", actor.id, "role:hub-admin")
+    assert json.loads(event.detail) == {"organisation": school.id, "shown": 1}
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"issuer": "ftp://login.police.example.test"}, "Enter the provider's issuer URL, starting https://"),
+    ({"client_id": "   "}, "Enter the client ID the provider gave the hub"),
+    ({"client_secret": ""}, "Enter the client secret the provider gave the hub"),
+])
+def test_bad_sso_settings_show_a_clear_error_and_store_nothing(admin_client, data, message):
+    client, _ = admin_client
+    org = make_org(OrgKind.police)
+    response = post_form(client, f"/admin/organisations/{org.id}/sso", {
+        "issuer": "https://login.police.example.test", "client_id": "hub", "client_secret": "s3cret-value", **data})
+    assert response.status_code == 200 and message in unescape(response.get_data(as_text=True))
+    assert auth_organisations.sso_provider_for(org.id) is None
+
+
+def test_saving_sso_settings_again_with_an_empty_secret_keeps_the_stored_one(admin_client):
+    client, _ = admin_client
+    org = make_org(OrgKind.police)
+    url = f"/admin/organisations/{org.id}/sso"
+    post_form(client, url, {"issuer": "https://login.police.example.test", "client_id": "hub",
+                            "client_secret": "s3cret-value"})
+    response = post_form(client, url, {"issuer": "https://idp.police.example.test/", "client_id": "hub-2",
+                                       "client_secret": ""})
+    assert response.status_code == 302
+    db.session().expire_all()
+    provider = auth_organisations.sso_provider_for(org.id)
+    assert (provider.issuer, provider.client_id, provider.client_secret) == (
+        "https://idp.police.example.test", "hub-2", "s3cret-value")
+    assert db.session().scalar(select(func.count()).select_from(SsoProvider)) == 1

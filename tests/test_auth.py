@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from hub import create_app, db
 from hub.admin import service as admin
 from hub.auth import second_factor as auth_second_factor
 from hub.auth import service as auth_service
+from hub.auth import sessions as auth_sessions
 from hub.auth.second_factor import enrol_totp
 from hub.config import ConfigurationError
 from hub.models.audit import AuditEvent
@@ -300,6 +302,52 @@ def test_a_session_ends_at_its_absolute_timeout_even_when_busy(client, dsl):
         for row in db.session().scalars(select(UserSession).where(UserSession.user_id == user.id)):
             row.created_at = db.utcnow() - auth_service.session_policy().absolute - timedelta(seconds=1)
     assert client.get("/").status_code == 302
+
+
+def _session_row(user: User) -> UserSession:
+    row = db.session().scalar(select(UserSession).where(UserSession.user_id == user.id))
+    db.session().refresh(row)
+    return row
+
+
+def _sign_out_reasons(user: User) -> list[str]:
+    events = db.session().scalars(select(AuditEvent).where(
+        AuditEvent.action == "sign-out", AuditEvent.actor_user_id == user.id).order_by(AuditEvent.id))
+    return [json.loads(e.detail)["reason"] for e in events]
+
+
+def test_a_busy_session_stays_alive_because_each_request_moves_its_idle_clock(client, dsl):
+    user, secret = dsl
+    sign_in(client, user, secret)
+    nearly_idle = db.utcnow() - auth_service.session_policy().idle + timedelta(minutes=1)
+    with db.unit_of_work():
+        _session_row(user).last_seen_at = nearly_idle
+    assert client.get("/").status_code == 200
+    row = _session_row(user)
+    assert auth_service._aware(row.last_seen_at) > nearly_idle + auth_service.LAST_SEEN_GRANULARITY
+    assert row.ended_at is None
+
+
+def test_an_account_deactivated_outside_the_admin_pages_cannot_use_a_live_session(client, dsl):
+    # An operator's UPDATE in the database (or a deactivation committed between the request's read
+    # of its session and of its user) leaves the session open: the account's state still ends it.
+    user, secret = dsl
+    sign_in(client, user, secret)
+    with db.unit_of_work():
+        db.session().get(User, user.id).active = False
+    assert client.get("/").status_code == 302
+    assert _session_row(user).end_reason == "deactivated"
+    assert _sign_out_reasons(user) == ["deactivated"]
+
+
+def test_a_sign_out_racing_a_sign_out_everywhere_keeps_the_first_reason_and_records_one_end(app, dsl):
+    user, _ = dsl
+    _, laptop = auth_sessions.start_session(user.id, "password+totp")
+    on_laptop = auth_sessions.load_session(laptop.token)  # the laptop's sign-out request has loaded its session
+    auth_sessions.end_all_sessions(on_laptop, "sign-out-everywhere")  # the phone ends every session meanwhile
+    auth_sessions.sign_out(on_laptop)
+    assert _session_row(user).end_reason == "sign-out-everywhere"
+    assert _sign_out_reasons(user) == ["sign-out-everywhere"]
 
 
 def test_a_form_without_its_csrf_token_is_rejected_and_changes_nothing(client, dsl):

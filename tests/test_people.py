@@ -18,16 +18,18 @@ from hub.crypto import blind_index, name_tokens
 from hub.dpo import flags as dpo_flags
 from hub.errors import Invalid, NotFound
 from hub.models.audit import AuditEvent, AuditFlag
-from hub.models.auth import Organisation
+from hub.models.auth import Organisation, User
 from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMember, MaceMembership, MemberRole
 from hub.models.people import (
     BreakGlassCategory,
     BreakGlassGrant,
     Child,
+    ChildIdentifier,
     ChildNameToken,
     Enrolment,
     Gender,
     IdentifierKind,
+    LookedAfterPeriod,
 )
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
@@ -89,6 +91,7 @@ def test_a_duplicate_identifier_is_refused(app):
 
 def test_keys_rotate_and_old_data_stays_readable(app, monkeypatch):
     child = make_child("Rotate", "Me")
+    user, totp_secret = make_user(make_org(OrgKind.school), Role.dsl)  # a secret of the hub's, under the field keys
     old_key = app.config["HUB"].field_keys[0]
     new_key = Fernet.generate_key().decode()
     blind_index_key = app.config["HUB"].blind_index_key
@@ -98,6 +101,7 @@ def test_keys_rotate_and_old_data_stays_readable(app, monkeypatch):
     app.extensions["hub_crypto"] = crypto.Keyring.of([new_key], blind_index_key)  # the old key is gone now
     db.session.remove()  # and so are the unwrapped data keys the session had
     assert db.session().get(Child, child.id).given_name == "Rotate"
+    assert db.session().get(User, user.id).totp_secret == totp_secret
 
 
 # --- the permission matrix ----------------------------------------------------------------------
@@ -472,3 +476,131 @@ def test_break_glass_needs_the_kind_of_emergency_and_a_reason(app):
     assert set(info.value.errors) == {"category", "reason"}
     assert info.value.errors["category"] == "Choose what kind of emergency this is"
     assert db.session().scalar(select(func.count()).select_from(BreakGlassGrant)) == 0
+
+
+# --- who may create and change records, and the rules of periods and enrolments -------------------
+
+def _refusals(user) -> list[tuple[str, str]]:
+    return [(e.action, e.object_type) for e in db.session().scalars(select(AuditEvent).where(
+        AuditEvent.actor_user_id == user.id, AuditEvent.outcome == "refused").order_by(AuditEvent.id))]
+
+
+def test_an_analyst_cannot_break_glass_and_the_refusal_is_recorded_with_no_grant(app, locality):
+    analyst, _ = make_user(make_org(OrgKind.childrens_social_care), Role.analyst)
+    with pytest.raises(NotFound):
+        people.break_glass(analyst, locality["related"].id, BreakGlassCategory.other, "A reason long enough to pass")
+    assert _refusals(analyst) == [("break-glass", "child")]
+    assert db.session().scalar(select(func.count()).select_from(BreakGlassGrant)) == 0
+
+
+def test_only_an_administrator_creates_a_child_or_records_a_looked_after_period(app):
+    la = make_org(OrgKind.childrens_social_care)
+    social_worker, _ = make_user(la, Role.social_worker)
+    child = make_child()
+    with pytest.raises(NotFound):
+        people.create_child(social_worker, people.ChildDetails("New", "Child", date(2014, 5, 1), Gender.male))
+    with pytest.raises(NotFound):
+        people.record_looked_after_period(social_worker, child.id, date(2025, 1, 6))
+    assert _refusals(social_worker) == [("create", "child"), ("update", "child")]
+    assert db.session().scalar(select(func.count()).select_from(Child)) == 1
+    assert db.session().scalar(select(func.count()).select_from(LookedAfterPeriod)) == 0
+
+
+def test_an_identifier_left_blank_is_not_recorded(app):
+    child = make_child(identifiers={IdentifierKind.nhs_number: "", IdentifierKind.upn: ""})
+    assert db.session().scalar(select(func.count()).select_from(ChildIdentifier)
+                               .where(ChildIdentifier.child_id == child.id)) == 0
+
+
+def test_a_looked_after_period_is_opened_closed_and_never_overlaps_another(app):
+    host = make_org(OrgKind.mace_host)
+    administrator, _ = make_user(host, Role.hub_admin)
+    child = make_child()
+    with pytest.raises(Invalid) as backwards:
+        people.record_looked_after_period(administrator, child.id, date(2025, 3, 1), date(2025, 2, 1))
+    assert backwards.value.errors == {"ended_on": "The last day must be on or after the first day"}
+    with pytest.raises(NotFound):
+        people.record_looked_after_period(administrator, 999999, date(2025, 1, 6))
+    people.record_looked_after_period(administrator, child.id, date(2025, 1, 6))
+    assert db.session().get(Child, child.id).looked_after
+    with pytest.raises(Invalid) as overlapping:  # starts inside the open period
+        people.record_looked_after_period(administrator, child.id, date(2025, 4, 1), date(2025, 5, 1))
+    assert overlapping.value.errors == {"started_on": "The child is already looked after on some of those days"}
+    closed = people.record_looked_after_period(administrator, child.id, date(2025, 1, 6), date(2025, 6, 30))
+    db.session().expire_all()
+    assert not db.session().get(Child, child.id).looked_after
+    assert [(p.started_on, p.ended_on) for p in db.session().scalars(select(LookedAfterPeriod))] == [
+        (date(2025, 1, 6), date(2025, 6, 30))]
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "child", AuditEvent.action ==
+                                                          "update").order_by(AuditEvent.id.desc())).first()
+    assert (event.actor_user_id, json.loads(event.detail)) == (administrator.id, {"looked_after_period": closed.id,
+                                                                                   "open": False})
+
+
+def test_enrolments_follow_the_roll_rules_and_only_an_administrator_changes_them(app):
+    host = make_org(OrgKind.mace_host)
+    administrator, _ = make_user(host, Role.hub_admin)
+    first, second, police = make_org(OrgKind.school), make_org(OrgKind.school), make_org(OrgKind.police)
+    dsl, _ = make_user(first, Role.dsl)
+    child = make_child()
+    with pytest.raises(NotFound):
+        people.add_enrolment(dsl, child.id, first.id, date(2024, 9, 1))
+    with pytest.raises(NotFound):
+        people.add_enrolment(administrator, 999999, first.id, date(2024, 9, 1))
+    with pytest.raises(Invalid) as not_a_school:
+        people.add_enrolment(administrator, child.id, police.id, date(2024, 9, 1))
+    assert not_a_school.value.errors == {"school_id": "Choose a school"}
+    old = people.add_enrolment(administrator, child.id, first.id, date(2023, 9, 1))
+    with pytest.raises(Invalid) as already:
+        people.add_enrolment(administrator, child.id, first.id, date(2024, 1, 8))
+    assert already.value.errors == {"school_id": "The child is already on this school's roll"}
+    with pytest.raises(Invalid) as before_start:
+        people.end_enrolment(administrator, old.id, date(2023, 8, 31))
+    assert before_start.value.errors == {"end_date": "End date must be between the start date and today"}
+    with pytest.raises(NotFound):
+        people.end_enrolment(dsl, old.id, date(2024, 7, 19))
+    people.end_enrolment(administrator, old.id, date(2024, 7, 19))
+    people.add_enrolment(administrator, child.id, second.id, date(2024, 9, 2))
+    people.add_enrolment(administrator, child.id, first.id, date(2025, 1, 6))  # back to the first school
+    db.session().expire_all()
+    rows = db.session().scalars(select(Enrolment).where(Enrolment.child_id == child.id).order_by(Enrolment.id))
+    assert [(r.school_id, r.start_date, r.end_date) for r in rows] == [
+        (first.id, date(2023, 9, 1), date(2024, 7, 19)),  # ended before: left as it was
+        (second.id, date(2024, 9, 2), date(2025, 1, 6)),
+        (first.id, date(2025, 1, 6), None)]
+    assert _refusals(dsl) == [("create", "enrolment"), ("update", "enrolment")]
+    with pytest.raises(NotFound):
+        people.end_enrolment(administrator, 999999, date(2024, 7, 19))
+
+
+def test_an_administrator_ends_an_enrolment_today_from_the_childs_enrolments_page(app):
+    host = make_org(OrgKind.mace_host)
+    administrator, secret = make_user(host, Role.hub_admin)
+    school = make_org(OrgKind.school)
+    child = make_child()
+    enrolment = people.add_enrolment(administrator, child.id, school.id, date(2024, 9, 1))
+    client = app.test_client()
+    sign_in(client, administrator, secret)
+    response = post_form(client, f"/admin/children/{child.id}/enrolments/{enrolment.id}/end", {},
+                         form_page=f"/admin/children/{child.id}/enrolments")
+    assert response.status_code == 302
+    db.session().expire_all()
+    assert db.session().get(Enrolment, enrolment.id).end_date == date.today()
+    event = db.session().scalars(select(AuditEvent).where(AuditEvent.object_type == "enrolment")
+                                 .order_by(AuditEvent.id.desc())).first()
+    assert (event.action, event.child_id, json.loads(event.detail)) == ("update", child.id,
+                                                                        {"ended": date.today().isoformat()})
+
+
+def test_a_row_without_a_name_matches_no_child_and_one_without_a_date_of_birth_matches_on_the_name(app):
+    older = make_child("Oliver", "Quist", dob=date(2011, 2, 3))
+    younger = make_child("Oliver", "Quist", dob=date(2013, 4, 5))
+    assert people.child_ids_by_name("", " - ", date(2011, 2, 3)) == []
+    assert people.child_ids_by_name("oliver", "quist", date(2011, 2, 3)) == [older.id]
+    assert sorted(people.child_ids_by_name("oliver", "quist", None)) == [older.id, younger.id]
+
+
+def test_an_empty_hub_has_no_search_index_to_rebuild(app):
+    assert not people.search_index_stale()
+    make_child()
+    assert not people.search_index_stale()

@@ -42,10 +42,7 @@ WIRING = {"hub/db.py", "hub/demo.py", "hub/retention_demo.py", "hub/mace/demo.py
 #: point, rounded down, for the property-based tests' random draws and the few branches that
 #: differ between SQLite and PostgreSQL. A whole run prints the real figures: raise a floor to them.
 KNOWN_GAPS: dict[str, float] = {
-    "hub/admin/service.py": 82,  # 83.4%
     "hub/audit/signing.py": 88,  # 89.8%
-    "hub/auth/sessions.py": 88,  # 89.5%
-    "hub/auth/sso_accounts.py": 88,  # 89.9%
     "hub/dpo/flags.py": 91,  # 92.1%
     "hub/erasure/service.py": 93,  # 93.9% on PostgreSQL before the person requests' tests (96% on SQLite after)
     "hub/dpo/integrity.py": 92,  # 93.2%
@@ -54,8 +51,6 @@ KNOWN_GAPS: dict[str, float] = {
     "hub/notifications/delivery.py": 90,  # 91.5%
     "hub/notifications/escalation.py": 89,  # 90.6%
     "hub/notifications/still_missing.py": 91,  # 92.6%
-    "hub/people/service.py": 89,  # 90.2%
-    "hub/permissions/table.py": 87,  # 88.2%
 }
 
 

@@ -65,8 +65,8 @@ def _end(row: UserSession, reason: str) -> None:
 
 
 def sign_out(user: User) -> None:
-    if user.current_session is None:
-        return
+    """End the session this request came in on: every signed-in user has one, set by `load_session`
+    or `start_session`."""
     with unit_of_work():
         row = db.session().get(UserSession, user.current_session.id)
         if row.ended_at is None:

@@ -334,7 +334,9 @@ def add_enrolment(actor: User, child_id: int, school_id: int, start: date) -> En
                 if current.school_id == school_id:
                     raise Invalid({"school_id": "The child is already on this school's roll"})
                 current.end_date = start  # a child is on one school's roll at a time
-        enrolment = Enrolment(child_id=child_id, school_id=school_id, start_date=start)
+        # Through the relationship, so the child's list of enrolments the rule above reads is
+        # current for the next call in this session too (sessions keep objects across commits).
+        enrolment = Enrolment(child=child, school_id=school_id, start_date=start)
         s.add(enrolment)
         s.flush()
         audit.record("create", actor=actor, object_type="enrolment", object_id=enrolment.id, child_id=child_id,

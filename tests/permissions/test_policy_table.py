@@ -3,6 +3,8 @@ until the README shows the new table (`python -m hub.permissions.table` prints i
 
 from __future__ import annotations
 
+import runpy
+import warnings
 from pathlib import Path
 
 from hub.permissions import RULES
@@ -33,3 +35,12 @@ def test_each_kind_names_a_module_that_exists_and_every_rule_is_a_kind():
                 "ImportReviewItem": "police download", "RetentionRecord": "record under retention",
                 "LegalHold": "legal hold", "ErasureRequest": "erasure request"}[model.__name__]
         assert word in named, model.__name__
+
+
+def test_the_command_the_readme_names_prints_both_tables_ready_to_paste(capsys):
+    with warnings.catch_warnings():  # run again as __main__, as `python -m hub.permissions.table` does
+        warnings.simplefilter("ignore", RuntimeWarning)
+        runpy.run_module("hub.permissions.table", run_name="__main__")
+    printed = capsys.readouterr().out
+    assert printed == f"{relationship_table()}\n\n{kinds_table()}\n"
+    assert printed.strip() in README.read_text()

@@ -37,6 +37,7 @@ CRAFTED_ACCOUNTS = ACCOUNTS + [
     {"sub": LONGEST_SUBJECT, "email": "sam@police.example.test", "email_verified": True},
     {"sub": "erin-sub", "email": "erin\x00@police.example.test", "email_verified": True},
     {"sub": "fay-sub", "email": "f" * 250 + "@police.example.test", "email_verified": True},
+    {"sub": "gus-sub", "name": "Gus"},  # no e-mail claim at all
 ]
 
 
@@ -183,6 +184,17 @@ def test_a_not_provisioned_refusal_carries_a_keyed_hash_of_the_e_mail_offered_ne
         assert detail["email_key"] == auth_sso_accounts.email_key(email)
         everything = json.dumps([e.detail for e in db.session().scalars(select(AuditEvent))])
         assert email not in everything and email.split("@")[0] + "@" not in everything
+
+
+def test_a_token_without_an_e_mail_is_refused_as_not_provisioned_and_recorded_as_offering_none(
+        client, police, provider):
+    before = _identities()
+    assert_refused(finish_sign_in(client, provider, "gus-sub"), "Your account has not been set up")
+    detail = refusal_details()[-1]
+    assert (detail["reason"], detail["subject"], detail["email_standing"]) == ("sso-not-provisioned", "gus-sub",
+                                                                               "none")
+    assert "email_key" not in detail
+    assert _identities() == before
 
 
 def test_an_unverified_e_mail_is_recorded_as_such(client, police, provider):

@@ -26,11 +26,14 @@ from tests.sso.harness import (
     start_sign_in,
 )
 
+#: Alice's account at the provider made again (or someone else's there claiming her address).
+REISSUED = {"sub": "alice-reissued-sub", "email": "alice@police.example.test", "email_verified": True, "name": "Alice"}
+
 
 @pytest.fixture(scope="module")
 def provider():
     started = start_provider([{"client_id": "hub-test", "client_secret": SECRET, "redirect_uris": [CALLBACK]}],
-                             ACCOUNTS)
+                             [*ACCOUNTS, REISSUED])
     yield started
     started.stop()
 
@@ -179,6 +182,34 @@ def test_a_deactivated_linked_user_is_recorded_as_inactive(client, police, provi
     detail = refusal_details()[-1]
     assert (detail["reason"], detail["issuer"], detail["subject"]) == ("sso-user-inactive", provider.issuer,
                                                                         "alice-sub")
+
+
+def test_a_linked_user_is_found_by_issuer_and_subject_alone_even_after_their_hub_e_mail_changes(
+        client, police, provider):
+    org, user = police
+    assert finish_sign_in(client, provider, "alice-sub").status_code == 302  # the first sign-in links
+    admin.update_user(None, user.id, admin.UserDetails(email="alice.renamed@police.example.test", name=user.name,
+                                                       organisation_id=org.id, roles={Role.police_officer}))
+    again = client.application.test_client()
+    response = finish_sign_in(again, provider, "alice-sub")  # the provider still offers the old address
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert user.name in again.get("/").get_data(as_text=True)
+    assert db.session().scalars(select(SsoIdentity.subject).where(SsoIdentity.user_id == user.id)).all() == [
+        "alice-sub"]
+
+
+def test_another_subject_offering_a_linked_users_e_mail_is_refused_and_links_nothing(client, police, provider):
+    """The provider re-issued the account (or someone else's account there claims the address): the
+    hub never moves a link by e-mail, so the first subject stays the only way in."""
+    org, user = police
+    assert finish_sign_in(client, provider, "alice-sub").status_code == 302
+    response = finish_sign_in(client.application.test_client(), provider, REISSUED["sub"])
+    assert_refused(response, "Your account has not been set up in the hub")
+    detail = refusal_details()[-1]
+    assert (detail["reason"], detail["subject"], detail["organisation"]) == (
+        "sso-another-subject-linked", "alice-reissued-sub", org.id)
+    assert db.session().scalars(select(SsoIdentity.subject).where(SsoIdentity.user_id == user.id)).all() == [
+        "alice-sub"]
 
 
 def test_a_callback_for_an_organisation_without_sso_is_audited(client, app):
