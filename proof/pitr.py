@@ -17,7 +17,9 @@ PostgreSQL cluster of the proof's own (proof.cluster: never the server on 5432):
    operator keeps it; the WAL switched and archived; PostgreSQL stopped;
 5. the base backup unpacked into a new data directory, `restore_command`, `recovery_target_name`
    and `recovery_target_action = 'promote'` set, `recovery.signal` made, and PostgreSQL started on
-   another port: it replays the archive up to the restore point and opens.
+   another port: it replays the archive up to the restore point and opens. The same is done once
+   more with `recovery_target_time` (the time read just after the restore point) into a third data
+   directory, whose data and log must be the same.
 
 Then, with the hub pointed at the recovered database: what was written before the target is there
 and what came after it is not; the audit log holds exactly the entries signed at the target;
@@ -168,6 +170,35 @@ def _running(cluster: Cluster) -> Iterator[Cluster]:
             cluster.stop()
 
 
+def _recover(folder: Path, name: str, base: Path, archive: Path, target: str) -> Cluster:
+    """The base backup unpacked into a new data directory, recovered from the archive up to
+    `target` and promoted, served on a port of its own (the caller stops it)."""
+    cluster = Cluster(folder, _free_port(), name)
+    cluster.data.mkdir(mode=0o700)
+    cluster.own(cluster.data)
+    cluster.run_as_owner("tar", "-xzf", str(base / "base.tar.gz"), "-C", str(cluster.data))
+    with (cluster.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write(f"restore_command = 'cp {archive}/%f %p'\n{target}\nrecovery_target_action = 'promote'\n")
+        # A throw-away copy: its new timeline is not archived beside the source's, where the next
+        # recovery (recovery_target_timeline 'latest') would follow it. An operator's keeps archiving.
+        conf.write("archive_mode = off\n")
+    cluster.run_as_owner("touch", str(cluster.data / "recovery.signal"))
+    cluster.start()
+    dsn = cluster.url.replace("+psycopg", "")
+
+    def promoted() -> bool:  # it takes read-only connections while it replays: wait until it is done
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            return not connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+
+    try:
+        _wait(promoted, 120, f"{name}: the cluster did not leave recovery within 120 s")
+    except RuntimeError:
+        with contextlib.suppress(Exception):
+            cluster.stop()
+        raise
+    return cluster
+
+
 def _sign_in(env: dict, password_of: str, secret: str) -> int:
     """The hub served by gunicorn on the recovered database; a demo user signs in (password and
     TOTP) and opens their home page: its status code."""
@@ -234,6 +265,8 @@ def _procedure(folder: Path, check: Check) -> None:
             _ok(_flask(env, "audit", "sign"), "audit sign")
             with psycopg.connect(dsn, autocommit=True) as connection:
                 lsn = connection.execute("SELECT pg_create_restore_point(%s)", (TARGET,)).fetchone()[0]
+                # A time target: after every commit so far, before any of the writes below.
+                moment = connection.execute("SELECT clock_timestamp()").fetchone()[0].isoformat()
             at_target = _counts(dsn)
             _write(app, "after", AFTER)  # the writes the recovery to the target loses
         finally:
@@ -245,31 +278,28 @@ def _procedure(folder: Path, check: Check) -> None:
         latest = _counts(dsn)
         _archived(admin_dsn)
     segments = sum(1 for p in archive.iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name))
+    check.notes.append(f"base backup at log size {at_backup['log']}; restore point {TARGET!r} at {lsn}, log size "
+                       f"{at_target['log']}; kept tree head of {latest['log']} entries; "
+                       f"{segments} WAL segments archived")
 
-    recovered = Cluster(folder, _free_port(), "recovered")
-    recovered.data.mkdir(mode=0o700)
-    recovered.own(recovered.data)
-    recovered.run_as_owner("tar", "-xzf", str(base / "base.tar.gz"), "-C", str(recovered.data))
-    with (recovered.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        conf.write(f"restore_command = 'cp {archive}/%f %p'\nrecovery_target_name = '{TARGET}'\n"
-                   "recovery_target_action = 'promote'\n")
-    recovered.run_as_owner("touch", str(recovered.data / "recovery.signal"))
+    # The same base backup and archive recovered to the same point by time (the README's first
+    # example): its data and log only; then by the restore point's name, and every check.
+    by_time = _recover(folder, "recovered-by-time", base, archive, f"recovery_target_time = '{moment}'")
+    with _running(by_time):
+        got = _counts(by_time.url.replace("+psycopg", "").rsplit("/", 1)[0] + f"/{DATABASE}")
+    for what in ("episodes before", "shares before", "episodes after", "shares after", "log"):
+        check.that(got[what] == at_target[what], f"recovered to the time: {what} {got[what]}, {at_target[what]} at "
+                                                 f"the target ({latest[what]} at the end)")
+    check.notes.append(f"recovered to the time {moment}: {got['episodes before']}+{got['shares before']} before, "
+                       f"{got['episodes after']}+{got['shares after']} after, log size {got['log']}")
+
+    replaying = time.monotonic()
+    recovered = _recover(folder, "recovered", base, archive, f"recovery_target_name = '{TARGET}'")
     with _running(recovered):
-        replaying = time.monotonic()
-        recovered.start()
         recovered_dsn = recovered.url.replace("+psycopg", "").rsplit("/", 1)[0] + f"/{DATABASE}"
-
-        def promoted() -> bool:
-            with psycopg.connect(recovered_dsn, autocommit=True) as connection:
-                return not connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]
-
-        _wait(promoted, 120, "the recovered cluster did not leave recovery within 120 s")
-        check.notes.append(f"recovered and promoted in {time.monotonic() - replaying:.1f} s")
+        check.notes.append(f"recovered to the restore point and promoted in {time.monotonic() - replaying:.1f} s")
         got = _counts(recovered_dsn)
         env = {**env, "HUB_DATABASE_URL": recovered.url.rsplit("/", 1)[0] + f"/{DATABASE}"}
-        check.notes.append(f"base backup at log size {at_backup['log']}; restore point {TARGET!r} at {lsn}, "
-                           f"log size {at_target['log']}; kept tree head of {latest['log']} entries; "
-                           f"{segments} WAL segments archived")
         for what in ("episodes before", "shares before", "episodes after", "shares after", "log", "pending"):
             check.that(got[what] == at_target[what],
                        f"recovered {what}: {got[what]}, {at_target[what]} at the target ({latest[what]} at the end)")
