@@ -695,7 +695,7 @@ def print_table(rows: list[Row], memory: dict | None) -> None:
 
 def point_in_time_recovery() -> Row:
     """proof.pitr on a cluster of its own (archiving on), after the faults: the table's last row."""
-    print("-- point-in-time recovery: base backup, WAL archive, restored to a named restore point", flush=True)
+    print("-- point-in-time recovery: base backup, WAL archive, recovered to a time and to a restore point", flush=True)
     check, seconds = pitr.run()
     return Row("point-in-time recovery", notes=[*check.notes, f"{seconds:.0f} s"], failures=check.failures,
                audit=check.audit, under_load=False)
