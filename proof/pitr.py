@@ -24,7 +24,7 @@ PostgreSQL cluster of the proof's own (proof.cluster: never the server on 5432):
 Then, with the hub pointed at the recovered database: what was written before the target is there
 and what came after it is not; the audit log holds exactly the entries signed at the target;
 `audit verify --against` the kept head reports the entries after the target as missing (the
-restore is not silent); `flask --app hub db upgrade` has nothing to do; the hub starts (gunicorn,
+restore is not silent); `flask --app hub db upgrade` passes; the hub starts (gunicorn,
 a demo user signs in with password and TOTP and sees their home page); and, its events
 sequenced (`audit integrate`, what the delivery worker does), `audit verify` passes.
 """
