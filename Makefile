@@ -113,7 +113,8 @@ bench: setup
 
 # The long runs (proof/README.md). `make proof`: every fault of issue 24 injected under load on a
 # PostgreSQL cluster of the proof's own (PROOF_PHASE seconds of load each, at least), then the
-# soak (PROOF_SOAK seconds: the load with an import and the faults interleaved, memory sampled);
+# soak (PROOF_SOAK seconds: the load with an import and the faults interleaved, memory sampled),
+# then a point-in-time recovery from a WAL archive on a second cluster (proof/pitr.py, about 2 min);
 # one table, and a non-zero exit on any failed check. `.ci/run` runs it with a shorter soak.
 PROOF_PHASE ?= 45
 PROOF_SOAK ?= 600

@@ -61,7 +61,7 @@ from hub import db
 from hub.admin import service as admin
 from hub.models.auth import Organisation
 from hub.models.roles import Role
-from proof import sink
+from proof import pitr, sink
 from proof.cluster import Cluster, own_cluster
 
 ERROR_TITLE = "Sorry, there is a problem with the service"
@@ -297,6 +297,9 @@ class Row:
     #: server before the kill and not recorded; it goes again with the same Message-ID (the
     #: at-least-once edge hub/notifications/delivery.py documents), which a receiver can discard.
     allowed_doubles: int = 0
+    #: False for a check run apart from the users' load (point-in-time recovery): no requests or
+    #: e-mails of its own to count, shown as "-".
+    under_load: bool = True
 
 
 class Proof:
@@ -668,7 +671,9 @@ def print_table(rows: list[Row], memory: dict | None) -> None:
     head = ("fault", "requests", "user errors", "e-mails exp/sent/dbl", "audit log", "result")
     lines = [(r.fault, str(r.seen.requests),
               f"{r.seen.errors}" + (f" ({r.seen.kinds['error page']} error page)" if r.seen.errors else ""),
-              f"{r.expected}/{r.sent}/{r.doubled}", r.audit, "ok" if not r.failures else "FAILED") for r in rows]
+              f"{r.expected}/{r.sent}/{r.doubled}", r.audit, "ok" if not r.failures else "FAILED")
+             if r.under_load else (r.fault, "-", "-", "-", r.audit, "ok" if not r.failures else "FAILED")
+             for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
     print()
     for line in [head, tuple("-" * w for w in widths), *lines]:
@@ -686,6 +691,14 @@ def print_table(rows: list[Row], memory: dict | None) -> None:
         for label, m in memory.items():
             print(f"   {label:24s} {m['first_mb']:7.1f} -> {m['last_mb']:7.1f}  (max {m['max_mb']:7.1f}, "
                   f"growth {m['growth_mb']:+6.1f})")
+
+
+def point_in_time_recovery() -> Row:
+    """proof.pitr on a cluster of its own (archiving on), after the faults: the table's last row."""
+    print("-- point-in-time recovery: base backup, WAL archive, recovered to a time and to a restore point", flush=True)
+    check, seconds = pitr.run()
+    return Row("point-in-time recovery", notes=[*check.notes, f"{seconds:.0f} s"], failures=check.failures,
+               audit=check.audit, under_load=False)
 
 
 def _world(users: int, rows: int) -> dict:
@@ -707,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=5.0, help="mean pause between a user's requests (s)")
     parser.add_argument("--rows", type=int, default=2000, help="children in the world")
     parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS, help="rows of each police download imported")
-    parser.add_argument("--only", nargs="*", default=None, help="run only these faults (method names, see FAULTS)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="run only these faults (method names, see FAULTS; `pitr`: point-in-time recovery)")
     parser.add_argument("--drain", type=float, default=900, help="seconds to wait at the end for the outbox to empty")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -743,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
             proof.account(args.drain)
         finally:
             hub.stop()
+        if args.only is None or "pitr" in args.only:
+            proof.rows.append(point_in_time_recovery())
         print_table(proof.rows, memory)
         failed = [r.fault for r in proof.rows if r.failures]
         if failed:  # the processes' logs (the web's tracebacks, the workers' lines) outlive the run
