@@ -10,6 +10,7 @@ import socket
 import time
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from hub.notifications import delivery
 
@@ -20,6 +21,7 @@ class Recorder:
     def __init__(self) -> None:
         self.received: list[email.message.Message] = []
         self.rcpt_reply: str | None = None     # e.g. "550 ..." to refuse every recipient
+        self.data_reply: str | None = None     # e.g. "554 ..." to refuse every message's content
         self.slow_rcpt = 0                     # how many RCPTs to stall before answering
         self.slow_data = 0                     # how many DATAs to keep, then stall before answering
         self.data_delay = 0.0                  # a small pause per message (two workers overlap)
@@ -45,6 +47,8 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope):
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
+        if self.data_reply:
+            return self.data_reply
         self.received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         if self.slow_data:
             # Queued, but the reply comes too late: the client never hears it was accepted.
@@ -75,7 +79,8 @@ def reserve_port() -> socket.socket:
 
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
+        self.login = login  # a username and password the server demands (AUTH), or None
         self.reservation: socket.socket | None = reserve_port()
         self.port = self.reservation.getsockname()[1]
         self.handler = Recorder()
@@ -85,8 +90,14 @@ class Server:
 
     def start(self) -> None:
         self.release()  # the port is free again only for the moment before the server binds it
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False} \
+            if self.login else {}
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **auth)
         self.controller.start()
+
+    def _authenticate(self, _server, _session, _envelope, _mechanism, data) -> AuthResult:
+        given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
+        return AuthResult(success=given == self.login, handled=False)  # handled=False: answer 535 itself
 
     def release(self) -> None:
         if self.reservation is not None:
