@@ -29,7 +29,7 @@ from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery
 from tests.factories import make_org, make_user, post_form, sign_in
 from tests.support.delivery import PERSONAL, delivery_world, more_children, record
-from tests.support.smtp import Server
+from tests.support.smtp import Server, loopback_certificate
 from tests.support.threads import in_threads
 from tests.support.world import World
 
@@ -233,6 +233,24 @@ def test_the_worker_signs_in_to_a_server_that_demands_it_and_a_wrong_password_ma
         assert all(a.detail.startswith("server unavailable: 535") for a in attempts())
         right = dataclasses.replace(server.settings, username="hub", password="right")
         assert delivery.deliver_all(right, "worker-1", clock=later()).sent == 2
+        assert server.handler.to() == sorted([world.dsl.email, world.deputy.email])
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("tls", ["starttls", "ssl"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # "ssl": TLS from the start
+def test_over_tls_the_worker_checks_the_certificate_signs_in_and_sends(world, tmp_path, monkeypatch, tls):
+    cert, key = loopback_certificate(tmp_path)
+    server = Server(login=("hub", "right"), tls=tls, certificate=(cert, key))  # AUTH only over TLS
+    server.start()
+    try:
+        record(world)
+        settings = dataclasses.replace(server.settings, username="hub", password="right", **{tls: True})
+        untrusted = delivery.deliver_all(settings, "worker-1")  # the host does not trust the certificate
+        assert untrusted.unavailable and untrusted.sent == 0 and server.handler.received == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now it does, as it would a real authority's
+        assert delivery.deliver_all(settings, "worker-1", clock=later()).sent == 2
         assert server.handler.to() == sorted([world.dsl.email, world.deputy.email])
     finally:
         server.stop()

@@ -4,13 +4,21 @@ can refuse, stall or be down on request (the `smtp` and `stopped_smtp` fixtures 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email
 import email.policy
+import ipaddress
 import socket
+import ssl
 import time
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hub.notifications import delivery
 
@@ -78,9 +86,32 @@ def reserve_port() -> socket.socket:
     return reservation
 
 
+def loopback_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own authority): point SSL_CERT_FILE at it and
+    ssl.create_default_context() trusts it, so the client verifies the server as in production."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 class Server:
-    def __init__(self, login: tuple[str, str] | None = None) -> None:
+    def __init__(self, login: tuple[str, str] | None = None, tls: str | None = None,
+                 certificate: tuple[Path, Path] | None = None) -> None:
         self.login = login  # a username and password the server demands (AUTH), or None
+        self.tls = tls  # "starttls" (offered, and required before AUTH) or "ssl" (TLS from the start)
+        self.certificate = certificate  # (certificate, key) files, for `tls`
         self.reservation: socket.socket | None = reserve_port()
         self.port = self.reservation.getsockname()[1]
         self.handler = Recorder()
@@ -90,9 +121,17 @@ class Server:
 
     def start(self) -> None:
         self.release()  # the port is free again only for the moment before the server binds it
-        auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False} \
-            if self.login else {}
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **auth)
+        options: dict = {}
+        if self.login:
+            # aiosmtpd counts only STARTTLS as TLS here: with "ssl" the whole session is TLS anyway.
+            options.update(authenticator=self._authenticate, auth_required=True,
+                           auth_require_tls=self.tls == "starttls")
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.certificate)
+            options["tls_context" if self.tls == "starttls" else "ssl_context"] = context
+            options["require_starttls"] = self.tls == "starttls"
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
 
     def _authenticate(self, _server, _session, _envelope, _mechanism, data) -> AuthResult:
