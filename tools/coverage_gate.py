@@ -46,11 +46,6 @@ KNOWN_GAPS: dict[str, float] = {
     "hub/dpo/flags.py": 91,  # 92.1%
     "hub/erasure/service.py": 93,  # 93.9% on PostgreSQL before the person requests' tests (96% on SQLite after)
     "hub/dpo/integrity.py": 92,  # 93.2%
-    "hub/missing/imports/claims.py": 92,  # 92.9% on PostgreSQL (CI): SQLite's claim branch and a lost race unrun
-    "hub/missing/imports/rows.py": 93,  # 94.1%
-    "hub/notifications/delivery.py": 90,  # 91.5%
-    "hub/notifications/escalation.py": 89,  # 90.6%
-    "hub/notifications/still_missing.py": 91,  # 92.6%
 }
 
 

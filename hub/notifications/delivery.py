@@ -316,9 +316,8 @@ def _claim_each(s, worker: str, batch: int, lease: timedelta, now: datetime) -> 
 
 def release(ids: list[int], worker: str) -> None:
     """Give back claimed messages this worker will not send now (stopping, or too little lease
-    left): another worker, or this one later, takes them at once."""
-    if not ids:
-        return
+    left): another worker, or this one later, takes them at once. Never empty: the worker stops
+    before a message it still holds."""
     m = OutboxMessage
     with unit_of_work() as s:
         s.execute(update(m).where(m.id.in_(ids), m.claimed_by == worker, m.status == MessageStatus.pending)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
 
 from hub import db
 from hub.audit import service as audit
@@ -33,9 +32,9 @@ def remind_still_missing(now: datetime | None = None) -> int:
 
     Run by the delivery worker with escalation, and by `flask --app hub notifications escalate`.
     Idempotent and safe from several workers: each episode is claimed (a no-op UPDATE) and checked
-    again before writing, and a unique index on (episode, person, school day) lets only one of two
-    racing inserts commit. It runs its own transactions, so never call it inside a unit of work.
-    Returns the episodes reminded.
+    again before writing, so the second of two workers finds it reminded; a unique index on
+    (episode, person, school day) stands behind that, refusing a second reminder outright. It runs
+    its own transactions, so never call it inside a unit of work. Returns the episodes reminded.
     """
     now = now or utcnow()
     today = now.astimezone(calendar.LONDON).date()
@@ -59,11 +58,10 @@ def remind_still_missing(now: datetime | None = None) -> int:
         db.session().rollback()  # end the read: the claim below starts a fresh transaction
         if not due:
             continue
-        try:
-            with unit_of_work():
-                reminded += _remind(episode_id, now, today)
-        except IntegrityError:
-            continue  # another worker reminded this school first: nothing more to do
+        # No IntegrityError to catch: under the claim a second worker sees the first's rows and
+        # stops, so the unique index refusing an insert here would be a bug, which the duty's alarm shows.
+        with unit_of_work():
+            reminded += _remind(episode_id, now, today)
     return reminded
 
 

@@ -377,6 +377,31 @@ def test_a_waiting_row_is_answered_when_a_later_import_matches_it(world):
     assert db.session().scalar(select(ImportReviewItem)).status == ReviewStatus.matched
 
 
+def test_a_later_row_giving_only_the_reference_updates_the_waiting_row_and_keeps_who_the_child_is(world):
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
+    # The force's next download names the report by its reference alone: it is the same report.
+    batch = import_batches.import_file(world.officer, xlsx([row("UN/1", risk_grade="High")]), "y.xlsx")
+    assert import_batches.summary_of(batch)["review"] == 1 and import_batches.errors_of(batch) == []
+    assert count(ImportReviewItem) == 1
+    db.session().expire_all()
+    waiting = json.loads(db.session().scalar(select(ImportReviewItem)).row_data)
+    assert waiting["risk_grade"] == "high"  # the latest row's values ...
+    assert (waiting["police_id"], waiting["family_name"]) == ("NB-P-9999", "Unknown")  # ... the first's child
+    # So the child it names, once known, is matched by the next import.
+    make_child("Dana", "Unknown", date(2012, 1, 2), identifiers={IdentifierKind.police_id: "NB-P-9999"})
+    later = import_batches.import_file(world.officer, unmatched_file(risk_grade="High"), "z.xlsx")
+    assert import_batches.summary_of(later)["created"] == 1
+    assert episodes()["UN/1"].risk_grade == RiskGrade.high
+
+
+def test_a_later_row_giving_only_the_reference_of_a_dismissed_report_stays_dismissed(world):
+    import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
+    import_review.dismiss_item(world.officer, db.session().scalar(select(ImportReviewItem.id)), "test_record")
+    batch = import_batches.import_file(world.officer, xlsx([row("UN/1", risk_grade="High")]), "y.xlsx")
+    assert import_batches.summary_of(batch)["dismissed"] == 1 and import_batches.errors_of(batch) == []
+    assert "UN/1" not in episodes() and count(ImportReviewItem) == 1
+
+
 def test_another_force_sees_none_of_the_queue_and_gets_a_404(world):
     import_batches.import_file(world.officer, unmatched_file(), "x.xlsx")
     item = db.session().scalar(select(ImportReviewItem))

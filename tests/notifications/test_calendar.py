@@ -3,6 +3,7 @@ fires at it and not before."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,10 +12,11 @@ from sqlalchemy import select
 
 from hub import db
 from hub.missing import service as missing
+from hub.models.audit import AuditEvent
 from hub.models.notifications import ClosureKind, Notification, OutboxMessage, RecipientReason, SchoolClosure
-from hub.models.roles import OrgKind
+from hub.models.roles import OrgKind, Role
 from hub.notifications import calendar, escalation, inbox
-from tests.factories import episode_details, make_org
+from tests.factories import enrol, episode_details, involve, make_child, make_org, make_user
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -88,6 +90,43 @@ def test_escalation_fires_at_the_deadline_and_not_before(world):
     assert sorted(n.user_id for n in escalations) == sorted([world.deputy.id, world.la_contact.id])
     assert db.session().scalar(select(OutboxMessage).where(OutboxMessage.notification_id == escalations[0].id))
     assert escalation.escalate_due(deadline + timedelta(days=2)) == 0  # once only
+
+
+def _escalations() -> list[Notification]:
+    return list(db.session().scalars(select(Notification).where(Notification.reason == RecipientReason.escalation)))
+
+
+def _escalate_event() -> dict:
+    event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "escalate"))
+    return json.loads(event.detail)
+
+
+def test_a_school_with_no_authority_contact_escalates_to_its_deputies_alone(world):
+    school = make_org(OrgKind.school)  # no local authority, and the child has no responsible authority
+    dsl, deputy = make_user(school, Role.dsl)[0], make_user(school, Role.deputy_dsl)[0]
+    child = make_child("Lone", "School")
+    enrol(child, school)
+    involve(child, world.police)
+    missing.record_episode(world.officer, child.id, episode_details())
+    first = db.session().scalar(select(Notification).where(Notification.user_id == dsl.id))
+    assert escalation.escalate_due(first.deadline_at) == 1
+    assert [n.user_id for n in _escalations()] == [deputy.id]
+    assert _escalate_event()["copies"] == 1
+
+
+def test_a_notice_to_the_authoritys_contact_has_nobody_above_it_escalation_marks_it_and_copies_nobody(world):
+    school = make_org(OrgKind.school, local_authority_id=world.la_edu.id)  # no key adults: the contact is told
+    child = make_child("No", "Keyadults")
+    enrol(child, school)
+    involve(child, world.police)
+    missing.record_episode(world.officer, child.id, episode_details())
+    first = db.session().scalar(select(Notification).order_by(Notification.id))
+    assert (first.user_id, first.reason) == (world.la_contact.id, RecipientReason.la_contact)
+    assert escalation.escalate_due(first.deadline_at) == 1
+    assert _escalations() == []  # a further step is the missing team's call, not another copy
+    assert db.session().get(Notification, first.id, populate_existing=True).escalated_at is not None
+    assert _escalate_event()["copies"] == 0
+    assert escalation.escalate_due(first.deadline_at + timedelta(days=2)) == 0  # once only
 
 
 def test_an_acknowledged_notification_is_never_escalated(world):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import os
@@ -28,6 +29,7 @@ from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery
 from tests.factories import make_org, make_user, post_form, sign_in
 from tests.support.delivery import PERSONAL, delivery_world, more_children, record
+from tests.support.smtp import Server, loopback_certificate
 from tests.support.threads import in_threads
 from tests.support.world import World
 
@@ -174,6 +176,97 @@ def test_a_temporary_refusal_backs_off_longer_each_time_then_fails(world, smtp):
     assert outcomes == ["retry"] * (delivery.MAX_ATTEMPTS - 1) + ["failed"]
     assert "gave up after 8 attempts" in messages()[0].last_error
     assert smtp.handler.received == []
+
+
+@pytest.mark.parametrize("reply, status, outcome", [
+    ("554 5.6.0 Message content rejected", MessageStatus.failed, "failed"),  # will not change on a retry
+    ("452 4.3.1 Insufficient system storage", MessageStatus.pending, "retry"),  # may: wait and try again
+])
+def test_a_refusal_of_the_content_fails_on_5xx_and_waits_on_4xx(world, smtp, reply, status, outcome):
+    record(world)
+    smtp.handler.data_reply = reply
+    result = delivery.deliver_all(smtp.settings, "worker-1")
+    assert result.claimed == 2 and result.sent == 0 and not result.unavailable
+    assert {(m.status, m.attempts, m.last_error) for m in messages()} == {(status, 1, reply)}
+    assert [a.outcome for a in attempts()] == [outcome] * 2
+    assert smtp.handler.received == []
+
+
+def test_a_message_with_a_line_break_in_a_header_fails_alone_and_injects_nothing(world, smtp):
+    record(world)
+    bad, good = messages()
+    with db.unit_of_work() as s:
+        s.get(OutboxMessage, bad.id).subject = "Missing pupil\r\nBcc: someone@elsewhere.test"
+    result = delivery.deliver_all(smtp.settings, "worker-1")
+    assert (result.sent, result.failed, result.retried) == (1, 1, 0)
+    assert smtp.handler.ids() == [delivery.message_id(good.id)]
+    assert smtp.handler.received[0]["Bcc"] is None
+    failed = db.session().get(OutboxMessage, bad.id, populate_existing=True)
+    assert (failed.status, failed.last_error) == (MessageStatus.failed, "not sent: ValueError")
+    assert "elsewhere" not in failed.last_error
+
+
+@pytest.mark.parametrize("settings", [
+    {"starttls": True},  # the server offers no STARTTLS: nothing goes in clear text instead
+    {"ssl": True},  # the server does not speak TLS at all
+    {"username": "hub", "password": "secret"},  # the server offers no AUTH: no sending unsigned
+], ids=["starttls-not-offered", "ssl-not-spoken", "auth-not-offered"])
+def test_a_server_that_cannot_give_the_session_configured_is_unavailable_and_every_message_waits(
+        world, smtp, settings):
+    record(world)
+    result = delivery.deliver_all(dataclasses.replace(smtp.settings, **settings), "worker-1")
+    assert result.unavailable and (result.sent, result.retried, result.failed) == (0, 2, 0)
+    assert {(m.status, m.attempts) for m in messages()} == {(MessageStatus.pending, 1)}
+    assert all(a.detail.startswith("server unavailable") for a in attempts())
+    assert smtp.handler.received == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback, in a test
+def test_the_worker_signs_in_to_a_server_that_demands_it_and_a_wrong_password_makes_messages_wait(world):
+    server = Server(login=("hub", "right"))
+    server.start()
+    try:
+        record(world)
+        wrong = dataclasses.replace(server.settings, username="hub", password="wrong")
+        result = delivery.deliver_all(wrong, "worker-1")
+        assert result.unavailable and result.retried == 2 and server.handler.received == []
+        assert all(a.detail.startswith("server unavailable: 535") for a in attempts())
+        right = dataclasses.replace(server.settings, username="hub", password="right")
+        assert delivery.deliver_all(right, "worker-1", clock=later()).sent == 2
+        assert server.handler.to() == sorted([world.dsl.email, world.deputy.email])
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("tls", ["starttls", "ssl"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # "ssl": TLS from the start
+def test_over_tls_the_worker_checks_the_certificate_signs_in_and_sends(world, tmp_path, monkeypatch, tls):
+    cert, key = loopback_certificate(tmp_path)
+    server = Server(login=("hub", "right"), tls=tls, certificate=(cert, key))  # AUTH only over TLS
+    server.start()
+    try:
+        record(world)
+        settings = dataclasses.replace(server.settings, username="hub", password="right", **{tls: True})
+        untrusted = delivery.deliver_all(settings, "worker-1")  # the host does not trust the certificate
+        assert untrusted.unavailable and untrusted.sent == 0 and server.handler.received == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now it does, as it would a real authority's
+        assert delivery.deliver_all(settings, "worker-1", clock=later()).sent == 2
+        assert server.handler.to() == sorted([world.dsl.email, world.deputy.email])
+    finally:
+        server.stop()
+
+
+def test_a_message_accepted_again_after_a_lapsed_lease_stays_sent_and_the_second_copy_is_logged(world, smtp):
+    record(world)
+    now = utcnow()
+    slow = delivery.claim("slow", 10, smtp.settings.lease, now)  # the lease lapses while it sends
+    after_lease = now + smtp.settings.lease + timedelta(seconds=1)
+    assert delivery.deliver_due(smtp.settings, "worker-2", clock=lambda: after_lease).sent == 2
+    assert delivery.record(slow[0], "slow", delivery.SENT, "accepted", after_lease) == delivery.SENT
+    message = db.session().get(OutboxMessage, slow[0].id, populate_existing=True)
+    assert (message.status, message.attempts) == (MessageStatus.sent, 1)  # the second worker's one
+    assert [(a.worker, a.outcome, a.detail.startswith("accepted again")) for a in attempts(slow[0].id)] == [
+        ("worker-2", "sent", False), ("slow", "sent", True)]
 
 
 def test_a_slow_server_is_retried_without_sending_anything_twice(world, smtp):

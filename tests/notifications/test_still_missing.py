@@ -71,6 +71,15 @@ def test_none_once_the_child_is_found_before_the_next_school_day(world):
     assert still_missing() == []
 
 
+def test_none_when_the_key_adults_and_the_authoritys_contact_have_all_left(world):
+    episode_told_at(world, at(THURSDAY, "20:00"))
+    with db.unit_of_work() as s:  # nobody is left to tell: the missing team sees that on the episode
+        s.execute(update(User).where(User.id.in_([world.dsl.id, world.deputy.id, world.la_contact.id]))
+                  .values(active=False))
+    assert remind_still_missing(at(FRIDAY, "08:30")) == 0
+    assert still_missing() == []
+
+
 def test_a_closure_day_is_skipped(world):
     episode_told_at(world, at(THURSDAY, "20:00"))
     closures.add_closure(db.session().get(User, world.dsl.id), world.school.id, "inset", FRIDAY, FRIDAY, "Training")

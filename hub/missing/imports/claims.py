@@ -29,24 +29,19 @@ def _claimable(now: datetime):
 
 
 def claim_batch(worker: str, lease: timedelta = LEASE, now: datetime | None = None) -> int | None:
-    """Claim the oldest claimable batch for `worker` and commit, as the outbox is claimed
-    (hub/notifications/delivery.py): SKIP LOCKED on PostgreSQL, and on SQLite a conditional
-    UPDATE that only one worker's rowcount can win."""
+    """Claim the oldest claimable batch for `worker` and commit. One statement, the queue idiom:
+    UPDATE the row that a subquery picks `FOR UPDATE SKIP LOCKED`, RETURNING its id. On PostgreSQL
+    workers skip each other's locked rows and never wait; SQLite has no row locks (SQLAlchemy
+    leaves the clause out) and runs the whole UPDATE under its write lock, so of two workers the
+    second picks after the first has committed. Either way no worker can lose a batch it picked."""
     now = now or utcnow()
     b = ImportBatch
+    oldest = (select(b.id).where(_claimable(now)).order_by(b.id).limit(1)
+              .with_for_update(skip_locked=True).scalar_subquery())
     with unit_of_work() as s:
-        candidates = select(b.id).where(_claimable(now)).order_by(b.id)
-        if s.get_bind().dialect.name == "postgresql":
-            ids = list(s.scalars(candidates.limit(1).with_for_update(skip_locked=True)))
-        else:
-            ids = list(s.scalars(candidates.limit(10)))
-        for batch_id in ids:
-            won = s.execute(update(b).where(b.id == batch_id, _claimable(now)).values(
-                status=ImportStatus.running, claimed_by=worker[:100], claimed_until=now + lease),
-                execution_options={"synchronize_session": False}).rowcount
-            if won:
-                return batch_id
-    return None
+        return s.scalar(update(b).where(b.id == oldest).values(
+            status=ImportStatus.running, claimed_by=worker[:100], claimed_until=now + lease)
+            .returning(b.id).execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
