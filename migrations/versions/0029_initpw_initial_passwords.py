@@ -23,5 +23,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('user_account', schema=None) as batch_op:
-        batch_op.drop_column('initial_password_expires_at')
+    # Not in batch mode: on SQLite a batch rebuilds the table (copy, drop, rename), and dropping
+    # user_account fails its foreign keys once anything refers to a user. SQLite 3.35+ drops a
+    # plain column in place, as PostgreSQL does.
+    op.drop_column('user_account', 'initial_password_expires_at')
