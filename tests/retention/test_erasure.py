@@ -180,6 +180,33 @@ def test_the_reply_waits_for_every_agency_and_is_the_receiving_dpos_alone(world)
         erasure.answer(world.la_dpo[0], request.id)
 
 
+def test_a_decision_needs_an_outcome_and_a_reason_and_none_is_taken_once_the_request_is_answered(world):
+    request = _request(world)
+    dpo = world.la_dpo[0]
+    refusals = [(None, REASON, "Choose whether to erase the records or which exception keeps them"),
+                (Outcome.erase, "   ", "Say why the records are erased"),
+                (Outcome.keep_legal_obligation, "",
+                 "Say why (the duty, the claim or the law the records are kept under)"),
+                (Outcome.erase, "x" * (erasure.REASON_MAX + 1), f"Keep this to {erasure.REASON_MAX} characters")]
+    for outcome, reason, said in refusals:
+        with pytest.raises(Invalid) as refused:
+            erasure.decide(dpo, request.id, RecordClass.social_care_record, outcome, reason)
+        assert refused.value.errors == {"outcome" if outcome is None else "reason": said}
+        db.session().rollback()
+    assert _holdings(dpo, request.id)[(world.la.id, RecordClass.social_care_record)].decision is None
+    assert not db.session().scalars(select(AuditEvent).where(
+        AuditEvent.object_type == erasure.OBJECT_TYPE, AuditEvent.action == "update")).all()
+    erasure.decide(dpo, request.id, RecordClass.social_care_record, Outcome.keep_legal_obligation, REASON)
+    erasure.decide(world.force_dpo[0], request.id, RecordClass.police_record, Outcome.keep_law_enforcement, REASON)
+    erasure.answer(dpo, request.id)
+    with pytest.raises(Invalid) as answered:  # answered: not even the force may change its mind now
+        erasure.decide(world.force_dpo[0], request.id, RecordClass.police_record, Outcome.erase, REASON)
+    assert answered.value.errors == {"outcome": "This request has been answered"}
+    db.session().rollback()
+    assert db.session().get(RetentionRecord, _retention_id(RecordClass.police_record, world.episode_id)).status \
+        == RetentionStatus.scheduled
+
+
 def test_who_may_not_record_see_or_decide(world):
     practitioner = world.worker
     for user in (practitioner, make_user(make_org(OrgKind.mace_host), Role.hub_admin)[0]):
@@ -196,6 +223,9 @@ def test_who_may_not_record_see_or_decide(world):
             erasure.request_page(user, request.id)
         with pytest.raises(NotFound):
             erasure.decide(user, request.id, RecordClass.social_care_record, Outcome.erase, REASON)
+    with pytest.raises(NotFound):  # nor list the requests
+        erasure.requests_for(practitioner)
+    assert erasure.requests_for(world.other_dpo[0]) == []  # a DPO lists only what concerns their organisation
     refused = set(db.session().scalars(select(AuditEvent.actor_user_id).where(
         AuditEvent.outcome == "refused", AuditEvent.object_type == erasure.OBJECT_TYPE)))
     assert {world.other_dpo[0].id, practitioner.id} <= refused
