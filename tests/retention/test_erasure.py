@@ -150,6 +150,18 @@ def test_an_agency_that_erased_all_it_held_still_sees_its_decision(world):
         erasure.request_page(db.session().get(User, world.other_dpo[0].id), request.id)
 
 
+def test_records_erased_under_an_earlier_request_are_not_listed_under_a_later_one(world):
+    first = _request(world)
+    erasure.decide(world.la_dpo[0], first.id, RecordClass.social_care_record, Outcome.erase, REASON)
+    destruction.destroy_approved()
+    db.session.remove()
+    later = erasure.record_request(db.session().get(User, world.force_dpo[0].id), erasure.RequestDetails(
+        world.child.id, date.today() - timedelta(days=1), REQUESTER, ASKED), _today())
+    seen = _holdings(db.session().get(User, world.force_dpo[0].id), later.id)
+    assert {key: (h.remaining, h.erased) for key, h in seen.items()} == {
+        (world.force.id, RecordClass.police_record): (1, 0)}  # nothing left of the authority's to decide on
+
+
 def test_a_held_class_cannot_be_erased_but_can_be_kept_for_the_claim(world):
     request = _request(world)
     retention.set_hold(world.la_dpo[0], retention.HoldDetails(HoldKind.litigation, "A claim", child_id=world.child.id))
