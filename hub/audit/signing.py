@@ -71,7 +71,10 @@ def due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> bool
     """No tree head yet, or the latest is `every` old: each worker asks every cycle and the
     latest head in the database decides, so several workers between them sign about once per
     `every`."""
-    latest = audit_tree_heads.latest_tree_head()
+    return _due(audit_tree_heads.latest_tree_head(), every, now)
+
+
+def _due(latest: SignedTreeHead | None, every: timedelta, now: datetime | None) -> bool:
     if latest is None:
         return True
     signed_at = datetime.strptime(latest.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -81,12 +84,11 @@ def due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> bool
 def sign_and_publish_if_due(every: timedelta = TREE_HEAD_EVERY, now: datetime | None = None) -> int:
     """The worker's "sign and witness" duty: sign when due, else put the latest head to the
     witnesses that have not cosigned it (at most once a minute each). The number signed."""
-    if due(every, now):
+    latest = audit_tree_heads.latest_tree_head()  # read once: the head judged not due is the one put
+    if _due(latest, every, now):
         sign_and_publish()
         return 1
-    latest = audit_tree_heads.latest_tree_head()
-    if latest is not None:
-        publish(latest, only_due=True)
+    publish(latest, only_due=True)
     return 0
 
 

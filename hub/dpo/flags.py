@@ -176,12 +176,6 @@ def _flag_scope(actor: User, query: Select) -> Select:
     return query if scope is None else query.where(scope)
 
 
-def open_flag_count(actor: User) -> int:
-    """Open flags the DPO may see (for a count in the navigation or on the home page)."""
-    return db.session().scalar(_flag_scope(actor, select(func.count()).select_from(AuditFlag).where(
-        AuditFlag.status == "open")))
-
-
 def flag_queue(actor: User, status: str = "open", before: int | None = None) -> FlagPage:
     """A page of flags, newest first, each with its user's and organisation's names and the
     children behind it, named where the DPO may see them. A fixed number of queries per page."""

@@ -52,12 +52,6 @@ class Integrity:
     #: The latest head is cosigned by the quorum.
     published: bool = False
 
-    @property
-    def last_verification(self) -> AuditVerification | None:
-        """The latest finished check of either kind."""
-        done = [v for v in (self.last_full, self.last_incremental) if v is not None]
-        return max(done, key=lambda v: (v.finished_at or v.at, v.id), default=None)
-
 
 def integrity(actor: User) -> Integrity:
     _require(actor, may_check_audit_integrity, what="audit-integrity")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import zipfile
 
 import pytest
@@ -15,13 +16,16 @@ from sqlalchemy import func, select
 from hub import db
 from hub.admin import service as admin
 from hub.audit import tree_heads as audit_tree_heads
+from hub.audit import verification
 from hub.audit.verify import verify_export
 from hub.dpo import flags as dpo_flags
 from hub.dpo import integrity as dpo_integrity
+from hub.errors import Invalid
 from hub.models.audit import AuditEvent, AuditFlag, AuditVerification
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
 from tests.factories import csrf_token, enrol, involve, make_child, make_org, make_user, post_form, sign_in
+from tests.support.audit_log import record_events
 
 
 @pytest.fixture
@@ -235,6 +239,45 @@ def test_verify_now_runs_in_the_background_with_progress_then_shows_a_verified_l
     latest = db.session().scalars(select(AuditVerification).order_by(AuditVerification.id.desc())
                                   .execution_options(populate_existing=True)).first()
     assert (latest.kind, latest.ok) == ("incremental", True) and latest.checked < latest.tree_size
+
+
+def test_a_running_check_shows_how_many_entries_it_has_checked(app, setting, monkeypatch):
+    """The progress the worker writes on its own connection is what the page polls meanwhile."""
+    record_events(12)
+    client = _client(app, setting["hub_dpo"])
+    client.post("/audit/integrity/verify", data={"kind": "full", "csrf_token": csrf_token(
+        client.get("/audit/integrity").get_data(as_text=True))})
+    job = db.session().scalars(select(AuditVerification)).one()
+    url = f"/audit/integrity/verifications/{job.id}/progress"
+    seen, writer = [], dpo_integrity._progress_writer
+
+    def watched(job_id: int):
+        write = writer(job_id)
+
+        def progress(checked: int, total: int) -> None:
+            write(checked, total)
+            poll = threading.Thread(target=lambda: seen.append(client.get(url).get_json()))  # another request
+            poll.start()
+            poll.join()
+        return progress
+
+    monkeypatch.setattr(dpo_integrity, "_progress_writer", watched)
+    monkeypatch.setattr(verification, "BATCH", 5)
+    assert dpo_integrity.run_queued_verifications() == 1
+    assert seen and seen[0]["status"] == "running" and seen[0]["finished"] is False
+    assert re.fullmatch(r"Full check: 5 of \d+ entries checked\.", seen[0]["text"]), seen[0]
+    assert [p["checked"] for p in seen] == [5 * (i + 1) for i in range(len(seen))]
+    assert client.get(url).get_json()["finished"] is True
+
+
+def test_an_unknown_check_or_kind_of_check_is_refused_and_nothing_is_queued(app, setting):
+    client = _client(app, setting["hub_dpo"])
+    assert client.get("/audit/integrity/verifications/999999/progress").status_code == 404
+    with pytest.raises(Invalid) as refused:
+        dpo_integrity.verify_now(setting["hub_dpo"][0], "partial")
+    assert refused.value.errors == {"kind": "Choose a full or an incremental check"}
+    assert not db.session().scalars(select(AuditVerification)).all()
+    assert not db.session().scalars(select(AuditEvent).where(AuditEvent.action == "verify-request")).all()
 
 
 def test_failed_sign_ins_raise_a_flag_that_is_closed_with_a_note(app, setting):

@@ -8,13 +8,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from hub import db
+from hub.admin import service as admin
 from hub.audit import service as audit_service
 from hub.dpo import flags as dpo_flags
-from hub.errors import NotFound
-from hub.models.audit import AuditEvent, AuditFlag, AuditFlagEvent
+from hub.errors import Invalid, NotFound
+from hub.models.audit import AuditEvent, AuditFlag, AuditFlagEvent, AuditFlagScan
 from hub.models.auth import Organisation
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
@@ -232,3 +233,65 @@ def test_more_than_50_different_children_raise_one_volume_flag_naming_no_child_a
     page = _client(app, make_user(make_org(OrgKind.mace_host), Role.dpo)).get("/audit/flags").get_data(as_text=True)
     row = page.split(f'data-flag-id="{flag.id}"', 1)[1].split("</tr>", 1)[0]
     assert "Not about one child" in row and not any(c.full_name in row for c in many)
+
+
+def test_a_lost_scan_mark_looks_at_the_log_again_and_flags_nothing_twice(app, school, clock):
+    """The scan mark's row deleted (or a restore without it): the next look starts from the
+    beginning of the window, and every event already behind a flag stays behind that one flag."""
+    clock(TUESDAY_EVENING)
+    for child in school["children"]:
+        people.get_child(school["dsl"], child.id)
+    assert _raise() == 3
+    with db.unit_of_work() as s:
+        s.execute(delete(AuditFlagScan))
+    assert _raise() == 0
+    [flag] = db.session().scalars(select(AuditFlag).where(AuditFlag.kind == "out-of-hours")).all()
+    assert flag.event_count == 3
+    assert db.session().scalar(select(func.count()).select_from(AuditFlagEvent)) == 3
+    assert db.session().scalar(select(AuditFlagScan.scanned_to_seq)) >= flag.last_event_seq  # marked again
+
+
+def test_a_flag_already_closed_is_not_closed_again_and_nothing_is_recorded(app, school, clock):
+    clock(TUESDAY_EVENING)
+    people.get_child(school["dsl"], school["children"][0].id)
+    _raise()
+    flag_id = db.session().scalar(select(AuditFlag.id))
+    dpo, _ = make_user(make_org(OrgKind.mace_host), Role.dpo)
+    dpo_flags.close_flags(dpo, [flag_id], "Known late visit")
+    with pytest.raises(Invalid) as refused:
+        dpo_flags.close_flags(dpo, [flag_id], "Closing it twice")
+    assert refused.value.errors == {"flag_id": f"Already closed: flag {flag_id}"}
+    assert db.session().get(AuditFlag, flag_id, populate_existing=True).note == "Known late visit"
+    assert db.session().scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.object_type == "audit-flag")) == 1
+    with pytest.raises(Invalid) as blank:  # a note of spaces is no note, whatever the form let through
+        dpo_flags.close_flags(dpo, [], "   ")
+    assert set(blank.value.errors) == {"flag_id", "note"}
+
+
+def test_the_queue_pages_older_flags_and_says_when_there_are_none(app, school, clock, monkeypatch):
+    client = _client(app, make_user(make_org(OrgKind.mace_host), Role.dpo))
+    empty = client.get("/audit/flags").get_data(as_text=True)
+    assert "0 open flags:" in empty and 'name="flag_id"' not in empty
+    clock(TUESDAY_EVENING)
+    for _ in range(3):
+        people.get_child(make_user(school["org"], Role.dsl)[0], school["children"][0].id)  # a flag each
+    _raise()
+    monkeypatch.setattr(dpo_flags, "FLAG_PAGE_SIZE", 2)
+    first = client.get("/audit/flags").get_data(as_text=True)
+    older = re.search(r'href="(/audit/flags\?[^"]*before=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    second = client.get(older).get_data(as_text=True)
+    shown = [re.findall(r'name="flag_id" type="checkbox" value="(\d+)"', page) for page in (first, second)]
+    ids = sorted(str(i) for i in db.session().scalars(select(AuditFlag.id)))
+    assert [len(s) for s in shown] == [2, 1] and sorted(shown[0] + shown[1]) == ids
+    assert "3 open flags:" in second and "Older flags" in first and "Older flags" not in second
+
+
+def test_a_reader_whose_name_has_no_surname_is_not_flagged_for_a_same_surname(app, school, clock):
+    reader = school["dsl"]
+    admin.update_user(None, reader.id, admin.UserDetails(email=reader.email, name="—",
+                                                         organisation_id=reader.organisation_id, roles={Role.dsl}))
+    clock(TUESDAY_EVENING.replace(hour=11))  # in working hours: only the surname rule could flag
+    people.get_child(db.session().get(type(reader), reader.id), school["children"][0].id)
+    assert _raise(TUESDAY_EVENING.replace(hour=11)) == 0
+    assert not db.session().scalars(select(AuditFlag)).all()

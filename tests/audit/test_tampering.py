@@ -152,3 +152,19 @@ def test_the_hub_never_signs_without_a_proof_from_the_previous_signed_head(app):
     assert audit_tree_heads.sign_tree_head()  # with every head and root deleted, only witnesses could tell
     assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 0
 
+
+
+def test_a_head_whose_consistency_proof_cannot_be_built_is_sent_to_no_witness(history, witnesses):
+    """The stored tree's nodes deleted behind the hub's back: the proof from the size each witness
+    cosigned cannot be built, so the checkpoint is not sent (a witness would refuse it anyway)."""
+    record_events(5)
+    head = audit_tree_heads.sign_tree_head()
+    disable_triggers()
+    with db.unit_of_work() as s:
+        s.execute(text("DELETE FROM audit_node"))
+    result = signing.publish(head)
+    why = f"the tree nodes to prove consistency from {history.tree_size} entries are missing"
+    assert result.refused == {w.name: why for w in witnesses} and not result.cosigned, result
+    assert [w.cosigned_size() for w in witnesses] == [history.tree_size] * 2  # nothing was sent
+    assert not any(w.witness.store.refusals() for w in witnesses)
+    assert all(alarms.is_open("witness-refused", w.name) for w in witnesses) and alarms.is_open("not-published")

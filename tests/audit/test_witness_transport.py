@@ -4,6 +4,7 @@ redirect: a witness answers for itself at the URL the operator configured."""
 
 from __future__ import annotations
 
+import base64
 import ssl
 import threading
 from datetime import UTC, datetime, timedelta
@@ -14,12 +15,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.x509.oid import NameOID
+from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from hub import outbound
-from hub.audit import witnessing
+from hub import db, outbound
+from hub.audit import alarms, checkpoint, signing, witnessing
+from hub.audit import keys as audit_keys
+from hub.audit import tree_heads as audit_tree_heads
 from hub.config import ConfigurationError
+from hub.models.audit import Cosignature, WitnessState
+from hub.witness.__main__ import init, trust
+from hub.witness.app import make_app
+from tests.support.audit_log import record_events
 from tests.support.http import start_recording
 from tests.support.witnesses import start_witness
 
@@ -118,3 +126,45 @@ def test_a_witness_whose_host_the_operator_took_off_the_list_is_neither_asked_no
         assert server.hits == []
     finally:
         server.stop()
+
+
+def _forged_signature(line: str) -> str:
+    name, blob = checkpoint.parse_signature_line(line.removesuffix("\n"))
+    return f"{checkpoint.SIGNATURE_PREFIX}{name} {base64.b64encode(blob[:-1] + bytes([blob[-1] ^ 1])).decode()}\n"
+
+
+def _another_witness(line: str) -> str:
+    name, blob = checkpoint.parse_signature_line(line.removesuffix("\n"))
+    return f"{checkpoint.SIGNATURE_PREFIX}other.example.test/witness {base64.b64encode(blob).decode()}\n"
+
+
+@pytest.mark.parametrize(("change", "refusal"), [
+    (_forged_signature, "200 with a cosignature that does not verify (the cosignature of {name} does not verify)"),
+    (_another_witness, "200 without a cosignature by its key")])
+def test_a_200_without_a_valid_cosignature_by_the_witness_s_own_key_is_a_refusal_and_nothing_is_stored(
+        app, tmp_path, change, refusal):
+    """A reply altered on the way (or a witness answering with another key): the hub keeps only a
+    cosignature that verifies under the key the operator configured for that witness."""
+    real = init(tmp_path / "w", "w.example.test/witness")
+    trust(real, audit_keys.log_verifier_key(signing.origin()))
+    inner = make_app(real)
+
+    def altering(environ, start_response):
+        response = Response.from_app(inner, environ)
+        if environ["PATH_INFO"] == "/add-checkpoint" and response.status_code == 200:
+            response.set_data("".join(change(line) for line in response.get_data(as_text=True).splitlines(True)))
+        return response(environ, start_response)
+
+    server = _serve(altering)
+    try:
+        app.extensions["hub_witnessing"] = witnessing.parse(f"http://127.0.0.1:{server.port} {real.vkey}", "1", "5",
+                                                            signing.origin())
+        record_events(2)
+        head = audit_tree_heads.sign_tree_head()
+        result = signing.publish(head)
+        assert result.refused == {real.name: refusal.format(name=real.name)} and not result.cosigned
+        assert not db.session().scalars(select(Cosignature)).all() and not signing.is_published(head)
+        assert db.session().get(WitnessState, real.name).last_outcome == "refused"
+        assert alarms.is_open("witness-refused", real.name) and alarms.is_open("not-published")
+    finally:
+        server.shutdown()

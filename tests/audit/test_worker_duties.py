@@ -14,14 +14,15 @@ from sqlalchemy import func, select, text
 
 from hub import db
 from hub import worker as cli
-from hub.audit import alarms
+from hub.audit import alarms, signing
 from hub.audit import integrator as audit_integrator
+from hub.audit import tree_heads as audit_tree_heads
 from hub.dpo import integrity as dpo_integrity
 from hub.models.audit import AuditVerification
 from hub.models.roles import OrgKind, Role
 from hub.notifications import delivery
 from tests.factories import make_org, make_user, sign_in
-from tests.support.audit_log import forge_integrated_row
+from tests.support.audit_log import forge_integrated_row, record_events
 from tests.support.delivery import PERSONAL, delivery_world, more_children, record
 from tests.support.world import World
 
@@ -105,3 +106,50 @@ def test_the_worker_queues_a_full_check_every_night_and_runs_it(app):
     duties = {d.name for d in cli.audit_duties()}
     assert duties == {"sign and witness", "flags", "nightly check", "queued checks"}
     assert db.session().scalar(select(func.count()).select_from(AuditVerification)) == 1
+
+
+def test_an_unreachable_witness_is_sent_the_uncosigned_checkpoint_again_at_most_once_a_minute(app, witnesses):
+    police, council = witnesses
+    record_events(3)
+    council.stop()
+    head = signing.sign_and_publish()
+    assert not signing.is_published(head) and alarms.is_open("witness-unreachable", council.name)
+    assert alarms.is_open("not-published")
+    retry = signing.publish(head, only_due=True)  # the worker's next cycle: police cosigned, council is tried
+    assert (list(retry.unreachable), retry.cosigned) == ([council.name], [])
+    again = signing.publish(head, only_due=True)  # the cycle after, within the minute: nobody is asked
+    assert (again.unreachable, again.refused, again.cosigned) == ({}, {}, [])
+    signing._last_try[council.name] -= signing.RETRY_EVERY  # a minute later
+    assert list(signing.publish(head, only_due=True).unreachable) == [council.name]
+    assert police.cosigned_size() == head.tree_size and alarms.is_open("not-published")
+
+
+def test_a_head_overtaken_by_another_workers_later_head_is_superseded_not_alarmed(app, witnesses):
+    record_events(3)
+    earlier = audit_tree_heads.sign_tree_head()  # one worker signed and has not submitted it yet
+    record_events(2)
+    later = signing.sign_and_publish()  # another worker signed after it and got to the witnesses first
+    assert signing.is_published(later)
+    result = signing.publish(earlier)
+    assert sorted(result.superseded) == sorted(w.name for w in witnesses)
+    assert (result.refused, result.cosigned, result.published) == ({}, [], False)
+    assert not alarms.is_open("not-published")  # the later head is published: nothing to alarm
+    assert not any(alarms.is_open("witness-refused", w.name) for w in witnesses)
+    assert [w.cosigned_size() for w in witnesses] == [later.tree_size] * 2
+
+
+def test_the_nightly_check_waits_while_a_dpos_check_of_new_entries_is_queued(app):
+    """One check at a time: the check a DPO queued (of new entries) runs first, then the night's."""
+    audit_integrator.integrate_all()
+    dpo, _ = make_user(make_org(OrgKind.mace_host), Role.dpo)
+    dpo_integrity.verify_now(dpo, "incremental")
+    night = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), datetime.min.time(), UTC).replace(hour=3)
+    assert dpo_integrity.nightly_check_due(night)  # no full check tonight yet
+    assert dpo_integrity.queue_nightly_check(night) == 0
+    assert dpo_integrity.run_queued_verifications() == 1
+    assert dpo_integrity.queue_nightly_check(night) == 1
+    assert dpo_integrity.run_queued_verifications() == 1
+    checks = db.session().execute(select(AuditVerification.kind, AuditVerification.by_user_id, AuditVerification.ok)
+                                  .order_by(AuditVerification.id)).all()
+    # The DPO's check of new entries is a full one: no check has verified the log before it.
+    assert [tuple(c) for c in checks] == [("full", dpo.id, True), ("full", None, True)]

@@ -150,6 +150,18 @@ def test_an_agency_that_erased_all_it_held_still_sees_its_decision(world):
         erasure.request_page(db.session().get(User, world.other_dpo[0].id), request.id)
 
 
+def test_records_erased_under_an_earlier_request_are_not_listed_under_a_later_one(world):
+    first = _request(world)
+    erasure.decide(world.la_dpo[0], first.id, RecordClass.social_care_record, Outcome.erase, REASON)
+    destruction.destroy_approved()
+    db.session.remove()
+    later = erasure.record_request(db.session().get(User, world.force_dpo[0].id), erasure.RequestDetails(
+        world.child.id, date.today() - timedelta(days=1), REQUESTER, ASKED), _today())
+    seen = _holdings(db.session().get(User, world.force_dpo[0].id), later.id)
+    assert {key: (h.remaining, h.erased) for key, h in seen.items()} == {
+        (world.force.id, RecordClass.police_record): (1, 0)}  # nothing left of the authority's to decide on
+
+
 def test_a_held_class_cannot_be_erased_but_can_be_kept_for_the_claim(world):
     request = _request(world)
     retention.set_hold(world.la_dpo[0], retention.HoldDetails(HoldKind.litigation, "A claim", child_id=world.child.id))
@@ -180,6 +192,33 @@ def test_the_reply_waits_for_every_agency_and_is_the_receiving_dpos_alone(world)
         erasure.answer(world.la_dpo[0], request.id)
 
 
+def test_a_decision_needs_an_outcome_and_a_reason_and_none_is_taken_once_the_request_is_answered(world):
+    request = _request(world)
+    dpo = world.la_dpo[0]
+    refusals = [(None, REASON, "Choose whether to erase the records or which exception keeps them"),
+                (Outcome.erase, "   ", "Say why the records are erased"),
+                (Outcome.keep_legal_obligation, "",
+                 "Say why (the duty, the claim or the law the records are kept under)"),
+                (Outcome.erase, "x" * (erasure.REASON_MAX + 1), f"Keep this to {erasure.REASON_MAX} characters")]
+    for outcome, reason, said in refusals:
+        with pytest.raises(Invalid) as refused:
+            erasure.decide(dpo, request.id, RecordClass.social_care_record, outcome, reason)
+        assert refused.value.errors == {"outcome" if outcome is None else "reason": said}
+        db.session().rollback()
+    assert _holdings(dpo, request.id)[(world.la.id, RecordClass.social_care_record)].decision is None
+    assert not db.session().scalars(select(AuditEvent).where(
+        AuditEvent.object_type == erasure.OBJECT_TYPE, AuditEvent.action == "update")).all()
+    erasure.decide(dpo, request.id, RecordClass.social_care_record, Outcome.keep_legal_obligation, REASON)
+    erasure.decide(world.force_dpo[0], request.id, RecordClass.police_record, Outcome.keep_law_enforcement, REASON)
+    erasure.answer(dpo, request.id)
+    with pytest.raises(Invalid) as answered:  # answered: not even the force may change its mind now
+        erasure.decide(world.force_dpo[0], request.id, RecordClass.police_record, Outcome.erase, REASON)
+    assert answered.value.errors == {"outcome": "This request has been answered"}
+    db.session().rollback()
+    assert db.session().get(RetentionRecord, _retention_id(RecordClass.police_record, world.episode_id)).status \
+        == RetentionStatus.scheduled
+
+
 def test_who_may_not_record_see_or_decide(world):
     practitioner = world.worker
     for user in (practitioner, make_user(make_org(OrgKind.mace_host), Role.hub_admin)[0]):
@@ -196,6 +235,9 @@ def test_who_may_not_record_see_or_decide(world):
             erasure.request_page(user, request.id)
         with pytest.raises(NotFound):
             erasure.decide(user, request.id, RecordClass.social_care_record, Outcome.erase, REASON)
+    with pytest.raises(NotFound):  # nor list the requests
+        erasure.requests_for(practitioner)
+    assert erasure.requests_for(world.other_dpo[0]) == []  # a DPO lists only what concerns their organisation
     refused = set(db.session().scalars(select(AuditEvent.actor_user_id).where(
         AuditEvent.outcome == "refused", AuditEvent.object_type == erasure.OBJECT_TYPE)))
     assert {world.other_dpo[0].id, practitioner.id} <= refused
