@@ -29,16 +29,19 @@ def _client(app, user, secret):
 def test_the_retention_forms(app):
     world = build_world()
     about = {"child": world.child, "school": world.school, "health": world.la2, "manager": world.manager1}
-    approved, kept = (retention_of(RecordClass.social_care_record, make_share(world.worker1, draft(about)).id)
-                      for _ in range(2))
+    approved, kept = (
+        retention_of(RecordClass.social_care_record, make_share(world.worker1, draft(about)).id) for _ in range(2)
+    )
     dpo_id = world.dpo1.user.id
     dpo = _client(app, world.dpo1.user, world.dpo1.secret)
     make_due(approved)
     assert fuzz(dpo, "/retention/", "/retention/approve") == 1
     make_due(kept)
     assert fuzz(dpo, f"/retention/records/{kept.id}/keep") == 2
-    hold = retention.set_hold(db.session().get(User, dpo_id), retention.HoldDetails(
-        retention.HoldKind.litigation, "A claim is expected", child_id=world.child.id))
+    hold = retention.set_hold(
+        db.session().get(User, dpo_id),
+        retention.HoldDetails(retention.HoldKind.litigation, "A claim is expected", child_id=world.child.id),
+    )
     assert fuzz(dpo, f"/retention/schedule/{RecordClass.social_care_record.value}") >= 1
     assert fuzz(dpo, "/retention/holds/new") >= 3
     assert fuzz(dpo, f"/retention/holds/{hold.id}/lift") == 1
@@ -49,11 +52,17 @@ def test_the_erasure_request_and_decision_forms(app):
     child = make_child(given="Erasable", family="Person", responsible_authority_id=la.id)
     dpo, secret = make_user(la, Role.dpo)
     worker, manager = make_user(la, Role.social_worker)[0], make_user(la, Role.social_worker)[0]
-    make_share(worker, draft({"child": child, "school": make_org(OrgKind.school), "health": make_org(OrgKind.health),
-                              "manager": manager}))
-    made = erasure.record_request(dpo, erasure.RequestDetails(child.id, date.today() - timedelta(days=2),
-                                                              "Their mother", "Erase what you hold"),
-                                  london_day(utcnow()))
+    make_share(
+        worker,
+        draft(
+            {"child": child, "school": make_org(OrgKind.school), "health": make_org(OrgKind.health), "manager": manager}
+        ),
+    )
+    made = erasure.record_request(
+        dpo,
+        erasure.RequestDetails(child.id, date.today() - timedelta(days=2), "Their mother", "Erase what you hold"),
+        london_day(utcnow()),
+    )
     client = _client(app, dpo, secret)
     assert fuzz(client, "/erasure/new") >= 4
     assert fuzz(client, f"/erasure/{made.id}/decide/{RecordClass.social_care_record.value}") == 2

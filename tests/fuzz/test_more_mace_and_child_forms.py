@@ -33,16 +33,22 @@ def meeting(mace):
     chair, child = mace.user("chair"), mace.children[0]
     with db.unit_of_work() as s:
         s.add(MaceAgendaChild(group_id=mace.group.id, child_id=child.id))
-    meeting = meetings.schedule(chair, mace.group.id, meetings.MeetingDetails(
-        date.today() + timedelta(days=7), "09:30", "Town hall"))
+    meeting = meetings.schedule(
+        chair, mace.group.id, meetings.MeetingDetails(date.today() + timedelta(days=7), "09:30", "Town hall")
+    )
     agenda.add_item(chair, meeting.id, agenda.ItemDraft(SubjectKind.child, child.id))
     return meeting
 
 
-def test_a_meetings_attendance_proposals_and_outcomes_forms(app, mace, meeting):
+def test_the_attendance_proposals_and_outcomes_forms(app, mace, meeting):
     # A child of the area missing two days ago: proposed for the agenda.
-    report_episode(mace.user("police"), mace.children[1], EpisodeSource.manual,
-                   reported_start=utcnow() - timedelta(days=2), found_at=utcnow() - timedelta(days=1.9))
+    report_episode(
+        mace.user("police"),
+        mace.children[1],
+        EpisodeSource.manual,
+        reported_start=utcnow() - timedelta(days=2),
+        found_at=utcnow() - timedelta(days=1.9),
+    )
     chair = _client(app, *mace.users["chair"])
     for page in ("attendance", "proposals"):
         assert fuzz(chair, f"/mace/meetings/{meeting.id}/{page}") >= 1
@@ -52,14 +58,34 @@ def test_a_meetings_attendance_proposals_and_outcomes_forms(app, mace, meeting):
 
 
 def test_an_actions_status_and_breach_forms(app, mace, meeting):
-    person = subjects.add_person(mace.user("police"), mace.group.id, subjects.PersonDetails(
-        kind="person", name="Tiny", legal_basis="10+S1P18", justification="Seen giving lifts",
-        review_on=date.today() + timedelta(days=90)))
-    action = actions.create_action(mace.user("chair"), meeting.id, actions.ActionDraft(
-        description="Serve a notice", owner_organisation_id=mace.police.id, owner_user_id=mace.user("police").id,
-        due_on=date.today() + timedelta(days=7), kind=ActionKind.disruption, disruption_kind=DisruptionKind.cawn,
-        person_id=person.id, child_id=mace.children[0].id, served_on=date.today() - timedelta(days=1),
-        serving_officer="PC 123", review_on=date.today() + timedelta(days=180)))
+    person = subjects.add_person(
+        mace.user("police"),
+        mace.group.id,
+        subjects.PersonDetails(
+            kind="person",
+            name="Tiny",
+            legal_basis="10+S1P18",
+            justification="Seen giving lifts",
+            review_on=date.today() + timedelta(days=90),
+        ),
+    )
+    action = actions.create_action(
+        mace.user("chair"),
+        meeting.id,
+        actions.ActionDraft(
+            description="Serve a notice",
+            owner_organisation_id=mace.police.id,
+            owner_user_id=mace.user("police").id,
+            due_on=date.today() + timedelta(days=7),
+            kind=ActionKind.disruption,
+            disruption_kind=DisruptionKind.cawn,
+            person_id=person.id,
+            child_id=mace.children[0].id,
+            served_on=date.today() - timedelta(days=1),
+            serving_officer="PC 123",
+            review_on=date.today() + timedelta(days=180),
+        ),
+    )
     officer = _client(app, *mace.users["police"])
     page = f"/mace/actions/{action.id}"
     assert fuzz(officer, page, f"{page}/breach") == 1
@@ -75,9 +101,18 @@ def test_the_end_membership_and_intelligence_forms(app, mace):
 
 def test_the_withdraw_consent_and_break_glass_forms(app, mace):
     child = mace.children[0]
-    given = consent.record_consent(mace.user("chair"), consent.ConsentDetails(
-        child_id=child.id, given_by=GivenBy.parental_responsibility, giver_description="Their mother", given=True,
-        purposes=[Category.other], recipient_org_ids=[mace.police.id], obtained_on=date.today()))
+    given = consent.record_consent(
+        mace.user("chair"),
+        consent.ConsentDetails(
+            child_id=child.id,
+            given_by=GivenBy.parental_responsibility,
+            giver_description="Their mother",
+            given=True,
+            purposes=[Category.other],
+            recipient_org_ids=[mace.police.id],
+            obtained_on=date.today(),
+        ),
+    )
     chair = _client(app, *mace.users["chair"])
     assert fuzz(chair, f"/children/{child.id}", f"/consent/{given.id}/withdraw") == 1
     stranger = _client(app, *make_user(make_org(OrgKind.school), Role.dsl))

@@ -8,6 +8,7 @@ so the form's service function gets whatever the form lets through. Whatever is 
 
 from __future__ import annotations
 
+import os
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -64,7 +65,9 @@ ODD = [
 REQUEST_REFUSED = "Your request could not be read"
 DATE_PARTS = ["0", "-1", "31", "2", "29", "13", "1900", "9999", "10000", "2026", "1.5", "", "x"]
 #: Examples per form: enough to meet each kind of value on every field, few enough for the suite.
+#: HUB_FORM_FUZZ_EXAMPLES runs every form's fuzz longer, by hand, to look for more.
 EXAMPLES = 12
+DEEPER = int(os.environ.get("HUB_FORM_FUZZ_EXAMPLES", "0"))
 
 
 def rows() -> dict[str, int]:
