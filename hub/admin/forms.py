@@ -11,6 +11,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional
 
+from hub.forms import record_id
 from hub.models.roles import ORG_KIND_LABELS, ROLE_LABELS
 
 
@@ -25,7 +26,8 @@ class OrganisationForm(FlaskForm):
         "Identifier", widget=GovTextInput(),
         description="School URN (6 digits), NHS ODS code, police force code (2 digits) or LA code (3 digits)",
         validators=[InputRequired("Enter the organisation's identifier"), Length(max=20)])
-    local_authority_id = SelectField("Local authority area", widget=GovSelect(), coerce=int, validators=[Optional()])
+    local_authority_id = SelectField("Local authority area", widget=GovSelect(), coerce=record_id,
+                                     validators=[Optional()])
     school_day_start = StringField("School day starts at (schools)", widget=GovTextInput(),
                                    description="24-hour time, like 08:30", validators=[Optional(), Length(max=5)])
     working_hours_start = StringField("Working hours start", widget=GovTextInput(), default="08:00",
@@ -43,7 +45,7 @@ class UserForm(FlaskForm):
                                                                        Length(max=200)])
     email = StringField("E-mail address", widget=GovTextInput(),
                         validators=[InputRequired("Enter the person's e-mail address"), Length(max=254)])
-    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=int,
+    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=record_id,
                                   validators=[InputRequired("Choose the person's organisation")])
     roles = SelectMultipleField("Roles", widget=GovCheckboxesInput(),
                                 choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
