@@ -35,8 +35,11 @@ def test_closing_a_flag_past_the_databases_integers_is_refused_with_a_message_an
     client = app.test_client()
     sign_in(client, *hub_dpo)
     page = client.get("/audit/flags").get_data(as_text=True)
-    response = client.post("/audit/flags/close", data={"csrf_token": csrf_token(page), "flag_id": TOO_LARGE,
-                                                       "note": "Looked into it"}, follow_redirects=True)
+    response = client.post(
+        "/audit/flags/close",
+        data={"csrf_token": csrf_token(page), "flag_id": TOO_LARGE, "note": "Looked into it"},
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert "Select the flags to close from the list" in response.get_data(as_text=True)
     assert db.session().scalars(select(AuditFlag.status)).all() == ["open"]
@@ -46,6 +49,9 @@ def test_closing_a_flag_past_the_databases_integers_is_refused_with_a_message_an
 def test_an_erasure_request_for_a_number_past_the_databases_integers_is_refused_on_the_page(app, field):
     client = app.test_client()
     sign_in(client, *make_user(make_org(OrgKind.childrens_social_care), Role.dpo))
-    response = post_form(client, "/erasure/new", {field: TOO_LARGE, "requester": "Their mother",
-                                                  "received_on": ["1", "12", "2026"], "request_text": "Erase"})
+    response = post_form(
+        client,
+        "/erasure/new",
+        {field: TOO_LARGE, "requester": "Their mother", "received_on": ["1", "12", "2026"], "request_text": "Erase"},
+    )
     assert response.status_code == 200 and "govuk-error-summary" in response.get_data(as_text=True)
