@@ -171,7 +171,7 @@ def fuzz(client, page: str, post: str | None = None, examples: int = EXAMPLES) -
 
     # Derandomised, as the API's fuzz: CI sees the same cases every time.
     @settings(
-        max_examples=examples,
+        max_examples=DEEPER or examples,
         deadline=None,
         database=None,
         derandomize=True,
