@@ -8,8 +8,27 @@ from zoneinfo import ZoneInfo
 
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovTextInput
 from wtforms import DateField, StringField
+from wtforms.validators import NumberRange
 
 LONDON = ZoneInfo("Europe/London")
+#: The largest record number the hub's tables hold (PostgreSQL's integer). A larger one in a form
+#: names no record, and the database refuses to look it up at all (a 500 before this check).
+MAX_ID = 2**31 - 1
+ID_MESSAGE = "Choose from the list"
+
+
+def record_id(value) -> int:
+    """The `coerce` of every field choosing a record by its number: a whole number from 0 (the
+    "none chosen" of a list) to MAX_ID, else the field is in error and the form refused."""
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError(ID_MESSAGE)
+    return number
+
+
+def typed_id(message: str):
+    """The validator of a field where a person types a record's number: from 1 to MAX_ID."""
+    return NumberRange(min=1, max=MAX_ID, message=message)
 
 
 class DateInputField(DateField):

@@ -12,6 +12,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional
 
+from hub.forms import record_id
 from hub.models.roles import ORG_KIND_LABELS, ROLE_LABELS
 
 
@@ -26,7 +27,8 @@ class OrganisationForm(FlaskForm):
         "Identifier", widget=GovTextInput(),
         description="School URN (6 digits), NHS ODS code, police force code (2 digits) or LA code (3 digits)",
         validators=[InputRequired("Enter the organisation's identifier"), Length(max=20)])
-    local_authority_id = SelectField("Local authority area", widget=GovSelect(), coerce=int, validators=[Optional()])
+    local_authority_id = SelectField("Local authority area", widget=GovSelect(), coerce=record_id,
+                                     validators=[Optional()])
     school_day_start = StringField("School day starts at (schools)", widget=GovTextInput(),
                                    description="24-hour time, like 08:30", validators=[Optional(), Length(max=5)])
     working_hours_start = StringField("Working hours start", widget=GovTextInput(), default="08:00",
@@ -44,7 +46,7 @@ class UserForm(FlaskForm):
                                                                        Length(max=200)])
     email = StringField("E-mail address", widget=GovTextInput(),
                         validators=[InputRequired("Enter the person's e-mail address"), Length(max=254)])
-    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=int,
+    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=record_id,
                                   validators=[InputRequired("Choose the person's organisation")])
     roles = SelectMultipleField("Roles", widget=GovCheckboxesInput(),
                                 choices=[(r.value, label) for r, label in ROLE_LABELS.items()])

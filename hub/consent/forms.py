@@ -11,7 +11,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id
 from hub.models.sharing import Category
 
 
@@ -31,7 +31,7 @@ class ConsentForm(FlaskForm):
                        validators=[InputRequired("Say whether consent was given or refused")])
     purposes = SelectMultipleField("What it covers", widget=GovCheckboxesInput(),
                                    choices=[(c.value, c.label) for c in Category])
-    recipient_org_ids = SelectMultipleField("Who it covers", widget=GovCheckboxesInput(), coerce=int)
+    recipient_org_ids = SelectMultipleField("Who it covers", widget=GovCheckboxesInput(), coerce=record_id)
     obtained_on = DateInputField("When", validators=[InputRequired("Enter when consent was given or refused")])
     valid_until = DateInputField("Until (optional)", validators=[Optional()])
     submit = SubmitField("Record consent", widget=GovSubmitInput())

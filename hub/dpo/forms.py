@@ -3,10 +3,10 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id, typed_id
 
 ACTIONS = ["", "read", "create", "update", "share", "export", "import", "sign-in", "sign-out", "verify"]
 
@@ -22,9 +22,9 @@ class AuditSearchForm(FlaskForm):
                                     "or an NHS number or police id")
     person = StringField("Person", widget=GovTextInput(), validators=[Optional(), Length(max=254)],
                          description="Part of their name, or their e-mail address")
-    child_id = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])
-    user_id = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])
-    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=int, validators=[Optional()])
+    child_id = IntegerField(widget=HiddenInput(), validators=[Optional(), typed_id("Search again from a child's page")])
+    user_id = IntegerField(widget=HiddenInput(), validators=[Optional(), typed_id("Search again from a user's page")])
+    organisation_id = SelectField("Organisation", widget=GovSelect(), coerce=record_id, validators=[Optional()])
     # validate_choice off: an absent value means "any"; the service only ever compares it.
     action = SelectField("Action", widget=GovSelect(), choices=[(a, a or "Any") for a in ACTIONS],
                          validate_choice=False, default="")
@@ -40,7 +40,7 @@ class AuditSearchForm(FlaskForm):
 class CloseFlagsForm(FlaskForm):
     """Checkboxes beside each flag on the page, and one note for all of them."""
 
-    flag_id = SelectMultipleField("Flags", coerce=int, validate_choice=False)
+    flag_id = SelectMultipleField("Flags", coerce=record_id, validate_choice=False)
     note = TextAreaField("What you found", widget=GovTextArea(),
                          validators=[InputRequired("Write what you found and why the flags can be closed"),
                                      Length(max=2000)])

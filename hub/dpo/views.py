@@ -244,6 +244,8 @@ def close_flags():
     form = CloseFlagsForm()
     try:
         if not form.validate_on_submit():
+            if form.flag_id.errors:  # a number that names no flag the page offered
+                raise Invalid({"flag_id": "Select the flags to close from the list"})
             raise Invalid({"note": (form.note.errors or ["Write what you found"])[0]})
         closed = dpo_flags.close_flags(actor(), form.flag_id.data, form.note.data)
         flash(f"{len(closed)} flag{'s' if len(closed) != 1 else ''} closed.", "success")

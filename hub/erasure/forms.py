@@ -3,21 +3,21 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import IntegerField, RadioField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, Optional
 
 from hub.erasure.service import REASON_MAX, TEXT_MAX
-from hub.forms import DateInputField
+from hub.forms import DateInputField, typed_id
 from hub.models.erasure import Outcome
 
 
 class RequestForm(FlaskForm):
     child_id = IntegerField("The child's hub number", widget=GovTextInput(),
                             description="On the child's page and their subject access pack",
-                            validators=[Optional(), NumberRange(min=1)])
+                            validators=[Optional(), typed_id("Enter the child's hub number, as on their page")])
     person_id = IntegerField("Or: the MACE person of concern's number", widget=GovTextInput(),
                              description="For a request about an adult a MACE group holds as a person of concern "
                                          "(the group's chair can give you the number)",
-                             validators=[Optional(), NumberRange(min=1)])
+                             validators=[Optional(), typed_id("Enter the person's number, as the chair gives it")])
     received_on = DateInputField("Received on", validators=[InputRequired("Enter the day the request was received")])
     requester = TextAreaField("Who asked", widget=GovTextArea(), description="By relationship: the young person, "
                               "her mother", validators=[InputRequired("Say who asked"), Length(max=200)])

@@ -18,7 +18,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.forms import DateInputField, TimeInputField
+from hub.forms import DateInputField, TimeInputField, record_id
 from hub.missing import rules
 from hub.missing.profiles.service import PROFILE_FIELDS, PROFILE_HINTS, PROFILE_TEXT_MAX
 from hub.models.missing import Classification, MissingFrom, RiskGrade
@@ -31,7 +31,7 @@ def _choices(enum_class):
 class EpisodeForm(FlaskForm):
     police_reference = StringField("Police reference of the missing report", widget=GovTextInput(),
                                    validators=[InputRequired("Enter the police reference"), Length(max=40)])
-    police_org_id = SelectField("Police force that holds the report", widget=GovSelect(), coerce=int,
+    police_org_id = SelectField("Police force that holds the report", widget=GovSelect(), coerce=record_id,
                                 validate_choice=False)
     reported_on = DateInputField("Date reported missing", validators=[InputRequired("Enter the date reported missing")])
     reported_time = TimeInputField("Time reported missing",
@@ -60,8 +60,8 @@ class ProgressForm(FlaskForm):
     found_time = TimeInputField("Time found or returned", validators=[Optional()])
     found_where = StringField("Where found", widget=GovTextInput(), validators=[Optional(), Length(max=300)])
     receiving_authority_id = SelectField("Receiving authority (where found, when it is another area)",
-                                         widget=GovSelect(), coerce=int, validate_choice=False)
-    home_authority_id = SelectField("Home authority", widget=GovSelect(), coerce=int, validate_choice=False)
+                                         widget=GovSelect(), coerce=record_id, validate_choice=False)
+    home_authority_id = SelectField("Home authority", widget=GovSelect(), coerce=record_id, validate_choice=False)
     prevention_check_on = DateInputField("Date of the police prevention (safe and well) check",
                                          validators=[Optional()])
     prevention_check_time = TimeInputField("Time of the check", validators=[Optional()])
@@ -75,7 +75,7 @@ class ProgressForm(FlaskForm):
     return_interview_time = TimeInputField("Time of the interview", validators=[Optional()])
     return_interview_by = StringField("Interview done by (not the child's direct carer)", widget=GovTextInput(),
                                       validators=[Optional(), Length(max=200)])
-    return_interview_share_id = SelectField("Findings (recorded as a share)", widget=GovSelect(), coerce=int,
+    return_interview_share_id = SelectField("Findings (recorded as a share)", widget=GovSelect(), coerce=record_id,
                                             validate_choice=False)
     iro_informed_on = DateInputField("Date the Independent Reviewing Officer was told", validators=[Optional()])
     iro_informed_time = TimeInputField("Time the IRO was told", validators=[Optional()])

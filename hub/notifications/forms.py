@@ -7,7 +7,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTex
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.forms import DateInputField, TimeInputField
+from hub.forms import DateInputField, TimeInputField, record_id
 from hub.models.notifications import ClosureKind
 from hub.notifications.inbox import ACTION_MAX
 from hub.notifications.replies import REPLY_TEXT_MAX
@@ -23,7 +23,8 @@ class AcknowledgeForm(FlaskForm):
 
 def _authoriser_field() -> SelectField:
     # Shown only to a key adult who may not authorise sharing without consent themselves (a deputy).
-    return SelectField("Who authorised telling the police?", widget=GovSelect(), coerce=int, validate_choice=False,
+    return SelectField("Who authorised telling the police?", widget=GovSelect(), coerce=record_id,
+                       validate_choice=False,
                        description="Your designated safeguarding lead: the register records who authorised "
                                    "sharing without consent")
 
@@ -52,7 +53,7 @@ class PassOnInformationForm(FlaskForm):
 class ClosureForm(FlaskForm):
     """A closure (holiday or INSET day) for a school or every school of an authority."""
 
-    organisation_id = SelectField("School or authority", widget=GovSelect(), coerce=int, validate_choice=False,
+    organisation_id = SelectField("School or authority", widget=GovSelect(), coerce=record_id, validate_choice=False,
                                   description="A closure set for an authority applies to each of its schools")
     kind = SelectField("Kind of closure", widget=GovSelect(),
                        choices=[(ClosureKind.inset.value, "INSET (training) day"),

@@ -12,7 +12,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id
 from hub.models.people import BREAK_GLASS_REASON_MIN, BREAK_GLASS_REASON_TOO_SHORT, BreakGlassCategory, Gender
 from hub.people import search
 
@@ -52,15 +52,15 @@ class ChildForm(FlaskForm):
     la_id = StringField("Local authority id (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=30)])
     police_id = StringField("Police id (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=30)])
     looked_after = BooleanField("The child is looked after", widget=GovCheckboxInput())
-    responsible_authority_id = SelectField("Home (responsible) authority", widget=GovSelect(), coerce=int,
+    responsible_authority_id = SelectField("Home (responsible) authority", widget=GovSelect(), coerce=record_id,
                                            validators=[Optional()])
     placing_authority_id = SelectField("Placing authority, if placed from another area", widget=GovSelect(),
-                                       coerce=int, validators=[Optional()])
+                                       coerce=record_id, validators=[Optional()])
     submit = SubmitField("Save child", widget=GovSubmitInput())
 
 
 class EnrolmentForm(FlaskForm):
-    school_id = SelectField("School", widget=GovSelect(), coerce=int,
+    school_id = SelectField("School", widget=GovSelect(), coerce=record_id,
                             validators=[InputRequired("Choose a school")])
     start_date = DateInputField("Date the child joined the roll",
                            validators=[InputRequired("Enter the start date as day, month and year")])

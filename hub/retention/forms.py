@@ -5,7 +5,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubm
 from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id, typed_id
 from hub.models.retention import HoldKind
 from hub.retention.rules import DEFAULTS
 from hub.retention.service import REASON_MAX
@@ -30,7 +30,7 @@ class KeepForm(FlaskForm):
 class ApproveForm(FlaskForm):
     """Checkboxes beside each record due on the queue."""
 
-    record_id = SelectMultipleField("Records", coerce=int, validate_choice=False)
+    record_id = SelectMultipleField("Records", coerce=record_id, validate_choice=False)
     submit = SubmitField("Approve destruction of the selected records", widget=GovSubmitInput())
 
 
@@ -39,7 +39,7 @@ class HoldForm(FlaskForm):
                       validators=[InputRequired("Choose what the hold is for")])
     child_id = IntegerField("The child's hub number (optional)", widget=GovTextInput(),
                             description="Leave empty to hold records about every child",
-                            validators=[Optional(), NumberRange(min=1)])
+                            validators=[Optional(), typed_id("Enter the child's hub number, as on their page")])
     record_class = SelectField("Which records", widget=GovSelect(), validators=[Optional()],
                                choices=[("", "Every class")] + [(c.value, d.label) for c, d in DEFAULTS.items()])
     reason = TextAreaField("The inquiry, claim or request, and its reference", widget=GovTextArea(),

@@ -23,7 +23,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from hub.auth import organisations as auth_organisations
 from hub.consent import service as consent_service
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id
 from hub.models.sharing import PURPOSE_MAX, Category, ConsentPosition, NoConsentReason, ObtainedHow, SourceKind
 from hub.sharing import gateways as share_gateways
 from hub.sharing import legal_bases, service
@@ -46,7 +46,8 @@ class ShareForm(FlaskForm):
                             validators=[Optional(), Length(max=20000)])
     purpose = StringField("Why are you sharing it?", widget=GovTextInput(),
                           validators=[InputRequired("Say why you are sharing it"), Length(max=PURPOSE_MAX)])
-    recipient_org_ids = SelectMultipleField("Who are you sharing it with?", widget=GovCheckboxesInput(), coerce=int)
+    recipient_org_ids = SelectMultipleField("Who are you sharing it with?", widget=GovCheckboxesInput(),
+                                            coerce=record_id)
     special_category = BooleanField("It includes health or other special-category information",
                                     widget=GovCheckboxInput())
     criminal_offence = BooleanField("It includes information about offences or alleged offences",
@@ -86,13 +87,13 @@ class ShareForm(FlaskForm):
         (ConsentPosition.consent.value, "We rely on consent that covers this sharing"),
         (ConsentPosition.not_needed.value, "Consent is not needed: another basis applies"),
         (ConsentPosition.refused_but_justified.value, "Consent was refused, but sharing is justified")])
-    consent_record_id = SelectField("Which consent?", widget=GovSelect(), coerce=int, validate_choice=False)
+    consent_record_id = SelectField("Which consent?", widget=GovSelect(), coerce=record_id, validate_choice=False)
     no_consent_reason = SelectField("Why is consent not needed?", widget=GovSelect(), validate_choice=False,
                                     choices=[("", "Choose")] + [(r.value, r.value.replace("_", " ").capitalize())
                                                                 for r in NoConsentReason])
     rationale = TextAreaField("Why sharing without consent is necessary and proportionate", widget=GovTextArea(),
                               validators=[Optional(), Length(max=5000)])
-    authorised_by_user_id = SelectField("Who authorised sharing without consent?", widget=GovSelect(), coerce=int,
+    authorised_by_user_id = SelectField("Who authorised sharing without consent?", widget=GovSelect(), coerce=record_id,
                                         validate_choice=False)
     family_told = RadioField("Were the child or family told about this sharing?", widget=GovRadioInput(),
                              choices=[("yes", "Yes"), ("no", "No")], validate_choice=False)
@@ -122,14 +123,14 @@ class DecisionForm(FlaskForm):
     summary = StringField("What information did you decide not to share?", widget=GovTextInput(),
                           validators=[InputRequired("Say what information you decided not to share"),
                                       Length(max=200)])
-    recipient_org_ids = SelectMultipleField("Who would it have gone to?", widget=GovCheckboxesInput(), coerce=int)
+    recipient_org_ids = SelectMultipleField("Who would it have gone to?", widget=GovCheckboxesInput(), coerce=record_id)
     rationale = TextAreaField("Why did you decide not to share it?", widget=GovTextArea(),
                               validators=[InputRequired("Record why you decided not to share"), Length(max=5000)])
     submit = SubmitField("Record the decision", widget=GovSubmitInput())
 
 
 class RevokeForm(FlaskForm):
-    recipient = SelectField("Organisation", widget=GovSelect(), coerce=int, validate_choice=False)
+    recipient = SelectField("Organisation", widget=GovSelect(), coerce=record_id, validate_choice=False)
     reason = StringField("Why are you revoking access?", widget=GovTextInput(),
                          validators=[InputRequired("Say why you are revoking access"), Length(max=500)])
     submit = SubmitField("Revoke access", widget=GovSubmitInput())
@@ -139,8 +140,8 @@ class RegisterFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    sender_org_id = SelectField("Shared by", widget=GovSelect(), coerce=int, validate_choice=False)
-    recipient_org_id = SelectField("Shared with", widget=GovSelect(), coerce=int, validate_choice=False)
+    sender_org_id = SelectField("Shared by", widget=GovSelect(), coerce=record_id, validate_choice=False)
+    recipient_org_id = SelectField("Shared with", widget=GovSelect(), coerce=record_id, validate_choice=False)
     legal_basis = SelectField("Legal basis", widget=GovSelect(), validate_choice=False, choices=[("", "Any")] + [
         (b.code, legal_bases.describe(b.code)) for entries in legal_bases.LISTS.values() for b in entries])
     consent_position = SelectField("Consent", widget=GovSelect(), validate_choice=False, choices=[("", "Any")] + [

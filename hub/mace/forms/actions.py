@@ -3,24 +3,25 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import Optional
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id, typed_id
 from hub.models.mace import ActionKind, ActionStatus, DisruptionKind
 
 
 class ActionForm(FlaskForm):
-    item_id = SelectField("Agenda item", widget=GovSelect(), coerce=int, default=0)
+    item_id = SelectField("Agenda item", widget=GovSelect(), coerce=record_id, default=0)
     description = TextAreaField("What is to be done", widget=GovTextArea())
-    owner_organisation_id = SelectField("Owner agency", widget=GovSelect(), coerce=int, default=0)
-    owner_user_id = SelectField("Owner (optional)", widget=GovSelect(), coerce=int, default=0,
+    owner_organisation_id = SelectField("Owner agency", widget=GovSelect(), coerce=record_id, default=0)
+    owner_user_id = SelectField("Owner (optional)", widget=GovSelect(), coerce=record_id, default=0,
                                 description="A current member of the group for that agency")
     due_on = DateInputField("Due by", description="For example, 27 3 2027")
     kind = RadioField("Kind of action", widget=GovRadioInput(), default=ActionKind.task.value,
                       choices=[(ActionKind.task.value, "Task"), (ActionKind.disruption.value, "Disruption activity")])
     disruption_kind = RadioField("Kind of disruption", widget=GovRadioInput(), validate_choice=False,
                                  choices=[(k.value, k.label) for k in DisruptionKind])
-    person_id = SelectField("Person warned", widget=GovSelect(), coerce=int, default=0)
-    child_id = SelectField("Child the notice protects", widget=GovSelect(), coerce=int, default=0)
+    person_id = SelectField("Person warned", widget=GovSelect(), coerce=record_id, default=0)
+    child_id = SelectField("Child the notice protects", widget=GovSelect(), coerce=record_id, default=0)
     served_on = DateInputField("Date served")
     serving_officer = StringField("Serving officer", widget=GovTextInput())
     review_on = DateInputField("Review date")
@@ -40,8 +41,8 @@ class BreachForm(FlaskForm):
 
 
 class OutcomeForm(FlaskForm):
-    organisation_id = IntegerField(widget=HiddenField.widget)
-    child_id = IntegerField(widget=HiddenField.widget)
+    organisation_id = IntegerField(widget=HiddenField.widget, validators=[Optional(), typed_id("Send the form again")])
+    child_id = IntegerField(widget=HiddenField.widget, validators=[Optional(), typed_id("Send the form again")])
     outcome = TextAreaField("Your agency's outcome", widget=GovTextArea())
     system_name = StringField("Your agency's system", widget=GovTextInput(),
                               description="For example the health record system, the police records system, "

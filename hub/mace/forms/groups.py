@@ -5,12 +5,12 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubm
 from wtforms import RadioField, SelectField, SubmitField
 from wtforms.validators import InputRequired
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id
 from hub.models.mace import MemberRole
 
 
 class AddMemberForm(FlaskForm):
-    user_id = SelectField("Person", widget=GovSelect(), coerce=int,
+    user_id = SelectField("Person", widget=GovSelect(), coerce=record_id,
                           validators=[InputRequired("Choose the person to add")])
     role = RadioField("Their part in the group", widget=GovRadioInput(),
                       choices=[(r.value, r.label) for r in MemberRole], default=MemberRole.member.value,

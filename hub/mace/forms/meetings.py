@@ -12,7 +12,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
-from hub.forms import DateInputField, TimeInputField
+from hub.forms import DateInputField, TimeInputField, typed_id
 from hub.models.mace import Attendance
 
 
@@ -46,7 +46,8 @@ class NotesForm(FlaskForm):
 
 class AddItemForm(FlaskForm):
     subject = SelectField("A child, location or person of the group", widget=GovSelect(), validators=[Optional()])
-    child_id = IntegerField("Or another child's hub record number", widget=GovTextInput(), validators=[Optional()],
+    child_id = IntegerField("Or another child's hub record number", widget=GovTextInput(),
+                            validators=[Optional(), typed_id("Enter the child's hub record number, as on their page")],
                             description="A child you may see on the hub who is not yet held by the group")
     submit = SubmitField("Add to agenda", widget=GovSubmitInput())
 

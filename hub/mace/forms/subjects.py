@@ -12,7 +12,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id
 from hub.models.mace import LocationKind, PersonKind
 from hub.sharing import legal_bases
 from hub.sharing.forms import ShareForm
@@ -62,9 +62,9 @@ class RemoveForm(FlaskForm):
 
 
 class LinkForm(FlaskForm):
-    child_id = SelectField("Child", widget=GovSelect(), coerce=int, validate_choice=False)
-    location_id = SelectField("Place", widget=GovSelect(), coerce=int, validate_choice=False)
-    person_id = SelectField("Person or peer group", widget=GovSelect(), coerce=int, validate_choice=False)
+    child_id = SelectField("Child", widget=GovSelect(), coerce=record_id, validate_choice=False)
+    location_id = SelectField("Place", widget=GovSelect(), coerce=record_id, validate_choice=False)
+    person_id = SelectField("Person or peer group", widget=GovSelect(), coerce=record_id, validate_choice=False)
     source = StringField("Who or what says they are linked?", widget=GovTextInput(),
                          description="For example \"police patrol\" or \"return interview\"")
     seen_on = DateInputField("When were they seen together or linked?", validators=[Optional()])
@@ -76,8 +76,8 @@ class IntelligenceForm(ShareForm):
     organisations (not chosen), and the item names the subjects it concerns."""
 
     recipient_org_ids = None
-    child_ids = SelectMultipleField("Children", widget=GovCheckboxesInput(), coerce=int, validate_choice=False)
-    location_ids = SelectMultipleField("Places", widget=GovCheckboxesInput(), coerce=int, validate_choice=False)
-    person_ids = SelectMultipleField("Persons or peer groups", widget=GovCheckboxesInput(), coerce=int,
+    child_ids = SelectMultipleField("Children", widget=GovCheckboxesInput(), coerce=record_id, validate_choice=False)
+    location_ids = SelectMultipleField("Places", widget=GovCheckboxesInput(), coerce=record_id, validate_choice=False)
+    person_ids = SelectMultipleField("Persons or peer groups", widget=GovCheckboxesInput(), coerce=record_id,
                                      validate_choice=False)
     submit = SubmitField("Share with the group", widget=GovSubmitInput())

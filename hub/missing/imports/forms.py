@@ -9,7 +9,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovFileInput, GovRadioInput, GovS
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional
 
-from hub.forms import DateInputField
+from hub.forms import DateInputField, record_id, typed_id
 from hub.missing.imports.download import COLUMNS
 from hub.missing.imports.review import DISMISS_REASONS
 from hub.models.people import Gender
@@ -48,7 +48,7 @@ class _PageForm(FlaskForm):
 class MatchForm(_PageForm):
     """Chosen from a search; the search goes with it so the service can repeat it."""
 
-    child_id = IntegerField(validators=[InputRequired("Choose a child")])
+    child_id = IntegerField(validators=[InputRequired("Choose a child"), typed_id("Choose a child")])
     identifier = HiddenField()
     given_name = HiddenField()
     family_name = HiddenField()
@@ -72,7 +72,7 @@ class ForceChoiceForm(FlaskForm):
     class Meta:
         csrf = False
 
-    force = SelectField("Police force", widget=GovSelect(), coerce=int, validate_choice=False)
+    force = SelectField("Police force", widget=GovSelect(), coerce=record_id, validate_choice=False)
     submit = SubmitField("Show its headings", widget=GovSubmitInput())
 
 
