@@ -8,12 +8,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.support import pysource
+
 TESTS = Path(__file__).resolve().parent
 CLOCKS = {"perf_counter", "monotonic", "time", "process_time"}
 
 
 def _modules() -> dict[Path, ast.Module]:
-    return {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(TESTS.rglob("*.py"))}
+    return {path: pysource.parse_file(path) for path in sorted(TESTS.rglob("*.py"))}
 
 
 def _called(node: ast.AST) -> set[str]:
@@ -89,7 +91,7 @@ def test_no_module_imports_a_test_module_or_a_conftest():
 def test_the_benchmarks_share_their_factories_through_bench_not_tests():
     bench = TESTS.parent / "bench"
     imports = [f"bench/{path.name}:{line} imports {name}" for path in sorted(bench.glob("*.py"))
-               for line, name in _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+               for line, name in _imported_modules(pysource.parse_file(path))
                if name == "tests" or name.startswith("tests.")]
     assert imports == [], "a benchmark builds with bench/world.py, not tests/:\n" + "\n".join(imports)
 

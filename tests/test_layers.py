@@ -19,6 +19,8 @@ from pathlib import Path
 
 import networkx as nx
 
+from tests.support import pysource
+
 HUB = Path(__file__).resolve().parents[1] / "hub"
 
 
@@ -75,7 +77,7 @@ def import_graph() -> nx.DiGraph:
     for path in sorted(HUB.rglob("*.py")):
         source = _unit_of_file(path)
         graph.add_node(source)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        for node in ast.walk(pysource.parse_file(path)):
             for target in _imported_units(node, path):
                 if target == source:
                     continue

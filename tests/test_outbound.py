@@ -15,6 +15,7 @@ from hub import create_app, db, outbound
 from hub.auth import sso
 from hub.config import ConfigurationError, load_settings
 from hub.witness.__main__ import init
+from tests.support import pysource
 from tests.support.http import start_recording
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
@@ -135,7 +136,7 @@ def _own_connections(path: Path) -> list[str]:
     """What a module uses to reach another system without hub.outbound: an HTTP client module,
     or a requests function or Session (its exceptions are fine)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(pysource.parse_file(path)):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                  else [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
                  else [f"requests.{node.attr}"] if isinstance(node, ast.Attribute)

@@ -15,6 +15,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+from tests.support import pysource
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "security.md"
 
@@ -68,7 +70,7 @@ def expected_requirements(spec: str = LEVEL_1_AND_2) -> set[str]:
 
 def defined_tests(path: Path) -> set[str]:
     """The test functions a pytest file defines, at module level or in its classes."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = pysource.parse_file(path)
     return {node.name for node in ast.walk(tree)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")}
 

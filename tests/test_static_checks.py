@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pyotp.compat
 
+from tests.support import pysource
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,7 +38,7 @@ def test_every_nosec_says_why():
 
 def _hub_modules():
     for path in sorted((REPO / "hub").rglob("*.py")):
-        yield path.relative_to(REPO).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
+        yield path.relative_to(REPO).as_posix(), pysource.parse_file(path)
 
 
 RE_FUNCTIONS = {"compile", "search", "match", "fullmatch", "sub", "subn", "split", "findall", "finditer"}

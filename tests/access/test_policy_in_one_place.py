@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import pysource
+
 HUB = Path(__file__).resolve().parents[2] / "hub"
 #: Files outside hub/permissions/ allowed to name roles in these shapes, and why.
 ALLOWED = {
@@ -75,7 +77,7 @@ def _is_role_constant(node: ast.AST) -> bool:
 def role_tests(source: str) -> list[tuple[int, str]]:
     """(line, what) for each role test or role set in the source."""
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(pysource.parse(source)):
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
             membership = any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hub.audit import verify
 from hub.audit.checkpoint import sign_tree_head
 from hub.audit.merkle import CompactRange, inclusion_proof, leaf_hash
+from tests.support import pysource
 
 REPO = Path(__file__).resolve().parents[2]
 TIMESTAMP = "2026-11-22T10:00:00Z"
@@ -251,7 +252,7 @@ def test_verifier_needs_only_stdlib_and_cryptography(tmp_path: Path) -> None:
     assert set(third_party) <= {"cryptography", "cffi", "hub"}, third_party
     assert set(hub_modules) <= {"hub", "hub.audit", "hub.audit.merkle", "hub.audit.checkpoint", "hub.audit.verify"}
     for module in ("merkle.py", "checkpoint.py", "verify.py"):
-        tree = ast.parse((REPO / "hub" / "audit" / module).read_text())
+        tree = pysource.parse_file(REPO / "hub" / "audit" / module)
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         outside = {m for m in imported if m.split(".")[0] not in sys.stdlib_module_names}
