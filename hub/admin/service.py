@@ -215,6 +215,14 @@ SIGN_IN_AGAIN = ("Sign out and sign in again to change how someone signs in (the
                  "two-factor sign-in): you signed in more than 10 minutes ago")
 
 
+def _existing_user(s, user_id: int) -> User:
+    """The account an administrator acts on, in the unit of work; NotFound (a 404) if none."""
+    user = s.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
 def _require_recent_sign_in(actor: User | None) -> None:
     """ASVS V7.5.1: what lets someone sign in (their e-mail, a temporary password, their second
     factor) is changed only by an administrator who proved who they are in the last 10 minutes,
@@ -234,9 +242,7 @@ def update_user(actor: User, user_id: int, details: UserDetails) -> User:
     if details.password is not None:
         raise Invalid({"password": GENERATED_NOT_TYPED})
     with unit_of_work() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = _existing_user(s, user_id)
         clean = _clean_user(details, user_id)
         if clean["email"] != user.email:
             _require_recent_sign_in(actor)
@@ -259,9 +265,7 @@ def reset_password(actor: User, user_id: int) -> IssuedPassword:
     _require_admin(actor, "user", user_id)
     _require_recent_sign_in(actor)
     with unit_of_work() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = _existing_user(s, user_id)
         issued = _issue_initial_password(actor, user, "password-reset")
         s.flush()
         auth_sessions.end_all_sessions(user, "password-reset", actor=actor)
@@ -271,9 +275,7 @@ def reset_password(actor: User, user_id: int) -> IssuedPassword:
 def set_user_active(actor: User, user_id: int, active: bool) -> User:
     _require_admin(actor, "user", user_id)
     with unit_of_work() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = _existing_user(s, user_id)
         if actor is not None and user.id == actor.id and not active:
             raise Invalid("You cannot deactivate your own account")
         user.active = active
@@ -289,9 +291,7 @@ def reset_second_factor(actor: User, user_id: int) -> None:
     _require_admin(actor, "user", user_id)
     _require_recent_sign_in(actor)
     with unit_of_work() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            raise NotFound("user not found")
+        user = _existing_user(s, user_id)
         user.totp_secret = None
         user.totp_confirmed_at = None
         audit.record("update", actor=actor, object_type="user", object_id=user.id, detail={"change": "totp-reset"})
@@ -313,9 +313,7 @@ def users(actor: User, organisation_id: int | None = None) -> list[User]:
 
 def get_user(actor: User, user_id: int) -> User:
     _require_admin(actor, "user", user_id)
-    user = db.session().get(User, user_id)
-    if user is None:
-        raise NotFound("user not found")
+    user = _existing_user(db.session(), user_id)
     with unit_of_work():
         audit.record("read", actor=actor, object_type="user", object_id=user_id, basis="role:hub-admin")
     return user
