@@ -12,6 +12,7 @@ from hub.mace.operations import agenda, meetings, subjects
 from hub.models.mace import MaceAgendaChild, SubjectKind
 from tests.factories import sign_in
 from tests.support.form_fuzz import FormFields, fuzz
+from tests.support.mace import add_person_of_concern
 
 
 @pytest.fixture
@@ -70,17 +71,7 @@ def test_the_edit_forms_of_a_place_and_a_person(mace, member):
         subjects.LocationDetails(name="Rec ground", kind="park", address="Behind the library"),
     )
     assert fuzz(member, f"/mace/locations/{place.id}/edit") >= 3
-    person = subjects.add_person(
-        mace.users["police"][0],
-        mace.group.id,
-        subjects.PersonDetails(
-            kind="person",
-            name="Tiny",
-            legal_basis="10+S1P18",
-            justification="Seen giving lifts",
-            review_on=date.today() + timedelta(days=90),
-        ),
-    )
+    person = add_person_of_concern(mace)
     assert fuzz(member, f"/mace/persons/{person.id}", f"/mace/persons/{person.id}/rejustify") >= 1
 
 

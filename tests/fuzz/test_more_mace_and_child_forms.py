@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hub import db
 from hub.consent import service as consent
 from hub.db import utcnow
-from hub.mace.operations import actions, agenda, meetings, subjects
+from hub.mace.operations import actions, agenda, meetings
 from hub.models.consent import GivenBy
 from hub.models.mace import ActionKind, DisruptionKind, MaceAgendaChild, MaceMeeting, MaceMember, SubjectKind
 from hub.models.missing import EpisodeSource
@@ -20,6 +20,7 @@ from hub.models.roles import OrgKind, Role
 from hub.models.sharing import Category
 from tests.factories import make_org, make_user, report_episode, sign_in
 from tests.support.form_fuzz import fuzz
+from tests.support.mace import add_person_of_concern
 
 
 def _client(app, user, secret):
@@ -58,17 +59,7 @@ def test_the_attendance_proposals_and_outcomes_forms(app, mace, meeting):
 
 
 def test_an_actions_status_and_breach_forms(app, mace, meeting):
-    person = subjects.add_person(
-        mace.user("police"),
-        mace.group.id,
-        subjects.PersonDetails(
-            kind="person",
-            name="Tiny",
-            legal_basis="10+S1P18",
-            justification="Seen giving lifts",
-            review_on=date.today() + timedelta(days=90),
-        ),
-    )
+    person = add_person_of_concern(mace)
     action = actions.create_action(
         mace.user("chair"),
         meeting.id,

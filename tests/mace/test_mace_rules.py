@@ -30,6 +30,7 @@ from hub.models.mace import (
 from hub.models.sharing import Category, ShareRecord
 from hub.sharing.legal_bases import BasisChoice
 from hub.sharing.service import ShareDraft
+from tests.support.mace import add_person_of_concern
 from tests.support.sharing import draft as share_draft
 
 
@@ -196,9 +197,7 @@ def test_intelligence_names_the_groups_own_places_only(mace):
 
 
 def test_intelligence_names_its_person_until_the_person_is_removed_at_review(mace):
-    person = subjects.add_person(mace.user("police"), mace.group.id, subjects.PersonDetails(
-        kind="person", name="Tiny", legal_basis="10+S1P18", justification="Seen giving lifts",
-        review_on=date.today() + timedelta(days=90)))
+    person = add_person_of_concern(mace)
     share = intelligence.share_intelligence(mace.user("police"), mace.group.id, _intelligence_draft(mace),
                                             intelligence.Subjects(person_ids=[person.id]))
     listed = intelligence.group_intelligence(mace.user("nurse"), mace.group.id)
@@ -209,9 +208,7 @@ def test_intelligence_names_its_person_until_the_person_is_removed_at_review(mac
 
 
 def test_no_network_is_drawn_around_a_removed_person_or_an_unknown_kind_of_subject(mace):
-    person = subjects.add_person(mace.user("police"), mace.group.id, subjects.PersonDetails(
-        kind="person", name="Tiny", legal_basis="10+S1P18", justification="Seen giving lifts",
-        review_on=date.today() + timedelta(days=90)))
+    person = add_person_of_concern(mace)
     assert network.network(mace.user("nurse"), "person", person.id).group.id == mace.group.id
     subjects.remove_person(mace.user("police"), person.id)
     with pytest.raises(NotFound):

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from hub import db
+from hub.mace.operations import subjects
 from hub.models.auth import Organisation, User
-from hub.models.mace import MaceGroup, MaceMember, MaceMembership, MemberRole
+from hub.models.mace import MaceGroup, MaceMember, MaceMembership, MacePerson, MemberRole
 from hub.models.people import Child
 from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, make_child, make_org, make_user
@@ -42,6 +43,13 @@ def name_member(group: MaceGroup, user: User, role: MemberRole = MemberRole.memb
         if not s.query(MaceMembership).filter_by(group_id=group.id, organisation_id=user.organisation_id).first():
             s.add(MaceMembership(group_id=group.id, organisation_id=user.organisation_id))
     return member
+
+
+def add_person_of_concern(world: MaceWorld, by: str = "police") -> MacePerson:
+    """"Tiny", a person of concern the group's police member records (through the service)."""
+    return subjects.add_person(world.user(by), world.group.id, subjects.PersonDetails(
+        kind="person", name="Tiny", legal_basis="10+S1P18", justification="Seen giving lifts",
+        review_on=date.today() + timedelta(days=90)))
 
 
 def build_mace_world() -> MaceWorld:
