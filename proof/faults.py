@@ -318,9 +318,10 @@ class Proof:
     def last_outbox_id(self) -> int:
         return self.hub.one("SELECT max(id) FROM outbox_message")
 
-    def import_in_background(self) -> threading.Thread:
-        """A police download imported for the next force (its own process, as an officer runs it)."""
-        code, email = self.importers.pop(0)
+    def import_in_background(self, importer: tuple[str, str] | None = None) -> threading.Thread:
+        """A police download imported for the next force, or for `importer` (a force's code and an
+        officer's e-mail), in its own process as an officer runs it."""
+        code, email = importer or self.importers.pop(0)
         result: list = []
         thread = threading.Thread(target=lambda: result.append(self.hub.flask(
             ["missing", "import", str(self.download), "--force", code, "--as", email])), daemon=True)
@@ -339,8 +340,8 @@ class Proof:
 
     # -- the faults: each returns what it did, or raises when it could not be injected --
 
-    def kill_mid_batch(self, own_import: bool = True) -> str:
-        importing = self.import_in_background() if own_import else None
+    def kill_mid_batch(self, own_import: bool = True, importer: tuple[str, str] | None = None) -> str:
+        importing = self.import_in_background(importer) if own_import else None
         previous: dict[str, int] = {}
         deadline = time.monotonic() + 120
         try:
@@ -362,8 +363,8 @@ class Proof:
             if importing:
                 importing.join()
 
-    def kill_mid_integration(self, own_import: bool = True) -> str:
-        importing = self.import_in_background() if own_import else None
+    def kill_mid_integration(self, own_import: bool = True, importer: tuple[str, str] | None = None) -> str:
+        importing = self.import_in_background(importer) if own_import else None
         deadline = time.monotonic() + 120
         try:
             while time.monotonic() < deadline:
@@ -548,12 +549,18 @@ class Proof:
                         samples[(label, pid)].append((time.monotonic() - started, kb))
                 stop.wait(5)
 
-        # The soak's imports run back to back (while importing forces remain): the faults that
-        # need a burst use theirs, and the two workers race for its e-mails all along.
+        # The soak's imports run back to back (while importing forces remain), and the two workers
+        # race for their e-mails all along. The two kills each keep a force of their own for a
+        # burst at their moment: on a quiet machine the back-to-back imports were all done and
+        # sent within the first minute, and the kill found no batch to interrupt (CI, 2026-12-07).
+        reserved = {kill: self.importers.pop() for kill in ("kill_mid_batch", "kill_mid_integration")
+                    if self.importers}
         short = {"smtp_refusing": lambda: self.smtp_refusing(15), "smtp_slow": lambda: self.smtp_slow(25),
                  "smtp_down": lambda: self.smtp_down(60), "race": None,
-                 "kill_mid_batch": lambda: self.kill_mid_batch(own_import=False),
-                 "kill_mid_integration": lambda: self.kill_mid_integration(own_import=False)}
+                 "kill_mid_batch": lambda: self.kill_mid_batch("kill_mid_batch" in reserved,
+                                                               reserved.get("kill_mid_batch")),
+                 "kill_mid_integration": lambda: self.kill_mid_integration("kill_mid_integration" in reserved,
+                                                                           reserved.get("kill_mid_integration"))}
         faults = [(name, short.get(method, getattr(self, method))) for name, method in self.FAULTS
                   if short.get(method, True) is not None]
         slot = seconds / (len(faults) + 1)
