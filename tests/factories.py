@@ -180,6 +180,14 @@ def post_form(client, url: str, data: dict, form_page: str | None = None):
     return client.post(url, data={"csrf_token": csrf_token(page.get_data(as_text=True)), **data})
 
 
+def fail_sign_in_five_times(app, user) -> None:
+    """Five wrong passwords for `user` from one stranger's browser: enough to raise the DPO's
+    failed-sign-ins flag (hub.audit.flag_rules)."""
+    stranger = app.test_client()
+    for _ in range(5):
+        post_form(stranger, "/auth/sign-in", {"email": user.email, "password": "wrong password!!"})
+
+
 def signed_in_client(app, user_id: int):
     """A client signed in as a user made without a TOTP secret (one is set for them here)."""
     secret = pyotp.random_base32()

@@ -24,7 +24,16 @@ from hub.errors import Invalid
 from hub.models.audit import AuditEvent, AuditFlag, AuditVerification
 from hub.models.roles import OrgKind, Role
 from hub.people import service as people
-from tests.factories import csrf_token, enrol, involve, make_child, make_org, make_user, post_form, sign_in
+from tests.factories import (
+    csrf_token,
+    enrol,
+    fail_sign_in_five_times,
+    involve,
+    make_child,
+    make_org,
+    make_user,
+    sign_in,
+)
 from tests.support.audit_log import record_events
 
 
@@ -282,9 +291,7 @@ def test_an_unknown_check_or_kind_of_check_is_refused_and_nothing_is_queued(app,
 
 def test_failed_sign_ins_raise_a_flag_that_is_closed_with_a_note(app, setting):
     target = setting["dsl"]
-    attacker = app.test_client()
-    for _ in range(5):
-        post_form(attacker, "/auth/sign-in", {"email": target.email, "password": "wrong password!!"})
+    fail_sign_in_five_times(app, target)
     client = _client(app, setting["hub_dpo"])
     page = client.get("/audit/flags").get_data(as_text=True)
     assert "failed-sign-ins" in page

@@ -14,7 +14,7 @@ from hub.models.retention import RecordClass
 from hub.models.roles import OrgKind, Role
 from hub.retention import service as retention
 from hub.retention.rules import london_day
-from tests.factories import make_child, make_org, make_share, make_user, post_form, sign_in
+from tests.factories import fail_sign_in_five_times, make_child, make_org, make_share, make_user, sign_in
 from tests.support.form_fuzz import fuzz
 from tests.support.retention import build_world, make_due, retention_of
 from tests.support.sharing import draft
@@ -71,9 +71,7 @@ def test_the_erasure_request_and_decision_forms(app):
 def test_the_audit_integrity_and_flag_forms(app):
     dsl, _ = make_user(make_org(OrgKind.school), Role.dsl)
     hub_dpo = make_user(make_org(OrgKind.mace_host), Role.dpo)
-    attacker = app.test_client()
-    for _ in range(5):  # five wrong passwords raise a flag
-        post_form(attacker, "/auth/sign-in", {"email": dsl.email, "password": "wrong password!!"})
+    fail_sign_in_five_times(app, dsl)
     client = _client(app, *hub_dpo)
     assert fuzz(client, "/audit/integrity", "/audit/integrity/verify") == 1
     assert fuzz(client, "/audit/flags", "/audit/flags/close") == 2

@@ -14,7 +14,7 @@ from hub import db
 from hub.forms import MAX_ID, record_id
 from hub.models.audit import AuditFlag
 from hub.models.roles import OrgKind, Role
-from tests.factories import csrf_token, make_org, make_user, post_form, sign_in
+from tests.factories import csrf_token, fail_sign_in_five_times, make_org, make_user, post_form, sign_in
 
 TOO_LARGE = "99999999999999999999"
 
@@ -29,9 +29,7 @@ def test_a_record_number_is_taken_from_0_to_the_largest_the_database_holds():
 def test_closing_a_flag_past_the_databases_integers_is_refused_with_a_message_and_closes_nothing(app):
     dsl, _ = make_user(make_org(OrgKind.school), Role.dsl)
     hub_dpo = make_user(make_org(OrgKind.mace_host), Role.dpo)
-    attacker = app.test_client()
-    for _ in range(5):  # five wrong passwords raise a flag
-        post_form(attacker, "/auth/sign-in", {"email": dsl.email, "password": "wrong password!!"})
+    fail_sign_in_five_times(app, dsl)
     client = app.test_client()
     sign_in(client, *hub_dpo)
     page = client.get("/audit/flags").get_data(as_text=True)
