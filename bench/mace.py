@@ -61,6 +61,7 @@ from hub.models.sharing import (
     ShareRecord,
     SourceKind,
 )
+from hub.people.holders import record_holders
 
 PASSWORD = "bench password 123"
 
@@ -187,6 +188,8 @@ def build_group(code: str, sizes: dict[str, int], orgs: dict, users: dict, seed:
                              for sid, _c, _t in share_rows for org in agencies if org != orgs["police"].id])
     _insert(ShareAccess, [dict(share_id=sid, organisation_id=org, created_at=at)
                           for sid, _c, at in share_rows for org in agencies])
+    with db.unit_of_work() as s:
+        record_holders(s, [(c, org) for _s, c, _t in share_rows if c for org in agencies])
     _insert(MaceIntelligenceSubject, [
         dict(share_id=sid, child_id=c, location_id=None if c else rng.choice(locations), person_id=None)
         for sid, c, _t in share_rows])

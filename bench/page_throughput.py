@@ -51,6 +51,7 @@ from hub.models.sharing import (
     ShareRecord,
     SourceKind,
 )
+from hub.people.holders import record_holders
 
 CHRONOLOGY_SHARES = 500
 
@@ -114,6 +115,7 @@ def _shares(sender: int, recipient: int, user_id: int, _first: int, children: li
                                            for sid, _ in shares])
         s.execute(insert(ShareAccess), [{"share_id": sid, "organisation_id": org, "created_at": at}
                                         for sid, at in shares for org in (sender, recipient)])
+        record_holders(s, [(child, org) for child in set(children) for org in (sender, recipient)])
 
 
 def _load(make_session, url: str, seconds: float, clients: int) -> tuple[list[float], float, int]:

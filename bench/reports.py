@@ -47,6 +47,7 @@ from hub.models.missing import MissingEpisode
 from hub.models.notifications import Notification
 from hub.models.people import Child, ChildIdentifier, Enrolment, IdentifierKind
 from hub.models.roles import OrgKind, Role
+from hub.people.holders import record_holders
 from hub.people.service import normalise_identifier
 from hub.permissions import command_line_report_scope, report_scope
 from hub.reports import annual, figures, returns
@@ -153,6 +154,9 @@ def load_county(sizes: dict[str, int], orgs: dict, users: dict, seed: int = 14) 
             push_factors="problems_at_home" if rng.random() < 0.3 else "", pull_factors="", risk_factors="",
             source="manual", police_requested_meeting=False, created_at=start, updated_at=start))
     _insert(MissingEpisode, episodes)
+    with db.unit_of_work() as s:
+        record_holders(s, [(e["child_id"], e[column]) for e in episodes
+                           for column in ("police_org_id", "home_authority_id", "receiving_authority_id")])
     episode_ids = _ids(MissingEpisode.id)
     starts = dict(zip(episode_ids, (e["reported_start"] for e in episodes), strict=True))
     dsls = [users[f"dsl{i}"][0] for i in range(5)]

@@ -50,6 +50,7 @@ from hub.models.sharing import (
 )
 from hub.people import search as name_search
 from hub.people import service as people
+from hub.people.holders import record_holders
 from hub.retention import destruction, shredding
 
 CHUNK = 1000
@@ -114,6 +115,7 @@ def _load(children: int) -> dict:
                                                for sid, _ in shares])
             s.execute(insert(ShareAccess), [{"share_id": sid, "organisation_id": org, "created_at": now}
                                             for sid, _ in shares for org in (la.id, other.id)])
+            record_holders(s, [(cid, org) for _, cid in shares for org in (la.id, other.id)])
             s.execute(insert(RetentionRecord), [dict(
                 record_class=RecordClass.social_care_record, record_id=sid, owning_org_id=la.id, child_id=cid,
                 written_on=date(2025, 1, 1), rule=RULE, review_on=date(2025, 1, 2), status=RetentionStatus.scheduled)

@@ -40,6 +40,7 @@ from hub.models.sharing import (
     SourceKind,
 )
 from hub.people import service as people
+from hub.people.holders import record_holders
 
 
 def _setup(total: int):
@@ -91,6 +92,7 @@ def _bulk_shares(sender: int, recipient: int, user_id: int, children: list[int],
             # what create_share writes beside them: who may see each share, by time
             s.execute(insert(ShareAccess), [{"share_id": sid, "organisation_id": org, "created_at": at}
                                             for sid, at in chunk for org in (sender, recipient)])
+        record_holders(s, [(child, org) for child in children for org in (sender, recipient)])
 
 
 def _signed_in_client(app, worker):

@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -64,6 +66,18 @@ class UTCDateTime(TypeDecorator):
 
 
 session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
+
+
+def insert_ignoring_duplicates(connection: Session | Connection, model, rows: list[dict],
+                               index_elements: list[str]) -> None:
+    """INSERT the rows, skipping any whose key is already stored (ON CONFLICT DO NOTHING, in the
+    dialect of the connection or session given): for rows written by whichever transaction gets
+    there first."""
+    if not rows:
+        return
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    insert = postgresql_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(insert(model).values(rows).on_conflict_do_nothing(index_elements=index_elements))
 
 
 def make_engine(url: str) -> Engine:

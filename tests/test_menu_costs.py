@@ -148,8 +148,9 @@ def test_the_menu_counts_waiting_notifications_from_an_index_not_the_users_histo
 
 def test_a_social_workers_reach_finds_their_authoritys_episodes_by_index_not_by_reading_all(app, world):
     """Every page of a social worker filters by their reach, which includes the episodes their
-    authority is home or receiving authority for: found through indexes, never a scan of every
-    episode in the hub."""
+    authority is home or receiving authority for and the shares it sent or received: read from the
+    children it has held (`child_holder`, by its key), each probed by the child's own index, never
+    a scan of every episode or share in the hub, nor of every one of the authority's."""
     query = select(visible_child_ids(world["worker"]).subquery())
     with db.unit_of_work() as s:
         connection = s.connection()
@@ -158,5 +159,7 @@ def test_a_social_workers_reach_finds_their_authoritys_episodes_by_index_not_by_
         compiled = query.compile(dialect=connection.dialect)
         plan = [row[-1] for row in connection.exec_driver_sql(
             "EXPLAIN QUERY PLAN " + str(compiled), tuple(compiled.params[k] for k in compiled.positiontup))]
-    assert not [line for line in plan if line.startswith("SCAN missing_episode")], plan
-    assert any("ix_missing_episode_home_authority" in line for line in plan), plan
+    assert not [line for line in plan if line.startswith("SCAN")], plan
+    assert any(line.startswith("SEARCH child_holder USING") and "(organisation_id=?)" in line for line in plan), plan
+    probes = [line for line in plan if line.startswith(("SEARCH missing_episode", "SEARCH share_record"))]
+    assert probes and all("child" in line for line in probes), plan

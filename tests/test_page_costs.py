@@ -24,6 +24,7 @@ from hub.models.sharing import (
     ShareRecord,
     SourceKind,
 )
+from hub.people.holders import record_holders
 from tests.factories import enrol, episode_details, involve, make_child, make_org, make_user, sign_in
 from tests.support.statements import page_statements
 
@@ -66,6 +67,7 @@ def add_shares(world, count: int, **columns) -> list[int]:
                                            for r in rows])
         s.execute(insert(ShareAccess), [dict(share_id=r["id"], organisation_id=org, created_at=r["created_at"])
                                         for r in rows for org in (world["la"].id, world["school"].id)])
+        record_holders(s, [(world["child"].id, world["la"].id), (world["child"].id, world["school"].id)])
     return [r["id"] for r in rows]
 
 

@@ -12,6 +12,10 @@ migration that added the columns filled them the same way (`refresh_all`). Two t
   calls `refresh_children` for the children it changes, in its own transaction;
 - a change to the rules themselves leaves stored values of the old rules: ship it with a
   migration that calls `refresh_all` (or run `flask --app hub missing deadlines`).
+
+Having read every episode of the children, `refresh_children` also notes the organisations that
+hold them through those episodes (the force, the home and the receiving authority:
+`hub.people.holders`), so that no episode write path can forget them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.orm import Session
 from hub.missing import rules
 from hub.models.missing import MissingEpisode
 from hub.models.people import Child
+from hub.people.holders import record_holders
 
 #: The stored column of each duty (`rules.Due.what`).
 DUE_COLUMNS: dict[str, str] = {
@@ -39,6 +44,8 @@ STORED = (*DUE_COLUMNS.values(), "next_due_at", "next_due")
 _RULE_COLUMNS = ("id", "child_id", "reported_start", "classification", "found_at", "prevention_check_at",
                  "return_interview_offered_at", "return_interview_at", "return_interview_declined",
                  "iro_informed_at", "strategy_discussion_at", "trigger_plan_at", "risk_factors")
+#: The organisations an episode names that hold its child (`hub.permissions.children`).
+_HOLDER_COLUMNS = ("police_org_id", "home_authority_id", "receiving_authority_id")
 _CHUNK = 500  # children per read: an IN list well under every database's limit
 
 
@@ -51,9 +58,10 @@ def stored_values(episode: MissingEpisode, looked_after: bool, episodes_ever: in
     return values
 
 
-def refresh_children(session: Session | Connection, child_ids: Iterable[int]) -> int:
+def refresh_children(session: Session | Connection, child_ids: Iterable[int], *, note_holders: bool = True) -> int:
     """Recompute the stored deadlines of every episode of these children, inside the caller's
-    transaction; write those that changed. Returns how many episodes changed. On a Session it
+    transaction; write those that changed, and note the episodes' organisations as holding the
+    children (`record_holders`). Returns how many episodes changed. On a Session it
     flushes first (the rules must read what the caller just changed) and expires the stored
     columns of the episodes it holds, so they read back what was written."""
     if isinstance(session, Session):
@@ -65,8 +73,10 @@ def refresh_children(session: Session | Connection, child_ids: Iterable[int]) ->
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
         rows = connection.execute(
-            select(*(table.c[name] for name in (*_RULE_COLUMNS, *STORED)), Child.looked_after)
+            select(*(table.c[name] for name in (*_RULE_COLUMNS, *STORED, *_HOLDER_COLUMNS)), Child.looked_after)
             .join(Child, Child.id == table.c.child_id).where(table.c.child_id.in_(chunk))).all()
+        if note_holders:
+            record_holders(connection, [(row.child_id, getattr(row, c)) for row in rows for c in _HOLDER_COLUMNS])
         ever: dict[int, int] = {}
         for row in rows:
             ever[row.child_id] = ever.get(row.child_id, 0) + 1
@@ -90,11 +100,12 @@ def refresh_children(session: Session | Connection, child_ids: Iterable[int]) ->
     return len(changed)
 
 
-def refresh_all(connection: Connection) -> int:
+def refresh_all(connection: Connection, *, note_holders: bool = True) -> int:
     """Every episode's stored deadlines (the migration that added them; `flask --app hub missing
-    deadlines`), inside the caller's transaction."""
+    deadlines`), inside the caller's transaction. `note_holders=False` for that migration, which
+    ran before `child_holder` existed (the migration that added it filled it)."""
     child_ids = connection.execute(select(MissingEpisode.__table__.c.child_id).distinct()).scalars().all()
-    return refresh_children(connection, child_ids)
+    return refresh_children(connection, child_ids, note_holders=note_holders)
 
 
 # --- reading ----------------------------------------------------------------------------------------

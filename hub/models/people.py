@@ -193,6 +193,23 @@ class AgencyInvolvement(Base):
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
 
+class ChildHolder(Base):
+    """An organisation that has held the child through a record of which it may have many: a
+    share it sent or received, a missing episode it policed or was home or receiving authority for.
+    Not a relationship itself, and never enough to see the child: the rules of
+    `hub.permissions.children` still decide, for the children listed here. It bounds an
+    organisation's reach by the children it has held, not by its shares and episodes (a local
+    authority with 200,000 shares about 2,000 children reads 2,000 rows here). Written, never
+    deleted, in the transaction of every share and episode (`hub.people.holders`); a row whose
+    record has gone costs one refused probe. Gone with the child's row."""
+
+    __tablename__ = "child_holder"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("child.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
+
+
 class BreakGlassCategory(str, enum.Enum):
     """Why emergency access was needed, as a short choice: what the audit log records (the
     typed reason is about people, so it stays encrypted on the grant)."""

@@ -19,7 +19,7 @@ from hub.db import utcnow
 from hub.models.auth import Organisation, User
 from hub.models.mace import MaceAgendaChild, MaceGroup, MaceMembership
 from hub.models.missing import MissingEpisode
-from hub.models.people import AgencyInvolvement, BreakGlassGrant, Child, Enrolment
+from hub.models.people import AgencyInvolvement, BreakGlassGrant, Child, ChildHolder, Enrolment
 from hub.models.roles import Role
 from hub.models.sharing import RecipientStatus, ShareRecipient, ShareRecord
 from hub.permissions.cache import cache_for_reading
@@ -76,10 +76,13 @@ def _organisation_relationships(org: int) -> list[tuple[str, Select]]:
                                                                MaceAgendaChild.removed_at.is_(None))),
         ("share-sent", select(ShareRecord.child_id).where(ShareRecord.sender_org_id == org,
                                                           ShareRecord.mace_group_id.is_(None))),
-        # A decision not to share never reaches its would-be recipients.
-        ("share-received", select(ShareRecord.child_id).join(ShareRecipient).where(
-            ShareRecipient.organisation_id == org, ShareRecipient.status != RecipientStatus.revoked,
-            ShareRecord.shared.is_(True), ShareRecord.mace_group_id.is_(None))),
+        # A decision not to share never reaches its would-be recipients. Asked per child (see
+        # PER_RECORD): the child's shares, each one probe of the recipient index, never the
+        # organisation's every received share for each child.
+        ("share-received", select(ShareRecord.child_id).where(
+            ShareRecord.shared.is_(True), ShareRecord.mace_group_id.is_(None),
+            exists().where(ShareRecipient.share_id == ShareRecord.id, ShareRecipient.organisation_id == org,
+                           ShareRecipient.status != RecipientStatus.revoked))),
         ("missing-episode", select(MissingEpisode.child_id).where(MissingEpisode.police_org_id == org)),
         ("episode-authority", select(MissingEpisode.child_id).where(
             or_(MissingEpisode.home_authority_id == org, MissingEpisode.receiving_authority_id == org))),
@@ -137,35 +140,53 @@ RELATIONSHIP_ROLES: dict[str, frozenset[Role]] = {
 }
 
 
-def _relationship_queries(user: User) -> list[Select]:
-    """One SELECT per relationship the user's roles give, each yielding (child_id, basis). An
-    organisation's DPO reaches the children their organisation holds, for subject access."""
+def _relationship_queries(user: User) -> list[tuple[str, Select]]:
+    """One (relationship, SELECT) per relationship the user's roles give, each SELECT yielding
+    (child_id, basis). An organisation's DPO reaches the children their organisation holds, for
+    subject access."""
     if aggregate_only(user):
         return []  # an analyst reaches no child by any route, MACE membership included
     roles = user.roles
     org_dpo = is_dpo(user) and not is_hub_dpo(user)
-    queries: list[Select] = []
+    queries: list[tuple[str, Select]] = []
     for name, query in _organisation_relationships(user.organisation_id):
         if roles & RELATIONSHIP_ROLES[name]:
-            queries.append(query.add_columns(literal(name).label("basis")))
+            queries.append((name, query.add_columns(literal(name).label("basis"))))
         elif org_dpo:
-            queries.append(query.add_columns(literal("role:dpo").label("basis")))
-    queries.append(
-        select(MaceAgendaChild.child_id, literal("mace-member").label("basis"))
-        .where(MaceAgendaChild.group_id.in_(member_group_ids(user)), MaceAgendaChild.removed_at.is_(None))
-    )
+            queries.append((name, query.add_columns(literal("role:dpo").label("basis"))))
+    queries.append(("mace-member",
+                    select(MaceAgendaChild.child_id, literal("mace-member").label("basis"))
+                    .where(MaceAgendaChild.group_id.in_(member_group_ids(user)), MaceAgendaChild.removed_at.is_(None))))
     if roles & SHARING_ROLES:
         # Last, so a legitimate relationship is always the basis recorded when there is one.
-        queries.append(
-            select(BreakGlassGrant.child_id, literal("break-glass").label("basis"))
-            .where(BreakGlassGrant.user_id == user.id, BreakGlassGrant.expires_at > utcnow())
-        )
+        queries.append(("break-glass",
+                        select(BreakGlassGrant.child_id, literal("break-glass").label("basis"))
+                        .where(BreakGlassGrant.user_id == user.id, BreakGlassGrant.expires_at > utcnow())))
     return queries
+
+
+#: The relationships of which an organisation may hold many per child (every share, every
+#: episode). Their union would grow with the organisation's records, so a reach asks them only
+#: for the children the organisation has held (`ChildHolder`), each one probe of its index.
+PER_RECORD = frozenset({"share-sent", "share-received", "missing-episode", "episode-authority"})
+
+
+def _child_ids(org: int, relationships: list[tuple[str, Select]]) -> Select:
+    """The ids of the children reached by any of these relationships of the organisation: one
+    union, its per-record part bounded by the children the organisation has held."""
+    bounded = [q.with_only_columns(q.selected_columns[0].label("child_id"))
+               for name, q in relationships if name not in PER_RECORD]
+    per_record = [q for name, q in relationships if name in PER_RECORD]
+    if per_record:
+        bounded.append(select(ChildHolder.child_id.label("child_id")).where(
+            ChildHolder.organisation_id == org,
+            or_(*[q.where(q.selected_columns[0] == ChildHolder.child_id).exists() for q in per_record])))
+    return select(union_all(*bounded).subquery().c.child_id)
 
 
 def organisation_child_ids(org: int) -> Select:
     """The children an organisation holds by any relationship (an organisation DPO's scope)."""
-    return select(union_all(*[q for _, q in _organisation_relationships(org)]).subquery().c[0])
+    return _child_ids(org, _organisation_relationships(org))
 
 
 def _role_grant(user: User) -> str | None:
@@ -194,7 +215,7 @@ def _ranked(user: User, child_ids: list[int]):
     """One statement for every relationship to these children, (child_id, basis, rank), rank being
     the relationship's place in `_relationship_queries` (the first one is the basis), and the basis
     of each rank; None when the user's roles give no relationship."""
-    queries = _relationship_queries(user)
+    queries = [q for _, q in _relationship_queries(user)]
     if not queries:
         return None
     names = [q.selected_columns[1].element.value for q in queries]
@@ -230,8 +251,7 @@ def visible_child_ids(user: User | None) -> Select:
     queries = _relationship_queries(user)
     if not queries:
         return select(Child.id).where(literal(False))
-    parts = [q.with_only_columns(q.selected_columns[0].label("child_id")) for q in queries]
-    return select(union_all(*parts).subquery().c.child_id)
+    return _child_ids(user.organisation_id, queries)
 
 
 def child_visible(user: User | None, child_id_column):

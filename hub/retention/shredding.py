@@ -36,6 +36,7 @@ from hub.models.people import (
     BreakGlassGrant,
     Child,
     ChildDataKey,
+    ChildHolder,
     ChildIdentifier,
     ChildNameToken,
     Enrolment,
@@ -50,7 +51,7 @@ _RECORDS = (ShareRecord, MissingEpisode, MaceLink, MaceAgendaItem, MaceAction, M
 _CHUNK = 500
 #: What is only part of the child's own record: it goes with the child.
 _PARTS = (ChildNameToken, ChildIdentifier, Enrolment, AgencyInvolvement, BreakGlassGrant, LookedAfterPeriod,
-          PhilomenaProfile, ConsentRecord, ShareDraftRecord)
+          PhilomenaProfile, ConsentRecord, ShareDraftRecord, ChildHolder)
 
 
 def _standing(connection, child_ids: list[int]) -> set[int]:

@@ -35,6 +35,7 @@ from hub.models.sharing import (
     ShareRecord,
     SourceKind,
 )
+from hub.people.holders import record_holders
 from hub.permissions import (
     AUTHORISER_ROLES,
     DENIED,
@@ -174,8 +175,11 @@ def share_recipient_orgs(share: ShareRecord) -> list[int]:
 
 
 def _grant_access(share: ShareRecord, organisation_ids: list[int]) -> None:
+    """Who may see the share, by time (`ShareAccess`), and the same organisations noted as having
+    held the child (`ChildHolder`: the bound of their reach)."""
     db.session().add_all(ShareAccess(organisation_id=org, share_id=share.id, created_at=share.created_at)
                          for org in dict.fromkeys(organisation_ids))
+    record_holders(db.session(), [(share.child_id, org) for org in organisation_ids])
 
 
 def _legal_basis_text(share: ShareRecord) -> str:

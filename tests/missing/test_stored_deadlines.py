@@ -29,6 +29,7 @@ from hub.models.missing import Classification, EpisodeSource, MissingEpisode, Mi
 from hub.models.people import Child
 from hub.models.roles import OrgKind, Role
 from tests.factories import enrol, involve, make_child, make_org, make_user
+from tests.support.holders import assert_every_held_child_is_noted
 
 _references = itertools.count(1)
 HOURS = st.integers(min_value=0, max_value=24 * 30)
@@ -172,6 +173,7 @@ def test_the_stored_deadlines_are_the_rules_after_every_kind_of_change(world, op
                 made = service.create_episodes(world.officer, world.police.id, rows, EpisodeSource.police_download)
             mine += [m for m in made if isinstance(m, int)]
         _assert_stored_equals_computed(world.officer)
+        assert_every_held_child_is_noted()  # the same one function notes the episodes' holders
 
 
 def test_a_second_episode_makes_a_return_interview_due_for_the_first(world):

@@ -24,6 +24,7 @@ from hub.models.missing import ImportBatch, ImportReviewItem, MissingEpisode
 from hub.models.notifications import Notification
 from hub.models.people import Child
 from hub.models.sharing import ShareRecord
+from hub.people.holders import record_holders
 from hub.permissions import (
     CHANGE,
     READ,
@@ -49,6 +50,7 @@ from tests.permissions.expected import (
     REGISTER_FACTS,
     SHARES,
 )
+from tests.support.holders import assert_every_held_child_is_noted, per_record_children
 
 
 def _refusals() -> int:
@@ -72,6 +74,27 @@ def test_every_list_of_children_is_the_detail_rule_applied_to_all_of_them(world,
     assert listed == set(CHILD_ACCESS[who]), who
     bases = {ids[i]: basis for i, basis in child_bases(user, list(ids)).items()}
     assert bases == CHILD_ACCESS[who], who
+
+
+def test_every_child_held_through_a_share_or_an_episode_is_noted_as_held(world):
+    """The world's shares (sent, received, revoked, decisions, MACE intelligence) and episodes
+    (each force, home and receiving authority), all written through the services: every
+    organisation they give a child is in `child_holder`, the bound the lists above read."""
+    assert_every_held_child_is_noted()
+    assert sum(len(per_record_children(org.id)) for org in world.orgs.values()) >= 3  # not vacuous
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_being_noted_as_holding_a_child_gives_nobody_the_child(world, who):
+    """`child_holder` only bounds the search: a row for every child and the user's organisation
+    (a record since revoked or destroyed, a stale note) lists no child the rules refuse."""
+    user = world.user(who)
+    ids = {c.id: name for name, c in world.children.items()}
+    if user.organisation_id is not None:
+        record_holders(db.session(), [(child, user.organisation_id) for child in ids])
+    listed = {ids[i] for i in db.session().scalars(visible_child_ids(user)) if i in ids}
+    assert listed == set(CHILD_ACCESS[who]), who
+    db.session().rollback()
 
 
 def test_a_child_that_does_not_exist_is_refused_even_by_a_role_grant(world):

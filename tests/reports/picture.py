@@ -53,6 +53,7 @@ from hub.models.people import Child
 from hub.models.roles import OrgKind, Role
 from hub.reports.figures import ReportFilters
 from tests.factories import enrol, make_child, make_org, make_user
+from tests.support.holders import note_episode_holders
 
 #: "Now" for the figures: open episodes and late plans are judged against it.
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -140,6 +141,7 @@ def episode(w: World, name: str, child: str, start: datetime, found: datetime | 
         source=EpisodeSource.manual, **extra)
     with db.unit_of_work() as s:
         s.add(row)
+        note_episode_holders(s, [row])
     w.episodes[name] = row
 
 

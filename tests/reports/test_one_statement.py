@@ -23,6 +23,7 @@ from hub.permissions import command_line_report_scope, report_scope
 from hub.reports import figures
 from hub.reports.query import ReportFilters, ReportQuery
 from tests.factories import enrol, make_child, make_org, make_user
+from tests.support.holders import note_episode_holders
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 YEAR = ReportFilters(date(2026, 1, 1), date(2026, 12, 31))
@@ -76,6 +77,7 @@ def world(app):
                 strategy_discussion_at=discussion, trigger_plan_at=_maybe(rng, TRIGGER_PLAN_WITHIN, discussion),
                 home_authority_id=rng.choice(las).id if rng.random() < 0.9 else None,
                 receiving_authority_id=rng.choice(las).id if rng.random() < 0.9 else None))
+        note_episode_holders(s, [o for o in s.new if isinstance(o, MissingEpisode)])
     social_worker, _ = make_user(las[0], Role.social_worker)
     return dict(las=las, schools=schools, social_worker=social_worker)
 

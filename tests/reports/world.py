@@ -13,6 +13,7 @@ from hub import db
 from hub.models.auth import Organisation
 from hub.models.missing import Classification, EpisodeSource, MissingEpisode, MissingFrom, RiskGrade
 from hub.models.people import Child
+from tests.support.holders import note_episode_holders
 
 _reference = itertools.count(1)
 
@@ -33,4 +34,5 @@ def add_episode(child: Child, police: Organisation, start: datetime, found: date
                              **values)
     with db.unit_of_work() as s:
         s.add(episode)
+        note_episode_holders(s, [episode])
     return episode

@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from hub import db
 from hub.audit import service as audit
-from hub.db import unit_of_work, utcnow
+from hub.db import insert_ignoring_duplicates, unit_of_work, utcnow
 from hub.errors import Invalid, NotFound
 from hub.mace.service import SHORT_MAX, check_text
 from hub.models.auth import Organisation, User
@@ -318,9 +316,7 @@ def remind_due(now: datetime | None = None) -> int:
 
 
 def _insert_ignoring_duplicates(s, rows: list[dict]) -> None:
-    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    s.execute(insert(MaceOutcome).values(rows).on_conflict_do_nothing(
-        index_elements=["meeting_id", "organisation_id", "child_id"]))
+    insert_ignoring_duplicates(s, MaceOutcome, rows, ["meeting_id", "organisation_id", "child_id"])
 
 
 def _claim(s, meeting_id: int, org_id: int, column, now: datetime) -> bool:
