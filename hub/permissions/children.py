@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, exists, func, literal, or_, select, union_all
+from sqlalchemy import Select, case, exists, literal, or_, select, union_all
 
 from hub import db
 from hub.db import utcnow
@@ -212,30 +212,31 @@ def child_access(user: User | None, child_id: int) -> Access:
 
 
 def _ranked(user: User, child_ids: list[int]):
-    """One statement for every relationship to these children, (child_id, basis, rank), rank being
-    the relationship's place in `_relationship_queries` (the first one is the basis), and the basis
-    of each rank; None when the user's roles give no relationship."""
+    """One statement giving, for each of these children, the place (rank) in
+    `_relationship_queries` of the first relationship the user has with it, or NULL for none, and
+    the basis of each rank; None when the user's roles give no relationship."""
     queries = [q for _, q in _relationship_queries(user)]
     if not queries:
         return None
     names = [q.selected_columns[1].element.value for q in queries]
-    # Per child and relationship, whether one row exists, not every row: a school that received
-    # 2,000 shares about a child is one probe of the recipient index, not 2,000 rows to group.
+    # Per child, the relationships in order, each whether one row exists, stopping at the first
+    # that does (CASE tries its conditions in turn): a school that received 2,000 shares about a
+    # child is one probe, and an authority's own child never has its 2,000 shares asked about.
     wanted = Child.__table__.alias("wanted")
-    return union_all(*[select(wanted.c.id, literal(name).label("basis"), literal(rank).label("rank"))
-                       .where(wanted.c.id.in_(child_ids), q.where(q.selected_columns[0] == wanted.c.id).exists())
-                       for rank, (name, q) in enumerate(zip(names, queries, strict=True))]), names
+    rank = case(*[(q.where(q.selected_columns[0] == wanted.c.id).exists(), literal(n))
+                  for n, q in enumerate(queries)], else_=literal(None))
+    return select(wanted.c.id, rank.label("rank")).where(wanted.c.id.in_(child_ids)), names
 
 
 def _child_access(user: User, child_id: int) -> Access:
-    """One statement: every relationship queried at once, the first in order wins. A child that
+    """One statement: every relationship asked in order, the first that holds wins. A child that
     does not exist has no relationship; only a role grant needs the existence check."""
     ranked = _ranked(user, [child_id])
     if ranked is not None:
-        rows = ranked[0].subquery()
-        basis = db.session().scalar(select(rows.c.basis).order_by(rows.c.rank).limit(1))
-        if basis:
-            return Access(True, basis)
+        statement, names = ranked
+        row = db.session().execute(statement).one_or_none()  # no row: no such child
+        if row is not None and row.rank is not None:
+            return Access(True, names[row.rank])
     grant = _role_grant(user)
     if grant and db.session().scalar(select(exists().where(Child.id == child_id))):
         return Access(True, grant)
@@ -277,14 +278,7 @@ def child_bases(user: User | None, child_ids: list[int]) -> dict[int, str]:
             found[child_id] = known.basis
     if not wanted:
         return found
-    best: dict[int, str] = {}
-    ranked = _ranked(user, wanted)
-    if ranked is not None:
-        # One row per child, its first relationship: a child with 1,000 shares sent is one row,
-        # not 1,000 carried back to be thrown away.
-        rows, names = ranked[0].subquery(), ranked[1]
-        for child_id, rank in db.session().execute(select(rows.c[0], func.min(rows.c.rank)).group_by(rows.c[0])):
-            best[child_id] = names[rank]
+    best = _first_relationships(user, wanted)
     grant = _role_grant(user)
     if grant:
         existing = set(db.session().scalars(select(Child.id).where(Child.id.in_(wanted))))
@@ -300,3 +294,13 @@ def child_bases(user: User | None, child_ids: list[int]) -> dict[int, str]:
         elif cache is not None:
             cache[(user.id, child_id)] = DENIED
     return found
+
+
+def _first_relationships(user: User, child_ids: list[int]) -> dict[int, str]:
+    """The basis of the first relationship with each of these children that has one: one row per
+    child (a child with 1,000 shares sent is one row, not 1,000 carried back to be thrown away)."""
+    ranked = _ranked(user, child_ids)
+    if ranked is None:
+        return {}
+    statement, names = ranked
+    return {child_id: names[rank] for child_id, rank in db.session().execute(statement) if rank is not None}
