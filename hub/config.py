@@ -60,6 +60,9 @@ class HubSettings:
     trusted_proxies: frozenset[str] = frozenset()
     #: Published figures show a count below this as "c" (small-number suppression, hub.reports.suppression).
     report_suppression_threshold: int = 10
+    #: How much lower than the web pages the background commands run on the CPU (Unix nice, 0 to
+    #: 19): the delivery worker and a download imported from the command line. 10 by default.
+    background_nice: int = 10
 
     @property
     def production(self) -> bool:
@@ -197,6 +200,21 @@ def _positive_int(name: str, default: int) -> int:
     return value
 
 
+def _niceness(name: str) -> int:
+    text = _env(name, "10") or "10"
+    if not text.isdigit() or int(text) > 19:
+        raise ConfigurationError(f"HUB_{name} must be a whole number from 0 to 19, not {text!r}")
+    return int(text)
+
+
+def lower_priority_of_background_work(settings: HubSettings) -> None:
+    """Run this process (a background command) at `background_nice` below the web pages: when
+    the machine is busy, people's pages come first and the background work takes what is left
+    (it gets all of an idle machine). The database server's own work for it is not lowered."""
+    if settings.background_nice and hasattr(os, "nice"):
+        os.nice(settings.background_nice)
+
+
 def _addresses(name: str) -> frozenset[str]:
     """A comma-separated list of IP addresses, each in its canonical spelling."""
     addresses = set()
@@ -244,4 +262,5 @@ _SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("audit_witness_timeout", "AUDIT_WITNESS_TIMEOUT", _text("")),
     ("trusted_proxies", "TRUSTED_PROXIES", _addresses),
     ("report_suppression_threshold", "REPORT_SUPPRESSION_THRESHOLD", lambda name: _positive_int(name, 10)),
+    ("background_nice", "BACKGROUND_NICE", _niceness),
 )

@@ -23,7 +23,7 @@ from flask.cli import AppGroup
 from hub.audit import integrator as audit_integrator
 from hub.audit import signing
 from hub.audit.context import Origin, new_request_id, set_origin
-from hub.config import ConfigurationError
+from hub.config import ConfigurationError, lower_priority_of_background_work
 from hub.dpo import flags as dpo_flags
 from hub.dpo import integrity as dpo_integrity
 from hub.mace.operations import outcomes
@@ -69,6 +69,7 @@ def _summary(result, escalated: int | None = None) -> str:
 def deliver(once: bool, worker_id: str | None, batch: int, poll: float) -> None:
     """Send the outbox's e-mails, with retries, backoff and a record of every attempt."""
     settings = _settings()
+    lower_priority_of_background_work(current_app.config["HUB"])
     worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}")[:100]
     _origin(worker, "cli" if once else "worker")
     # Restarted under its name after dying mid-batch: its claims are its own to take back at once.

@@ -41,6 +41,8 @@ TEST_ENV = {
     "HUB_BLIND_INDEX_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     "HUB_AUDIT_SIGNING_KEY": _SIGNING_KEY,
     "HUB_DEMO": "0",
+    # The background commands run in-process here: lowering their priority would lower the tests.
+    "HUB_BACKGROUND_NICE": "0",
 }
 os.environ.update(TEST_ENV)
 # A developer's own HUB_DATABASE_URL must never be the test database.

@@ -7,13 +7,14 @@ import os
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from hub import db
 from hub.audit.context import cli_origin
 from hub.auth import organisations as auth_organisations
+from hub.config import lower_priority_of_background_work
 from hub.errors import HubError
 from hub.missing import deadlines
 from hub.missing.imports import batches as import_batches
@@ -35,6 +36,7 @@ group = AppGroup("missing", help="Missing episodes and the police daily download
 def import_command(path: Path, force_code: str, email: str) -> None:
     """Import a police daily download (xlsx) for a force, showing progress."""
     cli_origin()
+    lower_priority_of_background_work(current_app.config["HUB"])
     actor = _officer(force_code, email)
     limits = Limits.from_env()
     # Refuse an oversized file before reading it into memory (the import checks again).
