@@ -22,8 +22,9 @@ from hub.models.audit import AuditEvent
 from hub.models.mace import MaceGroup
 from hub.models.missing import ImportBatch, ImportReviewItem, MissingEpisode
 from hub.models.notifications import Notification
-from hub.models.people import Child
+from hub.models.people import Child, ChildHolder
 from hub.models.sharing import ShareRecord
+from hub.people import holders
 from hub.people.holders import record_holders
 from hub.permissions import (
     CHANGE,
@@ -230,3 +231,15 @@ def test_a_refusal_names_the_child_of_the_object_refused(world):
 def test_every_child_of_the_world_is_in_the_table(world):
     assert set(world.children) == set(CHILDREN) and set(world.users) == set(EVERYONE)
     assert db.session().scalar(select(func.count()).select_from(Child)) == len(CHILDREN)
+
+
+def test_noting_more_holders_than_one_statement_may_carry_notes_them_all(world, monkeypatch):
+    """PostgreSQL takes at most 65,535 parameters a statement, so a bulk load's pairs go in chunks
+    (here of 7): every pair of every chunk is noted."""
+    monkeypatch.setattr(holders, "_CHUNK", 7)
+    pairs = {(c.id, o.id) for c in world.children.values() for o in world.orgs.values()}
+    assert len(pairs) > 3 * 7
+    holders.record_holders(db.session(), pairs)
+    noted = set(db.session().execute(select(ChildHolder.child_id, ChildHolder.organisation_id)).tuples())
+    assert pairs <= noted
+    db.session().rollback()
