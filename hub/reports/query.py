@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Select, Subquery, and_, case, func, or_, select
+from sqlalchemy import CTE, ColumnElement, Select, Subquery, and_, case, exists, func, or_, select
 
 from hub import db
 from hub.models.missing import MissingEpisode
@@ -154,11 +154,17 @@ class ReportQuery:
         of the episode ids the viewer may open); and how many the period alone, before the other
         filters, holds that are not (hub.permissions.report_figures_withheld weighs them)."""
         e = self.episodes()
-        closed = case((e.c.id.in_(openable), 0), else_=1)
-        counted, unopenable = db.session().execute(select(func.count(), func.coalesce(func.sum(closed), 0))).one()
+        # Joined, not `IN (...)`: PostgreSQL runs an IN or NOT IN whose list it expects to be large
+        # once per row (a plain SubPlan), where a join hashes the viewer's episodes once.
+        opened = openable.subquery("openable")
+        closed = case((opened.c.id.is_(None), 1), else_=0)
+        counted, unopenable = db.session().execute(
+            select(func.count(), func.coalesce(func.sum(closed), 0))
+            .select_from(e.outerjoin(opened, opened.c.id == e.c.id))).one()
         period = (select(MissingEpisode.id).join(Child, Child.id == MissingEpisode.child_id)
                   .where(self.scope.episodes, MissingEpisode.reported_start >= self.start,
-                         MissingEpisode.reported_start < self.end, MissingEpisode.id.not_in(openable)))
+                         MissingEpisode.reported_start < self.end,
+                         ~exists().where(opened.c.id == MissingEpisode.id)))
         in_period = db.session().scalar(select(func.count()).select_from(period.subquery()))
         return int(counted), int(unopenable or 0), int(in_period or 0)
 
