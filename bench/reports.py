@@ -35,7 +35,7 @@ from pathlib import Path
 from sqlalchemy import event, insert, select
 
 from bench._databases import on_bench_database
-from bench._util import PASSWORD, environment, flask, percentile, scratch, serve, stop
+from bench._util import PASSWORD, analyse, environment, flask, percentile, scratch, serve, stop
 from bench.audit_log import _app
 from bench.http_throughput import _signed_in_session
 from bench.world import make_user, signed_in_client
@@ -296,6 +296,7 @@ def _run(folder: Path, scale: float, rounds: int, database_url: str | None) -> d
     sizes = _scaled(scale)
     started = time.perf_counter()
     load_county(sizes, orgs, users)
+    analyse()
     print(f"(loaded {sizes} over five years in {time.perf_counter() - started:.0f} s on "
           f"{db.session().get_bind().dialect.name})", flush=True)
     results: dict = {"sizes": sizes}
